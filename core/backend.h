@@ -1,0 +1,104 @@
+// The small interface every device backend implements (kernels/cpu, kernels/cuda, or the no-CUDA stub).
+// Front ends (core/ops/*) validate, promote, broadcast and allocate; backends only compute, and may assume
+// their arguments are valid. An entry a backend lacks throws "[op] has no <Device> implementation".
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/scalar.h"
+
+namespace td {
+
+/// A strided view of raw memory on the backend's device; strides count elements.
+struct StridedRef {
+  void* data = nullptr;
+  DType dtype = DType::kFloat32;
+  std::span<const int64_t> sizes;
+  std::span<const int64_t> strides;
+
+  int64_t numel() const {
+    int64_t n = 1;
+    for (int64_t s : sizes) n *= s;
+    return n;
+  }
+};
+
+/// Elementwise binary operations with two inputs of the output's dtype.
+enum class BinaryOp : uint8_t { kAdd, kSub, kMul, kDiv };
+/// The op name a BinaryOp reports in errors.
+std::string_view binary_op_name(BinaryOp op);
+
+/// How a BLAS sees one matrix of a strided [rows, cols] view: transposed or not, and its leading dimension.
+struct MatrixLayout {
+  bool valid = false;
+  bool transposed = false;  // column-major in memory
+  int64_t ld = 1;
+};
+
+/// The BLAS layout of a rows x cols matrix with strides (rs, cs); invalid if neither dim has unit stride
+/// with a leading dimension BLAS accepts (the front end then makes the matrix contiguous).
+inline MatrixLayout gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t cs) {
+  int64_t r1 = rows > 1 ? rows : 1, c1 = cols > 1 ? cols : 1;
+  if ((cs == 1 || cols == 1) && (rows == 1 || rs >= c1)) return {true, false, rows == 1 ? c1 : rs};
+  if ((rs == 1 || rows == 1) && (cols == 1 || cs >= r1)) return {true, true, cols == 1 ? r1 : cs};
+  return {};
+}
+
+/// One device type's kernels. Every method but the memory ones has a default that throws UNIMPLEMENTED.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  /// "CPU" or "CUDA", as used in "has no CUDA implementation".
+  virtual std::string_view name() const = 0;
+  /// Whether a device of this type can be used at all (CUDA: driver present and a device found).
+  virtual bool is_available() const { return true; }
+  virtual int device_count() const { return 1; }
+  /// The device's marketing name, e.g. "NVIDIA H100 80GB HBM3".
+  virtual std::string device_name(int index) const { return std::string(name()); }
+
+  /// Allocates nbytes on device `index`; throws RESOURCE_EXHAUSTED with the sizes when it cannot.
+  virtual void* allocate(size_t nbytes, int index) = 0;
+  virtual void deallocate(void* ptr, size_t nbytes, int index) = 0;
+  /// Copies nbytes between this device and host memory (both contiguous).
+  virtual void copy_to_host(void* host_dst, const void* src, size_t nbytes, int index) = 0;
+  virtual void copy_from_host(void* dst, const void* host_src, size_t nbytes, int index) = 0;
+  /// Waits until every kernel queued on the device is done.
+  virtual void synchronize(int index) {}
+
+  /// dst[i] = cast(src[i]) over dst's shape; src is already broadcast to that shape (stride 0 where expanded).
+  virtual void copy(const StridedRef& dst, const StridedRef& src, int index);
+  /// dst[i] = value.
+  virtual void fill(const StridedRef& dst, const Scalar& value, int index);
+  /// out = a (op) b, all three of one dtype and one shape (inputs broadcast by strides); for kAdd/kSub the
+  /// second operand is scaled by alpha first (PyTorch's add(a, b, alpha=...)).
+  virtual void binary(BinaryOp op, const StridedRef& out, const StridedRef& a, const StridedRef& b,
+                      const Scalar& alpha, int index);
+  /// out[k...] = sum over the last `reduced` dims of in[k..., r...]; out has in's leading dims and one dtype.
+  virtual void sum(const StridedRef& out, const StridedRef& in, int reduced, int index);
+  /// Batched matrix product: out[b] = a[b] @ b[b] for 3-d views [B, M, K] x [B, K, N] -> [B, M, N]. out is
+  /// contiguous; each matrix of a and b has a unit stride in one of its two dims.
+  virtual void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index);
+
+ protected:
+  /// Throws UNIMPLEMENTED naming op and this backend: "[sum] has no CUDA implementation".
+  [[noreturn]] void missing(std::string_view op) const;
+};
+
+/// The backend for a device type. The CUDA one exists in every build: without CUDA it is a stub whose
+/// is_available() is false and whose kernels all throw.
+Backend& backend(DeviceType type);
+
+}  // namespace td
+
+namespace td::kernels {
+/// Defined by kernels/cpu.
+Backend& cpu_backend();
+/// Defined by kernels/cuda, or by kernels/cuda_stub in a build without CUDA.
+Backend& cuda_backend();
+}  // namespace td::kernels

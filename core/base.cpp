@@ -1,0 +1,152 @@
+// Small definitions behind error.h, dtype.h, device.h, scalar.h and backend.h.
+#include <array>
+#include <cstdio>
+
+#include "core/backend.h"
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/scalar.h"
+
+namespace td {
+
+std::string_view error_code_name(ErrorCode code) {
+  static constexpr std::array<std::string_view, 17> kNames = {
+      "OK",           "CANCELLED",       "UNKNOWN",           "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+      "NOT_FOUND",    "ALREADY_EXISTS",  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+      "ABORTED",      "OUT_OF_RANGE",    "UNIMPLEMENTED",     "INTERNAL",         "UNAVAILABLE",
+      "DATA_LOSS",    "UNAUTHENTICATED"};
+  auto i = static_cast<size_t>(code);
+  return i < kNames.size() ? kNames[i] : "UNKNOWN";
+}
+
+namespace {
+struct DTypeInfo {
+  std::string_view name;
+  size_t size;
+};
+constexpr std::array<DTypeInfo, kNumDTypes> kDTypes = {{{"bool", 1},
+                                                         {"uint8", 1},
+                                                         {"int8", 1},
+                                                         {"int16", 2},
+                                                         {"int32", 4},
+                                                         {"int64", 8},
+                                                         {"float16", 2},
+                                                         {"bfloat16", 2},
+                                                         {"float32", 4},
+                                                         {"float64", 8},
+                                                         {"complex64", 8},
+                                                         {"complex128", 16}}};
+}  // namespace
+
+size_t itemsize(DType t) { return kDTypes[static_cast<size_t>(t)].size; }
+std::string_view dtype_name(DType t) { return kDTypes[static_cast<size_t>(t)].name; }
+
+DType dtype_from_name(std::string_view name) {
+  if (name.starts_with("torch.")) name.remove_prefix(6);
+  for (int i = 0; i < kNumDTypes; ++i) {
+    if (kDTypes[i].name == name) return static_cast<DType>(i);
+  }
+  static constexpr std::array<std::pair<std::string_view, DType>, 8> kAliases = {{{"float", DType::kFloat32},
+                                                                                 {"double", DType::kFloat64},
+                                                                                 {"half", DType::kFloat16},
+                                                                                 {"long", DType::kInt64},
+                                                                                 {"int", DType::kInt32},
+                                                                                 {"short", DType::kInt16},
+                                                                                 {"cfloat", DType::kComplex64},
+                                                                                 {"cdouble", DType::kComplex128}}};
+  for (auto [alias, t] : kAliases) {
+    if (alias == name) return t;
+  }
+  throw Error(ErrorCode::kInvalidArgument, str("unknown dtype '", name, "'"));
+}
+
+namespace {
+// Rank within a category; promotion picks the larger, with PyTorch's special cases handled first.
+int int_rank(DType t) {
+  switch (t) {
+    case DType::kBool: return 0;
+    case DType::kUInt8: return 1;
+    case DType::kInt8: return 1;
+    case DType::kInt16: return 2;
+    case DType::kInt32: return 3;
+    default: return 4;
+  }
+}
+}  // namespace
+
+DType promote_types(DType a, DType b) {
+  if (a == b) return a;
+  if (is_complex(a) || is_complex(b)) {
+    bool wide = a == DType::kComplex128 || b == DType::kComplex128 || a == DType::kFloat64 || b == DType::kFloat64;
+    return wide ? DType::kComplex128 : DType::kComplex64;
+  }
+  if (is_floating(a) && is_floating(b)) {
+    bool half_mix = (a == DType::kFloat16 && b == DType::kBFloat16) || (a == DType::kBFloat16 && b == DType::kFloat16);
+    if (half_mix) return DType::kFloat32;
+    return static_cast<uint8_t>(a) > static_cast<uint8_t>(b) ? a : b;
+  }
+  if (is_floating(a)) return a;
+  if (is_floating(b)) return b;
+  // Both integral (bool counts as the smallest integer).
+  if (a == DType::kBool) return b;
+  if (b == DType::kBool) return a;
+  // uint8 with a signed type needs the next signed type up that holds 0..255.
+  if (a == DType::kUInt8 || b == DType::kUInt8) {
+    DType other = a == DType::kUInt8 ? b : a;
+    return other == DType::kInt8 ? DType::kInt16 : other;
+  }
+  return int_rank(a) >= int_rank(b) ? a : b;
+}
+
+std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
+
+Device Device::parse(std::string_view s) {
+  if (s == "cpu") return kCPU;
+  if (s == "cuda") return Device{DeviceType::kCUDA, 0};
+  if (s.starts_with("cuda:") && s.size() > 5) {
+    int index = 0;
+    for (char c : s.substr(5)) {
+      TD_CHECK_ARG(c >= '0' && c <= '9', "invalid device string '", s, "'");
+      index = index * 10 + (c - '0');
+    }
+    return Device{DeviceType::kCUDA, index};
+  }
+  throw Error(ErrorCode::kInvalidArgument,
+              td::str("invalid device string '", s, "': expected \"cpu\", \"cuda\" or \"cuda:N\""));
+}
+
+std::string Scalar::str() const {
+  if (kind_ == Kind::kBool) return i_ ? "True" : "False";
+  if (kind_ == Kind::kInt) return std::to_string(i_);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", d_);
+  return buf;
+}
+
+std::string_view binary_op_name(BinaryOp op) {
+  switch (op) {
+    case BinaryOp::kAdd: return "add";
+    case BinaryOp::kSub: return "sub";
+    case BinaryOp::kMul: return "mul";
+    case BinaryOp::kDiv: return "div";
+  }
+  return "binary";
+}
+
+void Backend::missing(std::string_view op) const {
+  throw Error(ErrorCode::kUnimplemented, str("[", op, "] has no ", name(), " implementation"));
+}
+void Backend::copy(const StridedRef&, const StridedRef&, int) { missing("copy"); }
+void Backend::fill(const StridedRef&, const Scalar&, int) { missing("fill"); }
+void Backend::binary(BinaryOp op, const StridedRef&, const StridedRef&, const StridedRef&, const Scalar&, int) {
+  missing(binary_op_name(op));
+}
+void Backend::sum(const StridedRef&, const StridedRef&, int, int) { missing("sum"); }
+void Backend::gemm(const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("matmul"); }
+
+Backend& backend(DeviceType type) {
+  return type == DeviceType::kCPU ? kernels::cpu_backend() : kernels::cuda_backend();
+}
+
+}  // namespace td

@@ -1,0 +1,75 @@
+#include "core/ops/helpers.h"
+
+#include "core/error.h"
+#include "core/tensor_impl.h"
+
+namespace td::ops {
+
+std::vector<int64_t> broadcast_shapes(std::string_view op, std::span<const int64_t> a, std::span<const int64_t> b) {
+  size_t n = std::max(a.size(), b.size());
+  std::vector<int64_t> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    TD_CHECK_ARG(da == db || da == 1 || db == 1, "[", op, "] The size of tensor a (", da,
+                 ") must match the size of tensor b (", db, ") at non-singleton dimension ", i, " (shapes ",
+                 shape_str(a), " and ", shape_str(b), ")");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+std::vector<int64_t> broadcast_strides(const Tensor& t, std::span<const int64_t> shape) {
+  std::vector<int64_t> strides(shape.size(), 0);
+  size_t lead = shape.size() - static_cast<size_t>(t.dim());
+  for (size_t i = 0; i < static_cast<size_t>(t.dim()); ++i) {
+    strides[lead + i] = t.sizes()[i] == 1 && shape[lead + i] != 1 ? 0 : t.strides()[i];
+  }
+  return strides;
+}
+
+namespace {
+// PyTorch's combine_categories: a higher-priority group's dtype wins unless the lower group is of a
+// higher category (bool < integer < floating < complex), in which case the two are promoted.
+DType combine(std::optional<DType> higher, std::optional<DType> lower) {
+  if (!higher) return *lower;
+  if (!lower) return *higher;
+  if (is_complex(*higher)) return *higher;
+  if (is_complex(*lower)) return is_floating(*higher) ? promote_types(*higher, *lower) : *lower;
+  if (is_floating(*higher)) return *higher;
+  if (*higher == DType::kBool || is_floating(*lower)) return promote_types(*higher, *lower);
+  return *higher;
+}
+}  // namespace
+
+DType result_type(std::span<const Tensor> tensors) {
+  std::optional<DType> dimmed, zero_dim;
+  for (const Tensor& t : tensors) {
+    auto& slot = t.dim() > 0 ? dimmed : zero_dim;
+    slot = slot ? promote_types(*slot, t.dtype()) : t.dtype();
+  }
+  return combine(dimmed, zero_dim);
+}
+
+void check_same_device(std::string_view op, std::span<const Tensor> tensors) {
+  for (const Tensor& t : tensors) {
+    TD_CHECK_ARG(t.device() == tensors[0].device(), "[", op,
+                 "] Expected all tensors to be on the same device, but found at least two devices, ",
+                 tensors[0].device().str(), " and ", t.device().str(), "!");
+  }
+}
+
+Tensor sum_to(const Tensor& grad, std::span<const int64_t> shape) {
+  if (std::equal(grad.sizes().begin(), grad.sizes().end(), shape.begin(), shape.end())) return grad;
+  int64_t lead = grad.dim() - static_cast<int64_t>(shape.size());
+  std::vector<int64_t> dims;
+  for (int64_t i = 0; i < grad.dim(); ++i) {
+    if (i < lead || (shape[i - lead] == 1 && grad.size(i) != 1)) dims.push_back(i);
+  }
+  Tensor g = dims.empty() ? grad : grad.sum(dims, /*keepdim=*/true);
+  return g.view(std::vector<int64_t>(shape.begin(), shape.end()));
+}
+
+Tensor cast(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
+
+}  // namespace td::ops

@@ -1,0 +1,25 @@
+// Shared front-end helpers: broadcasting, type promotion, device checks, summing a gradient back to a shape.
+#pragma once
+
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace td::ops {
+
+/// PyTorch's broadcast of two shapes; names the op and both shapes when they do not broadcast.
+std::vector<int64_t> broadcast_shapes(std::string_view op, std::span<const int64_t> a, std::span<const int64_t> b);
+/// Strides that present t as `shape` (stride 0 on broadcast dims); t must broadcast to shape.
+std::vector<int64_t> broadcast_strides(const Tensor& t, std::span<const int64_t> shape);
+/// torch.result_type for tensor operands: dimensioned tensors outrank 0-dim ones within a category.
+DType result_type(std::span<const Tensor> tensors);
+/// Fails unless all tensors are on one device: "Expected all tensors to be on the same device, ...".
+void check_same_device(std::string_view op, std::span<const Tensor> tensors);
+/// Sums a broadcast gradient back down to `shape` (the reverse of expand); differentiable.
+Tensor sum_to(const Tensor& grad, std::span<const int64_t> shape);
+/// t converted to dtype if it differs (through the differentiable "to" op).
+Tensor cast(const Tensor& t, DType dtype);
+
+}  // namespace td::ops

@@ -1,0 +1,488 @@
+// The registry, signature parsing, argument binding, and the one path every op call takes (call_op), which
+// records the autograd node for primitive ops.
+#include "core/ops/registry.h"
+
+#include <algorithm>
+#include <cctype>
+#include <mutex>
+
+#include "core/autograd/grad_mode.h"
+#include "core/error.h"
+#include "core/tensor_impl.h"
+
+namespace td {
+
+// ---- signature parsing ----
+
+namespace {
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+std::vector<std::string_view> split_top(std::string_view s, char sep) {
+  std::vector<std::string_view> parts;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '[' || s[i] == '(') ++depth;
+    if (s[i] == ']' || s[i] == ')') --depth;
+    if (s[i] == sep && depth == 0) {
+      parts.push_back(trim(s.substr(start, i - start)));
+      start = i + 1;
+    }
+  }
+  if (auto last = trim(s.substr(start)); !last.empty()) parts.push_back(last);
+  return parts;
+}
+
+[[noreturn]] void bad_schema(std::string_view text, std::string_view why) {
+  throw Error(ErrorCode::kInternal, str("malformed op signature '", text, "': ", why));
+}
+
+Value parse_default(std::string_view text, const ArgSpec& spec, std::string_view schema) {
+  if (text == "None") return None{};
+  if (text == "True") return Scalar(true);
+  if (text == "False") return Scalar(false);
+  if (spec.type == ArgType::kIntList) {
+    std::vector<int64_t> v;
+    if (text.front() == '[') {
+      for (auto item : split_top(text.substr(1, text.size() - 2), ',')) v.push_back(std::stoll(std::string(item)));
+    } else {
+      v.assign(std::max(spec.list_size, 1), std::stoll(std::string(text)));
+    }
+    return v;
+  }
+  if (spec.type == ArgType::kString || spec.type == ArgType::kDevice) {
+    if (text.size() < 2 || text.front() != '"') bad_schema(schema, "string default must be quoted");
+    return std::string(text.substr(1, text.size() - 2));
+  }
+  if (spec.type == ArgType::kScalarType) return dtype_from_name(text);
+  std::string t(text);
+  if (t.find_first_of(".eE") != std::string::npos && spec.type != ArgType::kInt) return Scalar(std::stod(t));
+  return Scalar(static_cast<int64_t>(std::stoll(t)));
+}
+}  // namespace
+
+Schema Schema::parse(std::string_view text) {
+  Schema s;
+  s.text = std::string(text);
+  size_t open = text.find('('), close = text.rfind(')'), arrow = text.find("->", close);
+  if (open == std::string_view::npos || close == std::string_view::npos || arrow == std::string_view::npos) {
+    bad_schema(text, "expected name(args) -> returns");
+  }
+  s.name = std::string(trim(text.substr(0, open)));
+  bool kw = false;
+  for (auto part : split_top(text.substr(open + 1, close - open - 1), ',')) {
+    if (part == "*") {
+      kw = true;
+      continue;
+    }
+    ArgSpec a;
+    a.keyword_only = kw;
+    std::string_view decl = part, def;
+    if (auto eq = part.find('='); eq != std::string_view::npos) {
+      decl = trim(part.substr(0, eq));
+      def = trim(part.substr(eq + 1));
+    }
+    auto sp = decl.rfind(' ');
+    if (sp == std::string_view::npos) bad_schema(text, "argument without a name");
+    std::string_view type = trim(decl.substr(0, sp));
+    a.name = std::string(trim(decl.substr(sp + 1)));
+    a.type_str = std::string(type);
+    if (type.ends_with('?')) {
+      a.optional = true;
+      type.remove_suffix(1);
+    }
+    if (type.starts_with("int[")) {
+      a.type = ArgType::kIntList;
+      auto n = type.substr(4, type.size() - 5);
+      a.list_size = n.empty() ? 0 : std::stoi(std::string(n));
+    } else if (type == "Tensor") {
+      a.type = ArgType::kTensor;
+    } else if (type == "Scalar") {
+      a.type = ArgType::kScalar;
+    } else if (type == "int" || type == "SymInt") {
+      a.type = ArgType::kInt;
+    } else if (type == "bool") {
+      a.type = ArgType::kBool;
+    } else if (type == "float") {
+      a.type = ArgType::kFloat;
+    } else if (type == "ScalarType") {
+      a.type = ArgType::kScalarType;
+    } else if (type == "Device") {
+      a.type = ArgType::kDevice;
+    } else if (type == "str") {
+      a.type = ArgType::kString;
+    } else {
+      bad_schema(text, str("unknown type '", type, "'"));
+    }
+    if (!def.empty()) a.default_value = parse_default(def, a, text);
+    s.args.push_back(std::move(a));
+  }
+  auto ret = trim(text.substr(arrow + 2));
+  if (ret.front() == '(') ret = ret.substr(1, ret.size() - 2);
+  for (auto r : split_top(ret, ',')) s.returns.emplace_back(r);
+  return s;
+}
+
+// ---- Args accessors ----
+
+namespace {
+[[noreturn]] void wrong_kind(const Schema& s, size_t i, std::string_view want) {
+  throw Error(ErrorCode::kInternal, str("[", s.name, "] argument ", i, " read as ", want));
+}
+}  // namespace
+
+const Tensor& Args::tensor(size_t i) const {
+  if (auto* t = std::get_if<Tensor>(&values_[i])) return *t;
+  wrong_kind(*schema_, i, "Tensor");
+}
+Tensor Args::optional_tensor(size_t i) const { return is_none(i) ? Tensor() : tensor(i); }
+Scalar Args::scalar(size_t i) const {
+  if (auto* s = std::get_if<Scalar>(&values_[i])) return *s;
+  wrong_kind(*schema_, i, "Scalar");
+}
+int64_t Args::int_at(size_t i) const { return scalar(i).to_int(); }
+double Args::float_at(size_t i) const { return scalar(i).to_double(); }
+bool Args::bool_at(size_t i) const { return scalar(i).to_int() != 0; }
+const std::vector<int64_t>& Args::ints(size_t i) const {
+  if (auto* v = std::get_if<std::vector<int64_t>>(&values_[i])) return *v;
+  wrong_kind(*schema_, i, "int[]");
+}
+std::optional<std::vector<int64_t>> Args::optional_ints(size_t i) const {
+  if (is_none(i)) return std::nullopt;
+  return ints(i);
+}
+std::optional<DType> Args::optional_dtype(size_t i) const {
+  if (is_none(i)) return std::nullopt;
+  if (auto* t = std::get_if<DType>(&values_[i])) return *t;
+  wrong_kind(*schema_, i, "ScalarType");
+}
+const std::string& Args::string_at(size_t i) const {
+  if (auto* v = std::get_if<std::string>(&values_[i])) return *v;
+  wrong_kind(*schema_, i, "str");
+}
+
+// ---- binding ----
+
+namespace {
+std::string_view value_kind(const Value& v) {
+  switch (v.index()) {
+    case 0: return "None";
+    case 1: return "Tensor";
+    case 2: return std::get<Scalar>(v).is_bool() ? "bool" : std::get<Scalar>(v).is_integral() ? "int" : "float";
+    case 3: return "int[]";
+    case 4: return "str";
+    default: return "ScalarType";
+  }
+}
+
+// Checks one value against its spec, converting where PyTorch would (an int where int[2] is wanted).
+void check_arg(const Schema& s, const ArgSpec& a, Value& v) {
+  auto fail = [&](std::string_view why) {
+    throw Error(ErrorCode::kInvalidArgument,
+                str("[", s.name, "] argument '", a.name, "' must be ", a.type_str, ", not ", value_kind(v), why));
+  };
+  if (std::holds_alternative<None>(v)) {
+    if (!a.optional) fail("");
+    return;
+  }
+  switch (a.type) {
+    case ArgType::kTensor:
+      if (!std::holds_alternative<Tensor>(v)) fail("");
+      if (!std::get<Tensor>(v).defined()) {
+        if (!a.optional) fail(" (an undefined tensor)");
+        v = None{};
+      }
+      break;
+    case ArgType::kScalar:
+      if (!std::holds_alternative<Scalar>(v)) fail("");
+      break;
+    case ArgType::kFloat:
+      if (!std::holds_alternative<Scalar>(v) || std::get<Scalar>(v).is_bool()) fail("");
+      break;
+    case ArgType::kInt:
+      if (!std::holds_alternative<Scalar>(v) || !std::get<Scalar>(v).is_integral() || std::get<Scalar>(v).is_bool()) {
+        fail("");
+      }
+      break;
+    case ArgType::kBool:
+      if (!std::holds_alternative<Scalar>(v) || !std::get<Scalar>(v).is_bool()) fail("");
+      break;
+    case ArgType::kIntList:
+      if (auto* sc = std::get_if<Scalar>(&v); sc && sc->is_integral() && !sc->is_bool() && a.list_size > 0) {
+        v = std::vector<int64_t>(a.list_size, sc->to_int());
+      }
+      if (!std::holds_alternative<std::vector<int64_t>>(v)) fail("");
+      if (a.list_size > 0 && std::get<std::vector<int64_t>>(v).size() != static_cast<size_t>(a.list_size)) {
+        fail(str(" of ", std::get<std::vector<int64_t>>(v).size(), " elements"));
+      }
+      break;
+    case ArgType::kScalarType:
+      if (auto* name = std::get_if<std::string>(&v)) v = dtype_from_name(*name);
+      if (!std::holds_alternative<DType>(v)) fail("");
+      break;
+    case ArgType::kDevice:
+      if (!std::holds_alternative<std::string>(v)) fail("");
+      Device::parse(std::get<std::string>(v));
+      break;
+    case ArgType::kString:
+      if (!std::holds_alternative<std::string>(v)) fail("");
+      break;
+  }
+}
+}  // namespace
+
+Args Registry::bind(const OpDef& def, std::vector<Value> values) {
+  const Schema& s = def.schema;
+  TD_CHECK_ARG(values.size() <= s.args.size(), "[", s.name, "] takes ", s.args.size(), " arguments but ",
+               values.size(), " were given");
+  for (size_t i = values.size(); i < s.args.size(); ++i) {
+    TD_CHECK_ARG(s.args[i].default_value.has_value(), "[", s.name, "] missing required argument '", s.args[i].name,
+                 "' (position ", i, ")");
+    values.push_back(*s.args[i].default_value);
+  }
+  for (size_t i = 0; i < s.args.size(); ++i) check_arg(s, s.args[i], values[i]);
+  return Args(&s, std::move(values));
+}
+
+// ---- registry ----
+
+OpBuilder& OpBuilder::forward(ForwardFn fn) {
+  def_->forward = std::move(fn);
+  return *this;
+}
+OpBuilder& OpBuilder::backward(BackwardFn fn) {
+  def_->backward = std::move(fn);
+  return *this;
+}
+OpBuilder& OpBuilder::composite() {
+  def_->autograd = AutogradKind::kComposite;
+  return *this;
+}
+OpBuilder& OpBuilder::no_grad() {
+  def_->autograd = AutogradKind::kNone;
+  return *this;
+}
+OpBuilder& OpBuilder::saves_inputs(std::vector<int> positions) {
+  def_->saves_all_inputs = false;
+  def_->saved_inputs = std::move(positions);
+  return *this;
+}
+OpBuilder& OpBuilder::saves_outputs() {
+  def_->saves_outputs = true;
+  return *this;
+}
+OpBuilder& OpBuilder::doc(std::string text) {
+  def_->doc = std::move(text);
+  return *this;
+}
+
+Registry& Registry::get() {
+  static Registry* registry = [] {
+    auto* r = new Registry();
+    register_creation_ops(*r);
+    register_binary_ops(*r);
+    register_reduce_ops(*r);
+    register_shape_ops(*r);
+    register_blas_ops(*r);
+    return r;
+  }();
+  return *registry;
+}
+
+OpBuilder Registry::def(std::string_view signature) {
+  auto def = std::make_unique<OpDef>();
+  def->schema = Schema::parse(signature);
+  OpDef* raw = def.get();
+  auto [it, inserted] = ops_.emplace(raw->schema.name, std::move(def));
+  TD_CHECK(inserted, ErrorCode::kInternal, "op '", raw->schema.name, "' registered twice");
+  return OpBuilder(raw);
+}
+
+const OpDef* Registry::find_if(std::string_view name) const {
+  auto it = ops_.find(std::string(name));
+  return it == ops_.end() ? nullptr : it->second.get();
+}
+
+const OpDef& Registry::find(std::string_view name) const {
+  const OpDef* def = find_if(name);
+  TD_CHECK(def, ErrorCode::kNotFound, "unknown op '", name, "'");
+  return *def;
+}
+
+std::vector<const OpDef*> Registry::list() const {
+  std::vector<const OpDef*> out;
+  for (const auto& [name, def] : ops_) out.push_back(def.get());
+  std::sort(out.begin(), out.end(), [](auto* a, auto* b) { return a->schema.name < b->schema.name; });
+  return out;
+}
+
+// ---- the autograd node every primitive op records ----
+
+namespace {
+// "add" -> "AddBackward0", "max_pool2d" -> "MaxPool2DBackward0", as PyTorch names grad_fns.
+std::string backward_name(std::string_view op) {
+  std::string out;
+  bool up = true;
+  for (char c : op) {
+    if (c == '_') {
+      up = true;
+      continue;
+    }
+    out += up ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    up = std::isdigit(static_cast<unsigned char>(c));
+  }
+  return out + "Backward0";
+}
+
+class OpNode : public autograd::Node {
+ public:
+  OpNode(const OpDef& def, SavedCall saved) : def_(def), saved_(std::move(saved)) {}
+
+  std::string name() const override { return backward_name(def_.schema.name); }
+
+  std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
+    TD_CHECK(!saved_.released, ErrorCode::kFailedPrecondition, kFreedGraphMessage);
+    for (size_t i = 0; i < grads.size(); ++i) {
+      if (!grads[i].defined()) {
+        const auto& m = output_meta[i];
+        grads[i] = zeros(m.sizes, {m.dtype, m.device});
+      }
+    }
+    std::vector<Tensor> outputs;
+    for (size_t i = 0; i < outputs_.size(); ++i) outputs.push_back(unpack_output(i));
+    std::vector<bool> needs;
+    for (const auto& e : next_edges) needs.push_back(e.valid());
+    GradContext ctx(def_, saved_, grads, outputs, needs);
+    std::vector<Tensor> result = def_.backward(ctx);
+    result.resize(saved_.input_meta.size());
+    for (size_t i = 0; i < result.size(); ++i) {
+      if (!needs[i]) {
+        result[i] = Tensor();
+        continue;
+      }
+      const auto& m = saved_.input_meta[i];
+      if (!result[i].defined()) continue;
+      TD_CHECK(result[i].shape() == m.sizes, ErrorCode::kInternal, "[", def_.schema.name,
+               "] backward returned a gradient of shape ", shape_str(result[i].shape()), " for input ", i,
+               " of shape ", shape_str(m.sizes));
+      if (result[i].dtype() != m.dtype) result[i] = result[i].to(m.dtype);
+    }
+    return result;
+  }
+
+  void release_variables() override {
+    for (size_t i = 0; i < saved_.args.size(); ++i) {
+      if (std::holds_alternative<Tensor>(saved_.args.value(i))) saved_.args.mutable_value(i) = None{};
+    }
+    outputs_.clear();
+    saved_.released = true;
+  }
+
+  std::vector<Tensor> outputs_;  // detached: an output holding its own grad_fn would be a cycle
+
+ private:
+  static constexpr const char* kFreedGraphMessage =
+      "[backward] Trying to backward through the graph a second time (or directly access saved tensors after "
+      "they have already been freed). Saved intermediate values of the graph are freed when you call "
+      ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a "
+      "second time or if you need to access saved tensors after calling backward.";
+
+  Tensor unpack_output(size_t i) {
+    Tensor t = outputs_[i].detach();
+    if (autograd::GradMode::is_enabled()) {
+      // Double backward reads the output with its history: rebuild it pointing at this node.
+      autograd::set_history(t, shared_from_this(), static_cast<uint32_t>(i));
+    }
+    return t;
+  }
+
+  const OpDef& def_;
+  SavedCall saved_;
+};
+
+bool any_requires_grad(const Args& args) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (auto* t = std::get_if<Tensor>(&args.value(i)); t && t->requires_grad()) return true;
+  }
+  return false;
+}
+
+// Builds the node for a primitive op's call and makes its floating outputs non-leaves pointing at it.
+void record(const OpDef& def, Args args, const std::vector<Tensor>& outputs) {
+  SavedCall saved{std::move(args), {}, {}, {}, {}};
+  std::vector<autograd::Edge> edges;
+  int k = 0;
+  for (size_t i = 0; i < saved.args.size(); ++i) {
+    auto* t = std::get_if<Tensor>(&saved.args.value(i));
+    if (!t) continue;
+    edges.push_back(autograd::gradient_edge(*t));
+    saved.tensor_slots.push_back(i);
+    saved.versions.push_back(t->version());
+    saved.input_meta.push_back(autograd::TensorMeta::of(*t));
+    saved.output_names.push_back(t->is_leaf() ? "" : t->grad_fn_name());
+    bool keep = def.saves_all_inputs ||
+                std::find(def.saved_inputs.begin(), def.saved_inputs.end(), k) != def.saved_inputs.end();
+    if (!keep) saved.args.mutable_value(i) = None{};
+    ++k;
+  }
+  auto node = std::make_shared<OpNode>(def, std::move(saved));
+  node->next_edges = std::move(edges);
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    node->output_meta.push_back(autograd::TensorMeta::of(outputs[j]));
+    if (def.saves_outputs) node->outputs_.push_back(outputs[j].detach());
+    if (is_floating(outputs[j].dtype()) || is_complex(outputs[j].dtype())) {
+      autograd::set_history(outputs[j], node, static_cast<uint32_t>(j));
+    }
+  }
+}
+}  // namespace
+
+Tensor GradContext::input(size_t i) const {
+  TD_CHECK(!saved_.released, ErrorCode::kFailedPrecondition, "[", def_.schema.name,
+           "] saved tensors were freed by an earlier backward; pass retain_graph=true to keep them");
+  const Value& v = saved_.args.value(saved_.tensor_slots.at(i));
+  const Tensor* t = std::get_if<Tensor>(&v);
+  TD_CHECK(t, ErrorCode::kInternal, "[", def_.schema.name, "] backward reads tensor input ", i,
+           " but the op does not save it");
+  if (t->version() != saved_.versions[i]) {
+    const auto& m = saved_.input_meta[i];
+    std::string owner = saved_.output_names[i].empty() ? "" : ", which is output 0 of " + saved_.output_names[i] + ",";
+    throw Error(ErrorCode::kFailedPrecondition,
+                str("[", def_.schema.name, "] one of the variables needed for gradient computation has been "
+                    "modified by an inplace operation: [", dtype_name(m.dtype), " ", shape_str(m.sizes), "]", owner,
+                    " is at version ", t->version(), "; expected version ", saved_.versions[i], " instead."));
+  }
+  return *t;
+}
+
+Tensor GradContext::output(size_t i) const {
+  TD_CHECK(i < outputs_.size(), ErrorCode::kInternal, "[", def_.schema.name,
+           "] backward reads output ", i, " but the op does not save its outputs");
+  return outputs_[i];
+}
+
+// ---- the one entry point ----
+
+std::vector<Tensor> call_op(std::string_view name, std::vector<Value> values) {
+  const OpDef& def = Registry::get().find(name);
+  Args args = Registry::bind(def, std::move(values));
+  if (def.autograd == AutogradKind::kComposite) return def.forward(args);
+  bool needs_grad = def.autograd == AutogradKind::kPrimitive && autograd::GradMode::is_enabled() &&
+                    any_requires_grad(args);
+  std::vector<Tensor> outputs;
+  {
+    autograd::NoGradGuard no_grad;
+    outputs = def.forward(args);
+  }
+  if (needs_grad) {
+    TD_CHECK(def.backward, ErrorCode::kInternal, "[", name, "] is a primitive op without a backward formula");
+    record(def, std::move(args), outputs);
+  }
+  return outputs;
+}
+
+}  // namespace td

@@ -1,0 +1,183 @@
+// The op registry: the single source of truth for every op (DESIGN.md invariant 1). Each op is declared once
+// with a PyTorch-style signature, a front end (validation + kernels) and a backward formula in public ops.
+// The C++ API, the remote protocol and `tensorctl ops` all read it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/autograd/node.h"
+#include "core/tensor.h"
+
+namespace td {
+
+/// The argument kinds a signature can name.
+enum class ArgType : uint8_t { kTensor, kScalar, kInt, kIntList, kBool, kFloat, kScalarType, kDevice, kString };
+
+/// One parsed argument of a signature: `int[2] stride=1`, `Tensor? bias=None`, `*, Scalar alpha=1`.
+struct ArgSpec {
+  std::string name;
+  ArgType type;
+  bool optional = false;       // `Type?`: accepts None
+  bool keyword_only = false;   // after `*`
+  int list_size = 0;           // `int[2]`: a single int is repeated to this length
+  std::optional<Value> default_value;
+  std::string type_str;        // as written, for error messages and `tensorctl ops`
+};
+
+/// A parsed signature: `name(args) -> returns`.
+struct Schema {
+  std::string name;
+  std::vector<ArgSpec> args;
+  std::vector<std::string> returns;
+  std::string text;
+
+  /// Parses PyTorch's native_functions.yaml style; throws INTERNAL on a malformed signature (a bug in core).
+  static Schema parse(std::string_view text);
+};
+
+/// Validated arguments of one call, in signature order with defaults filled in.
+class Args {
+ public:
+  Args(const Schema* schema, std::vector<Value> values) : schema_(schema), values_(std::move(values)) {}
+  size_t size() const { return values_.size(); }
+  bool is_none(size_t i) const { return std::holds_alternative<None>(values_[i]); }
+  const Tensor& tensor(size_t i) const;
+  /// An optional tensor: undefined when None.
+  Tensor optional_tensor(size_t i) const;
+  Scalar scalar(size_t i) const;
+  int64_t int_at(size_t i) const;
+  double float_at(size_t i) const;
+  bool bool_at(size_t i) const;
+  const std::vector<int64_t>& ints(size_t i) const;
+  std::optional<std::vector<int64_t>> optional_ints(size_t i) const;
+  std::optional<DType> optional_dtype(size_t i) const;
+  const std::string& string_at(size_t i) const;
+  const Value& value(size_t i) const { return values_[i]; }
+  Value& mutable_value(size_t i) { return values_[i]; }
+  const Schema& schema() const { return *schema_; }
+
+ private:
+  const Schema* schema_;
+  std::vector<Value> values_;
+};
+
+class GradContext;
+/// A front end: validates, promotes, allocates outputs and calls kernels.
+using ForwardFn = std::function<std::vector<Tensor>(const Args&)>;
+/// A backward formula: gradients of the forward's tensor inputs (in order; undefined for "none"),
+/// written in public ops so it can be differentiated again.
+using BackwardFn = std::function<std::vector<Tensor>(GradContext&)>;
+
+/// How autograd treats an op.
+enum class AutogradKind : uint8_t {
+  kPrimitive,   // has its own backward formula
+  kComposite,   // written in other ops, which record the graph themselves
+  kNone,        // outputs never require grad (comparisons, indices, creation)
+};
+
+/// One registry entry.
+struct OpDef {
+  Schema schema;
+  ForwardFn forward;
+  BackwardFn backward;
+  AutogradKind autograd = AutogradKind::kPrimitive;
+  /// Which tensor inputs (by position among tensor args) the backward reads; others keep only metadata.
+  std::vector<int> saved_inputs;
+  bool saves_all_inputs = true;
+  /// Whether the backward reads the forward's outputs.
+  bool saves_outputs = false;
+  /// A one-line description for `tensorctl ops` and docs.
+  std::string doc;
+};
+
+/// Fluent builder returned by Registry::def.
+class OpBuilder {
+ public:
+  explicit OpBuilder(OpDef* def) : def_(def) {}
+  OpBuilder& forward(ForwardFn fn);
+  OpBuilder& backward(BackwardFn fn);
+  /// Marks the op as written in other ops (no backward of its own).
+  OpBuilder& composite();
+  /// Marks the op as not differentiable.
+  OpBuilder& no_grad();
+  /// The backward needs only these tensor inputs (positions among the tensor args).
+  OpBuilder& saves_inputs(std::vector<int> positions);
+  /// The backward needs the forward outputs.
+  OpBuilder& saves_outputs();
+  OpBuilder& doc(std::string text);
+
+ private:
+  OpDef* def_;
+};
+
+/// All ops, by name.
+class Registry {
+ public:
+  /// The process-wide registry, with every op family registered on first use.
+  static Registry& get();
+  /// Declares an op from its signature.
+  OpBuilder def(std::string_view signature);
+  /// Finds an op; throws NOT_FOUND "unknown op 'x'" if absent.
+  const OpDef& find(std::string_view name) const;
+  const OpDef* find_if(std::string_view name) const;
+  /// Every op, sorted by name.
+  std::vector<const OpDef*> list() const;
+  /// Binds positional values to a schema: checks count and kinds, converts, fills defaults.
+  static Args bind(const OpDef& def, std::vector<Value> values);
+
+ private:
+  Registry() = default;
+  std::unordered_map<std::string, std::unique_ptr<OpDef>> ops_;
+};
+
+/// What one recorded call saved for its backward.
+struct SavedCall {
+  Args args;                                    // tensors not saved are None here
+  std::vector<size_t> tensor_slots;             // arg position of tensor input k
+  std::vector<uint32_t> versions;               // version of tensor input k when saved
+  std::vector<autograd::TensorMeta> input_meta;  // shape/dtype/device of tensor input k
+  std::vector<std::string> output_names;        // grad_fn name of each input, for the version error
+  bool released = false;
+};
+
+/// Inputs and output gradients a backward formula reads.
+class GradContext {
+ public:
+  GradContext(const OpDef& def, const SavedCall& saved, const std::vector<Tensor>& grads,
+              const std::vector<Tensor>& outputs, const std::vector<bool>& needs_grad)
+      : def_(def), saved_(saved), grads_(grads), outputs_(outputs), needs_grad_(needs_grad) {}
+  /// Gradient of output i (zeros if none flowed to it).
+  const Tensor& grad(size_t i = 0) const { return grads_[i]; }
+  /// Tensor input i (position among tensor args), checked against in-place modification since the forward.
+  Tensor input(size_t i) const;
+  /// Shape, dtype and device of tensor input i.
+  const autograd::TensorMeta& input_meta(size_t i) const { return saved_.input_meta[i]; }
+  /// Forward output i (only for ops marked saves_outputs).
+  Tensor output(size_t i = 0) const;
+  /// All bound arguments, by signature position (saved tensors only).
+  const Args& args() const { return saved_.args; }
+  /// Whether tensor input i needs a gradient at all.
+  bool needs_grad(size_t i) const { return i < needs_grad_.size() && needs_grad_[i]; }
+
+ private:
+  const OpDef& def_;
+  const SavedCall& saved_;
+  const std::vector<Tensor>& grads_;
+  const std::vector<Tensor>& outputs_;
+  const std::vector<bool>& needs_grad_;
+};
+
+// Each op family registers itself here (explicit calls, so a static library keeps every family).
+void register_creation_ops(Registry& r);
+void register_binary_ops(Registry& r);
+void register_reduce_ops(Registry& r);
+void register_shape_ops(Registry& r);
+void register_blas_ops(Registry& r);
+
+}  // namespace td

@@ -1,0 +1,68 @@
+// Internals of a tensor: storage, the impl and its autograd metadata. For core and kernels, not users.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/tensor.h"
+
+namespace td {
+
+namespace autograd {
+struct AutogradMeta;
+}
+
+/// A block of device memory shared by a tensor and its views; carries the version counter views share.
+struct Storage {
+  /// Allocates nbytes on device through its backend and counts them in memory_allocated().
+  static std::shared_ptr<Storage> allocate(size_t nbytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data = nullptr;
+  size_t nbytes = 0;
+  Device device;
+  std::atomic<uint32_t> version{0};
+
+ private:
+  Storage() = default;
+};
+
+/// Bytes currently held by tensor storage on a device type (for metrics and quotas).
+int64_t memory_allocated(DeviceType type);
+
+/// What a tensor is: sizes/strides/offset/dtype over storage, and optional autograd state.
+struct TensorImpl {
+  TensorImpl(std::shared_ptr<Storage> storage, std::vector<int64_t> sizes, std::vector<int64_t> strides,
+             int64_t offset, DType dtype);
+  ~TensorImpl();
+
+  std::shared_ptr<Storage> storage;
+  std::vector<int64_t> sizes;
+  std::vector<int64_t> strides;
+  int64_t offset = 0;
+  DType dtype;
+  /// Null for tensors autograd does not track.
+  std::unique_ptr<autograd::AutogradMeta> autograd;
+};
+
+/// Contiguous (row-major) strides for a shape.
+std::vector<int64_t> contiguous_strides(std::span<const int64_t> sizes);
+/// Product of sizes (1 for a 0-dim shape).
+int64_t shape_numel(std::span<const int64_t> sizes);
+/// Wraps a possibly negative dim into [0, ndim); names the op in the error.
+int64_t wrap_dim(std::string_view op, int64_t dim, int64_t ndim);
+
+/// A new tensor viewing t's storage with other sizes/strides/offset (no autograd state).
+Tensor make_view(const Tensor& t, std::vector<int64_t> sizes, std::vector<int64_t> strides, int64_t offset);
+/// A strided description of t for a backend call.
+StridedRef strided_ref(const Tensor& t);
+
+}  // namespace td

@@ -1,0 +1,42 @@
+// The argument values an op takes, generic over the tensor type so that td::Tensor (local) and
+// td::remote::Tensor (a handle on a server) share one list of op methods (DESIGN.md invariant 2).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/scalar.h"
+
+namespace td {
+
+/// "Not given" (PyTorch's None).
+struct None {
+  bool operator==(const None&) const = default;
+};
+
+/// One op argument: None, a tensor, a number, a list of ints, a string or a dtype.
+template <class TensorT>
+using BasicValue = std::variant<None, TensorT, Scalar, std::vector<int64_t>, std::string, DType>;
+
+/// Builds an int-list value (dims, shapes) without the variant's overload puzzles.
+inline std::vector<int64_t> int_list(std::initializer_list<int64_t> v) { return std::vector<int64_t>(v); }
+
+/// A dim argument that may be absent: `None` or an int list.
+template <class TensorT>
+BasicValue<TensorT> optional_dims(const std::optional<std::vector<int64_t>>& dims) {
+  if (!dims) return None{};
+  return *dims;
+}
+
+/// An optional dtype argument: `None` or a dtype.
+template <class TensorT>
+BasicValue<TensorT> optional_dtype(std::optional<DType> t) {
+  if (!t) return None{};
+  return *t;
+}
+
+}  // namespace td

@@ -1,0 +1,195 @@
+// The CPU backend: memory, copy/cast, fill, elementwise binary ops and sum.
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "kernels/cpu/loops.h"
+
+namespace td::kernels {
+
+namespace {
+
+template <class T>
+T scalar_as(const Scalar& s) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return static_cast<T>(s.to_double());
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return s.to_double() != 0;
+  } else {
+    return static_cast<T>(s.is_floating() ? static_cast<int64_t>(s.to_double()) : s.to_int());
+  }
+}
+
+template <class To, class From>
+To convert(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return v != From{};
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
+// Sum accumulates floats in double and integers in int64: exact for ints, and no worse than PyTorch's
+// cascade sum for floats.
+template <class T>
+using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+
+struct BinaryFns {
+  template <class T>
+  static T apply(BinaryOp op, T a, T b, T alpha) {
+    switch (op) {
+      case BinaryOp::kAdd: return convert<T>(a + alpha * b);
+      case BinaryOp::kSub: return convert<T>(a - alpha * b);
+      case BinaryOp::kMul: return convert<T>(a * b);
+      case BinaryOp::kDiv: return convert<T>(a / b);
+    }
+    return T{};
+  }
+};
+
+template <class T, BinaryOp Op>
+void binary_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b, T alpha) {
+  auto* po = static_cast<T*>(out.data);
+  auto* pa = static_cast<const T*>(a.data);
+  auto* pb = static_cast<const T*>(b.data);
+  for_each_row<3>(out.sizes, {out.strides, a.strides, b.strides}, [&](auto off, int64_t n, auto s) {
+    T* o = po + off[0];
+    const T* x = pa + off[1];
+    const T* y = pb + off[2];
+    if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
+      for (int64_t i = 0; i < n; ++i) o[i] = BinaryFns::apply<T>(Op, x[i], y[i], alpha);
+    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {
+      const T yv = *y;
+      for (int64_t i = 0; i < n; ++i) o[i] = BinaryFns::apply<T>(Op, x[i], yv, alpha);
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i * s[0]] = BinaryFns::apply<T>(Op, x[i * s[1]], y[i * s[2]], alpha);
+    }
+  });
+}
+
+class CpuBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "CPU"; }
+
+  void* allocate(size_t nbytes, int) override {
+    // 64-byte alignment: whole cache lines and AVX-512 vectors.
+    void* p = std::aligned_alloc(64, (nbytes + 63) / 64 * 64);
+    TD_CHECK(p, ErrorCode::kResourceExhausted, "[allocate] CPU out of memory: tried to allocate ", nbytes, " bytes");
+    return p;
+  }
+  void deallocate(void* ptr, size_t, int) override { std::free(ptr); }
+  void copy_to_host(void* dst, const void* src, size_t n, int) override { std::memcpy(dst, src, n); }
+  void copy_from_host(void* dst, const void* src, size_t n, int) override { std::memcpy(dst, src, n); }
+
+  void copy(const StridedRef& dst, const StridedRef& src, int) override {
+    dispatch(dst.dtype, "copy", [&](auto to_tag) {
+      using To = decltype(to_tag);
+      dispatch(src.dtype, "copy", [&](auto from_tag) {
+        using From = decltype(from_tag);
+        auto* pd = static_cast<To*>(dst.data);
+        auto* ps = static_cast<const From*>(src.data);
+        for_each_row<2>(dst.sizes, {dst.strides, src.strides}, [&](auto off, int64_t n, auto s) {
+          To* d = pd + off[0];
+          const From* x = ps + off[1];
+          if (s[0] == 1 && s[1] == 1) {
+            for (int64_t i = 0; i < n; ++i) d[i] = convert<To>(x[i]);
+          } else {
+            for (int64_t i = 0; i < n; ++i) d[i * s[0]] = convert<To>(x[i * s[1]]);
+          }
+        });
+      });
+    });
+  }
+
+  void fill(const StridedRef& dst, const Scalar& value, int) override {
+    dispatch(dst.dtype, "fill", [&](auto tag) {
+      using T = decltype(tag);
+      const T v = scalar_as<T>(value);
+      auto* pd = static_cast<T*>(dst.data);
+      for_each_row<1>(dst.sizes, {dst.strides}, [&](auto off, int64_t n, auto s) {
+        T* d = pd + off[0];
+        for (int64_t i = 0; i < n; ++i) d[i * s[0]] = v;
+      });
+    });
+  }
+
+  void binary(BinaryOp op, const StridedRef& out, const StridedRef& a, const StridedRef& b, const Scalar& alpha,
+              int) override {
+    dispatch(out.dtype, binary_op_name(op), [&](auto tag) {
+      using T = decltype(tag);
+      const T al = scalar_as<T>(alpha);
+      switch (op) {
+        case BinaryOp::kAdd: return binary_loop<T, BinaryOp::kAdd>(out, a, b, al);
+        case BinaryOp::kSub: return binary_loop<T, BinaryOp::kSub>(out, a, b, al);
+        case BinaryOp::kMul: return binary_loop<T, BinaryOp::kMul>(out, a, b, al);
+        case BinaryOp::kDiv: return binary_loop<T, BinaryOp::kDiv>(out, a, b, al);
+      }
+    });
+  }
+
+  void sum(const StridedRef& out, const StridedRef& in, int reduced, int) override {
+    dispatch(out.dtype, "sum", [&](auto tag) {
+      using T = decltype(tag);
+      const size_t kept = in.sizes.size() - static_cast<size_t>(reduced);
+      auto inner_sizes = in.sizes.subspan(kept);
+      auto inner_strides = in.strides.subspan(kept);
+      auto* po = static_cast<T*>(out.data);
+      auto* pi = static_cast<const T*>(in.data);
+      // Sums one output's block of the input, starting at element offset base.
+      auto block_sum = [&](int64_t base, bool parallel) {
+        Acc<T> total = 0;
+        Coalesced<1> c = coalesce<1>(inner_sizes, {inner_strides});
+        const int64_t n = c.sizes.back(), s = c.strides[0].back(), nd = static_cast<int64_t>(c.sizes.size());
+        int64_t rows = 1;
+        for (int64_t d = 0; d + 1 < nd; ++d) rows *= c.sizes[d];
+#pragma omp parallel for reduction(+ : total) schedule(static) if (parallel && rows * n >= kParallelGrain)
+        for (int64_t row = 0; row < rows; ++row) {
+          int64_t off = base, r = row;
+          for (int64_t d = nd - 2; d >= 0; --d) {
+            off += (r % c.sizes[d]) * c.strides[0][d];
+            r /= c.sizes[d];
+          }
+          Acc<T> part = 0;
+          const T* x = pi + off;
+          if (s == 1) {
+            for (int64_t i = 0; i < n; ++i) part += static_cast<Acc<T>>(x[i]);
+          } else {
+            for (int64_t i = 0; i < n; ++i) part += static_cast<Acc<T>>(x[i * s]);
+          }
+          total += part;
+        }
+        return total;
+      };
+      const int64_t n_out = out.numel();
+      if (n_out == 1) {
+        int64_t base = 0;
+        po[0] = convert<T>(block_sum(base, true));
+        return;
+      }
+      // Many outputs: one thread per output range; out is contiguous in the kept dims' order.
+      auto kept_sizes = in.sizes.first(kept);
+      auto kept_strides = in.strides.first(kept);
+      const bool parallel = n_out * StridedRef{nullptr, in.dtype, inner_sizes, inner_strides}.numel() >= kParallelGrain;
+#pragma omp parallel for schedule(static) if (parallel)
+      for (int64_t o = 0; o < n_out; ++o) {
+        int64_t base = 0, r = o;
+        for (int64_t d = static_cast<int64_t>(kept) - 1; d >= 0; --d) {
+          base += (r % kept_sizes[d]) * kept_strides[d];
+          r /= kept_sizes[d];
+        }
+        po[o] = convert<T>(block_sum(base, false));
+      }
+    });
+  }
+
+  void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int) override { cpu_gemm(out, a, b); }
+};
+
+}  // namespace
+
+Backend& cpu_backend() {
+  static CpuBackend backend;
+  return backend;
+}
+
+}  // namespace td::kernels

@@ -1,0 +1,97 @@
+// Strided loops for CPU kernels: dims are coalesced, the innermost dim runs as a plain loop (contiguous
+// when every operand has unit stride, so the compiler vectorises it) and rows are split across OpenMP threads.
+#pragma once
+
+#include <omp.h>
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/error.h"
+
+namespace td::kernels {
+
+/// Below this many elements a kernel runs on one thread: the fork costs more than it saves.
+inline constexpr int64_t kParallelGrain = 32768;
+
+/// Sizes and per-operand strides with mergeable dims merged (row-major, innermost last).
+template <size_t N>
+struct Coalesced {
+  std::vector<int64_t> sizes;
+  std::array<std::vector<int64_t>, N> strides;
+};
+
+template <size_t N>
+Coalesced<N> coalesce(std::span<const int64_t> sizes, const std::array<std::span<const int64_t>, N>& strides) {
+  Coalesced<N> c;
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    if (sizes[d] == 1) continue;
+    bool merge = !c.sizes.empty();
+    for (size_t k = 0; k < N && merge; ++k) merge = c.strides[k].back() == strides[k][d] * sizes[d];
+    if (merge) {
+      c.sizes.back() *= sizes[d];
+      for (size_t k = 0; k < N; ++k) c.strides[k].back() = strides[k][d];
+    } else {
+      c.sizes.push_back(sizes[d]);
+      for (size_t k = 0; k < N; ++k) c.strides[k].push_back(strides[k][d]);
+    }
+  }
+  if (c.sizes.empty()) {
+    c.sizes.push_back(1);
+    for (size_t k = 0; k < N; ++k) c.strides[k].push_back(1);
+  }
+  return c;
+}
+
+/// Calls inner(offsets, count, inner_strides) for each innermost row, offsets in elements per operand.
+template <size_t N, class Inner>
+void for_each_row(std::span<const int64_t> sizes, const std::array<std::span<const int64_t>, N>& strides, Inner inner) {
+  Coalesced<N> c = coalesce<N>(sizes, strides);
+  const int64_t nd = static_cast<int64_t>(c.sizes.size());
+  const int64_t inner_n = c.sizes.back();
+  std::array<int64_t, N> inner_s;
+  for (size_t k = 0; k < N; ++k) inner_s[k] = c.strides[k].back();
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < nd; ++d) rows *= c.sizes[d];
+  auto row_offsets = [&](int64_t row) {
+    std::array<int64_t, N> off{};
+    for (int64_t d = nd - 2; d >= 0; --d) {
+      int64_t i = row % c.sizes[d];
+      row /= c.sizes[d];
+      for (size_t k = 0; k < N; ++k) off[k] += i * c.strides[k][d];
+    }
+    return off;
+  };
+  if (rows == 1) {
+    inner(row_offsets(0), inner_n, inner_s);
+    return;
+  }
+  const bool parallel = rows * inner_n >= kParallelGrain;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t row = 0; row < rows; ++row) inner(row_offsets(row), inner_n, inner_s);
+}
+
+/// Runs f(T{}) with T the C++ type of dtype; names op and dtype when the CPU has no kernel for it.
+template <class F>
+void dispatch(DType dtype, std::string_view op, F&& f) {
+  switch (dtype) {
+    case DType::kBool: return f(bool{});
+    case DType::kUInt8: return f(uint8_t{});
+    case DType::kInt8: return f(int8_t{});
+    case DType::kInt16: return f(int16_t{});
+    case DType::kInt32: return f(int32_t{});
+    case DType::kInt64: return f(int64_t{});
+    case DType::kFloat32: return f(float{});
+    case DType::kFloat64: return f(double{});
+    default:
+      throw Error(ErrorCode::kUnimplemented, str("[", op, "] has no CPU kernel for dtype ", dtype_name(dtype)));
+  }
+}
+
+/// Batched GEMM on the CPU (kernels/cpu/blas.cpp): OpenBLAS for floats, a blocked loop for integers.
+void cpu_gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b);
+
+}  // namespace td::kernels
