@@ -1,0 +1,534 @@
+#include "client/remote.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "proto/codec.h"
+#include "tensord/v1/tensord.grpc.pb.h"
+
+namespace td::remote {
+
+namespace pb = ::tensord::v1;
+
+namespace {
+// Flush a batch once it holds this many commands or bytes, even before a sync point.
+constexpr int kFlushCommands = 512;
+constexpr size_t kFlushBytes = 1 << 20;
+constexpr int kMaxMessageBytes = 8 << 20;
+
+Error from_status(const grpc::Status& s) {
+  return Error(static_cast<ErrorCode>(static_cast<int>(s.error_code())), s.error_message());
+}
+}  // namespace
+
+struct Client::Impl {
+  std::shared_ptr<grpc::Channel> channel;
+  std::unique_ptr<pb::Tensord::Stub> stub;
+};
+
+// Owns one handle: the last copy of a remote::Tensor releases it on the server.
+struct Tensor::Ref {
+  Ref(std::weak_ptr<SessionState> s, uint64_t h) : session(std::move(s)), handle(h) {}
+  Ref(const Ref&) = delete;
+  Ref& operator=(const Ref&) = delete;
+  ~Ref();
+  std::weak_ptr<SessionState> session;
+  uint64_t handle;
+};
+
+/// The client side of one session: pending batch, reader thread, waiters, hooks.
+class SessionState : public std::enable_shared_from_this<SessionState> {
+ public:
+  SessionState(std::shared_ptr<Client::Impl> client, pb::SessionInfo info)
+      : client_(std::move(client)), info_(std::move(info)) {}
+
+  ~SessionState() { shutdown(); }
+
+  void open() {
+    context_ = std::make_unique<grpc::ClientContext>();
+    stream_ = client_->stub->Attach(context_.get());
+    pb::ClientMessage attach;
+    attach.mutable_attach()->set_session_id(info_.id());
+    TD_CHECK(stream_->Write(attach), ErrorCode::kUnavailable, "[attach] the server closed the stream");
+    pb::ServerMessage first;
+    if (!stream_->Read(&first) || !first.has_attached()) {
+      grpc::Status s = stream_->Finish();
+      throw s.ok() ? Error(ErrorCode::kUnavailable, "[attach] no attach reply") : from_status(s);
+    }
+    reader_ = std::thread([this] { read_loop(); });
+  }
+
+  void shutdown() {
+    {
+      std::lock_guard lock(write_mu_);
+      if (!stream_ || closing_) return;
+      closing_ = true;
+      flush_locked();
+      stream_->WritesDone();
+    }
+    if (reader_.joinable()) reader_.join();
+    stream_->Finish();
+  }
+
+  const pb::SessionInfo& info() const { return info_; }
+
+  /// Frees the session on the server now rather than at its expiry.
+  void close_on_server() {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    pb::CloseSessionRequest req;
+    req.set_id(info_.id());
+    pb::CloseSessionResponse resp;
+    client_->stub->CloseSession(&ctx, req, &resp);
+  }
+
+  uint64_t new_handle() {
+    std::lock_guard lock(write_mu_);
+    return next_handle_++;
+  }
+
+  /// Appends a command; flushes when the batch is large.
+  void push(pb::Command cmd) {
+    std::lock_guard lock(write_mu_);
+    cmd.set_seq(next_seq_++);
+    batch_bytes_ += cmd.ByteSizeLong();
+    *batch_.add_commands() = std::move(cmd);
+    if (batch_.commands_size() >= kFlushCommands || batch_bytes_ >= kFlushBytes) flush_locked();
+  }
+
+  void flush() {
+    std::lock_guard lock(write_mu_);
+    flush_locked();
+  }
+
+  void release(uint64_t handle) {
+    std::lock_guard lock(write_mu_);
+    if (closing_) return;
+    pb::Command cmd;
+    cmd.set_seq(next_seq_++);
+    cmd.mutable_release()->add_handles(handle);
+    *batch_.add_commands() = std::move(cmd);
+  }
+
+  uint64_t new_request() {
+    std::lock_guard lock(mu_);
+    uint64_t id = next_request_++;
+    waiters_[id];
+    return id;
+  }
+
+  struct Waiter {
+    bool done = false;
+    std::optional<Error> error;
+    std::optional<codec::ChunkAssembler> value;
+  };
+
+  /// Flushes and waits for a request, running hook callbacks that arrive meanwhile on this thread.
+  Waiter wait(uint64_t request_id) {
+    flush();
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return waiters_[request_id].done || !hook_events_.empty() || broken_; });
+      if (waiters_[request_id].done) break;
+      if (!hook_events_.empty()) {
+        pb::HookEvent ev = std::move(hook_events_.front());
+        hook_events_.pop_front();
+        lock.unlock();
+        run_hook(ev);
+        lock.lock();
+        continue;
+      }
+      throw Error(ErrorCode::kUnavailable, str("[session] the stream to the server broke: ", broken_message_));
+    }
+    Waiter w = std::move(waiters_[request_id]);
+    waiters_.erase(request_id);
+    // A request's own error wins; otherwise report the first asynchronous error since the last sync point.
+    if (w.error) {
+      async_error_.reset();
+      throw *w.error;
+    }
+    if (async_error_) {
+      Error e = std::move(*async_error_);
+      async_error_.reset();
+      throw e;
+    }
+    return w;
+  }
+
+  uint64_t add_hook(RemoteTensorHook fn) {
+    std::lock_guard lock(mu_);
+    uint64_t id = next_hook_++;
+    hooks_[id] = std::move(fn);
+    return id;
+  }
+  void remove_hook(uint64_t id) {
+    {
+      std::lock_guard lock(mu_);
+      hooks_.erase(id);
+    }
+    pb::Command cmd;
+    cmd.mutable_remove_hook()->set_hook_id(id);
+    push(std::move(cmd));
+  }
+
+ private:
+  void flush_locked() {
+    if (batch_.commands_size() == 0 || !stream_) return;
+    pb::ClientMessage msg;
+    *msg.mutable_batch() = std::move(batch_);
+    batch_.Clear();
+    batch_bytes_ = 0;
+    stream_->Write(msg);  // a failed write shows up as a broken stream in the reader
+  }
+
+  void run_hook(const pb::HookEvent& ev) {
+    RemoteTensorHook fn;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = hooks_.find(ev.hook_id()); it != hooks_.end()) fn = it->second;
+    }
+    Tensor grad(std::make_shared<Tensor::Ref>(weak_from_this(), ev.grad()));
+    std::optional<Tensor> replacement;
+    std::optional<Error> failure;
+    try {
+      if (fn) replacement = fn(grad);
+    } catch (const Error& e) {
+      failure = e;
+    }
+    if (ev.mode() == pb::HOOK_MODE_BLOCKING) {
+      pb::Command reply;
+      reply.mutable_hook_reply()->set_event_id(ev.event_id());
+      if (replacement && replacement->defined()) reply.mutable_hook_reply()->set_replacement(replacement->handle());
+      push(std::move(reply));
+      flush();
+    }
+    if (failure) throw *failure;
+  }
+
+  void read_loop() {
+    pb::ServerMessage msg;
+    while (stream_->Read(&msg)) {
+      std::lock_guard lock(mu_);
+      switch (msg.kind_case()) {
+        case pb::ServerMessage::kError: {
+          const auto& e = msg.error();
+          Error err(static_cast<ErrorCode>(e.code()), e.message());
+          if (e.request_id() && waiters_.contains(e.request_id())) {
+            auto& w = waiters_[e.request_id()];
+            w.error = err;
+            w.done = true;
+          } else if (!async_error_) {
+            async_error_ = err;
+          }
+          break;
+        }
+        case pb::ServerMessage::kValue: {
+          const auto& v = msg.value();
+          auto& w = waiters_[v.request_id()];
+          try {
+            if (v.offset() == 0) {
+              w.value.emplace(codec::from_proto(v.dtype()), std::vector<int64_t>(v.shape().begin(), v.shape().end()));
+            }
+            if (w.value) w.value->add(v.offset(), v.data());
+          } catch (const Error& e) {
+            w.error = e;
+          }
+          if (v.last()) w.done = true;
+          break;
+        }
+        case pb::ServerMessage::kDone: waiters_[msg.done().request_id()].done = true; break;
+        case pb::ServerMessage::kHook: hook_events_.push_back(msg.hook()); break;
+        default: break;
+      }
+      cv_.notify_all();
+    }
+    std::lock_guard lock(mu_);
+    broken_ = true;
+    broken_message_ = closing_ ? "session closed" : "stream ended";
+    cv_.notify_all();
+  }
+
+  std::shared_ptr<Client::Impl> client_;
+  pb::SessionInfo info_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReaderWriter<pb::ClientMessage, pb::ServerMessage>> stream_;
+  std::thread reader_;
+
+  std::mutex write_mu_;  // the batch, seq/handle counters, and stream writes
+  pb::CommandBatch batch_;
+  size_t batch_bytes_ = 0;
+  uint64_t next_seq_ = 1;
+  uint64_t next_handle_ = 1;
+  bool closing_ = false;
+
+  std::mutex mu_;  // waiters, hooks, events, errors
+  std::condition_variable cv_;
+  std::unordered_map<uint64_t, Waiter> waiters_;
+  std::unordered_map<uint64_t, RemoteTensorHook> hooks_;
+  std::deque<pb::HookEvent> hook_events_;
+  std::optional<Error> async_error_;
+  uint64_t next_request_ = 1;
+  uint64_t next_hook_ = 1;
+  bool broken_ = false;
+  std::string broken_message_;
+};
+
+// ---- Tensor ----
+
+Tensor::Ref::~Ref() {
+  if (auto s = session.lock()) s->release(handle);
+}
+
+namespace {
+Tensor make_tensor(SessionState& s, uint64_t handle) {
+  return Tensor(std::make_shared<Tensor::Ref>(s.weak_from_this(), handle));
+}
+
+void encode(const Value& v, pb::Value* out) {
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, None>) {
+          out->set_none(true);
+        } else if constexpr (std::is_same_v<T, Tensor>) {
+          if (x.defined()) {
+            out->set_tensor(x.handle());
+          } else {
+            out->set_none(true);
+          }
+        } else if constexpr (std::is_same_v<T, Scalar>) {
+          if (x.is_bool()) {
+            out->set_bool_value(x.to_int() != 0);
+          } else if (x.is_integral()) {
+            out->set_int_value(x.to_int());
+          } else {
+            out->set_float_value(x.to_double());
+          }
+        } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+          auto* list = out->mutable_int_list();
+          for (int64_t i : x) list->add_values(i);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          out->set_string_value(x);
+        } else {
+          out->set_dtype(codec::to_proto(x));
+        }
+      },
+      v);
+}
+
+Tensor send_op(SessionState& s, std::string_view name, const std::vector<Value>& args) {
+  pb::Command cmd;
+  auto* op = cmd.mutable_op();
+  op->set_op(std::string(name));
+  for (const Value& v : args) encode(v, op->add_args());
+  uint64_t out = s.new_handle();
+  op->add_outputs(out);
+  Tensor result = make_tensor(s, out);
+  s.push(std::move(cmd));
+  return result;
+}
+}  // namespace
+
+uint64_t Tensor::handle() const {
+  TD_CHECK_ARG(ref_, "[remote] use of an undefined remote tensor");
+  return ref_->handle;
+}
+
+SessionState& Tensor::state() const {
+  TD_CHECK_ARG(ref_, "[remote] use of an undefined remote tensor");
+  auto s = ref_->session.lock();
+  TD_CHECK(s, ErrorCode::kFailedPrecondition, "[remote] the tensor's session is closed");
+  return *s;
+}
+
+Tensor Tensor::invoke_op(std::string_view op, std::vector<Value> args) const { return send_op(state(), op, args); }
+
+HostTensor Tensor::fetch() const {
+  SessionState& s = state();
+  uint64_t req = s.new_request();
+  pb::Command cmd;
+  cmd.mutable_fetch()->set_handle(handle());
+  cmd.mutable_fetch()->set_request_id(req);
+  s.push(std::move(cmd));
+  auto w = s.wait(req);
+  TD_CHECK(w.value && w.value->complete(), ErrorCode::kDataLoss, "[fetch] incomplete tensor data for handle ",
+           handle());
+  HostTensor h;
+  h.dtype = w.value->dtype();
+  h.shape = w.value->shape();
+  h.bytes = w.value->take_bytes();
+  return h;
+}
+
+Scalar Tensor::item() const {
+  HostTensor h = fetch();
+  size_t n = h.bytes.size() / itemsize(h.dtype);
+  TD_CHECK_ARG(n == 1, "[item] a Tensor with ", n, " elements cannot be converted to Scalar");
+  if (h.dtype == DType::kBool) return Scalar(h.values<int64_t>()[0] != 0);
+  if (is_integral(h.dtype)) return Scalar(h.values<int64_t>()[0]);
+  return Scalar(h.values<double>()[0]);
+}
+
+template <class T>
+T Tensor::item() const {
+  Scalar s = item();
+  if constexpr (std::is_floating_point_v<T>) {
+    return static_cast<T>(s.to_double());
+  } else {
+    return static_cast<T>(s.to_int());
+  }
+}
+template float Tensor::item<float>() const;
+template double Tensor::item<double>() const;
+template int64_t Tensor::item<int64_t>() const;
+
+const Tensor& Tensor::requires_grad_(bool requires_grad) const {
+  // The op returns self; its extra output handle is dropped (and released) at once.
+  (void)send_op(state(), "requires_grad_", {*this, Scalar(requires_grad)});
+  return *this;
+}
+
+void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
+  SessionState& s = state();
+  uint64_t req = s.new_request();
+  pb::Command cmd;
+  auto* b = cmd.mutable_backward();
+  b->set_tensor(handle());
+  if (gradient.defined()) b->set_gradient(gradient.handle());
+  b->set_retain_graph(retain_graph);
+  b->set_create_graph(create_graph);
+  b->set_request_id(req);
+  s.push(std::move(cmd));
+  s.wait(req);
+}
+
+Tensor Tensor::grad() const {
+  SessionState& s = state();
+  uint64_t out = s.new_handle();
+  pb::Command cmd;
+  cmd.mutable_grad()->set_tensor(handle());
+  cmd.mutable_grad()->set_output(out);
+  Tensor g = make_tensor(s, out);
+  s.push(std::move(cmd));
+  return g;
+}
+
+RemoteHookHandle Tensor::register_hook(RemoteTensorHook hook, bool blocking) const {
+  SessionState& s = state();
+  uint64_t id = s.add_hook(std::move(hook));
+  pb::Command cmd;
+  cmd.mutable_register_hook()->set_hook_id(id);
+  cmd.mutable_register_hook()->set_tensor(handle());
+  cmd.mutable_register_hook()->set_mode(blocking ? pb::HOOK_MODE_BLOCKING : pb::HOOK_MODE_OBSERVE);
+  s.push(std::move(cmd));
+  return RemoteHookHandle(s.weak_from_this(), id);
+}
+
+void RemoteHookHandle::remove() {
+  if (auto s = session_.lock(); s && id_) s->remove_hook(std::exchange(id_, 0));
+}
+
+template <class T>
+std::vector<T> HostTensor::values() const {
+  size_t n = bytes.size() / itemsize(dtype);
+  std::vector<T> out(n);
+  auto convert = [&](auto tag) {
+    using S = decltype(tag);
+    const auto* p = reinterpret_cast<const S*>(bytes.data());
+    for (size_t i = 0; i < n; ++i) out[i] = static_cast<T>(p[i]);
+  };
+  switch (dtype) {
+    case DType::kBool:
+    case DType::kUInt8: convert(uint8_t{}); break;
+    case DType::kInt8: convert(int8_t{}); break;
+    case DType::kInt16: convert(int16_t{}); break;
+    case DType::kInt32: convert(int32_t{}); break;
+    case DType::kInt64: convert(int64_t{}); break;
+    case DType::kFloat32: convert(float{}); break;
+    case DType::kFloat64: convert(double{}); break;
+    default: throw Error(ErrorCode::kUnimplemented, str("[fetch] no host conversion from ", dtype_name(dtype)));
+  }
+  return out;
+}
+template std::vector<float> HostTensor::values<float>() const;
+template std::vector<double> HostTensor::values<double>() const;
+template std::vector<int64_t> HostTensor::values<int64_t>() const;
+
+// ---- Session and Client ----
+
+Session::~Session() {
+  if (state_) close();
+}
+
+const std::string& Session::id() const { return state_->info().id(); }
+const std::string& Session::device() const { return state_->info().device(); }
+
+Tensor Session::from_bytes(const void* data, size_t nbytes, DType dtype, std::vector<int64_t> shape,
+                           bool requires_grad) {
+  uint64_t handle = state_->new_handle();
+  const char* p = static_cast<const char*>(data);
+  codec::for_each_chunk(nbytes, [&](size_t offset, size_t size, bool last) {
+    pb::Command cmd;
+    auto* put = cmd.mutable_put();
+    put->set_handle(handle);
+    if (offset == 0) {
+      put->set_dtype(codec::to_proto(dtype));
+      for (int64_t s : shape) put->add_shape(s);
+      put->set_requires_grad(requires_grad);
+    }
+    put->set_offset(offset);
+    if (size) put->set_data(p + offset, size);
+    put->set_last(last);
+    state_->push(std::move(cmd));
+  });
+  return make_tensor(*state_, handle);
+}
+
+Tensor Session::op(std::string_view name, std::vector<Value> args) { return send_op(*state_, name, args); }
+
+void Session::sync() {
+  uint64_t req = state_->new_request();
+  pb::Command cmd;
+  cmd.mutable_sync()->set_request_id(req);
+  state_->push(std::move(cmd));
+  state_->wait(req);
+}
+
+void Session::close() {
+  if (!state_) return;
+  state_->shutdown();
+  state_->close_on_server();  // best effort: the server also expires detached sessions
+  state_.reset();
+}
+
+Client::Client(const std::string& target) : impl_(std::make_shared<Impl>()) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  impl_->channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  impl_->stub = pb::Tensord::NewStub(impl_->channel);
+}
+
+Client::~Client() = default;
+
+Session Client::create_session(const std::string& name, const std::string& device) {
+  grpc::ClientContext ctx;
+  pb::CreateSessionRequest req;
+  req.set_name(name);
+  req.set_device(device);
+  pb::SessionInfo info;
+  grpc::Status s = impl_->stub->CreateSession(&ctx, req, &info);
+  if (!s.ok()) throw from_status(s);
+  auto state = std::make_shared<SessionState>(impl_, info);
+  state->open();
+  return Session(std::move(state));
+}
+
+}  // namespace td::remote

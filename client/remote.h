@@ -1,0 +1,146 @@
+// td::remote: the thin client. A remote::Tensor names a tensor held by a server session and has the same op
+// methods as td::Tensor (core/ops/methods.h). Ops are batched and pipelined: nothing waits for the server
+// until a value is needed (item, to_vector, sync, backward). Errors of earlier ops surface at that point.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/ops/methods.h"
+#include "core/scalar.h"
+#include "core/value.h"
+
+namespace td::remote {
+
+class SessionState;
+class Tensor;
+
+/// One op argument for remote execution.
+using Value = BasicValue<Tensor>;
+
+/// A tensor's values copied to the client.
+struct HostTensor {
+  DType dtype = DType::kFloat32;
+  std::vector<int64_t> shape;
+  std::string bytes;  // row-major, little-endian
+  /// The values converted to T (float32/float64/int64/bool tensors).
+  template <class T>
+  std::vector<T> values() const;
+};
+
+/// Removes a remote hook (like td::HookHandle).
+class RemoteHookHandle {
+ public:
+  RemoteHookHandle() = default;
+  RemoteHookHandle(std::weak_ptr<SessionState> session, uint64_t hook_id) : session_(std::move(session)), id_(hook_id) {}
+  void remove();
+
+ private:
+  std::weak_ptr<SessionState> session_;
+  uint64_t id_ = 0;
+};
+
+/// A remote hook: sees the gradient (a remote tensor) and may return a replacement.
+using RemoteTensorHook = std::function<std::optional<Tensor>(const Tensor& grad)>;
+
+/// A handle to a tensor in a server session. Copies share the handle; the last copy releases it.
+class Tensor : public TensorMethods<Tensor> {
+ public:
+  Tensor() = default;
+  bool defined() const { return ref_ != nullptr; }
+  uint64_t handle() const;
+
+  /// Sends an op with this tensor among args; returns the (not yet computed) output at once.
+  Tensor invoke_op(std::string_view op, std::vector<Value> args) const;
+
+  /// Downloads the values (a sync point).
+  HostTensor fetch() const;
+  template <class T>
+  std::vector<T> to_vector() const {
+    return fetch().values<T>();
+  }
+  /// The value of a one-element tensor (a sync point).
+  Scalar item() const;
+  template <class T>
+  T item() const;
+  std::vector<int64_t> shape() const { return fetch().shape; }
+
+  /// Marks a leaf as requiring gradients (Tensor.requires_grad_); returns *this.
+  const Tensor& requires_grad_(bool requires_grad = true) const;
+  /// Runs backward on the server and waits for it; hooks fire on this thread meanwhile.
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false, bool create_graph = false) const;
+  /// The .grad of this tensor, as a new remote tensor (fails at the next sync point if there is none).
+  Tensor grad() const;
+  /// Registers a hook that runs here, on the client, each time this tensor's gradient is computed.
+  /// Blocking hooks may issue ops and call item(); observe-only hooks cannot replace the gradient.
+  RemoteHookHandle register_hook(RemoteTensorHook hook, bool blocking = true) const;
+
+  struct Ref;
+  explicit Tensor(std::shared_ptr<Ref> ref) : ref_(std::move(ref)) {}
+  SessionState& state() const;
+
+ private:
+  std::shared_ptr<Ref> ref_;
+};
+
+/// A session on a tensord server, attached over one stream.
+class Session {
+ public:
+  explicit Session(std::shared_ptr<SessionState> state) : state_(std::move(state)) {}
+  ~Session();
+  Session(Session&&) = default;
+  Session& operator=(Session&&) = default;
+
+  const std::string& id() const;
+  const std::string& device() const;
+
+  /// Uploads values (in chunks of at most 1 MiB) and returns the remote tensor.
+  template <class T>
+  Tensor tensor(const std::vector<T>& values, std::vector<int64_t> shape, bool requires_grad = false);
+  Tensor from_bytes(const void* data, size_t nbytes, DType dtype, std::vector<int64_t> shape, bool requires_grad);
+  /// Runs an op by name (creation ops like "zeros" take no tensor); returns its first output.
+  Tensor op(std::string_view name, std::vector<Value> args);
+  /// Sends everything pending and waits until the server has run it; throws the first error since the
+  /// previous sync point, if any.
+  void sync();
+  /// Detaches the stream and closes the session on the server (also done by the destructor).
+  void close();
+
+ private:
+  std::shared_ptr<SessionState> state_;
+};
+
+/// A connection to a tensord server.
+class Client {
+ public:
+  /// Connects to "host:port" (insecure channel: the server listens on loopback by default).
+  explicit Client(const std::string& target);
+  ~Client();
+  /// Opens a session; device "" means the server's default.
+  Session create_session(const std::string& name, const std::string& device = "");
+
+  struct Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+template <class T>
+Tensor Session::tensor(const std::vector<T>& values, std::vector<int64_t> shape, bool requires_grad) {
+  static_assert(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>, "use from_bytes for bool tensors");
+  constexpr DType dtype = std::is_same_v<T, float>     ? DType::kFloat32
+                          : std::is_same_v<T, double>  ? DType::kFloat64
+                          : std::is_same_v<T, int64_t> ? DType::kInt64
+                          : std::is_same_v<T, int32_t> ? DType::kInt32
+                                                       : DType::kUInt8;
+  return from_bytes(values.data(), values.size() * sizeof(T), dtype, std::move(shape), requires_grad);
+}
+
+}  // namespace td::remote

@@ -1,0 +1,104 @@
+// tensorctl: the operator's CLI for a tensord server.
+#include <grpcpp/grpcpp.h>
+
+#include <cstdio>
+#include <iostream>
+#include <string>
+
+#include "tensord/v1/tensord.grpc.pb.h"
+
+namespace pb = ::tensord::v1;
+
+namespace {
+int usage() {
+  std::cerr << "usage: tensorctl [--server HOST:PORT] COMMAND\n"
+               "commands:\n"
+               "  info                server version, devices, sessions, ops executed\n"
+               "  sessions            open sessions: id, name, device, attached, handles, bytes, ops, age\n"
+               "  close SESSION_ID    close a session and free its memory\n"
+               "  ops                 every op with its signature\n"
+               "The server defaults to $TENSORD_SERVER or 127.0.0.1:7447.\n";
+  return 2;
+}
+
+int fail(const grpc::Status& s) {
+  std::cerr << "tensorctl: " << s.error_message() << " (code " << s.error_code() << ")\n";
+  return 1;
+}
+
+std::string human_bytes(int64_t b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double v = static_cast<double>(b);
+  int u = 0;
+  while (v >= 1024 && u < 4) {
+    v /= 1024;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+  return buf;
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* env = std::getenv("TENSORD_SERVER");
+  std::string server = env ? env : "127.0.0.1:7447";
+  int i = 1;
+  if (i + 1 < argc && std::string(argv[i]) == "--server") {
+    server = argv[i + 1];
+    i += 2;
+  }
+  if (i >= argc) return usage();
+  std::string cmd = argv[i];
+  auto stub = pb::Tensord::NewStub(grpc::CreateChannel(server, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+
+  if (cmd == "info") {
+    pb::ServerInfo info;
+    grpc::Status s = stub->GetInfo(&ctx, pb::GetInfoRequest(), &info);
+    if (!s.ok()) return fail(s);
+    std::cout << "server:         " << server << "\n"
+              << "version:        " << info.version() << "\n"
+              << "default device: " << info.default_device() << "\n"
+              << "devices:        ";
+    for (int d = 0; d < info.devices_size(); ++d) std::cout << (d ? ", " : "") << info.devices(d);
+    std::cout << "\nsessions:       " << info.sessions() << "\n"
+              << "ops executed:   " << info.ops_executed() << "\n"
+              << "ops available:  " << info.op_count() << "\n"
+              << "uptime:         " << info.uptime_seconds() << " s\n";
+    return 0;
+  }
+  if (cmd == "sessions") {
+    pb::ListSessionsResponse resp;
+    grpc::Status s = stub->ListSessions(&ctx, pb::ListSessionsRequest(), &resp);
+    if (!s.ok()) return fail(s);
+    std::printf("%-32s  %-16s  %-7s  %-8s  %8s  %10s  %8s  %7s\n", "ID", "NAME", "DEVICE", "ATTACHED", "HANDLES",
+                "BYTES", "OPS", "AGE");
+    for (const auto& x : resp.sessions()) {
+      std::printf("%-32s  %-16s  %-7s  %-8s  %8llu  %10s  %8llu  %6llds\n", x.id().c_str(), x.name().c_str(),
+                  x.device().c_str(), x.attached() ? "yes" : "no", static_cast<unsigned long long>(x.handles()),
+                  human_bytes(x.bytes()).c_str(), static_cast<unsigned long long>(x.ops_executed()),
+                  static_cast<long long>(x.age_seconds()));
+    }
+    return 0;
+  }
+  if (cmd == "close") {
+    if (i + 1 >= argc) return usage();
+    pb::CloseSessionRequest req;
+    req.set_id(argv[i + 1]);
+    pb::CloseSessionResponse resp;
+    grpc::Status s = stub->CloseSession(&ctx, req, &resp);
+    if (!s.ok()) return fail(s);
+    std::cout << "closed " << argv[i + 1] << "\n";
+    return 0;
+  }
+  if (cmd == "ops") {
+    pb::ListOpsResponse resp;
+    grpc::Status s = stub->ListOps(&ctx, pb::ListOpsRequest(), &resp);
+    if (!s.ok()) return fail(s);
+    for (const auto& op : resp.ops()) std::cout << op.signature() << "\n";
+    return 0;
+  }
+  return usage();
+}

@@ -1,0 +1,56 @@
+// Matrix products on CUDA through cuBLAS (strided-batched GEMM), one handle per device.
+#include <cublas_v2.h>
+
+#include <array>
+#include <mutex>
+
+#include "core/error.h"
+#include "kernels/cuda/launch.h"
+
+namespace td::kernels::cuda {
+
+namespace {
+constexpr int kMaxDevices = 16;
+
+cublasHandle_t handle_for(int index) {
+  static std::array<cublasHandle_t, kMaxDevices> handles{};
+  static std::array<std::once_flag, kMaxDevices> once;
+  TD_CHECK(index >= 0 && index < kMaxDevices, ErrorCode::kInvalidArgument, "[cuda] device index ", index,
+           " out of range");
+  std::call_once(once[index], [&] {
+    TD_CHECK(cublasCreate(&handles[index]) == CUBLAS_STATUS_SUCCESS, ErrorCode::kInternal,
+             "[matmul] cublasCreate failed on cuda:", index);
+  });
+  return handles[index];
+}
+
+void check_blas(cublasStatus_t s) {
+  TD_CHECK(s == CUBLAS_STATUS_SUCCESS, ErrorCode::kInternal, "[matmul] cuBLAS failed with status ",
+           static_cast<int>(s));
+}
+}  // namespace
+
+// Row-major C = A B is column-major C^T = B^T A^T: swap the operands and keep each one's memory layout.
+void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index) {
+  const int64_t batch = out.sizes[0], m = out.sizes[1], n = out.sizes[2], k = a.sizes[2];
+  MatrixLayout la = gemm_layout(a.sizes[1], a.sizes[2], a.strides[1], a.strides[2]);
+  MatrixLayout lb = gemm_layout(b.sizes[1], b.sizes[2], b.strides[1], b.strides[2]);
+  cublasOperation_t op_a = la.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t op_b = lb.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasHandle_t h = handle_for(index);
+  if (out.dtype == DType::kFloat32) {
+    const float one = 1, zero = 0;
+    check_blas(cublasSgemmStridedBatched(h, op_b, op_a, n, m, k, &one, static_cast<const float*>(b.data), lb.ld,
+                                         b.strides[0], static_cast<const float*>(a.data), la.ld, a.strides[0], &zero,
+                                         static_cast<float*>(out.data), n, m * n, batch));
+  } else if (out.dtype == DType::kFloat64) {
+    const double one = 1, zero = 0;
+    check_blas(cublasDgemmStridedBatched(h, op_b, op_a, n, m, k, &one, static_cast<const double*>(b.data), lb.ld,
+                                         b.strides[0], static_cast<const double*>(a.data), la.ld, a.strides[0],
+                                         &zero, static_cast<double*>(out.data), n, m * n, batch));
+  } else {
+    throw Error(ErrorCode::kUnimplemented, str("[matmul] has no CUDA kernel for dtype ", dtype_name(out.dtype)));
+  }
+}
+
+}  // namespace td::kernels::cuda

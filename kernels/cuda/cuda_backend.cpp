@@ -1,0 +1,145 @@
+// The CUDA backend: device discovery, memory, host<->device copies, and the launches of the elementwise,
+// reduction and cuBLAS kernels. Memory comes straight from cudaMalloc for now; the caching allocator
+// (issue 9) will slot in behind allocate/deallocate.
+#include <cuda_runtime.h>
+
+#include <mutex>
+
+#include "core/error.h"
+#include "kernels/coalesce.h"
+#include "kernels/cuda/launch.h"
+
+namespace td::kernels {
+
+namespace cuda {
+void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index);
+}
+
+namespace {
+
+template <size_t N>
+cuda::Indexer make_indexer(std::span<const int64_t> sizes, const std::array<std::span<const int64_t>, N>& strides) {
+  Coalesced<N> c = coalesce<N>(sizes, strides);
+  TD_CHECK(c.sizes.size() <= static_cast<size_t>(cuda::kMaxDims), ErrorCode::kUnimplemented,
+           "[cuda] strided kernels handle at most ", cuda::kMaxDims, " non-mergeable dims, got ", c.sizes.size());
+  cuda::Indexer ix;
+  ix.nd = static_cast<int>(c.sizes.size());
+  ix.contiguous = c.sizes.size() == 1;
+  for (size_t d = 0; d < c.sizes.size(); ++d) {
+    ix.sizes[d] = c.sizes[d];
+    for (size_t k = 0; k < N; ++k) {
+      ix.strides[k][d] = c.strides[k][d];
+      if (d == 0 && c.strides[k][d] != 1) ix.contiguous = false;
+    }
+  }
+  return ix;
+}
+
+class CudaBackend final : public Backend {
+ public:
+  std::string_view name() const override { return "CUDA"; }
+
+  bool is_available() const override { return device_count() > 0; }
+
+  int device_count() const override {
+    static const int count = [] {
+      int n = 0;
+      return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+    }();
+    return count;
+  }
+
+  std::string device_name(int index) const override {
+    cudaDeviceProp prop{};
+    cuda::check(cudaGetDeviceProperties(&prop, index), "cudaGetDeviceProperties");
+    return prop.name;
+  }
+
+  void* allocate(size_t nbytes, int index) override {
+    use(index);
+    void* p = nullptr;
+    if (cudaMalloc(&p, nbytes) != cudaSuccess) {
+      cudaGetLastError();  // clear the sticky-free error so the session goes on
+      size_t free_b = 0, total_b = 0;
+      cudaMemGetInfo(&free_b, &total_b);
+      throw Error(ErrorCode::kResourceExhausted,
+                  str("[allocate] CUDA out of memory. Tried to allocate ", nbytes, " bytes on cuda:", index, " (",
+                      free_b, " bytes free of ", total_b, ")"));
+    }
+    return p;
+  }
+  void deallocate(void* ptr, size_t, int index) override {
+    use(index);
+    cudaFree(ptr);
+  }
+  void copy_to_host(void* dst, const void* src, size_t n, int index) override {
+    use(index);
+    cuda::check(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost), "cudaMemcpy device to host");
+  }
+  void copy_from_host(void* dst, const void* src, size_t n, int index) override {
+    use(index);
+    cuda::check(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice), "cudaMemcpy host to device");
+  }
+  void synchronize(int index) override {
+    use(index);
+    cuda::check(cudaDeviceSynchronize(), "cudaDeviceSynchronize");
+  }
+
+  void copy(const StridedRef& dst, const StridedRef& src, int index) override {
+    use(index);
+    cuda::copy(dst.dtype, src.dtype, dst.numel(), make_indexer<2>(dst.sizes, {dst.strides, src.strides}), dst.data,
+               src.data);
+  }
+  void fill(const StridedRef& dst, const Scalar& value, int index) override {
+    use(index);
+    cuda::fill(dst.dtype, dst.numel(), make_indexer<1>(dst.sizes, {dst.strides}), dst.data, value);
+  }
+  void binary(BinaryOp op, const StridedRef& out, const StridedRef& a, const StridedRef& b, const Scalar& alpha,
+              int index) override {
+    use(index);
+    cuda::binary(op, out.dtype, out.numel(), make_indexer<3>(out.sizes, {out.strides, a.strides, b.strides}),
+                 out.data, a.data, b.data, alpha);
+  }
+  void sum(const StridedRef& out, const StridedRef& in, int reduced, int index) override {
+    use(index);
+    size_t kept = in.sizes.size() - static_cast<size_t>(reduced);
+    cuda::SumIndexer ix;
+    auto fill_dims = [](std::span<const int64_t> sizes, std::span<const int64_t> strides, int& nd, int64_t* s,
+                        int64_t* st) {
+      Coalesced<1> c = coalesce<1>(sizes, {strides});
+      TD_CHECK(c.sizes.size() <= static_cast<size_t>(cuda::kMaxDims), ErrorCode::kUnimplemented,
+               "[sum] CUDA reductions handle at most ", cuda::kMaxDims, " non-mergeable dims");
+      nd = static_cast<int>(c.sizes.size());
+      for (int d = 0; d < nd; ++d) {
+        s[d] = c.sizes[d];
+        st[d] = c.strides[0][d];
+      }
+    };
+    fill_dims(in.sizes.first(kept), in.strides.first(kept), ix.kept_nd, ix.kept_sizes, ix.kept_strides);
+    fill_dims(in.sizes.subspan(kept), in.strides.subspan(kept), ix.red_nd, ix.red_sizes, ix.red_strides);
+    for (int d = 0; d < ix.red_nd; ++d) ix.red_numel *= ix.red_sizes[d];
+    cuda::sum(out.dtype, out.numel(), ix, out.data, in.data);
+  }
+  void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index) override {
+    use(index);
+    cuda::gemm(out, a, b, index);
+  }
+
+ private:
+  static void use(int index) {
+    thread_local int current = -1;
+    if (current != index) {
+      cuda::check(cudaSetDevice(index), "cudaSetDevice");
+      current = index;
+    }
+  }
+};
+
+}  // namespace
+
+Backend& cuda_backend() {
+  static CudaBackend backend;
+  return backend;
+}
+
+}  // namespace td::kernels

@@ -1,0 +1,38 @@
+// Host-side entry points of the CUDA kernels (elementwise.cu), called by the CUDA backend.
+#pragma once
+
+#include <cstdint>
+
+#include "core/backend.h"
+
+namespace td::kernels::cuda {
+
+/// Most dims a strided CUDA kernel handles after coalescing.
+inline constexpr int kMaxDims = 8;
+
+/// Sizes and element strides of up to three operands, passed to kernels by value.
+struct Indexer {
+  int nd = 0;
+  int64_t sizes[kMaxDims] = {};
+  int64_t strides[3][kMaxDims] = {};
+  bool contiguous = false;  // every operand has contiguous strides: index directly
+};
+
+/// A sum: each output (contiguous) reduces a block of the input given by the reduced dims.
+struct SumIndexer {
+  int kept_nd = 0, red_nd = 0;
+  int64_t kept_sizes[kMaxDims] = {}, kept_strides[kMaxDims] = {};
+  int64_t red_sizes[kMaxDims] = {}, red_strides[kMaxDims] = {};
+  int64_t red_numel = 1;
+};
+
+void binary(BinaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* a, const void* b,
+            const Scalar& alpha);
+void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* dst, const void* src);
+void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& value);
+void sum(DType dtype, int64_t n_out, const SumIndexer& ix, void* out, const void* in);
+
+/// Throws INTERNAL with the CUDA error string when a runtime call fails.
+void check(int cuda_error, const char* what);
+
+}  // namespace td::kernels::cuda

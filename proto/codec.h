@@ -1,0 +1,49 @@
+// Codecs between the wire types of tensord.proto and core types: dtypes, raw tensor bytes in chunks.
+// Shared by server and client; no gRPC here, only protobuf messages.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/dtype.h"
+#include "tensord/v1/tensord.pb.h"
+
+namespace td::codec {
+
+namespace pb = ::tensord::v1;
+
+/// Largest payload of one chunk: well under gRPC's default 4 MiB message limit with framing.
+inline constexpr size_t kMaxChunkBytes = size_t{1} << 20;
+
+pb::DType to_proto(DType t);
+/// Throws INVALID_ARGUMENT for DTYPE_UNSPECIFIED or an unknown number.
+DType from_proto(pb::DType t);
+
+/// Splits `nbytes` at `data` into chunk slices of at most kMaxChunkBytes; calls emit(offset, size, last)
+/// once even for zero bytes.
+void for_each_chunk(size_t nbytes, const std::function<void(size_t offset, size_t size, bool last)>& emit);
+
+/// Reassembles a tensor's bytes from ordered chunks, checking offsets and the final size.
+class ChunkAssembler {
+ public:
+  /// Starts from the first chunk's header; fails on a bad dtype or a negative size.
+  ChunkAssembler(DType dtype, std::vector<int64_t> shape);
+  /// Appends one chunk; it must start where the previous one ended and not overflow.
+  void add(uint64_t offset, const std::string& data);
+  /// Whether every byte arrived.
+  bool complete() const { return bytes_.size() == expected_; }
+  DType dtype() const { return dtype_; }
+  const std::vector<int64_t>& shape() const { return shape_; }
+  const std::string& bytes() const { return bytes_; }
+  std::string take_bytes() { return std::move(bytes_); }
+
+ private:
+  DType dtype_;
+  std::vector<int64_t> shape_;
+  size_t expected_ = 0;
+  std::string bytes_;
+};
+
+}  // namespace td::codec

@@ -1,0 +1,94 @@
+// tensord: parses flags into Options and runs the server until SIGINT/SIGTERM.
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "core/error.h"
+#include "server/server.h"
+
+namespace {
+void usage() {
+  std::cout << "usage: tensord [--listen ADDR] [--metrics-port PORT | --metrics-listen ADDR] [--device DEV]\n"
+               "               [--threads N] [--session-grace SECONDS] [--port-file PATH]\n"
+               "  --listen          gRPC address (default 127.0.0.1:7447; port 0 picks a free one)\n"
+               "  --metrics-port    Prometheus /metrics port on 127.0.0.1 (default 9464; 0 picks; -1 disables)\n"
+               "  --device          default device of new sessions (default: cuda:0 if present, else cpu)\n"
+               "  --port-file       write \"<grpc port> <metrics port>\" here once listening\n";
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  td::server::Options options;
+  std::string port_file;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::cerr << "tensord: " << a << " needs a value\n";
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (a == "--listen") {
+      options.listen = value();
+    } else if (a == "--metrics-port") {
+      int p = std::stoi(value());
+      options.metrics_listen = p < 0 ? "" : "127.0.0.1:" + std::to_string(p);
+    } else if (a == "--metrics-listen") {
+      options.metrics_listen = value();
+    } else if (a == "--device") {
+      options.device = value();
+    } else if (a == "--threads") {
+      options.threads = std::stoul(value());
+    } else if (a == "--session-grace") {
+      options.session_grace = std::chrono::seconds(std::stol(value()));
+    } else if (a == "--port-file") {
+      port_file = value();
+    } else if (a == "-h" || a == "--help") {
+      usage();
+      return 0;
+    } else {
+      std::cerr << "tensord: unknown flag " << a << "\n";
+      usage();
+      return 2;
+    }
+  }
+
+  // Signals are waited for on a thread of their own, which then shuts the server down cleanly.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  try {
+    td::server::Server server(options);
+    std::cout << "tensord " << td::server::version() << " listening on " << options.listen.substr(0, options.listen.rfind(':'))
+              << ":" << server.port() << " (default device " << server.default_device() << ")";
+    if (server.metrics_port()) std::cout << ", metrics on http://127.0.0.1:" << server.metrics_port() << "/metrics";
+    std::cout << std::endl;
+    if (!port_file.empty()) {
+      std::string tmp = port_file + ".tmp";
+      if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+        std::fprintf(f, "%d %d\n", server.port(), server.metrics_port());
+        std::fclose(f);
+        std::rename(tmp.c_str(), port_file.c_str());
+      }
+    }
+    std::thread signals([&] {
+      int sig = 0;
+      sigwait(&set, &sig);
+      std::cout << "tensord: " << strsignal(sig) << ", shutting down" << std::endl;
+      server.shutdown();
+    });
+    server.wait();
+    signals.detach();
+  } catch (const td::Error& e) {
+    std::cerr << "tensord: " << e.what() << std::endl;
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,58 @@
+// The tensord server: owns the session manager, metrics and the gRPC server (STYLE.md: main only parses
+// flags into Options; the server owns its parts; services hold non-owning pointers).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "core/device.h"
+
+namespace td::server {
+
+class Metrics;
+class SessionManager;
+class TensordService;
+
+struct Options {
+  /// gRPC listen address; port 0 picks a free port (read it back with Server::port()).
+  std::string listen = "127.0.0.1:7447";
+  /// Prometheus /metrics address; empty disables it.
+  std::string metrics_listen = "127.0.0.1:9464";
+  /// Device for sessions that name none: the first GPU if present, else cpu (empty = that choice).
+  std::string device;
+  /// Executor threads (0 = one per core).
+  size_t threads = 0;
+  /// How long a detached session is kept for a re-attach.
+  std::chrono::seconds session_grace{600};
+};
+
+class Server {
+ public:
+  /// Validates options, starts the metrics exposer and the gRPC server. Throws td::Error on bad options.
+  explicit Server(const Options& options);
+  ~Server();
+
+  int port() const { return port_; }
+  int metrics_port() const { return metrics_port_; }
+  const std::string& default_device() const { return default_device_; }
+  /// Blocks until shutdown() (from another thread or a signal handler thread).
+  void wait();
+  void shutdown();
+
+ private:
+  std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<SessionManager> sessions_;
+  std::unique_ptr<TensordService> service_;
+  std::unique_ptr<grpc::Server> grpc_;
+  int port_ = 0;
+  int metrics_port_ = 0;
+  std::string default_device_;
+};
+
+/// The version string (`tensorctl info`, build info metric).
+const char* version();
+
+}  // namespace td::server

@@ -1,0 +1,42 @@
+// The gRPC service: thin methods that unpack requests, call the session layer, map errors to statuses and
+// count RPCs. The only server layer that includes gRPC.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <string>
+
+#include "server/metrics.h"
+#include "server/sessions.h"
+#include "tensord/v1/tensord.grpc.pb.h"
+
+namespace td::server {
+
+/// td::Error -> grpc::Status; the codes are numbered alike (DESIGN.md invariant 10).
+grpc::Status to_grpc_status(const Error& e);
+
+class TensordService final : public pb::Tensord::Service {
+ public:
+  TensordService(SessionManager* sessions, Metrics* metrics, Device default_device, std::string version);
+
+  grpc::Status GetInfo(grpc::ServerContext*, const pb::GetInfoRequest*, pb::ServerInfo*) override;
+  grpc::Status ListOps(grpc::ServerContext*, const pb::ListOpsRequest*, pb::ListOpsResponse*) override;
+  grpc::Status CreateSession(grpc::ServerContext*, const pb::CreateSessionRequest*, pb::SessionInfo*) override;
+  grpc::Status ListSessions(grpc::ServerContext*, const pb::ListSessionsRequest*, pb::ListSessionsResponse*) override;
+  grpc::Status CloseSession(grpc::ServerContext*, const pb::CloseSessionRequest*, pb::CloseSessionResponse*) override;
+  grpc::Status Attach(grpc::ServerContext*, grpc::ServerReaderWriter<pb::ServerMessage, pb::ClientMessage>*) override;
+
+ private:
+  /// Runs body, mapping td::Error (and anything else) to a status, and counts the RPC.
+  template <class F>
+  grpc::Status guarded(std::string_view method, F&& body);
+
+  SessionManager* sessions_;
+  Metrics* metrics_;
+  Device default_device_;
+  std::string version_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+};
+
+}  // namespace td::server

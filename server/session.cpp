@@ -1,0 +1,377 @@
+#include "server/session.h"
+
+#include <boost/asio/post.hpp>
+
+#include <unordered_set>
+
+#include "core/tensor_impl.h"
+
+namespace td::server {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string_view command_kind(const pb::Command& cmd) {
+  switch (cmd.kind_case()) {
+    case pb::Command::kOp: return cmd.op().op();
+    case pb::Command::kPut: return "put";
+    case pb::Command::kFetch: return "fetch";
+    case pb::Command::kRelease: return "release";
+    case pb::Command::kBackward: return "backward";
+    case pb::Command::kRegisterHook: return "register_hook";
+    case pb::Command::kRemoveHook: return "remove_hook";
+    case pb::Command::kHookReply: return "hook_reply";
+    case pb::Command::kSync: return "sync";
+    case pb::Command::kGrad: return "grad";
+    default: return "unknown";
+  }
+}
+
+uint64_t request_id_of(const pb::Command& cmd) {
+  switch (cmd.kind_case()) {
+    case pb::Command::kFetch: return cmd.fetch().request_id();
+    case pb::Command::kBackward: return cmd.backward().request_id();
+    case pb::Command::kSync: return cmd.sync().request_id();
+    default: return 0;
+  }
+}
+}  // namespace
+
+Session::Session(std::string id, SessionOptions options, boost::asio::thread_pool& pool, SessionObserver* observer)
+    : id_(std::move(id)), options_(std::move(options)), observer_(observer), strand_(pool.get_executor()) {}
+
+Session::~Session() = default;
+
+void Session::attach(EventSink* sink) {
+  std::lock_guard lock(mu_);
+  TD_CHECK(!closed_, ErrorCode::kNotFound, "session ", id_, " is closed");
+  TD_CHECK(!sink_, ErrorCode::kFailedPrecondition, "session ", id_, " is already attached to another stream");
+  std::lock_guard send_lock(send_mu_);
+  sink_ = sink;
+  pb::ServerMessage m;
+  m.mutable_attached()->set_session_id(id_);
+  sink_->send(m);
+}
+
+void Session::detach() {
+  {
+    std::lock_guard lock(mu_);
+    std::lock_guard send_lock(send_mu_);
+    sink_ = nullptr;
+    detached_at_ = Clock::now();
+  }
+  inbox_cv_.notify_all();
+}
+
+bool Session::attached() const {
+  std::lock_guard lock(mu_);
+  return sink_ != nullptr;
+}
+
+Clock::duration Session::detached_for() const {
+  std::lock_guard lock(mu_);
+  return sink_ ? Clock::duration::zero() : Clock::now() - detached_at_;
+}
+
+void Session::enqueue(const pb::CommandBatch& batch) {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return;
+    for (const auto& c : batch.commands()) inbox_.push_back(c);
+  }
+  inbox_cv_.notify_all();
+  boost::asio::post(strand_, [self = shared_from_this()] { self->drain(); });
+}
+
+std::optional<pb::Command> Session::next_command(std::optional<Clock::time_point> deadline) {
+  std::unique_lock lock(mu_);
+  if (deadline) {
+    // Inside a blocking hook: wait for the client's commands, its reply among them.
+    inbox_cv_.wait_until(lock, *deadline, [&] { return !inbox_.empty() || closed_ || !sink_; });
+  }
+  if (inbox_.empty()) return std::nullopt;
+  pb::Command c = std::move(inbox_.front());
+  inbox_.pop_front();
+  return c;
+}
+
+void Session::drain() {
+  while (auto cmd = next_command(std::nullopt)) execute(*cmd);
+  update_counters();
+}
+
+void Session::close() {
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    inbox_.clear();
+  }
+  inbox_cv_.notify_all();
+  // Free state on the strand so no command is mid-flight while it goes.
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    for (auto& [id, hook] : self->hooks_) hook.handle.remove();
+    self->hooks_.clear();
+    self->handles_.clear();
+    self->uploads_.clear();
+    self->update_counters();
+  });
+}
+
+void Session::send(const pb::ServerMessage& message) {
+  std::lock_guard lock(send_mu_);
+  if (sink_) sink_->send(message);
+}
+
+void Session::update_counters() {
+  std::unordered_set<const Storage*> seen;
+  int64_t bytes = 0;
+  for (const auto& [id, slot] : handles_) {
+    if (const auto* t = std::get_if<Tensor>(&slot); t && t->defined() && seen.insert(t->impl().storage.get()).second) {
+      bytes += static_cast<int64_t>(t->impl().storage->nbytes);
+    }
+  }
+  bytes_held_ = bytes;
+  handle_count_ = handles_.size();
+}
+
+// ---- commands ----
+
+void Session::execute(const pb::Command& cmd) {
+  auto start = Clock::now();
+  bool ok = true;
+  try {
+    switch (cmd.kind_case()) {
+      case pb::Command::kOp: run_op(cmd); break;
+      case pb::Command::kPut: put(cmd.put()); break;
+      case pb::Command::kFetch: fetch(cmd.fetch()); break;
+      case pb::Command::kRelease:
+        for (uint64_t h : cmd.release().handles()) handles_.erase(h);
+        break;
+      case pb::Command::kBackward: backward(cmd); break;
+      case pb::Command::kRegisterHook: register_hook(cmd.register_hook()); break;
+      case pb::Command::kRemoveHook:
+        if (auto it = hooks_.find(cmd.remove_hook().hook_id()); it != hooks_.end()) {
+          it->second.handle.remove();
+          hooks_.erase(it);
+        }
+        break;
+      case pb::Command::kHookReply:
+        hook_replies_[cmd.hook_reply().event_id()] = cmd.hook_reply().replacement();
+        break;
+      case pb::Command::kSync: {
+        pb::ServerMessage m;
+        m.mutable_done()->set_request_id(cmd.sync().request_id());
+        m.mutable_done()->set_seq(cmd.seq());
+        send(m);
+        break;
+      }
+      case pb::Command::kGrad: grad(cmd.grad()); break;
+      default: throw Error(ErrorCode::kInvalidArgument, str("command ", cmd.seq(), " has no kind"));
+    }
+  } catch (const Error& e) {
+    ok = false;
+    poison_outputs(cmd, e);
+    pb::ServerMessage m;
+    auto* err = m.mutable_error();
+    err->set_seq(cmd.seq());
+    err->set_code(static_cast<int>(e.code()));
+    err->set_message(e.what());
+    err->set_request_id(request_id_of(cmd));
+    send(m);
+  } catch (const std::exception& e) {
+    ok = false;
+    Error internal(ErrorCode::kInternal, str("[", command_kind(cmd), "] internal error: ", e.what()));
+    poison_outputs(cmd, internal);
+    pb::ServerMessage m;
+    m.mutable_error()->set_seq(cmd.seq());
+    m.mutable_error()->set_code(static_cast<int>(ErrorCode::kInternal));
+    m.mutable_error()->set_message(internal.what());
+    m.mutable_error()->set_request_id(request_id_of(cmd));
+    send(m);
+  }
+  if (cmd.kind_case() == pb::Command::kOp) ++ops_executed_;
+  if (observer_) observer_->on_command(command_kind(cmd), cmd.kind_case() == pb::Command::kOp, seconds_since(start), ok);
+}
+
+const Tensor& Session::resolve(uint64_t handle, std::string_view op, std::string_view what) {
+  auto it = handles_.find(handle);
+  TD_CHECK(it != handles_.end(), ErrorCode::kNotFound, "[", op, "] ", what, ": unknown tensor handle ", handle);
+  if (const auto* poison = std::get_if<Poison>(&it->second)) {
+    throw Error(poison->error.code(),
+                str(poison->error.what(), " (handle ", handle, " was poisoned by command ", poison->seq, ")"));
+  }
+  return std::get<Tensor>(it->second);
+}
+
+void Session::bind_output(uint64_t handle, Slot slot, std::string_view op) {
+  TD_CHECK_ARG(handle != 0 && handle < kServerHandleBit, "[", op, "] output handle ", handle,
+               " is reserved (0 and ids with the top bit set are not for clients)");
+  handles_.insert_or_assign(handle, std::move(slot));
+}
+
+void Session::poison_outputs(const pb::Command& cmd, const Error& error) {
+  auto poison = [&](uint64_t h) {
+    if (h != 0 && h < kServerHandleBit) handles_.insert_or_assign(h, Poison{error, cmd.seq()});
+  };
+  if (cmd.has_op()) {
+    for (uint64_t h : cmd.op().outputs()) poison(h);
+  } else if (cmd.has_put()) {
+    uploads_.erase(cmd.put().handle());
+    poison(cmd.put().handle());
+  } else if (cmd.has_grad()) {
+    poison(cmd.grad().output());
+  }
+}
+
+Value Session::decode(const pb::Value& v, std::string_view op, size_t index) {
+  switch (v.kind_case()) {
+    case pb::Value::kNone: return None{};
+    case pb::Value::kTensor: return resolve(v.tensor(), op, str("argument ", index));
+    case pb::Value::kBoolValue: return Scalar(v.bool_value());
+    case pb::Value::kIntValue: return Scalar(static_cast<int64_t>(v.int_value()));
+    case pb::Value::kFloatValue: return Scalar(v.float_value());
+    case pb::Value::kIntList: return std::vector<int64_t>(v.int_list().values().begin(), v.int_list().values().end());
+    case pb::Value::kStringValue: return v.string_value();
+    case pb::Value::kDtype: return codec::from_proto(v.dtype());
+    default: throw Error(ErrorCode::kInvalidArgument, str("[", op, "] argument ", index, " has no value"));
+  }
+}
+
+void Session::run_op(const pb::Command& cmd) {
+  const pb::OpCommand& op = cmd.op();
+  std::vector<Value> args;
+  args.reserve(op.args_size());
+  for (int i = 0; i < op.args_size(); ++i) args.push_back(decode(op.args(i), op.op(), static_cast<size_t>(i)));
+  std::vector<Tensor> outs = call_op(op.op(), std::move(args));
+  TD_CHECK_ARG(static_cast<size_t>(op.outputs_size()) == outs.size(), "[", op.op(), "] returns ", outs.size(),
+               " tensors but ", op.outputs_size(), " output handles were given");
+  for (size_t i = 0; i < outs.size(); ++i) bind_output(op.outputs(static_cast<int>(i)), std::move(outs[i]), op.op());
+}
+
+void Session::put(const pb::PutChunk& chunk) {
+  auto it = uploads_.find(chunk.handle());
+  if (chunk.offset() == 0 && it == uploads_.end()) {
+    Device device = chunk.device().empty() ? options_.device : Device::parse(chunk.device());
+    std::vector<int64_t> shape(chunk.shape().begin(), chunk.shape().end());
+    it = uploads_.emplace(chunk.handle(), Upload{codec::ChunkAssembler(codec::from_proto(chunk.dtype()), shape),
+                                                 device, chunk.requires_grad()}).first;
+  }
+  TD_CHECK_ARG(it != uploads_.end(), "[put] chunk at offset ", chunk.offset(), " for handle ", chunk.handle(),
+               " with no upload started");
+  it->second.assembler.add(chunk.offset(), chunk.data());
+  if (!chunk.last()) return;
+  Upload up = std::move(it->second);
+  uploads_.erase(it);
+  TD_CHECK_ARG(up.assembler.complete(), "[put] upload of handle ", chunk.handle(), " ended after ",
+               up.assembler.bytes().size(), " bytes; a ", dtype_name(up.assembler.dtype()), " tensor of shape ",
+               shape_str(up.assembler.shape()), " needs more");
+  Tensor t = from_buffer(up.assembler.bytes().data(), up.assembler.shape(), up.assembler.dtype(), up.device);
+  if (up.requires_grad) t.requires_grad_();
+  bind_output(chunk.handle(), std::move(t), "put");
+}
+
+void Session::fetch(const pb::FetchCommand& cmd) {
+  Tensor t = resolve(cmd.handle(), "fetch", "tensor");
+  Tensor host = t.to("cpu").contiguous();
+  const char* data = static_cast<const char*>(host.data_ptr());
+  codec::for_each_chunk(host.nbytes(), [&](size_t offset, size_t size, bool last) {
+    pb::ServerMessage m;
+    auto* v = m.mutable_value();
+    v->set_request_id(cmd.request_id());
+    if (offset == 0) {
+      v->set_dtype(codec::to_proto(host.dtype()));
+      for (int64_t s : host.sizes()) v->add_shape(s);
+    }
+    v->set_offset(offset);
+    if (size) v->set_data(data + offset, size);
+    v->set_last(last);
+    send(m);
+  });
+}
+
+void Session::backward(const pb::Command& cmd) {
+  const auto& b = cmd.backward();
+  const Tensor& t = resolve(b.tensor(), "backward", "tensor");
+  Tensor gradient = b.gradient() ? resolve(b.gradient(), "backward", "gradient") : Tensor();
+  t.backward(gradient, b.retain_graph(), b.create_graph());
+  pb::ServerMessage m;
+  m.mutable_done()->set_request_id(b.request_id());
+  m.mutable_done()->set_seq(cmd.seq());
+  send(m);
+}
+
+void Session::register_hook(const pb::RegisterHookCommand& cmd) {
+  const Tensor& t = resolve(cmd.tensor(), "register_hook", "tensor");
+  TD_CHECK(!hooks_.contains(cmd.hook_id()), ErrorCode::kAlreadyExists, "[register_hook] hook id ", cmd.hook_id(),
+           " is already registered");
+  uint64_t hook_id = cmd.hook_id();
+  pb::HookMode mode = cmd.mode();
+  // The hook lives in the autograd graph, which may outlive the session: hold it weakly.
+  std::weak_ptr<Session> weak = weak_from_this();
+  HookHandle handle = t.register_hook([weak, hook_id, mode](const Tensor& grad) -> Tensor {
+    auto self = weak.lock();
+    if (!self) return Tensor();
+    return self->on_hook(hook_id, mode, grad);
+  });
+  hooks_.emplace(hook_id, Hook{std::move(handle), mode});
+}
+
+Tensor Session::on_hook(uint64_t hook_id, pb::HookMode mode, const Tensor& grad) {
+  auto start = Clock::now();
+  uint64_t grad_handle = next_server_handle_++;
+  uint64_t event_id = next_event_++;
+  handles_.insert_or_assign(grad_handle, grad.detach());
+  pb::ServerMessage m;
+  auto* ev = m.mutable_hook();
+  ev->set_event_id(event_id);
+  ev->set_hook_id(hook_id);
+  ev->set_grad(grad_handle);
+  ev->set_mode(mode);
+  send(m);
+  if (mode == pb::HOOK_MODE_OBSERVE) return Tensor();
+
+  // Blocking: keep executing this client's commands (its callback may issue ops and item()) until the reply.
+  auto deadline = Clock::now() + options_.hook_timeout;
+  while (!hook_replies_.contains(event_id)) {
+    auto cmd = next_command(deadline);
+    if (cmd) {
+      execute(*cmd);
+      continue;
+    }
+    bool gone;
+    {
+      std::lock_guard lock(mu_);
+      gone = closed_ || !sink_;
+    }
+    handles_.erase(grad_handle);
+    if (observer_) observer_->on_hook_event(seconds_since(start), false);
+    if (gone) {
+      throw Error(ErrorCode::kUnavailable,
+                  str("[backward] hook ", hook_id, " got no reply: the client detached while it was running"));
+    }
+    if (Clock::now() >= deadline) {
+      throw Error(ErrorCode::kDeadlineExceeded,
+                  str("[backward] hook ", hook_id, " got no reply within ",
+                      std::chrono::duration<double>(options_.hook_timeout).count(), " s"));
+    }
+  }
+  uint64_t replacement = hook_replies_[event_id];
+  hook_replies_.erase(event_id);
+  if (observer_) observer_->on_hook_event(seconds_since(start), true);
+  if (replacement == 0) return Tensor();
+  return resolve(replacement, "hook_reply", "replacement");
+}
+
+void Session::grad(const pb::GradCommand& cmd) {
+  const Tensor& t = resolve(cmd.tensor(), "grad", "tensor");
+  Tensor g = t.grad();
+  TD_CHECK(g.defined(), ErrorCode::kFailedPrecondition, "[grad] tensor ", cmd.tensor(),
+           " has no .grad (it is not a leaf that took part in a backward, and retain_grad() was not called)");
+  bind_output(cmd.output(), g, "grad");
+}
+
+}  // namespace td::server

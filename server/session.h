@@ -1,0 +1,148 @@
+// A session: all server state of one client (DESIGN.md invariant 7) and the ordered executor of its
+// commands (invariant 5). Knows protobuf messages but nothing of gRPC, so tests drive it directly.
+#pragma once
+
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <variant>
+
+#include "core/error.h"
+#include "core/tensor.h"
+#include "proto/codec.h"
+
+namespace td::server {
+
+namespace pb = ::tensord::v1;
+
+/// Where a session's events go: the attached stream in the server, a vector in tests.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  /// Sends one event; false if the peer is gone.
+  virtual bool send(const pb::ServerMessage& message) = 0;
+};
+
+/// Told about each executed command, for metrics. Called on the session's executor thread.
+class SessionObserver {
+ public:
+  virtual ~SessionObserver() = default;
+  /// `name` is the op name for op commands, else the command kind ("put", "fetch", "backward", ...).
+  virtual void on_command(std::string_view name, bool is_op, double seconds, bool ok) = 0;
+  virtual void on_hook_event(double round_trip_seconds, bool ok) = 0;
+};
+
+/// How a session is set up.
+struct SessionOptions {
+  std::string name;
+  Device device = kCPU;
+  /// How long a blocking hook may wait for its reply before the backward fails with DEADLINE_EXCEEDED.
+  std::chrono::milliseconds hook_timeout{std::chrono::seconds(60)};
+};
+
+/// Handles at or above this id are assigned by the server (hook gradients); clients use ids below it.
+inline constexpr uint64_t kServerHandleBit = uint64_t{1} << 63;
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(std::string id, SessionOptions options, boost::asio::thread_pool& pool, SessionObserver* observer);
+  ~Session();
+
+  const std::string& id() const { return id_; }
+  const SessionOptions& options() const { return options_; }
+
+  /// Connects the event sink of a newly attached stream and sends it `attached`; FAILED_PRECONDITION if
+  /// another stream is attached.
+  void attach(EventSink* sink);
+  /// Disconnects the sink (the stream ended). Blocking hooks waiting on it fail with UNAVAILABLE.
+  void detach();
+  bool attached() const;
+  /// Time since the last detach (zero while attached).
+  std::chrono::steady_clock::duration detached_for() const;
+
+  /// Queues commands from the stream and schedules them on the session's strand. Thread-safe.
+  void enqueue(const pb::CommandBatch& batch);
+  /// Runs every queued command now, on the calling thread (tests; the strand calls it too).
+  void drain();
+  /// Frees all state; queued commands are dropped and waiting hooks fail with CANCELLED.
+  void close();
+
+  /// Counters for ListSessions; safe from any thread.
+  uint64_t handle_count() const { return handle_count_.load(); }
+  int64_t bytes_held() const { return bytes_held_.load(); }
+  uint64_t ops_executed() const { return ops_executed_.load(); }
+  std::chrono::steady_clock::time_point created() const { return created_; }
+
+ private:
+  struct Poison {
+    Error error;
+    uint64_t seq;
+  };
+  using Slot = std::variant<Tensor, Poison>;
+  struct Upload {
+    codec::ChunkAssembler assembler;
+    Device device;
+    bool requires_grad;
+  };
+  struct Hook {
+    HookHandle handle;
+    pb::HookMode mode;
+  };
+
+  void execute(const pb::Command& cmd);
+  void run_op(const pb::Command& cmd);
+  void put(const pb::PutChunk& chunk);
+  void fetch(const pb::FetchCommand& cmd);
+  void backward(const pb::Command& cmd);
+  void register_hook(const pb::RegisterHookCommand& cmd);
+  void grad(const pb::GradCommand& cmd);
+
+  /// The tensor a handle names; fails with the original error for poisoned handles.
+  const Tensor& resolve(uint64_t handle, std::string_view op, std::string_view what);
+  Value decode(const pb::Value& v, std::string_view op, size_t index);
+  void bind_output(uint64_t handle, Slot slot, std::string_view op);
+  void poison_outputs(const pb::Command& cmd, const Error& error);
+  /// The gradient hook body: sends the event and, for blocking hooks, runs commands until the reply.
+  Tensor on_hook(uint64_t hook_id, pb::HookMode mode, const Tensor& grad);
+  void send(const pb::ServerMessage& message);
+  void update_counters();
+  std::optional<pb::Command> next_command(std::optional<std::chrono::steady_clock::time_point> deadline);
+
+  const std::string id_;
+  const SessionOptions options_;
+  SessionObserver* observer_;
+  boost::asio::strand<boost::asio::thread_pool::executor_type> strand_;
+  const std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
+
+  // Guarded by mu_: the inbox, the sink and attach state.
+  mutable std::mutex mu_;
+  std::condition_variable inbox_cv_;
+  std::deque<pb::Command> inbox_;
+  EventSink* sink_ = nullptr;
+  bool closed_ = false;
+  std::chrono::steady_clock::time_point detached_at_ = std::chrono::steady_clock::now();
+  std::mutex send_mu_;  // serialises writes to the sink
+
+  // Executor-only state (touched only while draining, which the strand serialises).
+  std::unordered_map<uint64_t, Slot> handles_;
+  std::unordered_map<uint64_t, Upload> uploads_;
+  std::unordered_map<uint64_t, Hook> hooks_;
+  std::unordered_map<uint64_t, uint64_t> hook_replies_;  // event id -> replacement handle (0 = keep)
+  uint64_t next_server_handle_ = kServerHandleBit;
+  uint64_t next_event_ = 1;
+
+  std::atomic<uint64_t> handle_count_{0};
+  std::atomic<int64_t> bytes_held_{0};
+  std::atomic<uint64_t> ops_executed_{0};
+};
+
+}  // namespace td::server
