@@ -33,7 +33,7 @@ Server::Server(const Options& options) {
 
   metrics_ = std::make_unique<Metrics>(version());
   sessions_ = std::make_unique<SessionManager>(metrics_.get(), options.threads, options.session_grace);
-  service_ = std::make_unique<TensordService>(sessions_.get(), metrics_.get(), device, version());
+  service_ = std::make_unique<TensordService>(sessions_.get(), metrics_.get(), device, version(), options.hook_timeout);
   if (!options.metrics_listen.empty()) metrics_port_ = metrics_->serve(options.metrics_listen, sessions_.get());
 
   grpc::EnableDefaultHealthCheckService(true);

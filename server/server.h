@@ -27,6 +27,8 @@ struct Options {
   size_t threads = 0;
   /// How long a detached session is kept for a re-attach.
   std::chrono::seconds session_grace{600};
+  /// How long a blocking hook may wait for the client's reply.
+  std::chrono::milliseconds hook_timeout{std::chrono::seconds(60)};
 };
 
 class Server {

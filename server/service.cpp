@@ -33,8 +33,13 @@ class StreamSink final : public EventSink {
 };
 }  // namespace
 
-TensordService::TensordService(SessionManager* sessions, Metrics* metrics, Device default_device, std::string version)
-    : sessions_(sessions), metrics_(metrics), default_device_(default_device), version_(std::move(version)) {}
+TensordService::TensordService(SessionManager* sessions, Metrics* metrics, Device default_device, std::string version,
+                               std::chrono::milliseconds hook_timeout)
+    : sessions_(sessions),
+      metrics_(metrics),
+      default_device_(default_device),
+      version_(std::move(version)),
+      hook_timeout_(hook_timeout) {}
 
 template <class F>
 grpc::Status TensordService::guarded(std::string_view method, F&& body) {
@@ -81,6 +86,7 @@ grpc::Status TensordService::CreateSession(grpc::ServerContext*, const pb::Creat
   return guarded("CreateSession", [&] {
     SessionOptions options;
     options.name = req->name();
+    options.hook_timeout = hook_timeout_;
     options.device = req->device().empty() ? default_device_ : Device::parse(req->device());
     if (options.device.is_cuda()) {
       Backend& cuda = backend(DeviceType::kCUDA);

@@ -18,7 +18,8 @@ grpc::Status to_grpc_status(const Error& e);
 
 class TensordService final : public pb::Tensord::Service {
  public:
-  TensordService(SessionManager* sessions, Metrics* metrics, Device default_device, std::string version);
+  TensordService(SessionManager* sessions, Metrics* metrics, Device default_device, std::string version,
+                 std::chrono::milliseconds hook_timeout);
 
   grpc::Status GetInfo(grpc::ServerContext*, const pb::GetInfoRequest*, pb::ServerInfo*) override;
   grpc::Status ListOps(grpc::ServerContext*, const pb::ListOpsRequest*, pb::ListOpsResponse*) override;
@@ -36,6 +37,7 @@ class TensordService final : public pb::Tensord::Service {
   Metrics* metrics_;
   Device default_device_;
   std::string version_;
+  std::chrono::milliseconds hook_timeout_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

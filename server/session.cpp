@@ -77,14 +77,23 @@ Clock::duration Session::detached_for() const {
   return sink_ ? Clock::duration::zero() : Clock::now() - detached_at_;
 }
 
-void Session::enqueue(const pb::CommandBatch& batch) {
+void Session::push_commands(const pb::CommandBatch& batch) {
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
     for (const auto& c : batch.commands()) inbox_.push_back(c);
   }
   inbox_cv_.notify_all();
+}
+
+void Session::enqueue(const pb::CommandBatch& batch) {
+  push_commands(batch);
   boost::asio::post(strand_, [self = shared_from_this()] { self->drain(); });
+}
+
+void Session::run_inline(const pb::CommandBatch& batch) {
+  push_commands(batch);
+  drain();
 }
 
 std::optional<pb::Command> Session::next_command(std::optional<Clock::time_point> deadline) {

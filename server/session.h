@@ -71,8 +71,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   /// Queues commands from the stream and schedules them on the session's strand. Thread-safe.
   void enqueue(const pb::CommandBatch& batch);
-  /// Runs every queued command now, on the calling thread (tests; the strand calls it too).
-  void drain();
+  /// Queues commands and runs them on the calling thread instead of the strand: for tests and embedding,
+  /// never mixed with enqueue() on one session.
+  void run_inline(const pb::CommandBatch& batch);
   /// Frees all state; queued commands are dropped and waiting hooks fail with CANCELLED.
   void close();
 
@@ -98,6 +99,9 @@ class Session : public std::enable_shared_from_this<Session> {
     pb::HookMode mode;
   };
 
+  /// Runs every queued command (on the strand, or inline for run_inline).
+  void drain();
+  void push_commands(const pb::CommandBatch& batch);
   void execute(const pb::Command& cmd);
   void run_op(const pb::Command& cmd);
   void put(const pb::PutChunk& chunk);

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Starts the real tensord on free loopback ports, runs the remote demo and tensorctl against it, scrapes
+# /metrics, checks the exposition with promtool and asserts the counters the demo must have moved.
+set -euo pipefail
+TENSORD=$1 DEMO=$2 TENSORCTL=$3
+work=$(mktemp -d)
+cleanup() { [[ -n ${pid:-} ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+
+"$TENSORD" --listen 127.0.0.1:0 --metrics-port 0 --port-file "$work/ports" >"$work/log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [[ -s $work/ports ]] && break; sleep 0.1; done
+read -r port mport <"$work/ports"
+
+"$DEMO" "127.0.0.1:$port" | tee "$work/demo"
+grep -q "^hook: grad of y has mean 1" "$work/demo"
+grep -q "^w.grad = \[10, 10, 14, 14, 18, 18\]" "$work/demo"
+grep -q "^error (INVALID_ARGUMENT): \[matmul\] shapes \[2, 3\] and \[2, 3\] cannot be multiplied" "$work/demo"
+"$TENSORCTL" --server "127.0.0.1:$port" info | grep -q "ops executed"
+
+curl -sf "http://127.0.0.1:$mport/metrics" >"$work/metrics"
+promtool check metrics <"$work/metrics"
+expect() {
+  grep -qx "$1" "$work/metrics" || { echo "missing metric line: $1"; grep tensord_ "$work/metrics" | head -40; exit 1; }
+}
+expect 'tensord_ops_total{op="matmul"} 2'
+expect 'tensord_op_errors_total{op="matmul"} 1'
+expect 'tensord_op_duration_seconds_count{op="sum"} 1'
+expect 'tensord_hook_round_trip_seconds_count{status="ok"} 1'
+expect 'tensord_sessions{state="attached"} 0'
+# The demo closed its session: every byte it held is free again.
+expect 'tensord_tensor_bytes{device="cpu"} 0'
+curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/other" | grep -qx 404
+echo "metrics endpoint OK"

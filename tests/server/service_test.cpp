@@ -1,0 +1,214 @@
+// End-to-end tests of the service: a real tensord server on a free loopback port, driven by td::remote.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "client/remote.h"
+#include "core/tensor_impl.h"
+#include "server/server.h"
+
+namespace td {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using remote::Tensor;
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override { start({}); }
+
+  void start(server::Options options) {
+    server_.reset();
+    options.listen = "127.0.0.1:0";
+    options.metrics_listen = "";
+    options.threads = 2;
+    server_ = std::make_unique<server::Server>(options);
+    target_ = "127.0.0.1:" + std::to_string(server_->port());
+    client_ = std::make_unique<remote::Client>(target_);
+  }
+
+  std::unique_ptr<server::Server> server_;
+  std::string target_;
+  std::unique_ptr<remote::Client> client_;
+};
+
+TEST_F(ServiceTest, PipelinedMatmulSumBackwardWithHookReplacement) {
+  remote::Session s = client_->create_session("e2e", "cpu");
+  Tensor x = s.tensor<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor w = s.tensor<float>({0.5f, -1, 2, 0, 1, 1}, {3, 2}, /*requires_grad=*/true);
+  Tensor y = x.matmul(w);
+  int hook_calls = 0;
+  double seen_mean = 0;
+  y.register_hook([&](const Tensor& g) -> std::optional<Tensor> {
+    ++hook_calls;
+    seen_mean = g.mean().item<double>();  // a callback may issue ops and wait for values
+    return g + g;
+  });
+  Tensor loss = y.sum();
+  // y = [[7.5, 2], [18, 2]]: its sum is 29.5.
+  EXPECT_DOUBLE_EQ(loss.item<double>(), 29.5);
+  loss.backward();
+  EXPECT_EQ(hook_calls, 1);
+  EXPECT_DOUBLE_EQ(seen_mean, 1.0);  // d(sum)/dy is all ones
+  // dL/dw = x^T @ (2 * ones(2, 2)): each row of w gets twice its column sum of x.
+  EXPECT_THAT(w.grad().to_vector<float>(), ElementsAre(10, 10, 14, 14, 18, 18));
+}
+
+TEST_F(ServiceTest, BadOpIsInvalidArgumentNamingOpAndShapesAndSessionGoesOn) {
+  remote::Session s = client_->create_session("errors", "cpu");
+  Tensor x = s.tensor<float>({1, 2, 3, 4, 5, 6}, {2, 3});
+  Tensor bad = x.matmul(x);
+  try {
+    s.sync();
+    FAIL() << "sync must raise the matmul error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(e.what(), HasSubstr("[matmul]"));
+    EXPECT_THAT(e.what(), HasSubstr("[2, 3] and [2, 3]"));
+  }
+  // The poisoned output fails with the original error; other tensors still work.
+  try {
+    (void)bad.sum().item();
+    FAIL() << "a poisoned handle must fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(e.what(), HasSubstr("cannot be multiplied"));
+    EXPECT_THAT(e.what(), HasSubstr("poisoned by command"));
+  }
+  EXPECT_THAT((x + x).to_vector<float>(), ElementsAre(2, 4, 6, 8, 10, 12));
+}
+
+TEST_F(ServiceTest, UnknownOpIsNotFound) {
+  remote::Session s = client_->create_session("unknown", "cpu");
+  Tensor x = s.tensor<float>({1}, {1});
+  Tensor y = x.invoke_op("no_such_op", {x});
+  try {
+    s.sync();
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kNotFound);
+    EXPECT_THAT(e.what(), HasSubstr("no_such_op"));
+  }
+}
+
+TEST_F(ServiceTest, LargeTensorsTravelInChunks) {
+  remote::Session s = client_->create_session("chunks", "cpu");
+  // 3.5 MiB of float64: four upload chunks and four download chunks of at most 1 MiB.
+  const int64_t n = 3 * 1024 * 1024 / 8 * 7 / 6;
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<double>(i % 1000) - 500.5;
+  Tensor t = s.tensor<double>(v, {n});
+  EXPECT_EQ(t.to_vector<double>(), v);
+  std::vector<double> twice = (t + t).to_vector<double>();
+  EXPECT_EQ(twice[1], 2 * v[1]);
+  EXPECT_EQ(twice.back(), 2 * v.back());
+}
+
+TEST_F(ServiceTest, ObserveOnlyHookDoesNotBlockOrReplace) {
+  remote::Session s = client_->create_session("observe", "cpu");
+  Tensor a = s.tensor<double>({1, 2, 3}, {3}, true);
+  Tensor b = a * a;
+  std::vector<double> seen;
+  b.register_hook([&](const Tensor& g) -> std::optional<Tensor> {
+    seen = g.to_vector<double>();
+    return g + g;  // ignored: observe-only hooks cannot replace
+  }, /*blocking=*/false);
+  b.sum().backward();
+  EXPECT_THAT(seen, ElementsAre(1, 1, 1));
+  EXPECT_THAT(a.grad().to_vector<double>(), ElementsAre(2, 4, 6));  // d(a^2)/da = 2a, unscaled
+}
+
+TEST_F(ServiceTest, RemovedHookDoesNotFire) {
+  remote::Session s = client_->create_session("remove", "cpu");
+  Tensor a = s.tensor<double>({1, 2}, {2}, true);
+  int calls = 0;
+  auto handle = a.register_hook([&](const Tensor&) -> std::optional<Tensor> {
+    ++calls;
+    return std::nullopt;
+  });
+  (a * a).sum().backward();
+  handle.remove();
+  (a * a).sum().backward();
+  EXPECT_EQ(calls, 1);
+  EXPECT_THAT(a.grad().to_vector<double>(), ElementsAre(4, 8));  // two backwards accumulate 2a twice
+}
+
+TEST_F(ServiceTest, HookWithoutReplyFailsBackwardWithDeadlineExceeded) {
+  server::Options options;
+  options.hook_timeout = std::chrono::milliseconds(300);
+  start(options);
+  remote::Session s = client_->create_session("deadline", "cpu");
+  Tensor a = s.tensor<double>({1, 2}, {2}, true);
+  a.register_hook([&](const Tensor&) -> std::optional<Tensor> {
+    std::this_thread::sleep_for(std::chrono::milliseconds(800));  // the reply comes too late
+    return std::nullopt;
+  });
+  try {
+    (a * a).sum().backward();
+    FAIL() << "backward must fail when the hook misses its deadline";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kDeadlineExceeded);
+    EXPECT_THAT(e.what(), HasSubstr("no reply"));
+  }
+  // The late reply is harmless and the session goes on.
+  EXPECT_THAT((a + a).to_vector<double>(), ElementsAre(2, 4));
+}
+
+TEST_F(ServiceTest, ClosingASessionFreesItsMemory) {
+  {
+    remote::Session s = client_->create_session("mem", "cpu");
+    Tensor big = s.tensor<float>(std::vector<float>(1 << 16, 1.0f), {1 << 16});
+    s.sync();
+    EXPECT_GE(memory_allocated(DeviceType::kCPU), int64_t{1} << 18);
+  }
+  // Closing the session frees every byte its handles held.
+  for (int i = 0; i < 50 && memory_allocated(DeviceType::kCPU) != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(memory_allocated(DeviceType::kCPU), 0);
+}
+
+TEST_F(ServiceTest, TwoSessionsCannotSeeEachOthersHandles) {
+  remote::Session a = client_->create_session("a", "cpu");
+  remote::Session b = client_->create_session("b", "cpu");
+  Tensor ta = a.tensor<float>({1, 2}, {2});
+  Tensor tb = b.tensor<float>({10, 20}, {2});
+  ASSERT_EQ(ta.handle(), tb.handle());  // the same client-side id names a different tensor in each session
+  EXPECT_THAT(ta.to_vector<float>(), ElementsAre(1, 2));
+  EXPECT_THAT(tb.to_vector<float>(), ElementsAre(10, 20));
+}
+
+TEST_F(ServiceTest, CreatingASessionOnAMissingDeviceFails) {
+  try {
+    (void)client_->create_session("gpu", "cuda:7");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(e.what(), HasSubstr("cuda:7"));
+  }
+  try {
+    (void)client_->create_session("bad", "tpu");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  }
+}
+
+TEST(ServerOptions, RefusesNonLoopbackWithoutAuth) {
+  server::Options options;
+  options.listen = "0.0.0.0:0";
+  options.metrics_listen = "";
+  try {
+    server::Server s(options);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(e.what(), HasSubstr("tokens file"));
+  }
+}
+
+}  // namespace
+}  // namespace td

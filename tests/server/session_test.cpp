@@ -1,0 +1,123 @@
+// The session layer without gRPC: commands in, events out through a capturing sink.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/thread_pool.hpp>
+
+#include "server/session.h"
+
+namespace td::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+class CaptureSink : public EventSink {
+ public:
+  bool send(const pb::ServerMessage& m) override {
+    events.push_back(m);
+    return true;
+  }
+  std::vector<pb::ServerMessage> events;
+};
+
+class SessionTest : public ::testing::Test {
+ protected:
+  SessionTest() : session_(std::make_shared<Session>("s1", SessionOptions{}, pool_, nullptr)) {
+    session_->attach(&sink_);
+  }
+  ~SessionTest() override { pool_.join(); }
+
+  void run(std::initializer_list<pb::Command> cmds) {
+    pb::CommandBatch batch;
+    for (const auto& c : cmds) *batch.add_commands() = c;
+    session_->run_inline(batch);
+  }
+
+  static pb::Command put(uint64_t seq, uint64_t handle, std::vector<float> values, std::vector<int64_t> shape) {
+    pb::Command c;
+    c.set_seq(seq);
+    auto* p = c.mutable_put();
+    p->set_handle(handle);
+    p->set_dtype(pb::DTYPE_FLOAT32);
+    for (int64_t s : shape) p->add_shape(s);
+    p->set_data(values.data(), values.size() * sizeof(float));
+    p->set_last(true);
+    return c;
+  }
+  static pb::Command op(uint64_t seq, std::string name, std::vector<uint64_t> inputs, uint64_t out) {
+    pb::Command c;
+    c.set_seq(seq);
+    c.mutable_op()->set_op(std::move(name));
+    for (uint64_t h : inputs) c.mutable_op()->add_args()->set_tensor(h);
+    c.mutable_op()->add_outputs(out);
+    return c;
+  }
+  static pb::Command fetch(uint64_t seq, uint64_t handle, uint64_t request) {
+    pb::Command c;
+    c.set_seq(seq);
+    c.mutable_fetch()->set_handle(handle);
+    c.mutable_fetch()->set_request_id(request);
+    return c;
+  }
+
+  boost::asio::thread_pool pool_{1};
+  CaptureSink sink_;
+  std::shared_ptr<Session> session_;
+};
+
+TEST_F(SessionTest, AttachSendsAttachedFirst) {
+  ASSERT_FALSE(sink_.events.empty());
+  EXPECT_EQ(sink_.events[0].attached().session_id(), "s1");
+  CaptureSink other;
+  EXPECT_THROW(session_->attach(&other), Error);  // one stream at a time
+}
+
+TEST_F(SessionTest, OpsRunInOrderAndFetchReturnsValues) {
+  run({put(1, 1, {1, 2, 3}, {3}), op(2, "add", {1, 1}, 2), fetch(3, 2, 77)});
+  const auto& v = sink_.events.back().value();
+  EXPECT_EQ(v.request_id(), 77u);
+  EXPECT_TRUE(v.last());
+  ASSERT_EQ(v.data().size(), 3 * sizeof(float));
+  const auto* f = reinterpret_cast<const float*>(v.data().data());
+  EXPECT_EQ(f[0], 2);
+  EXPECT_EQ(f[2], 6);
+  EXPECT_EQ(session_->handle_count(), 2u);
+  EXPECT_EQ(session_->bytes_held(), 24);
+}
+
+TEST_F(SessionTest, FailedOpSendsErrorWithSeqAndPoisonsItsOutput) {
+  run({put(1, 1, {1, 2, 3, 4, 5, 6}, {2, 3}), op(2, "mm", {1, 1}, 2), op(3, "neg", {2}, 3)});
+  std::vector<pb::ErrorEvent> errors;
+  for (const auto& e : sink_.events) {
+    if (e.has_error()) errors.push_back(e.error());
+  }
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(errors[0].seq(), 2u);
+  EXPECT_EQ(errors[0].code(), static_cast<int>(ErrorCode::kInvalidArgument));
+  EXPECT_THAT(errors[0].message(), HasSubstr("[mm] mat1 and mat2 shapes cannot be multiplied (2x3 and 2x3)"));
+  EXPECT_EQ(errors[1].seq(), 3u);
+  EXPECT_THAT(errors[1].message(), HasSubstr("poisoned by command 2"));
+}
+
+TEST_F(SessionTest, ReleaseDropsHandlesAndBadHandlesAreNotFound) {
+  run({put(1, 1, {1}, {1})});
+  pb::Command rel;
+  rel.set_seq(2);
+  rel.mutable_release()->add_handles(1);
+  run({rel, fetch(3, 1, 9)});
+  const auto& e = sink_.events.back().error();
+  EXPECT_EQ(e.code(), static_cast<int>(ErrorCode::kNotFound));
+  EXPECT_EQ(e.request_id(), 9u);
+  EXPECT_EQ(session_->handle_count(), 0u);
+}
+
+TEST_F(SessionTest, ServerHandleIdsAreReservedAndTruncatedUploadsFail) {
+  run({put(1, kServerHandleBit + 1, {1}, {1})});
+  EXPECT_EQ(sink_.events.back().error().code(), static_cast<int>(ErrorCode::kInvalidArgument));
+  pb::Command c = put(2, 5, {1, 2}, {3});  // 8 bytes for a 12-byte tensor
+  run({c});
+  EXPECT_THAT(sink_.events.back().error().message(), HasSubstr("needs more"));
+}
+
+}  // namespace
+}  // namespace td::server
