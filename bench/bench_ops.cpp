@@ -1,0 +1,83 @@
+// Google Benchmark of the core ops on each device present. Compare with PyTorch through
+// bench/compare_torch.sh, which runs the same shapes in PyTorch back to back and prints the ratios.
+#include <benchmark/benchmark.h>
+
+#include "core/backend.h"
+#include "core/tensor.h"
+
+namespace {
+
+td::Device device_of(const benchmark::State& state) {
+  return state.range(1) ? td::Device::parse("cuda:0") : td::kCPU;
+}
+
+bool skip_missing(benchmark::State& state) {
+  if (state.range(1) && !td::backend(td::DeviceType::kCUDA).is_available()) {
+    state.SkipWithError("no CUDA device");
+    return true;
+  }
+  return false;
+}
+
+void sync(const td::Device& d) { td::backend(d.type).synchronize(d.index); }
+
+// Square float32 matmul, n x n; reports FLOP/s.
+void BM_Matmul(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({n, n}, {td::DType::kFloat32, d}), b = td::ones({n, n}, {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    td::Tensor c = a.matmul(b);
+    sync(d);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(2.0 * n * n * n, benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Matmul)->ArgsProduct({{256, 1024, 2048}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Elementwise add of two contiguous float32 vectors; reports bytes/s moved (2 reads + 1 write).
+void BM_Add(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({n}, {td::DType::kFloat32, d}), b = td::ones({n}, {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    td::Tensor c = a.add(b);
+    sync(d);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * n * 12);
+}
+BENCHMARK(BM_Add)->ArgsProduct({{1 << 10, 1 << 20, 1 << 24}, {0, 1}})->UseRealTime();
+
+// Full sum of a float32 vector; reports bytes/s read.
+void BM_Sum(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({n}, {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    td::Tensor s = a.sum();
+    sync(d);
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * n * 4);
+}
+BENCHMARK(BM_Sum)->ArgsProduct({{1 << 20, 1 << 24}, {0, 1}})->UseRealTime();
+
+// The autograd overhead of a small graph: forward + backward of sum((a @ b) * a).
+void BM_SmallBackward(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({16, 16}, {td::DType::kFloat32, d, true});
+  for (auto _ : state) {
+    a.matmul(a).mul(a).sum().backward();
+    sync(d);
+  }
+}
+BENCHMARK(BM_SmallBackward)->ArgsProduct({{16}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Builds the gRPC-free CUDA test and benchmark binaries and bundles them, with every shared library they
+# load, into gpu-bundle/ for a lent GPU machine (whose image differs from this one). Then run there:
+#   scripts/gpu-check.sh          (from the repository root, with gpu-bundle/ carried along)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ -d /usr/local/cuda/bin ]]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
+BUILD_DIR=build-gpu scripts/build.sh -DTD_SERVICE=OFF -DTD_CUDA=ON "$@"
+rm -rf gpu-bundle
+mkdir -p gpu-bundle/bin gpu-bundle/lib
+for b in tests/td_core_tests tests/td_cuda_tests bench/bench_ops; do cp "build-gpu/$b" gpu-bundle/bin/; done
+# Every library the binaries load, except the C runtime and the CUDA driver (which must come from the host).
+for b in gpu-bundle/bin/*; do
+  ldd "$b" | awk '/=> \// {print $3}'
+done | sort -u | while read -r lib; do
+  case "$(basename "$lib")" in
+    libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libcuda.so*) ;;
+    *) cp -L "$lib" gpu-bundle/lib/ ;;
+  esac
+done
+cp tests/golden/*.json gpu-bundle/ 2>/dev/null || true
+du -sh gpu-bundle
