@@ -136,7 +136,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     std::unique_lock lock(mu_);
     while (true) {
       cv_.wait(lock, [&] { return waiters_[request_id].done || !hook_events_.empty() || broken_; });
-      if (waiters_[request_id].done) break;
+      // Hook events that arrived before the completion run first: they came earlier on the stream.
       if (!hook_events_.empty()) {
         pb::HookEvent ev = std::move(hook_events_.front());
         hook_events_.pop_front();
@@ -145,6 +145,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
         lock.lock();
         continue;
       }
+      if (waiters_[request_id].done) break;
       throw Error(ErrorCode::kUnavailable, str("[session] the stream to the server broke: ", broken_message_));
     }
     Waiter w = std::move(waiters_[request_id]);
@@ -196,11 +197,11 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     }
     Tensor grad(std::make_shared<Tensor::Ref>(weak_from_this(), ev.grad()));
     std::optional<Tensor> replacement;
-    std::optional<Error> failure;
+    std::exception_ptr failure;
     try {
       if (fn) replacement = fn(grad);
-    } catch (const Error& e) {
-      failure = e;
+    } catch (...) {
+      failure = std::current_exception();  // still reply first, so the server's backward is not left waiting
     }
     if (ev.mode() == pb::HOOK_MODE_BLOCKING) {
       pb::Command reply;
@@ -209,7 +210,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
       push(std::move(reply));
       flush();
     }
-    if (failure) throw *failure;
+    if (failure) std::rethrow_exception(failure);
   }
 
   void read_loop() {

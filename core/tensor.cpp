@@ -129,8 +129,11 @@ Tensor Tensor::invoke_op(std::string_view op, std::vector<Value> args) const {
 // ---- creation ----
 
 Tensor empty(std::vector<int64_t> shape, TensorOptions options) {
+  int64_t bytes = static_cast<int64_t>(itemsize(options.dtype));
   for (int64_t s : shape) {
     TD_CHECK_ARG(s >= 0, "[empty] negative dimension ", s, " in shape ", shape_str(shape));
+    TD_CHECK(!__builtin_mul_overflow(bytes, s, &bytes), ErrorCode::kResourceExhausted, "[empty] a ",
+             dtype_name(options.dtype), " tensor of shape ", shape_str(shape), " does not fit in memory");
   }
   TD_CHECK(options.device.is_cpu() || backend(options.device.type).is_available(), ErrorCode::kFailedPrecondition,
            "[empty] device ", options.device.str(), " is not available");

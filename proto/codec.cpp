@@ -22,13 +22,15 @@ void for_each_chunk(size_t nbytes, const std::function<void(size_t, size_t, bool
 }
 
 ChunkAssembler::ChunkAssembler(DType dtype, std::vector<int64_t> shape) : dtype_(dtype), shape_(std::move(shape)) {
-  size_t n = 1;
+  size_t n = itemsize(dtype_);
   for (int64_t s : shape_) {
     TD_CHECK_ARG(s >= 0, "[put] negative dimension ", s, " in shape ", shape_str(shape_));
-    n *= static_cast<size_t>(s);
+    TD_CHECK(!__builtin_mul_overflow(n, static_cast<size_t>(s), &n), ErrorCode::kResourceExhausted,
+             "[put] a ", dtype_name(dtype_), " tensor of shape ", shape_str(shape_), " does not fit in memory");
   }
-  expected_ = n * itemsize(dtype_);
-  bytes_.reserve(expected_);
+  expected_ = n;
+  // Reserve what the first chunks will fill, not what a header claims: the bytes must arrive to count.
+  bytes_.reserve(std::min(expected_, kMaxChunkBytes * 4));
 }
 
 void ChunkAssembler::add(uint64_t offset, const std::string& data) {

@@ -11,13 +11,15 @@
 
 namespace {
 void usage() {
-  std::cout << "usage: tensord [--listen ADDR] [--metrics-port PORT | --metrics-listen ADDR] [--device DEV]\n"
-               "               [--threads N] [--session-grace SECONDS] [--hook-timeout SECONDS] [--port-file PATH]\n"
-               "  --listen          gRPC address (default 127.0.0.1:7447; port 0 picks a free one)\n"
-               "  --metrics-port    Prometheus /metrics port on 127.0.0.1 (default 9464; 0 picks; -1 disables)\n"
-               "  --device          default device of new sessions (default: cuda:0 if present, else cpu)\n"
-               "  --hook-timeout    seconds a blocking hook may wait for the client (default 60)\n"
-               "  --port-file       write \"<grpc port> <metrics port>\" here once listening\n";
+  std::cout
+      << "usage: tensord [--listen ADDR] [--metrics-port PORT | --metrics-listen ADDR] [--device DEV]\n"
+         "               [--threads N] [--session-grace SECONDS] [--hook-timeout SECONDS] [--port-file "
+         "PATH]\n"
+         "  --listen          gRPC address (default 127.0.0.1:7447; port 0 picks a free one)\n"
+         "  --metrics-port    Prometheus /metrics port on 127.0.0.1 (default 9464; 0 picks; -1 disables)\n"
+         "  --device          default device of new sessions (default: cuda:0 if present, else cpu)\n"
+         "  --hook-timeout    seconds a blocking hook may wait for the client (default 60)\n"
+         "  --port-file       write \"<grpc port> <metrics port>\" here once listening\n";
 }
 }  // namespace
 
@@ -26,36 +28,41 @@ int main(int argc, char** argv) {
   std::string port_file;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) {
-        std::cerr << "tensord: " << a << " needs a value\n";
-        std::exit(2);
+    try {
+      auto value = [&]() -> std::string {
+        if (i + 1 >= argc) {
+          std::cerr << "tensord: " << a << " needs a value\n";
+          std::exit(2);
+        }
+        return argv[++i];
+      };
+      if (a == "--listen") {
+        options.listen = value();
+      } else if (a == "--metrics-port") {
+        int p = std::stoi(value());
+        options.metrics_listen = p < 0 ? "" : "127.0.0.1:" + std::to_string(p);
+      } else if (a == "--metrics-listen") {
+        options.metrics_listen = value();
+      } else if (a == "--device") {
+        options.device = value();
+      } else if (a == "--threads") {
+        options.threads = std::stoul(value());
+      } else if (a == "--session-grace") {
+        options.session_grace = std::chrono::seconds(std::stol(value()));
+      } else if (a == "--hook-timeout") {
+        options.hook_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(value()) * 1000));
+      } else if (a == "--port-file") {
+        port_file = value();
+      } else if (a == "-h" || a == "--help") {
+        usage();
+        return 0;
+      } else {
+        std::cerr << "tensord: unknown flag " << a << "\n";
+        usage();
+        return 2;
       }
-      return argv[++i];
-    };
-    if (a == "--listen") {
-      options.listen = value();
-    } else if (a == "--metrics-port") {
-      int p = std::stoi(value());
-      options.metrics_listen = p < 0 ? "" : "127.0.0.1:" + std::to_string(p);
-    } else if (a == "--metrics-listen") {
-      options.metrics_listen = value();
-    } else if (a == "--device") {
-      options.device = value();
-    } else if (a == "--threads") {
-      options.threads = std::stoul(value());
-    } else if (a == "--session-grace") {
-      options.session_grace = std::chrono::seconds(std::stol(value()));
-    } else if (a == "--hook-timeout") {
-      options.hook_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(value()) * 1000));
-    } else if (a == "--port-file") {
-      port_file = value();
-    } else if (a == "-h" || a == "--help") {
-      usage();
-      return 0;
-    } else {
-      std::cerr << "tensord: unknown flag " << a << "\n";
-      usage();
+    } catch (const std::logic_error&) {  // std::stoi and friends on a non-number
+      std::cerr << "tensord: bad value '" << argv[i] << "' for " << a << "\n";
       return 2;
     }
   }
@@ -69,9 +76,11 @@ int main(int argc, char** argv) {
 
   try {
     td::server::Server server(options);
-    std::cout << "tensord " << td::server::version() << " listening on " << options.listen.substr(0, options.listen.rfind(':'))
-              << ":" << server.port() << " (default device " << server.default_device() << ")";
-    if (server.metrics_port()) std::cout << ", metrics on http://127.0.0.1:" << server.metrics_port() << "/metrics";
+    std::cout << "tensord " << td::server::version() << " listening on "
+              << options.listen.substr(0, options.listen.rfind(':')) << ":" << server.port()
+              << " (default device " << server.default_device() << ")";
+    if (server.metrics_port())
+      std::cout << ", metrics on http://127.0.0.1:" << server.metrics_port() << "/metrics";
     std::cout << std::endl;
     if (!port_file.empty()) {
       std::string tmp = port_file + ".tmp";

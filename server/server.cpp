@@ -30,6 +30,8 @@ Server::Server(const Options& options) {
   Backend& cuda = backend(DeviceType::kCUDA);
   default_device_ = options.device.empty() ? (cuda.device_count() > 0 ? "cuda:0" : "cpu") : options.device;
   Device device = Device::parse(default_device_);
+  TD_CHECK_ARG(device.is_cpu() || device.index < cuda.device_count(), "[tensord] default device ", default_device_,
+               " is not available (", cuda.device_count(), " CUDA devices)");
 
   metrics_ = std::make_unique<Metrics>(version());
   sessions_ = std::make_unique<SessionManager>(metrics_.get(), options.threads, options.session_grace);

@@ -3,11 +3,15 @@
 #include <cstring>
 #include <new>
 
+#include <unistd.h>
+
 #include "kernels/cpu/loops.h"
 
 namespace td::kernels {
 
 namespace {
+
+constexpr size_t kCheckedAllocation = size_t{64} << 20;
 
 template <class T>
 T scalar_as(const Scalar& s) {
@@ -72,6 +76,13 @@ class CpuBackend final : public Backend {
   std::string_view name() const override { return "CPU"; }
 
   void* allocate(size_t nbytes, int) override {
+    // With overcommit, a huge allocation "succeeds" and the OOM killer takes the whole server later when
+    // the pages are touched: refuse what physical memory cannot hold now (checked only for big blocks).
+    if (nbytes >= kCheckedAllocation) {
+      const size_t available = static_cast<size_t>(sysconf(_SC_AVPHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+      TD_CHECK(nbytes <= available, ErrorCode::kResourceExhausted, "[allocate] CPU out of memory: tried to allocate ",
+               nbytes, " bytes with ", available, " bytes of memory free");
+    }
     // 64-byte alignment: whole cache lines and AVX-512 vectors.
     void* p = std::aligned_alloc(64, (nbytes + 63) / 64 * 64);
     TD_CHECK(p, ErrorCode::kResourceExhausted, "[allocate] CPU out of memory: tried to allocate ", nbytes, " bytes");

@@ -121,3 +121,26 @@ TEST_F(SessionTest, ServerHandleIdsAreReservedAndTruncatedUploadsFail) {
 
 }  // namespace
 }  // namespace td::server
+
+namespace td::server {
+namespace {
+
+TEST_F(SessionTest, AbsurdShapesFailAsResourceExhaustedNotACrash) {
+  pb::Command c = put(1, 1, {}, {int64_t{1} << 40, int64_t{1} << 40});
+  c.mutable_put()->set_last(false);
+  run({c});
+  EXPECT_EQ(sink_.events.back().error().code(), static_cast<int>(ErrorCode::kResourceExhausted));
+  pb::Command z;
+  z.set_seq(2);
+  z.mutable_op()->set_op("zeros");
+  auto* list = z.mutable_op()->add_args()->mutable_int_list();
+  list->add_values(int64_t{1} << 40);
+  list->add_values(int64_t{1} << 40);
+  z.mutable_op()->add_outputs(2);
+  run({z});
+  EXPECT_EQ(sink_.events.back().error().code(), static_cast<int>(ErrorCode::kResourceExhausted));
+  EXPECT_THAT(sink_.events.back().error().message(), HasSubstr("[empty]"));
+}
+
+}  // namespace
+}  // namespace td::server
