@@ -27,7 +27,7 @@ def main():
     binary = sys.argv[1]
     device = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--device" else "cpu"
     flag = 1 if device == "cuda" else 0
-    out = subprocess.run([binary, f"--benchmark_filter=/{flag}$", "--benchmark_format=json",
+    out = subprocess.run([binary, f"--benchmark_filter=/{flag}/real_time", "--benchmark_format=json",
                           "--benchmark_min_time=0.5"], capture_output=True, text=True, check=True)
     ours = {b["name"]: b["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3}[b["time_unit"]]
             for b in json.loads(out.stdout)["benchmarks"] if "error_occurred" not in b}

@@ -1,4 +1,5 @@
 // The CPU backend: memory, copy/cast, fill, elementwise binary ops and sum.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -37,6 +38,23 @@ To convert(From v) {
 // cascade sum for floats.
 template <class T>
 using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+
+// Eight independent accumulators: breaks the add-latency chain and lets the compiler vectorise.
+template <class T>
+Acc<T> row_sum(const T* x, int64_t n, int64_t stride) {
+  constexpr int kLanes = 8;
+  Acc<T> lanes[kLanes] = {};
+  int64_t i = 0;
+  if (stride == 1) {
+    for (; i + kLanes <= n; i += kLanes) {
+      for (int k = 0; k < kLanes; ++k) lanes[k] += static_cast<Acc<T>>(x[i + k]);
+    }
+  }
+  for (; i < n; ++i) lanes[0] += static_cast<Acc<T>>(x[i * stride]);
+  Acc<T> total = 0;
+  for (int k = 0; k < kLanes; ++k) total += lanes[k];
+  return total;
+}
 
 struct BinaryFns {
   template <class T>
@@ -146,28 +164,25 @@ class CpuBackend final : public Backend {
       auto inner_strides = in.strides.subspan(kept);
       auto* po = static_cast<T*>(out.data);
       auto* pi = static_cast<const T*>(in.data);
-      // Sums one output's block of the input, starting at element offset base.
+      // Sums one output's block of the input, starting at element offset base. A single long row is cut
+      // into chunks so that a full reduction still uses every thread.
       auto block_sum = [&](int64_t base, bool parallel) {
         Acc<T> total = 0;
         Coalesced<1> c = coalesce<1>(inner_sizes, {inner_strides});
         const int64_t n = c.sizes.back(), s = c.strides[0].back(), nd = static_cast<int64_t>(c.sizes.size());
         int64_t rows = 1;
         for (int64_t d = 0; d + 1 < nd; ++d) rows *= c.sizes[d];
+        const int64_t chunks = parallel && rows < 64 ? std::clamp<int64_t>(n / kParallelGrain, 1, 64) : 1;
+        const int64_t chunk_len = (n + chunks - 1) / chunks;
 #pragma omp parallel for reduction(+ : total) schedule(static) if (parallel && rows * n >= kParallelGrain)
-        for (int64_t row = 0; row < rows; ++row) {
-          int64_t off = base, r = row;
+        for (int64_t task = 0; task < rows * chunks; ++task) {
+          int64_t off = base, r = task / chunks;
           for (int64_t d = nd - 2; d >= 0; --d) {
             off += (r % c.sizes[d]) * c.strides[0][d];
             r /= c.sizes[d];
           }
-          Acc<T> part = 0;
-          const T* x = pi + off;
-          if (s == 1) {
-            for (int64_t i = 0; i < n; ++i) part += static_cast<Acc<T>>(x[i]);
-          } else {
-            for (int64_t i = 0; i < n; ++i) part += static_cast<Acc<T>>(x[i * s]);
-          }
-          total += part;
+          const int64_t begin = (task % chunks) * chunk_len, end = std::min(n, begin + chunk_len);
+          total += row_sum<T>(pi + off + begin * s, end - begin, s);
         }
         return total;
       };
