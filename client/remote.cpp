@@ -69,8 +69,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     {
       std::lock_guard lock(write_mu_);
       if (!stream_ || closing_) return;
-      closing_ = true;
       flush_locked();
+      closing_ = true;
       stream_->WritesDone();
     }
     if (reader_.joinable()) reader_.join();
@@ -181,7 +181,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
 
  private:
   void flush_locked() {
-    if (batch_.commands_size() == 0 || !stream_) return;
+    if (batch_.commands_size() == 0 || !stream_ || closing_) return;
     pb::ClientMessage msg;
     *msg.mutable_batch() = std::move(batch_);
     batch_.Clear();

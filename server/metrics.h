@@ -23,6 +23,8 @@ class Metrics final : public SessionObserver {
 
   /// Serves /metrics on `bind` ("127.0.0.1:9464"; port 0 picks one); returns the bound port.
   int serve(const std::string& bind, const SessionManager* sessions);
+  /// Stops serving /metrics (before the session manager it reads goes away).
+  void stop_serving() { http_.reset(); }
 
   void on_command(std::string_view name, bool is_op, double seconds, bool ok) override;
   void on_hook_event(double round_trip_seconds, bool ok) override;

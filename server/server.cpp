@@ -53,8 +53,11 @@ Server::Server(const Options& options) {
 }
 
 Server::~Server() {
+  // Order matters: no new commands, then no scrapes (they read the sessions), then the sessions (which
+  // report to metrics), then metrics.
   shutdown();
   grpc_.reset();
+  metrics_->stop_serving();
   sessions_.reset();
 }
 
