@@ -8,15 +8,16 @@ if [[ -d /usr/local/cuda/bin ]]; then export PATH="/usr/local/cuda/bin:$PATH"; f
 BUILD_DIR=build-gpu scripts/build.sh -DTD_SERVICE=OFF -DTD_CUDA=ON "$@"
 rm -rf gpu-bundle
 mkdir -p gpu-bundle/bin gpu-bundle/lib
-for b in tests/td_core_tests tests/td_cuda_tests bench/bench_ops; do cp "build-gpu/$b" gpu-bundle/bin/; done
-# Every library the binaries load, except the C runtime and the CUDA driver (which must come from the host).
+# Without debug info: the bundle must fit what a device call carries (64 MiB).
+for b in tests/td_core_tests tests/td_cuda_tests bench/bench_ops; do strip --strip-debug -o "gpu-bundle/bin/$(basename "$b")" "build-gpu/$b"; done
+# Every library the binaries load, except the C runtime and the CUDA libraries: the GPU machine has its
+# own driver and CUDA toolkit (and cuBLAS alone is larger than what a device call can carry).
 for b in gpu-bundle/bin/*; do
   ldd "$b" | awk '/=> \// {print $3}'
 done | sort -u | while read -r lib; do
   case "$(basename "$lib")" in
-    libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libcuda.so*) ;;
+    libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libcuda.so*|libcublas*|libcudart*) ;;
     *) cp -L "$lib" gpu-bundle/lib/ ;;
   esac
 done
-cp tests/golden/*.json gpu-bundle/ 2>/dev/null || true
 du -sh gpu-bundle

@@ -4,8 +4,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=gpu-bundle
-export LD_LIBRARY_PATH="$PWD/$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# Our bundled libraries first, then the machine's CUDA toolkit for cuBLAS.
+export LD_LIBRARY_PATH="$PWD/$B/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+export TD_GOLDEN_DIR="$PWD/tests/golden"
 status=0
 echo "== CUDA tests"
 "$B/bin/td_cuda_tests" --gtest_brief=1 || status=1

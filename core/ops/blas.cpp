@@ -99,7 +99,8 @@ void register_blas_ops(Registry& r) {
           // Fold the batch into rows: one GEMM instead of a batch of small ones.
           std::vector<int64_t> out_shape(a.sizes().begin(), a.sizes().end() - 1);
           Tensor bm = b.dim() == 1 ? b.unsqueeze(1) : b;
-          Tensor rows = a.reshape({-1, ka}).mm(bm);
+          // Rows counted, not inferred: reshape cannot infer a -1 next to a zero-size K.
+          Tensor rows = a.reshape({shape_numel(out_shape), ka}).mm(bm);
           if (b.dim() == 2) out_shape.push_back(b.size(1));
           return {rows.view(out_shape)};
         }

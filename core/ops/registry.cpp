@@ -216,7 +216,8 @@ void check_arg(const Schema& s, const ArgSpec& a, Value& v) {
         v = std::vector<int64_t>(a.list_size, sc->to_int());
       }
       if (!std::holds_alternative<std::vector<int64_t>>(v)) fail("");
-      if (a.list_size > 0 && std::get<std::vector<int64_t>>(v).size() != static_cast<size_t>(a.list_size)) {
+      // `int[1]` is PyTorch's dim list (one int or any number of them); only `int[N]`, N > 1, fixes a length.
+      if (a.list_size > 1 && std::get<std::vector<int64_t>>(v).size() != static_cast<size_t>(a.list_size)) {
         fail(str(" of ", std::get<std::vector<int64_t>>(v).size(), " elements"));
       }
       break;
@@ -338,14 +339,21 @@ std::string backward_name(std::string_view op) {
   return out + "Backward0";
 }
 
+constexpr const char* kFreedGraphMessage =
+    "[backward] Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a "
+    "second time or if you need to access saved tensors after calling backward.";
+
 class OpNode : public autograd::Node {
  public:
   OpNode(const OpDef& def, SavedCall saved) : def_(def), saved_(std::move(saved)) {}
 
   std::string name() const override { return backward_name(def_.schema.name); }
 
+  // A released node still runs: only a backward formula that reads a freed saved tensor fails (as in PyTorch,
+  // where a graph that saves nothing can be walked again).
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
-    TD_CHECK(!saved_.released, ErrorCode::kFailedPrecondition, kFreedGraphMessage);
     for (size_t i = 0; i < grads.size(); ++i) {
       if (!grads[i].defined()) {
         const auto& m = output_meta[i];
@@ -385,12 +393,6 @@ class OpNode : public autograd::Node {
   std::vector<Tensor> outputs_;  // detached: an output holding its own grad_fn would be a cycle
 
  private:
-  static constexpr const char* kFreedGraphMessage =
-      "[backward] Trying to backward through the graph a second time (or directly access saved tensors after "
-      "they have already been freed). Saved intermediate values of the graph are freed when you call "
-      ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a "
-      "second time or if you need to access saved tensors after calling backward.";
-
   Tensor unpack_output(size_t i) {
     Tensor t = outputs_[i].detach();
     if (autograd::GradMode::is_enabled()) {
@@ -442,8 +444,7 @@ void record(const OpDef& def, Args args, const std::vector<Tensor>& outputs) {
 }  // namespace
 
 Tensor GradContext::input(size_t i) const {
-  TD_CHECK(!saved_.released, ErrorCode::kFailedPrecondition, "[", def_.schema.name,
-           "] saved tensors were freed by an earlier backward; pass retain_graph=true to keep them");
+  TD_CHECK(!saved_.released, ErrorCode::kFailedPrecondition, kFreedGraphMessage);
   const Value& v = saved_.args.value(saved_.tensor_slots.at(i));
   const Tensor* t = std::get_if<Tensor>(&v);
   TD_CHECK(t, ErrorCode::kInternal, "[", def_.schema.name, "] backward reads tensor input ", i,
@@ -460,6 +461,7 @@ Tensor GradContext::input(size_t i) const {
 }
 
 Tensor GradContext::output(size_t i) const {
+  TD_CHECK(!saved_.released, ErrorCode::kFailedPrecondition, kFreedGraphMessage);
   TD_CHECK(i < outputs_.size(), ErrorCode::kInternal, "[", def_.schema.name,
            "] backward reads output ", i, " but the op does not save its outputs");
   return outputs_[i];

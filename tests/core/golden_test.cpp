@@ -1,1 +1,234 @@
+// PyTorch golden fixtures (tests/golden/ops.json, written by tests/golden/generate.py with PyTorch 1.13):
+// each case runs its op through td::call_op by name on every device, and the output's values, dtype and
+// shape, and the gradients of loss = (out * w).sum(), must match PyTorch's.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/error.h"
+#include "core/ops/registry.h"
+#include "core/tensor.h"
+
+namespace td {
+namespace {
+
+using nlohmann::json;
+
+/// One fixture case, as generate.py wrote it.
+struct GoldenCase {
+  std::string name;
+  json spec;
+};
+
+void PrintTo(const GoldenCase& c, std::ostream* os) {
+  *os << c.name;
+}
+
+// The build's source tree by default; $TD_GOLDEN_DIR when the binary runs elsewhere (a GPU machine).
+std::string fixture_path() {
+  const char* dir = std::getenv("TD_GOLDEN_DIR");
+  return std::string(dir && *dir ? dir : TD_GOLDEN_DIR) + "/ops.json";
+}
+
+// Loaded once, before the test cases are instantiated; an unreadable file gives no cases, which
+// GoldenFixture.Loads reports.
+const std::vector<GoldenCase>& golden_cases() {
+  static const std::vector<GoldenCase>* cases = [] {
+    auto* out = new std::vector<GoldenCase>();
+    std::ifstream in(fixture_path());
+    json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded() || !doc.contains("cases")) return out;
+    for (const json& c : doc["cases"]) out->push_back({c.at("name").get<std::string>(), c});
+    return out;
+  }();
+  return *cases;
+}
+
+// ---- JSON -> tensors and op arguments ----
+
+Tensor tensor_from_json(const json& j, Device device) {
+  DType dtype = dtype_from_name(j.at("dtype").get<std::string>());
+  auto shape = j.at("shape").get<std::vector<int64_t>>();
+  const json& values = j.at("values");
+  switch (dtype) {
+    case DType::kBool: {
+      std::vector<bool> v;
+      for (const json& x : values) v.push_back(x.get<bool>());
+      return tensor_bool(v, shape, device);
+    }
+    case DType::kInt64:
+      return tensor(values.get<std::vector<int64_t>>(), shape, device);
+    case DType::kFloat32:
+      return tensor(values.get<std::vector<float>>(), shape, device);
+    case DType::kFloat64:
+      return tensor(values.get<std::vector<double>>(), shape, device);
+    default:
+      throw Error(ErrorCode::kUnimplemented, str("golden fixture dtype ", dtype_name(dtype)));
+  }
+}
+
+Value value_from_json(const json& v) {
+  if (v.is_null()) return None{};
+  if (v.is_boolean()) return Scalar(v.get<bool>());
+  if (v.is_number_integer()) return Scalar(v.get<int64_t>());
+  if (v.is_number_float()) return Scalar(v.get<double>());
+  if (v.is_string()) return v.get<std::string>();
+  return v.get<std::vector<int64_t>>();
+}
+
+// PyTorch-style call -> positional values: tensors fill the op's leading Tensor arguments, kwargs go by
+// their signature names, and the schema's defaults fill any gap before the last given argument.
+std::vector<Value> positional_args(std::string_view op, const std::vector<Tensor>& tensors,
+                                   const json& kwargs) {
+  const Schema& schema = Registry::get().find(op).schema;
+  std::vector<std::optional<Value>> slots(schema.args.size());
+  size_t next_tensor = 0;
+  for (size_t i = 0; i < schema.args.size() && next_tensor < tensors.size(); ++i) {
+    if (schema.args[i].type == ArgType::kTensor) slots[i] = tensors[next_tensor++];
+  }
+  TD_CHECK_ARG(next_tensor == tensors.size(), "[golden] ", op, " takes fewer tensors than the case gives");
+  for (const auto& [name, v] : kwargs.items()) {
+    auto it = std::find_if(schema.args.begin(), schema.args.end(),
+                           [&](const ArgSpec& a) { return a.name == name; });
+    TD_CHECK_ARG(it != schema.args.end(), "[golden] ", op, " has no argument '", name, "'");
+    slots[static_cast<size_t>(it - schema.args.begin())] = value_from_json(v);
+  }
+  size_t count = slots.size();
+  while (count > 0 && !slots[count - 1]) --count;
+  std::vector<Value> values;
+  for (size_t i = 0; i < count; ++i) {
+    TD_CHECK_ARG(slots[i] || schema.args[i].default_value, "[golden] ", op, " needs argument '",
+                 schema.args[i].name, "'");
+    values.push_back(slots[i] ? *slots[i] : *schema.args[i].default_value);
+  }
+  return values;
+}
+
+Tensor call_by_name(std::string_view op, const std::vector<Tensor>& tensors, const json& kwargs) {
+  std::vector<Tensor> outs = call_op(op, positional_args(op, tensors, kwargs));
+  TD_CHECK_ARG(outs.size() == 1, "[golden] ", op, " returned ", outs.size(), " tensors");
+  return outs[0];
+}
+
+// ---- comparison ----
+
+/// allclose(actual, expected) with tolerances that cover float32 summation order and BLAS blocking.
+struct Tolerance {
+  double rtol, atol;
+};
+Tolerance tolerance_for(DType dtype) {
+  return dtype == DType::kFloat32 ? Tolerance{1e-5, 1e-5} : Tolerance{1e-12, 1e-12};
+}
+
+::testing::AssertionResult matches(const Tensor& actual, const json& expected) {
+  if (!actual.defined()) return ::testing::AssertionFailure() << "is undefined";
+  std::string want_dtype = expected.at("dtype").get<std::string>();
+  auto want_shape = expected.at("shape").get<std::vector<int64_t>>();
+  if (dtype_name(actual.dtype()) != want_dtype || actual.shape() != want_shape) {
+    return ::testing::AssertionFailure()
+           << "is " << dtype_name(actual.dtype()) << " " << shape_str(actual.shape()) << ", PyTorch gives "
+           << want_dtype << " " << shape_str(want_shape);
+  }
+  std::vector<double> got = actual.to_vector<double>();
+  const json& want = expected.at("values");
+  bool exact = is_integral(actual.dtype());
+  Tolerance tol = tolerance_for(actual.dtype());
+  int mismatches = 0;
+  std::ostringstream first;
+  first << std::setprecision(17);
+  for (size_t i = 0; i < got.size(); ++i) {
+    double w = want[i].is_boolean() ? (want[i].get<bool>() ? 1.0 : 0.0) : want[i].get<double>();
+    bool ok = exact ? got[i] == w : std::fabs(got[i] - w) <= tol.atol + tol.rtol * std::fabs(w);
+    if (ok) continue;
+    if (mismatches++ == 0) first << "element " << i << " is " << got[i] << ", PyTorch gives " << w;
+  }
+  if (mismatches == 0) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << mismatches << " of " << got.size() << " values differ; first: " << first.str()
+         << "\n  actual: " << actual.str();
+}
+
+// ---- the tests ----
+
+class GoldenTest : public ::testing::TestWithParam<std::tuple<GoldenCase, std::string>> {
+ protected:
+  void SetUp() override {
+    device_ = Device::parse(std::get<1>(GetParam()));
+    if (device_.is_cuda() && !backend(DeviceType::kCUDA).is_available()) GTEST_SKIP() << "no CUDA device";
+  }
+  Device device_;
+};
+
+TEST_P(GoldenTest, MatchesPyTorch) {
+  const json& spec = std::get<0>(GetParam()).spec;
+  std::string op = spec.at("op").get<std::string>();
+  std::vector<Tensor> leaves, args;
+  for (const json& input : spec.at("inputs")) {
+    Tensor leaf = tensor_from_json(input, device_);
+    if (is_floating(leaf.dtype())) leaf.requires_grad_();
+    const json& layout = input.at("layout");
+    args.push_back(layout.is_null()
+                       ? leaf
+                       : call_by_name(layout.at("op").get<std::string>(), {leaf}, layout.at("kwargs")));
+    leaves.push_back(leaf);
+  }
+
+  Tensor out = call_by_name(op, args, spec.at("kwargs"));
+  EXPECT_TRUE(matches(out, spec.at("expected"))) << "output of " << op;
+
+  const json& weight = spec.at("grad_weight");
+  if (weight.is_null()) {
+    EXPECT_FALSE(out.requires_grad()) << "PyTorch's output does not require grad";
+    return;
+  }
+  ASSERT_TRUE(out.requires_grad()) << "PyTorch's output requires grad";
+  out.mul(tensor_from_json(weight, device_)).sum().backward();
+  const json& grads = spec.at("grads");
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    if (grads[i].is_null()) {
+      EXPECT_FALSE(leaves[i].grad().defined()) << "input " << i << " has a grad; PyTorch's has none";
+    } else {
+      EXPECT_TRUE(matches(leaves[i].grad(), grads[i])) << "gradient of input " << i;
+    }
+  }
+}
+
+std::string golden_name(const ::testing::TestParamInfo<GoldenTest::ParamType>& info) {
+  return std::get<0>(info.param).name + (std::get<1>(info.param) == "cpu" ? "_cpu" : "_cuda");
+}
+
+INSTANTIATE_TEST_SUITE_P(PyTorch, GoldenTest,
+                         ::testing::Combine(::testing::ValuesIn(golden_cases()),
+                                            ::testing::Values(std::string("cpu"), std::string("cuda:0"))),
+                         golden_name);
+
+TEST(GoldenFixture, Loads) {
+  std::ifstream in(fixture_path());
+  ASSERT_TRUE(in) << "cannot open " << fixture_path() << "; run /usr/bin/python3 tests/golden/generate.py";
+  EXPECT_GE(golden_cases().size(), 100u);
+}
+
+// Adding a differentiable op means adding its golden cases to generate.py (STYLE.md, "Tests").
+TEST(GoldenFixture, CoversEveryDifferentiableOp) {
+  std::set<std::string> covered;
+  for (const GoldenCase& c : golden_cases()) covered.insert(c.spec.at("op").get<std::string>());
+  for (const OpDef* def : Registry::get().list()) {
+    if (def->autograd == AutogradKind::kNone) continue;
+    EXPECT_TRUE(covered.count(def->schema.name)) << "no golden case for op '" << def->schema.name
+                                                 << "': add one to tests/golden/generate.py and rerun it";
+  }
+}
+
+}  // namespace
+}  // namespace td

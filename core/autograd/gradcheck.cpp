@@ -1,0 +1,181 @@
+// gradcheck and gradgradcheck: analytical Jacobians from backward against central finite differences.
+#include "core/autograd/gradcheck.h"
+
+#include <cmath>
+#include <iomanip>
+#include <random>
+#include <sstream>
+
+#include "core/error.h"
+
+namespace td::autograd {
+
+namespace {
+// "[1, 2]": the multi-index of flat element `flat` of a row-major shape.
+std::string index_str(int64_t flat, std::span<const int64_t> shape) {
+  std::vector<int64_t> index(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    index[d] = flat % shape[d];
+    flat /= shape[d];
+  }
+  return shape_str(index);
+}
+
+void check_inputs(const std::vector<Tensor>& inputs) {
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Tensor& t = inputs[i];
+    TD_CHECK_ARG(t.defined(), "[gradcheck] input ", i, " is undefined");
+    TD_CHECK_ARG(t.dtype() == DType::kFloat64, "[gradcheck] input ", i, " must be float64, not ",
+                 dtype_name(t.dtype()));
+    TD_CHECK_ARG(t.is_leaf() && t.requires_grad(), "[gradcheck] input ", i,
+                 " must be a leaf that requires grad");
+  }
+}
+
+Tensor evaluate(const GradcheckFn& fn, const std::vector<Tensor>& inputs) {
+  Tensor out = fn(inputs);
+  TD_CHECK_ARG(out.defined() && is_floating(out.dtype()),
+               "[gradcheck] fn must return a floating tensor, not ",
+               out.defined() ? dtype_name(out.dtype()) : "an undefined tensor");
+  return out;
+}
+
+// A contiguous leaf copy of t (on t's device, requiring grad) with element j shifted by delta.
+Tensor perturbed(const Tensor& t, std::vector<double> values, int64_t j, double delta) {
+  values[static_cast<size_t>(j)] += delta;
+  Tensor p = tensor(values, t.shape(), t.device());
+  p.requires_grad_();
+  return p;
+}
+
+// Clears the inputs' .grad for the duration of a scope and puts the old values back after it.
+class GradStash {
+ public:
+  explicit GradStash(const std::vector<Tensor>& inputs) : inputs_(inputs) {
+    for (const Tensor& t : inputs_) {
+      saved_.push_back(t.grad());
+      Tensor(t).set_grad(Tensor());
+    }
+  }
+  ~GradStash() {
+    for (size_t i = 0; i < inputs_.size(); ++i) Tensor(inputs_[i]).set_grad(saved_[i]);
+  }
+  GradStash(const GradStash&) = delete;
+  GradStash& operator=(const GradStash&) = delete;
+
+ private:
+  const std::vector<Tensor>& inputs_;
+  std::vector<Tensor> saved_;
+};
+
+// A float64 tensor of uniform values in [-1, 1] from rng.
+Tensor uniform(std::vector<int64_t> shape, Device device, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> dist(-1.0, 1.0);
+  int64_t n = 1;
+  for (int64_t s : shape) n *= s;
+  std::vector<double> values(static_cast<size_t>(n));
+  for (double& v : values) v = dist(rng);
+  return tensor(values, std::move(shape), device);
+}
+}  // namespace
+
+GradcheckResult gradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps, double atol, double rtol) {
+  check_inputs(inputs);
+  const size_t n_in = inputs.size();
+
+  // Analytical Jacobian, one backward per output element: jac[i][j * n_out + k] = d out[k] / d input_i[j].
+  std::vector<std::vector<double>> analytical(n_in);
+  std::vector<int64_t> out_shape;
+  DType out_dtype = DType::kFloat64;
+  int64_t n_out = 0;
+  {
+    GradStash stash(inputs);
+    Tensor out = evaluate(fn, inputs);
+    out_shape = out.shape();
+    out_dtype = out.dtype();
+    n_out = out.numel();
+    for (size_t i = 0; i < n_in; ++i)
+      analytical[i].assign(static_cast<size_t>(inputs[i].numel() * n_out), 0.0);
+    // An output that does not require grad is constant in the inputs: its Jacobian is zero.
+    for (int64_t k = 0; k < n_out && out.requires_grad(); ++k) {
+      for (Tensor& t : inputs) t.set_grad(Tensor());
+      std::vector<double> one_hot(static_cast<size_t>(n_out), 0.0);
+      one_hot[static_cast<size_t>(k)] = 1.0;
+      out.backward(tensor(one_hot, out_shape, out.device()).to(out_dtype), /*retain_graph=*/true);
+      for (size_t i = 0; i < n_in; ++i) {
+        Tensor g = inputs[i].grad();
+        if (!g.defined()) continue;  // no path from this input: a zero column
+        if (g.shape() != inputs[i].shape() || g.dtype() != inputs[i].dtype()) {
+          return {false, str("[gradcheck] the gradient of input ", i, " is ", dtype_name(g.dtype()), " ",
+                             shape_str(g.shape()), " but the input is ", dtype_name(inputs[i].dtype()), " ",
+                             shape_str(inputs[i].shape()))};
+        }
+        std::vector<double> gv = g.to_vector<double>();
+        for (size_t j = 0; j < gv.size(); ++j) analytical[i][j * n_out + k] = gv[j];
+      }
+    }
+  }
+
+  // Numerical Jacobian, column by column, compared as it is built.
+  for (size_t i = 0; i < n_in; ++i) {
+    std::vector<double> values = inputs[i].to_vector<double>();
+    for (int64_t j = 0; j < inputs[i].numel(); ++j) {
+      std::vector<Tensor> args = inputs;
+      args[i] = perturbed(inputs[i], values, j, eps);
+      Tensor plus = evaluate(fn, args);
+      args[i] = perturbed(inputs[i], values, j, -eps);
+      Tensor minus = evaluate(fn, args);
+      if (plus.shape() != out_shape || minus.shape() != out_shape) {
+        return {false, str("[gradcheck] fn returned shape ", shape_str(plus.shape()),
+                           " for a perturbed input ", i, " but ", shape_str(out_shape), " for the original")};
+      }
+      std::vector<double> p = plus.to_vector<double>(), m = minus.to_vector<double>();
+      for (int64_t k = 0; k < n_out; ++k) {
+        double numerical = (p[k] - m[k]) / (2 * eps);
+        double a = analytical[i][static_cast<size_t>(j * n_out + k)];
+        if (std::fabs(a - numerical) <= atol + rtol * std::fabs(numerical)) continue;
+        std::ostringstream os;
+        os << std::setprecision(10) << "[gradcheck] Jacobian mismatch for output element " << k << " "
+           << index_str(k, out_shape) << " with respect to input " << i << ", element " << j << " "
+           << index_str(j, inputs[i].sizes()) << ": numerical " << numerical << " vs analytical " << a
+           << " (atol " << atol << ", rtol " << rtol << ")";
+        return {false, os.str()};
+      }
+    }
+  }
+  return {};
+}
+
+GradcheckResult gradgradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps, double atol,
+                              double rtol) {
+  check_inputs(inputs);
+  const size_t n_in = inputs.size();
+  Tensor out = evaluate(fn, inputs);
+  std::mt19937_64 rng(20240531);
+  std::vector<Tensor> weights;
+  for (const Tensor& t : inputs) weights.push_back(uniform(t.shape(), t.device(), rng));
+  Tensor v = uniform(out.shape(), out.device(), rng);
+  v.requires_grad_();
+
+  // G(x..., v) = sum_i sum(dL/dx_i * w_i) with L = sum(fn(x) * v): first derivatives kept differentiable.
+  GradcheckFn first_order = [fn, weights, n_in](const std::vector<Tensor>& xs) {
+    std::vector<Tensor> x(xs.begin(), xs.begin() + static_cast<std::ptrdiff_t>(n_in));
+    const Tensor& grad_output = xs[n_in];
+    GradStash stash(x);
+    Tensor y = evaluate(fn, x);
+    Tensor total = zeros({}, {DType::kFloat64, grad_output.device()});
+    if (!y.requires_grad()) return total;
+    y.backward(grad_output.to(y.dtype()), /*retain_graph=*/true, /*create_graph=*/true);
+    for (size_t i = 0; i < n_in; ++i) {
+      Tensor g = x[i].grad();
+      if (g.defined()) total = total.add(g.mul(weights[i]).sum());
+    }
+    return total;
+  };
+  inputs.push_back(v);
+  GradcheckResult r = gradcheck(first_order, inputs, eps, atol, rtol);
+  if (!r.ok) r.message = str("[gradgradcheck] (input ", n_in, " is the grad_output) ", r.message);
+  return r;
+}
+
+}  // namespace td::autograd

@@ -1,0 +1,265 @@
+#!/usr/bin/python3
+"""Writes tests/golden/ops.json: PyTorch's results for tensord's ops, read by tests/core/golden_test.cpp.
+
+Run with the system Python, which has PyTorch 1.13:  /usr/bin/python3 tests/golden/generate.py
+CI has no PyTorch, so the generated JSON is committed; rerun this after adding or changing a case.
+
+Each case calls one op the way golden_test.cpp does: getattr(torch.Tensor, op)(*inputs, **kwargs), with
+kwargs named as in the op's signature. An input may carry a `layout`, another op applied to the stored
+(contiguous) leaf before the call, so that the op sees a non-contiguous tensor (a transpose, an expand);
+gradients are of the leaf. For an output that requires grad, the file stores w and the gradient of every
+floating leaf for loss = (out * w).sum().
+"""
+
+import json
+import os
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "ops.json")
+
+F32, F64, I64, BOOL = torch.float32, torch.float64, torch.int64, torch.bool
+
+
+def dtype_name(dtype):
+    return str(dtype).replace("torch.", "")
+
+
+def randn(*shape, dtype=F64):
+    """Normal values rounded to two decimals, so the inputs stay short and exact to read."""
+    return torch.randn(shape, dtype=F64).mul(100).round().div(100).to(dtype)
+
+
+def nonzero(*shape, dtype=F64):
+    """Values of magnitude 0.5 or more, safe as divisors."""
+    t = randn(*shape)
+    return (t.sign() + (t == 0).double()).mul(t.abs() + 0.5).to(dtype)
+
+
+def ints(*shape, lo=-9, hi=10):
+    return torch.randint(lo, hi, shape, dtype=I64)
+
+
+def bools(*shape):
+    return torch.randint(0, 2, shape, dtype=I64).bool()
+
+
+def transposed(t, dim0=-2, dim1=-1):
+    """t, received by the op as a non-contiguous view: the leaf is t.transpose(dim0, dim1) made contiguous,
+    and the layout transposes it back."""
+    return (t.transpose(dim0, dim1).contiguous(), {"op": "transpose", "kwargs": {"dim0": dim0, "dim1": dim1}})
+
+
+def expanded(t, size):
+    """An input the op receives as t.expand(size): stride 0 on the broadcast dims."""
+    return (t, {"op": "expand", "kwargs": {"size": list(size)}})
+
+
+def encode_tensor(t):
+    values = t.detach().reshape(-1).tolist()
+    if t.dtype == F32:
+        # The shortest decimal that reads back as the same float32: short, and exact once cast to float.
+        values = [float(str(np.float32(v))) for v in values]
+    return {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "values": values}
+
+
+def encode_kwargs(kwargs):
+    out = {}
+    for k, v in kwargs.items():
+        out[k] = dtype_name(v) if isinstance(v, torch.dtype) else v
+    return out
+
+
+def apply(op, args, kwargs):
+    fn = getattr(torch.Tensor, op, None) or getattr(torch.ops.aten, op)  # aten for internal ops (_to_copy)
+    return fn(*args, **kwargs)
+
+
+def make_case(name, op, inputs, **kwargs):
+    """inputs: tensors, or (leaf, layout) pairs from transposed()/expanded()."""
+    leaves, layouts = [], []
+    for x in inputs:
+        leaf, layout = x if isinstance(x, tuple) else (x, None)
+        leaves.append(leaf.clone().requires_grad_(leaf.is_floating_point()))
+        layouts.append(layout)
+    args = [apply(lay["op"], [leaf], lay["kwargs"]) if lay else leaf for leaf, lay in zip(leaves, layouts)]
+    out = apply(op, args, kwargs)
+    case = {
+        "name": name,
+        "op": op,
+        "inputs": [dict(encode_tensor(leaf), layout=lay) for leaf, lay in zip(leaves, layouts)],
+        "kwargs": encode_kwargs(kwargs),
+        "expected": encode_tensor(out),
+        "grad_weight": None,
+        "grads": [None] * len(leaves),
+    }
+    if out.requires_grad:
+        w = randn(*out.shape, dtype=out.dtype)
+        (out * w).sum().backward()
+        case["grad_weight"] = encode_tensor(w)
+        case["grads"] = [encode_tensor(leaf.grad) if leaf.grad is not None else None for leaf in leaves]
+    return case
+
+
+def cases():
+    c = []
+    add = c.append
+
+    # ---- add, sub, mul, div, neg: broadcasting, promotion, alpha, layouts, empty ----
+    add(make_case("add_f32", "add", [randn(2, 3, dtype=F32), randn(2, 3, dtype=F32)]))
+    add(make_case("add_f64_broadcast", "add", [randn(2, 1, 3), randn(4, 1)]))
+    add(make_case("add_f64_float_alpha", "add", [randn(3), randn(3)], alpha=2.5))
+    add(make_case("add_f32_int_alpha", "add", [randn(3, dtype=F32), randn(2, 3, dtype=F32)], alpha=-2))
+    add(make_case("add_i64_f32_promotes_to_f32", "add", [ints(3), randn(3, dtype=F32)]))
+    add(make_case("add_0dim_f64_and_f32_gives_f32", "add", [randn(dtype=F64), randn(4, dtype=F32)]))
+    add(make_case("add_i64_and_0dim_f64_gives_f64", "add", [ints(3), randn(dtype=F64)]))
+    add(make_case("add_bool_bool", "add", [bools(5), bools(5)]))
+    add(make_case("add_i64_bool", "add", [ints(4), bools(4)]))
+    add(make_case("add_i64_alpha", "add", [ints(2, 2), ints(2, 2)], alpha=3))
+    add(make_case("add_transposed_lhs", "add", [transposed(randn(2, 3)), randn(2, 3)]))
+    add(make_case("add_expanded_rhs", "add", [randn(3, 4), expanded(randn(3, 1), [3, 4])]))
+    add(make_case("add_empty", "add", [randn(0, 3), randn(3)]))
+    add(make_case("add_0dim_both", "add", [randn(), randn()]))
+
+    add(make_case("sub_f32_alpha", "sub", [randn(2, 3, dtype=F32), randn(2, 3, dtype=F32)], alpha=2))
+    add(make_case("sub_f64_broadcast", "sub", [randn(3, 1), randn(1, 4)]))
+    add(make_case("sub_i64", "sub", [ints(5), ints(5)]))
+    add(make_case("sub_f64_minus_0dim", "sub", [randn(2, 2), randn()]))
+    add(make_case("sub_f64_float_alpha_transposed", "sub", [randn(2, 3), transposed(randn(2, 3))], alpha=0.5))
+
+    add(make_case("mul_f32", "mul", [randn(2, 3, dtype=F32), randn(2, 3, dtype=F32)]))
+    add(make_case("mul_f64_broadcast", "mul", [randn(4, 1, 2), randn(3, 1)]))
+    add(make_case("mul_i64", "mul", [ints(6), ints(6)]))
+    add(make_case("mul_bool", "mul", [bools(6), bools(6)]))
+    add(make_case("mul_i64_f64_promotes", "mul", [ints(2, 3), randn(2, 3)]))
+    add(make_case("mul_f32_f64_promotes", "mul", [randn(3, dtype=F32), randn(3, dtype=F64)]))
+    add(make_case("mul_both_transposed", "mul", [transposed(randn(3, 2)), transposed(randn(3, 2))]))
+    add(make_case("mul_expanded_0dim", "mul", [expanded(randn(), [2, 3]), randn(2, 3)]))
+
+    add(make_case("div_f32", "div", [randn(2, 3, dtype=F32), nonzero(2, 3, dtype=F32)]))
+    add(make_case("div_f64_broadcast", "div", [randn(2, 1, 3), nonzero(4, 1)]))
+    add(make_case("div_i64_gives_f32", "div", [ints(6), ints(6, lo=1, hi=5)]))
+    add(make_case("div_f64_by_0dim", "div", [randn(2, 3), nonzero()]))
+    add(make_case("div_0dim_by_f64", "div", [randn(), nonzero(3)]))
+    add(make_case("div_transposed_divisor", "div", [randn(2, 3), transposed(nonzero(2, 3))]))
+
+    add(make_case("neg_f32", "neg", [randn(2, 3, dtype=F32)]))
+    add(make_case("neg_f64_transposed", "neg", [transposed(randn(3, 4))]))
+    add(make_case("neg_i64", "neg", [ints(5)]))
+    add(make_case("neg_0dim", "neg", [randn()]))
+
+    # ---- sum, mean ----
+    add(make_case("sum_all_f32", "sum", [randn(3, 4, dtype=F32)]))
+    add(make_case("sum_dim0_f64", "sum", [randn(3, 4)], dim=0))
+    add(make_case("sum_dim_neg1_keepdim", "sum", [randn(2, 3, 4)], dim=-1, keepdim=True))
+    add(make_case("sum_dims_0_2", "sum", [randn(2, 3, 4)], dim=[0, 2]))
+    add(make_case("sum_dims_0_2_keepdim", "sum", [randn(2, 3, 4)], dim=[0, 2], keepdim=True))
+    add(make_case("sum_dim_empty_list_sums_all", "sum", [randn(2, 3)], dim=[]))
+    add(make_case("sum_i64_gives_i64", "sum", [ints(3, 4)], dim=1))
+    add(make_case("sum_bool_gives_i64", "sum", [bools(2, 5)]))
+    add(make_case("sum_f32_dtype_f64", "sum", [randn(2, 3, dtype=F32)], dim=1, dtype=F64))
+    add(make_case("sum_i64_dtype_f32", "sum", [ints(2, 3)], dtype=F32))
+    add(make_case("sum_transposed", "sum", [transposed(randn(3, 4))], dim=1))
+    add(make_case("sum_expanded", "sum", [expanded(randn(3, 1), [3, 5])], dim=[0]))
+    add(make_case("sum_0dim", "sum", [randn()]))
+    add(make_case("sum_empty_dim0", "sum", [randn(0, 3)], dim=0))
+    add(make_case("sum_empty_all", "sum", [randn(0, 3)]))
+
+    add(make_case("mean_all_f32", "mean", [randn(3, 4, dtype=F32)]))
+    add(make_case("mean_dim_f64", "mean", [randn(3, 4)], dim=1))
+    add(make_case("mean_dims_keepdim", "mean", [randn(2, 3, 4)], dim=[0, -1], keepdim=True))
+    add(make_case("mean_f32_dtype_f64", "mean", [randn(2, 3, dtype=F32)], dim=0, dtype=F64))
+    add(make_case("mean_transposed", "mean", [transposed(randn(3, 4))], dim=0))
+
+    # ---- matmul, mm, bmm ----
+    add(make_case("matmul_1d_1d", "matmul", [randn(3), randn(3)]))
+    add(make_case("matmul_2d_1d", "matmul", [randn(2, 3), randn(3)]))
+    add(make_case("matmul_1d_2d", "matmul", [randn(3), randn(3, 4)]))
+    add(make_case("matmul_2d_2d", "matmul", [randn(2, 3), randn(3, 4)]))
+    add(make_case("matmul_2d_2d_f32", "matmul", [randn(2, 3, dtype=F32), randn(3, 4, dtype=F32)]))
+    add(make_case("matmul_2d_2d_i64", "matmul", [ints(2, 3), ints(3, 2)]))
+    add(make_case("matmul_3d_2d", "matmul", [randn(2, 3, 4), randn(4, 5)]))
+    add(make_case("matmul_3d_1d", "matmul", [randn(2, 3, 4), randn(4)]))
+    add(make_case("matmul_1d_3d", "matmul", [randn(4), randn(2, 4, 3)]))
+    add(make_case("matmul_2d_3d", "matmul", [randn(3, 4), randn(2, 4, 5)]))
+    add(make_case("matmul_3d_3d", "matmul", [randn(2, 3, 4), randn(2, 4, 2)]))
+    add(make_case("matmul_4d_3d_broadcast", "matmul", [randn(2, 1, 3, 4), randn(3, 4, 2)]))
+    add(make_case("matmul_transposed_lhs", "matmul", [transposed(randn(2, 3)), randn(3, 4)]))
+    add(make_case("matmul_3d_2d_transposed_rhs", "matmul", [randn(2, 3, 4), transposed(randn(4, 5))]))
+    add(make_case("matmul_3d_permuted_lhs_2d", "matmul", [transposed(randn(4, 3, 2), 0, 2), randn(2, 3)]))
+    add(make_case("matmul_expanded_batch", "matmul", [expanded(randn(1, 2, 3), [4, 2, 3]), randn(4, 3, 2)]))
+    add(make_case("matmul_empty_k", "matmul", [randn(2, 0), randn(0, 3)]))
+    add(make_case("matmul_3d_2d_empty_k", "matmul", [randn(2, 3, 0), randn(0, 4)]))
+
+    add(make_case("mm_f64", "mm", [randn(3, 2), randn(2, 4)]))
+    add(make_case("mm_f32", "mm", [randn(2, 5, dtype=F32), randn(5, 3, dtype=F32)]))
+    add(make_case("mm_i64", "mm", [ints(2, 3), ints(3, 3)]))
+    add(make_case("mm_transposed_both", "mm", [transposed(randn(4, 2)), transposed(randn(2, 3))]))
+    add(make_case("mm_empty_rows", "mm", [randn(0, 3), randn(3, 2)]))
+
+    add(make_case("bmm_f64", "bmm", [randn(2, 3, 4), randn(2, 4, 5)]))
+    add(make_case("bmm_f32", "bmm", [randn(3, 2, 2, dtype=F32), randn(3, 2, 3, dtype=F32)]))
+    add(make_case("bmm_i64", "bmm", [ints(2, 2, 3), ints(2, 3, 2)]))
+    add(make_case("bmm_transposed_rhs", "bmm", [randn(2, 3, 4), transposed(randn(2, 4, 5), 1, 2)]))
+
+    # ---- views, copies, conversions ----
+    add(make_case("view_f64", "view", [randn(2, 3, 4)], size=[6, 4]))
+    add(make_case("view_infer", "view", [randn(2, 3, 4)], size=[-1, 3]))
+    add(make_case("view_0dim_to_1", "view", [randn()], size=[1]))
+    add(make_case("view_1_to_0dim", "view", [randn(1)], size=[]))
+    add(make_case("view_i64", "view", [ints(2, 3)], size=[3, 2]))
+    add(make_case("reshape_contiguous", "reshape", [randn(2, 6)], shape=[3, -1]))
+    add(make_case("reshape_transposed_copies", "reshape", [transposed(randn(3, 4))], shape=[12]))
+    add(make_case("transpose_f64", "transpose", [randn(2, 3, 4)], dim0=0, dim1=2))
+    add(make_case("transpose_negative_dims", "transpose", [randn(2, 3, 4)], dim0=-1, dim1=-2))
+    add(make_case("t_2d", "t", [randn(2, 3)]))
+    add(make_case("t_1d", "t", [randn(3)]))
+    add(make_case("permute_f64", "permute", [randn(2, 3, 4)], dims=[2, 0, 1]))
+    add(make_case("permute_negative_dims", "permute", [randn(2, 3, 4)], dims=[-1, 0, -2]))
+    add(make_case("expand_dim1", "expand", [randn(3, 1)], size=[3, 4]))
+    add(make_case("expand_new_leading", "expand", [randn(3)], size=[2, 3]))
+    add(make_case("expand_keep_minus1", "expand", [randn(2, 1)], size=[2, 2, -1]))
+    add(make_case("expand_0dim", "expand", [randn()], size=[2, 2]))
+    add(make_case("unsqueeze_0", "unsqueeze", [randn(2, 3)], dim=0))
+    add(make_case("unsqueeze_middle", "unsqueeze", [randn(2, 3)], dim=1))
+    add(make_case("unsqueeze_neg1", "unsqueeze", [randn(2, 3)], dim=-1))
+    add(make_case("squeeze_size1", "squeeze", [randn(2, 1, 3)], dim=1))
+    add(make_case("squeeze_not_size1_is_noop", "squeeze", [randn(2, 3)], dim=0))
+    add(make_case("squeeze_negative", "squeeze", [randn(2, 1)], dim=-1))
+    add(make_case("clone_f32", "clone", [randn(2, 3, dtype=F32)]))
+    add(make_case("clone_transposed", "clone", [transposed(randn(2, 3))]))
+    add(make_case("clone_i64", "clone", [ints(4)]))
+    add(make_case("contiguous_transposed_copies", "contiguous", [transposed(randn(2, 3))]))
+    add(make_case("contiguous_already", "contiguous", [randn(2, 3)]))
+    add(make_case("internal_to_copy_f32_to_f64", "_to_copy", [randn(2, 2, dtype=F32)], dtype=F64))
+    add(make_case("internal_to_copy_f64_to_i64", "_to_copy", [randn(3).mul(4)], dtype=I64))
+    add(make_case("to_f32_to_f64", "to", [randn(2, 3, dtype=F32)], dtype=F64))
+    add(make_case("to_f64_to_f32", "to", [randn(2, 3)], dtype=F32))
+    add(make_case("to_f32_to_i64_truncates", "to", [randn(5, dtype=F32).mul(3)], dtype=I64))
+    add(make_case("to_i64_to_f32", "to", [ints(4)], dtype=F32))
+    add(make_case("to_bool_to_f32", "to", [bools(4)], dtype=F32))
+    add(make_case("to_f32_to_bool", "to", [torch.tensor([0.0, 1.5, -2.0, 0.0])], dtype=BOOL))
+    add(make_case("to_same_dtype_copy", "to", [randn(3)], dtype=F64, copy=True))
+    add(make_case("to_device_cpu", "to", [randn(3)], device="cpu"))
+    return c
+
+
+def main():
+    torch.manual_seed(20240531)
+    data = {
+        "generator": "tests/golden/generate.py",
+        "torch_version": torch.__version__,
+        "cases": cases(),
+    }
+    names = [case["name"] for case in data["cases"]]
+    assert len(names) == len(set(names)), "duplicate case names"
+    with open(OUT, "w") as f:
+        json.dump(data, f, separators=(",", ":"))
+        f.write("\n")
+    print(f"wrote {len(names)} cases, {os.path.getsize(OUT)} bytes to {OUT}")
+
+
+if __name__ == "__main__":
+    main()
