@@ -379,12 +379,7 @@ Scalar Tensor::item() const {
 
 template <class T>
 T Tensor::item() const {
-  Scalar s = item();
-  if constexpr (std::is_floating_point_v<T>) {
-    return static_cast<T>(s.to_double());
-  } else {
-    return static_cast<T>(s.to_int());
-  }
+  return item().to<T>();
 }
 template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "core/dtype.h"
 
@@ -23,6 +24,17 @@ class Scalar {
   bool is_floating() const { return kind_ == Kind::kFloat; }
   double to_double() const { return kind_ == Kind::kFloat ? d_ : static_cast<double>(i_); }
   int64_t to_int() const { return kind_ == Kind::kFloat ? static_cast<int64_t>(d_) : i_; }
+  /// The value as a C++ number type: floats convert, integers truncate toward zero, bool is "non-zero".
+  template <class T>
+  T to() const {
+    if constexpr (std::is_same_v<T, bool>) {
+      return to_double() != 0;
+    } else if constexpr (std::is_floating_point_v<T>) {
+      return static_cast<T>(to_double());
+    } else {
+      return static_cast<T>(to_int());
+    }
+  }
   /// The dtype a tensor made from this number would have: bool, int64 or the default float.
   DType natural_dtype() const {
     return kind_ == Kind::kBool ? DType::kBool : kind_ == Kind::kInt ? DType::kInt64 : default_float_dtype();

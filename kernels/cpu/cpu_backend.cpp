@@ -14,17 +14,6 @@ namespace {
 
 constexpr size_t kCheckedAllocation = size_t{64} << 20;
 
-template <class T>
-T scalar_as(const Scalar& s) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return static_cast<T>(s.to_double());
-  } else if constexpr (std::is_same_v<T, bool>) {
-    return s.to_double() != 0;
-  } else {
-    return static_cast<T>(s.is_floating() ? static_cast<int64_t>(s.to_double()) : s.to_int());
-  }
-}
-
 template <class To, class From>
 To convert(From v) {
   if constexpr (std::is_same_v<To, bool>) {
@@ -133,7 +122,7 @@ class CpuBackend final : public Backend {
   void fill(const StridedRef& dst, const Scalar& value, int) override {
     dispatch(dst.dtype, "fill", [&](auto tag) {
       using T = decltype(tag);
-      const T v = scalar_as<T>(value);
+      const T v = value.to<T>();
       auto* pd = static_cast<T*>(dst.data);
       for_each_row<1>(dst.sizes, {dst.strides}, [&](auto off, int64_t n, auto s) {
         T* d = pd + off[0];
@@ -146,7 +135,7 @@ class CpuBackend final : public Backend {
               int) override {
     dispatch(out.dtype, binary_op_name(op), [&](auto tag) {
       using T = decltype(tag);
-      const T al = scalar_as<T>(alpha);
+      const T al = alpha.to<T>();
       switch (op) {
         case BinaryOp::kAdd: return binary_loop<T, BinaryOp::kAdd>(out, a, b, al);
         case BinaryOp::kSub: return binary_loop<T, BinaryOp::kSub>(out, a, b, al);

@@ -12,6 +12,7 @@
 #include "core/backend.h"
 #include "core/error.h"
 #include "kernels/coalesce.h"
+#include "kernels/dispatch.h"
 
 namespace td::kernels {
 
@@ -46,21 +47,10 @@ void for_each_row(std::span<const int64_t> sizes, const std::array<std::span<con
   for (int64_t row = 0; row < rows; ++row) inner(row_offsets(row), inner_n, inner_s);
 }
 
-/// Runs f(T{}) with T the C++ type of dtype; names op and dtype when the CPU has no kernel for it.
+/// dispatch() for the CPU backend.
 template <class F>
 void dispatch(DType dtype, std::string_view op, F&& f) {
-  switch (dtype) {
-    case DType::kBool: return f(bool{});
-    case DType::kUInt8: return f(uint8_t{});
-    case DType::kInt8: return f(int8_t{});
-    case DType::kInt16: return f(int16_t{});
-    case DType::kInt32: return f(int32_t{});
-    case DType::kInt64: return f(int64_t{});
-    case DType::kFloat32: return f(float{});
-    case DType::kFloat64: return f(double{});
-    default:
-      throw Error(ErrorCode::kUnimplemented, str("[", op, "] has no CPU kernel for dtype ", dtype_name(dtype)));
-  }
+  dispatch(dtype, op, "CPU", std::forward<F>(f));
 }
 
 /// Batched GEMM on the CPU (kernels/cpu/blas.cpp): OpenBLAS for floats, a blocked loop for integers.

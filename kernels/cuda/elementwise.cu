@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/dispatch.h"
 
 namespace td::kernels::cuda {
 
@@ -112,29 +113,7 @@ __global__ void sum_kernel(SumIndexer ix, T* out, const T* in) {
 
 template <class F>
 void dispatch(DType dtype, const char* op, F&& f) {
-  switch (dtype) {
-    case DType::kBool: return f(bool{});
-    case DType::kUInt8: return f(uint8_t{});
-    case DType::kInt8: return f(int8_t{});
-    case DType::kInt16: return f(int16_t{});
-    case DType::kInt32: return f(int32_t{});
-    case DType::kInt64: return f(int64_t{});
-    case DType::kFloat32: return f(float{});
-    case DType::kFloat64: return f(double{});
-    default:
-      throw Error(ErrorCode::kUnimplemented, str("[", op, "] has no CUDA kernel for dtype ", dtype_name(dtype)));
-  }
-}
-
-template <class T>
-T scalar_as(const Scalar& s) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return static_cast<T>(s.to_double());
-  } else if constexpr (std::is_same_v<T, bool>) {
-    return s.to_double() != 0;
-  } else {
-    return static_cast<T>(s.is_floating() ? static_cast<int64_t>(s.to_double()) : s.to_int());
-  }
+  kernels::dispatch(dtype, op, "CUDA", std::forward<F>(f));
 }
 
 }  // namespace
@@ -153,7 +132,7 @@ void binary(BinaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, c
     auto* o = static_cast<T*>(out);
     auto* x = static_cast<const T*>(a);
     auto* y = static_cast<const T*>(b);
-    const T al = scalar_as<T>(alpha);
+    const T al = alpha.to<T>();
     switch (op) {
       case BinaryOp::kAdd: binary_kernel<<<blocks_for(n), kThreads>>>(n, ix, o, x, y, AddOp<T>{al}); break;
       case BinaryOp::kSub: binary_kernel<<<blocks_for(n), kThreads>>>(n, ix, o, x, y, SubOp<T>{al}); break;
@@ -178,7 +157,7 @@ void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* 
 void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& value) {
   dispatch(dtype, "fill", [&](auto tag) {
     using T = decltype(tag);
-    fill_kernel<<<blocks_for(n), kThreads>>>(n, ix, static_cast<T*>(dst), scalar_as<T>(value));
+    fill_kernel<<<blocks_for(n), kThreads>>>(n, ix, static_cast<T*>(dst), value.to<T>());
   });
   check(cudaGetLastError(), "fill kernel launch");
 }

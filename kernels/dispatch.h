@@ -1,0 +1,30 @@
+// dtype dispatch shared by the CPU and CUDA backends (host code).
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "core/dtype.h"
+#include "core/error.h"
+
+namespace td::kernels {
+
+/// Runs f(T{}) with T the C++ type of dtype; names the op, the backend and the dtype when there is no kernel.
+template <class F>
+void dispatch(DType dtype, std::string_view op, std::string_view backend, F&& f) {
+  switch (dtype) {
+    case DType::kBool: return f(bool{});
+    case DType::kUInt8: return f(uint8_t{});
+    case DType::kInt8: return f(int8_t{});
+    case DType::kInt16: return f(int16_t{});
+    case DType::kInt32: return f(int32_t{});
+    case DType::kInt64: return f(int64_t{});
+    case DType::kFloat32: return f(float{});
+    case DType::kFloat64: return f(double{});
+    default:
+      throw Error(ErrorCode::kUnimplemented,
+                  str("[", op, "] has no ", backend, " kernel for dtype ", dtype_name(dtype)));
+  }
+}
+
+}  // namespace td::kernels
