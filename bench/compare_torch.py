@@ -5,6 +5,7 @@ usage: bench/compare_torch.py BUILD_DIR/bench/bench_ops [--device cpu|cuda]
 Ratios > 1 mean tensord is slower. Both sides use the same thread count (torch.get_num_threads()).
 """
 import json
+import os
 import subprocess
 import sys
 import time
@@ -27,8 +28,11 @@ def main():
     binary = sys.argv[1]
     device = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--device" else "cpu"
     flag = 1 if device == "cuda" else 0
+    # Same thread count on both sides: PyTorch defaults to one thread per physical core.
+    threads = str(torch.get_num_threads())
+    env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
     out = subprocess.run([binary, f"--benchmark_filter=/{flag}/real_time", "--benchmark_format=json",
-                          "--benchmark_min_time=0.5"], capture_output=True, text=True, check=True)
+                          "--benchmark_min_time=0.5"], capture_output=True, text=True, check=True, env=env)
     ours = {b["name"]: b["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3}[b["time_unit"]]
             for b in json.loads(out.stdout)["benchmarks"] if "error_occurred" not in b}
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
