@@ -289,6 +289,9 @@ Registry& Registry::get() {
     register_reduce_ops(*r);
     register_shape_ops(*r);
     register_blas_ops(*r);
+    register_unary_ops(*r);
+    register_compare_ops(*r);
+    register_random_ops(*r);
     return r;
   }();
   return *registry;

@@ -179,5 +179,8 @@ void register_binary_ops(Registry& r);
 void register_reduce_ops(Registry& r);
 void register_shape_ops(Registry& r);
 void register_blas_ops(Registry& r);
+void register_unary_ops(Registry& r);
+void register_compare_ops(Registry& r);
+void register_random_ops(Registry& r);
 
 }  // namespace td
