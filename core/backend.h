@@ -11,6 +11,7 @@
 
 #include "core/device.h"
 #include "core/dtype.h"
+#include "core/ops/unary_list.h"
 #include "core/scalar.h"
 
 namespace td {
@@ -30,9 +31,36 @@ struct StridedRef {
 };
 
 /// Elementwise binary operations with two inputs of the output's dtype.
-enum class BinaryOp : uint8_t { kAdd, kSub, kMul, kDiv };
+enum class BinaryOp : uint8_t {
+  kAdd,
+  kSub,
+  kMul,
+  kDiv,
+  kMaximum,
+  kMinimum,
+  kPow,
+  kFmod,
+  kRemainder,    // Python's %: the sign of the divisor
+  kFloorDivide,  // rounds toward -inf
+  kAtan2,
+  kBitwiseAnd,
+  kBitwiseOr,
+  kBitwiseXor,
+};
 /// The op name a BinaryOp reports in errors.
 std::string_view binary_op_name(BinaryOp op);
+
+/// Elementwise ops with a bool result: out[i] = a[i] (op) b[i], a and b of one dtype.
+enum class CompareOp : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe, kLogicalAnd, kLogicalOr, kLogicalXor };
+std::string_view compare_op_name(CompareOp op);
+
+enum class UnaryOp : uint8_t {
+#define TD_UNARY_ENUM(Name, name) k##Name,
+  TD_FLOAT_UNARY_OPS(TD_UNARY_ENUM) TD_ANY_UNARY_OPS(TD_UNARY_ENUM) TD_PREDICATE_UNARY_OPS(TD_UNARY_ENUM)
+#undef TD_UNARY_ENUM
+};
+/// The op's PyTorch name ("exp", "logical_not").
+std::string_view unary_op_name(UnaryOp op);
 
 /// How a BLAS sees one matrix of a strided [rows, cols] view: transposed or not, and its leading dimension.
 struct MatrixLayout {
@@ -79,6 +107,13 @@ class Backend {
   /// second operand is scaled by alpha first (PyTorch's add(a, b, alpha=...)).
   virtual void binary(BinaryOp op, const StridedRef& out, const StridedRef& a, const StridedRef& b,
                       const Scalar& alpha, int index);
+  /// out = op(in); out and in share a dtype except for predicates, whose out is bool.
+  virtual void unary(UnaryOp op, const StridedRef& out, const StridedRef& in, int index);
+  /// out (bool) = a (op) b, a and b of one dtype, broadcast by strides.
+  virtual void compare(CompareOp op, const StridedRef& out, const StridedRef& a, const StridedRef& b, int index);
+  /// out = cond ? a : b, cond bool, out/a/b of one dtype, all broadcast by strides.
+  virtual void where(const StridedRef& out, const StridedRef& cond, const StridedRef& a, const StridedRef& b,
+                     int index);
   /// out[k...] = sum over the last `reduced` dims of in[k..., r...]; out has in's leading dims and one dtype.
   virtual void sum(const StridedRef& out, const StridedRef& in, int reduced, int index);
   /// Batched matrix product: out[b] = a[b] @ b[b] for 3-d views [B, M, K] x [B, K, N] -> [B, M, N]. out is

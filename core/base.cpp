@@ -125,13 +125,25 @@ std::string Scalar::str() const {
 }
 
 std::string_view binary_op_name(BinaryOp op) {
-  switch (op) {
-    case BinaryOp::kAdd: return "add";
-    case BinaryOp::kSub: return "sub";
-    case BinaryOp::kMul: return "mul";
-    case BinaryOp::kDiv: return "div";
-  }
-  return "binary";
+  static constexpr std::array<std::string_view, 14> kNames = {
+      "add",  "sub",       "mul",          "div",   "maximum",     "minimum",    "pow",
+      "fmod", "remainder", "floor_divide", "atan2", "bitwise_and", "bitwise_or", "bitwise_xor"};
+  return kNames[static_cast<size_t>(op)];
+}
+
+std::string_view compare_op_name(CompareOp op) {
+  static constexpr std::array<std::string_view, 9> kNames = {"eq", "ne", "lt", "le", "gt", "ge",
+                                                             "logical_and", "logical_or", "logical_xor"};
+  return kNames[static_cast<size_t>(op)];
+}
+
+std::string_view unary_op_name(UnaryOp op) {
+  static constexpr std::string_view kNames[] = {
+#define TD_UNARY_NAME(Name, name) #name,
+      TD_FLOAT_UNARY_OPS(TD_UNARY_NAME) TD_ANY_UNARY_OPS(TD_UNARY_NAME) TD_PREDICATE_UNARY_OPS(TD_UNARY_NAME)
+#undef TD_UNARY_NAME
+  };
+  return kNames[static_cast<size_t>(op)];
 }
 
 void Backend::missing(std::string_view op) const {
@@ -141,6 +153,13 @@ void Backend::copy(const StridedRef&, const StridedRef&, int) { missing("copy");
 void Backend::fill(const StridedRef&, const Scalar&, int) { missing("fill"); }
 void Backend::binary(BinaryOp op, const StridedRef&, const StridedRef&, const StridedRef&, const Scalar&, int) {
   missing(binary_op_name(op));
+}
+void Backend::unary(UnaryOp op, const StridedRef&, const StridedRef&, int) { missing(unary_op_name(op)); }
+void Backend::compare(CompareOp op, const StridedRef&, const StridedRef&, const StridedRef&, int) {
+  missing(compare_op_name(op));
+}
+void Backend::where(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&, int) {
+  missing("where");
 }
 void Backend::sum(const StridedRef&, const StridedRef&, int, int) { missing("sum"); }
 void Backend::gemm(const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("matmul"); }

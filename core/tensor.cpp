@@ -68,6 +68,13 @@ Tensor make_view(const Tensor& t, std::vector<int64_t> sizes, std::vector<int64_
                                              t.dtype()));
 }
 
+Tensor wrapped_scalar(const Scalar& value) {
+  DType dtype = value.is_bool() ? DType::kBool : value.is_integral() ? DType::kInt64 : DType::kFloat64;
+  Tensor t = full({}, value, {dtype, kCPU});
+  t.impl().wrapped_number = true;
+  return t;
+}
+
 StridedRef strided_ref(const Tensor& t) {
   const TensorImpl& i = t.impl();
   return StridedRef{t.data_ptr(), i.dtype, i.sizes, i.strides};

@@ -49,6 +49,9 @@ struct TensorImpl {
   std::vector<int64_t> strides;
   int64_t offset = 0;
   DType dtype;
+  /// A Python number passed where a tensor goes (`x * 2`): it only sets the result's category in type
+  /// promotion, and may sit on the CPU next to CUDA operands.
+  bool wrapped_number = false;
   /// Null for tensors autograd does not track.
   std::unique_ptr<autograd::AutogradMeta> autograd;
 };
@@ -62,6 +65,9 @@ int64_t wrap_dim(std::string_view op, int64_t dim, int64_t ndim);
 
 /// A new tensor viewing t's storage with other sizes/strides/offset (no autograd state).
 Tensor make_view(const Tensor& t, std::vector<int64_t> sizes, std::vector<int64_t> strides, int64_t offset);
+/// A 0-dim CPU tensor for a number given where an op takes a tensor (PyTorch's wrapped number): bool, int64
+/// or float64 by the number's kind.
+Tensor wrapped_scalar(const Scalar& value);
 /// A strided description of t for a backend call.
 StridedRef strided_ref(const Tensor& t);
 

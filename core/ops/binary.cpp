@@ -1,4 +1,5 @@
-// Elementwise binary arithmetic: add, sub, mul, div (and neg), with broadcasting and type promotion.
+// Elementwise binary arithmetic with broadcasting and type promotion: add, sub, mul, div, neg, maximum,
+// minimum, clamp, pow, fmod, remainder, floor_divide, atan2, bitwise_and/or/xor.
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/ops/helpers.h"
@@ -8,31 +9,56 @@
 namespace td {
 
 namespace {
+bool promotes_ints_to_float(BinaryOp op) { return op == BinaryOp::kDiv || op == BinaryOp::kAtan2; }
+bool is_bitwise(BinaryOp op) {
+  return op == BinaryOp::kBitwiseAnd || op == BinaryOp::kBitwiseOr || op == BinaryOp::kBitwiseXor;
+}
+bool divides(BinaryOp op) {
+  return op == BinaryOp::kFmod || op == BinaryOp::kRemainder || op == BinaryOp::kFloorDivide;
+}
+
 // The one front end of the family: checks, promotes, broadcasts, allocates, and calls the backend kernel.
 Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, Scalar alpha = 1) {
   std::string_view name = binary_op_name(op);
   const Tensor both[] = {a, b};
-  ops::check_same_device(name, both);
+  Device device = ops::common_device(name, both);
   DType dtype = ops::result_type(both);
-  if (op == BinaryOp::kDiv && is_integral(dtype)) dtype = default_float_dtype();
+  if (promotes_ints_to_float(op) && is_integral(dtype)) dtype = default_float_dtype();
   TD_CHECK_ARG(!(op == BinaryOp::kSub && dtype == DType::kBool), "[sub] Subtraction, the `-` operator, with two bool "
                "tensors is not supported. Use the `^` or `logical_xor()` operator instead.");
   TD_CHECK_ARG(!(is_integral(dtype) && alpha.is_floating()), "[", name,
                "] For integral input tensors, argument alpha must not be a floating point number.");
+  TD_CHECK_ARG(!is_bitwise(op) || is_integral(dtype), "[", name, "] not implemented for '", dtype_name(dtype),
+               "': bitwise ops take integer or bool tensors");
+  TD_CHECK_ARG(!(divides(op) && dtype == DType::kBool), "[", name, "] not implemented for 'bool'");
+  if (op == BinaryOp::kPow && is_integral(dtype) && b.impl().wrapped_number) {
+    TD_CHECK_ARG(b.item().to_int() >= 0, "[pow] Integers to negative integer powers are not allowed.");
+  }
   auto shape = ops::broadcast_shapes(name, a.sizes(), b.sizes());
-  Tensor ca = ops::cast(a, dtype), cb = ops::cast(b, dtype);
-  Tensor out = empty(shape, {dtype, a.device()});
+  Tensor ca = ops::on_device(ops::cast(a, dtype), device), cb = ops::on_device(ops::cast(b, dtype), device);
+  if (divides(op) && is_integral(dtype) && cb.numel() > 0) {
+    // Integer division by zero has no value (C++ traps on it); PyTorch raises, and so do we.
+    TD_CHECK_ARG(cb.eq(0).sum().item().to_int() == 0, "[", name, "] ZeroDivisionError");
+  }
+  Tensor out = empty(shape, {dtype, device});
   if (out.numel() == 0) return out;
   auto sa = ops::broadcast_strides(ca, shape), sb = ops::broadcast_strides(cb, shape);
   StridedRef ra{ca.data_ptr(), dtype, shape, sa}, rb{cb.data_ptr(), dtype, shape, sb};
-  backend(out.device().type).binary(op, strided_ref(out), ra, rb, alpha, out.device().index);
+  backend(device.type).binary(op, strided_ref(out), ra, rb, alpha, device.index);
   return out;
 }
 
 Tensor scaled(const Tensor& g, Scalar alpha) {
   if (alpha.to_double() == 1.0) return g;
-  return g.mul(scalar_tensor(alpha, g.dtype(), g.device()));
+  return g.mul(alpha);
 }
+
+ForwardFn forward_of(BinaryOp op) {
+  return [op](const Args& a) -> std::vector<Tensor> { return {binary(op, a.tensor(0), a.tensor(1))}; };
+}
+
+// The gradient where mask holds, else 0 (where, not a product: 0 * inf would be NaN).
+Tensor masked(const Tensor& g, const Tensor& mask) { return g.where(mask, 0.0); }
 }  // namespace
 
 void register_binary_ops(Registry& r) {
@@ -62,7 +88,7 @@ void register_binary_ops(Registry& r) {
 
   r.def("mul(Tensor self, Tensor other) -> Tensor")
       .doc("elementwise product, broadcasting")
-      .forward([](const Args& a) -> std::vector<Tensor> { return {binary(BinaryOp::kMul, a.tensor(0), a.tensor(1))}; })
+      .forward(forward_of(BinaryOp::kMul))
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // d(a*b)/da = b, d(a*b)/db = a.
         const Tensor& g = c.grad();
@@ -74,7 +100,7 @@ void register_binary_ops(Registry& r) {
 
   r.def("div(Tensor self, Tensor other) -> Tensor")
       .doc("true division, broadcasting; integers divide as floats")
-      .forward([](const Args& a) -> std::vector<Tensor> { return {binary(BinaryOp::kDiv, a.tensor(0), a.tensor(1))}; })
+      .forward(forward_of(BinaryOp::kDiv))
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2.
         const Tensor& g = c.grad();
@@ -94,6 +120,111 @@ void register_binary_ops(Registry& r) {
       })
       .saves_inputs({})
       .backward([](GradContext& c) -> std::vector<Tensor> { return {c.grad().neg()}; });
+
+  // max/min: the gradient goes to the larger (smaller) input; ties split it in half, as PyTorch 1.13.
+  for (BinaryOp op : {BinaryOp::kMaximum, BinaryOp::kMinimum}) {
+    bool is_max = op == BinaryOp::kMaximum;
+    r.def(str(binary_op_name(op), "(Tensor self, Tensor other) -> Tensor"))
+        .doc(is_max ? "elementwise maximum; NaN propagates" : "elementwise minimum; NaN propagates")
+        .forward(forward_of(op))
+        .backward([is_max](GradContext& c) -> std::vector<Tensor> {
+          const Tensor &g = c.grad(), a = c.input(0), b = c.input(1);
+          Tensor half = g.mul(0.5), tie = a.eq(b);
+          Tensor a_wins = is_max ? a.gt(b) : a.lt(b), b_wins = is_max ? b.gt(a) : b.lt(a);
+          Tensor ga, gb;
+          if (c.needs_grad(0)) ga = ops::sum_to(masked(g, a_wins).add(masked(half, tie)), c.input_meta(0).sizes);
+          if (c.needs_grad(1)) gb = ops::sum_to(masked(g, b_wins).add(masked(half, tie)), c.input_meta(1).sizes);
+          return {ga, gb};
+        });
+  }
+
+  r.def("clamp(Tensor self, Scalar? min=None, Scalar? max=None) -> Tensor")
+      .doc("limits values to [min, max]; either bound may be None")
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor& x = a.tensor(0);
+        TD_CHECK_ARG(!a.is_none(1) || !a.is_none(2), "[clamp] At least one of 'min' or 'max' must not be None");
+        Tensor out = x;
+        // PyTorch applies min then max, so min > max gives max everywhere.
+        if (!a.is_none(1)) out = binary(BinaryOp::kMaximum, out, wrapped_scalar(a.scalar(1)));
+        if (!a.is_none(2)) out = binary(BinaryOp::kMinimum, out, wrapped_scalar(a.scalar(2)));
+        return {out.is_same(x) ? x.clone() : out};
+      })
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // d clamp(x)/dx = 1 inside [min, max] (bounds included), 0 outside.
+        Tensor x = c.input(0);
+        Tensor inside = ones(x.shape(), {DType::kBool, x.device()});
+        if (!c.args().is_none(1)) inside = inside.logical_and(x.ge(c.args().scalar(1)));
+        if (!c.args().is_none(2)) inside = inside.logical_and(x.le(c.args().scalar(2)));
+        return {masked(c.grad(), inside)};
+      });
+
+  r.def("pow(Tensor self, Tensor exponent) -> Tensor")
+      .doc("self ** exponent, broadcasting")
+      .forward(forward_of(BinaryOp::kPow))
+      .saves_outputs()
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // d(a^b)/da = b a^(b-1) (0 where b == 0); d(a^b)/db = a^b ln a (0 where a == 0 and b >= 0).
+        const Tensor &g = c.grad(), a = c.input(0), b = c.input(1);
+        Tensor ga, gb;
+        if (c.needs_grad(0)) {
+          Tensor d = g.mul(b).mul(a.pow(b.sub(1)));
+          ga = ops::sum_to(d.where(b.ne(0), 0.0), c.input_meta(0).sizes);
+        }
+        if (c.needs_grad(1)) {
+          Tensor d = g.mul(c.output()).mul(a.log());
+          gb = ops::sum_to(d.where(a.eq(0).logical_and(b.ge(0)).logical_not(), 0.0), c.input_meta(1).sizes);
+        }
+        return {ga, gb};
+      });
+
+  r.def("fmod(Tensor self, Tensor other) -> Tensor")
+      .doc("remainder of division truncated toward zero (C's fmod), broadcasting")
+      .forward(forward_of(BinaryOp::kFmod))
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // a - trunc(a/b) b: d/da = 1, d/db = -trunc(a/b).
+        const Tensor& g = c.grad();
+        Tensor ga, gb;
+        if (c.needs_grad(0)) ga = ops::sum_to(g, c.input_meta(0).sizes);
+        if (c.needs_grad(1)) gb = ops::sum_to(g.mul(c.input(0).div(c.input(1)).trunc()).neg(), c.input_meta(1).sizes);
+        return {ga, gb};
+      });
+
+  r.def("remainder(Tensor self, Tensor other) -> Tensor")
+      .doc("Python's %: the remainder has the sign of the divisor, broadcasting")
+      .forward(forward_of(BinaryOp::kRemainder))
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // a - floor(a/b) b: d/da = 1, d/db = -floor(a/b).
+        const Tensor& g = c.grad();
+        Tensor ga, gb;
+        if (c.needs_grad(0)) ga = ops::sum_to(g, c.input_meta(0).sizes);
+        if (c.needs_grad(1)) gb = ops::sum_to(g.mul(c.input(0).div(c.input(1)).floor()).neg(), c.input_meta(1).sizes);
+        return {ga, gb};
+      });
+
+  r.def("floor_divide(Tensor self, Tensor other) -> Tensor")
+      .doc("Python's //: division rounded toward -inf, broadcasting")
+      .no_grad()
+      .forward(forward_of(BinaryOp::kFloorDivide));
+
+  r.def("atan2(Tensor self, Tensor other) -> Tensor")
+      .doc("elementwise atan(self / other) in the quadrant of (other, self); integers give floats")
+      .forward(forward_of(BinaryOp::kAtan2))
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // d atan2(a, b)/da = b / (a^2 + b^2), /db = -a / (a^2 + b^2).
+        const Tensor &g = c.grad(), a = c.input(0), b = c.input(1);
+        Tensor scale = g.div(a.mul(a).add(b.mul(b)));
+        Tensor ga, gb;
+        if (c.needs_grad(0)) ga = ops::sum_to(scale.mul(b), c.input_meta(0).sizes);
+        if (c.needs_grad(1)) gb = ops::sum_to(scale.mul(a).neg(), c.input_meta(1).sizes);
+        return {ga, gb};
+      });
+
+  for (BinaryOp op : {BinaryOp::kBitwiseAnd, BinaryOp::kBitwiseOr, BinaryOp::kBitwiseXor}) {
+    r.def(str(binary_op_name(op), "(Tensor self, Tensor other) -> Tensor"))
+        .doc("elementwise bitwise op on integer or bool tensors")
+        .no_grad()
+        .forward(forward_of(op));
+  }
 }
 
 }  // namespace td

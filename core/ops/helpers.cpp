@@ -43,21 +43,40 @@ DType combine(std::optional<DType> higher, std::optional<DType> lower) {
 }  // namespace
 
 DType result_type(std::span<const Tensor> tensors) {
-  std::optional<DType> dimmed, zero_dim;
+  std::optional<DType> dimmed, zero_dim, wrapped;
   for (const Tensor& t : tensors) {
-    auto& slot = t.dim() > 0 ? dimmed : zero_dim;
-    slot = slot ? promote_types(*slot, t.dtype()) : t.dtype();
+    DType d = t.dtype();
+    auto* slot = t.dim() > 0 ? &dimmed : &zero_dim;
+    if (t.impl().wrapped_number) {
+      // A number only says "float" or "int": it takes the default dtype of its category.
+      slot = &wrapped;
+      if (is_floating(d)) d = default_float_dtype();
+    }
+    *slot = *slot ? promote_types(**slot, d) : d;
   }
-  return combine(dimmed, zero_dim);
+  if (!dimmed && !zero_dim) return *wrapped;
+  DType tensors_type = combine(dimmed, zero_dim);
+  return wrapped ? combine(tensors_type, wrapped) : tensors_type;
 }
 
-void check_same_device(std::string_view op, std::span<const Tensor> tensors) {
+Device common_device(std::string_view op, std::span<const Tensor> tensors) {
+  auto is_cpu_number = [](const Tensor& t) { return t.dim() == 0 && t.device().is_cpu(); };
+  const Tensor* ref = &tensors[0];
   for (const Tensor& t : tensors) {
-    TD_CHECK_ARG(t.device() == tensors[0].device(), "[", op,
-                 "] Expected all tensors to be on the same device, but found at least two devices, ",
-                 tensors[0].device().str(), " and ", t.device().str(), "!");
+    if (!is_cpu_number(t)) {
+      ref = &t;
+      break;
+    }
   }
+  for (const Tensor& t : tensors) {
+    TD_CHECK_ARG(t.device() == ref->device() || is_cpu_number(t), "[", op,
+                 "] Expected all tensors to be on the same device, but found at least two devices, ",
+                 ref->device().str(), " and ", t.device().str(), "!");
+  }
+  return ref->device();
 }
+
+Tensor on_device(const Tensor& t, Device device) { return t.device() == device ? t : t.to(device.str()); }
 
 Tensor sum_to(const Tensor& grad, std::span<const int64_t> shape) {
   if (std::equal(grad.sizes().begin(), grad.sizes().end(), shape.begin(), shape.end())) return grad;

@@ -15,8 +15,14 @@ std::vector<int64_t> broadcast_shapes(std::string_view op, std::span<const int64
 std::vector<int64_t> broadcast_strides(const Tensor& t, std::span<const int64_t> shape);
 /// torch.result_type for tensor operands: dimensioned tensors outrank 0-dim ones within a category.
 DType result_type(std::span<const Tensor> tensors);
-/// Fails unless all tensors are on one device: "Expected all tensors to be on the same device, ...".
-void check_same_device(std::string_view op, std::span<const Tensor> tensors);
+/// The device an op on these tensors runs on: all must share it, except that 0-dim CPU tensors (numbers)
+/// may join tensors of any device, as in PyTorch. Fails with "Expected all tensors to be on the same
+/// device, ...".
+Device common_device(std::string_view op, std::span<const Tensor> tensors);
+/// Fails unless all tensors are on one device (0-dim CPU tensors excepted).
+inline void check_same_device(std::string_view op, std::span<const Tensor> tensors) { (void)common_device(op, tensors); }
+/// t on `device`: moves 0-dim CPU operands next to CUDA ones; anything else must already be there.
+Tensor on_device(const Tensor& t, Device device);
 /// Sums a broadcast gradient back down to `shape` (the reverse of expand); differentiable.
 Tensor sum_to(const Tensor& grad, std::span<const int64_t> shape);
 /// t converted to dtype if it differs (through the differentiable "to" op).

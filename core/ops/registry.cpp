@@ -191,6 +191,8 @@ void check_arg(const Schema& s, const ArgSpec& a, Value& v) {
   }
   switch (a.type) {
     case ArgType::kTensor:
+      // A number where a tensor goes is a wrapped number, as in PyTorch's `x * 2`.
+      if (auto* sc = std::get_if<Scalar>(&v)) v = wrapped_scalar(*sc);
       if (!std::holds_alternative<Tensor>(v)) fail("");
       if (!std::get<Tensor>(v).defined()) {
         if (!a.optional) fail(" (an undefined tensor)");

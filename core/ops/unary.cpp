@@ -1,7 +1,134 @@
+// Elementwise unary ops: exp/log/trig/... (integers promote to the default float), abs/sign/rounding/relu
+// (dtype kept), and the bool predicates isnan/isinf/isfinite/logical_not. Each entry is its name in
+// core/ops/unary_list.h, a backward formula in public ops below, and a functor in kernels/elementwise_ops.h.
+#include <cmath>
+#include <functional>
+#include <map>
+
+#include "core/backend.h"
+#include "core/error.h"
+#include "core/ops/helpers.h"
 #include "core/ops/registry.h"
+#include "core/tensor_impl.h"
 
 namespace td {
 
-void register_unary_ops(Registry&) {}
+namespace {
+enum class Kind { kFloat, kAny, kPredicate };
+
+Tensor unary(UnaryOp op, Kind kind, const Tensor& x) {
+  std::string_view name = unary_op_name(op);
+  DType in = x.dtype(), out_dtype = x.dtype();
+  if (kind == Kind::kFloat) {
+    // frac has no integer meaning, so PyTorch refuses integers instead of promoting them.
+    TD_CHECK_ARG(op != UnaryOp::kFrac || !is_integral(in), "[frac] not implemented for '", dtype_name(in), "'");
+    if (is_integral(in)) in = out_dtype = default_float_dtype();
+  } else if (kind == Kind::kPredicate) {
+    out_dtype = DType::kBool;
+  } else if (op == UnaryOp::kBitwiseNot) {
+    TD_CHECK_ARG(is_integral(in), "[bitwise_not] not implemented for '", dtype_name(in),
+                 "': bitwise ops take integer or bool tensors");
+  } else if (op == UnaryOp::kRelu) {
+    TD_CHECK_ARG(in != DType::kBool, "[relu] Boolean inputs not supported for relu");
+  } else if (op != UnaryOp::kSign) {
+    TD_CHECK_ARG(in != DType::kBool, "[", name, "] not implemented for 'bool'");
+  }
+  Tensor src = ops::cast(x, in);
+  Tensor out = empty(x.shape(), {out_dtype, x.device()});
+  if (out.numel()) backend(x.device().type).unary(op, strided_ref(out), strided_ref(src), x.device().index);
+  return out;
+}
+
+// Derivatives: g is the incoming gradient, x the input, y the output. Constants multiply as numbers.
+using Formula = std::function<Tensor(const Tensor& g, const Tensor& x, const Tensor& y)>;
+struct Derivative {
+  Formula formula;
+  bool needs_input;
+  bool needs_output;
+};
+
+constexpr double kLn2 = 0.69314718055994530942, kLn10 = 2.30258509299404568402;
+constexpr double kTwoOverSqrtPi = 1.12837916709551257390, kSqrtPiOverTwo = 0.88622692545275801365;
+
+Tensor zeros_like(const Tensor& g) { return zeros(g.shape(), {g.dtype(), g.device()}); }
+Tensor one_minus_square(const Tensor& t) { return t.mul(t).neg().add(1); }
+
+const std::map<UnaryOp, Derivative>& derivatives() {
+  static const std::map<UnaryOp, Derivative> table = {
+      {UnaryOp::kExp, {[](auto& g, auto&, auto& y) { return g.mul(y); }, false, true}},
+      {UnaryOp::kExp2, {[](auto& g, auto&, auto& y) { return g.mul(y).mul(kLn2); }, false, true}},
+      {UnaryOp::kExpm1, {[](auto& g, auto&, auto& y) { return g.mul(y.add(1)); }, false, true}},
+      {UnaryOp::kLog, {[](auto& g, auto& x, auto&) { return g.div(x); }, true, false}},
+      {UnaryOp::kLog2, {[](auto& g, auto& x, auto&) { return g.div(x.mul(kLn2)); }, true, false}},
+      {UnaryOp::kLog10, {[](auto& g, auto& x, auto&) { return g.div(x.mul(kLn10)); }, true, false}},
+      {UnaryOp::kLog1p, {[](auto& g, auto& x, auto&) { return g.div(x.add(1)); }, true, false}},
+      // d sqrt(x) = 1 / (2 sqrt(x)); d x^-1/2 = -x^-3/2 / 2 = -y^3 / 2.
+      {UnaryOp::kSqrt, {[](auto& g, auto&, auto& y) { return g.div(y.mul(2)); }, false, true}},
+      {UnaryOp::kRsqrt, {[](auto& g, auto&, auto& y) { return g.mul(y.mul(y).mul(y)).mul(-0.5); }, false, true}},
+      {UnaryOp::kSin, {[](auto& g, auto& x, auto&) { return g.mul(x.cos()); }, true, false}},
+      {UnaryOp::kCos, {[](auto& g, auto& x, auto&) { return g.mul(x.sin()).neg(); }, true, false}},
+      {UnaryOp::kTan, {[](auto& g, auto&, auto& y) { return g.mul(y.mul(y).add(1)); }, false, true}},
+      {UnaryOp::kAsin, {[](auto& g, auto& x, auto&) { return g.mul(one_minus_square(x).rsqrt()); }, true, false}},
+      {UnaryOp::kAcos, {[](auto& g, auto& x, auto&) { return g.mul(one_minus_square(x).rsqrt()).neg(); }, true, false}},
+      {UnaryOp::kAtan, {[](auto& g, auto& x, auto&) { return g.div(x.mul(x).add(1)); }, true, false}},
+      {UnaryOp::kSinh, {[](auto& g, auto& x, auto&) { return g.mul(x.cosh()); }, true, false}},
+      {UnaryOp::kCosh, {[](auto& g, auto& x, auto&) { return g.mul(x.sinh()); }, true, false}},
+      {UnaryOp::kTanh, {[](auto& g, auto&, auto& y) { return g.mul(one_minus_square(y)); }, false, true}},
+      {UnaryOp::kAsinh, {[](auto& g, auto& x, auto&) { return g.mul(x.mul(x).add(1).rsqrt()); }, true, false}},
+      {UnaryOp::kAcosh, {[](auto& g, auto& x, auto&) { return g.mul(x.sub(1).mul(x.add(1)).rsqrt()); }, true, false}},
+      {UnaryOp::kAtanh, {[](auto& g, auto& x, auto&) { return g.div(one_minus_square(x)); }, true, false}},
+      {UnaryOp::kSigmoid, {[](auto& g, auto&, auto& y) { return g.mul(y.mul(y.neg().add(1))); }, false, true}},
+      // d erf(x) = 2/sqrt(pi) e^(-x^2); d erfinv(y) = sqrt(pi)/2 e^(erfinv(y)^2).
+      {UnaryOp::kErf, {[](auto& g, auto& x, auto&) { return g.mul(x.mul(x).neg().exp()).mul(kTwoOverSqrtPi); }, true, false}},
+      {UnaryOp::kErfc,
+       {[](auto& g, auto& x, auto&) { return g.mul(x.mul(x).neg().exp()).mul(-kTwoOverSqrtPi); }, true, false}},
+      {UnaryOp::kErfinv, {[](auto& g, auto&, auto& y) { return g.mul(y.mul(y).exp()).mul(kSqrtPiOverTwo); }, false, true}},
+      {UnaryOp::kReciprocal, {[](auto& g, auto&, auto& y) { return g.mul(y.mul(y)).neg(); }, false, true}},
+      {UnaryOp::kFrac, {[](auto& g, auto&, auto&) { return g; }, false, false}},
+      {UnaryOp::kAbs, {[](auto& g, auto& x, auto&) { return g.mul(x.sign()); }, true, false}},
+      // Piecewise constant: the gradient is zero almost everywhere.
+      {UnaryOp::kSign, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
+      {UnaryOp::kFloor, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
+      {UnaryOp::kCeil, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
+      {UnaryOp::kRound, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
+      {UnaryOp::kTrunc, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
+      // PyTorch's threshold_backward: the gradient passes where the output is positive.
+      {UnaryOp::kRelu, {[](auto& g, auto&, auto& y) { return g.where(y.gt(0), 0.0); }, false, true}},
+  };
+  return table;
+}
+
+void define(Registry& r, UnaryOp op, Kind kind) {
+  std::string name(unary_op_name(op));
+  OpBuilder b = r.def(name + "(Tensor self) -> Tensor");
+  b.forward([op, kind](const Args& a) -> std::vector<Tensor> { return {unary(op, kind, a.tensor(0))}; });
+  auto it = derivatives().find(op);
+  if (kind == Kind::kPredicate || it == derivatives().end()) {
+    b.no_grad().doc("elementwise " + name + " (not differentiable)");
+    return;
+  }
+  const Derivative& d = it->second;
+  b.doc("elementwise " + name);
+  b.saves_inputs(d.needs_input ? std::vector<int>{0} : std::vector<int>{});
+  if (d.needs_output) b.saves_outputs();
+  Formula formula = d.formula;
+  bool needs_input = d.needs_input, needs_output = d.needs_output;
+  b.backward([formula, needs_input, needs_output](GradContext& c) -> std::vector<Tensor> {
+    return {formula(c.grad(), needs_input ? c.input(0) : Tensor(), needs_output ? c.output() : Tensor())};
+  });
+}
+}  // namespace
+
+void register_unary_ops(Registry& r) {
+#define TD_DEFINE_UNARY(Name, name) define(r, UnaryOp::k##Name, Kind::kFloat);
+  TD_FLOAT_UNARY_OPS(TD_DEFINE_UNARY)
+#undef TD_DEFINE_UNARY
+#define TD_DEFINE_UNARY(Name, name) define(r, UnaryOp::k##Name, Kind::kAny);
+  TD_ANY_UNARY_OPS(TD_DEFINE_UNARY)
+#undef TD_DEFINE_UNARY
+#define TD_DEFINE_UNARY(Name, name) define(r, UnaryOp::k##Name, Kind::kPredicate);
+  TD_PREDICATE_UNARY_OPS(TD_DEFINE_UNARY)
+#undef TD_DEFINE_UNARY
+}
 
 }  // namespace td

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "kernels/cpu/loops.h"
+#include "kernels/elementwise_ops.h"
 
 namespace td::kernels {
 
@@ -45,19 +46,6 @@ Acc<T> row_sum(const T* x, int64_t n, int64_t stride) {
   return total;
 }
 
-struct BinaryFns {
-  template <class T>
-  static T apply(BinaryOp op, T a, T b, T alpha) {
-    switch (op) {
-      case BinaryOp::kAdd: return convert<T>(a + alpha * b);
-      case BinaryOp::kSub: return convert<T>(a - alpha * b);
-      case BinaryOp::kMul: return convert<T>(a * b);
-      case BinaryOp::kDiv: return convert<T>(a / b);
-    }
-    return T{};
-  }
-};
-
 template <class T, BinaryOp Op>
 void binary_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b, T alpha) {
   auto* po = static_cast<T*>(out.data);
@@ -68,13 +56,63 @@ void binary_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b
     const T* x = pa + off[1];
     const T* y = pb + off[2];
     if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
-      for (int64_t i = 0; i < n; ++i) o[i] = BinaryFns::apply<T>(Op, x[i], y[i], alpha);
+      for (int64_t i = 0; i < n; ++i) o[i] = fn::binary<Op>(x[i], y[i], alpha);
     } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {
       const T yv = *y;
-      for (int64_t i = 0; i < n; ++i) o[i] = BinaryFns::apply<T>(Op, x[i], yv, alpha);
+      for (int64_t i = 0; i < n; ++i) o[i] = fn::binary<Op>(x[i], yv, alpha);
     } else {
-      for (int64_t i = 0; i < n; ++i) o[i * s[0]] = BinaryFns::apply<T>(Op, x[i * s[1]], y[i * s[2]], alpha);
+      for (int64_t i = 0; i < n; ++i) o[i * s[0]] = fn::binary<Op>(x[i * s[1]], y[i * s[2]], alpha);
     }
+  });
+}
+
+// out[i] = f(in[i]), with a plain loop when both are contiguous so the compiler can vectorise it.
+template <class O, class I, class F>
+void map_loop(const StridedRef& out, const StridedRef& in, F f) {
+  auto* po = static_cast<O*>(out.data);
+  auto* pi = static_cast<const I*>(in.data);
+  for_each_row<2>(out.sizes, {out.strides, in.strides}, [&](auto off, int64_t n, auto s) {
+    O* o = po + off[0];
+    const I* x = pi + off[1];
+    if (s[0] == 1 && s[1] == 1) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i * s[0]] = f(x[i * s[1]]);
+    }
+  });
+}
+
+template <class F>
+void float_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
+  if (in.dtype == DType::kFloat32) return map_loop<float, float>(out, in, F{});
+  if (in.dtype == DType::kFloat64) return map_loop<double, double>(out, in, F{});
+  throw Error(ErrorCode::kUnimplemented,
+              str("[", unary_op_name(op), "] has no CPU kernel for dtype ", dtype_name(in.dtype)));
+}
+
+template <class F>
+void any_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
+  dispatch(in.dtype, unary_op_name(op), [&](auto tag) {
+    using T = decltype(tag);
+    map_loop<T, T>(out, in, F{});
+  });
+}
+
+template <class F>
+void predicate_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
+  dispatch(in.dtype, unary_op_name(op), [&](auto tag) {
+    using T = decltype(tag);
+    map_loop<bool, T>(out, in, F{});
+  });
+}
+
+template <class T, CompareOp Op>
+void compare_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b) {
+  auto* po = static_cast<bool*>(out.data);
+  auto* pa = static_cast<const T*>(a.data);
+  auto* pb = static_cast<const T*>(b.data);
+  for_each_row<3>(out.sizes, {out.strides, a.strides, b.strides}, [&](auto off, int64_t n, auto s) {
+    for (int64_t i = 0; i < n; ++i) po[off[0] + i * s[0]] = fn::compare<Op>(pa[off[1] + i * s[1]], pb[off[2] + i * s[2]]);
   });
 }
 
@@ -137,11 +175,55 @@ class CpuBackend final : public Backend {
       using T = decltype(tag);
       const T al = alpha.to<T>();
       switch (op) {
-        case BinaryOp::kAdd: return binary_loop<T, BinaryOp::kAdd>(out, a, b, al);
-        case BinaryOp::kSub: return binary_loop<T, BinaryOp::kSub>(out, a, b, al);
-        case BinaryOp::kMul: return binary_loop<T, BinaryOp::kMul>(out, a, b, al);
-        case BinaryOp::kDiv: return binary_loop<T, BinaryOp::kDiv>(out, a, b, al);
+#define TD_BINARY_CASE(Name) \
+  case BinaryOp::Name: return binary_loop<T, BinaryOp::Name>(out, a, b, al);
+        TD_FOR_EACH_BINARY_OP(TD_BINARY_CASE)
+#undef TD_BINARY_CASE
       }
+    });
+  }
+
+  void unary(UnaryOp op, const StridedRef& out, const StridedRef& in, int) override {
+    switch (op) {
+#define TD_UNARY_CASE(Name, name) \
+  case UnaryOp::k##Name: return float_unary<fn::Name>(op, out, in);
+      TD_FLOAT_UNARY_OPS(TD_UNARY_CASE)
+#undef TD_UNARY_CASE
+#define TD_UNARY_CASE(Name, name) \
+  case UnaryOp::k##Name: return any_unary<fn::Name>(op, out, in);
+      TD_ANY_UNARY_OPS(TD_UNARY_CASE)
+#undef TD_UNARY_CASE
+#define TD_UNARY_CASE(Name, name) \
+  case UnaryOp::k##Name: return predicate_unary<fn::Name>(op, out, in);
+      TD_PREDICATE_UNARY_OPS(TD_UNARY_CASE)
+#undef TD_UNARY_CASE
+    }
+  }
+
+  void compare(CompareOp op, const StridedRef& out, const StridedRef& a, const StridedRef& b, int) override {
+    dispatch(a.dtype, compare_op_name(op), [&](auto tag) {
+      using T = decltype(tag);
+      switch (op) {
+#define TD_COMPARE_CASE(Name) \
+  case CompareOp::Name: return compare_loop<T, CompareOp::Name>(out, a, b);
+        TD_FOR_EACH_COMPARE_OP(TD_COMPARE_CASE)
+#undef TD_COMPARE_CASE
+      }
+    });
+  }
+
+  void where(const StridedRef& out, const StridedRef& cond, const StridedRef& a, const StridedRef& b, int) override {
+    dispatch(out.dtype, "where", [&](auto tag) {
+      using T = decltype(tag);
+      auto* po = static_cast<T*>(out.data);
+      auto* pc = static_cast<const bool*>(cond.data);
+      auto* pa = static_cast<const T*>(a.data);
+      auto* pb = static_cast<const T*>(b.data);
+      for_each_row<4>(out.sizes, {out.strides, cond.strides, a.strides, b.strides}, [&](auto off, int64_t n, auto s) {
+        for (int64_t i = 0; i < n; ++i) {
+          po[off[0] + i * s[0]] = pc[off[1] + i * s[1]] ? pa[off[2] + i * s[2]] : pb[off[3] + i * s[3]];
+        }
+      });
     });
   }
 

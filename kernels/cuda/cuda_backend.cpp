@@ -100,6 +100,22 @@ class CudaBackend final : public Backend {
     cuda::binary(op, out.dtype, out.numel(), make_indexer<3>(out.sizes, {out.strides, a.strides, b.strides}),
                  out.data, a.data, b.data, alpha);
   }
+  void unary(UnaryOp op, const StridedRef& out, const StridedRef& in, int index) override {
+    use(index);
+    cuda::unary(op, in.dtype, out.numel(), make_indexer<2>(out.sizes, {out.strides, in.strides}), out.data, in.data);
+  }
+  void compare(CompareOp op, const StridedRef& out, const StridedRef& a, const StridedRef& b, int index) override {
+    use(index);
+    cuda::compare(op, a.dtype, out.numel(), make_indexer<3>(out.sizes, {out.strides, a.strides, b.strides}),
+                  out.data, a.data, b.data);
+  }
+  void where(const StridedRef& out, const StridedRef& cond, const StridedRef& a, const StridedRef& b,
+             int index) override {
+    use(index);
+    cuda::where(out.dtype, out.numel(),
+                make_indexer<4>(out.sizes, {out.strides, cond.strides, a.strides, b.strides}), out.data, cond.data,
+                a.data, b.data);
+  }
   void sum(const StridedRef& out, const StridedRef& in, int reduced, int index) override {
     use(index);
     size_t kept = in.sizes.size() - static_cast<size_t>(reduced);

@@ -10,11 +10,11 @@ namespace td::kernels::cuda {
 /// Most dims a strided CUDA kernel handles after coalescing.
 inline constexpr int kMaxDims = 8;
 
-/// Sizes and element strides of up to three operands, passed to kernels by value.
+/// Sizes and element strides of up to four operands, passed to kernels by value.
 struct Indexer {
   int nd = 0;
   int64_t sizes[kMaxDims] = {};
-  int64_t strides[3][kMaxDims] = {};
+  int64_t strides[4][kMaxDims] = {};
   bool contiguous = false;  // every operand has contiguous strides: index directly
 };
 
@@ -28,6 +28,9 @@ struct SumIndexer {
 
 void binary(BinaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* a, const void* b,
             const Scalar& alpha);
+void unary(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in);
+void compare(CompareOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* a, const void* b);
+void where(DType dtype, int64_t n, const Indexer& ix, void* out, const void* cond, const void* a, const void* b);
 void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* dst, const void* src);
 void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& value);
 void sum(DType dtype, int64_t n_out, const SumIndexer& ix, void* out, const void* in);

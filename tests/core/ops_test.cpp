@@ -625,9 +625,11 @@ TD_DEVICE_TEST(OpsTest, CallOpErrors) {
   EXPECT_EQ(e.code(), ErrorCode::kNotFound);
   EXPECT_STREQ(e.what(), "unknown op 'frobnicate'");
 
-  e = error_of([&] { call_op("add", {a, Scalar(1)}); });
+  // A number where a tensor goes is a wrapped number (x + 1); a string is not.
+  EXPECT_THAT(call_op("add", {a, Scalar(1)})[0].to_vector<float>(), ElementsAre(2, 3));
+  e = error_of([&] { call_op("add", {a, std::string("1")}); });
   EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-  EXPECT_STREQ(e.what(), "[add] argument 'other' must be Tensor, not int");
+  EXPECT_STREQ(e.what(), "[add] argument 'other' must be Tensor, not str");
   e = error_of([&] { call_op("mul", {None{}, a}); });
   EXPECT_STREQ(e.what(), "[mul] argument 'self' must be Tensor, not None");
   e = error_of([&] { call_op("neg", {Tensor()}); });

@@ -38,6 +38,16 @@ def nonzero(*shape, dtype=F64):
     return (t.sign() + (t == 0).double()).mul(t.abs() + 0.5).to(dtype)
 
 
+def positive(*shape, dtype=F64):
+    """Values in [0.1, ~3]: inside the domain of log, sqrt, rsqrt."""
+    return randn(*shape).abs().add(0.1).to(dtype)
+
+
+def unit(*shape, dtype=F64):
+    """Values in (-0.9, 0.9): inside the domain of asin, acos, atanh, erfinv."""
+    return randn(*shape).tanh().mul(0.9).mul(100).round().div(100).to(dtype)
+
+
 def ints(*shape, lo=-9, hi=10):
     return torch.randint(lo, hi, shape, dtype=I64)
 
@@ -73,16 +83,19 @@ def encode_kwargs(kwargs):
 
 
 def apply(op, args, kwargs):
+    if op == "where":  # Tensor.where(condition, other) puts self second; torch.where matches our signature
+        return torch.where(*args, **kwargs)
     fn = getattr(torch.Tensor, op, None) or getattr(torch.ops.aten, op)  # aten for internal ops (_to_copy)
     return fn(*args, **kwargs)
 
 
-def make_case(name, op, inputs, **kwargs):
-    """inputs: tensors, or (leaf, layout) pairs from transposed()/expanded()."""
+def make_case(name, op, inputs, nograd=False, **kwargs):
+    """inputs: tensors, or (leaf, layout) pairs from transposed()/expanded(). nograd: the op has no
+    derivative in PyTorch (floor_divide), so its leaves do not require grad."""
     leaves, layouts = [], []
     for x in inputs:
         leaf, layout = x if isinstance(x, tuple) else (x, None)
-        leaves.append(leaf.clone().requires_grad_(leaf.is_floating_point()))
+        leaves.append(leaf.clone().requires_grad_(leaf.is_floating_point() and not nograd))
         layouts.append(layout)
     args = [apply(lay["op"], [leaf], lay["kwargs"]) if lay else leaf for leaf, lay in zip(leaves, layouts)]
     out = apply(op, args, kwargs)
@@ -243,6 +256,83 @@ def cases():
     add(make_case("to_f32_to_bool", "to", [torch.tensor([0.0, 1.5, -2.0, 0.0])], dtype=BOOL))
     add(make_case("to_same_dtype_copy", "to", [randn(3)], dtype=F64, copy=True))
     add(make_case("to_device_cpu", "to", [randn(3)], device="cpu"))
+
+    # ---- unary ops: float32 and float64, a non-contiguous input, integers promoting to float32 ----
+    domains = {
+        "log": positive, "log2": positive, "log10": positive, "sqrt": positive, "rsqrt": positive,
+        "log1p": positive, "acosh": lambda *s, dtype=F64: positive(*s, dtype=dtype).add(1),
+        "asin": unit, "acos": unit, "atanh": unit, "erfinv": unit, "reciprocal": nonzero,
+    }
+    float_ops = ["exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt", "rsqrt", "sin", "cos", "tan",
+                 "asin", "acos", "atan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "sigmoid", "erf",
+                 "erfc", "erfinv", "reciprocal", "frac"]
+    for op in float_ops:
+        make = domains.get(op, randn)
+        add(make_case(f"{op}_f32", op, [make(2, 3, dtype=F32)]))
+        add(make_case(f"{op}_f64_transposed", op, [transposed(make(3, 2))]))
+        if op != "frac":
+            lo, hi = (-2, 3) if make is randn else (0, 1) if make is unit else (1, 4)
+            add(make_case(f"{op}_i64_gives_f32", op, [ints(4, lo=lo, hi=hi)]))
+    for op in ["abs", "sign", "floor", "ceil", "round", "trunc", "relu"]:
+        add(make_case(f"{op}_f64", op, [randn(2, 5).mul(3)]))
+        add(make_case(f"{op}_f32_transposed", op, [transposed(randn(3, 2, dtype=F32).mul(3))]))
+        add(make_case(f"{op}_i64", op, [ints(6)]))
+    add(make_case("round_half_to_even", "round", [torch.tensor([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5], dtype=F64)]))
+    add(make_case("sign_bool", "sign", [bools(4)]))
+    add(make_case("bitwise_not_i64", "bitwise_not", [ints(5)]))
+    add(make_case("bitwise_not_bool", "bitwise_not", [bools(5)]))
+    add(make_case("logical_not_f64", "logical_not", [torch.tensor([0.0, 1.5, -2.0])]))
+    add(make_case("isfinite_f32", "isfinite", [randn(4, dtype=F32)]))
+
+    # ---- binary ops beyond the arithmetic four ----
+    a, b = randn(3, 4), randn(3, 4)
+    b[0, :2] = a[0, :2]  # ties: maximum/minimum split the gradient
+    add(make_case("maximum_f64_ties", "maximum", [a, b]))
+    add(make_case("minimum_f64_ties", "minimum", [a.clone(), b.clone()]))
+    add(make_case("maximum_broadcast_f32", "maximum", [randn(2, 1, 3, dtype=F32), randn(4, 1, dtype=F32)]))
+    add(make_case("minimum_i64", "minimum", [ints(5), ints(5)]))
+    add(make_case("clamp_both", "clamp", [randn(3, 4).mul(2)], min=-0.5, max=0.75))
+    add(make_case("clamp_min_only", "clamp", [randn(5)], min=0.1))
+    add(make_case("clamp_max_only_i64", "clamp", [ints(6)], max=2))
+    add(make_case("clamp_transposed", "clamp", [transposed(randn(2, 3))], min=-1, max=1))
+    add(make_case("pow_tensor_tensor", "pow", [positive(2, 3), randn(2, 3)]))
+    add(make_case("pow_scalar_exponent", "pow", [randn(4)], exponent=3))
+    add(make_case("pow_float_exponent", "pow", [positive(4, dtype=F32)], exponent=0.5))
+    add(make_case("pow_broadcast", "pow", [positive(3, 1), randn(1, 2)]))
+    add(make_case("pow_i64", "pow", [ints(5, lo=-3, hi=4), ints(5, lo=0, hi=4)]))
+    add(make_case("pow_i64_negative_exponent_tensor", "pow", [torch.tensor([2, -1, 1, 3]), torch.tensor([-1, -3, -2, 2])]))
+    add(make_case("fmod_f64", "fmod", [randn(2, 3).mul(5), nonzero(2, 3)]))
+    add(make_case("fmod_i64", "fmod", [ints(6), ints(6, lo=1, hi=4)]))
+    add(make_case("fmod_scalar", "fmod", [randn(4).mul(5)], other=1.5))
+    add(make_case("remainder_f64", "remainder", [randn(2, 3).mul(5), nonzero(2, 3)]))
+    add(make_case("remainder_i64_signs", "remainder", [torch.tensor([-7, 7, -7, 7]), torch.tensor([2, 2, -2, -2])]))
+    add(make_case("remainder_scalar_f32", "remainder", [randn(4, dtype=F32).mul(5)], other=-1.5))
+    add(make_case("floor_divide_f64", "floor_divide", [randn(6).mul(5), nonzero(6)], nograd=True))
+    add(make_case("floor_divide_i64_signs", "floor_divide", [torch.tensor([-7, 7, -7, 7]), torch.tensor([2, 2, -2, -2])]))
+    add(make_case("atan2_f64", "atan2", [randn(2, 3), randn(2, 3)]))
+    add(make_case("atan2_i64_gives_f32", "atan2", [ints(4), ints(4, lo=1, hi=5)]))
+    add(make_case("bitwise_and_i64", "bitwise_and", [ints(5, lo=0, hi=16), ints(5, lo=0, hi=16)]))
+    add(make_case("bitwise_or_bool", "bitwise_or", [bools(5), bools(5)]))
+    add(make_case("bitwise_xor_i64_broadcast", "bitwise_xor", [ints(2, 1, lo=0, hi=8), ints(3, lo=0, hi=8)]))
+    add(make_case("add_scalar_int_keeps_f32", "add", [randn(3, dtype=F32)], other=2))
+    add(make_case("mul_i64_by_float_scalar_gives_f32", "mul", [ints(3)], other=2.5))
+    add(make_case("sub_i64_scalar_keeps_i64", "sub", [ints(3)], other=4))
+
+    # ---- comparisons, logic, where ----
+    x, y = randn(3, 4), randn(3, 4)
+    y[1, :] = x[1, :]
+    for op in ["eq", "ne", "lt", "le", "gt", "ge"]:
+        add(make_case(f"{op}_f64", op, [x, y]))
+    add(make_case("lt_broadcast_i64_f32", "lt", [ints(2, 1), randn(3, dtype=F32)]))
+    add(make_case("gt_scalar", "gt", [randn(5)], other=0.25))
+    add(make_case("eq_i64_scalar_float", "eq", [torch.tensor([1, 2, 3])], other=2.0))
+    add(make_case("logical_and_mixed", "logical_and", [randn(4), ints(4, lo=0, hi=2)]))
+    add(make_case("logical_or_bool", "logical_or", [bools(5), bools(5)]))
+    add(make_case("logical_xor_f32", "logical_xor", [torch.tensor([0.0, 1.0, 0.0, 2.0]), torch.tensor([0.0, 0.0, 3.0, 1.0])]))
+    add(make_case("where_f64", "where", [bools(3, 4), randn(3, 4), randn(3, 4)]))
+    add(make_case("where_broadcast_promotes", "where", [bools(3, 1), randn(1, 4, dtype=F32), randn(3, 4)]))
+    add(make_case("where_i64", "where", [bools(5), ints(5), ints(5)]))
+    add(make_case("where_transposed", "where", [bools(2, 3), transposed(randn(2, 3)), randn(2, 3)]))
     return c
 
 
@@ -256,7 +346,7 @@ def main():
     names = [case["name"] for case in data["cases"]]
     assert len(names) == len(set(names)), "duplicate case names"
     with open(OUT, "w") as f:
-        json.dump(data, f, separators=(",", ":"))
+        json.dump(data, f, separators=(",", ":"), allow_nan=False)  # JSON has no NaN: keep inputs in domain
         f.write("\n")
     print(f"wrote {len(names)} cases, {os.path.getsize(OUT)} bytes to {OUT}")
 

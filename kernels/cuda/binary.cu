@@ -1,0 +1,90 @@
+// CUDA kernels for the binary families: arithmetic (BinaryOp), comparisons and logic (CompareOp), and where.
+// The math is kernels/elementwise_ops.h, shared with the CPU; this file only launches it.
+#include "core/error.h"
+#include "kernels/cuda/loops.cuh"
+#include "kernels/elementwise_ops.h"
+
+namespace td::kernels::cuda {
+
+namespace {
+
+template <BinaryOp Op, class T>
+__global__ void binary_kernel(int64_t n, Indexer ix, T* out, const T* a, const T* b, T alpha) {
+  TD_GRID_STRIDE_LOOP(i, n) {
+    out[offset_of<0>(ix, i)] = fn::binary<Op>(a[offset_of<1>(ix, i)], b[offset_of<2>(ix, i)], alpha);
+  }
+}
+
+template <CompareOp Op, class T>
+__global__ void compare_kernel(int64_t n, Indexer ix, bool* out, const T* a, const T* b) {
+  TD_GRID_STRIDE_LOOP(i, n) { out[offset_of<0>(ix, i)] = fn::compare<Op>(a[offset_of<1>(ix, i)], b[offset_of<2>(ix, i)]); }
+}
+
+template <class T>
+__global__ void where_kernel(int64_t n, Indexer ix, T* out, const bool* cond, const T* a, const T* b) {
+  TD_GRID_STRIDE_LOOP(i, n) {
+    out[offset_of<0>(ix, i)] = cond[offset_of<1>(ix, i)] ? a[offset_of<2>(ix, i)] : b[offset_of<3>(ix, i)];
+  }
+}
+
+// Which (op, type) pairs can reach a kernel: the front end promotes or rejects the rest, so those are
+// not compiled at all.
+template <BinaryOp Op, class T>
+constexpr bool kValid = !(std::is_floating_point_v<T> &&
+                          (Op == BinaryOp::kBitwiseAnd || Op == BinaryOp::kBitwiseOr || Op == BinaryOp::kBitwiseXor)) &&
+                        !(!std::is_floating_point_v<T> && (Op == BinaryOp::kDiv || Op == BinaryOp::kAtan2)) &&
+                        !(std::is_same_v<T, bool> && (Op == BinaryOp::kSub || Op == BinaryOp::kFmod ||
+                                                      Op == BinaryOp::kRemainder || Op == BinaryOp::kFloorDivide));
+}  // namespace
+
+void binary(BinaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* a, const void* b,
+            const Scalar& alpha) {
+  dispatch(dtype, binary_op_name(op).data(), [&](auto tag) {
+    using T = decltype(tag);
+    auto* o = static_cast<T*>(out);
+    auto* x = static_cast<const T*>(a);
+    auto* y = static_cast<const T*>(b);
+    const T al = alpha.to<T>();
+    switch (op) {
+#define TD_BINARY_LAUNCH(Name)                                                                  \
+  case BinaryOp::Name:                                                                          \
+    if constexpr (kValid<BinaryOp::Name, T>) {                                                  \
+      binary_kernel<BinaryOp::Name, T><<<blocks_for(n), kThreads>>>(n, ix, o, x, y, al);       \
+      return;                                                                                   \
+    }                                                                                           \
+    break;
+      TD_FOR_EACH_BINARY_OP(TD_BINARY_LAUNCH)
+#undef TD_BINARY_LAUNCH
+    }
+    throw Error(ErrorCode::kUnimplemented,
+                str("[", binary_op_name(op), "] has no CUDA kernel for dtype ", dtype_name(dtype)));
+  });
+  check(cudaGetLastError(), "binary kernel launch");
+}
+
+void compare(CompareOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* a, const void* b) {
+  dispatch(dtype, compare_op_name(op).data(), [&](auto tag) {
+    using T = decltype(tag);
+    auto* o = static_cast<bool*>(out);
+    auto* x = static_cast<const T*>(a);
+    auto* y = static_cast<const T*>(b);
+    switch (op) {
+#define TD_COMPARE_LAUNCH(Name) \
+  case CompareOp::Name: compare_kernel<CompareOp::Name, T><<<blocks_for(n), kThreads>>>(n, ix, o, x, y); break;
+      TD_FOR_EACH_COMPARE_OP(TD_COMPARE_LAUNCH)
+#undef TD_COMPARE_LAUNCH
+    }
+  });
+  check(cudaGetLastError(), "compare kernel launch");
+}
+
+void where(DType dtype, int64_t n, const Indexer& ix, void* out, const void* cond, const void* a, const void* b) {
+  dispatch(dtype, "where", [&](auto tag) {
+    using T = decltype(tag);
+    where_kernel<T><<<blocks_for(n), kThreads>>>(n, ix, static_cast<T*>(out), static_cast<const bool*>(cond),
+                                                 static_cast<const T*>(a), static_cast<const T*>(b));
+  });
+  check(cudaGetLastError(), "where kernel launch");
+}
+
+}  // namespace td::kernels::cuda

@@ -1,0 +1,51 @@
+// Shared pieces of the CUDA kernels: launch shape, strided offsets, conversions, dtype dispatch.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <type_traits>
+
+#include "kernels/cuda/launch.h"
+#include "kernels/dispatch.h"
+
+namespace td::kernels::cuda {
+
+inline constexpr int kThreads = 256;
+
+inline int blocks_for(int64_t n) {
+  int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<int>(b < 65535 * 8 ? b : 65535 * 8);
+}
+
+template <int K>
+__device__ __forceinline__ int64_t offset_of(const Indexer& ix, int64_t i) {
+  if (ix.contiguous) return i;
+  int64_t off = 0;
+  for (int d = ix.nd - 1; d >= 0; --d) {
+    int64_t idx = i % ix.sizes[d];
+    i /= ix.sizes[d];
+    off += idx * ix.strides[K][d];
+  }
+  return off;
+}
+
+template <class To, class From>
+__device__ __forceinline__ To convert(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return v != From{};
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
+template <class F>
+void dispatch(DType dtype, const char* op, F&& f) {
+  kernels::dispatch(dtype, op, "CUDA", std::forward<F>(f));
+}
+
+/// Grid-stride loop over n elements: out = f(operands...) through the Indexer's strides.
+#define TD_GRID_STRIDE_LOOP(i, n)                                                         \
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x)
+
+}  // namespace td::kernels::cuda

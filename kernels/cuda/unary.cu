@@ -1,0 +1,62 @@
+// CUDA kernels for the unary family (kernels/elementwise_ops.h functors, shared with the CPU).
+#include "core/error.h"
+#include "kernels/cuda/loops.cuh"
+#include "kernels/elementwise_ops.h"
+
+namespace td::kernels::cuda {
+
+namespace {
+template <class O, class I, class F>
+__global__ void map_kernel(int64_t n, Indexer ix, O* out, const I* in, F f) {
+  TD_GRID_STRIDE_LOOP(i, n) { out[offset_of<0>(ix, i)] = f(in[offset_of<1>(ix, i)]); }
+}
+
+template <class O, class I, class F>
+void launch(int64_t n, const Indexer& ix, void* out, const void* in) {
+  map_kernel<O, I, F><<<blocks_for(n), kThreads>>>(n, ix, static_cast<O*>(out), static_cast<const I*>(in), F{});
+}
+
+template <class F>
+void float_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in) {
+  if (dtype == DType::kFloat32) return launch<float, float, F>(n, ix, out, in);
+  if (dtype == DType::kFloat64) return launch<double, double, F>(n, ix, out, in);
+  throw Error(ErrorCode::kUnimplemented,
+              str("[", unary_op_name(op), "] has no CUDA kernel for dtype ", dtype_name(dtype)));
+}
+
+template <class F>
+void any_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in) {
+  dispatch(dtype, unary_op_name(op).data(), [&](auto tag) {
+    using T = decltype(tag);
+    launch<T, T, F>(n, ix, out, in);
+  });
+}
+
+template <class F>
+void predicate_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in) {
+  dispatch(dtype, unary_op_name(op).data(), [&](auto tag) {
+    using T = decltype(tag);
+    launch<bool, T, F>(n, ix, out, in);
+  });
+}
+}  // namespace
+
+void unary(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in) {
+  switch (op) {
+#define TD_UNARY_LAUNCH(Name, name) \
+  case UnaryOp::k##Name: float_op<fn::Name>(op, dtype, n, ix, out, in); break;
+    TD_FLOAT_UNARY_OPS(TD_UNARY_LAUNCH)
+#undef TD_UNARY_LAUNCH
+#define TD_UNARY_LAUNCH(Name, name) \
+  case UnaryOp::k##Name: any_op<fn::Name>(op, dtype, n, ix, out, in); break;
+    TD_ANY_UNARY_OPS(TD_UNARY_LAUNCH)
+#undef TD_UNARY_LAUNCH
+#define TD_UNARY_LAUNCH(Name, name) \
+  case UnaryOp::k##Name: predicate_op<fn::Name>(op, dtype, n, ix, out, in); break;
+    TD_PREDICATE_UNARY_OPS(TD_UNARY_LAUNCH)
+#undef TD_UNARY_LAUNCH
+  }
+  check(cudaGetLastError(), "unary kernel launch");
+}
+
+}  // namespace td::kernels::cuda

@@ -1,0 +1,296 @@
+// The math of every elementwise op, written once for all backends: each functor compiles for the host
+// (kernels/cpu) and, under nvcc, for the device (kernels/cuda). Front ends have already promoted and checked
+// dtypes, so a functor only sees the types its op allows; integer special cases that would trap in C++
+// (x / 0, INT_MIN / -1) are defined here because a kernel must never crash the server.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+#include "core/backend.h"
+
+#if defined(__CUDACC__)
+#define TD_HD __host__ __device__ __forceinline__
+#else
+#define TD_HD inline
+#endif
+// Device code finds CUDA's float overloads (::expf-backed exp(float)) unqualified; host code needs std's.
+#if defined(__CUDA_ARCH__)
+#define TD_MATH_NAMESPACE
+#else
+#define TD_MATH_NAMESPACE using namespace std;
+#endif
+
+namespace td::kernels::fn {
+
+template <class T>
+inline constexpr bool kFloat = std::is_floating_point_v<T>;
+template <class T>
+inline constexpr bool kBool = std::is_same_v<T, bool>;
+
+template <class T>
+TD_HD T erfinv_of(T y) {
+#if defined(__CUDA_ARCH__)
+  return erfinv(y);
+#else
+  // Winitzki's closed form (relative error ~2e-3), then Newton steps on erf; each step squares the error.
+  if (y != y || y < -1 || y > 1) return std::numeric_limits<T>::quiet_NaN();
+  if (y == 1 || y == -1) return y * std::numeric_limits<T>::infinity();
+  if (y == 0) return y;
+  const double pi = 3.14159265358979323846, a = 0.147, yd = static_cast<double>(y);
+  const double ln = std::log((1 - yd) * (1 + yd)), t = 2 / (pi * a) + ln / 2;
+  double x = std::copysign(std::sqrt(std::sqrt(t * t - ln / a) - t), yd);
+  for (int i = 0; i < 3; ++i) x -= (std::erf(x) - yd) / (2 / std::sqrt(pi) * std::exp(-x * x));
+  return static_cast<T>(x);
+#endif
+}
+
+// ---- unary: float ops (T is float or double) ----
+#define TD_FLOAT_FN(Name, expr)              \
+  struct Name {                              \
+    template <class T>                       \
+    TD_HD T operator()(T x) const {          \
+      TD_MATH_NAMESPACE                      \
+      return expr;                           \
+    }                                        \
+  };
+TD_FLOAT_FN(Exp, exp(x))
+TD_FLOAT_FN(Exp2, exp2(x))
+TD_FLOAT_FN(Expm1, expm1(x))
+TD_FLOAT_FN(Log, log(x))
+TD_FLOAT_FN(Log2, log2(x))
+TD_FLOAT_FN(Log10, log10(x))
+TD_FLOAT_FN(Log1p, log1p(x))
+TD_FLOAT_FN(Sqrt, sqrt(x))
+TD_FLOAT_FN(Rsqrt, T(1) / sqrt(x))
+TD_FLOAT_FN(Sin, sin(x))
+TD_FLOAT_FN(Cos, cos(x))
+TD_FLOAT_FN(Tan, tan(x))
+TD_FLOAT_FN(Asin, asin(x))
+TD_FLOAT_FN(Acos, acos(x))
+TD_FLOAT_FN(Atan, atan(x))
+TD_FLOAT_FN(Sinh, sinh(x))
+TD_FLOAT_FN(Cosh, cosh(x))
+TD_FLOAT_FN(Tanh, tanh(x))
+TD_FLOAT_FN(Asinh, asinh(x))
+TD_FLOAT_FN(Acosh, acosh(x))
+TD_FLOAT_FN(Atanh, atanh(x))
+TD_FLOAT_FN(Sigmoid, T(1) / (T(1) + exp(-x)))
+TD_FLOAT_FN(Erf, erf(x))
+TD_FLOAT_FN(Erfc, erfc(x))
+TD_FLOAT_FN(Erfinv, erfinv_of(x))
+TD_FLOAT_FN(Reciprocal, T(1) / x)
+TD_FLOAT_FN(Frac, x - trunc(x))
+#undef TD_FLOAT_FN
+
+// ---- unary: ops on every type they allow (bool excluded by the front end where PyTorch excludes it) ----
+struct Abs {
+  template <class T>
+  TD_HD T operator()(T x) const {
+    if constexpr (kFloat<T>) {
+      return x < T(0) ? T(-x) : x == T(0) ? T(0) : x;  // abs(-0.) is +0.; NaN passes through
+    } else if constexpr (std::is_signed_v<T>) {
+      return x < 0 ? T(-x) : x;
+    } else {
+      return x;
+    }
+  }
+};
+struct Sign {
+  template <class T>
+  TD_HD T operator()(T x) const {
+    if constexpr (kBool<T>) {
+      return x;
+    } else {
+      return T((T(0) < x) - (x < T(0)));  // 0 for NaN and for both zeros, as PyTorch 1.13
+    }
+  }
+};
+#define TD_ROUNDING_FN(Name, expr)   \
+  struct Name {                      \
+    template <class T>               \
+    TD_HD T operator()(T x) const {  \
+      TD_MATH_NAMESPACE              \
+      if constexpr (kFloat<T>) {     \
+        return expr;                 \
+      } else {                       \
+        return x;                    \
+      }                              \
+    }                                \
+  };
+TD_ROUNDING_FN(Floor, floor(x))
+TD_ROUNDING_FN(Ceil, ceil(x))
+TD_ROUNDING_FN(Round, nearbyint(x))  // half to even, as PyTorch
+TD_ROUNDING_FN(Trunc, trunc(x))
+#undef TD_ROUNDING_FN
+struct Relu {
+  template <class T>
+  TD_HD T operator()(T x) const {
+    return x < T(0) ? T(0) : x;  // NaN and -0. pass through, as clamp_min(0)
+  }
+};
+struct BitwiseNot {
+  template <class T>
+  TD_HD T operator()(T x) const {
+    if constexpr (kBool<T>) {
+      return !x;
+    } else if constexpr (kFloat<T>) {
+      return x;  // unreachable: the front end rejects floats
+    } else {
+      return T(~x);
+    }
+  }
+};
+
+// ---- unary predicates: bool results ----
+struct Isnan {
+  template <class T>
+  TD_HD bool operator()(T x) const {
+    return x != x;
+  }
+};
+struct Isinf {
+  template <class T>
+  TD_HD bool operator()(T x) const {
+    if constexpr (kFloat<T>) {
+      return x == std::numeric_limits<T>::infinity() || x == -std::numeric_limits<T>::infinity();
+    } else {
+      return false;
+    }
+  }
+};
+struct Isfinite {
+  template <class T>
+  TD_HD bool operator()(T x) const {
+    if constexpr (kFloat<T>) {
+      return x - x == T(0);  // NaN for NaN and for ±inf
+    } else {
+      return true;
+    }
+  }
+};
+struct LogicalNot {
+  template <class T>
+  TD_HD bool operator()(T x) const {
+    return x == T(0);
+  }
+};
+
+// ---- binary ----
+template <class T>
+TD_HD T int_pow(T base, T exp) {
+  if (exp < T(0)) {  // PyTorch: 1 and -1 keep a value, everything else truncates to 0
+    if (base == T(1)) return T(1);
+    if (base == T(-1)) return (exp % 2) ? T(-1) : T(1);
+    return T(0);
+  }
+  T result = 1;
+  while (exp) {
+    if (exp & 1) result = T(result * base);
+    base = T(base * base);
+    exp = T(exp >> 1);
+  }
+  return result;
+}
+
+/// a (op) b for the ops of BinaryOp; alpha scales b for add/sub.
+template <BinaryOp Op, class T>
+TD_HD T binary(T a, T b, T alpha) {
+  TD_MATH_NAMESPACE
+  if constexpr (Op == BinaryOp::kAdd) {
+    if constexpr (kBool<T>) return a || (alpha && b);
+    else return T(a + alpha * b);
+  } else if constexpr (Op == BinaryOp::kSub) {
+    return T(a - alpha * b);
+  } else if constexpr (Op == BinaryOp::kMul) {
+    if constexpr (kBool<T>) return a && b;
+    else return T(a * b);
+  } else if constexpr (Op == BinaryOp::kDiv) {
+    if constexpr (kFloat<T>) return a / b;
+    else return b == T(0) ? T(0) : T(a / b);  // unreachable for integers: div promotes them to float
+  } else if constexpr (Op == BinaryOp::kMaximum) {
+    if constexpr (kFloat<T>) return a != a ? a : b != b ? b : (a > b ? a : b);  // NaN propagates
+    else return a > b ? a : b;
+  } else if constexpr (Op == BinaryOp::kMinimum) {
+    if constexpr (kFloat<T>) return a != a ? a : b != b ? b : (a < b ? a : b);
+    else return a < b ? a : b;
+  } else if constexpr (Op == BinaryOp::kPow) {
+    if constexpr (kFloat<T>) return pow(a, b);
+    else if constexpr (kBool<T>) return a || !b;
+    else return int_pow(a, b);
+  } else if constexpr (Op == BinaryOp::kFmod) {
+    if constexpr (kFloat<T>) return fmod(a, b);
+    else if constexpr (std::is_signed_v<T>) return b == T(0) ? T(0) : b == T(-1) ? T(0) : T(a % b);
+    else return b == T(0) ? T(0) : T(a % b);
+  } else if constexpr (Op == BinaryOp::kRemainder) {
+    if constexpr (kFloat<T>) {
+      T r = fmod(a, b);
+      return (r != T(0) && ((r < T(0)) != (b < T(0)))) ? T(r + b) : r;
+    } else if constexpr (std::is_signed_v<T>) {
+      if (b == T(0) || b == T(-1)) return T(0);
+      T r = T(a % b);
+      return (r != 0 && ((r < 0) != (b < 0))) ? T(r + b) : r;
+    } else {
+      return b == T(0) ? T(0) : T(a % b);
+    }
+  } else if constexpr (Op == BinaryOp::kFloorDivide) {
+    if constexpr (kFloat<T>) {
+      // Python's a // b: the quotient of the exact remainder, rounded to the nearest integer below.
+      if (b == T(0)) return a / b;
+      T mod = fmod(a, b);
+      T div = (a - mod) / b;
+      if (mod != T(0) && ((b < T(0)) != (mod < T(0)))) div -= T(1);
+      if (div == T(0)) return copysign(T(0), a / b);
+      T floordiv = floor(div);
+      if (div - floordiv > T(0.5)) floordiv += T(1);
+      return floordiv;
+    } else if constexpr (std::is_signed_v<T>) {
+      if (b == T(0)) return T(0);
+      if (b == T(-1)) return T(T(0) - a);  // wraps for the minimum value instead of trapping
+      T q = T(a / b);
+      return ((a % b) != 0 && ((a < 0) != (b < 0))) ? T(q - 1) : q;
+    } else {
+      return b == T(0) ? T(0) : T(a / b);
+    }
+  } else if constexpr (Op == BinaryOp::kAtan2) {
+    if constexpr (kFloat<T>) return atan2(a, b);
+    else return T(0);  // unreachable: atan2 promotes integers to float
+  } else if constexpr (Op == BinaryOp::kBitwiseAnd) {
+    if constexpr (kFloat<T>) return T(0);  // unreachable: rejected for floats
+    else if constexpr (kBool<T>) return a && b;
+    else return T(a & b);
+  } else if constexpr (Op == BinaryOp::kBitwiseOr) {
+    if constexpr (kFloat<T>) return T(0);
+    else if constexpr (kBool<T>) return a || b;
+    else return T(a | b);
+  } else {
+    static_assert(Op == BinaryOp::kBitwiseXor);
+    if constexpr (kFloat<T>) return T(0);
+    else if constexpr (kBool<T>) return a != b;
+    else return T(a ^ b);
+  }
+}
+
+/// a (op) b for the ops of CompareOp.
+template <CompareOp Op, class T>
+TD_HD bool compare(T a, T b) {
+  if constexpr (Op == CompareOp::kEq) return a == b;
+  else if constexpr (Op == CompareOp::kNe) return a != b;
+  else if constexpr (Op == CompareOp::kLt) return a < b;
+  else if constexpr (Op == CompareOp::kLe) return a <= b;
+  else if constexpr (Op == CompareOp::kGt) return a > b;
+  else if constexpr (Op == CompareOp::kGe) return a >= b;
+  else if constexpr (Op == CompareOp::kLogicalAnd) return a != T(0) && b != T(0);
+  else if constexpr (Op == CompareOp::kLogicalOr) return a != T(0) || b != T(0);
+  else return (a != T(0)) != (b != T(0));
+}
+
+}  // namespace td::kernels::fn
+
+/// Calls X(BinaryOp::kName) for every binary op, to instantiate one kernel per op.
+#define TD_FOR_EACH_BINARY_OP(X)                                                                         \
+  X(kAdd) X(kSub) X(kMul) X(kDiv) X(kMaximum) X(kMinimum) X(kPow) X(kFmod) X(kRemainder) X(kFloorDivide) \
+  X(kAtan2) X(kBitwiseAnd) X(kBitwiseOr) X(kBitwiseXor)
+#define TD_FOR_EACH_COMPARE_OP(X) X(kEq) X(kNe) X(kLt) X(kLe) X(kGt) X(kGe) X(kLogicalAnd) X(kLogicalOr) X(kLogicalXor)
