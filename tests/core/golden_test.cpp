@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iomanip>
 #include <nlohmann/json.hpp>
@@ -36,20 +37,28 @@ void PrintTo(const GoldenCase& c, std::ostream* os) {
 }
 
 // The build's source tree by default; $TD_GOLDEN_DIR when the binary runs elsewhere (a GPU machine).
-std::string fixture_path() {
+std::string fixture_dir() {
   const char* dir = std::getenv("TD_GOLDEN_DIR");
-  return std::string(dir && *dir ? dir : TD_GOLDEN_DIR) + "/ops.json";
+  return dir && *dir ? dir : TD_GOLDEN_DIR;
 }
 
-// Loaded once, before the test cases are instantiated; an unreadable file gives no cases, which
-// GoldenFixture.Loads reports.
+// Every fixture file (one per generator: ops.json, shape.json, ...), in name order. Loaded once, before the
+// test cases are instantiated; an unreadable file gives no cases, which GoldenFixture.Loads reports.
 const std::vector<GoldenCase>& golden_cases() {
   static const std::vector<GoldenCase>* cases = [] {
     auto* out = new std::vector<GoldenCase>();
-    std::ifstream in(fixture_path());
-    json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded() || !doc.contains("cases")) return out;
-    for (const json& c : doc["cases"]) out->push_back({c.at("name").get<std::string>(), c});
+    std::vector<std::filesystem::path> files;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(fixture_dir(), ec)) {
+      if (entry.path().extension() == ".json") files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      std::ifstream in(file);
+      json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (doc.is_discarded() || !doc.contains("cases")) return new std::vector<GoldenCase>();  // fail Loads
+      for (const json& c : doc["cases"]) out->push_back({c.at("name").get<std::string>(), c});
+    }
     return out;
   }();
   return *cases;
@@ -214,9 +223,11 @@ INSTANTIATE_TEST_SUITE_P(PyTorch, GoldenTest,
                          golden_name);
 
 TEST(GoldenFixture, Loads) {
-  std::ifstream in(fixture_path());
-  ASSERT_TRUE(in) << "cannot open " << fixture_path() << "; run /usr/bin/python3 tests/golden/generate.py";
+  std::ifstream in(fixture_dir() + "/ops.json");
+  ASSERT_TRUE(in) << "cannot open " << fixture_dir() << "/ops.json; run /usr/bin/python3 tests/golden/generate.py";
   EXPECT_GE(golden_cases().size(), 100u);
+  std::set<std::string> names;
+  for (const GoldenCase& c : golden_cases()) EXPECT_TRUE(names.insert(c.name).second) << "duplicate case " << c.name;
 }
 
 // Adding a differentiable op means adding its golden cases to generate.py (STYLE.md, "Tests").
