@@ -66,6 +66,51 @@ void BM_Sum(benchmark::State& state) {
 }
 BENCHMARK(BM_Sum)->ArgsProduct({{1 << 20, 1 << 24}, {0, 1}})->UseRealTime();
 
+// A transcendental elementwise op on a contiguous float32 vector; reports bytes/s (1 read + 1 write).
+void BM_Exp(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({n}, {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    td::Tensor c = a.exp();
+    sync(d);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * n * 8);
+}
+BENCHMARK(BM_Exp)->ArgsProduct({{1 << 20}, {0, 1}})->UseRealTime();
+
+// Row softmax of a rows x 1024 float32 matrix (a max, an exp, a sum and a divide per row).
+void BM_Softmax(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t rows = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({rows, 1024}, {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    td::Tensor c = a.softmax(1);
+    sync(d);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * rows * 1024 * 8);
+}
+BENCHMARK(BM_Softmax)->ArgsProduct({{1024}, {0, 1}})->UseRealTime();
+
+// Materialising a transpose: a strided read and a contiguous write of n x n float32.
+void BM_TransposeCopy(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({n, n}, {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    td::Tensor c = a.t().contiguous();
+    sync(d);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * n * n * 8);
+}
+BENCHMARK(BM_TransposeCopy)->ArgsProduct({{2048}, {0, 1}})->UseRealTime();
+
 // The autograd overhead of a small graph: forward + backward of sum((a @ b) * a).
 void BM_SmallBackward(benchmark::State& state) {
   if (skip_missing(state)) return;

@@ -48,6 +48,15 @@ def main():
         elif kind == "BM_Sum":
             a = torch.ones(size, device=device)
             ref = torch_time(lambda: a.sum(), sync)
+        elif kind == "BM_Exp":
+            a = torch.ones(size, device=device)
+            ref = torch_time(lambda: a.exp(), sync)
+        elif kind == "BM_Softmax":
+            a = torch.ones(size, 1024, device=device)
+            ref = torch_time(lambda: a.softmax(1), sync)
+        elif kind == "BM_TransposeCopy":
+            a = torch.ones(size, size, device=device)
+            ref = torch_time(lambda: a.t().contiguous(), sync)
         elif kind == "BM_SmallBackward":
             a = torch.ones(16, 16, device=device, requires_grad=True)
             ref = torch_time(lambda: ((a @ a) * a).sum().backward(), sync)

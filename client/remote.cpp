@@ -317,6 +317,9 @@ void encode(const Value& v, pb::Value* out) {
           for (int64_t i : x) list->add_values(i);
         } else if constexpr (std::is_same_v<T, std::string>) {
           out->set_string_value(x);
+        } else if constexpr (std::is_same_v<T, std::vector<Tensor>>) {
+          auto* list = out->mutable_tensor_list();
+          for (const Tensor& t : x) list->add_handles(t.handle());
         } else {
           out->set_dtype(codec::to_proto(x));
         }
@@ -324,16 +327,23 @@ void encode(const Value& v, pb::Value* out) {
       v);
 }
 
-Tensor send_op(SessionState& s, std::string_view name, const std::vector<Value>& args) {
+std::vector<Tensor> send_op(SessionState& s, std::string_view name, const std::vector<Value>& args, size_t n) {
   pb::Command cmd;
   auto* op = cmd.mutable_op();
   op->set_op(std::string(name));
   for (const Value& v : args) encode(v, op->add_args());
-  uint64_t out = s.new_handle();
-  op->add_outputs(out);
-  Tensor result = make_tensor(s, out);
+  std::vector<Tensor> results;
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t out = s.new_handle();
+    op->add_outputs(out);
+    results.push_back(make_tensor(s, out));
+  }
   s.push(std::move(cmd));
-  return result;
+  return results;
+}
+
+Tensor send_op(SessionState& s, std::string_view name, const std::vector<Value>& args) {
+  return std::move(send_op(s, name, args, 1)[0]);
 }
 }  // namespace
 
@@ -350,6 +360,10 @@ SessionState& Tensor::state() const {
 }
 
 Tensor Tensor::invoke_op(std::string_view op, std::vector<Value> args) const { return send_op(state(), op, args); }
+
+std::vector<Tensor> Tensor::invoke_op_n(std::string_view op, std::vector<Value> args, size_t n) const {
+  return send_op(state(), op, args, n);
+}
 
 HostTensor Tensor::fetch() const {
   SessionState& s = state();

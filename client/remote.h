@@ -59,6 +59,8 @@ class Tensor : public TensorMethods<Tensor> {
 
   /// Sends an op with this tensor among args; returns the (not yet computed) output at once.
   Tensor invoke_op(std::string_view op, std::vector<Value> args) const;
+  /// The same for an op with n outputs, each with its own handle.
+  std::vector<Tensor> invoke_op_n(std::string_view op, std::vector<Value> args, size_t n) const;
 
   /// Downloads the values (a sync point).
   HostTensor fetch() const;

@@ -54,6 +54,10 @@ std::string_view binary_op_name(BinaryOp op);
 enum class CompareOp : uint8_t { kEq, kNe, kLt, kLe, kGt, kGe, kLogicalAnd, kLogicalOr, kLogicalXor };
 std::string_view compare_op_name(CompareOp op);
 
+/// Reductions over dims (reduce) and along one dim (scan).
+enum class ReduceOp : uint8_t { kSum, kProd, kMax, kMin };
+std::string_view reduce_op_name(ReduceOp op);
+
 enum class UnaryOp : uint8_t {
 #define TD_UNARY_ENUM(Name, name) k##Name,
   TD_FLOAT_UNARY_OPS(TD_UNARY_ENUM) TD_ANY_UNARY_OPS(TD_UNARY_ENUM) TD_PREDICATE_UNARY_OPS(TD_UNARY_ENUM)
@@ -114,8 +118,15 @@ class Backend {
   /// out = cond ? a : b, cond bool, out/a/b of one dtype, all broadcast by strides.
   virtual void where(const StridedRef& out, const StridedRef& cond, const StridedRef& a, const StridedRef& b,
                      int index);
-  /// out[k...] = sum over the last `reduced` dims of in[k..., r...]; out has in's leading dims and one dtype.
-  virtual void sum(const StridedRef& out, const StridedRef& in, int reduced, int index);
+  /// out[k...] = op over the last `reduced` dims of in[k..., r...]; out has in's leading dims and in's dtype.
+  /// Max/min propagate NaN. The front end rejects empty max/min.
+  virtual void reduce(ReduceOp op, const StridedRef& out, const StridedRef& in, int reduced, int index);
+  /// values[k...], indices[k...] = the max (is_max) or min of in[k..., :] over its last dim and the first
+  /// index holding it; a NaN counts as the extreme, as in PyTorch. indices are int64.
+  virtual void arg_reduce(bool is_max, const StridedRef& values, const StridedRef& indices, const StridedRef& in,
+                          int index);
+  /// out = running sum or product (op) of in along its last dim; out and in share shape and dtype.
+  virtual void scan(ReduceOp op, const StridedRef& out, const StridedRef& in, int index);
   /// Batched matrix product: out[b] = a[b] @ b[b] for 3-d views [B, M, K] x [B, K, N] -> [B, M, N]. out is
   /// contiguous; each matrix of a and b has a unit stride in one of its two dims.
   virtual void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index);

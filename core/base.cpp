@@ -137,6 +137,11 @@ std::string_view compare_op_name(CompareOp op) {
   return kNames[static_cast<size_t>(op)];
 }
 
+std::string_view reduce_op_name(ReduceOp op) {
+  static constexpr std::array<std::string_view, 4> kNames = {"sum", "prod", "max", "min"};
+  return kNames[static_cast<size_t>(op)];
+}
+
 std::string_view unary_op_name(UnaryOp op) {
   static constexpr std::string_view kNames[] = {
 #define TD_UNARY_NAME(Name, name) #name,
@@ -161,7 +166,13 @@ void Backend::compare(CompareOp op, const StridedRef&, const StridedRef&, const 
 void Backend::where(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&, int) {
   missing("where");
 }
-void Backend::sum(const StridedRef&, const StridedRef&, int, int) { missing("sum"); }
+void Backend::reduce(ReduceOp op, const StridedRef&, const StridedRef&, int, int) { missing(reduce_op_name(op)); }
+void Backend::arg_reduce(bool is_max, const StridedRef&, const StridedRef&, const StridedRef&, int) {
+  missing(is_max ? "argmax" : "argmin");
+}
+void Backend::scan(ReduceOp op, const StridedRef&, const StridedRef&, int) {
+  missing(op == ReduceOp::kSum ? "cumsum" : "cumprod");
+}
 void Backend::gemm(const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("matmul"); }
 
 Backend& backend(DeviceType type) {

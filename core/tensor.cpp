@@ -133,6 +133,12 @@ Tensor Tensor::invoke_op(std::string_view op, std::vector<Value> args) const {
   return std::move(outs[0]);
 }
 
+std::vector<Tensor> Tensor::invoke_op_n(std::string_view op, std::vector<Value> args, size_t n) const {
+  std::vector<Tensor> outs = call_op(op, std::move(args));
+  TD_CHECK(outs.size() == n, ErrorCode::kInternal, "[", op, "] returns ", outs.size(), " tensors, not ", n);
+  return outs;
+}
+
 // ---- creation ----
 
 Tensor empty(std::vector<int64_t> shape, TensorOptions options) {

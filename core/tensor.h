@@ -115,6 +115,8 @@ class Tensor : public TensorMethods<Tensor> {
 
   /// Runs a registry op with this tensor and args; used by the shared op methods.
   Tensor invoke_op(std::string_view op, std::vector<Value> args) const;
+  /// The same for an op with n outputs (max.dim gives values and indices).
+  std::vector<Tensor> invoke_op_n(std::string_view op, std::vector<Value> args, size_t n) const;
 
   /// Internal access for core and kernels.
   TensorImpl& impl() const { return *impl_; }

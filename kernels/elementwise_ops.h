@@ -287,6 +287,42 @@ TD_HD bool compare(T a, T b) {
   else return (a != T(0)) != (b != T(0));
 }
 
+// ---- reductions ----
+
+/// How op folds values of T: the accumulator type A (double for floats and int64 for integers in sums and
+/// products, T itself for max/min), its identity, and the combining step. Max/min propagate NaN.
+template <ReduceOp Op, class T>
+struct Reducer {
+  using A = std::conditional_t<Op == ReduceOp::kMax || Op == ReduceOp::kMin || std::is_same_v<T, bool>, T,
+                               std::conditional_t<std::is_floating_point_v<T>, double, int64_t>>;
+  static TD_HD A identity() {
+    if constexpr (Op == ReduceOp::kSum) {
+      return A(0);
+    } else if constexpr (Op == ReduceOp::kProd) {
+      return A(1);
+    } else if constexpr (Op == ReduceOp::kMax) {
+      if constexpr (kFloat<T>) return -std::numeric_limits<T>::infinity();
+      else return std::numeric_limits<T>::lowest();
+    } else {
+      if constexpr (kFloat<T>) return std::numeric_limits<T>::infinity();
+      else return std::numeric_limits<T>::max();
+    }
+  }
+  static TD_HD A combine(A a, A b) {
+    if constexpr (Op == ReduceOp::kSum) {
+      if constexpr (kBool<A>) return a || b;
+      else return A(a + b);
+    } else if constexpr (Op == ReduceOp::kProd) {
+      if constexpr (kBool<A>) return a && b;
+      else return A(a * b);
+    } else if constexpr (Op == ReduceOp::kMax) {
+      return binary<BinaryOp::kMaximum>(a, b, A(1));
+    } else {
+      return binary<BinaryOp::kMinimum>(a, b, A(1));
+    }
+  }
+};
+
 }  // namespace td::kernels::fn
 
 /// Calls X(BinaryOp::kName) for every binary op, to instantiate one kernel per op.

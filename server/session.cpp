@@ -246,6 +246,11 @@ Value Session::decode(const pb::Value& v, std::string_view op, size_t index) {
     case pb::Value::kIntList: return std::vector<int64_t>(v.int_list().values().begin(), v.int_list().values().end());
     case pb::Value::kStringValue: return v.string_value();
     case pb::Value::kDtype: return codec::from_proto(v.dtype());
+    case pb::Value::kTensorList: {
+      std::vector<Tensor> list;
+      for (uint64_t h : v.tensor_list().handles()) list.push_back(resolve(h, op, str("argument ", index)));
+      return list;
+    }
     default: throw Error(ErrorCode::kInvalidArgument, str("[", op, "] argument ", index, " has no value"));
   }
 }

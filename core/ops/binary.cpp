@@ -41,6 +41,8 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, Scalar alpha = 1) {
     TD_CHECK_ARG(cb.eq(0).sum().item().to_int() == 0, "[", name, "] ZeroDivisionError");
   }
   Tensor out = empty(shape, {dtype, device});
+  // Arithmetic on two numbers gives a number: it keeps its weak role in later type promotion.
+  out.impl().wrapped_number = a.impl().wrapped_number && b.impl().wrapped_number;
   if (out.numel() == 0) return out;
   auto sa = ops::broadcast_strides(ca, shape), sb = ops::broadcast_strides(cb, shape);
   StridedRef ra{ca.data_ptr(), dtype, shape, sa}, rb{cb.data_ptr(), dtype, shape, sb};

@@ -43,18 +43,20 @@ DType combine(std::optional<DType> higher, std::optional<DType> lower) {
 }  // namespace
 
 DType result_type(std::span<const Tensor> tensors) {
-  std::optional<DType> dimmed, zero_dim, wrapped;
+  std::optional<DType> dimmed, zero_dim, wrapped, wrapped_raw;
   for (const Tensor& t : tensors) {
     DType d = t.dtype();
     auto* slot = t.dim() > 0 ? &dimmed : &zero_dim;
     if (t.impl().wrapped_number) {
       // A number only says "float" or "int": it takes the default dtype of its category.
+      wrapped_raw = wrapped_raw ? promote_types(*wrapped_raw, d) : d;
       slot = &wrapped;
       if (is_floating(d)) d = default_float_dtype();
     }
     *slot = *slot ? promote_types(**slot, d) : d;
   }
-  if (!dimmed && !zero_dim) return *wrapped;
+  // Numbers among themselves (inside backward formulas) stay double/int64, like Python arithmetic.
+  if (!dimmed && !zero_dim) return *wrapped_raw;
   DType tensors_type = combine(dimmed, zero_dim);
   return wrapped ? combine(tensors_type, wrapped) : tensors_type;
 }

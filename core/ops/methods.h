@@ -13,7 +13,9 @@
 
 namespace td {
 
-/// CRTP mixin: Self must provide `Self invoke_op(std::string_view op, std::vector<BasicValue<Self>> args) const`.
+/// CRTP mixin: Self must provide `Self invoke_op(std::string_view op, std::vector<BasicValue<Self>> args) const`
+/// and `std::vector<Self> invoke_op_n(std::string_view op, std::vector<BasicValue<Self>> args, size_t n) const`
+/// (for ops with n outputs).
 template <class Self>
 class TensorMethods {
  public:
@@ -100,6 +102,60 @@ class TensorMethods {
   Self sum(Shape dim, bool keepdim = false, std::optional<DType> dtype = std::nullopt) const {
     return call("sum", {me(), std::move(dim), Scalar(keepdim), optional_dtype<Self>(dtype)});
   }
+  /// Product of all elements, or over one dim (torch.prod).
+  Self prod(std::optional<DType> dtype = std::nullopt) const { return call("prod", {me(), optional_dtype<Self>(dtype)}); }
+  Self prod(int64_t dim, bool keepdim = false, std::optional<DType> dtype = std::nullopt) const {
+    return call("prod.dim", {me(), Scalar(dim), Scalar(keepdim), optional_dtype<Self>(dtype)});
+  }
+  /// Largest / smallest element; NaN if any element is NaN (torch.max() / torch.min()).
+  Self max() const { return call("max", {me()}); }
+  Self min() const { return call("min", {me()}); }
+  /// Values and indices of the largest / smallest element along dim (torch.max(dim) / torch.min(dim)).
+  std::pair<Self, Self> max(int64_t dim, bool keepdim = false) const { return call2("max.dim", dim, keepdim); }
+  std::pair<Self, Self> min(int64_t dim, bool keepdim = false) const { return call2("min.dim", dim, keepdim); }
+  /// Max / min over dims (all when empty), gradient shared among ties (torch.amax / torch.amin).
+  Self amax(Shape dim = {}, bool keepdim = false) const { return call("amax", {me(), std::move(dim), Scalar(keepdim)}); }
+  Self amin(Shape dim = {}, bool keepdim = false) const { return call("amin", {me(), std::move(dim), Scalar(keepdim)}); }
+  /// Index of the largest / smallest element, flattened or along dim (torch.argmax / torch.argmin).
+  Self argmax(std::optional<int64_t> dim = std::nullopt, bool keepdim = false) const {
+    return call("argmax", {me(), dim ? Value(Scalar(*dim)) : Value(None{}), Scalar(keepdim)});
+  }
+  Self argmin(std::optional<int64_t> dim = std::nullopt, bool keepdim = false) const {
+    return call("argmin", {me(), dim ? Value(Scalar(*dim)) : Value(None{}), Scalar(keepdim)});
+  }
+  /// Whether all / any elements are non-zero, overall or along dim (torch.all / torch.any).
+  Self all() const { return call("all", {me()}); }
+  Self any() const { return call("any", {me()}); }
+  Self all(int64_t dim, bool keepdim = false) const { return call("all.dim", {me(), Scalar(dim), Scalar(keepdim)}); }
+  Self any(int64_t dim, bool keepdim = false) const { return call("any.dim", {me(), Scalar(dim), Scalar(keepdim)}); }
+  /// Variance / standard deviation over dims (all when None) with Bessel's correction by default
+  /// (torch.var / torch.std with `correction`).
+  Self var(std::optional<Shape> dim = std::nullopt, int64_t correction = 1, bool keepdim = false) const {
+    return call("var", {me(), optional_dims<Self>(dim), Scalar(correction), Scalar(keepdim)});
+  }
+  Self std(std::optional<Shape> dim = std::nullopt, int64_t correction = 1, bool keepdim = false) const {
+    return call("std", {me(), optional_dims<Self>(dim), Scalar(correction), Scalar(keepdim)});
+  }
+  /// log(sum(exp(self))) over dims, computed stably (torch.logsumexp).
+  Self logsumexp(Shape dim, bool keepdim = false) const { return call("logsumexp", {me(), std::move(dim), Scalar(keepdim)}); }
+  /// p-norm over dims (all when None) (torch.norm / torch.linalg.vector_norm).
+  Self norm(Scalar p = 2, std::optional<Shape> dim = std::nullopt, bool keepdim = false) const {
+    return call("norm", {me(), p, optional_dims<Self>(dim), Scalar(keepdim)});
+  }
+  /// Running sum / product along dim (torch.cumsum / torch.cumprod).
+  Self cumsum(int64_t dim, std::optional<DType> dtype = std::nullopt) const {
+    return call("cumsum", {me(), Scalar(dim), optional_dtype<Self>(dtype)});
+  }
+  Self cumprod(int64_t dim, std::optional<DType> dtype = std::nullopt) const {
+    return call("cumprod", {me(), Scalar(dim), optional_dtype<Self>(dtype)});
+  }
+  /// exp(x) / sum(exp(x)) along dim, and its log, computed stably (torch.softmax / log_softmax).
+  Self softmax(int64_t dim, std::optional<DType> dtype = std::nullopt) const {
+    return call("softmax", {me(), Scalar(dim), optional_dtype<Self>(dtype)});
+  }
+  Self log_softmax(int64_t dim, std::optional<DType> dtype = std::nullopt) const {
+    return call("log_softmax", {me(), Scalar(dim), optional_dtype<Self>(dtype)});
+  }
   /// Mean of all elements (torch.mean).
   Self mean() const { return call("mean", {me(), None{}, Scalar(false)}); }
   /// Mean over dims (torch.mean(dim, keepdim)).
@@ -149,10 +205,144 @@ class TensorMethods {
   friend Self operator^(const Self& a, const Self& b) { return a.bitwise_xor(b); }
   friend Self operator~(const Self& a) { return a.bitwise_not(); }
 
+  // ---- shape, view and creation methods (begin) ----
+  /// length elements of dim from start, as a view (torch.narrow).
+  Self narrow(int64_t dim, int64_t start, int64_t length) const {
+    return call("narrow", {me(), Scalar(dim), Scalar(start), Scalar(length)});
+  }
+  /// The slice at index along dim, without that dim, as a view (torch.select).
+  Self select(int64_t dim, int64_t index) const { return call("select", {me(), Scalar(dim), Scalar(index)}); }
+  /// self[start:end:step] along dim, bounds as in Python, as a view (aten::slice).
+  Self slice(int64_t dim = 0, std::optional<int64_t> start = std::nullopt, std::optional<int64_t> end = std::nullopt,
+             int64_t step = 1) const {
+    return call("slice", {me(), Scalar(dim), opt_int(start), opt_int(end), Scalar(step)});
+  }
+  /// A diagonal of dims dim1 and dim2 as the last dim, as a view (torch.diagonal).
+  Self diagonal(int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1) const {
+    return call("diagonal", {me(), Scalar(offset), Scalar(dim1), Scalar(dim2)});
+  }
+  /// Copies of self with src written into a slice, selection, diagonal or strided view (torch.slice_scatter,
+  /// select_scatter, diagonal_scatter, as_strided_scatter).
+  Self slice_scatter(const Self& src, int64_t dim = 0, std::optional<int64_t> start = std::nullopt,
+                     std::optional<int64_t> end = std::nullopt, int64_t step = 1) const {
+    return call("slice_scatter", {me(), src, Scalar(dim), opt_int(start), opt_int(end), Scalar(step)});
+  }
+  Self select_scatter(const Self& src, int64_t dim, int64_t index) const {
+    return call("select_scatter", {me(), src, Scalar(dim), Scalar(index)});
+  }
+  Self diagonal_scatter(const Self& src, int64_t offset = 0, int64_t dim1 = 0, int64_t dim2 = 1) const {
+    return call("diagonal_scatter", {me(), src, Scalar(offset), Scalar(dim1), Scalar(dim2)});
+  }
+  Self as_strided_scatter(const Self& src, Shape size, Shape stride,
+                          std::optional<int64_t> storage_offset = std::nullopt) const {
+    return call("as_strided_scatter", {me(), src, std::move(size), std::move(stride), opt_int(storage_offset)});
+  }
+  /// Moves dims to new positions, the others keeping their order, as a view (torch.movedim).
+  Self movedim(int64_t source, int64_t destination) const {
+    return call("movedim", {me(), Shape{source}, Shape{destination}});
+  }
+  Self movedim(Shape source, Shape destination) const {
+    return call("movedim", {me(), std::move(source), std::move(destination)});
+  }
+  /// Merges dims start_dim..end_dim: a view when strides allow, else a copy (torch.flatten).
+  Self flatten(int64_t start_dim = 0, int64_t end_dim = -1) const {
+    return call("flatten", {me(), Scalar(start_dim), Scalar(end_dim)});
+  }
+  /// Splits dim into sizes (one may be -1), as a view (torch.unflatten).
+  Self unflatten(int64_t dim, Shape sizes) const { return call("unflatten", {me(), Scalar(dim), std::move(sizes)}); }
+  /// Removes every size-1 dim, as a view (torch.squeeze()).
+  Self squeeze() const { return call("squeeze", {me()}); }
+  /// A view of self's storage with any sizes, strides and offset (torch.as_strided).
+  Self as_strided(Shape size, Shape stride, std::optional<int64_t> storage_offset = std::nullopt) const {
+    return call("as_strided", {me(), std::move(size), std::move(stride), opt_int(storage_offset)});
+  }
+  /// Every window of size elements along dimension, step apart, as a view; the window is the last dim
+  /// (Tensor.unfold).
+  Self unfold(int64_t dimension, int64_t size, int64_t step) const {
+    return call("unfold", {me(), Scalar(dimension), Scalar(size), Scalar(step)});
+  }
+  /// self with other's shape (Tensor.expand_as, view_as, reshape_as).
+  Self expand_as(const Self& other) const { return call("expand_as", {me(), other}); }
+  Self view_as(const Self& other) const { return call("view_as", {me(), other}); }
+  Self reshape_as(const Self& other) const { return call("reshape_as", {me(), other}); }
+  /// Pieces of split_size along dim, the last maybe smaller, as views (torch.split with an int).
+  std::vector<Self> split(int64_t split_size, int64_t dim = 0) const {
+    size_t n = 1;
+    if (auto size = dim_size(dim); size && split_size > 0 && *size > 0) n = (*size + split_size - 1) / split_size;
+    return me().invoke_op_n("split", {me(), Scalar(split_size), Scalar(dim)}, n);
+  }
+  /// Pieces of the given sizes along dim, as views (torch.split with a list).
+  std::vector<Self> split_with_sizes(Shape split_sizes, int64_t dim = 0) const {
+    size_t n = split_sizes.size();
+    return me().invoke_op_n("split_with_sizes", {me(), std::move(split_sizes), Scalar(dim)}, n);
+  }
+  /// At most `chunks` pieces of equal size along dim (the last maybe smaller), as views (torch.chunk).
+  std::vector<Self> chunk(int64_t chunks, int64_t dim = 0) const {
+    size_t n = 1;
+    if (auto size = dim_size(dim); size && chunks > 0) {
+      int64_t piece = (*size + chunks - 1) / chunks;
+      n = piece == 0 ? chunks : (*size + piece - 1) / piece;
+    }
+    return me().invoke_op_n("chunk", {me(), Scalar(chunks), Scalar(dim)}, n);
+  }
+  /// The slices along dim, each without that dim, as views (torch.unbind).
+  std::vector<Self> unbind(int64_t dim = 0) const {
+    return me().invoke_op_n("unbind", {me(), Scalar(dim)}, dim_size(dim).value_or(1));
+  }
+  /// A copy with the order of elements reversed along dims (torch.flip).
+  Self flip(Shape dims) const { return call("flip", {me(), std::move(dims)}); }
+  /// A copy with elements shifted along dims, wrapping around; no dims: over the flattened tensor (torch.roll).
+  Self roll(Shape shifts, Shape dims = {}) const { return call("roll", {me(), std::move(shifts), std::move(dims)}); }
+  /// self repeated repeats[i] times along dim i; extra leading repeats add dims (Tensor.repeat).
+  Self repeat(Shape repeats) const { return call("repeat", {me(), std::move(repeats)}); }
+  /// repeat, with dims padded by leading ones when shorter than self's (torch.tile).
+  Self tile(Shape dims) const { return call("tile", {me(), std::move(dims)}); }
+  /// A copy with the elements above (tril) / below (triu) the diagonal-th diagonal of the last two dims zeroed
+  /// (torch.tril / torch.triu).
+  Self tril(int64_t diagonal = 0) const { return call("tril", {me(), Scalar(diagonal)}); }
+  Self triu(int64_t diagonal = 0) const { return call("triu", {me(), Scalar(diagonal)}); }
+  /// A 1-d self as a diagonal matrix, or a 2-d self's diagonal as a 1-d copy (torch.diag).
+  Self diag(int64_t diagonal = 0) const { return call("diag", {me(), Scalar(diagonal)}); }
+  /// Tensors joined along an existing dim (torch.cat), a new dim (torch.stack), columns (torch.hstack) or rows
+  /// (torch.vstack). A remote list must not be empty: its first tensor names the session.
+  static Self cat(std::vector<Self> tensors, int64_t dim = 0) { return join("cat", std::move(tensors), dim); }
+  static Self stack(std::vector<Self> tensors, int64_t dim = 0) { return join("stack", std::move(tensors), dim); }
+  static Self hstack(std::vector<Self> tensors) { return join("hstack", std::move(tensors)); }
+  static Self vstack(std::vector<Self> tensors) { return join("vstack", std::move(tensors)); }
+
+ private:
+  static Value opt_int(std::optional<int64_t> i) { return i ? Value(Scalar(*i)) : Value(None{}); }
+  static Self join(std::string_view op, std::vector<Self> tensors, std::optional<int64_t> dim = std::nullopt) {
+    Self first = tensors.empty() ? Self() : tensors.front();
+    if (!dim) return first.invoke_op(op, {std::move(tensors)});
+    return first.invoke_op(op, {std::move(tensors), Scalar(*dim)});
+  }
+  // Size of dim, for the number of outputs of split, chunk and unbind; nullopt when dim is out of range (the
+  // op itself reports that). A remote tensor's shape comes from an empty view: a round trip without the values.
+  std::optional<int64_t> dim_size(int64_t dim) const {
+    Shape shape;
+    if constexpr (requires(const Self& s) { s.sizes(); }) {
+      shape = me().shape();
+    } else {
+      Shape empty = me().unsqueeze(0).narrow(0, 0, 0).shape();
+      shape.assign(empty.begin() + 1, empty.end());
+    }
+    int64_t n = static_cast<int64_t>(shape.size());
+    if (dim < -n || dim >= n) return std::nullopt;
+    return shape[dim < 0 ? dim + n : dim];
+  }
+
+ public:
+  // ---- (end) ----
+
  private:
   const Self& me() const { return static_cast<const Self&>(*this); }
   static Value opt(const std::optional<Scalar>& s) { return s ? Value(*s) : Value(None{}); }
   Self call(std::string_view op, std::vector<Value> args) const { return me().invoke_op(op, std::move(args)); }
+  std::pair<Self, Self> call2(std::string_view op, int64_t dim, bool keepdim) const {
+    std::vector<Self> outs = me().invoke_op_n(op, {me(), Scalar(dim), Scalar(keepdim)}, 2);
+    return {std::move(outs[0]), std::move(outs[1])};
+  }
 };
 
 }  // namespace td

@@ -68,7 +68,15 @@ Value parse_default(std::string_view text, const ArgSpec& spec, std::string_view
 Schema Schema::parse(std::string_view text) {
   Schema s;
   s.text = std::string(text);
-  size_t open = text.find('('), close = text.rfind(')'), arrow = text.find("->", close);
+  size_t open = text.find('('), close = std::string_view::npos;
+  for (size_t i = open, depth = 0; open != std::string_view::npos && i < text.size(); ++i) {
+    if (text[i] == '(' || text[i] == '[') ++depth;
+    if ((text[i] == ')' || text[i] == ']') && --depth == 0) {
+      close = i;
+      break;
+    }
+  }
+  size_t arrow = close == std::string_view::npos ? close : text.find("->", close);
   if (open == std::string_view::npos || close == std::string_view::npos || arrow == std::string_view::npos) {
     bad_schema(text, "expected name(args) -> returns");
   }
@@ -95,7 +103,9 @@ Schema Schema::parse(std::string_view text) {
       a.optional = true;
       type.remove_suffix(1);
     }
-    if (type.starts_with("int[")) {
+    if (type == "Tensor[]") {
+      a.type = ArgType::kTensorList;
+    } else if (type.starts_with("int[")) {
       a.type = ArgType::kIntList;
       auto n = type.substr(4, type.size() - 5);
       a.list_size = n.empty() ? 0 : std::stoi(std::string(n));
@@ -139,6 +149,10 @@ const Tensor& Args::tensor(size_t i) const {
   if (auto* t = std::get_if<Tensor>(&values_[i])) return *t;
   wrong_kind(*schema_, i, "Tensor");
 }
+const std::vector<Tensor>& Args::tensors(size_t i) const {
+  if (auto* v = std::get_if<std::vector<Tensor>>(&values_[i])) return *v;
+  wrong_kind(*schema_, i, "Tensor[]");
+}
 Tensor Args::optional_tensor(size_t i) const { return is_none(i) ? Tensor() : tensor(i); }
 Scalar Args::scalar(size_t i) const {
   if (auto* s = std::get_if<Scalar>(&values_[i])) return *s;
@@ -175,7 +189,8 @@ std::string_view value_kind(const Value& v) {
     case 2: return std::get<Scalar>(v).is_bool() ? "bool" : std::get<Scalar>(v).is_integral() ? "int" : "float";
     case 3: return "int[]";
     case 4: return "str";
-    default: return "ScalarType";
+    case 5: return "ScalarType";
+    default: return "Tensor[]";
   }
 }
 
@@ -199,6 +214,14 @@ void check_arg(const Schema& s, const ArgSpec& a, Value& v) {
         v = None{};
       }
       break;
+    case ArgType::kTensorList: {
+      auto* list = std::get_if<std::vector<Tensor>>(&v);
+      if (!list) fail("");
+      for (size_t k = 0; k < list->size(); ++k) {
+        if (!(*list)[k].defined()) fail(str(" (an undefined tensor at position ", k, ")"));
+      }
+      break;
+    }
     case ArgType::kScalar:
       if (!std::holds_alternative<Scalar>(v)) fail("");
       break;
@@ -294,6 +317,7 @@ Registry& Registry::get() {
     register_unary_ops(*r);
     register_compare_ops(*r);
     register_random_ops(*r);
+    register_join_ops(*r);
     return r;
   }();
   return *registry;
@@ -331,6 +355,7 @@ std::vector<const OpDef*> Registry::list() const {
 namespace {
 // "add" -> "AddBackward0", "max_pool2d" -> "MaxPool2DBackward0", as PyTorch names grad_fns.
 std::string backward_name(std::string_view op) {
+  op = op.substr(0, op.find('.'));  // an overload ("max.dim") names its grad_fn after the op
   std::string out;
   bool up = true;
   for (char c : op) {
@@ -389,7 +414,10 @@ class OpNode : public autograd::Node {
 
   void release_variables() override {
     for (size_t i = 0; i < saved_.args.size(); ++i) {
-      if (std::holds_alternative<Tensor>(saved_.args.value(i))) saved_.args.mutable_value(i) = None{};
+      const Value& v = saved_.args.value(i);
+      if (std::holds_alternative<Tensor>(v) || std::holds_alternative<std::vector<Tensor>>(v)) {
+        saved_.args.mutable_value(i) = None{};
+      }
     }
     outputs_.clear();
     saved_.released = true;
@@ -414,27 +442,42 @@ class OpNode : public autograd::Node {
 bool any_requires_grad(const Args& args) {
   for (size_t i = 0; i < args.size(); ++i) {
     if (auto* t = std::get_if<Tensor>(&args.value(i)); t && t->requires_grad()) return true;
+    if (auto* list = std::get_if<std::vector<Tensor>>(&args.value(i))) {
+      for (const Tensor& t : *list) {
+        if (t.requires_grad()) return true;
+      }
+    }
   }
   return false;
 }
 
 // Builds the node for a primitive op's call and makes its floating outputs non-leaves pointing at it.
 void record(const OpDef& def, Args args, const std::vector<Tensor>& outputs) {
-  SavedCall saved{std::move(args), {}, {}, {}, {}};
+  SavedCall saved{std::move(args), {}, {}, {}, {}, false, {}};
   std::vector<autograd::Edge> edges;
   int k = 0;
-  for (size_t i = 0; i < saved.args.size(); ++i) {
-    auto* t = std::get_if<Tensor>(&saved.args.value(i));
-    if (!t) continue;
-    edges.push_back(autograd::gradient_edge(*t));
-    saved.tensor_slots.push_back(i);
-    saved.versions.push_back(t->version());
-    saved.input_meta.push_back(autograd::TensorMeta::of(*t));
-    saved.output_names.push_back(t->is_leaf() ? "" : t->grad_fn_name());
+  // Tensor input k is a Tensor argument or one element of a Tensor[] argument (list_index >= 0).
+  auto add_input = [&](const Tensor& t, size_t slot, int list_index) {
+    edges.push_back(autograd::gradient_edge(t));
+    saved.tensor_slots.push_back(slot);
+    saved.list_index.push_back(list_index);
+    saved.versions.push_back(t.version());
+    saved.input_meta.push_back(autograd::TensorMeta::of(t));
+    saved.output_names.push_back(t.is_leaf() ? "" : t.grad_fn_name());
     bool keep = def.saves_all_inputs ||
                 std::find(def.saved_inputs.begin(), def.saved_inputs.end(), k) != def.saved_inputs.end();
-    if (!keep) saved.args.mutable_value(i) = None{};
     ++k;
+    return keep;
+  };
+  for (size_t i = 0; i < saved.args.size(); ++i) {
+    Value& v = saved.args.mutable_value(i);
+    if (auto* t = std::get_if<Tensor>(&v)) {
+      if (!add_input(*t, i, -1)) v = None{};
+    } else if (auto* list = std::get_if<std::vector<Tensor>>(&v)) {
+      for (size_t j = 0; j < list->size(); ++j) {
+        if (!add_input((*list)[j], i, static_cast<int>(j))) (*list)[j] = Tensor();
+      }
+    }
   }
   auto node = std::make_shared<OpNode>(def, std::move(saved));
   node->next_edges = std::move(edges);
@@ -452,7 +495,8 @@ Tensor GradContext::input(size_t i) const {
   TD_CHECK(!saved_.released, ErrorCode::kFailedPrecondition, kFreedGraphMessage);
   const Value& v = saved_.args.value(saved_.tensor_slots.at(i));
   const Tensor* t = std::get_if<Tensor>(&v);
-  TD_CHECK(t, ErrorCode::kInternal, "[", def_.schema.name, "] backward reads tensor input ", i,
+  if (auto* list = std::get_if<std::vector<Tensor>>(&v)) t = &(*list)[saved_.list_index.at(i)];
+  TD_CHECK(t && t->defined(), ErrorCode::kInternal, "[", def_.schema.name, "] backward reads tensor input ", i,
            " but the op does not save it");
   if (t->version() != saved_.versions[i]) {
     const auto& m = saved_.input_meta[i];

@@ -17,7 +17,10 @@
 namespace td {
 
 /// The argument kinds a signature can name.
-enum class ArgType : uint8_t { kTensor, kScalar, kInt, kIntList, kBool, kFloat, kScalarType, kDevice, kString };
+enum class ArgType : uint8_t {
+  kTensor, kScalar, kInt, kIntList, kBool, kFloat, kScalarType, kDevice, kString,
+  kTensorList,  // `Tensor[]`: cat's and stack's inputs
+};
 
 /// One parsed argument of a signature: `int[2] stride=1`, `Tensor? bias=None`, `*, Scalar alpha=1`.
 struct ArgSpec {
@@ -48,6 +51,8 @@ class Args {
   size_t size() const { return values_.size(); }
   bool is_none(size_t i) const { return std::holds_alternative<None>(values_[i]); }
   const Tensor& tensor(size_t i) const;
+  /// A `Tensor[]` argument.
+  const std::vector<Tensor>& tensors(size_t i) const;
   /// An optional tensor: undefined when None.
   Tensor optional_tensor(size_t i) const;
   Scalar scalar(size_t i) const;
@@ -70,7 +75,8 @@ class Args {
 class GradContext;
 /// A front end: validates, promotes, allocates outputs and calls kernels.
 using ForwardFn = std::function<std::vector<Tensor>(const Args&)>;
-/// A backward formula: gradients of the forward's tensor inputs (in order; undefined for "none"),
+/// A backward formula: gradients of the forward's tensor inputs (in order, each element of a `Tensor[]` one
+/// input; undefined for "none"),
 /// written in public ops so it can be differentiated again.
 using BackwardFn = std::function<std::vector<Tensor>(GradContext&)>;
 
@@ -144,6 +150,7 @@ struct SavedCall {
   std::vector<autograd::TensorMeta> input_meta;  // shape/dtype/device of tensor input k
   std::vector<std::string> output_names;        // grad_fn name of each input, for the version error
   bool released = false;
+  std::vector<int> list_index;                  // tensor input k's position in its Tensor[] argument, or -1
 };
 
 /// Inputs and output gradients a backward formula reads.
@@ -156,6 +163,8 @@ class GradContext {
   const Tensor& grad(size_t i = 0) const { return grads_[i]; }
   /// Tensor input i (position among tensor args), checked against in-place modification since the forward.
   Tensor input(size_t i) const;
+  /// How many tensor inputs the op had (each element of a `Tensor[]` counts).
+  size_t input_count() const { return saved_.input_meta.size(); }
   /// Shape, dtype and device of tensor input i.
   const autograd::TensorMeta& input_meta(size_t i) const { return saved_.input_meta[i]; }
   /// Forward output i (only for ops marked saves_outputs).
@@ -182,5 +191,6 @@ void register_blas_ops(Registry& r);
 void register_unary_ops(Registry& r);
 void register_compare_ops(Registry& r);
 void register_random_ops(Registry& r);
+void register_join_ops(Registry& r);
 
 }  // namespace td

@@ -24,26 +24,87 @@ To convert(From v) {
   }
 }
 
-// Sum accumulates floats in double and integers in int64: exact for ints, and no worse than PyTorch's
-// cascade sum for floats.
-template <class T>
-using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
-
-// Eight independent accumulators: breaks the add-latency chain and lets the compiler vectorise.
-template <class T>
-Acc<T> row_sum(const T* x, int64_t n, int64_t stride) {
+// Eight independent accumulators: breaks the dependency chain of the combine step and lets the compiler
+// vectorise contiguous rows.
+template <class R, class T>
+typename R::A row_reduce(const T* x, int64_t n, int64_t stride) {
+  using A = typename R::A;
   constexpr int kLanes = 8;
-  Acc<T> lanes[kLanes] = {};
+  A lanes[kLanes];
+  for (A& l : lanes) l = R::identity();
   int64_t i = 0;
   if (stride == 1) {
     for (; i + kLanes <= n; i += kLanes) {
-      for (int k = 0; k < kLanes; ++k) lanes[k] += static_cast<Acc<T>>(x[i + k]);
+      for (int k = 0; k < kLanes; ++k) lanes[k] = R::combine(lanes[k], static_cast<A>(x[i + k]));
     }
   }
-  for (; i < n; ++i) lanes[0] += static_cast<Acc<T>>(x[i * stride]);
-  Acc<T> total = 0;
-  for (int k = 0; k < kLanes; ++k) total += lanes[k];
+  for (; i < n; ++i) lanes[0] = R::combine(lanes[0], static_cast<A>(x[i * stride]));
+  A total = R::identity();
+  for (int k = 0; k < kLanes; ++k) total = R::combine(total, lanes[k]);
   return total;
+}
+
+// The element offset of output position o in a tensor whose leading dims are (sizes, strides).
+inline int64_t offset_of(int64_t o, std::span<const int64_t> sizes, std::span<const int64_t> strides) {
+  int64_t off = 0;
+  for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
+    off += (o % sizes[d]) * strides[d];
+    o /= sizes[d];
+  }
+  return off;
+}
+
+template <ReduceOp Op, class T>
+void reduce_kernel(const StridedRef& out, const StridedRef& in, int reduced) {
+  using R = fn::Reducer<Op, T>;
+  using A = typename R::A;
+  const size_t kept = in.sizes.size() - static_cast<size_t>(reduced);
+  auto inner_sizes = in.sizes.subspan(kept);
+  auto inner_strides = in.strides.subspan(kept);
+  auto* po = static_cast<T*>(out.data);
+  auto* pi = static_cast<const T*>(in.data);
+  Coalesced<1> c = coalesce<1>(inner_sizes, {inner_strides});
+  const int64_t n = c.sizes.back(), s = c.strides[0].back(), nd = static_cast<int64_t>(c.sizes.size());
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < nd; ++d) rows *= c.sizes[d];
+  std::span<const int64_t> row_sizes(c.sizes.data(), static_cast<size_t>(nd - 1));
+  std::span<const int64_t> row_strides(c.strides[0].data(), static_cast<size_t>(nd - 1));
+  // Reduces one output's block, starting at element offset base. A single long row is cut into chunks so a
+  // full reduction still uses every thread.
+  auto block = [&](int64_t base, bool parallel) {
+    const int64_t chunks = parallel && rows < 64 ? std::clamp<int64_t>(n / kParallelGrain, 1, 64) : 1;
+    const int64_t chunk_len = (n + chunks - 1) / chunks;
+    const int64_t tasks = rows * chunks;
+    if (!(parallel && rows * n >= kParallelGrain) || tasks == 1) {
+      A total = R::identity();
+      for (int64_t task = 0; task < tasks; ++task) {
+        const int64_t begin = (task % chunks) * chunk_len, end = std::min(n, begin + chunk_len);
+        int64_t off = base + offset_of(task / chunks, row_sizes, row_strides);
+        total = R::combine(total, row_reduce<R>(pi + off + begin * s, end - begin, s));
+      }
+      return total;
+    }
+    std::vector<A> partial(static_cast<size_t>(tasks), R::identity());
+#pragma omp parallel for schedule(static)
+    for (int64_t task = 0; task < tasks; ++task) {
+      const int64_t begin = (task % chunks) * chunk_len, end = std::min(n, begin + chunk_len);
+      int64_t off = base + offset_of(task / chunks, row_sizes, row_strides);
+      partial[static_cast<size_t>(task)] = row_reduce<R>(pi + off + begin * s, end - begin, s);
+    }
+    A total = R::identity();
+    for (A p : partial) total = R::combine(total, p);  // in task order: the result does not depend on threads
+    return total;
+  };
+  const int64_t n_out = out.numel();
+  if (n_out == 1) {
+    po[0] = convert<T>(block(0, true));
+    return;
+  }
+  auto kept_sizes = in.sizes.first(kept);
+  auto kept_strides = in.strides.first(kept);
+  const bool parallel = n_out * rows * n >= kParallelGrain;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int64_t o = 0; o < n_out; ++o) po[o] = convert<T>(block(offset_of(o, kept_sizes, kept_strides), false));
 }
 
 template <class T, BinaryOp Op>
@@ -227,54 +288,70 @@ class CpuBackend final : public Backend {
     });
   }
 
-  void sum(const StridedRef& out, const StridedRef& in, int reduced, int) override {
-    dispatch(out.dtype, "sum", [&](auto tag) {
+  void reduce(ReduceOp op, const StridedRef& out, const StridedRef& in, int reduced, int) override {
+    dispatch(in.dtype, reduce_op_name(op), [&](auto tag) {
       using T = decltype(tag);
-      const size_t kept = in.sizes.size() - static_cast<size_t>(reduced);
-      auto inner_sizes = in.sizes.subspan(kept);
-      auto inner_strides = in.strides.subspan(kept);
-      auto* po = static_cast<T*>(out.data);
-      auto* pi = static_cast<const T*>(in.data);
-      // Sums one output's block of the input, starting at element offset base. A single long row is cut
-      // into chunks so that a full reduction still uses every thread.
-      auto block_sum = [&](int64_t base, bool parallel) {
-        Acc<T> total = 0;
-        Coalesced<1> c = coalesce<1>(inner_sizes, {inner_strides});
-        const int64_t n = c.sizes.back(), s = c.strides[0].back(), nd = static_cast<int64_t>(c.sizes.size());
-        int64_t rows = 1;
-        for (int64_t d = 0; d + 1 < nd; ++d) rows *= c.sizes[d];
-        const int64_t chunks = parallel && rows < 64 ? std::clamp<int64_t>(n / kParallelGrain, 1, 64) : 1;
-        const int64_t chunk_len = (n + chunks - 1) / chunks;
-#pragma omp parallel for reduction(+ : total) schedule(static) if (parallel && rows * n >= kParallelGrain)
-        for (int64_t task = 0; task < rows * chunks; ++task) {
-          int64_t off = base, r = task / chunks;
-          for (int64_t d = nd - 2; d >= 0; --d) {
-            off += (r % c.sizes[d]) * c.strides[0][d];
-            r /= c.sizes[d];
-          }
-          const int64_t begin = (task % chunks) * chunk_len, end = std::min(n, begin + chunk_len);
-          total += row_sum<T>(pi + off + begin * s, end - begin, s);
-        }
-        return total;
-      };
-      const int64_t n_out = out.numel();
-      if (n_out == 1) {
-        int64_t base = 0;
-        po[0] = convert<T>(block_sum(base, true));
-        return;
+      switch (op) {
+        case ReduceOp::kSum: return reduce_kernel<ReduceOp::kSum, T>(out, in, reduced);
+        case ReduceOp::kProd: return reduce_kernel<ReduceOp::kProd, T>(out, in, reduced);
+        case ReduceOp::kMax: return reduce_kernel<ReduceOp::kMax, T>(out, in, reduced);
+        case ReduceOp::kMin: return reduce_kernel<ReduceOp::kMin, T>(out, in, reduced);
       }
-      // Many outputs: one thread per output range; out is contiguous in the kept dims' order.
-      auto kept_sizes = in.sizes.first(kept);
-      auto kept_strides = in.strides.first(kept);
-      const bool parallel = n_out * StridedRef{nullptr, in.dtype, inner_sizes, inner_strides}.numel() >= kParallelGrain;
-#pragma omp parallel for schedule(static) if (parallel)
+    });
+  }
+
+  void arg_reduce(bool is_max, const StridedRef& values, const StridedRef& indices, const StridedRef& in,
+                  int) override {
+    dispatch(in.dtype, is_max ? "argmax" : "argmin", [&](auto tag) {
+      using T = decltype(tag);
+      const size_t kept = in.sizes.size() - 1;
+      const int64_t n = in.sizes.back(), s = in.strides.back(), n_out = values.numel();
+      auto* pv = static_cast<T*>(values.data);
+      auto* pidx = static_cast<int64_t*>(indices.data);
+      auto* pi = static_cast<const T*>(in.data);
+#pragma omp parallel for schedule(static) if (n_out * n >= kParallelGrain)
       for (int64_t o = 0; o < n_out; ++o) {
-        int64_t base = 0, r = o;
-        for (int64_t d = static_cast<int64_t>(kept) - 1; d >= 0; --d) {
-          base += (r % kept_sizes[d]) * kept_strides[d];
-          r /= kept_sizes[d];
+        const T* x = pi + offset_of(o, in.sizes.first(kept), in.strides.first(kept));
+        T best = x[0];
+        int64_t at = 0;
+        for (int64_t i = 1; i < n && best == best; ++i) {  // stops at the first NaN: it is the extreme
+          T v = x[i * s];
+          if (v != v || (is_max ? v > best : v < best)) {
+            best = v;
+            at = i;
+          }
         }
-        po[o] = convert<T>(block_sum(base, false));
+        pv[o] = best;
+        pidx[o] = at;
+      }
+    });
+  }
+
+  void scan(ReduceOp op, const StridedRef& out, const StridedRef& in, int) override {
+    dispatch(in.dtype, op == ReduceOp::kSum ? "cumsum" : "cumprod", [&](auto tag) {
+      using T = decltype(tag);
+      auto run = [&](auto reducer) {
+        using R = decltype(reducer);
+        const size_t kept = in.sizes.size() - 1;
+        const int64_t n = in.sizes.back(), si = in.strides.back(), so = out.strides.back();
+        const int64_t rows = StridedRef{nullptr, in.dtype, in.sizes.first(kept), {}}.numel();
+        auto* po = static_cast<T*>(out.data);
+        auto* pi = static_cast<const T*>(in.data);
+#pragma omp parallel for schedule(static) if (rows * n >= kParallelGrain)
+        for (int64_t r = 0; r < rows; ++r) {
+          const T* x = pi + offset_of(r, in.sizes.first(kept), in.strides.first(kept));
+          T* y = po + offset_of(r, out.sizes.first(kept), out.strides.first(kept));
+          typename R::A acc = R::identity();
+          for (int64_t i = 0; i < n; ++i) {
+            acc = R::combine(acc, static_cast<typename R::A>(x[i * si]));
+            y[i * so] = convert<T>(acc);
+          }
+        }
+      };
+      if (op == ReduceOp::kSum) {
+        run(fn::Reducer<ReduceOp::kSum, T>{});
+      } else {
+        run(fn::Reducer<ReduceOp::kProd, T>{});
       }
     });
   }

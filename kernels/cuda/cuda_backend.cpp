@@ -35,6 +35,33 @@ cuda::Indexer make_indexer(std::span<const int64_t> sizes, const std::array<std:
   return ix;
 }
 
+// Leading (kept) and trailing (reduced) dims of a reduction's input, each coalesced where it can be (the
+// reduced dims keep their layout when a kernel walks them as one row).
+cuda::SumIndexer split_dims(const StridedRef& in, int reduced, bool coalesce_reduced = true) {
+  size_t kept = in.sizes.size() - static_cast<size_t>(reduced);
+  cuda::SumIndexer ix;
+  auto fill = [](std::span<const int64_t> sizes, std::span<const int64_t> strides, bool merge, int& nd, int64_t* s,
+                 int64_t* st) {
+    std::vector<int64_t> sz(sizes.begin(), sizes.end()), sd(strides.begin(), strides.end());
+    if (merge) {
+      Coalesced<1> c = coalesce<1>(sizes, {strides});
+      sz = c.sizes;
+      sd = c.strides[0];
+    }
+    TD_CHECK(sz.size() <= static_cast<size_t>(cuda::kMaxDims), ErrorCode::kUnimplemented,
+             "[reduce] CUDA reductions handle at most ", cuda::kMaxDims, " non-mergeable dims");
+    nd = static_cast<int>(sz.size());
+    for (int d = 0; d < nd; ++d) {
+      s[d] = sz[d];
+      st[d] = sd[d];
+    }
+  };
+  fill(in.sizes.first(kept), in.strides.first(kept), true, ix.kept_nd, ix.kept_sizes, ix.kept_strides);
+  fill(in.sizes.subspan(kept), in.strides.subspan(kept), coalesce_reduced, ix.red_nd, ix.red_sizes, ix.red_strides);
+  for (int d = 0; d < ix.red_nd; ++d) ix.red_numel *= ix.red_sizes[d];
+  return ix;
+}
+
 class CudaBackend final : public Backend {
  public:
   std::string_view name() const override { return "CUDA"; }
@@ -116,25 +143,22 @@ class CudaBackend final : public Backend {
                 make_indexer<4>(out.sizes, {out.strides, cond.strides, a.strides, b.strides}), out.data, cond.data,
                 a.data, b.data);
   }
-  void sum(const StridedRef& out, const StridedRef& in, int reduced, int index) override {
+  void reduce(ReduceOp op, const StridedRef& out, const StridedRef& in, int reduced, int index) override {
     use(index);
-    size_t kept = in.sizes.size() - static_cast<size_t>(reduced);
-    cuda::SumIndexer ix;
-    auto fill_dims = [](std::span<const int64_t> sizes, std::span<const int64_t> strides, int& nd, int64_t* s,
-                        int64_t* st) {
-      Coalesced<1> c = coalesce<1>(sizes, {strides});
-      TD_CHECK(c.sizes.size() <= static_cast<size_t>(cuda::kMaxDims), ErrorCode::kUnimplemented,
-               "[sum] CUDA reductions handle at most ", cuda::kMaxDims, " non-mergeable dims");
-      nd = static_cast<int>(c.sizes.size());
-      for (int d = 0; d < nd; ++d) {
-        s[d] = c.sizes[d];
-        st[d] = c.strides[0][d];
-      }
-    };
-    fill_dims(in.sizes.first(kept), in.strides.first(kept), ix.kept_nd, ix.kept_sizes, ix.kept_strides);
-    fill_dims(in.sizes.subspan(kept), in.strides.subspan(kept), ix.red_nd, ix.red_sizes, ix.red_strides);
-    for (int d = 0; d < ix.red_nd; ++d) ix.red_numel *= ix.red_sizes[d];
-    cuda::sum(out.dtype, out.numel(), ix, out.data, in.data);
+    cuda::reduce(op, in.dtype, out.numel(), split_dims(in, reduced), out.data, in.data);
+  }
+  void arg_reduce(bool is_max, const StridedRef& values, const StridedRef& indices, const StridedRef& in,
+                  int index) override {
+    use(index);
+    cuda::arg_reduce(is_max, in.dtype, values.numel(), split_dims(in, 1, /*coalesce_reduced=*/false), values.data,
+                     static_cast<int64_t*>(indices.data), in.data);
+  }
+  void scan(ReduceOp op, const StridedRef& out, const StridedRef& in, int index) override {
+    use(index);
+    cuda::SumIndexer in_ix = split_dims(in, 1, false), out_ix = split_dims(out, 1, false);
+    int64_t rows = 1;
+    for (size_t d = 0; d + 1 < in.sizes.size(); ++d) rows *= in.sizes[d];
+    cuda::scan(op, in.dtype, rows, in_ix, out_ix, out.data, in.data);
   }
   void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index) override {
     use(index);

@@ -1,8 +1,9 @@
-// CUDA kernels for copy/cast, fill and sum. The elementwise math families live in unary.cu and binary.cu.
+// CUDA kernels for copy/cast, fill, reductions (reduce, arg_reduce) and scans. The elementwise math families live in unary.cu and binary.cu.
 #include <cuda_runtime.h>
 
 #include "core/error.h"
 #include "kernels/cuda/loops.cuh"
+#include "kernels/elementwise_ops.h"
 
 namespace td::kernels::cuda {
 
@@ -24,34 +25,76 @@ __global__ void fill_kernel(int64_t n, Indexer ix, T* out, T value) {
   }
 }
 
-template <class T>
-using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
-
-// One block per output: threads stride over the reduced block, then a shared-memory tree.
-template <class T>
-__global__ void sum_kernel(SumIndexer ix, T* out, const T* in) {
-  __shared__ Acc<T> partial[kThreads];
-  int64_t o = blockIdx.x, base = 0;
+__device__ __forceinline__ int64_t kept_offset(const SumIndexer& ix, int64_t o) {
+  int64_t base = 0;
   for (int d = ix.kept_nd - 1; d >= 0; --d) {
     base += (o % ix.kept_sizes[d]) * ix.kept_strides[d];
     o /= ix.kept_sizes[d];
   }
-  Acc<T> acc = 0;
+  return base;
+}
+
+__device__ __forceinline__ int64_t reduced_offset(const SumIndexer& ix, int64_t r) {
+  int64_t off = 0;
+  for (int d = ix.red_nd - 1; d >= 0; --d) {
+    off += (r % ix.red_sizes[d]) * ix.red_strides[d];
+    r /= ix.red_sizes[d];
+  }
+  return off;
+}
+
+// One block per output: threads stride over the reduced block, then a shared-memory tree.
+template <ReduceOp Op, class T>
+__global__ void reduce_kernel(SumIndexer ix, T* out, const T* in) {
+  using R = fn::Reducer<Op, T>;
+  using A = typename R::A;
+  __shared__ A partial[kThreads];
+  const int64_t base = kept_offset(ix, blockIdx.x);
+  A acc = R::identity();
   for (int64_t r = threadIdx.x; r < ix.red_numel; r += blockDim.x) {
-    int64_t off = base, rem = r;
-    for (int d = ix.red_nd - 1; d >= 0; --d) {
-      off += (rem % ix.red_sizes[d]) * ix.red_strides[d];
-      rem /= ix.red_sizes[d];
-    }
-    acc += static_cast<Acc<T>>(in[off]);
+    acc = R::combine(acc, static_cast<A>(in[base + reduced_offset(ix, r)]));
   }
   partial[threadIdx.x] = acc;
   __syncthreads();
   for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];
+    if (threadIdx.x < s) partial[threadIdx.x] = R::combine(partial[threadIdx.x], partial[threadIdx.x + s]);
     __syncthreads();
   }
   if (threadIdx.x == 0) out[blockIdx.x] = convert<T>(partial[0]);
+}
+
+template <class T>
+__global__ void arg_reduce_kernel(bool is_max, int64_t n_out, SumIndexer ix, T* values, int64_t* indices,
+                                  const T* in) {
+  TD_GRID_STRIDE_LOOP(o, n_out) {
+    const T* x = in + kept_offset(ix, o);
+    const int64_t s = ix.red_strides[0];
+    T best = x[0];
+    int64_t at = 0;
+    for (int64_t i = 1; i < ix.red_numel && best == best; ++i) {  // the first NaN is the extreme
+      T v = x[i * s];
+      if (v != v || (is_max ? v > best : v < best)) {
+        best = v;
+        at = i;
+      }
+    }
+    values[o] = best;
+    indices[o] = at;
+  }
+}
+
+template <ReduceOp Op, class T>
+__global__ void scan_kernel(int64_t rows, SumIndexer in_ix, SumIndexer out_ix, T* out, const T* in) {
+  using R = fn::Reducer<Op, T>;
+  TD_GRID_STRIDE_LOOP(r, rows) {
+    const T* x = in + kept_offset(in_ix, r);
+    T* y = out + kept_offset(out_ix, r);
+    typename R::A acc = R::identity();
+    for (int64_t i = 0; i < in_ix.red_numel; ++i) {
+      acc = R::combine(acc, static_cast<typename R::A>(x[i * in_ix.red_strides[0]]));
+      y[i * out_ix.red_strides[0]] = convert<T>(acc);
+    }
+  }
 }
 
 }  // namespace
@@ -82,12 +125,45 @@ void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& va
   check(cudaGetLastError(), "fill kernel launch");
 }
 
-void sum(DType dtype, int64_t n_out, const SumIndexer& ix, void* out, const void* in) {
-  dispatch(dtype, "sum", [&](auto tag) {
+void reduce(ReduceOp op, DType dtype, int64_t n_out, const SumIndexer& ix, void* out, const void* in) {
+  dispatch(dtype, reduce_op_name(op).data(), [&](auto tag) {
     using T = decltype(tag);
-    sum_kernel<<<static_cast<unsigned>(n_out), kThreads>>>(ix, static_cast<T*>(out), static_cast<const T*>(in));
+    auto* o = static_cast<T*>(out);
+    auto* x = static_cast<const T*>(in);
+    const auto blocks = static_cast<unsigned>(n_out);
+    switch (op) {
+      case ReduceOp::kSum: reduce_kernel<ReduceOp::kSum, T><<<blocks, kThreads>>>(ix, o, x); break;
+      case ReduceOp::kProd: reduce_kernel<ReduceOp::kProd, T><<<blocks, kThreads>>>(ix, o, x); break;
+      case ReduceOp::kMax: reduce_kernel<ReduceOp::kMax, T><<<blocks, kThreads>>>(ix, o, x); break;
+      case ReduceOp::kMin: reduce_kernel<ReduceOp::kMin, T><<<blocks, kThreads>>>(ix, o, x); break;
+    }
   });
-  check(cudaGetLastError(), "sum kernel launch");
+  check(cudaGetLastError(), "reduce kernel launch");
+}
+
+void arg_reduce(bool is_max, DType dtype, int64_t n_out, const SumIndexer& ix, void* values, int64_t* indices,
+                const void* in) {
+  dispatch(dtype, is_max ? "argmax" : "argmin", [&](auto tag) {
+    using T = decltype(tag);
+    arg_reduce_kernel<T><<<blocks_for(n_out), kThreads>>>(is_max, n_out, ix, static_cast<T*>(values), indices,
+                                                          static_cast<const T*>(in));
+  });
+  check(cudaGetLastError(), "arg_reduce kernel launch");
+}
+
+void scan(ReduceOp op, DType dtype, int64_t rows, const SumIndexer& in_ix, const SumIndexer& out_ix, void* out,
+          const void* in) {
+  dispatch(dtype, op == ReduceOp::kSum ? "cumsum" : "cumprod", [&](auto tag) {
+    using T = decltype(tag);
+    auto* o = static_cast<T*>(out);
+    auto* x = static_cast<const T*>(in);
+    if (op == ReduceOp::kSum) {
+      scan_kernel<ReduceOp::kSum, T><<<blocks_for(rows), kThreads>>>(rows, in_ix, out_ix, o, x);
+    } else {
+      scan_kernel<ReduceOp::kProd, T><<<blocks_for(rows), kThreads>>>(rows, in_ix, out_ix, o, x);
+    }
+  });
+  check(cudaGetLastError(), "scan kernel launch");
 }
 
 }  // namespace td::kernels::cuda

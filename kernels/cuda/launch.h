@@ -18,7 +18,7 @@ struct Indexer {
   bool contiguous = false;  // every operand has contiguous strides: index directly
 };
 
-/// A sum: each output (contiguous) reduces a block of the input given by the reduced dims.
+/// A reduction: each output (contiguous) folds a block of the input given by the reduced dims.
 struct SumIndexer {
   int kept_nd = 0, red_nd = 0;
   int64_t kept_sizes[kMaxDims] = {}, kept_strides[kMaxDims] = {};
@@ -33,7 +33,13 @@ void compare(CompareOp op, DType dtype, int64_t n, const Indexer& ix, void* out,
 void where(DType dtype, int64_t n, const Indexer& ix, void* out, const void* cond, const void* a, const void* b);
 void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* dst, const void* src);
 void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& value);
-void sum(DType dtype, int64_t n_out, const SumIndexer& ix, void* out, const void* in);
+void reduce(ReduceOp op, DType dtype, int64_t n_out, const SumIndexer& ix, void* out, const void* in);
+/// Max/min of each row of `in` (kept dims x last dim n) with its first index; one thread per row.
+void arg_reduce(bool is_max, DType dtype, int64_t n_out, const SumIndexer& ix, void* values, int64_t* indices,
+                const void* in);
+/// Running sum/product along each row; `out_ix` describes the output rows the same way.
+void scan(ReduceOp op, DType dtype, int64_t rows, const SumIndexer& in_ix, const SumIndexer& out_ix, void* out,
+          const void* in);
 
 /// Throws INTERNAL with the CUDA error string when a runtime call fails.
 void check(int cuda_error, const char* what);

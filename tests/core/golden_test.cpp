@@ -96,8 +96,9 @@ Value value_from_json(const json& v) {
   return v.get<std::vector<int64_t>>();
 }
 
-// PyTorch-style call -> positional values: tensors fill the op's leading Tensor arguments, kwargs go by
-// their signature names, and the schema's defaults fill any gap before the last given argument.
+// PyTorch-style call -> positional values: tensors fill the op's leading Tensor arguments (a Tensor[]
+// argument, as cat's, takes all the remaining ones), kwargs go by their signature names, and the schema's
+// defaults fill any gap before the last given argument.
 std::vector<Value> positional_args(std::string_view op, const std::vector<Tensor>& tensors,
                                    const json& kwargs) {
   const Schema& schema = Registry::get().find(op).schema;
@@ -105,6 +106,10 @@ std::vector<Value> positional_args(std::string_view op, const std::vector<Tensor
   size_t next_tensor = 0;
   for (size_t i = 0; i < schema.args.size() && next_tensor < tensors.size(); ++i) {
     if (schema.args[i].type == ArgType::kTensor) slots[i] = tensors[next_tensor++];
+    if (schema.args[i].type == ArgType::kTensorList) {
+      slots[i] = std::vector<Tensor>(tensors.begin() + static_cast<std::ptrdiff_t>(next_tensor), tensors.end());
+      next_tensor = tensors.size();
+    }
   }
   TD_CHECK_ARG(next_tensor == tensors.size(), "[golden] ", op, " takes fewer tensors than the case gives");
   for (const auto& [name, v] : kwargs.items()) {
@@ -124,8 +129,12 @@ std::vector<Value> positional_args(std::string_view op, const std::vector<Tensor
   return values;
 }
 
+std::vector<Tensor> call_by_name_all(std::string_view op, const std::vector<Tensor>& tensors, const json& kwargs) {
+  return call_op(op, positional_args(op, tensors, kwargs));
+}
+
 Tensor call_by_name(std::string_view op, const std::vector<Tensor>& tensors, const json& kwargs) {
-  std::vector<Tensor> outs = call_op(op, positional_args(op, tensors, kwargs));
+  std::vector<Tensor> outs = call_by_name_all(op, tensors, kwargs);
   TD_CHECK_ARG(outs.size() == 1, "[golden] ", op, " returned ", outs.size(), " tensors");
   return outs[0];
 }
@@ -193,8 +202,14 @@ TEST_P(GoldenTest, MatchesPyTorch) {
     leaves.push_back(leaf);
   }
 
-  Tensor out = call_by_name(op, args, spec.at("kwargs"));
+  std::vector<Tensor> outs = call_by_name_all(op, args, spec.at("kwargs"));
+  size_t extra = spec.contains("extra_outputs") ? spec.at("extra_outputs").size() : 0;
+  ASSERT_EQ(outs.size(), 1 + extra) << op << " output count";
+  Tensor out = outs[0];
   EXPECT_TRUE(matches(out, spec.at("expected"))) << "output of " << op;
+  for (size_t i = 0; i < extra; ++i) {
+    EXPECT_TRUE(matches(outs[1 + i], spec.at("extra_outputs")[i])) << "output " << 1 + i << " of " << op;
+  }
 
   const json& weight = spec.at("grad_weight");
   if (weight.is_null()) {
@@ -202,7 +217,15 @@ TEST_P(GoldenTest, MatchesPyTorch) {
     return;
   }
   ASSERT_TRUE(out.requires_grad()) << "PyTorch's output requires grad";
-  out.mul(tensor_from_json(weight, device_)).sum().backward();
+  Tensor loss = out.mul(tensor_from_json(weight, device_)).sum();
+  // Ops whose every output carries a gradient (split, chunk, unbind) weight the extra outputs too.
+  if (spec.contains("extra_grad_weights")) {
+    for (size_t i = 0; i < extra; ++i) {
+      const json& w = spec.at("extra_grad_weights")[i];
+      if (!w.is_null()) loss = loss.add(outs[1 + i].mul(tensor_from_json(w, device_)).sum());
+    }
+  }
+  loss.backward();
   const json& grads = spec.at("grads");
   for (size_t i = 0; i < leaves.size(); ++i) {
     if (grads[i].is_null()) {

@@ -85,6 +85,7 @@ def encode_kwargs(kwargs):
 def apply(op, args, kwargs):
     if op == "where":  # Tensor.where(condition, other) puts self second; torch.where matches our signature
         return torch.where(*args, **kwargs)
+    op = op.split(".")[0]  # an overload ("max.dim") is the same Python method with other arguments
     fn = getattr(torch.Tensor, op, None) or getattr(torch.ops.aten, op)  # aten for internal ops (_to_copy)
     return fn(*args, **kwargs)
 
@@ -99,6 +100,9 @@ def make_case(name, op, inputs, nograd=False, **kwargs):
         layouts.append(layout)
     args = [apply(lay["op"], [leaf], lay["kwargs"]) if lay else leaf for leaf, lay in zip(leaves, layouts)]
     out = apply(op, args, kwargs)
+    extra = []
+    if isinstance(out, tuple):  # several outputs (max.dim: values, indices): the first carries the gradient
+        out, extra = out[0], list(out[1:])
     case = {
         "name": name,
         "op": op,
@@ -108,6 +112,8 @@ def make_case(name, op, inputs, nograd=False, **kwargs):
         "grad_weight": None,
         "grads": [None] * len(leaves),
     }
+    if extra:
+        case["extra_outputs"] = [encode_tensor(t) for t in extra]
     if out.requires_grad:
         w = randn(*out.shape, dtype=out.dtype)
         (out * w).sum().backward()

@@ -85,6 +85,34 @@ TEST_F(ServiceTest, BadOpIsInvalidArgumentNamingOpAndShapesAndSessionGoesOn) {
   EXPECT_THAT((x + x).to_vector<float>(), ElementsAre(2, 4, 6, 8, 10, 12));
 }
 
+TEST_F(ServiceTest, CatOfRemoteTensorsAndChunkWithSeveralOutputs) {
+  remote::Session s = client_->create_session("join", "cpu");
+  Tensor a = s.tensor<float>({1, 2, 3, 4}, {2, 2}, /*requires_grad=*/true);
+  Tensor b = s.tensor<float>({5, 6}, {1, 2});
+  // A Tensor[] argument travels as a list of handles.
+  Tensor c = Tensor::cat({a, b});
+  EXPECT_THAT(c.shape(), ElementsAre(3, 2));
+  EXPECT_THAT(c.to_vector<float>(), ElementsAre(1, 2, 3, 4, 5, 6));
+  // chunk(2) of 3 rows gives 2 pieces (rows 0-1 and row 2): one op command with two output handles.
+  std::vector<Tensor> pieces = c.chunk(2);
+  ASSERT_EQ(pieces.size(), 2u);
+  EXPECT_THAT(pieces[0].to_vector<float>(), ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(pieces[1].to_vector<float>(), ElementsAre(5, 6));
+  // Gradients flow back through both pieces and the cat: 1 and 2 per element of rows 0-1 of c, i.e. of a.
+  (pieces[0].sum() + pieces[1].mul(2.0).sum()).backward();
+  EXPECT_THAT(a.grad().to_vector<float>(), ElementsAre(1, 1, 1, 1));
+  // An error in a multi-output op poisons every output.
+  std::vector<Tensor> bad = c.split_with_sizes({1, 1});
+  ASSERT_EQ(bad.size(), 2u);
+  try {
+    (void)bad[1].item();
+    FAIL() << "split sizes that do not sum to the dim must fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(e.what(), HasSubstr("[split_with_sizes] split_with_sizes expects split_sizes to sum exactly to 3"));
+  }
+}
+
 TEST_F(ServiceTest, UnknownOpIsNotFound) {
   remote::Session s = client_->create_session("unknown", "cpu");
   Tensor x = s.tensor<float>({1}, {1});
