@@ -107,6 +107,40 @@ void reduce_kernel(const StridedRef& out, const StridedRef& in, int reduced) {
   for (int64_t o = 0; o < n_out; ++o) po[o] = convert<T>(block(offset_of(o, kept_sizes, kept_strides), false));
 }
 
+// A copy whose destination rows are contiguous but whose source walks them with a large stride (a
+// materialised transpose): done in square tiles so both sides stay in cache. Returns false when the layout is
+// not that shape.
+template <class To, class From>
+bool transpose_copy(const StridedRef& dst, const StridedRef& src) {
+  Coalesced<2> c = coalesce<2>(dst.sizes, {dst.strides, src.strides});
+  const size_t nd = c.sizes.size();
+  if (nd < 2) return false;
+  const int64_t rows = c.sizes[nd - 2], cols = c.sizes[nd - 1];
+  const int64_t d_row = c.strides[0][nd - 2], s_row = c.strides[1][nd - 2], s_col = c.strides[1][nd - 1];
+  if (c.strides[0][nd - 1] != 1 || s_row != 1 || s_col == 1 || rows < 16 || cols < 16) return false;
+  constexpr int64_t kTile = 32;
+  int64_t outer = 1;
+  for (size_t d = 0; d + 2 < nd; ++d) outer *= c.sizes[d];
+  std::span<const int64_t> outer_sizes(c.sizes.data(), nd - 2);
+  std::span<const int64_t> d_outer(c.strides[0].data(), nd - 2), s_outer(c.strides[1].data(), nd - 2);
+  const int64_t row_tiles = (rows + kTile - 1) / kTile, col_tiles = (cols + kTile - 1) / kTile;
+  auto* pd = static_cast<To*>(dst.data);
+  auto* ps = static_cast<const From*>(src.data);
+#pragma omp parallel for schedule(static) if (outer * rows * cols >= kParallelGrain)
+  for (int64_t task = 0; task < outer * row_tiles; ++task) {
+    const int64_t o = task / row_tiles, r0 = (task % row_tiles) * kTile, r1 = std::min(rows, r0 + kTile);
+    To* d = pd + offset_of(o, outer_sizes, d_outer);
+    const From* x = ps + offset_of(o, outer_sizes, s_outer);
+    for (int64_t ct = 0; ct < col_tiles; ++ct) {
+      const int64_t c0 = ct * kTile, c1 = std::min(cols, c0 + kTile);
+      for (int64_t r = r0; r < r1; ++r) {
+        for (int64_t col = c0; col < c1; ++col) d[r * d_row + col] = convert<To>(x[r + col * s_col]);
+      }
+    }
+  }
+  return true;
+}
+
 template <class T, BinaryOp Op>
 void binary_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b, T alpha) {
   auto* po = static_cast<T*>(out.data);
@@ -205,6 +239,7 @@ class CpuBackend final : public Backend {
         using From = decltype(from_tag);
         auto* pd = static_cast<To*>(dst.data);
         auto* ps = static_cast<const From*>(src.data);
+        if (transpose_copy<To, From>(dst, src)) return;
         for_each_row<2>(dst.sizes, {dst.strides, src.strides}, [&](auto off, int64_t n, auto s) {
           To* d = pd + off[0];
           const From* x = ps + off[1];

@@ -109,6 +109,28 @@ TD_DEVICE_TEST(TensorTest, ToConvertsDtypeAndReturnsSelfWhenUnchanged) {
   EXPECT_THAT(h.to_vector<float>(), ElementsAre(1.5f, -2.5f, 0));
 }
 
+TD_DEVICE_TEST(TensorTest, LargeTransposedCopiesAreExact) {
+  // Sizes that are not multiples of the CPU's 32 x 32 copy tiles, with a batch dim and a dtype change.
+  const int64_t b = 3, r = 40, c = 37;
+  std::vector<float> v(static_cast<size_t>(b * r * c));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);
+  Tensor x = make(v, {b, r, c});
+  Tensor t = x.transpose(1, 2).contiguous();
+  Tensor t64 = x.transpose(1, 2).to(DType::kFloat64);
+  std::vector<float> got = t.to_vector<float>();
+  std::vector<double> got64 = t64.to_vector<double>();
+  for (int64_t k = 0; k < b; ++k) {
+    for (int64_t j = 0; j < c; ++j) {
+      for (int64_t i = 0; i < r; ++i) {
+        // t[k][j][i] = x[k][i][j] = k*r*c + i*c + j.
+        size_t at = static_cast<size_t>((k * c + j) * r + i);
+        ASSERT_EQ(got[at], static_cast<float>(k * r * c + i * c + j)) << k << " " << j << " " << i;
+        ASSERT_EQ(got64[at], static_cast<double>(k * r * c + i * c + j));
+      }
+    }
+  }
+}
+
 TD_INSTANTIATE_DEVICES(TensorTest);
 
 TEST(TensorPrint, MatchesPyTorchRepr) {
