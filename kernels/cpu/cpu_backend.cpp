@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "kernels/cpu/loops.h"
+#include "kernels/cpu/vector_math.h"
 #include "kernels/elementwise_ops.h"
 
 namespace td::kernels {
@@ -177,10 +178,29 @@ void map_loop(const StridedRef& out, const StridedRef& in, F f) {
   });
 }
 
+// Contiguous runs go through SLEEF's vector functions when the CPU has AVX; the rest, and ops SLEEF lacks,
+// through the scalar functor.
+template <class T, class F>
+void float_unary_loop(UnaryOp op, const StridedRef& out, const StridedRef& in) {
+  auto* po = static_cast<T*>(out.data);
+  auto* pi = static_cast<const T*>(in.data);
+  const bool vector = vector_math_available();
+  for_each_row<2>(out.sizes, {out.strides, in.strides}, [&](auto off, int64_t n, auto s) {
+    T* o = po + off[0];
+    const T* x = pi + off[1];
+    if (s[0] == 1 && s[1] == 1) {
+      if (vector && vector_unary(op, x, o, n)) return;
+      for (int64_t i = 0; i < n; ++i) o[i] = F{}(x[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i * s[0]] = F{}(x[i * s[1]]);
+    }
+  });
+}
+
 template <class F>
 void float_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
-  if (in.dtype == DType::kFloat32) return map_loop<float, float>(out, in, F{});
-  if (in.dtype == DType::kFloat64) return map_loop<double, double>(out, in, F{});
+  if (in.dtype == DType::kFloat32) return float_unary_loop<float, F>(op, out, in);
+  if (in.dtype == DType::kFloat64) return float_unary_loop<double, F>(op, out, in);
   throw Error(ErrorCode::kUnimplemented,
               str("[", unary_op_name(op), "] has no CPU kernel for dtype ", dtype_name(in.dtype)));
 }
