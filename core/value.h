@@ -18,9 +18,11 @@ struct None {
   bool operator==(const None&) const = default;
 };
 
-/// One op argument: None, a tensor, a number, a list of ints, a string, a dtype or a list of tensors (`Tensor[]`).
+/// One op argument: None, a tensor, a number, a list of ints, a string, a dtype or a list of tensors
+/// (`Tensor[]`).
 template <class TensorT>
-using BasicValue = std::variant<None, TensorT, Scalar, std::vector<int64_t>, std::string, DType, std::vector<TensorT>>;
+using BasicValue =
+    std::variant<None, TensorT, Scalar, std::vector<int64_t>, std::string, DType, std::vector<TensorT>>;
 
 /// Builds an int-list value (dims, shapes) without the variant's overload puzzles.
 inline std::vector<int64_t> int_list(std::initializer_list<int64_t> v) { return std::vector<int64_t>(v); }

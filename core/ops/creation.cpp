@@ -1,5 +1,5 @@
-// Creation ops, reachable remotely by name: empty, zeros, ones, full, scalar_tensor, arange, linspace, logspace,
-// eye, empty_like, zeros_like, ones_like, full_like; and requires_grad_.
+// Creation ops, reachable remotely by name: empty, zeros, ones, full, scalar_tensor, arange, linspace,
+// logspace, eye, empty_like, zeros_like, ones_like, full_like; and requires_grad_.
 //
 // arange, linspace, logspace and eye compute their values on the host, with PyTorch's CPU formulas (so the
 // rounding matches), and copy them to the device in one transfer: no kernels of their own.
@@ -35,7 +35,8 @@ TensorOptions like_options(const Args& a, size_t dtype_slot, size_t device_slot)
 /// A tensor whose values `fill(T* data, int64_t n)` writes on the host as the C++ type of `options.dtype`,
 /// copied to the device. Bool is refused unless allow_bool (PyTorch's range ops have no bool kernel).
 template <class Fill>
-Tensor host_tensor(std::string_view op, std::vector<int64_t> shape, TensorOptions options, bool allow_bool, Fill fill) {
+Tensor host_tensor(std::string_view op, std::vector<int64_t> shape, TensorOptions options, bool allow_bool,
+                   Fill fill) {
   int64_t n = shape_numel(shape);
   auto make = [&](auto tag) {
     using T = decltype(tag);
@@ -47,20 +48,29 @@ Tensor host_tensor(std::string_view op, std::vector<int64_t> shape, TensorOption
     case DType::kBool:
       TD_CHECK(allow_bool, ErrorCode::kUnimplemented, "[", op, "] not implemented for 'bool'");
       return make(bool{});
-    case DType::kUInt8: return make(uint8_t{});
-    case DType::kInt8: return make(int8_t{});
-    case DType::kInt16: return make(int16_t{});
-    case DType::kInt32: return make(int32_t{});
-    case DType::kInt64: return make(int64_t{});
-    case DType::kFloat32: return make(float{});
-    case DType::kFloat64: return make(double{});
+    case DType::kUInt8:
+      return make(uint8_t{});
+    case DType::kInt8:
+      return make(int8_t{});
+    case DType::kInt16:
+      return make(int16_t{});
+    case DType::kInt32:
+      return make(int32_t{});
+    case DType::kInt64:
+      return make(int64_t{});
+    case DType::kFloat32:
+      return make(float{});
+    case DType::kFloat64:
+      return make(double{});
     default:
-      throw Error(ErrorCode::kUnimplemented, str("[", op, "] not implemented for '", dtype_name(options.dtype), "'"));
+      throw Error(ErrorCode::kUnimplemented,
+                  str("[", op, "] not implemented for '", dtype_name(options.dtype), "'"));
   }
 }
 
-// PyTorch's arange: the size is ceil((end - start) / step), computed in int64 for int64 and in double otherwise;
-// element i is start + i * step, computed in int64 for integer dtypes and in double for floating ones.
+// PyTorch's arange: the size is ceil((end - start) / step), computed in int64 for int64 and in double
+// otherwise; element i is start + i * step, computed in int64 for integer dtypes and in double for floating
+// ones.
 Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
   double ds = start.to_double(), de = end.to_double(), dstep = step.to_double();
   TD_CHECK_ARG(std::isfinite(ds) && std::isfinite(de), "[arange] unsupported range: ", ds, " -> ", de);
@@ -80,7 +90,8 @@ Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
   return host_tensor("arange", {n}, options, /*allow_bool=*/false, [&](auto* data, int64_t count) {
     using T = std::remove_pointer_t<decltype(data)>;
     for (int64_t i = 0; i < count; ++i) {
-      data[i] = integral ? static_cast<T>(is + istep * i) : static_cast<T>(ds + dstep * static_cast<double>(i));
+      data[i] =
+          integral ? static_cast<T>(is + istep * i) : static_cast<T>(ds + dstep * static_cast<double>(i));
     }
   });
 }
@@ -165,29 +176,39 @@ void register_creation_ops(Registry& r) {
         Scalar v = a.scalar(0);
         return {full({}, v, options_from(a, 1, 2, v.is_bool() ? DType::kBool : default_float_dtype()))};
       });
-  // One op for PyTorch's arange(end), arange(start, end) and arange(start, end, step): with end None, start is
-  // the end, as in Python's range.
-  r.def("arange(Scalar start, Scalar? end=None, Scalar step=1, *, ScalarType? dtype=None, Device? device=None) -> Tensor")
-      .doc("start, start + step, ... up to end (excluded); int64 when all are integers, else the default float")
+  // One op for PyTorch's arange(end), arange(start, end) and arange(start, end, step): with end None, start
+  // is the end, as in Python's range.
+  r.def(
+       "arange(Scalar start, Scalar? end=None, Scalar step=1, *, ScalarType? dtype=None, Device? "
+       "device=None) -> Tensor")
+      .doc(
+          "start, start + step, ... up to end (excluded); int64 when all are integers, else the default "
+          "float")
       .no_grad()
       .forward([](const Args& a) -> std::vector<Tensor> {
-        Scalar start = a.is_none(1) ? Scalar(int64_t{0}) : a.scalar(0), end = a.is_none(1) ? a.scalar(0) : a.scalar(1);
+        Scalar start = a.is_none(1) ? Scalar(int64_t{0}) : a.scalar(0),
+               end = a.is_none(1) ? a.scalar(0) : a.scalar(1);
         Scalar step = a.scalar(2);
         DType fallback = all_integral({start, end, step}) ? DType::kInt64 : default_float_dtype();
         return {arange(start, end, step, options_from(a, 3, 4, fallback))};
       });
-  r.def("linspace(Scalar start, Scalar end, int steps, *, ScalarType? dtype=None, Device? device=None) -> Tensor")
+  r.def(
+       "linspace(Scalar start, Scalar end, int steps, *, ScalarType? dtype=None, Device? device=None) -> "
+       "Tensor")
       .doc("steps values evenly spaced from start to end, both included")
       .no_grad()
       .forward([](const Args& a) -> std::vector<Tensor> {
-        return {linspace(a.scalar(0), a.scalar(1), a.int_at(2), options_from(a, 3, 4, default_float_dtype()))};
+        return {
+            linspace(a.scalar(0), a.scalar(1), a.int_at(2), options_from(a, 3, 4, default_float_dtype()))};
       });
-  r.def("logspace(Scalar start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, "
-        "Device? device=None) -> Tensor")
+  r.def(
+       "logspace(Scalar start, Scalar end, int steps, float base=10.0, *, ScalarType? dtype=None, "
+       "Device? device=None) -> Tensor")
       .doc("base ** linspace(start, end, steps)")
       .no_grad()
       .forward([](const Args& a) -> std::vector<Tensor> {
-        return {logspace(a.scalar(0), a.scalar(1), a.int_at(2), a.float_at(3), options_from(a, 4, 5, default_float_dtype()))};
+        return {logspace(a.scalar(0), a.scalar(1), a.int_at(2), a.float_at(3),
+                         options_from(a, 4, 5, default_float_dtype()))};
       });
   // One op for PyTorch's eye(n) and eye(n, m).
   r.def("eye(int n, int? m=None, *, ScalarType? dtype=None, Device? device=None) -> Tensor")
@@ -208,15 +229,21 @@ void register_creation_ops(Registry& r) {
   r.def("empty_like(Tensor self, *, ScalarType? dtype=None, Device? device=None) -> Tensor")
       .doc("an uninitialised tensor of self's shape, dtype and device")
       .no_grad()
-      .forward([](const Args& a) -> std::vector<Tensor> { return {empty(a.tensor(0).shape(), like_options(a, 1, 2))}; });
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {empty(a.tensor(0).shape(), like_options(a, 1, 2))};
+      });
   r.def("zeros_like(Tensor self, *, ScalarType? dtype=None, Device? device=None) -> Tensor")
       .doc("zeros of self's shape, dtype and device")
       .no_grad()
-      .forward([](const Args& a) -> std::vector<Tensor> { return {zeros(a.tensor(0).shape(), like_options(a, 1, 2))}; });
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {zeros(a.tensor(0).shape(), like_options(a, 1, 2))};
+      });
   r.def("ones_like(Tensor self, *, ScalarType? dtype=None, Device? device=None) -> Tensor")
       .doc("ones of self's shape, dtype and device")
       .no_grad()
-      .forward([](const Args& a) -> std::vector<Tensor> { return {ones(a.tensor(0).shape(), like_options(a, 1, 2))}; });
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {ones(a.tensor(0).shape(), like_options(a, 1, 2))};
+      });
   r.def("full_like(Tensor self, Scalar fill_value, *, ScalarType? dtype=None, Device? device=None) -> Tensor")
       .doc("fill_value in self's shape, dtype (the value converts to it) and device")
       .no_grad()

@@ -1,6 +1,7 @@
 // Ops that join, split and rearrange tensors: cat, stack, hstack, vstack; split, split_with_sizes, chunk,
-// unbind (views, several outputs); flip, roll, repeat, tile, tril, triu, diag (copies). No kernels of their own:
-// copies go through the backend's strided copy (flip reads a negative-stride view), the rest is other ops.
+// unbind (views, several outputs); flip, roll, repeat, tile, tril, triu, diag (copies). No kernels of their
+// own: copies go through the backend's strided copy (flip reads a negative-stride view), the rest is other
+// ops.
 #include <algorithm>
 #include <vector>
 
@@ -15,7 +16,8 @@ namespace td {
 namespace {
 // Writes src (same shape and device as dst, any dtype) into dst through the backend's strided copy.
 void copy_into(const Tensor& dst, const Tensor& src) {
-  if (dst.numel() > 0) backend(dst.device().type).copy(strided_ref(dst), strided_ref(src), dst.device().index);
+  if (dst.numel() > 0)
+    backend(dst.device().type).copy(strided_ref(dst), strided_ref(src), dst.device().index);
 }
 
 // `length` elements of dim from start, as a view (narrow without the registry, for forwards).
@@ -27,16 +29,20 @@ Tensor narrowed(const Tensor& x, int64_t dim, int64_t start, int64_t length) {
 }
 
 // PyTorch's legacy rule: a 1-d empty tensor joins anything (its shape is not checked, and it adds nothing).
-bool skipped_by_cat(std::span<const int64_t> sizes) { return sizes.size() == 1 && sizes[0] == 0; }
+bool skipped_by_cat(std::span<const int64_t> sizes) {
+  return sizes.size() == 1 && sizes[0] == 0;
+}
 
 Tensor cat_forward(const std::vector<Tensor>& tensors, int64_t dim) {
   TD_CHECK_ARG(!tensors.empty(), "[cat] expected a non-empty list of Tensors");
   for (size_t i = 0; i < tensors.size(); ++i) {
-    TD_CHECK_ARG(tensors[i].dim() > 0, "[cat] zero-dimensional tensor (at position ", i, ") cannot be concatenated");
+    TD_CHECK_ARG(tensors[i].dim() > 0, "[cat] zero-dimensional tensor (at position ", i,
+                 ") cannot be concatenated");
   }
   Device device = ops::common_device("cat", tensors);
   DType dtype = ops::result_type(tensors);
-  auto ref = std::find_if(tensors.begin(), tensors.end(), [](const Tensor& t) { return !skipped_by_cat(t.sizes()); });
+  auto ref = std::find_if(tensors.begin(), tensors.end(),
+                          [](const Tensor& t) { return !skipped_by_cat(t.sizes()); });
   if (ref == tensors.end()) return empty({0}, {dtype, device});
   size_t r = static_cast<size_t>(ref - tensors.begin());
   int64_t d = wrap_dim("cat", dim, ref->dim());
@@ -45,14 +51,15 @@ Tensor cat_forward(const std::vector<Tensor>& tensors, int64_t dim) {
   for (size_t i = 0; i < tensors.size(); ++i) {
     const Tensor& t = tensors[i];
     if (skipped_by_cat(t.sizes())) continue;
-    TD_CHECK_ARG(t.dim() == ref->dim(), "[cat] Tensors must have same number of dimensions: got ", ref->dim(), " and ",
-                 t.dim(), " (tensor ", r, " has shape ", shape_str(ref->sizes()), ", tensor ", i, " has shape ",
-                 shape_str(t.sizes()), ")");
+    TD_CHECK_ARG(t.dim() == ref->dim(), "[cat] Tensors must have same number of dimensions: got ", ref->dim(),
+                 " and ", t.dim(), " (tensor ", r, " has shape ", shape_str(ref->sizes()), ", tensor ", i,
+                 " has shape ", shape_str(t.sizes()), ")");
     for (int64_t k = 0; k < t.dim(); ++k) {
-      TD_CHECK_ARG(k == d || t.sizes()[k] == ref->sizes()[k], "[cat] Sizes of tensors must match except in dimension ",
-                   d, ". Expected size ", ref->sizes()[k], " but got size ", t.sizes()[k], " for tensor number ", i,
-                   " in the list (tensor ", r, " has shape ", shape_str(ref->sizes()), ", tensor ", i, " has shape ",
-                   shape_str(t.sizes()), ")");
+      TD_CHECK_ARG(k == d || t.sizes()[k] == ref->sizes()[k],
+                   "[cat] Sizes of tensors must match except in dimension ", d, ". Expected size ",
+                   ref->sizes()[k], " but got size ", t.sizes()[k], " for tensor number ", i,
+                   " in the list (tensor ", r, " has shape ", shape_str(ref->sizes()), ", tensor ", i,
+                   " has shape ", shape_str(t.sizes()), ")");
     }
     shape[d] += t.sizes()[d];
   }
@@ -147,8 +154,10 @@ void register_join_ops(Registry& r) {
         const auto& tensors = a.tensors(0);
         TD_CHECK_ARG(!tensors.empty(), "[stack] expects a non-empty TensorList");
         for (size_t i = 1; i < tensors.size(); ++i) {
-          TD_CHECK_ARG(tensors[i].shape() == tensors[0].shape(), "[stack] stack expects each tensor to be equal size, "
-                       "but got ", shape_str(tensors[0].sizes()), " at entry 0 and ", shape_str(tensors[i].sizes()),
+          TD_CHECK_ARG(tensors[i].shape() == tensors[0].shape(),
+                       "[stack] stack expects each tensor to be equal size, "
+                       "but got ",
+                       shape_str(tensors[0].sizes()), " at entry 0 and ", shape_str(tensors[i].sizes()),
                        " at entry ", i);
         }
         int64_t d = wrap_dim("stack", a.int_at(1), tensors[0].dim() + 1);
@@ -175,7 +184,8 @@ void register_join_ops(Registry& r) {
         const auto& tensors = a.tensors(0);
         TD_CHECK_ARG(!tensors.empty(), "[vstack] expects a non-empty TensorList");
         std::vector<Tensor> parts;
-        for (const Tensor& t : tensors) parts.push_back(t.dim() == 0 ? t.reshape({1, 1}) : t.dim() == 1 ? t.unsqueeze(0) : t);
+        for (const Tensor& t : tensors)
+          parts.push_back(t.dim() == 0 ? t.reshape({1, 1}) : t.dim() == 1 ? t.unsqueeze(0) : t);
         return {Tensor::cat(parts, 0)};
       });
 
@@ -184,10 +194,12 @@ void register_join_ops(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
         int64_t d = split_dim("split", x, a.int_at(2)), size = x.sizes()[d], split_size = a.int_at(1);
-        TD_CHECK_ARG(split_size >= 0, "[split] split expects split_size be non-negative, but got split_size=",
-                     split_size);
-        TD_CHECK_ARG(split_size > 0 || size == 0, "[split] split_size can only be 0 if dimension size is 0, but got "
-                     "dimension size of ", size);
+        TD_CHECK_ARG(split_size >= 0,
+                     "[split] split expects split_size be non-negative, but got split_size=", split_size);
+        TD_CHECK_ARG(split_size > 0 || size == 0,
+                     "[split] split_size can only be 0 if dimension size is 0, but got "
+                     "dimension size of ",
+                     size);
         return split_views(x, d, split_sizes_of(size, split_size));
       })
       .saves_inputs({})
@@ -205,11 +217,14 @@ void register_join_ops(Registry& r) {
         const auto& sizes = a.ints(1);
         int64_t total = 0;
         for (int64_t s : sizes) {
-          TD_CHECK_ARG(s >= 0, "[split_with_sizes] split_with_sizes expects split_sizes have only non-negative "
-                       "entries, but got split_sizes=", shape_str(sizes));
+          TD_CHECK_ARG(s >= 0,
+                       "[split_with_sizes] split_with_sizes expects split_sizes have only non-negative "
+                       "entries, but got split_sizes=",
+                       shape_str(sizes));
           total += s;
         }
-        TD_CHECK_ARG(total == size, "[split_with_sizes] split_with_sizes expects split_sizes to sum exactly to ", size,
+        TD_CHECK_ARG(total == size,
+                     "[split_with_sizes] split_with_sizes expects split_sizes to sum exactly to ", size,
                      " (input tensor's size at dimension ", d, "), but got split_sizes=", shape_str(sizes));
         return split_views(x, d, sizes);
       })
@@ -250,7 +265,8 @@ void register_join_ops(Registry& r) {
         sizes.erase(sizes.begin() + d);
         strides.erase(strides.begin() + d);
         std::vector<Tensor> out;
-        for (int64_t i = 0; i < x.sizes()[d]; ++i) out.push_back(make_view(x, sizes, strides, x.storage_offset() + i * stride));
+        for (int64_t i = 0; i < x.sizes()[d]; ++i)
+          out.push_back(make_view(x, sizes, strides, x.storage_offset() + i * stride));
         return out;
       })
       .saves_inputs({})
@@ -286,7 +302,8 @@ void register_join_ops(Registry& r) {
       .backward([](GradContext& c) -> std::vector<Tensor> { return {c.grad().flip(c.args().ints(1))}; });
 
   r.def("roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor")
-      .doc("a copy with elements shifted along dims, wrapping around; without dims, over the flattened tensor")
+      .doc(
+          "a copy with elements shifted along dims, wrapping around; without dims, over the flattened tensor")
       .composite()
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
@@ -297,7 +314,8 @@ void register_join_ops(Registry& r) {
                        ", dims:", dims.size());
           return {x.flatten().roll(shifts, {0}).view(x.shape())};
         }
-        TD_CHECK_ARG(shifts.size() == dims.size(), "[roll] shifts and dimensions must align. shifts: ", shifts.size(),
+        TD_CHECK_ARG(shifts.size() == dims.size(),
+                     "[roll] shifts and dimensions must align. shifts: ", shifts.size(),
                      ", dims:", dims.size());
         Tensor out = x;
         for (size_t i = 0; i < dims.size(); ++i) {
@@ -318,17 +336,18 @@ void register_join_ops(Registry& r) {
         const Tensor& x = a.tensor(0);
         const auto& repeats = a.ints(1);
         int64_t lead = static_cast<int64_t>(repeats.size()) - x.dim();
-        TD_CHECK_ARG(lead >= 0, "[repeat] Number of dimensions of repeat dims can not be smaller than number of "
+        TD_CHECK_ARG(lead >= 0,
+                     "[repeat] Number of dimensions of repeat dims can not be smaller than number of "
                      "dimensions of tensor");
         std::vector<int64_t> padded(lead, 1), interleaved, expanded, target;
         padded.insert(padded.end(), x.sizes().begin(), x.sizes().end());
         for (size_t i = 0; i < repeats.size(); ++i) target.push_back(repeats[i] * padded[i]);
         for (size_t i = 0; i < repeats.size(); ++i) {
-          TD_CHECK_ARG(repeats[i] >= 0, "[repeat] Trying to create tensor with negative dimension ", target[i], ": ",
-                       shape_str(target));
+          TD_CHECK_ARG(repeats[i] >= 0, "[repeat] Trying to create tensor with negative dimension ",
+                       target[i], ": ", shape_str(target));
         }
-        // Output index k * size + j along a dim reads element j: view as [1, size] pairs, expand the 1s to the
-        // repeats, and lay out the result contiguously.
+        // Output index k * size + j along a dim reads element j: view as [1, size] pairs, expand the 1s to
+        // the repeats, and lay out the result contiguously.
         for (size_t i = 0; i < repeats.size(); ++i) {
           interleaved.insert(interleaved.end(), {1, padded[i]});
           expanded.insert(expanded.end(), {repeats[i], padded[i]});
@@ -349,15 +368,20 @@ void register_join_ops(Registry& r) {
   r.def("tril(Tensor self, int diagonal=0) -> Tensor")
       .doc("a copy with the elements above the diagonal-th diagonal of the last two dims zeroed")
       .composite()
-      .forward([](const Args& a) -> std::vector<Tensor> { return {triangle("tril", a.tensor(0), a.int_at(1), true)}; });
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {triangle("tril", a.tensor(0), a.int_at(1), true)};
+      });
 
   r.def("triu(Tensor self, int diagonal=0) -> Tensor")
       .doc("a copy with the elements below the diagonal-th diagonal of the last two dims zeroed")
       .composite()
-      .forward([](const Args& a) -> std::vector<Tensor> { return {triangle("triu", a.tensor(0), a.int_at(1), false)}; });
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {triangle("triu", a.tensor(0), a.int_at(1), false)};
+      });
 
   r.def("diag(Tensor self, int diagonal=0) -> Tensor")
-      .doc("a 1-d self as the diagonal-th diagonal of a square matrix, or a 2-d self's diagonal as a 1-d copy")
+      .doc(
+          "a 1-d self as the diagonal-th diagonal of a square matrix, or a 2-d self's diagonal as a 1-d copy")
       .composite()
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);

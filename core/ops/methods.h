@@ -213,8 +213,8 @@ class TensorMethods {
   /// The slice at index along dim, without that dim, as a view (torch.select).
   Self select(int64_t dim, int64_t index) const { return call("select", {me(), Scalar(dim), Scalar(index)}); }
   /// self[start:end:step] along dim, bounds as in Python, as a view (aten::slice).
-  Self slice(int64_t dim = 0, std::optional<int64_t> start = std::nullopt, std::optional<int64_t> end = std::nullopt,
-             int64_t step = 1) const {
+  Self slice(int64_t dim = 0, std::optional<int64_t> start = std::nullopt,
+             std::optional<int64_t> end = std::nullopt, int64_t step = 1) const {
     return call("slice", {me(), Scalar(dim), opt_int(start), opt_int(end), Scalar(step)});
   }
   /// A diagonal of dims dim1 and dim2 as the last dim, as a view (torch.diagonal).
@@ -235,7 +235,8 @@ class TensorMethods {
   }
   Self as_strided_scatter(const Self& src, Shape size, Shape stride,
                           std::optional<int64_t> storage_offset = std::nullopt) const {
-    return call("as_strided_scatter", {me(), src, std::move(size), std::move(stride), opt_int(storage_offset)});
+    return call("as_strided_scatter",
+                {me(), src, std::move(size), std::move(stride), opt_int(storage_offset)});
   }
   /// Moves dims to new positions, the others keeping their order, as a view (torch.movedim).
   Self movedim(int64_t source, int64_t destination) const {
@@ -249,7 +250,9 @@ class TensorMethods {
     return call("flatten", {me(), Scalar(start_dim), Scalar(end_dim)});
   }
   /// Splits dim into sizes (one may be -1), as a view (torch.unflatten).
-  Self unflatten(int64_t dim, Shape sizes) const { return call("unflatten", {me(), Scalar(dim), std::move(sizes)}); }
+  Self unflatten(int64_t dim, Shape sizes) const {
+    return call("unflatten", {me(), Scalar(dim), std::move(sizes)});
+  }
   /// Removes every size-1 dim, as a view (torch.squeeze()).
   Self squeeze() const { return call("squeeze", {me()}); }
   /// A view of self's storage with any sizes, strides and offset (torch.as_strided).
@@ -268,7 +271,8 @@ class TensorMethods {
   /// Pieces of split_size along dim, the last maybe smaller, as views (torch.split with an int).
   std::vector<Self> split(int64_t split_size, int64_t dim = 0) const {
     size_t n = 1;
-    if (auto size = dim_size(dim); size && split_size > 0 && *size > 0) n = (*size + split_size - 1) / split_size;
+    auto size = dim_size(dim);
+    if (size && split_size > 0 && *size > 0) n = (*size + split_size - 1) / split_size;
     return me().invoke_op_n("split", {me(), Scalar(split_size), Scalar(dim)}, n);
   }
   /// Pieces of the given sizes along dim, as views (torch.split with a list).
@@ -291,34 +295,41 @@ class TensorMethods {
   }
   /// A copy with the order of elements reversed along dims (torch.flip).
   Self flip(Shape dims) const { return call("flip", {me(), std::move(dims)}); }
-  /// A copy with elements shifted along dims, wrapping around; no dims: over the flattened tensor (torch.roll).
-  Self roll(Shape shifts, Shape dims = {}) const { return call("roll", {me(), std::move(shifts), std::move(dims)}); }
+  /// A copy with elements shifted along dims, wrapping around; no dims: over the flattened tensor
+  /// (torch.roll).
+  Self roll(Shape shifts, Shape dims = {}) const {
+    return call("roll", {me(), std::move(shifts), std::move(dims)});
+  }
   /// self repeated repeats[i] times along dim i; extra leading repeats add dims (Tensor.repeat).
   Self repeat(Shape repeats) const { return call("repeat", {me(), std::move(repeats)}); }
   /// repeat, with dims padded by leading ones when shorter than self's (torch.tile).
   Self tile(Shape dims) const { return call("tile", {me(), std::move(dims)}); }
-  /// A copy with the elements above (tril) / below (triu) the diagonal-th diagonal of the last two dims zeroed
-  /// (torch.tril / torch.triu).
+  /// A copy with the elements above (tril) / below (triu) the diagonal-th diagonal of the last two dims
+  /// zeroed (torch.tril / torch.triu).
   Self tril(int64_t diagonal = 0) const { return call("tril", {me(), Scalar(diagonal)}); }
   Self triu(int64_t diagonal = 0) const { return call("triu", {me(), Scalar(diagonal)}); }
   /// A 1-d self as a diagonal matrix, or a 2-d self's diagonal as a 1-d copy (torch.diag).
   Self diag(int64_t diagonal = 0) const { return call("diag", {me(), Scalar(diagonal)}); }
-  /// Tensors joined along an existing dim (torch.cat), a new dim (torch.stack), columns (torch.hstack) or rows
-  /// (torch.vstack). A remote list must not be empty: its first tensor names the session.
+  /// Tensors joined along an existing dim (torch.cat), a new dim (torch.stack), columns (torch.hstack) or
+  /// rows (torch.vstack). A remote list must not be empty: its first tensor names the session.
   static Self cat(std::vector<Self> tensors, int64_t dim = 0) { return join("cat", std::move(tensors), dim); }
-  static Self stack(std::vector<Self> tensors, int64_t dim = 0) { return join("stack", std::move(tensors), dim); }
+  static Self stack(std::vector<Self> tensors, int64_t dim = 0) {
+    return join("stack", std::move(tensors), dim);
+  }
   static Self hstack(std::vector<Self> tensors) { return join("hstack", std::move(tensors)); }
   static Self vstack(std::vector<Self> tensors) { return join("vstack", std::move(tensors)); }
 
  private:
   static Value opt_int(std::optional<int64_t> i) { return i ? Value(Scalar(*i)) : Value(None{}); }
-  static Self join(std::string_view op, std::vector<Self> tensors, std::optional<int64_t> dim = std::nullopt) {
+  static Self join(std::string_view op, std::vector<Self> tensors,
+                   std::optional<int64_t> dim = std::nullopt) {
     Self first = tensors.empty() ? Self() : tensors.front();
     if (!dim) return first.invoke_op(op, {std::move(tensors)});
     return first.invoke_op(op, {std::move(tensors), Scalar(*dim)});
   }
-  // Size of dim, for the number of outputs of split, chunk and unbind; nullopt when dim is out of range (the
-  // op itself reports that). A remote tensor's shape comes from an empty view: a round trip without the values.
+  // Size of dim, for the number of outputs of split, chunk and unbind; nullopt when dim is out of range
+  // (the op itself reports that). A remote tensor's shape comes from an empty view: a round trip without
+  // the values.
   std::optional<int64_t> dim_size(int64_t dim) const {
     Shape shape;
     if constexpr (requires(const Self& s) { s.sizes(); }) {

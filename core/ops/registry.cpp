@@ -496,8 +496,8 @@ Tensor GradContext::input(size_t i) const {
   const Value& v = saved_.args.value(saved_.tensor_slots.at(i));
   const Tensor* t = std::get_if<Tensor>(&v);
   if (auto* list = std::get_if<std::vector<Tensor>>(&v)) t = &(*list)[saved_.list_index.at(i)];
-  TD_CHECK(t && t->defined(), ErrorCode::kInternal, "[", def_.schema.name, "] backward reads tensor input ", i,
-           " but the op does not save it");
+  TD_CHECK(t && t->defined(), ErrorCode::kInternal, "[", def_.schema.name, "] backward reads tensor input ",
+           i, " but the op does not save it");
   if (t->version() != saved_.versions[i]) {
     const auto& m = saved_.input_meta[i];
     std::string owner = saved_.output_names[i].empty() ? "" : ", which is output 0 of " + saved_.output_names[i] + ",";

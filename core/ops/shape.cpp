@@ -1,10 +1,10 @@
-// Views and shape ops: view, reshape, transpose, t, permute, expand, unsqueeze, squeeze, narrow, select, slice,
-// diagonal, movedim, flatten, unflatten, as_strided, unfold, expand_as, view_as, reshape_as; the scatter copies
-// that are their backwards (slice_scatter, select_scatter, diagonal_scatter, as_strided_scatter); contiguous,
-// clone, detach and the dtype/device conversion `to`.
+// Views and shape ops: view, reshape, transpose, t, permute, expand, unsqueeze, squeeze, narrow, select,
+// slice, diagonal, movedim, flatten, unflatten, as_strided, unfold, expand_as, view_as, reshape_as; the
+// scatter copies that are their backwards (slice_scatter, select_scatter, diagonal_scatter,
+// as_strided_scatter); contiguous, clone, detach and the dtype/device conversion `to`.
 //
-// A view's backward writes the gradient into zeros through the matching scatter op, which is itself a primitive
-// with a backward (a view of the gradient), so double backward works without in-place ops.
+// A view's backward writes the gradient into zeros through the matching scatter op, which is itself a
+// primitive with a backward (a view of the gradient), so double backward works without in-place ops.
 #include <algorithm>
 #include <numeric>
 #include <optional>
@@ -103,7 +103,9 @@ std::vector<int64_t> permuted(std::span<const int64_t> v, std::span<const int64_
   return out;
 }
 
-std::vector<int64_t> vec(std::span<const int64_t> v) { return {v.begin(), v.end()}; }
+std::vector<int64_t> vec(std::span<const int64_t> v) {
+  return {v.begin(), v.end()};
+}
 
 Tensor zeros_of(std::span<const int64_t> sizes, const Tensor& like) {
   return zeros(vec(sizes), {like.dtype(), like.device()});
@@ -111,12 +113,13 @@ Tensor zeros_of(std::span<const int64_t> sizes, const Tensor& like) {
 
 // Writes src (same shape and device as dst, any dtype) into dst through the backend's strided copy.
 void copy_into(const Tensor& dst, const Tensor& src) {
-  if (dst.numel() > 0) backend(dst.device().type).copy(strided_ref(dst), strided_ref(src), dst.device().index);
+  if (dst.numel() > 0)
+    backend(dst.device().type).copy(strided_ref(dst), strided_ref(src), dst.device().index);
 }
 
 // ---- narrow / select / slice / diagonal geometry, shared by the views, the scatters and the backwards ----
 
-/// A contiguous range along one dim: the view keeps `length` elements from `start`, `step` apart.
+/// A range along one dim: the view keeps `length` elements from `start`, `step` apart.
 struct DimRange {
   int64_t dim, start, length, step;
 };
@@ -142,8 +145,8 @@ DimRange narrow_range(std::span<const int64_t> sizes, int64_t dim, int64_t start
 }
 
 // Python's slice bounds: negative ones count from the end, then both clamp to [0, size].
-DimRange slice_range(std::string_view op, std::span<const int64_t> sizes, int64_t dim, std::optional<int64_t> start,
-                     std::optional<int64_t> end, int64_t step) {
+DimRange slice_range(std::string_view op, std::span<const int64_t> sizes, int64_t dim,
+                     std::optional<int64_t> start, std::optional<int64_t> end, int64_t step) {
   TD_CHECK_ARG(!sizes.empty(), "[", op, "] cannot be applied to a 0-dim tensor.");
   int64_t d = wrap_dim(op, dim, static_cast<int64_t>(sizes.size()));
   TD_CHECK_ARG(step > 0, "[", op, "] slice step must be positive");
@@ -217,8 +220,8 @@ void check_as_strided(std::string_view op, std::span<const int64_t> size, std::s
                       int64_t offset, int64_t storage_elems, DType dtype) {
   TD_CHECK_ARG(size.size() == stride.size(), "[", op, "] mismatch in length of strides and shape");
   for (int64_t s : stride) {
-    TD_CHECK_ARG(s >= 0, "[", op, "] Negative strides are not supported at the moment, got strides: ",
-                 shape_str(stride));
+    TD_CHECK_ARG(s >= 0, "[", op,
+                 "] Negative strides are not supported at the moment, got strides: ", shape_str(stride));
   }
   for (int64_t s : size) TD_CHECK_ARG(s >= 0, "[", op, "] negative size ", s, " in shape ", shape_str(size));
   TD_CHECK_ARG(offset >= 0, "[", op, "] invalid storage offset ", offset);
@@ -227,8 +230,8 @@ void check_as_strided(std::string_view op, std::span<const int64_t> size, std::s
   for (size_t i = 0; i < size.size(); ++i) last += (size[i] - 1) * stride[i];
   int64_t item = static_cast<int64_t>(itemsize(dtype));
   TD_CHECK_ARG(last < storage_elems, "[", op, "] sizes ", shape_str(size), ", strides ", shape_str(stride),
-               ", storage offset ", offset, ", and itemsize ", item, " requiring a storage size of ", (last + 1) * item,
-               " are out of bounds for storage of size ", storage_elems * item);
+               ", storage offset ", offset, ", and itemsize ", item, " requiring a storage size of ",
+               (last + 1) * item, " are out of bounds for storage of size ", storage_elems * item);
 }
 
 /// Index of one past the last element a geometry reaches (its offset when empty); strides are non-negative.
@@ -260,8 +263,8 @@ std::vector<int64_t> overlapping_dims(std::span<const int64_t> size, std::span<c
 }
 
 /// A 1-d tensor of n zeros plus, at element offset + sum(i_k * stride_k), the sum of the grad elements that
-/// land there: the gradient of gathering with that geometry (as_strided, unfold). Built from public ops, so it
-/// is differentiable: one as_strided_scatter per combination of the overlapping dims' indices.
+/// land there: the gradient of gathering with that geometry (as_strided, unfold). Built from public ops, so
+/// it is differentiable: one as_strided_scatter per combination of the overlapping dims' indices.
 Tensor strided_scatter_add(const Tensor& grad, int64_t n, std::span<const int64_t> size,
                            std::span<const int64_t> stride, int64_t offset) {
   Tensor g = grad;
@@ -278,7 +281,8 @@ Tensor strided_scatter_add(const Tensor& grad, int64_t n, std::span<const int64_
   Tensor zero = zeros({n}, {grad.dtype(), grad.device()});
   if (shape_numel(sz) == 0) return zero;
   std::vector<int64_t> loop = overlapping_dims(sz, st);
-  std::sort(loop.begin(), loop.end(), std::greater<>());  // select the highest dim first: lower ones keep their index
+  std::sort(loop.begin(), loop.end(),
+            std::greater<>());  // select the highest dim first: lower ones keep their index
   std::vector<int64_t> kept_size, kept_stride;
   for (int64_t d = 0; d < static_cast<int64_t>(sz.size()); ++d) {
     if (std::find(loop.begin(), loop.end(), d) != loop.end()) continue;
@@ -303,7 +307,8 @@ Tensor strided_scatter_add(const Tensor& grad, int64_t n, std::span<const int64_
   return out;
 }
 
-// The geometry unfold reads from a contiguous tensor of `sizes`: dim steps by `step`, the window is a new last dim.
+// The geometry unfold reads from a contiguous tensor of `sizes`: dim steps by `step`, the window is a new
+// last dim.
 struct UnfoldGeometry {
   int64_t dim;
   std::vector<int64_t> sizes, strides;
@@ -339,8 +344,8 @@ Tensor scatter_copy(std::string_view op, const Tensor& self, const Tensor& src, 
   Tensor view = view_of(out);
   TD_CHECK_ARG(view.sizes().size() == src.sizes().size() &&
                    std::equal(view.sizes().begin(), view.sizes().end(), src.sizes().begin()),
-               "[", op, "] expected src to have a size equal to the slice of self. src size = ", shape_str(src.sizes()),
-               ", slice size = ", shape_str(view.sizes()));
+               "[", op, "] expected src to have a size equal to the slice of self. src size = ",
+               shape_str(src.sizes()), ", slice size = ", shape_str(view.sizes()));
   copy_into(view, ops::on_device(src, self.device()));
   return out;
 }
@@ -348,9 +353,7 @@ Tensor scatter_copy(std::string_view op, const Tensor& self, const Tensor& src, 
 std::optional<int64_t> opt_int64(const Args& a, size_t i) {
   return a.is_none(i) ? std::nullopt : std::optional<int64_t>(a.int_at(i));
 }
-}  // namespace
 
-namespace {
 // narrow, select, slice, diagonal, their scatters, movedim, flatten, unflatten, as_strided, unfold, *_as.
 void register_view_ops(Registry& r) {
   r.def("narrow(Tensor self, int dim, int start, int length) -> Tensor")
@@ -381,12 +384,15 @@ void register_view_ops(Registry& r) {
         return {zeros_of(in, g).slice_scatter(g, r.dim, r.start, r.start + r.length * r.step, r.step)};
       });
 
-  r.def("slice_scatter(Tensor self, Tensor src, int dim=0, int? start=None, int? end=None, int step=1) -> Tensor")
+  r.def(
+       "slice_scatter(Tensor self, Tensor src, int dim=0, int? start=None, int? end=None, int step=1) -> "
+       "Tensor")
       .doc("a copy of self with src written into self[start:end:step] along dim")
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
         DimRange r = slice_range("slice_scatter", x.sizes(), a, 2);
-        return {scatter_copy("slice_scatter", x, a.tensor(1), [&](const Tensor& out) { return range_view(out, r); })};
+        return {scatter_copy("slice_scatter", x, a.tensor(1),
+                             [&](const Tensor& out) { return range_view(out, r); })};
       })
       .saves_inputs({})
       .backward([](GradContext& c) -> std::vector<Tensor> {
@@ -394,7 +400,9 @@ void register_view_ops(Registry& r) {
         const Tensor& g = c.grad();
         const Args& a = c.args();
         Tensor gs, gsrc;
-        if (c.needs_grad(0)) gs = g.slice_scatter(zeros_of(c.input_meta(1).sizes, g), a.int_at(2), opt_int64(a, 3), opt_int64(a, 4), a.int_at(5));
+        if (c.needs_grad(0))
+          gs = g.slice_scatter(zeros_of(c.input_meta(1).sizes, g), a.int_at(2), opt_int64(a, 3),
+                               opt_int64(a, 4), a.int_at(5));
         if (c.needs_grad(1)) gsrc = g.slice(a.int_at(2), opt_int64(a, 3), opt_int64(a, 4), a.int_at(5));
         return {gs, gsrc};
       });
@@ -416,7 +424,8 @@ void register_view_ops(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
         SelectIndex s = select_index("select_scatter", x.sizes(), a.int_at(2), a.int_at(3));
-        return {scatter_copy("select_scatter", x, a.tensor(1), [&](const Tensor& out) { return select_view(out, s); })};
+        return {scatter_copy("select_scatter", x, a.tensor(1),
+                             [&](const Tensor& out) { return select_view(out, s); })};
       })
       .saves_inputs({})
       .backward([](GradContext& c) -> std::vector<Tensor> {
@@ -429,7 +438,8 @@ void register_view_ops(Registry& r) {
       });
 
   r.def("diagonal(Tensor self, int offset=0, int dim1=0, int dim2=1) -> Tensor")
-      .doc("the diagonal of dims dim1 and dim2 (above the main one for offset > 0) as the last dim, as a view")
+      .doc(
+          "the diagonal of dims dim1 and dim2 (above the main one for offset > 0) as the last dim, as a view")
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
         return {diagonal_view(x, diagonal_dims("diagonal", x.dim(), a.int_at(1), a.int_at(2), a.int_at(3)))};
@@ -438,7 +448,8 @@ void register_view_ops(Registry& r) {
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const Tensor& g = c.grad();
         const Args& a = c.args();
-        return {zeros_of(c.input_meta(0).sizes, g).diagonal_scatter(g, a.int_at(1), a.int_at(2), a.int_at(3))};
+        return {
+            zeros_of(c.input_meta(0).sizes, g).diagonal_scatter(g, a.int_at(1), a.int_at(2), a.int_at(3))};
       });
 
   r.def("diagonal_scatter(Tensor self, Tensor src, int offset=0, int dim1=0, int dim2=1) -> Tensor")
@@ -446,14 +457,16 @@ void register_view_ops(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
         Diagonal d = diagonal_dims("diagonal_scatter", x.dim(), a.int_at(2), a.int_at(3), a.int_at(4));
-        return {scatter_copy("diagonal_scatter", x, a.tensor(1), [&](const Tensor& out) { return diagonal_view(out, d); })};
+        return {scatter_copy("diagonal_scatter", x, a.tensor(1),
+                             [&](const Tensor& out) { return diagonal_view(out, d); })};
       })
       .saves_inputs({})
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const Tensor& g = c.grad();
         const Args& a = c.args();
         Tensor gs, gsrc;
-        if (c.needs_grad(0)) gs = g.diagonal_scatter(zeros_of(c.input_meta(1).sizes, g), a.int_at(2), a.int_at(3), a.int_at(4));
+        if (c.needs_grad(0))
+          gs = g.diagonal_scatter(zeros_of(c.input_meta(1).sizes, g), a.int_at(2), a.int_at(3), a.int_at(4));
         if (c.needs_grad(1)) gsrc = g.diagonal(a.int_at(2), a.int_at(3), a.int_at(4));
         return {gs, gsrc};
       });
@@ -478,32 +491,39 @@ void register_view_ops(Registry& r) {
         int64_t out_offset = c.args().is_none(3) ? x.storage_offset() : c.args().int_at(3);
         int64_t in_offset = x.storage_offset();
         int64_t base = std::min(in_offset, out_offset);
-        int64_t n = std::max(geometry_end(x.sizes(), x.strides(), in_offset), geometry_end(size, stride, out_offset)) - base;
+        int64_t n = std::max(geometry_end(x.sizes(), x.strides(), in_offset),
+                             geometry_end(size, stride, out_offset)) -
+                    base;
         Tensor storage = strided_scatter_add(g, n, size, stride, out_offset - base);
         auto gather = [&](const Tensor& buffer) {
-          return buffer.as_strided(vec(x.sizes()), vec(x.strides()), buffer.storage_offset() + in_offset - base);
+          return buffer.as_strided(vec(x.sizes()), vec(x.strides()),
+                                   buffer.storage_offset() + in_offset - base);
         };
         Tensor gx = gather(storage);
         bool overlaps = !overlapping_dims(x.sizes(), x.strides()).empty();
         for (int64_t i = 0; i < x.dim(); ++i) overlaps |= x.strides()[i] == 0 && x.sizes()[i] > 1;
         if (overlaps) {
-          Tensor count = strided_scatter_add(ones(x.shape(), {g.dtype(), g.device()}), n, x.sizes(), x.strides(),
-                                             in_offset - base);
+          Tensor count = strided_scatter_add(ones(x.shape(), {g.dtype(), g.device()}), n, x.sizes(),
+                                             x.strides(), in_offset - base);
           gx = gx.div(gather(count));
         }
         return {gx};
       });
 
-  r.def("as_strided_scatter(Tensor self, Tensor src, int[] size, int[] stride, int? storage_offset=None) -> Tensor")
-      .doc("a contiguous copy of self with src written into its as_strided(size, stride, storage_offset) view")
+  r.def(
+       "as_strided_scatter(Tensor self, Tensor src, int[] size, int[] stride, int? storage_offset=None) -> "
+       "Tensor")
+      .doc(
+          "a contiguous copy of self with src written into its as_strided(size, stride, storage_offset) view")
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
         // The view is of the copy, which is contiguous from offset 0 (PyTorch's clone keeps a dense self's
         // strides; the two agree for contiguous self).
         int64_t offset = a.is_none(4) ? 0 : a.int_at(4);
         check_as_strided("as_strided_scatter", a.ints(2), a.ints(3), offset, x.numel(), x.dtype());
-        return {scatter_copy("as_strided_scatter", x, a.tensor(1),
-                             [&](const Tensor& out) { return make_view(out, a.ints(2), a.ints(3), offset); })};
+        return {scatter_copy("as_strided_scatter", x, a.tensor(1), [&](const Tensor& out) {
+          return make_view(out, a.ints(2), a.ints(3), offset);
+        })};
       })
       .saves_inputs({})
       .backward([](GradContext& c) -> std::vector<Tensor> {
@@ -511,7 +531,8 @@ void register_view_ops(Registry& r) {
         const auto &size = c.args().ints(2), &stride = c.args().ints(3);
         int64_t offset = c.args().is_none(4) ? 0 : c.args().int_at(4);
         Tensor gs, gsrc;
-        if (c.needs_grad(0)) gs = g.as_strided_scatter(zeros_of(c.input_meta(1).sizes, g), size, stride, offset);
+        if (c.needs_grad(0))
+          gs = g.as_strided_scatter(zeros_of(c.input_meta(1).sizes, g), size, stride, offset);
         if (c.needs_grad(1)) {
           Tensor dense = g.contiguous();
           gsrc = dense.as_strided(size, stride, dense.storage_offset() + offset);
@@ -520,7 +541,9 @@ void register_view_ops(Registry& r) {
       });
 
   r.def("unfold(Tensor self, int dimension, int size, int step) -> Tensor")
-      .doc("every window of size elements along dimension, step apart, as a view with the window as a new last dim")
+      .doc(
+          "every window of size elements along dimension, step apart, as a view with the window as a new "
+          "last dim")
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
         UnfoldGeometry g = unfold_geometry(x.sizes(), x.strides(), a.int_at(1), a.int_at(2), a.int_at(3));
@@ -542,8 +565,8 @@ void register_view_ops(Registry& r) {
         const Tensor& x = a.tensor(0);
         const auto &src = a.ints(1), &dst = a.ints(2);
         TD_CHECK_ARG(src.size() == dst.size(), "[movedim] Invalid source or destination dims: source (",
-                     shape_str(src), " dims) should contain the same number of dims as destination (", shape_str(dst),
-                     " dims)");
+                     shape_str(src), " dims) should contain the same number of dims as destination (",
+                     shape_str(dst), " dims)");
         int64_t n = x.dim();
         std::vector<int64_t> order(n, -1);
         std::vector<bool> used_src(n), used_dst(n);
@@ -601,8 +624,10 @@ void register_view_ops(Registry& r) {
         }
         std::vector<int64_t> inferred = sizes;
         if (infer && known > 0 && size % known == 0) inferred[*infer] = size / known;
-        TD_CHECK_ARG(shape_numel(inferred) == size && (!infer || inferred[*infer] >= 0), "[unflatten] Provided sizes ", shape_str(sizes),
-                     " don't multiply up to the size of dim ", a.int_at(1), " (", x.sizes()[d], ") in the input tensor");
+        TD_CHECK_ARG(shape_numel(inferred) == size && (!infer || inferred[*infer] >= 0),
+                     "[unflatten] Provided sizes ", shape_str(sizes),
+                     " don't multiply up to the size of dim ", a.int_at(1), " (", x.sizes()[d],
+                     ") in the input tensor");
         auto shape = x.shape();
         shape.erase(shape.begin() + d);
         shape.insert(shape.begin() + d, inferred.begin(), inferred.end());
@@ -612,7 +637,8 @@ void register_view_ops(Registry& r) {
   r.def("expand_as(Tensor self, Tensor other) -> Tensor")
       .doc("self expanded to other's shape, as a view")
       .composite()
-      .forward([](const Args& a) -> std::vector<Tensor> { return {a.tensor(0).expand(a.tensor(1).shape())}; });
+      .forward(
+          [](const Args& a) -> std::vector<Tensor> { return {a.tensor(0).expand(a.tensor(1).shape())}; });
   r.def("view_as(Tensor self, Tensor other) -> Tensor")
       .doc("self viewed with other's shape")
       .composite()
@@ -620,7 +646,8 @@ void register_view_ops(Registry& r) {
   r.def("reshape_as(Tensor self, Tensor other) -> Tensor")
       .doc("self reshaped to other's shape: a view when strides allow, else a copy")
       .composite()
-      .forward([](const Args& a) -> std::vector<Tensor> { return {a.tensor(0).reshape(a.tensor(1).shape())}; });
+      .forward(
+          [](const Args& a) -> std::vector<Tensor> { return {a.tensor(0).reshape(a.tensor(1).shape())}; });
 }
 }  // namespace
 
@@ -755,7 +782,8 @@ void register_shape_ops(Registry& r) {
         return {make_view(x, sizes, strides, x.storage_offset())};
       })
       .saves_inputs({})
-      .backward([](GradContext& c) -> std::vector<Tensor> { return {c.grad().reshape(c.input_meta(0).sizes)}; });
+      .backward(
+          [](GradContext& c) -> std::vector<Tensor> { return {c.grad().reshape(c.input_meta(0).sizes)}; });
 
   register_view_ops(r);
 

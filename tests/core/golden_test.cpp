@@ -107,7 +107,8 @@ std::vector<Value> positional_args(std::string_view op, const std::vector<Tensor
   for (size_t i = 0; i < schema.args.size() && next_tensor < tensors.size(); ++i) {
     if (schema.args[i].type == ArgType::kTensor) slots[i] = tensors[next_tensor++];
     if (schema.args[i].type == ArgType::kTensorList) {
-      slots[i] = std::vector<Tensor>(tensors.begin() + static_cast<std::ptrdiff_t>(next_tensor), tensors.end());
+      slots[i] =
+          std::vector<Tensor>(tensors.begin() + static_cast<std::ptrdiff_t>(next_tensor), tensors.end());
       next_tensor = tensors.size();
     }
   }

@@ -20,8 +20,8 @@ namespace td {
 namespace {
 
 using ::testing::ElementsAre;
-using ::testing::IsEmpty;
 using testing::error_of;
+using ::testing::IsEmpty;
 using Inputs = std::vector<Tensor>;
 
 class ShapeTest : public testing::DeviceTest {
@@ -43,18 +43,18 @@ class ShapeTest : public testing::DeviceTest {
     return make64(v, std::move(shape)).requires_grad_();
   }
   /// A registry op's single output.
-  static Tensor op(std::string_view name, std::vector<Value> args) { return call_op(name, std::move(args)).at(0); }
-  /// A creation op on the test's device.
-  Tensor create(std::string_view name, std::vector<Value> args) const {
-    return op(name, std::move(args));
+  static Tensor op(std::string_view name, std::vector<Value> args) {
+    return call_op(name, std::move(args)).at(0);
   }
+  /// A creation op on the test's device.
+  Tensor create(std::string_view name, std::vector<Value> args) const { return op(name, std::move(args)); }
   std::string dev() const { return device_.str(); }
 };
 
 // ---- views: shared storage, strides, offsets ----
 
 TD_DEVICE_TEST(ShapeTest, NarrowSelectSliceAreViews) {
-  Tensor x = iota({3, 4});  // row-major: x[i][j] = 4i + j, strides [4, 1]
+  Tensor x = iota({3, 4});       // row-major: x[i][j] = 4i + j, strides [4, 1]
   Tensor n = x.narrow(1, 1, 2);  // columns 1..2: starts at element 1
   EXPECT_TRUE(n.shares_storage(x));
   EXPECT_THAT(n.shape(), ElementsAre(3, 2));
@@ -275,7 +275,8 @@ TD_DEVICE_TEST(ShapeTest, CatAndStackJoinAndPromote) {
   Tensor s = Tensor::stack({make({1, 2}, {2}), make({3, 4}, {2})});
   EXPECT_THAT(s.shape(), ElementsAre(2, 2));
   EXPECT_THAT(s.to_vector<float>(), ElementsAre(1, 2, 3, 4));
-  EXPECT_THAT(Tensor::stack({make({1, 2}, {2}), make({3, 4}, {2})}, -1).to_vector<float>(), ElementsAre(1, 3, 2, 4));
+  EXPECT_THAT(Tensor::stack({make({1, 2}, {2}), make({3, 4}, {2})}, -1).to_vector<float>(),
+              ElementsAre(1, 3, 2, 4));
   EXPECT_THAT(Tensor::hstack({make({1}, {1}), make({2, 3}, {2})}).to_vector<float>(), ElementsAre(1, 2, 3));
   EXPECT_THAT(Tensor::hstack({iota({2, 1}), iota({2, 2})}).shape(), ElementsAre(2, 3));
   EXPECT_THAT(Tensor::vstack({make({1, 2}, {2}), iota({2, 2})}).shape(), ElementsAre(3, 2));
@@ -309,10 +310,12 @@ TD_DEVICE_TEST(ShapeTest, ArangeLinspaceLogspaceEye) {
   EXPECT_EQ(f.dtype(), DType::kFloat32);
   EXPECT_THAT(f.to_vector<float>(), ElementsAre(0, 0.25, 0.5, 0.75));
   // Size ceil((0 - 10) / -3) = 4: 10, 7, 4, 1.
-  EXPECT_THAT(create("arange", {Scalar(10), Scalar(0), Scalar(-3)}).to_vector<int64_t>(), ElementsAre(10, 7, 4, 1));
+  EXPECT_THAT(create("arange", {Scalar(10), Scalar(0), Scalar(-3)}).to_vector<int64_t>(),
+              ElementsAre(10, 7, 4, 1));
   // An integer dtype truncates the bounds first: arange(0.5, 5, 2) as int64 counts from 0.
-  EXPECT_THAT(create("arange", {Scalar(0.5), Scalar(5), Scalar(2), std::string("int64")}).to_vector<int64_t>(),
-              ElementsAre(0, 2, 4));
+  EXPECT_THAT(
+      create("arange", {Scalar(0.5), Scalar(5), Scalar(2), std::string("int64")}).to_vector<int64_t>(),
+      ElementsAre(0, 2, 4));
   EXPECT_EQ(create("arange", {Scalar(2), Scalar(2)}).numel(), 0);
 
   // linspace: step (1 - 0) / 4; the first half counts up from start, the second down from end.
@@ -321,9 +324,11 @@ TD_DEVICE_TEST(ShapeTest, ArangeLinspaceLogspaceEye) {
   EXPECT_THAT(l.to_vector<float>(), ElementsAre(0, 0.25, 0.5, 0.75, 1));
   EXPECT_THAT(create("linspace", {Scalar(2), Scalar(7), Scalar(1)}).to_vector<float>(), ElementsAre(2));
   // int64: step 10 / 3 in double, each value truncated: 0, 3.33, 6.67, 10 -> 0, 3, 6, 10.
-  EXPECT_THAT(create("linspace", {Scalar(0), Scalar(10), Scalar(4), std::string("int64")}).to_vector<int64_t>(),
-              ElementsAre(0, 3, 6, 10));
-  EXPECT_THAT(create("logspace", {Scalar(0), Scalar(2), Scalar(3), Scalar(2.0), std::string("float64")}).to_vector<double>(),
+  EXPECT_THAT(
+      create("linspace", {Scalar(0), Scalar(10), Scalar(4), std::string("int64")}).to_vector<int64_t>(),
+      ElementsAre(0, 3, 6, 10));
+  EXPECT_THAT(create("logspace", {Scalar(0), Scalar(2), Scalar(3), Scalar(2.0), std::string("float64")})
+                  .to_vector<double>(),
               ElementsAre(1, 2, 4));
 
   Tensor e = create("eye", {Scalar(2), Scalar(3), std::string("int64"), dev()});
@@ -401,50 +406,103 @@ TD_DEVICE_TEST(ShapeTest, GradcheckEveryDifferentiableOp) {
       {"slice_of_slice", [](const Inputs& x) { return x[0].slice(1, -3, 100).slice(0, 0, 3, 2); }},
       {"diagonal", [](const Inputs& x) { return x[0].diagonal(1); }},
       {"diagonal_3d", [](const Inputs& x) { return x[3].diagonal(-1, 2, 1); }},
-      {"slice_scatter", [](const Inputs& x) { return x[0].slice_scatter(x[2].t().narrow(0, 0, 3), 1, 0, 4, 2).mul(x[0]); }},
+      {"slice_scatter",
+       [](const Inputs& x) { return x[0].slice_scatter(x[2].t().narrow(0, 0, 3), 1, 0, 4, 2).mul(x[0]); }},
       {"select_scatter", [](const Inputs& x) { return x[0].select_scatter(x[1], 0, 1); }},
       {"diagonal_scatter", [](const Inputs& x) { return x[4].t().diagonal_scatter(x[1].narrow(0, 0, 2)); }},
-      {"as_strided", [](const Inputs& x) { return x[0].as_strided({2, 3}, {1, 4}, 1); }},
-      {"as_strided_overlapping", [](const Inputs& x) { return x[1].as_strided({3, 2}, {1, 1}); }},
-      {"as_strided_of_transposed", [](const Inputs& x) { return x[0].t().as_strided({2, 2}, {4, 1}, 2); }},
-      {"as_strided_of_expanded", [](const Inputs& x) { return x[1].unsqueeze(1).expand({4, 3}).as_strided({4, 2}, {1, 0}); }},
-      {"as_strided_scatter", [](const Inputs& x) { return x[1].as_strided_scatter(x[4].t(), {2, 2}, {1, 2}); }},
+      {"as_strided",
+       [](const Inputs& x) {
+         return x[0].as_strided({2, 3}, {1, 4}, 1);
+       }},
+      {"as_strided_overlapping",
+       [](const Inputs& x) {
+         return x[1].as_strided({3, 2}, {1, 1});
+       }},
+      {"as_strided_of_transposed",
+       [](const Inputs& x) {
+         return x[0].t().as_strided({2, 2}, {4, 1}, 2);
+       }},
+      {"as_strided_of_expanded",
+       [](const Inputs& x) {
+         return x[1].unsqueeze(1).expand({4, 3}).as_strided({4, 2}, {1, 0});
+       }},
+      {"as_strided_scatter",
+       [](const Inputs& x) {
+         return x[1].as_strided_scatter(x[4].t(), {2, 2}, {1, 2});
+       }},
       {"unfold_overlapping", [](const Inputs& x) { return x[0].unfold(1, 3, 1); }},
       {"unfold_gaps_transposed", [](const Inputs& x) { return x[0].t().unfold(0, 1, 2); }},
-      {"movedim", [](const Inputs& x) { return x[3].movedim({0, 2}, {1, 0}); }},
+      {"movedim",
+       [](const Inputs& x) {
+         return x[3].movedim({0, 2}, {1, 0});
+       }},
       {"flatten_copy", [](const Inputs& x) { return x[3].transpose(0, 2).flatten(); }},
-      {"unflatten", [](const Inputs& x) { return x[0].unflatten(1, {2, -1}); }},
+      {"unflatten",
+       [](const Inputs& x) {
+         return x[0].unflatten(1, {2, -1});
+       }},
       {"squeeze", [](const Inputs& x) { return x[1].unsqueeze(0).unsqueeze(2).squeeze(); }},
       {"expand_as", [](const Inputs& x) { return x[1].expand_as(x[0]); }},
       {"view_as", [](const Inputs& x) { return x[0].view_as(x[3].narrow(0, 0, 1)); }},
       {"reshape_as", [](const Inputs& x) { return x[0].t().reshape_as(x[3].select(0, 0)); }},
-      {"cat", [](const Inputs& x) { return Tensor::cat({x[0], x[2].t().t(), x[1].unsqueeze(0)}); }},
-      {"cat_dim1_transposed", [](const Inputs& x) { return Tensor::cat({x[0].t(), x[2].t()}, 1); }},
-      {"stack", [](const Inputs& x) { return Tensor::stack({x[1], x[2].select(0, 1), x[0].select(0, 0)}, 1); }},
-      {"hstack", [](const Inputs& x) { return Tensor::hstack({x[0].t(), x[2].t()}); }},
-      {"vstack", [](const Inputs& x) { return Tensor::vstack({x[1], x[2]}); }},
-      {"split", [](const Inputs& x) {
+      {"cat",
+       [](const Inputs& x) {
+         return Tensor::cat({x[0], x[2].t().t(), x[1].unsqueeze(0)});
+       }},
+      {"cat_dim1_transposed",
+       [](const Inputs& x) {
+         return Tensor::cat({x[0].t(), x[2].t()}, 1);
+       }},
+      {"stack",
+       [](const Inputs& x) {
+         return Tensor::stack({x[1], x[2].select(0, 1), x[0].select(0, 0)}, 1);
+       }},
+      {"hstack",
+       [](const Inputs& x) {
+         return Tensor::hstack({x[0].t(), x[2].t()});
+       }},
+      {"vstack",
+       [](const Inputs& x) {
+         return Tensor::vstack({x[1], x[2]});
+       }},
+      {"split",
+       [](const Inputs& x) {
          std::vector<Tensor> p = x[0].split(3, 1);
          return p[0].sum(int_list({1})).add(p[1].squeeze(1).mul(2.0));
        }},
-      {"split_with_sizes", [](const Inputs& x) {
+      {"split_with_sizes",
+       [](const Inputs& x) {
          std::vector<Tensor> p = x[0].t().split_with_sizes({1, 3}, 0);
          return p[1].mul(p[1]).sum(int_list({0})).add(p[0].squeeze(0));
        }},
-      {"chunk", [](const Inputs& x) {
+      {"chunk",
+       [](const Inputs& x) {
          std::vector<Tensor> p = x[3].chunk(2, -1);
          return p[0].mul(p[1]);
        }},
-      {"unbind", [](const Inputs& x) {
+      {"unbind",
+       [](const Inputs& x) {
          std::vector<Tensor> p = x[0].unbind(0);
          return p[0].mul(p[1]).add(p[2].mul(3.0));
        }},
-      {"flip", [](const Inputs& x) { return x[3].flip({0, 2}); }},
+      {"flip",
+       [](const Inputs& x) {
+         return x[3].flip({0, 2});
+       }},
       {"flip_transposed", [](const Inputs& x) { return x[0].t().flip({1}); }},
-      {"roll", [](const Inputs& x) { return x[0].roll({1, -2}, {0, 1}); }},
+      {"roll",
+       [](const Inputs& x) {
+         return x[0].roll({1, -2}, {0, 1});
+       }},
       {"roll_flat", [](const Inputs& x) { return x[0].t().roll({5}); }},
-      {"repeat", [](const Inputs& x) { return x[4].t().repeat({2, 1, 3}); }},
-      {"tile", [](const Inputs& x) { return x[1].tile({2, 1}); }},
+      {"repeat",
+       [](const Inputs& x) {
+         return x[4].t().repeat({2, 1, 3});
+       }},
+      {"tile",
+       [](const Inputs& x) {
+         return x[1].tile({2, 1});
+       }},
       {"tril", [](const Inputs& x) { return x[3].tril(1); }},
       {"triu", [](const Inputs& x) { return x[0].t().triu(-1); }},
       {"diag_vector", [](const Inputs& x) { return x[1].diag(-1); }},
@@ -507,33 +565,38 @@ TD_DEVICE_TEST(ShapeTest, ViewErrors) {
   e = error_of([&] { (void)x.movedim({0, 1}, {1, 1}); });
   EXPECT_STREQ(e.what(), "[movedim] repeated dim in `destination` ([1, 1])");
   e = error_of([&] { (void)x.movedim({0, 1}, {1}); });
-  EXPECT_STREQ(e.what(), "[movedim] Invalid source or destination dims: source ([0, 1] dims) should contain the same "
-                         "number of dims as destination ([1] dims)");
+  EXPECT_STREQ(e.what(),
+               "[movedim] Invalid source or destination dims: source ([0, 1] dims) should contain the same "
+               "number of dims as destination ([1] dims)");
   e = error_of([&] { (void)x.flatten(1, 0); });
   EXPECT_STREQ(e.what(), "[flatten] flatten() has invalid args: start_dim cannot come after end_dim");
   e = error_of([&] { (void)x.unflatten(1, {3, 2}); });
   EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-  EXPECT_STREQ(e.what(), "[unflatten] Provided sizes [3, 2] don't multiply up to the size of dim 1 (4) in the input "
-                         "tensor");
+  EXPECT_STREQ(e.what(),
+               "[unflatten] Provided sizes [3, 2] don't multiply up to the size of dim 1 (4) in the input "
+               "tensor");
   e = error_of([&] { (void)x.unflatten(1, {-1, -1}); });
   EXPECT_STREQ(e.what(), "[unflatten] only one dimension can be inferred");
   e = error_of([&] { (void)x.as_strided({2, 2}, {-1, 1}); });
   EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-  EXPECT_STREQ(e.what(), "[as_strided] Negative strides are not supported at the moment, got strides: [-1, 1]");
+  EXPECT_STREQ(e.what(),
+               "[as_strided] Negative strides are not supported at the moment, got strides: [-1, 1]");
   e = error_of([&] { (void)x.as_strided({2, 2}, {1}); });
   EXPECT_STREQ(e.what(), "[as_strided] mismatch in length of strides and shape");
   // 12 float32 elements are 48 bytes; [2, 2] with strides [10, 2] reaches element 12: 52 bytes.
   e = error_of([&] { (void)x.as_strided({2, 2}, {10, 2}); });
-  EXPECT_STREQ(e.what(), "[as_strided] sizes [2, 2], strides [10, 2], storage offset 0, and itemsize 4 requiring a "
-                         "storage size of 52 are out of bounds for storage of size 48");
+  EXPECT_STREQ(e.what(),
+               "[as_strided] sizes [2, 2], strides [10, 2], storage offset 0, and itemsize 4 requiring a "
+               "storage size of 52 are out of bounds for storage of size 48");
   e = error_of([&] { (void)x.unfold(1, 5, 1); });
   EXPECT_STREQ(e.what(), "[unfold] maximum size for tensor at dimension 1 is 4 but size is 5");
   e = error_of([&] { (void)x.unfold(1, 2, 0); });
   EXPECT_STREQ(e.what(), "[unfold] step is 0 but must be > 0");
   e = error_of([&] { (void)x.slice_scatter(iota({3, 3}), 1, 0, 2); });
   EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-  EXPECT_STREQ(e.what(), "[slice_scatter] expected src to have a size equal to the slice of self. src size = [3, 3], "
-                         "slice size = [3, 2]");
+  EXPECT_STREQ(e.what(),
+               "[slice_scatter] expected src to have a size equal to the slice of self. src size = [3, 3], "
+               "slice size = [3, 2]");
 }
 
 TD_DEVICE_TEST(ShapeTest, JoinAndSplitErrors) {
@@ -541,11 +604,13 @@ TD_DEVICE_TEST(ShapeTest, JoinAndSplitErrors) {
   // cat names the tensor and both shapes.
   Error e = error_of([&] { (void)Tensor::cat({a, b}); });
   EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-  EXPECT_STREQ(e.what(), "[cat] Sizes of tensors must match except in dimension 0. Expected size 3 but got size 4 for "
-                         "tensor number 1 in the list (tensor 0 has shape [2, 3], tensor 1 has shape [2, 4])");
+  EXPECT_STREQ(e.what(),
+               "[cat] Sizes of tensors must match except in dimension 0. Expected size 3 but got size 4 for "
+               "tensor number 1 in the list (tensor 0 has shape [2, 3], tensor 1 has shape [2, 4])");
   e = error_of([&] { (void)Tensor::cat({a, iota({3})}); });
-  EXPECT_STREQ(e.what(), "[cat] Tensors must have same number of dimensions: got 2 and 1 (tensor 0 has shape [2, 3], "
-                         "tensor 1 has shape [3])");
+  EXPECT_STREQ(e.what(),
+               "[cat] Tensors must have same number of dimensions: got 2 and 1 (tensor 0 has shape [2, 3], "
+               "tensor 1 has shape [3])");
   e = error_of([&] { (void)Tensor::cat({a, a}, 2); });
   EXPECT_EQ(e.code(), ErrorCode::kOutOfRange);
   EXPECT_STREQ(e.what(), "[cat] Dimension out of range (expected to be in range of [-2, 1], but got 2)");
@@ -555,8 +620,9 @@ TD_DEVICE_TEST(ShapeTest, JoinAndSplitErrors) {
   EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
   EXPECT_STREQ(e.what(), "[cat] expected a non-empty list of Tensors");
   e = error_of([&] { (void)Tensor::stack({a, a.t()}); });
-  EXPECT_STREQ(e.what(), "[stack] stack expects each tensor to be equal size, but got [2, 3] at entry 0 and [3, 2] at "
-                         "entry 1");
+  EXPECT_STREQ(e.what(),
+               "[stack] stack expects each tensor to be equal size, but got [2, 3] at entry 0 and [3, 2] at "
+               "entry 1");
   e = error_of([&] { (void)Tensor::stack({}); });
   EXPECT_STREQ(e.what(), "[stack] expects a non-empty TensorList");
   // A Tensor[] argument takes a list, with every tensor defined.
@@ -564,20 +630,24 @@ TD_DEVICE_TEST(ShapeTest, JoinAndSplitErrors) {
   EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
   EXPECT_STREQ(e.what(), "[cat] argument 'tensors' must be Tensor[], not Tensor");
   e = error_of([&] { call_op("cat", {std::vector<Tensor>{a, Tensor()}}); });
-  EXPECT_STREQ(e.what(), "[cat] argument 'tensors' must be Tensor[], not Tensor[] (an undefined tensor at position 1)");
+  EXPECT_STREQ(e.what(),
+               "[cat] argument 'tensors' must be Tensor[], not Tensor[] (an undefined tensor at position 1)");
 
   e = error_of([&] { (void)a.split(-1); });
   EXPECT_STREQ(e.what(), "[split] split expects split_size be non-negative, but got split_size=-1");
   e = error_of([&] { (void)a.split(0); });
-  EXPECT_STREQ(e.what(), "[split] split_size can only be 0 if dimension size is 0, but got dimension size of 2");
+  EXPECT_STREQ(e.what(),
+               "[split] split_size can only be 0 if dimension size is 0, but got dimension size of 2");
   // split sizes must add up to the dim's size.
   e = error_of([&] { (void)a.split_with_sizes({1, 1}, 1); });
   EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-  EXPECT_STREQ(e.what(), "[split_with_sizes] split_with_sizes expects split_sizes to sum exactly to 3 (input tensor's "
-                         "size at dimension 1), but got split_sizes=[1, 1]");
+  EXPECT_STREQ(e.what(),
+               "[split_with_sizes] split_with_sizes expects split_sizes to sum exactly to 3 (input tensor's "
+               "size at dimension 1), but got split_sizes=[1, 1]");
   e = error_of([&] { (void)a.split_with_sizes({4, -1}, 1); });
-  EXPECT_STREQ(e.what(), "[split_with_sizes] split_with_sizes expects split_sizes have only non-negative entries, but "
-                         "got split_sizes=[4, -1]");
+  EXPECT_STREQ(e.what(),
+               "[split_with_sizes] split_with_sizes expects split_sizes have only non-negative entries, but "
+               "got split_sizes=[4, -1]");
   e = error_of([&] { (void)a.chunk(0); });
   EXPECT_STREQ(e.what(), "[chunk] chunk expects `chunks` to be greater than 0, got: 0");
   e = error_of([&] { (void)a.chunk(2, 5); });
@@ -598,8 +668,9 @@ TD_DEVICE_TEST(ShapeTest, CopyErrors) {
   e = error_of([&] { (void)x.roll({1, 2}); });
   EXPECT_STREQ(e.what(), "[roll] shifts and dimensions must align. shifts: 2, dims:0");
   e = error_of([&] { (void)x.repeat({2}); });
-  EXPECT_STREQ(e.what(), "[repeat] Number of dimensions of repeat dims can not be smaller than number of dimensions "
-                         "of tensor");
+  EXPECT_STREQ(e.what(),
+               "[repeat] Number of dimensions of repeat dims can not be smaller than number of dimensions "
+               "of tensor");
   e = error_of([&] { (void)x.repeat({-1, 1}); });
   EXPECT_STREQ(e.what(), "[repeat] Trying to create tensor with negative dimension -2: [-2, 3]");
   e = error_of([&] { (void)iota({3}).tril(); });

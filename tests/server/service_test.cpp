@@ -109,7 +109,8 @@ TEST_F(ServiceTest, CatOfRemoteTensorsAndChunkWithSeveralOutputs) {
     FAIL() << "split sizes that do not sum to the dim must fail";
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-    EXPECT_THAT(e.what(), HasSubstr("[split_with_sizes] split_with_sizes expects split_sizes to sum exactly to 3"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("[split_with_sizes] split_with_sizes expects split_sizes to sum exactly to 3"));
   }
 }
 
