@@ -323,6 +323,21 @@ struct Reducer {
   }
 };
 
+/// The max (is_max) or min of n values at stride s, and the first index holding it; the first NaN is the
+/// extreme, as in PyTorch.
+template <class T>
+TD_HD void arg_best(const T* x, int64_t n, int64_t s, bool is_max, T& best, int64_t& at) {
+  best = x[0];
+  at = 0;
+  for (int64_t i = 1; i < n && best == best; ++i) {
+    T v = x[i * s];
+    if (v != v || (is_max ? v > best : v < best)) {
+      best = v;
+      at = i;
+    }
+  }
+}
+
 }  // namespace td::kernels::fn
 
 /// Calls X(BinaryOp::kName) for every binary op, to instantiate one kernel per op.

@@ -366,18 +366,7 @@ class CpuBackend final : public Backend {
       auto* pi = static_cast<const T*>(in.data);
 #pragma omp parallel for schedule(static) if (n_out * n >= kParallelGrain)
       for (int64_t o = 0; o < n_out; ++o) {
-        const T* x = pi + offset_of(o, in.sizes.first(kept), in.strides.first(kept));
-        T best = x[0];
-        int64_t at = 0;
-        for (int64_t i = 1; i < n && best == best; ++i) {  // stops at the first NaN: it is the extreme
-          T v = x[i * s];
-          if (v != v || (is_max ? v > best : v < best)) {
-            best = v;
-            at = i;
-          }
-        }
-        pv[o] = best;
-        pidx[o] = at;
+        fn::arg_best(pi + offset_of(o, in.sizes.first(kept), in.strides.first(kept)), n, s, is_max, pv[o], pidx[o]);
       }
     });
   }

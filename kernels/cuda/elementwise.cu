@@ -67,19 +67,7 @@ template <class T>
 __global__ void arg_reduce_kernel(bool is_max, int64_t n_out, SumIndexer ix, T* values, int64_t* indices,
                                   const T* in) {
   TD_GRID_STRIDE_LOOP(o, n_out) {
-    const T* x = in + kept_offset(ix, o);
-    const int64_t s = ix.red_strides[0];
-    T best = x[0];
-    int64_t at = 0;
-    for (int64_t i = 1; i < ix.red_numel && best == best; ++i) {  // the first NaN is the extreme
-      T v = x[i * s];
-      if (v != v || (is_max ? v > best : v < best)) {
-        best = v;
-        at = i;
-      }
-    }
-    values[o] = best;
-    indices[o] = at;
+    fn::arg_best(in + kept_offset(ix, o), ix.red_numel, ix.red_strides[0], is_max, values[o], indices[o]);
   }
 }
 

@@ -342,19 +342,20 @@ def cases():
     return c
 
 
-def main():
-    torch.manual_seed(20240531)
-    data = {
-        "generator": "tests/golden/generate.py",
-        "torch_version": torch.__version__,
-        "cases": cases(),
-    }
+def write_fixture(path, generator, seed, make_cases):
+    """Seeds PyTorch, builds the cases and writes them as one fixture file (shared by every generator)."""
+    torch.manual_seed(seed)
+    data = {"generator": generator, "torch_version": torch.__version__, "cases": make_cases()}
     names = [case["name"] for case in data["cases"]]
     assert len(names) == len(set(names)), "duplicate case names"
-    with open(OUT, "w") as f:
+    with open(path, "w") as f:
         json.dump(data, f, separators=(",", ":"), allow_nan=False)  # JSON has no NaN: keep inputs in domain
         f.write("\n")
-    print(f"wrote {len(names)} cases, {os.path.getsize(OUT)} bytes to {OUT}")
+    print(f"wrote {len(names)} cases, {os.path.getsize(path)} bytes to {path}")
+
+
+def main():
+    write_fixture(OUT, "tests/golden/generate.py", 20240531, cases)
 
 
 if __name__ == "__main__":

@@ -6,12 +6,11 @@ Run with the system Python, which has PyTorch 1.13:  /usr/bin/python3 tests/gold
 Cases use generate.py's helpers and format; golden_test.cpp reads every .json file in this folder.
 """
 
-import json
 import os
 
 import torch
 
-from generate import BOOL, F32, F64, I64, bools, expanded, ints, make_case, positive, randn, transposed
+from generate import F32, F64, bools, expanded, ints, make_case, randn, transposed, write_fixture
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "reduce.json")
@@ -99,14 +98,7 @@ def cases():
 
 
 def main():
-    torch.manual_seed(20261126)
-    data = {"generator": "tests/golden/generate_reduce.py", "torch_version": torch.__version__, "cases": cases()}
-    names = [case["name"] for case in data["cases"]]
-    assert len(names) == len(set(names)), "duplicate case names"
-    with open(OUT, "w") as f:
-        json.dump(data, f, separators=(",", ":"), allow_nan=False)
-        f.write("\n")
-    print(f"wrote {len(names)} cases, {os.path.getsize(OUT)} bytes to {OUT}")
+    write_fixture(OUT, "tests/golden/generate_reduce.py", 20261126, cases)
 
 
 if __name__ == "__main__":

@@ -14,13 +14,12 @@ generate.py's make_case, a case here may
   "grad_weight", the others "extra_outputs" with "extra_grad_weights", and loss = sum_i (out_i * w_i).sum().
 """
 
-import json
 import os
 
 import torch
 
 from generate import (BOOL, F32, F64, I64, apply, bools, encode_kwargs, encode_tensor, expanded, ints, make_case,
-                      randn, transposed)
+                      randn, transposed, write_fixture)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "shape.json")
@@ -275,18 +274,7 @@ def cases():
 
 
 def main():
-    torch.manual_seed(20240607)
-    data = {
-        "generator": "tests/golden/generate_shape.py",
-        "torch_version": torch.__version__,
-        "cases": cases(),
-    }
-    names = [case["name"] for case in data["cases"]]
-    assert len(names) == len(set(names)), "duplicate case names"
-    with open(OUT, "w") as f:
-        json.dump(data, f, separators=(",", ":"), allow_nan=False)
-        f.write("\n")
-    print(f"wrote {len(names)} cases, {os.path.getsize(OUT)} bytes to {OUT}")
+    write_fixture(OUT, "tests/golden/generate_shape.py", 20240607, cases)
 
 
 if __name__ == "__main__":
