@@ -37,12 +37,13 @@ TensorOptions like_options(const Args& a, size_t dtype_slot, size_t device_slot)
 template <class Fill>
 Tensor host_tensor(std::string_view op, std::vector<int64_t> shape, TensorOptions options, bool allow_bool,
                    Fill fill) {
-  int64_t n = shape_numel(shape);
   auto make = [&](auto tag) {
     using T = decltype(tag);
-    std::unique_ptr<T[]> data(new T[static_cast<size_t>(std::max<int64_t>(n, 1))]);
-    fill(data.get(), n);
-    return from_buffer(data.get(), std::move(shape), options.dtype, options.device);
+    // Through empty(): its size checks (overflow, free memory) hold for the host buffer too, so a client
+    // asking for an absurd range gets RESOURCE_EXHAUSTED instead of the OOM killer.
+    Tensor host = empty(std::move(shape), {options.dtype, kCPU});
+    fill(static_cast<T*>(host.data_ptr()), host.numel());
+    return options.device.is_cpu() ? host : host.to(options.device.str());
   };
   switch (options.dtype) {
     case DType::kBool:

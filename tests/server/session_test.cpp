@@ -144,3 +144,25 @@ TEST_F(SessionTest, AbsurdShapesFailAsResourceExhaustedNotACrash) {
 
 }  // namespace
 }  // namespace td::server
+
+namespace td::server {
+namespace {
+
+TEST_F(SessionTest, HugeCreationRequestsFailWithoutTakingTheServerDown) {
+  // arange over 2^40 int64 values (8 TiB) and randperm of as many: RESOURCE_EXHAUSTED, and the session goes on.
+  for (std::string op : {"arange", "randperm"}) {
+    pb::Command c;
+    c.set_seq(1);
+    c.mutable_op()->set_op(op);
+    c.mutable_op()->add_args()->set_int_value(int64_t{1} << 40);
+    c.mutable_op()->add_outputs(1);
+    run({c});
+    ASSERT_TRUE(sink_.events.back().has_error()) << op;
+    EXPECT_EQ(sink_.events.back().error().code(), static_cast<int>(ErrorCode::kResourceExhausted)) << op;
+  }
+  run({put(2, 2, {1, 2}, {2}), fetch(3, 2, 5)});
+  EXPECT_TRUE(sink_.events.back().has_value());
+}
+
+}  // namespace
+}  // namespace td::server
