@@ -127,6 +127,13 @@ class Backend {
                           int index);
   /// out = running sum or product (op) of in along its last dim; out and in share shape and dtype.
   virtual void scan(ReduceOp op, const StridedRef& out, const StridedRef& in, int index);
+  /// out[p] = in[p with dim replaced by index[p]], over out's shape; index is int64 with out's shape (possibly
+  /// broadcast by strides) and every value already checked to lie in [0, in.sizes[dim]).
+  virtual void gather(const StridedRef& out, const StridedRef& in, const StridedRef& index, int dim, int device);
+  /// out[p with dim replaced by index[p]] = src[p] (or += when accumulate) for every p of index's shape; index
+  /// values are checked. Without accumulate, duplicate indices leave one of the written values.
+  virtual void scatter(bool accumulate, const StridedRef& out, const StridedRef& index, const StridedRef& src, int dim,
+                       int device);
   /// Batched matrix product: out[b] = a[b] @ b[b] for 3-d views [B, M, K] x [B, K, N] -> [B, M, N]. out is
   /// contiguous; each matrix of a and b has a unit stride in one of its two dims.
   virtual void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index);

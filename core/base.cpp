@@ -173,6 +173,10 @@ void Backend::arg_reduce(bool is_max, const StridedRef&, const StridedRef&, cons
 void Backend::scan(ReduceOp op, const StridedRef&, const StridedRef&, int) {
   missing(op == ReduceOp::kSum ? "cumsum" : "cumprod");
 }
+void Backend::gather(const StridedRef&, const StridedRef&, const StridedRef&, int, int) { missing("gather"); }
+void Backend::scatter(bool accumulate, const StridedRef&, const StridedRef&, const StridedRef&, int, int) {
+  missing(accumulate ? "scatter_add" : "scatter");
+}
 void Backend::gemm(const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("matmul"); }
 
 Backend& backend(DeviceType type) {

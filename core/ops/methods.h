@@ -156,6 +156,25 @@ class TensorMethods {
   Self log_softmax(int64_t dim, std::optional<DType> dtype = std::nullopt) const {
     return call("log_softmax", {me(), Scalar(dim), optional_dtype<Self>(dtype)});
   }
+  /// Values picked along dim at index (torch.gather), and the reverse writes (torch.scatter / scatter_add).
+  Self gather(int64_t dim, const Self& index) const { return call("gather", {me(), Scalar(dim), index}); }
+  Self scatter(int64_t dim, const Self& index, const Self& src) const {
+    return call("scatter", {me(), Scalar(dim), index, src});
+  }
+  Self scatter_add(int64_t dim, const Self& index, const Self& src) const {
+    return call("scatter_add", {me(), Scalar(dim), index, src});
+  }
+  /// Slices at the indices along dim (torch.index_select), and adding into them (torch.index_add).
+  Self index_select(int64_t dim, const Self& index) const { return call("index_select", {me(), Scalar(dim), index}); }
+  Self index_add(int64_t dim, const Self& index, const Self& source, Scalar alpha = 1) const {
+    return call("index_add", {me(), Scalar(dim), index, source, alpha});
+  }
+  /// Elements at flat indices (torch.take); masked writes and reads (torch.masked_fill / masked_select);
+  /// coordinates of the non-zeros (torch.nonzero).
+  Self take(const Self& index) const { return call("take", {me(), index}); }
+  Self masked_fill(const Self& mask, Scalar value) const { return call("masked_fill", {me(), mask, value}); }
+  Self masked_select(const Self& mask) const { return call("masked_select", {me(), mask}); }
+  Self nonzero() const { return call("nonzero", {me()}); }
   /// Mean of all elements (torch.mean).
   Self mean() const { return call("mean", {me(), None{}, Scalar(false)}); }
   /// Mean over dims (torch.mean(dim, keepdim)).

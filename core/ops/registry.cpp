@@ -318,6 +318,7 @@ Registry& Registry::get() {
     register_compare_ops(*r);
     register_random_ops(*r);
     register_join_ops(*r);
+    register_index_ops(*r);
     return r;
   }();
   return *registry;

@@ -191,6 +191,7 @@ void register_blas_ops(Registry& r);
 void register_unary_ops(Registry& r);
 void register_compare_ops(Registry& r);
 void register_random_ops(Registry& r);
+void register_index_ops(Registry& r);
 void register_join_ops(Registry& r);
 
 }  // namespace td

@@ -400,6 +400,48 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void gather(const StridedRef& out, const StridedRef& in, const StridedRef& index, int dim, int) override {
+    dispatch(out.dtype, "gather", [&](auto tag) {
+      using T = decltype(tag);
+      auto* po = static_cast<T*>(out.data);
+      auto* pi = static_cast<const T*>(in.data);
+      auto* px = static_cast<const int64_t*>(index.data);
+      const int64_t n = out.numel(), dim_stride = in.strides[static_cast<size_t>(dim)];
+      // Every other dim indexes `in` as it indexes out, so in's strides with dim's zeroed walk the rest.
+      std::vector<int64_t> in_strides(in.strides.begin(), in.strides.end());
+      in_strides[static_cast<size_t>(dim)] = 0;
+#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t src = offset_of(i, out.sizes, in_strides) + px[offset_of(i, out.sizes, index.strides)] * dim_stride;
+        po[offset_of(i, out.sizes, out.strides)] = pi[src];
+      }
+    });
+  }
+
+  void scatter(bool accumulate, const StridedRef& out, const StridedRef& index, const StridedRef& src, int dim,
+               int) override {
+    dispatch(out.dtype, accumulate ? "scatter_add" : "scatter", [&](auto tag) {
+      using T = decltype(tag);
+      auto* po = static_cast<T*>(out.data);
+      auto* ps = static_cast<const T*>(src.data);
+      auto* px = static_cast<const int64_t*>(index.data);
+      const int64_t n = StridedRef{nullptr, index.dtype, index.sizes, index.strides}.numel();
+      const int64_t dim_stride = out.strides[static_cast<size_t>(dim)];
+      std::vector<int64_t> out_strides(out.strides.begin(), out.strides.end());
+      out_strides[static_cast<size_t>(dim)] = 0;
+      // Serial: several positions may hit one output element, and the order must not depend on threads.
+      for (int64_t i = 0; i < n; ++i) {
+        T& dst = po[offset_of(i, index.sizes, out_strides) + px[offset_of(i, index.sizes, index.strides)] * dim_stride];
+        const T v = ps[offset_of(i, index.sizes, src.strides)];
+        if (accumulate) {
+          dst = fn::binary<BinaryOp::kAdd>(dst, v, T(1));
+        } else {
+          dst = v;
+        }
+      }
+    });
+  }
+
   void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int) override { cpu_gemm(out, a, b); }
 };
 

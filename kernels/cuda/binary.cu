@@ -27,6 +27,35 @@ __global__ void where_kernel(int64_t n, Indexer ix, T* out, const bool* cond, co
   }
 }
 
+template <class T>
+__global__ void gather_kernel(int64_t n, Indexer ix, T* out, const T* in, const int64_t* index, int64_t dim_stride) {
+  TD_GRID_STRIDE_LOOP(i, n) {
+    out[offset_of<0>(ix, i)] = in[offset_of<1>(ix, i) + index[offset_of<2>(ix, i)] * dim_stride];
+  }
+}
+
+template <class T>
+__device__ __forceinline__ void atomic_accumulate(T* dst, T v) {
+  if constexpr (std::is_same_v<T, int64_t>) {
+    atomicAdd(reinterpret_cast<unsigned long long*>(dst), static_cast<unsigned long long>(v));  // two's complement
+  } else {
+    atomicAdd(dst, v);
+  }
+}
+
+template <class T, bool kAccumulate>
+__global__ void scatter_kernel(int64_t n, Indexer ix, T* out, const int64_t* index, const T* src, int64_t dim_stride) {
+  TD_GRID_STRIDE_LOOP(i, n) {
+    T* dst = out + offset_of<0>(ix, i) + index[offset_of<1>(ix, i)] * dim_stride;
+    const T v = src[offset_of<2>(ix, i)];
+    if constexpr (kAccumulate) {
+      atomic_accumulate(dst, v);
+    } else {
+      *dst = v;
+    }
+  }
+}
+
 // Which (op, type) pairs can reach a kernel: the front end promotes or rejects the rest, so those are
 // not compiled at all.
 template <BinaryOp Op, class T>
@@ -85,6 +114,37 @@ void where(DType dtype, int64_t n, const Indexer& ix, void* out, const void* con
                                                  static_cast<const T*>(a), static_cast<const T*>(b));
   });
   check(cudaGetLastError(), "where kernel launch");
+}
+
+void gather(DType dtype, int64_t n, const Indexer& ix, void* out, const void* in, const int64_t* index,
+            int64_t dim_stride) {
+  dispatch(dtype, "gather", [&](auto tag) {
+    using T = decltype(tag);
+    gather_kernel<T><<<blocks_for(n), kThreads>>>(n, ix, static_cast<T*>(out), static_cast<const T*>(in), index,
+                                                  dim_stride);
+  });
+  check(cudaGetLastError(), "gather kernel launch");
+}
+
+void scatter(bool accumulate, DType dtype, int64_t n, const Indexer& ix, void* out, const int64_t* index,
+             const void* src, int64_t dim_stride) {
+  dispatch(dtype, accumulate ? "scatter_add" : "scatter", [&](auto tag) {
+    using T = decltype(tag);
+    auto* o = static_cast<T*>(out);
+    auto* s = static_cast<const T*>(src);
+    if (!accumulate) {
+      scatter_kernel<T, false><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride);
+      return;
+    }
+    // CUDA has atomic adds for these types only.
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int32_t> ||
+                  std::is_same_v<T, int64_t>) {
+      scatter_kernel<T, true><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride);
+    } else {
+      throw Error(ErrorCode::kUnimplemented, str("[scatter_add] has no CUDA kernel for dtype ", dtype_name(dtype)));
+    }
+  });
+  check(cudaGetLastError(), "scatter kernel launch");
 }
 
 }  // namespace td::kernels::cuda

@@ -160,6 +160,22 @@ class CudaBackend final : public Backend {
     for (size_t d = 0; d + 1 < in.sizes.size(); ++d) rows *= in.sizes[d];
     cuda::scan(op, in.dtype, rows, in_ix, out_ix, out.data, in.data);
   }
+  void gather(const StridedRef& out, const StridedRef& in, const StridedRef& index, int dim, int device) override {
+    use(device);
+    std::vector<int64_t> in_strides(in.strides.begin(), in.strides.end());
+    in_strides[static_cast<size_t>(dim)] = 0;
+    cuda::gather(out.dtype, out.numel(), make_indexer<3>(out.sizes, {out.strides, in_strides, index.strides}), out.data,
+                 in.data, static_cast<const int64_t*>(index.data), in.strides[static_cast<size_t>(dim)]);
+  }
+  void scatter(bool accumulate, const StridedRef& out, const StridedRef& index, const StridedRef& src, int dim,
+               int device) override {
+    use(device);
+    std::vector<int64_t> out_strides(out.strides.begin(), out.strides.end());
+    out_strides[static_cast<size_t>(dim)] = 0;
+    cuda::scatter(accumulate, out.dtype, index.numel(),
+                  make_indexer<3>(index.sizes, {out_strides, index.strides, src.strides}), out.data,
+                  static_cast<const int64_t*>(index.data), src.data, out.strides[static_cast<size_t>(dim)]);
+  }
   void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index) override {
     use(index);
     cuda::gemm(out, a, b, index);

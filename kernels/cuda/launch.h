@@ -31,6 +31,13 @@ void binary(BinaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, c
 void unary(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in);
 void compare(CompareOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* a, const void* b);
 void where(DType dtype, int64_t n, const Indexer& ix, void* out, const void* cond, const void* a, const void* b);
+/// out[o0] = in[o1 + index[o2] * dim_stride] over the Indexer's three operands (out, in with dim's stride
+/// zeroed, index).
+void gather(DType dtype, int64_t n, const Indexer& ix, void* out, const void* in, const int64_t* index,
+            int64_t dim_stride);
+/// out[o0 + index[o1] * dim_stride] (+)= src[o2] over (out with dim's stride zeroed, index, src).
+void scatter(bool accumulate, DType dtype, int64_t n, const Indexer& ix, void* out, const int64_t* index,
+             const void* src, int64_t dim_stride);
 void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* dst, const void* src);
 void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& value);
 void reduce(ReduceOp op, DType dtype, int64_t n_out, const SumIndexer& ix, void* out, const void* in);

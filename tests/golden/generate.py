@@ -85,6 +85,11 @@ def encode_kwargs(kwargs):
 def apply(op, args, kwargs):
     if op == "where":  # Tensor.where(condition, other) puts self second; torch.where matches our signature
         return torch.where(*args, **kwargs)
+    if op in ("gather", "scatter", "scatter_add", "index_select", "index_add"):
+        # dim sits between the tensors in PyTorch's signature: pass it positionally there.
+        kwargs = dict(kwargs)
+        dim = kwargs.pop("dim")
+        return getattr(torch, op)(args[0], dim, *args[1:], **kwargs)
     op = op.split(".")[0]  # an overload ("max.dim") is the same Python method with other arguments
     fn = getattr(torch.Tensor, op, None) or getattr(torch.ops.aten, op)  # aten for internal ops (_to_copy)
     return fn(*args, **kwargs)
@@ -114,6 +119,8 @@ def make_case(name, op, inputs, nograd=False, **kwargs):
     }
     if extra:
         case["extra_outputs"] = [encode_tensor(t) for t in extra]
+    if nograd:
+        case["nograd"] = True
     if out.requires_grad:
         w = randn(*out.shape, dtype=out.dtype)
         (out * w).sum().backward()

@@ -1,0 +1,233 @@
+// Index-based ops: gather, scatter, scatter_add (primitives on the backend's gather/scatter kernels) and the
+// ops composed from them: index_select, index_add, take, masked_fill, masked_select, nonzero.
+#include "core/backend.h"
+#include "core/error.h"
+#include "core/ops/helpers.h"
+#include "core/ops/registry.h"
+#include "core/tensor_impl.h"
+
+namespace td {
+
+namespace {
+// PyTorch's shape rule for gather/scatter: index has self's rank, and every dim but `dim` is no larger than
+// self's (and, for scatter, src's). Index values must lie in [0, size of dim): checked here, on the values,
+// because a kernel must never read or write outside the tensor.
+void check_index(std::string_view op, const Tensor& self, int64_t dim, const Tensor& index, const Tensor* src) {
+  TD_CHECK_ARG(index.dtype() == DType::kInt64, "[", op, "] Expected dtype int64 for index (got ",
+               dtype_name(index.dtype()), ")");
+  int64_t rank = std::max<int64_t>(self.dim(), 1);
+  TD_CHECK_ARG(std::max<int64_t>(index.dim(), 1) == rank, "[", op,
+               "] Index tensor must have the same number of dimensions as input tensor (index ",
+               shape_str(index.sizes()), ", input ", shape_str(self.sizes()), ")");
+  for (int64_t d = 0; d < index.dim(); ++d) {
+    if (d == dim) continue;
+    TD_CHECK_ARG(index.size(d) <= self.size(d), "[", op, "] Size does not match at dimension ", d,
+                 " expected index ", shape_str(index.sizes()), " to be smaller than self ", shape_str(self.sizes()),
+                 " apart from dimension ", dim);
+    if (src) {
+      TD_CHECK_ARG(index.size(d) <= src->size(d), "[", op, "] Expected index ", shape_str(index.sizes()),
+                   " to be smaller than src ", shape_str(src->sizes()), " apart from dimension ", dim);
+    }
+  }
+  if (index.numel() == 0) return;
+  int64_t size = self.dim() ? self.size(dim) : 1;
+  int64_t lo = index.amin().item().to_int(), hi = index.amax().item().to_int();
+  TD_CHECK(lo >= 0 && hi < size, ErrorCode::kOutOfRange, "[", op, "] index ", lo < 0 ? lo : hi,
+           " is out of bounds for dimension ", dim, " with size ", size);
+}
+
+// A tensor presented as rank >= 1 (PyTorch treats a 0-dim tensor as having one dim of size 1 here).
+std::pair<std::vector<int64_t>, std::vector<int64_t>> rank1(const Tensor& t) {
+  if (t.dim()) return {t.shape(), std::vector<int64_t>(t.strides().begin(), t.strides().end())};
+  return {{1}, {1}};
+}
+
+Tensor gather(const Tensor& self, int64_t dim, const Tensor& index) {
+  int64_t d = wrap_dim("gather", dim, self.dim());
+  check_index("gather", self, d, index, nullptr);
+  const Tensor both[] = {self, index};
+  Device device = ops::common_device("gather", both);
+  Tensor out = empty(index.shape(), {self.dtype(), device});
+  if (out.numel() == 0) return out;
+  auto [ss, st] = rank1(self);
+  auto [is, it] = rank1(index);
+  auto [os, ot] = rank1(out);
+  StridedRef in{self.data_ptr(), self.dtype(), ss, st}, idx{index.data_ptr(), DType::kInt64, is, it},
+      o{out.data_ptr(), out.dtype(), os, ot};
+  backend(device.type).gather(o, in, idx, static_cast<int>(d), device.index);
+  return out;
+}
+
+Tensor scatter(bool accumulate, const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+  std::string_view op = accumulate ? "scatter_add" : "scatter";
+  int64_t d = wrap_dim(op, dim, self.dim());
+  check_index(op, self, d, index, &src);
+  const Tensor all[] = {self, index, src};
+  Device device = ops::common_device(op, all);
+  Tensor out = self.clone();
+  if (index.numel() == 0) return out;
+  Tensor s = ops::on_device(ops::cast(src, self.dtype()), device);
+  auto [os, ot] = rank1(out);
+  auto [is, it] = rank1(index);
+  auto [ss, st] = rank1(s);
+  StridedRef o{out.data_ptr(), out.dtype(), os, ot}, idx{index.data_ptr(), DType::kInt64, is, it},
+      sr{s.data_ptr(), s.dtype(), ss, st};
+  backend(device.type).scatter(accumulate, o, idx, sr, static_cast<int>(d), device.index);
+  return out;
+}
+
+// index (1-d) laid along `dim` and expanded to `shape`: what gather/scatter need for index_select/index_add.
+Tensor along(const Tensor& index, int64_t dim, std::vector<int64_t> shape) {
+  std::vector<int64_t> view(shape.size(), 1);
+  if (!shape.empty()) view[dim] = index.numel();
+  shape[dim] = index.numel();
+  return index.reshape(view).expand(shape);
+}
+
+void check_1d_index(std::string_view op, const Tensor& index) {
+  TD_CHECK_ARG(index.dim() <= 1, "[", op, "] index_select(): Index is supposed to be a vector (got shape ",
+               shape_str(index.sizes()), ")");
+  TD_CHECK_ARG(index.dtype() == DType::kInt64 || index.dtype() == DType::kInt32, "[", op,
+               "] Expected dtype int32/int64 for index (got ", dtype_name(index.dtype()), ")");
+}
+}  // namespace
+
+void register_index_ops(Registry& r) {
+  r.def("gather(Tensor self, int dim, Tensor index, *, bool sparse_grad=False) -> Tensor")
+      .doc("out[i][j] = self[i][index[i][j]] (dim 1): values picked along dim")
+      .forward([](const Args& a) -> std::vector<Tensor> { return {gather(a.tensor(0), a.int_at(1), a.tensor(2))}; })
+      .saves_inputs({1})
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // Each picked element sends its gradient back to where it was picked from.
+        const auto& m = c.input_meta(0);
+        Tensor z = zeros(m.sizes, {c.grad().dtype(), m.device});
+        return {z.scatter_add(c.args().int_at(1), c.input(1), c.grad()), Tensor()};
+      });
+
+  for (bool accumulate : {false, true}) {
+    std::string name = accumulate ? "scatter_add" : "scatter";
+    r.def(name + "(Tensor self, int dim, Tensor index, Tensor src) -> Tensor")
+        .doc(accumulate ? "a copy of self with src added at the indexed places along dim"
+                        : "a copy of self with src written at the indexed places along dim")
+        .forward([accumulate](const Args& a) -> std::vector<Tensor> {
+          return {scatter(accumulate, a.tensor(0), a.int_at(1), a.tensor(2), a.tensor(3))};
+        })
+        .saves_inputs({1})
+        .backward([accumulate](GradContext& c) -> std::vector<Tensor> {
+          // scatter_add: self passes through, src gets the gradient of where it went.
+          // scatter: overwritten places of self get none.
+          const Tensor& g = c.grad();
+          int64_t dim = c.args().int_at(1);
+          Tensor index = c.input(1), gs, gsrc;
+          if (c.needs_grad(0)) {
+            gs = accumulate ? g : g.scatter(dim, index, zeros(index.shape(), {g.dtype(), g.device()}));
+          }
+          if (c.needs_grad(2)) {
+            const auto& m = c.input_meta(2);
+            // src may be larger than index: its other elements were not used, so they get zeros.
+            gsrc = g.gather(dim, index);
+            for (int64_t d = 0; d < gsrc.dim(); ++d) {
+              if (gsrc.size(d) == m.sizes[d]) continue;
+              auto pad = gsrc.shape();
+              pad[d] = m.sizes[d] - gsrc.size(d);
+              gsrc = Tensor::cat({gsrc, zeros(pad, {g.dtype(), g.device()})}, d);
+            }
+          }
+          return {gs, Tensor(), gsrc};
+        });
+  }
+
+  r.def("index_select(Tensor self, int dim, Tensor index) -> Tensor")
+      .doc("the slices of self at the given indices along dim")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor &x = a.tensor(0), &index = a.tensor(2);
+        check_1d_index("index_select", index);
+        int64_t d = wrap_dim("index_select", a.int_at(1), x.dim());
+        if (x.dim() == 0) return {x.reshape({1}).gather(0, index.to(DType::kInt64).reshape({-1})).reshape(index.shape())};
+        return {x.gather(d, along(index.to(DType::kInt64), d, x.shape()))};
+      });
+
+  r.def("index_add(Tensor self, int dim, Tensor index, Tensor source, *, Scalar alpha=1) -> Tensor")
+      .doc("a copy of self with alpha * source added at the given indices along dim")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor &x = a.tensor(0), &index = a.tensor(2), &source = a.tensor(3);
+        check_1d_index("index_add", index);
+        int64_t d = wrap_dim("index_add", a.int_at(1), x.dim());
+        TD_CHECK_ARG(source.dim() == x.dim() && (x.dim() == 0 || source.size(d) == index.numel()), "[index_add] "
+                     "source ", shape_str(source.sizes()), " does not match self ", shape_str(x.sizes()),
+                     " with ", index.numel(), " indices along dim ", d);
+        Tensor src = a.scalar(4).to_double() == 1.0 ? source : source.mul(a.scalar(4));
+        return {x.scatter_add(d, along(index.to(DType::kInt64), d, source.shape()), src)};
+      });
+
+  r.def("take(Tensor self, Tensor index) -> Tensor")
+      .doc("elements of self as if flattened, at the given (possibly negative) indices, in index's shape")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor &x = a.tensor(0), &index = a.tensor(1);
+        TD_CHECK_ARG(index.dtype() == DType::kInt64, "[take] Expected dtype int64 for index (got ",
+                     dtype_name(index.dtype()), ")");
+        Tensor flat = index.reshape({-1});
+        Tensor wrapped = flat.where(flat.ge(0), flat.add(x.numel()));  // Python's negative indices
+        return {x.reshape({-1}).gather(0, wrapped).view(index.shape())};
+      });
+
+  r.def("masked_fill(Tensor self, Tensor mask, Scalar value) -> Tensor")
+      .doc("a copy of self with value where mask (broadcast) is true")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor &x = a.tensor(0), &mask = a.tensor(1);
+        TD_CHECK_ARG(mask.dtype() == DType::kBool, "[masked_fill] masked_fill only supports boolean masks, but got "
+                     "mask with dtype ", dtype_name(mask.dtype()));
+        Tensor value = scalar_tensor(a.scalar(2), x.dtype(), x.device());  // self's dtype wins, as in PyTorch
+        Tensor out = x.where(mask.logical_not(), value);
+        TD_CHECK_ARG(out.shape() == x.shape(), "[masked_fill] mask ", shape_str(mask.sizes()),
+                     " does not broadcast to self ", shape_str(x.sizes()));
+        return {out};
+      });
+
+  r.def("nonzero(Tensor self) -> Tensor")
+      .doc("indices of the non-zero elements, one row [n, dim] each, in row-major order")
+      .no_grad()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        // The count is data-dependent: found on the host (one copy of a bool mask).
+        const Tensor& x = a.tensor(0);
+        std::vector<uint8_t> nz = x.ne(0).to("cpu").to_vector<uint8_t>();
+        std::vector<int64_t> coords;
+        auto sizes = x.shape();
+        for (size_t i = 0; i < nz.size(); ++i) {
+          if (!nz[i]) continue;
+          int64_t rest = static_cast<int64_t>(i);
+          std::vector<int64_t> c(sizes.size());
+          for (size_t d = sizes.size(); d-- > 0;) {
+            c[d] = rest % sizes[d];
+            rest /= sizes[d];
+          }
+          coords.insert(coords.end(), c.begin(), c.end());
+        }
+        int64_t n = static_cast<int64_t>(coords.size() / std::max<size_t>(sizes.size(), 1));
+        if (sizes.empty()) n = nz.empty() ? 0 : nz[0];
+        return {tensor(coords, {n, static_cast<int64_t>(sizes.size())}, x.device())};
+      });
+
+  r.def("masked_select(Tensor self, Tensor mask) -> Tensor")
+      .doc("the elements of self where mask (broadcast) is true, as a 1-d tensor")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor &x = a.tensor(0), &mask = a.tensor(1);
+        TD_CHECK_ARG(mask.dtype() == DType::kBool, "[masked_select] masked_select: expected BoolTensor for mask");
+        auto shape = ops::broadcast_shapes("masked_select", x.sizes(), mask.sizes());
+        Tensor xb = x.expand(shape), mb = mask.expand(shape).contiguous();
+        std::vector<uint8_t> m = mb.to("cpu").to_vector<uint8_t>();
+        std::vector<int64_t> positions;
+        for (size_t i = 0; i < m.size(); ++i) {
+          if (m[i]) positions.push_back(static_cast<int64_t>(i));
+        }
+        Tensor idx = tensor(positions, {static_cast<int64_t>(positions.size())}, x.device());
+        return {xb.reshape({-1}).gather(0, idx)};
+      });
+}
+
+}  // namespace td
