@@ -230,6 +230,18 @@ TEST_F(ServiceTest, CreatingASessionOnAMissingDeviceFails) {
   }
 }
 
+TEST_F(ServiceTest, OpsWithTwoOutputsAndNumbersTravel) {
+  remote::Session s = client_->create_session("multi", "cpu");
+  Tensor x = s.tensor<double>({1, 5, 2, 4, 3, 0}, {2, 3}, true);
+  auto [values, indices] = x.max(1);  // two output handles in one op command
+  EXPECT_THAT(values.to_vector<double>(), ElementsAre(5, 4));
+  EXPECT_THAT(indices.to_vector<int64_t>(), ElementsAre(1, 0));
+  // A number where a tensor goes crosses the wire as a number and is wrapped on the server.
+  (values * 2.0).sum().backward();
+  EXPECT_THAT(x.grad().to_vector<double>(), ElementsAre(0, 2, 0, 2, 0, 0));
+  EXPECT_THAT(x.gather(1, s.tensor<int64_t>({2, 0}, {2, 1})).to_vector<double>(), ElementsAre(2, 4));
+}
+
 TEST_F(ServiceTest, HealthCheckServiceReportsServing) {
   // grpc.health.v1.Health/Check with an empty request; a SERVING reply is field 1 = 1 on the wire.
   auto channel = grpc::CreateChannel(target_, grpc::InsecureChannelCredentials());
