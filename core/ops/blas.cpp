@@ -79,6 +79,117 @@ void register_blas_ops(Registry& r) {
         return {ga, gb};
       });
 
+  r.def("dot(Tensor self, Tensor tensor) -> Tensor")
+      .doc("inner product of two 1-d tensors")
+      .composite()
+      .forward([](const Args& args) -> std::vector<Tensor> {
+        const Tensor &a = args.tensor(0), &b = args.tensor(1);
+        TD_CHECK_ARG(a.dim() == 1 && b.dim() == 1, "[dot] 1D tensors expected, but got ", a.dim(), "D and ", b.dim(),
+                     "D tensors");
+        TD_CHECK_ARG(a.size(0) == b.size(0), "[dot] inconsistent tensor size, expected tensor [", a.size(0),
+                     "] and src [", b.size(0), "] to have the same number of elements, but got ", a.size(0), " and ",
+                     b.size(0), " elements respectively");
+        TD_CHECK_ARG(a.dtype() == b.dtype(), "[dot] expected both vectors to have same dtype, but found ",
+                     dtype_name(a.dtype()), " and ", dtype_name(b.dtype()));
+        return {a.unsqueeze(0).mm(b.unsqueeze(1)).view({})};
+      });
+
+  r.def("mv(Tensor self, Tensor vec) -> Tensor")
+      .doc("matrix-vector product")
+      .composite()
+      .forward([](const Args& args) -> std::vector<Tensor> {
+        const Tensor &m = args.tensor(0), &v = args.tensor(1);
+        TD_CHECK_ARG(m.dim() == 2 && v.dim() == 1, "[mv] vector + matrix @ vector expected, got matrix of shape ",
+                     shape_str(m.sizes()), " and vector of shape ", shape_str(v.sizes()));
+        TD_CHECK_ARG(m.size(1) == v.size(0), "[mv] size mismatch, got ", m.size(0), "x", m.size(1), " matrix and ",
+                     v.size(0), " vector");
+        return {m.mm(v.unsqueeze(1)).squeeze(1)};
+      });
+
+  r.def("outer(Tensor self, Tensor vec2) -> Tensor")
+      .doc("outer product of two 1-d tensors")
+      .composite()
+      .forward([](const Args& args) -> std::vector<Tensor> {
+        const Tensor &a = args.tensor(0), &b = args.tensor(1);
+        TD_CHECK_ARG(a.dim() == 1 && b.dim() == 1, "[outer] 1D tensors expected, but got ", a.dim(), "D and ",
+                     b.dim(), "D tensors");
+        return {a.unsqueeze(1).mul(b.unsqueeze(0))};
+      });
+
+  // beta * self + alpha * product, the result in the product's shape; beta == 0 ignores self's values
+  // entirely (NaN included), as PyTorch does.
+  auto scaled_sum = [](std::string_view op, const Tensor& self, const Tensor& product, const Scalar& beta,
+                       const Scalar& alpha) {
+    auto shape = ops::broadcast_shapes(op, self.sizes(), product.sizes());
+    TD_CHECK_ARG(shape == product.shape(), "[", op, "] self of shape ", shape_str(self.sizes()),
+                 " does not broadcast to the product's shape ", shape_str(product.sizes()));
+    Tensor p = alpha.to_double() == 1.0 ? product : product.mul(alpha);
+    if (beta.to_double() == 0.0) {
+      // Values from the product only, but self stays in the graph with a zero gradient, as in PyTorch.
+      Tensor never = zeros(self.shape(), {DType::kBool, self.device()});
+      return p.add(self.where(never, 0.0));
+    }
+    return (beta.to_double() == 1.0 ? self : self.mul(beta)).add(p);
+  };
+  r.def("addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor")
+      .doc("beta * self + alpha * (mat1 @ mat2), self broadcast to the product's shape")
+      .composite()
+      .forward([scaled_sum](const Args& args) -> std::vector<Tensor> {
+        const Tensor &m1 = args.tensor(1), &m2 = args.tensor(2);
+        TD_CHECK_ARG(m1.dim() == 2 && m2.dim() == 2, "[addmm] mat1 and mat2 must be matrices (got shapes ",
+                     shape_str(m1.sizes()), " and ", shape_str(m2.sizes()), ")");
+        return {scaled_sum("addmm", args.tensor(0), m1.mm(m2), args.scalar(3), args.scalar(4))};
+      });
+  r.def("baddbmm(Tensor self, Tensor batch1, Tensor batch2, *, Scalar beta=1, Scalar alpha=1) -> Tensor")
+      .doc("beta * self + alpha * (batch1 @ batch2) for batches of matrices")
+      .composite()
+      .forward([scaled_sum](const Args& args) -> std::vector<Tensor> {
+        return {scaled_sum("baddbmm", args.tensor(0), args.tensor(1).bmm(args.tensor(2)), args.scalar(3),
+                           args.scalar(4))};
+      });
+
+  r.def("tensordot(Tensor self, Tensor other, int[] dims_self, int[] dims_other) -> Tensor")
+      .doc("contraction of self's dims_self with other's dims_other (paired in order), as one matrix product")
+      .composite()
+      .forward([](const Args& args) -> std::vector<Tensor> {
+        const Tensor &a = args.tensor(0), &b = args.tensor(1);
+        const auto &da = args.ints(2), &db = args.ints(3);
+        TD_CHECK_ARG(da.size() == db.size(), "[tensordot] both dimension lists should have same length (got ",
+                     da.size(), " and ", db.size(), ")");
+        std::vector<bool> ca(a.dim()), cb(b.dim());
+        int64_t k = 1;
+        std::vector<int64_t> pa_free, pb_free, pa, pb, out_shape;
+        for (size_t i = 0; i < da.size(); ++i) {
+          int64_t x = wrap_dim("tensordot", da[i], a.dim()), y = wrap_dim("tensordot", db[i], b.dim());
+          TD_CHECK_ARG(a.size(x) == b.size(y), "[tensordot] contracted dimensions need to match, but first has size ",
+                       a.size(x), " in dim ", x, " and second has size ", b.size(y), " in dim ", y);
+          TD_CHECK_ARG(!ca[x] && !cb[y], "[tensordot] a dim appears twice in the dimension lists");
+          ca[x] = cb[y] = true;
+          pa.push_back(x);
+          pb.push_back(y);
+          k *= a.size(x);
+        }
+        int64_t m = 1, n = 1;
+        for (int64_t i = 0; i < a.dim(); ++i) {
+          if (ca[i]) continue;
+          pa_free.push_back(i);
+          out_shape.push_back(a.size(i));
+          m *= a.size(i);
+        }
+        for (int64_t i = 0; i < b.dim(); ++i) {
+          if (cb[i]) continue;
+          pb_free.push_back(i);
+          out_shape.push_back(b.size(i));
+          n *= b.size(i);
+        }
+        // a as [free_a, contracted], b as [contracted, free_b]: one mm.
+        std::vector<int64_t> perm_a = pa_free, perm_b = pb;
+        perm_a.insert(perm_a.end(), pa.begin(), pa.end());
+        perm_b.insert(perm_b.end(), pb_free.begin(), pb_free.end());
+        Tensor am = a.permute(perm_a).reshape({m, k}), bm = b.permute(perm_b).reshape({k, n});
+        return {am.mm(bm).view(out_shape)};
+      });
+
   r.def("matmul(Tensor self, Tensor other) -> Tensor")
       .doc("matrix product with PyTorch's 1-d, 2-d and broadcast-batched rules")
       .composite()

@@ -92,6 +92,21 @@ class TensorMethods {
   Self matmul(const Self& other) const { return call("matmul", {me(), other}); }
   /// 2-d matrix product (torch.mm).
   Self mm(const Self& other) const { return call("mm", {me(), other}); }
+  /// Inner product of 1-d tensors, matrix-vector product, outer product (torch.dot / mv / outer).
+  Self dot(const Self& other) const { return call("dot", {me(), other}); }
+  Self mv(const Self& vec) const { return call("mv", {me(), vec}); }
+  Self outer(const Self& other) const { return call("outer", {me(), other}); }
+  /// beta * self + alpha * (mat1 @ mat2) and its batched form (torch.addmm / baddbmm).
+  Self addmm(const Self& mat1, const Self& mat2, Scalar beta = 1, Scalar alpha = 1) const {
+    return call("addmm", {me(), mat1, mat2, beta, alpha});
+  }
+  Self baddbmm(const Self& batch1, const Self& batch2, Scalar beta = 1, Scalar alpha = 1) const {
+    return call("baddbmm", {me(), batch1, batch2, beta, alpha});
+  }
+  /// Contraction over paired dims (torch.tensordot(a, b, dims=(dims_self, dims_other))).
+  Self tensordot(const Self& other, Shape dims_self, Shape dims_other) const {
+    return call("tensordot", {me(), other, std::move(dims_self), std::move(dims_other)});
+  }
   /// Batched 3-d matrix product (torch.bmm).
   Self bmm(const Self& other) const { return call("bmm", {me(), other}); }
   /// Sum of all elements; integers and bool sum to int64 unless dtype says otherwise (torch.sum).

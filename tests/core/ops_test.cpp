@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "core/autograd/gradcheck.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "tests/core/device_test.h"
@@ -652,6 +653,51 @@ TD_DEVICE_TEST(OpsTest, CallOpErrors) {
   e = error_of([&] { call_op("sum", {a, None{}, Scalar(false), std::string("float128")}); });
   EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
   EXPECT_STREQ(e.what(), "unknown dtype 'float128'");
+}
+
+TD_DEVICE_TEST(OpsTest, MatrixProductFamily) {
+  // dot = 1*4 + 2*5 + 3*6 = 32; mv of [[1, 2], [3, 4]] by [1, 1] = [3, 7]; outer of [1, 2], [3] = [[3], [6]].
+  EXPECT_FLOAT_EQ(make({1, 2, 3}, {3}).dot(make({4, 5, 6}, {3})).item<float>(), 32);
+  EXPECT_THAT(make({1, 2, 3, 4}, {2, 2}).mv(make({1, 1}, {2})).to_vector<float>(), ElementsAre(3, 7));
+  EXPECT_THAT(make({1, 2}, {2}).outer(make({3}, {1})).to_vector<float>(), ElementsAre(3, 6));
+  // addmm with beta = 0 ignores self's values, NaN included.
+  Tensor nan_self = make({std::numeric_limits<float>::quiet_NaN()}, {1});
+  EXPECT_THAT(nan_self.addmm(make({1, 2}, {1, 2}), make({3, 4}, {2, 1}), 0).to_vector<float>(), ElementsAre(11));
+  EXPECT_STREQ(error_of([&] { (void)make({1, 2}, {2}).dot(make({1, 2, 3}, {3})); }).what(),
+               "[dot] inconsistent tensor size, expected tensor [2] and src [3] to have the same number of elements, "
+               "but got 2 and 3 elements respectively");
+  EXPECT_STREQ(error_of([&] { (void)make({1, 2, 3, 4, 5, 6}, {2, 3}).mv(make({1, 2}, {2})); }).what(),
+               "[mv] size mismatch, got 2x3 matrix and 2 vector");
+  EXPECT_THAT(error_of([&] { (void)make({1, 2, 3, 4}, {2, 2}).tensordot(make({1, 2, 3}, {3}), {1}, {0}); }).what(),
+              ::testing::HasSubstr("[tensordot] contracted dimensions need to match"));
+
+  auto leaf = [&](std::vector<int64_t> shape, double seed) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    std::vector<double> v(static_cast<size_t>(n));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(seed + 1.3 * static_cast<double>(i));
+    return make64(v, std::move(shape)).requires_grad_();
+  };
+  using Inputs = std::vector<Tensor>;
+  std::vector<std::pair<std::string, autograd::GradcheckFn>> fns = {
+      {"dot", [](const Inputs& x) { return x[0].reshape({6}).dot(x[1].reshape({6})); }},
+      {"mv", [](const Inputs& x) { return x[0].mv(x[1].reshape({6}).narrow(0, 0, 3)); }},
+      {"outer", [](const Inputs& x) { return x[0].reshape({6}).outer(x[1].reshape({6})); }},
+      {"addmm", [](const Inputs& x) { return x[1].narrow(1, 0, 2).addmm(x[0], x[1].t(), 0.5, 2.0); }},
+      {"addmm beta 0", [](const Inputs& x) { return x[1].narrow(1, 1, 2).addmm(x[0], x[1].t(), 0); }},
+      {"baddbmm",
+       [](const Inputs& x) {
+         return x[1].narrow(1, 0, 2).unsqueeze(0).baddbmm(x[0].unsqueeze(0), x[1].t().unsqueeze(0), 2.0, 0.5);
+       }},
+      {"tensordot", [](const Inputs& x) { return x[0].reshape({2, 3}).tensordot(x[1].reshape({3, 2}), {1}, {0}); }},
+  };
+  for (auto& [name, fn] : fns) {
+    Tensor a = leaf({2, 3}, 0.1), b = leaf({2, 3}, 0.7);
+    auto r = autograd::gradcheck(fn, {a, b});
+    EXPECT_TRUE(r.ok) << name << ": " << r.message;
+    auto rr = autograd::gradgradcheck(fn, {a, b});
+    EXPECT_TRUE(rr.ok) << name << " (second order): " << rr.message;
+  }
 }
 
 TD_INSTANTIATE_DEVICES(OpsTest);

@@ -90,6 +90,8 @@ def apply(op, args, kwargs):
         kwargs = dict(kwargs)
         dim = kwargs.pop("dim")
         return getattr(torch, op)(args[0], dim, *args[1:], **kwargs)
+    if op == "tensordot":  # PyTorch takes the two dim lists as one `dims` pair
+        return torch.tensordot(*args, dims=(kwargs["dims_self"], kwargs["dims_other"]))
     op = op.split(".")[0]  # an overload ("max.dim") is the same Python method with other arguments
     fn = getattr(torch.Tensor, op, None) or getattr(torch.ops.aten, op)  # aten for internal ops (_to_copy)
     return fn(*args, **kwargs)
@@ -346,6 +348,20 @@ def cases():
     add(make_case("where_broadcast_promotes", "where", [bools(3, 1), randn(1, 4, dtype=F32), randn(3, 4)]))
     add(make_case("where_i64", "where", [bools(5), ints(5), ints(5)]))
     add(make_case("where_transposed", "where", [bools(2, 3), transposed(randn(2, 3)), randn(2, 3)]))
+
+    # ---- the rest of the matrix-product family ----
+    add(make_case("dot_f64", "dot", [randn(5), randn(5)]))
+    add(make_case("dot_i64", "dot", [ints(4), ints(4)]))
+    add(make_case("mv_f32", "mv", [randn(3, 4, dtype=F32), randn(4, dtype=F32)]))
+    add(make_case("mv_transposed", "mv", [transposed(randn(3, 4)), randn(4)]))
+    add(make_case("outer_f64", "outer", [randn(3), randn(4)]))
+    add(make_case("addmm_f64", "addmm", [randn(2, 4), randn(2, 3), randn(3, 4)]))
+    add(make_case("addmm_broadcast_self_beta_alpha", "addmm", [randn(4), randn(2, 3), randn(3, 4)], beta=0.5, alpha=-2))
+    add(make_case("addmm_beta0_f32", "addmm", [randn(2, 2, dtype=F32), randn(2, 3, dtype=F32), randn(3, 2, dtype=F32)], beta=0))
+    add(make_case("baddbmm_f64", "baddbmm", [randn(2, 3, 2), randn(2, 3, 4), randn(2, 4, 2)], beta=2, alpha=0.5))
+    add(make_case("tensordot_two_dims", "tensordot", [randn(2, 3, 4), randn(4, 3, 5)], dims_self=[1, 2], dims_other=[1, 0]))
+    add(make_case("tensordot_one_dim_f32", "tensordot", [randn(3, 4, dtype=F32), randn(4, 2, dtype=F32)], dims_self=[1], dims_other=[0]))
+    add(make_case("tensordot_no_dims_is_outer", "tensordot", [randn(2), randn(3)], dims_self=[], dims_other=[]))
     return c
 
 
