@@ -30,6 +30,17 @@ inline constexpr bool kFloat = std::is_floating_point_v<T>;
 template <class T>
 inline constexpr bool kBool = std::is_same_v<T, bool>;
 
+/// A value cast to another element type; to bool means "non-zero" (a plain cast would keep only the low bits
+/// of an integer and truncate 0.5 to false).
+template <class To, class From>
+TD_HD To convert(From v) {
+  if constexpr (std::is_same_v<To, bool>) {
+    return v != From{};
+  } else {
+    return static_cast<To>(v);
+  }
+}
+
 template <class T>
 TD_HD T erfinv_of(T y) {
 #if defined(__CUDA_ARCH__)

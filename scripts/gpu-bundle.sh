@@ -4,7 +4,6 @@
 #   scripts/gpu-check.sh          (from the repository root, with gpu-bundle/ carried along)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ -d /usr/local/cuda/bin ]]; then export PATH="/usr/local/cuda/bin:$PATH"; fi
 BUILD_DIR=build-gpu scripts/build.sh -DTD_SERVICE=OFF -DTD_CUDA=ON "$@"
 rm -rf gpu-bundle
 mkdir -p gpu-bundle/bin gpu-bundle/lib

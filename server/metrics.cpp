@@ -12,11 +12,15 @@ namespace td::server {
 namespace {
 using prometheus::Histogram;
 
-// 1 µs .. ~16 s in powers of 4: op latencies span tiny elementwise ops to large GEMMs.
-Histogram::BucketBoundaries latency_buckets() {
-  Histogram::BucketBoundaries b;
-  for (double v = 1e-6; v < 20; v *= 4) b.push_back(v);
-  return b;
+// 1 µs .. ~16 s in powers of 4: op latencies span tiny elementwise ops to large GEMMs. Built once: every
+// observation passes them to Family::Add.
+const Histogram::BucketBoundaries& latency_buckets() {
+  static const Histogram::BucketBoundaries buckets = [] {
+    Histogram::BucketBoundaries b;
+    for (double v = 1e-6; v < 20; v *= 4) b.push_back(v);
+    return b;
+  }();
+  return buckets;
 }
 
 prometheus::MetricFamily gauge_family(std::string name, std::string help) {

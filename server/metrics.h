@@ -31,7 +31,6 @@ class Metrics final : public SessionObserver {
   /// Counts one finished RPC (unary method or stream) with its status code name.
   void on_rpc(std::string_view method, std::string_view code);
   uint64_t ops_executed() const { return ops_executed_.load(); }
-  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;

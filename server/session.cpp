@@ -183,27 +183,24 @@ void Session::execute(const pb::Command& cmd) {
     }
   } catch (const Error& e) {
     ok = false;
-    poison_outputs(cmd, e);
-    pb::ServerMessage m;
-    auto* err = m.mutable_error();
-    err->set_seq(cmd.seq());
-    err->set_code(static_cast<int>(e.code()));
-    err->set_message(e.what());
-    err->set_request_id(request_id_of(cmd));
-    send(m);
+    fail(cmd, e);
   } catch (const std::exception& e) {
     ok = false;
-    Error internal(ErrorCode::kInternal, str("[", command_kind(cmd), "] internal error: ", e.what()));
-    poison_outputs(cmd, internal);
-    pb::ServerMessage m;
-    m.mutable_error()->set_seq(cmd.seq());
-    m.mutable_error()->set_code(static_cast<int>(ErrorCode::kInternal));
-    m.mutable_error()->set_message(internal.what());
-    m.mutable_error()->set_request_id(request_id_of(cmd));
-    send(m);
+    fail(cmd, Error(ErrorCode::kInternal, str("[", command_kind(cmd), "] internal error: ", e.what())));
   }
   if (cmd.kind_case() == pb::Command::kOp) ++ops_executed_;
   if (observer_) observer_->on_command(command_kind(cmd), cmd.kind_case() == pb::Command::kOp, seconds_since(start), ok);
+}
+
+void Session::fail(const pb::Command& cmd, const Error& error) {
+  poison_outputs(cmd, error);
+  pb::ServerMessage m;
+  auto* err = m.mutable_error();
+  err->set_seq(cmd.seq());
+  err->set_code(static_cast<int>(error.code()));
+  err->set_message(error.what());
+  err->set_request_id(request_id_of(cmd));
+  send(m);
 }
 
 const Tensor& Session::resolve(uint64_t handle, std::string_view op, std::string_view what) {

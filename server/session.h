@@ -115,6 +115,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Value decode(const pb::Value& v, std::string_view op, size_t index);
   void bind_output(uint64_t handle, Slot slot, std::string_view op);
   void poison_outputs(const pb::Command& cmd, const Error& error);
+  /// A failed command: poisons its outputs and sends the error event.
+  void fail(const pb::Command& cmd, const Error& error);
   /// The gradient hook body: sends the event and, for blocking hooks, runs commands until the reply.
   Tensor on_hook(uint64_t hook_id, pb::HookMode mode, const Tensor& grad);
   void send(const pb::ServerMessage& message);

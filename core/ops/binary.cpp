@@ -149,7 +149,7 @@ void register_binary_ops(Registry& r) {
         // PyTorch applies min then max, so min > max gives max everywhere.
         if (!a.is_none(1)) out = binary(BinaryOp::kMaximum, out, wrapped_scalar(a.scalar(1)));
         if (!a.is_none(2)) out = binary(BinaryOp::kMinimum, out, wrapped_scalar(a.scalar(2)));
-        return {out.is_same(x) ? x.clone() : out};
+        return {out};
       })
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // d clamp(x)/dx = 1 inside [min, max] (bounds included), 0 outside.

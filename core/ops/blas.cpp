@@ -124,11 +124,8 @@ void register_blas_ops(Registry& r) {
     TD_CHECK_ARG(shape == product.shape(), "[", op, "] self of shape ", shape_str(self.sizes()),
                  " does not broadcast to the product's shape ", shape_str(product.sizes()));
     Tensor p = alpha.to_double() == 1.0 ? product : product.mul(alpha);
-    if (beta.to_double() == 0.0) {
-      // Values from the product only, but self stays in the graph with a zero gradient, as in PyTorch.
-      Tensor never = zeros(self.shape(), {DType::kBool, self.device()});
-      return p.add(self.where(never, 0.0));
-    }
+    // Values from the product only, but self stays in the graph with a zero gradient, as in PyTorch.
+    if (beta.to_double() == 0.0) return p.add(ops::zeros_linked_to(self));
     return (beta.to_double() == 1.0 ? self : self.mul(beta)).add(p);
   };
   r.def("addmm(Tensor self, Tensor mat1, Tensor mat2, *, Scalar beta=1, Scalar alpha=1) -> Tensor")

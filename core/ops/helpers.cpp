@@ -91,6 +91,11 @@ Tensor sum_to(const Tensor& grad, std::span<const int64_t> shape) {
   return g.view(std::vector<int64_t>(shape.begin(), shape.end()));
 }
 
+Tensor zeros_linked_to(const Tensor& t) {
+  // where, not t * 0: 0 * inf is NaN. The gradient through an all-false where is zero.
+  return t.where(zeros(t.shape(), {DType::kBool, t.device()}), 0.0);
+}
+
 Tensor cast(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
 
 }  // namespace td::ops

@@ -25,6 +25,9 @@ inline void check_same_device(std::string_view op, std::span<const Tensor> tenso
 Tensor on_device(const Tensor& t, Device device);
 /// Sums a broadcast gradient back down to `shape` (the reverse of expand); differentiable.
 Tensor sum_to(const Tensor& grad, std::span<const int64_t> shape);
+/// Zeros of t's shape that stay in t's graph with a zero gradient, whatever t holds (inf and NaN included):
+/// for results that PyTorch connects to an input without depending on its values.
+Tensor zeros_linked_to(const Tensor& t);
 /// t converted to dtype if it differs (through the differentiable "to" op).
 Tensor cast(const Tensor& t, DType dtype);
 

@@ -369,7 +369,7 @@ void register_reduce_ops(Registry& r) {
         Tensor ax = x.abs();
         if (std::isinf(p)) return {p > 0 ? ax.amax(dims, keepdim) : ax.amin(dims, keepdim)};
         // The 0-"norm" counts non-zeros; PyTorch still connects it to the graph with a zero gradient.
-        if (p == 0) return {total(x.ne(0).to(x.dtype())).add(total(x.mul(0.0)))};
+        if (p == 0) return {total(x.ne(0).to(x.dtype())).add(total(ops::zeros_linked_to(x)))};
         if (p == 1) return {total(ax)};
         if (p == 2) return {total(x.mul(x)).sqrt()};
         return {total(ax.pow(p)).pow(1.0 / p)};

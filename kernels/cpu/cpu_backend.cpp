@@ -16,14 +16,7 @@ namespace {
 
 constexpr size_t kCheckedAllocation = size_t{64} << 20;
 
-template <class To, class From>
-To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
-    return v != From{};
-  } else {
-    return static_cast<To>(v);
-  }
-}
+using fn::convert;
 
 // Eight independent accumulators: breaks the dependency chain of the combine step and lets the compiler
 // vectorise contiguous rows.

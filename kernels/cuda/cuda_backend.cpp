@@ -37,9 +37,9 @@ cuda::Indexer make_indexer(std::span<const int64_t> sizes, const std::array<std:
 
 // Leading (kept) and trailing (reduced) dims of a reduction's input, each coalesced where it can be (the
 // reduced dims keep their layout when a kernel walks them as one row).
-cuda::SumIndexer split_dims(const StridedRef& in, int reduced, bool coalesce_reduced = true) {
+cuda::ReduceIndexer split_dims(const StridedRef& in, int reduced, bool coalesce_reduced = true) {
   size_t kept = in.sizes.size() - static_cast<size_t>(reduced);
-  cuda::SumIndexer ix;
+  cuda::ReduceIndexer ix;
   auto fill = [](std::span<const int64_t> sizes, std::span<const int64_t> strides, bool merge, int& nd, int64_t* s,
                  int64_t* st) {
     std::vector<int64_t> sz(sizes.begin(), sizes.end()), sd(strides.begin(), strides.end());
@@ -155,7 +155,7 @@ class CudaBackend final : public Backend {
   }
   void scan(ReduceOp op, const StridedRef& out, const StridedRef& in, int index) override {
     use(index);
-    cuda::SumIndexer in_ix = split_dims(in, 1, false), out_ix = split_dims(out, 1, false);
+    cuda::ReduceIndexer in_ix = split_dims(in, 1, false), out_ix = split_dims(out, 1, false);
     int64_t rows = 1;
     for (size_t d = 0; d + 1 < in.sizes.size(); ++d) rows *= in.sizes[d];
     cuda::scan(op, in.dtype, rows, in_ix, out_ix, out.data, in.data);

@@ -25,27 +25,25 @@ __global__ void fill_kernel(int64_t n, Indexer ix, T* out, T value) {
   }
 }
 
-__device__ __forceinline__ int64_t kept_offset(const SumIndexer& ix, int64_t o) {
-  int64_t base = 0;
-  for (int d = ix.kept_nd - 1; d >= 0; --d) {
-    base += (o % ix.kept_sizes[d]) * ix.kept_strides[d];
-    o /= ix.kept_sizes[d];
-  }
-  return base;
-}
-
-__device__ __forceinline__ int64_t reduced_offset(const SumIndexer& ix, int64_t r) {
+// The element offset of row-major position i over nd dims of (sizes, strides).
+__device__ __forceinline__ int64_t dims_offset(int64_t i, int nd, const int64_t* sizes, const int64_t* strides) {
   int64_t off = 0;
-  for (int d = ix.red_nd - 1; d >= 0; --d) {
-    off += (r % ix.red_sizes[d]) * ix.red_strides[d];
-    r /= ix.red_sizes[d];
+  for (int d = nd - 1; d >= 0; --d) {
+    off += (i % sizes[d]) * strides[d];
+    i /= sizes[d];
   }
   return off;
+}
+__device__ __forceinline__ int64_t kept_offset(const ReduceIndexer& ix, int64_t o) {
+  return dims_offset(o, ix.kept_nd, ix.kept_sizes, ix.kept_strides);
+}
+__device__ __forceinline__ int64_t reduced_offset(const ReduceIndexer& ix, int64_t r) {
+  return dims_offset(r, ix.red_nd, ix.red_sizes, ix.red_strides);
 }
 
 // One block per output: threads stride over the reduced block, then a shared-memory tree.
 template <ReduceOp Op, class T>
-__global__ void reduce_kernel(SumIndexer ix, T* out, const T* in) {
+__global__ void reduce_kernel(ReduceIndexer ix, T* out, const T* in) {
   using R = fn::Reducer<Op, T>;
   using A = typename R::A;
   __shared__ A partial[kThreads];
@@ -64,7 +62,7 @@ __global__ void reduce_kernel(SumIndexer ix, T* out, const T* in) {
 }
 
 template <class T>
-__global__ void arg_reduce_kernel(bool is_max, int64_t n_out, SumIndexer ix, T* values, int64_t* indices,
+__global__ void arg_reduce_kernel(bool is_max, int64_t n_out, ReduceIndexer ix, T* values, int64_t* indices,
                                   const T* in) {
   TD_GRID_STRIDE_LOOP(o, n_out) {
     fn::arg_best(in + kept_offset(ix, o), ix.red_numel, ix.red_strides[0], is_max, values[o], indices[o]);
@@ -72,7 +70,7 @@ __global__ void arg_reduce_kernel(bool is_max, int64_t n_out, SumIndexer ix, T* 
 }
 
 template <ReduceOp Op, class T>
-__global__ void scan_kernel(int64_t rows, SumIndexer in_ix, SumIndexer out_ix, T* out, const T* in) {
+__global__ void scan_kernel(int64_t rows, ReduceIndexer in_ix, ReduceIndexer out_ix, T* out, const T* in) {
   using R = fn::Reducer<Op, T>;
   TD_GRID_STRIDE_LOOP(r, rows) {
     const T* x = in + kept_offset(in_ix, r);
@@ -113,7 +111,7 @@ void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& va
   check(cudaGetLastError(), "fill kernel launch");
 }
 
-void reduce(ReduceOp op, DType dtype, int64_t n_out, const SumIndexer& ix, void* out, const void* in) {
+void reduce(ReduceOp op, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* out, const void* in) {
   dispatch(dtype, reduce_op_name(op).data(), [&](auto tag) {
     using T = decltype(tag);
     auto* o = static_cast<T*>(out);
@@ -129,7 +127,7 @@ void reduce(ReduceOp op, DType dtype, int64_t n_out, const SumIndexer& ix, void*
   check(cudaGetLastError(), "reduce kernel launch");
 }
 
-void arg_reduce(bool is_max, DType dtype, int64_t n_out, const SumIndexer& ix, void* values, int64_t* indices,
+void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* values, int64_t* indices,
                 const void* in) {
   dispatch(dtype, is_max ? "argmax" : "argmin", [&](auto tag) {
     using T = decltype(tag);
@@ -139,7 +137,7 @@ void arg_reduce(bool is_max, DType dtype, int64_t n_out, const SumIndexer& ix, v
   check(cudaGetLastError(), "arg_reduce kernel launch");
 }
 
-void scan(ReduceOp op, DType dtype, int64_t rows, const SumIndexer& in_ix, const SumIndexer& out_ix, void* out,
+void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, const ReduceIndexer& out_ix, void* out,
           const void* in) {
   dispatch(dtype, op == ReduceOp::kSum ? "cumsum" : "cumprod", [&](auto tag) {
     using T = decltype(tag);

@@ -19,7 +19,7 @@ struct Indexer {
 };
 
 /// A reduction: each output (contiguous) folds a block of the input given by the reduced dims.
-struct SumIndexer {
+struct ReduceIndexer {
   int kept_nd = 0, red_nd = 0;
   int64_t kept_sizes[kMaxDims] = {}, kept_strides[kMaxDims] = {};
   int64_t red_sizes[kMaxDims] = {}, red_strides[kMaxDims] = {};
@@ -40,12 +40,12 @@ void scatter(bool accumulate, DType dtype, int64_t n, const Indexer& ix, void* o
              const void* src, int64_t dim_stride);
 void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* dst, const void* src);
 void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& value);
-void reduce(ReduceOp op, DType dtype, int64_t n_out, const SumIndexer& ix, void* out, const void* in);
+void reduce(ReduceOp op, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* out, const void* in);
 /// Max/min of each row of `in` (kept dims x last dim n) with its first index; one thread per row.
-void arg_reduce(bool is_max, DType dtype, int64_t n_out, const SumIndexer& ix, void* values, int64_t* indices,
+void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* values, int64_t* indices,
                 const void* in);
 /// Running sum/product along each row; `out_ix` describes the output rows the same way.
-void scan(ReduceOp op, DType dtype, int64_t rows, const SumIndexer& in_ix, const SumIndexer& out_ix, void* out,
+void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, const ReduceIndexer& out_ix, void* out,
           const void* in);
 
 /// Throws INTERNAL with the CUDA error string when a runtime call fails.

@@ -7,6 +7,7 @@
 
 #include "kernels/cuda/launch.h"
 #include "kernels/dispatch.h"
+#include "kernels/elementwise_ops.h"
 
 namespace td::kernels::cuda {
 
@@ -29,14 +30,7 @@ __device__ __forceinline__ int64_t offset_of(const Indexer& ix, int64_t i) {
   return off;
 }
 
-template <class To, class From>
-__device__ __forceinline__ To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
-    return v != From{};
-  } else {
-    return static_cast<To>(v);
-  }
-}
+using fn::convert;
 
 template <class F>
 void dispatch(DType dtype, const char* op, F&& f) {

@@ -70,6 +70,7 @@ TD_DEVICE_TEST(ReduceTest, NormsOfEveryOrder) {
   EXPECT_DOUBLE_EQ(x.norm(kInf).item<double>(), 4);
   EXPECT_DOUBLE_EQ(x.norm(-kInf).item<double>(), 0);
   EXPECT_DOUBLE_EQ(x.norm(0).item<double>(), 2);  // non-zeros
+  EXPECT_DOUBLE_EQ(make64({kInf, 0, kNaN}, {3}).norm(0).item<double>(), 2);  // inf and NaN are non-zero too
   EXPECT_NEAR(x.norm(3).item<double>(), std::cbrt(27.0 + 64.0), 1e-12);
 }
 
