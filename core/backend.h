@@ -8,6 +8,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "core/device.h"
 #include "core/dtype.h"
@@ -82,6 +83,19 @@ inline MatrixLayout gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t 
   return {};
 }
 
+/// A device's memory as its caching allocator sees it (the main counters of torch.cuda.memory_stats).
+struct MemoryStats {
+  int64_t allocated = 0;       // bytes in live blocks (sizes rounded up to 512)
+  int64_t reserved = 0;        // bytes held from the device: live blocks and the idle cache
+  int64_t peak_allocated = 0;
+  int64_t peak_reserved = 0;
+  int64_t alloc_requests = 0;
+  int64_t cache_hits = 0;      // requests served from the cache, without a device allocation
+  int64_t segments = 0;        // device allocations held
+  int64_t alloc_retries = 0;   // device allocations retried after releasing the idle cache
+  int64_t ooms = 0;            // requests refused for lack of memory
+};
+
 /// One device type's kernels. Every method but the memory ones has a default that throws UNIMPLEMENTED.
 class Backend {
  public:
@@ -102,6 +116,15 @@ class Backend {
   virtual void copy_from_host(void* dst, const void* host_src, size_t nbytes, int index) = 0;
   /// Waits until every kernel queued on the device is done.
   virtual void synchronize(int index) {}
+  /// The allocator's counters for device `index` (zeros for a backend without a caching allocator).
+  virtual MemoryStats memory_stats(int index) const { return {}; }
+  /// Releases the allocator's idle cache on device `index` to the device.
+  virtual void empty_cache(int index) {}
+  virtual void reset_peak_memory_stats(int index) {}
+  /// Caps the bytes the allocator may reserve on device `index` (0: no cap).
+  virtual void set_memory_limit(size_t bytes, int index) {}
+  /// {free, total} bytes of device `index`.
+  virtual std::pair<size_t, size_t> memory_info(int index) const { return {0, 0}; }
 
   /// dst[i] = cast(src[i]) over dst's shape; src is already broadcast to that shape (stride 0 where expanded).
   virtual void copy(const StridedRef& dst, const StridedRef& src, int index);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the gRPC-free CUDA test and benchmark binaries and bundles them, with every shared library they
-# load, into gpu-bundle/ for a lent GPU machine (whose image differs from this one). Then run there:
-#   scripts/gpu-check.sh          (from the repository root, with gpu-bundle/ carried along)
+# load, into gpu-bundle/ (and gpu-bundle.tar.xz) for a lent GPU machine (whose image differs from this one). Then run there:
+#   scripts/gpu-check.sh          (from the repository root, with gpu-bundle.tar.xz carried along)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=build-gpu scripts/build.sh -DTD_SERVICE=OFF -DTD_CUDA=ON "$@"
@@ -19,4 +19,6 @@ done | sort -u | while read -r lib; do
     *) cp -L "$lib" gpu-bundle/lib/ ;;
   esac
 done
-du -sh gpu-bundle
+# Compressed, since a device call carries at most 64 MiB: the CUDA fatbins in each binary pack well.
+tar -cf - gpu-bundle | xz -T2 -6 > gpu-bundle.tar.xz
+du -sh gpu-bundle gpu-bundle.tar.xz

@@ -4,14 +4,15 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 B=gpu-bundle
+[ -d "$B" ] || tar -xJf "$B.tar.xz"
 # Our bundled libraries first, then the machine's CUDA toolkit for cuBLAS.
 export LD_LIBRARY_PATH="$PWD/$B/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 export TD_GOLDEN_DIR="$PWD/tests/golden"
 status=0
 echo "== CUDA tests"
-"$B/bin/td_cuda_tests" --gtest_brief=1 || status=1
-"$B/bin/td_core_tests" --gtest_filter='*cuda*:*Cuda*' --gtest_brief=1 || status=1
+timeout 240 "$B/bin/td_cuda_tests" --gtest_brief=1 || status=1
+timeout 240 "$B/bin/td_core_tests" --gtest_filter='*cuda*:*Cuda*' --gtest_brief=1 || status=1
 echo "== GPU benchmarks (tensord, then PyTorch on the same card)"
 if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
   python3 bench/compare_torch.py "$B/bin/bench_ops" --device cuda || status=1

@@ -1,4 +1,5 @@
-// Matrix products on CUDA through cuBLAS (strided-batched GEMM), one handle per device.
+// Matrix products on CUDA through cuBLAS (strided-batched GEMM), one handle per device; integer types go to
+// integer_gemm.cu.
 #include <cublas_v2.h>
 
 #include <array>
@@ -49,7 +50,7 @@ void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int i
                                          b.strides[0], static_cast<const double*>(a.data), la.ld, a.strides[0],
                                          &zero, static_cast<double*>(out.data), n, m * n, batch));
   } else {
-    throw Error(ErrorCode::kUnimplemented, str("[matmul] has no CUDA kernel for dtype ", dtype_name(out.dtype)));
+    integer_gemm(out, a, b);
   }
 }
 

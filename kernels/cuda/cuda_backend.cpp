@@ -1,11 +1,13 @@
 // The CUDA backend: device discovery, memory, host<->device copies, and the launches of the elementwise,
-// reduction and cuBLAS kernels. Memory comes straight from cudaMalloc for now; the caching allocator
-// (issue 9) will slot in behind allocate/deallocate.
+// reduction and cuBLAS kernels. Memory comes from a caching allocator per device over cudaMalloc.
 #include <cuda_runtime.h>
 
+#include <array>
+#include <memory>
 #include <mutex>
 
 #include "core/error.h"
+#include "kernels/caching_allocator.h"
 #include "kernels/coalesce.h"
 #include "kernels/cuda/launch.h"
 
@@ -84,20 +86,21 @@ class CudaBackend final : public Backend {
 
   void* allocate(size_t nbytes, int index) override {
     use(index);
-    void* p = nullptr;
-    if (cudaMalloc(&p, nbytes) != cudaSuccess) {
-      cudaGetLastError();  // clear the sticky-free error so the session goes on
-      size_t free_b = 0, total_b = 0;
-      cudaMemGetInfo(&free_b, &total_b);
-      throw Error(ErrorCode::kResourceExhausted,
-                  str("[allocate] CUDA out of memory. Tried to allocate ", nbytes, " bytes on cuda:", index, " (",
-                      free_b, " bytes free of ", total_b, ")"));
-    }
-    return p;
+    return allocator(index).allocate(nbytes);
   }
-  void deallocate(void* ptr, size_t, int index) override {
+  void deallocate(void* ptr, size_t, int index) override { allocator(index).deallocate(ptr); }
+  MemoryStats memory_stats(int index) const override { return allocator(index).stats(); }
+  void empty_cache(int index) override {
     use(index);
-    cudaFree(ptr);
+    allocator(index).empty_cache();
+  }
+  void reset_peak_memory_stats(int index) override { allocator(index).reset_peak_stats(); }
+  void set_memory_limit(size_t bytes, int index) override { allocator(index).set_limit(bytes); }
+  std::pair<size_t, size_t> memory_info(int index) const override {
+    use(index);
+    size_t free_b = 0, total_b = 0;
+    cuda::check(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
+    return {free_b, total_b};
   }
   void copy_to_host(void* dst, const void* src, size_t n, int index) override {
     use(index);
@@ -145,7 +148,7 @@ class CudaBackend final : public Backend {
   }
   void reduce(ReduceOp op, const StridedRef& out, const StridedRef& in, int reduced, int index) override {
     use(index);
-    cuda::reduce(op, in.dtype, out.numel(), split_dims(in, reduced), out.data, in.data);
+    cuda::reduce(op, in.dtype, out.numel(), split_dims(in, reduced), out.data, in.data, index);
   }
   void arg_reduce(bool is_max, const StridedRef& values, const StridedRef& indices, const StridedRef& in,
                   int index) override {
@@ -182,6 +185,38 @@ class CudaBackend final : public Backend {
   }
 
  private:
+  // One caching allocator per device, made on first use. Every kernel runs on the device's default stream,
+  // so a block freed to the cache may be handed out again at once: later kernels are ordered after the
+  // ones still reading it.
+  CachingAllocator& allocator(int index) const {
+    TD_CHECK(index >= 0 && index < device_count() && static_cast<size_t>(index) < kMaxDevices,
+             ErrorCode::kInvalidArgument, "[cuda] device index ", index,
+             " out of range (", device_count(), " devices)");
+    std::call_once(allocator_once_[static_cast<size_t>(index)], [&] {
+      CachingAllocator::Raw raw{[index](size_t n) -> void* {
+                                  use(index);
+                                  void* p = nullptr;
+                                  if (cudaMalloc(&p, n) == cudaSuccess) return p;
+                                  cudaGetLastError();  // clear the error so the session goes on
+                                  return nullptr;
+                                },
+                                [index](void* p, size_t) {
+                                  // Also runs at exit, after the runtime may be gone: never throws.
+                                  try {
+                                    use(index);
+                                    cudaFree(p);
+                                  } catch (const Error&) {
+                                  }
+                                }};
+      allocators_[static_cast<size_t>(index)] = std::make_unique<CachingAllocator>(str("cuda:", index), raw);
+    });
+    return *allocators_[static_cast<size_t>(index)];
+  }
+
+  static constexpr size_t kMaxDevices = 16;
+  mutable std::array<std::once_flag, kMaxDevices> allocator_once_;
+  mutable std::array<std::unique_ptr<CachingAllocator>, kMaxDevices> allocators_;
+
   static void use(int index) {
     thread_local int current = -1;
     if (current != index) {
@@ -197,5 +232,10 @@ Backend& cuda_backend() {
   static CudaBackend backend;
   return backend;
 }
+
+namespace cuda {
+Workspace::Workspace(size_t n, int index) : data(cuda_backend().allocate(n, index)), bytes(n), device(index) {}
+Workspace::~Workspace() { cuda_backend().deallocate(data, bytes, device); }
+}  // namespace cuda
 
 }  // namespace td::kernels

@@ -1,6 +1,8 @@
 // CUDA kernels for copy/cast, fill, reductions (reduce, arg_reduce) and scans. The elementwise math families live in unary.cu and binary.cu.
 #include <cuda_runtime.h>
 
+#include <algorithm>
+
 #include "core/error.h"
 #include "kernels/cuda/loops.cuh"
 #include "kernels/elementwise_ops.h"
@@ -41,24 +43,91 @@ __device__ __forceinline__ int64_t reduced_offset(const ReduceIndexer& ix, int64
   return dims_offset(r, ix.red_nd, ix.red_sizes, ix.red_strides);
 }
 
-// One block per output: threads stride over the reduced block, then a shared-memory tree.
-template <ReduceOp Op, class T>
-__global__ void reduce_kernel(ReduceIndexer ix, T* out, const T* in) {
+// Warp shuffle of any trivially copyable value of up to 8 bytes.
+template <class A>
+__device__ __forceinline__ A shfl_down(A v, int delta) {
+  static_assert(sizeof(A) <= 8);
+  if constexpr (sizeof(A) == 8) {
+    unsigned long long u;
+    memcpy(&u, &v, 8);
+    u = __shfl_down_sync(0xffffffffu, u, delta);
+    memcpy(&v, &u, 8);
+  } else {
+    unsigned u = 0;
+    memcpy(&u, &v, sizeof(A));
+    u = __shfl_down_sync(0xffffffffu, u, delta);
+    memcpy(&v, &u, sizeof(A));
+  }
+  return v;
+}
+
+// Folds one value per thread of the block; the result is valid in thread 0. blockDim.x is a multiple of 32.
+template <class R, class A>
+__device__ A block_reduce(A v) {
+  __shared__ A warp_totals[32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  for (int d = 16; d > 0; d >>= 1) v = R::combine(v, shfl_down(v, d));
+  if (lane == 0) warp_totals[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    v = lane < static_cast<int>(blockDim.x / 32) ? warp_totals[lane] : R::identity();
+    for (int d = 16; d > 0; d >>= 1) v = R::combine(v, shfl_down(v, d));
+  }
+  return v;
+}
+
+// Row reduction, for outputs whose reduced elements are close together: block (o, g) folds the g-th slice
+// of output o's elements into out[o * gridDim.y + g]. Reads In, folds in the reducer's accumulator type,
+// writes Out (T, or the accumulator for a second pass).
+template <ReduceOp Op, class T, class In, class Out>
+__global__ void reduce_rows_kernel(ReduceIndexer ix, int64_t slice, Out* out, const In* in) {
   using R = fn::Reducer<Op, T>;
   using A = typename R::A;
-  __shared__ A partial[kThreads];
-  const int64_t base = kept_offset(ix, blockIdx.x);
+  const int64_t o = blockIdx.x, g = blockIdx.y;
+  const In* x = in + kept_offset(ix, o);
+  const int64_t begin = g * slice, end = min(ix.red_numel, begin + slice);
   A acc = R::identity();
-  for (int64_t r = threadIdx.x; r < ix.red_numel; r += blockDim.x) {
-    acc = R::combine(acc, static_cast<A>(in[base + reduced_offset(ix, r)]));
+  if (ix.red_nd == 1) {
+    // Four loads in flight per thread.
+    const int64_t s = ix.red_strides[0], step = blockDim.x;
+    A acc1 = R::identity(), acc2 = R::identity(), acc3 = R::identity();
+    int64_t r = begin + threadIdx.x;
+    for (; r + 3 * step < end; r += 4 * step) {
+      acc = R::combine(acc, static_cast<A>(x[r * s]));
+      acc1 = R::combine(acc1, static_cast<A>(x[(r + step) * s]));
+      acc2 = R::combine(acc2, static_cast<A>(x[(r + 2 * step) * s]));
+      acc3 = R::combine(acc3, static_cast<A>(x[(r + 3 * step) * s]));
+    }
+    for (; r < end; r += step) acc = R::combine(acc, static_cast<A>(x[r * s]));
+    acc = R::combine(R::combine(acc, acc1), R::combine(acc2, acc3));
+  } else {
+    for (int64_t r = begin + threadIdx.x; r < end; r += blockDim.x) {
+      acc = R::combine(acc, static_cast<A>(x[reduced_offset(ix, r)]));
+    }
   }
-  partial[threadIdx.x] = acc;
-  __syncthreads();
-  for (int s = blockDim.x / 2; s > 0; s >>= 1) {
-    if (threadIdx.x < s) partial[threadIdx.x] = R::combine(partial[threadIdx.x], partial[threadIdx.x + s]);
-    __syncthreads();
+  acc = block_reduce<R>(acc);
+  if (threadIdx.x == 0) out[o * gridDim.y + g] = convert<Out>(acc);
+}
+
+// Column reduction, for outputs that are neighbours in memory while their reduced elements are far apart
+// (a sum over dim 0): each thread folds one output, so a warp reads 32 adjacent elements at each step.
+// Thread o of slice g writes out[g * n_out + o].
+template <ReduceOp Op, class T, class In, class Out>
+__global__ void reduce_cols_kernel(ReduceIndexer ix, int64_t n_out, int64_t slice, Out* out, const In* in) {
+  using R = fn::Reducer<Op, T>;
+  using A = typename R::A;
+  const int64_t o = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x, g = blockIdx.y;
+  if (o >= n_out) return;
+  const In* x = in + kept_offset(ix, o);
+  const int64_t begin = g * slice, end = min(ix.red_numel, begin + slice);
+  A acc = R::identity();
+  if (ix.red_nd == 1) {
+    const int64_t s = ix.red_strides[0];
+    for (int64_t r = begin; r < end; ++r) acc = R::combine(acc, static_cast<A>(x[r * s]));
+  } else {
+    for (int64_t r = begin; r < end; ++r) acc = R::combine(acc, static_cast<A>(x[reduced_offset(ix, r)]));
   }
-  if (threadIdx.x == 0) out[blockIdx.x] = convert<T>(partial[0]);
+  out[g * n_out + o] = convert<Out>(acc);
 }
 
 template <class T>
@@ -111,17 +180,78 @@ void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& va
   check(cudaGetLastError(), "fill kernel launch");
 }
 
-void reduce(ReduceOp op, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* out, const void* in) {
+namespace {
+
+// Blocks (rows) or thread groups (columns) to aim for: a few waves on the largest GPUs.
+constexpr int64_t kTargetBlocks = 1024;
+constexpr int64_t kMaxSlices = 65535;  // gridDim.y
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// A contiguous [outer, inner] buffer seen as outer outputs folding `inner` elements, or the transpose.
+ReduceIndexer partial_indexer(int64_t n_out, int64_t parts, bool rows) {
+  ReduceIndexer ix;
+  ix.kept_nd = ix.red_nd = 1;
+  ix.kept_sizes[0] = n_out;
+  ix.red_sizes[0] = ix.red_numel = parts;
+  ix.kept_strides[0] = rows ? parts : 1;
+  ix.red_strides[0] = rows ? 1 : n_out;
+  return ix;
+}
+
+// One or two passes: a large reduction is cut into slices whose partial results (in the accumulator type)
+// a second launch folds, so a full sum of 16M elements uses the whole GPU instead of one block.
+template <ReduceOp Op, class T>
+void reduce_launch(int64_t n_out, const ReduceIndexer& ix, T* out, const T* in, int device) {
+  using A = typename fn::Reducer<Op, T>::A;
+  const int64_t red = std::max<int64_t>(ix.red_numel, 1);  // an empty reduction still writes the identity
+  const bool outputs_adjacent = ix.kept_nd > 0 && ix.kept_strides[ix.kept_nd - 1] == 1;
+  const bool reduced_adjacent = ix.red_nd > 0 && ix.red_strides[ix.red_nd - 1] == 1;
+  const bool cols = n_out > 1 && ((outputs_adjacent && !reduced_adjacent) || red <= 16);
+  if (cols) {
+    const int64_t blocks = ceil_div(n_out, kThreads);
+    const int64_t parts = std::clamp<int64_t>(kTargetBlocks / blocks, 1, std::clamp<int64_t>(ceil_div(red, 64), 1, kMaxSlices));
+    const int64_t slice = ceil_div(red, parts), used = ceil_div(red, slice);
+    const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(used));
+    if (used == 1) {
+      reduce_cols_kernel<Op, T, T, T><<<grid, kThreads>>>(ix, n_out, slice, out, in);
+      return;
+    }
+    Workspace partial(static_cast<size_t>(used * n_out) * sizeof(A), device);
+    auto* p = static_cast<A*>(partial.data);
+    reduce_cols_kernel<Op, T, T, A><<<grid, kThreads>>>(ix, n_out, slice, p, in);
+    reduce_cols_kernel<Op, T, A, T><<<dim3(static_cast<unsigned>(blocks), 1), kThreads>>>(
+        partial_indexer(n_out, used, false), n_out, used, out, p);
+    return;
+  }
+  const int64_t parts =
+      std::clamp<int64_t>(kTargetBlocks / n_out, 1, std::clamp<int64_t>(ceil_div(red, 16 * kThreads), 1, kMaxSlices));
+  const int64_t slice = ceil_div(red, parts), used = ceil_div(red, slice);
+  const dim3 grid(static_cast<unsigned>(n_out), static_cast<unsigned>(used));
+  if (used == 1) {
+    reduce_rows_kernel<Op, T, T, T><<<grid, kThreads>>>(ix, slice, out, in);
+    return;
+  }
+  Workspace partial(static_cast<size_t>(used * n_out) * sizeof(A), device);
+  auto* p = static_cast<A*>(partial.data);
+  reduce_rows_kernel<Op, T, T, A><<<grid, kThreads>>>(ix, slice, p, in);
+  reduce_rows_kernel<Op, T, A, T><<<dim3(static_cast<unsigned>(n_out), 1), kThreads>>>(
+      partial_indexer(n_out, used, true), used, out, p);
+}
+
+}  // namespace
+
+void reduce(ReduceOp op, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* out, const void* in, int device) {
+  if (n_out == 0) return;
   dispatch(dtype, reduce_op_name(op).data(), [&](auto tag) {
     using T = decltype(tag);
     auto* o = static_cast<T*>(out);
     auto* x = static_cast<const T*>(in);
-    const auto blocks = static_cast<unsigned>(n_out);
     switch (op) {
-      case ReduceOp::kSum: reduce_kernel<ReduceOp::kSum, T><<<blocks, kThreads>>>(ix, o, x); break;
-      case ReduceOp::kProd: reduce_kernel<ReduceOp::kProd, T><<<blocks, kThreads>>>(ix, o, x); break;
-      case ReduceOp::kMax: reduce_kernel<ReduceOp::kMax, T><<<blocks, kThreads>>>(ix, o, x); break;
-      case ReduceOp::kMin: reduce_kernel<ReduceOp::kMin, T><<<blocks, kThreads>>>(ix, o, x); break;
+      case ReduceOp::kSum: reduce_launch<ReduceOp::kSum>(n_out, ix, o, x, device); break;
+      case ReduceOp::kProd: reduce_launch<ReduceOp::kProd>(n_out, ix, o, x, device); break;
+      case ReduceOp::kMax: reduce_launch<ReduceOp::kMax>(n_out, ix, o, x, device); break;
+      case ReduceOp::kMin: reduce_launch<ReduceOp::kMin>(n_out, ix, o, x, device); break;
     }
   });
   check(cudaGetLastError(), "reduce kernel launch");

@@ -40,13 +40,32 @@ void scatter(bool accumulate, DType dtype, int64_t n, const Indexer& ix, void* o
              const void* src, int64_t dim_stride);
 void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* dst, const void* src);
 void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& value);
-void reduce(ReduceOp op, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* out, const void* in);
+/// Folds each output's block of `in`; large blocks are split over slices and folded again (scratch memory on
+/// `device`).
+void reduce(ReduceOp op, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* out, const void* in, int device);
 /// Max/min of each row of `in` (kept dims x last dim n) with its first index; one thread per row.
 void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* values, int64_t* indices,
                 const void* in);
 /// Running sum/product along each row; `out_ix` describes the output rows the same way.
 void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, const ReduceIndexer& out_ix, void* out,
           const void* in);
+
+/// Scratch device memory for a kernel's partial results, from the device's caching allocator; returned to it
+/// when the Workspace goes: every kernel runs on the device's one stream, so a later user of the block is
+/// ordered after the kernels that use it now.
+struct Workspace {
+  Workspace(size_t bytes, int device);
+  ~Workspace();
+  Workspace(const Workspace&) = delete;
+  Workspace& operator=(const Workspace&) = delete;
+  void* data;
+  size_t bytes;
+  int device;
+};
+
+/// Batched integer matrix product (cuBLAS has none), with gemm's operand conventions; other dtypes are a
+/// named UNIMPLEMENTED error.
+void integer_gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b);
 
 /// Throws INTERNAL with the CUDA error string when a runtime call fails.
 void check(int cuda_error, const char* what);

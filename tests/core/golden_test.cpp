@@ -219,12 +219,12 @@ TEST_P(GoldenTest, MatchesPyTorch) {
     return;
   }
   ASSERT_TRUE(out.requires_grad()) << "PyTorch's output requires grad";
-  Tensor loss = out.mul(tensor_from_json(weight, device_)).sum();
+  Tensor loss = out.mul(tensor_from_json(weight, out.device())).sum();
   // Ops whose every output carries a gradient (split, chunk, unbind) weight the extra outputs too.
   if (spec.contains("extra_grad_weights")) {
     for (size_t i = 0; i < extra; ++i) {
       const json& w = spec.at("extra_grad_weights")[i];
-      if (!w.is_null()) loss = loss.add(outs[1 + i].mul(tensor_from_json(w, device_)).sum());
+      if (!w.is_null()) loss = loss.add(outs[1 + i].mul(tensor_from_json(w, outs[1 + i].device())).sum());
     }
   }
   loss.backward();

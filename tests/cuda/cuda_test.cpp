@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include "core/backend.h"
+#include "core/cuda.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "tests/core/test_util.h"
 
 namespace td {
 namespace {
@@ -87,15 +89,77 @@ TEST_F(CudaVsCpu, MatmulThroughCublas) {
   expect_close(d.to("cuda:0").mm(e.to("cuda:0")), d.mm(e), 1e-12);
 }
 
-TEST_F(CudaVsCpu, IntegerMatmulIsANamedError) {
-  Tensor a = zeros({2, 2}, {DType::kInt64, gpu_});
-  try {
-    (void)a.mm(a);
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.code(), ErrorCode::kUnimplemented);
-    EXPECT_THAT(e.what(), ::testing::HasSubstr("[matmul] has no CUDA kernel for dtype int64"));
-  }
+// cuBLAS has no integer GEMM (PyTorch's CUDA matmul refuses integers); ours has a kernel of its own.
+TEST_F(CudaVsCpu, IntegerMatmulMatchesTheCpu) {
+  Tensor a = tensor(ramp(37 * 45), {37, 45}).mul(100).to(DType::kInt64);
+  Tensor b = tensor(ramp(45 * 19), {45, 19}).mul(100).to(DType::kInt64);
+  expect_close(a.to("cuda:0").mm(b.to("cuda:0")), a.mm(b), 0);
+  Tensor a_cols = a.t().contiguous().to("cuda:0").t();  // a's values, column-major on the GPU
+  expect_close(a_cols.mm(b.to("cuda:0")), a.mm(b), 0);
+  Tensor x = tensor(ramp(3 * 5 * 7), {3, 5, 7}).mul(10).to(DType::kInt32), y = x.transpose(1, 2);
+  expect_close(x.to("cuda:0").bmm(y.to("cuda:0")), x.bmm(y), 0);
+  Tensor e = zeros({0, 4}, {DType::kInt64, gpu_});
+  EXPECT_EQ(e.mm(zeros({4, 3}, {DType::kInt64, gpu_})).shape(), (std::vector<int64_t>{0, 3}));
+}
+
+// Reductions take a row path (reduced elements adjacent) or a column path (outputs adjacent), each in one
+// pass or cut into slices and folded twice; every combination against the CPU.
+TEST_F(CudaVsCpu, ReductionsOnEveryPath) {
+  Tensor big = tensor(ramp(1 << 20), {1 << 20});
+  Tensor g = big.to("cuda:0");
+  expect_close(g.sum(), big.sum(), 1e-6);                       // rows, two passes
+  expect_close(g.amax(), big.amax(), 0);
+  Tensor m = big.reshape({1024, 1024}), gm = g.reshape({1024, 1024});
+  expect_close(gm.sum({1}), m.sum({1}), 1e-6);                  // rows, one pass
+  expect_close(gm.sum({0}), m.sum({0}), 1e-6);                  // columns
+  Tensor tall = big.reshape({1 << 17, 8}), gtall = g.reshape({1 << 17, 8});
+  expect_close(gtall.sum({0}), tall.sum({0}), 1e-5);            // columns, two passes
+  expect_close(gtall.sum({1}), tall.sum({1}), 1e-6);            // short rows: one thread each
+  expect_close(gtall.amin({0}), tall.amin({0}), 0);
+  Tensor ints = big.mul(100).to(DType::kInt64), gints = ints.to("cuda:0");
+  expect_close(gints.sum(), ints.sum(), 0);
+  expect_close(gints.reshape({64, 16384}).prod({0}).sum(), ints.reshape({64, 16384}).prod({0}).sum(), 0);
+  Tensor cube = big.reshape({64, 128, 128}), gcube = g.reshape({64, 128, 128});
+  expect_close(gcube.sum({0, 2}), cube.sum({0, 2}), 1e-5);       // reduced dims not mergeable
+  expect_close(gcube.permute({2, 0, 1}).sum({1, 2}), cube.permute({2, 0, 1}).sum({1, 2}), 1e-5);
+  Tensor empty = zeros({0, 5}, {DType::kFloat32, gpu_});
+  EXPECT_EQ(empty.sum({0}).to("cpu").to_vector<float>(), std::vector<float>(5, 0.0f));
+}
+
+// The caching allocator: a freed block is reused without cudaMalloc, and the counters add up.
+TEST_F(CudaVsCpu, CachingAllocatorReusesBlocks) {
+  cuda::empty_cache();
+  cuda::reset_peak_memory_stats();
+  const int64_t base = cuda::memory_allocated();
+  const MemoryStats before = cuda::memory_stats();
+  { Tensor t = zeros({1 << 20}, {DType::kFloat32, gpu_}); }
+  { Tensor t = zeros({1 << 20}, {DType::kFloat32, gpu_}); }
+  const MemoryStats after = cuda::memory_stats();
+  EXPECT_EQ(after.alloc_requests - before.alloc_requests, 2);
+  EXPECT_EQ(after.cache_hits - before.cache_hits, 1);
+  EXPECT_EQ(cuda::memory_allocated(), base);
+  EXPECT_EQ(cuda::max_memory_allocated(), base + (4 << 20));
+  EXPECT_GE(cuda::memory_reserved(), 4 << 20);
+  const int64_t reserved = cuda::memory_reserved();
+  cuda::empty_cache();
+  EXPECT_LE(cuda::memory_reserved(), reserved - (20 << 20)) << "the idle 20 MiB segment goes back";
+  auto [free_b, total_b] = cuda::mem_get_info();
+  EXPECT_GT(total_b, free_b);
+}
+
+// Out of memory fails the request with the sizes, and the device goes on working.
+TEST_F(CudaVsCpu, OutOfMemoryIsAnErrorNotACrash) {
+  Error e = testing::error_of([&] { (void)empty({int64_t{1} << 40}, {DType::kFloat32, gpu_}); });
+  EXPECT_EQ(e.code(), ErrorCode::kResourceExhausted);
+  EXPECT_THAT(e.what(), ::testing::HasSubstr("cuda:0 out of memory. Tried to allocate 4398046511104 bytes"));
+  cuda::set_per_process_memory_fraction(0.01);
+  const int64_t cap = static_cast<int64_t>(0.01 * static_cast<double>(cuda::mem_get_info().second));
+  EXPECT_EQ(testing::error_of([&] { (void)empty({cap}, {DType::kFloat32, gpu_}); }).code(),
+            ErrorCode::kResourceExhausted);
+  cuda::set_per_process_memory_fraction(1.0);
+  expect_close(ones({4}, {DType::kFloat32, gpu_}).sum(), ones({4}).sum(), 0);
+  EXPECT_EQ(testing::error_of([] { cuda::set_per_process_memory_fraction(1.5); }).code(),
+            ErrorCode::kInvalidArgument);
 }
 
 TEST_F(CudaVsCpu, AutogradOnTheGpu) {

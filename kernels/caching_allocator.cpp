@@ -1,0 +1,168 @@
+#include "kernels/caching_allocator.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/error.h"
+
+namespace td::kernels {
+
+namespace {
+constexpr size_t kSmallSegment = size_t{2} << 20;
+constexpr size_t kLargeRound = size_t{2} << 20;
+// Requests under this size share a 20 MiB segment (fewer device calls for mid-sized tensors).
+constexpr size_t kMidSize = size_t{10} << 20;
+constexpr size_t kMidSegment = size_t{20} << 20;
+
+size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+size_t segment_size(size_t size) {
+  if (size <= CachingAllocator::kSmallSize) return kSmallSegment;
+  if (size < kMidSize) return kMidSegment;
+  return round_up(size, kLargeRound);
+}
+
+// A large block is split only when the rest is worth keeping: a small rest would never be used again.
+bool worth_splitting(const bool small, size_t rest) {
+  return small ? rest >= CachingAllocator::kRound : rest > CachingAllocator::kSmallSize;
+}
+
+void raise_peak(int64_t value, int64_t& peak) { peak = std::max(peak, value); }
+}  // namespace
+
+CachingAllocator::CachingAllocator(std::string device, Raw raw, size_t max_cached_free)
+    : device_(std::move(device)), raw_(std::move(raw)), max_cached_free_(max_cached_free) {}
+
+CachingAllocator::~CachingAllocator() {
+  // Live blocks at exit belong to static tensors; only the idle cache is returned.
+  release_idle_segments(0);
+}
+
+CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small) {
+  const size_t seg = segment_size(size);
+  if (limit_ && static_cast<size_t>(stats_.reserved) + seg > limit_) release_idle_segments(0);
+  void* p = nullptr;
+  if (!limit_ || static_cast<size_t>(stats_.reserved) + seg <= limit_) p = raw_.alloc(seg);
+  if (!p) {
+    ++stats_.alloc_retries;
+    release_idle_segments(0);
+    if (!limit_ || static_cast<size_t>(stats_.reserved) + seg <= limit_) p = raw_.alloc(seg);
+  }
+  if (!p) out_of_memory(size, seg);
+  stats_.reserved += static_cast<int64_t>(seg);
+  ++stats_.segments;
+  raise_peak(stats_.reserved, stats_.peak_reserved);
+  return new Block{static_cast<char*>(p), seg, small};
+}
+
+void CachingAllocator::out_of_memory(size_t asked, size_t segment) {
+  ++stats_.ooms;
+  throw Error(ErrorCode::kResourceExhausted,
+              str("[allocate] ", device_, " out of memory. Tried to allocate ", asked, " bytes (a ", segment,
+                  "-byte segment); ", stats_.allocated, " bytes allocated, ", stats_.reserved,
+                  " bytes reserved by tensord", limit_ ? str(", limit ", limit_, " bytes") : std::string()));
+}
+
+void* CachingAllocator::allocate(size_t nbytes) {
+  const size_t size = round_up(std::max<size_t>(nbytes, 1), kRound);
+  const bool small = size <= kSmallSize;
+  std::lock_guard lock(mu_);
+  ++stats_.alloc_requests;
+  Pool& pool = small ? small_ : large_;
+  Block key{nullptr, size, small};
+  Block* b = nullptr;
+  if (auto it = pool.lower_bound(&key); it != pool.end()) {
+    b = *it;
+    pool.erase(it);
+    ++stats_.cache_hits;
+  } else {
+    b = new_segment(size, small);
+  }
+  if (const size_t rest = b->size - size; worth_splitting(small, rest)) {
+    auto* tail = new Block{b->ptr + size, rest, small, false, b, b->next};
+    if (b->next) b->next->prev = tail;
+    b->next = tail;
+    b->size = size;
+    pool.insert(tail);
+  }
+  b->allocated = true;
+  active_.emplace(b->ptr, b);
+  stats_.allocated += static_cast<int64_t>(b->size);
+  raise_peak(stats_.allocated, stats_.peak_allocated);
+  return b->ptr;
+}
+
+void CachingAllocator::deallocate(void* ptr) {
+  if (!ptr) return;
+  std::lock_guard lock(mu_);
+  auto it = active_.find(ptr);
+  if (it == active_.end()) {
+    // A pointer this allocator never gave out: a bug elsewhere. Never free what we do not own.
+    std::fprintf(stderr, "tensord: %s allocator asked to free unknown pointer %p\n", device_.c_str(), ptr);
+    return;
+  }
+  Block* b = it->second;
+  active_.erase(it);
+  stats_.allocated -= static_cast<int64_t>(b->size);
+  b->allocated = false;
+  Pool& pool = pool_of(b);
+  // Merge with idle neighbours so a segment freed piece by piece becomes whole again.
+  if (Block* n = b->next; n && !n->allocated) {
+    pool.erase(n);
+    b->size += n->size;
+    b->next = n->next;
+    if (n->next) n->next->prev = b;
+    delete n;
+  }
+  if (Block* p = b->prev; p && !p->allocated) {
+    pool.erase(p);
+    p->size += b->size;
+    p->next = b->next;
+    if (b->next) b->next->prev = p;
+    delete b;
+    b = p;
+  }
+  pool.insert(b);
+  if (max_cached_free_ && stats_.reserved - stats_.allocated > static_cast<int64_t>(max_cached_free_)) {
+    release_idle_segments(max_cached_free_);
+  }
+}
+
+// Frees whole idle segments, largest first, until at most `keep` idle bytes remain cached.
+void CachingAllocator::release_idle_segments(size_t keep) {
+  for (Pool* pool : {&large_, &small_}) {
+    for (auto it = pool->end(); it != pool->begin();) {
+      if (stats_.reserved - stats_.allocated <= static_cast<int64_t>(keep)) return;
+      Block* b = *--it;
+      if (b->prev || b->next) continue;  // part of a segment that is still in use
+      it = pool->erase(it);
+      raw_.free(b->ptr, b->size);
+      stats_.reserved -= static_cast<int64_t>(b->size);
+      --stats_.segments;
+      delete b;
+    }
+  }
+}
+
+void CachingAllocator::empty_cache() {
+  std::lock_guard lock(mu_);
+  release_idle_segments(0);
+}
+
+MemoryStats CachingAllocator::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+void CachingAllocator::reset_peak_stats() {
+  std::lock_guard lock(mu_);
+  stats_.peak_allocated = stats_.allocated;
+  stats_.peak_reserved = stats_.reserved;
+}
+
+void CachingAllocator::set_limit(size_t bytes) {
+  std::lock_guard lock(mu_);
+  limit_ = bytes;
+}
+
+}  // namespace td::kernels

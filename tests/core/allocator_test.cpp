@@ -1,0 +1,183 @@
+// The caching allocator over a counting fake device, and the CPU backend's use of it.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+
+#include "core/backend.h"
+#include "core/error.h"
+#include "core/tensor.h"
+#include "kernels/caching_allocator.h"
+#include "tests/core/test_util.h"
+
+namespace td {
+namespace {
+
+using kernels::CachingAllocator;
+constexpr size_t kMiB = size_t{1} << 20;
+
+// A device with `capacity` bytes that records every raw allocation.
+struct FakeDevice {
+  explicit FakeDevice(size_t bytes) : capacity(bytes) {}
+  size_t capacity;
+  size_t used = 0;
+  int raw_allocs = 0, raw_frees = 0;
+  std::map<void*, size_t> live;
+
+  CachingAllocator::Raw raw() {
+    return {[this](size_t n) -> void* {
+              if (used + n > capacity) return nullptr;
+              void* p = std::malloc(n);
+              used += n;
+              ++raw_allocs;
+              live[p] = n;
+              return p;
+            },
+            [this](void* p, size_t n) {
+              EXPECT_EQ(live.at(p), n) << "freed with another size than allocated";
+              live.erase(p);
+              used -= n;
+              ++raw_frees;
+              std::free(p);
+            }};
+  }
+};
+
+TEST(CachingAllocator, ReusesFreedBlocksWithoutDeviceCalls) {
+  FakeDevice dev(64 * kMiB);
+  {
+    CachingAllocator a("fake:0", dev.raw());
+    void* p = a.allocate(1000);
+    EXPECT_EQ(a.stats().allocated, 1024);  // rounded up to 512
+    EXPECT_EQ(a.stats().reserved, static_cast<int64_t>(2 * kMiB));  // one small segment
+    a.deallocate(p);
+    EXPECT_EQ(a.stats().allocated, 0);
+    void* q = a.allocate(900);
+    EXPECT_EQ(q, p) << "the freed block comes back";
+    EXPECT_EQ(dev.raw_allocs, 1);
+    EXPECT_EQ(a.stats().cache_hits, 1);
+    EXPECT_EQ(a.stats().alloc_requests, 2);
+    a.deallocate(q);
+  }
+  EXPECT_EQ(dev.raw_frees, 1) << "the destructor returns the idle cache";
+  EXPECT_TRUE(dev.live.empty());
+}
+
+TEST(CachingAllocator, SplitsSegmentsAndMergesNeighboursBack) {
+  FakeDevice dev(64 * kMiB);
+  CachingAllocator a("fake:0", dev.raw());
+  void* x = a.allocate(4096);
+  void* y = a.allocate(4096);
+  void* z = a.allocate(4096);
+  EXPECT_EQ(dev.raw_allocs, 1) << "three small blocks share one segment";
+  EXPECT_EQ(static_cast<char*>(y) - static_cast<char*>(x), 4096);
+  a.deallocate(x);
+  a.deallocate(z);
+  a.deallocate(y);  // merges with both neighbours: the segment is whole and can be released
+  a.empty_cache();
+  EXPECT_EQ(dev.raw_frees, 1);
+  EXPECT_EQ(a.stats().reserved, 0);
+  EXPECT_EQ(a.stats().segments, 0);
+}
+
+TEST(CachingAllocator, EmptyCacheKeepsSegmentsThatAreInUse) {
+  FakeDevice dev(64 * kMiB);
+  CachingAllocator a("fake:0", dev.raw());
+  void* x = a.allocate(4096);
+  void* y = a.allocate(4096);
+  a.deallocate(x);
+  a.empty_cache();
+  EXPECT_EQ(dev.raw_frees, 0) << "y still lives in the segment";
+  EXPECT_EQ(a.stats().allocated, 4096);
+  a.deallocate(y);
+  a.empty_cache();
+  EXPECT_EQ(dev.raw_frees, 1);
+}
+
+TEST(CachingAllocator, LargeRequestsGetTheirOwnSegmentsAndPeaksAreTracked) {
+  FakeDevice dev(256 * kMiB);
+  CachingAllocator a("fake:0", dev.raw());
+  void* big = a.allocate(30 * kMiB);
+  EXPECT_EQ(a.stats().reserved, static_cast<int64_t>(30 * kMiB));
+  void* mid = a.allocate(3 * kMiB);
+  EXPECT_EQ(a.stats().reserved, static_cast<int64_t>(50 * kMiB)) << "mid-sized requests share a 20 MiB segment";
+  void* mid2 = a.allocate(3 * kMiB);
+  EXPECT_EQ(dev.raw_allocs, 2) << "the second mid-sized block is cut from the same segment";
+  a.deallocate(big);
+  a.deallocate(mid);
+  a.deallocate(mid2);
+  EXPECT_EQ(a.stats().peak_allocated, static_cast<int64_t>(36 * kMiB));
+  EXPECT_EQ(a.stats().peak_reserved, static_cast<int64_t>(50 * kMiB));
+  a.reset_peak_stats();
+  EXPECT_EQ(a.stats().peak_allocated, 0);
+  EXPECT_EQ(a.stats().peak_reserved, static_cast<int64_t>(50 * kMiB)) << "the cache is still reserved";
+}
+
+TEST(CachingAllocator, FreesTheIdleCacheBeforeGivingUpThenNamesTheSizes) {
+  FakeDevice dev(40 * kMiB);
+  CachingAllocator a("fake:0", dev.raw());
+  a.deallocate(a.allocate(20 * kMiB));  // 20 MiB idle in the cache, too small for the next request
+  void* p = a.allocate(30 * kMiB);      // fits only once the idle block is released
+  EXPECT_EQ(a.stats().alloc_retries, 1);
+  EXPECT_EQ(dev.raw_frees, 1);
+  try {
+    a.allocate(100 * kMiB);
+    FAIL() << "allocating more than the device has must throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kResourceExhausted);
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("fake:0 out of memory. Tried to allocate 104857600 bytes"));
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("31457280 bytes allocated"));
+  }
+  EXPECT_EQ(a.stats().ooms, 1);
+  a.deallocate(p);
+  EXPECT_EQ(a.stats().allocated, 0) << "a failed request leaves the allocator usable";
+}
+
+TEST(CachingAllocator, LimitCapsReservedBytes) {
+  FakeDevice dev(1024 * kMiB);
+  CachingAllocator a("fake:0", dev.raw());
+  a.set_limit(64 * kMiB);
+  void* p = a.allocate(40 * kMiB);
+  EXPECT_EQ(testing::error_of([&] { a.allocate(40 * kMiB); }).code(), ErrorCode::kResourceExhausted);
+  a.deallocate(p);
+  void* q = a.allocate(40 * kMiB);  // from the cache
+  a.deallocate(q);
+  EXPECT_LE(dev.used, 64 * kMiB);
+}
+
+TEST(CachingAllocator, IdleCacheAboveTheCapGoesBack) {
+  FakeDevice dev(1024 * kMiB);
+  CachingAllocator a("fake:0", dev.raw(), /*max_cached_free=*/50 * kMiB);
+  void* x = a.allocate(40 * kMiB);
+  void* y = a.allocate(40 * kMiB);
+  a.deallocate(x);
+  EXPECT_EQ(dev.raw_frees, 0) << "40 MiB idle is under the cap";
+  a.deallocate(y);
+  EXPECT_EQ(dev.raw_frees, 1) << "80 MiB idle is over it: one segment goes back";
+  EXPECT_EQ(a.stats().reserved, static_cast<int64_t>(40 * kMiB));
+}
+
+TEST(CachingAllocator, UnknownPointersAreNotFreed) {
+  FakeDevice dev(64 * kMiB);
+  CachingAllocator a("fake:0", dev.raw());
+  int local = 0;
+  a.deallocate(&local);
+  EXPECT_EQ(dev.raw_frees, 0);
+}
+
+TEST(CpuAllocator, LargeTensorsComeBackFromTheCache) {
+  Backend& cpu = backend(DeviceType::kCPU);
+  const MemoryStats before = cpu.memory_stats(0);
+  { Tensor t = zeros({4 << 20}); }  // 16 MiB
+  { Tensor t = ones({4 << 20}); }
+  const MemoryStats after = cpu.memory_stats(0);
+  EXPECT_EQ(after.alloc_requests - before.alloc_requests, 2);
+  EXPECT_GE(after.cache_hits - before.cache_hits, 1);
+  EXPECT_EQ(after.allocated, before.allocated);
+  Tensor small = zeros({16});
+  EXPECT_EQ(cpu.memory_stats(0).alloc_requests, after.alloc_requests) << "small blocks stay with malloc";
+}
+
+}  // namespace
+}  // namespace td
