@@ -27,6 +27,22 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   return s;
 }
 
+void Storage::grow(size_t n) {
+  if (n <= nbytes) return;
+  Backend& b = backend(device.type);
+  void* fresh = b.allocate(n, device.index);
+  if (data) {
+    // Through the host for simplicity: growing is rare (an `out=` tensor of the wrong size).
+    std::vector<char> host(nbytes);
+    b.copy_to_host(host.data(), data, nbytes, device.index);
+    b.copy_from_host(fresh, host.data(), nbytes, device.index);
+    b.deallocate(data, nbytes, device.index);
+  }
+  g_allocated[static_cast<size_t>(device.type)] += static_cast<int64_t>(n - nbytes);
+  data = fresh;
+  nbytes = n;
+}
+
 Storage::~Storage() {
   if (data) backend(device.type).deallocate(data, nbytes, device.index);
   g_allocated[static_cast<size_t>(device.type)] -= static_cast<int64_t>(nbytes);
@@ -64,8 +80,10 @@ int64_t wrap_dim(std::string_view op, int64_t dim, int64_t ndim) {
 }
 
 Tensor make_view(const Tensor& t, std::vector<int64_t> sizes, std::vector<int64_t> strides, int64_t offset) {
-  return Tensor(std::make_shared<TensorImpl>(t.impl().storage, std::move(sizes), std::move(strides), offset,
-                                             t.dtype()));
+  auto view = std::make_shared<TensorImpl>(t.impl().storage, std::move(sizes), std::move(strides), offset, t.dtype());
+  std::shared_ptr<TensorImpl> base = t.impl().view_base.lock();
+  view->view_base = base ? base : t.impl_ptr();
+  return Tensor(std::move(view));
 }
 
 Tensor wrapped_scalar(const Scalar& value) {

@@ -23,6 +23,9 @@ struct Storage {
   /// Allocates nbytes on device through its backend and counts them in memory_allocated().
   static std::shared_ptr<Storage> allocate(size_t nbytes, Device device);
   ~Storage();
+  /// Grows the block to nbytes, keeping its contents (Tensor.resize_ and `out=` results): every tensor on
+  /// this storage sees the new block, as in PyTorch.
+  void grow(size_t nbytes);
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
@@ -52,6 +55,10 @@ struct TensorImpl {
   /// A Python number passed where a tensor goes (`x * 2`): it only sets the result's category in type
   /// promotion, and may sit on the CPU next to CUDA operands.
   bool wrapped_number = false;
+  /// For a view (made by make_view), the tensor whose storage it views, never itself a view: an in-place op
+  /// on the view rewrites that tensor's autograd history too (PyTorch's CopySlices). Weak, so a graph that
+  /// saves a view never keeps its base alive in a cycle; a base nobody holds has no history to rewrite.
+  std::weak_ptr<TensorImpl> view_base;
   /// Null for tensors autograd does not track.
   std::unique_ptr<autograd::AutogradMeta> autograd;
 };
@@ -63,7 +70,8 @@ int64_t shape_numel(std::span<const int64_t> sizes);
 /// Wraps a possibly negative dim into [0, ndim); names the op in the error.
 int64_t wrap_dim(std::string_view op, int64_t dim, int64_t ndim);
 
-/// A new tensor viewing t's storage with other sizes/strides/offset (no autograd state).
+/// A new tensor viewing t's storage with other sizes/strides/offset (no autograd state); it records t (or
+/// t's own base) as its view base.
 Tensor make_view(const Tensor& t, std::vector<int64_t> sizes, std::vector<int64_t> strides, int64_t offset);
 /// A 0-dim CPU tensor for a number given where an op takes a tensor (PyTorch's wrapped number): bool, int64
 /// or float64 by the number's kind.

@@ -160,6 +160,27 @@ void register_binary_ops(Registry& r) {
         return {masked(c.grad(), inside)};
       });
 
+  r.def("addcmul(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor")
+      .doc("self + value * tensor1 * tensor2, broadcasting (the optimizers' update step)")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {a.tensor(0).add(a.tensor(1).mul(a.scalar(3)).mul(a.tensor(2)))};
+      });
+  r.def("addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor")
+      .doc("self + value * tensor1 / tensor2, broadcasting")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor &t1 = a.tensor(1), &t2 = a.tensor(2);
+        TD_CHECK_ARG(!(is_integral(t1.dtype()) && is_integral(t2.dtype())),
+                     "[addcdiv] Integer division with addcdiv is no longer supported, and in a future release "
+                     "addcdiv will perform a true division of tensor1 and tensor2. The historic addcdiv behavior "
+                     "can be implemented as (input + value * torch.trunc(tensor1 / tensor2)).to(input.dtype) for "
+                     "integer inputs and as (input + value * tensor1 / tensor2) for float inputs. The future "
+                     "addcdiv behavior is just the latter implementation: (input + value * tensor1 / tensor2), "
+                     "for all dtypes.");
+        return {a.tensor(0).add(t1.mul(a.scalar(3)).div(t2))};
+      });
+
   r.def("pow(Tensor self, Tensor exponent) -> Tensor")
       .doc("self ** exponent, broadcasting")
       .forward(forward_of(BinaryOp::kPow))

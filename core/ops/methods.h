@@ -380,6 +380,56 @@ class TensorMethods {
  public:
   // ---- (end) ----
 
+  // ---- in-place methods (begin) ----
+  // Each writes into self and returns it (Tensor.add_ and friends); core/ops/inplace.cpp does the work.
+  Self add_(const Self& other, Scalar alpha = 1) const { return call("add_", {me(), other, alpha}); }
+  Self add_(Scalar other, Scalar alpha = 1) const { return call("add_", {me(), other, alpha}); }
+  Self sub_(const Self& other, Scalar alpha = 1) const { return call("sub_", {me(), other, alpha}); }
+  Self sub_(Scalar other, Scalar alpha = 1) const { return call("sub_", {me(), other, alpha}); }
+  Self mul_(const Self& other) const { return call("mul_", {me(), other}); }
+  Self mul_(Scalar other) const { return call("mul_", {me(), other}); }
+  Self div_(const Self& other) const { return call("div_", {me(), other}); }
+  Self div_(Scalar other) const { return call("div_", {me(), other}); }
+  Self pow_(const Self& exponent) const { return call("pow_", {me(), exponent}); }
+  Self pow_(Scalar exponent) const { return call("pow_", {me(), exponent}); }
+  Self clamp_(std::optional<Scalar> min, std::optional<Scalar> max = std::nullopt) const {
+    return call("clamp_", {me(), opt(min), opt(max)});
+  }
+  /// self + value * tensor1 * tensor2 and self + value * tensor1 / tensor2 (torch.addcmul / addcdiv).
+  Self addcmul(const Self& tensor1, const Self& tensor2, Scalar value = 1) const {
+    return call("addcmul", {me(), tensor1, tensor2, value});
+  }
+  Self addcdiv(const Self& tensor1, const Self& tensor2, Scalar value = 1) const {
+    return call("addcdiv", {me(), tensor1, tensor2, value});
+  }
+  Self addcmul_(const Self& tensor1, const Self& tensor2, Scalar value = 1) const {
+    return call("addcmul_", {me(), tensor1, tensor2, value});
+  }
+  Self addcdiv_(const Self& tensor1, const Self& tensor2, Scalar value = 1) const {
+    return call("addcdiv_", {me(), tensor1, tensor2, value});
+  }
+  Self fill_(Scalar value) const { return call("fill_", {me(), value}); }
+  Self fill_(const Self& value) const { return call("fill_", {me(), value}); }
+  Self zero_() const { return call("zero_", {me()}); }
+  /// Copies src into self, broadcasting and converting dtype and device (Tensor.copy_).
+  Self copy_(const Self& src, bool non_blocking = false) const { return call("copy_", {me(), src, Scalar(non_blocking)}); }
+  Self masked_fill_(const Self& mask, Scalar value) const { return call("masked_fill_", {me(), mask, value}); }
+  Self index_add_(int64_t dim, const Self& index, const Self& source, Scalar alpha = 1) const {
+    return call("index_add_", {me(), Scalar(dim), index, source, alpha});
+  }
+  Self scatter_(int64_t dim, const Self& index, const Self& src) const {
+    return call("scatter_", {me(), Scalar(dim), index, src});
+  }
+  Self scatter_add_(int64_t dim, const Self& index, const Self& src) const {
+    return call("scatter_add_", {me(), Scalar(dim), index, src});
+  }
+#define TD_UNARY_INPLACE_METHOD(Name, name) \
+  Self name##_() const { return call(#name "_", {me()}); }
+  TD_FLOAT_UNARY_OPS(TD_UNARY_INPLACE_METHOD)
+  TD_ANY_UNARY_OPS(TD_UNARY_INPLACE_METHOD)
+#undef TD_UNARY_INPLACE_METHOD
+  // ---- in-place methods (end) ----
+
  private:
   const Self& me() const { return static_cast<const Self&>(*this); }
   static Value opt(const std::optional<Scalar>& s) { return s ? Value(*s) : Value(None{}); }

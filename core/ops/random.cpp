@@ -1,6 +1,6 @@
 // Random sampling ops: rand, randn, randint, randperm, normal, bernoulli, multinomial, poisson (registry ops,
-// so reachable by name and remotely), and the in-place fills uniform_, normal_, exponential_ (C++ only until
-// the registry has in-place ops). Every op draws from random::current_generator(): the default generator,
+// so reachable by name and remotely), and the in-place fills uniform_, normal_, exponential_ (registry
+// in-place ops: core/ops/inplace.cpp writes the drawn values). Every op draws from random::current_generator(): the default generator,
 // or the one a GeneratorGuard installs (the C++ Generator& overloads do that around the registry call).
 //
 // Values are computed on the host, element i (row-major) from its own counter blocks
@@ -358,32 +358,8 @@ Tensor poisson_impl(const Tensor& rates) {
 
 // ---- in-place fills ----
 
-void check_inplace(std::string_view op, const Tensor& self) {
-  TD_CHECK_ARG(self.defined(), "[", op, "] called on an undefined tensor");
-  if (autograd::GradMode::is_enabled() && self.requires_grad()) {
-    TD_CHECK_ARG(!self.is_leaf(), "[", op,
-                 "] a leaf Variable that requires grad is being used in an in-place operation.");
-    throw Error(ErrorCode::kUnimplemented,
-                str("[", op, "] in-place random fills of a tensor that requires grad are not recorded by ",
-                    "autograd yet; use NoGradGuard or detach()"));
-  }
-  for (int64_t d = 0; d < self.dim(); ++d) {
-    TD_CHECK_ARG(
-        self.stride(d) != 0 || self.size(d) <= 1, "[", op,
-        "] unsupported operation: more than one element of the written-to tensor refers to a single ",
-        "memory location. Please clone() the tensor before performing the operation.");
-  }
-}
-
-// Writes a host result into self's (possibly strided) storage on its device, and bumps the version counter.
-Tensor write_into(const Tensor& self, const Tensor& host) {
-  if (self.numel()) {
-    Tensor src = finish(host, self.dtype(), self.device());
-    backend(self.device().type).copy(strided_ref(self), strided_ref(src), self.device().index);
-  }
-  self.impl().storage->version++;
-  return self;
-}
+// A fill's values, drawn on the host, as self's dtype on self's device: apply_inplace writes them.
+Tensor fill_values(const Tensor& self, const Tensor& host) { return finish(host, self.dtype(), self.device()); }
 
 // The largest finite value of float32 or float64, and PyTorch's name for the type.
 double float_max(DType dtype) {
@@ -394,7 +370,6 @@ std::string_view float_c_name(DType dtype) {
 }
 
 Tensor uniform_impl(const Tensor& self, double from, double to) {
-  check_inplace("uniform_", self);
   check_float("uniform_", self.dtype());
   const double max = float_max(self.dtype());
   TD_CHECK_ARG(from >= -max && from <= max, "[uniform_] from is out of bounds for ",
@@ -414,26 +389,24 @@ Tensor uniform_impl(const Tensor& self, double from, double to) {
       return v >= static_cast<T>(to) && from < to ? static_cast<T>(from) : v;
     });
   });
-  return write_into(self, host);
+  return fill_values(self, host);
 }
 
 Tensor normal_fill_impl(const Tensor& self, double mean, double std_dev) {
-  check_inplace("normal_", self);
   check_float("normal_", self.dtype());
   TD_CHECK_ARG(std_dev >= 0.0, "[normal_] normal expects std >= 0.0, but found std ", std_dev);
   Tensor host = draw<double>(self.shape(),
                              [&](ElementDraws& d, int64_t) { return mean + std_dev * standard_normal(d); });
-  return write_into(self, host);
+  return fill_values(self, host);
 }
 
 Tensor exponential_impl(const Tensor& self, double lambd) {
-  check_inplace("exponential_", self);
   check_float("exponential_", self.dtype());
   TD_CHECK_ARG(lambd >= 0.0, "[exponential_] exponential_ expects lambda >= 0.0, but found lambda=", lambd);
   Tensor host = draw<double>(self.shape(), [&](ElementDraws& d, int64_t) {
     return lambd == 0 ? std::numeric_limits<double>::infinity() : standard_exponential(d) / lambd;
   });
-  return write_into(self, host);
+  return fill_values(self, host);
 }
 
 Tensor run(std::string_view op, std::vector<Value> args) {
@@ -447,6 +420,18 @@ Tensor with_grad_flag(Tensor t, const TensorOptions& o) {
 }  // namespace
 
 void register_random_ops(Registry& r) {
+  r.def("uniform_(Tensor self, float from=0, float to=1) -> Tensor")
+      .doc("fills self with uniform samples in [from, to)")
+      .inplace([](const Args& a) { return uniform_impl(a.tensor(0), a.float_at(1), a.float_at(2)); })
+      .no_grad();  // no golden values (another generator than PyTorch's); zero gradients, as in PyTorch
+  r.def("normal_(Tensor self, float mean=0, float std=1) -> Tensor")
+      .doc("fills self with normal samples")
+      .inplace([](const Args& a) { return normal_fill_impl(a.tensor(0), a.float_at(1), a.float_at(2)); })
+      .no_grad();  // no golden values (another generator than PyTorch's); zero gradients, as in PyTorch
+  r.def("exponential_(Tensor self, float lambd=1) -> Tensor")
+      .doc("fills self with exponential samples of rate lambd")
+      .inplace([](const Args& a) { return exponential_impl(a.tensor(0), a.float_at(1)); })
+      .no_grad();  // no golden values (another generator than PyTorch's); zero gradients, as in PyTorch
   r.def("rand(int[] size, *, ScalarType? dtype=None, Device? device=None) -> Tensor")
       .doc("uniform samples in [0, 1) from the default generator")
       .no_grad()
@@ -599,26 +584,20 @@ Tensor poisson(const Tensor& rates, Generator& gen) {
   return poisson(rates);
 }
 
-Tensor uniform_(const Tensor& self, double from, double to) {
-  return uniform_impl(self, from, to);
-}
+Tensor uniform_(const Tensor& self, double from, double to) { return run("uniform_", {self, from, to}); }
 Tensor uniform_(const Tensor& self, double from, double to, Generator& gen) {
   GeneratorGuard guard(gen);
-  return uniform_impl(self, from, to);
+  return uniform_(self, from, to);
 }
-Tensor normal_(const Tensor& self, double mean, double std_dev) {
-  return normal_fill_impl(self, mean, std_dev);
-}
+Tensor normal_(const Tensor& self, double mean, double std_dev) { return run("normal_", {self, mean, std_dev}); }
 Tensor normal_(const Tensor& self, double mean, double std_dev, Generator& gen) {
   GeneratorGuard guard(gen);
-  return normal_fill_impl(self, mean, std_dev);
+  return normal_(self, mean, std_dev);
 }
-Tensor exponential_(const Tensor& self, double lambd) {
-  return exponential_impl(self, lambd);
-}
+Tensor exponential_(const Tensor& self, double lambd) { return run("exponential_", {self, lambd}); }
 Tensor exponential_(const Tensor& self, double lambd, Generator& gen) {
   GeneratorGuard guard(gen);
-  return exponential_impl(self, lambd);
+  return exponential_(self, lambd);
 }
 
 }  // namespace random

@@ -306,6 +306,12 @@ OpBuilder& OpBuilder::doc(std::string text) {
   return *this;
 }
 
+OpBuilder& OpBuilder::inplace(std::function<Tensor(const Args&)> value) {
+  def_->inplace = std::move(value);
+  def_->autograd = AutogradKind::kComposite;  // the value's ops record the graph; apply_inplace rebases
+  return *this;
+}
+
 Registry& Registry::get() {
   static Registry* registry = [] {
     auto* r = new Registry();
@@ -319,6 +325,7 @@ Registry& Registry::get() {
     register_random_ops(*r);
     register_join_ops(*r);
     register_index_ops(*r);
+    register_inplace_ops(*r);
     return r;
   }();
   return *registry;
@@ -520,8 +527,13 @@ Tensor GradContext::output(size_t i) const {
 // ---- the one entry point ----
 
 std::vector<Tensor> call_op(std::string_view name, std::vector<Value> values) {
+  constexpr std::string_view kOut = ".out";
+  if (name.ends_with(kOut) && !Registry::get().find_if(name)) {
+    return apply_out(name.substr(0, name.size() - kOut.size()), std::move(values));
+  }
   const OpDef& def = Registry::get().find(name);
   Args args = Registry::bind(def, std::move(values));
+  if (def.inplace) return {apply_inplace(def, std::move(args))};
   if (def.autograd == AutogradKind::kComposite) return def.forward(args);
   bool needs_grad = def.autograd == AutogradKind::kPrimitive && autograd::GradMode::is_enabled() &&
                     any_requires_grad(args);

@@ -100,6 +100,9 @@ struct OpDef {
   bool saves_outputs = false;
   /// A one-line description for `tensorctl ops` and docs.
   std::string doc;
+  /// For an in-place op (`add_`): the new value of self (argument 0) from the arguments. call_op checks it,
+  /// writes it into self and rebases self's history (core/ops/inplace.cpp).
+  std::function<Tensor(const Args&)> inplace;
 };
 
 /// Fluent builder returned by Registry::def.
@@ -117,6 +120,8 @@ class OpBuilder {
   /// The backward needs the forward outputs.
   OpBuilder& saves_outputs();
   OpBuilder& doc(std::string text);
+  /// Makes the op in-place: `value` computes self's new contents (see OpDef::inplace).
+  OpBuilder& inplace(std::function<Tensor(const Args&)> value);
 
  private:
   OpDef* def_;
@@ -193,5 +198,12 @@ void register_compare_ops(Registry& r);
 void register_random_ops(Registry& r);
 void register_index_ops(Registry& r);
 void register_join_ops(Registry& r);
+/// Last: the in-place forms of ops registered before.
+void register_inplace_ops(Registry& r);
+
+/// Runs an in-place op (core/ops/inplace.cpp).
+Tensor apply_inplace(const OpDef& def, Args args);
+/// Runs `name` with its trailing output tensor argument(s) written in place: the `name.out` form.
+std::vector<Tensor> apply_out(std::string_view name, std::vector<Value> values);
 
 }  // namespace td

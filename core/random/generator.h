@@ -179,9 +179,9 @@ Tensor multinomial(const Tensor& probs, int64_t num_samples, bool replacement, G
 Tensor poisson(const Tensor& rates);
 Tensor poisson(const Tensor& rates, Generator& gen);
 
-// In-place fills (Tensor.uniform_ and friends). Not registry ops yet (the registry has no in-place ops), so
-// not reachable remotely. Each writes self's storage (any strides) and bumps its version counter; under grad
-// mode a tensor that requires grad is refused, as PyTorch refuses leaves (wrap init code in NoGradGuard).
+// In-place fills (Tensor.uniform_ and friends), the registry ops of the same names. Each writes self's
+// storage (any strides) and bumps its version counter; under grad mode a leaf that requires grad is refused,
+// as in PyTorch (wrap init code in NoGradGuard), and a non-leaf passes zero gradients to what it was.
 
 /// Fills with uniform values in [from, to).
 Tensor uniform_(const Tensor& self, double from = 0, double to = 1);

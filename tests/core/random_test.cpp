@@ -661,20 +661,20 @@ TEST(RandomTest, SamplersAreNotDifferentiable) {
   EXPECT_EQ(sd.grad().to_vector<float>(), eps.to_vector<float>());
 }
 
-TEST(RandomTest, InPlaceFillsRefuseTensorsThatRequireGrad) {
+TEST(RandomTest, InPlaceFillsFollowAutogradsInPlaceRules) {
   Generator gen(23);
   Tensor leaf = zeros({3}).requires_grad_();
   Error e = error_of([&] { random::uniform_(leaf, 0, 1, gen); });
-  EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
   EXPECT_STREQ(e.what(),
                "[uniform_] a leaf Variable that requires grad is being used in an in-place operation.");
-  Tensor nonleaf = leaf.mul(leaf);
-  e = error_of([&] { random::normal_(nonleaf, 0, 1, gen); });
-  EXPECT_EQ(e.code(), ErrorCode::kUnimplemented);
-  EXPECT_STREQ(e.what(),
-               "[normal_] in-place random fills of a tensor that requires grad are not recorded by "
-               "autograd yet; use NoGradGuard or detach()");
   EXPECT_THAT(leaf.to_vector<float>(), ElementsAre(0, 0, 0));  // untouched
+  // A non-leaf is overwritten and passes zero gradients to what it was, as in PyTorch.
+  Tensor nonleaf = leaf.mul(leaf);
+  random::normal_(nonleaf, 0, 1, gen);
+  EXPECT_EQ(nonleaf.grad_fn_name(), "AddBackward0");
+  nonleaf.sum().backward();
+  EXPECT_THAT(leaf.grad().to_vector<float>(), ElementsAre(0, 0, 0));
   // Initialising parameters under no_grad is the intended use.
   {
     autograd::NoGradGuard no_grad;
@@ -682,6 +682,13 @@ TEST(RandomTest, InPlaceFillsRefuseTensorsThatRequireGrad) {
   }
   for (float x : leaf.to_vector<float>()) EXPECT_GE(x, 1);
   EXPECT_TRUE(leaf.requires_grad());
+  // They are registry ops, so reachable by name (and remotely).
+  Tensor t = zeros({4});
+  {
+    random::GeneratorGuard guard(gen);
+    call_op("exponential_", {t, 2.0});
+  }
+  for (float x : t.to_vector<float>()) EXPECT_GT(x, 0);
 }
 
 // ---- the ops by name ----
@@ -895,7 +902,8 @@ TEST(RandomTest, InPlaceFillErrors) {
       },
       "[uniform_] unsupported operation: more than one element of the written-to tensor refers to a single "
       "memory location. Please clone() the tensor before performing the operation.");
-  expect_error([&] { random::uniform_(Tensor(), 0, 1, gen); }, "[uniform_] called on an undefined tensor");
+  expect_error([&] { random::uniform_(Tensor(), 0, 1, gen); },
+               "[uniform_] argument 'self' must be Tensor, not Tensor (an undefined tensor)");
   expect_error([&] { random::normal_(f, 0, -1, gen); },
                "[normal_] normal expects std >= 0.0, but found std -1");
   expect_error([&] { random::normal_(zeros({3}, {DType::kInt32}), 0, 1, gen); },
