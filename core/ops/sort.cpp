@@ -4,6 +4,7 @@
 // gather, cumsum, scatter_add, masked_select), so CPU and CUDA share all the selection logic. Ops that
 // return values and indices send the values' gradient back to the selected indices.
 #include <limits>
+#include <optional>
 #include <tuple>
 
 #include "core/backend.h"
@@ -15,11 +16,15 @@ namespace td {
 
 namespace {
 
-// x sorted along d (wrapped) by the backend's stable sort: {values, int64 indices}, both in x's shape.
-std::pair<Tensor, Tensor> sort_along(const Tensor& x, int64_t d, bool descending) {
-  Tensor values = empty(x.shape(), {x.dtype(), x.device()});
-  Tensor indices = empty(x.shape(), {DType::kInt64, x.device()});
-  if (x.numel() == 0) return {values, indices};
+// x sorted along d (wrapped) by the backend's stable sort: {values, int64 indices}, in x's shape, or only
+// the first k along d (the backend may then select rather than sort).
+std::pair<Tensor, Tensor> sort_along(const Tensor& x, int64_t d, bool descending,
+                                     std::optional<int64_t> k = {}) {
+  auto shape = x.shape();
+  if (k && x.dim()) shape[d] = *k;
+  Tensor values = empty(shape, {x.dtype(), x.device()});
+  Tensor indices = empty(shape, {DType::kInt64, x.device()});
+  if (values.numel() == 0) return {values, indices};
   // The sorted dim goes last, by strides only; a 0-dim tensor is one row of one element.
   auto sorted_last = [d](const Tensor& t) {
     std::pair<std::vector<int64_t>, std::vector<int64_t>> layout;
@@ -239,9 +244,8 @@ void register_sort_ops(Registry& r) {
                  ", dim ", d, " of ", shape_str(x.sizes()), " has size ", n, ")");
         check_not_bool("topk", x);
         if (x.dim() == 0) return {x.clone(), zeros({}, {DType::kInt64, x.device()})};  // PyTorch: k = 0 too
-        auto [values, indices] = sort_along(x, d, a.bool_at(3));
-        if (k == n) return {values, indices};
-        return {values.narrow(d, 0, k).clone(), indices.narrow(d, 0, k).clone()};
+        auto [values, indices] = sort_along(x, d, a.bool_at(3), k);
+        return {values, indices};
       })
       .saves_inputs({})
       .saves_outputs()
@@ -261,9 +265,10 @@ void register_sort_ops(Registry& r) {
                  d, " (k = ", k, ", size ", n, ")");
         check_not_bool("kthvalue", x);
         if (x.dim() == 0) return {x.clone(), zeros({}, {DType::kInt64, x.device()})};
-        auto sorted = sort_along(x, d, false);
-        Tensor pos = full(with_dim_size(x, d, 1), Scalar(k - 1), {DType::kInt64, x.device()});
-        return pick(sorted, d, pos, a.bool_at(3));
+        auto [values, indices] = sort_along(x, d, false, k);
+        Tensor v = values.narrow(d, k - 1, 1).clone(), i = indices.narrow(d, k - 1, 1).clone();
+        if (!a.bool_at(3)) return {v.squeeze(d), i.squeeze(d)};
+        return {v, i};
       })
       .saves_inputs({})
       .saves_outputs()

@@ -1,5 +1,7 @@
 // The CPU sort kernel: a stable sort of every row along the last dim, giving values and int64 positions.
 // Rows run in parallel over OpenMP; a single long row is cut into chunks sorted in parallel and merged.
+// When only the first k of a row are wanted (topk, kthvalue), a selection and a sort of those k do, in
+// O(n + k log k).
 #include <algorithm>
 #include <cmath>
 #include <type_traits>
@@ -25,6 +27,18 @@ struct Before {
     } else {
       return descending ? a > b : a < b;
     }
+  }
+};
+
+// Before, with ties broken by position: a total order whose sorted sequence is the stable sort's, so an
+// unstable selection of the first k gives the stable sort's first k.
+template <class T>
+struct BeforeOrFirst {
+  Before<T> before;
+  bool operator()(const std::pair<T, int64_t>& x, const std::pair<T, int64_t>& y) const {
+    if (before(x, y)) return true;
+    if (before(y, x)) return false;
+    return x.second < y.second;
   }
 };
 
@@ -71,13 +85,16 @@ void parallel_stable_sort(std::vector<P>& v, std::vector<P>& scratch, Cmp cmp) {
 template <class T>
 void sort_rows(bool descending, const StridedRef& values, const StridedRef& indices, const StridedRef& in) {
   const size_t kept = in.sizes.size() - 1;
-  const int64_t n = in.sizes.back();
+  const int64_t n = in.sizes.back(), k = values.sizes.back();
   const int64_t rows = StridedRef{nullptr, in.dtype, in.sizes.first(kept), {}}.numel();
   const int64_t si = in.strides.back(), sv = values.strides.back(), sx = indices.strides.back();
   auto* pi = static_cast<const T*>(in.data);
   auto* pv = static_cast<T*>(values.data);
   auto* px = static_cast<int64_t*>(indices.data);
   const Before<T> before{descending};
+  const BeforeOrFirst<T> total{before};
+  // A selection pays off when k is a small part of the row; otherwise the whole row is sorted.
+  const bool select = k < n / 4;
   using P = std::pair<T, int64_t>;
   // One row at a time per thread; rows split across threads, or, with fewer rows than threads, each long
   // row split across them.
@@ -90,14 +107,17 @@ void sort_rows(bool descending, const StridedRef& values, const StridedRef& indi
       const T* x = pi + row_offset(r, in.sizes.first(kept), in.strides.first(kept));
       row.resize(static_cast<size_t>(n));
       for (int64_t j = 0; j < n; ++j) row[static_cast<size_t>(j)] = {x[j * si], j};
-      if (across_rows) {
+      if (select) {
+        if (k > 0) std::nth_element(row.begin(), row.begin() + (k - 1), row.end(), total);
+        std::sort(row.begin(), row.begin() + k, total);
+      } else if (across_rows) {
         std::stable_sort(row.begin(), row.end(), before);
       } else {
         parallel_stable_sort(row, scratch, before);
       }
       T* v = pv + row_offset(r, values.sizes.first(kept), values.strides.first(kept));
       int64_t* ix = px + row_offset(r, indices.sizes.first(kept), indices.strides.first(kept));
-      for (int64_t j = 0; j < n; ++j) {
+      for (int64_t j = 0; j < k; ++j) {
         v[j * sv] = row[static_cast<size_t>(j)].first;
         ix[j * sx] = row[static_cast<size_t>(j)].second;
       }

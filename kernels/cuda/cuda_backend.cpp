@@ -180,8 +180,9 @@ class CudaBackend final : public Backend {
             int index) override {
     use(index);
     const int64_t n = in.sizes.back();
-    cuda::sort(descending, in.dtype, in.numel() / n, n, split_dims(in, 1, false), split_dims(values, 1, false),
-               split_dims(indices, 1, false), values.data, static_cast<int64_t*>(indices.data), in.data, *this, index);
+    cuda::sort(descending, in.dtype, in.numel() / n, n, values.sizes.back(), split_dims(in, 1, false),
+               split_dims(values, 1, false), split_dims(indices, 1, false), values.data,
+               static_cast<int64_t*>(indices.data), in.data, *this, index);
   }
   void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index) override {
     use(index);

@@ -48,9 +48,9 @@ void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix
 void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, const ReduceIndexer& out_ix, void* out,
           const void* in);
 
-/// Stable sort of each of `rows` rows of n elements (sort.cu): in, values and indices are given as kept dims x
-/// the sorted dim; temporaries come from `backend`'s allocator on `device`.
-void sort(bool descending, DType dtype, int64_t rows, int64_t n, const ReduceIndexer& in_ix,
+/// Stable sort of each of `rows` rows of n elements, keeping the first k (sort.cu): in, values and indices are
+/// given as kept dims x the sorted dim; temporaries come from `backend`'s allocator on `device`.
+void sort(bool descending, DType dtype, int64_t rows, int64_t n, int64_t k, const ReduceIndexer& in_ix,
           const ReduceIndexer& values_ix, const ReduceIndexer& indices_ix, void* values, int64_t* indices,
           const void* in, Backend& backend, int device);
 

@@ -1,8 +1,8 @@
 // The CUDA sort kernel: each element becomes an unsigned radix key whose unsigned order is PyTorch's order
 // (NaN above +inf, -0.0 equal to 0.0, descending as the complemented key), and CUB's radix sorts, which are
-// stable, sort (key, position) pairs; a last pass reads the values at the sorted positions and writes both
-// outputs through their strides. One row: a device-wide radix sort. Long rows: one device-wide sort per
-// row. Many rows: a segmented sort over all of them at once.
+// stable, sort (key, position) pairs; a last pass reads the values at the sorted positions and writes the
+// first k of each row (k: the outputs' last size) through their strides. One row: a device-wide radix sort.
+// Long rows: one device-wide sort per row. Many rows: a segmented sort over all of them at once.
 #include <cuda_runtime.h>
 
 #include <cub/device/device_radix_sort.cuh>
@@ -85,11 +85,11 @@ __global__ void offsets_kernel(int64_t rows, int64_t n, int64_t* offsets) {
 }
 
 template <class T>
-__global__ void write_kernel(int64_t total, int64_t n, ReduceIndexer in_ix, ReduceIndexer values_ix,
-                             ReduceIndexer indices_ix, const T* in, const int64_t* order, T* values,
-                             int64_t* indices) {
+__global__ void write_kernel(int64_t total, int64_t n, int64_t k, ReduceIndexer in_ix,
+                             ReduceIndexer values_ix, ReduceIndexer indices_ix, const T* in,
+                             const int64_t* order, T* values, int64_t* indices) {
   TD_GRID_STRIDE_LOOP(i, total) {
-    const int64_t r = i / n, j = i % n, src = order[i];
+    const int64_t r = i / k, j = i % k, src = order[r * n + j];
     values[row_offset(values_ix, r) + j * values_ix.red_strides[0]] =
         in[row_offset(in_ix, r) + src * in_ix.red_strides[0]];
     indices[row_offset(indices_ix, r) + j * indices_ix.red_strides[0]] = src;
@@ -118,7 +118,7 @@ size_t aligned(size_t nbytes) {
 }
 
 template <class T>
-void sort_rows(bool descending, int64_t rows, int64_t n, const ReduceIndexer& in_ix,
+void sort_rows(bool descending, int64_t rows, int64_t n, int64_t k, const ReduceIndexer& in_ix,
                const ReduceIndexer& values_ix, const ReduceIndexer& indices_ix, T* values, int64_t* indices,
                const T* in, Backend& backend, int device) {
   using K = typename KeyOf<T>::type;
@@ -167,19 +167,19 @@ void sort_rows(bool descending, int64_t rows, int64_t n, const ReduceIndexer& in
                                                     rows, offsets, offsets + 1),
           "cub::DeviceSegmentedSort::StableSortPairs");
   }
-  write_kernel<T>
-      <<<blocks_for(total), kThreads>>>(total, n, in_ix, values_ix, indices_ix, in, pos_out, values, indices);
+  write_kernel<T><<<blocks_for(rows * k), kThreads>>>(rows * k, n, k, in_ix, values_ix, indices_ix, in,
+                                                      pos_out, values, indices);
   check(cudaGetLastError(), "sort write kernel launch");
 }
 
 }  // namespace
 
-void sort(bool descending, DType dtype, int64_t rows, int64_t n, const ReduceIndexer& in_ix,
+void sort(bool descending, DType dtype, int64_t rows, int64_t n, int64_t k, const ReduceIndexer& in_ix,
           const ReduceIndexer& values_ix, const ReduceIndexer& indices_ix, void* values, int64_t* indices,
           const void* in, Backend& backend, int device) {
   dispatch(dtype, "sort", [&](auto tag) {
     using T = decltype(tag);
-    sort_rows<T>(descending, rows, n, in_ix, values_ix, indices_ix, static_cast<T*>(values), indices,
+    sort_rows<T>(descending, rows, n, k, in_ix, values_ix, indices_ix, static_cast<T*>(values), indices,
                  static_cast<const T*>(in), backend, device);
   });
 }

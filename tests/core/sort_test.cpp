@@ -188,6 +188,36 @@ TD_DEVICE_TEST(SortTest, LongRowsAndManyRowsAreStable) {
   }
 }
 
+TD_DEVICE_TEST(SortTest, TopkAndKthvalueAreTheStableSortsPrefix) {
+  // Many ties and some NaNs in rows of 1000: for small k the CPU selects instead of sorting, and must still
+  // return exactly what the stable sort puts first (ties in position order).
+  auto r = random_ints(3 * 1000, 12, 99);
+  std::vector<double> v;
+  for (int64_t x : r) v.push_back(x == 11 ? kNaN : static_cast<double>(x));
+  Tensor x = make64(v, {3, 1000});
+  for (bool largest : {true, false}) {
+    auto [sv, si] = x.sort(1, largest, true);
+    for (int64_t k : {1, 7, 249, 250, 1000}) {
+      auto [tv, ti] = x.topk(k, 1, largest);
+      EXPECT_TRUE(same_values(tv.to_vector<double>(), sv.narrow(1, 0, k).contiguous().to_vector<double>()))
+          << "k = " << k << (largest ? " largest" : " smallest");
+      EXPECT_TRUE(ti.to_vector<int64_t>() == si.narrow(1, 0, k).contiguous().to_vector<int64_t>())
+          << "k = " << k;
+    }
+  }
+  auto [sv, si] = x.sort(0, false, true);
+  for (int64_t k : {1, 3}) {
+    auto [kv, ki] = x.kthvalue(k, 0);
+    EXPECT_TRUE(same_values(kv.to_vector<double>(), sv.select(0, k - 1).to_vector<double>())) << "k = " << k;
+    EXPECT_TRUE(ki.to_vector<int64_t>() == si.select(0, k - 1).contiguous().to_vector<int64_t>())
+        << "k = " << k;
+  }
+  auto [kv, ki] = x.t().kthvalue(5, 0);  // rows of 3 columns viewed as columns of 1000 rows: k < n/4
+  auto [tv, ti] = x.t().sort(0, false, true);
+  EXPECT_TRUE(same_values(kv.to_vector<double>(), tv.select(0, 4).to_vector<double>()));
+  EXPECT_TRUE(ki.to_vector<int64_t>() == ti.select(0, 4).contiguous().to_vector<int64_t>());
+}
+
 TD_DEVICE_TEST(SortTest, NonContiguousInputsAndNegativeDims) {
   // A transposed view sorted along its dim 0 (stride 1 in memory) and along dim -1 (a strided row).
   Tensor base = make({5, 1, 4, 2, 6, 0}, {2, 3});
