@@ -2,6 +2,8 @@
 // bench/compare_torch.sh, which runs the same shapes in PyTorch back to back and prints the ratios.
 #include <benchmark/benchmark.h>
 
+#include <vector>
+
 #include "core/backend.h"
 #include "core/tensor.h"
 
@@ -122,6 +124,43 @@ void BM_SmallBackward(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_SmallBackward)->ArgsProduct({{16}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// 2^22 pseudo-random float32 values with few repeats, the same as compare_torch.py makes.
+td::Tensor scrambled(int64_t rows, int64_t n, const td::Device& d) {
+  std::vector<float> v(static_cast<size_t>(rows * n));
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>((i * 2654435761ULL) % 1000003ULL);
+  return td::tensor(v, {rows, n}, d);
+}
+
+// Sort along the last dim of 2^22 float32 values in rows of n (one long row to many short ones); reports
+// elements/s.
+void BM_Sort(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = scrambled((int64_t{1} << 22) / n, n, d);
+  for (auto _ : state) {
+    auto [values, indices] = a.sort();
+    sync(d);
+    benchmark::DoNotOptimize(values.data_ptr());
+  }
+  state.SetItemsProcessed(state.iterations() * a.numel());
+}
+BENCHMARK(BM_Sort)->ArgsProduct({{16, 4096, 1 << 22}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The k largest of each row of a 1024 x 4096 float32 matrix (on the sort, so nearly independent of k).
+void BM_Topk(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t k = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = scrambled(1024, 4096, d);
+  for (auto _ : state) {
+    auto [values, indices] = a.topk(k);
+    sync(d);
+    benchmark::DoNotOptimize(values.data_ptr());
+  }
+}
+BENCHMARK(BM_Topk)->ArgsProduct({{16}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 

@@ -24,6 +24,11 @@ def torch_time(fn, sync, min_time=0.5):
     return (time.perf_counter() - start) / n
 
 
+def scrambled(rows, n, device):
+    """bench_ops.cpp's pseudo-random values: (i * 2654435761) mod 1000003, as float32."""
+    return torch.arange(rows * n, dtype=torch.int64).mul(2654435761).remainder(1000003).float().reshape(rows, n).to(device)
+
+
 def main():
     binary = sys.argv[1]
     device = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--device" else "cpu"
@@ -60,6 +65,12 @@ def main():
         elif kind == "BM_SmallBackward":
             a = torch.ones(16, 16, device=device, requires_grad=True)
             ref = torch_time(lambda: ((a @ a) * a).sum().backward(), sync)
+        elif kind == "BM_Sort":
+            a = scrambled((1 << 22) // size, size, device)
+            ref = torch_time(lambda: a.sort(), sync)
+        elif kind == "BM_Topk":
+            a = scrambled(1024, 4096, device)
+            ref = torch_time(lambda: a.topk(size), sync)
         else:
             continue
         rows.append((name, t, ref))

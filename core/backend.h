@@ -157,6 +157,12 @@ class Backend {
   /// values are checked. Without accumulate, duplicate indices leave one of the written values.
   virtual void scatter(bool accumulate, const StridedRef& out, const StridedRef& index, const StridedRef& src, int dim,
                        int device);
+  /// Sorts every row of `in` along its last dim, stably: values gets the row's first k elements in order and
+  /// indices (int64) their positions in the row, where k <= n is the last size of values and indices (their
+  /// other sizes are in's); any strides. NaN counts as the largest value (last ascending, first descending),
+  /// -0.0 equals 0.0, as in PyTorch.
+  virtual void sort(bool descending, const StridedRef& values, const StridedRef& indices, const StridedRef& in,
+                    int index);
   /// Batched matrix product: out[b] = a[b] @ b[b] for 3-d views [B, M, K] x [B, K, N] -> [B, M, N]. out is
   /// contiguous; each matrix of a and b has a unit stride in one of its two dims.
   virtual void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index);

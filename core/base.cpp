@@ -177,6 +177,7 @@ void Backend::gather(const StridedRef&, const StridedRef&, const StridedRef&, in
 void Backend::scatter(bool accumulate, const StridedRef&, const StridedRef&, const StridedRef&, int, int) {
   missing(accumulate ? "scatter_add" : "scatter");
 }
+void Backend::sort(bool, const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("sort"); }
 void Backend::gemm(const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("matmul"); }
 
 Backend& backend(DeviceType type) {

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -429,6 +430,59 @@ class TensorMethods {
   TD_ANY_UNARY_OPS(TD_UNARY_INPLACE_METHOD)
 #undef TD_UNARY_INPLACE_METHOD
   // ---- in-place methods (end) ----
+
+  // ---- sort, selection and unique methods (begin) ----
+  /// Values sorted along dim and their indices; NaN sorts as the largest value; always stable (torch.sort).
+  std::pair<Self, Self> sort(int64_t dim = -1, bool descending = false, bool stable = false) const {
+    return two(me().invoke_op_n("sort", {me(), Scalar(dim), Scalar(descending), Scalar(stable)}, 2));
+  }
+  /// The indices that sort self along dim (torch.argsort).
+  Self argsort(int64_t dim = -1, bool descending = false, bool stable = false) const {
+    return call("argsort", {me(), Scalar(dim), Scalar(descending), Scalar(stable)});
+  }
+  /// self sorted along dim 0 (torch.msort).
+  Self msort() const { return call("msort", {me()}); }
+  /// The k largest (or smallest) elements along dim and their indices (torch.topk).
+  std::pair<Self, Self> topk(int64_t k, int64_t dim = -1, bool largest = true, bool sorted = true) const {
+    return two(me().invoke_op_n("topk", {me(), Scalar(k), Scalar(dim), Scalar(largest), Scalar(sorted)}, 2));
+  }
+  /// The k-th smallest element along dim, k counted from 1, and its index (torch.kthvalue).
+  std::pair<Self, Self> kthvalue(int64_t k, int64_t dim = -1, bool keepdim = false) const {
+    return two(me().invoke_op_n("kthvalue", {me(), Scalar(k), Scalar(dim), Scalar(keepdim)}, 2));
+  }
+  /// The lower median of all elements, NaN if any is NaN; along dim, with its index (torch.median).
+  Self median() const { return call("median", {me()}); }
+  std::pair<Self, Self> median(int64_t dim, bool keepdim = false) const { return call2("median.dim", dim, keepdim); }
+  /// median ignoring NaNs (torch.nanmedian).
+  Self nanmedian() const { return call("nanmedian", {me()}); }
+  std::pair<Self, Self> nanmedian(int64_t dim, bool keepdim = false) const {
+    return call2("nanmedian.dim", dim, keepdim);
+  }
+  /// The most frequent value along dim (the smallest of equally frequent ones) and an index of it (torch.mode).
+  std::pair<Self, Self> mode(int64_t dim = -1, bool keepdim = false) const { return call2("mode", dim, keepdim); }
+  /// The distinct elements (or slices along dim) in ascending order, the inverse indices and the counts;
+  /// the last two are empty unless asked for (torch.unique).
+  std::tuple<Self, Self, Self> unique(bool sorted = true, bool return_inverse = false, bool return_counts = false,
+                                      std::optional<int64_t> dim = std::nullopt) const {
+    return three(me().invoke_op_n(
+        "unique", {me(), Scalar(sorted), Scalar(return_inverse), Scalar(return_counts), opt_int(dim)}, 3));
+  }
+  /// Each run of equal consecutive elements (or slices along dim) once, the inverse indices and the run
+  /// lengths (torch.unique_consecutive).
+  std::tuple<Self, Self, Self> unique_consecutive(bool return_inverse = false, bool return_counts = false,
+                                                  std::optional<int64_t> dim = std::nullopt) const {
+    return three(me().invoke_op_n("unique_consecutive",
+                                  {me(), Scalar(return_inverse), Scalar(return_counts), opt_int(dim)}, 3));
+  }
+
+ private:
+  static std::pair<Self, Self> two(std::vector<Self> outs) { return {std::move(outs[0]), std::move(outs[1])}; }
+  static std::tuple<Self, Self, Self> three(std::vector<Self> outs) {
+    return {std::move(outs[0]), std::move(outs[1]), std::move(outs[2])};
+  }
+
+ public:
+  // ---- (end) ----
 
  private:
   const Self& me() const { return static_cast<const Self&>(*this); }

@@ -325,6 +325,7 @@ Registry& Registry::get() {
     register_random_ops(*r);
     register_join_ops(*r);
     register_index_ops(*r);
+    register_sort_ops(*r);
     register_inplace_ops(*r);
     return r;
   }();

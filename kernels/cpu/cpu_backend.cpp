@@ -454,6 +454,11 @@ class CpuBackend final : public Backend {
     });
   }
 
+  void sort(bool descending, const StridedRef& values, const StridedRef& indices, const StridedRef& in,
+            int) override {
+    cpu_sort(descending, values, indices, in);
+  }
+
   void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int) override { cpu_gemm(out, a, b); }
 
  private:

@@ -53,6 +53,9 @@ void dispatch(DType dtype, std::string_view op, F&& f) {
   dispatch(dtype, op, "CPU", std::forward<F>(f));
 }
 
+/// Stable sort of every row along the last dim (kernels/cpu/sort.cpp); see Backend::sort.
+void cpu_sort(bool descending, const StridedRef& values, const StridedRef& indices, const StridedRef& in);
+
 /// Batched GEMM on the CPU (kernels/cpu/blas.cpp): OpenBLAS for floats, a blocked loop for integers.
 void cpu_gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b);
 

@@ -179,6 +179,14 @@ class CudaBackend final : public Backend {
                   make_indexer<3>(index.sizes, {out_strides, index.strides, src.strides}), out.data,
                   static_cast<const int64_t*>(index.data), src.data, out.strides[static_cast<size_t>(dim)]);
   }
+  void sort(bool descending, const StridedRef& values, const StridedRef& indices, const StridedRef& in,
+            int index) override {
+    use(index);
+    const int64_t n = in.sizes.back();
+    cuda::sort(descending, in.dtype, in.numel() / n, n, values.sizes.back(), split_dims(in, 1, false),
+               split_dims(values, 1, false), split_dims(indices, 1, false), values.data,
+               static_cast<int64_t*>(indices.data), in.data, *this, index);
+  }
   void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index) override {
     use(index);
     cuda::gemm(out, a, b, index);

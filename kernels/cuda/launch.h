@@ -66,6 +66,11 @@ struct Workspace {
 /// Batched integer matrix product (cuBLAS has none), with gemm's operand conventions; other dtypes are a
 /// named UNIMPLEMENTED error.
 void integer_gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b);
+/// Stable sort of each of `rows` rows of n elements, keeping the first k (sort.cu): in, values and indices are
+/// given as kept dims x the sorted dim; temporaries come from `backend`'s allocator on `device`.
+void sort(bool descending, DType dtype, int64_t rows, int64_t n, int64_t k, const ReduceIndexer& in_ix,
+          const ReduceIndexer& values_ix, const ReduceIndexer& indices_ix, void* values, int64_t* indices,
+          const void* in, Backend& backend, int device);
 
 /// Throws INTERNAL with the CUDA error string when a runtime call fails.
 void check(int cuda_error, const char* what);
