@@ -319,6 +319,7 @@ Registry& Registry::get() {
     register_random_ops(*r);
     register_join_ops(*r);
     register_index_ops(*r);
+    register_pad_ops(*r);
     return r;
   }();
   return *registry;

@@ -193,5 +193,6 @@ void register_compare_ops(Registry& r);
 void register_random_ops(Registry& r);
 void register_index_ops(Registry& r);
 void register_join_ops(Registry& r);
+void register_pad_ops(Registry& r);
 
 }  // namespace td
