@@ -59,6 +59,12 @@ std::string_view compare_op_name(CompareOp op);
 enum class ReduceOp : uint8_t { kSum, kProd, kMax, kMin };
 std::string_view reduce_op_name(ReduceOp op);
 
+/// How scatter writes src into out: kAssign overwrites (scatter); the others combine with what is there
+/// (scatter_add, and scatter_reduce's sum/prod/amax/amin). Max/min propagate NaN.
+enum class ScatterMode : uint8_t { kAssign, kAdd, kMul, kMax, kMin };
+/// The op name a ScatterMode reports in errors ("scatter", "scatter_add", "scatter_reduce").
+std::string_view scatter_mode_name(ScatterMode mode);
+
 enum class UnaryOp : uint8_t {
 #define TD_UNARY_ENUM(Name, name) k##Name,
   TD_FLOAT_UNARY_OPS(TD_UNARY_ENUM) TD_ANY_UNARY_OPS(TD_UNARY_ENUM) TD_PREDICATE_UNARY_OPS(TD_UNARY_ENUM)
@@ -153,10 +159,11 @@ class Backend {
   /// out[p] = in[p with dim replaced by index[p]], over out's shape; index is int64 with out's shape (possibly
   /// broadcast by strides) and every value already checked to lie in [0, in.sizes[dim]).
   virtual void gather(const StridedRef& out, const StridedRef& in, const StridedRef& index, int dim, int device);
-  /// out[p with dim replaced by index[p]] = src[p] (or += when accumulate) for every p of index's shape; index
-  /// values are checked. Without accumulate, duplicate indices leave one of the written values.
-  virtual void scatter(bool accumulate, const StridedRef& out, const StridedRef& index, const StridedRef& src, int dim,
-                       int device);
+  /// out[q] = src[p] (kAssign) or out[q] = out[q] (mode) src[p], with q = p with dim replaced by index[p], for
+  /// every p of index's shape; index values are checked. kAssign with duplicate indices leaves one of the
+  /// written values; the combining modes fold every one in (in an unspecified order on CUDA).
+  virtual void scatter(ScatterMode mode, const StridedRef& out, const StridedRef& index, const StridedRef& src,
+                       int dim, int device);
   /// Sorts every row of `in` along its last dim, stably: values gets the row's first k elements in order and
   /// indices (int64) their positions in the row, where k <= n is the last size of values and indices (their
   /// other sizes are in's); any strides. NaN counts as the largest value (last ascending, first descending),

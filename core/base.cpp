@@ -142,6 +142,12 @@ std::string_view reduce_op_name(ReduceOp op) {
   return kNames[static_cast<size_t>(op)];
 }
 
+std::string_view scatter_mode_name(ScatterMode mode) {
+  return mode == ScatterMode::kAssign ? "scatter"
+         : mode == ScatterMode::kAdd  ? "scatter_add"
+                                      : "scatter_reduce";
+}
+
 std::string_view unary_op_name(UnaryOp op) {
   static constexpr std::string_view kNames[] = {
 #define TD_UNARY_NAME(Name, name) #name,
@@ -174,8 +180,8 @@ void Backend::scan(ReduceOp op, const StridedRef&, const StridedRef&, int) {
   missing(op == ReduceOp::kSum ? "cumsum" : "cumprod");
 }
 void Backend::gather(const StridedRef&, const StridedRef&, const StridedRef&, int, int) { missing("gather"); }
-void Backend::scatter(bool accumulate, const StridedRef&, const StridedRef&, const StridedRef&, int, int) {
-  missing(accumulate ? "scatter_add" : "scatter");
+void Backend::scatter(ScatterMode mode, const StridedRef&, const StridedRef&, const StridedRef&, int, int) {
+  missing(scatter_mode_name(mode));
 }
 void Backend::sort(bool, const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("sort"); }
 void Backend::gemm(const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("matmul"); }

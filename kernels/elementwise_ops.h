@@ -298,6 +298,21 @@ TD_HD bool compare(T a, T b) {
   else return (a != T(0)) != (b != T(0));
 }
 
+/// What scatter leaves in an output element that already holds acc when it writes v (ScatterMode).
+template <ScatterMode Mode, class T>
+TD_HD T scatter_combine(T acc, T v) {
+  if constexpr (Mode == ScatterMode::kAssign)
+    return v;
+  else if constexpr (Mode == ScatterMode::kAdd)
+    return binary<BinaryOp::kAdd>(acc, v, T(1));
+  else if constexpr (Mode == ScatterMode::kMul)
+    return binary<BinaryOp::kMul>(acc, v, T(1));
+  else if constexpr (Mode == ScatterMode::kMax)
+    return binary<BinaryOp::kMaximum>(acc, v, T(1));
+  else
+    return binary<BinaryOp::kMinimum>(acc, v, T(1));
+}
+
 // ---- reductions ----
 
 /// How op folds values of T: the accumulator type A (double for floats and int64 for integers in sums and
@@ -356,3 +371,4 @@ TD_HD void arg_best(const T* x, int64_t n, int64_t s, bool is_max, T& best, int6
   X(kAdd) X(kSub) X(kMul) X(kDiv) X(kMaximum) X(kMinimum) X(kPow) X(kFmod) X(kRemainder) X(kFloorDivide) \
   X(kAtan2) X(kBitwiseAnd) X(kBitwiseOr) X(kBitwiseXor)
 #define TD_FOR_EACH_COMPARE_OP(X) X(kEq) X(kNe) X(kLt) X(kLe) X(kGt) X(kGe) X(kLogicalAnd) X(kLogicalOr) X(kLogicalXor)
+#define TD_FOR_EACH_SCATTER_MODE(X) X(kAssign) X(kAdd) X(kMul) X(kMax) X(kMin)

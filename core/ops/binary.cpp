@@ -1,5 +1,6 @@
 // Elementwise binary arithmetic with broadcasting and type promotion: add, sub, mul, div, neg, maximum,
-// minimum, clamp, pow, fmod, remainder, floor_divide, atan2, bitwise_and/or/xor.
+// minimum, clamp, pow, fmod, remainder, floor_divide, atan2, bitwise_and/or/xor, and lerp (a ternary op
+// built on the binary kernels).
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/ops/helpers.h"
@@ -57,6 +58,41 @@ Tensor scaled(const Tensor& g, Scalar alpha) {
 
 ForwardFn forward_of(BinaryOp op) {
   return [op](const Args& a) -> std::vector<Tensor> { return {binary(op, a.tensor(0), a.tensor(1))}; };
+}
+
+// lerp.Scalar / lerp.Tensor of PyTorch 1.13 (a number weight arrives as a wrapped number): self and end (and
+// a tensor weight) share a floating dtype; the three broadcast. PyTorch's formula starts from the nearer end,
+// so weight 0 gives self and weight 1 gives end exactly.
+Tensor lerp(const Tensor& self, const Tensor& end, const Tensor& weight) {
+  const bool number = weight.impl().wrapped_number;
+  TD_CHECK_ARG(end.dtype() == self.dtype(), "[lerp] expected dtype ", dtype_name(self.dtype()),
+               " for `end` but got dtype ", dtype_name(end.dtype()));
+  TD_CHECK_ARG(number || weight.dtype() == self.dtype(), "[lerp] expected dtype ", dtype_name(self.dtype()),
+               " for `weight` but got dtype ", dtype_name(weight.dtype()));
+  const Tensor all[] = {self, end, weight};
+  (void)ops::common_device("lerp", all);
+  auto shape =
+      ops::broadcast_shapes("lerp", ops::broadcast_shapes("lerp", self.sizes(), end.sizes()), weight.sizes());
+  TD_CHECK_ARG(is_floating(self.dtype()), "[lerp] \"", number ? "lerp_kernel_scalar" : "lerp_kernel_tensor",
+               "\" not implemented for '", dtype_name(self.dtype()), "'");
+  Tensor diff = binary(BinaryOp::kSub, end, self), out;
+  if (number) {
+    // The weight in the tensors' precision, as PyTorch's kernel sees it.
+    double w = weight.item().to_double(), one_minus = 1.0 - w;
+    if (self.dtype() == DType::kFloat32) {
+      w = static_cast<float>(w);
+      one_minus = 1.0f - static_cast<float>(w);
+    }
+    out = std::abs(w) < 0.5
+              ? binary(BinaryOp::kAdd, self, binary(BinaryOp::kMul, diff, wrapped_scalar(w)))
+              : binary(BinaryOp::kSub, end, binary(BinaryOp::kMul, diff, wrapped_scalar(one_minus)));
+  } else {
+    Tensor near_self = binary(BinaryOp::kAdd, self, binary(BinaryOp::kMul, weight, diff));
+    Tensor near_end = binary(BinaryOp::kSub, end,
+                             binary(BinaryOp::kMul, diff, binary(BinaryOp::kSub, wrapped_scalar(1), weight)));
+    out = near_self.where(weight.abs().lt(0.5), near_end);
+  }
+  return out.shape() == shape ? out : out.expand(shape).contiguous();
 }
 
 // The gradient where mask holds, else 0 (where, not a product: 0 * inf would be NaN).
@@ -240,6 +276,24 @@ void register_binary_ops(Registry& r) {
         if (c.needs_grad(0)) ga = ops::sum_to(scale.mul(b), c.input_meta(0).sizes);
         if (c.needs_grad(1)) gb = ops::sum_to(scale.mul(a).neg(), c.input_meta(1).sizes);
         return {ga, gb};
+      });
+
+  r.def("lerp(Tensor self, Tensor end, Tensor weight) -> Tensor")
+      .doc("self + weight * (end - self), broadcasting; weight is a number or a tensor")
+      .forward(
+          [](const Args& a) -> std::vector<Tensor> { return {lerp(a.tensor(0), a.tensor(1), a.tensor(2))}; })
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // d/dself = 1 - weight, d/dend = weight, d/dweight = end - self.
+        const Tensor& g = c.grad();
+        Tensor w = c.input(2), gs, ge, gw;
+        const bool number = w.impl().wrapped_number;
+        if (c.needs_grad(0)) {
+          Tensor d = number ? g.mul(Scalar(1.0 - w.item().to_double())) : g.mul(w.neg().add(1));
+          gs = ops::sum_to(d, c.input_meta(0).sizes);
+        }
+        if (c.needs_grad(1)) ge = ops::sum_to(number ? g.mul(w.item()) : g.mul(w), c.input_meta(1).sizes);
+        if (c.needs_grad(2)) gw = ops::sum_to(g.mul(c.input(1).sub(c.input(0))), c.input_meta(2).sizes);
+        return {gs, ge, gw};
       });
 
   for (BinaryOp op : {BinaryOp::kBitwiseAnd, BinaryOp::kBitwiseOr, BinaryOp::kBitwiseXor}) {

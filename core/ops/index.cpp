@@ -1,5 +1,8 @@
-// Index-based ops: gather, scatter, scatter_add (primitives on the backend's gather/scatter kernels) and the
-// ops composed from them: index_select, index_add, take, masked_fill, masked_select, nonzero.
+// Index-based ops: gather, scatter, scatter_add, scatter_reduce (primitives on the backend's gather/scatter
+// kernels) and the ops composed from them: index_select, index_add, take, masked_fill, masked_select,
+// nonzero.
+#include "core/autograd/grad_mode.h"
+#include "core/autograd/node.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/ops/helpers.h"
@@ -58,10 +61,10 @@ Tensor gather(const Tensor& self, int64_t dim, const Tensor& index) {
   return out;
 }
 
-Tensor scatter(bool accumulate, const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
-  std::string_view op = accumulate ? "scatter_add" : "scatter";
-  int64_t d = wrap_dim(op, dim, self.dim());
-  check_index(op, self, d, index, &src);
+// A copy of self with src scattered into it by mode. The caller has checked index (check_index) and src's
+// dtype.
+Tensor scatter_into(ScatterMode mode, const Tensor& self, int64_t d, const Tensor& index, const Tensor& src) {
+  std::string_view op = scatter_mode_name(mode);
   const Tensor all[] = {self, index, src};
   Device device = ops::common_device(op, all);
   Tensor out = self.clone();
@@ -72,8 +75,161 @@ Tensor scatter(bool accumulate, const Tensor& self, int64_t dim, const Tensor& i
   auto [ss, st] = rank1(s);
   StridedRef o{out.data_ptr(), out.dtype(), os, ot}, idx{index.data_ptr(), DType::kInt64, is, it},
       sr{s.data_ptr(), s.dtype(), ss, st};
-  backend(device.type).scatter(accumulate, o, idx, sr, static_cast<int>(d), device.index);
+  backend(device.type).scatter(mode, o, idx, sr, static_cast<int>(d), device.index);
   return out;
+}
+
+Tensor scatter(bool accumulate, const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src) {
+  ScatterMode mode = accumulate ? ScatterMode::kAdd : ScatterMode::kAssign;
+  std::string_view op = scatter_mode_name(mode);
+  int64_t d = wrap_dim(op, dim, self.dim());
+  check_index(op, self, d, index, &src);
+  return scatter_into(mode, self, d, index, src);
+}
+
+// scatter_reduce's reductions, by PyTorch's names.
+enum class Reduction { kSum, kProd, kMean, kAmax, kAmin };
+
+Reduction parse_reduction(const std::string& reduce) {
+  if (reduce == "sum") return Reduction::kSum;
+  if (reduce == "prod") return Reduction::kProd;
+  if (reduce == "mean") return Reduction::kMean;
+  if (reduce == "amax") return Reduction::kAmax;
+  if (reduce == "amin") return Reduction::kAmin;
+  throw Error(ErrorCode::kInvalidArgument,
+              str("[scatter_reduce] reduce argument must be either sum, prod, mean, amax "
+                  "or amin, got '",
+                  reduce, "'"));
+}
+
+Tensor scatter_reduce(const Tensor& self, int64_t dim, const Tensor& index, const Tensor& src, Reduction r,
+                      bool include_self) {
+  constexpr std::string_view op = "scatter_reduce";
+  int64_t d = wrap_dim(op, dim, self.dim());
+  TD_CHECK_ARG(index.dtype() == DType::kInt64,
+               "[scatter_reduce] scatter(): Expected dtype int64 for index (got ", dtype_name(index.dtype()),
+               ")");
+  TD_CHECK_ARG(self.dtype() == src.dtype(),
+               "[scatter_reduce] scatter(): Expected self.dtype to be equal to "
+               "src.dtype (self ",
+               dtype_name(self.dtype()), ", src ", dtype_name(src.dtype()), ")");
+  check_index(op, self, d, index, &src);
+  TD_CHECK_ARG(!(r == Reduction::kMean && self.dtype() == DType::kBool),
+               "[scatter_reduce] \"scatter_gather_tensor_cpu_reduce_mean\" not implemented for 'bool'");
+  Tensor base = self;
+  if (!include_self && index.numel() > 0) {
+    // The places src reaches must forget self's values: they start from the reduction's identity, or, for
+    // amax/amin, from one of the src values that reach them (no dtype needs a sentinel then).
+    Tensor start = r == Reduction::kAmax || r == Reduction::kAmin
+                       ? src
+                       : full(index.shape(), r == Reduction::kProd ? 1 : 0, {self.dtype(), self.device()});
+    base = scatter_into(ScatterMode::kAssign, self, d, index, start);
+  }
+  ScatterMode mode = r == Reduction::kProd   ? ScatterMode::kMul
+                     : r == Reduction::kAmax ? ScatterMode::kMax
+                     : r == Reduction::kAmin ? ScatterMode::kMin
+                                             : ScatterMode::kAdd;
+  Tensor out = scatter_into(mode, base, d, index, src);
+  if (r != Reduction::kMean) return out;
+  // PyTorch 1.13 divides by how many values met at each place (self counting once when included; places
+  // nothing reached divide by 1), flooring for integers.
+  TensorOptions opts{self.dtype(), self.device()};
+  Tensor count = (include_self ? ones(self.shape(), opts) : zeros(self.shape(), opts))
+                     .scatter_add(d, index, ones(index.shape(), opts));
+  count = count.where(count.ne(0), 1);
+  return is_floating(self.dtype()) ? out.div(count) : out.floor_divide(count);
+}
+
+// Passes its input through; differentiating through it again raises `message` (PyTorch's DelayedError),
+// for a first derivative whose own derivative PyTorch does not define.
+struct DelayedErrorNode : autograd::Node {
+  explicit DelayedErrorNode(std::string message) : message(std::move(message)) {}
+  std::string name() const override { return "Error"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&&) override {
+    throw Error(ErrorCode::kUnimplemented, message);
+  }
+  std::string message;
+};
+
+Tensor delayed_error(const Tensor& t, std::string message) {
+  if (!autograd::GradMode::is_enabled() || !t.requires_grad()) return t;
+  auto node = std::make_shared<DelayedErrorNode>(std::move(message));
+  node->next_edges.push_back(autograd::gradient_edge(t));
+  node->output_meta.push_back(autograd::TensorMeta::of(t));
+  Tensor out = t.detach();
+  autograd::set_history(out, node, 0);
+  return out;
+}
+
+// PyTorch 1.13's scatter_reduce_backward: gradients of self and src, given the forward's result.
+std::vector<Tensor> scatter_reduce_backward(GradContext& c) {
+  const Tensor& g = c.grad();
+  const Args& args = c.args();
+  int64_t dim = args.int_at(1);
+  const std::string& reduce = args.string_at(4);
+  Reduction r = parse_reduction(reduce);
+  bool include_self = args.bool_at(5);
+  Tensor self = c.input(0), index = c.input(1), src = c.input(2), result = c.output();
+  if (index.shape() != src.shape()) {
+    // PyTorch differentiates only an index of src's shape; these are the errors it raises otherwise.
+    if (r != Reduction::kSum && r != Reduction::kMean)
+      (void)ops::broadcast_shapes("scatter_reduce", src.sizes(), index.sizes());
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        str("[scatter_reduce] Function ScatterReduceBackward0 returned an invalid gradient at index 1 - got ",
+            shape_str(index.sizes()), " but expected shape compatible with ", shape_str(src.sizes())));
+  }
+  TensorOptions opts{g.dtype(), g.device()};
+  Tensor gs, gsrc;
+  switch (r) {
+    case Reduction::kSum:
+      gs = g;
+      gsrc = g.gather(dim, index);
+      break;
+    case Reduction::kMean: {
+      Tensor n = (include_self ? ones(g.shape(), opts) : zeros(g.shape(), opts))
+                     .scatter_add(dim, index, ones(src.shape(), opts));
+      n = n.where(n.ne(0), 1);
+      gs = g.div(n);
+      gsrc = g.gather(dim, index).div(n.gather(dim, index));
+      break;
+    }
+    case Reduction::kAmax:
+    case Reduction::kAmin: {
+      // Ties share the gradient evenly: each value equal to the result gets grad / (how many are equal).
+      Tensor value = result.gather(dim, index);
+      Tensor self_is = self.eq(result).to(g.dtype()), src_is = src.eq(value).to(g.dtype());
+      Tensor share = g.div(self_is.scatter_add(dim, index, src_is));
+      gs = self_is.mul(share);
+      gsrc = src_is.mul(share.gather(dim, index));
+      break;
+    }
+    case Reduction::kProd: {
+      // d/dx of a product is the product of the others: result / x, computed without dividing by zero. A
+      // place of self that is 0 gets the product of the rest directly; a src value that is the only 0
+      // reaching its place gets the product of the rest by redoing the reduction with that 0 replaced by 1.
+      Tensor masked_self = self.masked_fill(self.eq(0), 1);
+      gs = g.mul(masked_self.scatter_reduce(dim, index, src, reduce, include_self)).div(masked_self);
+      Tensor src_zero = src.eq(0);
+      Tensor zeros_reaching =
+          zeros(self.shape(), opts).scatter_add(dim, index, src_zero.to(g.dtype())).gather(dim, index);
+      Tensor single_zero = src_zero.logical_and(zeros_reaching.eq(1));
+      Tensor without_zero =
+          self.scatter_reduce(dim, index, src.masked_fill(single_zero, 1), reduce, include_self);
+      gsrc = g.mul(without_zero)
+                 .gather(dim, index)
+                 .where(single_zero, g.mul(result).gather(dim, index).div(src.masked_fill(src_zero, 1)));
+      if (zeros_reaching.gt(1).any().item().to_int()) {
+        gsrc =
+            delayed_error(gsrc,
+                          "[scatter_reduce] scatter_reduce(): Double backward is unsupported for src when >1 "
+                          "zeros in src are scattered to the same position in self");
+      }
+      break;
+    }
+  }
+  if (!include_self) gs = gs.scatter(dim, index, zeros(index.shape(), opts));
+  return {gs, Tensor(), gsrc};
 }
 
 // index (1-d) laid along `dim` and expanded to `shape`: what gather/scatter need for index_select/index_add.
@@ -136,6 +292,18 @@ void register_index_ops(Registry& r) {
           return {gs, Tensor(), gsrc};
         });
   }
+
+  r.def(
+       "scatter_reduce(Tensor self, int dim, Tensor index, Tensor src, str reduce, *, bool "
+       "include_self=True) -> "
+       "Tensor")
+      .doc("a copy of self with src reduced (sum, prod, mean, amax, amin) into the indexed places along dim")
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {scatter_reduce(a.tensor(0), a.int_at(1), a.tensor(2), a.tensor(3),
+                               parse_reduction(a.string_at(4)), a.bool_at(5))};
+      })
+      .saves_outputs()
+      .backward(scatter_reduce_backward);
 
   r.def("index_select(Tensor self, int dim, Tensor index) -> Tensor")
       .doc("the slices of self at the given indices along dim")

@@ -484,6 +484,64 @@ class TensorMethods {
  public:
   // ---- (end) ----
 
+  // ---- padding, einsum, lerp, nan_to_num, repeat_interleave, scatter_reduce methods (begin) ----
+  /// self padded by (left, right) pairs from the last dim backwards: "constant" with value (negative pads
+  /// crop), "reflect", "replicate" or "circular" (torch.nn.functional.pad).
+  Self pad(Shape pad, std::string mode = "constant", std::optional<double> value = std::nullopt) const {
+    return call("pad", {me(), std::move(pad), std::move(mode), opt_float(value)});
+  }
+  /// Sums of products over the labels of an Einstein-summation equation ("ij,jk->ik") (torch.einsum). A
+  /// remote list must not be empty: its first tensor names the session.
+  /// path, if given, lists the pairs of operands to contract in turn (opt_einsum's convention).
+  static Self einsum(std::string equation, std::vector<Self> tensors,
+                     std::optional<Shape> path = std::nullopt) {
+    Self first = tensors.empty() ? Self() : tensors.front();
+    return first.invoke_op("einsum", {std::move(equation), std::move(tensors), optional_dims<Self>(path)});
+  }
+  /// self + weight * (end - self), broadcasting (torch.lerp).
+  Self lerp(const Self& end, Scalar weight) const {
+    return call("lerp", {me(), end, weight});
+  }
+  Self lerp(const Self& end, const Self& weight) const {
+    return call("lerp", {me(), end, weight});
+  }
+  Self lerp_(const Self& end, Scalar weight) const { return call("lerp_", {me(), end, weight}); }
+  Self lerp_(const Self& end, const Self& weight) const { return call("lerp_", {me(), end, weight}); }
+  /// NaN, +inf and -inf replaced by nan (0), posinf and neginf (the dtype's largest and lowest values by
+  /// default) (torch.nan_to_num).
+  Self nan_to_num(std::optional<double> nan = std::nullopt, std::optional<double> posinf = std::nullopt,
+                  std::optional<double> neginf = std::nullopt) const {
+    return call("nan_to_num", {me(), opt_float(nan), opt_float(posinf), opt_float(neginf)});
+  }
+  /// Each element (or slice along dim; flattened when dim is None) repeated `repeats` times, or repeats[i]
+  /// times for element i (torch.repeat_interleave).
+  Self repeat_interleave(int64_t repeats, std::optional<int64_t> dim = std::nullopt,
+                         std::optional<int64_t> output_size = std::nullopt) const {
+    return call("repeat_interleave", {me(), Scalar(repeats), opt_int(dim), opt_int(output_size)});
+  }
+  Self repeat_interleave(const Self& repeats, std::optional<int64_t> dim = std::nullopt,
+                         std::optional<int64_t> output_size = std::nullopt) const {
+    return call("repeat_interleave", {me(), repeats, opt_int(dim), opt_int(output_size)});
+  }
+  /// For a 1-d tensor of counts: i repeated counts[i] times (torch.repeat_interleave(repeats)).
+  Self repeat_interleave() const {
+    return call("repeat_interleave.Tensor", {me()});
+  }
+  /// A copy of self with src reduced into the places index names along dim; reduce is "sum", "prod", "mean",
+  /// "amax" or "amin" (torch.scatter_reduce).
+  Self scatter_reduce(int64_t dim, const Self& index, const Self& src, std::string reduce,
+                      bool include_self = true) const {
+    return call("scatter_reduce", {me(), Scalar(dim), index, src, std::move(reduce), Scalar(include_self)});
+  }
+
+ private:
+  static Value opt_float(std::optional<double> v) {
+    return v ? Value(Scalar(*v)) : Value(None{});
+  }
+
+ public:
+  // ---- padding, einsum, lerp, nan_to_num, repeat_interleave, scatter_reduce methods (end) ----
+
  private:
   const Self& me() const { return static_cast<const Self&>(*this); }
   static Value opt(const std::optional<Scalar>& s) { return s ? Value(*s) : Value(None{}); }

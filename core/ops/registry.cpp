@@ -326,6 +326,7 @@ Registry& Registry::get() {
     register_join_ops(*r);
     register_index_ops(*r);
     register_sort_ops(*r);
+    register_pad_ops(*r);
     register_inplace_ops(*r);
     return r;
   }();

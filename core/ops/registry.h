@@ -199,6 +199,7 @@ void register_random_ops(Registry& r);
 void register_index_ops(Registry& r);
 void register_join_ops(Registry& r);
 void register_sort_ops(Registry& r);
+void register_pad_ops(Registry& r);
 /// Last: the in-place forms of ops registered before.
 void register_inplace_ops(Registry& r);
 

@@ -1,8 +1,10 @@
 // Elementwise unary ops: exp/log/trig/... (integers promote to the default float), abs/sign/rounding/relu
-// (dtype kept), and the bool predicates isnan/isinf/isfinite/logical_not. Each entry is its name in
-// core/ops/unary_list.h, a backward formula in public ops below, and a functor in kernels/elementwise_ops.h.
+// (dtype kept), the bool predicates isnan/isinf/isfinite/logical_not, and nan_to_num (built on them). Each
+// entry is its name in core/ops/unary_list.h, a backward formula in public ops below, and a functor in
+// kernels/elementwise_ops.h.
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include "core/backend.h"
@@ -119,7 +121,35 @@ void define(Registry& r, UnaryOp op, Kind kind) {
 }
 }  // namespace
 
+// The largest and lowest finite values of a float dtype.
+std::pair<double, double> finite_range(DType dtype) {
+  if (dtype == DType::kFloat32)
+    return {std::numeric_limits<float>::max(), std::numeric_limits<float>::lowest()};
+  return {std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest()};
+}
+
 void register_unary_ops(Registry& r) {
+  r.def("nan_to_num(Tensor self, float? nan=None, float? posinf=None, float? neginf=None) -> Tensor")
+      .doc(
+          "NaN, +inf and -inf replaced by nan (0), posinf and neginf (the dtype's largest and lowest values)")
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor& x = a.tensor(0);
+        if (!is_floating(x.dtype())) return {x.clone()};  // integers hold no NaN or inf
+        auto [largest, lowest] = finite_range(x.dtype());
+        TensorOptions opts{x.dtype(), x.device()};
+        Tensor nan = full({}, a.is_none(1) ? 0.0 : a.float_at(1), opts);
+        Tensor posinf = full({}, a.is_none(2) ? largest : a.float_at(2), opts);
+        Tensor neginf = full({}, a.is_none(3) ? lowest : a.float_at(3), opts);
+        Tensor replacement = nan.where(x.isnan(), posinf.where(x.gt(0), neginf));
+        return {x.where(x.isfinite(), replacement)};
+      })
+      .saves_inputs({0})
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // The finite values pass through; the replaced ones are constants (a product, as PyTorch: 0 * NaN is
+        // NaN).
+        return {c.grad().mul(c.input(0).isfinite())};
+      });
+
 #define TD_DEFINE_UNARY(Name, name) define(r, UnaryOp::k##Name, Kind::kFloat);
   TD_FLOAT_UNARY_OPS(TD_DEFINE_UNARY)
 #undef TD_DEFINE_UNARY

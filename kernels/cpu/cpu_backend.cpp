@@ -240,6 +240,24 @@ void* raw_allocate(size_t nbytes) {
 // Idle cached host memory above this goes back to the system.
 constexpr size_t kMaxIdleHostCache = size_t{1} << 30;
 
+// Serial: several positions may hit one output element, and the order must not depend on threads.
+template <class T, ScatterMode Mode>
+void scatter_loop(const StridedRef& out, const StridedRef& index, const StridedRef& src, int dim) {
+  auto* po = static_cast<T*>(out.data);
+  auto* ps = static_cast<const T*>(src.data);
+  auto* px = static_cast<const int64_t*>(index.data);
+  const int64_t n = index.numel();
+  const int64_t dim_stride = out.strides[static_cast<size_t>(dim)];
+  // Every other dim indexes out as it indexes index, so out's strides with dim's zeroed walk the rest.
+  std::vector<int64_t> out_strides(out.strides.begin(), out.strides.end());
+  out_strides[static_cast<size_t>(dim)] = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    T& dst = po[offset_of(i, index.sizes, out_strides) +
+                px[offset_of(i, index.sizes, index.strides)] * dim_stride];
+    dst = fn::scatter_combine<Mode>(dst, ps[offset_of(i, index.sizes, src.strides)]);
+  }
+}
+
 class CpuBackend final : public Backend {
  public:
   std::string_view name() const override { return "CPU"; }
@@ -430,26 +448,15 @@ class CpuBackend final : public Backend {
     });
   }
 
-  void scatter(bool accumulate, const StridedRef& out, const StridedRef& index, const StridedRef& src, int dim,
+  void scatter(ScatterMode mode, const StridedRef& out, const StridedRef& index, const StridedRef& src, int dim,
                int) override {
-    dispatch(out.dtype, accumulate ? "scatter_add" : "scatter", [&](auto tag) {
+    dispatch(out.dtype, scatter_mode_name(mode), [&](auto tag) {
       using T = decltype(tag);
-      auto* po = static_cast<T*>(out.data);
-      auto* ps = static_cast<const T*>(src.data);
-      auto* px = static_cast<const int64_t*>(index.data);
-      const int64_t n = StridedRef{nullptr, index.dtype, index.sizes, index.strides}.numel();
-      const int64_t dim_stride = out.strides[static_cast<size_t>(dim)];
-      std::vector<int64_t> out_strides(out.strides.begin(), out.strides.end());
-      out_strides[static_cast<size_t>(dim)] = 0;
-      // Serial: several positions may hit one output element, and the order must not depend on threads.
-      for (int64_t i = 0; i < n; ++i) {
-        T& dst = po[offset_of(i, index.sizes, out_strides) + px[offset_of(i, index.sizes, index.strides)] * dim_stride];
-        const T v = ps[offset_of(i, index.sizes, src.strides)];
-        if (accumulate) {
-          dst = fn::binary<BinaryOp::kAdd>(dst, v, T(1));
-        } else {
-          dst = v;
-        }
+      switch (mode) {
+#define TD_SCATTER_CASE(Name) \
+  case ScatterMode::Name: return scatter_loop<T, ScatterMode::Name>(out, index, src, dim);
+        TD_FOR_EACH_SCATTER_MODE(TD_SCATTER_CASE)
+#undef TD_SCATTER_CASE
       }
     });
   }

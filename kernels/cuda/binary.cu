@@ -34,24 +34,58 @@ __global__ void gather_kernel(int64_t n, Indexer ix, T* out, const T* in, const 
   }
 }
 
-template <class T>
-__device__ __forceinline__ void atomic_accumulate(T* dst, T v) {
-  if constexpr (std::is_same_v<T, int64_t>) {
-    atomicAdd(reinterpret_cast<unsigned long long*>(dst), static_cast<unsigned long long>(v));  // two's complement
+// out = scatter_combine<Mode>(out, v) as one atomic step: a compare-and-swap loop on the word holding the
+// element (the aligned 32-bit word around it for 1- and 2-byte types), retried until no other thread changed
+// it in between. Bits are compared, not values, so a NaN cannot make it spin.
+template <ScatterMode Mode, class T>
+__device__ void atomic_combine(T* dst, T v) {
+  if constexpr (sizeof(T) == 8 || sizeof(T) == 4) {
+    using W = std::conditional_t<sizeof(T) == 8, unsigned long long, unsigned int>;
+    auto* word = reinterpret_cast<W*>(dst);
+    W old = *word, assumed;
+    do {
+      assumed = old;
+      T current, next;
+      memcpy(&current, &assumed, sizeof(T));
+      next = fn::scatter_combine<Mode>(current, v);
+      W bits;
+      memcpy(&bits, &next, sizeof(T));
+      old = atomicCAS(word, assumed, bits);
+    } while (assumed != old);
   } else {
-    atomicAdd(dst, v);
+    using U = std::conditional_t<sizeof(T) == 1, unsigned char, unsigned short>;
+    const auto address = reinterpret_cast<uintptr_t>(dst);
+    auto* word = reinterpret_cast<unsigned int*>(address & ~uintptr_t{3});
+    const unsigned shift = static_cast<unsigned>(address & 3) * 8;
+    const unsigned mask = ((1u << (8 * sizeof(T))) - 1u) << shift;
+    unsigned old = *word, assumed;
+    do {
+      assumed = old;
+      const U bits = static_cast<U>((assumed & mask) >> shift);
+      T current, next;
+      memcpy(&current, &bits, sizeof(T));
+      next = fn::scatter_combine<Mode>(current, v);
+      U next_bits;
+      memcpy(&next_bits, &next, sizeof(T));
+      old = atomicCAS(word, assumed, (assumed & ~mask) | (static_cast<unsigned>(next_bits) << shift));
+    } while (assumed != old);
   }
 }
 
-template <class T, bool kAccumulate>
+template <class T, ScatterMode Mode>
 __global__ void scatter_kernel(int64_t n, Indexer ix, T* out, const int64_t* index, const T* src, int64_t dim_stride) {
   TD_GRID_STRIDE_LOOP(i, n) {
     T* dst = out + offset_of<0>(ix, i) + index[offset_of<1>(ix, i)] * dim_stride;
     const T v = src[offset_of<2>(ix, i)];
-    if constexpr (kAccumulate) {
-      atomic_accumulate(dst, v);
-    } else {
+    if constexpr (Mode == ScatterMode::kAssign) {
       *dst = v;
+    } else if constexpr (Mode == ScatterMode::kAdd && std::is_same_v<T, int64_t>) {
+      atomicAdd(reinterpret_cast<unsigned long long*>(dst), static_cast<unsigned long long>(v));  // two's complement
+    } else if constexpr (Mode == ScatterMode::kAdd &&
+                         (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int32_t>)) {
+      atomicAdd(dst, v);  // the hardware's own atomic add
+    } else {
+      atomic_combine<Mode>(dst, v);
     }
   }
 }
@@ -126,22 +160,19 @@ void gather(DType dtype, int64_t n, const Indexer& ix, void* out, const void* in
   check(cudaGetLastError(), "gather kernel launch");
 }
 
-void scatter(bool accumulate, DType dtype, int64_t n, const Indexer& ix, void* out, const int64_t* index,
+void scatter(ScatterMode mode, DType dtype, int64_t n, const Indexer& ix, void* out, const int64_t* index,
              const void* src, int64_t dim_stride) {
-  dispatch(dtype, accumulate ? "scatter_add" : "scatter", [&](auto tag) {
+  dispatch(dtype, scatter_mode_name(mode).data(), [&](auto tag) {
     using T = decltype(tag);
     auto* o = static_cast<T*>(out);
     auto* s = static_cast<const T*>(src);
-    if (!accumulate) {
-      scatter_kernel<T, false><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride);
-      return;
-    }
-    // CUDA has atomic adds for these types only.
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, int32_t> ||
-                  std::is_same_v<T, int64_t>) {
-      scatter_kernel<T, true><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride);
-    } else {
-      throw Error(ErrorCode::kUnimplemented, str("[scatter_add] has no CUDA kernel for dtype ", dtype_name(dtype)));
+    switch (mode) {
+#define TD_SCATTER_LAUNCH(Name)                                                                        \
+  case ScatterMode::Name:                                                                              \
+    scatter_kernel<T, ScatterMode::Name><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride); \
+    break;
+      TD_FOR_EACH_SCATTER_MODE(TD_SCATTER_LAUNCH)
+#undef TD_SCATTER_LAUNCH
     }
   });
   check(cudaGetLastError(), "scatter kernel launch");

@@ -170,12 +170,12 @@ class CudaBackend final : public Backend {
     cuda::gather(out.dtype, out.numel(), make_indexer<3>(out.sizes, {out.strides, in_strides, index.strides}), out.data,
                  in.data, static_cast<const int64_t*>(index.data), in.strides[static_cast<size_t>(dim)]);
   }
-  void scatter(bool accumulate, const StridedRef& out, const StridedRef& index, const StridedRef& src, int dim,
+  void scatter(ScatterMode mode, const StridedRef& out, const StridedRef& index, const StridedRef& src, int dim,
                int device) override {
     use(device);
     std::vector<int64_t> out_strides(out.strides.begin(), out.strides.end());
     out_strides[static_cast<size_t>(dim)] = 0;
-    cuda::scatter(accumulate, out.dtype, index.numel(),
+    cuda::scatter(mode, out.dtype, index.numel(),
                   make_indexer<3>(index.sizes, {out_strides, index.strides, src.strides}), out.data,
                   static_cast<const int64_t*>(index.data), src.data, out.strides[static_cast<size_t>(dim)]);
   }

@@ -35,8 +35,9 @@ void where(DType dtype, int64_t n, const Indexer& ix, void* out, const void* con
 /// zeroed, index).
 void gather(DType dtype, int64_t n, const Indexer& ix, void* out, const void* in, const int64_t* index,
             int64_t dim_stride);
-/// out[o0 + index[o1] * dim_stride] (+)= src[o2] over (out with dim's stride zeroed, index, src).
-void scatter(bool accumulate, DType dtype, int64_t n, const Indexer& ix, void* out, const int64_t* index,
+/// out[o0 + index[o1] * dim_stride] (mode)= src[o2] over (out with dim's stride zeroed, index, src); the
+/// combining modes are atomic.
+void scatter(ScatterMode mode, DType dtype, int64_t n, const Indexer& ix, void* out, const int64_t* index,
              const void* src, int64_t dim_stride);
 void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* dst, const void* src);
 void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& value);

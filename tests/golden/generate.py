@@ -85,11 +85,17 @@ def encode_kwargs(kwargs):
 def apply(op, args, kwargs):
     if op == "where":  # Tensor.where(condition, other) puts self second; torch.where matches our signature
         return torch.where(*args, **kwargs)
-    if op.rstrip("_") in ("gather", "scatter", "scatter_add", "index_select", "index_add"):
+    if op.rstrip("_") in ("gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add"):
         # dim sits between the tensors in PyTorch's signature: pass it positionally there.
         kwargs = dict(kwargs)
         dim = kwargs.pop("dim")
         return getattr(torch.Tensor, op)(args[0], dim, *args[1:], **kwargs)
+    if op == "pad":  # torch.nn.functional.pad, not a Tensor method
+        return torch.nn.functional.pad(*args, **kwargs)
+    if op == "einsum":  # the equation comes first, then the operands
+        return torch.einsum(kwargs["equation"], *args)
+    if op == "repeat_interleave.Tensor":  # only torch.repeat_interleave has the repeats-only form
+        return torch.repeat_interleave(*args, **kwargs)
     if op == "tensordot":  # PyTorch takes the two dim lists as one `dims` pair
         return torch.tensordot(*args, dims=(kwargs["dims_self"], kwargs["dims_other"]))
     op = op.split(".")[0]  # an overload ("max.dim") is the same Python method with other arguments

@@ -54,6 +54,9 @@ def cases():
     add(make_case("zero__f64", "zero_", [cloned(randn(2, 3))]))
     add(make_case("copy__broadcast_and_cast", "copy_", [cloned(randn(2, 3)), randn(3, dtype=F32)]))
     add(make_case("copy__float_into_int", "copy_", [cloned(ints(4)), randn(4)]))
+    add(make_case("lerp__f64_tensor_weight", "lerp_", [cloned(randn(3)), randn(3), unit(3)]))
+    add(make_case("nan_to_num__f64", "nan_to_num_", [cloned(randn(4))], nan=0.0))
+    add(make_case("scatter_reduce__amax", "scatter_reduce_", [cloned(randn(3)), torch.tensor([0, 2, 2]), randn(3)], dim=0, reduce="amax"))
     return c
 
 
