@@ -319,7 +319,7 @@ void encode(const Value& v, pb::Value* out) {
           out->set_string_value(x);
         } else if constexpr (std::is_same_v<T, std::vector<Tensor>>) {
           auto* list = out->mutable_tensor_list();
-          for (const Tensor& t : x) list->add_handles(t.handle());
+          for (const Tensor& t : x) list->add_handles(t.defined() ? t.handle() : 0);  // 0: None
         } else {
           out->set_dtype(codec::to_proto(x));
         }

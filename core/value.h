@@ -18,6 +18,17 @@ struct None {
   bool operator==(const None&) const = default;
 };
 
+/// A slice in an index list (Python's start:stop:step): x.index({Slice(1, std::nullopt, 2)}) is x[1::2].
+struct Slice {
+  Slice(std::optional<int64_t> start_ = std::nullopt, std::optional<int64_t> stop_ = std::nullopt, int64_t step_ = 1)
+      : start(start_), stop(stop_), step(step_) {}
+  std::optional<int64_t> start, stop;
+  int64_t step;
+};
+/// `...` in an index list: as many whole dims as the other entries leave.
+struct EllipsisIndex {};
+inline constexpr EllipsisIndex Ellipsis{};
+
 /// One op argument: None, a tensor, a number, a list of ints, a string, a dtype or a list of tensors
 /// (`Tensor[]`).
 template <class TensorT>

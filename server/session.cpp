@@ -245,7 +245,8 @@ Value Session::decode(const pb::Value& v, std::string_view op, size_t index) {
     case pb::Value::kDtype: return codec::from_proto(v.dtype());
     case pb::Value::kTensorList: {
       std::vector<Tensor> list;
-      for (uint64_t h : v.tensor_list().handles()) list.push_back(resolve(h, op, str("argument ", index)));
+      // Handle 0 is None in a `Tensor?[]` (index's); client handles start at 1.
+      for (uint64_t h : v.tensor_list().handles()) list.push_back(h ? resolve(h, op, str("argument ", index)) : Tensor());
       return list;
     }
     default: throw Error(ErrorCode::kInvalidArgument, str("[", op, "] argument ", index, " has no value"));

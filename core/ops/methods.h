@@ -4,11 +4,14 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <utility>
+#include <variant>
 #include <vector>
 
+#include "core/error.h"
 #include "core/ops/unary_list.h"
 #include "core/value.h"
 
@@ -380,6 +383,105 @@ class TensorMethods {
 
  public:
   // ---- (end) ----
+
+  // ---- indexing methods (begin) ----
+  /// One entry of an index list: an int (selects, removing the dim), a Slice, None (a new dim of size 1),
+  /// Ellipsis, or an index tensor (int64 indices, or a bool/uint8 mask over as many dims as it has).
+  using TensorIndex = std::variant<int64_t, Slice, None, EllipsisIndex, Self>;
+  /// self[indices] (Tensor.__getitem__): x.index({0, Slice(1, std::nullopt), idx}) is x[0, 1:, idx]. Ints,
+  /// slices, None and Ellipsis give views; index tensors then gather, with PyTorch's placement of their dims.
+  Self index(const std::vector<TensorIndex>& indices) const {
+    auto [view, tensors] = basic_index(indices);
+    if (tensors.empty()) return view;
+    return view.invoke_op("index", {view, std::move(tensors)});
+  }
+  /// self[indices] = values (Tensor.__setitem__), values broadcast; returns self. Without index tensors this
+  /// is a copy_ into the view (converting dtypes); with them, index_put_ (whose dtypes must match).
+  Self index_put_(const std::vector<TensorIndex>& indices, const Self& values, bool accumulate = false) const {
+    auto [view, tensors] = basic_index(indices);
+    if (tensors.empty() && !accumulate) {
+      view.copy_(values);
+    } else {
+      view.invoke_op("index_put_", {view, std::move(tensors), values, Scalar(accumulate)});
+    }
+    return me();
+  }
+  Self index_put_(const std::vector<TensorIndex>& indices, Scalar value) const {
+    auto [view, tensors] = basic_index(indices);
+    if (tensors.empty()) {
+      view.fill_(value);
+    } else {
+      view.invoke_op("index_put_", {view, std::move(tensors), value, Scalar(false)});
+    }
+    return me();
+  }
+
+ private:
+  // Rank and dtype of t; a remote tensor's come from an empty view (a round trip without the values).
+  static std::pair<int64_t, DType> rank_and_dtype(const Self& t) {
+    if constexpr (requires(const Self& s) { s.sizes(); }) {
+      return {t.dim(), t.dtype()};
+    } else {
+      auto meta = t.unsqueeze(0).narrow(0, 0, 0).fetch();
+      return {static_cast<int64_t>(meta.shape.size()) - 1, meta.dtype};
+    }
+  }
+  static int64_t dims_taken(const Self& t) {
+    auto [rank, dtype] = rank_and_dtype(t);
+    return dtype == DType::kBool || dtype == DType::kUInt8 ? rank : 1;
+  }
+  // Applies the ints, slices, None and Ellipsis as views; returns the view and, when there are index
+  // tensors, one entry per dim of the view up to the last tensor (undefined for a dim taken whole).
+  std::pair<Self, std::vector<Self>> basic_index(const std::vector<TensorIndex>& indices) const {
+    size_t ellipses = 0, tensors_seen = 0;
+    for (const TensorIndex& i : indices) {
+      ellipses += std::holds_alternative<EllipsisIndex>(i);
+      tensors_seen += std::holds_alternative<Self>(i);
+    }
+    if (ellipses > 1) throw_index_error("an index can only have a single ellipsis ('...')");
+    int64_t ellipsis_dims = 0;
+    if (ellipses) {
+      int64_t consumed = 0;
+      for (const TensorIndex& i : indices) {
+        if (std::holds_alternative<int64_t>(i) || std::holds_alternative<Slice>(i)) ++consumed;
+        if (const Self* t = std::get_if<Self>(&i)) consumed += dims_taken(*t);
+      }
+      ellipsis_dims = rank_and_dtype(me()).first - consumed;
+      if (ellipsis_dims < 0) throw_index_error("too many indices for tensor");
+    }
+    Self view = me();
+    std::vector<Self> tensors;
+    int64_t dim = 0;
+    for (const TensorIndex& i : indices) {
+      if (const int64_t* n = std::get_if<int64_t>(&i)) {
+        view = view.select(dim, *n);
+      } else if (const Slice* s = std::get_if<Slice>(&i)) {
+        view = view.slice(dim, s->start, s->stop, s->step);
+        tensors.emplace_back();
+        ++dim;
+      } else if (std::holds_alternative<None>(i)) {
+        view = view.unsqueeze(dim);
+        tensors.emplace_back();
+        ++dim;
+      } else if (std::holds_alternative<EllipsisIndex>(i)) {
+        for (int64_t k = 0; k < ellipsis_dims; ++k) tensors.emplace_back();
+        dim += ellipsis_dims;
+      } else {
+        const Self& t = std::get<Self>(i);
+        tensors.push_back(t);
+        // The rank of a mask matters only for the entries after it.
+        if (&i != &indices.back()) dim += dims_taken(t);
+      }
+    }
+    if (tensors_seen == 0) tensors.clear();
+    return {std::move(view), std::move(tensors)};
+  }
+  [[noreturn]] static void throw_index_error(const char* what) {
+    throw Error(ErrorCode::kOutOfRange, std::string("[index] ") + what);
+  }
+
+ public:
+  // ---- indexing methods (end) ----
 
   // ---- in-place methods (begin) ----
   // Each writes into self and returns it (Tensor.add_ and friends); core/ops/inplace.cpp does the work.

@@ -103,8 +103,9 @@ Schema Schema::parse(std::string_view text) {
       a.optional = true;
       type.remove_suffix(1);
     }
-    if (type == "Tensor[]") {
+    if (type == "Tensor[]" || type == "Tensor?[]") {
       a.type = ArgType::kTensorList;
+      a.optional_elements = type == "Tensor?[]";
     } else if (type.starts_with("int[")) {
       a.type = ArgType::kIntList;
       auto n = type.substr(4, type.size() - 5);
@@ -218,7 +219,7 @@ void check_arg(const Schema& s, const ArgSpec& a, Value& v) {
       auto* list = std::get_if<std::vector<Tensor>>(&v);
       if (!list) fail("");
       for (size_t k = 0; k < list->size(); ++k) {
-        if (!(*list)[k].defined()) fail(str(" (an undefined tensor at position ", k, ")"));
+        if (!(*list)[k].defined() && !a.optional_elements) fail(str(" (an undefined tensor at position ", k, ")"));
       }
       break;
     }
@@ -327,6 +328,7 @@ Registry& Registry::get() {
     register_index_ops(*r);
     register_sort_ops(*r);
     register_pad_ops(*r);
+    register_advanced_index_ops(*r);
     register_inplace_ops(*r);
     return r;
   }();

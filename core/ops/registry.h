@@ -19,7 +19,7 @@ namespace td {
 /// The argument kinds a signature can name.
 enum class ArgType : uint8_t {
   kTensor, kScalar, kInt, kIntList, kBool, kFloat, kScalarType, kDevice, kString,
-  kTensorList,  // `Tensor[]`: cat's and stack's inputs
+  kTensorList,  // `Tensor[]`: cat's and stack's inputs; `Tensor?[]` (index's) may hold undefined tensors
 };
 
 /// One parsed argument of a signature: `int[2] stride=1`, `Tensor? bias=None`, `*, Scalar alpha=1`.
@@ -29,6 +29,7 @@ struct ArgSpec {
   bool optional = false;       // `Type?`: accepts None
   bool keyword_only = false;   // after `*`
   int list_size = 0;           // `int[2]`: a single int is repeated to this length
+  bool optional_elements = false;  // `Tensor?[]`: elements may be None (undefined tensors)
   std::optional<Value> default_value;
   std::string type_str;        // as written, for error messages and `tensorctl ops`
 };
@@ -200,6 +201,7 @@ void register_index_ops(Registry& r);
 void register_join_ops(Registry& r);
 void register_sort_ops(Registry& r);
 void register_pad_ops(Registry& r);
+void register_advanced_index_ops(Registry& r);
 /// Last: the in-place forms of ops registered before.
 void register_inplace_ops(Registry& r);
 

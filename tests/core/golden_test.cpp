@@ -107,13 +107,28 @@ std::vector<Value> positional_args(std::string_view op, const std::vector<Tensor
   for (size_t i = 0; i < schema.args.size() && next_tensor < tensors.size(); ++i) {
     if (schema.args[i].type == ArgType::kTensor) slots[i] = tensors[next_tensor++];
     if (schema.args[i].type == ArgType::kTensorList) {
-      slots[i] =
-          std::vector<Tensor>(tensors.begin() + static_cast<std::ptrdiff_t>(next_tensor), tensors.end());
-      next_tensor = tensors.size();
+      // The list takes the remaining tensors but those of the Tensor arguments after it (index_put's values).
+      size_t after = static_cast<size_t>(std::count_if(schema.args.begin() + static_cast<std::ptrdiff_t>(i) + 1,
+                                                       schema.args.end(),
+                                                       [](const ArgSpec& a) { return a.type == ArgType::kTensor; }));
+      size_t end = tensors.size() - std::min(after, tensors.size() - next_tensor);
+      slots[i] = std::vector<Tensor>(tensors.begin() + static_cast<std::ptrdiff_t>(next_tensor),
+                                     tensors.begin() + static_cast<std::ptrdiff_t>(end));
+      next_tensor = end;
     }
   }
   TD_CHECK_ARG(next_tensor == tensors.size(), "[golden] ", op, " takes fewer tensors than the case gives");
-  for (const auto& [name, v] : kwargs.items()) {
+  for (const auto& [key, v] : kwargs.items()) {
+    // "indices@none": positions of None (undefined tensors) in the `Tensor?[]` argument "indices".
+    std::string name = key;
+    if (auto at = key.find("@none"); at != std::string::npos) {
+      name = key.substr(0, at);
+      auto it = std::find_if(schema.args.begin(), schema.args.end(), [&](const ArgSpec& a) { return a.name == name; });
+      TD_CHECK_ARG(it != schema.args.end() && it->optional_elements, "[golden] ", op, " has no Tensor?[] '", name, "'");
+      auto& list = std::get<std::vector<Tensor>>(*slots[static_cast<size_t>(it - schema.args.begin())]);
+      for (int64_t pos : v.get<std::vector<int64_t>>()) list.insert(list.begin() + pos, Tensor());
+      continue;
+    }
     auto it = std::find_if(schema.args.begin(), schema.args.end(),
                            [&](const ArgSpec& a) { return a.name == name; });
     TD_CHECK_ARG(it != schema.args.end(), "[golden] ", op, " has no argument '", name, "'");
