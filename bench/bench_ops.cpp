@@ -6,6 +6,7 @@
 
 #include "core/backend.h"
 #include "core/tensor.h"
+#include "kernels/cpu/loops.h"
 
 namespace {
 
@@ -164,4 +165,12 @@ BENCHMARK(BM_Topk)->ArgsProduct({{16}, {0, 1}})->Unit(benchmark::kMillisecond)->
 
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // Which GEMM kernels ran, in the context block of every report (compare_torch.py prints it).
+  benchmark::AddCustomContext("cpu_gemm", td::kernels::cpu_gemm_library());
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

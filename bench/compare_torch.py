@@ -1,8 +1,10 @@
 #!/usr/bin/python3
 """Runs bench_ops and the same work in PyTorch back to back on this machine and prints time ratios.
 
-usage: bench/compare_torch.py BUILD_DIR/bench/bench_ops [--device cpu|cuda]
-Ratios > 1 mean tensord is slower. Both sides use the same thread count (torch.get_num_threads()).
+usage: bench/compare_torch.py BUILD_DIR/bench/bench_ops [--device cpu|cuda] [--threads N]
+Ratios > 1 mean tensord is slower. Both sides run on the same number of threads, N (default 1): OpenMP's and
+OpenBLAS's. The thread counts go into the environment before torch is imported, because Debian's PyTorch does its
+GEMMs in OpenBLAS, whose thread pool is sized when it loads (torch.set_num_threads does not reach it).
 """
 import json
 import os
@@ -10,7 +12,14 @@ import subprocess
 import sys
 import time
 
-import torch
+
+def option(name, default):
+    return sys.argv[sys.argv.index(name) + 1] if name in sys.argv[2:] else default
+
+
+THREADS = option("--threads", "1")
+os.environ.update(OMP_NUM_THREADS=THREADS, OPENBLAS_NUM_THREADS=THREADS)
+import torch  # noqa: E402  (after the thread counts are set)
 
 
 def torch_time(fn, sync, min_time=0.5):
@@ -31,15 +40,15 @@ def scrambled(rows, n, device):
 
 def main():
     binary = sys.argv[1]
-    device = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--device" else "cpu"
+    device = option("--device", "cpu")
     flag = 1 if device == "cuda" else 0
-    # Same thread count on both sides: PyTorch defaults to one thread per physical core.
-    threads = str(torch.get_num_threads())
-    env = dict(os.environ, OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads)
+    torch.set_num_threads(int(THREADS))
+    env = dict(os.environ)
     out = subprocess.run([binary, f"--benchmark_filter=/{flag}/real_time", "--benchmark_format=json",
                           "--benchmark_min_time=0.5"], capture_output=True, text=True, check=True, env=env)
+    report = json.loads(out.stdout)
     ours = {b["name"]: b["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3}[b["time_unit"]]
-            for b in json.loads(out.stdout)["benchmarks"] if "error_occurred" not in b}
+            for b in report["benchmarks"] if "error_occurred" not in b}
     sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     rows = []
     for name, t in ours.items():
@@ -74,7 +83,8 @@ def main():
         else:
             continue
         rows.append((name, t, ref))
-    print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()}")
+    print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} "
+          f"tensord cpu_gemm={report['context'].get('cpu_gemm', '?')}")
     print(f"{'benchmark':32} {'tensord':>12} {'pytorch':>12} {'ratio':>7}")
     for name, t, ref in rows:
         print(f"{name:32} {t * 1e6:10.1f}us {ref * 1e6:10.1f}us {t / ref:7.2f}")

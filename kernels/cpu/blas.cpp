@@ -1,11 +1,60 @@
 // Batched GEMM on the CPU through OpenBLAS (float32/float64); integer types use a plain loop, as PyTorch does.
+//
+// OpenBLAS was chosen by measurement (bench/gemm_choice.sh, docs/performance.md "GEMM"), on the condition that
+// it runs the kernels the CPU can run. A DYNAMIC_ARCH OpenBLAS (Debian's) picks its kernels from a table of
+// CPU models when it loads; 0.3.21 does not know Sapphire/Emerald Rapids and later Xeons and falls back to its
+// SSE3 "Prescott" kernels, 4-8x slower than its AVX-512 ones. select_openblas_core() re-selects by CPU
+// features instead of model, once, when this library is loaded.
 #include <cblas.h>
 
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
 #include "kernels/cpu/loops.h"
+
+// DYNAMIC_ARCH builds of OpenBLAS export these (not in cblas.h). Weak, so a build for one fixed target, which
+// lacks them, still links and simply keeps its kernels.
+extern "C" {
+char* openblas_get_corename(void);
+void gotoblas_dynamic_init(void) __attribute__((weak));
+void gotoblas_dynamic_quit(void) __attribute__((weak));
+}
 
 namespace td::kernels {
 
 namespace {
+
+// The OpenBLAS core type for this CPU's features, or nullptr for "keep OpenBLAS's choice".
+const char* core_for_features() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+      __builtin_cpu_supports("avx512vl")) {
+    return "SkylakeX";
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  return nullptr;
+}
+
+// Runs while the library loads: after OpenBLAS's own initialiser (a shared library is initialised before the
+// objects that depend on it), before main and so before any thread of ours could be inside BLAS. The choice
+// goes through OpenBLAS's own OPENBLAS_CORETYPE parsing, which its re-initialisation reads; the variable is
+// removed again so child processes see the environment they were given. An OPENBLAS_CORETYPE set by the user
+// is respected: OpenBLAS has already applied it.
+std::string select_openblas_core() {
+  const char* chosen = openblas_get_corename();
+  const char* want = core_for_features();
+  if (gotoblas_dynamic_init && gotoblas_dynamic_quit && want && std::getenv("OPENBLAS_CORETYPE") == nullptr &&
+      std::strcmp(chosen, "Prescott") == 0) {
+    setenv("OPENBLAS_CORETYPE", want, 1);
+    gotoblas_dynamic_quit();
+    gotoblas_dynamic_init();
+    unsetenv("OPENBLAS_CORETYPE");
+  }
+  return std::string("OpenBLAS (") + openblas_get_corename() + " kernels)";
+}
+
 struct Mat {
   MatrixLayout layout;
   int64_t batch_stride;
@@ -52,6 +101,16 @@ void loop_gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b) 
     }
   }
 }
+}  // namespace
+
+const std::string& cpu_gemm_library() {
+  static const std::string name = select_openblas_core();
+  return name;
+}
+
+namespace {
+// Selects the kernels while the library loads (see select_openblas_core).
+[[maybe_unused]] const std::string& kSelectedAtLoad = cpu_gemm_library();
 }  // namespace
 
 void cpu_gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b) {

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/backend.h"
@@ -58,5 +59,8 @@ void cpu_sort(bool descending, const StridedRef& values, const StridedRef& indic
 
 /// Batched GEMM on the CPU (kernels/cpu/blas.cpp): OpenBLAS for floats, a blocked loop for integers.
 void cpu_gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b);
+
+/// The library and kernels behind cpu_gemm's float types, e.g. "OpenBLAS (SkylakeX kernels)".
+const std::string& cpu_gemm_library();
 
 }  // namespace td::kernels

@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <limits>
 
 #include "core/autograd/gradcheck.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "kernels/cpu/loops.h"
 #include "tests/core/device_test.h"
 #include "tests/core/test_util.h"
 
@@ -355,6 +357,73 @@ TD_DEVICE_TEST(OpsTest, MatmulOfVectorsAndMatrices) {
   EXPECT_EQ(A.mm(B).dtype(), DType::kFloat32);
   EXPECT_THAT(make64({1, 2, 3, 4, 5, 6}, {2, 3}).mm(make64({1, 0, 0, 1, 1, 1}, {3, 2})).to_vector<double>(),
               ElementsAre(4, 5, 10, 11));
+}
+
+// The float GEMM against a double-precision loop, on shapes that cut through the BLAS kernels' register and
+// cache blocks (odd sizes, k = 1, m = 1) and on every operand layout cpu_gemm passes through without a copy:
+// row-major, transposed (a .t() view) and row-major with a leading dimension wider than the matrix (narrow).
+template <class T>
+void expect_gemm_matches_loop(const Device& device) {
+  struct Case { int64_t m, k, n; };
+  for (auto [m, k, n] : {Case{67, 93, 129}, Case{1, 300, 5}, Case{130, 1, 70}, Case{33, 257, 17}, Case{256, 64, 48}}) {
+    // Values in [-1, 1] from a fixed integer hash, so each case is reproducible.
+    auto values = [](int64_t count, int64_t seed) {
+      std::vector<T> v(static_cast<size_t>(count));
+      for (size_t i = 0; i < v.size(); ++i) v[i] = T(int64_t((i + seed) * 2654435761u % 2001) - 1000) / T(1000);
+      return v;
+    };
+    std::vector<T> va = values(m * k, 1), vb = values(k * n, 7);
+    std::vector<double> expected(static_cast<size_t>(m * n));
+    for (int64_t i = 0; i < m; ++i) {
+      for (int64_t j = 0; j < n; ++j) {
+        double acc = 0;
+        for (int64_t p = 0; p < k; ++p) acc += double(va[i * k + p]) * double(vb[p * n + j]);
+        expected[i * n + j] = acc;
+      }
+    }
+    auto transposed = [](const std::vector<T>& v, int64_t rows, int64_t cols) {
+      std::vector<T> r(v.size());
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j) r[j * rows + i] = v[i * cols + j];
+      return r;
+    };
+    auto padded = [](const std::vector<T>& v, int64_t rows, int64_t cols, int64_t pad) {
+      std::vector<T> r(static_cast<size_t>(rows * (cols + pad)), T(99));
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t j = 0; j < cols; ++j) r[i * (cols + pad) + j + 2] = v[i * cols + j];
+      return r;
+    };
+    const Tensor a_layouts[] = {tensor(va, {m, k}, device), tensor(transposed(va, m, k), {k, m}, device).t(),
+                                tensor(padded(va, m, k, 5), {m, k + 5}, device).narrow(1, 2, k)};
+    const Tensor b_layouts[] = {tensor(vb, {k, n}, device), tensor(transposed(vb, k, n), {n, k}, device).t(),
+                                tensor(padded(vb, k, n, 3), {k, n + 3}, device).narrow(1, 2, n)};
+    // float32 sums of k products of values <= 1 in magnitude: relative error ~ k * 2^-24.
+    const double tol = (sizeof(T) == 4 ? 1e-6 : 1e-13) * double(k);
+    for (int ia = 0; ia < 3; ++ia) {
+      for (int ib = 0; ib < 3; ++ib) {
+        SCOPED_TRACE(::testing::Message() << m << "x" << k << "x" << n << " layouts " << ia << ", " << ib);
+        std::vector<T> got = a_layouts[ia].matmul(b_layouts[ib]).template to_vector<T>();
+        ASSERT_EQ(got.size(), expected.size());
+        for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(double(got[i]), expected[i], tol) << "at " << i;
+      }
+    }
+  }
+}
+
+TD_DEVICE_TEST(OpsTest, MatmulMatchesALoopOnEveryLayout) {
+  expect_gemm_matches_loop<float>(device_);
+  expect_gemm_matches_loop<double>(device_);
+}
+
+// The GEMM runs kernels for the instructions this CPU has: OpenBLAS 0.3.21's model table falls back to its SSE3
+// "Prescott" kernels on CPUs it does not know (issue 3), and kernels/cpu/blas.cpp re-selects by features.
+TEST(CpuGemm, UsesKernelsForTheCpuFeatures) {
+  const std::string& library = kernels::cpu_gemm_library();
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && !std::getenv("OPENBLAS_CORETYPE")) {
+    EXPECT_EQ(library.find("Prescott"), std::string::npos) << library;
+  }
+  EXPECT_EQ(library.rfind("OpenBLAS (", 0), 0u) << library;
 }
 
 TD_DEVICE_TEST(OpsTest, MatmulBatched) {
