@@ -34,6 +34,8 @@ DType dtype_from_name(std::string_view name);
 inline bool is_floating(DType t) {
   return t == DType::kFloat16 || t == DType::kBFloat16 || t == DType::kFloat32 || t == DType::kFloat64;
 }
+/// float16 or bfloat16: stored in 16 bits, computed in float32 (PyTorch's reduced floating types).
+inline bool is_reduced_float(DType t) { return t == DType::kFloat16 || t == DType::kBFloat16; }
 inline bool is_complex(DType t) { return t == DType::kComplex64 || t == DType::kComplex128; }
 /// True for bool and the integer types (PyTorch's isIntegralType(t, includeBool=true)).
 inline bool is_integral(DType t) { return !is_floating(t) && !is_complex(t); }

@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "core/dtype.h"
+#include "core/half.h"
 
 namespace td {
 
@@ -24,12 +25,13 @@ class Scalar {
   bool is_floating() const { return kind_ == Kind::kFloat; }
   double to_double() const { return kind_ == Kind::kFloat ? d_ : static_cast<double>(i_); }
   int64_t to_int() const { return kind_ == Kind::kFloat ? static_cast<int64_t>(d_) : i_; }
-  /// The value as a C++ number type: floats convert, integers truncate toward zero, bool is "non-zero".
+  /// The value as a C++ number type: floats convert (to Half and BFloat16 through float, as c10 does),
+  /// integers truncate toward zero, bool is "non-zero".
   template <class T>
   T to() const {
     if constexpr (std::is_same_v<T, bool>) {
       return to_double() != 0;
-    } else if constexpr (std::is_floating_point_v<T>) {
+    } else if constexpr (is_floating_type_v<T>) {
       return static_cast<T>(to_double());
     } else {
       return static_cast<T>(to_int());

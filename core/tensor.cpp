@@ -142,6 +142,8 @@ template int8_t* Tensor::data<int8_t>() const;
 template int16_t* Tensor::data<int16_t>() const;
 template int32_t* Tensor::data<int32_t>() const;
 template int64_t* Tensor::data<int64_t>() const;
+template Half* Tensor::data<Half>() const;
+template BFloat16* Tensor::data<BFloat16>() const;
 template float* Tensor::data<float>() const;
 template double* Tensor::data<double>() const;
 
@@ -232,6 +234,8 @@ std::vector<T> Tensor::to_vector() const {
 template std::vector<uint8_t> Tensor::to_vector<uint8_t>() const;
 template std::vector<int32_t> Tensor::to_vector<int32_t>() const;
 template std::vector<int64_t> Tensor::to_vector<int64_t>() const;
+template std::vector<Half> Tensor::to_vector<Half>() const;
+template std::vector<BFloat16> Tensor::to_vector<BFloat16>() const;
 template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;
 
@@ -247,6 +251,8 @@ template <class T>
 T Tensor::item() const {
   return item().to<T>();
 }
+template Half Tensor::item<Half>() const;
+template BFloat16 Tensor::item<BFloat16>() const;
 template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;
 template int64_t Tensor::item<int64_t>() const;
@@ -333,7 +339,11 @@ std::string Tensor::str() const {
     f.int_mode = all_int && max_abs < 1e8;
     f.sci = !f.int_mode && (max_abs >= 1e8 || (min_abs < 1e-4) || (min_abs != INFINITY && max_abs / min_abs > 1000));
   }
-  for (double v : vals) f.width = std::max<int>(f.width, static_cast<int>(f.format(v).size()));
+  // PyTorch sizes the columns by the finite non-zero values only: inf, nan and 0 never widen them.
+  for (double v : vals) {
+    if (is_floating(dtype()) && (!std::isfinite(v) || v == 0)) continue;
+    f.width = std::max<int>(f.width, static_cast<int>(f.format(v).size()));
+  }
 
   std::string out = "tensor(";
   auto strides = contiguous_strides(impl_->sizes);

@@ -136,7 +136,7 @@ Tensor full(std::vector<int64_t> shape, Scalar value, TensorOptions options = {}
 /// A tensor holding a copy of `count` elements of `dtype` at `data` (host memory), in row-major order.
 Tensor from_buffer(const void* data, std::vector<int64_t> shape, DType dtype, Device device = kCPU);
 /// A tensor from values and a shape; the dtype follows T (float -> float32, double -> float64,
-/// int64_t -> int64).
+/// int64_t -> int64, Half -> float16, BFloat16 -> bfloat16).
 template <class T>
 Tensor tensor(const std::vector<T>& values, std::vector<int64_t> shape, Device device = kCPU);
 /// A 0-dim tensor holding one number (torch.tensor(3.5)).
@@ -166,6 +166,10 @@ template <>
 constexpr DType dtype_of<int32_t>() { return DType::kInt32; }
 template <>
 constexpr DType dtype_of<int64_t>() { return DType::kInt64; }
+template <>
+constexpr DType dtype_of<Half>() { return DType::kFloat16; }
+template <>
+constexpr DType dtype_of<BFloat16>() { return DType::kBFloat16; }
 template <>
 constexpr DType dtype_of<float>() { return DType::kFloat32; }
 template <>

@@ -6,10 +6,12 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/half.h"
 
 namespace td::kernels {
 
-/// Runs f(T{}) with T the C++ type of dtype; names the op, the backend and the dtype when there is no kernel.
+/// Runs f(T{}) with T the C++ type of dtype (Half and BFloat16 for the 16-bit floats); names the op, the
+/// backend and the dtype when there is no kernel (complex, for now).
 template <class F>
 void dispatch(DType dtype, std::string_view op, std::string_view backend, F&& f) {
   switch (dtype) {
@@ -19,6 +21,8 @@ void dispatch(DType dtype, std::string_view op, std::string_view backend, F&& f)
     case DType::kInt16: return f(int16_t{});
     case DType::kInt32: return f(int32_t{});
     case DType::kInt64: return f(int64_t{});
+    case DType::kFloat16: return f(Half{});
+    case DType::kBFloat16: return f(BFloat16{});
     case DType::kFloat32: return f(float{});
     case DType::kFloat64: return f(double{});
     default:

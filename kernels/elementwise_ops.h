@@ -10,12 +10,7 @@
 #include <type_traits>
 
 #include "core/backend.h"
-
-#if defined(__CUDACC__)
-#define TD_HD __host__ __device__ __forceinline__
-#else
-#define TD_HD inline
-#endif
+#include "core/half.h"  // Half, BFloat16, opmath_t; defines TD_HD (inline, or __host__ __device__ under nvcc)
 // Device code finds CUDA's float overloads (::expf-backed exp(float)) unqualified; host code needs std's.
 #if defined(__CUDA_ARCH__)
 #define TD_MATH_NAMESPACE
@@ -29,6 +24,10 @@ template <class T>
 inline constexpr bool kFloat = std::is_floating_point_v<T>;
 template <class T>
 inline constexpr bool kBool = std::is_same_v<T, bool>;
+/// float, double, Half or BFloat16: what the kernels' dtype checks mean by a floating type (the functors
+/// themselves only ever see float and double: 16-bit floats are computed in float, see InOpMath).
+template <class T>
+inline constexpr bool kAnyFloat = is_floating_type_v<T>;
 
 /// A value cast to another element type; to bool means "non-zero" (a plain cast would keep only the low bits
 /// of an integer and truncate 0.5 to false).
@@ -57,6 +56,21 @@ TD_HD T erfinv_of(T y) {
   return static_cast<T>(x);
 #endif
 }
+
+/// A unary functor F applied to x in x's compute type (float for Half and BFloat16) and rounded back to x's
+/// type once; predicates stay bool. For every other type it is F itself.
+template <class F>
+struct InOpMath {
+  template <class T>
+  TD_HD auto operator()(T x) const {
+    using M = opmath_t<T>;
+    if constexpr (std::is_same_v<decltype(F{}(M(x))), bool>) {
+      return F{}(M(x));
+    } else {
+      return T(F{}(M(x)));
+    }
+  }
+};
 
 // ---- unary: float ops (T is float or double) ----
 #define TD_FLOAT_FN(Name, expr)              \
@@ -299,39 +313,44 @@ TD_HD bool compare(T a, T b) {
 }
 
 /// What scatter leaves in an output element that already holds acc when it writes v (ScatterMode).
+/// 16-bit floats combine in float and round once per step.
 template <ScatterMode Mode, class T>
 TD_HD T scatter_combine(T acc, T v) {
+  using M = opmath_t<T>;
   if constexpr (Mode == ScatterMode::kAssign)
     return v;
   else if constexpr (Mode == ScatterMode::kAdd)
-    return binary<BinaryOp::kAdd>(acc, v, T(1));
+    return T(binary<BinaryOp::kAdd>(M(acc), M(v), M(1)));
   else if constexpr (Mode == ScatterMode::kMul)
-    return binary<BinaryOp::kMul>(acc, v, T(1));
+    return T(binary<BinaryOp::kMul>(M(acc), M(v), M(1)));
   else if constexpr (Mode == ScatterMode::kMax)
-    return binary<BinaryOp::kMaximum>(acc, v, T(1));
+    return T(binary<BinaryOp::kMaximum>(M(acc), M(v), M(1)));
   else
-    return binary<BinaryOp::kMinimum>(acc, v, T(1));
+    return T(binary<BinaryOp::kMinimum>(M(acc), M(v), M(1)));
 }
 
 // ---- reductions ----
 
-/// How op folds values of T: the accumulator type A (double for floats and int64 for integers in sums and
-/// products, T itself for max/min), its identity, and the combining step. Max/min propagate NaN.
+/// How op folds values of T: the accumulator type A (double for float and double and int64 for integers in
+/// sums and products, T itself for max/min; float for Half and BFloat16 in every op, as PyTorch's
+/// acc_type), its identity, and the combining step. Max/min propagate NaN.
 template <ReduceOp Op, class T>
 struct Reducer {
-  using A = std::conditional_t<Op == ReduceOp::kMax || Op == ReduceOp::kMin || std::is_same_v<T, bool>, T,
-                               std::conditional_t<std::is_floating_point_v<T>, double, int64_t>>;
+  using A = std::conditional_t<
+      is_reduced_float_v<T>, float,
+      std::conditional_t<Op == ReduceOp::kMax || Op == ReduceOp::kMin || std::is_same_v<T, bool>, T,
+                         std::conditional_t<std::is_floating_point_v<T>, double, int64_t>>>;
   static TD_HD A identity() {
     if constexpr (Op == ReduceOp::kSum) {
       return A(0);
     } else if constexpr (Op == ReduceOp::kProd) {
       return A(1);
     } else if constexpr (Op == ReduceOp::kMax) {
-      if constexpr (kFloat<T>) return -std::numeric_limits<T>::infinity();
-      else return std::numeric_limits<T>::lowest();
+      if constexpr (kFloat<A>) return -std::numeric_limits<A>::infinity();
+      else return std::numeric_limits<A>::lowest();
     } else {
-      if constexpr (kFloat<T>) return std::numeric_limits<T>::infinity();
-      else return std::numeric_limits<T>::max();
+      if constexpr (kFloat<A>) return std::numeric_limits<A>::infinity();
+      else return std::numeric_limits<A>::max();
     }
   }
   static TD_HD A combine(A a, A b) {

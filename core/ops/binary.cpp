@@ -77,9 +77,10 @@ Tensor lerp(const Tensor& self, const Tensor& end, const Tensor& weight) {
                "\" not implemented for '", dtype_name(self.dtype()), "'");
   Tensor diff = binary(BinaryOp::kSub, end, self), out;
   if (number) {
-    // The weight in the tensors' precision, as PyTorch's kernel sees it.
+    // The weight in the tensors' compute precision (float for float32, float16, bfloat16), as PyTorch's
+    // kernel sees it.
     double w = weight.item().to_double(), one_minus = 1.0 - w;
-    if (self.dtype() == DType::kFloat32) {
+    if (self.dtype() != DType::kFloat64) {
       w = static_cast<float>(w);
       one_minus = 1.0f - static_cast<float>(w);
     }

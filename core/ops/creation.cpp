@@ -59,6 +59,10 @@ Tensor host_tensor(std::string_view op, std::vector<int64_t> shape, TensorOption
       return make(int32_t{});
     case DType::kInt64:
       return make(int64_t{});
+    case DType::kFloat16:
+      return make(Half{});
+    case DType::kBFloat16:
+      return make(BFloat16{});
     case DType::kFloat32:
       return make(float{});
     case DType::kFloat64:

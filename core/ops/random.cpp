@@ -42,16 +42,15 @@ void check_size(std::string_view op, const std::vector<int64_t>& size) {
   }
 }
 
-// The sampling kernels here produce float32 and float64 only.
+// The sampling kernels here produce the real floating dtypes (float16 and bfloat16 draw as float32 and
+// round).
 void check_float(std::string_view op, DType dtype) {
-  TD_CHECK_ARG(dtype == DType::kFloat32 || dtype == DType::kFloat64, "[", op, "] not implemented for '",
-               dtype_name(dtype), "'");
+  TD_CHECK_ARG(is_floating(dtype), "[", op, "] not implemented for '", dtype_name(dtype), "'");
 }
 
 // Integer results are computed as int64 and cast; these are the dtypes that cast has kernels for.
 void check_real(std::string_view op, DType dtype) {
-  TD_CHECK_ARG(dtype != DType::kFloat16 && dtype != DType::kBFloat16 && !is_complex(dtype), "[", op,
-               "] not implemented for '", dtype_name(dtype), "'");
+  TD_CHECK_ARG(!is_complex(dtype), "[", op, "] not implemented for '", dtype_name(dtype), "'");
 }
 
 TensorOptions options_from(const Args& a, size_t dtype_slot, size_t device_slot, DType fallback) {
@@ -87,10 +86,12 @@ Tensor finish(const Tensor& host, DType dtype, Device device) {
   return from_buffer(t.data_ptr(), t.shape(), dtype, device);
 }
 
-// Calls f(T{}) for T = float or double by dtype (already checked by check_float).
+// Calls f(T{}) for T = float, double, Half or BFloat16 by dtype (already checked by check_float).
 template <class F>
 decltype(auto) dispatch_float(DType dtype, F&& f) {
   if (dtype == DType::kFloat32) return f(float{});
+  if (dtype == DType::kFloat16) return f(Half{});
+  if (dtype == DType::kBFloat16) return f(BFloat16{});
   return f(double{});
 }
 
@@ -146,8 +147,15 @@ Tensor rand_impl(const std::vector<int64_t>& size, TensorOptions o) {
   Tensor host = dispatch_float(o.dtype, [&](auto tag) {
     using T = decltype(tag);
     return draw<T>(size, [](ElementDraws& d, int64_t) -> T {
-      if constexpr (std::is_same_v<T, float>) return d.uniform32();
-      return d.uniform64();
+      if constexpr (std::is_same_v<T, float>) {
+        return d.uniform32();
+      } else if constexpr (std::is_same_v<T, double>) {
+        return d.uniform64();
+      } else {
+        // A float draw rounded to 16 bits can reach 1; PyTorch maps the upper bound back to 0.
+        const T v(d.uniform32());
+        return v >= T(1.0f) ? T(0.0f) : v;
+      }
     });
   });
   return finish(host, o.dtype, o.device);
@@ -361,12 +369,30 @@ Tensor poisson_impl(const Tensor& rates) {
 // A fill's values, drawn on the host, as self's dtype on self's device: apply_inplace writes them.
 Tensor fill_values(const Tensor& self, const Tensor& host) { return finish(host, self.dtype(), self.device()); }
 
-// The largest finite value of float32 or float64, and PyTorch's name for the type.
+// The largest finite value of a floating dtype, and PyTorch's names for its C++ type.
 double float_max(DType dtype) {
-  return dtype == DType::kFloat32 ? std::numeric_limits<float>::max() : std::numeric_limits<double>::max();
+  switch (dtype) {
+    case DType::kFloat16: return 65504.0;
+    case DType::kBFloat16: return float(BFloat16::from_bits(0x7f7f));
+    case DType::kFloat32: return std::numeric_limits<float>::max();
+    default: return std::numeric_limits<double>::max();
+  }
 }
 std::string_view float_c_name(DType dtype) {
-  return dtype == DType::kFloat32 ? "float" : "double";
+  switch (dtype) {
+    case DType::kFloat16: return "c10::Half";
+    case DType::kBFloat16: return "c10::BFloat16";
+    case DType::kFloat32: return "float";
+    default: return "double";
+  }
+}
+std::string_view float_limits_name(DType dtype) {
+  switch (dtype) {
+    case DType::kFloat16: return "Half";
+    case DType::kBFloat16: return "BFloat16";
+    case DType::kFloat32: return "Float";
+    default: return "Double";
+  }
 }
 
 Tensor uniform_impl(const Tensor& self, double from, double to) {
@@ -378,12 +404,12 @@ Tensor uniform_impl(const Tensor& self, double from, double to) {
   TD_CHECK_ARG(from <= to, "[uniform_] uniform_ expects to return a [from, to) range, but found from=", from,
                " > to=", to);
   TD_CHECK_ARG(to - from <= max, "[uniform_] uniform_ expects to-from <= std::numeric_limits<",
-               self.dtype() == DType::kFloat32 ? "Float" : "Double", ">::max(), but found to=", to,
+               float_limits_name(self.dtype()), ">::max(), but found to=", to,
                " and from=", from, " which result in to-from to exceed the limit");
   Tensor host = dispatch_float(self.dtype(), [&](auto tag) {
     using T = decltype(tag);
     return draw<T>(self.shape(), [&](ElementDraws& d, int64_t) {
-      double u = std::is_same_v<T, float> ? d.uniform32() : d.uniform64();
+      double u = std::is_same_v<T, double> ? d.uniform64() : d.uniform32();
       auto v = static_cast<T>(from + (to - from) * u);
       // Rounding can reach `to`; PyTorch maps that value back to `from` to keep [from, to).
       return v >= static_cast<T>(to) && from < to ? static_cast<T>(from) : v;

@@ -146,6 +146,11 @@ Tensor prod_backward(const Tensor& g, const Tensor& x, const Tensor& out, const 
   return no_zero.where(zeros_in_slice.eq(0), one_zero);
 }
 
+// Composites over float16 and bfloat16 run in float32 and round their result once, as PyTorch's kernels,
+// whose accumulate type is float, do; the casts carry the gradient back in the input's dtype.
+Tensor widened(const Tensor& x) { return is_reduced_float(x.dtype()) ? x.to(DType::kFloat32) : x; }
+Tensor narrowed(const Tensor& result, DType dtype) { return result.dtype() == dtype ? result : result.to(dtype); }
+
 // softmax along dim, shifted by the (constant) max for stability.
 Tensor shifted(const Tensor& x, int64_t dim) { return x.sub(x.amax({dim}, true).detach()); }
 
@@ -213,8 +218,10 @@ void register_reduce_ops(Registry& r) {
         auto mask = reduced_mask("mean", dims, x.dim());
         int64_t count = 1;
         for (size_t i = 0; i < mask.size(); ++i) count *= mask[i] ? x.sizes()[i] : 1;
-        Tensor s = dims ? x.sum(*dims, a.bool_at(2), dtype) : x.sum(dtype);
-        return {s.div(scalar_tensor(Scalar(count), dtype, x.device()))};
+        // float16 and bfloat16 sum and divide in float32, rounding once.
+        DType acc = is_reduced_float(dtype) ? DType::kFloat32 : dtype;
+        Tensor s = dims ? x.sum(*dims, a.bool_at(2), acc) : x.sum(acc);
+        return {narrowed(s.div(scalar_tensor(Scalar(count), acc, x.device())), dtype)};
       });
 
   for (bool is_max : {true, false}) {
@@ -317,8 +324,8 @@ void register_reduce_ops(Registry& r) {
              " over dims (all when None), dividing by N - correction")
         .composite()
         .forward([is_std, name](const Args& a) -> std::vector<Tensor> {
-          const Tensor& x = a.tensor(0);
-          check_floating(name, x, "std and var only support floating point and complex dtypes");
+          check_floating(name, a.tensor(0), "std and var only support floating point and complex dtypes");
+          const Tensor x = widened(a.tensor(0));
           auto mask = reduced_mask(name, a.optional_ints(1), x.dim());
           auto dims = dims_of(mask);
           int64_t n = 1;
@@ -330,7 +337,7 @@ void register_reduce_ops(Registry& r) {
           if (dims.empty() && keepdim) ss = ss.reshape(std::vector<int64_t>(x.dim(), 1));
           double denom = std::max<double>(static_cast<double>(n - a.int_at(2)), 0.0);
           Tensor v = ss.div(denom);
-          return {is_std ? v.sqrt() : v};
+          return {narrowed(is_std ? v.sqrt() : v, a.tensor(0).dtype())};
         });
   }
 
@@ -338,8 +345,9 @@ void register_reduce_ops(Registry& r) {
       .doc("log(sum(exp(self))) over dims, shifted by the max for stability")
       .composite()
       .forward([](const Args& a) -> std::vector<Tensor> {
-        Tensor x = a.tensor(0);
+        Tensor x = widened(a.tensor(0));
         if (is_integral(x.dtype())) x = x.to(default_float_dtype());
+        const DType result_dtype = is_integral(a.tensor(0).dtype()) ? x.dtype() : a.tensor(0).dtype();
         const auto& dims = a.ints(1);
         bool keepdim = a.bool_at(2);
         Tensor m = x.amax(dims, true).detach();
@@ -349,15 +357,16 @@ void register_reduce_ops(Registry& r) {
           auto mask = reduced_mask("logsumexp", dims, x.dim());
           s = s.reshape(reduced_shape(x.sizes(), mask, false));
         }
-        return {s};
+        return {narrowed(s, result_dtype)};
       });
 
   r.def("norm(Tensor self, Scalar p=2, int[1]? dim=None, bool keepdim=False) -> Tensor")
       .doc("vector p-norm over dims (all when None): p = 2, 1, inf, -inf, 0 or any other number")
       .composite()
       .forward([](const Args& a) -> std::vector<Tensor> {
-        const Tensor& x = a.tensor(0);
-        check_floating("norm", x, "norm only supports floating-point dtypes");
+        check_floating("norm", a.tensor(0), "norm only supports floating-point dtypes");
+        const DType dtype = a.tensor(0).dtype();
+        const Tensor x = widened(a.tensor(0));
         double p = a.scalar(1).to_double();
         auto mask = reduced_mask("norm", a.optional_ints(2), x.dim());
         auto dims = dims_of(mask);
@@ -367,12 +376,12 @@ void register_reduce_ops(Registry& r) {
           return s;
         };
         Tensor ax = x.abs();
-        if (std::isinf(p)) return {p > 0 ? ax.amax(dims, keepdim) : ax.amin(dims, keepdim)};
+        if (std::isinf(p)) return {narrowed(p > 0 ? ax.amax(dims, keepdim) : ax.amin(dims, keepdim), dtype)};
         // The 0-"norm" counts non-zeros; PyTorch still connects it to the graph with a zero gradient.
-        if (p == 0) return {total(x.ne(0).to(x.dtype())).add(total(ops::zeros_linked_to(x)))};
-        if (p == 1) return {total(ax)};
-        if (p == 2) return {total(x.mul(x)).sqrt()};
-        return {total(ax.pow(p)).pow(1.0 / p)};
+        if (p == 0) return {narrowed(total(x.ne(0).to(x.dtype())).add(total(ops::zeros_linked_to(x))), dtype)};
+        if (p == 1) return {narrowed(total(ax), dtype)};
+        if (p == 2) return {narrowed(total(x.mul(x)).sqrt(), dtype)};
+        return {narrowed(total(ax.pow(p)).pow(1.0 / p), dtype)};
       });
 
   for (bool is_sum : {true, false}) {
@@ -398,13 +407,14 @@ void register_reduce_ops(Registry& r) {
         })
         .saves_outputs()
         .backward([is_sum, name](GradContext& c) -> std::vector<Tensor> {
-          // cumsum: dx_i = sum_{j >= i} g_j = total - cumsum(g)_i + g_i.
+          // cumsum: dx_i = sum_{j >= i} g_j, the cumsum of g read backwards (PyTorch's formula; unlike
+          // total - cumsum + g it has no cancellation, which matters in float16 and bfloat16).
           // cumprod: dx_i = sum_{j >= i} g_j y_j / x_i, valid where x has no zeros.
           Tensor x = c.input(0);
           int64_t d = x.dim() ? wrap_dim(name, c.args().int_at(1), x.dim()) : 0;
           Tensor g = is_sum ? c.grad() : c.grad().mul(c.output());
           if (x.dim() == 0) return {is_sum ? g : g.div(x)};
-          Tensor rev = g.sum({d}, true).sub(g.cumsum(d)).add(g);
+          Tensor rev = g.flip({d}).cumsum(d).flip({d});
           if (is_sum) return {rev};
           TD_CHECK(x.eq(0).sum().item().to_int() == 0, ErrorCode::kUnimplemented,
                    "[cumprod] the backward of cumprod through zeros in its input is not implemented yet");
@@ -418,13 +428,14 @@ void register_reduce_ops(Registry& r) {
         .doc(is_log ? "log of softmax along dim, computed stably" : "exp(self) / sum(exp(self)) along dim, computed stably")
         .composite()
         .forward([is_log, name](const Args& a) -> std::vector<Tensor> {
-          Tensor x = softmax_input(name, a.tensor(0), a.optional_dtype(2));
+          Tensor in = softmax_input(name, a.tensor(0), a.optional_dtype(2));
+          Tensor x = widened(in);
           int64_t d = wrap_dim(name, a.int_at(1), x.dim());
-          if (x.dim() == 0) return {is_log ? x.sub(x) : x.sub(x).add(1)};
+          if (x.dim() == 0) return {narrowed(is_log ? x.sub(x) : x.sub(x).add(1), in.dtype())};
           Tensor z = shifted(x, d);
-          if (is_log) return {z.sub(z.exp().sum({d}, true).log())};
+          if (is_log) return {narrowed(z.sub(z.exp().sum({d}, true).log()), in.dtype())};
           Tensor e = z.exp();
-          return {e.div(e.sum({d}, true))};
+          return {narrowed(e.div(e.sum({d}, true)), in.dtype())};
         });
   }
 }

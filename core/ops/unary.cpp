@@ -123,6 +123,11 @@ void define(Registry& r, UnaryOp op, Kind kind) {
 
 // The largest and lowest finite values of a float dtype.
 std::pair<double, double> finite_range(DType dtype) {
+  if (dtype == DType::kFloat16) return {65504.0, -65504.0};
+  if (dtype == DType::kBFloat16) {
+    const double largest = float(BFloat16::from_bits(0x7f7f));  // (2 - 2^-7) * 2^127
+    return {largest, -largest};
+  }
   if (dtype == DType::kFloat32)
     return {std::numeric_limits<float>::max(), std::numeric_limits<float>::lowest()};
   return {std::numeric_limits<double>::max(), std::numeric_limits<double>::lowest()};

@@ -1,4 +1,5 @@
-// The CPU backend: memory, copy/cast, fill, elementwise binary ops and sum.
+// The CPU backend: memory, copy/cast, fill, elementwise, reductions, index ops, sort and GEMM. Half and
+// BFloat16 elements are computed in float (opmath_t) and rounded back once per element.
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -136,22 +137,25 @@ bool transpose_copy(const StridedRef& dst, const StridedRef& src) {
   return true;
 }
 
+// T is the element type, M = opmath_t<T> the one the functor computes in (float for Half and BFloat16).
 template <class T, BinaryOp Op>
-void binary_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b, T alpha) {
+void binary_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b, opmath_t<T> alpha) {
+  using M = opmath_t<T>;
   auto* po = static_cast<T*>(out.data);
   auto* pa = static_cast<const T*>(a.data);
   auto* pb = static_cast<const T*>(b.data);
+  auto f = [alpha](T x, T y) { return T(fn::binary<Op>(M(x), M(y), alpha)); };
   for_each_row<3>(out.sizes, {out.strides, a.strides, b.strides}, [&](auto off, int64_t n, auto s) {
     T* o = po + off[0];
     const T* x = pa + off[1];
     const T* y = pb + off[2];
     if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
-      for (int64_t i = 0; i < n; ++i) o[i] = fn::binary<Op>(x[i], y[i], alpha);
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
     } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {
       const T yv = *y;
-      for (int64_t i = 0; i < n; ++i) o[i] = fn::binary<Op>(x[i], yv, alpha);
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
     } else {
-      for (int64_t i = 0; i < n; ++i) o[i * s[0]] = fn::binary<Op>(x[i * s[1]], y[i * s[2]], alpha);
+      for (int64_t i = 0; i < n; ++i) o[i * s[0]] = f(x[i * s[1]], y[i * s[2]]);
     }
   });
 }
@@ -191,10 +195,35 @@ void float_unary_loop(UnaryOp op, const StridedRef& out, const StridedRef& in) {
   });
 }
 
+// Half and BFloat16: contiguous runs are widened to float in blocks, computed by the float path (SLEEF
+// where it applies) and rounded back, so a 16-bit op costs about what the float32 op does.
+template <class T, class F>
+void reduced_float_unary_loop(UnaryOp op, const StridedRef& out, const StridedRef& in) {
+  auto* po = static_cast<T*>(out.data);
+  auto* pi = static_cast<const T*>(in.data);
+  const bool vector = vector_math_available();
+  for_each_row<2>(out.sizes, {out.strides, in.strides}, [&](auto off, int64_t n, auto s) {
+    T* o = po + off[0];
+    const T* x = pi + off[1];
+    constexpr int64_t kBlock = 256;
+    float buf[kBlock], res[kBlock];
+    for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
+      const int64_t m = std::min(kBlock, n - i0);
+      for (int64_t i = 0; i < m; ++i) buf[i] = float(x[(i0 + i) * s[1]]);
+      if (!(vector && vector_unary(op, buf, res, m))) {
+        for (int64_t i = 0; i < m; ++i) res[i] = F{}(buf[i]);
+      }
+      for (int64_t i = 0; i < m; ++i) o[(i0 + i) * s[0]] = T(res[i]);
+    }
+  });
+}
+
 template <class F>
 void float_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
   if (in.dtype == DType::kFloat32) return float_unary_loop<float, F>(op, out, in);
   if (in.dtype == DType::kFloat64) return float_unary_loop<double, F>(op, out, in);
+  if (in.dtype == DType::kFloat16) return reduced_float_unary_loop<Half, F>(op, out, in);
+  if (in.dtype == DType::kBFloat16) return reduced_float_unary_loop<BFloat16, F>(op, out, in);
   throw Error(ErrorCode::kUnimplemented,
               str("[", unary_op_name(op), "] has no CPU kernel for dtype ", dtype_name(in.dtype)));
 }
@@ -203,7 +232,7 @@ template <class F>
 void any_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
   dispatch(in.dtype, unary_op_name(op), [&](auto tag) {
     using T = decltype(tag);
-    map_loop<T, T>(out, in, F{});
+    map_loop<T, T>(out, in, fn::InOpMath<F>{});
   });
 }
 
@@ -211,18 +240,40 @@ template <class F>
 void predicate_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
   dispatch(in.dtype, unary_op_name(op), [&](auto tag) {
     using T = decltype(tag);
-    map_loop<bool, T>(out, in, F{});
+    map_loop<bool, T>(out, in, fn::InOpMath<F>{});
   });
 }
 
 template <class T, CompareOp Op>
 void compare_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b) {
+  using M = opmath_t<T>;
   auto* po = static_cast<bool*>(out.data);
   auto* pa = static_cast<const T*>(a.data);
   auto* pb = static_cast<const T*>(b.data);
   for_each_row<3>(out.sizes, {out.strides, a.strides, b.strides}, [&](auto off, int64_t n, auto s) {
-    for (int64_t i = 0; i < n; ++i) po[off[0] + i * s[0]] = fn::compare<Op>(pa[off[1] + i * s[1]], pb[off[2] + i * s[2]]);
+    for (int64_t i = 0; i < n; ++i) {
+      po[off[0] + i * s[0]] = fn::compare<Op>(M(pa[off[1] + i * s[1]]), M(pb[off[2] + i * s[2]]));
+    }
   });
+}
+
+// Half and BFloat16 GEMM: both operands widened to contiguous float32, one float32 GEMM, the result
+// rounded back once per element (float accumulation, as PyTorch's CUDA half GEMM).
+void reduced_float_gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b) {
+  auto widen = [](const StridedRef& r, std::vector<float>& buf, std::vector<int64_t>& strides) {
+    buf.resize(static_cast<size_t>(r.numel()));
+    strides = {r.sizes[1] * r.sizes[2], r.sizes[2], 1};
+    StridedRef dst{buf.data(), DType::kFloat32, r.sizes, strides};
+    cpu_backend().copy(dst, r, 0);
+    return dst;
+  };
+  std::vector<float> fa, fb, fo(static_cast<size_t>(out.numel()));
+  std::vector<int64_t> sa, sb;
+  StridedRef wa = widen(a, fa, sa), wb = widen(b, fb, sb);
+  std::vector<int64_t> so = {out.sizes[1] * out.sizes[2], out.sizes[2], 1};
+  StridedRef wo{fo.data(), DType::kFloat32, out.sizes, so};
+  cpu_gemm(wo, wa, wb);
+  cpu_backend().copy(out, wo, 0);
 }
 
 // 64-byte aligned host memory, or nullptr when physical memory cannot hold it. With overcommit, a huge
@@ -319,7 +370,7 @@ class CpuBackend final : public Backend {
               int) override {
     dispatch(out.dtype, binary_op_name(op), [&](auto tag) {
       using T = decltype(tag);
-      const T al = alpha.to<T>();
+      const opmath_t<T> al = alpha.to<opmath_t<T>>();
       switch (op) {
 #define TD_BINARY_CASE(Name) \
   case BinaryOp::Name: return binary_loop<T, BinaryOp::Name>(out, a, b, al);
@@ -466,7 +517,10 @@ class CpuBackend final : public Backend {
     cpu_sort(descending, values, indices, in);
   }
 
-  void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int) override { cpu_gemm(out, a, b); }
+  void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int) override {
+    if (out.dtype == DType::kFloat16 || out.dtype == DType::kBFloat16) return reduced_float_gemm(out, a, b);
+    cpu_gemm(out, a, b);
+  }
 
  private:
   CachingAllocator cache_{"cpu", {raw_allocate, [](void* p, size_t) { std::free(p); }}, kMaxIdleHostCache};

@@ -82,8 +82,10 @@ void parallel_stable_sort(std::vector<P>& v, std::vector<P>& scratch, Cmp cmp) {
   if (src != v.data()) std::copy(src, src + n, v.data());
 }
 
+// Half and BFloat16 rows are sorted as floats (exact), and written back in their own type.
 template <class T>
 void sort_rows(bool descending, const StridedRef& values, const StridedRef& indices, const StridedRef& in) {
+  using K = opmath_t<T>;
   const size_t kept = in.sizes.size() - 1;
   const int64_t n = in.sizes.back(), k = values.sizes.back();
   const int64_t rows = StridedRef{nullptr, in.dtype, in.sizes.first(kept), {}}.numel();
@@ -91,11 +93,11 @@ void sort_rows(bool descending, const StridedRef& values, const StridedRef& indi
   auto* pi = static_cast<const T*>(in.data);
   auto* pv = static_cast<T*>(values.data);
   auto* px = static_cast<int64_t*>(indices.data);
-  const Before<T> before{descending};
-  const BeforeOrFirst<T> total{before};
+  const Before<K> before{descending};
+  const BeforeOrFirst<K> total{before};
   // A selection pays off when k is a small part of the row; otherwise the whole row is sorted.
   const bool select = k < n / 4;
-  using P = std::pair<T, int64_t>;
+  using P = std::pair<K, int64_t>;
   // One row at a time per thread; rows split across threads, or, with fewer rows than threads, each long
   // row split across them.
   const bool across_rows = rows >= omp_get_max_threads() || n < 2 * kParallelGrain;
@@ -106,7 +108,7 @@ void sort_rows(bool descending, const StridedRef& values, const StridedRef& indi
     for (int64_t r = 0; r < rows; ++r) {
       const T* x = pi + row_offset(r, in.sizes.first(kept), in.strides.first(kept));
       row.resize(static_cast<size_t>(n));
-      for (int64_t j = 0; j < n; ++j) row[static_cast<size_t>(j)] = {x[j * si], j};
+      for (int64_t j = 0; j < n; ++j) row[static_cast<size_t>(j)] = {K(x[j * si]), j};
       if (select) {
         if (k > 0) std::nth_element(row.begin(), row.begin() + (k - 1), row.end(), total);
         std::sort(row.begin(), row.begin() + k, total);
@@ -118,7 +120,7 @@ void sort_rows(bool descending, const StridedRef& values, const StridedRef& indi
       T* v = pv + row_offset(r, values.sizes.first(kept), values.strides.first(kept));
       int64_t* ix = px + row_offset(r, indices.sizes.first(kept), indices.strides.first(kept));
       for (int64_t j = 0; j < k; ++j) {
-        v[j * sv] = row[static_cast<size_t>(j)].first;
+        v[j * sv] = T(row[static_cast<size_t>(j)].first);
         ix[j * sx] = row[static_cast<size_t>(j)].second;
       }
     }

@@ -1,5 +1,6 @@
 // CUDA kernels for the binary families: arithmetic (BinaryOp), comparisons and logic (CompareOp), and where.
-// The math is kernels/elementwise_ops.h, shared with the CPU; this file only launches it.
+// The math is kernels/elementwise_ops.h, shared with the CPU; this file only launches it. Half and BFloat16
+// elements are computed in float (opmath_t) and rounded back once.
 #include "core/error.h"
 #include "kernels/cuda/loops.cuh"
 #include "kernels/elementwise_ops.h"
@@ -9,15 +10,19 @@ namespace td::kernels::cuda {
 namespace {
 
 template <BinaryOp Op, class T>
-__global__ void binary_kernel(int64_t n, Indexer ix, T* out, const T* a, const T* b, T alpha) {
+__global__ void binary_kernel(int64_t n, Indexer ix, T* out, const T* a, const T* b, opmath_t<T> alpha) {
+  using M = opmath_t<T>;
   TD_GRID_STRIDE_LOOP(i, n) {
-    out[offset_of<0>(ix, i)] = fn::binary<Op>(a[offset_of<1>(ix, i)], b[offset_of<2>(ix, i)], alpha);
+    out[offset_of<0>(ix, i)] = T(fn::binary<Op>(M(a[offset_of<1>(ix, i)]), M(b[offset_of<2>(ix, i)]), alpha));
   }
 }
 
 template <CompareOp Op, class T>
 __global__ void compare_kernel(int64_t n, Indexer ix, bool* out, const T* a, const T* b) {
-  TD_GRID_STRIDE_LOOP(i, n) { out[offset_of<0>(ix, i)] = fn::compare<Op>(a[offset_of<1>(ix, i)], b[offset_of<2>(ix, i)]); }
+  using M = opmath_t<T>;
+  TD_GRID_STRIDE_LOOP(i, n) {
+    out[offset_of<0>(ix, i)] = fn::compare<Op>(M(a[offset_of<1>(ix, i)]), M(b[offset_of<2>(ix, i)]));
+  }
 }
 
 template <class T>
@@ -93,9 +98,9 @@ __global__ void scatter_kernel(int64_t n, Indexer ix, T* out, const int64_t* ind
 // Which (op, type) pairs can reach a kernel: the front end promotes or rejects the rest, so those are
 // not compiled at all.
 template <BinaryOp Op, class T>
-constexpr bool kValid = !(std::is_floating_point_v<T> &&
+constexpr bool kValid = !(fn::kAnyFloat<T> &&
                           (Op == BinaryOp::kBitwiseAnd || Op == BinaryOp::kBitwiseOr || Op == BinaryOp::kBitwiseXor)) &&
-                        !(!std::is_floating_point_v<T> && (Op == BinaryOp::kDiv || Op == BinaryOp::kAtan2)) &&
+                        !(!fn::kAnyFloat<T> && (Op == BinaryOp::kDiv || Op == BinaryOp::kAtan2)) &&
                         !(std::is_same_v<T, bool> && (Op == BinaryOp::kSub || Op == BinaryOp::kFmod ||
                                                       Op == BinaryOp::kRemainder || Op == BinaryOp::kFloorDivide));
 }  // namespace
@@ -107,7 +112,7 @@ void binary(BinaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, c
     auto* o = static_cast<T*>(out);
     auto* x = static_cast<const T*>(a);
     auto* y = static_cast<const T*>(b);
-    const T al = alpha.to<T>();
+    const opmath_t<T> al = alpha.to<opmath_t<T>>();
     switch (op) {
 #define TD_BINARY_LAUNCH(Name)                                                                  \
   case BinaryOp::Name:                                                                          \

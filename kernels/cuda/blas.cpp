@@ -1,5 +1,6 @@
 // Matrix products on CUDA through cuBLAS (strided-batched GEMM), one handle per device; integer types go to
-// integer_gemm.cu.
+// integer_gemm.cu. Half and BFloat16 use cublasGemmStridedBatchedEx with float accumulation
+// (CUBLAS_COMPUTE_32F), as PyTorch does.
 #include <cublas_v2.h>
 
 #include <array>
@@ -49,6 +50,12 @@ void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int i
     check_blas(cublasDgemmStridedBatched(h, op_b, op_a, n, m, k, &one, static_cast<const double*>(b.data), lb.ld,
                                          b.strides[0], static_cast<const double*>(a.data), la.ld, a.strides[0],
                                          &zero, static_cast<double*>(out.data), n, m * n, batch));
+  } else if (out.dtype == DType::kFloat16 || out.dtype == DType::kBFloat16) {
+    const cudaDataType_t type = out.dtype == DType::kFloat16 ? CUDA_R_16F : CUDA_R_16BF;
+    const float one = 1, zero = 0;
+    check_blas(cublasGemmStridedBatchedEx(h, op_b, op_a, n, m, k, &one, b.data, type, lb.ld, b.strides[0], a.data,
+                                          type, la.ld, a.strides[0], &zero, out.data, type, n, m * n, batch,
+                                          CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
   } else {
     integer_gemm(out, a, b);
   }

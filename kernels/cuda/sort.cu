@@ -29,6 +29,14 @@ struct KeyOf<bool> {
   using type = uint8_t;
 };
 template <>
+struct KeyOf<Half> {
+  using type = uint16_t;
+};
+template <>
+struct KeyOf<BFloat16> {
+  using type = uint16_t;
+};
+template <>
 struct KeyOf<float> {
   using type = uint32_t;
 };
@@ -49,6 +57,9 @@ __device__ __forceinline__ K sort_key(T x, bool descending) {
   K k;
   if constexpr (std::is_same_v<T, bool>) {
     k = x ? 1 : 0;
+  } else if constexpr (is_reduced_float_v<T>) {
+    // Sign-magnitude 16-bit floats order like float32 does, by the same key transform.
+    k = x != x ? ~K(0) : float_key<K>(float(x) == 0.0f ? K(0) : K(x.bits));
   } else if constexpr (std::is_same_v<T, float>) {
     k = x != x ? ~K(0) : float_key<K>(__float_as_uint(x == 0.0f ? 0.0f : x));
   } else if constexpr (std::is_same_v<T, double>) {

@@ -1,4 +1,5 @@
-// CUDA kernels for the unary family (kernels/elementwise_ops.h functors, shared with the CPU).
+// CUDA kernels for the unary family (kernels/elementwise_ops.h functors, shared with the CPU). Half and
+// BFloat16 elements are computed in float (fn::InOpMath) and rounded back once.
 #include "core/error.h"
 #include "kernels/cuda/loops.cuh"
 #include "kernels/elementwise_ops.h"
@@ -20,6 +21,8 @@ template <class F>
 void float_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in) {
   if (dtype == DType::kFloat32) return launch<float, float, F>(n, ix, out, in);
   if (dtype == DType::kFloat64) return launch<double, double, F>(n, ix, out, in);
+  if (dtype == DType::kFloat16) return launch<Half, Half, fn::InOpMath<F>>(n, ix, out, in);
+  if (dtype == DType::kBFloat16) return launch<BFloat16, BFloat16, fn::InOpMath<F>>(n, ix, out, in);
   throw Error(ErrorCode::kUnimplemented,
               str("[", unary_op_name(op), "] has no CUDA kernel for dtype ", dtype_name(dtype)));
 }
@@ -28,7 +31,12 @@ template <class F>
 void any_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in) {
   dispatch(dtype, unary_op_name(op).data(), [&](auto tag) {
     using T = decltype(tag);
-    launch<T, T, F>(n, ix, out, in);
+    if constexpr (std::is_same_v<F, fn::BitwiseNot> && fn::kAnyFloat<T>) {
+      // The front end refuses bitwise_not on floats: no kernel is compiled for them.
+      throw Error(ErrorCode::kUnimplemented, str("[bitwise_not] has no CUDA kernel for dtype ", dtype_name(dtype)));
+    } else {
+      launch<T, T, fn::InOpMath<F>>(n, ix, out, in);
+    }
   });
 }
 
@@ -36,7 +44,7 @@ template <class F>
 void predicate_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in) {
   dispatch(dtype, unary_op_name(op).data(), [&](auto tag) {
     using T = decltype(tag);
-    launch<bool, T, F>(n, ix, out, in);
+    launch<bool, T, fn::InOpMath<F>>(n, ix, out, in);
   });
 }
 }  // namespace

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -66,6 +67,24 @@ const std::vector<GoldenCase>& golden_cases() {
 
 // ---- JSON -> tensors and op arguments ----
 
+// A fixture number: JSON has no inf or NaN, so generate.py writes them as "inf", "-inf" and "nan".
+double number_from_json(const json& v) {
+  if (v.is_boolean()) return v.get<bool>() ? 1.0 : 0.0;
+  if (!v.is_string()) return v.get<double>();
+  const std::string s = v.get<std::string>();
+  if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
+  if (s == "inf") return std::numeric_limits<double>::infinity();
+  if (s == "-inf") return -std::numeric_limits<double>::infinity();
+  throw Error(ErrorCode::kInvalidArgument, str("golden fixture value '", s, "'"));
+}
+
+template <class T>
+std::vector<T> floats_from_json(const json& values) {
+  std::vector<T> out;
+  for (const json& x : values) out.push_back(static_cast<T>(number_from_json(x)));
+  return out;
+}
+
 Tensor tensor_from_json(const json& j, Device device) {
   DType dtype = dtype_from_name(j.at("dtype").get<std::string>());
   auto shape = j.at("shape").get<std::vector<int64_t>>();
@@ -78,10 +97,21 @@ Tensor tensor_from_json(const json& j, Device device) {
     }
     case DType::kInt64:
       return tensor(values.get<std::vector<int64_t>>(), shape, device);
+    // float16 and bfloat16 values are written as the float32 numbers they are: exact through float.
+    case DType::kFloat16: {
+      std::vector<Half> v;
+      for (float x : floats_from_json<float>(values)) v.push_back(Half(x));
+      return tensor(v, shape, device);
+    }
+    case DType::kBFloat16: {
+      std::vector<BFloat16> v;
+      for (float x : floats_from_json<float>(values)) v.push_back(BFloat16(x));
+      return tensor(v, shape, device);
+    }
     case DType::kFloat32:
-      return tensor(values.get<std::vector<float>>(), shape, device);
+      return tensor(floats_from_json<float>(values), shape, device);
     case DType::kFloat64:
-      return tensor(values.get<std::vector<double>>(), shape, device);
+      return tensor(floats_from_json<double>(values), shape, device);
     default:
       throw Error(ErrorCode::kUnimplemented, str("golden fixture dtype ", dtype_name(dtype)));
   }
@@ -157,12 +187,20 @@ Tensor call_by_name(std::string_view op, const std::vector<Tensor>& tensors, con
 
 // ---- comparison ----
 
-/// allclose(actual, expected) with tolerances that cover float32 summation order and BLAS blocking.
+/// allclose(actual, expected) with tolerances that cover float32 summation order and BLAS blocking, and for
+/// the 16-bit floats a rounding or two (float16 keeps 11 significant bits, 2^-10 ~ 1e-3 relative; bfloat16
+/// keeps 8, 2^-7 ~ 8e-3): a gradient computed in float16 rounds each of its steps, PyTorch's float32
+/// reference once.
 struct Tolerance {
   double rtol, atol;
 };
 Tolerance tolerance_for(DType dtype) {
-  return dtype == DType::kFloat32 ? Tolerance{1e-5, 1e-5} : Tolerance{1e-12, 1e-12};
+  switch (dtype) {
+    case DType::kFloat16: return {2e-3, 1e-3};
+    case DType::kBFloat16: return {1.6e-2, 1e-2};
+    case DType::kFloat32: return {1e-5, 1e-5};
+    default: return {1e-12, 1e-12};
+  }
 }
 
 ::testing::AssertionResult matches(const Tensor& actual, const json& expected) {
@@ -182,8 +220,10 @@ Tolerance tolerance_for(DType dtype) {
   std::ostringstream first;
   first << std::setprecision(17);
   for (size_t i = 0; i < got.size(); ++i) {
-    double w = want[i].is_boolean() ? (want[i].get<bool>() ? 1.0 : 0.0) : want[i].get<double>();
-    bool ok = exact ? got[i] == w : std::fabs(got[i] - w) <= tol.atol + tol.rtol * std::fabs(w);
+    double w = number_from_json(want[i]);
+    bool ok = exact                             ? got[i] == w
+              : std::isnan(w) || std::isinf(w) ? (std::isnan(w) ? std::isnan(got[i]) : got[i] == w)
+                                                : std::fabs(got[i] - w) <= tol.atol + tol.rtol * std::fabs(w);
     if (ok) continue;
     if (mismatches++ == 0) first << "element " << i << " is " << got[i] << ", PyTorch gives " << w;
   }

@@ -736,7 +736,7 @@ TEST(RandomTest, CreationErrors) {
       },
       "[rand] Trying to create tensor with negative dimension -1: [2, -1]");
   expect_error([&] { random::rand({2}, gen, {DType::kInt64}); }, "[rand] not implemented for 'int64'");
-  expect_error([&] { random::rand({2}, gen, {DType::kFloat16}); }, "[rand] not implemented for 'float16'");
+  expect_error([&] { random::rand({2}, gen, {DType::kComplex64}); }, "[rand] not implemented for 'complex64'");
   expect_error([&] { random::randn({-3}, gen); },
                "[randn] Trying to create tensor with negative dimension -3: [-3]");
   expect_error([&] { random::randn({2}, gen, {DType::kBool}); }, "[randn] not implemented for 'bool'");

@@ -12,6 +12,7 @@ floating leaf for loss = (out * w).sum().
 """
 
 import json
+import math
 import os
 
 import numpy as np
@@ -21,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "ops.json")
 
 F32, F64, I64, BOOL = torch.float32, torch.float64, torch.int64, torch.bool
+F16, BF16 = torch.float16, torch.bfloat16
 
 
 def dtype_name(dtype):
@@ -69,9 +71,15 @@ def expanded(t, size):
 
 def encode_tensor(t):
     values = t.detach().reshape(-1).tolist()
-    if t.dtype == F32:
+    if t.dtype in (F16, BF16):
+        # Every float16 and bfloat16 value is a float32 value: its shortest float32 decimal reads back exactly.
+        values = [float(str(np.float32(v))) for v in t.detach().float().reshape(-1).tolist()]
+    elif t.dtype == F32:
         # The shortest decimal that reads back as the same float32: short, and exact once cast to float.
         values = [float(str(np.float32(v))) for v in values]
+    if t.is_floating_point():
+        # JSON has no inf or NaN: they travel as the strings "inf", "-inf" and "nan".
+        values = [v if math.isfinite(v) else "nan" if math.isnan(v) else "inf" if v > 0 else "-inf" for v in values]
     return {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "values": values}
 
 
