@@ -242,6 +242,26 @@ TEST_F(ServiceTest, OpsWithTwoOutputsAndNumbersTravel) {
   EXPECT_THAT(x.gather(1, s.tensor<int64_t>({2, 0}, {2, 1})).to_vector<double>(), ElementsAre(2, 4));
 }
 
+// In-place ops, indexing with a None in the `Tensor?[]` (handle 0 on the wire) and writes through views:
+// the same methods as local tensors, run on the server.
+TEST_F(ServiceTest, InPlaceOpsAndIndexingTravel) {
+  remote::Session s = client_->create_session("inplace", "cpu");
+  Tensor x = s.tensor<float>({0, 1, 2, 3, 4, 5}, {2, 3});
+  x.mul_(2.0).add_(1.0);
+  EXPECT_THAT(x.to_vector<float>(), ElementsAre(1, 3, 5, 7, 9, 11));
+  Tensor cols = x.index({Slice(), s.tensor<int64_t>({2, 0}, {2})});  // x[:, [2, 0]]
+  EXPECT_THAT(cols.to_vector<float>(), ElementsAre(5, 1, 11, 7));
+  x.index_put_({x.gt(6.0)}, 0.0);  // x[x > 6] = 0
+  x.index_put_({0, Slice(1)}, s.tensor<float>({-1, -2}, {2}));  // x[0, 1:] = [-1, -2]
+  EXPECT_THAT(x.to_vector<float>(), ElementsAre(1, -1, -2, 0, 0, 0));
+  // Autograd through an in-place op on a view, on the server.
+  Tensor w = s.tensor<double>({1, 2, 3}, {3}, true);
+  Tensor y = w.mul(1.0);
+  y.index({Slice(1)}).mul_(w.index({Slice(std::nullopt, 2)}));  // y[1:] *= w[:2]
+  y.sum().backward();
+  EXPECT_THAT(w.grad().to_vector<double>(), ElementsAre(1 + 2, 1 + 3, 2));  // y = [w0, w1 w0, w2 w1]
+}
+
 TEST_F(ServiceTest, HealthCheckServiceReportsServing) {
   // grpc.health.v1.Health/Check with an empty request; a SERVING reply is field 1 = 1 on the wire.
   auto channel = grpc::CreateChannel(target_, grpc::InsecureChannelCredentials());
