@@ -222,7 +222,7 @@ void register_inplace_ops(Registry& r) {
   for (const char* name :
        {"add", "sub", "mul", "div", "pow", "fmod", "remainder", "floor_divide", "atan2", "bitwise_and", "bitwise_or",
         "bitwise_xor", "logical_and", "logical_or", "logical_xor", "logical_not", "eq", "ne", "lt", "le", "gt",
-        "ge", "clamp", "masked_fill", "index_add", "scatter", "scatter_add", "scatter_reduce", "addcmul", "addcdiv", "lerp", "nan_to_num", "index_put",
+        "ge", "clamp", "masked_fill", "index_add", "scatter", "scatter_add", "scatter_reduce", "addcmul", "addcdiv", "lerp", "nan_to_num", "index_put", "index_fill", "index_copy", "clamp_min", "clamp_max", "square", "xlogy", "hypot", "true_divide",
 #define TD_UNARY_NAME(Name, name) #name,
         TD_FLOAT_UNARY_OPS(TD_UNARY_NAME) TD_ANY_UNARY_OPS(TD_UNARY_NAME)
 #undef TD_UNARY_NAME

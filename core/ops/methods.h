@@ -483,6 +483,84 @@ class TensorMethods {
  public:
   // ---- indexing methods (end) ----
 
+  // ---- composite methods (begin) ----
+  /// Elementwise closeness (bool) and its all() as a 0-dim bool tensor (torch.isclose / allclose); whether
+  /// shapes and elements are equal, as a 0-dim bool tensor (torch.equal).
+  Self isclose(const Self& other, double rtol = 1e-05, double atol = 1e-08, bool equal_nan = false) const {
+    return call("isclose", {me(), other, rtol, atol, Scalar(equal_nan)});
+  }
+  Self allclose(const Self& other, double rtol = 1e-05, double atol = 1e-08, bool equal_nan = false) const {
+    return call("allclose", {me(), other, rtol, atol, Scalar(equal_nan)});
+  }
+  Self equal(const Self& other) const { return call("equal", {me(), other}); }
+  Self clamp_min(Scalar min) const { return call("clamp_min", {me(), min}); }
+  Self clamp_max(Scalar max) const { return call("clamp_max", {me(), max}); }
+  Self square() const { return call("square", {me()}); }
+  Self float_power(const Self& exponent) const { return call("float_power", {me(), exponent}); }
+  Self float_power(Scalar exponent) const { return call("float_power", {me(), exponent}); }
+  Self true_divide(const Self& other) const { return call("true_divide", {me(), other}); }
+  Self hypot(const Self& other) const { return call("hypot", {me(), other}); }
+  Self logaddexp(const Self& other) const { return call("logaddexp", {me(), other}); }
+  Self xlogy(const Self& other) const { return call("xlogy", {me(), other}); }
+  Self xlogy(Scalar other) const { return call("xlogy", {me(), other}); }
+  Self broadcast_to(Shape size) const { return call("broadcast_to", {me(), std::move(size)}); }
+  Self swapaxes(int64_t axis0, int64_t axis1) const { return call("swapaxes", {me(), Scalar(axis0), Scalar(axis1)}); }
+  Self swapdims(int64_t dim0, int64_t dim1) const { return call("swapdims", {me(), Scalar(dim0), Scalar(dim1)}); }
+  Self ravel() const { return call("ravel", {me()}); }
+  Self trace() const { return call("trace", {me()}); }
+  Self diff(int64_t n = 1, int64_t dim = -1) const { return call("diff", {me(), Scalar(n), Scalar(dim)}); }
+  Self cross(const Self& other, std::optional<int64_t> dim = std::nullopt) const {
+    return call("cross", {me(), other, opt_int(dim)});
+  }
+  Self nansum(std::optional<Shape> dim = std::nullopt, bool keepdim = false) const {
+    return call("nansum", {me(), dim ? Value(*dim) : Value(None{}), Scalar(keepdim)});
+  }
+  Self nanmean(std::optional<Shape> dim = std::nullopt, bool keepdim = false) const {
+    return call("nanmean", {me(), dim ? Value(*dim) : Value(None{}), Scalar(keepdim)});
+  }
+  Self count_nonzero(std::optional<Shape> dim = std::nullopt) const {
+    return call("count_nonzero", {me(), dim ? Value(*dim) : Value(None{})});
+  }
+  /// (var, mean) and (std, mean) over the same dims (torch.var_mean / std_mean).
+  std::pair<Self, Self> var_mean(std::optional<Shape> dim = std::nullopt, int64_t correction = 1,
+                                 bool keepdim = false) const {
+    auto outs = me().invoke_op_n("var_mean", {me(), dim ? Value(*dim) : Value(None{}), Scalar(correction), Scalar(keepdim)}, 2);
+    return {std::move(outs[0]), std::move(outs[1])};
+  }
+  std::pair<Self, Self> std_mean(std::optional<Shape> dim = std::nullopt, int64_t correction = 1,
+                                 bool keepdim = false) const {
+    auto outs = me().invoke_op_n("std_mean", {me(), dim ? Value(*dim) : Value(None{}), Scalar(correction), Scalar(keepdim)}, 2);
+    return {std::move(outs[0]), std::move(outs[1])};
+  }
+  /// (amin, amax) over all elements or along dim (torch.aminmax).
+  std::pair<Self, Self> aminmax(std::optional<int64_t> dim = std::nullopt, bool keepdim = false) const {
+    auto outs = me().invoke_op_n("aminmax", {me(), opt_int(dim), Scalar(keepdim)}, 2);
+    return {std::move(outs[0]), std::move(outs[1])};
+  }
+  Self take_along_dim(const Self& indices, std::optional<int64_t> dim = std::nullopt) const {
+    return call("take_along_dim", {me(), indices, opt_int(dim)});
+  }
+  Self bucketize(const Self& boundaries, bool out_int32 = false, bool right = false) const {
+    return call("bucketize", {me(), boundaries, Scalar(out_int32), Scalar(right)});
+  }
+  Self bincount(int64_t minlength = 0) const { return call("bincount", {me(), None{}, Scalar(minlength)}); }
+  Self bincount(const Self& weights, int64_t minlength = 0) const {
+    return call("bincount", {me(), weights, Scalar(minlength)});
+  }
+  Self index_fill(int64_t dim, const Self& index, Scalar value) const {
+    return call("index_fill", {me(), Scalar(dim), index, value});
+  }
+  Self index_copy(int64_t dim, const Self& index, const Self& source) const {
+    return call("index_copy", {me(), Scalar(dim), index, source});
+  }
+  Self index_fill_(int64_t dim, const Self& index, Scalar value) const {
+    return call("index_fill_", {me(), Scalar(dim), index, value});
+  }
+  Self index_copy_(int64_t dim, const Self& index, const Self& source) const {
+    return call("index_copy_", {me(), Scalar(dim), index, source});
+  }
+  // ---- composite methods (end) ----
+
   // ---- in-place methods (begin) ----
   // Each writes into self and returns it (Tensor.add_ and friends); core/ops/inplace.cpp does the work.
   Self add_(const Self& other, Scalar alpha = 1) const { return call("add_", {me(), other, alpha}); }
