@@ -163,6 +163,59 @@ void BM_Topk(benchmark::State& state) {
 }
 BENCHMARK(BM_Topk)->ArgsProduct({{16}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Rows of a [2^16, 64] float32 matrix picked by 2^16 pseudo-random indices (embedding lookups).
+void BM_IndexSelect(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t rows = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({rows, 64}, {td::DType::kFloat32, d});
+  td::Tensor idx = scrambled(1, rows, td::kCPU).to(td::DType::kInt64).remainder(rows).reshape({rows}).to(d.str());
+  for (auto _ : state) {
+    td::Tensor c = a.index_select(0, idx);
+    sync(d);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * rows * 64 * 8);
+}
+BENCHMARK(BM_IndexSelect)->ArgsProduct({{1 << 16}, {0, 1}})->UseRealTime();
+
+// gather along dim 1 of a 1024 x 1024 float32 matrix with a pseudo-random index of the same shape.
+void BM_Gather(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = scrambled(n, n, d);
+  td::Tensor idx = scrambled(n, n, td::kCPU).to(td::DType::kInt64).remainder(n).to(d.str());
+  for (auto _ : state) {
+    td::Tensor c = a.gather(1, idx);
+    sync(d);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * n * n * 16);
+}
+BENCHMARK(BM_Gather)->ArgsProduct({{1024}, {0, 1}})->UseRealTime();
+
+// The machine's memory bandwidth, STREAM's triad a = b + 3c on 2^24 floats over preallocated host arrays,
+// with the same OpenMP threads as the kernels: the ceiling for large elementwise ops on the CPU.
+void BM_Triad(benchmark::State& state) {
+  if (state.range(1)) {
+    state.SkipWithError("CPU only");
+    return;
+  }
+  const int64_t n = state.range(0);
+  std::vector<float> a(static_cast<size_t>(n)), b(static_cast<size_t>(n), 1.0f), c(static_cast<size_t>(n), 2.0f);
+  float* pa = a.data();
+  const float *pb = b.data(), *pc = c.data();
+  for (auto _ : state) {
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; ++i) pa[i] = pb[i] + 3.0f * pc[i];
+    benchmark::DoNotOptimize(pa);
+    benchmark::ClobberMemory();
+  }
+  state.SetBytesProcessed(state.iterations() * n * 12);
+}
+BENCHMARK(BM_Triad)->ArgsProduct({{1 << 24}, {0}})->UseRealTime();
+
 }  // namespace
 
 int main(int argc, char** argv) {

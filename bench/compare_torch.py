@@ -80,6 +80,14 @@ def main():
         elif kind == "BM_Topk":
             a = scrambled(1024, 4096, device)
             ref = torch_time(lambda: a.topk(size), sync)
+        elif kind == "BM_IndexSelect":
+            a = torch.ones(size, 64, device=device)
+            idx = scrambled(1, size, "cpu").long().remainder(size).reshape(size).to(device)
+            ref = torch_time(lambda: a.index_select(0, idx), sync)
+        elif kind == "BM_Gather":
+            a = scrambled(size, size, device)
+            idx = scrambled(size, size, "cpu").long().remainder(size).to(device)
+            ref = torch_time(lambda: a.gather(1, idx), sync)
         else:
             continue
         rows.append((name, t, ref))
@@ -88,6 +96,13 @@ def main():
     print(f"{'benchmark':32} {'tensord':>12} {'pytorch':>12} {'ratio':>7}")
     for name, t, ref in rows:
         print(f"{name:32} {t * 1e6:10.1f}us {ref * 1e6:10.1f}us {t / ref:7.2f}")
+    # The ceiling for large elementwise ops: STREAM's triad over preallocated arrays, in the same run.
+    rates = {b["name"]: b.get("bytes_per_second") for b in report["benchmarks"] if "error_occurred" not in b}
+    triad = rates.get("BM_Triad/16777216/0/real_time")
+    add = rates.get(f"BM_Add/16777216/{flag}/real_time")
+    if triad and add and device == "cpu":
+        print(f"memory bandwidth (triad): {triad / 1e9:.1f} GB/s; add of 16M floats reaches {add / 1e9:.1f} GB/s "
+              f"({100 * add / triad:.0f}% of it)")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,13 @@ void check_index(std::string_view op, const Tensor& self, int64_t dim, const Ten
   }
   if (index.numel() == 0) return;
   int64_t size = self.dim() ? self.size(dim) : 1;
-  int64_t lo = index.amin().item().to_int(), hi = index.amax().item().to_int();
+  // Only the distinct elements: an expanded index (index_select's) has far fewer than its numel.
+  std::vector<int64_t> sizes = index.shape();
+  for (int64_t d = 0; d < index.dim(); ++d) {
+    if (index.stride(d) == 0) sizes[static_cast<size_t>(d)] = 1;
+  }
+  Tensor distinct = make_view(index, sizes, {index.strides().begin(), index.strides().end()}, index.storage_offset());
+  int64_t lo = distinct.amin().item().to_int(), hi = distinct.amax().item().to_int();
   TD_CHECK(lo >= 0 && hi < size, ErrorCode::kOutOfRange, "[", op, "] index ", lo < 0 ? lo : hi,
            " is out of bounds for dimension ", dim, " with size ", size);
 }

@@ -297,16 +297,22 @@ void scatter_loop(const StridedRef& out, const StridedRef& index, const StridedR
   auto* po = static_cast<T*>(out.data);
   auto* ps = static_cast<const T*>(src.data);
   auto* px = static_cast<const int64_t*>(index.data);
-  const int64_t n = index.numel();
   const int64_t dim_stride = out.strides[static_cast<size_t>(dim)];
   // Every other dim indexes out as it indexes index, so out's strides with dim's zeroed walk the rest.
   std::vector<int64_t> out_strides(out.strides.begin(), out.strides.end());
   out_strides[static_cast<size_t>(dim)] = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    T& dst = po[offset_of(i, index.sizes, out_strides) +
-                px[offset_of(i, index.sizes, index.strides)] * dim_stride];
-    dst = fn::scatter_combine<Mode>(dst, ps[offset_of(i, index.sizes, src.strides)]);
-  }
+  for_each_row<3>(
+      index.sizes, {out_strides, index.strides, src.strides},
+      [&](const std::array<int64_t, 3>& off, int64_t count, const std::array<int64_t, 3>& st) {
+        T* o = po + off[0];
+        const int64_t* ix = px + off[1];
+        const T* x = ps + off[2];
+        for (int64_t j = 0; j < count; ++j) {
+          T& dst = o[j * st[0] + ix[j * st[1]] * dim_stride];
+          dst = fn::scatter_combine<Mode>(dst, x[j * st[2]]);
+        }
+      },
+      /*serial=*/true);
 }
 
 class CpuBackend final : public Backend {
@@ -487,15 +493,27 @@ class CpuBackend final : public Backend {
       auto* po = static_cast<T*>(out.data);
       auto* pi = static_cast<const T*>(in.data);
       auto* px = static_cast<const int64_t*>(index.data);
-      const int64_t n = out.numel(), dim_stride = in.strides[static_cast<size_t>(dim)];
+      const int64_t dim_stride = in.strides[static_cast<size_t>(dim)];
       // Every other dim indexes `in` as it indexes out, so in's strides with dim's zeroed walk the rest.
       std::vector<int64_t> in_strides(in.strides.begin(), in.strides.end());
       in_strides[static_cast<size_t>(dim)] = 0;
-#pragma omp parallel for schedule(static) if (n >= kParallelGrain)
-      for (int64_t i = 0; i < n; ++i) {
-        const int64_t src = offset_of(i, out.sizes, in_strides) + px[offset_of(i, out.sizes, index.strides)] * dim_stride;
-        po[offset_of(i, out.sizes, out.strides)] = pi[src];
-      }
+      for_each_row<3>(out.sizes, {out.strides, in_strides, index.strides},
+                      [&](const std::array<int64_t, 3>& off, int64_t count, const std::array<int64_t, 3>& st) {
+                        T* o = po + off[0];
+                        const T* x = pi + off[1];
+                        const int64_t* ix = px + off[2];
+                        if (st[2] == 0) {
+                          // One index for the whole row (index_select, embedding lookups): copy a slice.
+                          const T* row = x + ix[0] * dim_stride;
+                          if (st[0] == 1 && st[1] == 1) {
+                            std::memcpy(o, row, static_cast<size_t>(count) * sizeof(T));
+                          } else {
+                            for (int64_t j = 0; j < count; ++j) o[j * st[0]] = row[j * st[1]];
+                          }
+                          return;
+                        }
+                        for (int64_t j = 0; j < count; ++j) o[j * st[0]] = x[j * st[1] + ix[j * st[2]] * dim_stride];
+                      });
     });
   }
 

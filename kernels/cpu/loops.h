@@ -20,9 +20,12 @@ namespace td::kernels {
 /// Below this many elements a kernel runs on one thread: the fork costs more than it saves.
 inline constexpr int64_t kParallelGrain = 32768;
 
-/// Calls inner(offsets, count, inner_strides) for each innermost row, offsets in elements per operand.
+/// Calls inner(offsets, count, inner_strides) for each innermost row, offsets in elements per operand; rows
+/// run on several threads above kParallelGrain elements unless `serial` (for kernels whose writes may
+/// collide, such as scatter).
 template <size_t N, class Inner>
-void for_each_row(std::span<const int64_t> sizes, const std::array<std::span<const int64_t>, N>& strides, Inner inner) {
+void for_each_row(std::span<const int64_t> sizes, const std::array<std::span<const int64_t>, N>& strides, Inner inner,
+                  bool serial = false) {
   Coalesced<N> c = coalesce<N>(sizes, strides);
   const int64_t nd = static_cast<int64_t>(c.sizes.size());
   const int64_t inner_n = c.sizes.back();
@@ -43,7 +46,7 @@ void for_each_row(std::span<const int64_t> sizes, const std::array<std::span<con
     inner(row_offsets(0), inner_n, inner_s);
     return;
   }
-  const bool parallel = rows * inner_n >= kParallelGrain;
+  const bool parallel = !serial && rows * inner_n >= kParallelGrain;
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t row = 0; row < rows; ++row) inner(row_offsets(row), inner_n, inner_s);
 }
