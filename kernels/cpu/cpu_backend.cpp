@@ -138,13 +138,28 @@ bool transpose_copy(const StridedRef& dst, const StridedRef& src) {
 }
 
 // T is the element type, M = opmath_t<T> the one the functor computes in (float for Half and BFloat16).
+template <class T, class F>
+void rows_of(const StridedRef& out, const StridedRef& a, const StridedRef& b, F f);
+
 template <class T, BinaryOp Op>
 void binary_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b, opmath_t<T> alpha) {
   using M = opmath_t<T>;
+  if constexpr ((Op == BinaryOp::kAdd || Op == BinaryOp::kSub) && !std::is_same_v<T, bool>) {
+    // The common alpha == 1: no multiply in the loop.
+    if (alpha == M(1)) {
+      return rows_of<T>(out, a, b, [](T x, T y) { return T(Op == BinaryOp::kAdd ? M(x) + M(y) : M(x) - M(y)); });
+    }
+  }
+  rows_of<T>(out, a, b, [alpha](T x, T y) { return T(fn::binary<Op>(M(x), M(y), alpha)); });
+}
+
+// out = f(a, b) over rows, with plain loops for the contiguous and broadcast-scalar cases so the compiler
+// vectorises them.
+template <class T, class F>
+void rows_of(const StridedRef& out, const StridedRef& a, const StridedRef& b, F f) {
   auto* po = static_cast<T*>(out.data);
   auto* pa = static_cast<const T*>(a.data);
   auto* pb = static_cast<const T*>(b.data);
-  auto f = [alpha](T x, T y) { return T(fn::binary<Op>(M(x), M(y), alpha)); };
   for_each_row<3>(out.sizes, {out.strides, a.strides, b.strides}, [&](auto off, int64_t n, auto s) {
     T* o = po + off[0];
     const T* x = pa + off[1];
