@@ -40,16 +40,6 @@ typename R::A row_reduce(const T* x, int64_t n, int64_t stride) {
   return total;
 }
 
-// The element offset of output position o in a tensor whose leading dims are (sizes, strides).
-inline int64_t offset_of(int64_t o, std::span<const int64_t> sizes, std::span<const int64_t> strides) {
-  int64_t off = 0;
-  for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
-    off += (o % sizes[d]) * strides[d];
-    o /= sizes[d];
-  }
-  return off;
-}
-
 template <ReduceOp Op, class T>
 void reduce_kernel(const StridedRef& out, const StridedRef& in, int reduced) {
   using R = fn::Reducer<Op, T>;

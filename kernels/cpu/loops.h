@@ -20,6 +20,16 @@ namespace td::kernels {
 /// Below this many elements a kernel runs on one thread: the fork costs more than it saves.
 inline constexpr int64_t kParallelGrain = 32768;
 
+/// The element offset of row-major position o in a tensor whose (leading) dims are (sizes, strides).
+inline int64_t offset_of(int64_t o, std::span<const int64_t> sizes, std::span<const int64_t> strides) {
+  int64_t off = 0;
+  for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
+    off += (o % sizes[d]) * strides[d];
+    o /= sizes[d];
+  }
+  return off;
+}
+
 /// Calls inner(offsets, count, inner_strides) for each innermost row, offsets in elements per operand; rows
 /// run on several threads above kParallelGrain elements unless `serial` (for kernels whose writes may
 /// collide, such as scatter).

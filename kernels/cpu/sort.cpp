@@ -42,16 +42,6 @@ struct BeforeOrFirst {
   }
 };
 
-// The element offset of row r, whose leading dims are (sizes, strides).
-int64_t row_offset(int64_t r, std::span<const int64_t> sizes, std::span<const int64_t> strides) {
-  int64_t off = 0;
-  for (int64_t d = static_cast<int64_t>(sizes.size()) - 1; d >= 0; --d) {
-    off += (r % sizes[d]) * strides[d];
-    r /= sizes[d];
-  }
-  return off;
-}
-
 // A stable sort of one long row with every thread: chunks sorted in parallel, then merged pairwise
 // (std::merge takes equal elements from the left run first, so the result stays stable).
 template <class P, class Cmp>
@@ -106,7 +96,7 @@ void sort_rows(bool descending, const StridedRef& values, const StridedRef& indi
     std::vector<P> row, scratch;
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
-      const T* x = pi + row_offset(r, in.sizes.first(kept), in.strides.first(kept));
+      const T* x = pi + offset_of(r, in.sizes.first(kept), in.strides.first(kept));
       row.resize(static_cast<size_t>(n));
       for (int64_t j = 0; j < n; ++j) row[static_cast<size_t>(j)] = {K(x[j * si]), j};
       if (select) {
@@ -117,8 +107,8 @@ void sort_rows(bool descending, const StridedRef& values, const StridedRef& indi
       } else {
         parallel_stable_sort(row, scratch, before);
       }
-      T* v = pv + row_offset(r, values.sizes.first(kept), values.strides.first(kept));
-      int64_t* ix = px + row_offset(r, indices.sizes.first(kept), indices.strides.first(kept));
+      T* v = pv + offset_of(r, values.sizes.first(kept), values.strides.first(kept));
+      int64_t* ix = px + offset_of(r, indices.sizes.first(kept), indices.strides.first(kept));
       for (int64_t j = 0; j < k; ++j) {
         v[j * sv] = T(row[static_cast<size_t>(j)].first);
         ix[j * sx] = row[static_cast<size_t>(j)].second;
