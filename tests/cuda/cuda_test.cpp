@@ -232,5 +232,39 @@ TEST_F(CudaVsCpu, SoftmaxOnEveryPath) {
   }
 }
 
+// The contiguous elementwise paths move 16-byte packs when every pointer is aligned to one: sizes around the
+// pack width (tails of every length), views starting one element in (misaligned: the element path), every
+// dtype width (bool's 1 byte, 2, 4, 8 bytes), and casts between widths.
+TEST_F(CudaVsCpu, PackedElementwiseOnEveryTailAndAlignment) {
+  const int64_t total = (1 << 20) + 64;
+  Tensor base = tensor(ramp(total, 0.013f), {total}), gbase = base.to("cuda:0");
+  for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{4}, int64_t{5}, int64_t{15}, int64_t{16}, int64_t{17},
+                    int64_t{1023}, int64_t{(1 << 20) + 3}}) {
+    for (int64_t off : {0, 1, 2, 8}) {
+      SCOPED_TRACE(::testing::Message() << "n " << n << " offset " << off);
+      Tensor a = base.slice(0, off, off + n), b = base.slice(0, 7, 7 + n).mul(0.5);
+      Tensor ga = gbase.slice(0, off, off + n), gb = b.to("cuda:0");
+      for (DType dt : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16, DType::kInt64,
+                       DType::kInt32, DType::kInt16}) {
+        Tensor ca = a.mul(100).to(dt), cb = b.mul(100).to(dt);
+        Tensor xa = ga.mul(100).to(dt), xb = gb.mul(100).to(dt);
+        expect_close(xa.to("cpu"), ca, 0);  // copy/cast
+        expect_close(xa.add(xb).to("cpu"), ca.add(cb), dt == DType::kBFloat16 || dt == DType::kFloat16 ? 1e-2 : 0);
+        expect_close(xa.mul(xb).to("cpu"), ca.mul(cb), dt == DType::kBFloat16 || dt == DType::kFloat16 ? 1e-2 : 1e-6);
+        expect_close(xa.neg().to("cpu"), ca.neg(), 0);
+        expect_close(xa.gt(xb).to("cpu"), ca.gt(cb), 0);
+        expect_close(xa.isnan().to("cpu"), ca.isnan(), 0);
+      }
+      expect_close(ga.exp().to("cpu"), a.exp(), 1e-6);
+      expect_close(ga.gt(0).to("cpu").to(DType::kFloat32), a.gt(0).to(DType::kFloat32), 0);
+      Tensor bools = ga.gt(0), cbools = a.gt(0);
+      expect_close(bools.logical_not().to("cpu"), cbools.logical_not(), 0);
+      expect_close(bools.to(DType::kFloat64).to("cpu"), cbools.to(DType::kFloat64), 0);  // 1-byte to 8-byte cast
+      expect_close(ga.to(DType::kFloat16).to(DType::kFloat32).to("cpu"),
+                   a.to(DType::kFloat16).to(DType::kFloat32), 0);                     // 4 -> 2 -> 4 bytes
+    }
+  }
+}
+
 }  // namespace
 }  // namespace td
