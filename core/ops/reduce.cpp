@@ -439,7 +439,8 @@ void register_reduce_ops(Registry& r) {
   for (bool is_log : {false, true}) {
     std::string name = is_log ? "log_softmax" : "softmax";
     r.def(name + "(Tensor self, int dim, ScalarType? dtype=None) -> Tensor")
-        .doc(is_log ? "log of softmax along dim, computed stably" : "exp(self) / sum(exp(self)) along dim, computed stably")
+        .doc(is_log ? "log of softmax along dim, computed stably"
+                    : "exp(self) / sum(exp(self)) along dim, computed stably")
         .forward([is_log, name](const Args& a) -> std::vector<Tensor> {
           Tensor in = softmax_input(name, a.tensor(0), a.optional_dtype(2));
           return {softmax_forward(is_log, in, wrap_dim(name, a.int_at(1), in.dim()))};

@@ -143,9 +143,9 @@ typename L::T lanes_sum(typename L::V v) {
   return s;
 }
 
-// max (max_ps skips a NaN, which still reaches every output through the sum), then exp(x - max) and its sum (kept
-// in out for softmax), then the normalisation: softmax multiplies by 1/sum, log_softmax subtracts log(sum),
-// as PyTorch's vectorised last-dim kernels do.
+// max (max_ps skips a NaN, which still reaches every output through the sum), then exp(x - max) and its sum
+// (kept in out for softmax), then the normalisation: softmax multiplies by 1/sum, log_softmax subtracts
+// log(sum), as PyTorch's vectorised last-dim kernels do.
 template <class L>
 void softmax_row(bool is_log, const typename L::T* in, typename L::T* out, int64_t n) {
   using T = typename L::T;
@@ -225,7 +225,9 @@ bool vector_unary(UnaryOp op, const double* in, double* out, int64_t n) {
   return true;
 }
 
-void vector_softmax_row(bool is_log, const float* in, float* out, int64_t n) { softmax_row<Float8>(is_log, in, out, n); }
+void vector_softmax_row(bool is_log, const float* in, float* out, int64_t n) {
+  softmax_row<Float8>(is_log, in, out, n);
+}
 void vector_softmax_row(bool is_log, const double* in, double* out, int64_t n) {
   softmax_row<Double4>(is_log, in, out, n);
 }
@@ -239,7 +241,8 @@ double vector_sum(const float* x, int64_t n) {
   for (int64_t b = 0; b < blocks; ++b) {
     const float* p = x + b * kBlock;
     __m256 v[8];
-    for (int k = 0; k < 8; ++k) v[k] = _mm256_add_ps(_mm256_loadu_ps(p + 16 * k), _mm256_loadu_ps(p + 16 * k + 8));
+    for (int k = 0; k < 8; ++k)
+      v[k] = _mm256_add_ps(_mm256_loadu_ps(p + 16 * k), _mm256_loadu_ps(p + 16 * k + 8));
     for (int k = 0; k < 4; ++k) v[k] = _mm256_add_ps(v[2 * k], v[2 * k + 1]);
     v[0] = _mm256_add_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[2], v[3]));
     lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v[0])));

@@ -122,18 +122,19 @@ void binary(BinaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, c
     auto* y = static_cast<const T*>(b);
     const opmath_t<T> al = alpha.to<opmath_t<T>>();
     constexpr int V = kPackOf<T>;
-    const bool packed = ix.contiguous && pack_aligned<T, V>(o) && pack_aligned<T, V>(x) && pack_aligned<T, V>(y);
+    const bool packed =
+        ix.contiguous && pack_aligned<T, V>(o) && pack_aligned<T, V>(x) && pack_aligned<T, V>(y);
     switch (op) {
-#define TD_BINARY_LAUNCH(Name)                                                                          \
-  case BinaryOp::Name:                                                                                  \
-    if constexpr (kValid<BinaryOp::Name, T>) {                                                          \
-      if (packed) {                                                                                     \
+#define TD_BINARY_LAUNCH(Name)                                                                            \
+  case BinaryOp::Name:                                                                                    \
+    if constexpr (kValid<BinaryOp::Name, T>) {                                                            \
+      if (packed) {                                                                                       \
         binary_packed_kernel<BinaryOp::Name, T, V><<<blocks_for_packs(n, V), kThreads>>>(n, o, x, y, al); \
-      } else {                                                                                          \
-        binary_kernel<BinaryOp::Name, T><<<blocks_for(n), kThreads>>>(n, ix, o, x, y, al);             \
-      }                                                                                                 \
-      return;                                                                                           \
-    }                                                                                                   \
+      } else {                                                                                            \
+        binary_kernel<BinaryOp::Name, T><<<blocks_for(n), kThreads>>>(n, ix, o, x, y, al);                \
+      }                                                                                                   \
+      return;                                                                                             \
+    }                                                                                                     \
     break;
       TD_FOR_EACH_BINARY_OP(TD_BINARY_LAUNCH)
 #undef TD_BINARY_LAUNCH

@@ -1,6 +1,7 @@
-// Fused softmax and log_softmax: max, exp-sum and the normalised output in one launch. Rows along the innermost
-// dim go to one warp each (short rows) or one block each (long rows), reducing with warp shuffles; a dim that
-// is not innermost gives one thread per (outer, inner) column, whose neighbours read neighbouring addresses.
+// Fused softmax and log_softmax: max, exp-sum and the normalised output in one launch. Rows along the
+// innermost dim go to one warp each (short rows) or one block each (long rows), reducing with warp shuffles;
+// a dim that is not innermost gives one thread per (outer, inner) column, whose neighbours read neighbouring
+// addresses.
 #include <cuda_runtime.h>
 
 #include "core/error.h"
@@ -11,14 +12,22 @@ namespace td::kernels::cuda {
 namespace {
 
 constexpr int kWarp = 32;
-constexpr int kRowsPerBlock = 4;       // warps per block on the warp-per-row path
-constexpr int kLongRowThreads = 512;   // threads per block on the block-per-row path
+constexpr int kRowsPerBlock = 4;      // warps per block on the warp-per-row path
+constexpr int kLongRowThreads = 512;  // threads per block on the block-per-row path
 constexpr int64_t kWarpRowLimit = 1024;
 
-__device__ __forceinline__ float exp_of(float x) { return expf(x); }
-__device__ __forceinline__ double exp_of(double x) { return exp(x); }
-__device__ __forceinline__ float log_of(float x) { return logf(x); }
-__device__ __forceinline__ double log_of(double x) { return log(x); }
+__device__ __forceinline__ float exp_of(float x) {
+  return expf(x);
+}
+__device__ __forceinline__ double exp_of(double x) {
+  return exp(x);
+}
+__device__ __forceinline__ float log_of(float x) {
+  return logf(x);
+}
+__device__ __forceinline__ double log_of(double x) {
+  return log(x);
+}
 
 // A NaN never wins a max here; it still reaches every output of its row through the exp-sum.
 template <class M>
@@ -60,7 +69,8 @@ __global__ void softmax_rows_kernel(bool is_log, int64_t rows, int64_t n, T* out
   __shared__ M shared[kWarp];
   const int lane = kBlock ? threadIdx.x : threadIdx.x % kWarp;
   const int width = kBlock ? blockDim.x : kWarp;
-  const int64_t row = kBlock ? blockIdx.x : blockIdx.x * static_cast<int64_t>(kRowsPerBlock) + threadIdx.x / kWarp;
+  const int64_t row =
+      kBlock ? blockIdx.x : blockIdx.x * static_cast<int64_t>(kRowsPerBlock) + threadIdx.x / kWarp;
   if (!kBlock && row >= rows) return;  // whole warps leave together: no shuffle misses a lane
   const T* x = in + row * n;
   T* y = out + row * n;
@@ -81,7 +91,8 @@ __global__ void softmax_rows_kernel(bool is_log, int64_t rows, int64_t n, T* out
 
 // One thread per column (o, j) of [outer, n, inner] with inner > 1: consecutive threads read consecutive j.
 template <class T>
-__global__ void softmax_cols_kernel(bool is_log, int64_t outer, int64_t n, int64_t inner, T* out, const T* in) {
+__global__ void softmax_cols_kernel(bool is_log, int64_t outer, int64_t n, int64_t inner, T* out,
+                                    const T* in) {
   using M = opmath_t<T>;
   TD_GRID_STRIDE_LOOP(t, outer * inner) {
     const int64_t o = t / inner, j = t % inner;
@@ -109,7 +120,8 @@ void launch_softmax(bool is_log, int64_t outer, int64_t n, int64_t inner, void* 
     softmax_cols_kernel<T><<<blocks_for(outer * inner), kThreads>>>(is_log, outer, n, inner, po, pi);
   } else if (n <= kWarpRowLimit) {
     const int64_t blocks = (outer + kRowsPerBlock - 1) / kRowsPerBlock;
-    softmax_rows_kernel<T, false><<<static_cast<unsigned>(blocks), kRowsPerBlock * kWarp>>>(is_log, outer, n, po, pi);
+    softmax_rows_kernel<T, false>
+        <<<static_cast<unsigned>(blocks), kRowsPerBlock * kWarp>>>(is_log, outer, n, po, pi);
   } else {
     softmax_rows_kernel<T, true><<<static_cast<unsigned>(outer), kLongRowThreads>>>(is_log, outer, n, po, pi);
   }
@@ -120,13 +132,17 @@ void launch_softmax(bool is_log, int64_t outer, int64_t n, int64_t inner, void* 
 
 void softmax(bool is_log, DType dtype, int64_t outer, int64_t n, int64_t inner, void* out, const void* in) {
   switch (dtype) {
-    case DType::kFloat32: return launch_softmax<float>(is_log, outer, n, inner, out, in);
-    case DType::kFloat64: return launch_softmax<double>(is_log, outer, n, inner, out, in);
-    case DType::kFloat16: return launch_softmax<Half>(is_log, outer, n, inner, out, in);
-    case DType::kBFloat16: return launch_softmax<BFloat16>(is_log, outer, n, inner, out, in);
+    case DType::kFloat32:
+      return launch_softmax<float>(is_log, outer, n, inner, out, in);
+    case DType::kFloat64:
+      return launch_softmax<double>(is_log, outer, n, inner, out, in);
+    case DType::kFloat16:
+      return launch_softmax<Half>(is_log, outer, n, inner, out, in);
+    case DType::kBFloat16:
+      return launch_softmax<BFloat16>(is_log, outer, n, inner, out, in);
     default:
-      throw Error(ErrorCode::kUnimplemented,
-                  str("[", is_log ? "log_softmax" : "softmax", "] has no CUDA kernel for dtype ", dtype_name(dtype)));
+      throw Error(ErrorCode::kUnimplemented, str("[", is_log ? "log_softmax" : "softmax",
+                                                 "] has no CUDA kernel for dtype ", dtype_name(dtype)));
   }
 }
 

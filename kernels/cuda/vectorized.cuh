@@ -31,7 +31,9 @@ inline bool pack_aligned(const void* p) {
 }
 
 /// Grid size for n elements taken V at a time, with at least one block for the tail.
-inline int blocks_for_packs(int64_t n, int v) { return blocks_for(n / v + v); }
+inline int blocks_for_packs(int64_t n, int v) {
+  return blocks_for(n / v + v);
+}
 
 /// out[i] = f(a[i]) or f(a[i], b[i]) for contiguous operands in packs of V, the tail element by element. Pass
 /// b == nullptr for one input.

@@ -102,23 +102,28 @@ TD_DEVICE_TEST(ReduceTest, FusedSoftmaxMatchesTheComposite) {
     std::vector<int64_t> shape;
     int64_t dim;
   };
-  const std::vector<Case> cases = {{{3, 1}, 1},      {{2, 7}, 1},      {{4, 8}, -1},     {{3, 19}, 1},
-                                   {{2, 1030}, 1},   {{5, 6, 7}, 1},   {{3, 4, 130}, 1}, {{9, 70}, 0},
-                                   {{2, 3, 4, 5}, 2}, {{6}, 0},        {{}, 0}};
+  const std::vector<Case> cases = {{{3, 1}, 1},       {{2, 7}, 1},    {{4, 8}, -1},     {{3, 19}, 1},
+                                   {{2, 1030}, 1},    {{5, 6, 7}, 1}, {{3, 4, 130}, 1}, {{9, 70}, 0},
+                                   {{2, 3, 4, 5}, 2}, {{6}, 0},       {{}, 0}};
   for (const Case& c : cases) {
     int64_t n = 1;
     for (int64_t s : c.shape) n *= s;
     std::vector<double> v(static_cast<size_t>(n));
     for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>((i * 37) % 101) * 0.21 - 10.0;
     Tensor x = make64(v, c.shape);
-    int64_t d = c.shape.empty() ? 0 : (c.dim + static_cast<int64_t>(c.shape.size())) % static_cast<int64_t>(c.shape.size());
+    int64_t d = c.shape.empty()
+                    ? 0
+                    : (c.dim + static_cast<int64_t>(c.shape.size())) % static_cast<int64_t>(c.shape.size());
     Tensor z = c.shape.empty() ? x.sub(x) : x.sub(x.amax({d}, true));
     Tensor ref = c.shape.empty() ? z.exp() : z.exp().div(z.exp().sum({d}, true));
     Tensor ref_log = c.shape.empty() ? z : z.sub(z.exp().sum({d}, true).log());
     for (DType dt : {DType::kFloat64, DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
-      SCOPED_TRACE(::testing::Message() << "shape " << ::testing::PrintToString(c.shape) << " dim " << c.dim << " "
-                                        << dtype_name(dt));
-      const double tol = dt == DType::kFloat64 ? 1e-13 : dt == DType::kFloat32 ? 2e-6 : dt == DType::kFloat16 ? 1e-3 : 8e-3;
+      SCOPED_TRACE(::testing::Message() << "shape " << ::testing::PrintToString(c.shape) << " dim " << c.dim
+                                        << " " << dtype_name(dt));
+      const double tol = dt == DType::kFloat64   ? 1e-13
+                         : dt == DType::kFloat32 ? 2e-6
+                         : dt == DType::kFloat16 ? 1e-3
+                                                 : 8e-3;
       Tensor xd = x.to(dt);
       Tensor y = xd.softmax(c.dim), ly = xd.log_softmax(c.dim);
       EXPECT_EQ(y.dtype(), dt);
@@ -128,13 +133,15 @@ TD_DEVICE_TEST(ReduceTest, FusedSoftmaxMatchesTheComposite) {
       Tensor zr = c.shape.empty() ? xr.sub(xr) : xr.sub(xr.amax({d}, true));
       Tensor r = c.shape.empty() ? zr.exp() : zr.exp().div(zr.exp().sum({d}, true));
       Tensor rl = c.shape.empty() ? zr : zr.sub(zr.exp().sum({d}, true).log());
-      auto yv = y.to_vector<double>(), rv = r.to_vector<double>(), lv = ly.to_vector<double>(), rlv = rl.to_vector<double>();
+      auto yv = y.to_vector<double>(), rv = r.to_vector<double>(), lv = ly.to_vector<double>(),
+           rlv = rl.to_vector<double>();
       for (size_t i = 0; i < yv.size(); ++i) {
         ASSERT_NEAR(yv[i], rv[i], tol * (1 + std::abs(rv[i]))) << "softmax at " << i;
         ASSERT_NEAR(lv[i], rlv[i], tol * (1 + std::abs(rlv[i]))) << "log_softmax at " << i;
       }
     }
-    EXPECT_THAT(x.softmax(c.dim).to_vector<double>(), ::testing::Pointwise(::testing::DoubleNear(1e-13), ref.to_vector<double>()));
+    EXPECT_THAT(x.softmax(c.dim).to_vector<double>(),
+                ::testing::Pointwise(::testing::DoubleNear(1e-13), ref.to_vector<double>()));
     EXPECT_THAT(x.log_softmax(c.dim).to_vector<double>(),
                 ::testing::Pointwise(::testing::DoubleNear(1e-12), ref_log.to_vector<double>()));
   }
@@ -158,16 +165,18 @@ TD_DEVICE_TEST(ReduceTest, FusedSoftmaxMatchesTheComposite) {
   EXPECT_EQ(f.grad().dtype(), DType::kFloat32);
 }
 
-// float32 sums accumulate 16-element pairwise sums in float32, then in double: on 16M elements the result must
-// be the float64 sum of the same floats correctly rounded (within half a float ulp). PyTorch 1.13's cascade sum lands within half an ulp on
-// these three inputs (1.8e-8, 6.3e-10 and 1.6e-8 relative); a plain running float sum would be off by ~1e-3.
+// float32 sums accumulate 16-element pairwise sums in float32, then in double: on 16M elements the result
+// must be the float64 sum of the same floats correctly rounded (within half a float ulp). PyTorch 1.13's
+// cascade sum lands within half an ulp on these three inputs (1.8e-8, 6.3e-10 and 1.6e-8 relative); a plain
+// running float sum would be off by ~1e-3.
 TD_DEVICE_TEST(ReduceTest, Float32SumOf16MElementsIsAccurate) {
   const int64_t n = int64_t{1} << 24;
   for (int which = 0; which < 3; ++which) {
     std::vector<float> v(static_cast<size_t>(n));
     double ref = 0;
     for (int64_t i = 0; i < n; ++i) {
-      const double u = static_cast<double>((static_cast<uint64_t>(i) * 2654435761u) % (uint64_t{1} << 32)) / 4294967296.0;
+      const double u =
+          static_cast<double>((static_cast<uint64_t>(i) * 2654435761u) % (uint64_t{1} << 32)) / 4294967296.0;
       const float f = static_cast<float>(which == 0 ? u : which == 1 ? u - 0.5 + 1e-3 : u * 1000 + 1);
       v[static_cast<size_t>(i)] = f;
       ref += f;
@@ -177,7 +186,8 @@ TD_DEVICE_TEST(ReduceTest, Float32SumOf16MElementsIsAccurate) {
     Tensor t = make(v, {n});
     EXPECT_LE(std::abs(t.sum().item<double>() - ref), ulp / 2) << "input " << which << ", reference " << ref;
     // also as 4096 rows of 4096 (one sum per row, then their sum)
-    EXPECT_LE(std::abs(t.reshape({4096, 4096}).sum({1}).sum().item<double>() - ref), 2 * ulp) << "rows, input " << which;
+    EXPECT_LE(std::abs(t.reshape({4096, 4096}).sum({1}).sum().item<double>() - ref), 2 * ulp)
+        << "rows, input " << which;
   }
 }
 

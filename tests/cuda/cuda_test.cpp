@@ -1,5 +1,7 @@
 // CUDA against CPU: the same inputs through both backends must agree. Skips without a GPU, but then checks
 // that using CUDA fails with a clear error instead of crashing.
+#include "core/cuda.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -7,7 +9,6 @@
 #include <limits>
 
 #include "core/backend.h"
-#include "core/cuda.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "tests/core/test_util.h"
@@ -184,16 +185,19 @@ TEST_F(CudaVsCpu, SoftmaxOnEveryPath) {
     std::vector<int64_t> shape;
     int64_t dim;
   };
-  const std::vector<Case> cases = {{{1000, 7}, 1},    {{37, 1024}, 1},   {{5, 1025}, -1},  {{3, 100000}, 1},
-                                   {{64, 33, 5}, 1},  {{2, 3000, 3}, 1}, {{300, 40}, 0},   {{1, 1}, 0},
-                                   {{4, 1, 6}, 1},    {{7}, 0},          {{0, 5}, 1}};
+  const std::vector<Case> cases = {{{1000, 7}, 1},   {{37, 1024}, 1},   {{5, 1025}, -1}, {{3, 100000}, 1},
+                                   {{64, 33, 5}, 1}, {{2, 3000, 3}, 1}, {{300, 40}, 0},  {{1, 1}, 0},
+                                   {{4, 1, 6}, 1},   {{7}, 0},          {{0, 5}, 1}};
   for (const Case& c : cases) {
     int64_t n = 1;
     for (int64_t s : c.shape) n *= s;
     Tensor x = tensor(ramp(n, 0.37f), c.shape);
     for (DType dt : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16}) {
       Tensor cx = x.to(dt), gx = cx.to("cuda:0");
-      const double tol = dt == DType::kFloat64 ? 1e-12 : dt == DType::kFloat32 ? 1e-5 : dt == DType::kFloat16 ? 2e-3 : 1e-2;
+      const double tol = dt == DType::kFloat64   ? 1e-12
+                         : dt == DType::kFloat32 ? 1e-5
+                         : dt == DType::kFloat16 ? 2e-3
+                                                 : 1e-2;
       SCOPED_TRACE(::testing::Message() << "shape " << ::testing::PrintToString(c.shape) << " dim " << c.dim
                                         << " dtype " << dtype_name(dt));
       expect_close(gx.softmax(c.dim).to("cpu"), cx.softmax(c.dim), tol);
@@ -223,7 +227,8 @@ TEST_F(CudaVsCpu, SoftmaxOnEveryPath) {
   expect_close(gbig.t().log_softmax(0).to("cpu"), big.t().log_softmax(0), 1e-5);
   for (int64_t dim : {0, 1}) {
     for (bool is_log : {false, true}) {
-      Tensor ca = big.to(DType::kFloat64).requires_grad_(), ga = big.to(DType::kFloat64).to("cuda:0").requires_grad_();
+      Tensor ca = big.to(DType::kFloat64).requires_grad_(),
+             ga = big.to(DType::kFloat64).to("cuda:0").requires_grad_();
       Tensor w = tensor(ramp(64 * 48, 0.03f), {64, 48}).to(DType::kFloat64);
       (is_log ? ca.log_softmax(dim) : ca.softmax(dim)).mul(w).sum().backward();
       (is_log ? ga.log_softmax(dim) : ga.softmax(dim)).mul(w.to("cuda:0")).sum().backward();
@@ -249,8 +254,10 @@ TEST_F(CudaVsCpu, PackedElementwiseOnEveryTailAndAlignment) {
         Tensor ca = a.mul(100).to(dt), cb = b.mul(100).to(dt);
         Tensor xa = ga.mul(100).to(dt), xb = gb.mul(100).to(dt);
         expect_close(xa.to("cpu"), ca, 0);  // copy/cast
-        expect_close(xa.add(xb).to("cpu"), ca.add(cb), dt == DType::kBFloat16 || dt == DType::kFloat16 ? 1e-2 : 0);
-        expect_close(xa.mul(xb).to("cpu"), ca.mul(cb), dt == DType::kBFloat16 || dt == DType::kFloat16 ? 1e-2 : 1e-6);
+        expect_close(xa.add(xb).to("cpu"), ca.add(cb),
+                     dt == DType::kBFloat16 || dt == DType::kFloat16 ? 1e-2 : 0);
+        expect_close(xa.mul(xb).to("cpu"), ca.mul(cb),
+                     dt == DType::kBFloat16 || dt == DType::kFloat16 ? 1e-2 : 1e-6);
         expect_close(xa.neg().to("cpu"), ca.neg(), 0);
         expect_close(xa.gt(xb).to("cpu"), ca.gt(cb), 0);
         expect_close(xa.isnan().to("cpu"), ca.isnan(), 0);
@@ -259,9 +266,10 @@ TEST_F(CudaVsCpu, PackedElementwiseOnEveryTailAndAlignment) {
       expect_close(ga.gt(0).to("cpu").to(DType::kFloat32), a.gt(0).to(DType::kFloat32), 0);
       Tensor bools = ga.gt(0), cbools = a.gt(0);
       expect_close(bools.logical_not().to("cpu"), cbools.logical_not(), 0);
-      expect_close(bools.to(DType::kFloat64).to("cpu"), cbools.to(DType::kFloat64), 0);  // 1-byte to 8-byte cast
+      expect_close(bools.to(DType::kFloat64).to("cpu"), cbools.to(DType::kFloat64),
+                   0);  // 1-byte to 8-byte cast
       expect_close(ga.to(DType::kFloat16).to(DType::kFloat32).to("cpu"),
-                   a.to(DType::kFloat16).to(DType::kFloat32), 0);                     // 4 -> 2 -> 4 bytes
+                   a.to(DType::kFloat16).to(DType::kFloat32), 0);  // 4 -> 2 -> 4 bytes
     }
   }
 }
