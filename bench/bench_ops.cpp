@@ -84,7 +84,7 @@ void BM_Exp(benchmark::State& state) {
 }
 BENCHMARK(BM_Exp)->ArgsProduct({{1 << 20}, {0, 1}})->UseRealTime();
 
-// Row softmax of a rows x 1024 float32 matrix (a max, an exp, a sum and a divide per row).
+// Row softmax of a rows x 1024 float32 matrix (one fused kernel: max, exp-sum and normalise per row).
 void BM_Softmax(benchmark::State& state) {
   if (skip_missing(state)) return;
   const int64_t rows = state.range(0);
@@ -98,6 +98,35 @@ void BM_Softmax(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * rows * 1024 * 8);
 }
 BENCHMARK(BM_Softmax)->ArgsProduct({{1024}, {0, 1}})->UseRealTime();
+
+// log_softmax along the rows, and softmax along dim 0 (the dim that is not innermost), of rows x 1024 floats.
+void BM_LogSoftmax(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t rows = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({rows, 1024}, {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    td::Tensor c = a.log_softmax(1);
+    sync(d);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * rows * 1024 * 8);
+}
+BENCHMARK(BM_LogSoftmax)->ArgsProduct({{1024}, {0, 1}})->UseRealTime();
+
+void BM_SoftmaxDim0(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t rows = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({rows, 1024}, {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    td::Tensor c = a.softmax(0);
+    sync(d);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * rows * 1024 * 8);
+}
+BENCHMARK(BM_SoftmaxDim0)->ArgsProduct({{1024}, {0, 1}})->UseRealTime();
 
 // Materialising a transpose: a strided read and a contiguous write of n x n float32.
 void BM_TransposeCopy(benchmark::State& state) {

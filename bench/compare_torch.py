@@ -68,6 +68,12 @@ def main():
         elif kind == "BM_Softmax":
             a = torch.ones(size, 1024, device=device)
             ref = torch_time(lambda: a.softmax(1), sync)
+        elif kind == "BM_LogSoftmax":
+            a = torch.ones(size, 1024, device=device)
+            ref = torch_time(lambda: a.log_softmax(1), sync)
+        elif kind == "BM_SoftmaxDim0":
+            a = torch.ones(size, 1024, device=device)
+            ref = torch_time(lambda: a.softmax(0), sync)
         elif kind == "BM_TransposeCopy":
             a = torch.ones(size, size, device=device)
             ref = torch_time(lambda: a.t().contiguous(), sync)

@@ -170,6 +170,10 @@ class Backend {
   /// -0.0 equals 0.0, as in PyTorch.
   virtual void sort(bool descending, const StridedRef& values, const StridedRef& indices, const StridedRef& in,
                     int index);
+  /// out = softmax (or log_softmax when is_log) of in along the middle dim of [outer, n, inner] views, both
+  /// contiguous and of one floating dtype (float16 and bfloat16 compute in float); n > 0. Rows holding NaN
+  /// give NaN, as in PyTorch.
+  virtual void softmax(bool is_log, const StridedRef& out, const StridedRef& in, int index);
   /// Batched matrix product: out[b] = a[b] @ b[b] for 3-d views [B, M, K] x [B, K, N] -> [B, M, N]. out is
   /// contiguous; each matrix of a and b has a unit stride in one of its two dims.
   virtual void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index);

@@ -184,6 +184,9 @@ void Backend::scatter(ScatterMode mode, const StridedRef&, const StridedRef&, co
   missing(scatter_mode_name(mode));
 }
 void Backend::sort(bool, const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("sort"); }
+void Backend::softmax(bool is_log, const StridedRef&, const StridedRef&, int) {
+  missing(is_log ? "log_softmax" : "softmax");
+}
 void Backend::gemm(const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("matmul"); }
 
 Backend& backend(DeviceType type) {

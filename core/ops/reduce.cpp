@@ -1,6 +1,6 @@
 // Reductions: sum, prod, mean, max/min (overall, and values+indices along a dim), amax/amin, argmax/argmin,
 // all/any, var/std, logsumexp, norm, cumsum/cumprod, softmax/log_softmax, with keepdim and PyTorch's
-// output dtypes. Primitives run on the backend's reduce/arg_reduce/scan; the rest compose them.
+// output dtypes. Primitives run on the backend's reduce/arg_reduce/scan/softmax; the rest compose them.
 #include <algorithm>
 #include <cmath>
 
@@ -151,14 +151,28 @@ Tensor prod_backward(const Tensor& g, const Tensor& x, const Tensor& out, const 
 Tensor widened(const Tensor& x) { return is_reduced_float(x.dtype()) ? x.to(DType::kFloat32) : x; }
 Tensor narrowed(const Tensor& result, DType dtype) { return result.dtype() == dtype ? result : result.to(dtype); }
 
-// softmax along dim, shifted by the (constant) max for stability.
-Tensor shifted(const Tensor& x, int64_t dim) { return x.sub(x.amax({dim}, true).detach()); }
-
 Tensor softmax_input(std::string_view op, const Tensor& x, std::optional<DType> dtype) {
   Tensor in = dtype ? ops::cast(x, *dtype) : x;
   TD_CHECK_ARG(!is_integral(in.dtype()), "[", op, "] \"softmax_lastdim_kernel_impl\" not implemented for '",
                dtype_name(in.dtype()), "'");
   return in;
+}
+
+// softmax or log_softmax along dim d in one backend call per tensor: the input, made contiguous, is seen as
+// [outer, n, inner] around d.
+Tensor softmax_forward(bool is_log, const Tensor& in, int64_t d) {
+  Tensor x = in.contiguous();
+  Tensor out = empty(in.shape(), {in.dtype(), in.device()});
+  if (out.numel() == 0) return out;
+  int64_t outer = 1, inner = 1, n = in.dim() ? in.size(d) : 1;
+  for (int64_t i = 0; i < in.dim(); ++i) {
+    if (i < d) outer *= in.size(i);
+    if (i > d) inner *= in.size(i);
+  }
+  const std::vector<int64_t> sizes{outer, n, inner}, strides{n * inner, inner, 1};
+  StridedRef src{x.data_ptr(), x.dtype(), sizes, strides}, dst{out.data_ptr(), out.dtype(), sizes, strides};
+  backend(in.device().type).softmax(is_log, dst, src, in.device().index);
+  return out;
 }
 }  // namespace
 
@@ -425,17 +439,21 @@ void register_reduce_ops(Registry& r) {
   for (bool is_log : {false, true}) {
     std::string name = is_log ? "log_softmax" : "softmax";
     r.def(name + "(Tensor self, int dim, ScalarType? dtype=None) -> Tensor")
-        .doc(is_log ? "log of softmax along dim, computed stably" : "exp(self) / sum(exp(self)) along dim, computed stably")
-        .composite()
+        .doc(is_log ? "log of softmax along dim, computed stably"
+                    : "exp(self) / sum(exp(self)) along dim, computed stably")
         .forward([is_log, name](const Args& a) -> std::vector<Tensor> {
           Tensor in = softmax_input(name, a.tensor(0), a.optional_dtype(2));
-          Tensor x = widened(in);
-          int64_t d = wrap_dim(name, a.int_at(1), x.dim());
-          if (x.dim() == 0) return {narrowed(is_log ? x.sub(x) : x.sub(x).add(1), in.dtype())};
-          Tensor z = shifted(x, d);
-          if (is_log) return {narrowed(z.sub(z.exp().sum({d}, true).log()), in.dtype())};
-          Tensor e = z.exp();
-          return {narrowed(e.div(e.sum({d}, true)), in.dtype())};
+          return {softmax_forward(is_log, in, wrap_dim(name, a.int_at(1), in.dim()))};
+        })
+        .saves_inputs({})
+        .saves_outputs()
+        .backward([is_log, name](GradContext& c) -> std::vector<Tensor> {
+          // PyTorch's formulas, from the output y: softmax dx = y * (g - sum(g * y)); log_softmax
+          // dx = g - exp(y) * sum(g), sums along dim. float16/bfloat16 compute in float32, as the forward.
+          Tensor y = widened(c.output()), g = widened(c.grad());
+          int64_t d = wrap_dim(name, c.args().int_at(1), y.dim());
+          Tensor dx = is_log ? g.sub(y.exp().mul(g.sum({d}, true))) : y.mul(g.sub(g.mul(y).sum({d}, true)));
+          return {narrowed(dx, c.input_meta(0).dtype)};
         });
   }
 }

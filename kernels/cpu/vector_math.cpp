@@ -82,6 +82,114 @@ D4 double_fn(UnaryOp op) {
     default: return nullptr;
   }
 }
+
+// The lane type, width and operations the softmax row kernel needs, for float (8 lanes) and double (4).
+struct Float8 {
+  using T = float;
+  using V = __m256;
+  static constexpr int kWidth = 8;
+  static V load(const T* p) { return _mm256_loadu_ps(p); }
+  static void store(T* p, V v) { _mm256_storeu_ps(p, v); }
+  static V set1(T x) { return _mm256_set1_ps(x); }
+  static V max(V a, V b) { return _mm256_max_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V exp(V a) { return Sleef_expf8_u10(a); }
+  static T log(T x) { return __builtin_logf(x); }
+};
+struct Double4 {
+  using T = double;
+  using V = __m256d;
+  static constexpr int kWidth = 4;
+  static V load(const T* p) { return _mm256_loadu_pd(p); }
+  static void store(T* p, V v) { _mm256_storeu_pd(p, v); }
+  static V set1(T x) { return _mm256_set1_pd(x); }
+  static V max(V a, V b) { return _mm256_max_pd(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_pd(a, b); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static V exp(V a) { return Sleef_expd4_u10(a); }
+  static T log(T x) { return __builtin_log(x); }
+};
+
+// A tail of fewer than kWidth elements as one full vector, the missing lanes set to `fill`.
+template <class L>
+typename L::V load_tail(const typename L::T* p, int64_t k, typename L::T fill) {
+  alignas(32) typename L::T buf[L::kWidth];
+  for (int i = 0; i < L::kWidth; ++i) buf[i] = i < k ? p[i] : fill;
+  return L::load(buf);
+}
+template <class L>
+void store_tail(typename L::T* p, int64_t k, typename L::V v) {
+  alignas(32) typename L::T buf[L::kWidth];
+  L::store(buf, v);
+  for (int64_t i = 0; i < k; ++i) p[i] = buf[i];
+}
+template <class L>
+typename L::T lanes_max(typename L::V v) {
+  alignas(32) typename L::T buf[L::kWidth];
+  L::store(buf, v);
+  typename L::T m = buf[0];
+  for (int i = 1; i < L::kWidth; ++i) m = buf[i] > m ? buf[i] : m;
+  return m;
+}
+template <class L>
+typename L::T lanes_sum(typename L::V v) {
+  alignas(32) typename L::T buf[L::kWidth];
+  L::store(buf, v);
+  typename L::T s = 0;
+  for (int i = 0; i < L::kWidth; ++i) s += buf[i];
+  return s;
+}
+
+// max (max_ps skips a NaN, which still reaches every output through the sum), then exp(x - max) and its sum
+// (kept in out for softmax), then the normalisation: softmax multiplies by 1/sum, log_softmax subtracts
+// log(sum), as PyTorch's vectorised last-dim kernels do.
+template <class L>
+void softmax_row(bool is_log, const typename L::T* in, typename L::T* out, int64_t n) {
+  using T = typename L::T;
+  using V = typename L::V;
+  constexpr int W = L::kWidth;
+  const T neg_inf = -__builtin_inf();
+  const int64_t full = n / W * W, tail = n - full;
+  V vmax = L::set1(neg_inf);
+  for (int64_t i = 0; i < full; i += W) vmax = L::max(L::load(in + i), vmax);
+  if (tail) vmax = L::max(load_tail<L>(in + full, tail, neg_inf), vmax);
+  T m = lanes_max<L>(vmax);
+  const V vm = L::set1(m);
+  V s0 = L::set1(0), s1 = L::set1(0);
+  int64_t i = 0;
+  for (; i + 2 * W <= full; i += 2 * W) {
+    V e0 = L::exp(L::sub(L::load(in + i), vm)), e1 = L::exp(L::sub(L::load(in + i + W), vm));
+    if (!is_log) {
+      L::store(out + i, e0);
+      L::store(out + i + W, e1);
+    }
+    s0 = L::add(s0, e0);
+    s1 = L::add(s1, e1);
+  }
+  for (; i < full; i += W) {
+    V e = L::exp(L::sub(L::load(in + i), vm));
+    if (!is_log) L::store(out + i, e);
+    s0 = L::add(s0, e);
+  }
+  if (tail) {
+    V e = L::exp(L::sub(load_tail<L>(in + full, tail, neg_inf), vm));  // exp(-inf) = 0 in the missing lanes
+    if (!is_log) store_tail<L>(out + full, tail, e);
+    s0 = L::add(s0, e);
+  }
+  T sum = lanes_sum<L>(L::add(s0, s1));
+  if (is_log) {
+    const V vl = L::set1(L::log(sum));
+    for (i = 0; i < full; i += W) L::store(out + i, L::sub(L::sub(L::load(in + i), vm), vl));
+    if (tail) store_tail<L>(out + full, tail, L::sub(L::sub(load_tail<L>(in + full, tail, 0), vm), vl));
+  } else {
+    const V vr = L::set1(T(1) / sum);
+    for (i = 0; i < full; i += W) L::store(out + i, L::mul(L::load(out + i), vr));
+    if (tail) store_tail<L>(out + full, tail, L::mul(load_tail<L>(out + full, tail, 0), vr));
+  }
+}
 }  // namespace
 
 bool vector_math_available() {
@@ -115,6 +223,36 @@ bool vector_unary(UnaryOp op, const double* in, double* out, int64_t n) {
     for (int64_t k = i; k < n; ++k) out[k] = buf[k - i];
   }
   return true;
+}
+
+void vector_softmax_row(bool is_log, const float* in, float* out, int64_t n) {
+  softmax_row<Float8>(is_log, in, out, n);
+}
+void vector_softmax_row(bool is_log, const double* in, double* out, int64_t n) {
+  softmax_row<Double4>(is_log, in, out, n);
+}
+
+double vector_sum(const float* x, int64_t n) {
+  constexpr int64_t kBlock = 128;  // 16 vectors of 8 lanes
+  // Each lane adds its block's 16 elements pairwise in float (four rounding levels, partial sums of 2, 4, 8,
+  // 16 elements); the block lanes are then widened and added in double.
+  __m256d lo = _mm256_setzero_pd(), hi = _mm256_setzero_pd();
+  const int64_t blocks = n / kBlock;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const float* p = x + b * kBlock;
+    __m256 v[8];
+    for (int k = 0; k < 8; ++k)
+      v[k] = _mm256_add_ps(_mm256_loadu_ps(p + 16 * k), _mm256_loadu_ps(p + 16 * k + 8));
+    for (int k = 0; k < 4; ++k) v[k] = _mm256_add_ps(v[2 * k], v[2 * k + 1]);
+    v[0] = _mm256_add_ps(_mm256_add_ps(v[0], v[1]), _mm256_add_ps(v[2], v[3]));
+    lo = _mm256_add_pd(lo, _mm256_cvtps_pd(_mm256_castps256_ps128(v[0])));
+    hi = _mm256_add_pd(hi, _mm256_cvtps_pd(_mm256_extractf128_ps(v[0], 1)));
+  }
+  alignas(32) double lanes[4];
+  _mm256_store_pd(lanes, _mm256_add_pd(lo, hi));
+  double total = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+  for (int64_t i = blocks * kBlock; i < n; ++i) total += x[i];  // fewer than 128
+  return total;
 }
 
 }  // namespace td::kernels

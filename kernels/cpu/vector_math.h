@@ -14,4 +14,15 @@ bool vector_math_available();
 bool vector_unary(UnaryOp op, const float* in, float* out, int64_t n);
 bool vector_unary(UnaryOp op, const double* in, double* out, int64_t n);
 
+/// One contiguous row of n > 0 elements: out = softmax(in), or log_softmax(in) when is_log, in three vector
+/// passes (max; exp and its sum; normalise). Call only when vector_math_available().
+void vector_softmax_row(bool is_log, const float* in, float* out, int64_t n);
+void vector_softmax_row(bool is_log, const double* in, double* out, int64_t n);
+
+/// The sum of n contiguous floats: per 128-element block, 8 float lanes add their 16 elements pairwise (the
+/// fast, memory-bound part; PyTorch's cascade sum also accumulates float32 in float32), and the block lanes
+/// are added in double, so only 16-element pairwise sums round in float. Call only when
+/// vector_math_available().
+double vector_sum(const float* x, int64_t n);
+
 }  // namespace td::kernels

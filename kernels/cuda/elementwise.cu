@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "kernels/cuda/loops.cuh"
+#include "kernels/cuda/vectorized.cuh"
 #include "kernels/elementwise_ops.h"
 
 namespace td::kernels::cuda {
@@ -17,6 +18,12 @@ __global__ void copy_kernel(int64_t n, Indexer ix, To* out, const From* in) {
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     out[offset_of<0>(ix, i)] = convert<To>(in[offset_of<1>(ix, i)]);
   }
+}
+
+// Contiguous source and destination, aligned to their packs: vector loads and stores.
+template <class To, class From, int V>
+__global__ void copy_packed_kernel(int64_t n, To* out, const From* in) {
+  map_packs<V>(n, out, in, static_cast<const From*>(nullptr), [](From x, From) { return convert<To>(x); });
 }
 
 template <class T>
@@ -166,7 +173,14 @@ void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* 
     using To = decltype(to_tag);
     dispatch(src_dtype, "copy", [&](auto from_tag) {
       using From = decltype(from_tag);
-      copy_kernel<<<blocks_for(n), kThreads>>>(n, ix, static_cast<To*>(dst), static_cast<const From*>(src));
+      constexpr int V = kPackFor<To, From>;
+      auto* o = static_cast<To*>(dst);
+      auto* i = static_cast<const From*>(src);
+      if (ix.contiguous && pack_aligned<To, V>(o) && pack_aligned<From, V>(i)) {
+        copy_packed_kernel<To, From, V><<<blocks_for_packs(n, V), kThreads>>>(n, o, i);
+      } else {
+        copy_kernel<<<blocks_for(n), kThreads>>>(n, ix, o, i);
+      }
     });
   });
   check(cudaGetLastError(), "copy kernel launch");

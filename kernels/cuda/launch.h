@@ -51,6 +51,10 @@ void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix
 void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, const ReduceIndexer& out_ix, void* out,
           const void* in);
 
+/// softmax (or log_softmax) along the middle dim of contiguous [outer, n, inner] data (softmax.cu): one warp
+/// or block per row when inner == 1, else one thread per (outer, inner) column.
+void softmax(bool is_log, DType dtype, int64_t outer, int64_t n, int64_t inner, void* out, const void* in);
+
 /// Scratch device memory for a kernel's partial results, from the device's caching allocator; returned to it
 /// when the Workspace goes: every kernel runs on the device's one stream, so a later user of the block is
 /// ordered after the kernels that use it now.

@@ -94,6 +94,103 @@ TD_DEVICE_TEST(ReduceTest, SoftmaxIsStableAndSumsToOne) {
   EXPECT_EQ(make64({-kInf, -kInf}, {2}).logsumexp({0}).item<double>(), -kInf);
 }
 
+// The fused kernel against the composite it replaced, exp(x - max) / sum(exp(x - max)) in float64, over rows
+// shorter and longer than a vector, tails, dims that are not innermost (with more than one block of columns)
+// and every floating dtype (float16/bfloat16 compute in float and round once).
+TD_DEVICE_TEST(ReduceTest, FusedSoftmaxMatchesTheComposite) {
+  struct Case {
+    std::vector<int64_t> shape;
+    int64_t dim;
+  };
+  const std::vector<Case> cases = {{{3, 1}, 1},       {{2, 7}, 1},    {{4, 8}, -1},     {{3, 19}, 1},
+                                   {{2, 1030}, 1},    {{5, 6, 7}, 1}, {{3, 4, 130}, 1}, {{9, 70}, 0},
+                                   {{2, 3, 4, 5}, 2}, {{6}, 0},       {{}, 0}};
+  for (const Case& c : cases) {
+    int64_t n = 1;
+    for (int64_t s : c.shape) n *= s;
+    std::vector<double> v(static_cast<size_t>(n));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>((i * 37) % 101) * 0.21 - 10.0;
+    Tensor x = make64(v, c.shape);
+    int64_t d = c.shape.empty()
+                    ? 0
+                    : (c.dim + static_cast<int64_t>(c.shape.size())) % static_cast<int64_t>(c.shape.size());
+    Tensor z = c.shape.empty() ? x.sub(x) : x.sub(x.amax({d}, true));
+    Tensor ref = c.shape.empty() ? z.exp() : z.exp().div(z.exp().sum({d}, true));
+    Tensor ref_log = c.shape.empty() ? z : z.sub(z.exp().sum({d}, true).log());
+    for (DType dt : {DType::kFloat64, DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
+      SCOPED_TRACE(::testing::Message() << "shape " << ::testing::PrintToString(c.shape) << " dim " << c.dim
+                                        << " " << dtype_name(dt));
+      const double tol = dt == DType::kFloat64   ? 1e-13
+                         : dt == DType::kFloat32 ? 2e-6
+                         : dt == DType::kFloat16 ? 1e-3
+                                                 : 8e-3;
+      Tensor xd = x.to(dt);
+      Tensor y = xd.softmax(c.dim), ly = xd.log_softmax(c.dim);
+      EXPECT_EQ(y.dtype(), dt);
+      EXPECT_EQ(y.shape(), c.shape);
+      // float16/bfloat16 inputs are rounded first: compare with the composite of the rounded input.
+      Tensor xr = xd.to(DType::kFloat64);
+      Tensor zr = c.shape.empty() ? xr.sub(xr) : xr.sub(xr.amax({d}, true));
+      Tensor r = c.shape.empty() ? zr.exp() : zr.exp().div(zr.exp().sum({d}, true));
+      Tensor rl = c.shape.empty() ? zr : zr.sub(zr.exp().sum({d}, true).log());
+      auto yv = y.to_vector<double>(), rv = r.to_vector<double>(), lv = ly.to_vector<double>(),
+           rlv = rl.to_vector<double>();
+      for (size_t i = 0; i < yv.size(); ++i) {
+        ASSERT_NEAR(yv[i], rv[i], tol * (1 + std::abs(rv[i]))) << "softmax at " << i;
+        ASSERT_NEAR(lv[i], rlv[i], tol * (1 + std::abs(rlv[i]))) << "log_softmax at " << i;
+      }
+    }
+    EXPECT_THAT(x.softmax(c.dim).to_vector<double>(),
+                ::testing::Pointwise(::testing::DoubleNear(1e-13), ref.to_vector<double>()));
+    EXPECT_THAT(x.log_softmax(c.dim).to_vector<double>(),
+                ::testing::Pointwise(::testing::DoubleNear(1e-12), ref_log.to_vector<double>()));
+  }
+  // NaN anywhere in a row makes the whole row NaN; -inf gives 0 (log: -inf); a row of -inf is NaN (PyTorch).
+  Tensor s = make64({kNaN, 1, 2, -kInf, 0, 0, -kInf, -kInf, -kInf}, {3, 3});
+  auto p = s.softmax(1).to_vector<double>(), lp = s.log_softmax(1).to_vector<double>();
+  for (int i : {0, 1, 2, 6, 7, 8}) EXPECT_TRUE(std::isnan(p[i]) && std::isnan(lp[i])) << i;
+  EXPECT_EQ(p[3], 0);
+  EXPECT_EQ(p[4], 0.5);
+  EXPECT_EQ(lp[3], -kInf);
+  Tensor st = s.t().contiguous();  // the same rows as columns: the non-innermost path
+  auto q = st.softmax(0).t().contiguous().to_vector<double>();
+  for (int i : {0, 1, 2, 6, 7, 8}) EXPECT_TRUE(std::isnan(q[i])) << i;
+  EXPECT_EQ(q[3], 0);
+  EXPECT_EQ(q[4], 0.5);
+  // softmax(x, dtype=float64) of a float32 input, and its gradient back in float32.
+  Tensor f = make({1, 2, 3}, {3}).requires_grad_();
+  Tensor y = f.softmax(0, DType::kFloat64);
+  EXPECT_EQ(y.dtype(), DType::kFloat64);
+  y.select(0, 2).backward();
+  EXPECT_EQ(f.grad().dtype(), DType::kFloat32);
+}
+
+// float32 sums accumulate 16-element pairwise sums in float32, then in double: on 16M elements the result
+// must be the float64 sum of the same floats correctly rounded (within half a float ulp). PyTorch 1.13's
+// cascade sum lands within half an ulp on these three inputs (1.8e-8, 6.3e-10 and 1.6e-8 relative); a plain
+// running float sum would be off by ~1e-3.
+TD_DEVICE_TEST(ReduceTest, Float32SumOf16MElementsIsAccurate) {
+  const int64_t n = int64_t{1} << 24;
+  for (int which = 0; which < 3; ++which) {
+    std::vector<float> v(static_cast<size_t>(n));
+    double ref = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double u =
+          static_cast<double>((static_cast<uint64_t>(i) * 2654435761u) % (uint64_t{1} << 32)) / 4294967296.0;
+      const float f = static_cast<float>(which == 0 ? u : which == 1 ? u - 0.5 + 1e-3 : u * 1000 + 1);
+      v[static_cast<size_t>(i)] = f;
+      ref += f;
+    }
+    const float ref_f = static_cast<float>(ref);
+    const double ulp = std::nextafter(ref_f, std::numeric_limits<float>::infinity()) - ref_f;
+    Tensor t = make(v, {n});
+    EXPECT_LE(std::abs(t.sum().item<double>() - ref), ulp / 2) << "input " << which << ", reference " << ref;
+    // also as 4096 rows of 4096 (one sum per row, then their sum)
+    EXPECT_LE(std::abs(t.reshape({4096, 4096}).sum({1}).sum().item<double>() - ref), 2 * ulp)
+        << "rows, input " << which;
+  }
+}
+
 TD_DEVICE_TEST(ReduceTest, Errors) {
   Tensor empty64 = zeros({0}, {DType::kFloat64, device_});
   EXPECT_STREQ(error_of([&] { (void)empty64.max(); }).what(),
@@ -143,6 +240,43 @@ TD_DEVICE_TEST(ReduceTest, GradcheckEveryReduction) {
     EXPECT_TRUE(r.ok) << name << ": " << r.message;
     auto rr = autograd::gradgradcheck(fn, {x});
     EXPECT_TRUE(rr.ok) << name << " (second order): " << rr.message;
+  }
+}
+
+// softmax/log_softmax are primitives with PyTorch's backward formulas: first and second derivatives along
+// dims that are not innermost, on non-contiguous inputs, and on a row longer than the CUDA warp path.
+TD_DEVICE_TEST(ReduceTest, GradcheckSoftmaxOnEveryDim) {
+  for (bool is_log : {false, true}) {
+    for (int64_t dim : {0, 1, 2, -1}) {
+      autograd::GradcheckFn fn = [is_log, dim](const Inputs& x) {
+        return is_log ? x[0].log_softmax(dim) : x[0].softmax(dim);
+      };
+      Tensor x = distinct({2, 3, 4});
+      auto r = autograd::gradcheck(fn, {x});
+      EXPECT_TRUE(r.ok) << is_log << " dim " << dim << ": " << r.message;
+      auto rr = autograd::gradgradcheck(fn, {x});
+      EXPECT_TRUE(rr.ok) << is_log << " dim " << dim << " (second order): " << rr.message;
+      autograd::GradcheckFn permuted = [is_log, dim](const Inputs& x) {
+        Tensor p = x[0].permute({2, 0, 1});
+        return is_log ? p.log_softmax(dim) : p.softmax(dim);
+      };
+      auto rp = autograd::gradcheck(permuted, {x});
+      EXPECT_TRUE(rp.ok) << is_log << " dim " << dim << " (permuted): " << rp.message;
+    }
+    std::vector<double> v(1100), w(1100);
+    for (size_t i = 0; i < v.size(); ++i) {
+      v[i] = static_cast<double>((i * 7) % 1100) * 0.003 - 1.5;
+      w[i] = std::cos(static_cast<double>(i));
+    }
+    Tensor weights = make64(w, {1, 1100});
+    autograd::GradcheckFn long_row = [is_log, weights](const Inputs& x) {
+      // a weighted sum keeps the Jacobian to one output of a row of 1100 elements
+      Tensor y = is_log ? x[0].log_softmax(1) : x[0].softmax(1);
+      return y.mul(weights).sum({1});
+    };
+    Tensor big = make64(v, {1, 1100}).requires_grad_();
+    auto r = autograd::gradcheck(long_row, {big});
+    EXPECT_TRUE(r.ok) << is_log << " long row: " << r.message;
   }
 }
 

@@ -1,10 +1,14 @@
 // CUDA against CPU: the same inputs through both backends must agree. Skips without a GPU, but then checks
 // that using CUDA fails with a clear error instead of crashing.
+#include "core/cuda.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "core/backend.h"
-#include "core/cuda.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "tests/core/test_util.h"
@@ -171,6 +175,103 @@ TEST_F(CudaVsCpu, AutogradOnTheGpu) {
   expect_close(a.grad(), ca.grad(), 1e-5);
   expect_close(w.grad(), cw.grad(), 1e-5);
   EXPECT_EQ(a.grad().device(), gpu_);
+}
+
+// Fused softmax/log_softmax: warp-per-row (n <= 1024), block-per-row (longer rows, n not a multiple of the
+// block) and column (dim not innermost) paths, every floating dtype, against the CPU kernel; then NaN and
+// -inf rows, non-contiguous inputs and the backward.
+TEST_F(CudaVsCpu, SoftmaxOnEveryPath) {
+  struct Case {
+    std::vector<int64_t> shape;
+    int64_t dim;
+  };
+  const std::vector<Case> cases = {{{1000, 7}, 1},   {{37, 1024}, 1},   {{5, 1025}, -1}, {{3, 100000}, 1},
+                                   {{64, 33, 5}, 1}, {{2, 3000, 3}, 1}, {{300, 40}, 0},  {{1, 1}, 0},
+                                   {{4, 1, 6}, 1},   {{7}, 0},          {{0, 5}, 1}};
+  for (const Case& c : cases) {
+    int64_t n = 1;
+    for (int64_t s : c.shape) n *= s;
+    Tensor x = tensor(ramp(n, 0.37f), c.shape);
+    for (DType dt : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16}) {
+      Tensor cx = x.to(dt), gx = cx.to("cuda:0");
+      const double tol = dt == DType::kFloat64   ? 1e-12
+                         : dt == DType::kFloat32 ? 1e-5
+                         : dt == DType::kFloat16 ? 2e-3
+                                                 : 1e-2;
+      SCOPED_TRACE(::testing::Message() << "shape " << ::testing::PrintToString(c.shape) << " dim " << c.dim
+                                        << " dtype " << dtype_name(dt));
+      expect_close(gx.softmax(c.dim).to("cpu"), cx.softmax(c.dim), tol);
+      expect_close(gx.log_softmax(c.dim).to("cpu"), cx.log_softmax(c.dim), tol);
+    }
+  }
+  // Rows: [NaN, 1, 2] -> all NaN; [-inf, 0, 1] -> a 0 first; [-inf, -inf, -inf] -> all NaN (as PyTorch).
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  Tensor special = tensor<double>({nan, 1, 2, -inf, 0, 1, -inf, -inf, -inf}, {3, 3});
+  for (bool is_log : {false, true}) {
+    for (int64_t dim : {1, 0}) {
+      Tensor src = dim == 1 ? special : special.t();
+      Tensor c = is_log ? src.log_softmax(dim) : src.softmax(dim);
+      Tensor g = is_log ? src.to("cuda:0").log_softmax(dim) : src.to("cuda:0").softmax(dim);
+      auto cv = c.to_vector<double>(), gv = g.to("cpu").to_vector<double>();
+      for (size_t i = 0; i < cv.size(); ++i) {
+        if (std::isnan(cv[i])) {
+          EXPECT_TRUE(std::isnan(gv[i])) << "at " << i;
+        } else {
+          EXPECT_NEAR(gv[i], cv[i], 1e-12) << "at " << i;
+        }
+      }
+    }
+  }
+  Tensor big = tensor(ramp(64 * 48, 0.1f), {64, 48}), gbig = big.to("cuda:0");
+  expect_close(gbig.t().softmax(1).to("cpu"), big.t().softmax(1), 1e-5);  // non-contiguous input
+  expect_close(gbig.t().log_softmax(0).to("cpu"), big.t().log_softmax(0), 1e-5);
+  for (int64_t dim : {0, 1}) {
+    for (bool is_log : {false, true}) {
+      Tensor ca = big.to(DType::kFloat64).requires_grad_(),
+             ga = big.to(DType::kFloat64).to("cuda:0").requires_grad_();
+      Tensor w = tensor(ramp(64 * 48, 0.03f), {64, 48}).to(DType::kFloat64);
+      (is_log ? ca.log_softmax(dim) : ca.softmax(dim)).mul(w).sum().backward();
+      (is_log ? ga.log_softmax(dim) : ga.softmax(dim)).mul(w.to("cuda:0")).sum().backward();
+      expect_close(ga.grad().to("cpu"), ca.grad(), 1e-12);
+    }
+  }
+}
+
+// The contiguous elementwise paths move 16-byte packs when every pointer is aligned to one: sizes around the
+// pack width (tails of every length), views starting one element in (misaligned: the element path), every
+// dtype width (bool's 1 byte, 2, 4, 8 bytes), and casts between widths.
+TEST_F(CudaVsCpu, PackedElementwiseOnEveryTailAndAlignment) {
+  const int64_t total = (1 << 20) + 64;
+  Tensor base = tensor(ramp(total, 0.013f), {total}), gbase = base.to("cuda:0");
+  for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{4}, int64_t{5}, int64_t{15}, int64_t{16}, int64_t{17},
+                    int64_t{1023}, int64_t{(1 << 20) + 3}}) {
+    for (int64_t off : {0, 1, 2, 8}) {
+      SCOPED_TRACE(::testing::Message() << "n " << n << " offset " << off);
+      Tensor a = base.slice(0, off, off + n), b = base.slice(0, 7, 7 + n).mul(0.5);
+      Tensor ga = gbase.slice(0, off, off + n), gb = b.to("cuda:0");
+      for (DType dt : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16, DType::kInt64,
+                       DType::kInt32, DType::kInt16}) {
+        Tensor ca = a.mul(100).to(dt), cb = b.mul(100).to(dt);
+        Tensor xa = ga.mul(100).to(dt), xb = gb.mul(100).to(dt);
+        expect_close(xa.to("cpu"), ca, 0);  // copy/cast
+        expect_close(xa.add(xb).to("cpu"), ca.add(cb),
+                     dt == DType::kBFloat16 || dt == DType::kFloat16 ? 1e-2 : 0);
+        expect_close(xa.mul(xb).to("cpu"), ca.mul(cb),
+                     dt == DType::kBFloat16 || dt == DType::kFloat16 ? 1e-2 : 1e-6);
+        expect_close(xa.neg().to("cpu"), ca.neg(), 0);
+        expect_close(xa.gt(xb).to("cpu"), ca.gt(cb), 0);
+        expect_close(xa.isnan().to("cpu"), ca.isnan(), 0);
+      }
+      expect_close(ga.exp().to("cpu"), a.exp(), 1e-6);
+      expect_close(ga.gt(0).to("cpu").to(DType::kFloat32), a.gt(0).to(DType::kFloat32), 0);
+      Tensor bools = ga.gt(0), cbools = a.gt(0);
+      expect_close(bools.logical_not().to("cpu"), cbools.logical_not(), 0);
+      expect_close(bools.to(DType::kFloat64).to("cpu"), cbools.to(DType::kFloat64),
+                   0);  // 1-byte to 8-byte cast
+      expect_close(ga.to(DType::kFloat16).to(DType::kFloat32).to("cpu"),
+                   a.to(DType::kFloat16).to(DType::kFloat32), 0);  // 4 -> 2 -> 4 bytes
+    }
+  }
 }
 
 }  // namespace
