@@ -48,7 +48,6 @@ struct alignas(2 * sizeof(T)) Complex {
   TD_HD T imag() const { return im; }
 };
 
-
 template <class T>
 TD_HD Complex<T> operator+(Complex<T> a, Complex<T> b) {
   return {a.re + b.re, a.im + b.im};

@@ -197,7 +197,9 @@ struct Isnan {
 struct Isinf {
   template <class T>
   TD_HD bool operator()(T x) const {
-    if constexpr (kFloat<T>) {
+    if constexpr (is_complex_v<T>) {
+      return (*this)(x.re) || (*this)(x.im);
+    } else if constexpr (kFloat<T>) {
       return x == std::numeric_limits<T>::infinity() || x == -std::numeric_limits<T>::infinity();
     } else {
       return false;
@@ -207,7 +209,9 @@ struct Isinf {
 struct Isfinite {
   template <class T>
   TD_HD bool operator()(T x) const {
-    if constexpr (kFloat<T>) {
+    if constexpr (is_complex_v<T>) {
+      return (*this)(x.re) && (*this)(x.im);
+    } else if constexpr (kFloat<T>) {
       return x - x == T(0);  // NaN for NaN and for ±inf
     } else {
       return true;

@@ -242,7 +242,7 @@ void any_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
 
 template <class F>
 void predicate_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
-  dispatch(in.dtype, unary_op_name(op), [&](auto tag) {
+  dispatch_with_complex(in.dtype, unary_op_name(op), [&](auto tag) {
     using T = decltype(tag);
     map_loop<bool, T>(out, in, fn::InOpMath<F>{});
   });
@@ -477,7 +477,7 @@ class CpuBackend final : public Backend {
   }
 
   void scan(ReduceOp op, const StridedRef& out, const StridedRef& in, int) override {
-    dispatch(in.dtype, op == ReduceOp::kSum ? "cumsum" : "cumprod", [&](auto tag) {
+    dispatch_with_complex(in.dtype, op == ReduceOp::kSum ? "cumsum" : "cumprod", [&](auto tag) {
       using T = decltype(tag);
       auto run = [&](auto reducer) {
         using R = decltype(reducer);

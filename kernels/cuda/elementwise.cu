@@ -286,7 +286,7 @@ void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix
 
 void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, const ReduceIndexer& out_ix, void* out,
           const void* in) {
-  dispatch(dtype, op == ReduceOp::kSum ? "cumsum" : "cumprod", [&](auto tag) {
+  dispatch_with_complex(dtype, op == ReduceOp::kSum ? "cumsum" : "cumprod", [&](auto tag) {
     using T = decltype(tag);
     auto* o = static_cast<T*>(out);
     auto* x = static_cast<const T*>(in);

@@ -46,7 +46,7 @@ void any_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, co
 
 template <class F>
 void predicate_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in) {
-  dispatch(dtype, unary_op_name(op).data(), [&](auto tag) {
+  dispatch_with_complex(dtype, unary_op_name(op).data(), [&](auto tag) {
     using T = decltype(tag);
     launch<bool, T, fn::InOpMath<F>>(n, ix, out, in);
   });

@@ -118,6 +118,20 @@ TD_DEVICE_TEST(ComplexTest, Conversions) {
             (std::vector<c128>{{static_cast<double>(0.1f), static_cast<double>(-0.2f)}}));
 }
 
+TD_DEVICE_TEST(ComplexTest, InPlace) {
+  // copy_ converts any dtype: complex into real keeps the real parts (PyTorch warns).
+  Tensor x = zeros({2}, {DType::kFloat32, device_});
+  x.copy_(make_c({{1, 2}, {0, 3}}));
+  EXPECT_EQ(x.to_vector<float>(), (std::vector<float>{1, 0}));
+  // Arithmetic in place may not turn a real tensor complex.
+  EXPECT_THAT(error_of([&] { zeros({2}, {DType::kFloat32, device_}).add_(make_c({{0, 1}, {0, 1}})); }),
+              HasSubstr("result type ComplexFloat can't be cast to the desired output type Float"));
+  Tensor z = zeros({2}, {DType::kComplex64, device_});
+  z.add_(make({1, 2}, {2}));
+  z.mul_(Scalar(c128(0, 1)));
+  EXPECT_EQ(z.to_vector<c64>(), (std::vector<c64>{{0, 1}, {0, 2}}));
+}
+
 TD_DEVICE_TEST(ComplexTest, PrintsLikePyTorch) {
   const std::string dev = device_.is_cuda() ? ", device='cuda:0'" : "";
   EXPECT_EQ(make_c({{1, 2}, {3, -1}}).str(), "tensor([1.+2.j, 3.-1.j]" + dev + ")");
@@ -144,6 +158,9 @@ TD_DEVICE_TEST(ComplexTest, Promotion) {
   EXPECT_EQ(tensor(std::vector<int64_t>{1, 2}, {2}, device_).mul(Scalar(c128(1, 1))).dtype(), DType::kComplex64);
   EXPECT_EQ(make64({1, 2}, {2}).mul(Scalar(c128(1, 1))).dtype(), DType::kComplex128);
   EXPECT_EQ(c.add(Scalar(c128(0, 1))).dtype(), DType::kComplex64);
+  // A 0-dim complex128 tensor with a float32 one: the float keeps its precision (PyTorch's toComplexType).
+  EXPECT_EQ(make({1, 2}, {2}).add(tensor(std::vector<c128>{{1, 1}}, {}, device_)).dtype(), DType::kComplex64);
+  EXPECT_EQ(make64({1, 2}, {2}).add(tensor(std::vector<c64>{{1, 1}}, {}, device_)).dtype(), DType::kComplex128);
   EXPECT_EQ(c.mul(2.5).to_vector<c64>(), (std::vector<c64>{{2.5f, 5}}));
   EXPECT_EQ(promote_types(DType::kComplex64, DType::kFloat64), DType::kComplex128);
   EXPECT_EQ(promote_types(DType::kInt64, DType::kComplex64), DType::kComplex64);
@@ -190,6 +207,19 @@ TD_DEVICE_TEST(ComplexTest, SumAndProd) {
   EXPECT_EQ(x.sum().item<c64>(), c64(6, -1));
   Tensor big = full({100000}, Scalar(c128(0.5, -0.25)), {DType::kComplex64, device_});
   EXPECT_EQ(big.sum().item<c64>(), c64(50000, -25000));
+}
+
+TD_DEVICE_TEST(ComplexTest, ScansAndPredicates) {
+  // (1+i)(2-i) = 3+i; (3+i) 3 = 9+3i.
+  Tensor a = make_c({{1, 1}, {2, -1}, {3, 0}});
+  EXPECT_EQ(a.cumsum(0).to_vector<c64>(), (std::vector<c64>{{1, 1}, {3, 0}, {6, 0}}));
+  EXPECT_EQ(a.cumprod(0).to_vector<c64>(), (std::vector<c64>{{1, 1}, {3, 1}, {9, 3}}));
+  // A complex number is NaN if either part is, infinite if either part is (PyTorch: inf+nanj is both).
+  Tensor z = make_z({{1, 1}, {NAN, 0}, {0, INFINITY}, {INFINITY, NAN}});
+  EXPECT_EQ(z.isnan().to_vector<uint8_t>(), (std::vector<uint8_t>{0, 1, 0, 1}));
+  EXPECT_EQ(z.isinf().to_vector<uint8_t>(), (std::vector<uint8_t>{0, 0, 1, 1}));
+  EXPECT_EQ(z.isfinite().to_vector<uint8_t>(), (std::vector<uint8_t>{1, 0, 0, 0}));
+  EXPECT_EQ(make_c({{0, 0}, {0, 1}}).logical_not().to_vector<uint8_t>(), (std::vector<uint8_t>{1, 0}));
 }
 
 TD_DEVICE_TEST(ComplexTest, CopyLikeOps) {
