@@ -119,8 +119,12 @@ Device Device::parse(std::string_view s) {
 std::string Scalar::str() const {
   if (kind_ == Kind::kBool) return i_ ? "True" : "False";
   if (kind_ == Kind::kInt) return std::to_string(i_);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%g", d_);
+  char buf[64];
+  if (kind_ == Kind::kComplex) {
+    std::snprintf(buf, sizeof buf, "(%g%+gj)", d_, im_);  // Python's repr of a complex number
+  } else {
+    std::snprintf(buf, sizeof buf, "%g", d_);
+  }
   return buf;
 }
 

@@ -87,7 +87,11 @@ Tensor make_view(const Tensor& t, std::vector<int64_t> sizes, std::vector<int64_
 }
 
 Tensor wrapped_scalar(const Scalar& value) {
-  DType dtype = value.is_bool() ? DType::kBool : value.is_integral() ? DType::kInt64 : DType::kFloat64;
+  // A Python number is a double or a complex double (complex128), as in aten's wrapped numbers.
+  DType dtype = value.is_bool()       ? DType::kBool
+                : value.is_integral() ? DType::kInt64
+                : value.is_complex()  ? DType::kComplex128
+                                      : DType::kFloat64;
   Tensor t = full({}, value, {dtype, kCPU});
   t.impl().wrapped_number = true;
   return t;
@@ -146,6 +150,8 @@ template Half* Tensor::data<Half>() const;
 template BFloat16* Tensor::data<BFloat16>() const;
 template float* Tensor::data<float>() const;
 template double* Tensor::data<double>() const;
+template std::complex<float>* Tensor::data<std::complex<float>>() const;
+template std::complex<double>* Tensor::data<std::complex<double>>() const;
 
 Tensor Tensor::invoke_op(std::string_view op, std::vector<Value> args) const {
   std::vector<Tensor> outs = call_op(op, std::move(args));
@@ -238,12 +244,15 @@ template std::vector<Half> Tensor::to_vector<Half>() const;
 template std::vector<BFloat16> Tensor::to_vector<BFloat16>() const;
 template std::vector<float> Tensor::to_vector<float>() const;
 template std::vector<double> Tensor::to_vector<double>() const;
+template std::vector<std::complex<float>> Tensor::to_vector<std::complex<float>>() const;
+template std::vector<std::complex<double>> Tensor::to_vector<std::complex<double>>() const;
 
 Scalar Tensor::item() const {
   TD_CHECK_ARG(defined(), "[item] called on an undefined tensor");
   TD_CHECK_ARG(numel() == 1, "[item] a Tensor with ", numel(), " elements cannot be converted to Scalar");
   if (dtype() == DType::kBool) return Scalar(host_contiguous(*this, DType::kUInt8).data<uint8_t>()[0] != 0);
   if (is_integral(dtype())) return Scalar(host_contiguous(*this, DType::kInt64).data<int64_t>()[0]);
+  if (is_complex(dtype())) return Scalar(host_contiguous(*this, DType::kComplex128).data<std::complex<double>>()[0]);
   return Scalar(host_contiguous(*this, DType::kFloat64).data<double>()[0]);
 }
 
@@ -257,12 +266,14 @@ template float Tensor::item<float>() const;
 template double Tensor::item<double>() const;
 template int64_t Tensor::item<int64_t>() const;
 template bool Tensor::item<bool>() const;
+template std::complex<float> Tensor::item<std::complex<float>>() const;
+template std::complex<double> Tensor::item<std::complex<double>>() const;
 
 // ---- printing ----
 
 namespace {
 struct Formatter {
-  DType dtype;
+  DType dtype = DType::kFloat32;
   bool int_mode = false;  // floats that are all whole numbers print as "1."
   bool sci = false;
   int width = 1;
@@ -294,11 +305,47 @@ struct Formatter {
 constexpr int64_t kSummarizeThreshold = 1000;
 constexpr int64_t kEdgeItems = 3;
 
-void print_dim(std::string& out, const std::vector<double>& vals, std::span<const int64_t> sizes,
-               std::span<const int64_t> strides, int64_t base, size_t d, int indent, bool summarize,
-               const Formatter& f) {
+// PyTorch's _Formatter: whole-number floats print as "1.", a wide range or tiny values in scientific form,
+// and columns are as wide as the widest finite non-zero value (inf, nan and 0 never widen them).
+Formatter make_formatter(DType dtype, const std::vector<double>& vals) {
+  Formatter f{dtype};
+  if (is_floating(dtype)) {
+    double max_abs = 0, min_abs = INFINITY;
+    bool all_int = true;
+    for (double v : vals) {
+      if (!std::isfinite(v)) continue;
+      max_abs = std::max(max_abs, std::fabs(v));
+      if (v != 0) min_abs = std::min(min_abs, std::fabs(v));
+      if (v != std::round(v)) all_int = false;
+    }
+    f.int_mode = all_int && max_abs < 1e8;
+    f.sci = !f.int_mode && (max_abs >= 1e8 || (min_abs < 1e-4) || (min_abs != INFINITY && max_abs / min_abs > 1000));
+  }
+  for (double v : vals) {
+    if (is_floating(dtype) && (!std::isfinite(v) || v == 0)) continue;
+    f.width = std::max<int>(f.width, static_cast<int>(f.format(v).size()));
+  }
+  return f;
+}
+
+// Element i (row-major) as PyTorch prints it: the padded value, or for complex numbers the padded real
+// part, then the imaginary part with its sign and no padding, then "j" ("1.+2.j", "0.-1.j").
+struct ElementPrinter {
+  Formatter f, imag_f;
+  std::vector<double> vals, imag;
+  bool complex = false;
+  std::string operator()(int64_t i, bool pad) const {
+    std::string re = pad ? f.padded(vals[i]) : f.format(vals[i]);
+    if (!complex) return re;
+    std::string im = imag_f.format(imag[i]) + "j";
+    return re + (im[0] == '-' || im[0] == '+' ? im : "+" + im);
+  }
+};
+
+void print_dim(std::string& out, const ElementPrinter& p, std::span<const int64_t> sizes,
+               std::span<const int64_t> strides, int64_t base, size_t d, int indent, bool summarize) {
   if (d == sizes.size()) {
-    out += f.padded(vals[base]);
+    out += p(base, true);
     return;
   }
   out += "[";
@@ -310,7 +357,7 @@ void print_dim(std::string& out, const std::vector<double>& vals, std::span<cons
       out += d + 1 == sizes.size() ? " ..., " : "...,\n" + std::string(indent + d + 1, ' ');
       i = n - kEdgeItems;
     }
-    print_dim(out, vals, sizes, strides, base + i * strides[d], d + 1, indent, summarize, f);
+    print_dim(out, p, sizes, strides, base + i * strides[d], d + 1, indent, summarize);
     if (i + 1 < n) {
       if (d + 1 == sizes.size()) {
         out += ", ";
@@ -325,30 +372,26 @@ void print_dim(std::string& out, const std::vector<double>& vals, std::span<cons
 
 std::string Tensor::str() const {
   if (!defined()) return "tensor(undefined)";
-  std::vector<double> vals = to_vector<double>();
-  Formatter f{dtype()};
-  if (is_floating(dtype())) {
-    double max_abs = 0, min_abs = INFINITY;
-    bool all_int = true;
-    for (double v : vals) {
-      if (!std::isfinite(v)) continue;
-      max_abs = std::max(max_abs, std::fabs(v));
-      if (v != 0) min_abs = std::min(min_abs, std::fabs(v));
-      if (v != std::round(v)) all_int = false;
+  ElementPrinter p;
+  if (is_complex(dtype())) {
+    // As PyTorch: one formatter for the real parts and one for the imaginary parts.
+    const DType part = dtype() == DType::kComplex64 ? DType::kFloat32 : DType::kFloat64;
+    for (const std::complex<double>& z : to_vector<std::complex<double>>()) {
+      p.vals.push_back(z.real());
+      p.imag.push_back(z.imag());
     }
-    f.int_mode = all_int && max_abs < 1e8;
-    f.sci = !f.int_mode && (max_abs >= 1e8 || (min_abs < 1e-4) || (min_abs != INFINITY && max_abs / min_abs > 1000));
-  }
-  // PyTorch sizes the columns by the finite non-zero values only: inf, nan and 0 never widen them.
-  for (double v : vals) {
-    if (is_floating(dtype()) && (!std::isfinite(v) || v == 0)) continue;
-    f.width = std::max<int>(f.width, static_cast<int>(f.format(v).size()));
+    p.complex = true;
+    p.f = make_formatter(part, p.vals);
+    p.imag_f = make_formatter(part, p.imag);
+  } else {
+    p.vals = to_vector<double>();
+    p.f = make_formatter(dtype(), p.vals);
   }
 
   std::string out = "tensor(";
   auto strides = contiguous_strides(impl_->sizes);
   if (dim() == 0) {
-    out += f.format(vals[0]);
+    out += p(0, false);
   } else if (numel() == 0) {
     out += "[]";
     if (dim() > 1) {
@@ -356,10 +399,12 @@ std::string Tensor::str() const {
       out += ", size=(" + s.substr(1, s.size() - 2) + ")";
     }
   } else {
-    print_dim(out, vals, impl_->sizes, strides, 0, 0, 7, numel() > kSummarizeThreshold, f);
+    print_dim(out, p, impl_->sizes, strides, 0, 0, 7, numel() > kSummarizeThreshold);
   }
   if (!device().is_cpu()) out += ", device='" + device().str() + "'";
-  if (dtype() != DType::kFloat32 && dtype() != DType::kInt64 && dtype() != DType::kBool) {
+  // complex64 is the default complex dtype (it follows the default float32), so it is not named either.
+  if (dtype() != DType::kFloat32 && dtype() != DType::kInt64 && dtype() != DType::kBool &&
+      dtype() != DType::kComplex64) {
     out += ", dtype=torch." + std::string(dtype_name(dtype()));
   }
   if (!is_leaf()) {

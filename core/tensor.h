@@ -136,7 +136,8 @@ Tensor full(std::vector<int64_t> shape, Scalar value, TensorOptions options = {}
 /// A tensor holding a copy of `count` elements of `dtype` at `data` (host memory), in row-major order.
 Tensor from_buffer(const void* data, std::vector<int64_t> shape, DType dtype, Device device = kCPU);
 /// A tensor from values and a shape; the dtype follows T (float -> float32, double -> float64,
-/// int64_t -> int64, Half -> float16, BFloat16 -> bfloat16).
+/// int64_t -> int64, Half -> float16, BFloat16 -> bfloat16, std::complex<float> -> complex64,
+/// std::complex<double> -> complex128).
 template <class T>
 Tensor tensor(const std::vector<T>& values, std::vector<int64_t> shape, Device device = kCPU);
 /// A 0-dim tensor holding one number (torch.tensor(3.5)).
@@ -174,6 +175,14 @@ template <>
 constexpr DType dtype_of<float>() { return DType::kFloat32; }
 template <>
 constexpr DType dtype_of<double>() { return DType::kFloat64; }
+template <>
+constexpr DType dtype_of<std::complex<float>>() { return DType::kComplex64; }
+template <>
+constexpr DType dtype_of<std::complex<double>>() { return DType::kComplex128; }
+template <>
+constexpr DType dtype_of<Complex<float>>() { return DType::kComplex64; }
+template <>
+constexpr DType dtype_of<Complex<double>>() { return DType::kComplex128; }
 
 template <class T>
 Tensor tensor(const std::vector<T>& values, std::vector<int64_t> shape, Device device) {

@@ -6,12 +6,14 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/complex.h"
 #include "core/half.h"
 
 namespace td::kernels {
 
 /// Runs f(T{}) with T the C++ type of dtype (Half and BFloat16 for the 16-bit floats); names the op, the
-/// backend and the dtype when there is no kernel (complex, for now).
+/// backend and the dtype when there is no kernel (complex: kernels that handle it use
+/// dispatch_with_complex).
 template <class F>
 void dispatch(DType dtype, std::string_view op, std::string_view backend, F&& f) {
   switch (dtype) {
@@ -29,6 +31,15 @@ void dispatch(DType dtype, std::string_view op, std::string_view backend, F&& f)
       throw Error(ErrorCode::kUnimplemented,
                   str("[", op, "] has no ", backend, " kernel for dtype ", dtype_name(dtype)));
   }
+}
+
+/// dispatch() that also runs complex64 and complex128, as Complex<float> and Complex<double>: for the
+/// kernels written for complex too (copies, fills, where, gather, arithmetic, sums, GEMM).
+template <class F>
+void dispatch_with_complex(DType dtype, std::string_view op, std::string_view backend, F&& f) {
+  if (dtype == DType::kComplex64) return f(Complex<float>{});
+  if (dtype == DType::kComplex128) return f(Complex<double>{});
+  dispatch(dtype, op, backend, f);
 }
 
 }  // namespace td::kernels

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "core/backend.h"
+#include "core/complex.h"  // Complex<T>: complex64 and complex128 in kernels
 #include "core/half.h"  // Half, BFloat16, opmath_t; defines TD_HD (inline, or __host__ __device__ under nvcc)
 // Device code finds CUDA's float overloads (::expf-backed exp(float)) unqualified; host code needs std's.
 #if defined(__CUDA_ARCH__)
@@ -30,10 +31,13 @@ template <class T>
 inline constexpr bool kAnyFloat = is_floating_type_v<T>;
 
 /// A value cast to another element type; to bool means "non-zero" (a plain cast would keep only the low bits
-/// of an integer and truncate 0.5 to false).
+/// of an integer and truncate 0.5 to false). A complex value becomes a real one by its real part, to bool
+/// too (PyTorch 1.13's copy_ rule: 1j casts to False), a real one a complex one with imaginary part 0.
 template <class To, class From>
 TD_HD To convert(From v) {
-  if constexpr (std::is_same_v<To, bool>) {
+  if constexpr (is_complex_v<From> && !is_complex_v<To>) {
+    return convert<To>(v.re);
+  } else if constexpr (std::is_same_v<To, bool>) {
     return v != From{};
   } else {
     return static_cast<To>(v);
@@ -110,6 +114,20 @@ TD_FLOAT_FN(Reciprocal, T(1) / x)
 TD_FLOAT_FN(Frac, x - trunc(x))
 #undef TD_FLOAT_FN
 
+/// The float ops above that also run on complex numbers (their expressions reach core/complex.h's
+/// functions by argument-dependent lookup); the front end refuses the others for complex tensors.
+template <class F>
+inline constexpr bool kComplexUnary = std::is_same_v<F, Exp> || std::is_same_v<F, Log> || std::is_same_v<F, Sqrt> ||
+                                      std::is_same_v<F, Sin> || std::is_same_v<F, Cos> || std::is_same_v<F, Tanh> ||
+                                      std::is_same_v<F, Sigmoid> || std::is_same_v<F, Reciprocal>;
+/// |z| for complex z: a real result (abs of a complex tensor is float32 or float64).
+struct ComplexAbs {
+  template <class T>
+  TD_HD typename T::value_type operator()(T z) const {
+    return abs(z);
+  }
+};
+
 // ---- unary: ops on every type they allow (bool excluded by the front end where PyTorch excludes it) ----
 struct Abs {
   template <class T>
@@ -179,7 +197,9 @@ struct Isnan {
 struct Isinf {
   template <class T>
   TD_HD bool operator()(T x) const {
-    if constexpr (kFloat<T>) {
+    if constexpr (is_complex_v<T>) {
+      return (*this)(x.re) || (*this)(x.im);
+    } else if constexpr (kFloat<T>) {
       return x == std::numeric_limits<T>::infinity() || x == -std::numeric_limits<T>::infinity();
     } else {
       return false;
@@ -189,7 +209,9 @@ struct Isinf {
 struct Isfinite {
   template <class T>
   TD_HD bool operator()(T x) const {
-    if constexpr (kFloat<T>) {
+    if constexpr (is_complex_v<T>) {
+      return (*this)(x.re) && (*this)(x.im);
+    } else if constexpr (kFloat<T>) {
       return x - x == T(0);  // NaN for NaN and for ±inf
     } else {
       return true;
@@ -220,11 +242,31 @@ TD_HD T int_pow(T base, T exp) {
   return result;
 }
 
+/// a (op) b for complex a and b: the arithmetic ops only (the front ends refuse the others for complex, as
+/// PyTorch does).
+template <BinaryOp Op, class T>
+TD_HD T complex_binary(T a, T b, T alpha) {
+  if constexpr (Op == BinaryOp::kAdd) return a + alpha * b;
+  else if constexpr (Op == BinaryOp::kSub) return a - alpha * b;
+  else if constexpr (Op == BinaryOp::kMul) return a * b;
+  else if constexpr (Op == BinaryOp::kDiv) return a / b;
+  else if constexpr (Op == BinaryOp::kPow) return pow(a, b);
+  else return T(0);  // unreachable
+}
+
+/// Which binary ops have a complex kernel.
+inline constexpr bool complex_binary_op(BinaryOp op) {
+  return op == BinaryOp::kAdd || op == BinaryOp::kSub || op == BinaryOp::kMul || op == BinaryOp::kDiv ||
+         op == BinaryOp::kPow;
+}
+
 /// a (op) b for the ops of BinaryOp; alpha scales b for add/sub.
 template <BinaryOp Op, class T>
 TD_HD T binary(T a, T b, T alpha) {
   TD_MATH_NAMESPACE
-  if constexpr (Op == BinaryOp::kAdd) {
+  if constexpr (is_complex_v<T>) {
+    return complex_binary<Op>(a, b, alpha);
+  } else if constexpr (Op == BinaryOp::kAdd) {
     if constexpr (kBool<T>) return a || (alpha && b);
     else return T(a + alpha * b);
   } else if constexpr (Op == BinaryOp::kSub) {
@@ -301,7 +343,14 @@ TD_HD T binary(T a, T b, T alpha) {
 /// a (op) b for the ops of CompareOp.
 template <CompareOp Op, class T>
 TD_HD bool compare(T a, T b) {
-  if constexpr (Op == CompareOp::kEq) return a == b;
+  if constexpr (is_complex_v<T>) {
+    if constexpr (Op == CompareOp::kEq) return a == b;
+    else if constexpr (Op == CompareOp::kNe) return a != b;
+    else if constexpr (Op == CompareOp::kLogicalAnd) return a != T(0) && b != T(0);
+    else if constexpr (Op == CompareOp::kLogicalOr) return a != T(0) || b != T(0);
+    else if constexpr (Op == CompareOp::kLogicalXor) return (a != T(0)) != (b != T(0));
+    else return false;  // unreachable: complex numbers are not ordered, the front end refuses
+  } else if constexpr (Op == CompareOp::kEq) return a == b;
   else if constexpr (Op == CompareOp::kNe) return a != b;
   else if constexpr (Op == CompareOp::kLt) return a < b;
   else if constexpr (Op == CompareOp::kLe) return a <= b;
@@ -333,13 +382,16 @@ TD_HD T scatter_combine(T acc, T v) {
 
 /// How op folds values of T: the accumulator type A (double for float and double and int64 for integers in
 /// sums and products, T itself for max/min; float for Half and BFloat16 in every op, as PyTorch's
-/// acc_type), its identity, and the combining step. Max/min propagate NaN.
+/// acc_type; Complex<double> for complex sums and products), its identity, and the combining step. Max/min
+/// propagate NaN.
 template <ReduceOp Op, class T>
 struct Reducer {
   using A = std::conditional_t<
+      is_complex_v<T>, Complex<double>,
+      std::conditional_t<
       is_reduced_float_v<T>, float,
       std::conditional_t<Op == ReduceOp::kMax || Op == ReduceOp::kMin || std::is_same_v<T, bool>, T,
-                         std::conditional_t<std::is_floating_point_v<T>, double, int64_t>>>;
+                         std::conditional_t<std::is_floating_point_v<T>, double, int64_t>>>>;
   static TD_HD A identity() {
     if constexpr (Op == ReduceOp::kSum) {
       return A(0);

@@ -32,6 +32,18 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, Scalar alpha = 1) {
   TD_CHECK_ARG(!is_bitwise(op) || is_integral(dtype), "[", name, "] not implemented for '", dtype_name(dtype),
                "': bitwise ops take integer or bool tensors");
   TD_CHECK_ARG(!(divides(op) && dtype == DType::kBool), "[", name, "] not implemented for 'bool'");
+  TD_CHECK_ARG(!(alpha.is_complex() && !is_complex(dtype)), "[", name,
+               "] For non-complex input tensors, argument alpha must not be a complex number.");
+  if (is_complex(dtype)) {
+    // PyTorch's messages: maximum/minimum say so, the other ops name their missing kernel.
+    TD_CHECK_ARG(op != BinaryOp::kMaximum && op != BinaryOp::kMinimum, "[", name, "] ", name,
+                 " not implemented for complex tensors.");
+    TD_CHECK_ARG(op == BinaryOp::kAdd || op == BinaryOp::kSub || op == BinaryOp::kMul || op == BinaryOp::kDiv ||
+                     op == BinaryOp::kPow,
+                 "[", name, "] \"", op == BinaryOp::kFloorDivide ? "div_floor" : name,
+                 device.is_cuda() ? "_cuda" : "_cpu", "\" not implemented for '",
+                 dtype == DType::kComplex64 ? "ComplexFloat" : "ComplexDouble", "'");
+  }
   if (op == BinaryOp::kPow && is_integral(dtype) && b.impl().wrapped_number) {
     TD_CHECK_ARG(b.item().to_int() >= 0, "[pow] Integers to negative integer powers are not allowed.");
   }

@@ -13,6 +13,11 @@ Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
   const Tensor both[] = {a, b};
   Device device = ops::common_device(name, both);
   DType dtype = ops::result_type(both);  // compare in the promoted type: 1 == 1.0
+  // Complex numbers have no order: PyTorch's kernels for lt/le/gt/ge are not compiled for them.
+  const bool ordered = op == CompareOp::kLt || op == CompareOp::kLe || op == CompareOp::kGt || op == CompareOp::kGe;
+  TD_CHECK(!(ordered && is_complex(dtype)), ErrorCode::kInvalidArgument, "[", name, "] \"", name,
+           device.is_cuda() ? "_cuda" : "_cpu", "\" not implemented for '",
+           dtype == DType::kComplex64 ? "ComplexFloat" : "ComplexDouble", "'");
   auto shape = ops::broadcast_shapes(name, a.sizes(), b.sizes());
   Tensor ca = ops::on_device(ops::cast(a, dtype), device), cb = ops::on_device(ops::cast(b, dtype), device);
   Tensor out = empty(shape, {DType::kBool, device});

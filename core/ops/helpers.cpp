@@ -35,7 +35,11 @@ DType combine(std::optional<DType> higher, std::optional<DType> lower) {
   if (!higher) return *lower;
   if (!lower) return *higher;
   if (is_complex(*higher)) return *higher;
-  if (is_complex(*lower)) return is_floating(*higher) ? promote_types(*higher, *lower) : *lower;
+  // A float of higher priority keeps its precision: float32 with a complex128 number gives complex64.
+  if (is_complex(*lower)) {
+    if (!is_floating(*higher)) return *lower;
+    return *higher == DType::kFloat64 ? DType::kComplex128 : DType::kComplex64;  // no complex32 in tensord
+  }
   if (is_floating(*higher)) return *higher;
   if (*higher == DType::kBool || is_floating(*lower)) return promote_types(*higher, *lower);
   return *higher;
@@ -48,10 +52,11 @@ DType result_type(std::span<const Tensor> tensors) {
     DType d = t.dtype();
     auto* slot = t.dim() > 0 ? &dimmed : &zero_dim;
     if (t.impl().wrapped_number) {
-      // A number only says "float" or "int": it takes the default dtype of its category.
+      // A number only says "complex", "float" or "int": it takes the default dtype of its category.
       wrapped_raw = wrapped_raw ? promote_types(*wrapped_raw, d) : d;
       slot = &wrapped;
       if (is_floating(d)) d = default_float_dtype();
+      if (is_complex(d)) d = DType::kComplex64;  // the default complex dtype, from the default float32
     }
     *slot = *slot ? promote_types(**slot, d) : d;
   }

@@ -92,6 +92,25 @@ class TensorMethods {
   TD_ANY_UNARY_OPS(TD_UNARY_METHOD)
   TD_PREDICATE_UNARY_OPS(TD_UNARY_METHOD)
 #undef TD_UNARY_METHOD
+  // Complex numbers (core/ops/complex.cpp).
+  /// The real parts, as a view (self for a real tensor) (Tensor.real).
+  Self real() const { return call("real", {me()}); }
+  /// The imaginary parts of a complex tensor, as a view (Tensor.imag).
+  Self imag() const { return call("imag", {me()}); }
+  /// A complex tensor's storage as real numbers with a last dim of 2, as a view (torch.view_as_real).
+  Self view_as_real() const { return call("view_as_real", {me()}); }
+  /// A float tensor with a last dim of 2 as a complex view (torch.view_as_complex).
+  Self view_as_complex() const { return call("view_as_complex", {me()}); }
+  /// The argument of each element (torch.angle).
+  Self angle() const { return call("angle", {me()}); }
+  /// The complex conjugate, materialised (torch.conj_physical).
+  Self conj_physical() const { return call("conj_physical", {me()}); }
+  /// The complex conjugate; a copy, not PyTorch's lazy conjugate view (torch.conj).
+  Self conj() const { return call("conj", {me()}); }
+  /// real + imag * 1j (torch.complex).
+  static Self complex(const Self& real, const Self& imag) { return real.invoke_op("complex", {real, imag}); }
+  /// abs * (cos(angle) + sin(angle) * 1j) (torch.polar).
+  static Self polar(const Self& abs, const Self& angle) { return abs.invoke_op("polar", {abs, angle}); }
   /// Matrix product with PyTorch's 1-d, 2-d and batched rules (torch.matmul).
   Self matmul(const Self& other) const { return call("matmul", {me(), other}); }
   /// 2-d matrix product (torch.mm).

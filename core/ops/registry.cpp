@@ -187,7 +187,10 @@ std::string_view value_kind(const Value& v) {
   switch (v.index()) {
     case 0: return "None";
     case 1: return "Tensor";
-    case 2: return std::get<Scalar>(v).is_bool() ? "bool" : std::get<Scalar>(v).is_integral() ? "int" : "float";
+    case 2: {
+      const Scalar& sc = std::get<Scalar>(v);
+      return sc.is_bool() ? "bool" : sc.is_integral() ? "int" : sc.is_complex() ? "complex" : "float";
+    }
     case 3: return "int[]";
     case 4: return "str";
     case 5: return "ScalarType";
@@ -227,7 +230,9 @@ void check_arg(const Schema& s, const ArgSpec& a, Value& v) {
       if (!std::holds_alternative<Scalar>(v)) fail("");
       break;
     case ArgType::kFloat:
-      if (!std::holds_alternative<Scalar>(v) || std::get<Scalar>(v).is_bool()) fail("");
+      if (!std::holds_alternative<Scalar>(v) || std::get<Scalar>(v).is_bool() || std::get<Scalar>(v).is_complex()) {
+        fail("");
+      }
       break;
     case ArgType::kInt:
       if (!std::holds_alternative<Scalar>(v) || !std::get<Scalar>(v).is_integral() || std::get<Scalar>(v).is_bool()) {
@@ -322,6 +327,7 @@ Registry& Registry::get() {
     register_shape_ops(*r);
     register_blas_ops(*r);
     register_unary_ops(*r);
+    register_complex_ops(*r);
     register_compare_ops(*r);
     register_random_ops(*r);
     register_join_ops(*r);
@@ -466,6 +472,13 @@ bool any_requires_grad(const Args& args) {
 
 // Builds the node for a primitive op's call and makes its floating outputs non-leaves pointing at it.
 void record(const OpDef& def, Args args, const std::vector<Tensor>& outputs) {
+  // The backward formulas do not conjugate yet (PyTorch's convention for complex numbers), so a graph
+  // through complex values would give wrong gradients: refused until they do.
+  for (const Tensor& out : outputs) {
+    TD_CHECK(!is_complex(out.dtype()), ErrorCode::kUnimplemented, "[", def.schema.name,
+             "] gradients through complex tensors are not implemented yet; run it under no_grad or detach "
+             "the inputs");
+  }
   SavedCall saved{std::move(args), {}, {}, {}, {}, false, {}};
   std::vector<autograd::Edge> edges;
   int k = 0;

@@ -195,6 +195,7 @@ void register_reduce_ops(Registry& r);
 void register_shape_ops(Registry& r);
 void register_blas_ops(Registry& r);
 void register_unary_ops(Registry& r);
+void register_complex_ops(Registry& r);
 void register_compare_ops(Registry& r);
 void register_random_ops(Registry& r);
 void register_index_ops(Registry& r);

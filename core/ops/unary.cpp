@@ -21,7 +21,17 @@ enum class Kind { kFloat, kAny, kPredicate };
 Tensor unary(UnaryOp op, Kind kind, const Tensor& x) {
   std::string_view name = unary_op_name(op);
   DType in = x.dtype(), out_dtype = x.dtype();
-  if (kind == Kind::kFloat) {
+  if (is_complex(in)) {
+    const bool has_kernel = op == UnaryOp::kExp || op == UnaryOp::kLog || op == UnaryOp::kSqrt ||
+                            op == UnaryOp::kSin || op == UnaryOp::kCos || op == UnaryOp::kTanh ||
+                            op == UnaryOp::kSigmoid || op == UnaryOp::kReciprocal || op == UnaryOp::kAbs ||
+                            kind == Kind::kPredicate;  // isnan/isinf/isfinite look at both parts
+    TD_CHECK_ARG(has_kernel, "[", name, "] not implemented for '",
+                 in == DType::kComplex64 ? "ComplexFloat" : "ComplexDouble", "'");
+    // abs of a complex number is its (real) modulus.
+    if (op == UnaryOp::kAbs) out_dtype = in == DType::kComplex64 ? DType::kFloat32 : DType::kFloat64;
+    if (kind == Kind::kPredicate) out_dtype = DType::kBool;
+  } else if (kind == Kind::kFloat) {
     // frac has no integer meaning, so PyTorch refuses integers instead of promoting them.
     TD_CHECK_ARG(op != UnaryOp::kFrac || !is_integral(in), "[frac] not implemented for '", dtype_name(in), "'");
     if (is_integral(in)) in = out_dtype = default_float_dtype();

@@ -76,6 +76,12 @@ void blas_gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b) 
     T* po = static_cast<T*>(out.data) + i * m * n;
     if constexpr (std::is_same_v<T, float>) {
       cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, 1.0f, pa, ma.layout.ld, pb, mb.layout.ld, 0.0f, po, n);
+    } else if constexpr (std::is_same_v<T, Complex<float>>) {  // same layout as OpenBLAS's float complex
+      const T one(1, 0), zero(0, 0);
+      cblas_cgemm(CblasRowMajor, ta, tb, m, n, k, &one, pa, ma.layout.ld, pb, mb.layout.ld, &zero, po, n);
+    } else if constexpr (std::is_same_v<T, Complex<double>>) {
+      const T one(1, 0), zero(0, 0);
+      cblas_zgemm(CblasRowMajor, ta, tb, m, n, k, &one, pa, ma.layout.ld, pb, mb.layout.ld, &zero, po, n);
     } else {
       cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, 1.0, pa, ma.layout.ld, pb, mb.layout.ld, 0.0, po, n);
     }
@@ -117,6 +123,8 @@ void cpu_gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b) {
   switch (out.dtype) {
     case DType::kFloat32: return blas_gemm<float>(out, a, b);
     case DType::kFloat64: return blas_gemm<double>(out, a, b);
+    case DType::kComplex64: return blas_gemm<Complex<float>>(out, a, b);
+    case DType::kComplex128: return blas_gemm<Complex<double>>(out, a, b);
     default:
       dispatch(out.dtype, "matmul", [&](auto tag) {
         using T = decltype(tag);

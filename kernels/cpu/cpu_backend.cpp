@@ -239,6 +239,10 @@ void reduced_float_unary_loop(UnaryOp op, const StridedRef& out, const StridedRe
 
 template <class F>
 void float_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
+  if constexpr (fn::kComplexUnary<F>) {
+    if (in.dtype == DType::kComplex64) return map_loop<Complex<float>, Complex<float>>(out, in, F{});
+    if (in.dtype == DType::kComplex128) return map_loop<Complex<double>, Complex<double>>(out, in, F{});
+  }
   if (in.dtype == DType::kFloat32) return float_unary_loop<float, F>(op, out, in);
   if (in.dtype == DType::kFloat64) return float_unary_loop<double, F>(op, out, in);
   if (in.dtype == DType::kFloat16) return reduced_float_unary_loop<Half, F>(op, out, in);
@@ -257,7 +261,7 @@ void any_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
 
 template <class F>
 void predicate_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
-  dispatch(in.dtype, unary_op_name(op), [&](auto tag) {
+  dispatch_with_complex(in.dtype, unary_op_name(op), [&](auto tag) {
     using T = decltype(tag);
     map_loop<bool, T>(out, in, fn::InOpMath<F>{});
   });
@@ -454,9 +458,9 @@ class CpuBackend final : public Backend {
   void copy_from_host(void* dst, const void* src, size_t n, int) override { std::memcpy(dst, src, n); }
 
   void copy(const StridedRef& dst, const StridedRef& src, int) override {
-    dispatch(dst.dtype, "copy", [&](auto to_tag) {
+    dispatch_with_complex(dst.dtype, "copy", [&](auto to_tag) {
       using To = decltype(to_tag);
-      dispatch(src.dtype, "copy", [&](auto from_tag) {
+      dispatch_with_complex(src.dtype, "copy", [&](auto from_tag) {
         using From = decltype(from_tag);
         auto* pd = static_cast<To*>(dst.data);
         auto* ps = static_cast<const From*>(src.data);
@@ -475,7 +479,7 @@ class CpuBackend final : public Backend {
   }
 
   void fill(const StridedRef& dst, const Scalar& value, int) override {
-    dispatch(dst.dtype, "fill", [&](auto tag) {
+    dispatch_with_complex(dst.dtype, "fill", [&](auto tag) {
       using T = decltype(tag);
       const T v = value.to<T>();
       auto* pd = static_cast<T*>(dst.data);
@@ -488,10 +492,21 @@ class CpuBackend final : public Backend {
 
   void binary(BinaryOp op, const StridedRef& out, const StridedRef& a, const StridedRef& b, const Scalar& alpha,
               int) override {
-    dispatch(out.dtype, binary_op_name(op), [&](auto tag) {
+    dispatch_with_complex(out.dtype, binary_op_name(op), [&](auto tag) {
       using T = decltype(tag);
       const opmath_t<T> al = alpha.to<opmath_t<T>>();
-      switch (op) {
+      if constexpr (is_complex_v<T>) {
+        switch (op) {
+          case BinaryOp::kAdd: return binary_loop<T, BinaryOp::kAdd>(out, a, b, al);
+          case BinaryOp::kSub: return binary_loop<T, BinaryOp::kSub>(out, a, b, al);
+          case BinaryOp::kMul: return binary_loop<T, BinaryOp::kMul>(out, a, b, al);
+          case BinaryOp::kDiv: return binary_loop<T, BinaryOp::kDiv>(out, a, b, al);
+          case BinaryOp::kPow: return binary_loop<T, BinaryOp::kPow>(out, a, b, al);
+          default:
+            throw Error(ErrorCode::kUnimplemented,
+                        str("[", binary_op_name(op), "] has no CPU kernel for dtype ", dtype_name(out.dtype)));
+        }
+      } else switch (op) {
 #define TD_BINARY_CASE(Name) \
   case BinaryOp::Name: return binary_loop<T, BinaryOp::Name>(out, a, b, al);
         TD_FOR_EACH_BINARY_OP(TD_BINARY_CASE)
@@ -501,6 +516,10 @@ class CpuBackend final : public Backend {
   }
 
   void unary(UnaryOp op, const StridedRef& out, const StridedRef& in, int) override {
+    if (op == UnaryOp::kAbs && in.dtype == DType::kComplex64) return map_loop<float, Complex<float>>(out, in, fn::ComplexAbs{});
+    if (op == UnaryOp::kAbs && in.dtype == DType::kComplex128) {
+      return map_loop<double, Complex<double>>(out, in, fn::ComplexAbs{});
+    }
     switch (op) {
 #define TD_UNARY_CASE(Name, name) \
   case UnaryOp::k##Name: return float_unary<fn::Name>(op, out, in);
@@ -518,7 +537,7 @@ class CpuBackend final : public Backend {
   }
 
   void compare(CompareOp op, const StridedRef& out, const StridedRef& a, const StridedRef& b, int) override {
-    dispatch(a.dtype, compare_op_name(op), [&](auto tag) {
+    dispatch_with_complex(a.dtype, compare_op_name(op), [&](auto tag) {
       using T = decltype(tag);
       switch (op) {
 #define TD_COMPARE_CASE(Name) \
@@ -530,7 +549,7 @@ class CpuBackend final : public Backend {
   }
 
   void where(const StridedRef& out, const StridedRef& cond, const StridedRef& a, const StridedRef& b, int) override {
-    dispatch(out.dtype, "where", [&](auto tag) {
+    dispatch_with_complex(out.dtype, "where", [&](auto tag) {
       using T = decltype(tag);
       auto* po = static_cast<T*>(out.data);
       auto* pc = static_cast<const bool*>(cond.data);
@@ -545,9 +564,14 @@ class CpuBackend final : public Backend {
   }
 
   void reduce(ReduceOp op, const StridedRef& out, const StridedRef& in, int reduced, int) override {
-    dispatch(in.dtype, reduce_op_name(op), [&](auto tag) {
+    dispatch_with_complex(in.dtype, reduce_op_name(op), [&](auto tag) {
       using T = decltype(tag);
-      switch (op) {
+      if constexpr (is_complex_v<T>) {
+        TD_CHECK(op == ReduceOp::kSum || op == ReduceOp::kProd, ErrorCode::kUnimplemented, "[",
+                 reduce_op_name(op), "] has no CPU kernel for dtype ", dtype_name(in.dtype));
+        if (op == ReduceOp::kSum) return reduce_kernel<ReduceOp::kSum, T>(out, in, reduced);
+        return reduce_kernel<ReduceOp::kProd, T>(out, in, reduced);
+      } else switch (op) {
         case ReduceOp::kSum: return reduce_kernel<ReduceOp::kSum, T>(out, in, reduced);
         case ReduceOp::kProd: return reduce_kernel<ReduceOp::kProd, T>(out, in, reduced);
         case ReduceOp::kMax: return reduce_kernel<ReduceOp::kMax, T>(out, in, reduced);
@@ -583,7 +607,7 @@ class CpuBackend final : public Backend {
   }
 
   void scan(ReduceOp op, const StridedRef& out, const StridedRef& in, int) override {
-    dispatch(in.dtype, op == ReduceOp::kSum ? "cumsum" : "cumprod", [&](auto tag) {
+    dispatch_with_complex(in.dtype, op == ReduceOp::kSum ? "cumsum" : "cumprod", [&](auto tag) {
       using T = decltype(tag);
       auto run = [&](auto reducer) {
         using R = decltype(reducer);
@@ -612,7 +636,7 @@ class CpuBackend final : public Backend {
   }
 
   void gather(const StridedRef& out, const StridedRef& in, const StridedRef& index, int dim, int) override {
-    dispatch(out.dtype, "gather", [&](auto tag) {
+    dispatch_with_complex(out.dtype, "gather", [&](auto tag) {
       using T = decltype(tag);
       auto* po = static_cast<T*>(out.data);
       auto* pi = static_cast<const T*>(in.data);

@@ -66,6 +66,11 @@ template <class F>
 void dispatch(DType dtype, std::string_view op, F&& f) {
   dispatch(dtype, op, "CPU", std::forward<F>(f));
 }
+/// dispatch_with_complex() for the CPU backend.
+template <class F>
+void dispatch_with_complex(DType dtype, std::string_view op, F&& f) {
+  dispatch_with_complex(dtype, op, "CPU", std::forward<F>(f));
+}
 
 /// Stable sort of every row along the last dim (kernels/cpu/sort.cpp); see Backend::sort.
 void cpu_sort(bool descending, const StridedRef& values, const StridedRef& indices, const StridedRef& in);

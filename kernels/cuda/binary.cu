@@ -106,7 +106,7 @@ __global__ void scatter_kernel(int64_t n, Indexer ix, T* out, const int64_t* ind
 // Which (op, type) pairs can reach a kernel: the front end promotes or rejects the rest, so those are
 // not compiled at all.
 template <BinaryOp Op, class T>
-constexpr bool kValid = !(fn::kAnyFloat<T> &&
+constexpr bool kValid = is_complex_v<T> ? fn::complex_binary_op(Op) : !(fn::kAnyFloat<T> &&
                           (Op == BinaryOp::kBitwiseAnd || Op == BinaryOp::kBitwiseOr || Op == BinaryOp::kBitwiseXor)) &&
                         !(!fn::kAnyFloat<T> && (Op == BinaryOp::kDiv || Op == BinaryOp::kAtan2)) &&
                         !(std::is_same_v<T, bool> && (Op == BinaryOp::kSub || Op == BinaryOp::kFmod ||
@@ -115,7 +115,7 @@ constexpr bool kValid = !(fn::kAnyFloat<T> &&
 
 void binary(BinaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* a, const void* b,
             const Scalar& alpha) {
-  dispatch(dtype, binary_op_name(op).data(), [&](auto tag) {
+  dispatch_with_complex(dtype, binary_op_name(op).data(), [&](auto tag) {
     using T = decltype(tag);
     auto* o = static_cast<T*>(out);
     auto* x = static_cast<const T*>(a);
@@ -146,7 +146,7 @@ void binary(BinaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, c
 }
 
 void compare(CompareOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* a, const void* b) {
-  dispatch(dtype, compare_op_name(op).data(), [&](auto tag) {
+  dispatch_with_complex(dtype, compare_op_name(op).data(), [&](auto tag) {
     using T = decltype(tag);
     auto* o = static_cast<bool*>(out);
     auto* x = static_cast<const T*>(a);
@@ -162,7 +162,7 @@ void compare(CompareOp op, DType dtype, int64_t n, const Indexer& ix, void* out,
 }
 
 void where(DType dtype, int64_t n, const Indexer& ix, void* out, const void* cond, const void* a, const void* b) {
-  dispatch(dtype, "where", [&](auto tag) {
+  dispatch_with_complex(dtype, "where", [&](auto tag) {
     using T = decltype(tag);
     where_kernel<T><<<blocks_for(n), kThreads>>>(n, ix, static_cast<T*>(out), static_cast<const bool*>(cond),
                                                  static_cast<const T*>(a), static_cast<const T*>(b));
@@ -172,7 +172,7 @@ void where(DType dtype, int64_t n, const Indexer& ix, void* out, const void* con
 
 void gather(DType dtype, int64_t n, const Indexer& ix, void* out, const void* in, const int64_t* index,
             int64_t dim_stride) {
-  dispatch(dtype, "gather", [&](auto tag) {
+  dispatch_with_complex(dtype, "gather", [&](auto tag) {
     using T = decltype(tag);
     gather_kernel<T><<<blocks_for(n), kThreads>>>(n, ix, static_cast<T*>(out), static_cast<const T*>(in), index,
                                                   dim_stride);

@@ -50,6 +50,17 @@ void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int i
     check_blas(cublasDgemmStridedBatched(h, op_b, op_a, n, m, k, &one, static_cast<const double*>(b.data), lb.ld,
                                          b.strides[0], static_cast<const double*>(a.data), la.ld, a.strides[0],
                                          &zero, static_cast<double*>(out.data), n, m * n, batch));
+  } else if (out.dtype == DType::kComplex64) {  // cuComplex has Complex<float>'s layout
+    const cuComplex one{1, 0}, zero{0, 0};
+    check_blas(cublasCgemmStridedBatched(h, op_b, op_a, n, m, k, &one, static_cast<const cuComplex*>(b.data), lb.ld,
+                                         b.strides[0], static_cast<const cuComplex*>(a.data), la.ld, a.strides[0],
+                                         &zero, static_cast<cuComplex*>(out.data), n, m * n, batch));
+  } else if (out.dtype == DType::kComplex128) {
+    const cuDoubleComplex one{1, 0}, zero{0, 0};
+    check_blas(cublasZgemmStridedBatched(h, op_b, op_a, n, m, k, &one, static_cast<const cuDoubleComplex*>(b.data),
+                                         lb.ld, b.strides[0], static_cast<const cuDoubleComplex*>(a.data), la.ld,
+                                         a.strides[0], &zero, static_cast<cuDoubleComplex*>(out.data), n, m * n,
+                                         batch));
   } else if (out.dtype == DType::kFloat16 || out.dtype == DType::kBFloat16) {
     const cudaDataType_t type = out.dtype == DType::kFloat16 ? CUDA_R_16F : CUDA_R_16BF;
     const float one = 1, zero = 0;

@@ -50,11 +50,17 @@ __device__ __forceinline__ int64_t reduced_offset(const ReduceIndexer& ix, int64
   return dims_offset(r, ix.red_nd, ix.red_sizes, ix.red_strides);
 }
 
-// Warp shuffle of any trivially copyable value of up to 8 bytes.
+// Warp shuffle of any trivially copyable value of up to 8 bytes, or 16 (Complex<double>, as two halves).
 template <class A>
 __device__ __forceinline__ A shfl_down(A v, int delta) {
-  static_assert(sizeof(A) <= 8);
-  if constexpr (sizeof(A) == 8) {
+  static_assert(sizeof(A) <= 8 || sizeof(A) == 16);
+  if constexpr (sizeof(A) == 16) {
+    unsigned long long u[2];
+    memcpy(u, &v, 16);
+    u[0] = __shfl_down_sync(0xffffffffu, u[0], delta);
+    u[1] = __shfl_down_sync(0xffffffffu, u[1], delta);
+    memcpy(&v, u, 16);
+  } else if constexpr (sizeof(A) == 8) {
     unsigned long long u;
     memcpy(&u, &v, 8);
     u = __shfl_down_sync(0xffffffffu, u, delta);
@@ -169,9 +175,9 @@ void check(int err, const char* what) {
 }
 
 void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* dst, const void* src) {
-  dispatch(dst_dtype, "copy", [&](auto to_tag) {
+  dispatch_with_complex(dst_dtype, "copy", [&](auto to_tag) {
     using To = decltype(to_tag);
-    dispatch(src_dtype, "copy", [&](auto from_tag) {
+    dispatch_with_complex(src_dtype, "copy", [&](auto from_tag) {
       using From = decltype(from_tag);
       constexpr int V = kPackFor<To, From>;
       auto* o = static_cast<To*>(dst);
@@ -187,7 +193,7 @@ void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* 
 }
 
 void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& value) {
-  dispatch(dtype, "fill", [&](auto tag) {
+  dispatch_with_complex(dtype, "fill", [&](auto tag) {
     using T = decltype(tag);
     fill_kernel<<<blocks_for(n), kThreads>>>(n, ix, static_cast<T*>(dst), value.to<T>());
   });
@@ -257,15 +263,26 @@ void reduce_launch(int64_t n_out, const ReduceIndexer& ix, T* out, const T* in, 
 
 void reduce(ReduceOp op, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* out, const void* in, int device) {
   if (n_out == 0) return;
-  dispatch(dtype, reduce_op_name(op).data(), [&](auto tag) {
+  dispatch_with_complex(dtype, reduce_op_name(op).data(), [&](auto tag) {
     using T = decltype(tag);
     auto* o = static_cast<T*>(out);
     auto* x = static_cast<const T*>(in);
-    switch (op) {
-      case ReduceOp::kSum: reduce_launch<ReduceOp::kSum>(n_out, ix, o, x, device); break;
-      case ReduceOp::kProd: reduce_launch<ReduceOp::kProd>(n_out, ix, o, x, device); break;
-      case ReduceOp::kMax: reduce_launch<ReduceOp::kMax>(n_out, ix, o, x, device); break;
-      case ReduceOp::kMin: reduce_launch<ReduceOp::kMin>(n_out, ix, o, x, device); break;
+    if constexpr (is_complex_v<T>) {  // sums and products only: complex numbers have no max or min
+      if (op == ReduceOp::kSum) {
+        reduce_launch<ReduceOp::kSum>(n_out, ix, o, x, device);
+      } else if (op == ReduceOp::kProd) {
+        reduce_launch<ReduceOp::kProd>(n_out, ix, o, x, device);
+      } else {
+        throw Error(ErrorCode::kUnimplemented,
+                    str("[", reduce_op_name(op), "] has no CUDA kernel for dtype ", dtype_name(dtype)));
+      }
+    } else {
+      switch (op) {
+        case ReduceOp::kSum: reduce_launch<ReduceOp::kSum>(n_out, ix, o, x, device); break;
+        case ReduceOp::kProd: reduce_launch<ReduceOp::kProd>(n_out, ix, o, x, device); break;
+        case ReduceOp::kMax: reduce_launch<ReduceOp::kMax>(n_out, ix, o, x, device); break;
+        case ReduceOp::kMin: reduce_launch<ReduceOp::kMin>(n_out, ix, o, x, device); break;
+      }
     }
   });
   check(cudaGetLastError(), "reduce kernel launch");
@@ -283,7 +300,7 @@ void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix
 
 void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, const ReduceIndexer& out_ix, void* out,
           const void* in) {
-  dispatch(dtype, op == ReduceOp::kSum ? "cumsum" : "cumprod", [&](auto tag) {
+  dispatch_with_complex(dtype, op == ReduceOp::kSum ? "cumsum" : "cumprod", [&](auto tag) {
     using T = decltype(tag);
     auto* o = static_cast<T*>(out);
     auto* x = static_cast<const T*>(in);

@@ -36,6 +36,11 @@ template <class F>
 void dispatch(DType dtype, const char* op, F&& f) {
   kernels::dispatch(dtype, op, "CUDA", std::forward<F>(f));
 }
+/// dispatch_with_complex() for the CUDA backend.
+template <class F>
+void dispatch_with_complex(DType dtype, const char* op, F&& f) {
+  kernels::dispatch_with_complex(dtype, op, "CUDA", std::forward<F>(f));
+}
 
 /// Grid-stride loop over n elements: out = f(operands...) through the Indexer's strides.
 #define TD_GRID_STRIDE_LOOP(i, n)                                                         \

@@ -33,6 +33,10 @@ void launch(int64_t n, const Indexer& ix, void* out, const void* in) {
 
 template <class F>
 void float_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in) {
+  if constexpr (fn::kComplexUnary<F>) {
+    if (dtype == DType::kComplex64) return launch<Complex<float>, Complex<float>, F>(n, ix, out, in);
+    if (dtype == DType::kComplex128) return launch<Complex<double>, Complex<double>, F>(n, ix, out, in);
+  }
   if (dtype == DType::kFloat32) return launch<float, float, F>(n, ix, out, in);
   if (dtype == DType::kFloat64) return launch<double, double, F>(n, ix, out, in);
   if (dtype == DType::kFloat16) return launch<Half, Half, fn::InOpMath<F>>(n, ix, out, in);
@@ -56,7 +60,7 @@ void any_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, co
 
 template <class F>
 void predicate_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in) {
-  dispatch(dtype, unary_op_name(op).data(), [&](auto tag) {
+  dispatch_with_complex(dtype, unary_op_name(op).data(), [&](auto tag) {
     using T = decltype(tag);
     launch<bool, T, fn::InOpMath<F>>(n, ix, out, in);
   });
@@ -64,7 +68,12 @@ void predicate_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* o
 }  // namespace
 
 void unary(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in) {
-  switch (op) {
+  if (op == UnaryOp::kAbs && dtype == DType::kComplex64) {
+    launch<float, Complex<float>, fn::ComplexAbs>(n, ix, out, in);
+  } else if (op == UnaryOp::kAbs && dtype == DType::kComplex128) {
+    launch<double, Complex<double>, fn::ComplexAbs>(n, ix, out, in);
+  } else {
+    switch (op) {
 #define TD_UNARY_LAUNCH(Name, name) \
   case UnaryOp::k##Name: float_op<fn::Name>(op, dtype, n, ix, out, in); break;
     TD_FLOAT_UNARY_OPS(TD_UNARY_LAUNCH)
@@ -77,6 +86,7 @@ void unary(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, con
   case UnaryOp::k##Name: predicate_op<fn::Name>(op, dtype, n, ix, out, in); break;
     TD_PREDICATE_UNARY_OPS(TD_UNARY_LAUNCH)
 #undef TD_UNARY_LAUNCH
+    }
   }
   check(cudaGetLastError(), "unary kernel launch");
 }

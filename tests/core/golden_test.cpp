@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <complex>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -112,6 +113,13 @@ Tensor tensor_from_json(const json& j, Device device) {
       return tensor(floats_from_json<float>(values), shape, device);
     case DType::kFloat64:
       return tensor(floats_from_json<double>(values), shape, device);
+    // Complex values are [re, im] pairs (generate_complex.py).
+    case DType::kComplex64:
+    case DType::kComplex128: {
+      std::vector<std::complex<double>> v;
+      for (const json& x : values) v.emplace_back(number_from_json(x.at(0)), number_from_json(x.at(1)));
+      return tensor(v, shape, device).to(dtype);
+    }
     default:
       throw Error(ErrorCode::kUnimplemented, str("golden fixture dtype ", dtype_name(dtype)));
   }
@@ -198,7 +206,8 @@ Tolerance tolerance_for(DType dtype) {
   switch (dtype) {
     case DType::kFloat16: return {2e-3, 1e-3};
     case DType::kBFloat16: return {1.6e-2, 1e-2};
-    case DType::kFloat32: return {1e-5, 1e-5};
+    case DType::kFloat32:
+    case DType::kComplex64: return {1e-5, 1e-5};
     default: return {1e-12, 1e-12};
   }
 }
@@ -212,8 +221,22 @@ Tolerance tolerance_for(DType dtype) {
            << "is " << dtype_name(actual.dtype()) << " " << shape_str(actual.shape()) << ", PyTorch gives "
            << want_dtype << " " << shape_str(want_shape);
   }
-  std::vector<double> got = actual.to_vector<double>();
-  const json& want = expected.at("values");
+  // A complex tensor is compared part by part: its values as [re0, im0, re1, im1, ...].
+  std::vector<double> got;
+  json want = json::array();
+  if (is_complex(actual.dtype())) {
+    for (const std::complex<double>& z : actual.to_vector<std::complex<double>>()) {
+      got.push_back(z.real());
+      got.push_back(z.imag());
+    }
+    for (const json& pair : expected.at("values")) {
+      want.push_back(pair.at(0));
+      want.push_back(pair.at(1));
+    }
+  } else {
+    got = actual.to_vector<double>();
+    want = expected.at("values");
+  }
   bool exact = is_integral(actual.dtype());
   Tolerance tol = tolerance_for(actual.dtype());
   int mismatches = 0;

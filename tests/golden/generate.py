@@ -69,7 +69,20 @@ def expanded(t, size):
     return (t, {"op": "expand", "kwargs": {"size": list(size)}})
 
 
+def encode_number(v):
+    """A float for JSON: inf and NaN, which JSON lacks, as the strings "inf", "-inf" and "nan"."""
+    return v if math.isfinite(v) else "nan" if math.isnan(v) else "inf" if v > 0 else "-inf"
+
+
 def encode_tensor(t):
+    if t.is_complex():
+        # Complex values travel as [re, im] pairs; complex64 parts as their shortest float32 decimals.
+        parts = t.detach().resolve_conj().reshape(-1)
+        re, im = parts.real.tolist(), parts.imag.tolist()
+        if t.dtype == torch.complex64:
+            re, im = [float(str(np.float32(v))) for v in re], [float(str(np.float32(v))) for v in im]
+        values = [[encode_number(r), encode_number(i)] for r, i in zip(re, im)]
+        return {"shape": list(t.shape), "dtype": dtype_name(t.dtype), "values": values}
     values = t.detach().reshape(-1).tolist()
     if t.dtype in (F16, BF16):
         # Every float16 and bfloat16 value is a float32 value: its shortest float32 decimal reads back exactly.
@@ -98,6 +111,8 @@ def apply(op, args, kwargs):
         kwargs = dict(kwargs)
         dim = kwargs.pop("dim")
         return getattr(torch.Tensor, op)(args[0], dim, *args[1:], **kwargs)
+    if op in ("real", "imag"):  # properties on Tensor; torch.real/torch.imag are the functions
+        return getattr(torch, op)(*args)
     if op == "pad":  # torch.nn.functional.pad, not a Tensor method
         return torch.nn.functional.pad(*args, **kwargs)
     if op == "einsum":  # the equation comes first, then the operands
