@@ -24,23 +24,25 @@ namespace {
 struct DTypeInfo {
   std::string_view name;
   size_t size;
+  std::string_view scalar_type;  // PyTorch's ScalarType name, as its messages print it
 };
-constexpr std::array<DTypeInfo, kNumDTypes> kDTypes = {{{"bool", 1},
-                                                         {"uint8", 1},
-                                                         {"int8", 1},
-                                                         {"int16", 2},
-                                                         {"int32", 4},
-                                                         {"int64", 8},
-                                                         {"float16", 2},
-                                                         {"bfloat16", 2},
-                                                         {"float32", 4},
-                                                         {"float64", 8},
-                                                         {"complex64", 8},
-                                                         {"complex128", 16}}};
+constexpr std::array<DTypeInfo, kNumDTypes> kDTypes = {{{"bool", 1, "Bool"},
+                                                         {"uint8", 1, "Byte"},
+                                                         {"int8", 1, "Char"},
+                                                         {"int16", 2, "Short"},
+                                                         {"int32", 4, "Int"},
+                                                         {"int64", 8, "Long"},
+                                                         {"float16", 2, "Half"},
+                                                         {"bfloat16", 2, "BFloat16"},
+                                                         {"float32", 4, "Float"},
+                                                         {"float64", 8, "Double"},
+                                                         {"complex64", 8, "ComplexFloat"},
+                                                         {"complex128", 16, "ComplexDouble"}}};
 }  // namespace
 
 size_t itemsize(DType t) { return kDTypes[static_cast<size_t>(t)].size; }
 std::string_view dtype_name(DType t) { return kDTypes[static_cast<size_t>(t)].name; }
+std::string_view scalar_type_name(DType t) { return kDTypes[static_cast<size_t>(t)].scalar_type; }
 
 DType dtype_from_name(std::string_view name) {
   if (name.starts_with("torch.")) name.remove_prefix(6);

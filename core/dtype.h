@@ -28,6 +28,8 @@ inline constexpr int kNumDTypes = 12;
 size_t itemsize(DType t);
 /// PyTorch's name without the "torch." prefix: "float32", "int64", "bool".
 std::string_view dtype_name(DType t);
+/// PyTorch's ScalarType name, as its error messages print it: "Float", "Long", "ComplexDouble".
+std::string_view scalar_type_name(DType t);
 /// Parses a name as dtype_name prints it (also "float", "double", "long", "half"); throws on anything else.
 DType dtype_from_name(std::string_view name);
 

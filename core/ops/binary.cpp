@@ -42,7 +42,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, Scalar alpha = 1) {
                      op == BinaryOp::kPow,
                  "[", name, "] \"", op == BinaryOp::kFloorDivide ? "div_floor" : name,
                  device.is_cuda() ? "_cuda" : "_cpu", "\" not implemented for '",
-                 dtype == DType::kComplex64 ? "ComplexFloat" : "ComplexDouble", "'");
+                 scalar_type_name(dtype), "'");
   }
   if (op == BinaryOp::kPow && is_integral(dtype) && b.impl().wrapped_number) {
     TD_CHECK_ARG(b.item().to_int() >= 0, "[pow] Integers to negative integer powers are not allowed.");

@@ -17,7 +17,7 @@ Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
   const bool ordered = op == CompareOp::kLt || op == CompareOp::kLe || op == CompareOp::kGt || op == CompareOp::kGe;
   TD_CHECK(!(ordered && is_complex(dtype)), ErrorCode::kInvalidArgument, "[", name, "] \"", name,
            device.is_cuda() ? "_cuda" : "_cpu", "\" not implemented for '",
-           dtype == DType::kComplex64 ? "ComplexFloat" : "ComplexDouble", "'");
+           scalar_type_name(dtype), "'");
   auto shape = ops::broadcast_shapes(name, a.sizes(), b.sizes());
   Tensor ca = ops::on_device(ops::cast(a, dtype), device), cb = ops::on_device(ops::cast(b, dtype), device);
   Tensor out = empty(shape, {DType::kBool, device});

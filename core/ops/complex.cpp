@@ -21,25 +21,6 @@ namespace {
 
 DType part_dtype(DType complex) { return complex == DType::kComplex64 ? DType::kFloat32 : DType::kFloat64; }
 
-// PyTorch's ScalarType names, as its messages print them.
-std::string_view scalar_type_name(DType t) {
-  switch (t) {
-    case DType::kBool: return "Bool";
-    case DType::kUInt8: return "Byte";
-    case DType::kInt8: return "Char";
-    case DType::kInt16: return "Short";
-    case DType::kInt32: return "Int";
-    case DType::kInt64: return "Long";
-    case DType::kFloat16: return "Half";
-    case DType::kBFloat16: return "BFloat16";
-    case DType::kFloat32: return "Float";
-    case DType::kFloat64: return "Double";
-    case DType::kComplex64: return "ComplexFloat";
-    case DType::kComplex128: return "ComplexDouble";
-  }
-  return "?";
-}
-
 // A view of t's storage as another dtype. It is not linked to t as a view base: the in-place history
 // rewrite (CopySlices) assumes a view has its base's dtype, and autograd through complex values is refused.
 Tensor reinterpret(const Tensor& t, DType dtype, std::vector<int64_t> sizes, std::vector<int64_t> strides,

@@ -19,25 +19,6 @@ namespace td {
 
 namespace {
 
-// PyTorch's ScalarType names, which its casting errors print.
-std::string_view scalar_type_name(DType t) {
-  switch (t) {
-    case DType::kBool: return "Bool";
-    case DType::kUInt8: return "Byte";
-    case DType::kInt8: return "Char";
-    case DType::kInt16: return "Short";
-    case DType::kInt32: return "Int";
-    case DType::kInt64: return "Long";
-    case DType::kFloat16: return "Half";
-    case DType::kBFloat16: return "BFloat16";
-    case DType::kFloat32: return "Float";
-    case DType::kFloat64: return "Double";
-    case DType::kComplex64: return "ComplexFloat";
-    case DType::kComplex128: return "ComplexDouble";
-  }
-  return "?";
-}
-
 // torch.can_cast: no complex to real, no floating to integral, nothing but bool to bool.
 bool can_cast(DType from, DType to) {
   if (is_complex(from) && !is_complex(to)) return false;

@@ -33,45 +33,7 @@ PadMode parse_pad_mode(const std::string& mode) {
 // PyTorch's legacy tensor type, as its older shape errors print it: "torch.FloatTensor",
 // "torch.cuda.LongTensor".
 std::string legacy_type(const Tensor& t) {
-  std::string_view name;
-  switch (t.dtype()) {
-    case DType::kBool:
-      name = "Bool";
-      break;
-    case DType::kUInt8:
-      name = "Byte";
-      break;
-    case DType::kInt8:
-      name = "Char";
-      break;
-    case DType::kInt16:
-      name = "Short";
-      break;
-    case DType::kInt32:
-      name = "Int";
-      break;
-    case DType::kInt64:
-      name = "Long";
-      break;
-    case DType::kFloat16:
-      name = "Half";
-      break;
-    case DType::kBFloat16:
-      name = "BFloat16";
-      break;
-    case DType::kFloat32:
-      name = "Float";
-      break;
-    case DType::kFloat64:
-      name = "Double";
-      break;
-    case DType::kComplex64:
-      name = "ComplexFloat";
-      break;
-    case DType::kComplex128:
-      name = "ComplexDouble";
-      break;
-  }
+  std::string_view name = scalar_type_name(t.dtype());
   return str("torch.", t.device().is_cuda() ? "cuda." : "", name, "Tensor");
 }
 

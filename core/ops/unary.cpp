@@ -27,7 +27,7 @@ Tensor unary(UnaryOp op, Kind kind, const Tensor& x) {
                             op == UnaryOp::kSigmoid || op == UnaryOp::kReciprocal || op == UnaryOp::kAbs ||
                             kind == Kind::kPredicate;  // isnan/isinf/isfinite look at both parts
     TD_CHECK_ARG(has_kernel, "[", name, "] not implemented for '",
-                 in == DType::kComplex64 ? "ComplexFloat" : "ComplexDouble", "'");
+                 scalar_type_name(in), "'");
     // abs of a complex number is its (real) modulus.
     if (op == UnaryOp::kAbs) out_dtype = in == DType::kComplex64 ? DType::kFloat32 : DType::kFloat64;
     if (kind == Kind::kPredicate) out_dtype = DType::kBool;
