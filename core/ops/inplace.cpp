@@ -76,25 +76,13 @@ void rebase_history(std::string_view op, const Tensor& self, const Tensor& value
   take_history(self, call_op("as_strided", {new_base, size, stride, self.storage_offset()})[0]);
 }
 
-bool any_tensor_requires_grad(const Args& args) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (auto* t = std::get_if<Tensor>(&args.value(i)); t && t->defined() && t->requires_grad()) return true;
-    if (auto* list = std::get_if<std::vector<Tensor>>(&args.value(i))) {
-      for (const Tensor& t : *list) {
-        if (t.defined() && t.requires_grad()) return true;
-      }
-    }
-  }
-  return false;
-}
-
 }  // namespace
 
 Tensor apply_inplace(const OpDef& def, Args args) {
   const std::string& op = def.schema.name;
   const Tensor self = args.tensor(0);
   check_no_internal_overlap(op, self);
-  const bool recording = autograd::GradMode::is_enabled() && any_tensor_requires_grad(args);
+  const bool recording = autograd::GradMode::is_enabled() && any_requires_grad(args);
   Tensor original = self;
   if (recording) {
     std::shared_ptr<TensorImpl> base = self.impl().view_base.lock();
@@ -145,7 +133,7 @@ std::vector<Tensor> apply_out(std::string_view name, std::vector<Value> values) 
   }
   values.resize(values.size() - n);
   if (autograd::GradMode::is_enabled()) {
-    bool grad = any_tensor_requires_grad(Registry::bind(def, values));
+    bool grad = any_requires_grad(Registry::bind(def, values));
     for (const Tensor& o : outs) grad = grad || o.requires_grad();
     TD_CHECK_ARG(!grad, "[", name, "] functions with out=... arguments don't support automatic differentiation, "
                  "but one of the arguments requires grad.");

@@ -458,17 +458,21 @@ class OpNode : public autograd::Node {
   SavedCall saved_;
 };
 
+}  // namespace
+
 bool any_requires_grad(const Args& args) {
   for (size_t i = 0; i < args.size(); ++i) {
-    if (auto* t = std::get_if<Tensor>(&args.value(i)); t && t->requires_grad()) return true;
+    if (auto* t = std::get_if<Tensor>(&args.value(i)); t && t->defined() && t->requires_grad()) return true;
     if (auto* list = std::get_if<std::vector<Tensor>>(&args.value(i))) {
       for (const Tensor& t : *list) {
-        if (t.requires_grad()) return true;
+        if (t.defined() && t.requires_grad()) return true;  // a `Tensor?[]` may hold None
       }
     }
   }
   return false;
 }
+
+namespace {
 
 // Builds the node for a primitive op's call and makes its floating outputs non-leaves pointing at it.
 void record(const OpDef& def, Args args, const std::vector<Tensor>& outputs) {

@@ -207,6 +207,9 @@ void register_composite_ops(Registry& r);
 /// Last: the in-place forms of ops registered before.
 void register_inplace_ops(Registry& r);
 
+/// Whether any tensor argument (a `Tensor[]`'s elements included) requires grad.
+bool any_requires_grad(const Args& args);
+
 /// Runs an in-place op (core/ops/inplace.cpp).
 Tensor apply_inplace(const OpDef& def, Args args);
 /// Runs `name` with its trailing output tensor argument(s) written in place: the `name.out` form.
