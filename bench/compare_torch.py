@@ -1,9 +1,9 @@
 #!/usr/bin/python3
 """Runs bench_ops and the same work in PyTorch back to back on this machine and prints time ratios.
 
-usage: bench/compare_torch.py BUILD_DIR/bench/bench_ops [--device cpu|cuda] [--threads N]
+usage: bench/compare_torch.py BUILD_DIR/bench/bench_ops [--device cpu|cuda] [--threads N] [--filter REGEX]
 Ratios > 1 mean tensord is slower. Both sides run on the same number of threads, N (default 1): OpenMP's and
-OpenBLAS's. The thread counts go into the environment before torch is imported, because Debian's PyTorch does its
+OpenBLAS's. --filter keeps the benchmarks whose name matches REGEX (Google Benchmark's syntax). The thread counts go into the environment before torch is imported, because Debian's PyTorch does its
 GEMMs in OpenBLAS, whose thread pool is sized when it loads (torch.set_num_threads does not reach it).
 """
 import json
@@ -44,7 +44,9 @@ def main():
     flag = 1 if device == "cuda" else 0
     torch.set_num_threads(int(THREADS))
     env = dict(os.environ)
-    out = subprocess.run([binary, f"--benchmark_filter=/{flag}/real_time", "--benchmark_format=json",
+    pattern = option("--filter", "")
+    pattern = f"({pattern}).*/{flag}/real_time" if pattern else f"/{flag}/real_time"
+    out = subprocess.run([binary, f"--benchmark_filter={pattern}", "--benchmark_format=json",
                           "--benchmark_min_time=0.5"], capture_output=True, text=True, check=True, env=env)
     report = json.loads(out.stdout)
     ours = {b["name"]: b["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3}[b["time_unit"]]
@@ -57,8 +59,9 @@ def main():
             a = torch.ones(size, size, device=device)
             ref = torch_time(lambda: a @ a, sync)
         elif kind == "BM_Add":
-            a = torch.ones(size, device=device)
-            ref = torch_time(lambda: a + a, sync)
+            # Two inputs, as bench_ops adds a and b: a + a would read half the memory.
+            a, b = torch.ones(size, device=device), torch.ones(size, device=device)
+            ref = torch_time(lambda: a + b, sync)
         elif kind == "BM_Sum":
             a = torch.ones(size, device=device)
             ref = torch_time(lambda: a.sum(), sync)

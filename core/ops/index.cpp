@@ -13,8 +13,23 @@ namespace td {
 
 namespace {
 // PyTorch's shape rule for gather/scatter: index has self's rank, and every dim but `dim` is no larger than
-// self's (and, for scatter, src's). Index values must lie in [0, size of dim): checked here, on the values,
-// because a kernel must never read or write outside the tensor.
+// self's (and, for scatter, src's). Index values must lie in [0, size of dim), because a kernel must never read
+// or write outside the tensor: the CPU kernels check them as they read the index (one pass); for other devices
+// they are checked here, on the values, before the kernel runs.
+void check_index_values(std::string_view op, const Tensor& self, int64_t dim, const Tensor& index) {
+  if (index.numel() == 0) return;
+  int64_t size = self.dim() ? self.size(dim) : 1;
+  // Only the distinct elements: an expanded index (index_select's) has far fewer than its numel.
+  std::vector<int64_t> sizes = index.shape();
+  for (int64_t d = 0; d < index.dim(); ++d) {
+    if (index.stride(d) == 0) sizes[static_cast<size_t>(d)] = 1;
+  }
+  Tensor distinct = make_view(index, sizes, {index.strides().begin(), index.strides().end()}, index.storage_offset());
+  int64_t lo = distinct.amin().item().to_int(), hi = distinct.amax().item().to_int();
+  TD_CHECK(lo >= 0 && hi < size, ErrorCode::kOutOfRange, "[", op, "] index ", lo < 0 ? lo : hi,
+           " is out of bounds for dimension ", dim, " with size ", size);
+}
+
 void check_index(std::string_view op, const Tensor& self, int64_t dim, const Tensor& index, const Tensor* src) {
   TD_CHECK_ARG(index.dtype() == DType::kInt64, "[", op, "] Expected dtype int64 for index (got ",
                dtype_name(index.dtype()), ")");
@@ -32,17 +47,7 @@ void check_index(std::string_view op, const Tensor& self, int64_t dim, const Ten
                    " to be smaller than src ", shape_str(src->sizes()), " apart from dimension ", dim);
     }
   }
-  if (index.numel() == 0) return;
-  int64_t size = self.dim() ? self.size(dim) : 1;
-  // Only the distinct elements: an expanded index (index_select's) has far fewer than its numel.
-  std::vector<int64_t> sizes = index.shape();
-  for (int64_t d = 0; d < index.dim(); ++d) {
-    if (index.stride(d) == 0) sizes[static_cast<size_t>(d)] = 1;
-  }
-  Tensor distinct = make_view(index, sizes, {index.strides().begin(), index.strides().end()}, index.storage_offset());
-  int64_t lo = distinct.amin().item().to_int(), hi = distinct.amax().item().to_int();
-  TD_CHECK(lo >= 0 && hi < size, ErrorCode::kOutOfRange, "[", op, "] index ", lo < 0 ? lo : hi,
-           " is out of bounds for dimension ", dim, " with size ", size);
+  if (!index.device().is_cpu()) check_index_values(op, self, dim, index);
 }
 
 // A tensor presented as rank >= 1 (PyTorch treats a 0-dim tensor as having one dim of size 1 here).
@@ -120,6 +125,8 @@ Tensor scatter_reduce(const Tensor& self, int64_t dim, const Tensor& index, cons
                "src.dtype (self ",
                dtype_name(self.dtype()), ", src ", dtype_name(src.dtype()), ")");
   check_index(op, self, d, index, &src);
+  // The CPU kernel would check too, under the name of the scatter mode it runs (scatter_add for "sum").
+  if (index.device().is_cpu()) check_index_values(op, self, d, index);
   TD_CHECK_ARG(!(r == Reduction::kMean && self.dtype() == DType::kBool),
                "[scatter_reduce] \"scatter_gather_tensor_cpu_reduce_mean\" not implemented for 'bool'");
   Tensor base = self;

@@ -1,6 +1,7 @@
 // The CPU backend: memory, copy/cast, fill, elementwise, reductions, index ops, sort and GEMM. Half and
 // BFloat16 elements are computed in float (opmath_t) and rounded back once per element.
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <cmath>
 #include <cstring>
@@ -314,6 +315,36 @@ void* raw_allocate(size_t nbytes) {
 // Idle cached host memory above this goes back to the system.
 constexpr size_t kMaxIdleHostCache = size_t{1} << 30;
 
+// The index check of gather and scatter, done by the kernels as they read the index (one pass over it, not a
+// min/max reduction before): a row with an index outside [0, size) is skipped and the first bad value seen is
+// kept; the kernel throws after its (possibly parallel) loop, since an exception must not leave an OpenMP region.
+class IndexBounds {
+ public:
+  /// True if the count indices at ix (stride st) all lie in [0, size); otherwise records one that does not.
+  bool check(const int64_t* ix, int64_t count, int64_t st, uint64_t size) {
+    bool bad = false;
+    for (int64_t j = 0; j < count; ++j) bad |= static_cast<uint64_t>(ix[j * st]) >= size;
+    if (!bad) return true;
+    for (int64_t j = 0; j < count; ++j) {
+      if (static_cast<uint64_t>(ix[j * st]) >= size) {
+        if (!seen_.exchange(true)) value_ = ix[j * st];
+        break;
+      }
+    }
+    return false;
+  }
+  /// Called after the loop (its threads have joined, so value_ is settled).
+  void throw_if_bad(std::string_view op, int dim, uint64_t size) const {
+    if (!seen_.load()) return;
+    throw Error(ErrorCode::kOutOfRange,
+                str("[", op, "] index ", value_, " is out of bounds for dimension ", dim, " with size ", size));
+  }
+
+ private:
+  std::atomic<bool> seen_{false};
+  int64_t value_ = 0;
+};
+
 // Serial: several positions may hit one output element, and the order must not depend on threads.
 template <class T, ScatterMode Mode>
 void scatter_loop(const StridedRef& out, const StridedRef& index, const StridedRef& src, int dim) {
@@ -324,18 +355,22 @@ void scatter_loop(const StridedRef& out, const StridedRef& index, const StridedR
   // Every other dim indexes out as it indexes index, so out's strides with dim's zeroed walk the rest.
   std::vector<int64_t> out_strides(out.strides.begin(), out.strides.end());
   out_strides[static_cast<size_t>(dim)] = 0;
+  const uint64_t size = static_cast<uint64_t>(out.sizes[static_cast<size_t>(dim)]);
+  IndexBounds bounds;
   for_each_row<3>(
       index.sizes, {out_strides, index.strides, src.strides},
       [&](const std::array<int64_t, 3>& off, int64_t count, const std::array<int64_t, 3>& st) {
         T* o = po + off[0];
         const int64_t* ix = px + off[1];
         const T* x = ps + off[2];
+        if (!bounds.check(ix, count, st[1], size)) return;
         for (int64_t j = 0; j < count; ++j) {
           T& dst = o[j * st[0] + ix[j * st[1]] * dim_stride];
           dst = fn::scatter_combine<Mode>(dst, x[j * st[2]]);
         }
       },
       /*serial=*/true);
+  bounds.throw_if_bad(scatter_mode_name(Mode), dim, size);
 }
 
 // One contiguous row, without SLEEF: the same three passes in scalar code.
@@ -642,6 +677,8 @@ class CpuBackend final : public Backend {
       auto* pi = static_cast<const T*>(in.data);
       auto* px = static_cast<const int64_t*>(index.data);
       const int64_t dim_stride = in.strides[static_cast<size_t>(dim)];
+      const uint64_t size = static_cast<uint64_t>(in.sizes[static_cast<size_t>(dim)]);
+      IndexBounds bounds;
       // Every other dim indexes `in` as it indexes out, so in's strides with dim's zeroed walk the rest.
       std::vector<int64_t> in_strides(in.strides.begin(), in.strides.end());
       in_strides[static_cast<size_t>(dim)] = 0;
@@ -652,6 +689,7 @@ class CpuBackend final : public Backend {
                         const int64_t* ix = px + off[2];
                         if (st[2] == 0) {
                           // One index for the whole row (index_select, embedding lookups): copy a slice.
+                          if (!bounds.check(ix, 1, 0, size)) return;
                           const T* row = x + ix[0] * dim_stride;
                           if (st[0] == 1 && st[1] == 1) {
                             std::memcpy(o, row, static_cast<size_t>(count) * sizeof(T));
@@ -660,8 +698,20 @@ class CpuBackend final : public Backend {
                           }
                           return;
                         }
-                        for (int64_t j = 0; j < count; ++j) o[j * st[0]] = x[j * st[1] + ix[j * st[2]] * dim_stride];
+                        if (!bounds.check(ix, count, st[2], size)) return;
+                        if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
+                          // Along the innermost dim (x is the row's base): a plain loop the compiler turns
+                          // into vector gathers.
+                          if (dim_stride == 1) {
+                            for (int64_t j = 0; j < count; ++j) o[j] = x[ix[j]];
+                          } else {
+                            for (int64_t j = 0; j < count; ++j) o[j] = x[ix[j] * dim_stride];
+                          }
+                        } else {
+                          for (int64_t j = 0; j < count; ++j) o[j * st[0]] = x[j * st[1] + ix[j * st[2]] * dim_stride];
+                        }
                       });
+      bounds.throw_if_bad("gather", dim, size);
     });
   }
 

@@ -72,6 +72,49 @@ void parallel_stable_sort(std::vector<P>& v, std::vector<P>& scratch, Cmp cmp) {
   if (src != v.data()) std::copy(src, src + n, v.data());
 }
 
+// Above this k, topk selects with nth_element instead of a heap.
+constexpr int64_t kHeapSelectMaxK = 128;
+
+// The first k of a row of n (stride si) in the total order `before`, in order, into best: a heap whose top is
+// the worst of the best k seen so far. Scanning positions upward, an element equal to the top comes later and
+// so never displaces it, as the stable sort would order them.
+// A contiguous row is scanned in blocks first: a block none of whose elements can beat the top (larger, or
+// smaller, than it, or NaN against a number) is skipped with one vectorised test.
+template <class T, class K>
+void heap_select_row(const T* x, int64_t n, int64_t si, int64_t k, const BeforeOrFirst<K>& before,
+                     std::vector<std::pair<K, int64_t>>& best) {
+  constexpr int64_t kBlock = 16;
+  const bool descending = before.before.descending;
+  best.clear();
+  for (int64_t j = 0; j < k; ++j) best.emplace_back(K(x[j * si]), j);
+  std::make_heap(best.begin(), best.end(), before);
+  for (int64_t j = k; j < n;) {
+    int64_t end = j + 1;
+    if (si == 1 && j + kBlock <= n) {
+      const K top = best.front().first;
+      bool any = false;
+      if (descending) {
+        for (int64_t i = 0; i < kBlock; ++i) any |= K(x[j + i]) > top || K(x[j + i]) != K(x[j + i]);
+      } else {
+        for (int64_t i = 0; i < kBlock; ++i) any |= K(x[j + i]) < top || top != top;
+      }
+      if (!any) {
+        j += kBlock;
+        continue;
+      }
+      end = j + kBlock;
+    }
+    for (; j < end; ++j) {
+      const std::pair<K, int64_t> p{K(x[j * si]), j};
+      if (!before(p, best.front())) continue;
+      std::pop_heap(best.begin(), best.end(), before);
+      best.back() = p;
+      std::push_heap(best.begin(), best.end(), before);
+    }
+  }
+  std::sort_heap(best.begin(), best.end(), before);
+}
+
 // Half and BFloat16 rows are sorted as floats (exact), and written back in their own type.
 template <class T>
 void sort_rows(bool descending, const StridedRef& values, const StridedRef& indices, const StridedRef& in) {
@@ -85,8 +128,11 @@ void sort_rows(bool descending, const StridedRef& values, const StridedRef& indi
   auto* px = static_cast<int64_t*>(indices.data);
   const Before<K> before{descending};
   const BeforeOrFirst<K> total{before};
-  // A selection pays off when k is a small part of the row; otherwise the whole row is sorted.
+  // A selection pays off when k is a small part of the row; otherwise the whole row is sorted. For a few out
+  // of many (topk's usual k), a heap of the k best seen so far: most elements cost one comparison with the
+  // heap's worst, and the row is not copied.
   const bool select = k < n / 4;
+  const bool heap_select = k > 0 && k <= kHeapSelectMaxK && k * 16 <= n;
   using P = std::pair<K, int64_t>;
   // One row at a time per thread; rows split across threads, or, with fewer rows than threads, each long
   // row split across them.
@@ -97,9 +143,15 @@ void sort_rows(bool descending, const StridedRef& values, const StridedRef& indi
 #pragma omp for schedule(static)
     for (int64_t r = 0; r < rows; ++r) {
       const T* x = pi + offset_of(r, in.sizes.first(kept), in.strides.first(kept));
-      row.resize(static_cast<size_t>(n));
-      for (int64_t j = 0; j < n; ++j) row[static_cast<size_t>(j)] = {K(x[j * si]), j};
-      if (select) {
+      if (heap_select) {
+        heap_select_row(x, n, si, k, total, row);
+      } else {
+        row.resize(static_cast<size_t>(n));
+        for (int64_t j = 0; j < n; ++j) row[static_cast<size_t>(j)] = {K(x[j * si]), j};
+      }
+      if (heap_select) {
+        // row holds the first k, in order.
+      } else if (select) {
         if (k > 0) std::nth_element(row.begin(), row.begin() + (k - 1), row.end(), total);
         std::sort(row.begin(), row.begin() + k, total);
       } else if (across_rows) {

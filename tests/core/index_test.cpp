@@ -70,6 +70,31 @@ TD_DEVICE_TEST(IndexTest, BadIndicesAreErrorsNotStrayAccesses) {
   EXPECT_EQ(e.code(), ErrorCode::kOutOfRange);
 }
 
+// Large enough for the CPU kernels' threads: a bad index far inside the tensor, read along the innermost dim
+// (vector gathers), along an outer dim (strided), as a whole-row copy (index_select) and by a scatter.
+TD_DEVICE_TEST(IndexTest, BadIndexDeepInsideALargeTensorIsAnError) {
+  const int64_t n = 256;
+  Tensor x = zeros({n, n}, {DType::kFloat32, device_});
+  std::vector<int64_t> values(static_cast<size_t>(n * n), 1);
+  values[static_cast<size_t>(n * n - 3)] = n;
+  Tensor bad = tensor(values, {n, n}, device_);
+  for (int64_t dim : {0, 1}) {
+    Error e = error_of([&] { (void)x.gather(dim, bad); });
+    EXPECT_EQ(e.code(), ErrorCode::kOutOfRange) << dim;
+    EXPECT_EQ(std::string(e.what()), "[gather] index 256 is out of bounds for dimension " + std::to_string(dim) +
+                                         " with size 256");
+    e = error_of([&] { (void)x.scatter_add(dim, bad, x); });
+    EXPECT_EQ(e.code(), ErrorCode::kOutOfRange) << dim;
+    EXPECT_THAT(e.what(), HasSubstr("index 256 is out of bounds"));
+  }
+  Error e = error_of([&] { (void)x.index_select(0, bad.reshape({-1})); });
+  EXPECT_EQ(e.code(), ErrorCode::kOutOfRange);
+  EXPECT_THAT(e.what(), HasSubstr("index 256 is out of bounds for dimension 0 with size 256"));
+  // The same index with the bad value put right gathers normally.
+  values[static_cast<size_t>(n * n - 3)] = 2;
+  EXPECT_EQ(x.gather(1, tensor(values, {n, n}, device_)).sum().item().to_double(), 0.0);
+}
+
 TD_DEVICE_TEST(IndexTest, Gradcheck) {
   Tensor x = leaf({3, 4}), src = leaf({3, 4}, 0.5);
   Tensor gi = idx({0, 3, 1, 1, 2, 0, 3, 3, 1}, {3, 3});
