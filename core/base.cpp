@@ -77,6 +77,13 @@ int int_rank(DType t) {
 }
 }  // namespace
 
+bool can_cast(DType from, DType to) {
+  if (is_complex(from) && !is_complex(to)) return false;
+  if (is_floating(from) && is_integral(to)) return false;
+  if (from != DType::kBool && to == DType::kBool) return false;
+  return true;
+}
+
 DType promote_types(DType a, DType b) {
   if (a == b) return a;
   if (is_complex(a) || is_complex(b)) {

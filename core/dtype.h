@@ -44,6 +44,9 @@ inline bool is_integral(DType t) { return !is_floating(t) && !is_complex(t); }
 
 /// PyTorch's promote_types table: the smallest dtype both a and b convert to without losing their category.
 DType promote_types(DType a, DType b);
+/// torch.can_cast: whether PyTorch's casting rules allow a result of dtype `from` to be written to `to` (no
+/// complex to real, no floating to integral, nothing but bool to bool).
+bool can_cast(DType from, DType to);
 
 /// The default floating dtype (torch.get_default_dtype()).
 inline DType default_float_dtype() { return DType::kFloat32; }

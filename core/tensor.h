@@ -143,6 +143,13 @@ Tensor tensor(const std::vector<T>& values, std::vector<int64_t> shape, Device d
 /// A 0-dim tensor holding one number (torch.tensor(3.5)).
 Tensor scalar_tensor(Scalar value, std::optional<DType> dtype = std::nullopt, Device device = kCPU);
 
+/// torch.result_type: the dtype an arithmetic op on these operands computes in. Dimensioned tensors outrank
+/// 0-dim ones, which outrank numbers, within a category (bool < integer < floating < complex); a number takes
+/// its category's default dtype (int32 tensor and 2.5 give float32; with a 0-dim float64 tensor, float64).
+DType result_type(const Tensor& a, const Tensor& b);
+DType result_type(const Tensor& a, const Scalar& b);
+DType result_type(const Scalar& a, const Tensor& b);
+
 /// Runs any registry op by name with PyTorch-style arguments; returns all its outputs.
 std::vector<Tensor> call_op(std::string_view op, std::vector<Value> args);
 

@@ -104,3 +104,14 @@ Tensor zeros_linked_to(const Tensor& t) {
 Tensor cast(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
 
 }  // namespace td::ops
+
+namespace td {
+
+DType result_type(const Tensor& a, const Tensor& b) {
+  const Tensor both[] = {a, b};
+  return ops::result_type(both);
+}
+DType result_type(const Tensor& a, const Scalar& b) { return result_type(a, wrapped_scalar(b)); }
+DType result_type(const Scalar& a, const Tensor& b) { return result_type(wrapped_scalar(a), b); }
+
+}  // namespace td

@@ -19,14 +19,6 @@ namespace td {
 
 namespace {
 
-// torch.can_cast: no complex to real, no floating to integral, nothing but bool to bool.
-bool can_cast(DType from, DType to) {
-  if (is_complex(from) && !is_complex(to)) return false;
-  if (is_floating(from) && is_integral(to)) return false;
-  if (from != DType::kBool && to == DType::kBool) return false;
-  return true;
-}
-
 void check_castable(std::string_view op, DType result, DType out) {
   TD_CHECK_ARG(can_cast(result, out), "[", op, "] result type ", scalar_type_name(result),
                " can't be cast to the desired output type ", scalar_type_name(out));

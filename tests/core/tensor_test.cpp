@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <complex>
+
 #include "core/error.h"
 #include "core/tensor.h"
 #include "tests/core/device_test.h"
@@ -22,6 +24,31 @@ TEST(DType, PromotionFollowsPyTorchTable) {
   EXPECT_EQ(dtype_from_name("torch.float64"), DType::kFloat64);
   EXPECT_EQ(dtype_from_name("long"), DType::kInt64);
   EXPECT_THROW(dtype_from_name("float128"), Error);
+}
+
+// torch.result_type and torch.can_cast, the values PyTorch 1.13 gives for the same operands.
+TEST(DType, ResultTypeAndCanCastFollowPyTorch) {
+  auto t = [](DType d) { return ones({1}, {d}); };
+  auto zero_dim = [](DType d) { return ones({}, {d}); };
+  EXPECT_EQ(result_type(t(DType::kInt32), 2.5), DType::kFloat32);
+  EXPECT_EQ(result_type(t(DType::kInt32), zero_dim(DType::kFloat64)), DType::kFloat64);
+  EXPECT_EQ(result_type(t(DType::kFloat32), zero_dim(DType::kFloat64)), DType::kFloat32);
+  EXPECT_EQ(result_type(t(DType::kUInt8), 1000), DType::kUInt8);
+  EXPECT_EQ(result_type(t(DType::kInt8), zero_dim(DType::kUInt8)), DType::kInt8);
+  EXPECT_EQ(result_type(t(DType::kBool), true), DType::kBool);
+  EXPECT_EQ(result_type(t(DType::kBool), 5), DType::kInt64);
+  EXPECT_EQ(result_type(t(DType::kFloat16), 1.0), DType::kFloat16);
+  EXPECT_EQ(result_type(t(DType::kFloat32), std::complex<double>(0, 1)), DType::kComplex64);
+  EXPECT_EQ(result_type(t(DType::kFloat64), std::complex<double>(0, 1)), DType::kComplex128);
+  EXPECT_EQ(result_type(zero_dim(DType::kInt32), zero_dim(DType::kInt64)), DType::kInt64);
+  EXPECT_EQ(result_type(zero_dim(DType::kInt32), 2.0), DType::kFloat32);
+  EXPECT_EQ(result_type(zero_dim(DType::kBool), 2), DType::kInt64);
+  EXPECT_EQ(result_type(2, t(DType::kInt16)), DType::kInt16);
+  EXPECT_FALSE(can_cast(DType::kFloat32, DType::kInt32));
+  EXPECT_TRUE(can_cast(DType::kInt32, DType::kFloat16));
+  EXPECT_FALSE(can_cast(DType::kComplex64, DType::kFloat64));
+  EXPECT_TRUE(can_cast(DType::kBool, DType::kUInt8));
+  EXPECT_FALSE(can_cast(DType::kUInt8, DType::kBool));
 }
 
 TEST(Device, ParsesAndPrints) {
