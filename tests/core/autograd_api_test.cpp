@@ -1,5 +1,5 @@
 // The torch.autograd API around the engine: autograd::grad, post-accumulate-grad hooks, inference mode,
-// and anomaly detection, with PyTorch's semantics and messages.
+// anomaly detection and custom functions (autograd::Function<T>), with PyTorch's semantics and messages.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,7 +11,9 @@
 
 #include "core/autograd/anomaly_mode.h"
 #include "core/autograd/autograd.h"
+#include "core/autograd/function.h"
 #include "core/autograd/grad_mode.h"
+#include "core/autograd/gradcheck.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "tests/core/device_test.h"
@@ -20,6 +22,8 @@
 namespace td {
 namespace {
 
+using autograd::AutogradContext;
+using autograd::tensor_list;
 using ::testing::ElementsAre;
 using testing::error_of;
 using ::testing::FloatEq;
@@ -336,6 +340,305 @@ TD_DEVICE_TEST(AutogradApiTest, AnomalyModeNamesTheNodeThatReturnedNan) {
   EXPECT_THAT(e.what(),
               HasSubstr("Function 'DivBackward0' returned nan values in its 0th output.\nDivBackward0 was "
                         "recorded with anomaly detection off, so its forward op is unknown."));
+}
+
+// ---- custom functions ----
+
+// y = k x with a number argument: backward returns no gradient for k.
+struct MulConst : autograd::Function<MulConst> {
+  static Tensor forward(AutogradContext* ctx, Tensor x, double k) {
+    EXPECT_FALSE(autograd::GradMode::is_enabled());  // forward runs with grad off
+    ctx->saved_data["k"] = Scalar(k);
+    return x.mul(k);
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list g) {
+    double k = std::get<Scalar>(ctx->saved_data["k"]).to_double();
+    return {g[0].mul(k), Tensor()};
+  }
+};
+
+// y = x^3, saving the input: its backward is itself differentiable.
+struct Cube : autograd::Function<Cube> {
+  static Tensor forward(AutogradContext* ctx, Tensor x) {
+    ctx->save_for_backward({x});
+    return x.mul(x).mul(x);
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list g) {
+    Tensor x = ctx->get_saved_variables()[0];
+    return {g[0].mul(x).mul(x).mul(3)};
+  }
+};
+
+// y = exp(x), saving its output: double backward rebuilds the output's history.
+struct Exp : autograd::Function<Exp> {
+  static Tensor forward(AutogradContext* ctx, Tensor x) {
+    Tensor y = x.exp();
+    ctx->save_for_backward({y});
+    return y;
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list g) {
+    return {g[0].mul(ctx->get_saved_variables()[0])};
+  }
+};
+
+// Two outputs as a tuple: (sin x, x * y).
+struct SinAndProduct : autograd::Function<SinAndProduct> {
+  static inline std::vector<bool> needs;  // needs_input_grad as backward last saw it
+  static std::tuple<Tensor, Tensor> forward(AutogradContext* ctx, Tensor x, Tensor y) {
+    ctx->save_for_backward({x, y});
+    return {x.sin(), x.mul(y)};
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list g) {
+    tensor_list s = ctx->get_saved_variables();
+    Tensor gx = g[0].mul(s[0].cos()).add(g[1].mul(s[1]));
+    needs = {ctx->needs_input_grad(0), ctx->needs_input_grad(1)};
+    return {ctx->needs_input_grad(0) ? gx : Tensor(), ctx->needs_input_grad(1) ? g[1].mul(s[0]) : Tensor()};
+  }
+};
+
+TD_DEVICE_TEST(AutogradApiTest, CustomFunctionMatchesHandComputation) {
+  Tensor x = leaf({1, 2, 3}, {3});
+  Tensor y = MulConst::apply(x, 2.5);
+  EXPECT_EQ(y.grad_fn_name(), "MulConstBackward");
+  EXPECT_THAT(y.to_vector<float>(), ElementsAre(2.5, 5, 7.5));
+  // d sum(k x * x)/dx = 2 k x.
+  y.mul(x).sum().backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), ElementsAre(5, 10, 15));
+  // No input requires grad, or grad mode is off: a plain result.
+  EXPECT_FALSE(MulConst::apply(make({1}, {1}), 2.0).requires_grad());
+  autograd::NoGradGuard no_grad;
+  EXPECT_FALSE(MulConst::apply(x, 2.0).requires_grad());
+}
+
+TD_DEVICE_TEST(AutogradApiTest, CustomFunctionGradcheckAndDoubleBackward) {
+  Tensor x = leaf64({0.5, -1.5, 2}, {3}), y = leaf64({0.3, 0.7, -1.1}, {3});
+  auto cube = [](const std::vector<Tensor>& in) { return Cube::apply(in[0]); };
+  auto exp = [](const std::vector<Tensor>& in) { return Exp::apply(in[0]); };
+  auto two_outputs = [](const std::vector<Tensor>& in) {
+    auto [s, p] = SinAndProduct::apply(in[0], in[1]);
+    return s.mul(p).add(p);
+  };
+  EXPECT_TRUE(autograd::gradcheck(cube, {x}).ok);
+  EXPECT_TRUE(autograd::gradgradcheck(cube, {x}).ok);
+  EXPECT_TRUE(autograd::gradcheck(exp, {x}).ok);
+  EXPECT_TRUE(autograd::gradgradcheck(exp, {x}).ok);
+  auto r = autograd::gradcheck(two_outputs, {x, y});
+  EXPECT_TRUE(r.ok) << r.message;
+  r = autograd::gradgradcheck(two_outputs, {x, y});
+  EXPECT_TRUE(r.ok) << r.message;
+  // By hand: d^2(x^3)/dx^2 = 6x through the custom backward.
+  Tensor g = autograd::grad({Cube::apply(x).sum()}, {x}, {}, std::nullopt, true)[0];
+  EXPECT_THAT(g.to_vector<double>(), ElementsAre(0.75, 6.75, 12));
+  EXPECT_THAT(autograd::grad({g.sum()}, {x})[0].to_vector<double>(), ElementsAre(3, -9, 12));
+}
+
+// Several outputs as a tensor_list, one marked non-differentiable.
+struct SplitSign : autograd::Function<SplitSign> {
+  static inline int calls = 0;
+  static inline bool last_grad1_defined = false;
+  static tensor_list forward(AutogradContext* ctx, Tensor x, bool materialize) {
+    Tensor positive = x.gt(0).to(x.dtype());
+    ctx->mark_non_differentiable({positive});
+    ctx->set_materialize_grads(materialize);
+    return {x.mul(2), positive, x.mul(3)};
+  }
+  static tensor_list backward(AutogradContext*, tensor_list g) {
+    ++calls;
+    last_grad1_defined = g[2].defined();
+    Tensor gx = g[0].mul(2);
+    if (g[2].defined()) gx = gx.add(g[2].mul(3));
+    return {gx, Tensor()};
+  }
+};
+
+TD_DEVICE_TEST(AutogradApiTest, CustomFunctionSeveralOutputsAndMaterializedGrads) {
+  Tensor x = leaf({-1, 2}, {2});
+  tensor_list out = SplitSign::apply(x, true);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_TRUE(out[0].requires_grad());
+  EXPECT_FALSE(out[1].requires_grad());
+  EXPECT_THAT(out[1].to_vector<float>(), ElementsAre(0, 1));
+  EXPECT_EQ(out[2].grad_fn_name(), "SplitSignBackward");
+  out[0].sum().backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), ElementsAre(2, 2));
+  EXPECT_TRUE(SplitSign::last_grad1_defined);  // zeros for the unused output
+  x.set_grad(Tensor());
+  out = SplitSign::apply(x, false);
+  out[0].sum().backward();
+  EXPECT_FALSE(SplitSign::last_grad1_defined);  // undefined with set_materialize_grads(false)
+  out[0].add(out[2]).sum().backward(Tensor(), true);
+  EXPECT_THAT(x.grad().to_vector<float>(), ElementsAre(7, 7));
+}
+
+// Records needs_input_grad as forward sees it.
+struct Probe : autograd::Function<Probe> {
+  static inline std::vector<bool> seen;
+  static Tensor forward(AutogradContext* ctx, Tensor a, Tensor b) {
+    seen = {ctx->needs_input_grad(0), ctx->needs_input_grad(1)};
+    return a.add(b);
+  }
+  static tensor_list backward(AutogradContext*, tensor_list g) { return {g[0], g[0]}; }
+};
+
+TD_DEVICE_TEST(AutogradApiTest, CustomFunctionNeedsInputGrad) {
+  Tensor x = leaf({1, 2}, {2}), y = leaf({3, 4}, {2});
+  auto [s, p] = SinAndProduct::apply(x, y);
+  // grad w.r.t. x only: backward is told y's gradient is not needed (and its graph does not run).
+  Tensor loss = s.add(p).sum();
+  std::vector<Tensor> g = autograd::grad({loss}, {x}, {}, true);
+  EXPECT_THAT(g[0].to_vector<float>(), ElementsAre(FloatEq(std::cos(1.f) + 3), FloatEq(std::cos(2.f) + 4)));
+  EXPECT_THAT(SinAndProduct::needs, ElementsAre(true, false));
+  g = autograd::grad({loss}, {y});
+  EXPECT_THAT(g[0].to_vector<float>(), ElementsAre(1, 2));
+  EXPECT_THAT(SinAndProduct::needs, ElementsAre(false, true));
+  // An input that does not require grad has no edge: needs_input_grad is false for it in forward too.
+  Probe::apply(x, make({1, 1}, {2})).sum().backward();
+  EXPECT_THAT(Probe::seen, ElementsAre(true, false));
+  EXPECT_THAT(x.grad().to_vector<float>(), ElementsAre(1, 1));
+}
+
+// Saves its second input.
+struct SaveOther : autograd::Function<SaveOther> {
+  static Tensor forward(AutogradContext* ctx, Tensor a, Tensor b) {
+    ctx->save_for_backward({b});
+    return a.mul(b);
+  }
+  static tensor_list backward(AutogradContext* ctx, tensor_list g) {
+    return {g[0].mul(ctx->get_saved_variables()[0]), Tensor()};
+  }
+};
+
+TD_DEVICE_TEST(AutogradApiTest, CustomFunctionChecksSavedTensors) {
+  // Modified in place after it was saved: PyTorch's version error, naming the custom node.
+  Tensor x = leaf({1, 2}, {2});
+  Tensor h = x.mul(1);
+  Tensor y = Cube::apply(h);
+  h.add_(1);
+  Error e = error_of([&] { y.sum().backward(); });
+  EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(e.what(),
+              HasSubstr("[CubeBackward] one of the variables needed for gradient computation has been "
+                        "modified by an inplace operation: [float32 [2]], which is output 0 of "
+                        "MulBackward0, is at version 1; expected version 0 instead."));
+  // Read again after a backward freed them.
+  Tensor z = Cube::apply(x);
+  Tensor loss = z.sum();
+  loss.backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), ElementsAre(3, 12));
+  e = error_of([&] { loss.backward(); });
+  EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(e.what(), HasSubstr(kFreed));
+  // With retain_graph they stay.
+  Tensor kept = Cube::apply(x).sum();
+  kept.backward(Tensor(), true);
+  kept.backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), ElementsAre(9, 36));
+  // Inference tensors cannot be saved.
+  Tensor inf;
+  {
+    autograd::InferenceMode guard;
+    inf = make({1, 2}, {2});
+  }
+  e = error_of([&] { SaveOther::apply(x, inf); });
+  EXPECT_THAT(e.what(), HasSubstr("Inference tensors cannot be saved for backward."));
+}
+
+// Doubles x in place and returns it (mark_dirty).
+struct DoubleInPlace : autograd::Function<DoubleInPlace> {
+  static Tensor forward(AutogradContext* ctx, Tensor x) {
+    x.mul_(2);
+    ctx->mark_dirty({x});
+    return x;
+  }
+  static tensor_list backward(AutogradContext*, tensor_list g) { return {g[0].mul(2)}; }
+};
+
+// Returns its input unchanged.
+struct Identity : autograd::Function<Identity> {
+  static Tensor forward(AutogradContext*, Tensor x) { return x; }
+  static tensor_list backward(AutogradContext*, tensor_list g) { return {g[0]}; }
+};
+
+TD_DEVICE_TEST(AutogradApiTest, CustomFunctionDirtyAndAliasedOutputs) {
+  Tensor x = leaf({1, 2}, {2});
+  Tensor h = x.mul(3);
+  uint32_t before = h.version();
+  Tensor out = DoubleInPlace::apply(h);
+  EXPECT_TRUE(out.is_same(h));  // the modified input itself, now the node's output
+  EXPECT_EQ(h.grad_fn_name(), "DoubleInPlaceBackward");
+  EXPECT_GT(h.version(), before);
+  EXPECT_THAT(h.to_vector<float>(), ElementsAre(6, 12));
+  h.sum().backward();
+  EXPECT_THAT(x.grad().to_vector<float>(), ElementsAre(6, 6));  // 3 * 2
+  Error e = error_of([&] { DoubleInPlace::apply(leaf({1}, {1})); });
+  EXPECT_THAT(e.what(),
+              HasSubstr("a leaf Variable that requires grad has been used in an in-place operation."));
+  // An input returned as is comes back as a new tensor with the function's history; the input keeps its own.
+  Tensor a = leaf({5, 6}, {2});
+  Tensor same = Identity::apply(a);
+  EXPECT_FALSE(same.is_same(a));
+  EXPECT_TRUE(a.is_leaf());
+  EXPECT_EQ(same.grad_fn_name(), "IdentityBackward");
+  same.sum().backward();
+  EXPECT_THAT(a.grad().to_vector<float>(), ElementsAre(1, 1));
+}
+
+struct WrongCount : autograd::Function<WrongCount> {
+  static Tensor forward(AutogradContext*, Tensor x, double) { return x.mul(1); }
+  static tensor_list backward(AutogradContext*, tensor_list g) { return {g[0]}; }
+};
+struct GradForNumber : autograd::Function<GradForNumber> {
+  static Tensor forward(AutogradContext*, Tensor x, double) { return x.mul(1); }
+  static tensor_list backward(AutogradContext*, tensor_list g) { return {g[0], g[0]}; }
+};
+struct WrongShape : autograd::Function<WrongShape> {
+  static Tensor forward(AutogradContext*, Tensor x) { return x.sum(); }
+  static tensor_list backward(AutogradContext*, tensor_list g) { return {g[0]}; }
+};
+
+TD_DEVICE_TEST(AutogradApiTest, CustomFunctionBackwardResultsAreChecked) {
+  Tensor x = leaf({1, 2}, {2});
+  Error e = error_of([&] { WrongCount::apply(x, 1.0).sum().backward(); });
+  EXPECT_THAT(
+      e.what(),
+      HasSubstr("function WrongCountBackward returned an incorrect number of gradients (expected 2, got 1)"));
+  e = error_of([&] { GradForNumber::apply(x, 1.0).sum().backward(); });
+  EXPECT_THAT(e.what(),
+              HasSubstr("returned a gradient different that is defined at position 2, but the corresponding "
+                        "forward input was not a Variable"));
+  e = error_of([&] { WrongShape::apply(x).backward(); });
+  EXPECT_THAT(e.what(),
+              HasSubstr("Function WrongShapeBackward returned an invalid gradient at index 0 - got [] but "
+                        "expected shape compatible with [2]"));
+}
+
+// A tensor_list argument: each element is one input, with one gradient each.
+struct WeightedSum : autograd::Function<WeightedSum> {
+  static Tensor forward(AutogradContext*, tensor_list xs, double w) { return xs[0].add(xs[1].mul(w)); }
+  static tensor_list backward(AutogradContext*, tensor_list g) { return {g[0], g[0].mul(4), Tensor()}; }
+};
+
+TD_DEVICE_TEST(AutogradApiTest, CustomFunctionTensorListArgumentAndAnomaly) {
+  Tensor a = leaf({1, 2}, {2}), b = leaf({3, 4}, {2});
+  Tensor y = WeightedSum::apply(tensor_list{a, b}, 4.0);
+  EXPECT_THAT(y.to_vector<float>(), ElementsAre(13, 18));
+  y.sum().backward();
+  EXPECT_THAT(a.grad().to_vector<float>(), ElementsAre(1, 1));
+  EXPECT_THAT(b.grad().to_vector<float>(), ElementsAre(4, 4));
+  // Anomaly mode names a custom function by its class.
+  autograd::DetectAnomalyGuard guard;
+  Tensor zero = leaf({0}, {});
+  Error e = error_of([&] { Cube::apply(zero.sqrt()).backward(); });
+  EXPECT_THAT(e.what(), HasSubstr("Function 'SqrtBackward0' returned nan values in its 0th output."));
+  Tensor nan_in = make({std::nanf("")}, {});
+  e = error_of([&] {
+    WeightedSum::apply(tensor_list{leaf({1}, {}), nan_in.requires_grad_()}, 1.0)
+        .backward(make({std::nanf("")}, {}));
+  });
+  EXPECT_THAT(e.what(),
+              HasSubstr("Function 'WeightedSumBackward' returned nan values in its 0th output.\n"
+                        "WeightedSumBackward was recorded by the forward op WeightedSum with input shapes "
+                        "[] and []."));
 }
 
 TD_INSTANTIATE_DEVICES(AutogradApiTest);
