@@ -58,6 +58,13 @@ TD_DEVICE_TEST(AutogradApiTest, GradReturnsGradientsAndLeavesDotGradAlone) {
   EXPECT_FALSE(g[0].requires_grad());
   EXPECT_FALSE(x.grad().defined());
   EXPECT_FALSE(y.grad().defined());
+  // A non-leaf that retains its grad still gets it on the way (PyTorch 2.x runs retain_grad as a hook).
+  Tensor m = x.mul(2);
+  m.retain_grad();
+  g = autograd::grad({m.mul(m).sum()}, {x});
+  EXPECT_THAT(g[0].to_vector<float>(), ElementsAre(8, 16, 24));  // d sum(4x^2)/dx = 8x
+  EXPECT_THAT(m.grad().to_vector<float>(), ElementsAre(4, 8, 12));  // 2m
+  EXPECT_FALSE(x.grad().defined());
   // The same input twice gets its gradient twice; an output as its own input gets the seed.
   Tensor h = x.mul(x);
   g = autograd::grad({h}, {x, h, x}, {make({1, 1, 1}, {3})});
