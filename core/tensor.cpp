@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/autograd/grad_mode.h"
 #include "core/autograd/node.h"
 #include "core/backend.h"
 #include "core/error.h"
@@ -21,6 +22,7 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   std::shared_ptr<Storage> s(new Storage());
   s->nbytes = nbytes;
   s->device = device;
+  s->inference = autograd::InferenceMode::is_enabled();
   // Zero-byte storage still gets a distinct non-null pointer from the backend only when asked for bytes.
   s->data = nbytes ? backend(device.type).allocate(nbytes, device.index) : nullptr;
   g_allocated[static_cast<size_t>(device.type)] += static_cast<int64_t>(nbytes);
@@ -115,6 +117,7 @@ int64_t Tensor::storage_offset() const { return impl_->offset; }
 DType Tensor::dtype() const { return impl_->dtype; }
 Device Tensor::device() const { return impl_->storage->device; }
 uint32_t Tensor::version() const { return impl_->storage->version.load(); }
+bool Tensor::is_inference() const { return impl_->storage->inference; }
 bool Tensor::shares_storage(const Tensor& other) const {
   return defined() && other.defined() && impl_->storage == other.impl_->storage;
 }

@@ -48,6 +48,8 @@ class HookHandle {
 
 /// A tensor hook: sees the gradient and returns a replacement, or an undefined Tensor to keep it.
 using TensorHook = std::function<Tensor(const Tensor& grad)>;
+/// Runs after a leaf's .grad was accumulated, with the leaf (read or change its .grad there).
+using PostAccumulateGradHook = std::function<void(Tensor& leaf)>;
 
 /// A tensor. Copies share the same tensor (like Python references); views share storage.
 class Tensor : public TensorMethods<Tensor> {
@@ -112,6 +114,10 @@ class Tensor : public TensorMethods<Tensor> {
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false, bool create_graph = false) const;
   /// Runs `hook` each time this tensor's gradient is computed, before it flows on or accumulates.
   HookHandle register_hook(TensorHook hook) const;
+  /// Runs `hook` on this leaf each time backward has accumulated into its .grad (PyTorch 2.x; leaves only).
+  HookHandle register_post_accumulate_grad_hook(PostAccumulateGradHook hook) const;
+  /// Whether this tensor was made inside autograd::InferenceMode (or is a view of one that was).
+  bool is_inference() const;
 
   /// Runs a registry op with this tensor and args; used by the shared op methods.
   Tensor invoke_op(std::string_view op, std::vector<Value> args) const;

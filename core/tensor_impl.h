@@ -33,6 +33,9 @@ struct Storage {
   size_t nbytes = 0;
   Device device;
   std::atomic<uint32_t> version{0};
+  /// Allocated inside autograd::InferenceMode: the tensors on it are inference tensors (PyTorch's rule that
+  /// an inference tensor's views are inference tensors and a normal tensor's views are normal).
+  bool inference = false;
 
  private:
   Storage() = default;

@@ -1,9 +1,12 @@
 // The autograd engine and per-tensor autograd state: a dependency-counted walk of the tape, newest node
 // first, with tensor hooks run as each gradient is computed (DESIGN.md invariant 4).
+#include <atomic>
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/autograd/anomaly_mode.h"
+#include "core/autograd/autograd.h"
 #include "core/autograd/grad_mode.h"
 #include "core/autograd/node.h"
 #include "core/error.h"
@@ -13,15 +16,54 @@ namespace td::autograd {
 
 namespace {
 thread_local bool t_grad_enabled = true;
+thread_local bool t_inference_enabled = false;
+std::atomic<bool> g_anomaly_enabled{false};
+std::atomic<bool> g_anomaly_check_nan{true};
 std::atomic<uint64_t> g_sequence_nr{0};
 }  // namespace
 
 bool GradMode::is_enabled() { return t_grad_enabled; }
 void GradMode::set_enabled(bool enabled) { t_grad_enabled = enabled; }
 
+InferenceMode::InferenceMode(bool enabled) : prev_inference_(t_inference_enabled), prev_grad_(t_grad_enabled) {
+  t_inference_enabled = enabled;
+  t_grad_enabled = !enabled;
+}
+InferenceMode::~InferenceMode() {
+  t_inference_enabled = prev_inference_;
+  t_grad_enabled = prev_grad_;
+}
+bool InferenceMode::is_enabled() { return t_inference_enabled; }
+
+bool AnomalyMode::is_enabled() { return g_anomaly_enabled.load(std::memory_order_relaxed); }
+bool AnomalyMode::should_check_nan() { return g_anomaly_check_nan.load(std::memory_order_relaxed); }
+void AnomalyMode::set_enabled(bool enabled, bool check_nan) {
+  g_anomaly_enabled = enabled;
+  g_anomaly_check_nan = check_nan;
+}
+
 Node::Node() : sequence_nr(g_sequence_nr++) {}
 
 TensorMeta TensorMeta::of(const Tensor& t) { return TensorMeta{t.shape(), t.dtype(), t.device()}; }
+
+std::string describe_forward(std::string_view op, const std::vector<TensorMeta>& inputs) {
+  std::string s = str(op, " with input shapes");
+  if (inputs.empty()) return s + " (none)";
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    s += i == 0 ? " " : i + 1 == inputs.size() ? " and " : ", ";
+    s += shape_str(inputs[i].sizes);
+  }
+  return s;
+}
+
+Error saved_tensor_modified_error(std::string_view op, const TensorMeta& m, const std::string& owner,
+                                  uint32_t output_nr, uint32_t version, uint32_t expected) {
+  std::string of = owner.empty() ? "" : str(", which is output ", output_nr, " of ", owner, ",");
+  return Error(ErrorCode::kFailedPrecondition,
+               str("[", op, "] one of the variables needed for gradient computation has been modified by an "
+                   "inplace operation: [", dtype_name(m.dtype), " ", shape_str(m.sizes), "]", of, " is at version ",
+                   version, "; expected version ", expected, " instead."));
+}
 
 Tensor HookList::run(Tensor grad) const {
   for (const auto& [id, hook] : hooks) {
@@ -33,15 +75,6 @@ Tensor HookList::run(Tensor grad) const {
     }
   }
   return grad;
-}
-
-HookHandle HookList::add(const std::shared_ptr<HookList>& self, TensorHook hook) {
-  uint64_t id = next_id++;
-  hooks.emplace_back(id, std::move(hook));
-  std::weak_ptr<HookList> weak = self;
-  return HookHandle([weak, id] {
-    if (auto list = weak.lock()) list->hooks.remove_if([id](const auto& h) { return h.first == id; });
-  });
 }
 
 AutogradMeta& meta(const Tensor& t) {
@@ -79,17 +112,28 @@ void set_history(const Tensor& t, const std::shared_ptr<Node>& node, uint32_t ou
 
 AccumulateGrad::AccumulateGrad(const std::shared_ptr<TensorImpl>& leaf_) : leaf(leaf_) {}
 
+Tensor AccumulateGrad::run_hooks(Tensor grad) const {
+  auto impl = leaf.lock();
+  if (!impl || !impl->autograd || !impl->autograd->hooks) return grad;
+  return impl->autograd->hooks->run(std::move(grad));
+}
+
 std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   auto impl = leaf.lock();
   if (!impl || !grads[0].defined()) return {};
   Tensor variable(impl);
   AutogradMeta& m = meta(variable);
-  Tensor g = m.hooks ? m.hooks->run(grads[0]) : grads[0];
+  Tensor g = run_hooks(grads[0]);
   // Out-of-place accumulation: never writes into a tensor the caller may still hold.
   if (!m.grad.defined()) {
     m.grad = GradMode::is_enabled() ? g : g.detach();
   } else {
     m.grad = GradMode::is_enabled() ? m.grad.add(g) : m.grad.add(g).detach();
+  }
+  if (m.post_accumulate_hooks) {
+    // A copy of the list: a hook may remove itself (or others) while they run.
+    auto hooks = m.post_accumulate_hooks->hooks;
+    for (auto& [id, hook] : hooks) hook(variable);
   }
   return {};
 }
@@ -107,13 +151,96 @@ Tensor accumulate(const Tensor& a, const Tensor& b) {
   if (!b.defined()) return a;
   return a.add(b);
 }
+
+// What one run of the engine executes. Unfiltered (backward()), every reachable node; filtered
+// (autograd::grad), only the nodes with a path to a captured edge ("needed") and the captured nodes.
+struct GraphTask {
+  bool filtered = false;
+  std::unordered_set<Node*> needed;
+  // Captured node -> (input slot, index into the results).
+  std::unordered_map<Node*, std::vector<std::pair<uint32_t, size_t>>> captures;
+  bool should_execute(Node* n) const { return !filtered || needed.count(n) || captures.count(n); }
+};
+
+thread_local const GraphTask* t_current_task = nullptr;
+
+// Makes `task` the thread's current one for the scope; a backward run inside a node (a custom function,
+// a hook) gets its own and restores the outer one.
+class CurrentTask {
+ public:
+  explicit CurrentTask(const GraphTask* task) : prev_(std::exchange(t_current_task, task)) {}
+  ~CurrentTask() { t_current_task = prev_; }
+  CurrentTask(const CurrentTask&) = delete;
+  CurrentTask& operator=(const CurrentTask&) = delete;
+
+ private:
+  const GraphTask* prev_;
+};
+
+// Tensor hooks and retain_grad of each slot: run on the gradient of the forward output before the node
+// consumes it (PyTorch's tensor pre-hooks, then its retains_grad hooks).
+void run_slot_hooks(Node& node, std::vector<Tensor>& inputs, bool create_graph) {
+  for (uint32_t slot = 0; slot < inputs.size(); ++slot) {
+    if (!inputs[slot].defined()) continue;
+    if (auto it = node.pre_hooks.find(slot); it != node.pre_hooks.end()) inputs[slot] = it->second->run(inputs[slot]);
+    if (auto it = node.retained.find(slot); it != node.retained.end()) {
+      if (auto impl = it->second.lock()) {
+        AutogradMeta& m = meta(Tensor(impl));
+        m.grad = m.grad.defined() ? m.grad.add(inputs[slot]) : (create_graph ? inputs[slot] : inputs[slot].detach());
+      }
+    }
+  }
+}
+
+std::string anomaly_line(const Node& node) {
+  if (node.forward_context.empty()) {
+    return str("\n", node.name(), " was recorded with anomaly detection off, so its forward op is unknown.");
+  }
+  return str("\n", node.name(), " was recorded by the forward op ", node.forward_context, ".");
+}
+
+// Anomaly mode's check of one node's results: PyTorch's "returned nan values" error, plus the forward op.
+void check_nan(std::string_view api, const Node& node, const std::vector<Tensor>& outputs) {
+  NoGradGuard no_grad;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    const Tensor& g = outputs[i];
+    if (!g.defined() || !(is_floating(g.dtype()) || is_complex(g.dtype()))) continue;
+    if (g.isnan().any().item<bool>()) {
+      throw Error(ErrorCode::kFailedPrecondition, str("[", api, "] Function '", node.name(),
+                                                      "' returned nan values in its ", i, "th output.",
+                                                      anomaly_line(node)));
+    }
+  }
+}
+
+std::vector<Tensor> apply_node(std::string_view api, Node& node, std::vector<Tensor>&& inputs) {
+  if (!AnomalyMode::is_enabled()) return node.apply(std::move(inputs));
+  std::vector<Tensor> outputs;
+  try {
+    outputs = node.apply(std::move(inputs));
+  } catch (const Error& e) {
+    if (node.forward_context.empty()) throw;
+    throw Error(e.code(), str(e.what(), anomaly_line(node)));
+  }
+  if (AnomalyMode::should_check_nan()) check_nan(api, node, outputs);
+  return outputs;
+}
 }  // namespace
 
-void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph,
-                  bool create_graph) {
+bool task_should_compute_output(const Edge& edge) {
+  if (!edge.valid()) return false;
+  return !t_current_task || t_current_task->should_execute(edge.node.get());
+}
+
+std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph,
+                                 bool create_graph, const std::vector<Edge>& inputs, std::string_view api) {
   GradModeGuard mode(create_graph);
+  GraphTask task;
+  task.filtered = !inputs.empty();
+  CurrentTask current(&task);
   // Count, for each node reachable from the roots, how many edges lead into it.
   std::unordered_map<Node*, int> dependencies;
+  std::unordered_map<Node*, std::vector<Node*>> parents;  // only when filtered
   std::unordered_map<Node*, std::vector<Tensor>> buffers;
   std::vector<Node*> stack;
   std::unordered_set<Node*> seen;
@@ -129,7 +256,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
   for (size_t i = 0; i < roots.size(); ++i) {
     Edge e = gradient_edge(roots[i]);
     TD_CHECK(e.valid(), ErrorCode::kFailedPrecondition,
-             "[backward] element ", i, " of tensors does not require grad and does not have a grad_fn");
+             "[", api, "] element ", i, " of tensors does not require grad and does not have a grad_fn");
     root_edges.push_back(e);
     if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
   }
@@ -139,46 +266,62 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     for (const Edge& e : n->next_edges) {
       if (!e.valid()) continue;
       ++dependencies[e.node.get()];
+      if (task.filtered) parents[e.node.get()].push_back(n);
       if (seen.insert(e.node.get()).second) stack.push_back(e.node.get());
+    }
+  }
+  if (task.filtered) {
+    for (size_t i = 0; i < inputs.size(); ++i) task.captures[inputs[i].node.get()].emplace_back(inputs[i].input_nr, i);
+    // A node is needed when it has a path to a captured node: walk the edges backwards from those.
+    std::vector<Node*> work;
+    for (const auto& [n, slots] : task.captures) work.push_back(n);
+    while (!work.empty()) {
+      Node* n = work.back();
+      work.pop_back();
+      auto it = parents.find(n);
+      if (it == parents.end()) continue;
+      for (Node* p : it->second) {
+        if (task.needed.insert(p).second) work.push_back(p);
+      }
     }
   }
   for (size_t i = 0; i < roots.size(); ++i) {
     add_grad(root_edges[i], grads[i]);
-    if (dependencies[root_edges[i].node.get()] == 0) ready.push({root_edges[i].node});
+    Node* n = root_edges[i].node.get();
+    if (dependencies[n] == 0 && task.should_execute(n)) ready.push({root_edges[i].node});
   }
 
+  std::vector<Tensor> captured(inputs.size());
   std::unordered_set<Node*> queued;
   while (!ready.empty()) {
     std::shared_ptr<Node> node = ready.top().node;
     ready.pop();
     if (!queued.insert(node.get()).second) continue;
-    std::vector<Tensor> inputs = std::move(buffers[node.get()]);
+    std::vector<Tensor> grads_in = std::move(buffers[node.get()]);
     buffers.erase(node.get());
-    inputs.resize(node->output_meta.size());
-    for (uint32_t slot = 0; slot < inputs.size(); ++slot) {
-      if (!inputs[slot].defined()) continue;
-      if (auto it = node->pre_hooks.find(slot); it != node->pre_hooks.end()) inputs[slot] = it->second->run(inputs[slot]);
-      if (auto it = node->retained.find(slot); it != node->retained.end()) {
-        if (auto impl = it->second.lock()) {
-          AutogradMeta& m = meta(Tensor(impl));
-          m.grad = m.grad.defined() ? m.grad.add(inputs[slot]) : (create_graph ? inputs[slot] : inputs[slot].detach());
+    grads_in.resize(node->output_meta.size());
+    run_slot_hooks(*node, grads_in, create_graph);
+    if (task.filtered) {
+      if (auto it = task.captures.find(node.get()); it != task.captures.end()) {
+        // A leaf's accumulator does not run under grad(), but the leaf's own hooks do (PyTorch 2.x).
+        auto* acc = dynamic_cast<AccumulateGrad*>(node.get());
+        for (auto [slot, index] : it->second) {
+          captured[index] = acc && grads_in[slot].defined() ? acc->run_hooks(grads_in[slot]) : grads_in[slot];
         }
       }
+      if (!task.needed.count(node.get())) continue;
     }
-    std::vector<Tensor> outputs = node->apply(std::move(inputs));
+    std::vector<Tensor> outputs = apply_node(api, *node, std::move(grads_in));
     if (!retain_graph) node->release_variables();
-    for (size_t i = 0; i < node->next_edges.size() && i < outputs.size(); ++i) {
+    for (size_t i = 0; i < node->next_edges.size(); ++i) {
       const Edge& e = node->next_edges[i];
-      if (!e.valid()) continue;
-      if (outputs[i].defined()) add_grad(e, outputs[i]);
+      if (!e.valid() || !task.should_execute(e.node.get())) continue;
+      // Nodes whose every incoming edge produced nothing are still released by their own turn.
+      if (i < outputs.size() && outputs[i].defined()) add_grad(e, outputs[i]);
       if (--dependencies[e.node.get()] == 0) ready.push({e.node});
     }
-    // Nodes whose every incoming edge produced nothing are still released by their own turn.
-    for (size_t i = outputs.size(); i < node->next_edges.size(); ++i) {
-      const Edge& e = node->next_edges[i];
-      if (e.valid() && --dependencies[e.node.get()] == 0) ready.push({e.node});
-    }
   }
+  return captured;
 }
 
 }  // namespace td::autograd
@@ -201,6 +344,9 @@ Tensor& Tensor::requires_grad_(bool requires_grad) {
   TD_CHECK_ARG(!requires_grad || !is_integral(dtype()),
                "[requires_grad_] only Tensors of floating point and complex dtype can require gradients (got ",
                dtype_name(dtype()), ")");
+  TD_CHECK(!requires_grad || !is_inference() || autograd::InferenceMode::is_enabled(),
+           ErrorCode::kFailedPrecondition,
+           "[requires_grad_] Setting requires_grad=True on inference tensor outside InferenceMode is not allowed.");
   meta(*this).requires_grad = requires_grad;
   return *this;
 }
@@ -238,18 +384,24 @@ Tensor Tensor::detach() const {
   return Tensor(std::make_shared<TensorImpl>(i.storage, i.sizes, i.strides, i.offset, i.dtype));
 }
 
+namespace {
+// The seed gradient of output i: the given one (shape-checked), or ones for a one-element output.
+Tensor seed_gradient(std::string_view api, const Tensor& output, const Tensor& given, size_t i) {
+  if (!given.defined()) {
+    TD_CHECK_ARG(output.numel() == 1, "[", api, "] grad can be implicitly created only for scalar outputs (got shape ",
+                 shape_str(output.shape()), ")");
+    return full(output.shape(), 1, {output.dtype(), output.device()});
+  }
+  TD_CHECK_ARG(given.shape() == output.shape(), "[", api, "] Mismatch in shape: grad_output[", i, "] has a shape of ",
+               shape_str(given.shape()), " and output[", i, "] has a shape of ", shape_str(output.shape()), ".");
+  return given;
+}
+}  // namespace
+
 void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
   TD_CHECK(requires_grad(), ErrorCode::kFailedPrecondition,
            "[backward] element 0 of tensors does not require grad and does not have a grad_fn");
-  Tensor seed = gradient;
-  if (!seed.defined()) {
-    TD_CHECK_ARG(numel() == 1, "[backward] grad can be implicitly created only for scalar outputs (got shape ",
-                 shape_str(shape()), ")");
-    seed = full(shape(), 1, {dtype(), device()});
-  } else {
-    TD_CHECK_ARG(seed.shape() == shape(), "[backward] Mismatch in shape: grad_output[0] has a shape of ",
-                 shape_str(seed.shape()), " and output[0] has a shape of ", shape_str(shape()), ".");
-  }
+  Tensor seed = seed_gradient("backward", *this, gradient, 0);
   autograd::run_backward({*this}, {seed}, retain_graph || create_graph, create_graph);
 }
 
@@ -259,10 +411,54 @@ HookHandle Tensor::register_hook(TensorHook hook) const {
   if (m->grad_fn) {
     auto& list = m->grad_fn->pre_hooks[m->output_nr];
     if (!list) list = std::make_shared<autograd::HookList>();
-    return list->add(list, std::move(hook));
+    return autograd::HookList::add(list, std::move(hook));
   }
   if (!m->hooks) m->hooks = std::make_shared<autograd::HookList>();
-  return m->hooks->add(m->hooks, std::move(hook));
+  return autograd::HookList::add(m->hooks, std::move(hook));
+}
+
+HookHandle Tensor::register_post_accumulate_grad_hook(PostAccumulateGradHook hook) const {
+  TD_CHECK_ARG(requires_grad(),
+               "[register_post_accumulate_grad_hook] cannot register a hook on a tensor that doesn't require gradient");
+  TD_CHECK_ARG(is_leaf(),
+               "[register_post_accumulate_grad_hook] post accumulate grad hooks cannot be registered on non-leaf "
+               "tensors");
+  auto& list = meta(*this).post_accumulate_hooks;
+  if (!list) list = std::make_shared<autograd::RemovableList<PostAccumulateGradHook>>();
+  return autograd::RemovableList<PostAccumulateGradHook>::add(list, std::move(hook));
 }
 
 }  // namespace td
+
+namespace td::autograd {
+
+std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
+                         const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph, bool create_graph,
+                         bool allow_unused) {
+  TD_CHECK_ARG(!inputs.empty(), "[grad] grad requires non-empty inputs.");
+  TD_CHECK_ARG(grad_outputs.empty() || grad_outputs.size() == outputs.size(), "[grad] grad_outputs has ",
+               grad_outputs.size(), " tensors but outputs has ", outputs.size());
+  std::vector<Tensor> seeds;
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    TD_CHECK(outputs[i].defined() && outputs[i].requires_grad(), ErrorCode::kFailedPrecondition, "[grad] element ", i,
+             " of tensors does not require grad and does not have a grad_fn");
+    seeds.push_back(seed_gradient("grad", outputs[i], grad_outputs.empty() ? Tensor() : grad_outputs[i], i));
+  }
+  std::vector<Edge> edges;
+  for (const Tensor& input : inputs) {
+    TD_CHECK(input.defined() && input.requires_grad(), ErrorCode::kFailedPrecondition,
+             "[grad] One of the differentiated Tensors does not require grad");
+    edges.push_back(gradient_edge(input));
+  }
+  std::vector<Tensor> result =
+      run_backward(outputs, seeds, retain_graph.value_or(create_graph), create_graph, edges, "grad");
+  for (Tensor& g : result) {
+    TD_CHECK(allow_unused || g.defined(), ErrorCode::kFailedPrecondition,
+             "[grad] One of the differentiated Tensors appears to not have been used in the graph. Set "
+             "allow_unused=True if this is the desired behavior.");
+    if (g.defined() && !create_graph) g = g.detach();
+  }
+  return result;
+}
+
+}  // namespace td::autograd

@@ -1,4 +1,5 @@
-// Grad mode: whether ops record the graph (torch.no_grad / torch.enable_grad).
+// Grad mode and inference mode: whether ops record the graph (torch.no_grad / torch.enable_grad /
+// torch.inference_mode).
 #pragma once
 
 namespace td::autograd {
@@ -32,6 +33,24 @@ class GradModeGuard {
 
  private:
   bool prev_;
+};
+
+/// c10::InferenceMode: a scope with grad mode off whose new tensors are inference tensors
+/// (Tensor::is_inference()). Inference tensors have no version counter, cannot be saved for backward, and
+/// cannot be updated in place outside inference mode. InferenceMode(false) inside one turns it off again
+/// (and grad mode back on), as in PyTorch.
+class InferenceMode {
+ public:
+  explicit InferenceMode(bool enabled = true);
+  ~InferenceMode();
+  InferenceMode(const InferenceMode&) = delete;
+  InferenceMode& operator=(const InferenceMode&) = delete;
+  /// Whether this thread is inside an enabled InferenceMode scope.
+  static bool is_enabled();
+
+ private:
+  bool prev_inference_;
+  bool prev_grad_;
 };
 
 }  // namespace td::autograd

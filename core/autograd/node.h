@@ -6,8 +6,10 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "core/error.h"
 #include "core/tensor.h"
 
 namespace td::autograd {
@@ -29,13 +31,32 @@ struct TensorMeta {
   static TensorMeta of(const Tensor& t);
 };
 
-/// A list of tensor hooks with removable ids; shared so a HookHandle can outlive the owner safely.
-struct HookList {
-  std::list<std::pair<uint64_t, TensorHook>> hooks;
+/// PyTorch's error for a backward that reads saved tensors a previous backward freed.
+inline constexpr const char* kFreedGraphMessage =
+    "[backward] Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a "
+    "second time or if you need to access saved tensors after calling backward.";
+
+/// A list of hooks with removable ids; shared so a HookHandle can outlive the owner safely.
+template <class Fn>
+struct RemovableList {
+  std::list<std::pair<uint64_t, Fn>> hooks;
   uint64_t next_id = 0;
+  static HookHandle add(const std::shared_ptr<RemovableList>& self, Fn hook) {
+    uint64_t id = self->next_id++;
+    self->hooks.emplace_back(id, std::move(hook));
+    std::weak_ptr<RemovableList> weak = self;
+    return HookHandle([weak, id] {
+      if (auto list = weak.lock()) list->hooks.remove_if([id](const auto& h) { return h.first == id; });
+    });
+  }
+};
+
+/// Tensor hooks of one tensor.
+struct HookList : RemovableList<TensorHook> {
   /// Runs every hook in registration order; each may replace the gradient.
   Tensor run(Tensor grad) const;
-  HookHandle add(const std::shared_ptr<HookList>& self, TensorHook hook);
 };
 
 /// A backward function in the graph. Input slot i receives the gradient of the forward's output i.
@@ -58,13 +79,18 @@ struct Node : std::enable_shared_from_this<Node> {
   std::map<uint32_t, std::weak_ptr<TensorImpl>> retained;
   /// Creation order: the engine runs later nodes first, as PyTorch does.
   uint64_t sequence_nr;
+  /// With anomaly detection on when the node was recorded: the forward op and its input shapes
+  /// ("div with input shapes [2] and [2]"), named by backward's errors.
+  std::string forward_context;
 };
 
-/// Accumulates into a leaf's .grad; tensor hooks of the leaf run first.
+/// Accumulates into a leaf's .grad; tensor hooks of the leaf run first, post-accumulate-grad hooks after.
 struct AccumulateGrad : Node {
   explicit AccumulateGrad(const std::shared_ptr<TensorImpl>& leaf);
   std::string name() const override { return "AccumulateGrad"; }
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override;
+  /// The leaf's tensor hooks applied to grad (also run by autograd::grad on a captured leaf gradient).
+  Tensor run_hooks(Tensor grad) const;
   std::weak_ptr<TensorImpl> leaf;
 };
 
@@ -77,6 +103,8 @@ struct AutogradMeta {
   uint32_t output_nr = 0;
   /// Hooks of a leaf (a non-leaf's live in grad_fn->pre_hooks).
   std::shared_ptr<HookList> hooks;
+  /// Hooks run after the leaf's .grad was accumulated.
+  std::shared_ptr<RemovableList<PostAccumulateGradHook>> post_accumulate_hooks;
   std::weak_ptr<Node> grad_accumulator;
 };
 
@@ -89,8 +117,24 @@ Edge gradient_edge(const Tensor& t);
 /// Makes t an output of node at slot output_nr (and so a non-leaf requiring grad).
 void set_history(const Tensor& t, const std::shared_ptr<Node>& node, uint32_t output_nr);
 
-/// Runs the graph backward from roots with their seed gradients (the engine).
-void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph,
-                  bool create_graph);
+/// Runs the graph backward from roots with their seed gradients (the engine). With no `inputs` every
+/// reachable node runs (Tensor::backward); otherwise only the nodes between the roots and the inputs' edges
+/// run, and the gradients reaching those edges are returned, one per input, undefined where none arrived
+/// (autograd::grad). `api` names the caller in errors.
+std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph,
+                                 bool create_graph, const std::vector<Edge>& inputs = {},
+                                 std::string_view api = "backward");
+
+/// Whether the running backward needs the gradient that flows along `edge`: false for an empty edge, or one
+/// that leads to no input of the running autograd::grad. Nodes use it to skip gradients nobody reads.
+bool task_should_compute_output(const Edge& edge);
+
+/// "div with input shapes [2] and []": the forward context anomaly mode keeps on a node.
+std::string describe_forward(std::string_view op, const std::vector<TensorMeta>& inputs);
+
+/// PyTorch's error for a saved tensor modified in place after it was saved. `owner` is the grad_fn name
+/// of the saved tensor ("" for a leaf), `output_nr` its output slot there.
+Error saved_tensor_modified_error(std::string_view op, const TensorMeta& meta, const std::string& owner,
+                                  uint32_t output_nr, uint32_t version, uint32_t expected);
 
 }  // namespace td::autograd

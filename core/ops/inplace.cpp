@@ -33,14 +33,22 @@ void check_no_internal_overlap(std::string_view op, const Tensor& self) {
   }
 }
 
-// Writes value (same shape, any dtype, any device) into dst's memory and bumps dst's version counter.
+// Writes value (same shape, any dtype, any device) into dst's memory and bumps dst's version counter (an
+// inference tensor has none).
 void write_values(const Tensor& dst, const Tensor& value) {
   if (dst.numel()) {
     Tensor v = value.device() == dst.device() ? value : value.to(dst.device().str());
     if (v.shares_storage(dst)) v = v.clone();  // x.copy_(x.flip(0)): read everything before writing
     backend(dst.device().type).copy(strided_ref(dst), strided_ref(v), dst.device().index);
   }
-  dst.impl().storage->version++;
+  if (!dst.is_inference()) dst.impl().storage->version++;
+}
+
+// PyTorch's refusal to update an inference tensor (which has no version counter) outside inference mode.
+void check_not_inference(std::string_view op, const Tensor& t) {
+  TD_CHECK(!t.is_inference() || autograd::InferenceMode::is_enabled(), ErrorCode::kFailedPrecondition, "[", op,
+           "] Inplace update to inference tensor outside InferenceMode is not allowed.You can make a clone to get a "
+           "normal tensor before doing inplace update.See https://github.com/pytorch/rfcs/pull/17 for more details.");
 }
 
 // Makes t an output of the node that produced `from` (t takes over from's place in the graph).
@@ -49,6 +57,8 @@ void take_history(const Tensor& t, const Tensor& from) {
   TD_CHECK(m && m->grad_fn, ErrorCode::kInternal, "in-place rebase from a tensor without grad_fn");
   autograd::set_history(t, m->grad_fn, m->output_nr);
 }
+
+}  // namespace
 
 // After self's memory took `value`: self's gradient flows to value's history. For a view, its base's
 // history becomes the old base with the view's region taken from value (PyTorch's CopySlices).
@@ -68,11 +78,10 @@ void rebase_history(std::string_view op, const Tensor& self, const Tensor& value
   take_history(self, call_op("as_strided", {new_base, size, stride, self.storage_offset()})[0]);
 }
 
-}  // namespace
-
 Tensor apply_inplace(const OpDef& def, Args args) {
   const std::string& op = def.schema.name;
   const Tensor self = args.tensor(0);
+  check_not_inference(op, self);
   check_no_internal_overlap(op, self);
   const bool recording = autograd::GradMode::is_enabled() && any_requires_grad(args);
   Tensor original = self;
@@ -121,6 +130,7 @@ std::vector<Tensor> apply_out(std::string_view name, std::vector<Value> values) 
   for (size_t i = values.size() - n; i < values.size(); ++i) {
     auto* t = std::get_if<Tensor>(&values[i]);
     TD_CHECK_ARG(t && t->defined(), "[", name, ".out] argument 'out' must be a tensor");
+    check_not_inference(name, *t);
     outs.push_back(*t);
   }
   values.resize(values.size() - n);

@@ -6,6 +6,7 @@
 #include <cctype>
 #include <mutex>
 
+#include "core/autograd/anomaly_mode.h"
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/tensor_impl.h"
@@ -388,12 +389,6 @@ std::string backward_name(std::string_view op) {
   return out + "Backward0";
 }
 
-constexpr const char* kFreedGraphMessage =
-    "[backward] Trying to backward through the graph a second time (or directly access saved tensors after "
-    "they have already been freed). Saved intermediate values of the graph are freed when you call "
-    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the graph a "
-    "second time or if you need to access saved tensors after calling backward.";
-
 class OpNode : public autograd::Node {
  public:
   OpNode(const OpDef& def, SavedCall saved) : def_(def), saved_(std::move(saved)) {}
@@ -412,7 +407,7 @@ class OpNode : public autograd::Node {
     std::vector<Tensor> outputs;
     for (size_t i = 0; i < outputs_.size(); ++i) outputs.push_back(unpack_output(i));
     std::vector<bool> needs;
-    for (const auto& e : next_edges) needs.push_back(e.valid());
+    for (const auto& e : next_edges) needs.push_back(autograd::task_should_compute_output(e));
     GradContext ctx(def_, saved_, grads, outputs, needs);
     std::vector<Tensor> result = def_.backward(ctx);
     result.resize(saved_.input_meta.size());
@@ -484,6 +479,7 @@ void record(const OpDef& def, Args args, const std::vector<Tensor>& outputs) {
              "the inputs");
   }
   SavedCall saved{std::move(args), {}, {}, {}, {}, false, {}};
+  std::string forward_context;
   std::vector<autograd::Edge> edges;
   int k = 0;
   // Tensor input k is a Tensor argument or one element of a Tensor[] argument (list_index >= 0).
@@ -497,6 +493,10 @@ void record(const OpDef& def, Args args, const std::vector<Tensor>& outputs) {
     bool keep = def.saves_all_inputs ||
                 std::find(def.saved_inputs.begin(), def.saved_inputs.end(), k) != def.saved_inputs.end();
     ++k;
+    // An inference tensor has no version counter to check a saved copy against (PyTorch's rule).
+    TD_CHECK(!keep || !t.is_inference(), ErrorCode::kFailedPrecondition, "[", def.schema.name,
+             "] Inference tensors cannot be saved for backward. To work around you can make a clone to get a "
+             "normal tensor and use it in autograd.");
     return keep;
   };
   for (size_t i = 0; i < saved.args.size(); ++i) {
@@ -509,8 +509,12 @@ void record(const OpDef& def, Args args, const std::vector<Tensor>& outputs) {
       }
     }
   }
+  if (autograd::AnomalyMode::is_enabled()) {
+    forward_context = autograd::describe_forward(def.schema.name, saved.input_meta);
+  }
   auto node = std::make_shared<OpNode>(def, std::move(saved));
   node->next_edges = std::move(edges);
+  node->forward_context = std::move(forward_context);
   for (size_t j = 0; j < outputs.size(); ++j) {
     node->output_meta.push_back(autograd::TensorMeta::of(outputs[j]));
     if (def.saves_outputs) node->outputs_.push_back(outputs[j].detach());
@@ -522,25 +526,21 @@ void record(const OpDef& def, Args args, const std::vector<Tensor>& outputs) {
 }  // namespace
 
 Tensor GradContext::input(size_t i) const {
-  TD_CHECK(!saved_.released, ErrorCode::kFailedPrecondition, kFreedGraphMessage);
+  TD_CHECK(!saved_.released, ErrorCode::kFailedPrecondition, autograd::kFreedGraphMessage);
   const Value& v = saved_.args.value(saved_.tensor_slots.at(i));
   const Tensor* t = std::get_if<Tensor>(&v);
   if (auto* list = std::get_if<std::vector<Tensor>>(&v)) t = &(*list)[saved_.list_index.at(i)];
   TD_CHECK(t && t->defined(), ErrorCode::kInternal, "[", def_.schema.name, "] backward reads tensor input ",
            i, " but the op does not save it");
   if (t->version() != saved_.versions[i]) {
-    const auto& m = saved_.input_meta[i];
-    std::string owner = saved_.output_names[i].empty() ? "" : ", which is output 0 of " + saved_.output_names[i] + ",";
-    throw Error(ErrorCode::kFailedPrecondition,
-                str("[", def_.schema.name, "] one of the variables needed for gradient computation has been "
-                    "modified by an inplace operation: [", dtype_name(m.dtype), " ", shape_str(m.sizes), "]", owner,
-                    " is at version ", t->version(), "; expected version ", saved_.versions[i], " instead."));
+    throw autograd::saved_tensor_modified_error(def_.schema.name, saved_.input_meta[i], saved_.output_names[i], 0,
+                                                t->version(), saved_.versions[i]);
   }
   return *t;
 }
 
 Tensor GradContext::output(size_t i) const {
-  TD_CHECK(!saved_.released, ErrorCode::kFailedPrecondition, kFreedGraphMessage);
+  TD_CHECK(!saved_.released, ErrorCode::kFailedPrecondition, autograd::kFreedGraphMessage);
   TD_CHECK(i < outputs_.size(), ErrorCode::kInternal, "[", def_.schema.name,
            "] backward reads output ", i, " but the op does not save its outputs");
   return outputs_[i];

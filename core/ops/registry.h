@@ -212,6 +212,10 @@ bool any_requires_grad(const Args& args);
 
 /// Runs an in-place op (core/ops/inplace.cpp).
 Tensor apply_inplace(const OpDef& def, Args args);
+/// Moves self's history onto `value`'s after self's memory took value's contents: self becomes an output
+/// of value's node; for a view, its base's history becomes the base with the view's region from value
+/// (PyTorch's CopySlices). Used by in-place ops and custom functions' mark_dirty.
+void rebase_history(std::string_view op, const Tensor& self, const Tensor& value);
 /// Runs `name` with its trailing output tensor argument(s) written in place: the `name.out` form.
 std::vector<Tensor> apply_out(std::string_view name, std::vector<Value> values);
 
