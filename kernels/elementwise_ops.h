@@ -115,11 +115,16 @@ TD_FLOAT_FN(Frac, x - trunc(x))
 #undef TD_FLOAT_FN
 
 /// The float ops above that also run on complex numbers (their expressions reach core/complex.h's
-/// functions by argument-dependent lookup); the front end refuses the others for complex tensors.
+/// functions by argument-dependent lookup): those PyTorch 1.13 runs on complex tensors. The front end
+/// refuses the others (exp2, expm1, log1p, erf, erfc, erfinv, frac) for complex tensors, as PyTorch does.
 template <class F>
-inline constexpr bool kComplexUnary = std::is_same_v<F, Exp> || std::is_same_v<F, Log> || std::is_same_v<F, Sqrt> ||
-                                      std::is_same_v<F, Sin> || std::is_same_v<F, Cos> || std::is_same_v<F, Tanh> ||
-                                      std::is_same_v<F, Sigmoid> || std::is_same_v<F, Reciprocal>;
+inline constexpr bool kComplexUnary =
+    std::is_same_v<F, Exp> || std::is_same_v<F, Log> || std::is_same_v<F, Log2> || std::is_same_v<F, Log10> ||
+    std::is_same_v<F, Sqrt> || std::is_same_v<F, Rsqrt> || std::is_same_v<F, Sin> || std::is_same_v<F, Cos> ||
+    std::is_same_v<F, Tan> || std::is_same_v<F, Asin> || std::is_same_v<F, Acos> || std::is_same_v<F, Atan> ||
+    std::is_same_v<F, Sinh> || std::is_same_v<F, Cosh> || std::is_same_v<F, Tanh> || std::is_same_v<F, Asinh> ||
+    std::is_same_v<F, Acosh> || std::is_same_v<F, Atanh> || std::is_same_v<F, Sigmoid> ||
+    std::is_same_v<F, Reciprocal>;
 /// |z| for complex z: a real result (abs of a complex tensor is float32 or float64).
 struct ComplexAbs {
   template <class T>
@@ -151,6 +156,34 @@ struct Sign {
     }
   }
 };
+struct Neg {
+  template <class T>
+  TD_HD T operator()(T x) const {
+    if constexpr (kBool<T>) {
+      return x;  // unreachable: the front end refuses bool
+    } else if constexpr (std::is_integral_v<T>) {
+      return static_cast<T>(-static_cast<std::make_unsigned_t<T>>(x));  // wraps at the minimum, as PyTorch
+    } else {
+      return -x;  // -0. for 0., and each part negated for complex
+    }
+  }
+};
+/// sign for real numbers; z / |z| for complex ones (0 for 0), part by part as PyTorch's kernel divides.
+struct Sgn {
+  template <class T>
+  TD_HD T operator()(T x) const {
+    if constexpr (is_complex_v<T>) {
+      const auto m = abs(x);
+      if (m == 0) return T(0, 0);
+      return T(x.re / m, x.im / m);
+    } else {
+      return Sign{}(x);
+    }
+  }
+};
+/// The dtype-keeping ops with a complex kernel (abs has its own: its result is real).
+template <class F>
+inline constexpr bool kComplexAny = std::is_same_v<F, Neg> || std::is_same_v<F, Sgn>;
 #define TD_ROUNDING_FN(Name, expr)   \
   struct Name {                      \
     template <class T>               \

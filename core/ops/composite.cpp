@@ -1,6 +1,6 @@
 // Ops PyTorch users reach for that are compositions of other ops, with PyTorch's names, defaults and errors:
 // comparisons of whole tensors (isclose, allclose, equal), elementwise math (clamp_min/max, square,
-// float_power, true_divide, positive, sgn, hypot, logaddexp, xlogy), shape helpers (broadcast_to,
+// float_power, true_divide, positive, hypot, logaddexp, xlogy), shape helpers (broadcast_to,
 // broadcast_tensors, meshgrid, swapaxes/swapdims, ravel), reductions (trace, diff, cross, var_mean,
 // std_mean, aminmax, nansum, nanmean, count_nonzero), lookups (take_along_dim, bucketize, searchsorted,
 // bincount), index writes (index_fill, index_copy) and tril_indices/triu_indices. Their gradients are those
@@ -103,7 +103,9 @@ void register_composite_ops(Registry& r) {
       .doc("pow computed in float64 (complex128 for complex inputs)")
       .composite()
       .forward([](const Args& a) {
-        return one(ops::cast(a.tensor(0), DType::kFloat64).pow(ops::cast(a.tensor(1), DType::kFloat64)));
+        const Tensor &x = a.tensor(0), &e = a.tensor(1);
+        const DType wide = is_complex(x.dtype()) || is_complex(e.dtype()) ? DType::kComplex128 : DType::kFloat64;
+        return one(ops::cast(x, wide).pow(ops::cast(e, wide)));
       });
   r.def("true_divide(Tensor self, Tensor other) -> Tensor").doc("div").composite().forward([](const Args& a) {
     return one(a.tensor(0).div(a.tensor(1)));
@@ -112,9 +114,6 @@ void register_composite_ops(Registry& r) {
     const Tensor& x = a.tensor(0);
     TD_CHECK_ARG(x.dtype() != DType::kBool, "[positive] The `+` operator, on a bool tensor is not supported.");
     return one(x.view(x.shape()));
-  });
-  r.def("sgn(Tensor self) -> Tensor").doc("sign (x / |x| for complex)").composite().forward([](const Args& a) {
-    return one(a.tensor(0).sign());
   });
   r.def("hypot(Tensor self, Tensor other) -> Tensor")
       .doc("sqrt(self^2 + other^2), scaled so large values do not overflow")

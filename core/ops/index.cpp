@@ -129,6 +129,9 @@ Tensor scatter_reduce(const Tensor& self, int64_t dim, const Tensor& index, cons
   if (index.device().is_cpu()) check_index_values(op, self, d, index);
   TD_CHECK_ARG(!(r == Reduction::kMean && self.dtype() == DType::kBool),
                "[scatter_reduce] \"scatter_gather_tensor_cpu_reduce_mean\" not implemented for 'bool'");
+  TD_CHECK_ARG(!((r == Reduction::kAmax || r == Reduction::kAmin) && is_complex(self.dtype())),
+               "[scatter_reduce] \"scatter_gather_tensor_cpu_reduce_", r == Reduction::kAmax ? "amax" : "amin",
+               "\" not implemented for '", scalar_type_name(self.dtype()), "'");
   Tensor base = self;
   if (!include_self && index.numel() > 0) {
     // The places src reaches must forget self's values: they start from the reduction's identity, or, for
@@ -150,7 +153,7 @@ Tensor scatter_reduce(const Tensor& self, int64_t dim, const Tensor& index, cons
   Tensor count = (include_self ? ones(self.shape(), opts) : zeros(self.shape(), opts))
                      .scatter_add(d, index, ones(index.shape(), opts));
   count = count.where(count.ne(0), 1);
-  return is_floating(self.dtype()) ? out.div(count) : out.floor_divide(count);
+  return is_integral(self.dtype()) ? out.floor_divide(count) : out.div(count);
 }
 
 // Passes its input through; differentiating through it again raises `message` (PyTorch's DelayedError),

@@ -34,8 +34,6 @@ class TensorMethods {
   Self mul(const Self& other) const { return call("mul", {me(), other}); }
   /// True division, broadcasting; integer inputs give the default float dtype (torch.div).
   Self div(const Self& other) const { return call("div", {me(), other}); }
-  /// -self (torch.neg).
-  Self neg() const { return call("neg", {me()}); }
   /// Forms that take a number for `other` (it joins type promotion as a Python number would).
   Self add(Scalar other, Scalar alpha = 1) const { return call("add", {me(), other, alpha}); }
   Self sub(Scalar other, Scalar alpha = 1) const { return call("sub", {me(), other, alpha}); }

@@ -48,6 +48,9 @@ std::vector<int64_t> dims_of(const std::vector<bool>& mask) {
 
 // op over the masked dims of `in` (already in the result dtype), as a backend reduce.
 Tensor reduce(ReduceOp op, std::string_view name, const Tensor& in, const std::vector<bool>& mask, bool keepdim) {
+  // Complex numbers have no order (PyTorch names its missing kernel, e.g. "max_all").
+  TD_CHECK_ARG(!((op == ReduceOp::kMax || op == ReduceOp::kMin) && is_complex(in.dtype())), "[", name, "] \"",
+               name, "\" not implemented for '", scalar_type_name(in.dtype()), "'");
   // Kept dims first, reduced dims last: the kernel folds each output's trailing block.
   std::vector<int64_t> sizes, strides, kept;
   int reduced = 0;
@@ -91,6 +94,13 @@ void check_floating(std::string_view op, const Tensor& x, std::string_view what)
 
 // max/min along one dim: (values, indices), as PyTorch's max.dim.
 std::vector<Tensor> arg_reduce(bool is_max, std::string_view name, const Tensor& x, int64_t dim, bool keepdim) {
+  // PyTorch's words: max.dim says so, argmax names its missing kernel.
+  if (is_complex(x.dtype()) && (name == "max" || name == "min")) {
+    throw Error(ErrorCode::kInvalidArgument, str("[", name, "] ", name, "(): does not support complex input (got ",
+                                                 scalar_type_name(x.dtype()), ")"));
+  }
+  TD_CHECK_ARG(!is_complex(x.dtype()), "[", name, "] \"", name, "\" not implemented for '",
+               scalar_type_name(x.dtype()), "'");
   int64_t d = wrap_dim(name, dim, x.dim());
   int64_t n = x.dim() ? x.size(d) : 1;
   TD_CHECK_ARG(n > 0, "[", name, "] ", name, "(): Expected reduction dim ", d, " to have non-zero size.");
@@ -148,13 +158,18 @@ Tensor prod_backward(const Tensor& g, const Tensor& x, const Tensor& out, const 
 
 // Composites over float16 and bfloat16 run in float32 and round their result once, as PyTorch's kernels,
 // whose accumulate type is float, do; the casts carry the gradient back in the input's dtype.
+// float32 for complex64, float64 for complex128, the dtype itself otherwise.
+DType real_part_dtype(DType t) {
+  return t == DType::kComplex64 ? DType::kFloat32 : t == DType::kComplex128 ? DType::kFloat64 : t;
+}
 Tensor widened(const Tensor& x) { return is_reduced_float(x.dtype()) ? x.to(DType::kFloat32) : x; }
 Tensor narrowed(const Tensor& result, DType dtype) { return result.dtype() == dtype ? result : result.to(dtype); }
 
 Tensor softmax_input(std::string_view op, const Tensor& x, std::optional<DType> dtype) {
   Tensor in = dtype ? ops::cast(x, *dtype) : x;
-  TD_CHECK_ARG(!is_integral(in.dtype()), "[", op, "] \"softmax_lastdim_kernel_impl\" not implemented for '",
-               dtype_name(in.dtype()), "'");
+  TD_CHECK_ARG(!is_integral(in.dtype()) && !is_complex(in.dtype()), "[", op,
+               "] \"softmax_lastdim_kernel_impl\" not implemented for '",
+               is_complex(in.dtype()) ? scalar_type_name(in.dtype()) : dtype_name(in.dtype()), "'");
   return in;
 }
 
@@ -347,11 +362,14 @@ void register_reduce_ops(Registry& r) {
           bool keepdim = a.bool_at(3);
           // Two passes (mean, then squared deviations): stable where E[x^2] - E[x]^2 is not.
           Tensor dev = dims.empty() ? x.sub(x.mean()) : x.sub(x.mean(dims, true));
-          Tensor ss = dims.empty() ? dev.mul(dev).sum() : dev.mul(dev).sum(dims, keepdim);
+          // |dev|^2 for complex values: the variance of a complex tensor is real.
+          Tensor sq = is_complex(dev.dtype()) ? dev.real().mul(dev.real()).add(dev.imag().mul(dev.imag()))
+                                              : dev.mul(dev);
+          Tensor ss = dims.empty() ? sq.sum() : sq.sum(dims, keepdim);
           if (dims.empty() && keepdim) ss = ss.reshape(std::vector<int64_t>(x.dim(), 1));
           double denom = std::max<double>(static_cast<double>(n - a.int_at(2)), 0.0);
           Tensor v = ss.div(denom);
-          return {narrowed(is_std ? v.sqrt() : v, a.tensor(0).dtype())};
+          return {narrowed(is_std ? v.sqrt() : v, real_part_dtype(a.tensor(0).dtype()))};
         });
   }
 
@@ -359,6 +377,8 @@ void register_reduce_ops(Registry& r) {
       .doc("log(sum(exp(self))) over dims, shifted by the max for stability")
       .composite()
       .forward([](const Args& a) -> std::vector<Tensor> {
+        TD_CHECK_ARG(!is_complex(a.tensor(0).dtype()), "[logsumexp] logsumexp(): Expected floating point type for "
+                     "result tensor, but got: ", scalar_type_name(a.tensor(0).dtype()));
         Tensor x = widened(a.tensor(0));
         if (is_integral(x.dtype())) x = x.to(default_float_dtype());
         const DType result_dtype = is_integral(a.tensor(0).dtype()) ? x.dtype() : a.tensor(0).dtype();
@@ -379,8 +399,9 @@ void register_reduce_ops(Registry& r) {
       .composite()
       .forward([](const Args& a) -> std::vector<Tensor> {
         check_floating("norm", a.tensor(0), "norm only supports floating-point dtypes");
-        const DType dtype = a.tensor(0).dtype();
-        const Tensor x = widened(a.tensor(0));
+        // The norm of complex values is that of their moduli (a real result).
+        const DType dtype = real_part_dtype(a.tensor(0).dtype());
+        const Tensor x = widened(is_complex(a.tensor(0).dtype()) ? a.tensor(0).abs() : a.tensor(0));
         double p = a.scalar(1).to_double();
         auto mask = reduced_mask("norm", a.optional_ints(2), x.dim());
         auto dims = dims_of(mask);

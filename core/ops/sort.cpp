@@ -52,6 +52,12 @@ int64_t reduced_size(std::string_view op, const Tensor& x, int64_t d) {
   return n;
 }
 
+// Complex numbers have no order: PyTorch names its missing kernel ("sorting_kernel_method_name", "topk_cpu").
+void check_orderable(std::string_view op, const Tensor& x) {
+  TD_CHECK_ARG(!is_complex(x.dtype()), "[", op, "] \"", op, "\" not implemented for '", scalar_type_name(x.dtype()),
+               "'");
+}
+
 void check_not_bool(std::string_view op, const Tensor& x) {
   TD_CHECK_ARG(x.dtype() != DType::kBool, "[", op, "] \"", op, "\" not implemented for 'Bool'");
 }
@@ -208,6 +214,7 @@ void register_sort_ops(Registry& r) {
       .doc("values sorted along dim and their indices; NaN sorts as the largest value; always stable")
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
+        check_orderable("sort", x);
         auto [values, indices] = sort_along(x, wrap_dim("sort", a.int_at(1), x.dim()), a.bool_at(2));
         return {values, indices};
       })
@@ -222,6 +229,7 @@ void register_sort_ops(Registry& r) {
       .no_grad()
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
+        check_orderable("argsort", x);
         return {sort_along(x, wrap_dim("argsort", a.int_at(1), x.dim()), a.bool_at(2)).second};
       });
 
@@ -238,6 +246,7 @@ void register_sort_ops(Registry& r) {
           "NaN counts as the largest")
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
+        check_orderable("topk", x);
         const int64_t k = a.int_at(1), d = wrap_dim("topk", a.int_at(2), x.dim());
         const int64_t n = x.dim() ? x.size(d) : 1;
         TD_CHECK(k >= 0 && k <= n, ErrorCode::kOutOfRange, "[topk] selected index k out of range (k = ", k,
@@ -257,6 +266,7 @@ void register_sort_ops(Registry& r) {
       .doc("the k-th smallest element along dim (k from 1) and its index; NaN counts as the largest")
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
+        check_orderable("kthvalue", x);
         const int64_t k = a.int_at(1), d = wrap_dim("kthvalue", a.int_at(2), x.dim());
         const int64_t n = reduced_size("kthvalue", x, d);
         TD_CHECK(k >= 1 && k <= n, ErrorCode::kOutOfRange,
@@ -284,6 +294,7 @@ void register_sort_ops(Registry& r) {
                         : "the lower median of all elements; NaN if any is NaN")
         .forward([ignore_nan, name](const Args& a) -> std::vector<Tensor> {
           const Tensor& x = a.tensor(0);
+          check_orderable(name, x);
           check_not_bool(name, x);
           if (x.numel() == 0 && ignore_nan && is_floating(x.dtype())) {
             return {full({}, Scalar(std::numeric_limits<double>::quiet_NaN()), {x.dtype(), x.device()})};
@@ -306,6 +317,7 @@ void register_sort_ops(Registry& r) {
                         : "the lower median along dim (NaN where a slice has one) and its index")
         .forward([ignore_nan, name](const Args& a) -> std::vector<Tensor> {
           const Tensor& x = a.tensor(0);
+          check_orderable(name, x);
           const int64_t d = wrap_dim(name, a.int_at(1), x.dim());
           reduced_size(name, x, d);
           check_not_bool(name, x);
@@ -324,6 +336,7 @@ void register_sort_ops(Registry& r) {
       .doc("the most frequent value along dim (the smallest of equally frequent ones) and its last index")
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
+        check_orderable("mode", x);
         const int64_t d = wrap_dim("mode", a.int_at(1), x.dim());
         reduced_size("mode", x, d);
         if (x.dim() == 0) return {x.clone(), zeros({}, {DType::kInt64, x.device()})};
@@ -352,6 +365,7 @@ void register_sort_ops(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> {
         // Always sorted (as PyTorch on CUDA): sorted=False allows any order.
         const Tensor& x = a.tensor(0);
+        check_orderable("unique", x);
         if (a.is_none(4)) return unique_flat(x, false, a.bool_at(2), a.bool_at(3));
         return unique_slices("unique", x, a.int_at(4), false, a.bool_at(2), a.bool_at(3));
       });
@@ -366,6 +380,7 @@ void register_sort_ops(Registry& r) {
       .no_grad()
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
+        check_orderable("unique_consecutive", x);
         if (a.is_none(3)) return unique_flat(x, true, a.bool_at(1), a.bool_at(2));
         return unique_slices("unique_consecutive", x, a.int_at(3), true, a.bool_at(1), a.bool_at(2));
       });

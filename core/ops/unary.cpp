@@ -1,4 +1,4 @@
-// Elementwise unary ops: exp/log/trig/... (integers promote to the default float), abs/sign/rounding/relu
+// Elementwise unary ops: exp/log/trig/... (integers promote to the default float), abs/neg/sign/sgn/rounding/relu
 // (dtype kept), the bool predicates isnan/isinf/isfinite/logical_not, and nan_to_num (built on them). Each
 // entry is its name in core/ops/unary_list.h, a backward formula in public ops below, and a functor in
 // kernels/elementwise_ops.h.
@@ -18,16 +18,38 @@ namespace td {
 namespace {
 enum class Kind { kFloat, kAny, kPredicate };
 
+// The unary ops PyTorch 1.13 runs on complex tensors have kernels (kComplexUnary and kComplexAny in
+// kernels/elementwise_ops.h, abs, the predicates); the others are refused in PyTorch's words.
+void complex_check(UnaryOp op, Kind kind, DType dtype) {
+  switch (op) {
+    case UnaryOp::kExp: case UnaryOp::kLog: case UnaryOp::kLog2: case UnaryOp::kLog10: case UnaryOp::kSqrt:
+    case UnaryOp::kRsqrt: case UnaryOp::kSin: case UnaryOp::kCos: case UnaryOp::kTan: case UnaryOp::kAsin:
+    case UnaryOp::kAcos: case UnaryOp::kAtan: case UnaryOp::kSinh: case UnaryOp::kCosh: case UnaryOp::kTanh:
+    case UnaryOp::kAsinh: case UnaryOp::kAcosh: case UnaryOp::kAtanh: case UnaryOp::kSigmoid:
+    case UnaryOp::kReciprocal: case UnaryOp::kAbs: case UnaryOp::kNeg: case UnaryOp::kSgn:
+      return;
+    case UnaryOp::kSign:
+      throw Error(ErrorCode::kInvalidArgument, "[sign] Unlike NumPy, torch.sign is not intended to support complex "
+                                               "numbers. Please use torch.sgn instead.");
+    case UnaryOp::kFloor: case UnaryOp::kCeil: case UnaryOp::kTrunc: {
+      std::string_view name = unary_op_name(op);
+      throw Error(ErrorCode::kInvalidArgument, str("[", name, "] ", name, " is not supported for complex inputs"));
+    }
+    case UnaryOp::kRelu:
+      throw Error(ErrorCode::kInvalidArgument, "[relu] clamp is not supported for complex types");
+    default:
+      // isnan/isinf/isfinite/logical_not look at both parts.
+      if (kind == Kind::kPredicate) return;
+      throw Error(ErrorCode::kInvalidArgument,
+                  str("[", unary_op_name(op), "] not implemented for '", scalar_type_name(dtype), "'"));
+  }
+}
+
 Tensor unary(UnaryOp op, Kind kind, const Tensor& x) {
   std::string_view name = unary_op_name(op);
   DType in = x.dtype(), out_dtype = x.dtype();
   if (is_complex(in)) {
-    const bool has_kernel = op == UnaryOp::kExp || op == UnaryOp::kLog || op == UnaryOp::kSqrt ||
-                            op == UnaryOp::kSin || op == UnaryOp::kCos || op == UnaryOp::kTanh ||
-                            op == UnaryOp::kSigmoid || op == UnaryOp::kReciprocal || op == UnaryOp::kAbs ||
-                            kind == Kind::kPredicate;  // isnan/isinf/isfinite look at both parts
-    TD_CHECK_ARG(has_kernel, "[", name, "] not implemented for '",
-                 scalar_type_name(in), "'");
+    complex_check(op, kind, in);
     // abs of a complex number is its (real) modulus.
     if (op == UnaryOp::kAbs) out_dtype = in == DType::kComplex64 ? DType::kFloat32 : DType::kFloat64;
     if (kind == Kind::kPredicate) out_dtype = DType::kBool;
@@ -42,7 +64,10 @@ Tensor unary(UnaryOp op, Kind kind, const Tensor& x) {
                  "': bitwise ops take integer or bool tensors");
   } else if (op == UnaryOp::kRelu) {
     TD_CHECK_ARG(in != DType::kBool, "[relu] Boolean inputs not supported for relu");
-  } else if (op != UnaryOp::kSign) {
+  } else if (op == UnaryOp::kNeg) {
+    TD_CHECK_ARG(in != DType::kBool, "[neg] Negation, the `-` operator, on a bool tensor is not supported. "
+                 "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.");
+  } else if (op != UnaryOp::kSign && op != UnaryOp::kSgn) {
     TD_CHECK_ARG(in != DType::kBool, "[", name, "] not implemented for 'bool'");
   }
   Tensor src = ops::cast(x, in);
@@ -98,8 +123,10 @@ const std::map<UnaryOp, Derivative>& derivatives() {
       {UnaryOp::kReciprocal, {[](auto& g, auto&, auto& y) { return g.mul(y.mul(y)).neg(); }, false, true}},
       {UnaryOp::kFrac, {[](auto& g, auto&, auto&) { return g; }, false, false}},
       {UnaryOp::kAbs, {[](auto& g, auto& x, auto&) { return g.mul(x.sign()); }, true, false}},
+      {UnaryOp::kNeg, {[](auto& g, auto&, auto&) { return g.neg(); }, false, false}},
       // Piecewise constant: the gradient is zero almost everywhere.
       {UnaryOp::kSign, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
+      {UnaryOp::kSgn, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
       {UnaryOp::kFloor, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
       {UnaryOp::kCeil, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
       {UnaryOp::kRound, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
@@ -149,6 +176,8 @@ void register_unary_ops(Registry& r) {
           "NaN, +inf and -inf replaced by nan (0), posinf and neginf (the dtype's largest and lowest values)")
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
+        TD_CHECK_ARG(!is_complex(x.dtype()), "[nan_to_num] \"nan_to_num\" not implemented for '",
+                     scalar_type_name(x.dtype()), "'");
         if (!is_floating(x.dtype())) return {x.clone()};  // integers hold no NaN or inf
         auto [largest, lowest] = finite_range(x.dtype());
         TensorOptions opts{x.dtype(), x.device()};

@@ -13,7 +13,7 @@
   X(Sinh, sinh) X(Cosh, cosh) X(Tanh, tanh) X(Asinh, asinh) X(Acosh, acosh) X(Atanh, atanh)                 \
   X(Sigmoid, sigmoid) X(Erf, erf) X(Erfc, erfc) X(Erfinv, erfinv) X(Reciprocal, reciprocal) X(Frac, frac)
 #define TD_ANY_UNARY_OPS(X) \
-  X(Abs, abs) X(Sign, sign) X(Floor, floor) X(Ceil, ceil) X(Round, round) X(Trunc, trunc) X(Relu, relu)       \
+  X(Abs, abs) X(Neg, neg) X(Sign, sign) X(Sgn, sgn) X(Floor, floor) X(Ceil, ceil) X(Round, round) X(Trunc, trunc) X(Relu, relu)       \
   X(BitwiseNot, bitwise_not)
 #define TD_PREDICATE_UNARY_OPS(X) X(Isnan, isnan) X(Isinf, isinf) X(Isfinite, isfinite) X(LogicalNot, logical_not)
 

@@ -254,10 +254,15 @@ void float_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
 
 template <class F>
 void any_unary(UnaryOp op, const StridedRef& out, const StridedRef& in) {
-  dispatch(in.dtype, unary_op_name(op), [&](auto tag) {
+  auto run = [&](auto tag) {
     using T = decltype(tag);
     map_loop<T, T>(out, in, fn::InOpMath<F>{});
-  });
+  };
+  if constexpr (fn::kComplexAny<F>) {
+    dispatch_with_complex(in.dtype, unary_op_name(op), run);
+  } else {
+    dispatch(in.dtype, unary_op_name(op), run);
+  }
 }
 
 template <class F>
@@ -717,13 +722,21 @@ class CpuBackend final : public Backend {
 
   void scatter(ScatterMode mode, const StridedRef& out, const StridedRef& index, const StridedRef& src, int dim,
                int) override {
-    dispatch(out.dtype, scatter_mode_name(mode), [&](auto tag) {
+    dispatch_with_complex(out.dtype, scatter_mode_name(mode), [&](auto tag) {
       using T = decltype(tag);
-      switch (mode) {
+      if constexpr (is_complex_v<T>) {  // complex numbers have no max or min; the front end refuses them
+        if (mode == ScatterMode::kAssign) return scatter_loop<T, ScatterMode::kAssign>(out, index, src, dim);
+        if (mode == ScatterMode::kAdd) return scatter_loop<T, ScatterMode::kAdd>(out, index, src, dim);
+        if (mode == ScatterMode::kMul) return scatter_loop<T, ScatterMode::kMul>(out, index, src, dim);
+        throw Error(ErrorCode::kUnimplemented,
+                    str("[", scatter_mode_name(mode), "] has no CPU kernel for dtype ", dtype_name(out.dtype)));
+      } else {
+        switch (mode) {
 #define TD_SCATTER_CASE(Name) \
   case ScatterMode::Name: return scatter_loop<T, ScatterMode::Name>(out, index, src, dim);
-        TD_FOR_EACH_SCATTER_MODE(TD_SCATTER_CASE)
+          TD_FOR_EACH_SCATTER_MODE(TD_SCATTER_CASE)
 #undef TD_SCATTER_CASE
+        }
       }
     });
   }

@@ -92,6 +92,9 @@ __global__ void scatter_kernel(int64_t n, Indexer ix, T* out, const int64_t* ind
     const T v = src[offset_of<2>(ix, i)];
     if constexpr (Mode == ScatterMode::kAssign) {
       *dst = v;
+    } else if constexpr (Mode == ScatterMode::kAdd && is_complex_v<T>) {
+      atomicAdd(&dst->re, v.re);  // complex addition is part by part
+      atomicAdd(&dst->im, v.im);
     } else if constexpr (Mode == ScatterMode::kAdd && std::is_same_v<T, int64_t>) {
       atomicAdd(reinterpret_cast<unsigned long long*>(dst), static_cast<unsigned long long>(v));  // two's complement
     } else if constexpr (Mode == ScatterMode::kAdd &&
@@ -182,17 +185,36 @@ void gather(DType dtype, int64_t n, const Indexer& ix, void* out, const void* in
 
 void scatter(ScatterMode mode, DType dtype, int64_t n, const Indexer& ix, void* out, const int64_t* index,
              const void* src, int64_t dim_stride) {
-  dispatch(dtype, scatter_mode_name(mode).data(), [&](auto tag) {
+  dispatch_with_complex(dtype, scatter_mode_name(mode).data(), [&](auto tag) {
     using T = decltype(tag);
     auto* o = static_cast<T*>(out);
     auto* s = static_cast<const T*>(src);
-    switch (mode) {
+    if constexpr (is_complex_v<T>) {
+      // Complex numbers have no max or min (the front end refuses them), and a complex128 product would need
+      // a 16-byte compare-and-swap.
+      if (mode == ScatterMode::kAssign) {
+        scatter_kernel<T, ScatterMode::kAssign><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride);
+      } else if (mode == ScatterMode::kAdd) {
+        scatter_kernel<T, ScatterMode::kAdd><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride);
+      } else if constexpr (sizeof(T) == 8) {
+        if (mode != ScatterMode::kMul) {
+          throw Error(ErrorCode::kUnimplemented,
+                      str("[", scatter_mode_name(mode), "] has no CUDA kernel for dtype ", dtype_name(dtype)));
+        }
+        scatter_kernel<T, ScatterMode::kMul><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride);
+      } else {
+        throw Error(ErrorCode::kUnimplemented,
+                    str("[", scatter_mode_name(mode), "] has no CUDA kernel for dtype ", dtype_name(dtype)));
+      }
+    } else {
+      switch (mode) {
 #define TD_SCATTER_LAUNCH(Name)                                                                        \
   case ScatterMode::Name:                                                                              \
     scatter_kernel<T, ScatterMode::Name><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride); \
     break;
-      TD_FOR_EACH_SCATTER_MODE(TD_SCATTER_LAUNCH)
+        TD_FOR_EACH_SCATTER_MODE(TD_SCATTER_LAUNCH)
 #undef TD_SCATTER_LAUNCH
+      }
     }
   });
   check(cudaGetLastError(), "scatter kernel launch");

@@ -47,7 +47,7 @@ void float_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, 
 
 template <class F>
 void any_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in) {
-  dispatch(dtype, unary_op_name(op).data(), [&](auto tag) {
+  auto run = [&](auto tag) {
     using T = decltype(tag);
     if constexpr (std::is_same_v<F, fn::BitwiseNot> && fn::kAnyFloat<T>) {
       // The front end refuses bitwise_not on floats: no kernel is compiled for them.
@@ -55,7 +55,12 @@ void any_op(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, co
     } else {
       launch<T, T, fn::InOpMath<F>>(n, ix, out, in);
     }
-  });
+  };
+  if constexpr (fn::kComplexAny<F>) {
+    dispatch_with_complex(dtype, unary_op_name(op).data(), run);
+  } else {
+    dispatch(dtype, unary_op_name(op).data(), run);
+  }
 }
 
 template <class F>

@@ -409,6 +409,301 @@ TD_DEVICE_TEST(ComplexTest, Errors) {
               HasSubstr("For non-complex input tensors, argument alpha must not be a complex number."));
 }
 
+// The elementary functions of core/complex.h (the code both backends run) against std::complex, which is what
+// PyTorch's CPU kernels call: a grid of finite values to ~1e-13 relative (float: 2e-6), and Annex G's signed
+// zeros and infinities on the axes exactly.
+TEST(ComplexType, ElementaryFunctionsMatchStdComplex) {
+  using C = std::complex<double>;
+  const std::vector<std::pair<const char*, std::function<C(C)>>> ours = {
+#define TD_OURS(fn) {#fn, [](C z) { const Complex<double> r = fn(Complex<double>(z)); return C(r.re, r.im); }}
+      TD_OURS(exp),  TD_OURS(log),  TD_OURS(sqrt), TD_OURS(sin),   TD_OURS(cos),   TD_OURS(tan),
+      TD_OURS(sinh), TD_OURS(cosh), TD_OURS(tanh), TD_OURS(asin),  TD_OURS(acos),  TD_OURS(atan),
+      TD_OURS(asinh), TD_OURS(acosh), TD_OURS(atanh), TD_OURS(log10),
+#undef TD_OURS
+  };
+  const std::vector<std::function<C(C)>> theirs = {
+      [](C z) { return std::exp(z); },  [](C z) { return std::log(z); },   [](C z) { return std::sqrt(z); },
+      [](C z) { return std::sin(z); },  [](C z) { return std::cos(z); },   [](C z) { return std::tan(z); },
+      [](C z) { return std::sinh(z); }, [](C z) { return std::cosh(z); },  [](C z) { return std::tanh(z); },
+      [](C z) { return std::asin(z); }, [](C z) { return std::acos(z); },  [](C z) { return std::atan(z); },
+      [](C z) { return std::asinh(z); }, [](C z) { return std::acosh(z); }, [](C z) { return std::atanh(z); },
+      [](C z) { return std::log10(z); },
+  };
+  std::vector<C> grid;
+  const double parts[] = {0.0, -0.0, 1.0, -1.0, 0.5, -0.75, 2.0, -3.5, 1e-9, 0.999, 1.001, 17.0, -40.0, 250.0};
+  for (double x : parts) {
+    for (double y : parts) grid.emplace_back(x, y);
+  }
+  for (int i = 0; i < 400; ++i) grid.emplace_back(std::sin(i * 1.7) * (i % 7 + 1), std::cos(i * 0.9) * (i % 5 + 0.1));
+  // Relative to the result's modulus part by part; infinite parts must match exactly (log(0) is -inf).
+  auto near = [](C got, C want) {
+    const double scale = std::hypot(std::isinf(want.real()) ? 0 : want.real(), std::isinf(want.imag()) ? 0 : want.imag());
+    auto part = [&](double g, double w) { return std::isinf(w) ? g == w : std::fabs(g - w) <= 1e-13 * scale + 1e-300; };
+    return part(got.real(), want.real()) && part(got.imag(), want.imag());
+  };
+  auto same_zero_sign = [](double got, double want) { return want != 0 || std::signbit(got) == std::signbit(want); };
+  for (size_t f = 0; f < ours.size(); ++f) {
+    SCOPED_TRACE(ours[f].first);
+    for (C z : grid) {
+      const C got = ours[f].second(z), want = theirs[f](z);
+      EXPECT_TRUE(near(got, want)) << "at " << z << ": " << got << " vs " << want;
+      EXPECT_TRUE(same_zero_sign(got.real(), want.real()) && same_zero_sign(got.imag(), want.imag()))
+          << "sign of a zero part at " << z << ": " << got << " vs " << want;
+    }
+  }
+  // The same functions computed in float stay within a few float ulps of std::complex<float>.
+  for (C z : grid) {
+    const std::complex<float> zf(static_cast<float>(z.real()), static_cast<float>(z.imag()));
+    const Complex<float> a = asin(Complex<float>(zf.real(), zf.imag())), t = atanh(Complex<float>(zf.real(), zf.imag()));
+    const std::complex<float> wa = std::asin(zf), wt = std::atanh(zf);
+    EXPECT_LE(std::abs(std::complex<float>(a.re, a.im) - wa), 2e-6f * (std::abs(wa) + 1e-30f)) << zf;
+    if (std::isfinite(std::abs(wt))) {  // atanh(±1) is infinite
+      EXPECT_LE(std::abs(std::complex<float>(t.re, t.im) - wt), 2e-6f * (std::abs(wt) + 1e-30f)) << zf;
+    }
+  }
+  // Infinite parts, as Annex G (and std::complex) give them.
+  const double inf = INFINITY;
+  const std::vector<C> infinite = {{inf, 0.0}, {-inf, 0.0}, {inf, 1.0}, {-inf, -2.0}, {1.0, inf}, {-3.0, -inf},
+                                   {inf, inf}, {-inf, inf}, {0.0, inf}};
+  for (size_t f = 0; f < ours.size(); ++f) {
+    SCOPED_TRACE(ours[f].first);
+    for (C z : infinite) {
+      const C got = ours[f].second(z), want = theirs[f](z);
+      auto part_ok = [](double g, double w) {
+        if (std::isnan(w)) return std::isnan(g);
+        if (std::isinf(w)) return std::isinf(g);  // Annex G leaves some signs of infinite parts unspecified
+        return std::fabs(g - w) <= 1e-15 * (std::fabs(w) + 1);
+      };
+      EXPECT_TRUE(part_ok(got.real(), want.real()) && part_ok(got.imag(), want.imag()))
+          << "at " << z << ": " << got << " vs " << want;
+    }
+  }
+}
+
+TD_DEVICE_TEST(ComplexTest, BranchCutsAndSpecialValues) {
+  const double inf = INFINITY, nan = NAN;
+  auto one = [&](const char* op, c128 z) { return call_op(op, {make_z({z})})[0].to_vector<c128>()[0]; };
+  auto exact = [](c128 got, c128 want) {
+    auto part = [](double g, double w) {
+      return std::isnan(w) ? std::isnan(g) : g == w && std::signbit(g) == std::signbit(w);
+    };
+    return part(got.real(), want.real()) && part(got.imag(), want.imag());
+  };
+  const double pi = std::numbers::pi, half_pi = pi / 2;
+  // sqrt and log take the side of the cut that the sign of a zero imaginary part names.
+  EXPECT_PRED2(exact, one("sqrt", {-1, 0.0}), c128(0, 1));
+  EXPECT_PRED2(exact, one("sqrt", {-1, -0.0}), c128(0, -1));
+  EXPECT_PRED2(exact, one("sqrt", {0.0, -0.0}), c128(0, -0.0));
+  EXPECT_PRED2(exact, one("sqrt", {nan, inf}), c128(inf, inf));  // an infinite imaginary part wins over NaN
+  EXPECT_PRED2(exact, one("log", {0.0, 0.0}), c128(-inf, 0));
+  EXPECT_PRED2(exact, one("log", {-0.0, 0.0}), c128(-inf, pi));
+  EXPECT_PRED2(exact, one("log", {-1, 0.0}), c128(0, pi));
+  EXPECT_PRED2(exact, one("log", {-1, -0.0}), c128(0, -pi));
+  EXPECT_PRED2(exact, one("log", {inf, nan}), c128(inf, nan));
+  // The inverse functions: above and below their cuts on the real (asin, acos, acosh, atanh) and imaginary
+  // (asinh, atan) axes.
+  const double acosh2 = std::acosh(2.0), atanh_half = std::atanh(0.5);
+  EXPECT_NEAR(one("asin", {2, 0.0}).imag(), acosh2, 1e-15);
+  EXPECT_NEAR(one("asin", {2, -0.0}).imag(), -acosh2, 1e-15);
+  EXPECT_NEAR(one("acos", {2, 0.0}).imag(), -acosh2, 1e-15);
+  EXPECT_NEAR(one("acos", {2, -0.0}).imag(), acosh2, 1e-15);
+  EXPECT_NEAR(one("acosh", {-2, 0.0}).imag(), pi, 1e-15);
+  EXPECT_NEAR(one("acosh", {-2, -0.0}).imag(), -pi, 1e-15);
+  EXPECT_NEAR(one("atanh", {2, 0.0}).imag(), half_pi, 1e-15);
+  EXPECT_NEAR(one("atanh", {2, -0.0}).imag(), -half_pi, 1e-15);
+  EXPECT_NEAR(one("asinh", {0.0, 2}).real(), acosh2, 1e-15);
+  EXPECT_NEAR(one("asinh", {-0.0, 2}).real(), -acosh2, 1e-15);
+  // std::atan's side of the cut (PyTorch 1.13 gives -pi/2 on both sides, from i/2 log((i+z)/(i-z))).
+  EXPECT_NEAR(one("atan", {0.0, 2}).real(), half_pi, 1e-15);
+  EXPECT_NEAR(one("atan", {-0.0, 2}).real(), -half_pi, 1e-15);
+  EXPECT_PRED2(exact, one("atanh", {1, 0.0}), c128(inf, 0));  // PyTorch: atanh(-1) is -inf+0j
+  EXPECT_PRED2(exact, one("atanh", {-1, 0.0}), c128(-inf, 0));
+  EXPECT_NEAR(one("atanh", {0.5, 0.0}).real(), atanh_half, 1e-15);
+  EXPECT_PRED2(exact, one("acosh", {-1, 0.0}), c128(0, pi));
+  // Infinities: exp, the hyperbolic functions and the inverse ones.
+  EXPECT_PRED2(exact, one("exp", {inf, 0.0}), c128(inf, 0));
+  EXPECT_PRED2(exact, one("exp", {-inf, inf}), c128(0, 0));
+  EXPECT_TRUE(std::isinf(one("exp", {inf, nan}).real()));
+  EXPECT_PRED2(exact, one("sinh", {inf, 0.0}), c128(inf, 0));
+  EXPECT_PRED2(exact, one("cosh", {-inf, 0.0}), c128(inf, -0.0));
+  EXPECT_PRED2(exact, one("tanh", {inf, 1}), c128(1, 0));
+  EXPECT_PRED2(exact, one("tanh", {-30, 2}), c128(-1, -0.0));  // sign of sin(2y)
+  EXPECT_PRED2(exact, one("asinh", {inf, 1}), c128(inf, 0));
+  EXPECT_PRED2(exact, one("acos", {1, inf}), c128(half_pi, -inf));
+  EXPECT_PRED2(exact, one("atanh", {inf, -1}), c128(0, -half_pi));
+  // NaN parts stay NaN.
+  for (const char* op : {"exp", "log", "sqrt", "sin", "tan", "asin", "acos", "atan", "asinh", "acosh", "atanh"}) {
+    SCOPED_TRACE(op);
+    const c128 r = one(op, {nan, 1});
+    EXPECT_TRUE(std::isnan(r.real()) && std::isnan(r.imag())) << r;
+  }
+  // sgn is z / |z| part by part, 0 for 0; division by zero gives NaN parts (rsqrt, reciprocal), as PyTorch.
+  EXPECT_PRED2(exact, one("sgn", {0.0, 0.0}), c128(0, 0));
+  EXPECT_PRED2(exact, one("sgn", {3, -4}), c128(0.6, -0.8));
+  EXPECT_TRUE(std::isnan(one("rsqrt", {0, 0}).real()) && std::isnan(one("reciprocal", {0, 0}).imag()));
+  // neg flips the sign of zero parts too.
+  EXPECT_PRED2(exact, one("neg", {1, 0.0}), c128(-1, -0.0));
+  EXPECT_PRED2(exact, one("neg", {-inf, -0.0}), c128(inf, 0.0));
+}
+
+TD_DEVICE_TEST(ComplexTest, MoreUnaryMathMatchesStdComplex) {
+  const std::vector<c128> values = {{0.5, -1.25}, {-2, 0.3}, {1.5, 0}, {-0.7, -0.2}, {3, 4}};
+  const std::vector<std::pair<const char*, c128 (*)(const c128&)>> ops = {
+      {"log2", [](const c128& z) { return std::log(z) / std::log(2.0); }},
+      {"log10", [](const c128& z) { return std::log10(z); }},
+      {"rsqrt", [](const c128& z) { return 1.0 / std::sqrt(z); }},
+      {"tan", [](const c128& z) { return std::tan(z); }},
+      {"sinh", [](const c128& z) { return std::sinh(z); }},
+      {"cosh", [](const c128& z) { return std::cosh(z); }},
+      {"asin", [](const c128& z) { return std::asin(z); }},
+      {"acos", [](const c128& z) { return std::acos(z); }},
+      {"atan", [](const c128& z) { return std::atan(z); }},
+      {"asinh", [](const c128& z) { return std::asinh(z); }},
+      {"acosh", [](const c128& z) { return std::acosh(z); }},
+      {"atanh", [](const c128& z) { return std::atanh(z); }},
+      {"neg", [](const c128& z) { return -z; }},
+      {"square", [](const c128& z) { return z * z; }},
+      {"sgn", [](const c128& z) { return z / std::abs(z); }},
+  };
+  Tensor z = make_z(values);
+  for (const auto& [op, f] : ops) {
+    SCOPED_TRACE(op);
+    std::vector<c128> want;
+    for (const c128& v : values) want.push_back(f(v));
+    Tensor r = call_op(op, {z})[0];
+    EXPECT_EQ(r.dtype(), DType::kComplex128);
+    expect_near(r.to_vector<c128>(), want, 1e-14);
+    Tensor r64 = call_op(op, {z.to(DType::kComplex64)})[0];
+    EXPECT_EQ(r64.dtype(), DType::kComplex64);
+    expect_near(r64.to(DType::kComplex128).to_vector<c128>(), want, 1e-5);
+    // Strided input: every other element of a longer tensor.
+    Tensor strided = Tensor::cat({z.unsqueeze(1), z.unsqueeze(1)}, 1).select(1, 1);
+    expect_near(call_op(op, {strided})[0].to_vector<c128>(), want, 1e-14);
+  }
+  // In-place forms exist for the new dtype-keeping ops.
+  Tensor w = make_z({{1, -2}});
+  w.neg_();
+  EXPECT_EQ(w.to_vector<c128>(), (std::vector<c128>{{-1, 2}}));
+}
+
+TD_DEVICE_TEST(ComplexTest, PowFollowsPyTorch) {
+  Tensor z = make_z({{1, 2}, {-1, 0}, {0, 0}});
+  // Number exponents take PyTorch's exact shortcuts: (-1)^2 is 1 - 0i, not exp(2 log(-1)) = 1 - 2.4e-16i.
+  EXPECT_EQ(z.pow(2).to_vector<c128>(), (std::vector<c128>{{-3, 4}, {1, -0.0}, {0, 0}}));
+  EXPECT_EQ(z.pow(3).to_vector<c128>(), (std::vector<c128>{{-11, -2}, {-1, 0}, {0, 0}}));
+  EXPECT_EQ(z.pow(0).to_vector<c128>(), (std::vector<c128>{{1, 0}, {1, 0}, {1, 0}}));
+  EXPECT_EQ(z.pow(1).to_vector<c128>(), z.to_vector<c128>());
+  expect_near(make_z({{-4, 0}}).pow(0.5).to_vector<c128>(), {{0, 2}}, 0);
+  expect_near(make_z({{1, 2}}).pow(-2).to_vector<c128>(), {{-0.12, -0.16}}, 1e-16);
+  // A tensor exponent is exp(b log a), as std::pow: 0^0 is NaN there (PyTorch: nan+nanj).
+  Tensor zero = make_z({{0, 0}});
+  const c128 p00 = zero.pow(zero).item<c128>();
+  EXPECT_TRUE(std::isnan(p00.real()) && std::isnan(p00.imag()));
+  EXPECT_EQ(zero.pow(make_z({{2, 1}})).item<c128>(), c128(0, 0));
+  expect_near(make_z({{-1, 0}}).pow(make_z({{2, 0}})).to_vector<c128>(), {{1, -2.4492935982947064e-16}}, 1e-30);
+  // A complex number exponent of a real tensor promotes it: 2^i = cos(ln 2) + i sin(ln 2).
+  Tensor r = tensor(std::vector<float>{2, -1}, {2}, device_).pow(Scalar(c128(0, 1)));
+  EXPECT_EQ(r.dtype(), DType::kComplex64);
+  expect_near(r.to(DType::kComplex128).to_vector<c128>(), {{std::cos(std::log(2.0)), std::sin(std::log(2.0))},
+                                                          {std::exp(-std::numbers::pi), 0}}, 1e-7);
+  EXPECT_EQ(z.to(DType::kComplex64).pow(2).dtype(), DType::kComplex64);
+}
+
+TD_DEVICE_TEST(ComplexTest, IndexOps) {
+  Tensor base = make_z({{1, 1}, {2, 2}, {3, 3}, {4, 4}});
+  Tensor idx = tensor(std::vector<int64_t>{3, 0, 3}, {3}, device_);
+  Tensor src = make_z({{0.5, -1}, {10, 0}, {0, 2}});
+  // Duplicate indices add up: 4+4i + (0.5-i) + 2i = 4.5+5i.
+  EXPECT_EQ(base.scatter_add(0, idx, src).to_vector<c128>(),
+            (std::vector<c128>{{11, 1}, {2, 2}, {3, 3}, {4.5, 5}}));
+  EXPECT_EQ(base.index_add(0, idx, src).to_vector<c128>(), (std::vector<c128>{{11, 1}, {2, 2}, {3, 3}, {4.5, 5}}));
+  EXPECT_EQ(base.scatter(0, tensor(std::vector<int64_t>{2, 0}, {2}, device_), src.narrow(0, 0, 2)).to_vector<c128>(),
+            (std::vector<c128>{{10, 0}, {2, 2}, {0.5, -1}, {4, 4}}));
+  Tensor acc = base.clone();
+  acc.index_put_({idx}, src, /*accumulate=*/true);
+  EXPECT_EQ(acc.to_vector<c128>(), (std::vector<c128>{{11, 1}, {2, 2}, {3, 3}, {4.5, 5}}));
+  Tensor mask = tensor_bool({true, false, false, true}, {4}, device_);
+  EXPECT_EQ(base.masked_fill(mask, Scalar(c128(0, -1))).to_vector<c128>(),
+            (std::vector<c128>{{0, -1}, {2, 2}, {3, 3}, {0, -1}}));
+  EXPECT_EQ(base.masked_select(mask).to_vector<c128>(), (std::vector<c128>{{1, 1}, {4, 4}}));
+  EXPECT_EQ(base.take(tensor(std::vector<int64_t>{-1, 1}, {2}, device_)).to_vector<c128>(),
+            (std::vector<c128>{{4, 4}, {2, 2}}));
+  // A complex number is non-zero when either part is.
+  EXPECT_EQ(make_z({{0, 0}, {0, 1}, {-0.0, 0}, {2, 0}}).nonzero().to_vector<int64_t>(), (std::vector<int64_t>{1, 3}));
+  // scatter_reduce: sum, mean and prod (complex64 on CUDA: a complex128 product needs a 16-byte CAS).
+  Tensor ri = tensor(std::vector<int64_t>{1, 1}, {2}, device_);
+  Tensor rs = make_z({{0, 1}, {2, 0}});
+  EXPECT_EQ(base.scatter_reduce(0, ri, rs, "sum").to_vector<c128>(),
+            (std::vector<c128>{{1, 1}, {4, 3}, {3, 3}, {4, 4}}));
+  // (2+2i) i 2 = -4+4i; the mean of 2+2i, i and 2 is (4+3i)/3.
+  EXPECT_EQ(base.to(DType::kComplex64).scatter_reduce(0, ri, rs.to(DType::kComplex64), "prod").to_vector<c64>()[1],
+            c64(-4, 4));
+  expect_near({base.scatter_reduce(0, ri, rs, "mean").to_vector<c128>()[1]}, {{4.0 / 3, 1}}, 1e-15);
+  if (!device_.is_cuda()) {
+    EXPECT_EQ(base.scatter_reduce(0, ri, rs, "prod").to_vector<c128>()[1], c128(-4, 4));
+  }
+}
+
+TD_DEVICE_TEST(ComplexTest, RealValuedReductions) {
+  Tensor z = make_z({{3, 4}, {0, 0}, {1, -1}});
+  // The variance of complex values is real: the mean of |z - mean|^2 (corrected). mean = (4+3i)/3.
+  double ss = 0;
+  const c128 mean(4.0 / 3, 1.0);
+  for (c128 v : {c128(3, 4), c128(0, 0), c128(1, -1)}) ss += std::norm(v - mean);
+  EXPECT_EQ(z.var().dtype(), DType::kFloat64);
+  EXPECT_NEAR(z.var().item<double>(), ss / 2, 1e-14);
+  EXPECT_NEAR(z.to(DType::kComplex64).std().item<float>(), std::sqrt(ss / 2), 1e-6);
+  // The 2-norm of complex values is that of their moduli: sqrt(25 + 0 + 2).
+  EXPECT_EQ(z.norm().dtype(), DType::kFloat64);
+  EXPECT_NEAR(z.norm().item<double>(), std::sqrt(27.0), 1e-14);
+  EXPECT_NEAR(z.norm(1).item<double>(), 5 + std::sqrt(2.0), 1e-14);
+  EXPECT_EQ(z.isclose(make_z({{3, 4 + 1e-9}, {0, 1e-9}, {1, 1}})).to_vector<uint8_t>(), (std::vector<uint8_t>{1, 1, 0}));  // |1e-9 i| <= atol
+}
+
+// One test per class of refusal: PyTorch 1.13 refuses these on complex tensors, naming the op and dtype.
+TD_DEVICE_TEST(ComplexTest, RefusesUnaryOpsPyTorchRefuses) {
+  Tensor a = make_c({{1, 2}, {3, -1}});
+  EXPECT_THAT(error_of([&] { a.sign(); }),
+              HasSubstr("[sign] Unlike NumPy, torch.sign is not intended to support complex numbers. Please use "
+                        "torch.sgn instead."));
+  for (const char* op : {"floor", "ceil", "trunc"}) {
+    EXPECT_THAT(error_of([&] { call_op(op, {a}); }), HasSubstr(str("[", op, "] ", op, " is not supported for complex inputs")));
+  }
+  EXPECT_THAT(error_of([&] { a.relu(); }), HasSubstr("[relu] clamp is not supported for complex types"));
+  // PyTorch 1.13 has no complex kernels for exp2, expm1 and log1p yet (later releases add them).
+  for (const char* op : {"exp2", "expm1", "log1p", "erfc", "frac", "round", "bitwise_not"}) {
+    EXPECT_THAT(error_of([&] { call_op(op, {a}); }), HasSubstr(str("[", op, "] not implemented for 'ComplexFloat'")));
+  }
+  EXPECT_THAT(error_of([&] { make_z({{1, 0}}).nan_to_num(); }),
+              HasSubstr("[nan_to_num] \"nan_to_num\" not implemented for 'ComplexDouble'"));
+}
+
+TD_DEVICE_TEST(ComplexTest, RefusesOrderingOps) {
+  Tensor a = make_c({{1, 2}, {3, -1}, {0, 0}});
+  for (const char* op : {"sort", "argsort", "msort", "unique"}) {
+    EXPECT_THAT(error_of([&] { call_op(op, {a}); }), HasSubstr("not implemented for 'ComplexFloat'")) << op;
+  }
+  EXPECT_THAT(error_of([&] { call_op("topk", {a, Scalar(1)}); }),
+              HasSubstr("[topk] \"topk\" not implemented for 'ComplexFloat'"));
+  EXPECT_THAT(error_of([&] { call_op("kthvalue", {a, Scalar(1)}); }),
+              HasSubstr("[kthvalue] \"kthvalue\" not implemented for 'ComplexFloat'"));
+  EXPECT_THAT(error_of([&] { a.max(); }), HasSubstr("[max] \"max\" not implemented for 'ComplexFloat'"));
+  EXPECT_THAT(error_of([&] { a.amax(); }), HasSubstr("[amax] \"amax\" not implemented for 'ComplexFloat'"));
+  EXPECT_THAT(error_of([&] { a.argmax(); }), HasSubstr("[argmax] \"argmax\" not implemented for 'ComplexFloat'"));
+  EXPECT_THAT(error_of([&] { call_op("max.dim", {a, Scalar(0)}); }),
+              HasSubstr("[max] max(): does not support complex input (got ComplexFloat)"));
+  EXPECT_THAT(error_of([&] { a.clamp(0, 1); }), HasSubstr("[clamp] clamp is not supported for complex types"));
+  EXPECT_THAT(error_of([&] { a.clamp_min(0); }), HasSubstr("clamp is not supported for complex types"));
+  EXPECT_THAT(error_of([&] { a.softmax(0); }),
+              HasSubstr("\"softmax_lastdim_kernel_impl\" not implemented for 'ComplexFloat'"));
+  EXPECT_THAT(error_of([&] { call_op("logsumexp", {a, std::vector<int64_t>{0}}); }),
+              HasSubstr("[logsumexp] logsumexp(): Expected floating point type for result tensor, but got: "
+                        "ComplexFloat"));
+  EXPECT_THAT(error_of([&] { a.scatter_reduce(0, tensor(std::vector<int64_t>{0}, {1}, device_), a.narrow(0, 0, 1),
+                                              "amax"); }),
+              HasSubstr("[scatter_reduce] \"scatter_gather_tensor_cpu_reduce_amax\" not implemented for 'ComplexFloat'"));
+}
+
 TD_INSTANTIATE_DEVICES(ComplexTest);
 
 }  // namespace

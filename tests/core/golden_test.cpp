@@ -131,6 +131,8 @@ Value value_from_json(const json& v) {
   if (v.is_number_integer()) return Scalar(v.get<int64_t>());
   if (v.is_number_float()) return Scalar(v.get<double>());
   if (v.is_string()) return v.get<std::string>();
+  // A complex number: {"complex": [re, im]} (generate.encode_kwargs).
+  if (v.is_object()) return Scalar(std::complex<double>(v.at("complex").at(0).get<double>(), v.at("complex").at(1).get<double>()));
   return v.get<std::vector<int64_t>>();
 }
 

@@ -437,12 +437,11 @@ TD_DEVICE_TEST(SortTest, UnsupportedDtypes) {
   EXPECT_STREQ(e.what(), "[topk] \"topk\" not implemented for 'Bool'");
   EXPECT_THAT(error_of([&] { (void)b.kthvalue(1); }).what(), HasSubstr("not implemented for 'Bool'"));
   EXPECT_THAT(error_of([&] { (void)b.median(); }).what(), HasSubstr("not implemented for 'Bool'"));
-  // No sort kernel for complex numbers yet: a named UNIMPLEMENTED error, never a wrong result.
+  // Complex numbers have no order: refused as PyTorch refuses them, naming the op and the dtype.
   Tensor h = empty({3}, {DType::kComplex64, device_});
   e = error_of([&] { (void)h.sort(); });
-  EXPECT_EQ(e.code(), ErrorCode::kUnimplemented);
-  EXPECT_THAT(e.what(), HasSubstr("[sort] has no"));
-  EXPECT_THAT(e.what(), HasSubstr("complex64"));
+  EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+  EXPECT_STREQ(e.what(), "[sort] \"sort\" not implemented for 'ComplexFloat'");
 }
 
 TD_INSTANTIATE_DEVICES(SortTest);

@@ -97,9 +97,11 @@ def encode_tensor(t):
 
 
 def encode_kwargs(kwargs):
+    """dtypes by name; a complex number as {"complex": [re, im]} (JSON has no complex numbers)."""
     out = {}
     for k, v in kwargs.items():
-        out[k] = dtype_name(v) if isinstance(v, torch.dtype) else v
+        out[k] = dtype_name(v) if isinstance(v, torch.dtype) else {"complex": [v.real, v.imag]} if isinstance(
+            v, complex) else v
     return out
 
 

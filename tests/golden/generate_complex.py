@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """Writes tests/golden/complex.json: PyTorch 1.13's results for complex64 and complex128 tensors: arithmetic,
-elementwise math, matrix products, promotion with the real dtypes and with numbers, real/imag/view_as_real/view_as_complex/complex/polar/angle/conj,
-equality, sums and products over dims, copy-like ops (where,
-gather, index_select, flip, non-contiguous layouts) and casts both ways.
+elementwise math (every unary op PyTorch 1.13 runs on complex tensors, on several shapes, a transposed and an
+expanded input), pow with tensor and number exponents (PyTorch's exact shortcuts for 0, 1, 2, 3, -2, ±1/2, -1),
+matrix products, promotion with the real dtypes and with numbers, real/imag/view_as_real/view_as_complex/
+complex/polar/angle/conj, equality, isclose/allclose, sums, means and products over dims, scans, index and
+shape ops (gather, scatter, scatter_add, scatter_reduce, index_select, index_add, index_put, index_fill,
+masked_fill, masked_select, take, where, cat, stack, flip, roll, repeat, tril/triu, diag/diagonal, nonzero,
+contiguous) and casts both ways.
 
 Run with the system Python, which has PyTorch 1.13:  /usr/bin/python3 tests/golden/generate_complex.py
 
@@ -15,7 +19,8 @@ import os
 
 import torch
 
-from generate import BOOL, F32, F64, I64, bools, ints, make_case, randn, transposed, write_fixture
+from generate import BOOL, F32, F64, I64, bools, expanded, ints, make_case, randn, transposed, write_fixture
+from generate_shape import shape_case
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "complex.json")
@@ -55,7 +60,7 @@ def cases():
         # ---- elementwise math (abs gives the real modulus) ----
         for op, make in [("exp", crandn), ("log", cnonzero), ("sqrt", crandn), ("sin", crandn), ("cos", crandn),
                          ("tanh", crandn), ("sigmoid", crandn), ("reciprocal", cnonzero), ("abs", crandn)]:
-            add(case(f"complex_{op}_{s}", op, [make(2, 3, dtype=dt)]))
+            add(case(f"complex_{op}_2x3_{s}", op, [make(2, 3, dtype=dt)]))
         add(case(f"complex_exp_transposed_{s}", "exp", [transposed(crandn(3, 4, dtype=dt))]))
         # ---- matrix products (cgemm/zgemm) ----
         add(case(f"complex_mm_{s}", "mm", [crandn(3, 5, dtype=dt), crandn(5, 4, dtype=dt)]))
@@ -80,6 +85,102 @@ def cases():
         add(case(f"complex_index_select_{s}", "index_select", [crandn(4, 3, dtype=dt), torch.tensor([3, 0, 0])], dim=0))
         add(case(f"complex_flip_{s}", "flip", [crandn(3, 4, dtype=dt)], dims=[0, 1]))
         add(case(f"complex_contiguous_transposed_{s}", "contiguous", [transposed(crandn(17, 33, dtype=dt))]))
+
+    # ---- the rest of PyTorch 1.13's complex unary ops: several shapes, a transposed and an expanded input ----
+    unary = [("log2", cnonzero), ("log10", cnonzero), ("rsqrt", cnonzero), ("tan", crandn), ("sinh", crandn),
+             ("cosh", crandn), ("asin", crandn), ("acos", crandn), ("atan", cnonzero), ("asinh", crandn),
+             ("acosh", crandn), ("atanh", cnonzero), ("neg", crandn), ("sgn", crandn), ("square", crandn)]
+    for dt in (C64, C128):
+        s = short[dt]
+        for op, make in unary:
+            add(case(f"complex_{op}_2x3_{s}", op, [make(2, 3, dtype=dt)]))
+            add(case(f"complex_{op}_3d_{s}", op, [make(2, 1, 4, dtype=dt)]))
+            add(case(f"complex_{op}_transposed_{s}", op, [transposed(make(3, 4, dtype=dt))]))
+            add(case(f"complex_{op}_expanded_{s}", op, [expanded(make(3, 1, dtype=dt), [3, 4])]))
+        add(case(f"complex_log2_0dim_{s}", "log2", [cnonzero(dtype=dt)]))
+        # On the axes, both sides of the branch cuts (a signed zero imaginary part picks the side).
+        axis = torch.tensor([complex(-2, 0.0), complex(-2, -0.0), complex(2, 0.0), complex(2, -0.0),
+                             complex(0.0, 2), complex(0.0, -2), complex(-0.5, 0.0), complex(0.5, -0.0)], dtype=dt)
+        # Not atan: PyTorch 1.13 computes it as i/2 log((i+z)/(i-z)), which puts both sides of its cut on the
+        # imaginary axis at -pi/2 (atan(+0+2j) is -pi/2+0.549j); tensord follows std::atan (+pi/2 there).
+        for op in ("sqrt", "log", "asin", "acos", "asinh", "acosh", "atanh", "rsqrt", "log10"):
+            add(case(f"complex_{op}_axes_{s}", op, [axis]))
+        add(case(f"complex_sgn_zero_{s}", "sgn", [torch.tensor([0j, complex(-0.0, 0.0), 3 - 4j], dtype=dt)]))
+        # ---- pow: tensor exponents (broadcast, transposed) and number exponents ----
+        add(case(f"complex_pow_broadcast_{s}", "pow", [cnonzero(3, 1, dtype=dt), crandn(4, dtype=dt).mul(0.5)]))
+        add(case(f"complex_pow_transposed_{s}", "pow", [transposed(cnonzero(3, 4, dtype=dt)), crandn(3, 4, dtype=dt)]))
+        for e, tag in ((2, "2"), (3, "3"), (-2, "m2"), (0.5, "half"), (-0.5, "mhalf"), (-1, "m1"), (0, "0"),
+                       (1, "1"), (2.5, "2_5"), (1 - 0.5j, "complex")):
+            add(case(f"complex_pow_scalar_{tag}_{s}", "pow", [cnonzero(2, 3, dtype=dt)], exponent=e))
+        add(case(f"complex_pow_real_base_{s}", "pow", [randn(3, dtype=F32 if dt == C64 else F64).abs(),
+                                                        crandn(3, dtype=dt)]))
+        # ---- comparisons and closeness ----
+        x, y = crandn(3, 4, dtype=dt), crandn(3, 4, dtype=dt)
+        y[0, :] = x[0, :] + 1e-9
+        y[1, 1] = x[1, 1]
+        add(case(f"complex_isclose_{s}", "isclose", [x, y]))
+        add(case(f"complex_isclose_tol_{s}", "isclose", [x, x + 0.05], rtol=0.0, atol=0.1))
+        add(shape_case(f"complex_allclose_{s}", "allclose", [x, x + 1e-9],
+                       torch_call=lambda args: torch.tensor(torch.allclose(*args))))
+        add(shape_case(f"complex_allclose_false_{s}", "allclose", [x, y],
+                       torch_call=lambda args: torch.tensor(torch.allclose(*args))))
+        add(case(f"complex_eq_broadcast_{s}", "eq", [x, x[1:2, :]]))
+        add(case(f"complex_ne_transposed_{s}", "ne", [transposed(crandn(3, 4, dtype=dt)), crandn(3, 4, dtype=dt)]))
+        # ---- reductions and scans ----
+        add(case(f"complex_mean_{s}", "mean", [crandn(2, 3, 4, dtype=dt)], dim=[0, 2]))
+        add(case(f"complex_mean_transposed_{s}", "mean", [transposed(crandn(3, 5, dtype=dt))], dim=[1]))
+        add(case(f"complex_sum_transposed_{s}", "sum", [transposed(crandn(4, 6, dtype=dt))], dim=[0]))
+        add(case(f"complex_prod_dim0_{s}", "prod.dim", [crandn(4, 3, dtype=dt)], dim=0, keepdim=True))
+        add(case(f"complex_cumsum_{s}", "cumsum", [crandn(3, 4, dtype=dt)], dim=1))
+        add(case(f"complex_cumprod_transposed_{s}", "cumprod", [transposed(crandn(3, 4, dtype=dt))], dim=0))
+        # ---- index ops ----
+        add(case(f"complex_scatter_{s}", "scatter", [crandn(3, 4, dtype=dt), torch.tensor([[2, 0], [1, 3]]),
+                                                     crandn(2, 2, dtype=dt)], dim=1))
+        add(case(f"complex_scatter_add_{s}", "scatter_add", [crandn(3, 4, dtype=dt), torch.tensor([[0, 0, 2, 0]]),
+                                                             crandn(1, 4, dtype=dt)], dim=0))
+        add(case(f"complex_scatter_add_transposed_{s}", "scatter_add",
+                 [transposed(crandn(4, 3, dtype=dt)), torch.tensor([[1, 1], [0, 1], [2, 2]]), crandn(3, 2, dtype=dt)],
+                 dim=1))
+        for reduce in ("sum", "prod", "mean"):
+            add(case(f"complex_scatter_reduce_{reduce}_{s}", "scatter_reduce",
+                     [crandn(5, dtype=dt), torch.tensor([0, 2, 2, 4, 0, 2]), crandn(6, dtype=dt)], dim=0,
+                     reduce=reduce, include_self=reduce != "mean"))
+        add(case(f"complex_index_select_transposed_{s}", "index_select",
+                 [transposed(crandn(3, 4, dtype=dt)), torch.tensor([2, 0])], dim=1))
+        add(case(f"complex_index_add_{s}", "index_add",
+                 [crandn(4, 2, dtype=dt), torch.tensor([3, 0, 3]), crandn(3, 2, dtype=dt)], dim=0))
+        add(case(f"complex_take_{s}", "take", [transposed(crandn(3, 4, dtype=dt)), torch.tensor([[0, 11], [-1, 5]])]))
+        mask = torch.tensor([[True, False, True, False], [False, False, True, True], [True, True, True, False]])
+        add(case(f"complex_masked_fill_{s}", "masked_fill", [crandn(3, 4, dtype=dt), mask], value=1.5 - 2j))
+        add(case(f"complex_masked_fill_broadcast_{s}", "masked_fill", [crandn(3, 4, dtype=dt), mask[0]], value=2.0))
+        add(case(f"complex_masked_select_{s}", "masked_select", [transposed(crandn(3, 4, dtype=dt)), mask]))
+        add(case(f"complex_masked_select_broadcast_{s}", "masked_select", [crandn(3, 1, dtype=dt), mask]))
+        add(shape_case(f"complex_index_fill_{s}", "index_fill", [crandn(2, 4, dtype=dt), torch.tensor([3, 0])],
+                       dim=1, value=-1.5, torch_call=lambda args: args[0].index_fill(1, args[1], -1.5)))
+        add(shape_case(f"complex_index_put_{s}", "index_put",
+                       [crandn(4, 3, dtype=dt), torch.tensor([2, 0]), crandn(2, 3, dtype=dt)], accumulate=False,
+                       torch_call=lambda args: args[0].index_put((args[1],), args[2])))
+        add(shape_case(f"complex_index_put_accumulate_{s}", "index_put",
+                       [crandn(5, dtype=dt), torch.tensor([1, 1, 3]), crandn(3, dtype=dt)], accumulate=True,
+                       torch_call=lambda args: args[0].index_put((args[1],), args[2], accumulate=True)))
+        add(case(f"complex_where_broadcast_{s}", "where", [bools(3, 1), transposed(crandn(3, 4, dtype=dt)),
+                                                           crandn(dtype=dt)]))
+        add(case(f"complex_nonzero_{s}", "nonzero",
+                 [torch.tensor([[0j, 1j, 0j], [2 + 0j, complex(-0.0, 0.0), 1 - 1j]], dtype=dt)]))
+        # ---- shape ops ----
+        add(shape_case(f"complex_cat_{s}", "cat", [crandn(2, 3, dtype=dt), transposed(crandn(4, 3, dtype=dt))],
+                       dim=0, torch_call=lambda args: torch.cat(args, 0)))
+        add(shape_case(f"complex_stack_{s}", "stack", [crandn(2, 3, dtype=dt), crandn(2, 3, dtype=dt)], dim=1,
+                       torch_call=lambda args: torch.stack(args, 1)))
+        add(case(f"complex_flip_transposed_{s}", "flip", [transposed(crandn(3, 4, dtype=dt))], dims=[1]))
+        add(case(f"complex_roll_{s}", "roll", [crandn(3, 4, dtype=dt)], shifts=[1, -1], dims=[0, 1]))
+        add(case(f"complex_repeat_{s}", "repeat", [crandn(2, 3, dtype=dt)], repeats=[2, 1, 2]))
+        add(case(f"complex_tril_{s}", "tril", [crandn(3, 4, dtype=dt)], diagonal=-1))
+        add(case(f"complex_triu_transposed_{s}", "triu", [transposed(crandn(4, 3, dtype=dt))], diagonal=1))
+        add(case(f"complex_diag_vector_{s}", "diag", [crandn(3, dtype=dt)], diagonal=1))
+        add(case(f"complex_diag_matrix_{s}", "diag", [crandn(3, 4, dtype=dt)]))
+        add(case(f"complex_diagonal_{s}", "diagonal", [crandn(2, 3, 4, dtype=dt)], offset=1, dim1=1, dim2=2))
+        add(case(f"complex_clone_expanded_{s}", "clone", [expanded(crandn(3, 1, dtype=dt), [3, 4])]))
 
     # ---- parts, views and constructors ----
     for dt in (C64, C128):
