@@ -703,18 +703,21 @@ class CpuBackend final : public Backend {
                           }
                           return;
                         }
-                        if (!bounds.check(ix, count, st[2], size)) return;
-                        if (st[0] == 1 && st[1] == 0 && st[2] == 1) {
-                          // Along the innermost dim (x is the row's base): a plain loop the compiler turns
-                          // into vector gathers.
-                          if (dim_stride == 1) {
-                            for (int64_t j = 0; j < count; ++j) o[j] = x[ix[j]];
-                          } else {
-                            for (int64_t j = 0; j < count; ++j) o[j] = x[ix[j] * dim_stride];
+                        if (st[0] == 1 && st[1] == 0 && st[2] == 1 && dim_stride == 1) {
+                          // Along the innermost dim (x is the row's base): one pass that reads each index
+                          // clamped into range (so a bad one reads nothing outside) and notes whether any was
+                          // out; the compiler turns it into vector gathers.
+                          uint64_t out_of_range = 0;
+                          for (int64_t j = 0; j < count; ++j) {
+                            const uint64_t i = static_cast<uint64_t>(ix[j]);
+                            out_of_range |= i >= size;
+                            o[j] = x[std::min(i, size - 1)];
                           }
-                        } else {
-                          for (int64_t j = 0; j < count; ++j) o[j * st[0]] = x[j * st[1] + ix[j * st[2]] * dim_stride];
+                          if (out_of_range) bounds.check(ix, count, 1, size);
+                          return;
                         }
+                        if (!bounds.check(ix, count, st[2], size)) return;
+                        for (int64_t j = 0; j < count; ++j) o[j * st[0]] = x[j * st[1] + ix[j * st[2]] * dim_stride];
                       });
       bounds.throw_if_bad("gather", dim, size);
     });

@@ -4,6 +4,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <span>
@@ -56,9 +57,38 @@ void for_each_row(std::span<const int64_t> sizes, const std::array<std::span<con
     inner(row_offsets(0), inner_n, inner_s);
     return;
   }
-  const bool parallel = !serial && rows * inner_n >= kParallelGrain;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int64_t row = 0; row < rows; ++row) inner(row_offsets(row), inner_n, inner_s);
+  // Rows [begin, end): the offsets of the first by division, the rest by stepping an odometer over the
+  // outer dims (short rows, as index_select's, would otherwise pay a division per dim per row).
+  auto run = [&](int64_t begin, int64_t end) {
+    if (begin >= end) return;
+    std::array<int64_t, N> off = row_offsets(begin);
+    std::vector<int64_t> at(static_cast<size_t>(nd - 1));
+    for (int64_t d = nd - 2, r = begin; d >= 0; --d) {
+      at[static_cast<size_t>(d)] = r % c.sizes[d];
+      r /= c.sizes[d];
+    }
+    for (int64_t row = begin;;) {
+      inner(off, inner_n, inner_s);
+      if (++row == end) return;
+      for (int64_t d = nd - 2; d >= 0; --d) {
+        auto& i = at[static_cast<size_t>(d)];
+        if (++i < c.sizes[d]) {
+          for (size_t k = 0; k < N; ++k) off[k] += c.strides[k][d];
+          break;
+        }
+        for (size_t k = 0; k < N; ++k) off[k] -= (i - 1) * c.strides[k][d];
+        i = 0;
+      }
+    }
+  };
+  const bool parallel = !serial && rows * inner_n >= kParallelGrain && omp_get_max_threads() > 1;
+  if (!parallel) return run(0, rows);
+#pragma omp parallel
+  {
+    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t per = (rows + threads - 1) / threads;
+    run(t * per, std::min(rows, (t + 1) * per));
+  }
 }
 
 /// dispatch() for the CPU backend.
