@@ -5,6 +5,8 @@
 #include <vector>
 
 #include "core/backend.h"
+#include "core/nn/modules.h"
+#include "core/random/generator.h"
 #include "core/tensor.h"
 #include "kernels/cpu/loops.h"
 
@@ -154,6 +156,46 @@ void BM_SmallBackward(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_SmallBackward)->ArgsProduct({{16}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// Training-step autograd cost of an MLP: 20 x (Linear(256, 256) + ReLU) on a batch of 64, forward and
+// backward with set-to-none zero_grad, as `model.zero_grad(); model(x).sum().backward()` in PyTorch.
+void BM_MlpBackward(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  const int64_t width = state.range(0);
+  td::manual_seed(0);
+  auto model = std::make_shared<td::nn::Sequential>();
+  for (int i = 0; i < 20; ++i) {
+    model->push_back(std::make_shared<td::nn::Linear>(width, width));
+    model->push_back(std::make_shared<td::nn::ReLU>());
+  }
+  model->to(d);
+  td::Tensor x = td::ones({64, width}, {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    model->zero_grad();
+    (*model)(x).sum().backward();
+    sync(d);
+  }
+}
+BENCHMARK(BM_MlpBackward)->ArgsProduct({{256}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// The engine's cost per node: forward and backward of a chain of 100 multiplications of a one-element
+// tensor (the arithmetic is negligible, so this is recording plus running 100 nodes).
+void BM_EngineChain(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  const int64_t n = state.range(0);
+  td::Tensor x = td::ones({1}, {td::DType::kFloat32, d, true});
+  for (auto _ : state) {
+    td::Tensor y = x;
+    for (int64_t i = 0; i < n; ++i) y = y.mul(1.0001);
+    y.sum().backward();
+    sync(d);
+  }
+  state.counters["per_node"] =
+      benchmark::Counter(static_cast<double>(n), benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+BENCHMARK(BM_EngineChain)->ArgsProduct({{100}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // 2^22 pseudo-random float32 values with few repeats, the same as compare_torch.py makes.
 td::Tensor scrambled(int64_t rows, int64_t n, const td::Device& d) {

@@ -83,6 +83,27 @@ def main():
         elif kind == "BM_SmallBackward":
             a = torch.ones(16, 16, device=device, requires_grad=True)
             ref = torch_time(lambda: ((a @ a) * a).sum().backward(), sync)
+        elif kind == "BM_MlpBackward":
+            torch.manual_seed(0)
+            layers = []
+            for _ in range(20):
+                layers += [torch.nn.Linear(size, size), torch.nn.ReLU()]
+            model = torch.nn.Sequential(*layers).to(device)
+            x = torch.ones(64, size, device=device)
+
+            def step():
+                model.zero_grad(set_to_none=True)
+                model(x).sum().backward()
+            ref = torch_time(step, sync)
+        elif kind == "BM_EngineChain":
+            x = torch.ones(1, device=device, requires_grad=True)
+
+            def chain():
+                y = x
+                for _ in range(size):
+                    y = y * 1.0001
+                y.sum().backward()
+            ref = torch_time(chain, sync)
         elif kind == "BM_Sort":
             a = scrambled((1 << 22) // size, size, device)
             ref = torch_time(lambda: a.sort(), sync)
