@@ -110,8 +110,10 @@ class Tensor : public TensorMethods<Tensor> {
   bool retains_grad() const;
   /// A tensor sharing storage with this one, cut from the graph.
   Tensor detach() const;
-  /// Computes gradients of this tensor w.r.t. the graph's leaves. `gradient` may be omitted for scalars.
-  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false, bool create_graph = false) const;
+  /// Computes gradients of this tensor w.r.t. the graph's leaves. `gradient` may be omitted for scalars. With
+  /// `inputs`, only those tensors' .grad is accumulated and only the graph leading to them runs.
+  void backward(const Tensor& gradient = Tensor(), bool retain_graph = false, bool create_graph = false,
+                const std::vector<Tensor>& inputs = {}) const;
   /// Runs `hook` each time this tensor's gradient is computed, before it flows on or accumulates.
   HookHandle register_hook(TensorHook hook) const;
   /// Runs `hook` on this leaf each time backward has accumulated into its .grad (PyTorch 2.x; leaves only).

@@ -9,6 +9,14 @@
 
 namespace td::autograd {
 
+/// torch.autograd.backward: accumulates the gradients of `tensors` (weighted by `grad_tensors`, which may be
+/// omitted for one-element tensors) into the .grad of the graph's leaves, or, with `inputs`, of those tensors
+/// only (leaf or not), running only the part of the graph that leads to them. `retain_graph` defaults to
+/// `create_graph`.
+void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors = {},
+              std::optional<bool> retain_graph = std::nullopt, bool create_graph = false,
+              const std::vector<Tensor>& inputs = {});
+
 /// The gradients of `outputs` (weighted by `grad_outputs`, which may be omitted, or hold undefined tensors,
 /// for one-element outputs) with respect to each of `inputs`, one per input, as torch.autograd.grad. No
 /// leaf's .grad is touched (leaf accumulators do not run; post-accumulate-grad hooks do not fire), though a

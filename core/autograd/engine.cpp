@@ -146,7 +146,7 @@ struct NodeTask {
   bool operator<(const NodeTask& other) const { return node->sequence_nr < other.node->sequence_nr; }
 };
 
-Tensor accumulate(const Tensor& a, const Tensor& b) {
+Tensor sum_grads(const Tensor& a, const Tensor& b) {
   if (!a.defined()) return b;
   if (!b.defined()) return a;
   return a.add(b);
@@ -233,7 +233,8 @@ bool task_should_compute_output(const Edge& edge) {
 }
 
 std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph,
-                                 bool create_graph, const std::vector<Edge>& inputs, std::string_view api) {
+                                 bool create_graph, const std::vector<Edge>& inputs, std::string_view api,
+                                 bool accumulate) {
   GradModeGuard mode(create_graph);
   GraphTask task;
   task.filtered = !inputs.empty();
@@ -249,7 +250,7 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
   auto add_grad = [&](const Edge& edge, const Tensor& grad) {
     auto& buf = buffers[edge.node.get()];
     if (buf.empty()) buf.resize(edge.node->output_meta.size());
-    buf[edge.input_nr] = accumulate(buf[edge.input_nr], grad);
+    buf[edge.input_nr] = sum_grads(buf[edge.input_nr], grad);
   };
 
   std::vector<Edge> root_edges;
@@ -271,10 +272,17 @@ std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::ve
     }
   }
   if (task.filtered) {
-    for (size_t i = 0; i < inputs.size(); ++i) task.captures[inputs[i].node.get()].emplace_back(inputs[i].input_nr, i);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (accumulate && dynamic_cast<AccumulateGrad*>(inputs[i].node.get())) {
+        task.needed.insert(inputs[i].node.get());  // runs, accumulating into the leaf's .grad
+      } else {
+        task.captures[inputs[i].node.get()].emplace_back(inputs[i].input_nr, i);
+      }
+    }
     // A node is needed when it has a path to a captured node: walk the edges backwards from those.
     std::vector<Node*> work;
     for (const auto& [n, slots] : task.captures) work.push_back(n);
+    for (Node* n : task.needed) work.push_back(n);
     while (!work.empty()) {
       Node* n = work.back();
       work.pop_back();
@@ -398,11 +406,9 @@ Tensor seed_gradient(std::string_view api, const Tensor& output, const Tensor& g
 }
 }  // namespace
 
-void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph) const {
-  TD_CHECK(requires_grad(), ErrorCode::kFailedPrecondition,
-           "[backward] element 0 of tensors does not require grad and does not have a grad_fn");
-  Tensor seed = seed_gradient("backward", *this, gradient, 0);
-  autograd::run_backward({*this}, {seed}, retain_graph || create_graph, create_graph);
+void Tensor::backward(const Tensor& gradient, bool retain_graph, bool create_graph,
+                      const std::vector<Tensor>& inputs) const {
+  autograd::backward({*this}, {gradient}, retain_graph || create_graph, create_graph, inputs);
 }
 
 HookHandle Tensor::register_hook(TensorHook hook) const {
@@ -431,6 +437,37 @@ HookHandle Tensor::register_post_accumulate_grad_hook(PostAccumulateGradHook hoo
 }  // namespace td
 
 namespace td::autograd {
+
+void backward(const std::vector<Tensor>& tensors, const std::vector<Tensor>& grad_tensors,
+              std::optional<bool> retain_graph, bool create_graph, const std::vector<Tensor>& inputs) {
+  TD_CHECK_ARG(grad_tensors.empty() || grad_tensors.size() == tensors.size(), "[backward] grad_tensors has ",
+               grad_tensors.size(), " tensors but tensors has ", tensors.size());
+  std::vector<Tensor> seeds;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    TD_CHECK(tensors[i].defined() && tensors[i].requires_grad(), ErrorCode::kFailedPrecondition, "[backward] element ",
+             i, " of tensors does not require grad and does not have a grad_fn");
+    seeds.push_back(seed_gradient("backward", tensors[i], grad_tensors.empty() ? Tensor() : grad_tensors[i], i));
+  }
+  const bool retain = retain_graph.value_or(create_graph);
+  if (inputs.empty()) {
+    run_backward(tensors, seeds, retain, create_graph);
+    return;
+  }
+  std::vector<Edge> edges;
+  for (const Tensor& input : inputs) {
+    TD_CHECK(input.defined() && input.requires_grad(), ErrorCode::kFailedPrecondition,
+             "[backward] One of the differentiated Tensors does not require grad");
+    edges.push_back(gradient_edge(input));
+  }
+  std::vector<Tensor> captured = run_backward(tensors, seeds, retain, create_graph, edges, "backward", true);
+  // Non-leaf inputs keep their gradient in .grad, as retain_grad() would.
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].is_leaf() || !captured[i].defined()) continue;
+    AutogradMeta& m = meta(inputs[i]);
+    Tensor g = create_graph ? captured[i] : captured[i].detach();
+    m.grad = m.grad.defined() ? m.grad.add(g) : g;
+  }
+}
 
 std::vector<Tensor> grad(const std::vector<Tensor>& outputs, const std::vector<Tensor>& inputs,
                          const std::vector<Tensor>& grad_outputs, std::optional<bool> retain_graph, bool create_graph,

@@ -120,10 +120,12 @@ void set_history(const Tensor& t, const std::shared_ptr<Node>& node, uint32_t ou
 /// Runs the graph backward from roots with their seed gradients (the engine). With no `inputs` every
 /// reachable node runs (Tensor::backward); otherwise only the nodes between the roots and the inputs' edges
 /// run, and the gradients reaching those edges are returned, one per input, undefined where none arrived
-/// (autograd::grad). `api` names the caller in errors.
+/// (autograd::grad). With `accumulate` (backward(inputs=...)), a leaf input's accumulator runs as in a full
+/// backward instead of being captured; the other inputs' gradients are returned. `api` names the caller in
+/// errors.
 std::vector<Tensor> run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& grads, bool retain_graph,
                                  bool create_graph, const std::vector<Edge>& inputs = {},
-                                 std::string_view api = "backward");
+                                 std::string_view api = "backward", bool accumulate = false);
 
 /// Whether the running backward needs the gradient that flows along `edge`: false for an empty edge, or one
 /// that leads to no input of the running autograd::grad. Nodes use it to skip gradients nobody reads.

@@ -73,6 +73,32 @@ TD_DEVICE_TEST(AutogradApiTest, GradReturnsGradientsAndLeavesDotGradAlone) {
   EXPECT_THAT(g[2].to_vector<float>(), ElementsAre(2, 4, 6));
 }
 
+// backward(inputs=...): only the named tensors get .grad (a non-leaf one too), their hooks run once, and a
+// second call accumulates.
+TD_DEVICE_TEST(AutogradApiTest, BackwardWithInputsAccumulatesOnlyIntoThem) {
+  Tensor x = leaf({1, 2, 3}, {3}), y = leaf({4, 5, 6}, {3});
+  int hook_calls = 0;
+  x.register_hook([&](const Tensor&) {
+    ++hook_calls;
+    return Tensor();
+  });
+  Tensor h = x.mul(y);
+  Tensor out = h.mul(2).sum();
+  out.backward(Tensor(), /*retain_graph=*/true, false, {x});
+  EXPECT_THAT(x.grad().to_vector<float>(), ElementsAre(8, 10, 12));  // d(2 x y)/dx = 2y
+  EXPECT_FALSE(y.grad().defined());
+  EXPECT_EQ(hook_calls, 1);
+  out.backward(Tensor(), true, false, {h});
+  EXPECT_THAT(h.grad().to_vector<float>(), ElementsAre(2, 2, 2));
+  EXPECT_THAT(x.grad().to_vector<float>(), ElementsAre(8, 10, 12));  // x was not asked for this time
+  EXPECT_EQ(hook_calls, 1);
+  autograd::backward({out}, {}, std::nullopt, false, {x, y});
+  EXPECT_THAT(x.grad().to_vector<float>(), ElementsAre(16, 20, 24));
+  EXPECT_THAT(y.grad().to_vector<float>(), ElementsAre(2, 4, 6));
+  Error e = error_of([&] { out.backward(Tensor(), true, false, {ones({3})}); });
+  EXPECT_THAT(e.what(), HasSubstr("[backward] One of the differentiated Tensors does not require grad"));
+}
+
 TD_DEVICE_TEST(AutogradApiTest, GradOfCubeTwiceGivesSecondDerivative) {
   Tensor x = leaf64({1, 2, -3}, {3});
   // y = sum(x^3): dy/dx = 3x^2, d(sum 3x^2)/dx = 6x, d(sum 6x)/dx = 6.
