@@ -13,6 +13,7 @@
 // weight's gradient is a convolution of the input (batch and channels swapped) with the output's gradient as
 // the kernel, the roles of stride and dilation exchanged.
 #include <algorithm>
+#include <utility>
 
 #include "core/backend.h"
 #include "core/error.h"
@@ -210,14 +211,32 @@ Tensor convolution_kernel(const Tensor& x, const Tensor& w, const Tensor& bias, 
   if (!p.transposed) {
     // out[b, g] = W[g] [Coutg, Cg K] @ col[g, :, b, :] [Cg K, L]
     Tensor wm = w.contiguous().view({G, Coutg, Cg * K});
+    // The folded GEMM reads col as [(c, k), (b, l)]. Its transpose is the unfolding of x with batch and
+    // channels swapped and the window's roles exchanged (kernel <-> positions, stride <-> dilation); when the
+    // kernel's last dim is the longer one (a weight gradient, whose "kernel" is the output), that unfolding
+    // copies the longer rows, and the GEMM takes it as a transposed operand.
+    const bool transposed_col = fold && win.kernel[dims - 1] > win.out[dims - 1];
+    ConvWindow alt = win;
+    for (int d = 0; d < dims; ++d) {
+      std::swap(alt.kernel[d], alt.out[d]);
+      std::swap(alt.stride[d], alt.dilation[d]);
+    }
     for (int64_t b0 = 0; b0 < B; b0 += chunk) {
       const int64_t bc = std::min(chunk, B - b0);
-      Tensor col = empty({col_rows, bc, L}, opts);
-      be.im2col(strided_ref(col), strided_ref(x.narrow(0, b0, bc)), win, dev);
+      Tensor col, cols;  // cols: col as [G, Cg K, bc L]
+      if (transposed_col) {
+        col = empty({bc * L, col_rows}, opts);
+        be.im2col(strided_ref(col), strided_ref(x.narrow(0, b0, bc).transpose(0, 1)), alt, dev);
+        cols = col.view({bc * L, G, Cg * K}).permute({1, 2, 0});
+      } else {
+        col = empty({col_rows, bc, L}, opts);
+        be.im2col(strided_ref(col), strided_ref(x.narrow(0, b0, bc)), win, dev);
+        cols = col.view({G, Cg * K, bc * L});
+      }
       Tensor ys = y.narrow(0, b0, bc);
       if (fold) {
         Tensor tmp = empty({G, Coutg, bc * L}, opts);
-        be.gemm(strided_ref(tmp), strided_ref(wm), strided_ref(col.view({G, Cg * K, bc * L})), dev);
+        be.gemm(strided_ref(tmp), strided_ref(wm), strided_ref(cols), dev);
         be.copy(strided_ref(ys.view({bc, G, Coutg, L})), strided_ref(tmp.view({G, Coutg, bc, L}).permute({2, 0, 1, 3})),
                 dev);
       } else if (G == 1) {
@@ -226,10 +245,10 @@ Tensor convolution_kernel(const Tensor& x, const Tensor& w, const Tensor& bias, 
         be.gemm(strided_ref(ys.view({bc, Cout, L})), strided_ref(wm.view({Cout, K * Cin}).expand({bc, Cout, K * Cin})),
                 strided_ref(col.view({col_rows, bc, L}).transpose(0, 1)), dev);
       } else {
-        Tensor cols = col.view({G, Cg * K, bc, L});
+        Tensor per_sample = col.view({G, Cg * K, bc, L});
         for (int64_t b = 0; b < bc; ++b) {
-          be.gemm(strided_ref(ys.select(0, b).view({G, Coutg, L})), strided_ref(wm), strided_ref(cols.select(2, b)),
-                  dev);
+          be.gemm(strided_ref(ys.select(0, b).view({G, Coutg, L})), strided_ref(wm),
+                  strided_ref(per_sample.select(2, b)), dev);
         }
       }
     }
