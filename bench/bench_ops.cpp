@@ -266,6 +266,61 @@ void BM_Gather(benchmark::State& state) {
 }
 BENCHMARK(BM_Gather)->ArgsProduct({{1024}, {0, 1}})->UseRealTime();
 
+// The reference CNN's convolutions at batch 64 (seed-notes.txt): 3x3, stride 1, padding 1, with bias; the
+// first argument is the input channels: 1 -> 32 on 28x28, or 32 -> 128 on 14x14. Inputs hold
+// scrambled() values scaled to [0, 1); reports FLOP/s of the forward (2 per multiply-add).
+struct ConvLayer {
+  td::Tensor x, w, b;
+  int64_t flops;
+};
+ConvLayer conv_layer(int64_t cin, const td::Device& d, bool grad) {
+  const int64_t cout = cin == 1 ? 32 : 128, hw = cin == 1 ? 28 : 14;
+  ConvLayer l;
+  l.x = scrambled(64 * cin, hw * hw, d).div(1000003.0f).view({64, cin, hw, hw});
+  l.w = scrambled(cout, cin * 9, d).div(1000003.0f * 3).view({cout, cin, 3, 3});
+  l.b = scrambled(1, cout, d).div(1000003.0f).view({cout});
+  if (grad) {
+    l.x.requires_grad_();
+    l.w.requires_grad_();
+    l.b.requires_grad_();
+  }
+  l.flops = 2 * 64 * cout * hw * hw * cin * 9;
+  return l;
+}
+td::Tensor conv_call(const ConvLayer& l) {
+  return td::call_op("conv2d", {l.x, l.w, l.b, td::Scalar(1), td::Scalar(1)})[0];
+}
+
+void BM_Conv2d(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  ConvLayer l = conv_layer(state.range(0), d, false);
+  for (auto _ : state) {
+    td::Tensor y = conv_call(l);
+    sync(d);
+    benchmark::DoNotOptimize(y.data_ptr());
+  }
+  state.counters["FLOP/s"] = benchmark::Counter(static_cast<double>(l.flops), benchmark::Counter::kIsIterationInvariantRate);
+}
+BENCHMARK(BM_Conv2d)->ArgsProduct({{1, 32}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// Forward and backward of the same layers: gradients of input, weight and bias for loss = sum(y * g), g the
+// gradient fed in (as a module in a network receives it).
+void BM_Conv2dBackward(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  ConvLayer l = conv_layer(state.range(0), d, true);
+  for (auto _ : state) {
+    td::Tensor y = conv_call(l);
+    y.backward(td::ones(y.shape(), {td::DType::kFloat32, d}));
+    sync(d);
+    l.x.set_grad(td::Tensor());
+    l.w.set_grad(td::Tensor());
+    l.b.set_grad(td::Tensor());
+  }
+}
+BENCHMARK(BM_Conv2dBackward)->ArgsProduct({{1, 32}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // The machine's memory bandwidth, STREAM's triad a = b + 3c on 2^24 floats over preallocated host arrays,
 // with the same OpenMP threads as the kernels: the ceiling for large elementwise ops on the CPU.
 void BM_Triad(benchmark::State& state) {

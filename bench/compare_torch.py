@@ -118,6 +118,21 @@ def main():
             a = scrambled(size, size, device)
             idx = scrambled(size, size, "cpu").long().remainder(size).to(device)
             ref = torch_time(lambda: a.gather(1, idx), sync)
+        elif kind in ("BM_Conv2d", "BM_Conv2dBackward"):
+            # The reference CNN's layers at batch 64: 1 -> 32 on 28x28 or 32 -> 128 on 14x14, 3x3, padding 1.
+            cout, hw = (32, 28) if size == 1 else (128, 14)
+            grad = kind == "BM_Conv2dBackward"
+            x = torch.rand(64, size, hw, hw, device=device, requires_grad=grad)
+            w = torch.rand(cout, size, 3, 3, device=device).div(3).requires_grad_(grad)
+            b = torch.rand(cout, device=device, requires_grad=grad)
+            if grad:
+                def step():
+                    y = torch.nn.functional.conv2d(x, w, b, 1, 1)
+                    y.backward(torch.ones_like(y))
+                    x.grad = w.grad = b.grad = None
+                ref = torch_time(step, sync)
+            else:
+                ref = torch_time(lambda: torch.nn.functional.conv2d(x, w, b, 1, 1), sync)
         else:
             continue
         rows.append((name, t, ref))

@@ -89,6 +89,26 @@ inline MatrixLayout gemm_layout(int64_t rows, int64_t cols, int64_t rs, int64_t 
   return {};
 }
 
+/// The sliding window of a convolution over its trailing spatial dims (1 to 3): per dim, the input size
+/// `in`, kernel, stride, padding (both sides), dilation, and the number of window positions `out`
+/// (floor((in + 2 padding - dilation (kernel - 1) - 1) / stride) + 1, at least 1).
+struct ConvWindow {
+  static constexpr int kMaxDims = 3;
+  int dims = 0;
+  int64_t in[kMaxDims] = {}, kernel[kMaxDims] = {}, out[kMaxDims] = {};
+  int64_t stride[kMaxDims] = {}, padding[kMaxDims] = {}, dilation[kMaxDims] = {};
+  int64_t in_numel() const { return prod(in); }
+  int64_t kernel_numel() const { return prod(kernel); }
+  int64_t out_numel() const { return prod(out); }
+
+ private:
+  int64_t prod(const int64_t* v) const {
+    int64_t n = 1;
+    for (int d = 0; d < dims; ++d) n *= v[d];
+    return n;
+  }
+};
+
 /// A device's memory as its caching allocator sees it (the main counters of torch.cuda.memory_stats).
 struct MemoryStats {
   int64_t allocated = 0;       // bytes in live blocks (sizes rounded up to 512)
@@ -177,6 +197,13 @@ class Backend {
   /// Batched matrix product: out[b] = a[b] @ b[b] for 3-d views [B, M, K] x [B, K, N] -> [B, M, N]. out is
   /// contiguous; each matrix of a and b has a unit stride in one of its two dims.
   virtual void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index);
+  /// Unfolds the windows of `in` ([B, C, spatial...], any strides) into col, contiguous [C, K, B, L] (K the
+  /// kernel positions, L the window positions, both row-major over the spatial dims):
+  /// col[c, k, b, l] = in[b, c, l * stride + k * dilation - padding], 0 where that falls in the padding.
+  virtual void im2col(const StridedRef& col, const StridedRef& in, const ConvWindow& w, int index);
+  /// The adjoint of im2col: out ([B, C, spatial...], contiguous) = the sum, at each element, of the col
+  /// entries im2col would have read from it (0 where none).
+  virtual void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w, int index);
 
  protected:
   /// Throws UNIMPLEMENTED naming op and this backend: "[sum] has no CUDA implementation".

@@ -201,6 +201,8 @@ void Backend::softmax(bool is_log, const StridedRef&, const StridedRef&, int) {
   missing(is_log ? "log_softmax" : "softmax");
 }
 void Backend::gemm(const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("matmul"); }
+void Backend::im2col(const StridedRef&, const StridedRef&, const ConvWindow&, int) { missing("im2col"); }
+void Backend::col2im(const StridedRef&, const StridedRef&, const ConvWindow&, int) { missing("col2im"); }
 
 Backend& backend(DeviceType type) {
   return type == DeviceType::kCPU ? kernels::cpu_backend() : kernels::cuda_backend();

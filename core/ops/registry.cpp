@@ -335,6 +335,7 @@ Registry& Registry::get() {
     register_index_ops(*r);
     register_sort_ops(*r);
     register_pad_ops(*r);
+    register_conv_ops(*r);
     register_advanced_index_ops(*r);
     register_composite_ops(*r);
     register_activation_ops(*r);

@@ -202,6 +202,7 @@ void register_index_ops(Registry& r);
 void register_join_ops(Registry& r);
 void register_sort_ops(Registry& r);
 void register_pad_ops(Registry& r);
+void register_conv_ops(Registry& r);
 void register_advanced_index_ops(Registry& r);
 void register_composite_ops(Registry& r);
 void register_activation_ops(Registry& r);

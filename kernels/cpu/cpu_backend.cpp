@@ -754,6 +754,13 @@ class CpuBackend final : public Backend {
     cpu_gemm(out, a, b);
   }
 
+  void im2col(const StridedRef& col, const StridedRef& in, const ConvWindow& w, int) override {
+    cpu_im2col(col, in, w);
+  }
+  void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w, int) override {
+    cpu_col2im(out, col, w);
+  }
+
  private:
   CachingAllocator cache_{"cpu", {raw_allocate, [](void* p, size_t) { std::free(p); }}, kMaxIdleHostCache};
 };

@@ -108,6 +108,10 @@ void cpu_sort(bool descending, const StridedRef& values, const StridedRef& indic
 /// Batched GEMM on the CPU (kernels/cpu/blas.cpp): OpenBLAS for floats, a blocked loop for integers.
 void cpu_gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b);
 
+/// Backend::im2col and Backend::col2im on the CPU (kernels/cpu/conv.cpp).
+void cpu_im2col(const StridedRef& col, const StridedRef& in, const ConvWindow& w);
+void cpu_col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w);
+
 /// The library and kernels behind cpu_gemm's float types, e.g. "OpenBLAS (SkylakeX kernels)".
 const std::string& cpu_gemm_library();
 

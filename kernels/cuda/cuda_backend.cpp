@@ -195,6 +195,14 @@ class CudaBackend final : public Backend {
     use(index);
     cuda::gemm(out, a, b, index);
   }
+  void im2col(const StridedRef& col, const StridedRef& in, const ConvWindow& w, int index) override {
+    use(index);
+    cuda::im2col(col, in, w);
+  }
+  void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w, int index) override {
+    use(index);
+    cuda::col2im(out, col, w);
+  }
 
  private:
   // One caching allocator per device, made on first use. Every kernel runs on the device's default stream,

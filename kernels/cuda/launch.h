@@ -55,6 +55,10 @@ void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, co
 /// or block per row when inner == 1, else one thread per (outer, inner) column.
 void softmax(bool is_log, DType dtype, int64_t outer, int64_t n, int64_t inner, void* out, const void* in);
 
+/// Backend::im2col and Backend::col2im (conv.cu), for the floating dtypes.
+void im2col(const StridedRef& col, const StridedRef& in, const ConvWindow& w);
+void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w);
+
 /// Scratch device memory for a kernel's partial results, from the device's caching allocator; returned to it
 /// when the Workspace goes: every kernel runs on the device's one stream, so a later user of the block is
 /// ordered after the kernels that use it now.
