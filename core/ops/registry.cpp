@@ -337,6 +337,7 @@ Registry& Registry::get() {
     register_pad_ops(*r);
     register_advanced_index_ops(*r);
     register_composite_ops(*r);
+    register_pool_ops(*r);
     register_inplace_ops(*r);
     return r;
   }();
