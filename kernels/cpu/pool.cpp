@@ -7,6 +7,7 @@
 
 #include <omp.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -200,6 +201,7 @@ void cpu_max_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out
     T* gi = static_cast<T*>(grad_in.data);
     const T* go = static_cast<const T*>(grad_out.data);
     const auto* ix = static_cast<const int64_t*>(indices.data);
+    std::atomic<bool> bad{false};
     // A plane's writes stay in the plane, so planes run in parallel and each sums in output order.
 #pragma omp parallel for schedule(static) if (worth_threads(planes * (n_in + n_out)))
     for (int64_t p = 0; p < planes; ++p) {
@@ -207,9 +209,17 @@ void cpu_max_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out
       std::memset(static_cast<void*>(g), 0, static_cast<size_t>(n_in) * sizeof(T));
       const T* src = go + p * n_out;
       const int64_t* at = ix + p * n_out;
-      for (int64_t o = 0; o < n_out; ++o)
+      for (int64_t o = 0; o < n_out; ++o) {
+        // The gradient ops are public: an index from elsewhere is refused, never written through.
+        if (static_cast<uint64_t>(at[o]) >= static_cast<uint64_t>(n_in)) [[unlikely]] {
+          bad.store(true, std::memory_order_relaxed);
+          continue;
+        }
         g[at[o]] = static_cast<T>(static_cast<M>(g[at[o]]) + static_cast<M>(src[o]));
+      }
     }
+    TD_CHECK(!bad.load(), ErrorCode::kOutOfRange, "[max_pool_backward] an index lies outside its plane of ",
+             n_in, " elements");
   });
 }
 

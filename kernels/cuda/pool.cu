@@ -86,7 +86,9 @@ template <class T>
 __global__ void max_pool_backward_kernel(int64_t n, int64_t n_in, int64_t n_out, T* grad_in,
                                          const T* grad_out, const int64_t* indices) {
   TD_GRID_STRIDE_LOOP(i, n) {
-    atomic_add(grad_in + (i / n_out) * n_in + indices[i], grad_out[i]);
+    const int64_t at = indices[i];
+    // The gradient ops are public: an index outside the plane is skipped, never written through.
+    if (at >= 0 && at < n_in) atomic_add(grad_in + (i / n_out) * n_in + at, grad_out[i]);
   }
 }
 

@@ -156,6 +156,16 @@ TD_DEVICE_TEST(PoolTest, MaxPool3dAndBackward) {
   Tensor y = make({1, 9, 2, 3}, {1, 1, 4}).requires_grad_();
   F::max_pool1d(y, 2, 1).sum().backward();  // windows pick 9, 9, 3
   EXPECT_THAT(y.grad().to_vector<float>(), ElementsAre(0, 2, 0, 1));
+  // The gradient op called directly with an index outside the plane (the CUDA kernel skips it).
+  if (device_.is_cpu()) {
+    Tensor bad = tensor(std::vector<int64_t>{0, 7}, {1, 1, 2}, device_);
+    auto e = error_of([&] {
+      call_op("max_pool2d_with_indices_backward",
+              {ones({1, 1, 2}, {DType::kFloat32, device_}), zeros({1, 1, 4}, {DType::kFloat32, device_}),
+               Shape{1, 2}, Shape{1, 2}, Shape{0, 0}, Shape{1, 1}, Scalar(false), bad});
+    });
+    EXPECT_EQ(e.code(), ErrorCode::kOutOfRange);
+  }
 }
 
 TD_DEVICE_TEST(PoolTest, AvgPoolOptions) {
