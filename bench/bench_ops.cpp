@@ -7,6 +7,7 @@
 #include "core/backend.h"
 #include "core/nn/modules.h"
 #include "core/random/generator.h"
+#include "core/nn/functional.h"
 #include "core/tensor.h"
 #include "kernels/cpu/loops.h"
 
@@ -320,6 +321,40 @@ void BM_Conv2dBackward(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Conv2dBackward)->ArgsProduct({{1, 32}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// MaxPool2d(2) of the reference CNN's activations: [64, C, S, S] float32 with (C, S) = (32, 28) or (128, 14)
+// (range 0 is C), forward only (no gradient needed, so no indices) and forward + backward.
+td::Tensor pool_input(const benchmark::State& state, td::Device d) {
+  const int64_t c = state.range(0), s = c == 32 ? 28 : 14;
+  return scrambled(64 * c, s * s, d).view({64, c, s, s});
+}
+
+void BM_MaxPool2d(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  td::Tensor x = pool_input(state, d);
+  for (auto _ : state) {
+    td::Tensor y = td::nn::functional::max_pool2d(x, 2);
+    sync(d);
+    benchmark::DoNotOptimize(y.data_ptr());
+  }
+}
+BENCHMARK(BM_MaxPool2d)->ArgsProduct({{32, 128}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+void BM_MaxPool2dBackward(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  td::Tensor x = pool_input(state, d).requires_grad_();
+  td::Tensor g = td::ones(td::nn::functional::max_pool2d(x.detach(), 2).shape(), {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    td::Tensor y = td::nn::functional::max_pool2d(x, 2);
+    y.backward(g);
+    sync(d);
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+    x.set_grad(td::Tensor());
+  }
+}
+BENCHMARK(BM_MaxPool2dBackward)->ArgsProduct({{32, 128}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // The machine's memory bandwidth, STREAM's triad a = b + 3c on 2^24 floats over preallocated host arrays,
 // with the same OpenMP threads as the kernels: the ceiling for large elementwise ops on the CPU.

@@ -133,6 +133,20 @@ def main():
                 ref = torch_time(step, sync)
             else:
                 ref = torch_time(lambda: torch.nn.functional.conv2d(x, w, b, 1, 1), sync)
+        elif kind in ("BM_MaxPool2d", "BM_MaxPool2dBackward"):
+            # The reference CNN's MaxPool2d(2): [64, 32, 28, 28] or [64, 128, 14, 14] (size is the channels).
+            s = 28 if size == 32 else 14
+            a = scrambled(64 * size, s * s, device).reshape(64, size, s, s)
+            if kind == "BM_MaxPool2d":
+                ref = torch_time(lambda: torch.nn.functional.max_pool2d(a, 2), sync)
+            else:
+                a.requires_grad_()
+                g = torch.ones(64, size, s // 2, s // 2, device=device)
+
+                def step():
+                    torch.nn.functional.max_pool2d(a, 2).backward(g)
+                    a.grad = None
+                ref = torch_time(step, sync)
         else:
             continue
         rows.append((name, t, ref))

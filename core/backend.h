@@ -109,6 +109,26 @@ struct ConvWindow {
   }
 };
 
+/// One spatial dim of a pooling: `in` positions pooled into `out`. Output o reads positions
+/// o * stride - pad + k * dilation for k < kernel that lie inside [0, in) (a regular window), or, when the
+/// geometry is adaptive, [floor(o * in / out), ceil((o + 1) * in / out)).
+struct PoolDim {
+  int64_t in = 1, out = 1, kernel = 1, stride = 1, pad = 0, dilation = 1;
+};
+
+/// Pooling of contiguous planes [planes, D, H, W] into [planes, OD, OH, OW] (2-d and 1-d poolings have
+/// leading dims of size 1). Average pooling divides by divisor_override when nonzero, else by the window's
+/// size clipped at the padded input (count_include_pad) or at the input.
+struct PoolGeometry {
+  int64_t planes = 0;
+  PoolDim dims[3];  // D, H, W
+  bool adaptive = false;
+  bool count_include_pad = true;
+  int64_t divisor_override = 0;
+  int64_t in_numel() const { return dims[0].in * dims[1].in * dims[2].in; }
+  int64_t out_numel() const { return dims[0].out * dims[1].out * dims[2].out; }
+};
+
 /// A device's memory as its caching allocator sees it (the main counters of torch.cuda.memory_stats).
 struct MemoryStats {
   int64_t allocated = 0;       // bytes in live blocks (sizes rounded up to 512)
@@ -204,6 +224,21 @@ class Backend {
   /// The adjoint of im2col: out ([B, C, spatial...], contiguous) = the sum, at each element, of the col
   /// entries im2col would have read from it (0 where none).
   virtual void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w, int index);
+  /// Max pooling: out[p, o] = the max of plane p's window o, indices[p, o] its offset in the plane
+  /// (d * H * W + h * W + w); a NaN counts as the max (the last one in the window), and a window of -inf
+  /// gives its first position, as PyTorch. out/indices/in are contiguous [planes, spatial...]; indices may
+  /// have null data when the caller needs no indices. Floating dtypes.
+  virtual void max_pool(const StridedRef& out, const StridedRef& indices, const StridedRef& in,
+                        const PoolGeometry& g, int index);
+  /// grad_in[p, :] = 0, then grad_in[p, indices[p, o]] += grad_out[p, o]: contiguous [planes, n] views, the
+  /// indices within [0, grad_in's n).
+  virtual void max_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out, const StridedRef& indices,
+                                 int index);
+  /// Average pooling over the same layouts (integer dtypes divide with truncation, as PyTorch's CPU kernel).
+  virtual void avg_pool(const StridedRef& out, const StridedRef& in, const PoolGeometry& g, int index);
+  /// The gradient of avg_pool: grad_in[p, i] = sum over the windows o holding i of grad_out[p, o] / divisor(o).
+  virtual void avg_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out, const PoolGeometry& g,
+                                 int index);
 
  protected:
   /// Throws UNIMPLEMENTED naming op and this backend: "[sum] has no CUDA implementation".

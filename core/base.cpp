@@ -203,6 +203,16 @@ void Backend::softmax(bool is_log, const StridedRef&, const StridedRef&, int) {
 void Backend::gemm(const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("matmul"); }
 void Backend::im2col(const StridedRef&, const StridedRef&, const ConvWindow&, int) { missing("im2col"); }
 void Backend::col2im(const StridedRef&, const StridedRef&, const ConvWindow&, int) { missing("col2im"); }
+void Backend::max_pool(const StridedRef&, const StridedRef&, const StridedRef&, const PoolGeometry&, int) {
+  missing("max_pool");
+}
+void Backend::max_pool_backward(const StridedRef&, const StridedRef&, const StridedRef&, int) {
+  missing("max_pool_backward");
+}
+void Backend::avg_pool(const StridedRef&, const StridedRef&, const PoolGeometry&, int) { missing("avg_pool"); }
+void Backend::avg_pool_backward(const StridedRef&, const StridedRef&, const PoolGeometry&, int) {
+  missing("avg_pool_backward");
+}
 
 Backend& backend(DeviceType type) {
   return type == DeviceType::kCPU ? kernels::cpu_backend() : kernels::cuda_backend();

@@ -1,24 +1,38 @@
 // torch.nn.functional for C++: free functions with PyTorch's argument names, order and defaults, each a thin
-// call of a registry op (so they record autograd, profile and trace like any op).
+// call of a registry op (so they record autograd, profile and trace like any op). Where PyTorch's Python
+// function returns a tuple only when asked (return_indices=True), the C++ form has a `_with_indices` twin
+// returning a pair.
 #pragma once
 
 #include <cstdint>
 #include <initializer_list>
+#include <optional>
 #include <string>
+#include <utility>
 #include <variant>
 #include <vector>
 
+#include "core/error.h"
+#include "core/random/generator.h"
 #include "core/tensor.h"
 
 namespace td::nn::functional {
 
-/// An `int[N]` argument: one value for every spatial dim, or one per dim.
+/// An int or a list of ints, as PyTorch's `int[N]` arguments take: `2` or `{2, 3}`; empty (`{}`) stands for
+/// an argument left out (None), as aten's `stride=[]`.
 struct IntArg {
-  IntArg(int64_t v) : values{v} {}                                       // NOLINT: implicit, as in Python
-  IntArg(int v) : values{v} {}                                           // NOLINT
-  IntArg(std::initializer_list<int64_t> v) : values(v) {}                // NOLINT
-  IntArg(std::vector<int64_t> v) : values(std::move(v)) {}               // NOLINT
   std::vector<int64_t> values;
+  IntArg() = default;
+  IntArg(int64_t v) : values{v} {}  // NOLINT: implicit, as Python's int for a tuple
+  IntArg(int v) : values{v} {}      // NOLINT
+  IntArg(std::initializer_list<int64_t> v) : values(v) {}
+  IntArg(std::vector<int64_t> v) : values(std::move(v)) {}  // NOLINT
+  /// The registry value: a single int stays a number, which the signature expands to N.
+  Value value() const { return values.size() == 1 ? Value(Scalar(values[0])) : Value(values); }
+  /// The list expanded to n entries.
+  std::vector<int64_t> expand(size_t n) const {
+    return values.size() == 1 ? std::vector<int64_t>(n, values[0]) : values;
+  }
 };
 
 /// A convolution's padding: numbers (as IntArg) or the string "valid" (none) or "same" (output as large as
@@ -54,5 +68,207 @@ Tensor conv_transpose2d(const Tensor& input, const Tensor& weight, const Tensor&
 /// 3-d transposed convolution with weight [C_in, C_out / groups, kD, kH, kW] (F.conv_transpose3d).
 Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor& bias = {}, IntArg stride = 1,
                         IntArg padding = 0, IntArg output_padding = 0, int64_t groups = 1, IntArg dilation = 1);
+// Pooling
+
+
+namespace detail {
+inline Value optional_ints(const IntArg& v) {
+  return v.values.empty() ? Value(None{}) : v.value();
+}
+inline std::pair<Tensor, Tensor> two(std::vector<Tensor> v) {
+  return {v[0], v[1]};
+}
+}  // namespace detail
+
+/// Max pooling over the last dim of [C, L] or [N, C, L] (F.max_pool1d).
+inline Tensor max_pool1d(const Tensor& input, IntArg kernel_size, IntArg stride = {}, IntArg padding = 0,
+                         IntArg dilation = 1, bool ceil_mode = false) {
+  return call_op("max_pool1d", {input, kernel_size.value(), detail::optional_ints(stride), padding.value(),
+                                dilation.value(), Scalar(ceil_mode)})[0];
+}
+/// F.max_pool1d(..., return_indices=True): the values and each max's index along the dim.
+inline std::pair<Tensor, Tensor> max_pool1d_with_indices(const Tensor& input, IntArg kernel_size,
+                                                         IntArg stride = {}, IntArg padding = 0,
+                                                         IntArg dilation = 1, bool ceil_mode = false) {
+  return detail::two(
+      call_op("max_pool1d_with_indices", {input, kernel_size.value(), detail::optional_ints(stride),
+                                          padding.value(), dilation.value(), Scalar(ceil_mode)}));
+}
+/// Max pooling over the last 2 dims of [C, H, W] or [N, C, H, W] (F.max_pool2d).
+inline Tensor max_pool2d(const Tensor& input, IntArg kernel_size, IntArg stride = {}, IntArg padding = 0,
+                         IntArg dilation = 1, bool ceil_mode = false) {
+  return call_op("max_pool2d", {input, kernel_size.value(), detail::optional_ints(stride), padding.value(),
+                                dilation.value(), Scalar(ceil_mode)})[0];
+}
+/// F.max_pool2d(..., return_indices=True): the values and each max's offset h * W + w in its plane.
+inline std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& input, IntArg kernel_size,
+                                                         IntArg stride = {}, IntArg padding = 0,
+                                                         IntArg dilation = 1, bool ceil_mode = false) {
+  return detail::two(
+      call_op("max_pool2d_with_indices", {input, kernel_size.value(), detail::optional_ints(stride),
+                                          padding.value(), dilation.value(), Scalar(ceil_mode)}));
+}
+/// Max pooling over the last 3 dims of [C, D, H, W] or [N, C, D, H, W] (F.max_pool3d).
+inline Tensor max_pool3d(const Tensor& input, IntArg kernel_size, IntArg stride = {}, IntArg padding = 0,
+                         IntArg dilation = 1, bool ceil_mode = false) {
+  return call_op("max_pool3d", {input, kernel_size.value(), detail::optional_ints(stride), padding.value(),
+                                dilation.value(), Scalar(ceil_mode)})[0];
+}
+/// F.max_pool3d(..., return_indices=True): the values and each max's offset (d * H + h) * W + w.
+inline std::pair<Tensor, Tensor> max_pool3d_with_indices(const Tensor& input, IntArg kernel_size,
+                                                         IntArg stride = {}, IntArg padding = 0,
+                                                         IntArg dilation = 1, bool ceil_mode = false) {
+  return detail::two(
+      call_op("max_pool3d_with_indices", {input, kernel_size.value(), detail::optional_ints(stride),
+                                          padding.value(), dilation.value(), Scalar(ceil_mode)}));
+}
+
+/// Average pooling over the last dim (F.avg_pool1d).
+inline Tensor avg_pool1d(const Tensor& input, IntArg kernel_size, IntArg stride = {}, IntArg padding = 0,
+                         bool ceil_mode = false, bool count_include_pad = true) {
+  return call_op("avg_pool1d", {input, kernel_size.value(), detail::optional_ints(stride), padding.value(),
+                                Scalar(ceil_mode), Scalar(count_include_pad)})[0];
+}
+/// Average pooling over the last 2 dims (F.avg_pool2d); divisor_override replaces the window size.
+inline Tensor avg_pool2d(const Tensor& input, IntArg kernel_size, IntArg stride = {}, IntArg padding = 0,
+                         bool ceil_mode = false, bool count_include_pad = true,
+                         std::optional<int64_t> divisor_override = std::nullopt) {
+  return call_op("avg_pool2d", {input, kernel_size.value(), detail::optional_ints(stride), padding.value(),
+                                Scalar(ceil_mode), Scalar(count_include_pad),
+                                divisor_override ? Value(Scalar(*divisor_override)) : Value(None{})})[0];
+}
+/// Average pooling over the last 3 dims (F.avg_pool3d).
+inline Tensor avg_pool3d(const Tensor& input, IntArg kernel_size, IntArg stride = {}, IntArg padding = 0,
+                         bool ceil_mode = false, bool count_include_pad = true,
+                         std::optional<int64_t> divisor_override = std::nullopt) {
+  return call_op("avg_pool3d", {input, kernel_size.value(), detail::optional_ints(stride), padding.value(),
+                                Scalar(ceil_mode), Scalar(count_include_pad),
+                                divisor_override ? Value(Scalar(*divisor_override)) : Value(None{})})[0];
+}
+
+/// Adaptive average pooling of the last dim to output_size (F.adaptive_avg_pool1d).
+inline Tensor adaptive_avg_pool1d(const Tensor& input, IntArg output_size) {
+  return call_op("adaptive_avg_pool1d", {input, output_size.value()})[0];
+}
+/// Adaptive average pooling of the last 2 dims to output_size (F.adaptive_avg_pool2d).
+inline Tensor adaptive_avg_pool2d(const Tensor& input, IntArg output_size) {
+  return call_op("adaptive_avg_pool2d", {input, output_size.value()})[0];
+}
+/// Adaptive max pooling of the last dim (F.adaptive_max_pool1d).
+inline Tensor adaptive_max_pool1d(const Tensor& input, IntArg output_size) {
+  return call_op("adaptive_max_pool1d", {input, output_size.value()})[0];
+}
+/// F.adaptive_max_pool1d(..., return_indices=True).
+inline std::pair<Tensor, Tensor> adaptive_max_pool1d_with_indices(const Tensor& input, IntArg output_size) {
+  return detail::two(call_op("adaptive_max_pool1d", {input, output_size.value()}));
+}
+/// Adaptive max pooling of the last 2 dims (F.adaptive_max_pool2d).
+inline Tensor adaptive_max_pool2d(const Tensor& input, IntArg output_size) {
+  return call_op("adaptive_max_pool2d", {input, output_size.value()})[0];
+}
+/// F.adaptive_max_pool2d(..., return_indices=True).
+inline std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& input, IntArg output_size) {
+  return detail::two(call_op("adaptive_max_pool2d", {input, output_size.value()}));
+}
+
+/// Power-average pooling over the last dim: (sum of x^p over each window)^(1/p) (F.lp_pool1d).
+inline Tensor lp_pool1d(const Tensor& input, double norm_type, IntArg kernel_size, IntArg stride = {},
+                        bool ceil_mode = false) {
+  return call_op("lp_pool1d", {input, Scalar(norm_type), kernel_size.value(), detail::optional_ints(stride),
+                               Scalar(ceil_mode)})[0];
+}
+/// Power-average pooling over the last 2 dims (F.lp_pool2d).
+inline Tensor lp_pool2d(const Tensor& input, double norm_type, IntArg kernel_size, IntArg stride = {},
+                        bool ceil_mode = false) {
+  return call_op("lp_pool2d", {input, Scalar(norm_type), kernel_size.value(), detail::optional_ints(stride),
+                               Scalar(ceil_mode)})[0];
+}
+
+namespace detail {
+// F._unpool_output_size: the default size inverts the pooling's; a given one (optionally with the two
+// leading dims) must lie strictly within a stride of it.
+inline std::vector<int64_t> unpool_output_size(const Tensor& input, const std::vector<int64_t>& kernel_size,
+                                               const std::vector<int64_t>& stride,
+                                               const std::vector<int64_t>& padding,
+                                               const std::optional<std::vector<int64_t>>& output_size) {
+  const size_t n = kernel_size.size();
+  TD_CHECK_ARG(input.dim() >= static_cast<int64_t>(n), "[max_unpool] input of shape ",
+               shape_str(input.sizes()), " has fewer than ", n, " dims");
+  std::vector<int64_t> def;
+  for (size_t d = 0; d < n; ++d) {
+    def.push_back((input.size(input.dim() - static_cast<int64_t>(n) + static_cast<int64_t>(d)) - 1) *
+                      stride[d] +
+                  kernel_size[d] - 2 * padding[d]);
+  }
+  if (!output_size) return def;
+  std::vector<int64_t> out = *output_size;
+  if (out.size() == n + 2) out.erase(out.begin(), out.begin() + 2);
+  TD_CHECK_ARG(out.size() == n, "[max_unpool] output_size should be a sequence containing ", n, " or ", n + 2,
+               " elements, but it has a length of '", out.size(), "'");
+  for (size_t d = 0; d < n; ++d) {
+    const int64_t lo = def[d] - stride[d], hi = def[d] + stride[d];
+    TD_CHECK_ARG(lo < out[d] && out[d] < hi, "[max_unpool] invalid output_size \"", shape_str(*output_size),
+                 "\" (dim ", d, " must be between ", lo, " and ", hi, ")");
+  }
+  return out;
+}
+}  // namespace detail
+
+/// The inverse of max_pool1d: zeros with the values put back at their indices (F.max_unpool1d).
+inline Tensor max_unpool1d(const Tensor& input, const Tensor& indices, IntArg kernel_size, IntArg stride = {},
+                           IntArg padding = 0,
+                           std::optional<std::vector<int64_t>> output_size = std::nullopt) {
+  auto k = kernel_size.expand(1), p = padding.expand(1);
+  auto s = stride.values.empty() ? k : stride.expand(1);
+  auto size = detail::unpool_output_size(input, k, s, p, output_size);
+  size.push_back(1);
+  return call_op("max_unpool2d", {input.unsqueeze(-1), indices.unsqueeze(-1), size})[0];
+}
+/// The inverse of max_pool2d (F.max_unpool2d).
+inline Tensor max_unpool2d(const Tensor& input, const Tensor& indices, IntArg kernel_size, IntArg stride = {},
+                           IntArg padding = 0,
+                           std::optional<std::vector<int64_t>> output_size = std::nullopt) {
+  auto k = kernel_size.expand(2), p = padding.expand(2);
+  auto s = stride.values.empty() ? k : stride.expand(2);
+  return call_op("max_unpool2d",
+                 {input, indices, detail::unpool_output_size(input, k, s, p, output_size)})[0];
+}
+
+/// F.fractional_max_pool2d(..., return_indices=True): max pooling over windows of kernel_size placed at
+/// pseudo-random intervals; the size comes from output_size or output_ratio (of the input's H and W). Without
+/// random_samples ([N, C, 2] in [0, 1)), they are drawn from td's current generator, as torch.rand does.
+inline std::pair<Tensor, Tensor> fractional_max_pool2d_with_indices(
+    const Tensor& input, IntArg kernel_size, IntArg output_size = {},
+    std::optional<std::vector<double>> output_ratio = std::nullopt, const Tensor& random_samples = Tensor()) {
+  TD_CHECK_ARG(!output_size.values.empty() || output_ratio,
+               "[fractional_max_pool2d] fractional_max_pool2d requires specifying either "
+               "an output_size or an output_ratio");
+  TD_CHECK_ARG(input.dim() >= 3,
+               "[fractional_max_pool2d] fractional_max_pool2d(): Expected 3D or 4D tensor, but got: ",
+               shape_str(input.sizes()));
+  Value size = output_size.value();
+  if (output_size.values.empty()) {
+    std::vector<double> r =
+        output_ratio->size() == 1 ? std::vector<double>(2, (*output_ratio)[0]) : *output_ratio;
+    size = std::vector<int64_t>{static_cast<int64_t>(static_cast<double>(input.size(-2)) * r[0]),
+                                static_cast<int64_t>(static_cast<double>(input.size(-1)) * r[1])};
+  }
+  Tensor samples = random_samples;
+  if (!samples.defined()) {
+    const int64_t batch = input.dim() == 3 ? 1 : input.size(0);
+    samples = random::rand({batch, input.size(-3), 2}, {input.dtype(), input.device()});
+  }
+  return detail::two(call_op("fractional_max_pool2d", {input, kernel_size.value(), size, samples}));
+}
+/// F.fractional_max_pool2d: the values of fractional_max_pool2d_with_indices.
+inline Tensor fractional_max_pool2d(const Tensor& input, IntArg kernel_size, IntArg output_size = {},
+                                    std::optional<std::vector<double>> output_ratio = std::nullopt,
+                                    const Tensor& random_samples = Tensor()) {
+  return fractional_max_pool2d_with_indices(input, kernel_size, std::move(output_size),
+                                            std::move(output_ratio), random_samples)
+      .first;
+}
+
+// (end of Pooling)
 
 }  // namespace td::nn::functional

@@ -339,6 +339,7 @@ Registry& Registry::get() {
     register_advanced_index_ops(*r);
     register_composite_ops(*r);
     register_activation_ops(*r);
+    register_pool_ops(*r);
     register_inplace_ops(*r);
     return r;
   }();

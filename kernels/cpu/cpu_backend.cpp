@@ -14,6 +14,7 @@
 
 #include "kernels/caching_allocator.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/cpu/pool.h"
 #include "kernels/cpu/vector_math.h"
 #include "kernels/elementwise_ops.h"
 
@@ -747,6 +748,22 @@ class CpuBackend final : public Backend {
   void sort(bool descending, const StridedRef& values, const StridedRef& indices, const StridedRef& in,
             int) override {
     cpu_sort(descending, values, indices, in);
+  }
+
+  void max_pool(const StridedRef& out, const StridedRef& indices, const StridedRef& in, const PoolGeometry& g,
+                int) override {
+    cpu_max_pool(out, indices, in, g);
+  }
+  void max_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out, const StridedRef& indices,
+                         int) override {
+    cpu_max_pool_backward(grad_in, grad_out, indices);
+  }
+  void avg_pool(const StridedRef& out, const StridedRef& in, const PoolGeometry& g, int) override {
+    cpu_avg_pool(out, in, g);
+  }
+  void avg_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out, const PoolGeometry& g,
+                         int) override {
+    cpu_avg_pool_backward(grad_in, grad_out, g);
   }
 
   void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int) override {

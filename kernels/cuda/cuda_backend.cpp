@@ -203,6 +203,26 @@ class CudaBackend final : public Backend {
     use(index);
     cuda::col2im(out, col, w);
   }
+  void max_pool(const StridedRef& out, const StridedRef& indices, const StridedRef& in, const PoolGeometry& g,
+                int index) override {
+    use(index);
+    cuda::max_pool(in.dtype, g, out.data, static_cast<int64_t*>(indices.data), in.data);
+  }
+  void max_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out, const StridedRef& indices,
+                         int index) override {
+    use(index);
+    cuda::max_pool_backward(grad_in.dtype, grad_in.sizes[0], grad_in.sizes[1], grad_out.sizes[1], grad_in.data,
+                            grad_out.data, static_cast<const int64_t*>(indices.data));
+  }
+  void avg_pool(const StridedRef& out, const StridedRef& in, const PoolGeometry& g, int index) override {
+    use(index);
+    cuda::avg_pool(in.dtype, g, out.data, in.data);
+  }
+  void avg_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out, const PoolGeometry& g,
+                         int index) override {
+    use(index);
+    cuda::avg_pool_backward(grad_in.dtype, g, grad_in.data, grad_out.data);
+  }
 
  private:
   // One caching allocator per device, made on first use. Every kernel runs on the device's default stream,

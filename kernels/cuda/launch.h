@@ -58,6 +58,13 @@ void softmax(bool is_log, DType dtype, int64_t outer, int64_t n, int64_t inner, 
 /// Backend::im2col and Backend::col2im (conv.cu), for the floating dtypes.
 void im2col(const StridedRef& col, const StridedRef& in, const ConvWindow& w);
 void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w);
+/// Pooling (pool.cu) over contiguous planes, as Backend::max_pool, max_pool_backward, avg_pool and
+/// avg_pool_backward describe; `indices` may be null when the caller needs none.
+void max_pool(DType dtype, const PoolGeometry& g, void* out, int64_t* indices, const void* in);
+void max_pool_backward(DType dtype, int64_t planes, int64_t n_in, int64_t n_out, void* grad_in, const void* grad_out,
+                       const int64_t* indices);
+void avg_pool(DType dtype, const PoolGeometry& g, void* out, const void* in);
+void avg_pool_backward(DType dtype, const PoolGeometry& g, void* grad_in, const void* grad_out);
 
 /// Scratch device memory for a kernel's partial results, from the device's caching allocator; returned to it
 /// when the Workspace goes: every kernel runs on the device's one stream, so a later user of the block is

@@ -1,0 +1,260 @@
+// CPU pooling: planes [planes, D, H, W] (contiguous) split across OpenMP threads. Max pooling with regular
+// windows runs one output row at a time with the window's taps outermost, so the innermost loop walks a
+// row of outputs with a fixed input offset (no bounds checks inside, the compiler can vectorise it); the
+// gradient scatters each plane's output gradients to their indices. Everything else evaluates the shared
+// per-element formulas of kernels/pool_ops.h, as the CUDA kernels do.
+#include "kernels/cpu/pool.h"
+
+#include <omp.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/loops.h"
+#include "kernels/elementwise_ops.h"
+#include "kernels/pool_ops.h"
+
+namespace td::kernels {
+
+namespace {
+
+using fn::convert;
+
+// Pooling dtypes: the floating ones for max pooling, and int64 too for average pooling (PyTorch's CPU
+// kernels); the front ends refuse the rest with PyTorch's words.
+template <bool kWithInt64, class F>
+void dispatch_pool(DType dtype, const char* op, F&& f) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return f(float{});
+    case DType::kFloat64:
+      return f(double{});
+    case DType::kFloat16:
+      return f(Half{});
+    case DType::kBFloat16:
+      return f(BFloat16{});
+    case DType::kInt64:
+      if constexpr (kWithInt64) return f(int64_t{});
+      [[fallthrough]];
+    default:
+      throw Error(ErrorCode::kUnimplemented,
+                  str("[", op, "] has no CPU kernel for dtype ", dtype_name(dtype)));
+  }
+}
+
+// Whether `work` element steps are worth a parallel region.
+bool worth_threads(int64_t work) {
+  return work >= kParallelGrain && omp_get_max_threads() > 1;
+}
+
+// One plane of max pooling with regular windows. For each output row, `best` and `at` start at -inf and the
+// first tap of each window; then every tap (d, h, kw) updates the outputs whose window holds it, which is
+// the whole row but the few clipped at the edges. Per output the taps come in PyTorch's order (row-major),
+// so ties and NaNs resolve as in max_pool_at.
+template <class T, bool kIndices>
+void max_pool_plane_rows(const PoolGeometry& g, const T* in, T* out, int64_t* indices, opmath_t<T>* best,
+                         const int64_t* first_w) {
+  using M = opmath_t<T>;
+  const PoolDim &Dd = g.dims[0], &Hd = g.dims[1], &Wd = g.dims[2];
+  const int64_t H = Hd.in, W = Wd.in, OW = Wd.out, s = Wd.stride;
+  for (int64_t od = 0; od < Dd.out; ++od) {
+    const pool::Taps td = pool::max_taps(Dd, false, od);
+    for (int64_t oh = 0; oh < Hd.out; ++oh) {
+      const pool::Taps th = pool::max_taps(Hd, false, oh);
+      const int64_t o_row = (od * Hd.out + oh) * OW;
+      int64_t* at = kIndices ? indices + o_row : nullptr;
+      const int64_t base = (td.first * H + th.first) * W;
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        best[ow] = -std::numeric_limits<M>::infinity();
+        if constexpr (kIndices) at[ow] = base + first_w[ow];
+      }
+      for (int64_t d = td.first; d < td.end; d += td.step) {
+        for (int64_t h = th.first; h < th.end; h += th.step) {
+          const int64_t row_off = (d * H + h) * W;
+          const T* row = in + row_off;
+          for (int64_t kw = 0; kw < Wd.kernel; ++kw) {
+            const int64_t off = kw * Wd.dilation - Wd.pad;  // input w of output ow: ow * s + off
+            const int64_t lo = off >= 0 ? 0 : (-off + s - 1) / s;
+            const int64_t hi = W - 1 - off < 0 ? 0 : std::min(OW, (W - 1 - off) / s + 1);
+            const T* src = row + off;
+            if (s == 2 && !kIndices) {
+              for (int64_t ow = lo; ow < hi; ++ow) {
+                const M v = static_cast<M>(src[2 * ow]);
+                best[ow] = (v > best[ow] || v != v) ? v : best[ow];
+              }
+              continue;
+            }
+            for (int64_t ow = lo; ow < hi; ++ow) {
+              const M v = static_cast<M>(src[ow * s]);
+              const bool take = v > best[ow] || v != v;  // a select: which tap wins is data-dependent
+              best[ow] = take ? v : best[ow];
+              if constexpr (kIndices) at[ow] = take ? row_off + off + ow * s : at[ow];
+            }
+          }
+        }
+      }
+      T* o = out + o_row;
+      for (int64_t ow = 0; ow < OW; ++ow) o[ow] = static_cast<T>(best[ow]);
+    }
+  }
+}
+
+// The common 2x2 window with stride 2 (MaxPool2d(2)): both input rows of an output row at once, the four
+// taps in PyTorch's order, so the result is max_pool_plane_rows's.
+template <class T, bool kIndices>
+void max_pool_plane_2x2(const PoolGeometry& g, const T* in, T* out, int64_t* indices) {
+  using M = opmath_t<T>;
+  const int64_t W = g.dims[2].in, OH = g.dims[1].out, OW = g.dims[2].out;
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    const T* r0 = in + 2 * oh * W;
+    const T* r1 = r0 + W;
+    T* o = out + oh * OW;
+    int64_t* at = kIndices ? indices + oh * OW : nullptr;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const M a = static_cast<M>(r0[2 * ow]), b = static_cast<M>(r0[2 * ow + 1]),
+              c = static_cast<M>(r1[2 * ow]), d = static_cast<M>(r1[2 * ow + 1]);
+      // The first tap always becomes the max (a -inf keeps the first position either way).
+      M best = a;
+      int64_t k = 0;
+      // Selects rather than branches: which tap wins is data-dependent and mispredicts on real activations.
+      const bool tb = b > best || b != b;
+      best = tb ? b : best;
+      k = tb ? 1 : k;
+      const bool tc = c > best || c != c;
+      best = tc ? c : best;
+      k = tc ? W : k;
+      const bool td = d > best || d != d;
+      best = td ? d : best;
+      k = td ? W + 1 : k;
+      o[ow] = static_cast<T>(best);
+      if constexpr (kIndices) at[ow] = 2 * oh * W + 2 * ow + k;
+    }
+  }
+}
+
+bool is_2x2_stride_2(const PoolGeometry& g) {
+  // Every window whole: no ceil_mode window hanging over the end.
+  auto plain = [](const PoolDim& d) {
+    return d.kernel == 2 && d.stride == 2 && d.pad == 0 && d.dilation == 1 && 2 * d.out <= d.in;
+  };
+  return !g.adaptive && g.dims[0].in == 1 && g.dims[0].kernel == 1 && plain(g.dims[1]) && plain(g.dims[2]);
+}
+
+template <class T>
+void max_pool_kernel(const StridedRef& out, const StridedRef& indices, const StridedRef& in,
+                     const PoolGeometry& g) {
+  using M = opmath_t<T>;
+  const T* pi = static_cast<const T*>(in.data);
+  T* po = static_cast<T*>(out.data);
+  auto* px = static_cast<int64_t*>(indices.data);
+  const int64_t n_in = g.in_numel(), n_out = g.out_numel();
+  const PoolDim& Wd = g.dims[2];
+  std::vector<int64_t> first_w(static_cast<size_t>(Wd.out));
+  for (int64_t ow = 0; ow < Wd.out; ++ow)
+    first_w[static_cast<size_t>(ow)] = pool::max_taps(Wd, g.adaptive, ow).first;
+  const int64_t taps = g.dims[0].kernel * g.dims[1].kernel * g.dims[2].kernel;
+  const bool two_by_two = is_2x2_stride_2(g);
+#pragma omp parallel if (worth_threads(g.planes * n_out * taps))
+  {
+    std::vector<M> best(static_cast<size_t>(Wd.out));
+#pragma omp for schedule(static)
+    for (int64_t p = 0; p < g.planes; ++p) {
+      const T* plane = pi + p * n_in;
+      if (two_by_two) {
+        if (px) {
+          max_pool_plane_2x2<T, true>(g, plane, po + p * n_out, px + p * n_out);
+        } else {
+          max_pool_plane_2x2<T, false>(g, plane, po + p * n_out, nullptr);
+        }
+      } else if (g.adaptive) {
+        for (int64_t o = 0; o < n_out; ++o) {
+          const int64_t ow = o % Wd.out, oh = (o / Wd.out) % g.dims[1].out, od = o / (Wd.out * g.dims[1].out);
+          int64_t at;
+          po[p * n_out + o] = static_cast<T>(pool::max_pool_at(g, plane, od, oh, ow, &at));
+          if (px) px[p * n_out + o] = at;
+        }
+      } else if (px) {
+        max_pool_plane_rows<T, true>(g, plane, po + p * n_out, px + p * n_out, best.data(), first_w.data());
+      } else {
+        max_pool_plane_rows<T, false>(g, plane, po + p * n_out, nullptr, best.data(), first_w.data());
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void cpu_max_pool(const StridedRef& out, const StridedRef& indices, const StridedRef& in,
+                  const PoolGeometry& g) {
+  dispatch_pool<false>(in.dtype, "max_pool",
+                       [&](auto tag) { max_pool_kernel<decltype(tag)>(out, indices, in, g); });
+}
+
+void cpu_max_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out, const StridedRef& indices) {
+  dispatch_pool<false>(grad_in.dtype, "max_pool_backward", [&](auto tag) {
+    using T = decltype(tag);
+    using M = opmath_t<T>;
+    const int64_t planes = grad_in.sizes[0], n_in = grad_in.sizes[1], n_out = grad_out.sizes[1];
+    T* gi = static_cast<T*>(grad_in.data);
+    const T* go = static_cast<const T*>(grad_out.data);
+    const auto* ix = static_cast<const int64_t*>(indices.data);
+    std::atomic<bool> bad{false};
+    // A plane's writes stay in the plane, so planes run in parallel and each sums in output order.
+#pragma omp parallel for schedule(static) if (worth_threads(planes * (n_in + n_out)))
+    for (int64_t p = 0; p < planes; ++p) {
+      T* g = gi + p * n_in;
+      std::memset(static_cast<void*>(g), 0, static_cast<size_t>(n_in) * sizeof(T));
+      const T* src = go + p * n_out;
+      const int64_t* at = ix + p * n_out;
+      for (int64_t o = 0; o < n_out; ++o) {
+        // The gradient ops are public: an index from elsewhere is refused, never written through.
+        if (static_cast<uint64_t>(at[o]) >= static_cast<uint64_t>(n_in)) [[unlikely]] {
+          bad.store(true, std::memory_order_relaxed);
+          continue;
+        }
+        g[at[o]] = static_cast<T>(static_cast<M>(g[at[o]]) + static_cast<M>(src[o]));
+      }
+    }
+    TD_CHECK(!bad.load(), ErrorCode::kOutOfRange, "[max_pool_backward] an index lies outside its plane of ",
+             n_in, " elements");
+  });
+}
+
+void cpu_avg_pool(const StridedRef& out, const StridedRef& in, const PoolGeometry& g) {
+  dispatch_pool<true>(in.dtype, "avg_pool", [&](auto tag) {
+    using T = decltype(tag);
+    const T* pi = static_cast<const T*>(in.data);
+    T* po = static_cast<T*>(out.data);
+    const int64_t n_in = g.in_numel(), n_out = g.out_numel(), OW = g.dims[2].out, OH = g.dims[1].out;
+    const int64_t taps = g.adaptive ? std::max<int64_t>(1, n_in / std::max<int64_t>(1, n_out))
+                                    : g.dims[0].kernel * g.dims[1].kernel * g.dims[2].kernel;
+#pragma omp parallel for schedule(static) if (worth_threads(g.planes * n_out * taps))
+    for (int64_t p = 0; p < g.planes; ++p) {
+      for (int64_t o = 0; o < n_out; ++o) {
+        po[p * n_out + o] =
+            static_cast<T>(pool::avg_pool_at(g, pi + p * n_in, o / (OW * OH), (o / OW) % OH, o % OW));
+      }
+    }
+  });
+}
+
+void cpu_avg_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out, const PoolGeometry& g) {
+  dispatch_pool<false>(grad_in.dtype, "avg_pool_backward", [&](auto tag) {
+    using T = decltype(tag);
+    T* gi = static_cast<T*>(grad_in.data);
+    const T* go = static_cast<const T*>(grad_out.data);
+    const int64_t n_in = g.in_numel(), n_out = g.out_numel(), W = g.dims[2].in, H = g.dims[1].in;
+#pragma omp parallel for schedule(static) if (worth_threads(g.planes * (n_in + n_out)))
+    for (int64_t p = 0; p < g.planes; ++p) {
+      for (int64_t i = 0; i < n_in; ++i) {
+        gi[p * n_in + i] =
+            static_cast<T>(pool::avg_pool_grad_at(g, go + p * n_out, i / (W * H), (i / W) % H, i % W));
+      }
+    }
+  });
+}
+
+}  // namespace td::kernels
