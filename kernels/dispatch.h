@@ -33,6 +33,24 @@ void dispatch(DType dtype, std::string_view op, std::string_view backend, F&& f)
   }
 }
 
+/// dispatch() for kernels written for the floating dtypes only (float32, float64, float16, bfloat16), and
+/// int64 too when kWithInt64 (average pooling, as PyTorch's CPU kernel).
+template <bool kWithInt64 = false, class F>
+void dispatch_floating(DType dtype, std::string_view op, std::string_view backend, F&& f) {
+  switch (dtype) {
+    case DType::kFloat32: return f(float{});
+    case DType::kFloat64: return f(double{});
+    case DType::kFloat16: return f(Half{});
+    case DType::kBFloat16: return f(BFloat16{});
+    case DType::kInt64:
+      if constexpr (kWithInt64) return f(int64_t{});
+      [[fallthrough]];
+    default:
+      throw Error(ErrorCode::kUnimplemented,
+                  str("[", op, "] has no ", backend, " kernel for dtype ", dtype_name(dtype)));
+  }
+}
+
 /// dispatch() that also runs complex64 and complex128, as Complex<float> and Complex<double>: for the
 /// kernels written for complex too (copies, fills, where, gather, arithmetic, sums, GEMM).
 template <class F>

@@ -5,42 +5,13 @@
 #include <algorithm>
 #include <type_traits>
 
+#include "kernels/conv_geometry.h"
 #include "kernels/cpu/loops.h"
 #include "kernels/elementwise_ops.h"
 
 namespace td::kernels {
 
 namespace {
-
-// The window and the input's strides with the spatial dims padded to three at the front (size 1, stride 0).
-struct Geometry {
-  int64_t batch, channels, kernel_numel, out_numel;
-  int64_t in[3], kernel[3], out[3], stride[3], padding[3], dilation[3];
-  int64_t in_batch_stride = 0, in_channel_stride = 0, in_stride[3] = {0, 0, 0};
-};
-
-Geometry geometry(std::span<const int64_t> sizes, std::span<const int64_t> strides, const ConvWindow& w) {
-  Geometry g{};
-  g.batch = sizes[0];
-  g.channels = sizes[1];
-  g.kernel_numel = w.kernel_numel();
-  g.out_numel = w.out_numel();
-  g.in_batch_stride = strides[0];
-  g.in_channel_stride = strides[1];
-  const int lead = ConvWindow::kMaxDims - w.dims;
-  for (int d = 0; d < ConvWindow::kMaxDims; ++d) {
-    const int s = d - lead;
-    const bool real = s >= 0;
-    g.in[d] = real ? w.in[s] : 1;
-    g.kernel[d] = real ? w.kernel[s] : 1;
-    g.out[d] = real ? w.out[s] : 1;
-    g.stride[d] = real ? w.stride[s] : 1;
-    g.padding[d] = real ? w.padding[s] : 0;
-    g.dilation[d] = real ? w.dilation[s] : 1;
-    g.in_stride[d] = real ? strides[static_cast<size_t>(2 + s)] : 0;
-  }
-  return g;
-}
 
 // The window positions [lo, hi) along the last dim whose input index ow * stride + offset lies in [0, in).
 std::pair<int64_t, int64_t> inner_range(int64_t offset, int64_t stride, int64_t in, int64_t out) {
@@ -53,7 +24,7 @@ std::pair<int64_t, int64_t> inner_range(int64_t offset, int64_t stride, int64_t 
 
 template <class T>
 void im2col_kernel(const StridedRef& col, const StridedRef& in, const ConvWindow& w) {
-  const Geometry g = geometry(in.sizes, in.strides, w);
+  const ConvGeometry g = make_geometry(in.sizes, in.strides, w);
   const int64_t rows = g.channels * g.kernel_numel, L = g.out_numel, B = g.batch;
   const int64_t OW = g.out[2];
   auto* pc = static_cast<T*>(col.data);
@@ -63,7 +34,7 @@ void im2col_kernel(const StridedRef& col, const StridedRef& in, const ConvWindow
     for (int64_t b = 0; b < B; ++b) {
       const int64_t c = row / g.kernel_numel, k = row % g.kernel_numel;
       const int64_t kw = k % g.kernel[2], kh = (k / g.kernel[2]) % g.kernel[1], kd = k / (g.kernel[2] * g.kernel[1]);
-      const T* src = pi + b * g.in_batch_stride + c * g.in_channel_stride;
+      const T* src = pi + b * g.batch_stride + c * g.channel_stride;
       T* dst = pc + (row * B + b) * L;
       const int64_t off_w = kw * g.dilation[2] - g.padding[2];
       const auto [lo, hi] = inner_range(off_w, g.stride[2], g.in[2], OW);
@@ -92,7 +63,7 @@ void im2col_kernel(const StridedRef& col, const StridedRef& in, const ConvWindow
 
 template <class T>
 void col2im_kernel(const StridedRef& out, const StridedRef& col, const ConvWindow& w) {
-  const Geometry g = geometry(out.sizes, out.strides, w);  // out is contiguous
+  const ConvGeometry g = make_geometry(out.sizes, out.strides, w);  // out is contiguous
   using M = opmath_t<T>;
   const int64_t planes = g.batch * g.channels, L = g.out_numel, B = g.batch, K = g.kernel_numel;
   const int64_t OW = g.out[2], plane = g.in[0] * g.in[1] * g.in[2];

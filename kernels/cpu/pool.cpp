@@ -23,28 +23,6 @@ namespace {
 
 using fn::convert;
 
-// Pooling dtypes: the floating ones for max pooling, and int64 too for average pooling (PyTorch's CPU
-// kernels); the front ends refuse the rest with PyTorch's words.
-template <bool kWithInt64, class F>
-void dispatch_pool(DType dtype, const char* op, F&& f) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return f(float{});
-    case DType::kFloat64:
-      return f(double{});
-    case DType::kFloat16:
-      return f(Half{});
-    case DType::kBFloat16:
-      return f(BFloat16{});
-    case DType::kInt64:
-      if constexpr (kWithInt64) return f(int64_t{});
-      [[fallthrough]];
-    default:
-      throw Error(ErrorCode::kUnimplemented,
-                  str("[", op, "] has no CPU kernel for dtype ", dtype_name(dtype)));
-  }
-}
-
 // Whether `work` element steps are worth a parallel region.
 bool worth_threads(int64_t work) {
   return work >= kParallelGrain && omp_get_max_threads() > 1;
@@ -189,12 +167,12 @@ void max_pool_kernel(const StridedRef& out, const StridedRef& indices, const Str
 
 void cpu_max_pool(const StridedRef& out, const StridedRef& indices, const StridedRef& in,
                   const PoolGeometry& g) {
-  dispatch_pool<false>(in.dtype, "max_pool",
+  dispatch_floating<false>(in.dtype, "max_pool", "CPU",
                        [&](auto tag) { max_pool_kernel<decltype(tag)>(out, indices, in, g); });
 }
 
 void cpu_max_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out, const StridedRef& indices) {
-  dispatch_pool<false>(grad_in.dtype, "max_pool_backward", [&](auto tag) {
+  dispatch_floating<false>(grad_in.dtype, "max_pool_backward", "CPU", [&](auto tag) {
     using T = decltype(tag);
     using M = opmath_t<T>;
     const int64_t planes = grad_in.sizes[0], n_in = grad_in.sizes[1], n_out = grad_out.sizes[1];
@@ -224,7 +202,7 @@ void cpu_max_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out
 }
 
 void cpu_avg_pool(const StridedRef& out, const StridedRef& in, const PoolGeometry& g) {
-  dispatch_pool<true>(in.dtype, "avg_pool", [&](auto tag) {
+  dispatch_floating<true>(in.dtype, "avg_pool", "CPU", [&](auto tag) {
     using T = decltype(tag);
     const T* pi = static_cast<const T*>(in.data);
     T* po = static_cast<T*>(out.data);
@@ -242,7 +220,7 @@ void cpu_avg_pool(const StridedRef& out, const StridedRef& in, const PoolGeometr
 }
 
 void cpu_avg_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out, const PoolGeometry& g) {
-  dispatch_pool<false>(grad_in.dtype, "avg_pool_backward", [&](auto tag) {
+  dispatch_floating<false>(grad_in.dtype, "avg_pool_backward", "CPU", [&](auto tag) {
     using T = decltype(tag);
     T* gi = static_cast<T*>(grad_in.data);
     const T* go = static_cast<const T*>(grad_out.data);

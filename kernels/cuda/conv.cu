@@ -4,42 +4,12 @@
 #include <cuda_runtime.h>
 
 #include "core/error.h"
+#include "kernels/conv_geometry.h"
 #include "kernels/cuda/loops.cuh"
 
 namespace td::kernels::cuda {
 
 namespace {
-
-// The window with its spatial dims padded to three at the front (size 1), and the strides of the
-// [B, C, spatial...] tensor: passed to the kernels by value.
-struct ConvGeometry {
-  int64_t batch, channels, kernel_numel, out_numel;
-  int64_t in[3], kernel[3], out[3], stride[3], padding[3], dilation[3];
-  int64_t batch_stride, channel_stride, in_stride[3];
-};
-
-ConvGeometry make_geometry(const StridedRef& t, const ConvWindow& w) {
-  ConvGeometry g{};
-  g.batch = t.sizes[0];
-  g.channels = t.sizes[1];
-  g.kernel_numel = w.kernel_numel();
-  g.out_numel = w.out_numel();
-  g.batch_stride = t.strides[0];
-  g.channel_stride = t.strides[1];
-  const int lead = ConvWindow::kMaxDims - w.dims;
-  for (int d = 0; d < ConvWindow::kMaxDims; ++d) {
-    const int s = d - lead;
-    const bool real = s >= 0;
-    g.in[d] = real ? w.in[s] : 1;
-    g.kernel[d] = real ? w.kernel[s] : 1;
-    g.out[d] = real ? w.out[s] : 1;
-    g.stride[d] = real ? w.stride[s] : 1;
-    g.padding[d] = real ? w.padding[s] : 0;
-    g.dilation[d] = real ? w.dilation[s] : 1;
-    g.in_stride[d] = real ? t.strides[2 + s] : 0;
-  }
-  return g;
-}
 
 // col is [C, K, B, L] contiguous; the window position l is the fastest index, so neighbouring threads read
 // neighbouring (stride-spaced) input elements.
@@ -101,25 +71,13 @@ __global__ void col2im_kernel(int64_t n, T* out, const T* col, ConvGeometry g) {
   }
 }
 
-template <class F>
-void dispatch_float(DType dtype, const char* op, F&& f) {
-  switch (dtype) {
-    case DType::kFloat32: return f(float{});
-    case DType::kFloat64: return f(double{});
-    case DType::kFloat16: return f(Half{});
-    case DType::kBFloat16: return f(BFloat16{});
-    default:
-      throw Error(ErrorCode::kUnimplemented, str("[", op, "] has no CUDA kernel for dtype ", dtype_name(dtype)));
-  }
-}
-
 }  // namespace
 
 void im2col(const StridedRef& col, const StridedRef& in, const ConvWindow& w) {
   const int64_t n = col.numel();
   if (n == 0) return;
-  const ConvGeometry g = make_geometry(in, w);
-  dispatch_float(in.dtype, "im2col", [&](auto tag) {
+  const ConvGeometry g = make_geometry(in.sizes, in.strides, w);
+  dispatch_floating(in.dtype, "im2col", "CUDA", [&](auto tag) {
     using T = decltype(tag);
     im2col_kernel<T><<<blocks_for(n), kThreads>>>(n, static_cast<T*>(col.data), static_cast<const T*>(in.data), g);
   });
@@ -129,8 +87,8 @@ void im2col(const StridedRef& col, const StridedRef& in, const ConvWindow& w) {
 void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w) {
   const int64_t n = out.numel();
   if (n == 0) return;
-  const ConvGeometry g = make_geometry(out, w);
-  dispatch_float(out.dtype, "col2im", [&](auto tag) {
+  const ConvGeometry g = make_geometry(out.sizes, out.strides, w);
+  dispatch_floating(out.dtype, "col2im", "CUDA", [&](auto tag) {
     using T = decltype(tag);
     col2im_kernel<T><<<blocks_for(n), kThreads>>>(n, static_cast<T*>(out.data), static_cast<const T*>(col.data), g);
   });

@@ -92,27 +92,6 @@ __global__ void max_pool_backward_kernel(int64_t n, int64_t n_in, int64_t n_out,
   }
 }
 
-// The pooling dtypes (see kernels/cpu/pool.cpp): floating, and int64 for average pooling.
-template <bool kWithInt64, class F>
-void dispatch_pool(DType dtype, const char* op, F&& f) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return f(float{});
-    case DType::kFloat64:
-      return f(double{});
-    case DType::kFloat16:
-      return f(Half{});
-    case DType::kBFloat16:
-      return f(BFloat16{});
-    case DType::kInt64:
-      if constexpr (kWithInt64) return f(int64_t{});
-      [[fallthrough]];
-    default:
-      throw Error(ErrorCode::kUnimplemented,
-                  str("[", op, "] has no CUDA kernel for dtype ", dtype_name(dtype)));
-  }
-}
-
 int64_t in_count(const PoolGeometry& g) {
   return g.dims[0].in * g.dims[1].in * g.dims[2].in;
 }
@@ -125,7 +104,7 @@ int64_t out_count(const PoolGeometry& g) {
 void max_pool(DType dtype, const PoolGeometry& g, void* out, int64_t* indices, const void* in) {
   const int64_t n_in = in_count(g), n_out = out_count(g), n = g.planes * n_out;
   if (n == 0) return;
-  dispatch_pool<false>(dtype, "max_pool", [&](auto tag) {
+  dispatch_floating<false>(dtype, "max_pool", "CUDA", [&](auto tag) {
     using T = decltype(tag);
     max_pool_kernel<T><<<blocks_for(n), kThreads>>>(g, n_in, n_out, static_cast<T*>(out), indices,
                                                     static_cast<const T*>(in));
@@ -136,7 +115,7 @@ void max_pool(DType dtype, const PoolGeometry& g, void* out, int64_t* indices, c
 void max_pool_backward(DType dtype, int64_t planes, int64_t n_in, int64_t n_out, void* grad_in,
                        const void* grad_out, const int64_t* indices) {
   if (planes * n_in == 0) return;
-  dispatch_pool<false>(dtype, "max_pool_backward", [&](auto tag) {
+  dispatch_floating<false>(dtype, "max_pool_backward", "CUDA", [&](auto tag) {
     using T = decltype(tag);
     check(cudaMemsetAsync(grad_in, 0, static_cast<size_t>(planes * n_in) * sizeof(T)), "cudaMemsetAsync");
     const int64_t n = planes * n_out;
@@ -150,7 +129,7 @@ void max_pool_backward(DType dtype, int64_t planes, int64_t n_in, int64_t n_out,
 void avg_pool(DType dtype, const PoolGeometry& g, void* out, const void* in) {
   const int64_t n_in = in_count(g), n_out = out_count(g), n = g.planes * n_out;
   if (n == 0) return;
-  dispatch_pool<true>(dtype, "avg_pool", [&](auto tag) {
+  dispatch_floating<true>(dtype, "avg_pool", "CUDA", [&](auto tag) {
     using T = decltype(tag);
     avg_pool_kernel<T>
         <<<blocks_for(n), kThreads>>>(g, n_in, n_out, static_cast<T*>(out), static_cast<const T*>(in));
@@ -161,7 +140,7 @@ void avg_pool(DType dtype, const PoolGeometry& g, void* out, const void* in) {
 void avg_pool_backward(DType dtype, const PoolGeometry& g, void* grad_in, const void* grad_out) {
   const int64_t n_in = in_count(g), n_out = out_count(g), n = g.planes * n_in;
   if (n == 0) return;
-  dispatch_pool<false>(dtype, "avg_pool_backward", [&](auto tag) {
+  dispatch_floating<false>(dtype, "avg_pool_backward", "CUDA", [&](auto tag) {
     using T = decltype(tag);
     avg_pool_backward_kernel<T><<<blocks_for(n), kThreads>>>(g, n_in, n_out, static_cast<T*>(grad_in),
                                                              static_cast<const T*>(grad_out));

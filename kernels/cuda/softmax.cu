@@ -131,19 +131,8 @@ void launch_softmax(bool is_log, int64_t outer, int64_t n, int64_t inner, void* 
 }  // namespace
 
 void softmax(bool is_log, DType dtype, int64_t outer, int64_t n, int64_t inner, void* out, const void* in) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return launch_softmax<float>(is_log, outer, n, inner, out, in);
-    case DType::kFloat64:
-      return launch_softmax<double>(is_log, outer, n, inner, out, in);
-    case DType::kFloat16:
-      return launch_softmax<Half>(is_log, outer, n, inner, out, in);
-    case DType::kBFloat16:
-      return launch_softmax<BFloat16>(is_log, outer, n, inner, out, in);
-    default:
-      throw Error(ErrorCode::kUnimplemented, str("[", is_log ? "log_softmax" : "softmax",
-                                                 "] has no CUDA kernel for dtype ", dtype_name(dtype)));
-  }
+  dispatch_floating(dtype, is_log ? "log_softmax" : "softmax", "CUDA",
+                    [&](auto tag) { launch_softmax<decltype(tag)>(is_log, outer, n, inner, out, in); });
 }
 
 }  // namespace td::kernels::cuda
