@@ -32,17 +32,6 @@ class ConvTest : public testing::DeviceTest {
       v[i] = scale * (0.5 + 0.37 * static_cast<double>((i * 7) % 13)) * (i % 2 ? -1 : 1);
     return make64(v, std::move(shape)).requires_grad_();
   }
-  Tensor arange(int64_t n, std::vector<int64_t> shape) const {
-    std::vector<float> v(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<float>(i);
-    return make(v, std::move(shape));
-  }
-  void expect_gradcheck(const std::string& name, const autograd::GradcheckFn& fn, const Inputs& inputs) {
-    auto r = autograd::gradcheck(fn, inputs);
-    EXPECT_TRUE(r.ok) << name << ": " << r.message;
-    auto rr = autograd::gradgradcheck(fn, inputs);
-    EXPECT_TRUE(rr.ok) << name << " (second order): " << rr.message;
-  }
   std::string message_of(const std::function<void()>& fn) { return std::string(error_of(fn).what()); }
 };
 

@@ -19,9 +19,6 @@ using Inputs = std::vector<Tensor>;
 
 class IndexTest : public testing::DeviceTest {
  protected:
-  Tensor idx(const std::vector<int64_t>& v, std::vector<int64_t> shape) const {
-    return tensor(v, std::move(shape), device_);
-  }
   Tensor leaf(std::vector<int64_t> shape, double scale = 1) const {
     int64_t n = 1;
     for (int64_t s : shape) n *= s;

@@ -24,9 +24,6 @@ using Inputs = std::vector<Tensor>;
 
 class PadTest : public testing::DeviceTest {
  protected:
-  Tensor idx(const std::vector<int64_t>& v, std::vector<int64_t> shape) const {
-    return tensor(v, std::move(shape), device_);
-  }
   // A float64 leaf with distinct, well-separated values (no ties, no zeros), for gradchecks.
   Tensor leaf(std::vector<int64_t> shape, double scale = 1) const {
     int64_t n = 1;
@@ -35,19 +32,6 @@ class PadTest : public testing::DeviceTest {
     for (size_t i = 0; i < v.size(); ++i)
       v[i] = scale * (0.5 + 0.37 * static_cast<double>((i * 7) % 13)) * (i % 2 ? -1 : 1);
     return make64(v, std::move(shape)).requires_grad_();
-  }
-  Tensor arange(int64_t n, std::vector<int64_t> shape) const {
-    std::vector<float> v(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<float>(i);
-    return make(v, std::move(shape));
-  }
-  void expect_gradcheck(const std::string& name, const autograd::GradcheckFn& fn, const Inputs& inputs,
-                        bool second_order = true) {
-    auto r = autograd::gradcheck(fn, inputs);
-    EXPECT_TRUE(r.ok) << name << ": " << r.message;
-    if (!second_order) return;
-    auto rr = autograd::gradgradcheck(fn, inputs);
-    EXPECT_TRUE(rr.ok) << name << " (second order): " << rr.message;
   }
 };
 

@@ -32,11 +32,6 @@ constexpr float kInf = std::numeric_limits<float>::infinity();
 
 class PoolTest : public testing::DeviceTest {
  protected:
-  Tensor arange(int64_t n, std::vector<int64_t> shape) const {
-    std::vector<float> v(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) v[static_cast<size_t>(i)] = static_cast<float>(i);
-    return make(v, std::move(shape));
-  }
   // A float64 leaf with distinct values in scrambled order (no ties, so max pooling is differentiable).
   Tensor leaf(std::vector<int64_t> shape) const {
     int64_t n = 1;
@@ -44,12 +39,6 @@ class PoolTest : public testing::DeviceTest {
     std::vector<double> v(static_cast<size_t>(n));
     for (size_t i = 0; i < v.size(); ++i) v[i] = 0.1 * static_cast<double>((i * 37) % 101) - 5.0 + 0.001 * i;
     return make64(v, std::move(shape)).requires_grad_();
-  }
-  void expect_gradcheck(const std::string& name, const autograd::GradcheckFn& fn, const Inputs& inputs) {
-    auto r = autograd::gradcheck(fn, inputs);
-    EXPECT_TRUE(r.ok) << name << ": " << r.message;
-    auto rr = autograd::gradgradcheck(fn, inputs);
-    EXPECT_TRUE(rr.ok) << name << " (second order): " << rr.message;
   }
   std::string error(const std::function<void()>& fn) const { return error_of(fn).what(); }
 };

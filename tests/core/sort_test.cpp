@@ -80,9 +80,6 @@ class SortTest : public testing::DeviceTest {
   Tensor make_t(const std::vector<T>& v, std::vector<int64_t> shape) const {
     return tensor(v, std::move(shape), device_);
   }
-  Tensor idx(const std::vector<int64_t>& v, std::vector<int64_t> shape) const {
-    return tensor(v, std::move(shape), device_);
-  }
   // Distinct float64 values (a shuffled sequence), as a leaf that requires grad.
   Tensor distinct_leaf(std::vector<int64_t> shape) const {
     int64_t n = 1;
