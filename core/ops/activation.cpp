@@ -24,12 +24,15 @@ void check_floating(std::string_view op, const Tensor& x) {
                "': activations take floating tensors");
 }
 
-// x where x > threshold, else value: PyTorch's threshold (no gradient to the replaced elements).
-Tensor threshold(const Tensor& x, double th, double value) { return x.where(x.gt(th), value); }
+// The pieces below are picked by "not (x <= t)" rather than "x > t" where PyTorch's kernels test it that way
+// round, so a NaN input stays NaN as in PyTorch.
+
+// value where x <= threshold, else x: PyTorch's threshold (no gradient to the replaced elements).
+Tensor threshold(const Tensor& x, double th, double value) { return x.where(x.le(th).logical_not(), value); }
 
 // PyTorch's hardtanh: values clamped to [lo, hi]; the gradient passes only strictly inside.
 Tensor hardtanh(const Tensor& x, double lo, double hi) {
-  return x.where(x.gt(lo), lo).where(x.lt(hi).logical_or(x.le(lo)), hi);
+  return x.where(x.le(lo).logical_not(), lo).where(x.ge(hi).logical_not(), hi);
 }
 
 Tensor elu(const Tensor& x, double alpha, double scale, double input_scale) {
@@ -154,7 +157,7 @@ void register_activation_ops(Registry& r) {
     // Pieces chosen so the gradient is PyTorch's at the joins too: (2x + 3) / 6 on [-3, 3], 0 below, 1 above.
     const Tensor& x = a.tensor(0);
     Tensor middle = x.mul(x.add(3)).div(6);
-    return one(x.where(x.gt(3), middle).where(x.ge(-3), x.mul(0)));
+    return one(middle.where(x.gt(3).logical_not(), x).where(x.lt(-3).logical_not(), 0.0));
   });
   r.def("hardsigmoid(Tensor self) -> Tensor").doc("relu6(x + 3) / 6").composite().forward([](const Args& a) {
     check_floating("hardsigmoid", a.tensor(0));
@@ -238,8 +241,7 @@ void register_activation_ops(Registry& r) {
         check_floating("softshrink", x);
         const double l = a.float_at(1);
         TD_CHECK_ARG(l >= 0, "[softshrink] lambda must be greater or equal to 0, but found to be ", l, ".");
-        Tensor inner = x.mul(0);
-        return one(x.sub(l).where(x.gt(l), x.add(l).where(x.lt(-l), inner)));
+        return one(x.sub(l).where(x.gt(l), x.add(l).where(x.lt(-l), 0.0)));
       });
   r.def("hardshrink(Tensor self, Scalar lambd=0.5) -> Tensor")
       .doc("x if |x| > lambd else 0")
@@ -248,7 +250,7 @@ void register_activation_ops(Registry& r) {
         const Tensor& x = a.tensor(0);
         check_floating("hardshrink", x);
         const double l = a.float_at(1);
-        return one(x.where(x.gt(l).logical_or(x.lt(-l)), x.mul(0)));
+        return one(x.where(x.ge(-l).logical_and(x.le(l)).logical_not(), 0.0));
       });
   r.def("rrelu(Tensor self, Scalar lower=0.125, Scalar upper=0.3333333333333333, bool training=False) -> Tensor")
       .doc("leaky_relu with a slope drawn from U(lower, upper) per element in training, (lower + upper) / 2 in eval")

@@ -77,6 +77,21 @@ TD_DEVICE_TEST(ActivationTest, ExtremeInputsStayFiniteWithFiniteGradients) {
   EXPECT_NEAR(F::logsigmoid(make64({-1000}, {1})).item<double>(), -1000, 1e-9);
 }
 
+// NaN propagates as in PyTorch 1.13: every activation gives NaN for NaN, except softshrink, which gives 0.
+TD_DEVICE_TEST(ActivationTest, NaNGoesThroughAsInPyTorch) {
+  Tensor nan = make64({std::nan("")}, {1});
+  const std::vector<std::pair<std::string, Tensor>> results = {
+      {"leaky_relu", F::leaky_relu(nan)}, {"elu", F::elu(nan)},         {"selu", F::selu(nan)},
+      {"celu", F::celu(nan)},             {"gelu", F::gelu(nan)},       {"silu", F::silu(nan)},
+      {"mish", F::mish(nan)},             {"hardtanh", F::hardtanh(nan)}, {"relu6", F::relu6(nan)},
+      {"hardswish", F::hardswish(nan)},   {"hardsigmoid", F::hardsigmoid(nan)}, {"softplus", F::softplus(nan)},
+      {"softsign", F::softsign(nan)},     {"threshold", F::threshold(nan, 0.5, -3)},
+      {"logsigmoid", F::logsigmoid(nan)}, {"tanhshrink", F::tanhshrink(nan)}, {"hardshrink", F::hardshrink(nan)},
+      {"rrelu_eval", F::rrelu(nan)}};
+  for (const auto& [name, y] : results) EXPECT_TRUE(std::isnan(y.item<double>())) << name;
+  EXPECT_EQ(F::softshrink(nan).item<double>(), 0.0);
+}
+
 TD_DEVICE_TEST(ActivationTest, DropoutZeroesAndRescalesInTrainingOnly) {
   manual_seed(7);
   Tensor x = ones({200, 500}, {DType::kFloat32, device_});
