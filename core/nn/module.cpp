@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <mutex>
 #include <sstream>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "core/autograd/grad_mode.h"
 #include "core/autograd/node.h"
@@ -272,11 +274,10 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> module) 
 
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters(const std::string& prefix, bool recurse) const {
   std::vector<std::pair<std::string, Tensor>> out;
-  std::vector<const TensorImpl*> seen;
+  std::unordered_set<const TensorImpl*> seen;  // a parameter shared by two modules is listed once
   auto visit = [&](const Module& m, const std::string& pre, auto&& self) -> void {
     for (const auto& [name, t] : m.params_) {
-      if (!t.defined() || std::find(seen.begin(), seen.end(), &t.impl()) != seen.end()) continue;
-      seen.push_back(&t.impl());
+      if (!t.defined() || !seen.insert(&t.impl()).second) continue;
       out.emplace_back(pre + name, t);
     }
     if (!recurse) return;
@@ -319,8 +320,9 @@ std::vector<std::shared_ptr<Module>> Module::children() const {
 
 std::vector<std::pair<std::string, Module*>> Module::named_modules(const std::string& prefix) {
   std::vector<std::pair<std::string, Module*>> out;
+  std::unordered_set<const Module*> seen;  // a module reachable twice is listed once
   auto visit = [&](Module& m, const std::string& name, auto&& self) -> void {
-    if (std::any_of(out.begin(), out.end(), [&](const auto& e) { return e.second == &m; })) return;
+    if (!seen.insert(&m).second) return;
     out.emplace_back(name, &m);
     for (const auto& [child_name, child] : m.children_) {
       self(*child, name.empty() ? child_name : name + "." + child_name, self);
@@ -409,16 +411,16 @@ Module& Module::to(const Device& device, DType dtype) {
   return to(dtype);
 }
 
-StateDict Module::state_dict() const {
+StateDict Module::state_entries() const {
   StateDict out;
   auto visit = [&](const Module& m, const std::string& pre, auto&& self) -> void {
     for (const auto& [name, t] : m.params_) {
-      if (t.defined()) out.emplace_back(pre + name, t.detach());
+      if (t.defined()) out.emplace_back(pre + name, t);
     }
     for (const auto& [name, t] : m.buffers_) {
       const bool persistent = std::find(m.non_persistent_.begin(), m.non_persistent_.end(), name) ==
                               m.non_persistent_.end();
-      if (t.defined() && persistent) out.emplace_back(pre + name, t.detach());
+      if (t.defined() && persistent) out.emplace_back(pre + name, t);
     }
     for (const auto& [name, child] : m.children_) self(*child, pre + name + ".", self);
   };
@@ -426,27 +428,36 @@ StateDict Module::state_dict() const {
   return out;
 }
 
+StateDict Module::state_dict() const {
+  StateDict out = state_entries();
+  for (auto& [name, t] : out) t = t.detach();
+  return out;
+}
+
 IncompatibleKeys Module::load_state_dict(const StateDict& state, bool strict) {
+  std::unordered_map<std::string, const Tensor*> given;
+  for (const auto& [name, t] : state) given.emplace(name, &t);
   IncompatibleKeys result;
   std::vector<std::string> size_errors;
-  StateDict mine = state_dict();
-  std::vector<std::pair<Tensor*, const Tensor*>> copies;
-  for (const auto& [name, current] : mine) {
-    auto it = std::find_if(state.begin(), state.end(), [&](const auto& e) { return e.first == name; });
-    if (it == state.end()) {
+  std::unordered_set<std::string> known;
+  std::vector<std::pair<Tensor, const Tensor*>> copies;
+  for (const auto& [name, current] : state_entries()) {
+    known.insert(name);
+    auto it = given.find(name);
+    if (it == given.end()) {
       result.missing_keys.push_back(name);
       continue;
     }
-    if (it->second.shape() != current.shape()) {
-      size_errors.push_back(str("size mismatch for ", name, ": copying a param with shape ", torch_size(it->second),
+    const Tensor& src = *it->second;
+    if (src.shape() != current.shape()) {
+      size_errors.push_back(str("size mismatch for ", name, ": copying a param with shape ", torch_size(src),
                                 " from checkpoint, the shape in current model is ", torch_size(current), "."));
       continue;
     }
-    copies.emplace_back(&get_tensor(name), &it->second);
+    copies.emplace_back(current, &src);
   }
   for (const auto& [name, t] : state) {
-    const bool known = std::any_of(mine.begin(), mine.end(), [&](const auto& e) { return e.first == name; });
-    if (!known) result.unexpected_keys.push_back(name);
+    if (!known.count(name)) result.unexpected_keys.push_back(name);
   }
   std::vector<std::string> errors;
   if (strict && !result.missing_keys.empty()) {
@@ -461,8 +472,9 @@ IncompatibleKeys Module::load_state_dict(const StateDict& state, bool strict) {
     for (const auto& e : errors) message += "\n\t" + e;
     throw Error(ErrorCode::kInvalidArgument, message);
   }
+  // The registered handles share their TensorImpl with the user's: copying into them reaches both.
   autograd::NoGradGuard no_grad;
-  for (auto [dst, src] : copies) dst->detach().copy_(*src);
+  for (auto& [dst, src] : copies) dst.detach().copy_(*src);
   return result;
 }
 

@@ -138,6 +138,8 @@ class Module : public std::enable_shared_from_this<Module> {
   void add_child(const std::string& name, std::shared_ptr<Module> module);
   void check_new_name(const std::string& kind, const std::string& name) const;
   void convert(const std::function<Tensor(const Tensor&)>& fn);
+  /// Parameters and persistent buffers by dotted name, as the registered handles (state_dict detaches them).
+  StateDict state_entries() const;
 
   std::string type_name_;
   bool training_ = true;
