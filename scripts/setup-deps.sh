@@ -13,6 +13,8 @@ PACKAGES=(
   libopenblas-dev liblapacke-dev libfftw3-dev libsleef-dev
   # concurrency
   libboost-dev
+  # vision: gzip'd IDX files, and Fashion-MNIST itself (/usr/share/datasets/fashion-mnist)
+  zlib1g-dev dataset-fashion-mnist
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # real Prometheus / promtool for the metrics integration test

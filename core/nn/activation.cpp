@@ -1,10 +1,9 @@
 // Activation and dropout layers: thin callers of the registry ops (core/ops/activation.cpp).
 #include "core/nn/activation.h"
 
-#include <charconv>
-
 #include "core/error.h"
 #include "core/nn/init.h"
+#include "core/nn/repr.h"
 
 namespace td::nn {
 
@@ -65,14 +64,7 @@ Tensor feature_alpha_dropout(const Tensor& x, double p, bool training) {
 }  // namespace functional
 
 namespace {
-// A float as Python's repr writes it: the shortest round-trip digits, with ".0" on whole numbers.
-std::string py_float(double v) {
-  char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  std::string s(buf, end);
-  if (s.find_first_of(".eni") == std::string::npos) s += ".0";
-  return s;
-}
+using detail::py_float;
 
 std::shared_ptr<Module> activation(std::string name, std::function<Tensor(const Tensor&)> fn, std::string extra = "") {
   return std::make_shared<Activation>(std::move(name), std::move(fn), std::move(extra));
