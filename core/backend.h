@@ -224,6 +224,19 @@ class Backend {
   /// The adjoint of im2col: out ([B, C, spatial...], contiguous) = the sum, at each element, of the col
   /// entries im2col would have read from it (0 where none).
   virtual void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w, int index);
+  // A vendor library's convolutions (oneDNN on the CPU), for float32 contiguous tensors: x [N, C, in...],
+  // w [Cout, C / groups, kernel...], y [N, Cout, out...] over the window w (padding on both sides). Each
+  // returns false, having done nothing, where the backend has no library kernel for the case; the caller
+  // then takes im2col + GEMM, which stays the reference.
+  /// y = conv(x, w) + bias (bias has null data when absent).
+  virtual bool library_conv(const StridedRef& y, const StridedRef& x, const StridedRef& w, const StridedRef& bias,
+                            const ConvWindow& win, int64_t groups, int index);
+  /// gx = the gradient of conv(x, w) w.r.t. x for the output gradient gy (a transposed convolution).
+  virtual bool library_conv_backward_input(const StridedRef& gx, const StridedRef& gy, const StridedRef& w,
+                                           const ConvWindow& win, int64_t groups, int index);
+  /// gw (and gb, unless its data is null) = the gradients of conv(x, w) + b w.r.t. w and b for gy.
+  virtual bool library_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
+                                            const StridedRef& gy, const ConvWindow& win, int64_t groups, int index);
   /// Max pooling: out[p, o] = the max of plane p's window o, indices[p, o] its offset in the plane
   /// (d * H * W + h * W + w); a NaN counts as the max (the last one in the window), and a window of -inf
   /// gives its first position, as PyTorch. out/indices/in are contiguous [planes, spatial...]; indices may

@@ -203,6 +203,19 @@ void Backend::softmax(bool is_log, const StridedRef&, const StridedRef&, int) {
 void Backend::gemm(const StridedRef&, const StridedRef&, const StridedRef&, int) { missing("matmul"); }
 void Backend::im2col(const StridedRef&, const StridedRef&, const ConvWindow&, int) { missing("im2col"); }
 void Backend::col2im(const StridedRef&, const StridedRef&, const ConvWindow&, int) { missing("col2im"); }
+// No library convolutions unless a backend has them: callers fall back to im2col + GEMM.
+bool Backend::library_conv(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
+                           const ConvWindow&, int64_t, int) {
+  return false;
+}
+bool Backend::library_conv_backward_input(const StridedRef&, const StridedRef&, const StridedRef&, const ConvWindow&,
+                                          int64_t, int) {
+  return false;
+}
+bool Backend::library_conv_backward_weight(const StridedRef&, const StridedRef&, const StridedRef&,
+                                           const StridedRef&, const ConvWindow&, int64_t, int) {
+  return false;
+}
 void Backend::max_pool(const StridedRef&, const StridedRef&, const StridedRef&, const PoolGeometry&, int) {
   missing("max_pool");
 }

@@ -10,7 +10,7 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev
   # math libraries
-  libopenblas-dev liblapacke-dev libfftw3-dev libsleef-dev
+  libopenblas-dev liblapacke-dev libfftw3-dev libsleef-dev libdnnl-dev
   # concurrency
   libboost-dev
   # vision: gzip'd IDX files, and Fashion-MNIST itself (/usr/share/datasets/fashion-mnist)

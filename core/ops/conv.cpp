@@ -13,8 +13,10 @@
 // weight's gradient is a convolution of the input (batch and channels swapped) with the output's gradient as
 // the kernel, the roles of stride and dilation exchanged.
 #include <algorithm>
+#include <optional>
 #include <utility>
 
+#include "core/autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/ops/helpers.h"
@@ -172,14 +174,13 @@ void add_bias(const Tensor& y, const Tensor& bias) {
 }
 
 // The kernels of a checked convolution: input [B, C, spatial...] -> output.
-Tensor convolution_kernel(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& p) {
+// The window of convolution(x, w, p), and the output's shape. The window runs over the input of a
+// convolution and over the output of a transposed one.
+ConvWindow window_of(const Tensor& x, const Tensor& w, const ConvParams& p, std::vector<int64_t>& out_shape) {
   const int dims = static_cast<int>(w.dim()) - 2;
-  const int64_t B = x.size(0), G = p.groups, Cin = x.size(1);
-  Backend& be = backend(x.device().type);
-  const int dev = x.device().index;
   ConvWindow win;
   win.dims = dims;
-  std::vector<int64_t> out_shape = {B, p.transposed ? w.size(1) * G : w.size(0)};
+  out_shape = {x.size(0), p.transposed ? w.size(1) * p.groups : w.size(0)};
   for (int d = 0; d < dims; ++d) {
     const int64_t in = x.size(d + 2), k = w.size(d + 2);
     win.kernel[d] = k;
@@ -195,6 +196,16 @@ Tensor convolution_kernel(const Tensor& x, const Tensor& w, const Tensor& bias, 
     win.out[d] = positions;
     out_shape.push_back(p.transposed ? big : positions);
   }
+  return win;
+}
+
+Tensor convolution_kernel(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& p) {
+  const int dims = static_cast<int>(w.dim()) - 2;
+  const int64_t B = x.size(0), G = p.groups, Cin = x.size(1);
+  Backend& be = backend(x.device().type);
+  const int dev = x.device().index;
+  std::vector<int64_t> out_shape;
+  const ConvWindow win = window_of(x, w, p, out_shape);
   const TensorOptions opts{x.dtype(), x.device()};
   Tensor y = empty(out_shape, opts);
   if (y.numel() == 0) return y;
@@ -205,6 +216,21 @@ Tensor convolution_kernel(const Tensor& x, const Tensor& w, const Tensor& bias, 
     be.fill(strided_ref(y), 0, dev);
     add_bias(y, bias);
     return y;
+  }
+  // A vendor library's convolution where the backend has one for the case; a transposed convolution is the
+  // library's gradient to the input of the convolution it transposes.
+  {
+    const Tensor xc = x.contiguous(), wc = w.contiguous();
+    if (!p.transposed) {
+      const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
+      if (be.library_conv(strided_ref(y), strided_ref(xc), strided_ref(wc), bc.defined() ? strided_ref(bc) : StridedRef{},
+                          win, G, dev)) {
+        return y;
+      }
+    } else if (be.library_conv_backward_input(strided_ref(y), strided_ref(xc), strided_ref(wc), win, G, dev)) {
+      add_bias(y, bias);
+      return y;
+    }
   }
   const bool fold = L < kFoldBelow;
   const int64_t chunk = std::clamp<int64_t>(kColBudget / std::max<int64_t>(col_rows * L, 1), 1, B);
@@ -323,6 +349,48 @@ Tensor weight_grad(const Tensor& z, const Tensor& g, const ConvParams& p, std::s
   return narrow_spatial(r, kernel).transpose(0, 1);
 }
 
+// The gradients of convolution(x, w, b) for g through the backend's library kernels, or nothing where it has
+// none for a gradient needed. Not differentiable again: for backward without create_graph only.
+std::optional<std::vector<Tensor>> library_backward(GradContext& c, const Tensor& x, const Tensor& w, const Tensor& g,
+                                                    const ConvParams& p) {
+  Backend& be = backend(x.device().type);
+  const int dev = x.device().index;
+  std::vector<int64_t> out_shape;
+  const ConvWindow win = window_of(x, w, p, out_shape);
+  const Tensor xc = x.contiguous(), wc = w.contiguous(), gc = g.contiguous();
+  const TensorOptions opts{x.dtype(), x.device()};
+  const bool bias = c.input_count() > 2 && c.needs_grad(2);
+  Tensor gx, gw, gb;
+  if (c.needs_grad(0)) {
+    gx = empty(x.shape(), opts);
+    // A transposed convolution's input gradient is the plain convolution of g.
+    const bool done = p.transposed ? be.library_conv(strided_ref(gx), strided_ref(gc), strided_ref(wc), StridedRef{}, win,
+                                                     p.groups, dev)
+                                   : be.library_conv_backward_input(strided_ref(gx), strided_ref(gc), strided_ref(wc),
+                                                                    win, p.groups, dev);
+    if (!done) return std::nullopt;
+  }
+  // The library sums the bias gradient with the weight's for a plain convolution; a transposed one's bias
+  // belongs to its output, g.
+  const bool bias_with_weight = bias && !p.transposed && c.needs_grad(1);
+  if (c.needs_grad(1)) {
+    gw = empty(w.shape(), opts);
+    if (bias_with_weight) gb = empty({g.size(1)}, opts);
+    const bool done = p.transposed
+                          ? be.library_conv_backward_weight(strided_ref(gw), StridedRef{}, strided_ref(gc), strided_ref(xc),
+                                                            win, p.groups, dev)
+                          : be.library_conv_backward_weight(strided_ref(gw), gb.defined() ? strided_ref(gb) : StridedRef{},
+                                                            strided_ref(xc), strided_ref(gc), win, p.groups, dev);
+    if (!done) return std::nullopt;
+  }
+  if (bias && !bias_with_weight) {
+    std::vector<int64_t> reduce = {0};
+    for (int64_t d = 2; d < g.dim(); ++d) reduce.push_back(d);
+    gb = g.sum(reduce);
+  }
+  return std::vector<Tensor>{gx, gw, gb};
+}
+
 std::vector<Tensor> convolution_backward(GradContext& c) {
   const Args& a = c.args();
   const Tensor &x = c.input(0), &w = c.input(1);
@@ -334,6 +402,10 @@ std::vector<Tensor> convolution_backward(GradContext& c) {
   p.dilation = expand_param("convolution", p.dilation, "dilation", dims);
   p.output_padding = expand_param("convolution", p.output_padding, "output_padding", dims);
   auto kernel = spatial(w);
+  // Without a graph of the backward to record (no create_graph), a vendor library's gradient kernels.
+  if (!autograd::GradMode::is_enabled()) {
+    if (auto grads = library_backward(c, x, w, g, p)) return *grads;
+  }
   Tensor gx, gw, gb;
   if (!p.transposed) {
     if (c.needs_grad(0)) {

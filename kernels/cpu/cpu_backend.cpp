@@ -14,6 +14,7 @@
 
 #include "kernels/caching_allocator.h"
 #include "kernels/cpu/loops.h"
+#include "kernels/cpu/onednn_conv.h"
 #include "kernels/cpu/pool.h"
 #include "kernels/cpu/vector_math.h"
 #include "kernels/elementwise_ops.h"
@@ -776,6 +777,18 @@ class CpuBackend final : public Backend {
   }
   void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w, int) override {
     cpu_col2im(out, col, w);
+  }
+  bool library_conv(const StridedRef& y, const StridedRef& x, const StridedRef& w, const StridedRef& bias,
+                    const ConvWindow& win, int64_t groups, int) override {
+    return onednn_conv_forward(y, x, w, bias, win, groups);
+  }
+  bool library_conv_backward_input(const StridedRef& gx, const StridedRef& gy, const StridedRef& w,
+                                   const ConvWindow& win, int64_t groups, int) override {
+    return onednn_conv_backward_input(gx, gy, w, win, groups);
+  }
+  bool library_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
+                                    const StridedRef& gy, const ConvWindow& win, int64_t groups, int) override {
+    return onednn_conv_backward_weight(gw, gb, x, gy, win, groups);
   }
 
  private:
