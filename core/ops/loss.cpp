@@ -150,8 +150,8 @@ Tensor nll_loss(const Tensor& log_probs, const ClassTargets& t, Reduction r) {
   if (!t.weight.defined() && !t.keep.defined()) {
     // The common case, in as few ops as it takes: no mask, no weights, the sign folded into the reduction.
     if (r == Reduction::kNone) return picked.neg();
-    Tensor total = picked.sum().neg();
-    return r == Reduction::kSum ? total : total.div(static_cast<double>(t.kept));
+    if (r == Reduction::kSum) return picked.sum().neg();
+    return picked.sum().mul(-1.0 / static_cast<double>(t.kept));  // an empty batch: 0 * -inf = NaN
   }
   Tensor loss = picked.neg();
   if (t.weight.defined()) loss = loss.mul(t.weight);
