@@ -127,5 +127,19 @@ Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor
                          const std::string& reduction) {
   return op("gaussian_nll_loss", {input, target, var, Scalar(full), Scalar(eps), reduction});
 }
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const std::vector<int64_t>& input_lengths,
+                const std::vector<int64_t>& target_lengths, int64_t blank, const std::string& reduction,
+                bool zero_infinity) {
+  return op("ctc_loss", {log_probs, targets, input_lengths, target_lengths, Scalar(blank), reduction,
+                         Scalar(zero_infinity)});
+}
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                const Tensor& target_lengths, int64_t blank, const std::string& reduction, bool zero_infinity) {
+  TD_CHECK_ARG(is_integral(input_lengths.dtype()) && is_integral(target_lengths.dtype()),
+               "[ctc_loss] input_lengths and target_lengths must be integer tensors (got ",
+               dtype_name(input_lengths.dtype()), " and ", dtype_name(target_lengths.dtype()), ")");
+  return ctc_loss(log_probs, targets, input_lengths.to_vector<int64_t>(), target_lengths.to_vector<int64_t>(), blank,
+                  reduction, zero_infinity);
+}
 
 }  // namespace td::nn::functional

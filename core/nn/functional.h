@@ -322,5 +322,14 @@ Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, bool log_inpu
 /// Gaussian negative log-likelihood with predicted variance var (F.gaussian_nll_loss).
 Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor& var, bool full = false,
                          double eps = 1e-6, const std::string& reduction = "mean");
+/// Connectionist temporal classification loss of log_probs [T, N, C] (or [T, C]) against targets [N, S] padded
+/// or concatenated 1-d, with each sample's frame and label counts (F.ctc_loss).
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const std::vector<int64_t>& input_lengths,
+                const std::vector<int64_t>& target_lengths, int64_t blank = 0, const std::string& reduction = "mean",
+                bool zero_infinity = false);
+/// F.ctc_loss with the lengths as integer tensors (read on the host).
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                const Tensor& target_lengths, int64_t blank = 0, const std::string& reduction = "mean",
+                bool zero_infinity = false);
 
 }  // namespace td::nn::functional

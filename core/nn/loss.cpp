@@ -143,4 +143,16 @@ Tensor GaussianNLLLoss::compute(const TensorList& in) {
   return F::gaussian_nll_loss(in[0], in[1], in[2], full, eps, reduction);
 }
 
+CTCLoss::CTCLoss(int64_t blank_, std::string r, bool zero_infinity_)
+    : Loss("CTCLoss", std::move(r), 4, "log_probs, targets, input_lengths, target_lengths"),
+      blank(blank_),
+      zero_infinity(zero_infinity_) {}
+Tensor CTCLoss::operator()(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                           const Tensor& target_lengths) {
+  return call({log_probs, targets, input_lengths, target_lengths}).at(0);
+}
+Tensor CTCLoss::compute(const TensorList& in) {
+  return F::ctc_loss(in[0], in[1], in[2], in[3], blank, reduction, zero_infinity);
+}
+
 }  // namespace td::nn

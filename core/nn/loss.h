@@ -1,8 +1,8 @@
-// The loss layers of torch.nn (MSELoss ... GaussianNLLLoss) over the registry ops of core/ops/loss.cpp, with
-// PyTorch's names, argument order (less the deprecated size_average and reduce) and defaults. A loss is
-// called with its tensors, `loss(input, target)` or `loss(anchor, positive, negative)`, through Module::call,
-// so module hooks see it as in PyTorch. Class weights are buffers named "weight" (and "pos_weight"), as
-// PyTorch registers them: they follow to() and appear in the state_dict when given.
+// The loss layers of torch.nn (MSELoss ... GaussianNLLLoss, CTCLoss) over the registry ops of
+// core/ops/loss.cpp, with PyTorch's names, argument order (less the deprecated size_average and reduce) and
+// defaults. A loss is called with its tensors, `loss(input, target)` or `loss(anchor, positive, negative)`,
+// through Module::call, so module hooks see it as in PyTorch. Class weights are buffers named "weight" (and
+// "pos_weight"), as PyTorch registers them: they follow to() and appear in the state_dict when given.
 #pragma once
 
 #include <cstdint>
@@ -203,6 +203,22 @@ class GaussianNLLLoss : public Loss {
   explicit GaussianNLLLoss(bool full = false, double eps = 1e-6, std::string reduction = "mean");
   bool full;
   double eps;
+
+ protected:
+  Tensor compute(const TensorList& in) override;
+};
+
+/// Connectionist temporal classification, called as loss(log_probs, targets, input_lengths, target_lengths)
+/// with the lengths as integer tensors (nn.CTCLoss).
+class CTCLoss : public Loss {
+ public:
+  explicit CTCLoss(int64_t blank = 0, std::string reduction = "mean", bool zero_infinity = false);
+  /// Module.__call__ with the four tensors.
+  Tensor operator()(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                    const Tensor& target_lengths);
+  using Loss::operator();
+  int64_t blank;
+  bool zero_infinity;
 
  protected:
   Tensor compute(const TensorList& in) override;

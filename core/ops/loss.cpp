@@ -13,6 +13,7 @@
 // sum.
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numbers>
 
 #include "core/error.h"
@@ -219,6 +220,109 @@ Tensor clamped_log(const Tensor& x) {
 Tensor pairwise_distance(const Tensor& x1, const Tensor& x2, double p, double eps) {
   const int64_t last = std::max(x1.dim(), x2.dim()) - 1;
   return x1.sub(x2).add(eps).norm(p, std::vector<int64_t>{last});
+}
+
+// ---- CTC ----
+
+// The forward (alpha) recursion of CTC over the extended labels (blank, l1, blank, l2, ..., blank) in log
+// space, one step per frame, written in ops so autograd gives the gradient (and the second). log(0) is the
+// finite kImpossible rather than -inf: logsumexp over all -inf states has a 0/0 gradient, a finite floor has
+// none and absorbs every log-probability added to it; losses at or beyond kInfinite are the impossible
+// alignments.
+constexpr double kImpossible = -1e30;
+constexpr double kInfinite = 1e29;
+
+// log_probs [T, N, C], targets [N, S] (padded) or the concatenated 1-d form; returns the loss per sample [N].
+Tensor ctc_negative_log_likelihood(const Tensor& log_probs, const Tensor& targets,
+                                   const std::vector<int64_t>& input_lengths,
+                                   const std::vector<int64_t>& target_lengths, int64_t blank) {
+  const int64_t steps = log_probs.size(0), batch = log_probs.size(1), classes = log_probs.size(2);
+  TD_CHECK_ARG(blank >= 0 && blank < classes, "[ctc_loss] blank must be in label range (blank ", blank, ", ",
+               classes, " classes)");
+  TD_CHECK_ARG(static_cast<int64_t>(input_lengths.size()) == batch,
+               "[ctc_loss] input_lengths must be of size batch_size (", input_lengths.size(),
+               " lengths, batch ", batch, ")");
+  TD_CHECK_ARG(static_cast<int64_t>(target_lengths.size()) == batch,
+               "[ctc_loss] target_lengths must be of size batch_size (", target_lengths.size(),
+               " lengths, batch ", batch, ")");
+  TD_CHECK_ARG(is_integral(targets.dtype()), "[ctc_loss] targets must hold integer class indices (got ",
+               dtype_name(targets.dtype()), ")");
+  int64_t max_target = 0, total_target = 0, max_input = 0;
+  for (int64_t n = 0; n < batch; ++n) {
+    const int64_t il = input_lengths[static_cast<size_t>(n)], tl = target_lengths[static_cast<size_t>(n)];
+    TD_CHECK_ARG(il >= 0 && il <= steps, "[ctc_loss] Expected input_lengths to have value at ",
+                 il < 0 ? "least 0" : str("most ", steps), ", but got value ", il);
+    TD_CHECK_ARG(tl >= 0, "[ctc_loss] Expected target_lengths to have value at least 0, but got value ", tl);
+    max_target = std::max(max_target, tl);
+    max_input = std::max(max_input, il);
+    total_target += tl;
+  }
+  if (targets.dim() == 1) {
+    TD_CHECK_ARG(targets.size(0) == total_target, "[ctc_loss] Expected tensor to have size ", total_target,
+                 " at dimension 0, but got size ", targets.size(0),
+                 " for argument #2 'targets' (the concatenated "
+                 "targets hold sum(target_lengths) labels)");
+  } else {
+    TD_CHECK_ARG(targets.dim() == 2 && targets.size(0) == batch,
+                 "[ctc_loss] targets must be [N, S] or 1-d, got ", shape_str(targets.sizes()), " for batch ",
+                 batch);
+    TD_CHECK_ARG(targets.size(1) >= max_target, "[ctc_loss] Expected tensor to have size at least ",
+                 max_target, " at dimension 1, but got size ", targets.size(1), " for argument #2 'targets'");
+  }
+  // The extended labels, where two labels may be joined by skipping the blank between them, and each sample's
+  // last two states, on the host.
+  const std::vector<int64_t> labels = targets.to_vector<int64_t>();
+  const int64_t states = 2 * max_target + 1;
+  std::vector<int64_t> ext(static_cast<size_t>(batch * states), blank), ends(static_cast<size_t>(batch * 2));
+  std::vector<bool> skip(static_cast<size_t>(batch * states), false),
+      last_two(static_cast<size_t>(batch * 2));
+  std::vector<bool> first_two(static_cast<size_t>(batch * states), false);
+  int64_t offset = 0;
+  for (int64_t n = 0; n < batch; ++n) {
+    const int64_t tl = target_lengths[static_cast<size_t>(n)];
+    const int64_t start = targets.dim() == 1 ? offset : n * targets.size(1);
+    offset += tl;
+    for (int64_t k = 0; k < tl; ++k) {
+      const int64_t label = labels[static_cast<size_t>(start + k)];
+      TD_CHECK(label >= 0 && label < classes, ErrorCode::kOutOfRange, "[ctc_loss] target ", label,
+               " is out of bounds for ", classes, " classes");
+      const size_t s = static_cast<size_t>(n * states + 2 * k + 1);
+      ext[s] = label;
+      skip[s] = k > 0 && label != ext[s - 2];
+    }
+    first_two[static_cast<size_t>(n * states)] = true;
+    if (tl > 0) first_two[static_cast<size_t>(n * states + 1)] = true;
+    ends[static_cast<size_t>(2 * n)] = 2 * tl;
+    ends[static_cast<size_t>(2 * n + 1)] = std::max<int64_t>(2 * tl - 1, 0);
+    last_two[static_cast<size_t>(2 * n)] = true;
+    last_two[static_cast<size_t>(2 * n + 1)] = tl > 0;
+  }
+  const Device device = log_probs.device();
+  const Tensor ext_t = tensor(ext, {batch, states}, device);
+  const Tensor skip_t = tensor_bool(skip, {batch, states}, device);
+  const Tensor first_t = tensor_bool(first_two, {batch, states}, device);
+  // Each frame's log-probability of each extended label: one gather, [T, N, states].
+  Tensor emit = log_probs.gather(2, ext_t.unsqueeze(0).expand({steps, batch, states}));
+  // Frame 0 starts in the first blank or the first label; a sample with no frames stays in the empty
+  // alignment.
+  std::vector<int64_t> lengths_n(input_lengths);
+  const Tensor lengths = tensor(lengths_n, {batch, 1}, device);
+  Tensor alpha = steps == 0 ? full({batch, states}, kImpossible, {log_probs.dtype(), device})
+                            : emit.select(0, 0).where(first_t, kImpossible);
+  Tensor empty_alignment = full({batch, states}, kImpossible, {log_probs.dtype(), device});
+  empty_alignment = empty_alignment.index_fill(1, tensor(std::vector<int64_t>{0}, {1}, device), 0.0);
+  alpha = alpha.where(lengths.gt(0), empty_alignment);
+  for (int64_t t = 1; t < max_input; ++t) {
+    Tensor stay = alpha;
+    Tensor advance = alpha.pad({1, -1}, "constant", kImpossible);
+    Tensor jump = alpha.pad({2, -2}, "constant", kImpossible).where(skip_t, kImpossible);
+    Tensor next = Tensor::stack({stay, advance, jump}).logsumexp({0}).add(emit.select(0, t));
+    alpha = next.where(lengths.gt(t), alpha);  // frames past a sample's length leave it as it was
+  }
+  Tensor end = alpha.gather(1, tensor(ends, {batch, 2}, device));
+  end = end.where(tensor_bool(last_two, {batch, 2}, device), kImpossible);
+  Tensor nll = end.logsumexp({1}).neg();
+  return nll.where(nll.lt(kInfinite), std::numeric_limits<double>::infinity());
 }
 
 }  // namespace
@@ -552,6 +656,35 @@ void register_loss_ops(Registry& r) {
         Tensor loss = clamped.log().add(d.mul(d).div(clamped)).mul(0.5);
         if (a.bool_at(3)) loss = loss.add(0.5 * std::log(2 * std::numbers::pi));
         return one(apply_reduction(loss, red));
+      });
+  r.def(
+       "ctc_loss(Tensor log_probs, Tensor targets, int[] input_lengths, int[] target_lengths, int blank=0, "
+       "str reduction=\"mean\", bool zero_infinity=False) -> Tensor")
+      .doc(
+          "connectionist temporal classification: -log of the total probability of the alignments of each "
+          "target to "
+          "log_probs [T, N, C] (or [T, C]); \"mean\" divides each loss by its target length first")
+      .composite()
+      .forward([](const Args& a) {
+        const Tensor& log_probs = a.tensor(0);
+        const Tensor& targets = a.tensor(1);
+        check_floating("ctc_loss", log_probs);
+        const Reduction red = reduction_of("ctc_loss", a.string_at(5));
+        TD_CHECK_ARG(log_probs.dim() == 3 || log_probs.dim() == 2,
+                     "[ctc_loss] log_probs must be [T, N, C] or [T, C] (got ", shape_str(log_probs.sizes()),
+                     ")");
+        const bool batched = log_probs.dim() == 3;
+        Tensor nll = ctc_negative_log_likelihood(batched ? log_probs : log_probs.unsqueeze(1),
+                                                 batched ? targets : targets.unsqueeze(0), a.ints(2),
+                                                 a.ints(3), a.int_at(4));
+        if (a.bool_at(6)) nll = nll.where(nll.isinf().logical_not(), 0.0);
+        if (!batched) nll = nll.squeeze(0);
+        if (red != Reduction::kMean) return one(apply_reduction(nll, red));
+        std::vector<double> lengths;
+        for (int64_t l : a.ints(3)) lengths.push_back(static_cast<double>(std::max<int64_t>(l, 1)));
+        Tensor divisor =
+            tensor(lengths, {static_cast<int64_t>(lengths.size())}, log_probs.device()).to(log_probs.dtype());
+        return one(nll.div(batched ? divisor : divisor.squeeze(0)).mean());
       });
 }
 

@@ -36,8 +36,8 @@ struct Case {
 
 TD_DEVICE_TEST(LossTest, GradcheckEveryLoss) {
   // Values away from the joins of the piecewise losses (|x - t| = beta, margins).
-  Tensor x =
-      make64({-1.3, 0.4, 2.2, -0.35, 0.9, -2.1, 1.15, 0.05, -0.65, 1.7, 0.25, -0.85}, {3, 4}).requires_grad_();
+  Tensor x = make64({-1.3, 0.4, 2.2, -0.35, 0.9, -2.1, 1.15, 0.05, -0.65, 1.7, 0.25, -0.85}, {3, 4})
+                 .requires_grad_();
   Tensor t =
       make64({0.2, -0.9, 1.1, 0.6, -0.4, -1.2, 0.35, 1.5, 0.1, 0.3, -0.75, 0.4}, {3, 4}).requires_grad_();
   Tensor sgn = make64({1, -1, -1, 1, 1, 1, -1, 1, -1, -1, 1, -1}, {3, 4});
@@ -257,6 +257,74 @@ TD_DEVICE_TEST(LossTest, BadArgumentsNameTheOpInPyTorchsWords) {
                 (void)F::l1_loss(idx({1, 2}, {2}), idx({1, 2}, {2}));
               }),
               HasSubstr("[l1_loss] \"l1_loss\" not implemented for 'int64'"));
+}
+
+TD_DEVICE_TEST(LossTest, CtcLoss) {
+  // One frame, target [1], p = [0.3, 0.7]: the only alignment is "1", so the loss is -log 0.7. Two frames:
+  // the alignments of "1" are 11, 01 and 10, with probability 0.49 + 0.21 + 0.21 = 0.91.
+  Tensor lp = make64({std::log(0.3), std::log(0.7), std::log(0.3), std::log(0.7)}, {2, 1, 2});
+  Tensor one_label = idx({1}, {1, 1});
+  EXPECT_NEAR(
+      F::ctc_loss(lp, one_label, std::vector<int64_t>{1}, std::vector<int64_t>{1}, 0, "sum").item<double>(),
+      -std::log(0.7), 1e-12);
+  EXPECT_NEAR(
+      F::ctc_loss(lp, one_label, std::vector<int64_t>{2}, std::vector<int64_t>{1}, 0, "sum").item<double>(),
+      -std::log(0.91), 1e-12);
+  // "11" needs a blank between the labels: 3 frames at least. Two give an infinite loss, or 0 with
+  // zero_infinity.
+  Tensor twice = idx({1, 1}, {1, 2});
+  EXPECT_TRUE(
+      std::isinf(F::ctc_loss(lp, twice, std::vector<int64_t>{2}, std::vector<int64_t>{2}).item<double>()));
+  EXPECT_EQ(F::ctc_loss(lp, twice, std::vector<int64_t>{2}, std::vector<int64_t>{2}, 0, "mean", true)
+                .item<double>(),
+            0.0);
+
+  // Gradients through log_softmax, first and second order, with uneven lengths, a repeated label and an empty
+  // target in the batch.
+  Tensor logits = make64({0.3,  -1.2, 0.8, 0.1,  -0.5, 1.1,  0.4, -0.9, 0.2,  1.3,  -0.3, 0.6,
+                          -1.0, 0.5,  0.9, -0.2, 0.7,  -0.6, 1.2, 0.0,  -0.8, 0.35, 0.15, -0.45},
+                         {4, 2, 3})
+                      .requires_grad_();
+  Tensor targets = idx({2, 2, 1, 0}, {2, 2});
+  expect_gradcheck("ctc_loss",
+                   [&](const std::vector<Tensor>& in) {
+                     return F::ctc_loss(in[0].log_softmax(2), targets, std::vector<int64_t>{4, 3},
+                                        std::vector<int64_t>{2, 1});
+                   },
+                   {logits});
+  expect_gradcheck("ctc_loss_empty_target",
+                   [&](const std::vector<Tensor>& in) {
+                     return F::ctc_loss(in[0].log_softmax(2), targets, std::vector<int64_t>{4, 2},
+                                        std::vector<int64_t>{1, 0}, 0, "none");
+                   },
+                   {logits});
+
+  auto msg = [](auto&& fn) { return std::string(error_of(fn).what()); };
+  const std::vector<int64_t> four_three{4, 3}, two_one{2, 1};
+  EXPECT_THAT(msg([&] {
+                (void)F::ctc_loss(logits, targets, std::vector<int64_t>{5, 3}, two_one);
+              }),
+              HasSubstr("[ctc_loss] Expected input_lengths to have value at most 4, but got value 5"));
+  EXPECT_THAT(msg([&] {
+                (void)F::ctc_loss(logits, targets, four_three, std::vector<int64_t>{3, 1});
+              }),
+              HasSubstr("[ctc_loss] Expected tensor to have size at least 3 at dimension 1, but got size 2"));
+  EXPECT_THAT(msg([&] { (void)F::ctc_loss(logits, targets, four_three, two_one, 3); }),
+              HasSubstr("[ctc_loss] blank must be in label range"));
+  EXPECT_THAT(msg([&] { (void)F::ctc_loss(logits, targets, std::vector<int64_t>{4}, two_one); }),
+              HasSubstr("[ctc_loss] input_lengths must be of size batch_size"));
+  EXPECT_THAT(msg([&] {
+                (void)F::ctc_loss(logits, idx({1, 2}, {2}), four_three, two_one);
+              }),
+              HasSubstr("[ctc_loss] Expected tensor to have size 3 at dimension 0, but got size 2"));
+  Error label = error_of([&] { (void)F::ctc_loss(logits, idx({5, 1, 1}, {3}), four_three, two_one); });
+  EXPECT_EQ(label.code(), ErrorCode::kOutOfRange);
+  EXPECT_THAT(label.what(), HasSubstr("[ctc_loss] target 5 is out of bounds for 3 classes"));
+
+  // The layer takes the lengths as tensors.
+  nn::CTCLoss ctc(0, "sum");
+  EXPECT_EQ(ctc.repr(), "CTCLoss()");
+  EXPECT_NEAR(ctc(lp, one_label, idx({2}, {1}), idx({1}, {1})).item<double>(), -std::log(0.91), 1e-12);
 }
 
 TEST(LossLayers, ReprReductionAndBuffers) {

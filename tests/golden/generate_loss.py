@@ -2,7 +2,7 @@
 """Writes tests/golden/loss.json: PyTorch 1.13's values and gradients for the losses of core/ops/loss.cpp
 (mse_loss, l1_loss, smooth_l1_loss, huber_loss, nll_loss, cross_entropy_loss, binary_cross_entropy,
 binary_cross_entropy_with_logits, kl_div, cosine_embedding_loss, margin_ranking_loss, triplet_margin_loss,
-soft_margin_loss, hinge_embedding_loss, poisson_nll_loss, gaussian_nll_loss), each computed by its
+soft_margin_loss, hinge_embedding_loss, poisson_nll_loss, gaussian_nll_loss, ctc_loss), each computed by its
 torch.nn.functional form with the same keyword arguments (reduction as a string, as tensord's ops take it).
 
 PyTorch refuses to differentiate the class weights of nll_loss and cross_entropy (class-index targets), the
@@ -17,7 +17,7 @@ import warnings
 
 import torch
 
-from generate import F32, F64, I64, encode_kwargs, encode_tensor, randn, write_fixture
+from generate import F32, F64, I64, apply, encode_kwargs, encode_tensor, randn, write_fixture
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "loss.json")
@@ -26,18 +26,22 @@ REDUCTIONS = ("none", "mean", "sum")
 
 
 def loss_case(name, op, inputs, torch_fn, frozen=(), **kwargs):
-    """torch_fn(*leaves, **kwargs) is PyTorch's loss; kwargs are named as in tensord's signature. frozen: positions
-    of floating inputs that do not require grad (weights PyTorch does not differentiate)."""
-    leaves = []
+    """torch_fn(*args, **kwargs) is PyTorch's loss; kwargs are named as in tensord's signature. An input may be a
+    (leaf, layout) pair as generate.py's make_case takes. frozen: positions of floating inputs that do not require
+    grad (weights PyTorch does not differentiate)."""
+    leaves, layouts = [], []
     for i, x in enumerate(inputs):
-        leaves.append(x.clone().requires_grad_(x.is_floating_point() and i not in frozen))
+        leaf, layout = x if isinstance(x, tuple) else (x, None)
+        leaves.append(leaf.clone().requires_grad_(leaf.is_floating_point() and i not in frozen))
+        layouts.append(layout)
+    args = [apply(lay["op"], [leaf], lay["kwargs"]) if lay else leaf for leaf, lay in zip(leaves, layouts)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # kl_div's "mean" and the broadcasting losses warn
-        out = torch_fn(*leaves, **kwargs)
+        out = torch_fn(*args, **kwargs)
     case = {
         "name": name,
         "op": op,
-        "inputs": [dict(encode_tensor(leaf), layout=None) for leaf in leaves],
+        "inputs": [dict(encode_tensor(leaf), layout=lay) for leaf, lay in zip(leaves, layouts)],
         "kwargs": encode_kwargs(kwargs),
         "expected": encode_tensor(out),
         "grad_weight": None,
@@ -203,6 +207,28 @@ def cases():
                   randn(3, 1).abs().add(0.2)], F.gaussian_nll_loss, reduction="sum"))
     add(loss_case("hinge_embedding_loss_default_margin", "hinge_embedding_loss", [randn(6), signs(6)],
                   F.hinge_embedding_loss))
+
+    # ---- ctc_loss: the leaf is the logits and the op sees log_softmax of them, since PyTorch's CTC gradient with
+    # respect to log_probs is the one through log_softmax (exp(log_probs) - posteriors), not the plain derivative.
+    def log_softmax_of(logits, dim):
+        return (logits, {"op": "log_softmax", "kwargs": {"dim": dim}})
+
+    padded = torch.tensor([[1, 2, 2, 3], [3, 1, 0, 0], [2, 0, 0, 0]])
+    for dtype, tag in ((F64, "f64"), (F32, "f32")):
+        for red in REDUCTIONS:
+            add(loss_case(f"ctc_loss_{red}_{tag}", "ctc_loss", [log_softmax_of(randn(7, 3, 4, dtype=dtype), 2), padded],
+                          F.ctc_loss, input_lengths=[7, 5, 6], target_lengths=[4, 2, 1], reduction=red))
+    add(loss_case("ctc_loss_concatenated_targets", "ctc_loss",
+                  [log_softmax_of(randn(6, 2, 5), 2), torch.tensor([4, 4, 1, 2, 3])], F.ctc_loss,
+                  input_lengths=[6, 6], target_lengths=[2, 3], reduction="sum"))
+    add(loss_case("ctc_loss_blank_last_empty_target", "ctc_loss",
+                  [log_softmax_of(randn(5, 2, 4), 2), torch.tensor([[0, 1, 1], [0, 0, 0]])], F.ctc_loss,
+                  input_lengths=[5, 4], target_lengths=[3, 0], blank=3, reduction="none"))
+    add(loss_case("ctc_loss_zero_infinity", "ctc_loss",
+                  [log_softmax_of(randn(4, 2, 3), 2), torch.tensor([[1, 1, 1], [2, 1, 0]])], F.ctc_loss,
+                  input_lengths=[4, 4], target_lengths=[3, 2], zero_infinity=True, reduction="none"))
+    add(loss_case("ctc_loss_unbatched", "ctc_loss", [log_softmax_of(randn(6, 4), 1), torch.tensor([1, 3, 3])],
+                  F.ctc_loss, input_lengths=[6], target_lengths=[3]))
     return c
 
 
