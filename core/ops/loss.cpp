@@ -1,11 +1,11 @@
 // Loss functions of torch.nn.functional with aten's names and argument order (mse_loss, l1_loss,
 // smooth_l1_loss, huber_loss, nll_loss, cross_entropy_loss, binary_cross_entropy,
 // binary_cross_entropy_with_logits, kl_div, cosine_embedding_loss, margin_ranking_loss, triplet_margin_loss,
-// soft_margin_loss, hinge_embedding_loss, poisson_nll_loss, and torch.nn.functional's gaussian_nll_loss). The
-// reduction is the string of the functional form ("none", "mean", "sum"), not aten's enum. Each loss is
-// written in other ops, with PyTorch 1.13's formulas, so its gradient (and second gradient) is theirs;
-// weights, which PyTorch refuses to differentiate for nll_loss and the binary cross entropies, get their
-// gradient too.
+// soft_margin_loss, hinge_embedding_loss, poisson_nll_loss, ctc_loss, and torch.nn.functional's
+// gaussian_nll_loss). The reduction is the string of the functional form ("none", "mean", "sum"), not aten's
+// enum. Each loss is written in other ops, with PyTorch 1.13's formulas, so its gradient (and second gradient)
+// is theirs; weights, which PyTorch refuses to differentiate for nll_loss and the binary cross entropies, get
+// their gradient too.
 //
 // nll_loss, on the hot path of classifier training, picks each target's log-probability with one gather along
 // the class dim; the targets are read once on the host to check their bounds (PyTorch's "Target 12 is out of
