@@ -356,6 +356,23 @@ void BM_MaxPool2dBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_MaxPool2dBackward)->ArgsProduct({{32, 128}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// The reference CNN's loss: cross_entropy of [64, 10] logits against int64 class indices, forward and backward
+// (range 0 is the batch), as `F.cross_entropy(x, t).backward(); x.grad = None` in PyTorch.
+void BM_CrossEntropy(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  const int64_t n = state.range(0);
+  td::Tensor x = scrambled(n, 10, d).div(1000003.0f).requires_grad_();
+  td::Tensor t = scrambled(1, n, td::kCPU).to(td::DType::kInt64).remainder(10).view({n}).to(d.str());
+  for (auto _ : state) {
+    td::nn::functional::cross_entropy(x, t).backward();
+    sync(d);
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+    x.set_grad(td::Tensor());
+  }
+}
+BENCHMARK(BM_CrossEntropy)->ArgsProduct({{64}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 // The machine's memory bandwidth, STREAM's triad a = b + 3c on 2^24 floats over preallocated host arrays,
 // with the same OpenMP threads as the kernels: the ceiling for large elementwise ops on the CPU.
 void BM_Triad(benchmark::State& state) {

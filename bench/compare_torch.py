@@ -147,6 +147,14 @@ def main():
                     torch.nn.functional.max_pool2d(a, 2).backward(g)
                     a.grad = None
                 ref = torch_time(step, sync)
+        elif kind == "BM_CrossEntropy":
+            x = scrambled(size, 10, device).div(1000003.0).requires_grad_()
+            target = scrambled(1, size, "cpu").long().remainder(10).reshape(size).to(device)
+
+            def step():
+                torch.nn.functional.cross_entropy(x, target).backward()
+                x.grad = None
+            ref = torch_time(step, sync)
         else:
             continue
         rows.append((name, t, ref))

@@ -61,4 +61,85 @@ Tensor conv_transpose3d(const Tensor& input, const Tensor& weight, const Tensor&
   return conv_transpose("conv_transpose3d", input, weight, bias, stride, padding, output_padding, groups, dilation);
 }
 
+// Losses
+
+namespace {
+Tensor op(std::string_view name, std::vector<Value> args) { return call_op(name, std::move(args)).at(0); }
+}  // namespace
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
+  return op("mse_loss", {input, target, reduction});
+}
+Tensor l1_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
+  return op("l1_loss", {input, target, reduction});
+}
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const std::string& reduction, double beta) {
+  return op("smooth_l1_loss", {input, target, reduction, Scalar(beta)});
+}
+Tensor huber_loss(const Tensor& input, const Tensor& target, const std::string& reduction, double delta) {
+  return op("huber_loss", {input, target, reduction, Scalar(delta)});
+}
+Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                const std::string& reduction) {
+  return op("nll_loss", {input, target, tensor_or_none(weight), reduction, Scalar(ignore_index)});
+}
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight, int64_t ignore_index,
+                     const std::string& reduction, double label_smoothing) {
+  return op("cross_entropy_loss",
+            {input, target, tensor_or_none(weight), reduction, Scalar(ignore_index), Scalar(label_smoothing)});
+}
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight,
+                            const std::string& reduction) {
+  return op("binary_cross_entropy", {input, target, tensor_or_none(weight), reduction});
+}
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight,
+                                        const std::string& reduction, const Tensor& pos_weight) {
+  return op("binary_cross_entropy_with_logits",
+            {input, target, tensor_or_none(weight), tensor_or_none(pos_weight), reduction});
+}
+Tensor kl_div(const Tensor& input, const Tensor& target, const std::string& reduction, bool log_target) {
+  return op("kl_div", {input, target, reduction, Scalar(log_target)});
+}
+Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin,
+                             const std::string& reduction) {
+  return op("cosine_embedding_loss", {input1, input2, target, Scalar(margin), reduction});
+}
+Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin,
+                           const std::string& reduction) {
+  return op("margin_ranking_loss", {input1, input2, target, Scalar(margin), reduction});
+}
+Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative, double margin,
+                           double p, double eps, bool swap, const std::string& reduction) {
+  return op("triplet_margin_loss",
+            {anchor, positive, negative, Scalar(margin), Scalar(p), Scalar(eps), Scalar(swap), reduction});
+}
+Tensor soft_margin_loss(const Tensor& input, const Tensor& target, const std::string& reduction) {
+  return op("soft_margin_loss", {input, target, reduction});
+}
+Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double margin, const std::string& reduction) {
+  return op("hinge_embedding_loss", {input, target, Scalar(margin), reduction});
+}
+Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, bool log_input, bool full, double eps,
+                        const std::string& reduction) {
+  return op("poisson_nll_loss", {input, target, Scalar(log_input), Scalar(full), Scalar(eps), reduction});
+}
+Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor& var, bool full, double eps,
+                         const std::string& reduction) {
+  return op("gaussian_nll_loss", {input, target, var, Scalar(full), Scalar(eps), reduction});
+}
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const std::vector<int64_t>& input_lengths,
+                const std::vector<int64_t>& target_lengths, int64_t blank, const std::string& reduction,
+                bool zero_infinity) {
+  return op("ctc_loss", {log_probs, targets, input_lengths, target_lengths, Scalar(blank), reduction,
+                         Scalar(zero_infinity)});
+}
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                const Tensor& target_lengths, int64_t blank, const std::string& reduction, bool zero_infinity) {
+  TD_CHECK_ARG(is_integral(input_lengths.dtype()) && is_integral(target_lengths.dtype()),
+               "[ctc_loss] input_lengths and target_lengths must be integer tensors (got ",
+               dtype_name(input_lengths.dtype()), " and ", dtype_name(target_lengths.dtype()), ")");
+  return ctc_loss(log_probs, targets, input_lengths.to_vector<int64_t>(), target_lengths.to_vector<int64_t>(), blank,
+                  reduction, zero_infinity);
+}
+
 }  // namespace td::nn::functional

@@ -271,4 +271,65 @@ inline Tensor fractional_max_pool2d(const Tensor& input, IntArg kernel_size, Int
 
 // (end of Pooling)
 
+// Losses (core/ops/loss.cpp). reduction is "none", "mean" or "sum"; an undefined weight stands for None.
+
+/// Mean of (input - target)^2, input and target broadcasting (F.mse_loss).
+Tensor mse_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean");
+/// Mean of |input - target| (F.l1_loss).
+Tensor l1_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean");
+/// 0.5 d^2 / beta where |d| < beta, else |d| - 0.5 beta (F.smooth_l1_loss).
+Tensor smooth_l1_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean",
+                      double beta = 1.0);
+/// 0.5 d^2 where |d| < delta, else delta (|d| - 0.5 delta) (F.huber_loss).
+Tensor huber_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean",
+                  double delta = 1.0);
+/// -weight[t] input[n, t, ...] for int64 class indices t, input [N, C, d...] or [C] of log-probabilities
+/// (F.nll_loss).
+Tensor nll_loss(const Tensor& input, const Tensor& target, const Tensor& weight = {}, int64_t ignore_index = -100,
+                const std::string& reduction = "mean");
+/// nll_loss(log_softmax(input, class dim)); targets are class indices or class probabilities of input's shape
+/// (F.cross_entropy).
+Tensor cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight = {},
+                     int64_t ignore_index = -100, const std::string& reduction = "mean",
+                     double label_smoothing = 0.0);
+/// Binary cross entropy of probabilities in [0, 1] (F.binary_cross_entropy).
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target, const Tensor& weight = {},
+                            const std::string& reduction = "mean");
+/// Binary cross entropy of sigmoid(input), computed stably (F.binary_cross_entropy_with_logits).
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target, const Tensor& weight = {},
+                                        const std::string& reduction = "mean", const Tensor& pos_weight = {});
+/// KL divergence of log-probabilities input from target; reduction may be "batchmean" (F.kl_div).
+Tensor kl_div(const Tensor& input, const Tensor& target, const std::string& reduction = "mean",
+              bool log_target = false);
+/// F.cosine_embedding_loss: target 1 pulls the rows of input1 and input2 together, -1 pushes them apart.
+Tensor cosine_embedding_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin = 0.0,
+                             const std::string& reduction = "mean");
+/// max(0, -target (input1 - input2) + margin) (F.margin_ranking_loss).
+Tensor margin_ranking_loss(const Tensor& input1, const Tensor& input2, const Tensor& target, double margin = 0.0,
+                           const std::string& reduction = "mean");
+/// max(0, margin + d(anchor, positive) - d(anchor, negative)) (F.triplet_margin_loss).
+Tensor triplet_margin_loss(const Tensor& anchor, const Tensor& positive, const Tensor& negative, double margin = 1.0,
+                           double p = 2.0, double eps = 1e-6, bool swap = false,
+                           const std::string& reduction = "mean");
+/// log(1 + exp(-target * input)) (F.soft_margin_loss).
+Tensor soft_margin_loss(const Tensor& input, const Tensor& target, const std::string& reduction = "mean");
+/// input where target is 1, max(0, margin - input) where it is -1 (F.hinge_embedding_loss).
+Tensor hinge_embedding_loss(const Tensor& input, const Tensor& target, double margin = 1.0,
+                            const std::string& reduction = "mean");
+/// Poisson negative log-likelihood (F.poisson_nll_loss).
+Tensor poisson_nll_loss(const Tensor& input, const Tensor& target, bool log_input = true, bool full = false,
+                        double eps = 1e-8, const std::string& reduction = "mean");
+/// Gaussian negative log-likelihood with predicted variance var (F.gaussian_nll_loss).
+Tensor gaussian_nll_loss(const Tensor& input, const Tensor& target, const Tensor& var, bool full = false,
+                         double eps = 1e-6, const std::string& reduction = "mean");
+/// Connectionist temporal classification loss of log_probs [T, N, C] (or [T, C]) against targets [N, S] padded
+/// or concatenated 1-d, with each sample's frame and label counts (F.ctc_loss).
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const std::vector<int64_t>& input_lengths,
+                const std::vector<int64_t>& target_lengths, int64_t blank = 0, const std::string& reduction = "mean",
+                bool zero_infinity = false);
+/// F.ctc_loss with the lengths as integer tensors (read on the host).
+Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& input_lengths,
+                const Tensor& target_lengths, int64_t blank = 0, const std::string& reduction = "mean",
+                bool zero_infinity = false);
+
 }  // namespace td::nn::functional

@@ -340,6 +340,7 @@ Registry& Registry::get() {
     register_composite_ops(*r);
     register_activation_ops(*r);
     register_pool_ops(*r);
+    register_loss_ops(*r);
     register_inplace_ops(*r);
     return r;
   }();

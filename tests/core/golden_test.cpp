@@ -1,4 +1,4 @@
-// PyTorch golden fixtures (tests/golden/ops.json, written by tests/golden/generate.py with PyTorch 1.13):
+// PyTorch golden fixtures (tests/golden/*.json, written by tests/golden/generate*.py with PyTorch 1.13):
 // each case runs its op through td::call_op by name on every device, and the output's values, dtype and
 // shape, and the gradients of loss = (out * w).sum(), must match PyTorch's.
 #include <gtest/gtest.h>
@@ -223,8 +223,11 @@ TEST_P(GoldenTest, MatchesPyTorch) {
   std::vector<Tensor> leaves, args;
   for (const json& input : spec.at("inputs")) {
     Tensor leaf = tensor_from_json(input, device_);
-    // "nograd" cases are ones PyTorch cannot differentiate: their leaves do not require grad there either.
-    if (is_floating(leaf.dtype()) && !spec.value("nograd", false)) leaf.requires_grad_();
+    // "nograd" cases are ones PyTorch cannot differentiate: their leaves do not require grad there either; nor
+    // does an input marked "requires_grad": false (a loss's class weights, which PyTorch refuses to differentiate).
+    if (is_floating(leaf.dtype()) && !spec.value("nograd", false) && input.value("requires_grad", true)) {
+      leaf.requires_grad_();
+    }
     const json& layout = input.at("layout");
     args.push_back(layout.is_null()
                        ? leaf
