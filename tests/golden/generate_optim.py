@@ -14,12 +14,15 @@ import os
 
 import torch
 
-torch.set_default_dtype(torch.float64)
+# The default dtype stays float32, as in real use: PyTorch keeps some optimizer state (NAdam's mu_product, the
+# step counts) in default-dtype tensors, and the C++ side reproduces that float32 rounding.
+F64 = torch.float64
 
 
 def initial_params():
     g = torch.Generator().manual_seed(0)
-    return [torch.randn(2, 3, generator=g), torch.randn(3, generator=g), torch.randn(2, 2, generator=g)]
+    return [torch.randn(2, 3, generator=g, dtype=F64), torch.randn(3, generator=g, dtype=F64),
+            torch.randn(2, 2, generator=g, dtype=F64)]
 
 
 def loss_fn(params):
@@ -118,7 +121,7 @@ def optimizer_cases():
 # ---- schedulers ----
 
 def make_optimizer(spec):
-    params = [torch.zeros(2, requires_grad=True) for _ in spec["group_lrs"]]
+    params = [torch.zeros(2, dtype=F64, requires_grad=True) for _ in spec["group_lrs"]]
     groups = [{"params": [p], "lr": lr} for p, lr in zip(params, spec["group_lrs"])]
     return getattr(torch.optim, spec["type"])(groups, **spec.get("kwargs", {}))
 
@@ -234,7 +237,8 @@ def scheduler_cases():
 
 def clip_cases():
     g = torch.Generator().manual_seed(1)
-    grads = [torch.randn(3, 4, generator=g), torch.randn(5, generator=g), torch.randn(2, 1, generator=g)]
+    grads = [torch.randn(3, 4, generator=g, dtype=F64), torch.randn(5, generator=g, dtype=F64),
+             torch.randn(2, 1, generator=g, dtype=F64)]
     cases = []
     for max_norm, norm_type in [(1.0, 2.0), (100.0, 2.0), (0.5, 1.0), (0.7, "inf"), (2.0, 3.5), (0.1, 0.5)]:
         params = [torch.zeros_like(x, requires_grad=True) for x in grads]
