@@ -5,10 +5,10 @@
 #include <vector>
 
 #include "core/backend.h"
-#include "core/nn/modules.h"
-#include "core/random/generator.h"
 #include "core/nn/functional.h"
+#include "core/nn/modules.h"
 #include "core/optim/optimizers.h"
+#include "core/random/generator.h"
 #include "core/tensor.h"
 #include "kernels/cpu/loops.h"
 
@@ -182,8 +182,8 @@ void BM_MlpBackward(benchmark::State& state) {
 BENCHMARK(BM_MlpBackward)->ArgsProduct({{256}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // One optimizer step over the 8 parameters of the MNIST CNN of PyTorch's examples (conv 1->32, conv 32->64,
-// fc 9216->128, fc 128->10; 1.2M floats) with fixed gradients: SGD with momentum (first argument 0) or Adam (1),
-// as `opt.step()` with foreach=False in PyTorch (bench/compare_torch.py runs the same).
+// fc 9216->128, fc 128->10; 1.2M floats) with fixed gradients: SGD with momentum (first argument 0) or Adam
+// (1), as `opt.step()` with foreach=False in PyTorch (bench/compare_torch.py runs the same).
 void BM_OptimizerStep(benchmark::State& state) {
   if (skip_missing(state)) return;
   td::Device d = device_of(state);

@@ -48,10 +48,11 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& parameters, double max_norm, d
     total_norm = Tensor::stack(norms).norm(norm_type);
   }
   if (error_if_nonfinite) {
-    TD_CHECK(total_norm.isfinite().item<bool>(), ErrorCode::kFailedPrecondition,
-             "[clip_grad_norm_] The total norm of order ", python_float(norm_type),
-             " for gradients from `parameters` is non-finite, so it cannot be clipped. To disable this error and "
-             "scale the gradients by the non-finite norm anyway, set `error_if_nonfinite=False`");
+    TD_CHECK(
+        total_norm.isfinite().item<bool>(), ErrorCode::kFailedPrecondition,
+        "[clip_grad_norm_] The total norm of order ", python_float(norm_type),
+        " for gradients from `parameters` is non-finite, so it cannot be clipped. To disable this error and "
+        "scale the gradients by the non-finite norm anyway, set `error_if_nonfinite=False`");
   }
   // PyTorch's max_norm / (norm + 1e-6) is Python's number / tensor: (norm + 1e-6).reciprocal() * max_norm.
   Tensor clip_coef_clamped = total_norm.add(1e-6).reciprocal().mul(max_norm).clamp(std::nullopt, 1.0);
@@ -78,8 +79,9 @@ void vector_to_parameters(const Tensor& vec, const std::vector<Tensor>& paramete
   check_same_device(parameters);
   int64_t total = 0;
   for (const Tensor& p : parameters) total += p.numel();
-  TD_CHECK_ARG(vec.dim() == 1 && vec.numel() >= total, "[vector_to_parameters] expected a vector of at least ", total,
-               " elements, got shape ", shape_str(vec.sizes()));
+  TD_CHECK_ARG(vec.dim() == 1 && vec.numel() >= total,
+               "[vector_to_parameters] expected a vector of at least ", total, " elements, got shape ",
+               shape_str(vec.sizes()));
   autograd::NoGradGuard no_grad;
   int64_t pointer = 0;
   for (const Tensor& p : parameters) {

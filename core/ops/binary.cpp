@@ -28,10 +28,12 @@ bool divides(BinaryOp op) {
 // place before writing it).
 bool writable_into(const Tensor& into, std::span<const int64_t> shape, DType dtype, Device device,
                    std::initializer_list<const Tensor*> operands) {
-  if (into.dtype() != dtype || into.device() != device || !std::ranges::equal(into.sizes(), shape)) return false;
+  if (into.dtype() != dtype || into.device() != device || !std::ranges::equal(into.sizes(), shape))
+    return false;
   for (const Tensor* x : operands) {
     if (!x->shares_storage(into)) continue;
-    if (x->data_ptr() != into.data_ptr() || !std::ranges::equal(ops::broadcast_strides(*x, shape), into.strides())) {
+    if (x->data_ptr() != into.data_ptr() ||
+        !std::ranges::equal(ops::broadcast_strides(*x, shape), into.strides())) {
       return false;
     }
   }
@@ -126,7 +128,9 @@ ForwardFn forward_of(BinaryOp op) {
 
 // The op written into a given tensor (OpDef::forward_into).
 auto forward_into_of(BinaryOp op) {
-  return [op](const Args& a, const Tensor& out) { return binary(op, a.tensor(0), a.tensor(1), 1, &out).defined(); };
+  return [op](const Args& a, const Tensor& out) {
+    return binary(op, a.tensor(0), a.tensor(1), 1, &out).defined();
+  };
 }
 
 // lerp.Scalar / lerp.Tensor of PyTorch 1.13 (a number weight arrives as a wrapped number): self and end (and
@@ -290,7 +294,8 @@ void register_binary_ops(Registry& r) {
       })
       .forward_into([](const Args& a, const Tensor& out) {
         const Tensor &t1 = a.tensor(1), &t2 = a.tensor(2);
-        if (is_integral(t1.dtype()) && is_integral(t2.dtype())) return false;  // the forward raises PyTorch's error
+        if (is_integral(t1.dtype()) && is_integral(t2.dtype()))
+          return false;  // the forward raises PyTorch's error
         return binary(BinaryOp::kAdd, a.tensor(0), t1.mul(a.scalar(3)).div(t2), 1, &out).defined();
       });
 

@@ -1,5 +1,6 @@
 // The Adam family as torch/optim's single-tensor loops (PyTorch 1.13): Adam, AdamW, Adamax, NAdam, RAdam.
-// The step count is kept as a double in the state (PyTorch keeps a float32 tensor; the counts are exact in both).
+// The step count is kept as a double in the state (PyTorch keeps a float32 tensor; the counts are exact in
+// both).
 #include <cmath>
 
 #include "core/autograd/grad_mode.h"
@@ -24,12 +25,8 @@ Options adam_defaults(std::string_view name, const O& o) {
   check_lr_eps(name, o.lr, o.eps);
   check_betas(name, o.betas);
   check_option(0.0 <= o.weight_decay, name, "Invalid weight_decay value: ", o.weight_decay);
-  return {{"lr", o.lr},
-          {"betas", o.betas},
-          {"eps", o.eps},
-          {"weight_decay", o.weight_decay},
-          {"amsgrad", o.amsgrad},
-          {"maximize", o.maximize}};
+  return {{"lr", o.lr},           {"betas", o.betas},      {"eps", o.eps}, {"weight_decay", o.weight_decay},
+          {"amsgrad", o.amsgrad}, {"maximize", o.maximize}};
 }
 
 // Adam and AdamW share everything but where the weight decay goes.
@@ -117,7 +114,10 @@ Options adamax_defaults(const AdamaxOptions& o) {
   check_lr_eps("Adamax", o.lr, o.eps);
   check_betas("Adamax", o.betas);
   check_option(0.0 <= o.weight_decay, "Adamax", "Invalid weight_decay value: ", o.weight_decay);
-  return {{"lr", o.lr}, {"betas", o.betas}, {"eps", o.eps}, {"weight_decay", o.weight_decay},
+  return {{"lr", o.lr},
+          {"betas", o.betas},
+          {"eps", o.eps},
+          {"weight_decay", o.weight_decay},
           {"maximize", o.maximize}};
 }
 
@@ -161,7 +161,10 @@ Options nadam_defaults(const NAdamOptions& o) {
   check_betas("NAdam", o.betas);
   check_option(0.0 <= o.weight_decay, "NAdam", "Invalid weight_decay value: ", o.weight_decay);
   check_option(0.0 <= o.momentum_decay, "NAdam", "Invalid momentum_decay value: ", o.momentum_decay);
-  return {{"lr", o.lr}, {"betas", o.betas}, {"eps", o.eps}, {"weight_decay", o.weight_decay},
+  return {{"lr", o.lr},
+          {"betas", o.betas},
+          {"eps", o.eps},
+          {"weight_decay", o.weight_decay},
           {"momentum_decay", o.momentum_decay}};
 }
 

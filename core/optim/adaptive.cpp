@@ -16,8 +16,13 @@ Options rmsprop_defaults(const RMSpropOptions& o) {
   check_option(0.0 <= o.momentum, "RMSprop", "Invalid momentum value: ", o.momentum);
   check_option(0.0 <= o.weight_decay, "RMSprop", "Invalid weight_decay value: ", o.weight_decay);
   check_option(0.0 <= o.alpha, "RMSprop", "Invalid alpha value: ", o.alpha);
-  return {{"lr", o.lr},         {"momentum", o.momentum},         {"alpha", o.alpha},      {"eps", o.eps},
-          {"centered", o.centered}, {"weight_decay", o.weight_decay}, {"maximize", o.maximize}};
+  return {{"lr", o.lr},
+          {"momentum", o.momentum},
+          {"alpha", o.alpha},
+          {"eps", o.eps},
+          {"centered", o.centered},
+          {"weight_decay", o.weight_decay},
+          {"maximize", o.maximize}};
 }
 
 }  // namespace
@@ -75,8 +80,8 @@ Options adagrad_defaults(const AdagradOptions& o) {
   check_option(0.0 <= o.lr, "Adagrad", "Invalid learning rate: ", o.lr);
   check_option(0.0 <= o.lr_decay, "Adagrad", "Invalid lr_decay value: ", o.lr_decay);
   check_option(0.0 <= o.weight_decay, "Adagrad", "Invalid weight_decay value: ", o.weight_decay);
-  check_option(0.0 <= o.initial_accumulator_value, "Adagrad", "Invalid initial_accumulator_value value: ",
-               o.initial_accumulator_value);
+  check_option(0.0 <= o.initial_accumulator_value, "Adagrad",
+               "Invalid initial_accumulator_value value: ", o.initial_accumulator_value);
   check_option(0.0 <= o.eps, "Adagrad", "Invalid epsilon value: ", o.eps);
   return {{"lr", o.lr},
           {"lr_decay", o.lr_decay},
@@ -132,7 +137,11 @@ Options adadelta_defaults(const AdadeltaOptions& o) {
   check_option(0.0 <= o.rho && o.rho <= 1.0, "Adadelta", "Invalid rho value: ", o.rho);
   check_option(0.0 <= o.eps, "Adadelta", "Invalid epsilon value: ", o.eps);
   check_option(0.0 <= o.weight_decay, "Adadelta", "Invalid weight_decay value: ", o.weight_decay);
-  return {{"lr", o.lr}, {"rho", o.rho}, {"eps", o.eps}, {"weight_decay", o.weight_decay}, {"maximize", o.maximize}};
+  return {{"lr", o.lr},
+          {"rho", o.rho},
+          {"eps", o.eps},
+          {"weight_decay", o.weight_decay},
+          {"maximize", o.maximize}};
 }
 
 }  // namespace

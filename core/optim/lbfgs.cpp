@@ -114,7 +114,8 @@ LineSearchResult strong_wolfe(const ObjFunc& obj_func, double t, const Tensor& d
   // Zoom: shrink the bracket until a point meets the strong Wolfe conditions.
   bool insuf_progress = false;
   size_t low_pos = 0, high_pos = 0;
-  if (bracket_f.size() > 1) std::tie(low_pos, high_pos) = bracket_f[0] <= bracket_f[1] ? std::pair{0, 1} : std::pair{1, 0};
+  if (bracket_f.size() > 1)
+    std::tie(low_pos, high_pos) = bracket_f[0] <= bracket_f[1] ? std::pair{0, 1} : std::pair{1, 0};
   while (!done && ls_iter < max_ls) {
     if (std::abs(bracket[1] - bracket[0]) * d_norm < tolerance_change) break;
     t = cubic_interpolate(bracket[0], bracket_f[0], bracket_gtd[0], bracket[1], bracket_f[1], bracket_gtd[1]);
@@ -158,13 +159,16 @@ LineSearchResult strong_wolfe(const ObjFunc& obj_func, double t, const Tensor& d
   return {bracket_f[low_pos], bracket_g[low_pos], bracket[low_pos], ls_func_evals};
 }
 
-double max_abs(const Tensor& t) { return t.abs().max().item<double>(); }
+double max_abs(const Tensor& t) {
+  return t.abs().max().item<double>();
+}
 
 }  // namespace
 
 LBFGS::LBFGS(std::vector<ParamGroup> groups, LBFGSOptions o)
     : Optimizer("LBFGS", std::move(groups), lbfgs_defaults(o)) {
-  check_option(param_groups().size() == 1, "LBFGS", "LBFGS doesn't support per-parameter options (parameter groups)");
+  check_option(param_groups().size() == 1, "LBFGS",
+               "LBFGS doesn't support per-parameter options (parameter groups)");
   for (const Tensor& p : param_groups()[0].params) numel_ += p.numel();
 }
 
@@ -202,8 +206,9 @@ void LBFGS::set_params(const std::vector<Tensor>& values) {
   for (size_t i = 0; i < params.size(); ++i) params[i].copy_(values[i]);
 }
 
-std::pair<double, Tensor> LBFGS::directional_evaluate(const LossClosure& closure, const std::vector<Tensor>& x,
-                                                      double t, const Tensor& d) {
+std::pair<double, Tensor> LBFGS::directional_evaluate(const LossClosure& closure,
+                                                      const std::vector<Tensor>& x, double t,
+                                                      const Tensor& d) {
   add_grad(t, d);
   const double loss = evaluate(closure).item<double>();
   Tensor flat_grad = gather_flat_grad();
@@ -221,7 +226,8 @@ Tensor LBFGS::step(const LossClosure& closure) {
   const int64_t max_iter = group.integer("max_iter"), max_eval = group.integer("max_eval"),
                 history_size = group.integer("history_size");
   const std::string line_search_fn = group.name("line_search_fn");
-  TD_CHECK_ARG(line_search_fn.empty() || line_search_fn == "strong_wolfe", "[LBFGS] only 'strong_wolfe' is supported");
+  TD_CHECK_ARG(line_search_fn.empty() || line_search_fn == "strong_wolfe",
+               "[LBFGS] only 'strong_wolfe' is supported");
 
   ParamState& st = state(group.params[0]);
   int64_t& func_evals = state_get_or<int64_t>(st, "func_evals");

@@ -24,10 +24,12 @@ const T& value_of(const SchedulerState& s, const std::string& key) {
 }
 
 // _format_param: one value for every group, or exactly one per group.
-std::vector<double> per_group(const Optimizer& opt, const std::string& name, const std::vector<double>& values) {
+std::vector<double> per_group(const Optimizer& opt, const std::string& name,
+                              const std::vector<double>& values) {
   const size_t n = opt.param_groups().size();
   if (values.size() == 1) return std::vector<double>(n, values[0]);
-  TD_CHECK_ARG(values.size() == n, "[lr_scheduler] expected ", n, " values for ", name, ", got ", values.size());
+  TD_CHECK_ARG(values.size() == n, "[lr_scheduler] expected ", n, " values for ", name, ", got ",
+               values.size());
   return values;
 }
 
@@ -35,7 +37,8 @@ std::vector<double> per_group(const Optimizer& opt, const std::string& name, con
 
 // ---- LRScheduler ----
 
-LRScheduler::LRScheduler(Optimizer& optimizer, int64_t last_epoch) : optimizer_(&optimizer), last_epoch_(last_epoch) {
+LRScheduler::LRScheduler(Optimizer& optimizer, int64_t last_epoch)
+    : optimizer_(&optimizer), last_epoch_(last_epoch) {
   auto& groups = optimizer.param_groups();
   for (size_t i = 0; i < groups.size(); ++i) {
     if (last_epoch == -1) {
@@ -124,7 +127,8 @@ std::vector<double> LambdaLR::get_lr() {
 }
 
 MultiplicativeLR::MultiplicativeLR(Optimizer& optimizer, Lambda lr_lambda, int64_t last_epoch)
-    : MultiplicativeLR(optimizer, std::vector<Lambda>(optimizer.param_groups().size(), lr_lambda), last_epoch) {}
+    : MultiplicativeLR(optimizer, std::vector<Lambda>(optimizer.param_groups().size(), lr_lambda),
+                       last_epoch) {}
 
 MultiplicativeLR::MultiplicativeLR(Optimizer& optimizer, std::vector<Lambda> lr_lambdas, int64_t last_epoch)
     : LRScheduler(optimizer, last_epoch), lambdas_(lambdas_for(optimizer, std::move(lr_lambdas))) {
@@ -156,7 +160,8 @@ std::vector<double> StepLR::get_lr() {
 std::optional<std::vector<double>> StepLR::closed_form_lr() const {
   std::vector<double> out;
   // Python's // floors.
-  const auto k = static_cast<double>(last_epoch_ >= 0 ? last_epoch_ / step_size_ : -((-last_epoch_ + step_size_ - 1) / step_size_));
+  const auto k = static_cast<double>(last_epoch_ >= 0 ? last_epoch_ / step_size_
+                                                      : -((-last_epoch_ + step_size_ - 1) / step_size_));
   for (double base : base_lrs_) out.push_back(base * std::pow(gamma_, k));
   return out;
 }
@@ -174,7 +179,8 @@ void StepLR::load_state_dict(const SchedulerState& s) {
   gamma_ = value_of<double>(s, "gamma");
 }
 
-MultiStepLR::MultiStepLR(Optimizer& optimizer, std::vector<int64_t> milestones, double gamma, int64_t last_epoch)
+MultiStepLR::MultiStepLR(Optimizer& optimizer, std::vector<int64_t> milestones, double gamma,
+                         int64_t last_epoch)
     : LRScheduler(optimizer, last_epoch), gamma_(gamma) {
   for (int64_t m : milestones) ++milestones_[m];
   initial_step();
@@ -202,7 +208,8 @@ std::optional<std::vector<double>> MultiStepLR::closed_form_lr() const {
 
 ConstantLR::ConstantLR(Optimizer& optimizer, double factor, int64_t total_iters, int64_t last_epoch)
     : LRScheduler(optimizer, last_epoch), factor_(factor), total_iters_(total_iters) {
-  TD_CHECK_ARG(factor <= 1.0 && factor >= 0, "[ConstantLR] Constant multiplicative factor expected to be between 0 and 1.");
+  TD_CHECK_ARG(factor <= 1.0 && factor >= 0,
+               "[ConstantLR] Constant multiplicative factor expected to be between 0 and 1.");
   initial_step();
 }
 
@@ -225,7 +232,10 @@ std::optional<std::vector<double>> ConstantLR::closed_form_lr() const {
 
 LinearLR::LinearLR(Optimizer& optimizer, double start_factor, double end_factor, int64_t total_iters,
                    int64_t last_epoch)
-    : LRScheduler(optimizer, last_epoch), start_factor_(start_factor), end_factor_(end_factor), total_iters_(total_iters) {
+    : LRScheduler(optimizer, last_epoch),
+      start_factor_(start_factor),
+      end_factor_(end_factor),
+      total_iters_(total_iters) {
   TD_CHECK_ARG(start_factor <= 1.0 && start_factor >= 0,
                "[LinearLR] Starting multiplicative factor expected to be between 0 and 1.");
   TD_CHECK_ARG(end_factor <= 1.0 && end_factor >= 0,
@@ -251,7 +261,8 @@ std::optional<std::vector<double>> LinearLR::closed_form_lr() const {
   std::vector<double> out;
   const auto done = static_cast<double>(std::min(total_iters_, last_epoch_));
   for (double base : base_lrs_) {
-    out.push_back(base * (start_factor_ + (end_factor_ - start_factor_) * done / static_cast<double>(total_iters_)));
+    out.push_back(base *
+                  (start_factor_ + (end_factor_ - start_factor_) * done / static_cast<double>(total_iters_)));
   }
   return out;
 }
@@ -291,7 +302,8 @@ std::vector<double> PolynomialLR::get_lr() {
 std::optional<std::vector<double>> PolynomialLR::closed_form_lr() const {
   std::vector<double> out;
   const auto done = static_cast<double>(std::min(total_iters_, last_epoch_));
-  for (double base : base_lrs_) out.push_back(base * std::pow(1.0 - done / static_cast<double>(total_iters_), power_));
+  for (double base : base_lrs_)
+    out.push_back(base * std::pow(1.0 - done / static_cast<double>(total_iters_), power_));
   return out;
 }
 
@@ -317,7 +329,8 @@ std::vector<double> CosineAnnealingLR::get_lr() {
   int64_t r = (last_epoch_ - 1 - t_max_) % period;
   if (r < 0) r += period;
   if (r == 0) {
-    for (size_t i = 0; i < out.size(); ++i) out[i] = out[i] + (base_lrs_[i] - eta_min_) * (1 - std::cos(kPi / T)) / 2;
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = out[i] + (base_lrs_[i] - eta_min_) * (1 - std::cos(kPi / T)) / 2;
     return out;
   }
   for (double& lr : out) {
@@ -329,8 +342,10 @@ std::vector<double> CosineAnnealingLR::get_lr() {
 std::optional<std::vector<double>> CosineAnnealingLR::closed_form_lr() const {
   std::vector<double> out;
   for (double base : base_lrs_) {
-    out.push_back(eta_min_ + (base - eta_min_) *
-                                 (1 + std::cos(kPi * static_cast<double>(last_epoch_) / static_cast<double>(t_max_))) / 2);
+    out.push_back(eta_min_ +
+                  (base - eta_min_) *
+                      (1 + std::cos(kPi * static_cast<double>(last_epoch_) / static_cast<double>(t_max_))) /
+                      2);
   }
   return out;
 }
@@ -351,7 +366,8 @@ CosineAnnealingWarmRestarts::CosineAnnealingWarmRestarts(Optimizer& optimizer, i
 std::vector<double> CosineAnnealingWarmRestarts::get_lr() {
   std::vector<double> out;
   for (double base : base_lrs_) {
-    out.push_back(eta_min_ + (base - eta_min_) * (1 + std::cos(kPi * t_cur_ / static_cast<double>(t_i_))) / 2);
+    out.push_back(eta_min_ +
+                  (base - eta_min_) * (1 + std::cos(kPi * t_cur_ / static_cast<double>(t_i_))) / 2);
   }
   return out;
 }
@@ -419,7 +435,8 @@ int64_t one_cycle_total_steps(const OneCycleLROptions& o) {
   TD_CHECK_ARG(o.total_steps || o.epochs || o.steps_per_epoch,
                "[OneCycleLR] You must define either total_steps OR (epochs AND steps_per_epoch)");
   if (o.total_steps) {
-    TD_CHECK_ARG(*o.total_steps > 0, "[OneCycleLR] Expected positive integer total_steps, but got ", *o.total_steps);
+    TD_CHECK_ARG(*o.total_steps > 0, "[OneCycleLR] Expected positive integer total_steps, but got ",
+                 *o.total_steps);
     return *o.total_steps;
   }
   TD_CHECK_ARG(o.epochs && *o.epochs > 0, "[OneCycleLR] Expected positive integer epochs, but got ",
@@ -434,10 +451,11 @@ int64_t one_cycle_total_steps(const OneCycleLROptions& o) {
 // written into the groups, so base_lrs are max_lr / div_factor.
 Optimizer& prepare_one_cycle(Optimizer& opt, const OneCycleLROptions& o, int64_t last_epoch) {
   one_cycle_total_steps(o);
-  TD_CHECK_ARG(o.pct_start >= 0 && o.pct_start <= 1, "[OneCycleLR] Expected float between 0 and 1 pct_start, but got ",
-               o.pct_start);
+  TD_CHECK_ARG(o.pct_start >= 0 && o.pct_start <= 1,
+               "[OneCycleLR] Expected float between 0 and 1 pct_start, but got ", o.pct_start);
   TD_CHECK_ARG(o.anneal_strategy == "cos" || o.anneal_strategy == "linear",
-               "[OneCycleLR] anneal_strategy must by one of 'cos' or 'linear', instead got ", o.anneal_strategy);
+               "[OneCycleLR] anneal_strategy must by one of 'cos' or 'linear', instead got ",
+               o.anneal_strategy);
   auto& groups = opt.param_groups();
   const std::vector<double> max_lrs = per_group(opt, "max_lr", o.max_lr);
   if (last_epoch == -1) {
@@ -505,7 +523,8 @@ std::vector<double> OneCycleLR::get_lr() {
       if (static_cast<double>(step_num) <= phase.end_step || i + 1 == phases_.size()) {
         const double pct = (static_cast<double>(step_num) - start_step) / (phase.end_step - start_step);
         lr = anneal(g.number(phase.start_lr), g.number(phase.end_lr), pct);
-        if (cycle_momentum_) momentum = anneal(g.number(phase.start_momentum), g.number(phase.end_momentum), pct);
+        if (cycle_momentum_)
+          momentum = anneal(g.number(phase.start_momentum), g.number(phase.end_momentum), pct);
         break;
       }
       start_step = phase.end_step;
@@ -526,16 +545,21 @@ std::vector<double> OneCycleLR::get_lr() {
 
 SequentialLR::SequentialLR(Optimizer& optimizer, std::vector<std::shared_ptr<LRScheduler>> schedulers,
                            std::vector<int64_t> milestones, int64_t last_epoch)
-    : LRScheduler(optimizer, Wrapper{}), schedulers_(std::move(schedulers)), milestones_(std::move(milestones)) {
+    : LRScheduler(optimizer, Wrapper{}),
+      schedulers_(std::move(schedulers)),
+      milestones_(std::move(milestones)) {
   for (size_t i = 0; i < schedulers_.size(); ++i) {
-    TD_CHECK_ARG(&schedulers_[i]->optimizer() == &optimizer,
-                 "[SequentialLR] Sequential Schedulers expects all schedulers to belong to the same optimizer, but "
-                 "got schedulers at index ", i, " to be different than the optimizer passed in.");
+    TD_CHECK_ARG(
+        &schedulers_[i]->optimizer() == &optimizer,
+        "[SequentialLR] Sequential Schedulers expects all schedulers to belong to the same optimizer, but "
+        "got schedulers at index ",
+        i, " to be different than the optimizer passed in.");
   }
-  TD_CHECK_ARG(milestones_.size() + 1 == schedulers_.size(),
-               "[SequentialLR] Sequential Schedulers expects number of schedulers provided to be one more than the "
-               "number of milestone points, but got number of schedulers ", schedulers_.size(),
-               " and the number of milestones to be equal to ", milestones_.size());
+  TD_CHECK_ARG(
+      milestones_.size() + 1 == schedulers_.size(),
+      "[SequentialLR] Sequential Schedulers expects number of schedulers provided to be one more than the "
+      "number of milestone points, but got number of schedulers ",
+      schedulers_.size(), " and the number of milestones to be equal to ", milestones_.size());
   last_epoch_ = last_epoch + 1;
   // Undo what the children's constructors did, then start the first one again.
   for (ParamGroup& g : optimizer.param_groups()) g.set("lr", g.number("initial_lr"));
@@ -570,8 +594,8 @@ void SequentialLR::load_state_dict(const SchedulerState& s) {
   last_epoch_ = value_of<int64_t>(s, "last_epoch");
   milestones_ = value_of<std::vector<int64_t>>(s, "_milestones");
   last_lr_ = value_of<std::vector<double>>(s, "_last_lr");
-  TD_CHECK_ARG(s.schedulers.size() == schedulers_.size(), "[SequentialLR] state dict has ", s.schedulers.size(),
-               " schedulers, this scheduler ", schedulers_.size());
+  TD_CHECK_ARG(s.schedulers.size() == schedulers_.size(), "[SequentialLR] state dict has ",
+               s.schedulers.size(), " schedulers, this scheduler ", schedulers_.size());
   for (size_t i = 0; i < schedulers_.size(); ++i) schedulers_[i]->load_state_dict(s.schedulers[i]);
 }
 
@@ -587,9 +611,11 @@ Optimizer& first_optimizer(const std::vector<std::shared_ptr<LRScheduler>>& sche
 ChainedScheduler::ChainedScheduler(std::vector<std::shared_ptr<LRScheduler>> schedulers)
     : LRScheduler(first_optimizer(schedulers), Wrapper{}), schedulers_(std::move(schedulers)) {
   for (size_t i = 1; i < schedulers_.size(); ++i) {
-    TD_CHECK_ARG(&schedulers_[i]->optimizer() == optimizer_,
-                 "[ChainedScheduler] ChainedScheduler expects all schedulers to belong to the same optimizer, but "
-                 "got schedulers at index 0 and ", i, " to be different");
+    TD_CHECK_ARG(
+        &schedulers_[i]->optimizer() == optimizer_,
+        "[ChainedScheduler] ChainedScheduler expects all schedulers to belong to the same optimizer, but "
+        "got schedulers at index 0 and ",
+        i, " to be different");
   }
   last_lr_ = group_lrs();
 }
@@ -608,8 +634,8 @@ SchedulerState ChainedScheduler::state_dict() const {
 
 void ChainedScheduler::load_state_dict(const SchedulerState& s) {
   last_lr_ = value_of<std::vector<double>>(s, "_last_lr");
-  TD_CHECK_ARG(s.schedulers.size() == schedulers_.size(), "[ChainedScheduler] state dict has ", s.schedulers.size(),
-               " schedulers, this scheduler ", schedulers_.size());
+  TD_CHECK_ARG(s.schedulers.size() == schedulers_.size(), "[ChainedScheduler] state dict has ",
+               s.schedulers.size(), " schedulers, this scheduler ", schedulers_.size());
   for (size_t i = 0; i < schedulers_.size(); ++i) schedulers_[i]->load_state_dict(s.schedulers[i]);
 }
 
@@ -630,7 +656,8 @@ ReduceLROnPlateau::ReduceLROnPlateau(Optimizer& optimizer, ReduceLROnPlateauOpti
                " is unknown!");
   TD_CHECK_ARG(options_.threshold_mode == "rel" || options_.threshold_mode == "abs",
                "[ReduceLROnPlateau] threshold mode ", options_.threshold_mode, " is unknown!");
-  best_ = options_.mode == "min" ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
+  best_ = options_.mode == "min" ? std::numeric_limits<double>::infinity()
+                                 : -std::numeric_limits<double>::infinity();
 }
 
 bool ReduceLROnPlateau::is_better(double a, double best) const {

@@ -18,10 +18,11 @@
 namespace td::optim {
 
 /// One value of a scheduler's state dict.
-using SchedulerValue = std::variant<double, int64_t, bool, std::string, std::vector<double>, std::vector<int64_t>>;
+using SchedulerValue =
+    std::variant<double, int64_t, bool, std::string, std::vector<double>, std::vector<int64_t>>;
 
-/// scheduler.state_dict(): the scheduler's attributes by PyTorch's names ("last_epoch", "base_lrs", "_last_lr",
-/// "T_cur", ...), and the children's state dicts for SequentialLR and ChainedScheduler.
+/// scheduler.state_dict(): the scheduler's attributes by PyTorch's names ("last_epoch", "base_lrs",
+/// "_last_lr", "T_cur", ...), and the children's state dicts for SequentialLR and ChainedScheduler.
 struct SchedulerState {
   std::map<std::string, SchedulerValue> values;
   std::vector<SchedulerState> schedulers;
@@ -122,7 +123,8 @@ class StepLR : public LRScheduler {
 /// lr *= gamma at each milestone (counted as often as it is listed) (MultiStepLR).
 class MultiStepLR : public LRScheduler {
  public:
-  MultiStepLR(Optimizer& optimizer, std::vector<int64_t> milestones, double gamma = 0.1, int64_t last_epoch = -1);
+  MultiStepLR(Optimizer& optimizer, std::vector<int64_t> milestones, double gamma = 0.1,
+              int64_t last_epoch = -1);
 
  protected:
   std::vector<double> get_lr() override;
@@ -150,8 +152,8 @@ class ConstantLR : public LRScheduler {
 /// lr goes linearly from base_lr * start_factor to base_lr * end_factor over total_iters epochs (LinearLR).
 class LinearLR : public LRScheduler {
  public:
-  LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0, int64_t total_iters = 5,
-           int64_t last_epoch = -1);
+  LinearLR(Optimizer& optimizer, double start_factor = 1.0 / 3, double end_factor = 1.0,
+           int64_t total_iters = 5, int64_t last_epoch = -1);
 
  protected:
   std::vector<double> get_lr() override;

@@ -22,11 +22,13 @@ const OptionValue& option_at(const ParamGroup& g, std::string_view key) {
   throw Error(ErrorCode::kInvalidArgument, str("[optim] option '", key, "' is not ", want));
 }
 
-// load_state_dict's cast: floating tensors follow the parameter's dtype, all tensors its device; "step" is left.
+// load_state_dict's cast: floating tensors follow the parameter's dtype, all tensors its device; "step" is
+// left.
 Tensor cast_like(const Tensor& param, const Tensor& value, std::string_view key) {
   if (key == "step") return value.clone();
   Tensor v = value;
-  if (is_floating(param.dtype()) && is_floating(v.dtype()) && v.dtype() != param.dtype()) v = v.to(param.dtype());
+  if (is_floating(param.dtype()) && is_floating(v.dtype()) && v.dtype() != param.dtype())
+    v = v.to(param.dtype());
   if (v.device() != param.device()) v = v.to(param.device().str());
   return v.is_same(value) ? v.clone() : v;
 }
@@ -104,7 +106,8 @@ Optimizer::Optimizer(std::string type_name, std::vector<ParamGroup> groups, Opti
 
 void Optimizer::add_param_group(ParamGroup group) {
   for (const Tensor& p : group.params) {
-    TD_CHECK_ARG(p.defined(), "[", type_name_, "] optimizer can only optimize Tensors, but one of the params is "
+    TD_CHECK_ARG(p.defined(), "[", type_name_,
+                 "] optimizer can only optimize Tensors, but one of the params is "
                  "NoneType");
     TD_CHECK_ARG(p.is_leaf() || p.retains_grad(), "[", type_name_, "] can't optimize a non-leaf Tensor");
   }
@@ -183,17 +186,20 @@ void Optimizer::load_state_dict(const OptimizerStateDict& sd) {
   TD_CHECK_ARG(sd.param_groups.size() == groups_.size(), "[", type_name_,
                "] loaded state dict has a different number of parameter groups");
   for (size_t i = 0; i < groups_.size(); ++i) {
-    TD_CHECK_ARG(sd.param_groups[i].params.size() == groups_[i].params.size(), "[", type_name_,
-                 "] loaded state dict contains a parameter group that doesn't match the size of optimizer's group");
+    TD_CHECK_ARG(
+        sd.param_groups[i].params.size() == groups_[i].params.size(), "[", type_name_,
+        "] loaded state dict contains a parameter group that doesn't match the size of optimizer's group");
   }
   std::unordered_map<int64_t, Tensor> id_map;
   for (size_t i = 0; i < groups_.size(); ++i) {
-    for (size_t j = 0; j < groups_[i].params.size(); ++j) id_map.emplace(sd.param_groups[i].params[j], groups_[i].params[j]);
+    for (size_t j = 0; j < groups_[i].params.size(); ++j)
+      id_map.emplace(sd.param_groups[i].params[j], groups_[i].params[j]);
   }
   std::unordered_map<const TensorImpl*, ParamState> state;
   for (const auto& [id, saved] : sd.state) {
     auto it = id_map.find(id);
-    if (it == id_map.end()) continue;  // PyTorch keeps such entries under their index; nothing here reads them
+    if (it == id_map.end())
+      continue;  // PyTorch keeps such entries under their index; nothing here reads them
     const Tensor& param = it->second;
     ParamState copy;
     for (const auto& [key, value] : saved) copy.emplace(key, cast_state(param, value, key));

@@ -48,8 +48,8 @@ struct ParamGroup {
   void set(std::string_view key, OptionValue value);
 };
 
-/// One entry of a parameter's state: a tensor (exp_avg), a number (step), an integer (n_iter) or lists (LBFGS's
-/// history).
+/// One entry of a parameter's state: a tensor (exp_avg), a number (step), an integer (n_iter) or lists
+/// (LBFGS's history).
 using StateValue = std::variant<Tensor, double, int64_t, std::vector<Tensor>, std::vector<double>>;
 
 /// A parameter's state by name (optimizer.state[p]).

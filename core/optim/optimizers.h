@@ -1,7 +1,7 @@
-// The torch.optim algorithms of PyTorch 1.13, each as its single-tensor (foreach=False) loop: SGD, Adam, AdamW,
-// RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam and LBFGS. Every constructor takes either a flat parameter
-// list (one group) or groups with their own option overrides, and an options struct whose fields are the
-// keyword arguments with PyTorch's defaults:
+// The torch.optim algorithms of PyTorch 1.13, each as its single-tensor (foreach=False) loop: SGD, Adam,
+// AdamW, RMSprop, Adagrad, Adadelta, Adamax, NAdam, RAdam and LBFGS. Every constructor takes either a flat
+// parameter list (one group) or groups with their own option overrides, and an options struct whose fields
+// are the keyword arguments with PyTorch's defaults:
 //
 //   optim::SGD opt(model.parameters(), {.lr = 0.1, .momentum = 0.9});
 //   optim::Adam adam({{head, {{"lr", 1e-3}}}, {body, {}}}, {.lr = 1e-4});
@@ -49,7 +49,8 @@ struct AdamOptions {
 /// Adam (L2 weight decay added to the gradient).
 class Adam : public Optimizer {
  public:
-  Adam(std::vector<Tensor> params, AdamOptions options = {}) : Adam(single_group(std::move(params)), options) {}
+  Adam(std::vector<Tensor> params, AdamOptions options = {})
+      : Adam(single_group(std::move(params)), options) {}
   Adam(std::vector<ParamGroup> groups, AdamOptions options = {});
   Tensor step(const LossClosure& closure = nullptr) override;
 };
@@ -67,7 +68,8 @@ struct AdamWOptions {
 /// AdamW: Adam with decoupled weight decay (param *= 1 - lr * weight_decay).
 class AdamW : public Optimizer {
  public:
-  AdamW(std::vector<Tensor> params, AdamWOptions options = {}) : AdamW(single_group(std::move(params)), options) {}
+  AdamW(std::vector<Tensor> params, AdamWOptions options = {})
+      : AdamW(single_group(std::move(params)), options) {}
   AdamW(std::vector<ParamGroup> groups, AdamWOptions options = {});
   Tensor step(const LossClosure& closure = nullptr) override;
 };
@@ -159,7 +161,8 @@ struct NAdamOptions {
 /// NAdam (Adam with Nesterov momentum and a momentum schedule).
 class NAdam : public Optimizer {
  public:
-  NAdam(std::vector<Tensor> params, NAdamOptions options = {}) : NAdam(single_group(std::move(params)), options) {}
+  NAdam(std::vector<Tensor> params, NAdamOptions options = {})
+      : NAdam(single_group(std::move(params)), options) {}
   NAdam(std::vector<ParamGroup> groups, NAdamOptions options = {});
   Tensor step(const LossClosure& closure = nullptr) override;
 };
@@ -175,7 +178,8 @@ struct RAdamOptions {
 /// RAdam (Adam with the variance rectification term once it is defined, rho_t > 5).
 class RAdam : public Optimizer {
  public:
-  RAdam(std::vector<Tensor> params, RAdamOptions options = {}) : RAdam(single_group(std::move(params)), options) {}
+  RAdam(std::vector<Tensor> params, RAdamOptions options = {})
+      : RAdam(single_group(std::move(params)), options) {}
   RAdam(std::vector<ParamGroup> groups, RAdamOptions options = {});
   Tensor step(const LossClosure& closure = nullptr) override;
 };
@@ -205,8 +209,8 @@ class LBFGS : public Optimizer {
   void add_grad(double step_size, const Tensor& update);
   std::vector<Tensor> clone_params() const;
   void set_params(const std::vector<Tensor>& values);
-  std::pair<double, Tensor> directional_evaluate(const LossClosure& closure, const std::vector<Tensor>& x, double t,
-                                                 const Tensor& d);
+  std::pair<double, Tensor> directional_evaluate(const LossClosure& closure, const std::vector<Tensor>& x,
+                                                 double t, const Tensor& d);
   int64_t numel_ = 0;
 };
 

@@ -16,8 +16,11 @@ Options sgd_defaults(const SGDOptions& o) {
   check_option(o.weight_decay >= 0.0, "SGD", "Invalid weight_decay value: ", o.weight_decay);
   check_option(!o.nesterov || (o.momentum > 0 && o.dampening == 0), "SGD",
                "Nesterov momentum requires a momentum and zero dampening");
-  Options d{{"momentum", o.momentum},         {"dampening", o.dampening}, {"weight_decay", o.weight_decay},
-            {"nesterov", o.nesterov},         {"maximize", o.maximize}};
+  Options d{{"momentum", o.momentum},
+            {"dampening", o.dampening},
+            {"weight_decay", o.weight_decay},
+            {"nesterov", o.nesterov},
+            {"maximize", o.maximize}};
   if (o.lr) d.emplace("lr", *o.lr);
   return d;
 }

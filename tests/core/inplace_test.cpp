@@ -52,7 +52,8 @@ TD_DEVICE_TEST(InplaceTest, DirectWritesMatchComputeAndCopy) {
   w.addcmul_(make({1, 2, 3}, {3}), make({2, 2, 2}, {3}), 0.5).addcdiv_(w, make({2, 4, 6}, {3}), -1);
   EXPECT_THAT(w.to_vector<float>(), ElementsAre(1, 3, 5));  // (1 + 1, 2 + 2, 3 + 3), then w - w / (2, 4, 6)
   Tensor i = idx({1, 2}, {2});
-  EXPECT_THAT(error_of([&] { i.div_(2); }).what(), HasSubstr("can't be cast to the desired output type Long"));
+  EXPECT_THAT(error_of([&] { i.div_(2); }).what(),
+              HasSubstr("can't be cast to the desired output type Long"));
   EXPECT_THAT(i.to_vector<int64_t>(), ElementsAre(1, 2));
   Tensor d = make64({1, 2}, {2});
   d.mul_(make({3, 4}, {2}));  // a float32 operand: the result stays float64

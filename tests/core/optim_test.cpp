@@ -1,7 +1,7 @@
 // td::optim and td::nn::utils against PyTorch 1.13 (tests/golden/optim/optim.json, written by
-// tests/golden/generate_optim.py): every optimizer on a fixed float64 problem step by step, the schedulers' lr
-// (and momentum) sequences, gradient clipping; then state_dict round trips, parameter groups, PyTorch's error
-// messages, and a small regression trained to a low loss.
+// tests/golden/generate_optim.py): every optimizer on a fixed float64 problem step by step, the schedulers'
+// lr (and momentum) sequences, gradient clipping; then state_dict round trips, parameter groups, PyTorch's
+// error messages, and a small regression trained to a low loss.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,10 +11,9 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/autograd/grad_mode.h"
 #include "core/nn/modules.h"
@@ -28,8 +27,8 @@ namespace td {
 namespace {
 
 using nlohmann::json;
-using ::testing::HasSubstr;
 using testing::error_of;
+using ::testing::HasSubstr;
 
 constexpr double kTol = 1e-10;
 
@@ -64,7 +63,8 @@ Tensor loss_of(const std::vector<Tensor>& params) {
   return loss.add(params[0].sum().mul(params[1].sum()).mul(0.1));
 }
 
-::testing::AssertionResult close_to(const std::vector<double>& actual, const json& expected, double tol = kTol) {
+::testing::AssertionResult close_to(const std::vector<double>& actual, const json& expected,
+                                    double tol = kTol) {
   auto want = expected.get<std::vector<double>>();
   if (actual.size() != want.size()) {
     return ::testing::AssertionFailure() << "size " << actual.size() << " vs " << want.size();
@@ -79,7 +79,9 @@ Tensor loss_of(const std::vector<Tensor>& params) {
   return ::testing::AssertionSuccess();
 }
 
-std::pair<double, double> pair_of(const json& j) { return {j.at(0).get<double>(), j.at(1).get<double>()}; }
+std::pair<double, double> pair_of(const json& j) {
+  return {j.at(0).get<double>(), j.at(1).get<double>()};
+}
 
 template <class O>
 void set_common(O& o, const json& kw) {
@@ -150,7 +152,8 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const std::string& name, const 
     AdagradOptions o;
     set_common(o, kw);
     if (kw.contains("lr_decay")) o.lr_decay = kw["lr_decay"].get<double>();
-    if (kw.contains("initial_accumulator_value")) o.initial_accumulator_value = kw["initial_accumulator_value"].get<double>();
+    if (kw.contains("initial_accumulator_value"))
+      o.initial_accumulator_value = kw["initial_accumulator_value"].get<double>();
     return std::make_unique<Adagrad>(std::move(groups), o);
   }
   if (name == "Adadelta") {
@@ -209,7 +212,9 @@ optim::LossClosure closure_for(optim::Optimizer& opt, const std::vector<Tensor>&
   };
 }
 
-std::string case_name(const json& c) { return c["optimizer"].get<std::string>() + " " + c["kwargs"].dump(); }
+std::string case_name(const json& c) {
+  return c["optimizer"].get<std::string>() + " " + c["kwargs"].dump();
+}
 
 TEST(OptimGolden, OptimizersMatchPyTorch) {
   const json& cases = fixture()["optimizers"];
@@ -224,7 +229,8 @@ TEST(OptimGolden, OptimizersMatchPyTorch) {
       Tensor loss = opt->step(closure);
       EXPECT_TRUE(close_to({loss.item<double>()}, json::array({c["losses"][s]}))) << "loss of step " << s;
       for (size_t i = 0; i < params.size(); ++i) {
-        ASSERT_TRUE(close_to(params[i].to_vector<double>(), c["params"][s][i])) << "step " << s << " param " << i;
+        ASSERT_TRUE(close_to(params[i].to_vector<double>(), c["params"][s][i]))
+            << "step " << s << " param " << i;
       }
     }
   }
@@ -248,17 +254,19 @@ std::shared_ptr<optim::LRScheduler> make_scheduler(const json& spec, optim::Opti
   using namespace optim;
   const std::string type = spec["type"].get<std::string>();
   const json kw = spec.value("kwargs", json::object());
-  if (type == "StepLR") return std::make_shared<StepLR>(opt, kw["step_size"].get<int64_t>(), kw.value("gamma", 0.1));
+  if (type == "StepLR")
+    return std::make_shared<StepLR>(opt, kw["step_size"].get<int64_t>(), kw.value("gamma", 0.1));
   if (type == "MultiStepLR") {
-    return std::make_shared<MultiStepLR>(opt, kw["milestones"].get<std::vector<int64_t>>(), kw.value("gamma", 0.1));
+    return std::make_shared<MultiStepLR>(opt, kw["milestones"].get<std::vector<int64_t>>(),
+                                         kw.value("gamma", 0.1));
   }
   if (type == "ExponentialLR") return std::make_shared<ExponentialLR>(opt, kw["gamma"].get<double>());
   if (type == "CosineAnnealingLR") {
     return std::make_shared<CosineAnnealingLR>(opt, kw["T_max"].get<int64_t>(), kw.value("eta_min", 0.0));
   }
   if (type == "CosineAnnealingWarmRestarts") {
-    return std::make_shared<CosineAnnealingWarmRestarts>(opt, kw["T_0"].get<int64_t>(), kw.value("T_mult", int64_t{1}),
-                                                         kw.value("eta_min", 0.0));
+    return std::make_shared<CosineAnnealingWarmRestarts>(
+        opt, kw["T_0"].get<int64_t>(), kw.value("T_mult", int64_t{1}), kw.value("eta_min", 0.0));
   }
   if (type == "OneCycleLR") {
     OneCycleLROptions o;
@@ -281,7 +289,8 @@ std::shared_ptr<optim::LRScheduler> make_scheduler(const json& spec, optim::Opti
                                       kw.value("total_iters", int64_t{5}));
   }
   if (type == "ConstantLR") {
-    return std::make_shared<ConstantLR>(opt, kw.value("factor", 1.0 / 3), kw.value("total_iters", int64_t{5}));
+    return std::make_shared<ConstantLR>(opt, kw.value("factor", 1.0 / 3),
+                                        kw.value("total_iters", int64_t{5}));
   }
   if (type == "LambdaLR" || type == "MultiplicativeLR") {
     const std::string name = kw["lr_lambda"].get<std::string>();
@@ -304,7 +313,8 @@ std::unique_ptr<optim::Optimizer> scheduler_optimizer(const json& spec) {
   for (const json& lr : spec["group_lrs"]) {
     groups.push_back({{zeros({2}, {DType::kFloat64}).requires_grad_()}, {{"lr", lr.get<double>()}}});
   }
-  return make_optimizer(spec["type"].get<std::string>(), spec.value("kwargs", json::object()), std::move(groups));
+  return make_optimizer(spec["type"].get<std::string>(), spec.value("kwargs", json::object()),
+                        std::move(groups));
 }
 
 std::vector<double> lrs_of(const optim::Optimizer& opt) {
@@ -385,7 +395,8 @@ TEST(OptimGolden, ClipGradMatchesPyTorch) {
     } else {
       nn::utils::clip_grad_value_(params, c["clip_value"].get<double>());
     }
-    for (size_t i = 0; i < params.size(); ++i) EXPECT_TRUE(close_to(params[i].grad().to_vector<double>(), c["clipped"][i]));
+    for (size_t i = 0; i < params.size(); ++i)
+      EXPECT_TRUE(close_to(params[i].grad().to_vector<double>(), c["clipped"][i]));
   }
 }
 
@@ -414,7 +425,8 @@ void expect_round_trip(const std::string& name, const json& kw) {
     opt_a->step(closure_a);
     opt_b->step(closure_b);
   }
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].to_vector<double>(), b[i].to_vector<double>()) << "param " << i;
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_EQ(a[i].to_vector<double>(), b[i].to_vector<double>()) << "param " << i;
 }
 
 TEST(OptimTest, StateDictRoundTripContinuesExactly) {
@@ -459,8 +471,10 @@ TEST(OptimTest, StateDictErrors) {
   EXPECT_THAT(e.what(), HasSubstr("loaded state dict has a different number of parameter groups"));
   optim::SGD fewer(std::vector<Tensor>{params[0], params[1]}, {.lr = 0.1});
   e = error_of([&] { opt.load_state_dict(fewer.state_dict()); });
-  EXPECT_THAT(e.what(),
-              HasSubstr("loaded state dict contains a parameter group that doesn't match the size of optimizer's group"));
+  EXPECT_THAT(
+      e.what(),
+      HasSubstr(
+          "loaded state dict contains a parameter group that doesn't match the size of optimizer's group"));
 }
 
 TEST(OptimTest, GroupsTakeDefaultsAndOverrides) {
@@ -511,21 +525,31 @@ TEST(OptimTest, ConstructorErrorsUsePyTorchMessages) {
               HasSubstr("Nesterov momentum requires a momentum and zero dampening"));
   EXPECT_THAT(message([&] { optim::SGD(params, {}); }),
               HasSubstr("parameter group didn't specify a value of required optimization parameter lr"));
-  EXPECT_THAT(message([&] { optim::Adam(params, {.betas = {1.0, 0.999}}); }),
+  EXPECT_THAT(message([&] {
+                optim::Adam(params, {.betas = {1.0, 0.999}});
+              }),
               HasSubstr("Invalid beta parameter at index 0: 1"));
-  EXPECT_THAT(message([&] { optim::Adam(params, {.eps = -1e-8}); }), HasSubstr("Invalid epsilon value: -1e-08"));
-  EXPECT_THAT(message([&] { optim::AdamW(params, {.weight_decay = -1}); }), HasSubstr("Invalid weight_decay value: -1"));
+  EXPECT_THAT(message([&] { optim::Adam(params, {.eps = -1e-8}); }),
+              HasSubstr("Invalid epsilon value: -1e-08"));
+  EXPECT_THAT(message([&] { optim::AdamW(params, {.weight_decay = -1}); }),
+              HasSubstr("Invalid weight_decay value: -1"));
   EXPECT_THAT(message([&] { optim::RMSprop(params, {.alpha = -1}); }), HasSubstr("Invalid alpha value: -1"));
-  EXPECT_THAT(message([&] { optim::Adagrad(params, {.lr_decay = -1}); }), HasSubstr("Invalid lr_decay value: -1"));
+  EXPECT_THAT(message([&] { optim::Adagrad(params, {.lr_decay = -1}); }),
+              HasSubstr("Invalid lr_decay value: -1"));
   EXPECT_THAT(message([&] { optim::Adadelta(params, {.rho = 1.5}); }), HasSubstr("Invalid rho value: 1.5"));
   EXPECT_THAT(message([&] { optim::NAdam(params, {.momentum_decay = -1}); }),
               HasSubstr("Invalid momentum_decay value: -1"));
-  EXPECT_THAT(message([&] { optim::Adam(std::vector<Tensor>{}); }), HasSubstr("optimizer got an empty parameter list"));
+  EXPECT_THAT(message([&] { optim::Adam(std::vector<Tensor>{}); }),
+              HasSubstr("optimizer got an empty parameter list"));
   EXPECT_THAT(message([&] { optim::Adam(std::vector<Tensor>{params[0].mul(2)}); }),
               HasSubstr("can't optimize a non-leaf Tensor"));
-  EXPECT_THAT(message([&] { optim::Adam({{{params[0]}, {}}, {{params[1], params[0]}, {}}}); }),
+  EXPECT_THAT(message([&] {
+                optim::Adam({{{params[0]}, {}}, {{params[1], params[0]}, {}}});
+              }),
               HasSubstr("some parameters appear in more than one parameter group"));
-  EXPECT_THAT(message([&] { optim::LBFGS({{{params[0]}, {}}, {{params[1]}, {}}}); }),
+  EXPECT_THAT(message([&] {
+                optim::LBFGS({{{params[0]}, {}}, {{params[1]}, {}}});
+              }),
               HasSubstr("LBFGS doesn't support per-parameter options (parameter groups)"));
   EXPECT_THAT(message([&] { optim::LBFGS(params, {.line_search_fn = "backtracking"}); }),
               HasSubstr("only 'strong_wolfe' is supported"));
@@ -540,22 +564,29 @@ TEST(OptimTest, SchedulerErrors) {
               HasSubstr("Tried to step 5 times. The specified number of total steps is 3"));
   EXPECT_THAT(error_of([&] { optim::OneCycleLR(opt, {.max_lr = {1.0}}); }).what(),
               HasSubstr("You must define either total_steps OR (epochs AND steps_per_epoch)"));
-  EXPECT_THAT(error_of([&] { optim::OneCycleLR(opt, {.max_lr = {1.0, 2.0}, .total_steps = 3}); }).what(),
+  EXPECT_THAT(error_of([&] {
+                optim::OneCycleLR(opt, {.max_lr = {1.0, 2.0}, .total_steps = 3});
+              }).what(),
               HasSubstr("expected 1 values for max_lr, got 2"));
   EXPECT_THAT(error_of([&] { optim::ConstantLR(opt, 2.0); }).what(),
               HasSubstr("Constant multiplicative factor expected to be between 0 and 1."));
-  EXPECT_THAT(error_of([&] { optim::ReduceLROnPlateau(opt, {.mode = "up"}); }).what(), HasSubstr("mode up is unknown!"));
+  EXPECT_THAT(error_of([&] { optim::ReduceLROnPlateau(opt, {.mode = "up"}); }).what(),
+              HasSubstr("mode up is unknown!"));
   EXPECT_THAT(error_of([&] { optim::ReduceLROnPlateau(opt, {.factor = 1.0}); }).what(),
               HasSubstr("Factor should be < 1.0."));
   optim::SGD fresh(params, {.lr = 0.1});
   Error e = error_of([&] { optim::StepLR(fresh, 2, 0.1, /*last_epoch=*/3); });
-  EXPECT_THAT(e.what(), HasSubstr("param 'initial_lr' is not specified in param_groups[0] when resuming an optimizer"));
+  EXPECT_THAT(e.what(),
+              HasSubstr("param 'initial_lr' is not specified in param_groups[0] when resuming an optimizer"));
   auto a = std::make_shared<optim::ExponentialLR>(opt, 0.9);
   auto b = std::make_shared<optim::ExponentialLR>(fresh, 0.9);
-  EXPECT_THAT(error_of([&] { optim::SequentialLR(opt, {a, b}, {2}); }).what(),
+  EXPECT_THAT(error_of([&] {
+                optim::SequentialLR(opt, {a, b}, {2});
+              }).what(),
               HasSubstr("got schedulers at index 1 to be different than the optimizer passed in"));
-  EXPECT_THAT(error_of([&] { optim::SequentialLR(opt, {a}, {2}); }).what(),
-              HasSubstr("expects number of schedulers provided to be one more than the number of milestone points"));
+  EXPECT_THAT(
+      error_of([&] { optim::SequentialLR(opt, {a}, {2}); }).what(),
+      HasSubstr("expects number of schedulers provided to be one more than the number of milestone points"));
 }
 
 TEST(OptimTest, SchedulerStateDictRoundTrip) {
@@ -587,7 +618,8 @@ TEST(OptimTest, ClipGradNormErrorsOnNonFinite) {
   Tensor p = zeros({3}, {DType::kFloat64}).requires_grad_();
   p.set_grad(tensor(std::vector<double>{1.0, std::numeric_limits<double>::infinity(), 0.0}, {3}));
   Error e = error_of([&] { nn::utils::clip_grad_norm_({p}, 1.0, 2.0, /*error_if_nonfinite=*/true); });
-  EXPECT_THAT(e.what(), HasSubstr("The total norm of order 2.0 for gradients from `parameters` is non-finite"));
+  EXPECT_THAT(e.what(),
+              HasSubstr("The total norm of order 2.0 for gradients from `parameters` is non-finite"));
   EXPECT_EQ(nn::utils::clip_grad_norm_({zeros({2}).requires_grad_()}, 1.0).item<double>(), 0.0);
 }
 
