@@ -5,9 +5,10 @@
 #include <vector>
 
 #include "core/backend.h"
-#include "core/nn/modules.h"
-#include "core/random/generator.h"
 #include "core/nn/functional.h"
+#include "core/nn/modules.h"
+#include "core/optim/optimizers.h"
+#include "core/random/generator.h"
 #include "core/tensor.h"
 #include "kernels/cpu/loops.h"
 
@@ -179,6 +180,32 @@ void BM_MlpBackward(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_MlpBackward)->ArgsProduct({{256}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// One optimizer step over the 8 parameters of the MNIST CNN of PyTorch's examples (conv 1->32, conv 32->64,
+// fc 9216->128, fc 128->10; 1.2M floats) with fixed gradients: SGD with momentum (first argument 0) or Adam
+// (1), as `opt.step()` with foreach=False in PyTorch (bench/compare_torch.py runs the same).
+void BM_OptimizerStep(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  std::vector<td::Tensor> params;
+  for (std::vector<int64_t> shape : std::vector<std::vector<int64_t>>{
+           {32, 1, 3, 3}, {32}, {64, 32, 3, 3}, {64}, {128, 9216}, {128}, {10, 128}, {10}}) {
+    td::Tensor p = td::ones(shape, {td::DType::kFloat32, d, true});
+    p.set_grad(td::full(shape, 0.01, {td::DType::kFloat32, d}));
+    params.push_back(p);
+  }
+  std::unique_ptr<td::optim::Optimizer> opt;
+  if (state.range(0) == 0) {
+    opt = std::make_unique<td::optim::SGD>(params, td::optim::SGDOptions{.lr = 0.01, .momentum = 0.9});
+  } else {
+    opt = std::make_unique<td::optim::Adam>(params);
+  }
+  for (auto _ : state) {
+    opt->step();
+    sync(d);
+  }
+}
+BENCHMARK(BM_OptimizerStep)->ArgsProduct({{0, 1}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // The engine's cost per node: forward and backward of a chain of 100 multiplications of a one-element
 // tensor (the arithmetic is negligible, so this is recording plus running 100 nodes).

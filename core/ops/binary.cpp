@@ -1,8 +1,10 @@
 // Elementwise binary arithmetic with broadcasting and type promotion: add, sub, mul, div, maximum,
 // minimum, clamp, pow, fmod, remainder, floor_divide, atan2, bitwise_and/or/xor, and lerp (a ternary op
 // built on the binary kernels).
+#include <algorithm>
 #include <cmath>
 #include <complex>
+#include <initializer_list>
 
 #include "core/backend.h"
 #include "core/error.h"
@@ -21,8 +23,27 @@ bool divides(BinaryOp op) {
   return op == BinaryOp::kFmod || op == BinaryOp::kRemainder || op == BinaryOp::kFloorDivide;
 }
 
+// Whether the result (shape, dtype, device) can be written over `into` directly: its type and place match,
+// and each operand either does not share into's memory or is exactly into (each element then reads its own
+// place before writing it).
+bool writable_into(const Tensor& into, std::span<const int64_t> shape, DType dtype, Device device,
+                   std::initializer_list<const Tensor*> operands) {
+  if (into.dtype() != dtype || into.device() != device || !std::ranges::equal(into.sizes(), shape))
+    return false;
+  for (const Tensor* x : operands) {
+    if (!x->shares_storage(into)) continue;
+    if (x->data_ptr() != into.data_ptr() ||
+        !std::ranges::equal(ops::broadcast_strides(*x, shape), into.strides())) {
+      return false;
+    }
+  }
+  return true;
+}
+
 // The one front end of the family: checks, promotes, broadcasts, allocates, and calls the backend kernel.
-Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, Scalar alpha = 1) {
+// With `into`, the result goes there instead when writable_into allows, else nothing runs and the result is
+// undefined.
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, Scalar alpha = 1, const Tensor* into = nullptr) {
   std::string_view name = binary_op_name(op);
   const Tensor both[] = {a, b};
   Device device = ops::common_device(name, both);
@@ -56,9 +77,15 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, Scalar alpha = 1) {
     // Integer division by zero has no value (C++ traps on it); PyTorch raises, and so do we.
     TD_CHECK_ARG(cb.eq(0).sum().item().to_int() == 0, "[", name, "] ZeroDivisionError");
   }
-  Tensor out = empty(shape, {dtype, device});
-  // Arithmetic on two numbers gives a number: it keeps its weak role in later type promotion.
-  out.impl().wrapped_number = a.impl().wrapped_number && b.impl().wrapped_number;
+  Tensor out;
+  if (into) {
+    if (!writable_into(*into, shape, dtype, device, {&ca, &cb})) return Tensor();
+    out = *into;
+  } else {
+    out = empty(shape, {dtype, device});
+    // Arithmetic on two numbers gives a number: it keeps its weak role in later type promotion.
+    out.impl().wrapped_number = a.impl().wrapped_number && b.impl().wrapped_number;
+  }
   if (out.numel() == 0) return out;
   auto sa = ops::broadcast_strides(ca, shape), sb = ops::broadcast_strides(cb, shape);
   StridedRef ra{ca.data_ptr(), dtype, shape, sa}, rb{cb.data_ptr(), dtype, shape, sb};
@@ -97,6 +124,13 @@ Tensor scaled(const Tensor& g, Scalar alpha) {
 
 ForwardFn forward_of(BinaryOp op) {
   return [op](const Args& a) -> std::vector<Tensor> { return {binary(op, a.tensor(0), a.tensor(1))}; };
+}
+
+// The op written into a given tensor (OpDef::forward_into).
+auto forward_into_of(BinaryOp op) {
+  return [op](const Args& a, const Tensor& out) {
+    return binary(op, a.tensor(0), a.tensor(1), 1, &out).defined();
+  };
 }
 
 // lerp.Scalar / lerp.Tensor of PyTorch 1.13 (a number weight arrives as a wrapped number): self and end (and
@@ -145,6 +179,9 @@ void register_binary_ops(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> {
         return {binary(BinaryOp::kAdd, a.tensor(0), a.tensor(1), a.scalar(2))};
       })
+      .forward_into([](const Args& a, const Tensor& out) {
+        return binary(BinaryOp::kAdd, a.tensor(0), a.tensor(1), a.scalar(2), &out).defined();
+      })
       .saves_inputs({})
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // d(a + alpha*b)/da = 1, /db = alpha; broadcasting sums the gradient back.
@@ -157,6 +194,9 @@ void register_binary_ops(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> {
         return {binary(BinaryOp::kSub, a.tensor(0), a.tensor(1), a.scalar(2))};
       })
+      .forward_into([](const Args& a, const Tensor& out) {
+        return binary(BinaryOp::kSub, a.tensor(0), a.tensor(1), a.scalar(2), &out).defined();
+      })
       .saves_inputs({})
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const Tensor& g = c.grad();
@@ -167,6 +207,7 @@ void register_binary_ops(Registry& r) {
   r.def("mul(Tensor self, Tensor other) -> Tensor")
       .doc("elementwise product, broadcasting")
       .forward(forward_of(BinaryOp::kMul))
+      .forward_into(forward_into_of(BinaryOp::kMul))
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // d(a*b)/da = b, d(a*b)/db = a.
         const Tensor& g = c.grad();
@@ -179,6 +220,7 @@ void register_binary_ops(Registry& r) {
   r.def("div(Tensor self, Tensor other) -> Tensor")
       .doc("true division, broadcasting; integers divide as floats")
       .forward(forward_of(BinaryOp::kDiv))
+      .forward_into(forward_into_of(BinaryOp::kDiv))
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2.
         const Tensor& g = c.grad();
@@ -231,6 +273,10 @@ void register_binary_ops(Registry& r) {
       .composite()
       .forward([](const Args& a) -> std::vector<Tensor> {
         return {a.tensor(0).add(a.tensor(1).mul(a.scalar(3)).mul(a.tensor(2)))};
+      })
+      .forward_into([](const Args& a, const Tensor& out) {
+        Tensor product = a.tensor(1).mul(a.scalar(3)).mul(a.tensor(2));
+        return binary(BinaryOp::kAdd, a.tensor(0), product, 1, &out).defined();
       });
   r.def("addcdiv(Tensor self, Tensor tensor1, Tensor tensor2, *, Scalar value=1) -> Tensor")
       .doc("self + value * tensor1 / tensor2, broadcasting")
@@ -245,6 +291,12 @@ void register_binary_ops(Registry& r) {
                      "addcdiv behavior is just the latter implementation: (input + value * tensor1 / tensor2), "
                      "for all dtypes.");
         return {a.tensor(0).add(t1.mul(a.scalar(3)).div(t2))};
+      })
+      .forward_into([](const Args& a, const Tensor& out) {
+        const Tensor &t1 = a.tensor(1), &t2 = a.tensor(2);
+        if (is_integral(t1.dtype()) && is_integral(t2.dtype()))
+          return false;  // the forward raises PyTorch's error
+        return binary(BinaryOp::kAdd, a.tensor(0), t1.mul(a.scalar(3)).div(t2), 1, &out).defined();
       });
 
   r.def("pow(Tensor self, Tensor exponent) -> Tensor")

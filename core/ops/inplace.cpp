@@ -97,6 +97,10 @@ Tensor apply_inplace(const OpDef& def, Args args) {
     // The graph keeps the values self had: nodes that read them save this clone, which nothing overwrites.
     original = self.clone();
     args.mutable_value(0) = original;
+  } else if (def.inplace_direct && def.inplace_direct(args)) {
+    // Written straight into self (no temporary, no copy): what the optimizers' updates take.
+    if (!self.is_inference()) self.impl().storage->version++;
+    return self;
   }
   Tensor value = def.inplace(args);
   TD_CHECK_ARG(value.shape() == self.shape(), "[", op, "] output with shape ", shape_str(self.sizes()),
@@ -172,13 +176,16 @@ void def_inplace_of(Registry& r, const std::string& name) {
   const OpDef& functional = r.find(name);
   std::string text = functional.schema.text;
   text.replace(0, name.size(), name + "_");
-  r.def(text)
-      .doc(str("in-place ", name))
-      .inplace([name](const Args& a) {
-        std::vector<Value> values;
-        for (size_t i = 0; i < a.size(); ++i) values.push_back(a.value(i));
-        return call_op(name, std::move(values))[0];
-      });
+  OpBuilder b = r.def(text);
+  b.doc(str("in-place ", name)).inplace([name](const Args& a) {
+    std::vector<Value> values;
+    for (size_t i = 0; i < a.size(); ++i) values.push_back(a.value(i));
+    return call_op(name, std::move(values))[0];
+  });
+  // Ops that can write their output into a given tensor take self as that output when nothing records.
+  if (functional.forward_into) {
+    b.inplace_direct([into = functional.forward_into](const Args& a) { return into(a, a.tensor(0)); });
+  }
 }
 
 // A value that replaces self without reading it still passes self a zero gradient, as in PyTorch (where

@@ -313,6 +313,16 @@ OpBuilder& OpBuilder::doc(std::string text) {
   return *this;
 }
 
+OpBuilder& OpBuilder::forward_into(std::function<bool(const Args&, const Tensor& out)> fn) {
+  def_->forward_into = std::move(fn);
+  return *this;
+}
+
+OpBuilder& OpBuilder::inplace_direct(std::function<bool(const Args&)> fn) {
+  def_->inplace_direct = std::move(fn);
+  return *this;
+}
+
 OpBuilder& OpBuilder::inplace(std::function<Tensor(const Args&)> value) {
   def_->inplace = std::move(value);
   def_->autograd = AutogradKind::kComposite;  // the value's ops record the graph; apply_inplace rebases

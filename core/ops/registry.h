@@ -104,6 +104,12 @@ struct OpDef {
   /// For an in-place op (`add_`): the new value of self (argument 0) from the arguments. call_op checks it,
   /// writes it into self and rebases self's history (core/ops/inplace.cpp).
   std::function<Tensor(const Args&)> inplace;
+  /// Optional, for functional ops: writes the output straight into `out` and returns true, or returns false
+  /// (another dtype, shape or device, an input partly overlapping out) so the caller computes and copies.
+  /// The in-place form (`add_`) uses it when nothing records, which saves a temporary and a copy.
+  std::function<bool(const Args&, const Tensor& out)> forward_into;
+  /// For an in-place op: the functional op's forward_into, with self as out.
+  std::function<bool(const Args&)> inplace_direct;
 };
 
 /// Fluent builder returned by Registry::def.
@@ -123,6 +129,10 @@ class OpBuilder {
   OpBuilder& doc(std::string text);
   /// Makes the op in-place: `value` computes self's new contents (see OpDef::inplace).
   OpBuilder& inplace(std::function<Tensor(const Args&)> value);
+  /// Lets the op write its output into a given tensor (see OpDef::forward_into).
+  OpBuilder& forward_into(std::function<bool(const Args&, const Tensor& out)> fn);
+  /// The in-place op's direct path (see OpDef::inplace_direct).
+  OpBuilder& inplace_direct(std::function<bool(const Args&)> fn);
 
  private:
   OpDef* def_;

@@ -32,6 +32,34 @@ TD_DEVICE_TEST(InplaceTest, WritesIntoSelfAndBumpsTheVersion) {
   EXPECT_EQ(x.version(), v0 + 5);
 }
 
+// add_, sub_, mul_, div_, addcmul_ and addcdiv_ write straight into self when nothing records
+// (OpDef::forward_into); these cases take that path or fall back to compute-and-copy, with the same values.
+TD_DEVICE_TEST(InplaceTest, DirectWritesMatchComputeAndCopy) {
+  Tensor x = make({1, 2, 3, 4, 5, 6}, {2, 3});
+  const uint32_t v0 = x.version();
+  x.add_(make({10, 20, 30}, {3}), 2);  // broadcast other
+  EXPECT_THAT(x.to_vector<float>(), ElementsAre(21, 42, 63, 24, 45, 66));
+  x.sub_(x);  // the operand is self exactly
+  EXPECT_THAT(x.to_vector<float>(), ElementsAre(0, 0, 0, 0, 0, 0));
+  EXPECT_EQ(x.version(), v0 + 2);
+  Tensor y = make({1, 2, 3, 4, 5, 6}, {2, 3});
+  y.t().mul_(make({1, 10}, {2}));  // self through transposed strides
+  EXPECT_THAT(y.to_vector<float>(), ElementsAre(1, 2, 3, 40, 50, 60));
+  Tensor z = make({1, 2, 3, 4, 5}, {5});
+  z.narrow(0, 1, 4).add_(z.narrow(0, 0, 4));  // partial overlap: the whole value is read before writing
+  EXPECT_THAT(z.to_vector<float>(), ElementsAre(1, 3, 5, 7, 9));
+  Tensor w = make({1, 2, 3}, {3});
+  w.addcmul_(make({1, 2, 3}, {3}), make({2, 2, 2}, {3}), 0.5).addcdiv_(w, make({2, 4, 6}, {3}), -1);
+  EXPECT_THAT(w.to_vector<float>(), ElementsAre(1, 3, 5));  // (1 + 1, 2 + 2, 3 + 3), then w - w / (2, 4, 6)
+  Tensor i = idx({1, 2}, {2});
+  EXPECT_THAT(error_of([&] { i.div_(2); }).what(),
+              HasSubstr("can't be cast to the desired output type Long"));
+  EXPECT_THAT(i.to_vector<int64_t>(), ElementsAre(1, 2));
+  Tensor d = make64({1, 2}, {2});
+  d.mul_(make({3, 4}, {2}));  // a float32 operand: the result stays float64
+  EXPECT_THAT(d.to_vector<double>(), ElementsAre(3, 8));
+}
+
 TD_DEVICE_TEST(InplaceTest, WritesThroughViewsIntoTheirBase) {
   Tensor x = make({1, 2, 3, 4, 5, 6}, {2, 3});
   x.t().select(0, 1).fill_(0);  // column 1

@@ -1,0 +1,271 @@
+// The Adam family as torch/optim's single-tensor loops (PyTorch 1.13): Adam, AdamW, Adamax, NAdam, RAdam.
+// The step count is kept as a double in the state (PyTorch keeps a float32 tensor; the counts are exact in
+// both).
+#include <cmath>
+
+#include "core/autograd/grad_mode.h"
+#include "core/optim/common.h"
+#include "core/optim/optimizers.h"
+
+namespace td::optim {
+
+using detail::check_betas;
+using detail::check_option;
+using detail::zeros_like;
+
+namespace {
+
+void check_lr_eps(std::string_view name, double lr, double eps) {
+  check_option(0.0 <= lr, name, "Invalid learning rate: ", lr);
+  check_option(0.0 <= eps, name, "Invalid epsilon value: ", eps);
+}
+
+template <class O>
+Options adam_defaults(std::string_view name, const O& o) {
+  check_lr_eps(name, o.lr, o.eps);
+  check_betas(name, o.betas);
+  check_option(0.0 <= o.weight_decay, name, "Invalid weight_decay value: ", o.weight_decay);
+  return {{"lr", o.lr},           {"betas", o.betas},      {"eps", o.eps}, {"weight_decay", o.weight_decay},
+          {"amsgrad", o.amsgrad}, {"maximize", o.maximize}};
+}
+
+// Adam and AdamW share everything but where the weight decay goes.
+void adam_update(Optimizer& opt, bool decoupled) {
+  for (ParamGroup& g : opt.param_groups()) {
+    const auto [beta1, beta2] = g.pair("betas");
+    const double lr = g.number("lr"), eps = g.number("eps"), weight_decay = g.number("weight_decay");
+    const bool amsgrad = g.flag("amsgrad"), maximize = g.flag("maximize");
+    for (const Tensor& p : g.params) {
+      Tensor grad = p.grad();
+      if (!grad.defined()) continue;
+      grad = detail::signed_grad(grad, maximize);
+      ParamState& st = opt.state(p);
+      if (st.empty()) {
+        st.emplace("step", 0.0);
+        st.emplace("exp_avg", zeros_like(p));
+        st.emplace("exp_avg_sq", zeros_like(p));
+        if (amsgrad) st.emplace("max_exp_avg_sq", zeros_like(p));
+      }
+      const double step = (state_get<double>(st, "step") += 1);
+      Tensor& exp_avg = state_get<Tensor>(st, "exp_avg");
+      Tensor& exp_avg_sq = state_get<Tensor>(st, "exp_avg_sq");
+      if (decoupled) {
+        p.mul_(1 - lr * weight_decay);
+      } else if (weight_decay != 0) {
+        grad = grad.add(p, weight_decay);
+      }
+      exp_avg.mul_(beta1).add_(grad, 1 - beta1);
+      exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+      const double bias_correction1 = 1 - std::pow(beta1, step);
+      const double bias_correction2 = 1 - std::pow(beta2, step);
+      const double step_size = lr / bias_correction1;
+      const double bias_correction2_sqrt = std::sqrt(bias_correction2);
+      Tensor denom;
+      if (amsgrad) {
+        Tensor& max_sq = state_get<Tensor>(st, "max_exp_avg_sq");
+        max_sq.copy_(max_sq.maximum(exp_avg_sq));
+        denom = max_sq.sqrt().div(bias_correction2_sqrt).add_(eps);
+      } else {
+        denom = exp_avg_sq.sqrt().div(bias_correction2_sqrt).add_(eps);
+      }
+      p.addcdiv_(exp_avg, denom, -step_size);
+    }
+  }
+}
+
+// The state every Adam-like algorithm starts from.
+ParamState& moments_state(Optimizer& opt, const Tensor& p, const char* second) {
+  ParamState& st = opt.state(p);
+  if (st.empty()) {
+    st.emplace("step", 0.0);
+    st.emplace("exp_avg", zeros_like(p));
+    st.emplace(second, zeros_like(p));
+  }
+  return st;
+}
+
+}  // namespace
+
+Adam::Adam(std::vector<ParamGroup> groups, AdamOptions o)
+    : Optimizer("Adam", std::move(groups), adam_defaults("Adam", o)) {}
+
+Tensor Adam::step(const LossClosure& closure) {
+  Tensor loss = evaluate(closure);
+  autograd::NoGradGuard no_grad;
+  adam_update(*this, /*decoupled=*/false);
+  count_step();
+  return loss;
+}
+
+AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions o)
+    : Optimizer("AdamW", std::move(groups), adam_defaults("AdamW", o)) {}
+
+Tensor AdamW::step(const LossClosure& closure) {
+  Tensor loss = evaluate(closure);
+  autograd::NoGradGuard no_grad;
+  adam_update(*this, /*decoupled=*/true);
+  count_step();
+  return loss;
+}
+
+namespace {
+
+Options adamax_defaults(const AdamaxOptions& o) {
+  check_lr_eps("Adamax", o.lr, o.eps);
+  check_betas("Adamax", o.betas);
+  check_option(0.0 <= o.weight_decay, "Adamax", "Invalid weight_decay value: ", o.weight_decay);
+  return {{"lr", o.lr},
+          {"betas", o.betas},
+          {"eps", o.eps},
+          {"weight_decay", o.weight_decay},
+          {"maximize", o.maximize}};
+}
+
+}  // namespace
+
+Adamax::Adamax(std::vector<ParamGroup> groups, AdamaxOptions o)
+    : Optimizer("Adamax", std::move(groups), adamax_defaults(o)) {}
+
+Tensor Adamax::step(const LossClosure& closure) {
+  Tensor loss = evaluate(closure);
+  autograd::NoGradGuard no_grad;
+  for (ParamGroup& g : param_groups()) {
+    const auto [beta1, beta2] = g.pair("betas");
+    const double lr = g.number("lr"), eps = g.number("eps"), weight_decay = g.number("weight_decay");
+    const bool maximize = g.flag("maximize");
+    for (const Tensor& p : g.params) {
+      Tensor grad = p.grad();
+      if (!grad.defined()) continue;
+      grad = detail::signed_grad(grad, maximize);
+      ParamState& st = moments_state(*this, p, "exp_inf");
+      const double step = (state_get<double>(st, "step") += 1);
+      if (weight_decay != 0) grad = grad.add(p, weight_decay);
+      Tensor& exp_avg = state_get<Tensor>(st, "exp_avg");
+      Tensor& exp_inf = state_get<Tensor>(st, "exp_inf");
+      exp_avg.mul_(beta1).add_(grad, 1 - beta1);
+      // PyTorch takes amax over cat([exp_inf * beta2, |grad| + eps]): the elementwise maximum of the two.
+      exp_inf.mul_(beta2);
+      exp_inf.copy_(exp_inf.maximum(grad.abs().add_(eps)));
+      const double clr = lr / (1 - std::pow(beta1, step));
+      p.addcdiv_(exp_avg, exp_inf, -clr);
+    }
+  }
+  count_step();
+  return loss;
+}
+
+namespace {
+
+Options nadam_defaults(const NAdamOptions& o) {
+  check_lr_eps("NAdam", o.lr, o.eps);
+  check_betas("NAdam", o.betas);
+  check_option(0.0 <= o.weight_decay, "NAdam", "Invalid weight_decay value: ", o.weight_decay);
+  check_option(0.0 <= o.momentum_decay, "NAdam", "Invalid momentum_decay value: ", o.momentum_decay);
+  return {{"lr", o.lr},
+          {"betas", o.betas},
+          {"eps", o.eps},
+          {"weight_decay", o.weight_decay},
+          {"momentum_decay", o.momentum_decay}};
+}
+
+ParamState& nadam_state(Optimizer& opt, const Tensor& p) {
+  ParamState& st = opt.state(p);
+  if (st.empty()) {
+    st.emplace("step", 0.0);
+    st.emplace("mu_product", 1.0);
+    st.emplace("exp_avg", zeros_like(p));
+    st.emplace("exp_avg_sq", zeros_like(p));
+  }
+  return st;
+}
+
+}  // namespace
+
+NAdam::NAdam(std::vector<ParamGroup> groups, NAdamOptions o)
+    : Optimizer("NAdam", std::move(groups), nadam_defaults(o)) {}
+
+Tensor NAdam::step(const LossClosure& closure) {
+  Tensor loss = evaluate(closure);
+  autograd::NoGradGuard no_grad;
+  for (ParamGroup& g : param_groups()) {
+    const auto [beta1, beta2] = g.pair("betas");
+    const double lr = g.number("lr"), eps = g.number("eps"), weight_decay = g.number("weight_decay"),
+                 momentum_decay = g.number("momentum_decay");
+    for (const Tensor& p : g.params) {
+      Tensor grad = p.grad();
+      if (!grad.defined()) continue;
+      ParamState& st = nadam_state(*this, p);
+      const double step = (state_get<double>(st, "step") += 1);
+      const double bias_correction2 = 1 - std::pow(beta2, step);
+      if (weight_decay != 0) grad = grad.add(p, weight_decay);
+      const double mu = beta1 * (1. - 0.5 * std::pow(0.96, step * momentum_decay));
+      const double mu_next = beta1 * (1. - 0.5 * std::pow(0.96, (step + 1) * momentum_decay));
+      // PyTorch keeps mu_product in a float32 tensor and multiplies it there by the numbers (cast to float).
+      double& mu_product = state_get<double>(st, "mu_product");
+      const float mp = static_cast<float>(mu_product) * static_cast<float>(mu);
+      mu_product = mp;
+      const float mu_product_next = mp * static_cast<float>(mu) * static_cast<float>(mu_next);
+      Tensor& exp_avg = state_get<Tensor>(st, "exp_avg");
+      Tensor& exp_avg_sq = state_get<Tensor>(st, "exp_avg_sq");
+      exp_avg.mul_(beta1).add_(grad, 1 - beta1);
+      exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+      Tensor denom = exp_avg_sq.div(bias_correction2).sqrt().add_(eps);
+      p.addcdiv_(grad, denom, -lr * (1. - mu) / (1. - mu_product));
+      p.addcdiv_(exp_avg, denom, -lr * mu_next / (1. - static_cast<double>(mu_product_next)));
+    }
+  }
+  count_step();
+  return loss;
+}
+
+namespace {
+
+Options radam_defaults(const RAdamOptions& o) {
+  check_lr_eps("RAdam", o.lr, o.eps);
+  check_betas("RAdam", o.betas);
+  check_option(0.0 <= o.weight_decay, "RAdam", "Invalid weight_decay value: ", o.weight_decay);
+  return {{"lr", o.lr}, {"betas", o.betas}, {"eps", o.eps}, {"weight_decay", o.weight_decay}};
+}
+
+}  // namespace
+
+RAdam::RAdam(std::vector<ParamGroup> groups, RAdamOptions o)
+    : Optimizer("RAdam", std::move(groups), radam_defaults(o)) {}
+
+Tensor RAdam::step(const LossClosure& closure) {
+  Tensor loss = evaluate(closure);
+  autograd::NoGradGuard no_grad;
+  for (ParamGroup& g : param_groups()) {
+    const auto [beta1, beta2] = g.pair("betas");
+    const double lr = g.number("lr"), eps = g.number("eps"), weight_decay = g.number("weight_decay");
+    for (const Tensor& p : g.params) {
+      Tensor grad = p.grad();
+      if (!grad.defined()) continue;
+      ParamState& st = moments_state(*this, p, "exp_avg_sq");
+      const double step = (state_get<double>(st, "step") += 1);
+      const double bias_correction1 = 1 - std::pow(beta1, step);
+      const double bias_correction2 = 1 - std::pow(beta2, step);
+      if (weight_decay != 0) grad = grad.add(p, weight_decay);
+      Tensor& exp_avg = state_get<Tensor>(st, "exp_avg");
+      Tensor& exp_avg_sq = state_get<Tensor>(st, "exp_avg_sq");
+      exp_avg.mul_(beta1).add_(grad, 1 - beta1);
+      exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
+      Tensor bias_corrected_exp_avg = exp_avg.div(bias_correction1);
+      const double rho_inf = 2 / (1 - beta2) - 1;
+      const double rho_t = rho_inf - 2 * step * std::pow(beta2, step) / bias_correction2;
+      if (rho_t > 5.) {
+        const double rect =
+            std::sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t));
+        // Python's number / tensor is tensor.reciprocal() * number.
+        Tensor adaptive_lr = exp_avg_sq.sqrt().add_(eps).reciprocal().mul(std::sqrt(bias_correction2));
+        p.add_(bias_corrected_exp_avg.mul(lr).mul(adaptive_lr).mul(rect), -1.0);
+      } else {
+        p.add_(bias_corrected_exp_avg.mul(lr), -1.0);
+      }
+    }
+  }
+  count_step();
+  return loss;
+}
+
+}  // namespace td::optim
