@@ -164,6 +164,22 @@ def main():
                 torch.nn.functional.cross_entropy(x, target).backward()
                 x.grad = None
             ref = torch_time(step, sync)
+        elif kind == "BM_CnnStep":
+            # The users' reference CNN (examples/reference_cnn.h), one SGD step at batch 64.
+            torch.manual_seed(0)
+            nn = torch.nn
+            model = nn.Sequential(nn.Conv2d(1, 32, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2),
+                                  nn.Conv2d(32, 128, 3, 1, 1), nn.ReLU(), nn.MaxPool2d(2, 2), nn.Flatten(),
+                                  nn.Linear(6272, 64), nn.ReLU(), nn.Linear(64, 10)).to(device)
+            opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+            x = torch.randn(64, 1, 28, 28, device=device)
+            y = torch.randint(0, 10, (64,), device=device)
+
+            def step():
+                opt.zero_grad(set_to_none=True)
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            ref = torch_time(step, sync, min_time=2.0)
         else:
             continue
         rows.append((name, t, ref))
