@@ -55,14 +55,14 @@ class CNN : public nn::Module {
 
   Tensor forward(const Tensor& input) override {
     Tensor x = (*features)[0](input);
-    if (alarm) x.register_hook([this](const Tensor& g) {
+    if (alarm && x.requires_grad()) x.register_hook([this](const Tensor& g) {
       alarm->check("Conv1", g);
       return Tensor();
     });
     x = (*features)[1](x);
     x = (*features)[2](x);
     x = (*features)[3](x);
-    if (alarm) x.register_hook([this](const Tensor& g) {
+    if (alarm && x.requires_grad()) x.register_hook([this](const Tensor& g) {
       alarm->check("Conv2", g);
       return Tensor();
     });
@@ -73,7 +73,8 @@ class CNN : public nn::Module {
   }
 
   std::shared_ptr<nn::Sequential> features, classifier;
-  /// The gradient alarm hooked in forward; none when null.
+  /// The gradient alarm hooked in forward (when the output records a graph: not under no_grad, where
+  /// register_hook refuses, as in PyTorch); none when null.
   std::shared_ptr<GradientAlarm> alarm;
 };
 
