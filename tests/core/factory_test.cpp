@@ -1,0 +1,92 @@
+// create_module (core/nn/factory.h): modules built by PyTorch's class name and arguments print as the same
+// call in PyTorch does, positional and keyword arguments bind as in Python, and every misuse is an error
+// naming the module and argument.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "core/nn/factory.h"
+#include "tests/core/test_util.h"
+
+namespace td {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::error_of;
+
+std::string repr_of(std::string_view name, std::vector<Value> args, const nn::Kwargs& kwargs = {}) {
+  return nn::create_module(name, std::move(args), kwargs)->repr();
+}
+
+TEST(ModuleFactoryTest, BuildsAsPyTorchCallsDo) {
+  // Each expected string is PyTorch 1.13's repr of the same call.
+  EXPECT_EQ(repr_of("Conv2d", {Scalar(1), Scalar(32), Scalar(3)}, {{"padding", Scalar(1)}}),
+            "Conv2d(1, 32, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))");
+  EXPECT_EQ(repr_of("Conv1d", {Scalar(4), Scalar(6), Scalar(3)}, {{"padding", std::string("same")},
+                                                                  {"padding_mode", std::string("circular")}}),
+            "Conv1d(4, 6, kernel_size=(3,), stride=(1,), padding=same, padding_mode=circular)");
+  EXPECT_EQ(repr_of("ConvTranspose2d", {Scalar(4), Scalar(6), int_list({3, 2})},
+                    {{"stride", Scalar(2)}, {"output_padding", Scalar(1)}}),
+            "ConvTranspose2d(4, 6, kernel_size=(3, 2), stride=(2, 2), output_padding=(1, 1))");
+  EXPECT_EQ(repr_of("MaxPool2d", {Scalar(2), Scalar(2)}),
+            "MaxPool2d(kernel_size=2, stride=2, padding=0, dilation=1, ceil_mode=False)");
+  EXPECT_EQ(repr_of("AvgPool1d", {Scalar(3)}), "AvgPool1d(kernel_size=(3,), stride=(3,), padding=(0,))");
+  EXPECT_EQ(repr_of("Linear", {Scalar(6272), Scalar(64)}), "Linear(in_features=6272, out_features=64, bias=True)");
+  EXPECT_EQ(repr_of("Linear", {Scalar(3), Scalar(2)}, {{"bias", Scalar(false)}}),
+            "Linear(in_features=3, out_features=2, bias=False)");
+  EXPECT_EQ(repr_of("LeakyReLU", {Scalar(0.2)}), "LeakyReLU(negative_slope=0.2)");
+  EXPECT_EQ(repr_of("ReLU", {}), "ReLU()");
+  EXPECT_EQ(repr_of("CrossEntropyLoss", {}, {{"label_smoothing", Scalar(0.1)}}), "CrossEntropyLoss()");
+  EXPECT_EQ(repr_of("Flatten", {}), "Flatten(start_dim=1, end_dim=-1)");
+  EXPECT_EQ(repr_of("AdaptiveAvgPool2d", {int_list({5, 7})}), "AdaptiveAvgPool2d(output_size=(5, 7))");
+  // The built module works: a Linear without bias has one parameter.
+  auto fc = nn::create_module("Linear", {Scalar(3), Scalar(2), Scalar(false)});
+  EXPECT_EQ(fc->parameters().size(), 1u);
+  EXPECT_EQ((*fc)(ones({4, 3})).shape(), (std::vector<int64_t>{4, 2}));
+}
+
+TEST(ModuleFactoryTest, ArgumentErrorsNameTheModuleAndArgument) {
+  auto message = [](std::string_view name, std::vector<Value> args, const nn::Kwargs& kwargs = {}) {
+    return std::string(error_of([&] { nn::create_module(name, args, kwargs); }).what());
+  };
+  EXPECT_THAT(message("Conv2d", {Scalar(1), Scalar(32)}), HasSubstr("[Conv2d] __init__() missing required argument: 'kernel_size'"));
+  EXPECT_THAT(message("Linear", {Scalar(1), Scalar(2)}, {{"in_features", Scalar(3)}}),
+              HasSubstr("[Linear] __init__() got multiple values for argument 'in_features'"));
+  EXPECT_THAT(message("Linear", {Scalar(1), Scalar(2)}, {{"bais", Scalar(false)}}),
+              HasSubstr("[Linear] __init__() got an unexpected keyword argument 'bais'"));
+  EXPECT_THAT(message("ReLU", {Scalar(false), Scalar(1)}), HasSubstr("[ReLU] __init__() takes 1 positional arguments but 2 were given"));
+  EXPECT_THAT(message("Linear", {Scalar(1.5), Scalar(2)}), HasSubstr("[Linear] argument 'in_features' must be int, not number"));
+  EXPECT_THAT(message("Conv2d", {Scalar(1), Scalar(2), std::string("3")}),
+              HasSubstr("[Conv2d] argument 'kernel_size' must be int or tuple of ints, not str"));
+  EXPECT_EQ(error_of([] { nn::create_module("Conv4d"); }).code(), ErrorCode::kNotFound);
+  // Errors of the module's own constructor come through.
+  EXPECT_THAT(message("Conv2d", {Scalar(3), Scalar(4), Scalar(3)}, {{"groups", Scalar(2)}}),
+              HasSubstr("in_channels must be divisible by groups"));
+}
+
+TEST(ModuleFactoryTest, ListsSignatures) {
+  const auto sigs = nn::module_signatures();
+  EXPECT_GT(sigs.size(), 60u);
+  EXPECT_THAT(sigs, ::testing::Contains("Linear(in_features, out_features, bias=True)"));
+  // Every module whose parameters all have defaults builds from them alone.
+  int built = 0;
+  for (const std::string& s : sigs) {
+    const std::string params = s.substr(s.find('(') + 1, s.rfind(')') - s.find('(') - 1);
+    bool all_default = true;
+    size_t pos = 0;
+    while (!params.empty() && pos <= params.size()) {
+      size_t end = params.find(", ", pos);
+      if (end == std::string::npos) end = params.size();
+      if (params.substr(pos, end - pos).find('=') == std::string::npos) all_default = false;
+      pos = end + 2;
+    }
+    if (!all_default) continue;
+    const std::string name = s.substr(0, s.find('('));
+    EXPECT_NO_THROW(nn::create_module(name)) << s;
+    ++built;
+  }
+  EXPECT_GT(built, 30);
+}
+
+}  // namespace
+}  // namespace td
