@@ -6,6 +6,8 @@
 
 #include "core/error.h"
 #include "core/nn/factory.h"
+#include "core/optim/factory.h"
+#include "core/optim/optimizers.h"
 #include "tests/core/test_util.h"
 
 namespace td {
@@ -86,6 +88,57 @@ TEST(ModuleFactoryTest, ListsSignatures) {
     ++built;
   }
   EXPECT_GT(built, 30);
+}
+
+}  // namespace
+}  // namespace td
+
+namespace td {
+namespace {
+
+TEST(OptimizerFactoryTest, MatchesTheDirectlyBuiltOptimizer) {
+  // Two copies of one parameter; one optimized by a directly built SGD, one by create_optimizer's.
+  Tensor a = tensor(std::vector<double>{1, -2, 3}, {3}).requires_grad_();
+  Tensor b = a.detach().clone().requires_grad_();
+  optim::SGD direct({a}, {.lr = 0.1, .momentum = 0.9, .nesterov = true});
+  auto made = optim::create_optimizer("SGD", {{{b}, {}}}, {{"lr", Scalar(0.1)}, {"momentum", Scalar(0.9)},
+                                                          {"nesterov", Scalar(true)}});
+  for (int i = 0; i < 3; ++i) {
+    direct.zero_grad();
+    made->zero_grad();
+    a.mul(a).sum().backward();
+    b.mul(b).sum().backward();
+    direct.step();
+    made->step();
+  }
+  EXPECT_TRUE(a.equal(b).item<bool>());
+  // Adam's betas travel as a float tensor of two values; a group may override lr.
+  Tensor c = ones({2}).requires_grad_();
+  Tensor d = ones({2}).requires_grad_();
+  auto adam = optim::create_optimizer("Adam", {{{c}, {}}, {{d}, {{"lr", Scalar(0.5)}}}},
+                                      {{"betas", tensor(std::vector<double>{0.8, 0.9}, {2})}});
+  EXPECT_DOUBLE_EQ(adam->param_groups()[0].number("lr"), 1e-3);
+  EXPECT_DOUBLE_EQ(adam->param_groups()[1].number("lr"), 0.5);
+  EXPECT_DOUBLE_EQ(adam->param_groups()[0].pair("betas").first, 0.8);
+  auto sched = optim::create_scheduler("StepLR", *adam, {{"step_size", Scalar(2)}, {"gamma", Scalar(0.5)}});
+  sched->step();
+  sched->step();
+  EXPECT_DOUBLE_EQ(sched->get_last_lr()[1], 0.25);
+}
+
+TEST(OptimizerFactoryTest, RefusesUnknownNamesAndOptions) {
+  Tensor p = ones({1}).requires_grad_();
+  EXPECT_THAT(std::string(error_of([&] { optim::create_optimizer("SGD", {{{p}, {}}}, {{"lr", Scalar(0.1)}, {"momentun", Scalar(0.9)}}); }).what()),
+              HasSubstr("[SGD] __init__() got an unexpected keyword argument 'momentun'"));
+  EXPECT_THAT(std::string(error_of([&] { optim::create_optimizer("SGD", {{{p}, {}}}, {{"lr", Scalar(-1.0)}}); }).what()),
+              HasSubstr("Invalid learning rate: -1"));
+  EXPECT_THAT(std::string(error_of([&] { optim::create_optimizer("Adam", {{{p}, {}}}, {{"lr", std::string("fast")}}); }).what()),
+              HasSubstr("[Adam] argument 'lr' must be a number"));
+  EXPECT_EQ(error_of([&] { optim::create_optimizer("Adamm", {{{p}, {}}}); }).code(), ErrorCode::kNotFound);
+  EXPECT_EQ(error_of([&] { optim::create_optimizer("LBFGS", {{{p}, {}}}); }).code(), ErrorCode::kUnimplemented);
+  auto sgd = optim::create_optimizer("SGD", {{{p}, {}}}, {{"lr", Scalar(0.1)}});
+  EXPECT_THAT(std::string(error_of([&] { optim::create_scheduler("StepLR", *sgd, {}); }).what()),
+              HasSubstr("[StepLR] __init__() missing required argument: 'step_size'"));
 }
 
 }  // namespace
