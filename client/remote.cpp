@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "client/remote_internal.h"
 #include "proto/codec.h"
 #include "tensord/v1/tensord.grpc.pb.h"
 
@@ -128,6 +129,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     bool done = false;
     std::optional<Error> error;
     std::optional<codec::ChunkAssembler> value;
+    std::optional<pb::ServerMessage> info;  // a ModuleInfo or OptimizerInfo reply
   };
 
   /// Flushes and waits for a request, running hook callbacks that arrive meanwhile on this thread.
@@ -245,6 +247,14 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
           break;
         }
         case pb::ServerMessage::kDone: waiters_[msg.done().request_id()].done = true; break;
+        case pb::ServerMessage::kModuleInfo:
+        case pb::ServerMessage::kOptimizerInfo: {
+          const uint64_t id = msg.has_module_info() ? msg.module_info().request_id() : msg.optimizer_info().request_id();
+          auto& w = waiters_[id];
+          w.info = msg;
+          w.done = true;
+          break;
+        }
         case pb::ServerMessage::kHook: hook_events_.push_back(msg.hook()); break;
         default: break;
       }
@@ -280,6 +290,26 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   bool broken_ = false;
   std::string broken_message_;
 };
+
+// ---- the interface of client/remote_internal.h ----
+
+namespace internal {
+uint64_t new_handle(SessionState& s) { return s.new_handle(); }
+void push(SessionState& s, pb::Command cmd) { s.push(std::move(cmd)); }
+pb::ServerMessage request(SessionState& s, const std::function<void(pb::Command&, uint64_t request_id)>& fill) {
+  const uint64_t id = s.new_request();
+  pb::Command cmd;
+  fill(cmd, id);
+  s.push(std::move(cmd));
+  auto w = s.wait(id);
+  TD_CHECK(w.info.has_value(), ErrorCode::kInternal, "[session] request ", id, " was answered without its info");
+  return std::move(*w.info);
+}
+std::weak_ptr<SessionState> weak_of(SessionState& s) { return s.weak_from_this(); }
+Tensor tensor_of(SessionState& s, uint64_t handle) {
+  return Tensor(std::make_shared<Tensor::Ref>(s.weak_from_this(), handle));
+}
+}  // namespace internal
 
 // ---- Tensor ----
 
@@ -327,6 +357,11 @@ void encode(const Value& v, pb::Value* out) {
       v);
 }
 
+}  // namespace
+
+void internal::encode_value(const Value& v, pb::Value* out) { encode(v, out); }
+
+namespace {
 std::vector<Tensor> send_op(SessionState& s, std::string_view name, const std::vector<Value>& args, size_t n) {
   pb::Command cmd;
   auto* op = cmd.mutable_op();

@@ -114,6 +114,8 @@ class Session {
   void sync();
   /// Detaches the stream and closes the session on the server (also done by the destructor).
   void close();
+  /// The client-side state (for td::remote::nn and td::remote::optim).
+  SessionState& state() const { return *state_; }
 
  private:
   std::shared_ptr<SessionState> state_;

@@ -27,6 +27,20 @@ std::string_view command_kind(const pb::Command& cmd) {
     case pb::Command::kHookReply: return "hook_reply";
     case pb::Command::kSync: return "sync";
     case pb::Command::kGrad: return "grad";
+    case pb::Command::kCreateModule: return "create_module";
+    case pb::Command::kCallModule: return "call_module";
+    case pb::Command::kModuleTensor: return "module_tensor";
+    case pb::Command::kModuleTrain: return "module_train";
+    case pb::Command::kDescribeModule: return "describe_module";
+    case pb::Command::kLoadStateDict: return "load_state_dict";
+    case pb::Command::kReleaseModule: return "release_module";
+    case pb::Command::kCreateOptimizer: return "create_optimizer";
+    case pb::Command::kOptimizerStep: return "optimizer_step";
+    case pb::Command::kZeroGrad: return "zero_grad";
+    case pb::Command::kCreateScheduler: return "create_scheduler";
+    case pb::Command::kSchedulerStep: return "scheduler_step";
+    case pb::Command::kDescribeOptimizer: return "describe_optimizer";
+    case pb::Command::kReleaseOptimizer: return "release_optimizer";
     default: return "unknown";
   }
 }
@@ -36,6 +50,8 @@ uint64_t request_id_of(const pb::Command& cmd) {
     case pb::Command::kFetch: return cmd.fetch().request_id();
     case pb::Command::kBackward: return cmd.backward().request_id();
     case pb::Command::kSync: return cmd.sync().request_id();
+    case pb::Command::kDescribeModule: return cmd.describe_module().request_id();
+    case pb::Command::kDescribeOptimizer: return cmd.describe_optimizer().request_id();
     default: return 0;
   }
 }
@@ -124,6 +140,9 @@ void Session::close() {
   boost::asio::post(strand_, [self = shared_from_this()] {
     for (auto& [id, hook] : self->hooks_) hook.handle.remove();
     self->hooks_.clear();
+    self->schedulers_.clear();
+    self->optimizers_.clear();
+    self->modules_.clear();
     self->handles_.clear();
     self->uploads_.clear();
     self->update_counters();
@@ -179,6 +198,20 @@ void Session::execute(const pb::Command& cmd) {
         break;
       }
       case pb::Command::kGrad: grad(cmd.grad()); break;
+      case pb::Command::kCreateModule:
+      case pb::Command::kCallModule:
+      case pb::Command::kModuleTensor:
+      case pb::Command::kModuleTrain:
+      case pb::Command::kDescribeModule:
+      case pb::Command::kLoadStateDict:
+      case pb::Command::kReleaseModule:
+      case pb::Command::kCreateOptimizer:
+      case pb::Command::kOptimizerStep:
+      case pb::Command::kZeroGrad:
+      case pb::Command::kCreateScheduler:
+      case pb::Command::kSchedulerStep:
+      case pb::Command::kDescribeOptimizer:
+      case pb::Command::kReleaseOptimizer: run_nn(cmd); break;
       default: throw Error(ErrorCode::kInvalidArgument, str("command ", cmd.seq(), " has no kind"));
     }
   } catch (const Error& e) {
@@ -230,6 +263,10 @@ void Session::poison_outputs(const pb::Command& cmd, const Error& error) {
     poison(cmd.put().handle());
   } else if (cmd.has_grad()) {
     poison(cmd.grad().output());
+  } else if (cmd.has_call_module()) {
+    for (uint64_t h : cmd.call_module().outputs()) poison(h);
+  } else if (cmd.has_module_tensor()) {
+    poison(cmd.module_tensor().output());
   }
 }
 

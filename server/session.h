@@ -20,6 +20,14 @@
 #include "core/tensor.h"
 #include "proto/codec.h"
 
+namespace td::nn {
+class Module;
+}
+namespace td::optim {
+class Optimizer;
+class LRScheduler;
+}
+
 namespace td::server {
 
 namespace pb = ::tensord::v1;
@@ -109,6 +117,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void backward(const pb::Command& cmd);
   void register_hook(const pb::RegisterHookCommand& cmd);
   void grad(const pb::GradCommand& cmd);
+  // Server-held modules, optimizers and schedulers (session_nn.cpp).
+  void run_nn(const pb::Command& cmd);
+  void create_module(const pb::CreateModuleCommand& cmd);
+  void call_module(const pb::CallModuleCommand& cmd);
+  void describe_module(const pb::DescribeModuleCommand& cmd);
+  void load_state_dict(const pb::LoadStateDictCommand& cmd);
+  void create_optimizer(const pb::CreateOptimizerCommand& cmd);
+  void create_scheduler(const pb::CreateSchedulerCommand& cmd);
+  nn::Module& module_at(uint64_t id, std::string_view command);
+  optim::Optimizer& optimizer_at(uint64_t id, std::string_view command);
 
   /// The tensor a handle names; fails with the original error for poisoned handles.
   const Tensor& resolve(uint64_t handle, std::string_view op, std::string_view what);
@@ -143,6 +161,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<uint64_t, Upload> uploads_;
   std::unordered_map<uint64_t, Hook> hooks_;
   std::unordered_map<uint64_t, uint64_t> hook_replies_;  // event id -> replacement handle (0 = keep)
+  std::unordered_map<uint64_t, std::shared_ptr<nn::Module>> modules_;
+  std::unordered_map<uint64_t, std::shared_ptr<optim::Optimizer>> optimizers_;
+  struct SchedulerSlot {
+    std::shared_ptr<optim::Optimizer> optimizer;  // kept alive while its scheduler is
+    std::shared_ptr<optim::LRScheduler> scheduler;
+  };
+  std::unordered_map<uint64_t, SchedulerSlot> schedulers_;
   uint64_t next_server_handle_ = kServerHandleBit;
   uint64_t next_event_ = 1;
 

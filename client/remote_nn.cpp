@@ -1,0 +1,303 @@
+// td::remote::nn and td::remote::optim over the session stream: every call is one pipelined command; only
+// describing a layer (its parameter names, once) and reading an optimizer's lr wait for the server.
+#include "client/remote_nn.h"
+
+#include <sstream>
+
+#include "client/remote_internal.h"
+
+namespace td::remote::nn {
+
+namespace pb = ::tensord::v1;
+
+namespace {
+void encode_kwargs(const Kwargs& kwargs, google::protobuf::RepeatedPtrField<pb::NamedValue>* out) {
+  for (const auto& [name, value] : kwargs) {
+    auto* nv = out->Add();
+    nv->set_name(name);
+    internal::encode_value(value, nv->mutable_value());
+  }
+}
+
+std::string indent(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '\n' ? std::string("\n  ") : std::string(1, c);
+  return out;
+}
+}  // namespace
+
+// ---- Module ----
+
+Tensor Module::forward(const Tensor&) {
+  throw Error(ErrorCode::kUnimplemented, str("[", type_name_, "] Module is missing the required \"forward\" function"));
+}
+
+std::vector<Tensor> Module::call(const std::vector<Tensor>& inputs) {
+  TD_CHECK_ARG(inputs.size() == 1, "[", type_name_, "] forward() takes 1 input but ", inputs.size(), " were given");
+  return {forward(inputs[0])};
+}
+
+Tensor Module::operator()(const Tensor& input) {
+  std::vector<Tensor> out = call({input});
+  TD_CHECK_ARG(out.size() == 1, "[", type_name_, "] returned ", out.size(), " outputs; use call()");
+  return out[0];
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::named_parameters(const std::string& prefix) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const auto& [name, child] : children_) {
+    auto sub = child->named_parameters(prefix + name + ".");
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  return out;
+}
+
+std::vector<Tensor> Module::parameters() {
+  std::vector<Tensor> out;
+  for (auto& [name, t] : named_parameters()) out.push_back(t);
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Module::state_dict(const std::string& prefix) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const auto& [name, child] : children_) {
+    auto sub = child->state_dict(prefix + name + ".");
+    out.insert(out.end(), sub.begin(), sub.end());
+  }
+  return out;
+}
+
+void Module::load_state_dict(const std::vector<std::pair<std::string, Tensor>>& state, bool strict) {
+  std::vector<std::string> used;
+  for (const auto& [name, child] : children_) {
+    const std::string prefix = name + ".";
+    std::vector<std::pair<std::string, Tensor>> sub;
+    for (const auto& [key, t] : state) {
+      if (key.rfind(prefix, 0) == 0) {
+        sub.emplace_back(key.substr(prefix.size()), t);
+        used.push_back(key);
+      }
+    }
+    child->load_state_dict(sub, strict);
+  }
+  if (strict) {
+    for (const auto& [key, t] : state) {
+      TD_CHECK_ARG(std::find(used.begin(), used.end(), key) != used.end(), "[", type_name_,
+                   "] Error(s) in loading state_dict: Unexpected key(s) in state_dict: \"", key, "\".");
+    }
+  }
+}
+
+void Module::train(bool mode) {
+  training_ = mode;
+  for (const auto& [name, child] : children_) child->train(mode);
+}
+
+std::string Module::repr() {
+  if (children_.empty()) return type_name_ + "()";
+  std::string s = type_name_ + "(";
+  for (const auto& [name, child] : children_) s += "\n  (" + name + "): " + indent(child->repr());
+  return s + "\n)";
+}
+
+// ---- Layer ----
+
+Layer::Layer(Session& session, const std::string& type, std::vector<Value> args, const Kwargs& kwargs)
+    : Module(type), state_(&session.state()), weak_(internal::weak_of(session.state())),
+      id_(internal::new_handle(session.state())) {
+  pb::Command cmd;
+  auto* c = cmd.mutable_create_module();
+  c->set_module(id_);
+  c->set_type(type);
+  for (const Value& v : args) internal::encode_value(v, c->add_args());
+  encode_kwargs(kwargs, c->mutable_kwargs());
+  internal::push(*state_, std::move(cmd));
+  for (const auto& [k, v] : kwargs) {
+    if (k == "return_indices" && std::holds_alternative<Scalar>(v) && std::get<Scalar>(v).to_int() != 0) outputs_ = 2;
+  }
+}
+
+Layer::~Layer() {
+  if (auto s = weak_.lock()) {
+    pb::Command cmd;
+    cmd.mutable_release_module()->set_module(id_);
+    internal::push(*s, std::move(cmd));
+  }
+}
+
+std::vector<Tensor> Layer::call(const std::vector<Tensor>& inputs) {
+  pb::Command cmd;
+  auto* c = cmd.mutable_call_module();
+  c->set_module(id_);
+  for (const Tensor& t : inputs) c->add_inputs(t.handle());
+  std::vector<Tensor> out;
+  for (size_t i = 0; i < outputs_; ++i) {
+    const uint64_t h = internal::new_handle(*state_);
+    c->add_outputs(h);
+    out.push_back(internal::tensor_of(*state_, h));
+  }
+  internal::push(*state_, std::move(cmd));
+  return out;
+}
+
+const Layer::Description& Layer::describe() {
+  if (!description_) {
+    pb::ServerMessage m = internal::request(*state_, [&](pb::Command& cmd, uint64_t id) {
+      cmd.mutable_describe_module()->set_module(id_);
+      cmd.mutable_describe_module()->set_request_id(id);
+    });
+    const auto& info = m.module_info();
+    description_ = Description{info.repr(), {info.parameters().begin(), info.parameters().end()},
+                               {info.buffers().begin(), info.buffers().end()}};
+  }
+  return *description_;
+}
+
+Tensor Layer::tensor_named(const std::string& name) {
+  for (const auto& [n, t] : tensors_) {
+    if (n == name) return t;
+  }
+  const uint64_t h = internal::new_handle(*state_);
+  pb::Command cmd;
+  cmd.mutable_module_tensor()->set_module(id_);
+  cmd.mutable_module_tensor()->set_name(name);
+  cmd.mutable_module_tensor()->set_output(h);
+  internal::push(*state_, std::move(cmd));
+  Tensor t = internal::tensor_of(*state_, h);
+  tensors_.emplace_back(name, t);
+  return t;
+}
+
+std::vector<std::pair<std::string, Tensor>> Layer::named_parameters(const std::string& prefix) {
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const std::string& name : describe().parameters) out.emplace_back(prefix + name, tensor_named(name));
+  return out;
+}
+
+std::vector<std::pair<std::string, Tensor>> Layer::state_dict(const std::string& prefix) {
+  auto out = named_parameters(prefix);
+  for (const std::string& name : describe().buffers) out.emplace_back(prefix + name, tensor_named(name));
+  return out;
+}
+
+void Layer::load_state_dict(const std::vector<std::pair<std::string, Tensor>>& state, bool strict) {
+  pb::Command cmd;
+  auto* c = cmd.mutable_load_state_dict();
+  c->set_module(id_);
+  c->set_strict(strict);
+  for (const auto& [name, t] : state) {
+    c->add_names(name);
+    c->add_tensors(t.handle());
+  }
+  internal::push(*state_, std::move(cmd));
+}
+
+void Layer::train(bool mode) {
+  training_ = mode;
+  pb::Command cmd;
+  cmd.mutable_module_train()->set_module(id_);
+  cmd.mutable_module_train()->set_mode(mode);
+  internal::push(*state_, std::move(cmd));
+}
+
+std::string Layer::repr() { return describe().repr; }
+
+std::shared_ptr<Layer> layer(Session& session, const std::string& type, std::vector<Value> args, const Kwargs& kwargs) {
+  return std::make_shared<Layer>(session, type, std::move(args), kwargs);
+}
+
+// ---- Sequential ----
+
+Sequential::Sequential(std::vector<std::shared_ptr<Module>> modules) : Module("Sequential") {
+  for (size_t i = 0; i < modules.size(); ++i) register_module(std::to_string(i), modules[i]);
+}
+
+std::vector<Tensor> Sequential::call(const std::vector<Tensor>& inputs) {
+  std::vector<Tensor> x = inputs;
+  for (const auto& [name, m] : named_children()) x = m->call(x);
+  return x;
+}
+
+}  // namespace td::remote::nn
+
+namespace td::remote::optim {
+
+namespace pb = ::tensord::v1;
+
+Optimizer::Optimizer(Session& session, const std::string& type, const std::vector<Tensor>& params,
+                     const Kwargs& defaults)
+    : state_(&session.state()), weak_(internal::weak_of(session.state())), id_(internal::new_handle(session.state())) {
+  pb::Command cmd;
+  auto* c = cmd.mutable_create_optimizer();
+  c->set_optimizer(id_);
+  c->set_type(type);
+  auto* group = c->add_groups();
+  for (const Tensor& p : params) group->add_params(p.handle());
+  for (const auto& [name, value] : defaults) {
+    auto* nv = c->add_defaults();
+    nv->set_name(name);
+    internal::encode_value(value, nv->mutable_value());
+  }
+  internal::push(*state_, std::move(cmd));
+}
+
+Optimizer::~Optimizer() {
+  if (auto s = weak_.lock()) {
+    pb::Command cmd;
+    cmd.mutable_release_optimizer()->set_optimizer(id_);
+    internal::push(*s, std::move(cmd));
+  }
+}
+
+void Optimizer::step() {
+  pb::Command cmd;
+  cmd.mutable_optimizer_step()->set_optimizer(id_);
+  internal::push(*state_, std::move(cmd));
+}
+
+void Optimizer::zero_grad(bool set_to_none) {
+  pb::Command cmd;
+  cmd.mutable_zero_grad()->set_optimizer(id_);
+  cmd.mutable_zero_grad()->set_set_to_none(set_to_none);
+  internal::push(*state_, std::move(cmd));
+}
+
+namespace {
+pb::OptimizerInfo describe(SessionState& s, uint64_t id) {
+  return internal::request(s, [&](pb::Command& cmd, uint64_t request) {
+           cmd.mutable_describe_optimizer()->set_optimizer(id);
+           cmd.mutable_describe_optimizer()->set_request_id(request);
+         })
+      .optimizer_info();
+}
+}  // namespace
+
+std::vector<double> Optimizer::lr() {
+  auto info = describe(*state_, id_);
+  return {info.lr().begin(), info.lr().end()};
+}
+
+int64_t Optimizer::steps() { return describe(*state_, id_).steps(); }
+
+LRScheduler::LRScheduler(Optimizer& optimizer, const std::string& type, const Kwargs& kwargs)
+    : state_(&optimizer.state()), id_(internal::new_handle(optimizer.state())) {
+  pb::Command cmd;
+  auto* c = cmd.mutable_create_scheduler();
+  c->set_scheduler(id_);
+  c->set_optimizer(optimizer.id());
+  c->set_type(type);
+  for (const auto& [name, value] : kwargs) {
+    auto* nv = c->add_kwargs();
+    nv->set_name(name);
+    internal::encode_value(value, nv->mutable_value());
+  }
+  internal::push(*state_, std::move(cmd));
+}
+
+void LRScheduler::step() {
+  pb::Command cmd;
+  cmd.mutable_scheduler_step()->set_scheduler(id_);
+  internal::push(*state_, std::move(cmd));
+}
+
+}  // namespace td::remote::optim

@@ -1,0 +1,153 @@
+// The session's server-held modules, optimizers and lr schedulers: each command builds or drives one
+// through the core's factories (nn::create_module, optim::create_optimizer, optim::create_scheduler), so
+// every layer, optimizer and scheduler of the core is reachable with no per-class code here.
+#include "core/nn/factory.h"
+#include "core/nn/module.h"
+#include "core/optim/factory.h"
+#include "core/optim/lr_scheduler.h"
+#include "core/optim/optimizer.h"
+#include "server/session.h"
+
+namespace td::server {
+
+namespace {
+std::vector<std::pair<std::string, Value>> kwargs_of(
+    const google::protobuf::RepeatedPtrField<pb::NamedValue>& named,
+    const std::function<Value(const pb::Value&, size_t)>& decode) {
+  std::vector<std::pair<std::string, Value>> out;
+  for (int i = 0; i < named.size(); ++i) out.emplace_back(named[i].name(), decode(named[i].value(), static_cast<size_t>(i)));
+  return out;
+}
+}  // namespace
+
+nn::Module& Session::module_at(uint64_t id, std::string_view command) {
+  auto it = modules_.find(id);
+  TD_CHECK(it != modules_.end(), ErrorCode::kNotFound, "[", command, "] no module ", id, " in this session");
+  return *it->second;
+}
+
+optim::Optimizer& Session::optimizer_at(uint64_t id, std::string_view command) {
+  auto it = optimizers_.find(id);
+  TD_CHECK(it != optimizers_.end(), ErrorCode::kNotFound, "[", command, "] no optimizer ", id, " in this session");
+  return *it->second;
+}
+
+void Session::run_nn(const pb::Command& cmd) {
+  switch (cmd.kind_case()) {
+    case pb::Command::kCreateModule: create_module(cmd.create_module()); break;
+    case pb::Command::kCallModule: call_module(cmd.call_module()); break;
+    case pb::Command::kModuleTensor: {
+      const auto& c = cmd.module_tensor();
+      bind_output(c.output(), module_at(c.module(), "module_tensor").get_tensor(c.name()), "module_tensor");
+      break;
+    }
+    case pb::Command::kModuleTrain: module_at(cmd.module_train().module(), "module_train").train(cmd.module_train().mode()); break;
+    case pb::Command::kDescribeModule: describe_module(cmd.describe_module()); break;
+    case pb::Command::kLoadStateDict: load_state_dict(cmd.load_state_dict()); break;
+    case pb::Command::kReleaseModule: modules_.erase(cmd.release_module().module()); break;
+    case pb::Command::kCreateOptimizer: create_optimizer(cmd.create_optimizer()); break;
+    case pb::Command::kOptimizerStep: optimizer_at(cmd.optimizer_step().optimizer(), "optimizer_step").step(); break;
+    case pb::Command::kZeroGrad:
+      optimizer_at(cmd.zero_grad().optimizer(), "zero_grad").zero_grad(cmd.zero_grad().set_to_none());
+      break;
+    case pb::Command::kCreateScheduler: create_scheduler(cmd.create_scheduler()); break;
+    case pb::Command::kSchedulerStep: {
+      auto it = schedulers_.find(cmd.scheduler_step().scheduler());
+      TD_CHECK(it != schedulers_.end(), ErrorCode::kNotFound, "[scheduler_step] no lr scheduler ",
+               cmd.scheduler_step().scheduler(), " in this session");
+      it->second.scheduler->step();
+      break;
+    }
+    case pb::Command::kDescribeOptimizer: {
+      const auto& c = cmd.describe_optimizer();
+      optim::Optimizer& opt = optimizer_at(c.optimizer(), "describe_optimizer");
+      pb::ServerMessage m;
+      auto* info = m.mutable_optimizer_info();
+      info->set_request_id(c.request_id());
+      for (const auto& g : opt.param_groups()) info->add_lr(g.number("lr"));
+      info->set_steps(opt.step_count());
+      send(m);
+      break;
+    }
+    case pb::Command::kReleaseOptimizer: {
+      auto it = optimizers_.find(cmd.release_optimizer().optimizer());
+      if (it == optimizers_.end()) break;
+      std::erase_if(schedulers_, [&](const auto& entry) { return entry.second.optimizer == it->second; });
+      optimizers_.erase(it);
+      break;
+    }
+    default: break;
+  }
+}
+
+void Session::create_module(const pb::CreateModuleCommand& c) {
+  TD_CHECK_ARG(!modules_.count(c.module()), "[create_module] module id ", c.module(), " is already in use");
+  auto decode_arg = [&](const pb::Value& v, size_t i) { return decode(v, c.type(), i); };
+  std::vector<Value> args;
+  for (int i = 0; i < c.args_size(); ++i) args.push_back(decode_arg(c.args(i), static_cast<size_t>(i)));
+  std::shared_ptr<nn::Module> m = nn::create_module(c.type(), std::move(args), kwargs_of(c.kwargs(), decode_arg));
+  // Parameters and buffers live on the session's device, as tensors the client uploads do by default.
+  if (!options_.device.is_cpu()) m->to(options_.device);
+  modules_.emplace(c.module(), std::move(m));
+}
+
+void Session::call_module(const pb::CallModuleCommand& c) {
+  nn::Module& m = module_at(c.module(), "call_module");
+  nn::TensorList inputs;
+  for (int i = 0; i < c.inputs_size(); ++i) inputs.push_back(resolve(c.inputs(i), m.type_name(), str("input ", i)));
+  nn::TensorList outs = m.call(std::move(inputs));
+  TD_CHECK_ARG(static_cast<size_t>(c.outputs_size()) == outs.size(), "[", m.type_name(), "] returns ", outs.size(),
+               " tensors but ", c.outputs_size(), " output handles were given");
+  for (size_t i = 0; i < outs.size(); ++i) bind_output(c.outputs(static_cast<int>(i)), std::move(outs[i]), m.type_name());
+}
+
+void Session::describe_module(const pb::DescribeModuleCommand& c) {
+  nn::Module& m = module_at(c.module(), "describe_module");
+  pb::ServerMessage msg;
+  auto* info = msg.mutable_module_info();
+  info->set_request_id(c.request_id());
+  info->set_repr(m.repr());
+  for (const auto& [name, t] : m.named_parameters()) info->add_parameters(name);
+  for (const auto& [name, t] : m.state_dict()) {
+    bool is_param = false;
+    for (const auto& p : info->parameters()) is_param = is_param || p == name;
+    if (!is_param) info->add_buffers(name);
+  }
+  info->set_training(m.is_training());
+  send(msg);
+}
+
+void Session::load_state_dict(const pb::LoadStateDictCommand& c) {
+  nn::Module& m = module_at(c.module(), "load_state_dict");
+  TD_CHECK_ARG(c.names_size() == c.tensors_size(), "[load_state_dict] ", c.names_size(), " names but ",
+               c.tensors_size(), " tensors");
+  nn::StateDict state;
+  for (int i = 0; i < c.names_size(); ++i) state.emplace_back(c.names(i), resolve(c.tensors(i), "load_state_dict", c.names(i)));
+  m.load_state_dict(state, c.strict());
+}
+
+void Session::create_optimizer(const pb::CreateOptimizerCommand& c) {
+  TD_CHECK_ARG(!optimizers_.count(c.optimizer()), "[create_optimizer] optimizer id ", c.optimizer(),
+               " is already in use");
+  auto decode_arg = [&](const pb::Value& v, size_t i) { return decode(v, c.type(), i); };
+  std::vector<optim::GroupSpec> groups;
+  for (const auto& g : c.groups()) {
+    optim::GroupSpec spec;
+    for (uint64_t h : g.params()) spec.params.push_back(resolve(h, c.type(), "a parameter"));
+    spec.options = kwargs_of(g.options(), decode_arg);
+    groups.push_back(std::move(spec));
+  }
+  std::shared_ptr<optim::Optimizer> opt = optim::create_optimizer(c.type(), std::move(groups), kwargs_of(c.defaults(), decode_arg));
+  optimizers_.emplace(c.optimizer(), std::move(opt));
+}
+
+void Session::create_scheduler(const pb::CreateSchedulerCommand& c) {
+  TD_CHECK_ARG(!schedulers_.count(c.scheduler()), "[create_scheduler] scheduler id ", c.scheduler(), " is already in use");
+  optimizer_at(c.optimizer(), "create_scheduler");
+  std::shared_ptr<optim::Optimizer> opt = optimizers_.at(c.optimizer());
+  auto decode_arg = [&](const pb::Value& v, size_t i) { return decode(v, c.type(), i); };
+  std::shared_ptr<optim::LRScheduler> sched = optim::create_scheduler(c.type(), *opt, kwargs_of(c.kwargs(), decode_arg));
+  schedulers_.emplace(c.scheduler(), SchedulerSlot{std::move(opt), std::move(sched)});
+}
+
+}  // namespace td::server

@@ -1,0 +1,198 @@
+// Server-held modules, optimizers and schedulers (td::remote::nn, td::remote::optim) against a real tensord
+// on loopback: the users' reference CNN with its gradient alarm written as a client-side module over remote
+// layers trains 300 SGD steps to the same parameters as the same model trained in-process, and every misuse
+// gets its status while the session goes on working.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "client/remote.h"
+#include "client/remote_nn.h"
+#include "core/nn/functional.h"
+#include "core/optim/optimizers.h"
+#include "core/random/generator.h"
+#include "examples/reference_cnn.h"
+#include "server/server.h"
+
+namespace td {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using remote::Tensor;
+namespace rnn = remote::nn;
+
+class RemoteNnTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    server::Options options;
+    options.listen = "127.0.0.1:0";
+    options.metrics_listen = "";
+    options.threads = 2;
+    server_ = std::make_unique<server::Server>(options);
+    client_ = std::make_unique<remote::Client>("127.0.0.1:" + std::to_string(server_->port()));
+  }
+  std::unique_ptr<server::Server> server_;
+  std::unique_ptr<remote::Client> client_;
+};
+
+// The seed-notes CNN as a remote user writes it: layers held by the server, forward in remote ops, and
+// check_grad hooked on each conv output inside forward.
+struct RemoteCNN : rnn::Module {
+  RemoteCNN(remote::Session& s, int64_t batch) : Module("CNN"), batch(batch) {
+    features = register_module("features", std::make_shared<rnn::Sequential>(std::vector<std::shared_ptr<Module>>{
+        rnn::layer(s, "Conv2d", {Scalar(1), Scalar(32), Scalar(3), Scalar(1), Scalar(1)}), rnn::layer(s, "ReLU"),
+        rnn::layer(s, "MaxPool2d", {Scalar(2), Scalar(2)}),
+        rnn::layer(s, "Conv2d", {Scalar(32), Scalar(128), Scalar(3), Scalar(1), Scalar(1)}), rnn::layer(s, "ReLU"),
+        rnn::layer(s, "MaxPool2d", {Scalar(2), Scalar(2)})}));
+    classifier = register_module("classifier", std::make_shared<rnn::Sequential>(std::vector<std::shared_ptr<Module>>{
+        rnn::layer(s, "Linear", {Scalar(6272), Scalar(64)}), rnn::layer(s, "ReLU"),
+        rnn::layer(s, "Linear", {Scalar(64), Scalar(10)})}));
+  }
+  Tensor forward(const Tensor& input) override {
+    Tensor x = (*features)[0](input);
+    x.register_hook([this](const Tensor& g) -> std::optional<Tensor> { return check_grad("Conv1", g); });
+    x = (*features)[1](x);
+    x = (*features)[2](x);
+    x = (*features)[3](x);
+    x.register_hook([this](const Tensor& g) -> std::optional<Tensor> { return check_grad("Conv2", g); });
+    x = (*features)[4](x);
+    x = (*features)[5](x);
+    x = x.view({batch, -1});
+    return (*classifier)(x);
+  }
+  std::optional<Tensor> check_grad(const std::string& name, const Tensor& grad) {
+    const double maxv = grad.abs().max().item<double>();  // a blocking hook may wait for values
+    if (maxv > 1e3 || maxv < 1e-7) alarms.push_back(name);
+    ++checks;
+    return std::nullopt;
+  }
+  int64_t batch;
+  std::shared_ptr<rnn::Sequential> features, classifier;
+  std::vector<std::string> alarms;
+  int checks = 0;
+};
+
+Tensor upload(remote::Session& s, const td::Tensor& t) {
+  td::Tensor c = t.contiguous();
+  return s.from_bytes(c.data_ptr(), static_cast<size_t>(c.nbytes()), c.dtype(), c.shape(), false);
+}
+
+TEST_F(RemoteNnTest, SeedNotesCnnTrainsRemotelyAsItDoesLocally) {
+  constexpr int64_t kBatch = 8;
+  constexpr int kSteps = 300;
+  remote::Session s = client_->create_session("remote-cnn", "cpu");
+  manual_seed(3);
+  auto local = std::make_shared<examples::CNN>(10, 1, 28, 28);
+  RemoteCNN model(s, kBatch);
+  EXPECT_EQ(model.repr(), local->repr());
+  // The same initial parameters on both sides, through load_state_dict.
+  std::vector<std::pair<std::string, Tensor>> state;
+  for (const auto& [name, t] : local->state_dict()) state.emplace_back(name, upload(s, t));
+  model.load_state_dict(state);
+  std::vector<std::string> names;
+  for (const auto& [name, t] : model.named_parameters()) names.push_back(name);
+  EXPECT_THAT(names, ElementsAre("features.0.weight", "features.0.bias", "features.3.weight", "features.3.bias",
+                                 "classifier.0.weight", "classifier.0.bias", "classifier.2.weight",
+                                 "classifier.2.bias"));
+
+  remote::optim::Optimizer opt(s, "SGD", model.parameters(), {{"lr", Scalar(0.01)}, {"momentum", Scalar(0.9)}});
+  optim::SGD local_opt(local->parameters(), {.lr = 0.01, .momentum = 0.9});
+  auto loss_fn = rnn::layer(s, "CrossEntropyLoss");
+  // A few fixed batches, cycled.
+  std::vector<td::Tensor> xs, ys;
+  std::vector<Tensor> rxs, rys;
+  for (int b = 0; b < 4; ++b) {
+    xs.push_back(random::randn({kBatch, 1, 28, 28}));
+    ys.push_back(random::randint(0, 10, {kBatch}));
+    rxs.push_back(upload(s, xs.back()));
+    rys.push_back(upload(s, ys.back()));
+  }
+  double remote_loss = 0, local_loss = 0;
+  for (int step = 0; step < kSteps; ++step) {
+    const size_t b = static_cast<size_t>(step % 4);
+    opt.zero_grad();
+    Tensor loss = loss_fn->call({model(rxs[b]), rys[b]})[0];
+    loss.backward();
+    opt.step();
+    local_opt.zero_grad();
+    td::Tensor l = nn::functional::cross_entropy((*local)(xs[b]), ys[b]);
+    l.backward();
+    local_opt.step();
+    if (step == kSteps - 1) {
+      remote_loss = loss.item<double>();
+      local_loss = l.item<double>();
+    }
+  }
+  EXPECT_EQ(model.checks, 2 * kSteps);
+  EXPECT_TRUE(model.alarms.empty());
+  EXPECT_NEAR(remote_loss, local_loss, 1e-5);
+  EXPECT_LT(remote_loss, 0.5);  // it learned the four batches
+  auto remote_params = model.parameters();
+  auto local_params = local->parameters();
+  ASSERT_EQ(remote_params.size(), local_params.size());
+  for (size_t i = 0; i < local_params.size(); ++i) {
+    std::vector<float> r = remote_params[i].to_vector<float>();
+    td::Tensor lc = local_params[i].contiguous();
+    double worst = 0;
+    for (size_t k = 0; k < r.size(); ++k) worst = std::max(worst, std::abs(static_cast<double>(r[k] - lc.data<float>()[k])));
+    EXPECT_LT(worst, 1e-5) << names[i];
+  }
+  EXPECT_EQ(opt.steps(), kSteps);
+}
+
+TEST_F(RemoteNnTest, OptimizerSchedulerAndLayerDescriptions) {
+  remote::Session s = client_->create_session("optim", "cpu");
+  auto fc = rnn::layer(s, "Linear", {Scalar(3), Scalar(2)}, {{"bias", Scalar(false)}});
+  EXPECT_EQ(fc->repr(), "Linear(in_features=3, out_features=2, bias=False)");
+  ASSERT_EQ(fc->parameters().size(), 1u);
+  remote::optim::Optimizer opt(s, "Adam", fc->parameters(), {{"lr", Scalar(0.1)}});
+  remote::optim::LRScheduler sched(opt, "StepLR", {{"step_size", Scalar(1)}, {"gamma", Scalar(0.5)}});
+  sched.step();
+  sched.step();
+  EXPECT_THAT(opt.lr(), ElementsAre(0.025));
+  // A pooling layer with return_indices gives two outputs.
+  auto pool = rnn::layer(s, "MaxPool2d", {Scalar(2)}, {{"return_indices", Scalar(true)}});
+  Tensor x = s.tensor<float>({1, 5, 2, 0, 3, 4, 8, 7, 0, 1, 2, 3, 9, 6, 4, 5}, {1, 1, 4, 4});
+  auto out = pool->call({x});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_THAT(out[0].to_vector<float>(), ElementsAre(5, 8, 9, 5));
+  EXPECT_THAT(out[1].to_vector<int64_t>(), ElementsAre(1, 6, 12, 15));
+  // eval() reaches the server: dropout passes values through.
+  auto drop = rnn::layer(s, "Dropout", {Scalar(0.9)});
+  drop->eval();
+  EXPECT_THAT((*drop)(x).to_vector<float>()[1], 5.0f);
+}
+
+TEST_F(RemoteNnTest, MisuseGetsItsStatusAndTheSessionGoesOn) {
+  remote::Session s = client_->create_session("nn-errors", "cpu");
+  auto expect_error = [&](ErrorCode code, const std::string& text) {
+    try {
+      s.sync();
+      FAIL() << "expected an error containing " << text;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), code) << e.what();
+      EXPECT_THAT(e.what(), HasSubstr(text));
+    }
+  };
+  auto unknown = rnn::layer(s, "Conv4d", {Scalar(1)});
+  expect_error(ErrorCode::kNotFound, "no module named 'Conv4d'");
+  auto typo = rnn::layer(s, "Linear", {Scalar(3), Scalar(2)}, {{"bais", Scalar(false)}});
+  expect_error(ErrorCode::kInvalidArgument, "[Linear] __init__() got an unexpected keyword argument 'bais'");
+  // Calling a module whose creation failed names it as missing; its output is poisoned.
+  Tensor x = s.tensor<float>({1, 2, 3}, {1, 3});
+  Tensor y = (*typo)(x);
+  expect_error(ErrorCode::kNotFound, "[call_module] no module");
+  auto fc = rnn::layer(s, "Linear", {Scalar(4), Scalar(2)});
+  Tensor z = (*fc)(x);
+  expect_error(ErrorCode::kInvalidArgument, "[Linear] mat1 and mat2 shapes cannot be multiplied (input [1, 3], weight [2, 4])");
+  remote::optim::Optimizer bad(s, "SGD", fc->parameters(), {{"lr", Scalar(-1.0)}});
+  expect_error(ErrorCode::kInvalidArgument, "Invalid learning rate: -1");
+  // The session still works.
+  auto good = rnn::layer(s, "Linear", {Scalar(3), Scalar(1)});
+  EXPECT_EQ((*good)(x).to_vector<float>().size(), 1u);
+}
+
+}  // namespace
+}  // namespace td
