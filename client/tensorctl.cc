@@ -17,6 +17,7 @@ int usage() {
                "  sessions            open sessions: id, name, device, attached, handles, bytes, ops, age\n"
                "  close SESSION_ID    close a session and free its memory\n"
                "  ops                 every op with its signature\n"
+               "  modules             every nn module a session can create, with its signature\n"
                "The server defaults to $TENSORD_SERVER or 127.0.0.1:7447.\n";
   return 2;
 }
@@ -98,6 +99,13 @@ int main(int argc, char** argv) {
     grpc::Status s = stub->ListOps(&ctx, pb::ListOpsRequest(), &resp);
     if (!s.ok()) return fail(s);
     for (const auto& op : resp.ops()) std::cout << op.signature() << "\n";
+    return 0;
+  }
+  if (cmd == "modules") {
+    pb::ListModulesResponse resp;
+    grpc::Status s = stub->ListModules(&ctx, pb::ListModulesRequest(), &resp);
+    if (!s.ok()) return fail(s);
+    for (const auto& sig : resp.signatures()) std::cout << sig << "\n";
     return 0;
   }
   return usage();

@@ -17,8 +17,10 @@ for _ in $(seq 100); do [[ -s $ports ]] && break; kill -0 $pid 2>/dev/null || ex
 read -r port mport <"$ports"
 server="${LISTEN%:*}:$port"
 
-echo "== remote training demo against $server"
+echo "== remote hooks demo against $server"
 "$BUILD_DIR/examples/remote_demo" "$server"
+echo "== the reference CNN trained on Fashion-MNIST from a client (${REMOTE_TRAIN_STEPS:-300} steps) against $server"
+"$BUILD_DIR/examples/remote_train" "$server" --steps "${REMOTE_TRAIN_STEPS:-300}"
 echo "== tensorctl info"
 "$BUILD_DIR/client/tensorctl" --server "$server" info
 echo "== metrics: http://127.0.0.1:$mport/metrics (a few lines)"

@@ -1,6 +1,7 @@
 #include "server/service.h"
 
 #include "core/backend.h"
+#include "core/nn/factory.h"
 #include "core/ops/registry.h"
 
 namespace td::server {
@@ -78,6 +79,13 @@ grpc::Status TensordService::ListOps(grpc::ServerContext*, const pb::ListOpsRequ
       op->set_signature(def->schema.text);
       op->set_doc(def->doc);
     }
+  });
+}
+
+grpc::Status TensordService::ListModules(grpc::ServerContext*, const pb::ListModulesRequest*,
+                                         pb::ListModulesResponse* out) {
+  return guarded("ListModules", [&] {
+    for (const std::string& sig : nn::module_signatures()) out->add_signatures(sig);
   });
 }
 

@@ -23,6 +23,7 @@ class TensordService final : public pb::Tensord::Service {
 
   grpc::Status GetInfo(grpc::ServerContext*, const pb::GetInfoRequest*, pb::ServerInfo*) override;
   grpc::Status ListOps(grpc::ServerContext*, const pb::ListOpsRequest*, pb::ListOpsResponse*) override;
+  grpc::Status ListModules(grpc::ServerContext*, const pb::ListModulesRequest*, pb::ListModulesResponse*) override;
   grpc::Status CreateSession(grpc::ServerContext*, const pb::CreateSessionRequest*, pb::SessionInfo*) override;
   grpc::Status ListSessions(grpc::ServerContext*, const pb::ListSessionsRequest*, pb::ListSessionsResponse*) override;
   grpc::Status CloseSession(grpc::ServerContext*, const pb::CloseSessionRequest*, pb::CloseSessionResponse*) override;

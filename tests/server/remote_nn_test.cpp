@@ -13,6 +13,7 @@
 #include "core/optim/optimizers.h"
 #include "core/random/generator.h"
 #include "examples/reference_cnn.h"
+#include "examples/remote_cnn.h"
 #include "server/server.h"
 
 namespace td {
@@ -37,43 +38,6 @@ class RemoteNnTest : public ::testing::Test {
   std::unique_ptr<remote::Client> client_;
 };
 
-// The seed-notes CNN as a remote user writes it: layers held by the server, forward in remote ops, and
-// check_grad hooked on each conv output inside forward.
-struct RemoteCNN : rnn::Module {
-  RemoteCNN(remote::Session& s, int64_t batch) : Module("CNN"), batch(batch) {
-    features = register_module("features", std::make_shared<rnn::Sequential>(std::vector<std::shared_ptr<Module>>{
-        rnn::layer(s, "Conv2d", {Scalar(1), Scalar(32), Scalar(3), Scalar(1), Scalar(1)}), rnn::layer(s, "ReLU"),
-        rnn::layer(s, "MaxPool2d", {Scalar(2), Scalar(2)}),
-        rnn::layer(s, "Conv2d", {Scalar(32), Scalar(128), Scalar(3), Scalar(1), Scalar(1)}), rnn::layer(s, "ReLU"),
-        rnn::layer(s, "MaxPool2d", {Scalar(2), Scalar(2)})}));
-    classifier = register_module("classifier", std::make_shared<rnn::Sequential>(std::vector<std::shared_ptr<Module>>{
-        rnn::layer(s, "Linear", {Scalar(6272), Scalar(64)}), rnn::layer(s, "ReLU"),
-        rnn::layer(s, "Linear", {Scalar(64), Scalar(10)})}));
-  }
-  Tensor forward(const Tensor& input) override {
-    Tensor x = (*features)[0](input);
-    x.register_hook([this](const Tensor& g) -> std::optional<Tensor> { return check_grad("Conv1", g); });
-    x = (*features)[1](x);
-    x = (*features)[2](x);
-    x = (*features)[3](x);
-    x.register_hook([this](const Tensor& g) -> std::optional<Tensor> { return check_grad("Conv2", g); });
-    x = (*features)[4](x);
-    x = (*features)[5](x);
-    x = x.view({batch, -1});
-    return (*classifier)(x);
-  }
-  std::optional<Tensor> check_grad(const std::string& name, const Tensor& grad) {
-    const double maxv = grad.abs().max().item<double>();  // a blocking hook may wait for values
-    if (maxv > 1e3 || maxv < 1e-7) alarms.push_back(name);
-    ++checks;
-    return std::nullopt;
-  }
-  int64_t batch;
-  std::shared_ptr<rnn::Sequential> features, classifier;
-  std::vector<std::string> alarms;
-  int checks = 0;
-};
-
 Tensor upload(remote::Session& s, const td::Tensor& t) {
   td::Tensor c = t.contiguous();
   return s.from_bytes(c.data_ptr(), static_cast<size_t>(c.nbytes()), c.dtype(), c.shape(), false);
@@ -85,7 +49,9 @@ TEST_F(RemoteNnTest, SeedNotesCnnTrainsRemotelyAsItDoesLocally) {
   remote::Session s = client_->create_session("remote-cnn", "cpu");
   manual_seed(3);
   auto local = std::make_shared<examples::CNN>(10, 1, 28, 28);
-  RemoteCNN model(s, kBatch);
+  examples::RemoteCNN model(s, 10, 1, 28, 28);
+  std::vector<std::string> alarms;
+  model.report = [&](const std::string& line) { alarms.push_back(line); };
   EXPECT_EQ(model.repr(), local->repr());
   // The same initial parameters on both sides, through load_state_dict.
   std::vector<std::pair<std::string, Tensor>> state;
@@ -126,7 +92,7 @@ TEST_F(RemoteNnTest, SeedNotesCnnTrainsRemotelyAsItDoesLocally) {
     }
   }
   EXPECT_EQ(model.checks, 2 * kSteps);
-  EXPECT_TRUE(model.alarms.empty());
+  EXPECT_TRUE(alarms.empty());
   EXPECT_NEAR(remote_loss, local_loss, 1e-5);
   EXPECT_LT(remote_loss, 0.5);  // it learned the four batches
   auto remote_params = model.parameters();
