@@ -57,6 +57,13 @@ Tensor gru_step(const Tensor& gx, const Tensor& h, const Tensor& w_hh_t, const T
   return cand.add(z.mul(h.sub(cand)));
 }
 
+// RNN's nonlinearity, checked before any parameter is made.
+Mode rnn_mode(const std::string& nonlinearity) {
+  TD_CHECK_ARG(nonlinearity == "tanh" || nonlinearity == "relu", "[RNN] Unknown nonlinearity '", nonlinearity,
+               "'. Select from 'tanh' or 'relu'.");
+  return nonlinearity == "relu" ? Mode::kRnnRelu : Mode::kRnnTanh;
+}
+
 std::string shape_tuple(const std::vector<int64_t>& v) {
   return detail::py_tuple(v);
 }
@@ -256,14 +263,7 @@ RNNOutput RNNBase::run(const Tensor& input, const Tensor& h0_in, const Tensor& c
 }
 
 RNN::RNN(int64_t input_size_, int64_t hidden_size_, RNNOptions opts)
-    : RNNBase("RNN",
-              opts.nonlinearity == "relu" ? Mode::kRnnRelu
-              : opts.nonlinearity == "tanh"
-                  ? Mode::kRnnTanh
-                  : throw Error(ErrorCode::kInvalidArgument,
-                                str("[RNN] Unknown nonlinearity '", opts.nonlinearity,
-                                    "'. Select from 'tanh' or 'relu'.")),
-              input_size_, hidden_size_, opts) {}
+    : RNNBase("RNN", rnn_mode(opts.nonlinearity), input_size_, hidden_size_, opts) {}
 
 RNNOutput RNN::operator()(const Tensor& input, const Tensor& h0) {
   TensorList out = call({input, h0});
