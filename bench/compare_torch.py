@@ -180,6 +180,16 @@ def main():
                 torch.nn.functional.cross_entropy(model(x), y).backward()
                 opt.step()
             ref = torch_time(step, sync, min_time=2.0)
+        elif kind == "BM_LstmStep":
+            # LSTM(128, 256, num_layers=2) over 50 steps at batch `size`, forward and backward.
+            torch.manual_seed(0)
+            lstm = torch.nn.LSTM(128, 256, num_layers=2).to(device)
+            x = torch.randn(50, size, 128, device=device)
+
+            def step():
+                lstm.zero_grad(set_to_none=True)
+                lstm(x)[0].sum().backward()
+            ref = torch_time(step, sync, min_time=2.0)
         else:
             continue
         rows.append((name, t, ref))

@@ -1,0 +1,492 @@
+// Recurrent and attention layers (core/nn/rnn.h, core/nn/attention.h) on every device: PyTorch 1.13's
+// outputs, gradients and reprs for the same module and parameters (tests/golden/modules/recurrent.json,
+// written by tests/golden/generate_recurrent.py), float64 finite-difference checks of first and second
+// derivatives, parameter names, shapes and initial bounds, dropout, hooks, and the argument errors.
+#include "core/nn/rnn.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/nn/attention.h"
+#include "core/random/generator.h"
+#include "tests/core/device_test.h"
+#include "tests/core/golden_json.h"
+#include "tests/core/test_util.h"
+
+namespace td {
+namespace {
+
+using nlohmann::json;
+using nn::TensorList;
+using testing::error_of;
+using ::testing::HasSubstr;
+namespace F = nn::functional;
+
+const TensorOptions kF64{.dtype = DType::kFloat64};
+
+std::string message_of(const std::function<void()>& fn) {
+  return std::string(error_of(fn).what());
+}
+
+// The tensord module a fixture case names, built from PyTorch's arguments, in float64.
+std::shared_ptr<nn::Module> build(const json& c) {
+  const std::string type = c.at("module");
+  const json& args = c.at("args");
+  const json& kw = c.at("kwargs");
+  auto get = [&](const char* key, json fallback) { return kw.contains(key) ? kw.at(key) : fallback; };
+  if (type == "RNN" || type == "LSTM" || type == "GRU") {
+    nn::RNNOptions o;
+    o.num_layers = get("num_layers", 1);
+    o.nonlinearity = get("nonlinearity", "tanh").get<std::string>();
+    o.bias = get("bias", true);
+    o.batch_first = get("batch_first", false);
+    o.dropout = get("dropout", 0.0);
+    o.bidirectional = get("bidirectional", false);
+    o.proj_size = get("proj_size", 0);
+    o.options = kF64;
+    if (type == "RNN") return std::make_shared<nn::RNN>(args[0], args[1], o);
+    if (type == "LSTM") return std::make_shared<nn::LSTM>(args[0], args[1], o);
+    return std::make_shared<nn::GRU>(args[0], args[1], o);
+  }
+  if (type == "RNNCell") {
+    return std::make_shared<nn::RNNCell>(args[0], args[1], get("bias", true),
+                                         get("nonlinearity", "tanh").get<std::string>(), kF64);
+  }
+  if (type == "LSTMCell") return std::make_shared<nn::LSTMCell>(args[0], args[1], get("bias", true), kF64);
+  if (type == "GRUCell") return std::make_shared<nn::GRUCell>(args[0], args[1], get("bias", true), kF64);
+  if (type == "MultiheadAttention") {
+    return std::make_shared<nn::MultiheadAttention>(
+        args[0], args[1],
+        nn::MultiheadAttentionOptions{.dropout = get("dropout", 0.0),
+                                      .bias = get("bias", true),
+                                      .kdim = get("kdim", 0),
+                                      .vdim = get("vdim", 0),
+                                      .batch_first = get("batch_first", false),
+                                      .options = kF64});
+  }
+  if (type == "TransformerEncoderLayer" || type == "TransformerEncoder") {
+    nn::TransformerEncoderLayerOptions o{.dim_feedforward = get("dim_feedforward", 2048),
+                                         .dropout = get("dropout", 0.1),
+                                         .activation = get("activation", "relu").get<std::string>(),
+                                         .layer_norm_eps = get("layer_norm_eps", 1e-5),
+                                         .batch_first = get("batch_first", false),
+                                         .norm_first = get("norm_first", false),
+                                         .options = kF64};
+    auto layer = std::make_shared<nn::TransformerEncoderLayer>(args[0], args[1], o);
+    if (type == "TransformerEncoderLayer") return layer;
+    return std::make_shared<nn::TransformerEncoder>(
+        layer, c.at("num_layers"),
+        c.at("norm").get<bool>() ? nn::detail::layer_norm_stand_in(args[0], 1e-5, kF64) : nullptr);
+  }
+  throw Error(ErrorCode::kUnimplemented, "rnn_test: no builder for " + type);
+}
+
+class RnnTest : public testing::DeviceTest {
+ protected:
+  void expect_near(const Tensor& actual, const Tensor& expected, const std::string& what) {
+    ASSERT_TRUE(actual.defined()) << what;
+    ASSERT_EQ(actual.shape(), expected.shape()) << what;
+    const double diff = actual.to("cpu").sub(expected).abs().max().item<double>();
+    EXPECT_LT(diff, 1e-9) << what;
+  }
+  /// A float64 leaf that requires grad, on the test's device.
+  Tensor randn64(std::vector<int64_t> shape) const {
+    return random::randn(std::move(shape), {.dtype = DType::kFloat64}).to(device_.str()).requires_grad_();
+  }
+  static Tensor leaf(const Tensor& t) { return t.detach().requires_grad_(); }
+};
+
+TD_DEVICE_TEST(RnnTest, MatchPyTorchGolden) {
+  std::ifstream in(fixture_dir() + "/modules/recurrent.json");
+  ASSERT_TRUE(in) << "run /usr/bin/python3 tests/golden/generate_recurrent.py";
+  const json doc = json::parse(in);
+  ASSERT_GE(doc.at("cases").size(), 30u);
+  for (const json& c : doc.at("cases")) {
+    const std::string name = c.at("name");
+    SCOPED_TRACE(name);
+    TensorList inputs;
+    for (const json& x : c.at("inputs"))
+      inputs.push_back(x.is_null() ? Tensor() : tensor_from_json(x, device_));
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!c.at("grad_inputs")[i].is_null()) inputs[i].requires_grad_();
+    }
+    TensorList out;
+    std::shared_ptr<nn::Module> module;
+    if (c.at("module") == "scaled_dot_product_attention") {
+      out = {F::scaled_dot_product_attention(inputs[0], inputs[1], inputs[2], inputs[3], 0.0,
+                                             c.at("kwargs").at("is_causal").get<bool>())};
+    } else {
+      module = build(c);
+      module->to(device_);
+      module->eval();
+      EXPECT_EQ(module->repr(), c.at("repr").get<std::string>());
+      nn::StateDict state;
+      for (auto& [key, value] : c.at("state").items())
+        state.emplace_back(key, tensor_from_json(value, device_));
+      std::vector<std::string> names;
+      for (const auto& [key, value] : module->state_dict()) names.push_back(key);
+      EXPECT_EQ(names, c.at("state_order").get<std::vector<std::string>>());
+      module->load_state_dict(state);
+      if (auto* mha = dynamic_cast<nn::MultiheadAttention*>(module.get())) {
+        const json& fk = c.at("forward_kwargs");
+        const bool self = c.at("self_attention");
+        const Tensor &q = inputs[0], &k = self ? q : inputs[1], &v = self ? q : inputs[2];
+        auto [o, w] =
+            (*mha)(q, k, v, inputs[3], fk.at("need_weights"), inputs[4], fk.at("average_attn_weights"));
+        out = {o, w};
+      } else {
+        out = module->call(inputs);
+      }
+    }
+    ASSERT_EQ(out.size(), c.at("outputs").size());
+    Tensor loss;
+    for (size_t i = 0; i < out.size(); ++i) {
+      const json& expected = c.at("outputs")[i];
+      if (expected.is_null()) {
+        EXPECT_FALSE(out[i].defined()) << "output " << i;
+        continue;
+      }
+      expect_near(out[i], tensor_from_json(expected, kCPU), name + " output " + std::to_string(i));
+      Tensor term = out[i].mul(tensor_from_json(c.at("grad_outputs")[i], device_)).sum();
+      loss = loss.defined() ? loss.add(term) : term;
+    }
+    loss.backward();
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const json& g = c.at("grad_inputs")[i];
+      if (!g.is_null())
+        expect_near(inputs[i].grad(), tensor_from_json(g, kCPU), name + " grad input " + std::to_string(i));
+    }
+    for (auto& [key, value] : c.at("grad_params").items()) {
+      expect_near(module->get_tensor(key).grad(), tensor_from_json(value, kCPU), name + " grad " + key);
+    }
+  }
+}
+
+// The cells' gradients w.r.t. input, states and every parameter, first and second order: the parameters are
+// swapped for the checked inputs, which the cells read from their members.
+TD_DEVICE_TEST(RnnTest, CellsPassGradcheck) {
+  manual_seed(3);
+  const Tensor x = randn64({2, 3}), h = randn64({2, 4}), c = randn64({2, 4});
+  {
+    nn::RNNCell cell(3, 4, true, "tanh", kF64);
+    cell.to(device_);
+    expect_gradcheck(
+        "RNNCell",
+        [&](const std::vector<Tensor>& in) {
+          cell.weight_ih = in[2], cell.weight_hh = in[3], cell.bias_ih = in[4], cell.bias_hh = in[5];
+          return cell.forward_list({in[0], in[1]})[0];
+        },
+        {x, h, leaf(cell.weight_ih), leaf(cell.weight_hh), leaf(cell.bias_ih), leaf(cell.bias_hh)});
+  }
+  {
+    nn::LSTMCell cell(3, 4, true, kF64);
+    cell.to(device_);
+    expect_gradcheck(
+        "LSTMCell",
+        [&](const std::vector<Tensor>& in) {
+          cell.weight_ih = in[3], cell.weight_hh = in[4], cell.bias_ih = in[5], cell.bias_hh = in[6];
+          TensorList hc = cell.forward_list({in[0], in[1], in[2]});
+          return Tensor::cat({hc[0], hc[1].mul(0.5)}, 1);
+        },
+        {x, h, c, leaf(cell.weight_ih), leaf(cell.weight_hh), leaf(cell.bias_ih), leaf(cell.bias_hh)});
+  }
+  {
+    nn::GRUCell cell(3, 4, true, kF64);
+    cell.to(device_);
+    expect_gradcheck(
+        "GRUCell",
+        [&](const std::vector<Tensor>& in) {
+          cell.weight_ih = in[2], cell.weight_hh = in[3], cell.bias_ih = in[4], cell.bias_hh = in[5];
+          return cell.forward_list({in[0], in[1]})[0];
+        },
+        {x, h, leaf(cell.weight_ih), leaf(cell.weight_hh), leaf(cell.bias_ih), leaf(cell.bias_hh)});
+  }
+}
+
+// The sequence layers and attention w.r.t. their inputs and initial states (parameters: the golden cases).
+TD_DEVICE_TEST(RnnTest, LayersPassGradcheck) {
+  manual_seed(4);
+  auto lstm = std::make_shared<nn::LSTM>(
+      2, 3, nn::RNNOptions{.num_layers = 2, .bidirectional = true, .options = kF64});
+  lstm->to(device_);
+  expect_gradcheck("LSTM",
+                   [&](const std::vector<Tensor>& in) {
+                     nn::RNNOutput r = (*lstm)(in[0], in[1], in[2]);
+                     return Tensor::cat({r.output.flatten(), r.h_n.flatten(), r.c_n.flatten()});
+                   },
+                   {randn64({3, 2, 2}), randn64({4, 2, 3}), randn64({4, 2, 3})});
+  auto gru = std::make_shared<nn::GRU>(2, 3, nn::RNNOptions{.batch_first = true, .options = kF64});
+  gru->to(device_);
+  expect_gradcheck("GRU",
+                   [&](const std::vector<Tensor>& in) {
+                     nn::RNNOutput r = (*gru)(in[0], in[1]);
+                     return Tensor::cat({r.output.flatten(), r.h_n.flatten()});
+                   },
+                   {randn64({2, 3, 2}), randn64({1, 2, 3})});
+  const Tensor mask = randn64({3, 4}).detach();
+  expect_gradcheck("scaled_dot_product_attention",
+                   [&](const std::vector<Tensor>& in) {
+                     return F::scaled_dot_product_attention(in[0], in[1], in[2], mask);
+                   },
+                   {randn64({2, 3, 5}), randn64({2, 4, 5}), randn64({2, 4, 2})});
+  auto mha = std::make_shared<nn::MultiheadAttention>(4, 2, nn::MultiheadAttentionOptions{.options = kF64});
+  mha->to(device_);
+  expect_gradcheck("MultiheadAttention",
+                   [&](const std::vector<Tensor>& in) {
+                     auto [out, weights] = (*mha)(in[0], in[1], in[1]);
+                     return Tensor::cat({out.flatten(), weights.flatten()});
+                   },
+                   {randn64({3, 2, 4}), randn64({5, 2, 4})});
+}
+
+TD_DEVICE_TEST(RnnTest, DropoutBetweenLayersOnlyWhileTraining) {
+  manual_seed(5);
+  auto rnn = std::make_shared<nn::LSTM>(4, 8, nn::RNNOptions{.num_layers = 3, .dropout = 0.5});
+  rnn->to(device_);
+  const Tensor x = random::randn({5, 2, 4}).to(device_.str());
+  rnn->eval();
+  const Tensor a = (*rnn)(x).output, b = (*rnn)(x).output;
+  EXPECT_TRUE(a.equal(b).item<bool>());
+  rnn->train();
+  const Tensor c = (*rnn)(x).output, d = (*rnn)(x).output;
+  EXPECT_FALSE(c.equal(a).item<bool>());
+  EXPECT_FALSE(c.equal(d).item<bool>());
+  // The last layer's output is not dropped: a single layer ignores dropout.
+  auto single = std::make_shared<nn::GRU>(4, 8, nn::RNNOptions{.dropout = 0.5});
+  single->to(device_);
+  EXPECT_TRUE((*single)(x).output.equal((*single)(x).output).item<bool>());
+}
+
+TD_DEVICE_TEST(RnnTest, ShapesOfEveryLayout) {
+  auto lstm = std::make_shared<nn::LSTM>(
+      10, 20, nn::RNNOptions{.num_layers = 2, .batch_first = true, .bidirectional = true, .proj_size = 5});
+  lstm->to(device_);
+  nn::RNNOutput r = (*lstm)(zeros({3, 7, 10}).to(device_.str()));
+  EXPECT_EQ(r.output.shape(), (std::vector<int64_t>{3, 7, 10}));
+  EXPECT_EQ(r.h_n.shape(), (std::vector<int64_t>{4, 3, 5}));
+  EXPECT_EQ(r.c_n.shape(), (std::vector<int64_t>{4, 3, 20}));
+  r = (*lstm)(zeros({7, 10}).to(device_.str()));
+  EXPECT_EQ(r.output.shape(), (std::vector<int64_t>{7, 10}));
+  EXPECT_EQ(r.h_n.shape(), (std::vector<int64_t>{4, 5}));
+  auto enc = std::make_shared<nn::TransformerEncoder>(
+      std::make_shared<nn::TransformerEncoderLayer>(
+          16, 4, nn::TransformerEncoderLayerOptions{.dim_feedforward = 32}),
+      2);
+  enc->to(device_);
+  EXPECT_EQ((*enc)(zeros({6, 2, 16}).to(device_.str())).shape(), (std::vector<int64_t>{6, 2, 16}));
+  EXPECT_EQ((*enc)(zeros({6, 16}).to(device_.str())).shape(), (std::vector<int64_t>{6, 16}));
+}
+
+TEST(RnnParamsTest, NamesShapesAndInitialBoundsArePyTorchs) {
+  manual_seed(0);
+  nn::LSTM lstm(10, 20, {.num_layers = 2, .bidirectional = true});
+  std::vector<std::string> names;
+  for (const auto& [name, p] : lstm.named_parameters()) names.push_back(name);
+  EXPECT_THAT(names, ::testing::ElementsAre(
+                         "weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0", "weight_ih_l0_reverse",
+                         "weight_hh_l0_reverse", "bias_ih_l0_reverse", "bias_hh_l0_reverse", "weight_ih_l1",
+                         "weight_hh_l1", "bias_ih_l1", "bias_hh_l1", "weight_ih_l1_reverse",
+                         "weight_hh_l1_reverse", "bias_ih_l1_reverse", "bias_hh_l1_reverse"));
+  EXPECT_EQ(lstm.get_tensor("weight_ih_l0").shape(), (std::vector<int64_t>{80, 10}));
+  EXPECT_EQ(lstm.get_tensor("weight_ih_l1").shape(), (std::vector<int64_t>{80, 40}));
+  EXPECT_EQ(lstm.get_tensor("weight_hh_l1_reverse").shape(), (std::vector<int64_t>{80, 20}));
+  const double bound = 1 / std::sqrt(20.0);
+  for (const Tensor& p : lstm.parameters()) {
+    EXPECT_LE(p.abs().max().item<double>(), bound);
+    EXPECT_TRUE(p.requires_grad());
+  }
+  nn::LSTM proj(4, 6, {.bias = false, .proj_size = 2});
+  names.clear();
+  for (const auto& [name, p] : proj.named_parameters())
+    names.push_back(name + str(p.shape()[0], "x", p.shape()[1]));
+  EXPECT_THAT(names, ::testing::ElementsAre("weight_ih_l024x4", "weight_hh_l024x2", "weight_hr_l02x6"));
+  nn::GRUCell cell(3, 5, false);
+  EXPECT_EQ(cell.parameters().size(), 2u);
+  EXPECT_EQ(cell.weight_hh.shape(), (std::vector<int64_t>{15, 5}));
+
+  nn::MultiheadAttention mha(8, 2);
+  names.clear();
+  for (const auto& [name, p] : mha.named_parameters()) names.push_back(name);
+  EXPECT_THAT(names,
+              ::testing::ElementsAre("in_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"));
+  EXPECT_EQ(mha.in_proj_bias.abs().max().item<double>(), 0.0);
+  EXPECT_EQ(mha.out_proj->bias.abs().max().item<double>(), 0.0);
+  // xavier_uniform_ on [24, 8]: bound sqrt(6 / (8 + 24)).
+  EXPECT_LE(mha.in_proj_weight.abs().max().item<double>(), std::sqrt(6.0 / 32));
+  nn::MultiheadAttention separate(8, 2, {.bias = false, .kdim = 3, .vdim = 5});
+  names.clear();
+  for (const auto& [name, p] : separate.named_parameters()) names.push_back(name);
+  EXPECT_THAT(names,
+              ::testing::ElementsAre("q_proj_weight", "k_proj_weight", "v_proj_weight", "out_proj.weight"));
+}
+
+TEST(RnnReprTest, MatchesPyTorch) {
+  EXPECT_EQ(nn::LSTM(10, 20, {.num_layers = 2, .batch_first = true, .bidirectional = true}).repr(),
+            "LSTM(10, 20, num_layers=2, batch_first=True, bidirectional=True)");
+  EXPECT_EQ(nn::GRU(3, 4, {.num_layers = 2, .dropout = 0.5}).repr(), "GRU(3, 4, num_layers=2, dropout=0.5)");
+  EXPECT_EQ(nn::RNN(3, 4, {.nonlinearity = "relu", .bias = false}).repr(), "RNN(3, 4, bias=False)");
+  EXPECT_EQ(nn::LSTM(3, 4, {.proj_size = 2}).repr(), "LSTM(3, 4, proj_size=2)");
+  EXPECT_EQ(nn::RNNCell(3, 4, false, "relu").repr(), "RNNCell(3, 4, bias=False, nonlinearity=relu)");
+  EXPECT_EQ(nn::LSTMCell(3, 4).repr(), "LSTMCell(3, 4)");
+  EXPECT_EQ(nn::GRUCell(3, 4, false).repr(), "GRUCell(3, 4, bias=False)");
+  EXPECT_EQ(nn::TransformerEncoderLayer(512, 8).repr(),
+            "TransformerEncoderLayer(\n"
+            "  (self_attn): MultiheadAttention(\n"
+            "    (out_proj): NonDynamicallyQuantizableLinear(in_features=512, out_features=512, bias=True)\n"
+            "  )\n"
+            "  (linear1): Linear(in_features=512, out_features=2048, bias=True)\n"
+            "  (dropout): Dropout(p=0.1, inplace=False)\n"
+            "  (linear2): Linear(in_features=2048, out_features=512, bias=True)\n"
+            "  (norm1): LayerNorm((512,), eps=1e-05, elementwise_affine=True)\n"
+            "  (norm2): LayerNorm((512,), eps=1e-05, elementwise_affine=True)\n"
+            "  (dropout1): Dropout(p=0.1, inplace=False)\n"
+            "  (dropout2): Dropout(p=0.1, inplace=False)\n"
+            ")");
+}
+
+TEST(RnnErrorTest, ArgumentsAreCheckedWithPyTorchWords) {
+  auto lstm = std::make_shared<nn::LSTM>(10, 20, nn::RNNOptions{.num_layers = 2});
+  EXPECT_THAT(message_of([&] {
+                (*lstm)(zeros({5, 3, 7}));
+              }),
+              HasSubstr("[LSTM] input.size(-1) must be equal to input_size. Expected 10, got 7"));
+  EXPECT_THAT(message_of([&] {
+                (*lstm)(zeros({5, 3, 10}), zeros({1, 3, 20}), zeros({2, 3, 20}));
+              }),
+              HasSubstr("[LSTM] Expected hidden[0] size (2, 3, 20), got [1, 3, 20]"));
+  EXPECT_THAT(message_of([&] {
+                (*lstm)(zeros({5, 3, 10}), zeros({2, 3, 20}), zeros({2, 4, 20}));
+              }),
+              HasSubstr("[LSTM] Expected hidden[1] size (2, 3, 20), got [2, 4, 20]"));
+  EXPECT_THAT(message_of([&] {
+                (*lstm)(zeros({5, 3, 10}), zeros({2, 3, 20}));
+              }),
+              HasSubstr("[LSTM] give both h0 and c0, or neither"));
+  EXPECT_THAT(
+      message_of([&] {
+        (*lstm)(zeros({5, 3, 10}), zeros({3, 20}), zeros({3, 20}));
+      }),
+      HasSubstr("[LSTM] For batched 3-D input, hx and cx should also be 3-D but got (2-D, 2-D) tensors"));
+  EXPECT_THAT(message_of([&] {
+                (*lstm)(zeros({2, 5, 3, 10}));
+              }),
+              HasSubstr("[LSTM] Expected input to be 2-D (unbatched) or 3-D but received 4-D tensor"));
+  auto gru = std::make_shared<nn::GRU>(4, 6);
+  EXPECT_THAT(message_of([&] {
+                (*gru)(zeros({5, 4}), zeros({1, 2, 6}));
+              }),
+              HasSubstr("[GRU] For unbatched 2-D input, hx should also be 2-D but got 3-D tensor"));
+  EXPECT_THAT(message_of([&] {
+                (*gru)(zeros({5, 2, 4}), zeros({1, 3, 6}));
+              }),
+              HasSubstr("[GRU] Expected hidden size (1, 2, 6), got [1, 3, 6]"));
+  EXPECT_THAT(message_of([] { nn::RNN(3, 4, {.nonlinearity = "sigmoid"}); }),
+              HasSubstr("[RNN] Unknown nonlinearity 'sigmoid'. Select from 'tanh' or 'relu'."));
+  EXPECT_THAT(
+      message_of([] { nn::LSTM(3, 4, {.dropout = 1.5}); }),
+      HasSubstr("[LSTM] dropout should be a number in range [0, 1] representing the probability of an "
+                "element being zeroed"));
+  EXPECT_THAT(message_of([] { nn::GRU(3, 4, {.proj_size = 2}); }),
+              HasSubstr("[GRU] proj_size argument is only supported for LSTM, not RNN or GRU"));
+  EXPECT_THAT(message_of([] { nn::LSTM(3, 4, {.proj_size = 4}); }),
+              HasSubstr("[LSTM] proj_size has to be smaller than hidden_size"));
+  EXPECT_THAT(message_of([] { nn::LSTM(3, 0); }),
+              HasSubstr("[LSTM] hidden_size must be greater than zero, got 0"));
+  EXPECT_THAT(message_of([] { nn::RNNCell(3, 4, true, "gelu"); }),
+              HasSubstr("[RNNCell] Unknown nonlinearity: gelu"));
+
+  auto cell = std::make_shared<nn::LSTMCell>(3, 4);
+  EXPECT_THAT(message_of([&] {
+                (*cell)(zeros({2, 2, 3}));
+              }),
+              HasSubstr("[LSTMCell] Expected input to be 1-D or 2-D but received 3-D tensor"));
+  EXPECT_THAT(message_of([&] {
+                (*cell)(zeros({2, 5}));
+              }),
+              HasSubstr("[LSTMCell] input has inconsistent input_size: got 5, expected 3"));
+  EXPECT_THAT(message_of([&] {
+                (*cell)(zeros({2, 3}), zeros({3, 4}), zeros({3, 4}));
+              }),
+              HasSubstr("[LSTMCell] Input batch size 2 doesn't match hidden0 batch size 3"));
+  EXPECT_THAT(message_of([&] {
+                (*cell)(zeros({2, 3}), zeros({2, 4}), zeros({2, 5}));
+              }),
+              HasSubstr("[LSTMCell] hidden1 has inconsistent hidden_size: got 5, expected 4"));
+
+  EXPECT_THAT(message_of([] { nn::MultiheadAttention(10, 3); }),
+              HasSubstr("[MultiheadAttention] embed_dim must be divisible by num_heads"));
+  auto mha = std::make_shared<nn::MultiheadAttention>(8, 2);
+  const Tensor q = zeros({4, 2, 8}), kv = zeros({6, 2, 8});
+  EXPECT_THAT(
+      message_of([&] {
+        (*mha)(q, kv, kv, {}, true, zeros({4, 5}));
+      }),
+      HasSubstr("[MultiheadAttention] The shape of the 2D attn_mask is [4, 5], but should be (4, 6)."));
+  EXPECT_THAT(message_of([&] {
+                (*mha)(q, kv, kv, {}, true, zeros({2, 4, 6}));
+              }),
+              HasSubstr("The shape of the 3D attn_mask is [2, 4, 6], but should be (4, 4, 6)."));
+  EXPECT_THAT(message_of([&] {
+                (*mha)(q, kv, kv, zeros({2, 5}, {.dtype = DType::kBool}));
+              }),
+              HasSubstr("[MultiheadAttention] expecting key_padding_mask shape of (2, 6), but got [2, 5]"));
+  EXPECT_THAT(message_of([&] {
+                (*mha)(zeros({4, 2, 6}), kv, kv);
+              }),
+              HasSubstr("[MultiheadAttention] was expecting embedding dimension of 8, but got 6"));
+  EXPECT_THAT(message_of([&] {
+                (*mha)(q, kv, kv, {}, true, zeros({4, 6}, {.dtype = DType::kInt64}));
+              }),
+              HasSubstr("Only float and bool types are supported for attn_mask, not int64"));
+  EXPECT_THAT(message_of([] { nn::TransformerEncoderLayer(8, 2, {.activation = "tanh"}); }),
+              HasSubstr("[TransformerEncoderLayer] activation should be relu/gelu, not tanh"));
+  EXPECT_THAT(
+      message_of([&] {
+        F::scaled_dot_product_attention(q, q, q, zeros({2, 4, 4}, {.dtype = DType::kBool}), 0.0, true);
+      }),
+      HasSubstr("[scaled_dot_product_attention] is_causal=True excludes an explicit attn_mask"));
+  EXPECT_THAT(message_of([&] { F::scaled_dot_product_attention(q, kv.narrow(2, 0, 5), kv); }),
+              HasSubstr("[scaled_dot_product_attention] query and key must have the same last dim"));
+}
+
+TEST(RnnModuleTest, HooksSeeEveryInputAndOutput) {
+  auto lstm = std::make_shared<nn::LSTM>(3, 4);
+  size_t seen_inputs = 0, seen_outputs = 0, grads = 0;
+  lstm->register_forward_hook([&](nn::Module&, const TensorList& in, TensorList& out) {
+    seen_inputs = in.size();
+    seen_outputs = out.size();
+  });
+  lstm->register_full_backward_hook(
+      [&](nn::Module&, TensorList& grad_input, const TensorList&) { grads = grad_input.size(); });
+  Tensor x = random::randn({5, 2, 3}).requires_grad_();
+  nn::RNNOutput r = (*lstm)(x);
+  r.output.sum().add(r.c_n.sum()).backward();
+  EXPECT_EQ(seen_inputs, 3u);
+  EXPECT_EQ(seen_outputs, 3u);
+  EXPECT_EQ(grads, 3u);
+  EXPECT_TRUE(x.grad().defined());
+}
+
+TEST(RnnModuleTest, TransformerEncoderClonesTheLayer) {
+  manual_seed(1);
+  auto layer = std::make_shared<nn::TransformerEncoderLayer>(
+      8, 2, nn::TransformerEncoderLayerOptions{.dim_feedforward = 16});
+  nn::TransformerEncoder enc(layer, 2, nn::detail::layer_norm_stand_in(8));
+  auto& l0 = dynamic_cast<nn::TransformerEncoderLayer&>((*enc.layers)[0]);
+  auto& l1 = dynamic_cast<nn::TransformerEncoderLayer&>((*enc.layers)[1]);
+  EXPECT_TRUE(l0.linear1->weight.equal(layer->linear1->weight).item<bool>());
+  EXPECT_TRUE(l1.self_attn->in_proj_weight.equal(layer->self_attn->in_proj_weight).item<bool>());
+  EXPECT_FALSE(l0.linear1->weight.is_same(l1.linear1->weight));
+  EXPECT_EQ(enc.state_dict().size(), 2 * 12 + 2u);
+  EXPECT_EQ(enc.state_dict().back().first, "norm.bias");
+}
+
+TD_INSTANTIATE_DEVICES(RnnTest);
+
+}  // namespace
+}  // namespace td
