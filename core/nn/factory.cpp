@@ -8,10 +8,12 @@
 
 #include "core/error.h"
 #include "core/nn/activation.h"
+#include "core/nn/attention.h"
 #include "core/nn/conv.h"
 #include "core/nn/loss.h"
 #include "core/nn/modules.h"
 #include "core/nn/pooling.h"
+#include "core/nn/rnn.h"
 
 namespace td::nn {
 
@@ -289,6 +291,64 @@ const std::map<std::string, ModuleDef, std::less<>>& table() {
       return as_module(std::make_shared<FractionalMaxPool2d>(a.ints("kernel_size"), a.ints("output_size"),
                                                              a.floats("output_ratio"), a.flag("return_indices")));
     });
+    // Recurrent and attention layers.
+    auto rnn_options = [](B a) {
+      RNNOptions o;
+      o.num_layers = a.integer("num_layers");
+      o.bias = a.flag("bias");
+      o.batch_first = a.flag("batch_first");
+      o.dropout = a.number("dropout");
+      o.bidirectional = a.flag("bidirectional");
+      return o;
+    };
+    def("RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True, batch_first=False, "
+        "dropout=0.0, bidirectional=False)",
+        [=](B a) {
+          RNNOptions o = rnn_options(a);
+          o.nonlinearity = a.text("nonlinearity");
+          return as_module(std::make_shared<RNN>(a.integer("input_size"), a.integer("hidden_size"), o));
+        });
+    def("LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, "
+        "bidirectional=False, proj_size=0)",
+        [=](B a) {
+          RNNOptions o = rnn_options(a);
+          o.proj_size = a.integer("proj_size");
+          return as_module(std::make_shared<LSTM>(a.integer("input_size"), a.integer("hidden_size"), o));
+        });
+    def("GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0, bidirectional=False)",
+        [=](B a) { return as_module(std::make_shared<GRU>(a.integer("input_size"), a.integer("hidden_size"), rnn_options(a))); });
+    def("RNNCell(input_size, hidden_size, bias=True, nonlinearity='tanh')", [](B a) {
+      return as_module(std::make_shared<RNNCell>(a.integer("input_size"), a.integer("hidden_size"), a.flag("bias"),
+                                                 a.text("nonlinearity")));
+    });
+    def("LSTMCell(input_size, hidden_size, bias=True)", [](B a) {
+      return as_module(std::make_shared<LSTMCell>(a.integer("input_size"), a.integer("hidden_size"), a.flag("bias")));
+    });
+    def("GRUCell(input_size, hidden_size, bias=True)", [](B a) {
+      return as_module(std::make_shared<GRUCell>(a.integer("input_size"), a.integer("hidden_size"), a.flag("bias")));
+    });
+    def("MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, kdim=None, vdim=None, batch_first=False)",
+        [](B a) {
+          MultiheadAttentionOptions o;
+          o.dropout = a.number("dropout");
+          o.bias = a.flag("bias");
+          o.kdim = a.optional_integer("kdim").value_or(0);
+          o.vdim = a.optional_integer("vdim").value_or(0);
+          o.batch_first = a.flag("batch_first");
+          return as_module(std::make_shared<MultiheadAttention>(a.integer("embed_dim"), a.integer("num_heads"), o));
+        });
+    def("TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1, activation='relu', "
+        "layer_norm_eps=1e-05, batch_first=False, norm_first=False)",
+        [](B a) {
+          TransformerEncoderLayerOptions o;
+          o.dim_feedforward = a.integer("dim_feedforward");
+          o.dropout = a.number("dropout");
+          o.activation = a.text("activation");
+          o.layer_norm_eps = a.number("layer_norm_eps");
+          o.batch_first = a.flag("batch_first");
+          o.norm_first = a.flag("norm_first");
+          return as_module(std::make_shared<TransformerEncoderLayer>(a.integer("d_model"), a.integer("nhead"), o));
+        });
     // Losses (without the deprecated size_average and reduce).
     def("MSELoss(reduction='mean')", [](B a) { return as_module(std::make_shared<MSELoss>(a.text("reduction"))); });
     def("L1Loss(reduction='mean')", [](B a) { return as_module(std::make_shared<L1Loss>(a.text("reduction"))); });

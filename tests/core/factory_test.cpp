@@ -41,6 +41,9 @@ TEST(ModuleFactoryTest, BuildsAsPyTorchCallsDo) {
   EXPECT_EQ(repr_of("CrossEntropyLoss", {}, {{"label_smoothing", Scalar(0.1)}}), "CrossEntropyLoss()");
   EXPECT_EQ(repr_of("Flatten", {}), "Flatten(start_dim=1, end_dim=-1)");
   EXPECT_EQ(repr_of("AdaptiveAvgPool2d", {int_list({5, 7})}), "AdaptiveAvgPool2d(output_size=(5, 7))");
+  EXPECT_EQ(repr_of("LSTM", {Scalar(10), Scalar(20)}, {{"num_layers", Scalar(2)}, {"batch_first", Scalar(true)},
+                                                       {"bidirectional", Scalar(true)}}),
+            "LSTM(10, 20, num_layers=2, batch_first=True, bidirectional=True)");
   // The built module works: a Linear without bias has one parameter.
   auto fc = nn::create_module("Linear", {Scalar(3), Scalar(2), Scalar(false)});
   EXPECT_EQ(fc->parameters().size(), 1u);
