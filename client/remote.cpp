@@ -24,6 +24,14 @@ constexpr int kFlushCommands = 512;
 constexpr size_t kFlushBytes = 1 << 20;
 constexpr int kMaxMessageBytes = 8 << 20;
 
+// The hook event whose callback this thread is running (0: none): commands it issues are tagged with it.
+thread_local uint64_t current_hook_event = 0;
+struct HookEventScope {
+  explicit HookEventScope(uint64_t event) : previous(current_hook_event) { current_hook_event = event; }
+  ~HookEventScope() { current_hook_event = previous; }
+  uint64_t previous;
+};
+
 Error from_status(const grpc::Status& s) {
   return Error(static_cast<ErrorCode>(static_cast<int>(s.error_code())), s.error_message());
 }
@@ -95,10 +103,12 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     return next_handle_++;
   }
 
-  /// Appends a command; flushes when the batch is large.
+  /// Appends a command; flushes when the batch is large. A command issued by a hook callback carries the
+  /// event it answers, so the server runs it while the hook waits.
   void push(pb::Command cmd) {
     std::lock_guard lock(write_mu_);
     cmd.set_seq(next_seq_++);
+    if (current_hook_event != 0) cmd.set_hook_event(current_hook_event);
     batch_bytes_ += cmd.ByteSizeLong();
     *batch_.add_commands() = std::move(cmd);
     if (batch_.commands_size() >= kFlushCommands || batch_bytes_ >= kFlushBytes) flush_locked();
@@ -140,10 +150,14 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
       cv_.wait(lock, [&] { return waiters_[request_id].done || !hook_events_.empty() || broken_; });
       // Hook events that arrived before the completion run first: they came earlier on the stream.
       if (!hook_events_.empty()) {
-        pb::HookEvent ev = std::move(hook_events_.front());
+        pb::ServerMessage ev = std::move(hook_events_.front());
         hook_events_.pop_front();
         lock.unlock();
-        run_hook(ev);
+        if (ev.has_hook()) {
+          run_hook(ev.hook());
+        } else {
+          run_module_hook(ev.module_hook());
+        }
         lock.lock();
         continue;
       }
@@ -171,10 +185,17 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     hooks_[id] = std::move(fn);
     return id;
   }
+  uint64_t add_module_hook(RemoteModuleHook fn) {
+    std::lock_guard lock(mu_);
+    uint64_t id = next_hook_++;
+    module_hooks_[id] = std::move(fn);
+    return id;
+  }
   void remove_hook(uint64_t id) {
     {
       std::lock_guard lock(mu_);
       hooks_.erase(id);
+      module_hooks_.erase(id);
     }
     pb::Command cmd;
     cmd.mutable_remove_hook()->set_hook_id(id);
@@ -201,6 +222,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     std::optional<Tensor> replacement;
     std::exception_ptr failure;
     try {
+      HookEventScope scope(ev.event_id());
       if (fn) replacement = fn(grad);
     } catch (...) {
       failure = std::current_exception();  // still reply first, so the server's backward is not left waiting
@@ -209,6 +231,37 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
       pb::Command reply;
       reply.mutable_hook_reply()->set_event_id(ev.event_id());
       if (replacement && replacement->defined()) reply.mutable_hook_reply()->set_replacement(replacement->handle());
+      push(std::move(reply));
+      flush();
+    }
+    if (failure) std::rethrow_exception(failure);
+  }
+
+  void run_module_hook(const pb::ModuleHookEvent& ev) {
+    RemoteModuleHook fn;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = module_hooks_.find(ev.hook_id()); it != module_hooks_.end()) fn = it->second;
+    }
+    auto list = [&](const google::protobuf::RepeatedField<uint64_t>& handles) {
+      std::vector<Tensor> out;
+      for (uint64_t h : handles) out.push_back(h ? Tensor(std::make_shared<Tensor::Ref>(weak_from_this(), h)) : Tensor());
+      return out;
+    };
+    std::optional<std::vector<Tensor>> replacement;
+    std::exception_ptr failure;
+    try {
+      HookEventScope scope(ev.event_id());
+      if (fn) replacement = fn(list(ev.inputs()), list(ev.outputs()));
+    } catch (...) {
+      failure = std::current_exception();  // reply first, so the server is not left waiting
+    }
+    if (ev.mode() == pb::HOOK_MODE_BLOCKING) {
+      pb::Command reply;
+      reply.mutable_hook_reply()->set_event_id(ev.event_id());
+      if (replacement) {
+        for (const Tensor& t : *replacement) reply.mutable_hook_reply()->add_replacements(t.defined() ? t.handle() : 0);
+      }
       push(std::move(reply));
       flush();
     }
@@ -255,7 +308,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
           w.done = true;
           break;
         }
-        case pb::ServerMessage::kHook: hook_events_.push_back(msg.hook()); break;
+        case pb::ServerMessage::kHook:
+        case pb::ServerMessage::kModuleHook: hook_events_.push_back(msg); break;
         default: break;
       }
       cv_.notify_all();
@@ -283,7 +337,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   std::condition_variable cv_;
   std::unordered_map<uint64_t, Waiter> waiters_;
   std::unordered_map<uint64_t, RemoteTensorHook> hooks_;
-  std::deque<pb::HookEvent> hook_events_;
+  std::unordered_map<uint64_t, RemoteModuleHook> module_hooks_;
+  std::deque<pb::ServerMessage> hook_events_;  // HookEvent and ModuleHookEvent messages, in arrival order
   std::optional<Error> async_error_;
   uint64_t next_request_ = 1;
   uint64_t next_hook_ = 1;
@@ -306,6 +361,7 @@ pb::ServerMessage request(SessionState& s, const std::function<void(pb::Command&
   return std::move(*w.info);
 }
 std::weak_ptr<SessionState> weak_of(SessionState& s) { return s.weak_from_this(); }
+uint64_t add_module_hook(SessionState& s, RemoteModuleHook fn) { return s.add_module_hook(std::move(fn)); }
 Tensor tensor_of(SessionState& s, uint64_t handle) {
   return Tensor(std::make_shared<Tensor::Ref>(s.weak_from_this(), handle));
 }

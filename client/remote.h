@@ -49,6 +49,13 @@ class RemoteHookHandle {
 
 /// A remote hook: sees the gradient (a remote tensor) and may return a replacement.
 using RemoteTensorHook = std::function<std::optional<Tensor>(const Tensor& grad)>;
+/// A remote module hook, given two lists: (inputs, {}) for a forward pre-hook, which may return new inputs;
+/// (inputs, outputs) for a forward hook, which may return new outputs; (grad_input, grad_output) for a full
+/// backward hook, which may return a new grad_input; ({}, grad_output) for a backward pre-hook, which may return
+/// a new grad_output. Undefined tensors stand for absent gradients; an undefined tensor in a returned list
+/// keeps that entry.
+using RemoteModuleHook =
+    std::function<std::optional<std::vector<Tensor>>(const std::vector<Tensor>& first, const std::vector<Tensor>& second)>;
 
 /// A handle to a tensor in a server session. Copies share the handle; the last copy releases it.
 class Tensor : public TensorMethods<Tensor> {

@@ -19,6 +19,8 @@ tensord::v1::ServerMessage request(SessionState& s,
                                    const std::function<void(tensord::v1::Command&, uint64_t request_id)>& fill);
 /// The session state as a weak pointer (for objects that release their server side when destroyed).
 std::weak_ptr<SessionState> weak_of(SessionState& s);
+/// Registers a module hook callback on the client; returns its hook id (for RegisterModuleHookCommand).
+uint64_t add_module_hook(SessionState& s, RemoteModuleHook fn);
 /// A remote tensor owning `handle` (released when its last copy goes).
 Tensor tensor_of(SessionState& s, uint64_t handle);
 /// An op argument in the protocol's form.

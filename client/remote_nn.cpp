@@ -202,6 +202,30 @@ void Layer::train(bool mode) {
 
 std::string Layer::repr() { return describe().repr; }
 
+RemoteHookHandle Layer::add_hook(int kind, RemoteModuleHook hook, bool blocking) {
+  const uint64_t hook_id = internal::add_module_hook(*state_, std::move(hook));
+  pb::Command cmd;
+  auto* c = cmd.mutable_register_module_hook();
+  c->set_hook_id(hook_id);
+  c->set_module(id_);
+  c->set_kind(static_cast<pb::ModuleHookKind>(kind));
+  c->set_mode(blocking ? pb::HOOK_MODE_BLOCKING : pb::HOOK_MODE_OBSERVE);
+  internal::push(*state_, std::move(cmd));
+  return RemoteHookHandle(weak_, hook_id);
+}
+RemoteHookHandle Layer::register_forward_pre_hook(RemoteModuleHook hook, bool blocking) {
+  return add_hook(pb::MODULE_HOOK_FORWARD_PRE, std::move(hook), blocking);
+}
+RemoteHookHandle Layer::register_forward_hook(RemoteModuleHook hook, bool blocking) {
+  return add_hook(pb::MODULE_HOOK_FORWARD, std::move(hook), blocking);
+}
+RemoteHookHandle Layer::register_full_backward_hook(RemoteModuleHook hook, bool blocking) {
+  return add_hook(pb::MODULE_HOOK_FULL_BACKWARD, std::move(hook), blocking);
+}
+RemoteHookHandle Layer::register_full_backward_pre_hook(RemoteModuleHook hook, bool blocking) {
+  return add_hook(pb::MODULE_HOOK_FULL_BACKWARD_PRE, std::move(hook), blocking);
+}
+
 std::shared_ptr<Layer> layer(Session& session, const std::string& type, std::vector<Value> args, const Kwargs& kwargs) {
   return std::make_shared<Layer>(session, type, std::move(args), kwargs);
 }

@@ -85,6 +85,13 @@ class Layer : public Module {
   std::string repr() override;
   /// How many outputs call() returns (2 for a pooling layer with return_indices).
   void set_outputs(size_t n) { outputs_ = n; }
+  /// Module hooks that run here, on the client, when the server-held module fires them (see
+  /// RemoteModuleHook for what each sees and may replace). Blocking hooks hold the server until they return
+  /// and may issue ops and read values; observe-only ones cannot replace anything.
+  RemoteHookHandle register_forward_pre_hook(RemoteModuleHook hook, bool blocking = true);
+  RemoteHookHandle register_forward_hook(RemoteModuleHook hook, bool blocking = true);
+  RemoteHookHandle register_full_backward_hook(RemoteModuleHook hook, bool blocking = true);
+  RemoteHookHandle register_full_backward_pre_hook(RemoteModuleHook hook, bool blocking = true);
 
  private:
   struct Description {
@@ -93,6 +100,7 @@ class Layer : public Module {
   };
   const Description& describe();
   Tensor tensor_named(const std::string& name);
+  RemoteHookHandle add_hook(int kind, RemoteModuleHook hook, bool blocking);
 
   SessionState* state_;
   std::weak_ptr<SessionState> weak_;

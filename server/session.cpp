@@ -2,6 +2,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 #include <unordered_set>
 
 #include "core/tensor_impl.h"
@@ -41,6 +43,7 @@ std::string_view command_kind(const pb::Command& cmd) {
     case pb::Command::kSchedulerStep: return "scheduler_step";
     case pb::Command::kDescribeOptimizer: return "describe_optimizer";
     case pb::Command::kReleaseOptimizer: return "release_optimizer";
+    case pb::Command::kRegisterModuleHook: return "register_module_hook";
     default: return "unknown";
   }
 }
@@ -112,15 +115,25 @@ void Session::run_inline(const pb::CommandBatch& batch) {
   drain();
 }
 
-std::optional<pb::Command> Session::next_command(std::optional<Clock::time_point> deadline) {
+std::optional<pb::Command> Session::next_command(std::optional<Clock::time_point> deadline, uint64_t event) {
   std::unique_lock lock(mu_);
-  if (deadline) {
-    // Inside a blocking hook: wait for the client's commands, its reply among them.
-    inbox_cv_.wait_until(lock, *deadline, [&] { return !inbox_.empty() || closed_ || !sink_; });
+  if (!deadline) {
+    if (inbox_.empty()) return std::nullopt;
+    pb::Command c = std::move(inbox_.front());
+    inbox_.pop_front();
+    return c;
   }
-  if (inbox_.empty()) return std::nullopt;
-  pb::Command c = std::move(inbox_.front());
-  inbox_.pop_front();
+  // Inside a blocking hook: wait for the commands its callback issues, the reply among them; other commands
+  // stay queued in order.
+  auto ours = [&] {
+    return std::find_if(inbox_.begin(), inbox_.end(),
+                        [&](const pb::Command& c) { return c.has_hook_reply() || (event && c.hook_event() == event); });
+  };
+  inbox_cv_.wait_until(lock, *deadline, [&] { return ours() != inbox_.end() || closed_ || !sink_; });
+  auto it = ours();
+  if (it == inbox_.end()) return std::nullopt;
+  pb::Command c = std::move(*it);
+  inbox_.erase(it);
   return c;
 }
 
@@ -188,7 +201,9 @@ void Session::execute(const pb::Command& cmd) {
         }
         break;
       case pb::Command::kHookReply:
-        hook_replies_[cmd.hook_reply().event_id()] = cmd.hook_reply().replacement();
+        hook_replies_[cmd.hook_reply().event_id()] =
+            HookReplyValue{cmd.hook_reply().replacement(),
+                           {cmd.hook_reply().replacements().begin(), cmd.hook_reply().replacements().end()}};
         break;
       case pb::Command::kSync: {
         pb::ServerMessage m;
@@ -212,6 +227,7 @@ void Session::execute(const pb::Command& cmd) {
       case pb::Command::kSchedulerStep:
       case pb::Command::kDescribeOptimizer:
       case pb::Command::kReleaseOptimizer: run_nn(cmd); break;
+      case pb::Command::kRegisterModuleHook: register_module_hook(cmd.register_module_hook()); break;
       default: throw Error(ErrorCode::kInvalidArgument, str("command ", cmd.seq(), " has no kind"));
     }
   } catch (const Error& e) {
@@ -382,11 +398,19 @@ Tensor Session::on_hook(uint64_t hook_id, pb::HookMode mode, const Tensor& grad)
   ev->set_mode(mode);
   send(m);
   if (mode == pb::HOOK_MODE_OBSERVE) return Tensor();
+  const uint64_t replacement = wait_hook_reply(event_id, hook_id, "backward", {grad_handle}).replacement;
+  if (observer_) observer_->on_hook_event(seconds_since(start), true);
+  if (replacement == 0) return Tensor();
+  return resolve(replacement, "hook_reply", "replacement");
+}
 
-  // Blocking: keep executing this client's commands (its callback may issue ops and item()) until the reply.
-  auto deadline = Clock::now() + options_.hook_timeout;
+Session::HookReplyValue Session::wait_hook_reply(uint64_t event_id, uint64_t hook_id, std::string_view what,
+                                                 const std::vector<uint64_t>& temporaries) {
+  // Keep executing this client's commands (its callback may issue ops and item()) until the reply.
+  auto start = Clock::now();
+  auto deadline = start + options_.hook_timeout;
   while (!hook_replies_.contains(event_id)) {
-    auto cmd = next_command(deadline);
+    auto cmd = next_command(deadline, event_id);
     if (cmd) {
       execute(*cmd);
       continue;
@@ -396,23 +420,19 @@ Tensor Session::on_hook(uint64_t hook_id, pb::HookMode mode, const Tensor& grad)
       std::lock_guard lock(mu_);
       gone = closed_ || !sink_;
     }
-    handles_.erase(grad_handle);
+    if (!gone && Clock::now() < deadline) continue;
+    for (uint64_t h : temporaries) handles_.erase(h);
     if (observer_) observer_->on_hook_event(seconds_since(start), false);
     if (gone) {
       throw Error(ErrorCode::kUnavailable,
-                  str("[backward] hook ", hook_id, " got no reply: the client detached while it was running"));
+                  str("[", what, "] hook ", hook_id, " got no reply: the client detached while it was running"));
     }
-    if (Clock::now() >= deadline) {
-      throw Error(ErrorCode::kDeadlineExceeded,
-                  str("[backward] hook ", hook_id, " got no reply within ",
-                      std::chrono::duration<double>(options_.hook_timeout).count(), " s"));
-    }
+    throw Error(ErrorCode::kDeadlineExceeded, str("[", what, "] hook ", hook_id, " got no reply within ",
+                                                  std::chrono::duration<double>(options_.hook_timeout).count(), " s"));
   }
-  uint64_t replacement = hook_replies_[event_id];
+  HookReplyValue reply = std::move(hook_replies_[event_id]);
   hook_replies_.erase(event_id);
-  if (observer_) observer_->on_hook_event(seconds_since(start), true);
-  if (replacement == 0) return Tensor();
-  return resolve(replacement, "hook_reply", "replacement");
+  return reply;
 }
 
 void Session::grad(const pb::GradCommand& cmd) {

@@ -60,6 +60,8 @@ struct SessionOptions {
 /// Handles at or above this id are assigned by the server (hook gradients); clients use ids below it.
 inline constexpr uint64_t kServerHandleBit = uint64_t{1} << 63;
 
+using TensorList = std::vector<Tensor>;
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(std::string id, SessionOptions options, boost::asio::thread_pool& pool, SessionObserver* observer);
@@ -106,6 +108,10 @@ class Session : public std::enable_shared_from_this<Session> {
     HookHandle handle;
     pb::HookMode mode;
   };
+  struct HookReplyValue {
+    uint64_t replacement = 0;            // a tensor hook's (0 = keep)
+    std::vector<uint64_t> replacements;  // a module hook's (empty = keep)
+  };
 
   /// Runs every queued command (on the strand, or inline for run_inline).
   void drain();
@@ -137,9 +143,21 @@ class Session : public std::enable_shared_from_this<Session> {
   void fail(const pb::Command& cmd, const Error& error);
   /// The gradient hook body: sends the event and, for blocking hooks, runs commands until the reply.
   Tensor on_hook(uint64_t hook_id, pb::HookMode mode, const Tensor& grad);
+  /// Runs this client's commands until the reply to event_id arrives; fails after the hook timeout or when
+  /// the client goes, erasing `temporaries` (the event's server handles) first.
+  HookReplyValue wait_hook_reply(uint64_t event_id, uint64_t hook_id, std::string_view what,
+                                 const std::vector<uint64_t>& temporaries);
+  void register_module_hook(const pb::RegisterModuleHookCommand& cmd);
+  /// A module hook firing: sends the event with the tensors under new server handles and, for blocking
+  /// hooks, puts the reply's replacements into *replace.
+  void on_module_hook(uint64_t hook_id, pb::ModuleHookKind kind, pb::HookMode mode, const TensorList& inputs,
+                      const TensorList& outputs, TensorList* replace);
   void send(const pb::ServerMessage& message);
   void update_counters();
-  std::optional<pb::Command> next_command(std::optional<std::chrono::steady_clock::time_point> deadline);
+  /// The next queued command; inside a blocking hook (deadline set), the next one issued for `event` (or a
+  /// hook reply), waiting for it until the deadline.
+  std::optional<pb::Command> next_command(std::optional<std::chrono::steady_clock::time_point> deadline,
+                                          uint64_t event = 0);
 
   const std::string id_;
   const SessionOptions options_;
@@ -160,7 +178,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<uint64_t, Slot> handles_;
   std::unordered_map<uint64_t, Upload> uploads_;
   std::unordered_map<uint64_t, Hook> hooks_;
-  std::unordered_map<uint64_t, uint64_t> hook_replies_;  // event id -> replacement handle (0 = keep)
+  std::unordered_map<uint64_t, HookReplyValue> hook_replies_;  // by event id
   std::unordered_map<uint64_t, std::shared_ptr<nn::Module>> modules_;
   std::unordered_map<uint64_t, std::shared_ptr<optim::Optimizer>> optimizers_;
   struct SchedulerSlot {

@@ -151,3 +151,86 @@ void Session::create_scheduler(const pb::CreateSchedulerCommand& c) {
 }
 
 }  // namespace td::server
+
+namespace td::server {
+
+void Session::register_module_hook(const pb::RegisterModuleHookCommand& cmd) {
+  nn::Module& m = module_at(cmd.module(), "register_module_hook");
+  TD_CHECK(!hooks_.contains(cmd.hook_id()), ErrorCode::kAlreadyExists, "[register_module_hook] hook id ",
+           cmd.hook_id(), " is already registered");
+  const uint64_t id = cmd.hook_id();
+  const pb::HookMode mode = cmd.mode();
+  // Hooks live in the module (and, for backward hooks, in graphs) that may outlive the session: hold it weakly.
+  std::weak_ptr<Session> weak = weak_from_this();
+  HookHandle handle;
+  switch (cmd.kind()) {
+    case pb::MODULE_HOOK_FORWARD_PRE:
+      handle = m.register_forward_pre_hook([weak, id, mode](nn::Module&, nn::TensorList& inputs) {
+        if (auto self = weak.lock()) self->on_module_hook(id, pb::MODULE_HOOK_FORWARD_PRE, mode, inputs, {}, &inputs);
+      });
+      break;
+    case pb::MODULE_HOOK_FORWARD:
+      handle = m.register_forward_hook([weak, id, mode](nn::Module&, const nn::TensorList& in, nn::TensorList& out) {
+        if (auto self = weak.lock()) self->on_module_hook(id, pb::MODULE_HOOK_FORWARD, mode, in, out, &out);
+      });
+      break;
+    case pb::MODULE_HOOK_FULL_BACKWARD:
+      handle = m.register_full_backward_hook(
+          [weak, id, mode](nn::Module&, nn::TensorList& grad_input, const nn::TensorList& grad_output) {
+            if (auto self = weak.lock()) {
+              self->on_module_hook(id, pb::MODULE_HOOK_FULL_BACKWARD, mode, grad_input, grad_output, &grad_input);
+            }
+          });
+      break;
+    case pb::MODULE_HOOK_FULL_BACKWARD_PRE:
+      handle = m.register_full_backward_pre_hook([weak, id, mode](nn::Module&, nn::TensorList& grad_output) {
+        if (auto self = weak.lock()) {
+          self->on_module_hook(id, pb::MODULE_HOOK_FULL_BACKWARD_PRE, mode, {}, grad_output, &grad_output);
+        }
+      });
+      break;
+    default:
+      throw Error(ErrorCode::kInvalidArgument, str("[register_module_hook] unknown hook kind ", static_cast<int>(cmd.kind())));
+  }
+  hooks_.emplace(id, Hook{std::move(handle), mode});
+}
+
+void Session::on_module_hook(uint64_t hook_id, pb::ModuleHookKind kind, pb::HookMode mode, const TensorList& inputs,
+                             const TensorList& outputs, TensorList* replace) {
+  const bool backward = kind == pb::MODULE_HOOK_FULL_BACKWARD || kind == pb::MODULE_HOOK_FULL_BACKWARD_PRE;
+  const char* what = backward ? "backward" : "forward";
+  pb::ServerMessage m;
+  auto* ev = m.mutable_module_hook();
+  const uint64_t event_id = next_event_++;
+  ev->set_event_id(event_id);
+  ev->set_hook_id(hook_id);
+  ev->set_kind(kind);
+  ev->set_mode(mode);
+  std::vector<uint64_t> temporaries;
+  auto bind = [&](const Tensor& t) -> uint64_t {
+    if (!t.defined()) return 0;
+    const uint64_t h = next_server_handle_++;
+    // Forward tensors stay in the graph, so what the client computes from them is differentiable;
+    // gradients are detached, as a tensor hook's.
+    handles_.insert_or_assign(h, backward ? t.detach() : t);
+    temporaries.push_back(h);
+    return h;
+  };
+  for (const Tensor& t : inputs) ev->add_inputs(bind(t));
+  for (const Tensor& t : outputs) ev->add_outputs(bind(t));
+  send(m);
+  if (mode == pb::HOOK_MODE_OBSERVE) return;
+  const auto start = std::chrono::steady_clock::now();
+  HookReplyValue reply = wait_hook_reply(event_id, hook_id, what, temporaries);
+  if (observer_) {
+    observer_->on_hook_event(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), true);
+  }
+  if (reply.replacements.empty()) return;
+  TD_CHECK_ARG(reply.replacements.size() == replace->size(), "[", what, "] module hook ", hook_id, " replied with ",
+               reply.replacements.size(), " tensors for a list of ", replace->size());
+  for (size_t i = 0; i < reply.replacements.size(); ++i) {
+    if (reply.replacements[i] != 0) (*replace)[i] = resolve(reply.replacements[i], "hook_reply", "replacement");
+  }
+}
+
+}  // namespace td::server

@@ -131,6 +131,44 @@ TEST_F(RemoteNnTest, OptimizerSchedulerAndLayerDescriptions) {
   EXPECT_THAT((*drop)(x).to_vector<float>()[1], 5.0f);
 }
 
+TEST_F(RemoteNnTest, ModuleHooksRunOnTheClientAndMayReplace) {
+  remote::Session s = client_->create_session("module-hooks", "cpu");
+  // y = x W^T with W = [[1, 2, 3]] (no bias): for x = [1, 1, 1], y = 6.
+  auto fc = rnn::layer(s, "Linear", {Scalar(3), Scalar(1)}, {{"bias", Scalar(false)}});
+  fc->load_state_dict({{"weight", s.tensor<float>({1, 2, 3}, {1, 3})}});
+  std::vector<std::string> order;
+  auto pre = fc->register_forward_pre_hook([&](const std::vector<Tensor>& in, const std::vector<Tensor>&) {
+    order.push_back("pre");
+    // Inputs may be replaced: doubling x doubles y.
+    return std::optional<std::vector<Tensor>>{{in[0].mul(2)}};
+  });
+  fc->register_forward_hook([&](const std::vector<Tensor>& in, const std::vector<Tensor>& out) {
+    order.push_back("forward:" + std::to_string(out[0].item<double>()));  // a hook may read values
+    return std::optional<std::vector<Tensor>>{{out[0].add(1)}};           // and replace the output
+  });
+  double seen_grad_output = 0;
+  fc->register_full_backward_hook([&](const std::vector<Tensor>& grad_input, const std::vector<Tensor>& grad_output) {
+    order.push_back("backward");
+    seen_grad_output = grad_output[0].item<double>();
+    EXPECT_EQ(grad_input.size(), 1u);
+    return std::optional<std::vector<Tensor>>{{grad_input[0].mul(10)}};
+  });
+  Tensor x = s.tensor<float>({1, 1, 1}, {1, 3}, /*requires_grad=*/true);
+  Tensor y = (*fc)(x);
+  EXPECT_DOUBLE_EQ(y.item<double>(), 13.0);  // (2x) W^T + 1
+  y.mul(3).sum().backward();
+  EXPECT_DOUBLE_EQ(seen_grad_output, 3.0);
+  // dL/dx = 3 * 2 * W, then the backward hook's factor 10 on the module's input gradient (the 2x happens
+  // before the module, so the hook sees dL/d(2x) = 3 W and the factor 2 applies after it).
+  EXPECT_THAT(x.grad().to_vector<float>(), ElementsAre(60, 120, 180));
+  EXPECT_THAT(order, ElementsAre("pre", "forward:12.000000", "backward"));
+  // A removed hook no longer fires.
+  pre.remove();
+  order.clear();
+  EXPECT_DOUBLE_EQ((*fc)(x).item<double>(), 7.0);
+  EXPECT_THAT(order, ElementsAre("forward:6.000000"));
+}
+
 TEST_F(RemoteNnTest, MisuseGetsItsStatusAndTheSessionGoesOn) {
   remote::Session s = client_->create_session("nn-errors", "cpu");
   auto expect_error = [&](ErrorCode code, const std::string& text) {
