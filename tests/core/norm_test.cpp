@@ -12,11 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "core/autograd/autograd.h"
 #include "core/autograd/grad_mode.h"
 #include "core/nn/functional.h"
 #include "core/nn/modules.h"
 #include "core/nn/normalization.h"
 #include "core/nn/sparse.h"
+#include "core/ops/registry.h"
 #include "tests/core/device_test.h"
 #include "tests/core/test_util.h"
 
@@ -80,6 +82,22 @@ TD_DEVICE_TEST(NormTest, GradcheckEveryOp) {
       {"batch_norm_eval",
        [](const auto& in) { return F::batch_norm(in[0], in[3], in[4], in[1], in[2], false, 0.1, 1e-3); },
        {x, w3, b3, rm, rv}},
+      // native_batch_norm's three outputs at once: gradients reaching save_mean and save_invstd are folded
+      // into the input's.
+      {"native_batch_norm_all_outputs",
+       [](const auto& in) {
+         std::vector<Tensor> out = call_op("native_batch_norm", {in[0], in[1], in[2], None{}, None{},
+                                                                 Scalar(true), Scalar(0.1), Scalar(1e-3)});
+         return call_op("cat",
+                        {std::vector<Tensor>{out[0].reshape({-1}), out[1], out[2].mul(0.5)}, Scalar(0)})[0];
+       },
+       {x, w3, b3}},
+      {"native_batch_norm_no_affine",
+       [](const auto& in) {
+         return call_op("native_batch_norm",
+                        {in[0], None{}, None{}, None{}, None{}, Scalar(true), Scalar(0.1), Scalar(1e-3)})[0];
+       },
+       {x}},
       {"instance_norm",
        [](const auto& in) { return F::instance_norm(in[0], {}, {}, in[1], in[2], true, 0.1, 1e-3); },
        {x, w3, b3}},
@@ -122,6 +140,42 @@ TD_DEVICE_TEST(NormTest, GradcheckEveryOp) {
       {"bilinear", [](const auto& in) { return F::bilinear(in[0], in[1], in[2], in[3]); }, {x1, x2, wb, bb}},
   };
   for (const Case& c : cases) expect_gradcheck(c.name, c.fn, c.inputs);
+}
+
+// native_batch_norm (the primitive with its own backward) against the composite it replaced: values, first
+// and second gradients.
+TD_DEVICE_TEST(NormTest, NativeBatchNormMatchesTheComposite) {
+  Tensor x =
+      make64({-1.3, 0.4, 2.2, -0.35, 0.9, -2.1, 1.15, 0.05, -0.65, 1.7, 0.25, -0.85, 0.6, -0.2, 1.4, 0.3},
+             {2, 2, 4})
+          .requires_grad_();
+  Tensor w = make64({0.5, -1.5}, {2}).requires_grad_(), b = make64({0.1, 0.3}, {2}).requires_grad_();
+  Tensor g = make64({0.3, -1.2, 0.8, 1.9, -0.4, 0.1, -0.7, 1.3, 0.6, -1.6, 0.2, 1.0, 0.45, -0.25, 1.1, 0.7},
+                    {2, 2, 4});
+  for (bool training : {true, false}) {
+    SCOPED_TRACE(training ? "training" : "eval");
+    std::vector<std::vector<double>> results;
+    for (const char* op : {"batch_norm", "_batch_norm_composite"}) {
+      Tensor rm = make64({0.2, -0.1}, {2}), rv = make64({0.8, 1.5}, {2});
+      Tensor y = call_op(op, {x, w, b, rm, rv, Scalar(training), Scalar(0.3), Scalar(1e-3)})[0];
+      std::vector<Tensor> grads = autograd::grad({y}, {x, w, b}, {g}, true, true);
+      // A second derivative: the gradient of sum(gx^2) with respect to w, and x (in eval mode gx = g w invstd
+      // does not depend on x).
+      std::vector<Tensor> second = autograd::grad(
+          {grads[0].mul(grads[0]).sum()}, training ? std::vector<Tensor>{x, w} : std::vector<Tensor>{w});
+      results.push_back(values(y));
+      for (const Tensor& t : grads) results.push_back(values(t));
+      for (const Tensor& t : second) results.push_back(values(t));
+      results.push_back(values(rm));
+      results.push_back(values(rv));
+    }
+    const size_t half = results.size() / 2;
+    for (size_t i = 0; i < half; ++i) {
+      ASSERT_EQ(results[i].size(), results[half + i].size());
+      for (size_t j = 0; j < results[i].size(); ++j)
+        EXPECT_NEAR(results[i][j], results[half + i][j], 1e-12) << i;
+    }
+  }
 }
 
 TD_DEVICE_TEST(NormTest, ValuesDerivedByHand) {

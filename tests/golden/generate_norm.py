@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes tests/golden/norm.json: PyTorch 1.13's values and gradients for the normalization ops of
-core/ops/norm.cpp (batch_norm, instance_norm, layer_norm, group_norm, local_response_norm, normalize), the
+core/ops/norm.cpp (batch_norm, native_batch_norm, _batch_norm_composite, instance_norm, layer_norm, group_norm,
+local_response_norm, normalize), the
 embeddings of core/ops/embedding.cpp (embedding, embedding_bag) and bilinear, each computed by its
 torch.nn.functional form (aten's torch.embedding for embedding) with the keyword arguments named as in
 tensord's signature.
@@ -33,6 +34,9 @@ def norm_case(name, op, inputs, torch_fn, frozen=(), **kwargs):
     for i in frozen:
         encoded[i]["requires_grad"] = False
     out = torch_fn(*leaves, **kwargs)
+    extra = []
+    if isinstance(out, tuple):  # native_batch_norm: the output, save_mean and save_invstd
+        out, extra = out[0], list(out[1:])
     case = {
         "name": name,
         "op": op,
@@ -42,6 +46,8 @@ def norm_case(name, op, inputs, torch_fn, frozen=(), **kwargs):
         "grad_weight": None,
         "grads": [None] * len(leaves),
     }
+    if extra:
+        case["extra_outputs"] = [encode_tensor(t) for t in extra]
     if out.requires_grad:
         w = randn(*out.shape, dtype=out.dtype)
         (out * w).sum().backward()
@@ -52,6 +58,10 @@ def norm_case(name, op, inputs, torch_fn, frozen=(), **kwargs):
 
 def batch_norm(x, w=None, b=None, rm=None, rv=None, **k):
     return F.batch_norm(x, rm, rv, w, b, **k)
+
+
+def native_batch_norm(x, w=None, b=None, rm=None, rv=None, training=False, momentum=0.1, eps=1e-5):
+    return torch.ops.aten.native_batch_norm(x, w, b, rm, rv, training, momentum, eps)
 
 
 def instance_norm(x, w=None, b=None, rm=None, rv=None, **k):
@@ -89,6 +99,14 @@ def cases():
         add(norm_case(f"batch_norm_eval_{tag}", "batch_norm", [x4, w4, b4, rm, rv], batch_norm, frozen=(3, 4)))
         add(norm_case(f"batch_norm_2d_input_{tag}", "batch_norm", [randn(5, 3, dtype=dtype)], batch_norm,
                       training=True))
+        add(norm_case(f"native_batch_norm_train_{tag}", "native_batch_norm", [x4, w4, b4, rm, rv],
+                      native_batch_norm, frozen=(3, 4), training=True, momentum=0.2, eps=1e-4))
+        add(norm_case(f"native_batch_norm_eval_{tag}", "native_batch_norm", [x4, w4, b4, rm, rv], native_batch_norm,
+                      frozen=(3, 4), training=False, momentum=0.1, eps=1e-5))
+        add(norm_case(f"batch_norm_composite_train_{tag}", "_batch_norm_composite", [x4, w4, b4], batch_norm,
+                      training=True))
+        add(norm_case(f"batch_norm_composite_eval_{tag}", "_batch_norm_composite", [x4, w4, b4, rm, rv], batch_norm,
+                      frozen=(3, 4)))
         x3 = randn(2, 6, 5, dtype=dtype)
         w6, b6 = randn(6, dtype=dtype), randn(6, dtype=dtype)
         add(norm_case(f"instance_norm_{tag}", "instance_norm", [x3], instance_norm))
