@@ -8,6 +8,7 @@
 #include "core/nn/functional.h"
 #include "core/nn/modules.h"
 #include "core/nn/rnn.h"
+#include "core/nn/normalization.h"
 #include "core/optim/optimizers.h"
 #include "core/random/generator.h"
 #include "core/tensor.h"
@@ -401,6 +402,28 @@ void BM_CrossEntropy(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CrossEntropy)->ArgsProduct({{64}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// BatchNorm2d in training as in a ResNet block: [64, 64, 32, 32] float32 (range 0 is the channels), forward and
+// backward (gradients of input, weight and bias for loss = sum(y * g)) with the running statistics updated, as
+// `bn(x).backward(g); x.grad = bn.weight.grad = bn.bias.grad = None` in PyTorch.
+void BM_BatchNorm2d(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  const int64_t c = state.range(0);
+  td::nn::BatchNorm2d bn(c);
+  bn.to(d);
+  td::Tensor x = scrambled(64 * c, 32 * 32, d).div(1000003.0f).view({64, c, 32, 32}).requires_grad_();
+  td::Tensor g = td::ones(x.shape(), {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    bn(x).backward(g);
+    sync(d);
+    benchmark::DoNotOptimize(x.grad().data_ptr());
+    x.set_grad(td::Tensor());
+    bn.weight.set_grad(td::Tensor());
+    bn.bias.set_grad(td::Tensor());
+  }
+}
+BENCHMARK(BM_BatchNorm2d)->ArgsProduct({{64}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The machine's memory bandwidth, STREAM's triad a = b + 3c on 2^24 floats over preallocated host arrays,
 // with the same OpenMP threads as the kernels: the ceiling for large elementwise ops on the CPU.

@@ -164,6 +164,16 @@ def main():
                 torch.nn.functional.cross_entropy(x, target).backward()
                 x.grad = None
             ref = torch_time(step, sync)
+        elif kind == "BM_BatchNorm2d":
+            # BatchNorm2d(size) in training on [64, size, 32, 32], forward + backward.
+            bn = torch.nn.BatchNorm2d(size).to(device)
+            x = scrambled(64 * size, 32 * 32, device).div(1000003.0).reshape(64, size, 32, 32).requires_grad_()
+            g = torch.ones_like(x)
+
+            def step():
+                bn(x).backward(g)
+                x.grad = bn.weight.grad = bn.bias.grad = None
+            ref = torch_time(step, sync)
         elif kind == "BM_CnnStep":
             # The users' reference CNN (examples/reference_cnn.h), one SGD step at batch 64.
             torch.manual_seed(0)

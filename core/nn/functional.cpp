@@ -1,6 +1,8 @@
 // torch.nn.functional: each function names its registry op and packs the arguments.
 #include "core/nn/functional.h"
 
+#include "core/autograd/grad_mode.h"
+
 namespace td::nn::functional {
 
 namespace {
@@ -140,6 +142,80 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
                dtype_name(input_lengths.dtype()), " and ", dtype_name(target_lengths.dtype()), ")");
   return ctc_loss(log_probs, targets, input_lengths.to_vector<int64_t>(), target_lengths.to_vector<int64_t>(), blank,
                   reduction, zero_infinity);
+}
+
+// Normalization
+
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                  const Tensor& bias, bool training, double momentum, double eps) {
+  return call_op("batch_norm", {input, tensor_or_none(weight), tensor_or_none(bias), tensor_or_none(running_mean),
+                                tensor_or_none(running_var), Scalar(training), Scalar(momentum), Scalar(eps)})[0];
+}
+Tensor instance_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var, const Tensor& weight,
+                     const Tensor& bias, bool use_input_stats, double momentum, double eps) {
+  return call_op("instance_norm", {input, tensor_or_none(weight), tensor_or_none(bias), tensor_or_none(running_mean),
+                                   tensor_or_none(running_var), Scalar(use_input_stats), Scalar(momentum),
+                                   Scalar(eps)})[0];
+}
+Tensor layer_norm(const Tensor& input, const std::vector<int64_t>& normalized_shape, const Tensor& weight,
+                  const Tensor& bias, double eps) {
+  return call_op("layer_norm", {input, normalized_shape, tensor_or_none(weight), tensor_or_none(bias), Scalar(eps)})[0];
+}
+Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight, const Tensor& bias, double eps) {
+  return call_op("group_norm", {input, Scalar(num_groups), tensor_or_none(weight), tensor_or_none(bias), Scalar(eps)})[0];
+}
+Tensor local_response_norm(const Tensor& input, int64_t size, double alpha, double beta, double k) {
+  return call_op("local_response_norm", {input, Scalar(size), Scalar(alpha), Scalar(beta), Scalar(k)})[0];
+}
+Tensor normalize(const Tensor& input, double p, int64_t dim, double eps) {
+  return call_op("normalize", {input, Scalar(p), Scalar(dim), Scalar(eps)})[0];
+}
+
+// Embeddings, bilinear
+
+void embedding_renorm_(const Tensor& weight, const Tensor& input, double max_norm, double norm_type) {
+  autograd::NoGradGuard no_grad;
+  // Each row once (aten renormalises the sorted unique indices); rows within max_norm are written back as they
+  // are, multiplied by exactly 1.
+  Tensor rows_index = call_op("unique", {input.reshape({-1}).to(DType::kInt64)})[0];
+  Tensor rows = weight.index_select(0, rows_index);
+  Tensor norms = rows.norm(norm_type, std::vector<int64_t>{1}, true);
+  Tensor scale = full(norms.shape(), max_norm, {norms.dtype(), norms.device()}).div(norms.add(1e-7));
+  scale = scale.where(norms.gt(max_norm), 1.0);
+  weight.index_copy_(0, rows_index, rows.mul(scale));
+}
+
+namespace {
+// F.embedding's padding_idx: checked against the table and wrapped; -1 (aten's "none") when absent.
+int64_t wrapped_padding_idx(std::string_view op, std::optional<int64_t> padding_idx, int64_t rows) {
+  if (!padding_idx) return -1;
+  const int64_t p = *padding_idx;
+  TD_CHECK_ARG(p < rows && p >= -rows, "[", op, "] Padding_idx must be within num_embeddings (got ", p, " for ",
+               rows, " embeddings)");
+  return p < 0 ? p + rows : p;
+}
+}  // namespace
+
+Tensor embedding(const Tensor& input, const Tensor& weight, std::optional<int64_t> padding_idx,
+                 std::optional<double> max_norm, double norm_type, bool scale_grad_by_freq, bool sparse) {
+  TD_CHECK_ARG(weight.dim() == 2, "[embedding] 'weight' must be 2-D, got ", shape_str(weight.sizes()));
+  const int64_t pad = wrapped_padding_idx("embedding", padding_idx, weight.size(0));
+  if (max_norm) embedding_renorm_(weight, input, *max_norm, norm_type);
+  return call_op("embedding", {weight, input, Scalar(pad), Scalar(scale_grad_by_freq), Scalar(sparse)})[0];
+}
+
+Tensor embedding_bag(const Tensor& input, const Tensor& weight, const Tensor& offsets, std::optional<double> max_norm,
+                     double norm_type, bool scale_grad_by_freq, const std::string& mode, bool sparse,
+                     const Tensor& per_sample_weights, bool include_last_offset, std::optional<int64_t> padding_idx) {
+  TD_CHECK_ARG(weight.dim() == 2, "[embedding_bag] 'weight' must be 2-D, got ", shape_str(weight.sizes()));
+  if (max_norm) embedding_renorm_(weight, input, *max_norm, norm_type);
+  return call_op("embedding_bag", {weight, input, tensor_or_none(offsets), Scalar(scale_grad_by_freq), mode,
+                                   Scalar(sparse), tensor_or_none(per_sample_weights), Scalar(include_last_offset),
+                                   padding_idx ? Value(Scalar(*padding_idx)) : Value(None{})})[0];
+}
+
+Tensor bilinear(const Tensor& input1, const Tensor& input2, const Tensor& weight, const Tensor& bias) {
+  return call_op("bilinear", {input1, input2, weight, tensor_or_none(bias)})[0];
 }
 
 }  // namespace td::nn::functional

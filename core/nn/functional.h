@@ -332,4 +332,48 @@ Tensor ctc_loss(const Tensor& log_probs, const Tensor& targets, const Tensor& in
                 const Tensor& target_lengths, int64_t blank = 0, const std::string& reduction = "mean",
                 bool zero_infinity = false);
 
+// Normalization (core/ops/norm.cpp). An undefined tensor stands for None.
+
+/// Normalizes each channel of [N, C, *] by the batch's statistics (training, updating the running ones in
+/// place) or the running ones (F.batch_norm).
+Tensor batch_norm(const Tensor& input, const Tensor& running_mean, const Tensor& running_var,
+                  const Tensor& weight = {}, const Tensor& bias = {}, bool training = false, double momentum = 0.1,
+                  double eps = 1e-5);
+/// Normalizes each (sample, channel) plane of [N, C, *] by its own statistics (F.instance_norm).
+Tensor instance_norm(const Tensor& input, const Tensor& running_mean = {}, const Tensor& running_var = {},
+                     const Tensor& weight = {}, const Tensor& bias = {}, bool use_input_stats = true,
+                     double momentum = 0.1, double eps = 1e-5);
+/// Normalizes over the trailing normalized_shape dims (F.layer_norm).
+Tensor layer_norm(const Tensor& input, const std::vector<int64_t>& normalized_shape, const Tensor& weight = {},
+                  const Tensor& bias = {}, double eps = 1e-5);
+/// Normalizes num_groups groups of channels per sample (F.group_norm).
+Tensor group_norm(const Tensor& input, int64_t num_groups, const Tensor& weight = {}, const Tensor& bias = {},
+                  double eps = 1e-5);
+/// x / (k + alpha * mean of x^2 over `size` neighbouring channels)^beta (F.local_response_norm).
+Tensor local_response_norm(const Tensor& input, int64_t size, double alpha = 1e-4, double beta = 0.75,
+                           double k = 1.0);
+/// input / max(||input||_p along dim, eps) (F.normalize).
+Tensor normalize(const Tensor& input, double p = 2.0, int64_t dim = 1, double eps = 1e-12);
+
+// Embeddings (core/ops/embedding.cpp) and bilinear (core/ops/blas.cpp).
+
+/// Rows of weight [num_embeddings, dim] at the integer indices `input` (F.embedding). padding_idx (negative
+/// counts from the end) gets no gradient; with max_norm, the looked-up rows of weight whose norm_type-norm
+/// exceeds max_norm are first rescaled in place to max_norm (without recording), as PyTorch does.
+Tensor embedding(const Tensor& input, const Tensor& weight, std::optional<int64_t> padding_idx = std::nullopt,
+                 std::optional<double> max_norm = std::nullopt, double norm_type = 2.0,
+                 bool scale_grad_by_freq = false, bool sparse = false);
+/// Sums, means or maxima of bags of embeddings: rows of a 2-d input, or a 1-d input cut at offsets
+/// (F.embedding_bag).
+Tensor embedding_bag(const Tensor& input, const Tensor& weight, const Tensor& offsets = {},
+                     std::optional<double> max_norm = std::nullopt, double norm_type = 2.0,
+                     bool scale_grad_by_freq = false, const std::string& mode = "mean", bool sparse = false,
+                     const Tensor& per_sample_weights = {}, bool include_last_offset = false,
+                     std::optional<int64_t> padding_idx = std::nullopt);
+/// Rescales, in place and unrecorded, the rows of weight named by input whose norm_type-norm exceeds
+/// max_norm to max_norm / (norm + 1e-7) times themselves (torch.embedding_renorm_).
+void embedding_renorm_(const Tensor& weight, const Tensor& input, double max_norm, double norm_type);
+/// input1^T W input2 + b over the last dims (F.bilinear).
+Tensor bilinear(const Tensor& input1, const Tensor& input2, const Tensor& weight, const Tensor& bias = {});
+
 }  // namespace td::nn::functional

@@ -266,6 +266,17 @@ Tensor& Module::register_buffer(const std::string& name, Tensor buffer, bool per
   return buffers_.back().second;
 }
 
+void Module::replace_module(const std::string& name, std::shared_ptr<Module> module) {
+  TD_CHECK_ARG(module != nullptr, "[", type_name_, "] replace_module('", name, "') got a null module");
+  for (auto& [child_name, child] : children_) {
+    if (child_name == name) {
+      child = std::move(module);
+      return;
+    }
+  }
+  TD_CHECK(false, ErrorCode::kNotFound, "[", type_name_, "] no submodule named '", name, "' to replace");
+}
+
 void Module::add_child(const std::string& name, std::shared_ptr<Module> module) {
   check_new_name("module", name);
   TD_CHECK_ARG(module != nullptr, "[", type_name_, "] register_module('", name, "') got a null module");

@@ -77,6 +77,9 @@ class Module : public std::enable_shared_from_this<Module> {
   // ---- registration ----
   /// Adds a parameter (a leaf that requires grad unless requires_grad is false); returns the stored handle.
   Tensor& register_parameter(const std::string& name, Tensor param, bool requires_grad = true);
+  /// Puts `module` in place of the submodule registered as `name`, keeping its position (libtorch's
+  /// replace_module; Python's setattr of an existing child); throws NOT_FOUND if there is none.
+  void replace_module(const std::string& name, std::shared_ptr<Module> module);
   /// Adds a buffer (running statistics and such); non-persistent buffers stay out of the state_dict.
   Tensor& register_buffer(const std::string& name, Tensor buffer, bool persistent = true);
   /// Adds a submodule under `name` and returns it.

@@ -1,4 +1,5 @@
-// The basic layers: containers (Sequential, ModuleList), Identity, Linear, Flatten/Unflatten, and the
+// The basic layers: containers (Sequential, ModuleList, ModuleDict, ParameterList, ParameterDict), Identity,
+// Linear, Bilinear, Flatten/Unflatten, and the
 // activations that are single registry ops. Their numerics and default initialisation are PyTorch's.
 #pragma once
 
@@ -6,6 +7,7 @@
 #include <initializer_list>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/nn/module.h"
@@ -37,6 +39,58 @@ class ModuleList : public Module {
   size_t size() const { return named_children().size(); }
 };
 
+/// Submodules by key, in insertion order, with no forward of its own (nn.ModuleDict). Keys are the children's
+/// names, so they follow PyTorch's rules (no "." and not empty).
+class ModuleDict : public Module {
+ public:
+  ModuleDict();
+  ModuleDict(std::initializer_list<std::pair<std::string, std::shared_ptr<Module>>> modules);
+  /// Adds a module under key, or replaces the module already there (keeping its position), as md[key] = m.
+  ModuleDict& insert(const std::string& key, std::shared_ptr<Module> module);
+  /// The module under key; NOT_FOUND ("KeyError") if absent.
+  Module& operator[](const std::string& key) const;
+  std::shared_ptr<Module> at(const std::string& key) const;
+  bool contains(const std::string& key) const;
+  /// Keys in insertion order.
+  std::vector<std::string> keys() const;
+  std::vector<std::shared_ptr<Module>> values() const { return children(); }
+  size_t size() const { return named_children().size(); }
+};
+
+/// Parameters by position, registered as "0", "1", ... (nn.ParameterList); prints each one's dtype and size.
+class ParameterList : public Module {
+ public:
+  ParameterList();
+  ParameterList(std::initializer_list<Tensor> params);
+  /// Appends a parameter (made a leaf that requires grad unless requires_grad is false).
+  ParameterList& push_back(Tensor param, bool requires_grad = true);
+  /// The i-th parameter (negative counts from the end).
+  Tensor& operator[](int64_t i);
+  size_t size() const { return size_; }
+  std::string extra_repr() const override;
+
+ private:
+  size_t size_ = 0;
+};
+
+/// Parameters by key, in insertion order (nn.ParameterDict).
+class ParameterDict : public Module {
+ public:
+  ParameterDict();
+  ParameterDict(std::initializer_list<std::pair<std::string, Tensor>> params);
+  /// Adds a parameter under key, or replaces the one there, as pd[key] = p.
+  ParameterDict& insert(const std::string& key, Tensor param, bool requires_grad = true);
+  /// The parameter under key; NOT_FOUND ("KeyError") if absent.
+  Tensor& operator[](const std::string& key);
+  bool contains(const std::string& key) const;
+  std::vector<std::string> keys() const { return keys_; }
+  size_t size() const { return keys_.size(); }
+  std::string extra_repr() const override;
+
+ private:
+  std::vector<std::string> keys_;
+};
+
 /// Returns its input (nn.Identity).
 class Identity : public Module {
  public:
@@ -54,6 +108,22 @@ class Linear : public Module {
   void reset_parameters();
 
   int64_t in_features, out_features;
+  Tensor weight, bias;
+};
+
+/// y = x1^T W x2 + b over the last dims (nn.Bilinear); weight [out_features, in1_features, in2_features] and bias
+/// drawn from U(-1/sqrt(in1_features), 1/sqrt(in1_features)). Called with two tensors.
+class Bilinear : public Module {
+ public:
+  Bilinear(int64_t in1_features, int64_t in2_features, int64_t out_features, bool bias = true,
+           TensorOptions options = {});
+  /// Module.__call__(input1, input2).
+  Tensor operator()(const Tensor& input1, const Tensor& input2);
+  TensorList forward_list(const TensorList& inputs) override;
+  std::string extra_repr() const override;
+  void reset_parameters();
+
+  int64_t in1_features, in2_features, out_features;
   Tensor weight, bias;
 };
 

@@ -9,13 +9,25 @@
 
 namespace td::nn::detail {
 
-/// A float as Python's repr writes it: the shortest round-trip digits, with ".0" on whole numbers.
+/// A float as Python's repr writes it: the shortest round-trip digits, positional for exponents -4 to 15
+/// ("0.0001", "2.0", "1e-05", "1e+16").
 inline std::string py_float(double v) {
   char buf[64];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::scientific);
   std::string s(buf, end);
-  if (s.find_first_of(".eni") == std::string::npos) s += ".0";
-  return s;
+  const size_t e_at = s.find('e');
+  if (e_at == std::string::npos) return s;  // inf, nan
+  const int exp = std::stoi(s.substr(e_at + 1));
+  if (exp < -4 || exp >= 16) return s;
+  std::string sign = s[0] == '-' ? "-" : "";
+  std::string digits;
+  for (size_t i = sign.size(); i < e_at; ++i) {
+    if (s[i] != '.') digits += s[i];
+  }
+  if (exp < 0) return sign + "0." + std::string(static_cast<size_t>(-exp - 1), '0') + digits;
+  const auto whole = static_cast<size_t>(exp) + 1;
+  if (digits.size() <= whole) return sign + digits + std::string(whole - digits.size(), '0') + ".0";
+  return sign + digits.substr(0, whole) + "." + digits.substr(whole);
 }
 
 inline const char* py_bool(bool v) { return v ? "True" : "False"; }

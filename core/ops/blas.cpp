@@ -1,4 +1,5 @@
-// Matrix products: mm and bmm (primitives on the backend's GEMM), and matmul with PyTorch's rules.
+// Matrix products: mm and bmm (primitives on the backend's GEMM), matmul with PyTorch's rules, and bilinear
+// (nn.Bilinear's x1^T W x2 + b, two GEMMs).
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/ops/helpers.h"
@@ -228,6 +229,38 @@ void register_blas_ops(Registry& r) {
         if (a.dim() > 1) out_shape.push_back(m);
         if (b.dim() > 1) out_shape.push_back(p);
         return {out.view(out_shape)};
+      });
+
+  r.def("bilinear(Tensor input1, Tensor input2, Tensor weight, Tensor? bias=None) -> Tensor")
+      .doc("y[..., o] = sum_ij input1[..., i] weight[o, i, j] input2[..., j] + bias[o]")
+      .composite()
+      .forward([](const Args& args) -> std::vector<Tensor> {
+        const Tensor &x1 = args.tensor(0), &x2 = args.tensor(1), &w = args.tensor(2);
+        const Tensor bias = args.optional_tensor(3);
+        TD_CHECK_ARG(x1.dim() == x2.dim(), "[bilinear] bilinear(): input dimensions do not match: got ", x1.dim(),
+                     " and ", x2.dim());
+        for (int64_t d = 0; d + 1 < x1.dim(); ++d) {
+          TD_CHECK_ARG(x1.size(d) == x2.size(d), "[bilinear] bilinear(): input batch dimensions do not match at dim ",
+                       d, ": got ", x1.size(d), " and ", x2.size(d));
+        }
+        TD_CHECK_ARG(w.dim() == 3, "[bilinear] weight must be 3-D [out_features, in1_features, in2_features], got ",
+                     shape_str(w.sizes()));
+        TD_CHECK_ARG(x1.dim() >= 1 && x1.size(-1) == w.size(1), "[bilinear] bilinear(): input1 size does not match "
+                     "weight size: got ", x1.dim() ? x1.size(-1) : 0, " but expected ", w.size(1));
+        TD_CHECK_ARG(x2.size(-1) == w.size(2), "[bilinear] bilinear(): input2 size does not match weight size: got ",
+                     x2.size(-1), " but expected ", w.size(2));
+        TD_CHECK_ARG(!bias.defined() || (bias.dim() == 1 && bias.size(0) == w.size(0)), "[bilinear] bilinear(): bias "
+                     "size does not match weight size: got ", bias.defined() ? bias.size(-1) : 0, " but expected ",
+                     w.size(0));
+        const int64_t out_f = w.size(0), in1 = w.size(1), in2 = w.size(2);
+        std::vector<int64_t> batch(x1.sizes().begin(), x1.sizes().end() - 1);
+        const int64_t n = shape_numel(batch);
+        // t[n, o, j] = sum_i x1[n, i] w[o, i, j] (one GEMM), then y[n, o] = sum_j t[n, o, j] x2[n, j] (a bmm).
+        Tensor t = x1.reshape({n, in1}).matmul(w.permute({1, 0, 2}).reshape({in1, out_f * in2}));
+        Tensor y = t.reshape({n, out_f, in2}).bmm(x2.reshape({n, in2, 1})).reshape({n, out_f});
+        if (bias.defined()) y = y.add(bias);
+        batch.push_back(out_f);
+        return {y.reshape(batch)};
       });
 }
 

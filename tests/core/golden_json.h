@@ -50,6 +50,8 @@ inline Tensor tensor_from_json(const nlohmann::json& j, Device device) {
     }
     case DType::kInt64:
       return tensor(values.get<std::vector<int64_t>>(), shape, device);
+    case DType::kInt32:
+      return tensor(values.get<std::vector<int32_t>>(), shape, device);
     // float16 and bfloat16 values are written as the float32 numbers they are: exact through float.
     case DType::kFloat16: {
       std::vector<Half> v;

@@ -1,6 +1,7 @@
-// Convolution and pooling layers (core/nn/conv.h, core/nn/pooling.h) on every device: PyTorch 1.13's outputs
-// and gradients for the same layer and parameters (tests/golden/modules/layers.json, written by
-// tests/golden/generate_layers.py), PyTorch's reprs and argument errors, default initialisation bounds,
+// Convolution, pooling, normalization, embedding and bilinear layers (core/nn/conv.h, pooling.h,
+// normalization.h, sparse.h, modules.h) on every device: PyTorch 1.13's outputs, gradients and updated buffers
+// (running statistics over several train steps, eval mode, max_norm renormalisation) for the same layer and
+// parameters (tests/golden/modules/layers.json, written by tests/golden/generate_layers.py), PyTorch's reprs and argument errors, default initialisation bounds,
 // return_indices, and the reference CNN of the users' notes with its gradient alarm.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,10 +9,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/nn/conv.h"
 #include "core/nn/modules.h"
+#include "core/nn/normalization.h"
 #include "core/nn/pooling.h"
+#include "core/nn/sparse.h"
 #include "core/random/generator.h"
 #include "examples/reference_cnn.h"
 #include "tests/core/device_test.h"
@@ -83,6 +87,58 @@ std::shared_ptr<nn::Module> build(const std::string& type, const json& kw) {
     return std::make_shared<nn::LPPoolNd>(dims, kw.at("norm_type").get<double>(), ints(kw.at("kernel_size")),
                                           stride, ceil);
   }
+  auto opt_double = [&](const char* key) -> std::optional<double> {
+    if (!kw.contains(key) || kw.at(key).is_null()) return std::nullopt;
+    return kw.at(key).get<double>();
+  };
+  auto opt_int = [&](const char* key) -> std::optional<int64_t> {
+    if (!kw.contains(key) || kw.at(key).is_null()) return std::nullopt;
+    return kw.at(key).get<int64_t>();
+  };
+  const TensorOptions f64{DType::kFloat64};
+  const double eps = get("eps", 1e-5).get<double>();
+  if (type.rfind("BatchNorm", 0) == 0) {
+    const auto dims = static_cast<size_t>(type[9] - '0');
+    std::optional<double> momentum = kw.contains("momentum") ? opt_double("momentum") : std::optional<double>(0.1);
+    return std::make_shared<nn::BatchNormNd>(dims, kw.at("num_features").get<int64_t>(), eps, momentum,
+                                             get("affine", true).get<bool>(),
+                                             get("track_running_stats", true).get<bool>(), f64);
+  }
+  if (type.rfind("InstanceNorm", 0) == 0) {
+    const auto dims = static_cast<size_t>(type[12] - '0');
+    return std::make_shared<nn::InstanceNormNd>(dims, kw.at("num_features").get<int64_t>(), eps,
+                                                get("momentum", 0.1).get<double>(), get("affine", false).get<bool>(),
+                                                get("track_running_stats", false).get<bool>(), f64);
+  }
+  if (type == "LayerNorm") {
+    return std::make_shared<nn::LayerNorm>(ints(kw.at("normalized_shape")), eps,
+                                           get("elementwise_affine", true).get<bool>(), f64);
+  }
+  if (type == "GroupNorm") {
+    return std::make_shared<nn::GroupNorm>(kw.at("num_groups").get<int64_t>(), kw.at("num_channels").get<int64_t>(),
+                                           eps, get("affine", true).get<bool>(), f64);
+  }
+  if (type == "LocalResponseNorm") {
+    return std::make_shared<nn::LocalResponseNorm>(kw.at("size").get<int64_t>(), get("alpha", 1e-4).get<double>(),
+                                                   get("beta", 0.75).get<double>(), get("k", 1.0).get<double>());
+  }
+  if (type == "Embedding") {
+    return std::make_shared<nn::Embedding>(kw.at("num_embeddings").get<int64_t>(), kw.at("embedding_dim").get<int64_t>(),
+                                           opt_int("padding_idx"), opt_double("max_norm"),
+                                           get("norm_type", 2.0).get<double>(),
+                                           get("scale_grad_by_freq", false).get<bool>(), false, f64);
+  }
+  if (type == "EmbeddingBag") {
+    return std::make_shared<nn::EmbeddingBag>(
+        kw.at("num_embeddings").get<int64_t>(), kw.at("embedding_dim").get<int64_t>(), opt_double("max_norm"),
+        get("norm_type", 2.0).get<double>(), get("scale_grad_by_freq", false).get<bool>(),
+        get("mode", "mean").get<std::string>(), false, get("include_last_offset", false).get<bool>(),
+        opt_int("padding_idx"), f64);
+  }
+  if (type == "Bilinear") {
+    return std::make_shared<nn::Bilinear>(kw.at("in1_features").get<int64_t>(), kw.at("in2_features").get<int64_t>(),
+                                          kw.at("out_features").get<int64_t>(), get("bias", true).get<bool>(), f64);
+  }
   throw Error(ErrorCode::kUnimplemented, "layers_test: no builder for " + type);
 }
 
@@ -90,6 +146,7 @@ class LayersTest : public testing::DeviceTest {
  protected:
   std::string message_of(const std::function<void()>& fn) { return std::string(error_of(fn).what()); }
   void expect_near(const Tensor& actual, const Tensor& expected, const std::string& what) {
+    ASSERT_TRUE(actual.defined()) << what << " is undefined";
     ASSERT_EQ(actual.shape(), expected.shape()) << what;
     const double diff = actual.to("cpu").to(DType::kFloat64).sub(expected.to(DType::kFloat64)).abs().max().item<double>();
     EXPECT_LT(diff, 1e-9) << what;
@@ -100,7 +157,7 @@ TD_DEVICE_TEST(LayersTest, MatchPyTorchGolden) {
   std::ifstream in(fixture_dir() + "/modules/layers.json");
   ASSERT_TRUE(in) << "run /usr/bin/python3 tests/golden/generate_layers.py";
   const json doc = json::parse(in);
-  ASSERT_GE(doc.at("cases").size(), 30u);
+  ASSERT_GE(doc.at("cases").size(), 60u);
   for (const json& c : doc.at("cases")) {
     const std::string name = c.at("name");
     SCOPED_TRACE(name);
@@ -109,13 +166,27 @@ TD_DEVICE_TEST(LayersTest, MatchPyTorchGolden) {
     nn::StateDict state;
     for (auto& [key, value] : c.at("state").items()) state.emplace_back(key, tensor_from_json(value, device_));
     layer->load_state_dict(state);
-    Tensor x = tensor_from_json(c.at("input"), device_).requires_grad_();
+    layer->train(c.value("train", true));
+    if (c.contains("steps")) {
+      autograd::NoGradGuard no_grad;
+      for (const json& step : c.at("steps")) layer->call({tensor_from_json(step, device_)});
+    }
+    Tensor x = tensor_from_json(c.at("input"), device_);
+    if (is_floating(x.dtype())) x.requires_grad_();
+    TensorList inputs{x};
+    if (c.contains("extra_inputs")) {
+      for (const json& e : c.at("extra_inputs")) {
+        Tensor t = tensor_from_json(e, device_);
+        if (is_floating(t.dtype())) t.requires_grad_();
+        inputs.push_back(t);
+      }
+    }
     TensorList out;
     if (c.at("forward_kwargs").contains("output_size")) {
       auto& conv = dynamic_cast<nn::ConvTransposeNd&>(*layer);
       out = {conv.forward(x, c.at("forward_kwargs").at("output_size").get<std::vector<int64_t>>())};
     } else {
-      out = layer->call({x});
+      out = layer->call(inputs);
     }
     expect_near(out[0], tensor_from_json(c.at("output"), kCPU), name + " output");
     if (c.contains("indices")) {
@@ -123,9 +194,32 @@ TD_DEVICE_TEST(LayersTest, MatchPyTorchGolden) {
       EXPECT_TRUE(out[1].to("cpu").equal(tensor_from_json(c.at("indices"), kCPU)).item<bool>()) << name << " indices";
     }
     out[0].backward(tensor_from_json(c.at("grad_output"), device_));
-    expect_near(x.grad(), tensor_from_json(c.at("grad_input"), kCPU), name + " grad_input");
+    if (c.at("grad_input").is_null()) {
+      EXPECT_FALSE(x.grad().defined()) << name << " grad_input";
+    } else {
+      expect_near(x.grad(), tensor_from_json(c.at("grad_input"), kCPU), name + " grad_input");
+    }
     for (auto& [key, value] : c.at("grad_params").items()) {
       expect_near(layer->get_tensor(key).grad(), tensor_from_json(value, kCPU), name + " grad " + key);
+    }
+    if (c.contains("grad_extra_inputs")) {
+      for (size_t i = 0; i < c.at("grad_extra_inputs").size(); ++i) {
+        const json& g = c.at("grad_extra_inputs")[i];
+        if (!g.is_null()) expect_near(inputs[i + 1].grad(), tensor_from_json(g, kCPU), name + " grad extra input");
+      }
+    }
+    // Buffers and parameters after the calls: running statistics, num_batches_tracked, max_norm's rescaling.
+    if (c.contains("state_after")) {
+      const nn::StateDict after = layer->state_dict();
+      ASSERT_EQ(after.size(), c.at("state_after").size()) << name << " state_dict keys";
+      for (const auto& [key, value] : after) {
+        const Tensor want = tensor_from_json(c.at("state_after").at(key), kCPU);
+        if (is_floating(want.dtype())) {
+          expect_near(value, want, name + " state " + key);
+        } else {
+          EXPECT_TRUE(value.to("cpu").equal(want).item<bool>()) << name << " state " << key << ": " << value.str();
+        }
+      }
     }
   }
 }
