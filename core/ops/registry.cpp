@@ -351,6 +351,7 @@ Registry& Registry::get() {
     register_activation_ops(*r);
     register_pool_ops(*r);
     register_loss_ops(*r);
+    register_upsample_ops(*r);
     register_inplace_ops(*r);
     return r;
   }();

@@ -218,6 +218,7 @@ void register_composite_ops(Registry& r);
 void register_activation_ops(Registry& r);
 void register_pool_ops(Registry& r);
 void register_loss_ops(Registry& r);
+void register_upsample_ops(Registry& r);
 /// Last: the in-place forms of ops registered before.
 void register_inplace_ops(Registry& r);
 
