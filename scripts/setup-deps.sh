@@ -15,6 +15,8 @@ PACKAGES=(
   libboost-dev
   # vision: gzip'd IDX files, and Fashion-MNIST itself (/usr/share/datasets/fashion-mnist)
   zlib1g-dev dataset-fashion-mnist
+  # vision: PNG and JPEG images (vision/io)
+  libpng-dev libjpeg-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
   # real Prometheus / promtool for the metrics integration test

@@ -3,9 +3,12 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 #include "core/error.h"
+#include "vision/io.h"
 
 namespace td::vision::datasets {
 
@@ -134,6 +137,108 @@ const std::vector<std::string>& FashionMNIST::classes() const {
   static const std::vector<std::string> names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                                                  "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
   return names;
+}
+
+// ---- ImageFolder ----
+
+const std::vector<std::string>& image_extensions() {
+  static const std::vector<std::string> ext = {".jpg", ".jpeg", ".png", ".ppm", ".bmp",
+                                               ".pgm", ".tif",  ".tiff", ".webp"};
+  return ext;
+}
+
+namespace {
+std::string indent_transform(const transforms::Transform& t) {
+  std::string out;
+  for (char c : t.repr()) out += c == '\n' ? std::string("\n               ") : std::string(1, c);
+  return out;
+}
+
+bool has_extension(const std::string& name, const std::vector<std::string>& extensions) {
+  std::string lower = name;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const auto& e : extensions) {
+    if (lower.size() >= e.size() && lower.compare(lower.size() - e.size(), e.size(), e) == 0) return true;
+  }
+  return false;
+}
+
+// sorted(os.walk(dir, followlinks=True)), as torchvision's make_dataset: every folder under dir ordered by its
+// path string, each one's files by name (Python sorts str by code point: byte order for UTF-8).
+void walk(const std::filesystem::path& dir, const std::vector<std::string>& extensions, int64_t target,
+          std::vector<std::pair<std::string, int64_t>>& out) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> dirs = {dir.string()};
+  for (const auto& entry : fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
+    if (entry.is_directory()) dirs.push_back(entry.path().string());
+  }
+  std::sort(dirs.begin(), dirs.end());
+  for (const auto& d : dirs) {
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(d)) {
+      if (!entry.is_directory()) files.push_back(entry.path().filename().string());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      if (has_extension(f, extensions)) out.emplace_back((fs::path(d) / f).string(), target);
+    }
+  }
+}
+}  // namespace
+
+ImageFolder::ImageFolder(std::string root, std::shared_ptr<transforms::Transform> transform,
+                         std::shared_ptr<transforms::Transform> target_transform, Loader loader,
+                         std::vector<std::string> extensions)
+    : root_(std::move(root)), transform_(std::move(transform)), target_transform_(std::move(target_transform)),
+      loader_(loader ? std::move(loader) : Loader([](const std::string& path) {
+        return io::read_image(path, io::ImageReadMode::kRGB);
+      })) {
+  namespace fs = std::filesystem;
+  TD_CHECK(fs::is_directory(root_), ErrorCode::kNotFound, "[ImageFolder] Couldn't find any class folder in ",
+           root_, ".");
+  for (const auto& entry : fs::directory_iterator(root_)) {
+    if (entry.is_directory()) classes_.push_back(entry.path().filename().string());
+  }
+  std::sort(classes_.begin(), classes_.end());
+  TD_CHECK(!classes_.empty(), ErrorCode::kNotFound, "[ImageFolder] Couldn't find any class folder in ", root_, ".");
+  for (size_t i = 0; i < classes_.size(); ++i) class_to_idx_[classes_[i]] = static_cast<int64_t>(i);
+  std::vector<std::string> empty;
+  for (size_t i = 0; i < classes_.size(); ++i) {
+    const size_t before = samples_.size();
+    walk(fs::path(root_) / classes_[i], extensions, static_cast<int64_t>(i), samples_);
+    if (samples_.size() == before) empty.push_back(classes_[i]);
+  }
+  if (!empty.empty()) {
+    std::string names, exts;
+    for (const auto& e : empty) names += (names.empty() ? "" : ", ") + e;
+    for (const auto& e : extensions) exts += (exts.empty() ? "" : ", ") + e;
+    throw Error(ErrorCode::kNotFound, str("[ImageFolder] Found no valid file for the classes ", names,
+                                          ". Supported extensions are: ", exts));
+  }
+}
+
+data::Sample ImageFolder::get(int64_t index) const {
+  const int64_t i = data::wrap_sample_index("ImageFolder", index, size());
+  const auto& [path, target] = samples_[static_cast<size_t>(i)];
+  Tensor image = loader_(path);
+  Tensor t = scalar_tensor(Scalar(target), DType::kInt64);
+  return {transform_ ? (*transform_)(image) : image, target_transform_ ? (*target_transform_)(t) : t};
+}
+
+std::vector<int64_t> ImageFolder::targets() const {
+  std::vector<int64_t> t;
+  for (const auto& s : samples_) t.push_back(s.second);
+  return t;
+}
+
+std::string ImageFolder::repr() const {
+  std::string s = str("Dataset ImageFolder\n    Number of datapoints: ", size(), "\n    Root location: ", root_);
+  if (transform_ || target_transform_) {
+    s += "\n    StandardTransform";
+    if (transform_) s += "\nTransform: " + indent_transform(*transform_);
+    if (target_transform_) s += "\nTarget transform: " + indent_transform(*target_transform_);
+  }
+  return s;
 }
 
 }  // namespace td::vision::datasets

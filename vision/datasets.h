@@ -4,6 +4,8 @@
 #pragma once
 
 #include <array>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +55,39 @@ class FashionMNIST : public MNIST {
   FashionMNIST(const std::string& root, bool train = true, std::shared_ptr<transforms::Transform> transform = nullptr,
                std::shared_ptr<transforms::Transform> target_transform = nullptr);
   const std::vector<std::string>& classes() const override;
+};
+
+/// The file name endings ImageFolder accepts by default (torchvision's IMG_EXTENSIONS).
+const std::vector<std::string>& image_extensions();
+
+/// Images in root/<class>/**/<file> (torchvision.datasets.ImageFolder): classes are the sorted subfolder
+/// names, numbered in that order; files are walked in sorted order and kept when their lower-cased name ends
+/// with one of `extensions`. A sample is {loader(path) through transform, int64 0-dim class index through
+/// target_transform}; the default loader is io::read_image in RGB mode (torchvision's loader converts to RGB).
+class ImageFolder : public data::Dataset {
+ public:
+  using Loader = std::function<Tensor(const std::string& path)>;
+  explicit ImageFolder(std::string root, std::shared_ptr<transforms::Transform> transform = nullptr,
+                       std::shared_ptr<transforms::Transform> target_transform = nullptr, Loader loader = nullptr,
+                       std::vector<std::string> extensions = image_extensions());
+  int64_t size() const override { return static_cast<int64_t>(samples_.size()); }
+  data::Sample get(int64_t index) const override;
+
+  const std::vector<std::string>& classes() const { return classes_; }
+  const std::map<std::string, int64_t>& class_to_idx() const { return class_to_idx_; }
+  /// (path, class index) of every sample, in order.
+  const std::vector<std::pair<std::string, int64_t>>& samples() const { return samples_; }
+  /// The class index of every sample.
+  std::vector<int64_t> targets() const;
+  std::string repr() const;
+
+ private:
+  std::string root_;
+  std::shared_ptr<transforms::Transform> transform_, target_transform_;
+  Loader loader_;
+  std::vector<std::string> classes_;
+  std::map<std::string, int64_t> class_to_idx_;
+  std::vector<std::pair<std::string, int64_t>> samples_;
 };
 
 }  // namespace td::vision::datasets

@@ -1,9 +1,12 @@
 // Image transforms in tensor ops: every step is a registry op, so the transforms run on any device.
 #include "vision/transforms.h"
 
+#include <algorithm>
 #include <cmath>
+#include <numbers>
 
 #include "core/error.h"
+#include "core/nn/functional.h"
 #include "core/nn/repr.h"
 #include "core/random/generator.h"
 
@@ -199,5 +202,670 @@ Tensor RandomVerticalFlip::operator()(const Tensor& image) const {
   return uniform01() < p_ ? image.flip({-2}) : image;
 }
 std::string RandomVerticalFlip::repr() const { return "RandomVerticalFlip(p=" + py_float(p_) + ")"; }
+
+// ---- functional: resizing, rotation, colour, blur, erasing, dtype conversion ----
+
+namespace {
+
+const char* mode_name(InterpolationMode m) {
+  return m == InterpolationMode::kNearest ? "nearest" : m == InterpolationMode::kBilinear ? "bilinear" : "bicubic";
+}
+
+// torchvision's _cast_squeeze_in / _cast_squeeze_out: the image as [N, C, H, W] in a float dtype, and back
+// (integers rounded first). Images of more dims fold their leading dims into N.
+struct Batched {
+  Tensor image;
+  std::vector<int64_t> leading;
+  DType out_dtype;
+  bool cast;
+};
+
+Batched cast_squeeze_in(const Tensor& image, DType float_dtype) {
+  Batched b{image, {}, image.dtype(), false};
+  for (int64_t d = 0; d + 3 < image.dim(); ++d) b.leading.push_back(image.size(d));
+  b.image = image.reshape({-1, image.size(-3), image.size(-2), image.size(-1)});
+  if (!is_floating(image.dtype())) {
+    b.cast = true;
+    b.image = b.image.to(float_dtype);
+  }
+  return b;
+}
+
+Tensor cast_squeeze_out(const Batched& b, Tensor out) {
+  std::vector<int64_t> shape = b.leading;
+  for (int64_t d = 1; d < out.dim(); ++d) shape.push_back(out.size(d));
+  out = out.reshape(shape);
+  if (b.cast) {
+    if (!is_floating(b.out_dtype) && b.out_dtype != DType::kBool) out = out.round();
+    out = out.to(b.out_dtype);
+  }
+  return out;
+}
+
+void check_chw(const char* op, const Tensor& image) {
+  TD_CHECK_ARG(image.dim() >= 3, "[", op, "] Tensor image should have at least 3 dimensions [..., C, H, W], got ",
+               shape_str(image.sizes()));
+}
+
+void check_channels(const char* op, const Tensor& image) {
+  check_chw(op, image);
+  const int64_t c = image.size(-3);
+  TD_CHECK_ARG(c == 1 || c == 3, "[", op, "] Input image tensor permitted channel values are [1, 3], but found ", c);
+}
+
+// torchvision's _max_value: the largest value of an image dtype (1 for floats).
+double max_value(DType dtype) {
+  switch (dtype) {
+    case DType::kUInt8: return 255;
+    case DType::kInt8: return 127;
+    case DType::kInt16: return 32767;
+    case DType::kInt32: return 2147483647.0;
+    case DType::kInt64: return 9223372036854775807.0;
+    default: return 1;
+  }
+}
+
+// torchvision's _blend: ratio * a + (1 - ratio) * b, clamped to [0, max] and cast to a's dtype.
+Tensor blend(const Tensor& a, const Tensor& b, double ratio) {
+  const double bound = max_value(a.dtype());
+  return a.mul(Scalar(ratio)).add(b.mul(Scalar(1.0 - ratio))).clamp(Scalar(0), Scalar(bound)).to(a.dtype());
+}
+
+// torchvision's _get_inverse_affine_matrix for a rotation about center (translate 0, scale 1, shear 0).
+std::array<double, 6> inverse_rotation(double cx, double cy, double angle) {
+  const double rot = angle * std::numbers::pi / 180.0;
+  const double a = std::cos(rot), b = -std::sin(rot), c = std::sin(rot), d = std::cos(rot);
+  std::array<double, 6> m = {d, -b, 0.0, -c, a, 0.0};
+  m[2] += m[0] * -cx + m[1] * -cy;
+  m[5] += m[3] * -cx + m[4] * -cy;
+  m[2] += cx;
+  m[5] += cy;
+  return m;
+}
+
+// torchvision's _compute_affine_output_size (PIL's rule), in float32 as its tensors.
+std::pair<int64_t, int64_t> affine_output_size(const std::array<double, 6>& m, int64_t w, int64_t h) {
+  const float hw = 0.5f * static_cast<float>(w), hh = 0.5f * static_cast<float>(h);
+  const float pts[4][2] = {{-hw, -hh}, {-hw, hh}, {hw, hh}, {hw, -hh}};
+  float lo[2] = {INFINITY, INFINITY}, hi[2] = {-INFINITY, -INFINITY};
+  for (const auto& p : pts) {
+    for (int r = 0; r < 2; ++r) {
+      const float v = p[0] * static_cast<float>(m[3 * r]) + p[1] * static_cast<float>(m[3 * r + 1]) +
+                      static_cast<float>(m[3 * r + 2]);
+      lo[r] = std::min(lo[r], v), hi[r] = std::max(hi[r], v);
+    }
+  }
+  const float shift[2] = {hw, hh}, tol = 1e-4f;
+  int64_t size[2];
+  for (int r = 0; r < 2; ++r) {
+    const float cmax = std::ceil(std::trunc((hi[r] + shift[r]) / tol) * tol);
+    const float cmin = std::floor(std::trunc((lo[r] + shift[r]) / tol) * tol);
+    size[r] = static_cast<int64_t>(cmax - cmin);
+  }
+  return {size[0], size[1]};
+}
+
+// torch.linspace's float32 values (its default dtype, which torchvision's grids and kernels use), as T: the
+// step in float, the first half counted from start, the second half back from end.
+template <class T>
+std::vector<T> linspace(double start, double end, int64_t steps) {
+  std::vector<T> v(static_cast<size_t>(steps));
+  if (steps == 1) v[0] = static_cast<T>(static_cast<float>(start));
+  if (steps <= 1) return v;
+  const float s = static_cast<float>(start), e = static_cast<float>(end);
+  const float step = (e - s) / static_cast<float>(steps - 1);
+  const int64_t half = steps / 2;
+  for (int64_t i = 0; i < steps; ++i) {
+    const float x = i < half ? s + step * static_cast<float>(i) : e - step * static_cast<float>(steps - i - 1);
+    v[static_cast<size_t>(i)] = static_cast<T>(x);
+  }
+  return v;
+}
+
+// torchvision's _gen_affine_grid followed by grid_sample(align_corners=False, padding "zeros"): for every
+// output pixel, the flat input offsets and weights of its taps (1 for nearest, 4 for bilinear; out of range
+// taps get weight 0), computed in T (the grid's dtype).
+template <class T>
+void affine_taps(const std::array<double, 6>& m, int64_t w, int64_t h, int64_t ow, int64_t oh, bool nearest,
+                 std::vector<int64_t>& index, std::vector<double>& weight) {
+  const std::vector<T> xs = linspace<T>(-ow * 0.5 + 0.5, ow * 0.5 + 0.5 - 1, ow);
+  const std::vector<T> ys = linspace<T>(-oh * 0.5 + 0.5, oh * 0.5 + 0.5 - 1, oh);
+  // rescaled_theta = theta^T / [0.5 w, 0.5 h]: the grid in [-1, 1] of the input.
+  T t[2][3];
+  for (int r = 0; r < 2; ++r) {
+    const T s = static_cast<T>(0.5 * static_cast<double>(r == 0 ? w : h));
+    for (int k = 0; k < 3; ++k) t[r][k] = static_cast<T>(m[static_cast<size_t>(3 * r + k)]) / s;
+  }
+  const int taps = nearest ? 1 : 4;
+  index.assign(static_cast<size_t>(oh * ow * taps), 0);
+  weight.assign(index.size(), 0.0);
+  for (int64_t y = 0; y < oh; ++y) {
+    for (int64_t x = 0; x < ow; ++x) {
+      const T gx = xs[static_cast<size_t>(x)] * t[0][0] + ys[static_cast<size_t>(y)] * t[0][1] + t[0][2];
+      const T gy = xs[static_cast<size_t>(x)] * t[1][0] + ys[static_cast<size_t>(y)] * t[1][1] + t[1][2];
+      // grid_sample's unnormalize with align_corners=False.
+      const T ix = ((gx + T(1)) * static_cast<T>(w) - T(1)) / T(2);
+      const T iy = ((gy + T(1)) * static_cast<T>(h) - T(1)) / T(2);
+      const size_t at = static_cast<size_t>((y * ow + x) * taps);
+      auto put = [&](size_t k, int64_t px, int64_t py, T wt) {
+        if (px < 0 || py < 0 || px >= w || py >= h) return;
+        index[at + k] = py * w + px;
+        weight[at + k] = static_cast<double>(wt);
+      };
+      if (nearest) {
+        put(0, static_cast<int64_t>(std::nearbyint(ix)), static_cast<int64_t>(std::nearbyint(iy)), T(1));
+        continue;
+      }
+      const auto x0 = static_cast<int64_t>(std::floor(ix)), y0 = static_cast<int64_t>(std::floor(iy));
+      const T fx = ix - static_cast<T>(x0), fy = iy - static_cast<T>(y0);
+      put(0, x0, y0, (T(1) - fx) * (T(1) - fy));
+      put(1, x0 + 1, y0, fx * (T(1) - fy));
+      put(2, x0, y0 + 1, (T(1) - fx) * fy);
+      put(3, x0 + 1, y0 + 1, fx * fy);
+    }
+  }
+}
+
+}  // namespace
+
+namespace functional {
+
+Tensor resize(const Tensor& image, std::vector<int64_t> size, InterpolationMode interpolation,
+              std::optional<int64_t> max_size) {
+  check_chw("resize", image);
+  TD_CHECK_ARG(size.size() == 1 || size.size() == 2, "[resize] If size is a sequence, it should have 1 or 2 values");
+  const int64_t h = image.size(-2), w = image.size(-1);
+  std::vector<int64_t> out;
+  if (size.size() == 1) {
+    // torchvision's _compute_resized_output_size: the shorter side to size, the longer in proportion.
+    const int64_t shorter = std::min(h, w), longer = std::max(h, w);
+    int64_t new_short = size[0], new_long = static_cast<int64_t>(static_cast<double>(size[0]) *
+                                                                  static_cast<double>(longer) /
+                                                                  static_cast<double>(shorter));
+    if (max_size) {
+      TD_CHECK_ARG(*max_size > size[0], "[resize] max_size = ", *max_size, " must be strictly greater than the "
+                   "requested size for the smaller edge size = ", size[0]);
+      if (new_long > *max_size) {
+        new_short = static_cast<int64_t>(static_cast<double>(*max_size) * static_cast<double>(new_short) /
+                                         static_cast<double>(new_long));
+        new_long = *max_size;
+      }
+    }
+    out = w <= h ? std::vector<int64_t>{new_long, new_short} : std::vector<int64_t>{new_short, new_long};
+  } else {
+    TD_CHECK_ARG(!max_size, "[resize] max_size should only be passed if size specifies the length of the smaller "
+                 "edge, i.e. size should be an int or a sequence of length 1 in torchscript mode.");
+    out = size;
+  }
+  if (out[0] == h && out[1] == w) return image;
+  Batched b = cast_squeeze_in(image, DType::kFloat32);
+  const bool interpolating = interpolation != InterpolationMode::kNearest;
+  Tensor y = nn::functional::interpolate(b.image, out, {}, mode_name(interpolation),
+                                         interpolating ? std::optional<bool>(false) : std::nullopt);
+  if (interpolation == InterpolationMode::kBicubic && b.out_dtype == DType::kUInt8) {
+    y = y.clamp(Scalar(0), Scalar(255));
+  }
+  return cast_squeeze_out(b, y);
+}
+
+Tensor resized_crop(const Tensor& image, int64_t top, int64_t left, int64_t height, int64_t width,
+                    std::vector<int64_t> size, InterpolationMode interpolation) {
+  check_chw("resized_crop", image);
+  return resize(crop(image, top, left, height, width), std::move(size), interpolation);
+}
+
+Tensor rotate(const Tensor& image, double angle, InterpolationMode interpolation, bool expand,
+              std::vector<double> center, std::vector<double> fill) {
+  check_chw("rotate", image);
+  TD_CHECK_ARG(interpolation != InterpolationMode::kBicubic,
+               "[rotate] Interpolation mode 'bicubic' is unsupported with Tensor input");
+  TD_CHECK_ARG(center.empty() || center.size() == 2, "[rotate] center should be a sequence of length 2.");
+  const int64_t c = image.size(-3), h = image.size(-2), w = image.size(-1);
+  TD_CHECK_ARG(fill.empty() || fill.size() == 1 || static_cast<int64_t>(fill.size()) == c,
+               "[rotate] The number of elements in 'fill' cannot broadcast to match the number of channels of the "
+               "image (", fill.size(), " != ", c, ")");
+  double cx = 0, cy = 0;
+  if (!center.empty()) {
+    cx = center[0] - static_cast<double>(w) * 0.5;
+    cy = center[1] - static_cast<double>(h) * 0.5;
+  }
+  // torchvision rotates by -angle through the inverse affine matrix (its affine and rotate disagree in sign).
+  const std::array<double, 6> m = inverse_rotation(cx, cy, -angle);
+  const auto [ow, oh] = expand ? affine_output_size(m, w, h) : std::pair<int64_t, int64_t>{w, h};
+  const DType grid_dtype = is_floating(image.dtype()) ? image.dtype() : DType::kFloat32;
+  const bool nearest = interpolation == InterpolationMode::kNearest;
+  std::vector<int64_t> index;
+  std::vector<double> weight;
+  if (grid_dtype == DType::kFloat64) {
+    affine_taps<double>(m, w, h, ow, oh, nearest, index, weight);
+  } else {
+    affine_taps<float>(m, w, h, ow, oh, nearest, index, weight);
+  }
+  Batched b = cast_squeeze_in(image, grid_dtype);
+  Tensor x = b.image;
+  if (!fill.empty()) x = Tensor::cat({x, ones({x.size(0), 1, h, w}, {x.dtype(), x.device()})}, 1);
+  const int64_t taps = nearest ? 1 : 4, n = static_cast<int64_t>(index.size());
+  Tensor flat = x.reshape({x.size(0), x.size(1), h * w});
+  Tensor wts = tensor(weight, {n}, x.device()).to(x.dtype());
+  Tensor y = flat.index_select(2, tensor(index, {n}, x.device())).mul(wts);
+  y = y.view({x.size(0), x.size(1), oh * ow, taps}).sum({3}).view({x.size(0), x.size(1), oh, ow});
+  if (!fill.empty()) {
+    // The ones channel, sampled like the image, says how much of each pixel came from inside it.
+    Tensor mask = y.narrow(1, c, 1);
+    y = y.narrow(1, 0, c);
+    std::vector<double> full_fill = fill.size() == 1 ? std::vector<double>(static_cast<size_t>(c), fill[0]) : fill;
+    Tensor fill_img = tensor(full_fill, {1, c, 1, 1}, y.device()).to(y.dtype()).expand_as(y);
+    mask = mask.expand_as(y);
+    if (nearest) {
+      y = fill_img.where(mask.lt(Scalar(0.5)), y);
+    } else {
+      y = y.mul(mask).add(mask.neg().add(Scalar(1.0)).mul(fill_img));
+    }
+  }
+  return cast_squeeze_out(b, y);
+}
+
+Tensor rgb_to_grayscale(const Tensor& image, int64_t num_output_channels) {
+  check_channels("rgb_to_grayscale", image);
+  TD_CHECK_ARG(num_output_channels == 1 || num_output_channels == 3,
+               "[rgb_to_grayscale] num_output_channels should be either 1 or 3");
+  Tensor l;
+  if (image.size(-3) == 3) {
+    Tensor r = image.select(-3, 0), g = image.select(-3, 1), b = image.select(-3, 2);
+    l = r.mul(Scalar(0.2989)).add(g.mul(Scalar(0.587))).add(b.mul(Scalar(0.114))).to(image.dtype()).unsqueeze(-3);
+  } else {
+    l = image.clone();
+  }
+  return num_output_channels == 3 ? l.expand(image.shape()) : l;
+}
+
+Tensor adjust_brightness(const Tensor& image, double factor) {
+  TD_CHECK_ARG(factor >= 0, "[adjust_brightness] brightness_factor (", factor, ") is not non-negative.");
+  check_channels("adjust_brightness", image);
+  return blend(image, zeros(image.shape(), {image.dtype(), image.device()}), factor);
+}
+
+Tensor adjust_contrast(const Tensor& image, double factor) {
+  TD_CHECK_ARG(factor >= 0, "[adjust_contrast] contrast_factor (", factor, ") is not non-negative.");
+  check_channels("adjust_contrast", image);
+  const DType dtype = is_floating(image.dtype()) ? image.dtype() : DType::kFloat32;
+  Tensor gray = image.size(-3) == 3 ? rgb_to_grayscale(image) : image;
+  Tensor mean = gray.to(dtype).mean({-3, -2, -1}, true);
+  return blend(image, mean, factor);
+}
+
+Tensor adjust_saturation(const Tensor& image, double factor) {
+  TD_CHECK_ARG(factor >= 0, "[adjust_saturation] saturation_factor (", factor, ") is not non-negative.");
+  check_channels("adjust_saturation", image);
+  if (image.size(-3) == 1) return image;  // as PIL
+  return blend(image, rgb_to_grayscale(image), factor);
+}
+
+namespace {
+// torchvision's _rgb2hsv (Pillow's formulas, with the divisions guarded where max == min).
+Tensor rgb2hsv(const Tensor& img) {
+  Tensor r = img.select(-3, 0), g = img.select(-3, 1), b = img.select(-3, 2);
+  Tensor maxc = img.amax({-3}), minc = img.amin({-3});
+  Tensor eqc = maxc.eq(minc), cr = maxc.sub(minc);
+  Tensor one = ones(maxc.shape(), {maxc.dtype(), maxc.device()});
+  Tensor s = cr.div(one.where(eqc, maxc));
+  Tensor cr_divisor = one.where(eqc, cr);
+  Tensor rc = maxc.sub(r).div(cr_divisor), gc = maxc.sub(g).div(cr_divisor), bc = maxc.sub(b).div(cr_divisor);
+  Tensor hr = maxc.eq(r).to(img.dtype()).mul(bc.sub(gc));
+  Tensor hg = maxc.eq(g).logical_and(maxc.ne(r)).to(img.dtype()).mul(rc.sub(bc).add(Scalar(2.0)));
+  Tensor hb = maxc.ne(g).logical_and(maxc.ne(r)).to(img.dtype()).mul(gc.sub(rc).add(Scalar(4.0)));
+  Tensor h = hr.add(hg).add(hb);
+  h = h.div(Scalar(6.0)).add(Scalar(1.0)).fmod(Scalar(1.0));
+  return Tensor::stack({h, s, maxc}, -3);
+}
+
+// torchvision's _hsv2rgb: the six sectors' (r, g, b) picked by a one-hot mask.
+Tensor hsv2rgb(const Tensor& img) {
+  Tensor h = img.select(-3, 0), s = img.select(-3, 1), v = img.select(-3, 2);
+  Tensor i = h.mul(Scalar(6.0)).floor();
+  Tensor f = h.mul(Scalar(6.0)).sub(i);
+  Tensor ii = i.to(DType::kInt32);
+  Tensor p = v.mul(s.neg().add(Scalar(1.0))).clamp(Scalar(0.0), Scalar(1.0));
+  Tensor q = v.mul(s.mul(f).neg().add(Scalar(1.0))).clamp(Scalar(0.0), Scalar(1.0));
+  Tensor t = v.mul(s.mul(f.neg().add(Scalar(1.0))).neg().add(Scalar(1.0))).clamp(Scalar(0.0), Scalar(1.0));
+  ii = ii.remainder(Scalar(6));
+  Tensor sector = tensor(std::vector<int32_t>{0, 1, 2, 3, 4, 5}, {6, 1, 1}, ii.device());
+  Tensor mask = ii.unsqueeze(-3).eq(sector).to(img.dtype());  // [..., 6, H, W]
+  Tensor a1 = Tensor::stack({v, q, p, p, t, v}, -3);
+  Tensor a2 = Tensor::stack({t, v, v, q, p, p}, -3);
+  Tensor a3 = Tensor::stack({p, p, t, v, v, q}, -3);
+  Tensor a4 = Tensor::stack({a1, a2, a3}, -4);  // [..., 3, 6, H, W]
+  return mask.unsqueeze(-4).mul(a4).sum({-3});
+}
+}  // namespace
+
+Tensor adjust_hue(const Tensor& image, double hue_factor) {
+  TD_CHECK_ARG(hue_factor >= -0.5 && hue_factor <= 0.5, "[adjust_hue] hue_factor (", hue_factor,
+               ") is not in [-0.5, 0.5].");
+  check_channels("adjust_hue", image);
+  if (image.size(-3) == 1) return image;  // as PIL
+  const DType orig = image.dtype();
+  Tensor img = orig == DType::kUInt8 ? image.to(DType::kFloat32).div(Scalar(255.0)) : image;
+  Tensor hsv = rgb2hsv(img);
+  Tensor h = hsv.select(-3, 0).add(Scalar(hue_factor)).remainder(Scalar(1.0));
+  hsv = Tensor::stack({h, hsv.select(-3, 1), hsv.select(-3, 2)}, -3);
+  Tensor out = hsv2rgb(hsv);
+  return orig == DType::kUInt8 ? out.mul(Scalar(255.0)).to(orig) : out;
+}
+
+Tensor gaussian_blur(const Tensor& image, std::vector<int64_t> kernel_size, std::vector<double> sigma) {
+  check_chw("gaussian_blur", image);
+  if (kernel_size.size() == 1) kernel_size.push_back(kernel_size[0]);
+  if (sigma.size() == 1) sigma.push_back(sigma[0]);
+  TD_CHECK_ARG(kernel_size.size() == 2, "[gaussian_blur] If kernel_size is a sequence its length should be 2. Got ",
+               kernel_size.size());
+  for (int64_t k : kernel_size) {
+    TD_CHECK_ARG(k > 0 && k % 2 == 1, "[gaussian_blur] kernel_size should have odd and positive integers. Got ",
+                 shape_str(kernel_size));
+  }
+  TD_CHECK_ARG(sigma.size() == 2, "[gaussian_blur] If sigma is a sequence, its length should be 2. Got ",
+               sigma.size());
+  for (double s : sigma) TD_CHECK_ARG(s > 0, "[gaussian_blur] sigma should have positive values. Got ", s);
+  const DType dtype = is_floating(image.dtype()) ? image.dtype() : DType::kFloat32;
+  // torchvision's _get_gaussian_kernel1d, in float32 (torch.linspace's default dtype).
+  auto kernel1d = [](int64_t k, double s) {
+    const double half = static_cast<double>(k - 1) * 0.5;
+    std::vector<float> x = linspace<float>(-half, half, k);
+    Tensor pdf = tensor(x, {k}).div(Scalar(s)).pow(Scalar(2)).mul(Scalar(-0.5)).exp();
+    return pdf.div(pdf.sum());
+  };
+  Tensor kx = kernel1d(kernel_size[0], sigma[0]).to(dtype).to(image.device().str());
+  Tensor ky = kernel1d(kernel_size[1], sigma[1]).to(dtype).to(image.device().str());
+  Tensor kernel = ky.unsqueeze(1).mm(kx.unsqueeze(0));
+  Batched b = cast_squeeze_in(image, dtype);
+  const int64_t c = b.image.size(1);
+  Tensor weight = kernel.expand({c, 1, kernel.size(0), kernel.size(1)});
+  Tensor x = b.image.pad({kernel_size[0] / 2, kernel_size[0] / 2, kernel_size[1] / 2, kernel_size[1] / 2}, "reflect");
+  Tensor y = nn::functional::conv2d(x, weight, {}, 1, 0, 1, c);
+  return cast_squeeze_out(b, y);
+}
+
+Tensor erase(const Tensor& image, int64_t i, int64_t j, int64_t h, int64_t w, const Tensor& v) {
+  check_chw("erase", image);
+  Tensor out = image.clone();
+  Tensor region = out.narrow(-2, i, h).narrow(-1, j, w);
+  region.copy_(v.to(image.dtype()).expand(region.shape()));
+  return out;
+}
+
+Tensor convert_image_dtype(const Tensor& image, DType dtype) {
+  if (image.dtype() == dtype) return image;
+  if (is_floating(image.dtype())) {
+    if (is_floating(dtype)) return image.to(dtype);
+    TD_CHECK_ARG(!((image.dtype() == DType::kFloat32 && (dtype == DType::kInt32 || dtype == DType::kInt64)) ||
+                   (image.dtype() == DType::kFloat64 && dtype == DType::kInt64)),
+                 "[convert_image_dtype] The cast from torch.", dtype_name(image.dtype()), " to torch.",
+                 dtype_name(dtype), " cannot be performed safely.");
+    // max + 1 - eps spreads [0, 1] evenly over the integers (only 1.0 itself maps to max).
+    return image.mul(Scalar(max_value(dtype) + 1.0 - 1e-3)).to(dtype);
+  }
+  const double input_max = max_value(image.dtype());
+  if (is_floating(dtype)) return image.to(dtype).div(Scalar(input_max));
+  const double output_max = max_value(dtype);
+  if (input_max > output_max) {
+    const auto factor = static_cast<int64_t>(std::floor((input_max + 1) / (output_max + 1)));
+    return image.floor_divide(Scalar(factor)).to(dtype);
+  }
+  const auto factor = static_cast<int64_t>(std::floor((output_max + 1) / (input_max + 1)));
+  return image.to(dtype).mul(Scalar(factor));
+}
+
+}  // namespace functional
+
+namespace {
+namespace F = functional;
+
+std::string float_pair(const std::vector<double>& v) {
+  std::string s = "(";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + py_float(v[i]);
+  return s + ")";
+}
+
+// Python's round(x, 4) as torchvision's reprs use it.
+double round4(double x) { return std::nearbyint(x * 1e4) / 1e4; }
+
+double uniform(double lo, double hi) { return lo + (hi - lo) * uniform01(); }
+}  // namespace
+
+Resize::Resize(std::vector<int64_t> size, InterpolationMode interpolation, std::optional<int64_t> max_size,
+               std::optional<bool> antialias)
+    : size_(std::move(size)), interpolation_(interpolation), max_size_(max_size), antialias_(antialias) {
+  TD_CHECK_ARG(size_.size() == 1 || size_.size() == 2, "[Resize] If size is a sequence, it should have 1 or 2 values");
+  TD_CHECK(!antialias_.value_or(false), ErrorCode::kUnimplemented,
+           "[Resize] antialias=True is not supported yet (tensord resizes tensors as torchvision 0.14's default, "
+           "antialias=False)");
+}
+
+Tensor Resize::operator()(const Tensor& image) const { return F::resize(image, size_, interpolation_, max_size_); }
+
+std::string Resize::repr() const {
+  return str("Resize(size=", size_.size() == 1 ? std::to_string(size_[0]) : nn::detail::py_tuple(size_),
+             ", interpolation=", mode_name(interpolation_), ", max_size=",
+             max_size_ ? std::to_string(*max_size_) : std::string("None"), ", antialias=",
+             antialias_ ? nn::detail::py_bool(*antialias_) : "None", ")");
+}
+
+RandomResizedCrop::RandomResizedCrop(std::vector<int64_t> size, std::vector<double> scale, std::vector<double> ratio,
+                                     InterpolationMode interpolation)
+    : size_(hw("RandomResizedCrop", std::move(size))), scale_(std::move(scale)), ratio_(std::move(ratio)),
+      interpolation_(interpolation) {
+  TD_CHECK_ARG(scale_.size() == 2 && ratio_.size() == 2, "[RandomResizedCrop] Scale and ratio should be of kind "
+               "(min, max)");
+}
+
+std::array<int64_t, 4> RandomResizedCrop::get_params(int64_t height, int64_t width) const {
+  const double area = static_cast<double>(height * width);
+  const double log_lo = std::log(ratio_[0]), log_hi = std::log(ratio_[1]);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double target_area = area * uniform(scale_[0], scale_[1]);
+    const double aspect = std::exp(uniform(log_lo, log_hi));
+    const auto w = static_cast<int64_t>(std::nearbyint(std::sqrt(target_area * aspect)));
+    const auto h = static_cast<int64_t>(std::nearbyint(std::sqrt(target_area / aspect)));
+    if (w > 0 && w <= width && h > 0 && h <= height) {
+      const int64_t i = uniform_int(height - h + 1), j = uniform_int(width - w + 1);
+      return {i, j, h, w};
+    }
+  }
+  // Fallback: the central crop closest to the ratio range.
+  const double in_ratio = static_cast<double>(width) / static_cast<double>(height);
+  int64_t w = width, h = height;
+  const double lo = std::min(ratio_[0], ratio_[1]), hi = std::max(ratio_[0], ratio_[1]);
+  if (in_ratio < lo) {
+    h = static_cast<int64_t>(std::nearbyint(static_cast<double>(w) / lo));
+  } else if (in_ratio > hi) {
+    w = static_cast<int64_t>(std::nearbyint(static_cast<double>(h) * hi));
+  }
+  return {(height - h) / 2, (width - w) / 2, h, w};
+}
+
+Tensor RandomResizedCrop::operator()(const Tensor& image) const {
+  check_chw("RandomResizedCrop", image);
+  const auto [i, j, h, w] = get_params(image.size(-2), image.size(-1));
+  return F::resized_crop(image, i, j, h, w, size_, interpolation_);
+}
+
+std::string RandomResizedCrop::repr() const {
+  return str("RandomResizedCrop(size=", nn::detail::py_tuple(size_), ", scale=",
+             float_pair({round4(scale_[0]), round4(scale_[1])}), ", ratio=",
+             float_pair({round4(ratio_[0]), round4(ratio_[1])}), ", interpolation=", mode_name(interpolation_),
+             ", antialias=None)");
+}
+
+RandomRotation::RandomRotation(std::vector<double> degrees, InterpolationMode interpolation, bool expand,
+                               std::vector<double> center, std::vector<double> fill)
+    : degrees_(std::move(degrees)), center_(std::move(center)), fill_(std::move(fill)),
+      interpolation_(interpolation), expand_(expand) {
+  if (degrees_.size() == 1) {
+    TD_CHECK_ARG(degrees_[0] >= 0, "[RandomRotation] If degrees is a single number, it must be positive.");
+    degrees_ = {-degrees_[0], degrees_[0]};
+  }
+  TD_CHECK_ARG(degrees_.size() == 2, "[RandomRotation] degrees should be a sequence of length 2.");
+  TD_CHECK_ARG(center_.empty() || center_.size() == 2, "[RandomRotation] center should be a sequence of length 2.");
+  TD_CHECK_ARG(interpolation_ != InterpolationMode::kBicubic,
+               "[RandomRotation] Interpolation mode 'bicubic' is unsupported with Tensor input");
+}
+
+Tensor RandomRotation::operator()(const Tensor& image) const {
+  check_chw("RandomRotation", image);
+  const double angle = uniform(degrees_[0], degrees_[1]);
+  return F::rotate(image, angle, interpolation_, expand_, center_, fill_);
+}
+
+std::string RandomRotation::repr() const {
+  std::string s = "RandomRotation(degrees=[" + py_float(degrees_[0]) + ", " + py_float(degrees_[1]) +
+                  "], interpolation=" + mode_name(interpolation_) + ", expand=" + nn::detail::py_bool(expand_);
+  if (!center_.empty()) s += ", center=" + float_pair(center_);
+  if (!fill_.empty()) {
+    // torchvision prints fill as given: a number or a sequence.
+    auto number = [](double v) { return v == std::floor(v) ? std::to_string(static_cast<int64_t>(v)) : py_float(v); };
+    if (fill_.size() == 1) {
+      s += ", fill=" + number(fill_[0]);
+    } else {
+      s += ", fill=(";
+      for (size_t i = 0; i < fill_.size(); ++i) s += (i ? ", " : "") + number(fill_[i]);
+      s += ")";
+    }
+  }
+  return s + ")";
+}
+
+namespace {
+// ColorJitter's _check_input: a number v gives [center - v, center + v] (the low end clipped at 0 for the
+// factors), a pair is taken as is; (center, center) means the adjustment is off.
+std::optional<std::array<double, 2>> jitter_range(const char* name, const std::vector<double>& v, double center,
+                                                  double lo_bound, double hi_bound, bool clip_first_on_zero) {
+  std::array<double, 2> r{};
+  if (v.size() == 1) {
+    TD_CHECK_ARG(v[0] >= 0, "[ColorJitter] If ", name, " is a single number, it must be non negative.");
+    r = {center - v[0], center + v[0]};
+    if (clip_first_on_zero) r[0] = std::max(r[0], 0.0);
+  } else {
+    TD_CHECK_ARG(v.size() == 2, "[ColorJitter] ", name, " should be a single number or a list/tuple with length 2.");
+    r = {v[0], v[1]};
+  }
+  TD_CHECK_ARG(lo_bound <= r[0] && r[0] <= r[1] && r[1] <= hi_bound, "[ColorJitter] ", name,
+               " values should be between (", py_float(lo_bound), ", ", py_float(hi_bound), "), but got [",
+               py_float(r[0]), ", ", py_float(r[1]), "].");
+  if (r[0] == center && r[1] == center) return std::nullopt;
+  return r;
+}
+
+std::string jitter_repr(const std::optional<std::array<double, 2>>& r) {
+  return r ? "(" + py_float((*r)[0]) + ", " + py_float((*r)[1]) + ")" : std::string("None");
+}
+}  // namespace
+
+ColorJitter::ColorJitter(std::vector<double> brightness, std::vector<double> contrast, std::vector<double> saturation,
+                         std::vector<double> hue)
+    : brightness_(jitter_range("brightness", brightness, 1, 0, INFINITY, true)),
+      contrast_(jitter_range("contrast", contrast, 1, 0, INFINITY, true)),
+      saturation_(jitter_range("saturation", saturation, 1, 0, INFINITY, true)),
+      hue_(jitter_range("hue", hue, 0, -0.5, 0.5, false)) {}
+
+Tensor ColorJitter::operator()(const Tensor& image) const {
+  // torchvision's get_params: the order, then one factor per enabled adjustment.
+  std::vector<int64_t> order = random::randperm(4).to_vector<int64_t>();
+  auto draw = [](const std::optional<std::array<double, 2>>& r) {
+    return r ? std::optional<double>(uniform((*r)[0], (*r)[1])) : std::nullopt;
+  };
+  const std::optional<double> b = draw(brightness_), c = draw(contrast_), s = draw(saturation_), h = draw(hue_);
+  Tensor x = image;
+  for (int64_t fn : order) {
+    if (fn == 0 && b) x = F::adjust_brightness(x, *b);
+    if (fn == 1 && c) x = F::adjust_contrast(x, *c);
+    if (fn == 2 && s) x = F::adjust_saturation(x, *s);
+    if (fn == 3 && h) x = F::adjust_hue(x, *h);
+  }
+  return x;
+}
+
+std::string ColorJitter::repr() const {
+  return "ColorJitter(brightness=" + jitter_repr(brightness_) + ", contrast=" + jitter_repr(contrast_) +
+         ", saturation=" + jitter_repr(saturation_) + ", hue=" + jitter_repr(hue_) + ")";
+}
+
+Grayscale::Grayscale(int64_t num_output_channels) : channels_(num_output_channels) {
+  TD_CHECK_ARG(channels_ == 1 || channels_ == 3, "[Grayscale] num_output_channels should be either 1 or 3");
+}
+Tensor Grayscale::operator()(const Tensor& image) const { return F::rgb_to_grayscale(image, channels_); }
+std::string Grayscale::repr() const { return str("Grayscale(num_output_channels=", channels_, ")"); }
+
+RandomGrayscale::RandomGrayscale(double p) : p_(p) {
+  TD_CHECK_ARG(p >= 0 && p <= 1, "[RandomGrayscale] p must be in [0, 1], got ", p);
+}
+Tensor RandomGrayscale::operator()(const Tensor& image) const {
+  check_chw("RandomGrayscale", image);
+  return uniform01() < p_ ? F::rgb_to_grayscale(image, image.size(-3)) : image;
+}
+std::string RandomGrayscale::repr() const { return "RandomGrayscale(p=" + py_float(p_) + ")"; }
+
+GaussianBlur::GaussianBlur(std::vector<int64_t> kernel_size, std::vector<double> sigma)
+    : kernel_size_(hw("GaussianBlur", std::move(kernel_size))), sigma_(std::move(sigma)) {
+  for (int64_t k : kernel_size_) {
+    TD_CHECK_ARG(k > 0 && k % 2 == 1, "[GaussianBlur] Kernel size value should be an odd and positive number.");
+  }
+  if (sigma_.size() == 1) {
+    TD_CHECK_ARG(sigma_[0] > 0, "[GaussianBlur] If sigma is a single number, it must be positive.");
+    sigma_ = {sigma_[0], sigma_[0]};
+  }
+  TD_CHECK_ARG(sigma_.size() == 2 && 0.0 < sigma_[0] && sigma_[0] <= sigma_[1],
+               "[GaussianBlur] sigma values should be positive and of the form (min, max).");
+}
+Tensor GaussianBlur::operator()(const Tensor& image) const {
+  const double sigma = uniform(sigma_[0], sigma_[1]);
+  return F::gaussian_blur(image, kernel_size_, {sigma, sigma});
+}
+std::string GaussianBlur::repr() const {
+  return "GaussianBlur(kernel_size=" + nn::detail::py_tuple(kernel_size_) + ", sigma=" + float_pair(sigma_) + ")";
+}
+
+RandomErasing::RandomErasing(double p, std::vector<double> scale, std::vector<double> ratio, std::vector<double> value,
+                             bool random_value)
+    : p_(p), scale_(std::move(scale)), ratio_(std::move(ratio)), value_(std::move(value)), random_(random_value) {
+  TD_CHECK_ARG(scale_.size() == 2 && ratio_.size() == 2, "[RandomErasing] Scale and ratio should be of kind (min, max)");
+  TD_CHECK_ARG(scale_[0] >= 0 && scale_[1] <= 1, "[RandomErasing] Scale should be between 0 and 1");
+  TD_CHECK_ARG(p >= 0 && p <= 1, "[RandomErasing] Random erasing probability should be between 0 and 1");
+}
+
+Tensor RandomErasing::operator()(const Tensor& image) const {
+  check_chw("RandomErasing", image);
+  if (!(uniform01() < p_)) return image;
+  const int64_t c = image.size(-3), ih = image.size(-2), iw = image.size(-1);
+  TD_CHECK_ARG(random_ || value_.size() == 1 || static_cast<int64_t>(value_.size()) == c,
+               "[RandomErasing] If value is a sequence, it should have either a single value or ", c,
+               " (number of input channels)");
+  const double area = static_cast<double>(ih * iw);
+  const double log_lo = std::log(ratio_[0]), log_hi = std::log(ratio_[1]);
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    const double erase_area = area * uniform(scale_[0], scale_[1]);
+    const double aspect = std::exp(uniform(log_lo, log_hi));
+    const auto h = static_cast<int64_t>(std::nearbyint(std::sqrt(erase_area * aspect)));
+    const auto w = static_cast<int64_t>(std::nearbyint(std::sqrt(erase_area / aspect)));
+    if (!(h < ih && w < iw)) continue;
+    Tensor v = random_ ? random::randn({c, h, w}, {DType::kFloat32, image.device()})
+                       : tensor(value_, {static_cast<int64_t>(value_.size()), 1, 1}, image.device());
+    const int64_t i = uniform_int(ih - h + 1), j = uniform_int(iw - w + 1);
+    return F::erase(image, i, j, h, w, v);
+  }
+  return image;
+}
+
+std::string RandomErasing::repr() const {
+  std::string value;
+  if (random_) {
+    value = "random";
+  } else if (value_.size() == 1) {
+    value = value_[0] == std::floor(value_[0]) ? std::to_string(static_cast<int64_t>(value_[0])) : py_float(value_[0]);
+  } else {
+    value = float_pair(value_);
+  }
+  return "RandomErasing(p=" + py_float(p_) + ", scale=" + float_pair(scale_) + ", ratio=" + float_pair(ratio_) +
+         ", value=" + value + ", inplace=False)";
+}
 
 }  // namespace td::vision::transforms

@@ -1,8 +1,10 @@
 // td::vision::transforms: torchvision.transforms on tensors. An image is a tensor [..., C, H, W] (after
-// ToTensor) or, as read from a dataset, uint8 [H, W] or [H, W, C]. Random transforms draw from td's current
-// generator, so a DataLoader worker's own generator makes them reproducible.
+// ToTensor or io::read_image) or, as read from MNIST, uint8 [H, W] or [H, W, C]. Random transforms draw from
+// td's current generator, so a DataLoader worker's own generator makes them reproducible. The functional
+// forms (torchvision.transforms.functional on tensors) are in transforms::functional.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -12,6 +14,42 @@
 #include "core/tensor.h"
 
 namespace td::vision::transforms {
+
+/// torchvision's InterpolationMode for tensors.
+enum class InterpolationMode { kNearest, kBilinear, kBicubic };
+
+namespace functional {
+/// Resizes the last two dims of [..., C, H, W]: size {s} scales the shorter side to s (the longer one
+/// int(s * long / short), capped by max_size), {h, w} sets both; integer images go through float32 and
+/// are rounded back (bicubic clamped to 0..255 for uint8). antialias=False behaviour (torchvision 0.14's
+/// default for tensors).
+Tensor resize(const Tensor& image, std::vector<int64_t> size, InterpolationMode interpolation =
+              InterpolationMode::kBilinear, std::optional<int64_t> max_size = std::nullopt);
+/// crop(top, left, height, width) then resize (F.resized_crop).
+Tensor resized_crop(const Tensor& image, int64_t top, int64_t left, int64_t height, int64_t width,
+                    std::vector<int64_t> size, InterpolationMode interpolation = InterpolationMode::kBilinear);
+/// Rotates counter-clockwise by angle degrees about center (pixel coordinates; the image centre when empty),
+/// sampling nearest or bilinear through an affine grid; expand grows the output to hold the whole rotated
+/// image; fill (one value or one per channel) paints the area outside (F.rotate).
+Tensor rotate(const Tensor& image, double angle, InterpolationMode interpolation = InterpolationMode::kNearest,
+              bool expand = false, std::vector<double> center = {}, std::vector<double> fill = {});
+/// 0.2989 R + 0.587 G + 0.114 B, in 1 or 3 channels (F.rgb_to_grayscale).
+Tensor rgb_to_grayscale(const Tensor& image, int64_t num_output_channels = 1);
+/// factor * image, clamped to the dtype's range (F.adjust_brightness).
+Tensor adjust_brightness(const Tensor& image, double factor);
+/// Blends with the mean of the grayscale image (F.adjust_contrast).
+Tensor adjust_contrast(const Tensor& image, double factor);
+/// Blends with the grayscale image (F.adjust_saturation).
+Tensor adjust_saturation(const Tensor& image, double factor);
+/// Shifts the hue by hue_factor in [-0.5, 0.5] turns through HSV (F.adjust_hue).
+Tensor adjust_hue(const Tensor& image, double hue_factor);
+/// Gaussian blur with kernel_size (kx, ky), odd, and sigma (sx, sy), reflect-padded (F.gaussian_blur).
+Tensor gaussian_blur(const Tensor& image, std::vector<int64_t> kernel_size, std::vector<double> sigma);
+/// A copy with [..., i:i+h, j:j+w] set to v (broadcast) (F.erase).
+Tensor erase(const Tensor& image, int64_t i, int64_t j, int64_t h, int64_t w, const Tensor& v);
+/// Converts between dtypes rescaling values: floats in [0, 1], integers in [0, max] (F.convert_image_dtype).
+Tensor convert_image_dtype(const Tensor& image, DType dtype = DType::kFloat32);
+}  // namespace functional
 
 /// A callable image transform with torchvision's repr.
 class Transform {
@@ -124,6 +162,127 @@ class Lambda : public Transform {
 
  private:
   std::function<Tensor(const Tensor&)> fn_;
+};
+
+/// Resizes to size (one value: the shorter side, as torchvision; or (h, w)) (transforms.Resize).
+class Resize : public Transform {
+ public:
+  explicit Resize(std::vector<int64_t> size, InterpolationMode interpolation = InterpolationMode::kBilinear,
+                  std::optional<int64_t> max_size = std::nullopt, std::optional<bool> antialias = std::nullopt);
+  Tensor operator()(const Tensor& image) const override;
+  std::string repr() const override;
+
+ private:
+  std::vector<int64_t> size_;
+  InterpolationMode interpolation_;
+  std::optional<int64_t> max_size_;
+  std::optional<bool> antialias_;
+};
+
+/// A crop of random area fraction in scale and aspect ratio in ratio (log-uniform), resized to size
+/// (transforms.RandomResizedCrop).
+class RandomResizedCrop : public Transform {
+ public:
+  explicit RandomResizedCrop(std::vector<int64_t> size, std::vector<double> scale = {0.08, 1.0},
+                             std::vector<double> ratio = {3.0 / 4.0, 4.0 / 3.0},
+                             InterpolationMode interpolation = InterpolationMode::kBilinear);
+  Tensor operator()(const Tensor& image) const override;
+  std::string repr() const override;
+  /// The crop (top, left, height, width) torchvision's get_params draws for an image of h x w.
+  std::array<int64_t, 4> get_params(int64_t height, int64_t width) const;
+
+ private:
+  std::vector<int64_t> size_;
+  std::vector<double> scale_, ratio_;
+  InterpolationMode interpolation_;
+};
+
+/// Rotation by an angle drawn uniformly from degrees ({d}: [-d, d]) (transforms.RandomRotation).
+class RandomRotation : public Transform {
+ public:
+  explicit RandomRotation(std::vector<double> degrees, InterpolationMode interpolation = InterpolationMode::kNearest,
+                          bool expand = false, std::vector<double> center = {}, std::vector<double> fill = {0});
+  Tensor operator()(const Tensor& image) const override;
+  std::string repr() const override;
+
+ private:
+  std::vector<double> degrees_, center_, fill_;
+  InterpolationMode interpolation_;
+  bool expand_;
+};
+
+/// Random brightness, contrast, saturation and hue changes in a random order (transforms.ColorJitter). A
+/// number v gives [max(0, 1 - v), 1 + v] ([-v, v] for hue); a pair gives the range.
+class ColorJitter : public Transform {
+ public:
+  explicit ColorJitter(std::vector<double> brightness = {0}, std::vector<double> contrast = {0},
+                       std::vector<double> saturation = {0}, std::vector<double> hue = {0});
+  Tensor operator()(const Tensor& image) const override;
+  std::string repr() const override;
+
+ private:
+  std::optional<std::array<double, 2>> brightness_, contrast_, saturation_, hue_;
+};
+
+/// RGB to grayscale with 1 or 3 output channels (transforms.Grayscale).
+class Grayscale : public Transform {
+ public:
+  explicit Grayscale(int64_t num_output_channels = 1);
+  Tensor operator()(const Tensor& image) const override;
+  std::string repr() const override;
+
+ private:
+  int64_t channels_;
+};
+
+/// Grayscale (keeping the channel count) with probability p (transforms.RandomGrayscale).
+class RandomGrayscale : public Transform {
+ public:
+  explicit RandomGrayscale(double p = 0.1);
+  Tensor operator()(const Tensor& image) const override;
+  std::string repr() const override;
+
+ private:
+  double p_;
+};
+
+/// Gaussian blur with sigma drawn uniformly from (min, max) ({s}: exactly s) (transforms.GaussianBlur).
+class GaussianBlur : public Transform {
+ public:
+  explicit GaussianBlur(std::vector<int64_t> kernel_size, std::vector<double> sigma = {0.1, 2.0});
+  Tensor operator()(const Tensor& image) const override;
+  std::string repr() const override;
+
+ private:
+  std::vector<int64_t> kernel_size_;
+  std::vector<double> sigma_;
+};
+
+/// With probability p, sets a random rectangle (area fraction in scale, aspect ratio in ratio) to value: one
+/// number, one per channel, or normal noise when `random_value` (transforms.RandomErasing).
+class RandomErasing : public Transform {
+ public:
+  explicit RandomErasing(double p = 0.5, std::vector<double> scale = {0.02, 0.33},
+                         std::vector<double> ratio = {0.3, 3.3}, std::vector<double> value = {0},
+                         bool random_value = false);
+  Tensor operator()(const Tensor& image) const override;
+  std::string repr() const override;
+
+ private:
+  double p_;
+  std::vector<double> scale_, ratio_, value_;
+  bool random_;
+};
+
+/// Converts the image to dtype, rescaling values (transforms.ConvertImageDtype).
+class ConvertImageDtype : public Transform {
+ public:
+  explicit ConvertImageDtype(DType dtype) : dtype_(dtype) {}
+  Tensor operator()(const Tensor& image) const override { return functional::convert_image_dtype(image, dtype_); }
+  std::string repr() const override { return "ConvertImageDtype()"; }
+
+ private:
+  DType dtype_;
 };
 
 }  // namespace td::vision::transforms

@@ -1,7 +1,10 @@
 // torch.nn.functional: each function names its registry op and packs the arguments.
 #include "core/nn/functional.h"
 
+#include <cmath>
+
 #include "core/autograd/grad_mode.h"
+#include "core/nn/repr.h"
 
 namespace td::nn::functional {
 
@@ -216,6 +219,95 @@ Tensor embedding_bag(const Tensor& input, const Tensor& weight, const Tensor& of
 
 Tensor bilinear(const Tensor& input1, const Tensor& input2, const Tensor& weight, const Tensor& bias) {
   return call_op("bilinear", {input1, input2, weight, tensor_or_none(bias)})[0];
+}
+
+}  // namespace td::nn::functional
+
+// Interpolation
+
+namespace td::nn::functional {
+
+namespace {
+std::string py_float_list(const std::vector<double>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + nn::detail::py_float(v[i]);
+  return s + "]";
+}
+}  // namespace
+
+Tensor interpolate(const Tensor& input, IntArg size, FloatArg scale_factor, const std::string& mode,
+                   std::optional<bool> align_corners, std::optional<bool> recompute_scale_factor) {
+  const bool interpolating = mode == "linear" || mode == "bilinear" || mode == "bicubic" || mode == "trilinear";
+  if (mode == "nearest" || mode == "area" || mode == "nearest-exact") {
+    TD_CHECK_ARG(!align_corners, "[interpolate] align_corners option can only be set with the interpolating "
+                 "modes: linear | bilinear | bicubic | trilinear");
+  }
+  const bool align = align_corners.value_or(false);
+  const int64_t dim = input.dim() - 2;
+  const bool has_size = !size.values.empty(), has_scale = !scale_factor.values.empty();
+  TD_CHECK_ARG(!(has_size && has_scale), "[interpolate] only one of size or scale_factor should be defined");
+  TD_CHECK_ARG(has_size || has_scale, "[interpolate] either size or scale_factor should be defined");
+  std::vector<int64_t> spatial;
+  for (int64_t d = 2; d < input.dim(); ++d) spatial.push_back(input.size(d));
+  std::vector<int64_t> output_size;
+  std::vector<double> scales;
+  if (has_size) {
+    TD_CHECK_ARG(size.values.size() == 1 || static_cast<int64_t>(size.values.size()) == dim,
+                 "[interpolate] Input and output must have the same number of spatial dimensions, but got input "
+                 "with spatial dimensions of ", shape_str(spatial), " and output size of ", shape_str(size.values),
+                 ". Please provide input tensor in (N, C, d1, d2, ...,dK) format and output size in (o1, o2, "
+                 "...,oK) format.");
+    output_size = size.expand(static_cast<size_t>(std::max<int64_t>(dim, 0)));
+  } else {
+    TD_CHECK_ARG(scale_factor.values.size() == 1 || static_cast<int64_t>(scale_factor.values.size()) == dim,
+                 "[interpolate] Input and scale_factor must have the same number of spatial dimensions, but got "
+                 "input with spatial dimensions of ", shape_str(spatial), " and scale_factor of shape ",
+                 py_float_list(scale_factor.values), ". Please provide input tensor in (N, C, d1, d2, ...,dK) "
+                 "format and scale_factor in (s1, s2, ...,sK) format.");
+    scales = scale_factor.values.size() == 1
+                 ? std::vector<double>(static_cast<size_t>(std::max<int64_t>(dim, 0)), scale_factor.values[0])
+                 : scale_factor.values;
+  }
+  TD_CHECK_ARG(!(recompute_scale_factor.value_or(false) && has_size),
+               "[interpolate] recompute_scale_factor is not meaningful with an explicit size.");
+  // "area" always takes an explicit size: it goes the recompute_scale_factor way.
+  if (mode == "area" && output_size.empty()) recompute_scale_factor = true;
+  if (!has_size) {
+    // Without recomputing, the op gets the scales and computes the size itself (aten's compute_output_size
+    // truncates the product, as floor does for these positive values).
+    for (size_t i = 0; i < scales.size(); ++i) {
+      output_size.push_back(static_cast<int64_t>(std::floor(static_cast<double>(spatial[i]) * scales[i])));
+    }
+    if (recompute_scale_factor.value_or(false)) scales.clear();
+  }
+  std::vector<Value> args{input, output_size};
+  if (interpolating) args.emplace_back(align);
+  auto push_scales = [&](size_t n) {
+    for (size_t i = 0; i < n; ++i) args.push_back(scales.empty() ? Value(None{}) : Value(scales[i]));
+  };
+  const int64_t nd = input.dim();
+  auto run = [&](const std::string& op, size_t n) {
+    push_scales(n);
+    return call_op(op, std::move(args))[0];
+  };
+  if (mode == "nearest" && nd >= 3 && nd <= 5) return run(str("upsample_nearest", nd - 2, "d"), nd - 2);
+  if (mode == "nearest-exact" && nd >= 3 && nd <= 5) return run(str("_upsample_nearest_exact", nd - 2, "d"), nd - 2);
+  if (mode == "area" && nd == 3) return adaptive_avg_pool1d(input, output_size);
+  if (mode == "area" && nd == 4) return adaptive_avg_pool2d(input, output_size);
+  TD_CHECK(!(mode == "area" && nd == 5), ErrorCode::kUnimplemented,
+           "[interpolate] area mode of a 5D input needs adaptive_avg_pool3d, which tensord does not have yet");
+  if (mode == "linear" && nd == 3) return run("upsample_linear1d", 1);
+  if (mode == "bilinear" && nd == 4) return run("upsample_bilinear2d", 2);
+  if (mode == "trilinear" && nd == 5) return run("upsample_trilinear3d", 3);
+  if (mode == "bicubic" && nd == 4) return run("upsample_bicubic2d", 2);
+  const char* needs = mode == "linear" ? "3D" : mode == "bilinear" ? "4D" : "5D";
+  const bool separable = mode == "linear" || mode == "bilinear" || mode == "trilinear";
+  TD_CHECK(!(separable && nd >= 3 && nd <= 5), ErrorCode::kUnimplemented, "[interpolate] Got ", nd,
+           "D input, but ", mode, " mode needs ", needs, " input");
+  throw Error(ErrorCode::kUnimplemented,
+              str("[interpolate] Input Error: Only 3D, 4D and 5D input Tensors supported (got ", nd,
+                  "D) for the modes: nearest | linear | bilinear | bicubic | trilinear | area | nearest-exact "
+                  "(got ", mode, ")"));
 }
 
 }  // namespace td::nn::functional

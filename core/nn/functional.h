@@ -271,6 +271,28 @@ inline Tensor fractional_max_pool2d(const Tensor& input, IntArg kernel_size, Int
 
 // (end of Pooling)
 
+// Interpolation (core/ops/upsample.cpp)
+
+/// A float or a list of floats (F.interpolate's scale_factor); empty stands for None.
+struct FloatArg {
+  std::vector<double> values;
+  FloatArg() = default;
+  FloatArg(double v) : values{v} {}  // NOLINT: implicit, as Python's float for a tuple
+  FloatArg(std::initializer_list<double> v) : values(v) {}
+  FloatArg(std::vector<double> v) : values(std::move(v)) {}  // NOLINT
+};
+
+/// Resizes the spatial dims of input [N, C, d1, ...] (3-5 dims) to `size` or by `scale_factor` (exactly one of
+/// them) as F.interpolate of PyTorch 1.13: mode "nearest", "nearest-exact", "linear" (3-d input), "bilinear"
+/// and "bicubic" (4-d), "trilinear" (5-d) or "area" (adaptive average pooling, 3-d and 4-d); align_corners only
+/// for the interpolating modes (None means False); recompute_scale_factor passes the computed size instead of
+/// the scale to the op.
+Tensor interpolate(const Tensor& input, IntArg size = {}, FloatArg scale_factor = {},
+                   const std::string& mode = "nearest", std::optional<bool> align_corners = std::nullopt,
+                   std::optional<bool> recompute_scale_factor = std::nullopt);
+
+// (end of Interpolation)
+
 // Losses (core/ops/loss.cpp). reduction is "none", "mean" or "sum"; an undefined weight stands for None.
 
 /// Mean of (input - target)^2, input and target broadcasting (F.mse_loss).

@@ -353,6 +353,7 @@ Registry& Registry::get() {
     register_loss_ops(*r);
     register_norm_ops(*r);
     register_embedding_ops(*r);
+    register_upsample_ops(*r);
     register_inplace_ops(*r);
     return r;
   }();

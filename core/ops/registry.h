@@ -220,6 +220,7 @@ void register_pool_ops(Registry& r);
 void register_loss_ops(Registry& r);
 void register_norm_ops(Registry& r);
 void register_embedding_ops(Registry& r);
+void register_upsample_ops(Registry& r);
 /// Last: the in-place forms of ops registered before.
 void register_inplace_ops(Registry& r);
 

@@ -50,8 +50,12 @@ inline Tensor tensor_from_json(const nlohmann::json& j, Device device) {
     }
     case DType::kInt64:
       return tensor(values.get<std::vector<int64_t>>(), shape, device);
+    // Narrower integers (images are uint8) travel as numbers and cast exactly.
+    case DType::kUInt8:
+    case DType::kInt8:
+    case DType::kInt16:
     case DType::kInt32:
-      return tensor(values.get<std::vector<int32_t>>(), shape, device);
+      return tensor(values.get<std::vector<int64_t>>(), shape, device).to(dtype);
     // float16 and bfloat16 values are written as the float32 numbers they are: exact through float.
     case DType::kFloat16: {
       std::vector<Half> v;

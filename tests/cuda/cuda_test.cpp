@@ -177,6 +177,24 @@ TEST_F(CudaVsCpu, AutogradOnTheGpu) {
   EXPECT_EQ(a.grad().device(), gpu_);
 }
 
+// The interpolation ops are composites (host-computed taps, index_select, weighted sums): on the GPU they
+// must give the CPU's values and input gradients.
+TEST_F(CudaVsCpu, InterpolationCompositesMatchTheCpu) {
+  for (const char* op : {"upsample_bilinear2d", "upsample_bicubic2d"}) {
+    Tensor x = tensor(ramp(2 * 3 * 4 * 5), {2, 3, 4, 5}).to("cuda:0").requires_grad_();
+    Tensor cx = tensor(ramp(2 * 3 * 4 * 5), {2, 3, 4, 5}).requires_grad_();
+    Tensor y = call_op(op, {x, std::vector<int64_t>{7, 3}, false})[0];
+    Tensor cy = call_op(op, {cx, std::vector<int64_t>{7, 3}, false})[0];
+    expect_close(y.to("cpu"), cy, 1e-5);
+    y.mul(y).sum().backward();
+    cy.mul(cy).sum().backward();
+    expect_close(x.grad().to("cpu"), cx.grad(), 1e-5);
+  }
+  Tensor n = tensor(ramp(24), {1, 2, 3, 4}).to("cuda:0");
+  expect_close(call_op("upsample_nearest2d", {n, std::vector<int64_t>{5, 9}})[0].to("cpu"),
+               call_op("upsample_nearest2d", {n.to("cpu"), std::vector<int64_t>{5, 9}})[0], 0);
+}
+
 // Fused softmax/log_softmax: warp-per-row (n <= 1024), block-per-row (longer rows, n not a multiple of the
 // block) and column (dim not innermost) paths, every floating dtype, against the CPU kernel; then NaN and
 // -inf rows, non-contiguous inputs and the backward.
