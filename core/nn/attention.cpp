@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/nn/init.h"
+#include "core/nn/normalization.h"
 #include "core/nn/repr.h"
 
 namespace td::nn {
@@ -27,37 +28,8 @@ std::string dims_str(const Tensor& t) {
   return shape_str(t.sizes());
 }
 
-// nn.LayerNorm over the last dim with an affine weight and bias; the stand-in until the real module lands.
-class LayerNormStandIn : public Module {
- public:
-  LayerNormStandIn(int64_t size_, double eps_, TensorOptions options)
-      : Module("LayerNorm"), size(size_), eps(eps_) {
-    options.requires_grad = false;
-    weight = register_parameter("weight", ones({size}, options));
-    bias = register_parameter("bias", zeros({size}, options));
-  }
-  Tensor forward(const Tensor& x) override {
-    TD_CHECK_ARG(x.dim() >= 1 && x.size(-1) == size, "[LayerNorm] Given normalized_shape=[", size,
-                 "], expected input with shape [*, ", size, "], but got input of size", dims_str(x));
-    const Tensor mean = x.mean({-1}, true);
-    const Tensor var = x.var(std::vector<int64_t>{-1}, 0, true);
-    return x.sub(mean).mul(var.add(eps).rsqrt()).mul(weight).add(bias);
-  }
-  std::string extra_repr() const override {
-    return str("(", size, ",), eps=", detail::py_float(eps), ", elementwise_affine=True");
-  }
-  int64_t size;
-  double eps;
-  Tensor weight, bias;
-};
-
 }  // namespace
 
-namespace detail {
-std::shared_ptr<Module> layer_norm_stand_in(int64_t normalized_size, double eps, TensorOptions options) {
-  return std::make_shared<LayerNormStandIn>(normalized_size, eps, options);
-}
-}  // namespace detail
 
 // ---- scaled_dot_product_attention ----
 
@@ -331,8 +303,8 @@ TransformerEncoderLayer::TransformerEncoderLayer(int64_t d_model_, int64_t nhead
   linear1 = register_module("linear1", std::make_shared<Linear>(d_model, options.dim_feedforward, true, t));
   dropout = register_module("dropout", std::make_shared<Dropout>(options.dropout));
   linear2 = register_module("linear2", std::make_shared<Linear>(options.dim_feedforward, d_model, true, t));
-  norm1 = register_module("norm1", detail::layer_norm_stand_in(d_model, options.layer_norm_eps, t));
-  norm2 = register_module("norm2", detail::layer_norm_stand_in(d_model, options.layer_norm_eps, t));
+  norm1 = register_module("norm1", std::make_shared<LayerNorm>(std::vector<int64_t>{d_model}, options.layer_norm_eps, true, t));
+  norm2 = register_module("norm2", std::make_shared<LayerNorm>(std::vector<int64_t>{d_model}, options.layer_norm_eps, true, t));
   dropout1 = register_module("dropout1", std::make_shared<Dropout>(options.dropout));
   dropout2 = register_module("dropout2", std::make_shared<Dropout>(options.dropout));
 }

@@ -114,7 +114,7 @@ class TransformerEncoderLayer : public Module {
   std::shared_ptr<MultiheadAttention> self_attn;
   std::shared_ptr<Linear> linear1, linear2;
   std::shared_ptr<Dropout> dropout, dropout1, dropout2;
-  /// Layer norms over the last dim (weight, bias of [d_model]); see detail::layer_norm_stand_in.
+  /// Layer norms over the last dim (nn.LayerNorm((d_model,)): weight, bias of [d_model]).
   std::shared_ptr<Module> norm1, norm2;
 };
 
@@ -134,12 +134,5 @@ class TransformerEncoder : public Module {
   std::shared_ptr<Module> norm;
 };
 
-namespace detail {
-/// A layer norm over the last dim, (x - mean) / sqrt(var + eps) * weight + bias, printed and named as
-/// nn.LayerNorm((d,), eps=..., elementwise_affine=True): the stand-in TransformerEncoderLayer uses until the
-/// nn.LayerNorm module lands, exposed so a TransformerEncoder can be given a final norm.
-std::shared_ptr<Module> layer_norm_stand_in(int64_t normalized_size, double eps = 1e-5,
-                                            TensorOptions options = {});
-}  // namespace detail
 
 }  // namespace td::nn

@@ -12,8 +12,11 @@
 #include "core/nn/conv.h"
 #include "core/nn/loss.h"
 #include "core/nn/modules.h"
+#include "core/nn/normalization.h"
 #include "core/nn/pooling.h"
 #include "core/nn/rnn.h"
+#include "core/nn/sparse.h"
+#include "core/nn/upsampling.h"
 
 namespace td::nn {
 
@@ -77,6 +80,14 @@ class Bound {
     if (std::holds_alternative<None>(v)) return {};
     if (const auto* t = std::get_if<Tensor>(&v)) return *t;
     wrong(name, "Tensor", v);
+  }
+  std::optional<double> optional_number(const std::string& name) const {
+    if (!given(name)) return std::nullopt;
+    return number(name);
+  }
+  std::optional<bool> optional_flag(const std::string& name) const {
+    if (!given(name)) return std::nullopt;
+    return flag(name);
   }
   std::optional<int64_t> optional_integer(const std::string& name) const {
     if (!given(name)) return std::nullopt;
@@ -291,6 +302,74 @@ const std::map<std::string, ModuleDef, std::less<>>& table() {
       return as_module(std::make_shared<FractionalMaxPool2d>(a.ints("kernel_size"), a.ints("output_size"),
                                                              a.floats("output_ratio"), a.flag("return_indices")));
     });
+    // Normalization, embeddings, Bilinear, Upsample.
+    def("BatchNorm1d(num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)", [](B a) {
+      return as_module(std::make_shared<BatchNorm1d>(a.integer("num_features"), a.number("eps"),
+                                                     a.optional_number("momentum"), a.flag("affine"),
+                                                     a.flag("track_running_stats")));
+    });
+    def("BatchNorm2d(num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)", [](B a) {
+      return as_module(std::make_shared<BatchNorm2d>(a.integer("num_features"), a.number("eps"),
+                                                     a.optional_number("momentum"), a.flag("affine"),
+                                                     a.flag("track_running_stats")));
+    });
+    def("BatchNorm3d(num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)", [](B a) {
+      return as_module(std::make_shared<BatchNorm3d>(a.integer("num_features"), a.number("eps"),
+                                                     a.optional_number("momentum"), a.flag("affine"),
+                                                     a.flag("track_running_stats")));
+    });
+    def("InstanceNorm1d(num_features, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)", [](B a) {
+      return as_module(std::make_shared<InstanceNorm1d>(a.integer("num_features"), a.number("eps"), a.number("momentum"),
+                                                        a.flag("affine"), a.flag("track_running_stats")));
+    });
+    def("InstanceNorm2d(num_features, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)", [](B a) {
+      return as_module(std::make_shared<InstanceNorm2d>(a.integer("num_features"), a.number("eps"), a.number("momentum"),
+                                                        a.flag("affine"), a.flag("track_running_stats")));
+    });
+    def("InstanceNorm3d(num_features, eps=1e-05, momentum=0.1, affine=False, track_running_stats=False)", [](B a) {
+      return as_module(std::make_shared<InstanceNorm3d>(a.integer("num_features"), a.number("eps"), a.number("momentum"),
+                                                        a.flag("affine"), a.flag("track_running_stats")));
+    });
+    def("LayerNorm(normalized_shape, eps=1e-05, elementwise_affine=True)", [](B a) {
+      return as_module(std::make_shared<LayerNorm>(a.ints("normalized_shape").values, a.number("eps"),
+                                                   a.flag("elementwise_affine")));
+    });
+    def("GroupNorm(num_groups, num_channels, eps=1e-05, affine=True)", [](B a) {
+      return as_module(std::make_shared<GroupNorm>(a.integer("num_groups"), a.integer("num_channels"), a.number("eps"),
+                                                   a.flag("affine")));
+    });
+    def("LocalResponseNorm(size, alpha=0.0001, beta=0.75, k=1.0)", [](B a) {
+      return as_module(std::make_shared<LocalResponseNorm>(a.integer("size"), a.number("alpha"), a.number("beta"),
+                                                           a.number("k")));
+    });
+    def("Embedding(num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0, "
+        "scale_grad_by_freq=False, sparse=False)",
+        [](B a) {
+          return as_module(std::make_shared<Embedding>(a.integer("num_embeddings"), a.integer("embedding_dim"),
+                                                       a.optional_integer("padding_idx"), a.optional_number("max_norm"),
+                                                       a.number("norm_type"), a.flag("scale_grad_by_freq"),
+                                                       a.flag("sparse")));
+        });
+    def("EmbeddingBag(num_embeddings, embedding_dim, max_norm=None, norm_type=2.0, scale_grad_by_freq=False, "
+        "mode='mean', sparse=False, include_last_offset=False, padding_idx=None)",
+        [](B a) {
+          return as_module(std::make_shared<EmbeddingBag>(
+              a.integer("num_embeddings"), a.integer("embedding_dim"), a.optional_number("max_norm"),
+              a.number("norm_type"), a.flag("scale_grad_by_freq"), a.text("mode"), a.flag("sparse"),
+              a.flag("include_last_offset"), a.optional_integer("padding_idx")));
+        });
+    def("Bilinear(in1_features, in2_features, out_features, bias=True)", [](B a) {
+      return as_module(std::make_shared<Bilinear>(a.integer("in1_features"), a.integer("in2_features"),
+                                                  a.integer("out_features"), a.flag("bias")));
+    });
+    def("Upsample(size=None, scale_factor=None, mode='nearest', align_corners=None, recompute_scale_factor=None)",
+        [](B a) {
+          auto scale = a.floats("scale_factor");
+          return as_module(std::make_shared<Upsample>(a.ints("size"),
+                                                      scale ? functional::FloatArg(*scale) : functional::FloatArg(),
+                                                      a.text("mode"), a.optional_flag("align_corners"),
+                                                      a.optional_flag("recompute_scale_factor")));
+        });
     // Recurrent and attention layers.
     auto rnn_options = [](B a) {
       RNNOptions o;

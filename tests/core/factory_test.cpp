@@ -41,6 +41,9 @@ TEST(ModuleFactoryTest, BuildsAsPyTorchCallsDo) {
   EXPECT_EQ(repr_of("CrossEntropyLoss", {}, {{"label_smoothing", Scalar(0.1)}}), "CrossEntropyLoss()");
   EXPECT_EQ(repr_of("Flatten", {}), "Flatten(start_dim=1, end_dim=-1)");
   EXPECT_EQ(repr_of("AdaptiveAvgPool2d", {int_list({5, 7})}), "AdaptiveAvgPool2d(output_size=(5, 7))");
+  EXPECT_EQ(repr_of("BatchNorm2d", {Scalar(32)}), "BatchNorm2d(32, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)");
+  EXPECT_EQ(repr_of("LayerNorm", {Scalar(512)}), "LayerNorm((512,), eps=1e-05, elementwise_affine=True)");
+  EXPECT_EQ(repr_of("Embedding", {Scalar(10), Scalar(3)}, {{"padding_idx", Scalar(0)}}), "Embedding(10, 3, padding_idx=0)");
   EXPECT_EQ(repr_of("LSTM", {Scalar(10), Scalar(20)}, {{"num_layers", Scalar(2)}, {"batch_first", Scalar(true)},
                                                        {"bidirectional", Scalar(true)}}),
             "LSTM(10, 20, num_layers=2, batch_first=True, bidirectional=True)");

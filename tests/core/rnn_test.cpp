@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "core/nn/attention.h"
+#include "core/nn/normalization.h"
 #include "core/random/generator.h"
 #include "tests/core/device_test.h"
 #include "tests/core/golden_json.h"
@@ -81,7 +82,7 @@ std::shared_ptr<nn::Module> build(const json& c) {
     if (type == "TransformerEncoderLayer") return layer;
     return std::make_shared<nn::TransformerEncoder>(
         layer, c.at("num_layers"),
-        c.at("norm").get<bool>() ? nn::detail::layer_norm_stand_in(args[0], 1e-5, kF64) : nullptr);
+        c.at("norm").get<bool>() ? std::make_shared<nn::LayerNorm>(std::vector<int64_t>{args[0]}, 1e-5, true, kF64) : nullptr);
   }
   throw Error(ErrorCode::kUnimplemented, "rnn_test: no builder for " + type);
 }
@@ -476,7 +477,7 @@ TEST(RnnModuleTest, TransformerEncoderClonesTheLayer) {
   manual_seed(1);
   auto layer = std::make_shared<nn::TransformerEncoderLayer>(
       8, 2, nn::TransformerEncoderLayerOptions{.dim_feedforward = 16});
-  nn::TransformerEncoder enc(layer, 2, nn::detail::layer_norm_stand_in(8));
+  nn::TransformerEncoder enc(layer, 2, std::make_shared<nn::LayerNorm>(std::vector<int64_t>{8}));
   auto& l0 = dynamic_cast<nn::TransformerEncoderLayer&>((*enc.layers)[0]);
   auto& l1 = dynamic_cast<nn::TransformerEncoderLayer&>((*enc.layers)[1]);
   EXPECT_TRUE(l0.linear1->weight.equal(layer->linear1->weight).item<bool>());
