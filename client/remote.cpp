@@ -155,8 +155,10 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
         lock.unlock();
         if (ev.has_hook()) {
           run_hook(ev.hook());
-        } else {
+        } else if (ev.has_module_hook()) {
           run_module_hook(ev.module_hook());
+        } else {
+          run_stats_hook(ev.grad_stats());
         }
         lock.lock();
         continue;
@@ -185,6 +187,12 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     hooks_[id] = std::move(fn);
     return id;
   }
+  uint64_t add_stats_hook(GradStatsCallback fn) {
+    std::lock_guard lock(mu_);
+    uint64_t id = next_hook_++;
+    stats_hooks_[id] = std::move(fn);
+    return id;
+  }
   uint64_t add_module_hook(RemoteModuleHook fn) {
     std::lock_guard lock(mu_);
     uint64_t id = next_hook_++;
@@ -196,6 +204,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
       std::lock_guard lock(mu_);
       hooks_.erase(id);
       module_hooks_.erase(id);
+      stats_hooks_.erase(id);
     }
     pb::Command cmd;
     cmd.mutable_remove_hook()->set_hook_id(id);
@@ -235,6 +244,25 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
       flush();
     }
     if (failure) std::rethrow_exception(failure);
+  }
+
+  void run_stats_hook(const pb::GradStatsEvent& ev) {
+    GradStatsCallback fn;
+    {
+      std::lock_guard lock(mu_);
+      if (auto it = stats_hooks_.find(ev.hook_id()); it != stats_hooks_.end()) fn = it->second;
+    }
+    if (!fn) return;
+    GradStats st;
+    st.shape.assign(ev.shape().begin(), ev.shape().end());
+    st.min = ev.min();
+    st.max = ev.max();
+    st.mean = ev.mean();
+    st.abs_max = ev.abs_max();
+    st.norm = ev.norm();
+    st.nan_count = ev.nan_count();
+    st.inf_count = ev.inf_count();
+    fn(st);
   }
 
   void run_module_hook(const pb::ModuleHookEvent& ev) {
@@ -309,7 +337,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
           break;
         }
         case pb::ServerMessage::kHook:
-        case pb::ServerMessage::kModuleHook: hook_events_.push_back(msg); break;
+        case pb::ServerMessage::kModuleHook:
+        case pb::ServerMessage::kGradStats: hook_events_.push_back(msg); break;
         default: break;
       }
       cv_.notify_all();
@@ -338,6 +367,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   std::unordered_map<uint64_t, Waiter> waiters_;
   std::unordered_map<uint64_t, RemoteTensorHook> hooks_;
   std::unordered_map<uint64_t, RemoteModuleHook> module_hooks_;
+  std::unordered_map<uint64_t, GradStatsCallback> stats_hooks_;
   std::deque<pb::ServerMessage> hook_events_;  // HookEvent and ModuleHookEvent messages, in arrival order
   std::optional<Error> async_error_;
   uint64_t next_request_ = 1;
@@ -530,6 +560,34 @@ RemoteHookHandle Tensor::register_hook(RemoteTensorHook hook, bool blocking) con
   cmd.mutable_register_hook()->set_mode(blocking ? pb::HOOK_MODE_BLOCKING : pb::HOOK_MODE_OBSERVE);
   s.push(std::move(cmd));
   return RemoteHookHandle(s.weak_from_this(), id);
+}
+
+namespace {
+RemoteHookHandle builtin_hook(const Tensor& t, uint64_t id, pb::BuiltinHook kind, double clip_value, double max_norm) {
+  pb::Command cmd;
+  auto* c = cmd.mutable_register_hook();
+  c->set_hook_id(id);
+  c->set_tensor(t.handle());
+  c->set_mode(pb::HOOK_MODE_OBSERVE);
+  c->set_builtin(kind);
+  c->set_clip_value(clip_value);
+  c->set_max_norm(max_norm);
+  t.state().push(std::move(cmd));
+  return RemoteHookHandle(t.state().weak_from_this(), id);
+}
+}  // namespace
+
+RemoteHookHandle Tensor::register_grad_stats_hook(GradStatsCallback fn) const {
+  return builtin_hook(*this, state().add_stats_hook(std::move(fn)), pb::BUILTIN_GRAD_STATS, 0, 0);
+}
+RemoteHookHandle Tensor::register_nan_guard() const {
+  return builtin_hook(*this, state().add_hook(nullptr), pb::BUILTIN_NAN_GUARD, 0, 0);
+}
+RemoteHookHandle Tensor::register_clip_value_hook(double clip_value) const {
+  return builtin_hook(*this, state().add_hook(nullptr), pb::BUILTIN_CLIP_VALUE, clip_value, 0);
+}
+RemoteHookHandle Tensor::register_clip_norm_hook(double max_norm) const {
+  return builtin_hook(*this, state().add_hook(nullptr), pb::BUILTIN_CLIP_NORM, 0, max_norm);
 }
 
 void RemoteHookHandle::remove() {

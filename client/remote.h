@@ -49,6 +49,15 @@ class RemoteHookHandle {
 
 /// A remote hook: sees the gradient (a remote tensor) and may return a replacement.
 using RemoteTensorHook = std::function<std::optional<Tensor>(const Tensor& grad)>;
+/// What a built-in gradient-statistics hook reports (computed on the server; NaN and Inf entries are
+/// counted and left out of the other numbers).
+struct GradStats {
+  std::vector<int64_t> shape;
+  double min = 0, max = 0, mean = 0, abs_max = 0, norm = 0;
+  int64_t nan_count = 0, inf_count = 0;
+};
+using GradStatsCallback = std::function<void(const GradStats& stats)>;
+
 /// A remote module hook, given two lists: (inputs, {}) for a forward pre-hook, which may return new inputs;
 /// (inputs, outputs) for a forward hook, which may return new outputs; (grad_input, grad_output) for a full
 /// backward hook, which may return a new grad_input; ({}, grad_output) for a backward pre-hook, which may return
@@ -90,6 +99,13 @@ class Tensor : public TensorMethods<Tensor> {
   /// Registers a hook that runs here, on the client, each time this tensor's gradient is computed.
   /// Blocking hooks may issue ops and call item(); observe-only hooks cannot replace the gradient.
   RemoteHookHandle register_hook(RemoteTensorHook hook, bool blocking = true) const;
+  /// Built-in hooks the server runs itself, with no round trip: statistics of each gradient (delivered to
+  /// `fn` on the client at its next sync point), a guard that fails the backward with FAILED_PRECONDITION on
+  /// any NaN or Inf, and clipping by value or by 2-norm.
+  RemoteHookHandle register_grad_stats_hook(GradStatsCallback fn) const;
+  RemoteHookHandle register_nan_guard() const;
+  RemoteHookHandle register_clip_value_hook(double clip_value) const;
+  RemoteHookHandle register_clip_norm_hook(double max_norm) const;
 
   struct Ref;
   explicit Tensor(std::shared_ptr<Ref> ref) : ref_(std::move(ref)) {}

@@ -3,9 +3,11 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <limits>
 
 #include <unordered_set>
 
+#include "core/autograd/grad_mode.h"
 #include "core/tensor_impl.h"
 
 namespace td::server {
@@ -377,12 +379,70 @@ void Session::register_hook(const pb::RegisterHookCommand& cmd) {
   pb::HookMode mode = cmd.mode();
   // The hook lives in the autograd graph, which may outlive the session: hold it weakly.
   std::weak_ptr<Session> weak = weak_from_this();
-  HookHandle handle = t.register_hook([weak, hook_id, mode](const Tensor& grad) -> Tensor {
-    auto self = weak.lock();
-    if (!self) return Tensor();
-    return self->on_hook(hook_id, mode, grad);
-  });
+  HookHandle handle;
+  if (cmd.builtin() == pb::BUILTIN_NONE) {
+    handle = t.register_hook([weak, hook_id, mode](const Tensor& grad) -> Tensor {
+      auto self = weak.lock();
+      if (!self) return Tensor();
+      return self->on_hook(hook_id, mode, grad);
+    });
+  } else {
+    TD_CHECK_ARG(cmd.builtin() != pb::BUILTIN_CLIP_VALUE || cmd.clip_value() > 0,
+                 "[register_hook] clip_value must be positive, got ", cmd.clip_value());
+    TD_CHECK_ARG(cmd.builtin() != pb::BUILTIN_CLIP_NORM || cmd.max_norm() > 0,
+                 "[register_hook] max_norm must be positive, got ", cmd.max_norm());
+    handle = t.register_hook([weak, hook_id, cmd](const Tensor& grad) -> Tensor {
+      auto self = weak.lock();
+      if (!self) return Tensor();
+      return self->on_builtin_hook(hook_id, cmd, grad);
+    });
+  }
   hooks_.emplace(hook_id, Hook{std::move(handle), mode});
+}
+
+Tensor Session::on_builtin_hook(uint64_t hook_id, const pb::RegisterHookCommand& spec, const Tensor& grad) {
+  autograd::NoGradGuard no_grad;
+  switch (spec.builtin()) {
+    case pb::BUILTIN_GRAD_STATS: {
+      // One pass for the counts, then the statistics of the finite entries, read back as numbers.
+      const Tensor g = grad.detach().to(DType::kFloat64);
+      const Tensor nan = g.isnan(), inf = g.isinf();
+      const Tensor finite = g.where(nan.logical_or(inf).logical_not(), 0.0);
+      const int64_t n_nan = nan.sum().item<int64_t>(), n_inf = inf.sum().item<int64_t>();
+      const int64_t n_finite = g.numel() - n_nan - n_inf;
+      pb::ServerMessage m;
+      auto* ev = m.mutable_grad_stats();
+      ev->set_hook_id(hook_id);
+      for (int64_t d : g.shape()) ev->add_shape(d);
+      ev->set_nan_count(n_nan);
+      ev->set_inf_count(n_inf);
+      if (n_finite > 0) {
+        const Tensor mask = nan.logical_or(inf);
+        const double inf_d = std::numeric_limits<double>::infinity();
+        ev->set_min(g.where(mask.logical_not(), inf_d).min().item<double>());
+        ev->set_max(g.where(mask.logical_not(), -inf_d).max().item<double>());
+        ev->set_mean(finite.sum().item<double>() / static_cast<double>(n_finite));
+        ev->set_abs_max(finite.abs().max().item<double>());
+        ev->set_norm(finite.mul(finite).sum().sqrt().item<double>());
+      }
+      send(m);
+      return Tensor();
+    }
+    case pb::BUILTIN_NAN_GUARD: {
+      const int64_t n_nan = grad.isnan().sum().item<int64_t>(), n_inf = grad.isinf().sum().item<int64_t>();
+      TD_CHECK(n_nan == 0 && n_inf == 0, ErrorCode::kFailedPrecondition, "[backward] NaN guard (hook ", hook_id,
+               "): the gradient of shape ", shape_str(grad.shape()), " holds ", n_nan, " NaN and ", n_inf, " Inf values");
+      return Tensor();
+    }
+    case pb::BUILTIN_CLIP_VALUE: return grad.clamp(-spec.clip_value(), spec.clip_value());
+    case pb::BUILTIN_CLIP_NORM: {
+      const double norm = grad.detach().to(DType::kFloat64).norm().item<double>();
+      if (!(norm > spec.max_norm())) return Tensor();
+      return grad.mul(spec.max_norm() / (norm + 1e-6));
+    }
+    default:
+      throw Error(ErrorCode::kInvalidArgument, str("[register_hook] unknown builtin hook ", static_cast<int>(spec.builtin())));
+  }
 }
 
 Tensor Session::on_hook(uint64_t hook_id, pb::HookMode mode, const Tensor& grad) {

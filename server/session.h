@@ -143,6 +143,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void fail(const pb::Command& cmd, const Error& error);
   /// The gradient hook body: sends the event and, for blocking hooks, runs commands until the reply.
   Tensor on_hook(uint64_t hook_id, pb::HookMode mode, const Tensor& grad);
+  /// A built-in hook's body (statistics, NaN guard, clipping), run by the server with no round trip.
+  Tensor on_builtin_hook(uint64_t hook_id, const pb::RegisterHookCommand& spec, const Tensor& grad);
   /// Runs this client's commands until the reply to event_id arrives; fails after the hook timeout or when
   /// the client goes, erasing `temporaries` (the event's server handles) first.
   HookReplyValue wait_hook_reply(uint64_t event_id, uint64_t hook_id, std::string_view what,

@@ -200,3 +200,57 @@ TEST_F(RemoteNnTest, MisuseGetsItsStatusAndTheSessionGoesOn) {
 
 }  // namespace
 }  // namespace td
+
+namespace td {
+namespace {
+
+class BuiltinHookTest : public RemoteNnTest {};
+
+TEST_F(BuiltinHookTest, StatsGuardAndClippingRunOnTheServer) {
+  remote::Session s = client_->create_session("builtin-hooks", "cpu");
+  Tensor x = s.tensor<float>({1, -2, 3, -4}, {4}, /*requires_grad=*/true);
+  Tensor y = x.mul(x);  // dL/dy = w for L = sum(y * w)
+  std::vector<remote::GradStats> seen;
+  y.register_grad_stats_hook([&](const remote::GradStats& st) { seen.push_back(st); });
+  Tensor w = s.tensor<float>({0.5f, -3, 1, 2}, {4});
+  y.mul(w).sum().backward();
+  s.sync();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_THAT(seen[0].shape, ElementsAre(4));
+  EXPECT_DOUBLE_EQ(seen[0].min, -3);
+  EXPECT_DOUBLE_EQ(seen[0].max, 2);
+  EXPECT_DOUBLE_EQ(seen[0].mean, 0.125);
+  EXPECT_DOUBLE_EQ(seen[0].abs_max, 3);
+  EXPECT_DOUBLE_EQ(seen[0].norm, std::sqrt(0.25 + 9 + 1 + 4));
+  EXPECT_EQ(seen[0].nan_count, 0);
+
+  // Clipping by value: dL/dy = w clamped to [-1, 1], then dL/dx = 2 x dL/dy.
+  Tensor a = s.tensor<float>({1, -2, 3, -4}, {4}, true);
+  Tensor b = a.mul(a);
+  b.register_clip_value_hook(1.0);
+  b.mul(w).sum().backward();
+  EXPECT_THAT(a.grad().to_vector<float>(), ElementsAre(1, 4, 6, -8));
+  // Clipping by norm: the gradient w has norm 3.775; scaled to 1.
+  Tensor c = s.tensor<float>({1, 1, 1, 1}, {4}, true);
+  Tensor d = c.mul(1.0);
+  d.register_clip_norm_hook(1.0);
+  d.mul(w).sum().backward();
+  EXPECT_NEAR(c.grad().norm().item<double>(), 1.0, 1e-5);
+
+  // The NaN guard fails the backward and names the counts; the session goes on.
+  Tensor e = s.tensor<float>({1, 0}, {2}, true);
+  Tensor f = e.mul(1.0);
+  f.register_nan_guard();
+  try {
+    f.log().mul(0.0).sum().backward();  // 0 * -inf: a NaN gradient into f
+    FAIL() << "the guard must fail the backward";
+  } catch (const Error& err) {
+    EXPECT_EQ(err.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_THAT(err.what(), HasSubstr("NaN guard"));
+    EXPECT_THAT(err.what(), HasSubstr("holds 1 NaN and 0 Inf values"));
+  }
+  EXPECT_DOUBLE_EQ(x.sum().item<double>(), -2.0);
+}
+
+}  // namespace
+}  // namespace td
