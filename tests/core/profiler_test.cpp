@@ -1,6 +1,6 @@
 // td::profiler: what is recorded (ops, ranges, backward nodes, modules, memory, FLOPs, shapes), the schedule,
 // the Chrome trace, and the key_averages table against PyTorch 1.13's own table code
-// (tests/golden/generate_profiler_tables.py).
+// (tests/golden/profiler/generate_tables.py).
 #include "core/profiler/profiler.h"
 
 #include <gmock/gmock.h>
@@ -360,7 +360,7 @@ TEST(Profiler, ChromeTraceHasOneCompleteEventPerOp) {
 
 // The tables PyTorch 1.13 prints for fixed synthetic events, built here from the same events.
 TEST(Profiler, KeyAveragesTableMatchesPyTorch) {
-  std::ifstream in(fixture_dir() + "/profiler_tables.json");
+  std::ifstream in(fixture_dir() + "/profiler/tables.json");
   ASSERT_TRUE(in.good());
   nlohmann::json golden = nlohmann::json::parse(in);
   std::vector<Event> events;

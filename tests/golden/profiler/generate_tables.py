@@ -2,7 +2,8 @@
 
 Fixed synthetic events (times in ns, self memory in bytes, parents by id) go through torch.autograd's
 FunctionEvent / EventList.key_averages / table, so the expected text is PyTorch's, not a copy of ours.
-Run: /usr/bin/python3 tests/golden/generate_profiler_tables.py > tests/golden/profiler_tables.json
+Run: /usr/bin/python3 tests/golden/profiler/generate_tables.py > tests/golden/profiler/tables.json
+(a folder of its own: every top-level tests/golden/*.json is an op fixture).
 """
 import json
 
