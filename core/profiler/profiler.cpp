@@ -589,7 +589,8 @@ std::string KeyAverages::table(const TableOptions& options) const {
     // Python's sorted(reverse=True) is stable: equal rows keep their first-seen order.
     std::vector<std::pair<double, const FunctionEventAvg*>> keyed;
     for (const auto* e : events) keyed.emplace_back(sort_value(*e, options.sort_by), e);
-    std::stable_sort(keyed.begin(), keyed.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::stable_sort(keyed.begin(), keyed.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
     for (size_t i = 0; i < keyed.size(); ++i) events[i] = keyed[i].second;
   }
   bool has_input_shapes = std::any_of(events.begin(), events.end(), [](const FunctionEventAvg* e) {
@@ -736,7 +737,7 @@ std::string EventList::chrome_trace() const {
     if (!e.input_shapes.empty()) args["Input Dims"] = e.input_shapes;
     if (e.flops > 0) args["flops"] = e.flops;
     if (!e.module.empty()) args["Module Hierarchy"] = e.module;
-    if (profile_memory_) {
+    if (profile_memory_ && e.kind != EventKind::kModule) {  // memory is charged to ops and ranges only
       args["CPU Mem"] = e.cpu_memory_usage;
       args["Self CPU Mem"] = e.self_cpu_memory_usage;
     }
