@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/nn/functional.h"
@@ -311,6 +312,29 @@ TEST(Profiler, ScheduleStepsHoldTheirOps) {
   EXPECT_EQ(count_named(prof.events(), "aten::neg"), 5);
   EXPECT_EQ(first_named(prof.events(), "ProfilerStep#1").children.size(), 2u);
   EXPECT_EQ(first_named(prof.events(), "ProfilerStep#2").children.size(), 3u);
+}
+
+TEST(Profiler, AnOpThatThrowsIsRecordedAndLeavesNothingOpen) {
+  Tensor a = ones({2, 3}), b = ones({4, 5});
+  profiler::profile prof;
+  EXPECT_EQ(testing::error_of([&] { (void)a.mm(b); }).code(), ErrorCode::kInvalidArgument);
+  (void)a.neg();
+  prof.stop();
+  EXPECT_EQ(count_named(prof.events(), "aten::mm"), 1);
+  EXPECT_EQ(first_named(prof.events(), "aten::neg").parent_id, -1);  // not a child of the failed mm
+}
+
+TEST(Profiler, RecordsOpsOfEveryThread) {
+  Tensor a = ones({4});
+  profiler::profile prof;
+  (void)a.neg();
+  std::thread worker([&] { (void)a.exp(); });
+  worker.join();
+  prof.stop();
+  const Event& neg = first_named(prof.events(), "aten::neg");
+  const Event& exp = first_named(prof.events(), "aten::exp");
+  EXPECT_NE(neg.thread, exp.thread);
+  EXPECT_EQ(exp.parent_id, -1);
 }
 
 TEST(Profiler, OneProfilerAtATime) {
