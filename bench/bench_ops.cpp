@@ -2,6 +2,7 @@
 // bench/compare_torch.sh, which runs the same shapes in PyTorch back to back and prints the ratios.
 #include <benchmark/benchmark.h>
 
+#include <optional>
 #include <vector>
 
 #include "core/backend.h"
@@ -10,6 +11,7 @@
 #include "core/nn/rnn.h"
 #include "core/nn/normalization.h"
 #include "core/optim/optimizers.h"
+#include "core/profiler/profiler.h"
 #include "core/random/generator.h"
 #include "core/tensor.h"
 #include "examples/reference_cnn.h"
@@ -60,6 +62,30 @@ void BM_Add(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * n * 12);
 }
 BENCHMARK(BM_Add)->ArgsProduct({{1 << 10, 1 << 20, 1 << 24}, {0, 1}})->UseRealTime();
+
+// The profiler's cost on a small op (CPU add of 1k floats): range(0) = 0 profiler off (the hot path pays one
+// relaxed load and a branch), 1 on with default options, 2 on with record_shapes, profile_memory and
+// with_flops. Traces restart every 8192 calls, outside the timing, so memory stays bounded.
+void BM_AddProfiler(benchmark::State& state) {
+  const int mode = static_cast<int>(state.range(0));
+  td::Tensor a = td::ones({1024}), b = td::ones({1024});
+  td::profiler::ProfilerOptions options;
+  options.record_shapes = options.profile_memory = options.with_flops = mode == 2;
+  std::optional<td::profiler::profile> prof;
+  if (mode) prof.emplace(options);
+  int64_t calls = 0;
+  for (auto _ : state) {
+    td::Tensor c = a.add(b);
+    benchmark::DoNotOptimize(c.data_ptr());
+    if (mode && ++calls % 8192 == 0) {
+      state.PauseTiming();
+      prof.reset();
+      prof.emplace(options);
+      state.ResumeTiming();
+    }
+  }
+}
+BENCHMARK(BM_AddProfiler)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
 
 // Full sum of a float32 vector; reports bytes/s read.
 void BM_Sum(benchmark::State& state) {

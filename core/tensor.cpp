@@ -10,6 +10,7 @@
 #include "core/autograd/node.h"
 #include "core/backend.h"
 #include "core/error.h"
+#include "core/profiler/hooks.h"
 #include "core/tensor_impl.h"
 
 namespace td {
@@ -26,6 +27,9 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   // Zero-byte storage still gets a distinct non-null pointer from the backend only when asked for bytes.
   s->data = nbytes ? backend(device.type).allocate(nbytes, device.index) : nullptr;
   g_allocated[static_cast<size_t>(device.type)] += static_cast<int64_t>(nbytes);
+  if (profiler::detail::g_memory.load(std::memory_order_relaxed)) [[unlikely]] {
+    profiler::detail::record_memory(static_cast<int64_t>(nbytes), device);
+  }
   return s;
 }
 
@@ -41,6 +45,9 @@ void Storage::grow(size_t n) {
     b.deallocate(data, nbytes, device.index);
   }
   g_allocated[static_cast<size_t>(device.type)] += static_cast<int64_t>(n - nbytes);
+  if (profiler::detail::g_memory.load(std::memory_order_relaxed)) [[unlikely]] {
+    profiler::detail::record_memory(static_cast<int64_t>(n - nbytes), device);
+  }
   data = fresh;
   nbytes = n;
 }
@@ -48,6 +55,9 @@ void Storage::grow(size_t n) {
 Storage::~Storage() {
   if (data) backend(device.type).deallocate(data, nbytes, device.index);
   g_allocated[static_cast<size_t>(device.type)] -= static_cast<int64_t>(nbytes);
+  if (profiler::detail::g_memory.load(std::memory_order_relaxed)) [[unlikely]] {
+    profiler::detail::record_memory(-static_cast<int64_t>(nbytes), device);
+  }
 }
 
 int64_t memory_allocated(DeviceType type) { return g_allocated[static_cast<size_t>(type)].load(); }

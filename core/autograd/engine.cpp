@@ -1,6 +1,7 @@
 // The autograd engine and per-tensor autograd state: a dependency-counted walk of the tape, newest node
 // first, with tensor hooks run as each gradient is computed (DESIGN.md invariant 4).
 #include <atomic>
+#include <optional>
 #include <queue>
 #include <unordered_map>
 #include <unordered_set>
@@ -10,6 +11,7 @@
 #include "core/autograd/grad_mode.h"
 #include "core/autograd/node.h"
 #include "core/error.h"
+#include "core/profiler/hooks.h"
 #include "core/tensor_impl.h"
 
 namespace td::autograd {
@@ -214,6 +216,12 @@ void check_nan(std::string_view api, const Node& node, const std::vector<Tensor>
 }
 
 std::vector<Tensor> apply_node(std::string_view api, Node& node, std::vector<Tensor>&& inputs) {
+  std::optional<profiler::detail::RangeScope> profiled;
+  if (profiler::detail::recording()) [[unlikely]] {
+    // PyTorch's name for a node's run; the ops of its formula nest inside.
+    profiled.emplace(profiler::detail::RangeScope::Kind::kBackward,
+                     "autograd::engine::evaluate_function: " + node.name());
+  }
   if (!AnomalyMode::is_enabled()) return node.apply(std::move(inputs));
   std::vector<Tensor> outputs;
   try {

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -16,6 +17,7 @@
 #include "core/autograd/grad_mode.h"
 #include "core/autograd/node.h"
 #include "core/error.h"
+#include "core/profiler/hooks.h"
 #include "core/tensor_impl.h"
 
 namespace td::nn {
@@ -191,6 +193,8 @@ Module::Module(std::string type_name)
 Module::~Module() = default;
 
 TensorList Module::call(TensorList inputs) {
+  std::optional<profiler::detail::ModuleScope> profiled;
+  if (profiler::detail::recording()) [[unlikely]] profiled.emplace(*this);
   GlobalHooks& global = global_hooks();
   for (const auto& hook : snapshot(*global.forward_pre, *forward_pre_hooks_)) hook(*this, inputs);
   std::shared_ptr<BackwardHookCall> bw;

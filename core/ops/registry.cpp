@@ -9,6 +9,7 @@
 #include "core/autograd/anomaly_mode.h"
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/profiler/hooks.h"
 #include "core/tensor_impl.h"
 
 namespace td {
@@ -565,13 +566,8 @@ Tensor GradContext::output(size_t i) const {
 
 // ---- the one entry point ----
 
-std::vector<Tensor> call_op(std::string_view name, std::vector<Value> values) {
-  constexpr std::string_view kOut = ".out";
-  if (name.ends_with(kOut) && !Registry::get().find_if(name)) {
-    return apply_out(name.substr(0, name.size() - kOut.size()), std::move(values));
-  }
-  const OpDef& def = Registry::get().find(name);
-  Args args = Registry::bind(def, std::move(values));
+namespace {
+std::vector<Tensor> run_bound(const OpDef& def, std::string_view name, Args args) {
   if (def.inplace) return {apply_inplace(def, std::move(args))};
   if (def.autograd == AutogradKind::kComposite) return def.forward(args);
   bool needs_grad = def.autograd == AutogradKind::kPrimitive && autograd::GradMode::is_enabled() &&
@@ -586,6 +582,27 @@ std::vector<Tensor> call_op(std::string_view name, std::vector<Value> values) {
     record(def, std::move(args), outputs);
   }
   return outputs;
+}
+
+// Kept out of line so call_op's common path stays small.
+[[gnu::noinline]] std::vector<Tensor> run_profiled(const OpDef& def, std::string_view name, Args args) {
+  profiler::detail::OpScope scope(def, args);
+  std::vector<Tensor> outputs = run_bound(def, name, std::move(args));
+  scope.set_outputs(outputs);
+  return outputs;
+}
+}  // namespace
+
+std::vector<Tensor> call_op(std::string_view name, std::vector<Value> values) {
+  constexpr std::string_view kOut = ".out";
+  if (name.ends_with(kOut) && !Registry::get().find_if(name)) {
+    return apply_out(name.substr(0, name.size() - kOut.size()), std::move(values));
+  }
+  const OpDef& def = Registry::get().find(name);
+  Args args = Registry::bind(def, std::move(values));
+  // The profiler's only cost when off: one relaxed load and a branch predicted not taken.
+  if (profiler::detail::recording()) [[unlikely]] return run_profiled(def, name, std::move(args));
+  return run_bound(def, name, std::move(args));
 }
 
 }  // namespace td

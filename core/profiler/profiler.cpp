@@ -1,0 +1,774 @@
+// Recording (the hooks of hooks.h), the profile's schedule, and the traces' outputs: PyTorch 1.13's
+// key_averages table (torch/autograd/profiler_util.py's _build_table, reproduced step by step) and Chrome
+// trace JSON (Kineto's fields).
+#include "core/profiler/profiler.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "core/nn/module.h"
+#include "core/ops/registry.h"
+#include "core/profiler/hooks.h"
+
+namespace td::profiler {
+
+namespace detail {
+
+std::atomic<bool> g_recording{false};
+std::atomic<bool> g_memory{false};
+std::atomic<bool> g_modules{false};
+
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// The trace being recorded. Settings are written before g_recording is set (release) and read after it is
+// seen (acquire), so a recording thread never sees half of them.
+struct Trace {
+  std::mutex mu;
+  std::vector<Event> finished;  // guarded by mu
+  std::atomic<int64_t> next_id{1};
+  std::atomic<uint64_t> generation{0};
+  int64_t origin_ns = 0;
+  bool record_shapes = false;
+  bool with_flops = false;
+};
+Trace g_trace;
+std::atomic<bool> g_profile_exists{false};
+std::atomic<uint32_t> g_next_thread{1};
+
+// An event open on this thread. `generation` tells whether it belongs to the trace still being recorded: one
+// left open across a stop is dropped when it closes.
+struct Open {
+  Event event;
+  uint64_t generation;
+  int64_t conv_flops_per_output = 0;  // convolution: FLOPs per output element, known once the output is
+  bool flops_per_output = false;      // mul, add: one FLOP per output element
+};
+struct ModuleFrame {
+  const nn::Module* module;
+  std::string path;
+  Event event;
+  uint64_t generation;
+};
+struct ThreadState {
+  uint32_t thread = 0;
+  std::vector<Open> stack;
+  std::vector<ModuleFrame> modules;
+};
+thread_local ThreadState t_state;
+
+uint32_t thread_number() {
+  if (t_state.thread == 0) t_state.thread = g_next_thread.fetch_add(1);
+  return t_state.thread;
+}
+
+uint64_t current_generation() {
+  return g_trace.generation.load(std::memory_order_acquire);
+}
+
+// Opens an event on this thread: its parent is the innermost open op or range of the same trace.
+void push(Open open) {
+  Event& e = open.event;
+  e.id = g_trace.next_id.fetch_add(1);
+  e.thread = thread_number();
+  if (!t_state.stack.empty() && t_state.stack.back().generation == open.generation) {
+    e.parent_id = t_state.stack.back().event.id;
+  }
+  if (g_modules.load(std::memory_order_relaxed) && !t_state.modules.empty() &&
+      t_state.modules.back().generation == open.generation) {
+    e.module = t_state.modules.back().path;
+  }
+  e.start_ns = now_ns() - g_trace.origin_ns;
+  t_state.stack.push_back(std::move(open));
+}
+
+void finish(Event&& e, uint64_t generation) {
+  if (generation != current_generation() || !g_recording.load(std::memory_order_acquire)) return;
+  e.end_ns = now_ns() - g_trace.origin_ns;
+  std::lock_guard<std::mutex> lock(g_trace.mu);
+  g_trace.finished.push_back(std::move(e));
+}
+
+}  // namespace
+
+void pop() noexcept {
+  if (t_state.stack.empty()) return;
+  Open open = std::move(t_state.stack.back());
+  t_state.stack.pop_back();
+  try {
+    finish(std::move(open.event), open.generation);
+  } catch (...) {
+    // Out of memory while recording: the event is lost, the program goes on.
+  }
+}
+
+namespace {
+
+// "max.dim" -> "aten::max": PyTorch's profiler names ops by aten name, without the overload.
+std::string event_name(std::string_view op) {
+  return "aten::" + std::string(op.substr(0, op.find('.')));
+}
+
+int64_t product(const std::vector<int64_t>& v) {
+  int64_t p = 1;
+  for (int64_t x : v) p *= x;
+  return p;
+}
+
+// FLOPs as PyTorch 1.13 counts them (torch/csrc/profiler/util.cpp's computeFlops): 2*M*N*K for the matrix
+// products; convolutions and elementwise mul/add are finished from the output's size in set_outputs.
+void count_flops(std::string_view op, const Args& args, Open& open) {
+  auto shape = [&](size_t i) { return args.tensor(i).shape(); };
+  if (op == "mm") {
+    auto a = shape(0), b = shape(1);
+    if (a.size() == 2 && b.size() == 2) open.event.flops = 2 * a[0] * a[1] * b[1];
+  } else if (op == "addmm") {
+    auto a = shape(1), b = shape(2);
+    if (a.size() == 2 && b.size() == 2) open.event.flops = 2 * a[0] * a[1] * b[1];
+  } else if (op == "bmm" || op == "baddbmm") {
+    size_t first = op == "bmm" ? 0 : 1;
+    auto a = shape(first), b = shape(first + 1);
+    if (a.size() == 3 && b.size() == 3) open.event.flops = 2 * a[0] * a[1] * a[2] * b[2];
+  } else if (op == "convolution") {
+    // Each output element (input element, when transposed) takes Cin/groups * prod(kernel) multiply-adds.
+    auto w = shape(1);
+    if (w.empty() || w[0] == 0) return;
+    int64_t per_element = 2 * (product(w) / w[0]);
+    if (args.bool_at(6)) {
+      open.event.flops = per_element * args.tensor(0).numel();
+    } else {
+      open.conv_flops_per_output = per_element;  // the output's size is known at the end
+    }
+  } else if (op == "mul" || op == "add") {
+    open.flops_per_output = true;
+  }
+}
+
+}  // namespace
+
+void record_memory(int64_t bytes, const Device& device) {
+  if (!g_recording.load(std::memory_order_acquire) || t_state.stack.empty()) return;
+  Open& top = t_state.stack.back();
+  if (top.generation != current_generation()) return;
+  (device.is_cuda() ? top.event.self_cuda_memory_usage : top.event.self_cpu_memory_usage) += bytes;
+}
+
+OpScope::OpScope(const OpDef& def, const Args& args) {
+  if (!g_recording.load(std::memory_order_acquire)) return;
+  Open open{Event{}, current_generation()};
+  Event& e = open.event;
+  e.kind = EventKind::kOp;
+  e.name = event_name(def.schema.name);
+  bool device_known = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const Tensor* t = std::get_if<Tensor>(&args.value(i));
+    if (g_trace.record_shapes) {
+      e.input_shapes.push_back(t && t->defined() ? t->shape() : std::vector<int64_t>{});
+    }
+    if (!device_known && t && t->defined()) {
+      e.device = t->device().str();
+      device_known = true;
+    }
+  }
+  if (g_trace.with_flops) count_flops(def.schema.name, args, open);
+  push(std::move(open));
+  open_ = true;
+}
+
+void OpScope::set_outputs(const std::vector<Tensor>& outputs) {
+  if (!open_ || t_state.stack.empty() || outputs.empty() || !outputs[0].defined()) return;
+  Open& top = t_state.stack.back();
+  if (top.conv_flops_per_output) top.event.flops = top.conv_flops_per_output * outputs[0].numel();
+  if (top.flops_per_output) top.event.flops = outputs[0].numel();
+  if (top.event.input_shapes.empty() && top.event.device == "cpu")
+    top.event.device = outputs[0].device().str();
+}
+
+OpScope::~OpScope() {
+  if (open_) pop();
+}
+
+bool begin_range(EventKind kind, std::string name) {
+  if (!g_recording.load(std::memory_order_acquire)) return false;
+  Open open{Event{}, current_generation()};
+  open.event.kind = kind;
+  open.event.name = std::move(name);
+  push(std::move(open));
+  return true;
+}
+
+RangeScope::RangeScope(Kind kind, std::string name) {
+  open_ = begin_range(kind == Kind::kUser ? EventKind::kUserRange : EventKind::kBackward, std::move(name));
+}
+
+RangeScope::~RangeScope() {
+  if (open_) pop();
+}
+
+ModuleScope::ModuleScope(const nn::Module& module) {
+  if (!g_recording.load(std::memory_order_acquire) || !g_modules.load(std::memory_order_relaxed)) return;
+  uint64_t generation = current_generation();
+  // The registered name comes from the module being called around this one: its named_children.
+  std::string path;
+  if (!t_state.modules.empty() && t_state.modules.back().generation == generation) {
+    const ModuleFrame& parent = t_state.modules.back();
+    std::string name = module.type_name();
+    for (const auto& [child_name, child] : parent.module->named_children()) {
+      if (child.get() == &module) {
+        name = child_name;
+        break;
+      }
+    }
+    path = parent.path.empty() ? name : parent.path + "." + name;
+  }
+  ModuleFrame frame{&module, path, Event{}, generation};
+  Event& e = frame.event;
+  e.id = g_trace.next_id.fetch_add(1);
+  e.kind = EventKind::kModule;
+  e.name = "nn.Module: " + module.type_name();
+  e.module = path;
+  e.thread = thread_number();
+  e.start_ns = now_ns() - g_trace.origin_ns;
+  t_state.modules.push_back(std::move(frame));
+  open_ = true;
+}
+
+ModuleScope::~ModuleScope() {
+  if (!open_ || t_state.modules.empty()) return;
+  ModuleFrame frame = std::move(t_state.modules.back());
+  t_state.modules.pop_back();
+  try {
+    finish(std::move(frame.event), frame.generation);
+  } catch (...) {
+  }
+}
+
+namespace {
+
+void begin_trace(const ProfilerOptions& options) {
+  {
+    std::lock_guard<std::mutex> lock(g_trace.mu);
+    g_trace.finished.clear();
+  }
+  g_trace.record_shapes = options.record_shapes;
+  g_trace.with_flops = options.with_flops;
+  g_trace.origin_ns = now_ns();
+  g_trace.generation.fetch_add(1, std::memory_order_acq_rel);
+  g_memory.store(options.profile_memory, std::memory_order_release);
+  g_modules.store(options.with_modules, std::memory_order_release);
+  g_recording.store(true, std::memory_order_release);
+}
+
+std::vector<Event> end_trace() {
+  g_recording.store(false, std::memory_order_release);
+  g_memory.store(false, std::memory_order_release);
+  g_modules.store(false, std::memory_order_release);
+  g_trace.generation.fetch_add(1, std::memory_order_acq_rel);
+  std::lock_guard<std::mutex> lock(g_trace.mu);
+  return std::move(g_trace.finished);
+}
+
+}  // namespace
+}  // namespace detail
+
+bool is_recording() {
+  return detail::recording();
+}
+
+// ---- schedule ----
+
+ProfilerAction Schedule::operator()(int64_t step) const {
+  TD_CHECK_ARG(step >= 0, "[profiler] schedule step must be >= 0, got ", step);
+  if (step < skip_first) return ProfilerAction::kNone;
+  step -= skip_first;
+  int64_t num_steps = wait + warmup + active;
+  if (repeat > 0 && step / num_steps >= repeat) return ProfilerAction::kNone;
+  int64_t mod_step = step % num_steps;
+  if (mod_step < wait) return ProfilerAction::kNone;
+  if (mod_step < wait + warmup) return ProfilerAction::kWarmup;
+  return mod_step < num_steps - 1 ? ProfilerAction::kRecord : ProfilerAction::kRecordAndSave;
+}
+
+Schedule schedule(int64_t wait, int64_t warmup, int64_t active, int64_t repeat, int64_t skip_first) {
+  TD_CHECK_ARG(wait >= 0 && warmup >= 0 && active > 0 && repeat >= 0 && skip_first >= 0,
+               "[profiler] Invalid profiler schedule arguments: wait=", wait, ", warmup=", warmup,
+               ", active=", active, ", repeat=", repeat, ", skip_first=", skip_first);
+  return Schedule{wait, warmup, active, repeat, skip_first};
+}
+
+// ---- record_function ----
+
+record_function::record_function(std::string name) {
+  open_ = detail::begin_range(EventKind::kUserRange, std::move(name));
+}
+
+record_function::~record_function() {
+  if (open_) detail::pop();
+}
+
+// ---- profile ----
+
+profile::profile(ProfilerOptions options) : options_(std::move(options)) {
+  action_ = options_.schedule ? (*options_.schedule)(0) : ProfilerAction::kRecord;
+  start();
+}
+
+profile::~profile() {
+  try {
+    stop();
+  } catch (...) {
+    // A throwing on_trace_ready must not escape a destructor.
+  }
+}
+
+void profile::start() {
+  if (started_) return;
+  bool expected = false;
+  TD_CHECK(detail::g_profile_exists.compare_exchange_strong(expected, true), ErrorCode::kFailedPrecondition,
+           "[profiler] a profiler is already running in this process");
+  started_ = true;
+  transit(ProfilerAction::kNone, action_);
+  if (options_.schedule) open_step_range();
+}
+
+void profile::stop() {
+  if (!started_) return;
+  close_step_range();
+  started_ = false;
+  detail::g_profile_exists.store(false);
+  transit(action_, std::nullopt);
+}
+
+void profile::step() {
+  TD_CHECK(started_, ErrorCode::kFailedPrecondition, "[profiler] step() called on a stopped profiler");
+  close_step_range();
+  ProfilerAction prev = action_;
+  ++step_num_;
+  action_ = options_.schedule ? (*options_.schedule)(step_num_) : ProfilerAction::kRecord;
+  transit(prev, action_);
+  // PyTorch 1.13 names this range after the previous step (a bug fixed in 2.0); the step's own number is
+  // used.
+  if (options_.schedule) open_step_range();
+}
+
+void profile::open_step_range() {
+  step_range_ = std::make_unique<record_function>("ProfilerStep#" + std::to_string(step_num_));
+}
+
+void profile::close_step_range() {
+  step_range_.reset();
+}
+
+void profile::start_trace() {
+  if (tracing_) return;
+  detail::begin_trace(options_);
+  tracing_ = true;
+}
+
+void profile::stop_trace() {
+  if (!tracing_) return;
+  tracing_ = false;
+  events_ = EventList(detail::end_trace(), options_.profile_memory, options_.with_flops);
+}
+
+// PyTorch's action_map: warmup records nothing here (it exists to warm up CUPTI), so WARMUP -> RECORD starts
+// the trace and a trace never holds warmup steps.
+void profile::transit(ProfilerAction from, std::optional<ProfilerAction> to) {
+  using A = ProfilerAction;
+  auto recording = [](A a) { return a == A::kRecord || a == A::kRecordAndSave; };
+  auto save = [&] {
+    stop_trace();
+    if (options_.on_trace_ready) options_.on_trace_ready(*this);
+  };
+  if (!to) {
+    if (recording(from)) save();
+    return;
+  }
+  if (from == A::kRecordAndSave) {
+    save();
+    if (recording(*to)) start_trace();
+  } else if (recording(from)) {
+    if (!recording(*to)) stop_trace();
+  } else if (recording(*to)) {
+    start_trace();
+  }
+}
+
+// ---- EventList ----
+
+EventList::EventList(std::vector<Event> events, bool profile_memory, bool with_flops)
+    : events_(std::move(events)), profile_memory_(profile_memory), with_flops_(with_flops) {
+  // PyTorch sorts by start, the longer (outer) event first on ties.
+  std::stable_sort(events_.begin(), events_.end(), [](const Event& a, const Event& b) {
+    return a.start_ns != b.start_ns ? a.start_ns < b.start_ns : a.end_ns > b.end_ns;
+  });
+  std::unordered_map<int64_t, size_t> index;
+  for (size_t i = 0; i < events_.size(); ++i) {
+    Event& e = events_[i];
+    index[e.id] = i;
+    e.children.clear();
+    e.cpu_memory_usage = e.self_cpu_memory_usage;
+    e.cuda_memory_usage = e.self_cuda_memory_usage;
+    e.self_cpu_time_ns = e.cpu_time_total_ns();
+  }
+  for (Event& e : events_) {
+    if (e.parent_id < 0) continue;
+    auto it = index.find(e.parent_id);
+    if (it == index.end()) continue;  // the parent began before the trace
+    Event& parent = events_[it->second];
+    parent.children.push_back(e.id);
+    parent.self_cpu_time_ns -= e.cpu_time_total_ns();
+  }
+  // Memory totals: children first. A child starts no earlier than its parent, so a reverse walk of the
+  // start order visits it first.
+  for (size_t i = events_.size(); i-- > 0;) {
+    Event& e = events_[i];
+    if (e.parent_id < 0) continue;
+    auto it = index.find(e.parent_id);
+    if (it == index.end()) continue;
+    events_[it->second].cpu_memory_usage += e.cpu_memory_usage;
+    events_[it->second].cuda_memory_usage += e.cuda_memory_usage;
+  }
+}
+
+const Event* EventList::by_id(int64_t id) const {
+  for (const Event& e : events_) {
+    if (e.id == id) return &e;
+  }
+  return nullptr;
+}
+
+namespace {
+
+// Python's str() of a list of int lists: "[[64, 32], []]".
+std::string shapes_str(const std::vector<std::vector<int64_t>>& shapes) {
+  std::string out = "[";
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    if (i) out += ", ";
+    out += "[";
+    for (size_t j = 0; j < shapes[i].size(); ++j) {
+      if (j) out += ", ";
+      out += std::to_string(shapes[i][j]);
+    }
+    out += "]";
+  }
+  return out + "]";
+}
+
+}  // namespace
+
+KeyAverages EventList::key_averages(bool group_by_input_shape) const {
+  std::vector<FunctionEventAvg> rows;
+  std::unordered_map<std::string, size_t> by_key;
+  std::unordered_map<int64_t, size_t> index;
+  for (size_t i = 0; i < events_.size(); ++i) index[events_[i].id] = i;
+  // Microseconds as PyTorch computes them (end_us - start_us, self = total - the children's totals, in
+  // floating point and in the same order), so the table rounds exactly as PyTorch's would.
+  auto total_us = [](const Event& e) {
+    return static_cast<double>(e.end_ns) / 1000.0 - static_cast<double>(e.start_ns) / 1000.0;
+  };
+  for (const Event& e : events_) {
+    if (e.kind == EventKind::kModule) continue;
+    std::string shapes = group_by_input_shape ? shapes_str(e.input_shapes) : "";
+    std::string key = e.name + '\0' + shapes;
+    auto [it, fresh] = by_key.try_emplace(key, rows.size());
+    if (fresh) {
+      rows.emplace_back();
+      rows.back().key = e.name;
+      rows.back().input_shapes = shapes;
+    }
+    FunctionEventAvg& row = rows[it->second];
+    row.count += 1;
+    double children_us = 0;
+    for (int64_t child : e.children) children_us += total_us(events_[index.at(child)]);
+    row.cpu_time_total += total_us(e);
+    row.self_cpu_time_total += total_us(e) - children_us;
+    row.cpu_memory_usage += e.cpu_memory_usage;
+    row.self_cpu_memory_usage += e.self_cpu_memory_usage;
+    row.cuda_memory_usage += e.cuda_memory_usage;
+    row.self_cuda_memory_usage += e.self_cuda_memory_usage;
+    row.flops += e.flops;
+  }
+  return KeyAverages(std::move(rows), profile_memory_, with_flops_);
+}
+
+// ---- the table ----
+
+const FunctionEventAvg* KeyAverages::find(std::string_view key) const {
+  for (const auto& r : rows_) {
+    if (r.key == key) return &r;
+  }
+  return nullptr;
+}
+
+double KeyAverages::self_cpu_time_total() const {
+  double total = 0;
+  for (const auto& r : rows_) total += r.self_cpu_time_total;
+  return total;
+}
+
+namespace {
+
+std::string format(const char* fmt, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+
+// profiler_util.py's _format_time: microseconds in, "1.234ms" out.
+std::string format_time(double us) {
+  if (us >= 1e6) return format("%.3fs", us / 1e6);
+  if (us >= 1e3) return format("%.3fms", us / 1e3);
+  return format("%.3fus", us);
+}
+
+// _format_time_share.
+std::string format_time_share(double us, double total_us) {
+  if (total_us == 0) return "NaN";
+  return format("%.2f%%", us * 100.0 / total_us);
+}
+
+// _format_memory.
+std::string format_memory(int64_t nbytes) {
+  constexpr double kKB = 1024, kMB = 1024 * kKB, kGB = 1024 * kMB;
+  double b = static_cast<double>(nbytes);
+  if (std::abs(b) >= kGB) return format("%.2f Gb", b / kGB);
+  if (std::abs(b) >= kMB) return format("%.2f Mb", b / kMB);
+  if (std::abs(b) >= kKB) return format("%.2f Kb", b / kKB);
+  return std::to_string(nbytes) + " b";
+}
+
+double sort_value(const FunctionEventAvg& r, const std::string& key) {
+  if (key == "self_cpu_time_total") return r.self_cpu_time_total;
+  if (key == "cpu_time_total") return r.cpu_time_total;
+  if (key == "cpu_time") return r.cpu_time();
+  if (key == "count") return static_cast<double>(r.count);
+  if (key == "cpu_memory_usage") return static_cast<double>(r.cpu_memory_usage);
+  if (key == "self_cpu_memory_usage") return static_cast<double>(r.self_cpu_memory_usage);
+  if (key == "cuda_memory_usage") return static_cast<double>(r.cuda_memory_usage);
+  if (key == "self_cuda_memory_usage") return static_cast<double>(r.self_cuda_memory_usage);
+  if (key == "flops") return static_cast<double>(r.flops);
+  if (key == "cuda_time_total" || key == "self_cuda_time_total" || key == "cuda_time") return 0;
+  throw Error(ErrorCode::kInvalidArgument,
+              str("[profiler] 'FunctionEventAvg' object has no attribute '", key, "'"));
+}
+
+// Python's '{: >N}'.format(s): right-aligned in at least N characters.
+std::string right(const std::string& s, int64_t width) {
+  return static_cast<int64_t>(s.size()) >= width ? s : std::string(width - s.size(), ' ') + s;
+}
+
+}  // namespace
+
+std::string KeyAverages::table(std::string_view sort_by, int64_t row_limit) const {
+  TableOptions options;
+  options.sort_by = std::string(sort_by);
+  options.row_limit = row_limit;
+  return table(options);
+}
+
+std::string KeyAverages::table(const TableOptions& options) const {
+  if (rows_.empty()) return "";
+  std::vector<const FunctionEventAvg*> events;
+  for (const auto& r : rows_) events.push_back(&r);
+  if (!options.sort_by.empty()) {
+    // Python's sorted(reverse=True) is stable: equal rows keep their first-seen order.
+    std::vector<std::pair<double, const FunctionEventAvg*>> keyed;
+    for (const auto* e : events) keyed.emplace_back(sort_value(*e, options.sort_by), e);
+    std::stable_sort(keyed.begin(), keyed.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = 0; i < keyed.size(); ++i) events[i] = keyed[i].second;
+  }
+  bool has_input_shapes = std::any_of(events.begin(), events.end(), [](const FunctionEventAvg* e) {
+    return !e->input_shapes.empty() && e->input_shapes != "[]";
+  });
+  int64_t name_width = 0, shapes_width = 0;
+  for (const auto* e : events) {
+    name_width = std::max<int64_t>(name_width, static_cast<int64_t>(e->key.size()) + 4);
+    // str(evt.input_shapes) of "" is "", of an empty list "[]".
+    shapes_width = std::max<int64_t>(shapes_width, static_cast<int64_t>(e->input_shapes.size()) + 4);
+  }
+  name_width = std::min(name_width, options.max_name_column_width);
+  shapes_width = std::min(shapes_width, options.max_shapes_column_width);
+  constexpr int64_t kColumn = 12;
+  constexpr int64_t kSpacing = 2;
+
+  std::vector<std::string> headers = {"Name",        "Self CPU %", "Self CPU",
+                                      "CPU total %", "CPU total",  "CPU time avg"};
+  if (profile_memory_) {
+    headers.push_back("CPU Mem");
+    headers.push_back("Self CPU Mem");
+    // PyTorch adds CUDA memory columns when any row has self CUDA memory > 0.
+  }
+  bool has_cuda_mem =
+      profile_memory_ && std::any_of(events.begin(), events.end(),
+                                     [](const FunctionEventAvg* e) { return e->self_cuda_memory_usage > 0; });
+  if (has_cuda_mem) {
+    headers.push_back("CUDA Mem");
+    headers.push_back("Self CUDA Mem");
+  }
+  headers.push_back("# of Calls");
+  std::vector<int64_t> widths = {name_width};
+  for (size_t i = 1; i < headers.size(); ++i) widths.push_back(kColumn);
+  if (has_input_shapes) {
+    headers.push_back("Input Shapes");
+    widths.push_back(shapes_width);
+  }
+  bool with_flops = with_flops_;
+  double flops_scale = 1;
+  if (with_flops) {
+    int64_t min_flops = 0;
+    for (const auto* e : events) {
+      if (e->flops > 0 && (min_flops == 0 || e->flops < min_flops)) min_flops = e->flops;
+    }
+    if (min_flops > 0) {
+      static const char* kUnits[] = {"FLOPs", "KFLOPs", "MFLOPs", "GFLOPs", "TFLOPs", "PFLOPs"};
+      double log_flops = std::max(0.0, std::min(std::log10(static_cast<double>(min_flops)) / 3, 5.0));
+      flops_scale = std::pow(10.0, std::floor(log_flops) * -3.0);
+      headers.push_back(std::string("Total ") + kUnits[static_cast<int>(log_flops)]);
+      widths.push_back(kColumn);
+    } else {
+      with_flops = false;
+    }
+  }
+  int64_t line_length = -kSpacing;
+  std::string header_sep;
+  for (int64_t w : widths) {
+    header_sep += std::string(w, '-') + std::string(kSpacing, ' ');
+    line_length += w + kSpacing;
+  }
+  auto row = [&](const std::vector<std::string>& values) {
+    std::string out;
+    for (size_t i = 0; i < values.size(); ++i)
+      out += right(values[i], widths[i]) + std::string(kSpacing, ' ');
+    return out;
+  };
+
+  double sum_self_cpu = 0;
+  for (const auto* e : events) sum_self_cpu += e->self_cpu_time_total;
+
+  std::string out;
+  auto append = [&](const std::string& s) { out += s + "\n"; };
+  if (options.header) {
+    append(std::string(line_length, '='));
+    append(*options.header);
+  }
+  append(header_sep);
+  append(row(headers));
+  append(header_sep);
+  int64_t shown = 0;
+  for (const auto* e : events) {
+    if (shown == options.row_limit) break;
+    ++shown;
+    std::string name = e->key;
+    if (static_cast<int64_t>(name.size()) >= options.max_name_column_width - 3) {
+      name = name.substr(0, options.max_name_column_width - 3) + "...";
+    }
+    std::vector<std::string> values = {
+        name,
+        format_time_share(e->self_cpu_time_total, sum_self_cpu),
+        format_time(e->self_cpu_time_total),
+        format_time_share(e->cpu_time_total, sum_self_cpu),
+        format_time(e->cpu_time_total),
+        format_time(e->cpu_time()),
+    };
+    if (profile_memory_) {
+      values.push_back(format_memory(e->cpu_memory_usage));
+      values.push_back(format_memory(e->self_cpu_memory_usage));
+      if (has_cuda_mem) {
+        values.push_back(format_memory(e->cuda_memory_usage));
+        values.push_back(format_memory(e->self_cuda_memory_usage));
+      }
+    }
+    values.push_back(std::to_string(e->count));
+    if (has_input_shapes) values.push_back(e->input_shapes.substr(0, shapes_width));
+    if (with_flops)
+      values.push_back(e->flops <= 0 ? "--" : format("%8.3f", static_cast<double>(e->flops) * flops_scale));
+    append(row(values));
+  }
+  append(header_sep);
+  append("Self CPU time total: " + format_time(sum_self_cpu));
+  return out;
+}
+
+// ---- Chrome trace ----
+
+namespace {
+
+const char* category(EventKind kind) {
+  switch (kind) {
+    case EventKind::kOp:
+      return "cpu_op";
+    case EventKind::kUserRange:
+      return "user_annotation";
+    case EventKind::kBackward:
+      return "cpu_op";
+    case EventKind::kModule:
+      return "python_function";
+  }
+  return "cpu_op";
+}
+
+}  // namespace
+
+std::string EventList::chrome_trace() const {
+  using nlohmann::json;
+  const int pid = static_cast<int>(::getpid());
+  json trace_events = json::array();
+  std::vector<uint32_t> threads;
+  for (const Event& e : events_) {
+    json args = json::object();
+    args["External id"] = e.id;
+    args["Device"] = e.device;
+    if (!e.input_shapes.empty()) args["Input Dims"] = e.input_shapes;
+    if (e.flops > 0) args["flops"] = e.flops;
+    if (!e.module.empty()) args["Module Hierarchy"] = e.module;
+    if (profile_memory_ && e.kind != EventKind::kModule) {  // memory is charged to ops and ranges only
+      args["CPU Mem"] = e.cpu_memory_usage;
+      args["Self CPU Mem"] = e.self_cpu_memory_usage;
+    }
+    trace_events.push_back(json{{"ph", "X"},
+                                {"cat", category(e.kind)},
+                                {"name", e.name},
+                                {"pid", pid},
+                                {"tid", e.thread},
+                                {"ts", static_cast<double>(e.start_ns) / 1000.0},
+                                {"dur", static_cast<double>(e.cpu_time_total_ns()) / 1000.0},
+                                {"args", std::move(args)}});
+    if (std::find(threads.begin(), threads.end(), e.thread) == threads.end()) threads.push_back(e.thread);
+  }
+  trace_events.push_back(
+      json{{"ph", "M"}, {"name", "process_name"}, {"pid", pid}, {"tid", 0}, {"args", {{"name", "tensord"}}}});
+  for (uint32_t t : threads) {
+    trace_events.push_back(json{{"ph", "M"},
+                                {"name", "thread_name"},
+                                {"pid", pid},
+                                {"tid", t},
+                                {"args", {{"name", "thread " + std::to_string(t)}}}});
+  }
+  json doc{{"schemaVersion", 1}, {"displayTimeUnit", "ms"}, {"traceEvents", std::move(trace_events)}};
+  return doc.dump();
+}
+
+void EventList::export_chrome_trace(const std::string& path) const {
+  std::ofstream out(path);
+  TD_CHECK(out.good(), ErrorCode::kInvalidArgument, "[profiler] cannot write the trace to '", path, "'");
+  out << chrome_trace();
+  TD_CHECK(out.good(), ErrorCode::kInternal, "[profiler] writing the trace to '", path, "' failed");
+}
+
+}  // namespace td::profiler

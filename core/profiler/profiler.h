@@ -1,0 +1,245 @@
+// td::profiler: torch.profiler for tensord (PyTorch 1.13's semantics and output formats).
+//
+//   td::profiler::ProfilerOptions opts;
+//   opts.record_shapes = true;
+//   {
+//     td::profiler::profile prof(opts);            // records from here ...
+//     { td::profiler::record_function r("step"); y = model(x); }
+//     prof.stop();                                 // ... to here (or the end of the scope)
+//     std::cout << prof.key_averages().table("self_cpu_time_total", 10);
+//     prof.export_chrome_trace("trace.json");      // chrome://tracing, Perfetto
+//   }
+//
+// Every registry op call is an event ("aten::mm", as PyTorch names ops, so traces compare side by side), as
+// is every record_function range and, when autograd runs, every backward node
+// ("autograd::engine::evaluate_function: MulBackward0"). Events nest per thread; self time is total minus
+// the children's totals. Times are host (steady_clock) times: a CUDA op's event covers its launch, not the
+// kernel (there is no CUDA-event timing yet), so key_averages never shows CUDA columns.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace td::profiler {
+
+/// What to record (torch.profiler.ProfilerActivity). CUDA is accepted; its ops are timed on the host.
+enum class ProfilerActivity : uint8_t { kCPU, kCUDA };
+
+/// What a schedule asks of a step (torch.profiler.ProfilerAction).
+enum class ProfilerAction : uint8_t { kNone, kWarmup, kRecord, kRecordAndSave };
+
+/// torch.profiler.schedule: skip `skip_first` steps, then cycles of `wait` idle, `warmup` and `active`
+/// recorded steps; `repeat` cycles (0: forever). Each cycle's trace is handed to on_trace_ready at its end.
+struct Schedule {
+  int64_t wait = 0;
+  int64_t warmup = 0;
+  int64_t active = 1;
+  int64_t repeat = 0;
+  int64_t skip_first = 0;
+  /// The action for step number `step` (PyTorch's schedule_fn, same arithmetic).
+  ProfilerAction operator()(int64_t step) const;
+};
+
+/// torch.profiler.schedule(wait=, warmup=, active=, repeat=, skip_first=).
+Schedule schedule(int64_t wait, int64_t warmup, int64_t active, int64_t repeat = 0, int64_t skip_first = 0);
+
+class profile;
+
+/// torch.profiler.profile's arguments.
+struct ProfilerOptions {
+  std::vector<ProfilerActivity> activities = {ProfilerActivity::kCPU};
+  bool record_shapes = false;
+  bool profile_memory = false;
+  /// Accepted for PyTorch's signature; C++ call stacks are not recorded.
+  bool with_stack = false;
+  bool with_flops = false;
+  /// Records nn::Module calls: events of their own and the dotted module name on every op inside.
+  bool with_modules = false;
+  /// Without a schedule, everything between start and stop is one trace.
+  std::optional<Schedule> schedule;
+  /// Called with the profiler each time a trace is complete (end of an active cycle, or stop).
+  std::function<void(profile&)> on_trace_ready;
+};
+
+/// The kinds of event.
+enum class EventKind : uint8_t {
+  kOp,         // a registry op call
+  kUserRange,  // record_function, ProfilerStep#N
+  kBackward,   // an autograd node run by the engine
+  kModule,     // an nn::Module call (with_modules); in the trace, not in key_averages
+};
+
+/// One recorded event (PyTorch's FunctionEvent). Times are nanoseconds from the profile's start.
+struct Event {
+  int64_t id = 0;
+  /// The enclosing op/range on the same thread (PyTorch's cpu_parent), or -1. Module events do not parent.
+  int64_t parent_id = -1;
+  std::string name;
+  EventKind kind = EventKind::kOp;
+  /// The device of the op's first tensor input, else its first output, else "cpu".
+  std::string device = "cpu";
+  /// A small per-process thread number (1 for the first thread that recorded).
+  uint32_t thread = 0;
+  int64_t start_ns = 0;
+  int64_t end_ns = 0;
+  /// One entry per argument of the op's signature: the tensor's sizes, [] for other arguments
+  /// (record_shapes).
+  std::vector<std::vector<int64_t>> input_shapes;
+  /// Floating point operations (with_flops; mm, addmm, bmm, baddbmm, convolution, mul, add).
+  int64_t flops = 0;
+  /// Dotted name of the innermost module in progress ("features.0"; "" for the root or none); with_modules.
+  std::string module;
+  /// Bytes allocated minus freed on `device`'s kind while this event and not a child was innermost.
+  int64_t self_cpu_memory_usage = 0;
+  int64_t self_cuda_memory_usage = 0;
+
+  // Filled in by EventList from the parent links:
+  std::vector<int64_t> children;  // ids
+  int64_t cpu_memory_usage = 0;   // self plus every descendant's
+  int64_t cuda_memory_usage = 0;
+  int64_t self_cpu_time_ns = 0;  // total minus the children's totals
+
+  int64_t cpu_time_total_ns() const { return end_ns - start_ns; }
+};
+
+/// One row of key_averages (PyTorch's FunctionEventAvg). Times in microseconds, as PyTorch's.
+struct FunctionEventAvg {
+  std::string key;
+  int64_t count = 0;
+  double cpu_time_total = 0;
+  double self_cpu_time_total = 0;
+  int64_t cpu_memory_usage = 0;
+  int64_t self_cpu_memory_usage = 0;
+  int64_t cuda_memory_usage = 0;
+  int64_t self_cuda_memory_usage = 0;
+  int64_t flops = 0;
+  /// Python's str() of the shapes when grouped by input shape ("[[64, 32], [32, 16]]"), else "".
+  std::string input_shapes;
+  /// Average time per call (cpu_time_total / count).
+  double cpu_time() const { return count ? cpu_time_total / static_cast<double>(count) : 0.0; }
+};
+
+/// Options of KeyAverages::table, with PyTorch's defaults.
+struct TableOptions {
+  /// A FunctionEventAvg field to sort by, descending: self_cpu_time_total, cpu_time_total, cpu_time, count,
+  /// cpu_memory_usage, self_cpu_memory_usage, flops, and the CUDA keys (always 0 here). Empty: first seen
+  /// first.
+  std::string sort_by;
+  int64_t row_limit = 100;
+  int64_t max_name_column_width = 55;
+  int64_t max_shapes_column_width = 80;
+  std::optional<std::string> header;
+};
+
+/// key_averages()'s result: rows, and the table PyTorch prints.
+class KeyAverages {
+ public:
+  KeyAverages(std::vector<FunctionEventAvg> rows, bool profile_memory, bool with_flops)
+      : rows_(std::move(rows)), profile_memory_(profile_memory), with_flops_(with_flops) {}
+  const std::vector<FunctionEventAvg>& rows() const { return rows_; }
+  /// The row named `key` (the first, when grouped by shape), or nullptr.
+  const FunctionEventAvg* find(std::string_view key) const;
+  /// PyTorch 1.13's EventList.table(), character for character.
+  std::string table(const TableOptions& options) const;
+  std::string table(std::string_view sort_by = "", int64_t row_limit = 100) const;
+  /// Sum of the rows' self CPU time, in microseconds.
+  double self_cpu_time_total() const;
+
+ private:
+  std::vector<FunctionEventAvg> rows_;
+  bool profile_memory_;
+  bool with_flops_;
+};
+
+/// A trace: events sorted by start (longer first on ties), with children, self times and memory totals
+/// derived from the parent links. Can be built from events made by hand (tests, other sources).
+class EventList {
+ public:
+  EventList() = default;
+  EventList(std::vector<Event> events, bool profile_memory = false, bool with_flops = false);
+  const std::vector<Event>& events() const { return events_; }
+  size_t size() const { return events_.size(); }
+  const Event& operator[](size_t i) const { return events_[i]; }
+  std::vector<Event>::const_iterator begin() const { return events_.begin(); }
+  std::vector<Event>::const_iterator end() const { return events_.end(); }
+  /// The event with this id, or nullptr.
+  const Event* by_id(int64_t id) const;
+  /// Averages over events of the same name (and input shapes); module events are left out, as PyTorch
+  /// leaves out Python function events.
+  KeyAverages key_averages(bool group_by_input_shape = false) const;
+  /// Chrome trace JSON (the Trace Event Format's "X" events; Perfetto and chrome://tracing open it).
+  std::string chrome_trace() const;
+  void export_chrome_trace(const std::string& path) const;
+
+ private:
+  std::vector<Event> events_;
+  bool profile_memory_ = false;
+  bool with_flops_ = false;
+};
+
+/// torch.profiler.profile: records from construction (or start()) to stop() or destruction. One at a time in
+/// a process; ops on every thread are recorded while it records.
+class profile {
+ public:
+  explicit profile(ProfilerOptions options = {});
+  ~profile();
+  profile(const profile&) = delete;
+  profile& operator=(const profile&) = delete;
+
+  /// Starts recording (the constructor calls it); throws FAILED_PRECONDITION if a profiler already runs.
+  void start();
+  /// Ends recording; the trace in progress becomes events() and goes to on_trace_ready.
+  void stop();
+  /// Marks the end of a training step: moves along the schedule (a ProfilerStep#N range covers each step).
+  void step();
+  /// The schedule's step number.
+  int64_t step_num() const { return step_num_; }
+  /// The current schedule action.
+  ProfilerAction current_action() const { return action_; }
+
+  /// The latest complete trace.
+  const EventList& events() const { return events_; }
+  KeyAverages key_averages(bool group_by_input_shape = false) const {
+    return events_.key_averages(group_by_input_shape);
+  }
+  void export_chrome_trace(const std::string& path) const { events_.export_chrome_trace(path); }
+  const ProfilerOptions& options() const { return options_; }
+
+ private:
+  void transit(ProfilerAction from, std::optional<ProfilerAction> to);
+  void start_trace();
+  void stop_trace();
+  void open_step_range();
+  void close_step_range();
+
+  ProfilerOptions options_;
+  bool started_ = false;
+  bool tracing_ = false;
+  int64_t step_num_ = 0;
+  ProfilerAction action_ = ProfilerAction::kRecord;
+  std::unique_ptr<class record_function> step_range_;
+  EventList events_;
+};
+
+/// torch.profiler.record_function: a named range over the code in its scope, recorded as an event whose
+/// children are the ops run inside.
+class record_function {
+ public:
+  explicit record_function(std::string name);
+  ~record_function();
+  record_function(const record_function&) = delete;
+  record_function& operator=(const record_function&) = delete;
+
+ private:
+  bool open_ = false;
+};
+
+/// Whether a profiler is recording now.
+bool is_recording();
+
+}  // namespace td::profiler
