@@ -123,7 +123,8 @@ GradcheckResult gradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps
       };
       GradcheckResult r = gradcheck(part, inputs, eps, atol, rtol);
       if (!r.ok) {
-        r.message = str("[gradcheck] (", real_part ? "real" : "imaginary", " part of the complex output) ", r.message);
+        r.message = str("[gradcheck] (", real_part ? "real" : "imaginary", " part of the complex output) ",
+                        r.message);
         return r;
       }
     }
@@ -144,8 +145,7 @@ GradcheckResult gradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps
     out_shape = out.shape();
     out_dtype = out.dtype();
     n_out = out.numel();
-    for (size_t i = 0; i < n_in; ++i)
-      analytical[i].assign(static_cast<size_t>(n_params[i] * n_out), 0.0);
+    for (size_t i = 0; i < n_in; ++i) analytical[i].assign(static_cast<size_t>(n_params[i] * n_out), 0.0);
     // An output that does not require grad is constant in the inputs: its Jacobian is zero.
     for (int64_t k = 0; k < n_out && out.requires_grad(); ++k) {
       for (Tensor& t : inputs) t.set_grad(Tensor());
@@ -189,9 +189,8 @@ GradcheckResult gradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps
         os << std::setprecision(10) << "[gradcheck] Jacobian mismatch for output element " << k << " "
            << index_str(k, out_shape) << " with respect to input " << i << ", element "
            << (complex_input ? j / 2 : j) << " " << index_str(complex_input ? j / 2 : j, inputs[i].sizes())
-           << (complex_input ? (j % 2 ? " (imaginary part)" : " (real part)") : "") << ": numerical " << numerical
-           << " vs analytical " << a
-           << " (atol " << atol << ", rtol " << rtol << ")";
+           << (complex_input ? (j % 2 ? " (imaginary part)" : " (real part)") : "") << ": numerical "
+           << numerical << " vs analytical " << a << " (atol " << atol << ", rtol " << rtol << ")";
         return {false, os.str()};
       }
     }
@@ -206,7 +205,8 @@ GradcheckResult gradgradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double
   Tensor out = evaluate(fn, inputs);
   std::mt19937_64 rng(20240531);
   std::vector<Tensor> weights;
-  for (const Tensor& t : inputs) weights.push_back(uniform(t.shape(), t.device(), rng, is_complex(t.dtype())));
+  for (const Tensor& t : inputs)
+    weights.push_back(uniform(t.shape(), t.device(), rng, is_complex(t.dtype())));
   Tensor v = uniform(out.shape(), out.device(), rng, is_complex(out.dtype()));
   v.requires_grad_();
 
