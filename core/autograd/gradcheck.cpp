@@ -1,7 +1,13 @@
 // gradcheck and gradgradcheck: analytical Jacobians from backward against central finite differences.
+// Complex inputs and outputs follow torch.autograd.gradcheck (1.13, slow mode): a complex output is checked
+// as two real functions, real(out) and imag(out); a complex input is two real parameters, its real and
+// imaginary parts, each perturbed on its own. For a real output f, PyTorch's convention makes the gradient
+// of z = x + iy equal to df/dx + i df/dy, so its real part is compared with the x column and its imaginary
+// part with the y column.
 #include "core/autograd/gradcheck.h"
 
 #include <cmath>
+#include <complex>
 #include <iomanip>
 #include <random>
 #include <sstream>
@@ -25,8 +31,8 @@ void check_inputs(const std::vector<Tensor>& inputs) {
   for (size_t i = 0; i < inputs.size(); ++i) {
     const Tensor& t = inputs[i];
     TD_CHECK_ARG(t.defined(), "[gradcheck] input ", i, " is undefined");
-    TD_CHECK_ARG(t.dtype() == DType::kFloat64, "[gradcheck] input ", i, " must be float64, not ",
-                 dtype_name(t.dtype()));
+    TD_CHECK_ARG(t.dtype() == DType::kFloat64 || t.dtype() == DType::kComplex128, "[gradcheck] input ", i,
+                 " must be float64 or complex128, not ", dtype_name(t.dtype()));
     TD_CHECK_ARG(t.is_leaf() && t.requires_grad(), "[gradcheck] input ", i,
                  " must be a leaf that requires grad");
   }
@@ -34,16 +40,34 @@ void check_inputs(const std::vector<Tensor>& inputs) {
 
 Tensor evaluate(const GradcheckFn& fn, const std::vector<Tensor>& inputs) {
   Tensor out = fn(inputs);
-  TD_CHECK_ARG(out.defined() && is_floating(out.dtype()),
-               "[gradcheck] fn must return a floating tensor, not ",
+  TD_CHECK_ARG(out.defined() && (is_floating(out.dtype()) || is_complex(out.dtype())),
+               "[gradcheck] fn must return a floating or complex tensor, not ",
                out.defined() ? dtype_name(out.dtype()) : "an undefined tensor");
   return out;
 }
 
-// A contiguous leaf copy of t (on t's device, requiring grad) with element j shifted by delta.
+// t's values as real parameters: a complex element is two, its real part then its imaginary part.
+std::vector<double> parameters(const Tensor& t) {
+  if (!is_complex(t.dtype())) return t.to_vector<double>();
+  std::vector<double> values;
+  for (const std::complex<double>& z : t.to_vector<std::complex<double>>()) {
+    values.push_back(z.real());
+    values.push_back(z.imag());
+  }
+  return values;
+}
+
+// A contiguous leaf copy of t (on t's device, requiring grad) with real parameter j shifted by delta.
 Tensor perturbed(const Tensor& t, std::vector<double> values, int64_t j, double delta) {
   values[static_cast<size_t>(j)] += delta;
-  Tensor p = tensor(values, t.shape(), t.device());
+  Tensor p;
+  if (is_complex(t.dtype())) {
+    std::vector<std::complex<double>> z(values.size() / 2);
+    for (size_t k = 0; k < z.size(); ++k) z[k] = {values[2 * k], values[2 * k + 1]};
+    p = tensor(z, t.shape(), t.device());
+  } else {
+    p = tensor(values, t.shape(), t.device());
+  }
   p.requires_grad_();
   return p;
 }
@@ -68,20 +92,47 @@ class GradStash {
   std::vector<Tensor> saved_;
 };
 
-// A float64 tensor of uniform values in [-1, 1] from rng.
-Tensor uniform(std::vector<int64_t> shape, Device device, std::mt19937_64& rng) {
+// A float64 (or complex128, both parts) tensor of uniform values in [-1, 1] from rng.
+Tensor uniform(std::vector<int64_t> shape, Device device, std::mt19937_64& rng, bool complex = false) {
   std::uniform_real_distribution<double> dist(-1.0, 1.0);
   int64_t n = 1;
   for (int64_t s : shape) n *= s;
   std::vector<double> values(static_cast<size_t>(n));
   for (double& v : values) v = dist(rng);
-  return tensor(values, std::move(shape), device);
+  Tensor re = tensor(values, shape, device);
+  if (!complex) return re;
+  for (double& v : values) v = dist(rng);
+  return Tensor::complex(re, tensor(values, std::move(shape), device));
 }
 }  // namespace
 
 GradcheckResult gradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps, double atol, double rtol) {
   check_inputs(inputs);
   const size_t n_in = inputs.size();
+  bool complex_output = false;
+  {
+    GradStash stash(inputs);
+    complex_output = is_complex(evaluate(fn, inputs).dtype());
+  }
+  if (complex_output) {
+    // torch.autograd.gradcheck's _real_and_imag_output: each part is a real function of the inputs.
+    for (bool real_part : {true, false}) {
+      GradcheckFn part = [fn, real_part](const std::vector<Tensor>& xs) {
+        Tensor out = fn(xs);
+        return real_part ? out.real() : out.imag();
+      };
+      GradcheckResult r = gradcheck(part, inputs, eps, atol, rtol);
+      if (!r.ok) {
+        r.message = str("[gradcheck] (", real_part ? "real" : "imaginary", " part of the complex output) ",
+                        r.message);
+        return r;
+      }
+    }
+    return {};
+  }
+  // Real parameters per input: a complex element counts twice (real part, imaginary part).
+  std::vector<int64_t> n_params(n_in);
+  for (size_t i = 0; i < n_in; ++i) n_params[i] = inputs[i].numel() * (is_complex(inputs[i].dtype()) ? 2 : 1);
 
   // Analytical Jacobian, one backward per output element: jac[i][j * n_out + k] = d out[k] / d input_i[j].
   std::vector<std::vector<double>> analytical(n_in);
@@ -94,8 +145,7 @@ GradcheckResult gradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps
     out_shape = out.shape();
     out_dtype = out.dtype();
     n_out = out.numel();
-    for (size_t i = 0; i < n_in; ++i)
-      analytical[i].assign(static_cast<size_t>(inputs[i].numel() * n_out), 0.0);
+    for (size_t i = 0; i < n_in; ++i) analytical[i].assign(static_cast<size_t>(n_params[i] * n_out), 0.0);
     // An output that does not require grad is constant in the inputs: its Jacobian is zero.
     for (int64_t k = 0; k < n_out && out.requires_grad(); ++k) {
       for (Tensor& t : inputs) t.set_grad(Tensor());
@@ -110,7 +160,7 @@ GradcheckResult gradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps
                              shape_str(g.shape()), " but the input is ", dtype_name(inputs[i].dtype()), " ",
                              shape_str(inputs[i].shape()))};
         }
-        std::vector<double> gv = g.to_vector<double>();
+        std::vector<double> gv = parameters(g);
         for (size_t j = 0; j < gv.size(); ++j) analytical[i][j * n_out + k] = gv[j];
       }
     }
@@ -118,8 +168,9 @@ GradcheckResult gradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps
 
   // Numerical Jacobian, column by column, compared as it is built.
   for (size_t i = 0; i < n_in; ++i) {
-    std::vector<double> values = inputs[i].to_vector<double>();
-    for (int64_t j = 0; j < inputs[i].numel(); ++j) {
+    std::vector<double> values = parameters(inputs[i]);
+    const bool complex_input = is_complex(inputs[i].dtype());
+    for (int64_t j = 0; j < n_params[i]; ++j) {
       std::vector<Tensor> args = inputs;
       args[i] = perturbed(inputs[i], values, j, eps);
       Tensor plus = evaluate(fn, args);
@@ -136,9 +187,10 @@ GradcheckResult gradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps
         if (std::fabs(a - numerical) <= atol + rtol * std::fabs(numerical)) continue;
         std::ostringstream os;
         os << std::setprecision(10) << "[gradcheck] Jacobian mismatch for output element " << k << " "
-           << index_str(k, out_shape) << " with respect to input " << i << ", element " << j << " "
-           << index_str(j, inputs[i].sizes()) << ": numerical " << numerical << " vs analytical " << a
-           << " (atol " << atol << ", rtol " << rtol << ")";
+           << index_str(k, out_shape) << " with respect to input " << i << ", element "
+           << (complex_input ? j / 2 : j) << " " << index_str(complex_input ? j / 2 : j, inputs[i].sizes())
+           << (complex_input ? (j % 2 ? " (imaginary part)" : " (real part)") : "") << ": numerical "
+           << numerical << " vs analytical " << a << " (atol " << atol << ", rtol " << rtol << ")";
         return {false, os.str()};
       }
     }
@@ -153,8 +205,9 @@ GradcheckResult gradgradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double
   Tensor out = evaluate(fn, inputs);
   std::mt19937_64 rng(20240531);
   std::vector<Tensor> weights;
-  for (const Tensor& t : inputs) weights.push_back(uniform(t.shape(), t.device(), rng));
-  Tensor v = uniform(out.shape(), out.device(), rng);
+  for (const Tensor& t : inputs)
+    weights.push_back(uniform(t.shape(), t.device(), rng, is_complex(t.dtype())));
+  Tensor v = uniform(out.shape(), out.device(), rng, is_complex(out.dtype()));
   v.requires_grad_();
 
   // G(x..., v) = sum_i sum(dL/dx_i * w_i) with L = sum(fn(x) * v): first derivatives kept differentiable.

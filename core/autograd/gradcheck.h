@@ -16,14 +16,17 @@ struct GradcheckResult {
   explicit operator bool() const { return ok; }
 };
 
-/// A function under test: maps the inputs to one floating tensor.
+/// A function under test: maps the inputs to one floating or complex tensor.
 using GradcheckFn = std::function<Tensor(const std::vector<Tensor>&)>;
 
 /// Compares the full Jacobian of fn at `inputs` computed by backward with one computed by central finite
 /// differences, (f(x + eps) - f(x - eps)) / 2eps, one input element at a time. The analytical Jacobian is
 /// built one row per output element, by a backward with a one-hot grad_output. An element passes when
-/// |analytical - numerical| <= atol + rtol * |numerical|. Inputs must be float64 leaves that require grad;
-/// perturbed copies are contiguous, so make non-contiguous layouts inside fn (e.g. `xs[0].t()`).
+/// |analytical - numerical| <= atol + rtol * |numerical|. Inputs must be float64 or complex128 leaves that
+/// require grad; perturbed copies are contiguous, so make non-contiguous layouts inside fn (e.g.
+/// `xs[0].t()`). As torch.autograd.gradcheck: a complex output is checked as real(out) and imag(out), a
+/// complex input as its real and imaginary parts, perturbed separately, against the real and imaginary
+/// parts of its gradient (PyTorch's convention: dL/dx + i dL/dy for z = x + iy).
 /// Throws INVALID_ARGUMENT when the inputs or fn's output do not qualify.
 GradcheckResult gradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps = 1e-6, double atol = 1e-5,
                           double rtol = 1e-3);

@@ -117,7 +117,9 @@ Tensor pow(const Tensor& a, const Tensor& b) {
   }
 }
 
+// g * conj(alpha): the gradient of alpha * x (PyTorch's convention for complex numbers).
 Tensor scaled(const Tensor& g, Scalar alpha) {
+  if (alpha.is_complex()) return g.mul(Scalar(std::conj(alpha.to_complex())));
   if (alpha.to_double() == 1.0) return g;
   return g.mul(alpha);
 }
@@ -187,7 +189,8 @@ void register_binary_ops(Registry& r) {
         // d(a + alpha*b)/da = 1, /db = alpha; broadcasting sums the gradient back.
         const Tensor& g = c.grad();
         return {ops::sum_to(g, c.input_meta(0).sizes), ops::sum_to(scaled(g, c.args().scalar(2)), c.input_meta(1).sizes)};
-      });
+      })
+      .complex_autograd();
 
   r.def("sub(Tensor self, Tensor other, *, Scalar alpha=1) -> Tensor")
       .doc("self - alpha * other, broadcasting")
@@ -202,33 +205,39 @@ void register_binary_ops(Registry& r) {
         const Tensor& g = c.grad();
         return {ops::sum_to(g, c.input_meta(0).sizes),
                 ops::sum_to(scaled(g, c.args().scalar(2)).neg(), c.input_meta(1).sizes)};
-      });
+      })
+      .complex_autograd();
 
   r.def("mul(Tensor self, Tensor other) -> Tensor")
       .doc("elementwise product, broadcasting")
       .forward(forward_of(BinaryOp::kMul))
       .forward_into(forward_into_of(BinaryOp::kMul))
       .backward([](GradContext& c) -> std::vector<Tensor> {
-        // d(a*b)/da = b, d(a*b)/db = a.
+        // d(a*b)/da = b, d(a*b)/db = a, conjugated for complex values; a real input keeps the real part
+        // (the node casts its gradient to the input's dtype).
         const Tensor& g = c.grad();
         Tensor ga, gb;
-        if (c.needs_grad(0)) ga = ops::sum_to(g.mul(c.input(1)), c.input_meta(0).sizes);
-        if (c.needs_grad(1)) gb = ops::sum_to(g.mul(c.input(0)), c.input_meta(1).sizes);
+        if (c.needs_grad(0)) ga = ops::sum_to(g.mul(ops::conj_if_complex(c.input(1))), c.input_meta(0).sizes);
+        if (c.needs_grad(1)) gb = ops::sum_to(g.mul(ops::conj_if_complex(c.input(0))), c.input_meta(1).sizes);
         return {ga, gb};
-      });
+      })
+      .complex_autograd();
 
   r.def("div(Tensor self, Tensor other) -> Tensor")
       .doc("true division, broadcasting; integers divide as floats")
       .forward(forward_of(BinaryOp::kDiv))
       .forward_into(forward_into_of(BinaryOp::kDiv))
       .backward([](GradContext& c) -> std::vector<Tensor> {
-        // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2.
+        // d(a/b)/da = 1/b, d(a/b)/db = -a/b^2, conjugated for complex values.
         const Tensor& g = c.grad();
-        Tensor b = c.input(1), ga, gb;
+        Tensor b = ops::conj_if_complex(c.input(1)), ga, gb;
         if (c.needs_grad(0)) ga = ops::sum_to(g.div(b), c.input_meta(0).sizes);
-        if (c.needs_grad(1)) gb = ops::sum_to(g.mul(c.input(0)).div(b.mul(b)).neg(), c.input_meta(1).sizes);
+        if (c.needs_grad(1)) {
+          gb = ops::sum_to(g.mul(ops::conj_if_complex(c.input(0))).div(b.mul(b)).neg(), c.input_meta(1).sizes);
+        }
         return {ga, gb};
-      });
+      })
+      .complex_autograd();
 
   // max/min: the gradient goes to the larger (smaller) input; ties split it in half, as PyTorch 1.13.
   for (BinaryOp op : {BinaryOp::kMaximum, BinaryOp::kMinimum}) {
@@ -304,19 +313,24 @@ void register_binary_ops(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> { return {pow(a.tensor(0), a.tensor(1))}; })
       .saves_outputs()
       .backward([](GradContext& c) -> std::vector<Tensor> {
-        // d(a^b)/da = b a^(b-1) (0 where b == 0); d(a^b)/db = a^b ln a (0 where a == 0 and b >= 0).
+        // d(a^b)/da = b a^(b-1) (0 where b == 0); d(a^b)/db = a^b ln a (0 where a == 0 and b >= 0);
+        // conjugated for complex values, where "b >= 0" means a real b >= 0 (PyTorch's pow_backward_self
+        // and pow_backward_exponent). A real a with a complex b takes its logarithm as a complex number.
         const Tensor &g = c.grad(), a = c.input(0), b = c.input(1);
         Tensor ga, gb;
         if (c.needs_grad(0)) {
-          Tensor d = g.mul(b).mul(a.pow(b.sub(1)));
+          Tensor d = g.mul(ops::conj_if_complex(b.mul(a.pow(b.sub(1)))));
           ga = ops::sum_to(d.where(b.ne(0), 0.0), c.input_meta(0).sizes);
         }
         if (c.needs_grad(1)) {
-          Tensor d = g.mul(c.output()).mul(a.log());
-          gb = ops::sum_to(d.where(a.eq(0).logical_and(b.ge(0)).logical_not(), 0.0), c.input_meta(1).sizes);
+          const Tensor out = c.output();
+          Tensor b_nonneg = is_complex(b.dtype()) ? b.imag().eq(0).logical_and(b.real().ge(0)) : b.ge(0);
+          Tensor d = g.mul(ops::conj_if_complex(out.mul(ops::cast(a, out.dtype()).log())));
+          gb = ops::sum_to(d.where(a.eq(0).logical_and(b_nonneg).logical_not(), 0.0), c.input_meta(1).sizes);
         }
         return {ga, gb};
-      });
+      })
+      .complex_autograd();
 
   r.def("fmod(Tensor self, Tensor other) -> Tensor")
       .doc("remainder of division truncated toward zero (C's fmod), broadcasting")

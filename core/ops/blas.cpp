@@ -53,12 +53,13 @@ void register_blas_ops(Registry& r) {
         return {batched_gemm(a.unsqueeze(0), b.unsqueeze(0)).squeeze(0)};
       })
       .backward([](GradContext& c) -> std::vector<Tensor> {
-        // C = A B: dA = dC B^T, dB = A^T dC.
+        // C = A B: dA = dC B^H, dB = A^H dC (the conjugate transposes; plain ones for real values).
         Tensor ga, gb;
-        if (c.needs_grad(0)) ga = c.grad().mm(c.input(1).t());
-        if (c.needs_grad(1)) gb = c.input(0).t().mm(c.grad());
+        if (c.needs_grad(0)) ga = c.grad().mm(ops::conj_if_complex(c.input(1)).t());
+        if (c.needs_grad(1)) gb = ops::conj_if_complex(c.input(0)).t().mm(c.grad());
         return {ga, gb};
-      });
+      })
+      .complex_autograd();
 
   r.def("bmm(Tensor self, Tensor mat2) -> Tensor")
       .doc("batched 3-d matrix product")
@@ -75,10 +76,11 @@ void register_blas_ops(Registry& r) {
       })
       .backward([](GradContext& c) -> std::vector<Tensor> {
         Tensor ga, gb;
-        if (c.needs_grad(0)) ga = c.grad().bmm(c.input(1).transpose(1, 2));
-        if (c.needs_grad(1)) gb = c.input(0).transpose(1, 2).bmm(c.grad());
+        if (c.needs_grad(0)) ga = c.grad().bmm(ops::conj_if_complex(c.input(1)).transpose(1, 2));
+        if (c.needs_grad(1)) gb = ops::conj_if_complex(c.input(0)).transpose(1, 2).bmm(c.grad());
         return {ga, gb};
-      });
+      })
+      .complex_autograd();
 
   r.def("dot(Tensor self, Tensor tensor) -> Tensor")
       .doc("inner product of two 1-d tensors")

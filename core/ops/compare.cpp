@@ -62,6 +62,7 @@ void register_compare_ops(Registry& r) {
       .doc("self where condition holds, else other, broadcasting all three")
       .forward([](const Args& a) -> std::vector<Tensor> { return {where(a.tensor(0), a.tensor(1), a.tensor(2))}; })
       .saves_inputs({0})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // The gradient flows to whichever input each element came from.
         const Tensor& g = c.grad();

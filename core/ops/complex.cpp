@@ -3,8 +3,9 @@
 // PyTorch 1.13's conj is a lazy view carrying a conjugate bit; here conj materialises (conj_physical), so a
 // write through conj(z) does not reach z (documented in docs/architecture.md).
 //
-// Gradients: tensord's backward formulas do not conjugate yet, so recording a complex output is refused
-// (core/ops/registry.cpp) and the backwards below that would start from a complex input refuse too.
+// Gradients follow PyTorch's convention for complex numbers: for a real loss L the gradient of z is
+// dL/dRe(z) + i dL/dIm(z), and a real input of an op with a complex result takes the real part of its
+// gradient. Every op here is checked against PyTorch 1.13 (tests/core/complex_autograd_test.cpp).
 #include <array>
 #include <functional>
 #include <numbers>
@@ -96,14 +97,6 @@ Tensor conj_physical(const Tensor& z) {
   return make_complex("conj_physical", part(z, 0), part(z, 1).neg());
 }
 
-[[noreturn]] void refuse_complex_gradient(std::string_view op) {
-  throw Error(ErrorCode::kUnimplemented, str("[", op, "] gradients through complex tensors are not implemented yet"));
-}
-// A backward that refuses (its op always starts from or ends in complex values).
-std::function<std::vector<Tensor>(GradContext&)> refuse_complex_backward(std::string op) {
-  return [op](GradContext&) -> std::vector<Tensor> { refuse_complex_gradient(op); };
-}
-
 }  // namespace
 
 void register_complex_ops(Registry& r) {
@@ -111,13 +104,15 @@ void register_complex_ops(Registry& r) {
       .doc("a complex tensor's storage as real numbers, with a last dim of 2 (real, imaginary), as a view")
       .forward([](const Args& a) -> std::vector<Tensor> { return {view_as_real(a.tensor(0))}; })
       .saves_inputs({})
-      .backward(refuse_complex_backward("view_as_real"));
+      .complex_autograd()
+      .backward([](GradContext& c) -> std::vector<Tensor> { return {c.grad().contiguous().view_as_complex()}; });
 
   r.def("view_as_complex(Tensor self) -> Tensor")
       .doc("a float tensor whose last dim of 2 holds (real, imaginary) pairs, as a complex view")
       .forward([](const Args& a) -> std::vector<Tensor> { return {view_as_complex(a.tensor(0))}; })
       .saves_inputs({})
-      .backward(refuse_complex_backward("view_as_complex"));
+      .complex_autograd()
+      .backward([](GradContext& c) -> std::vector<Tensor> { return {c.grad().contiguous().view_as_real()}; });
 
   r.def("real(Tensor self) -> Tensor")
       .doc("the real parts of a complex tensor as a view (self for a real tensor)")
@@ -126,10 +121,9 @@ void register_complex_ops(Registry& r) {
         return {is_complex(x.dtype()) ? part(x, 0) : make_view(x, x.shape(), {x.strides().begin(), x.strides().end()}, x.impl().offset)};
       })
       .saves_inputs({})
-      .backward([](GradContext& c) -> std::vector<Tensor> {
-        if (is_complex(c.input_meta(0).dtype)) refuse_complex_gradient("real");
-        return {c.grad()};
-      });
+      .complex_autograd()
+      // The real gradient g becomes g + 0i (the node casts it to the input's dtype).
+      .backward([](GradContext& c) -> std::vector<Tensor> { return {c.grad()}; });
 
   r.def("imag(Tensor self) -> Tensor")
       .doc("the imaginary parts of a complex tensor, as a view")
@@ -139,13 +133,25 @@ void register_complex_ops(Registry& r) {
         return {part(x, 1)};
       })
       .saves_inputs({})
-      .backward(refuse_complex_backward("imag"));
+      .complex_autograd()
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // d Im(z) / d Im(z) = 1: the gradient is g i.
+        const Tensor& g = c.grad();
+        return {Tensor::complex(zeros(g.shape(), {g.dtype(), g.device()}), g)};
+      });
 
   r.def("complex(Tensor real, Tensor imag) -> Tensor")
       .doc("the complex tensor real + imag * 1j (float32 parts give complex64, float64 complex128), broadcasting")
       .forward([](const Args& a) -> std::vector<Tensor> { return {make_complex("complex", a.tensor(0), a.tensor(1))}; })
       .saves_inputs({})
-      .backward(refuse_complex_backward("complex"));
+      .complex_autograd()
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        const Tensor& g = c.grad();
+        Tensor gr, gi;
+        if (c.needs_grad(0)) gr = ops::sum_to(g.real(), c.input_meta(0).sizes);
+        if (c.needs_grad(1)) gi = ops::sum_to(g.imag(), c.input_meta(1).sizes);
+        return {gr, gi};
+      });
 
   r.def("polar(Tensor abs, Tensor angle) -> Tensor")
       .doc("the complex tensor abs * (cos(angle) + sin(angle) * 1j), broadcasting")
@@ -155,7 +161,22 @@ void register_complex_ops(Registry& r) {
         return {make_complex("polar", m.mul(t.cos()), m.mul(t.sin()))};
       })
       .saves_inputs({})
-      .backward(refuse_complex_backward("polar"));
+      .saves_outputs()
+      .complex_autograd()
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // z = r e^(i t): dz/dr = sgn(z), dz/dt = i z; a real input takes Re(g conj(dz)) (PyTorch's
+        // polar_backward), written in the parts: Re(g conj(s)) = g_re s_re + g_im s_im and
+        // Re(g conj(i z)) = g_im z_re - g_re z_im.
+        const Tensor& g = c.grad();
+        const Tensor z = c.output(), g_re = g.real(), g_im = g.imag();
+        Tensor gr, gt;
+        if (c.needs_grad(0)) {
+          const Tensor s = z.sgn();
+          gr = ops::sum_to(g_re.mul(s.real()).add(g_im.mul(s.imag())), c.input_meta(0).sizes);
+        }
+        if (c.needs_grad(1)) gt = ops::sum_to(g_im.mul(z.real()).sub(g_re.mul(z.imag())), c.input_meta(1).sizes);
+        return {gr, gt};
+      });
 
   r.def("angle(Tensor self) -> Tensor")
       .doc("the argument of each element: atan2(imag, real) for complex, 0 or pi for real (NaN kept)")
@@ -166,21 +187,27 @@ void register_complex_ops(Registry& r) {
         // pi for negative values, 0 for the rest (-0. included), NaN for NaN, as PyTorch's angle.
         return {f.where(f.isnan(), f.lt(0).to(f.dtype()).mul(std::numbers::pi))};
       })
-      .saves_inputs({})
+      .saves_inputs({0})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
-        if (is_complex(c.input_meta(0).dtype)) refuse_complex_gradient("angle");
-        const Tensor& g = c.grad();  // piecewise constant for real inputs
-        return {zeros(c.input_meta(0).sizes, {g.dtype(), g.device()})};
+        const Tensor& g = c.grad();
+        if (!is_complex(c.input_meta(0).dtype)) {
+          return {zeros(c.input_meta(0).sizes, {g.dtype(), g.device()})};  // piecewise constant for real inputs
+        }
+        // d atan2(y, x) = (-y dx + x dy) / |z|^2: the gradient g (-y + x i) / |z|^2, 0 at z = 0 (PyTorch's
+        // angle_backward).
+        const Tensor z = c.input(0), re = z.real(), im = z.imag();
+        const Tensor scale = g.div(re.mul(re).add(im.mul(im)));
+        return {Tensor::complex(im.neg().mul(scale), re.mul(scale)).where(z.ne(0), 0.0)};
       });
 
   r.def("conj_physical(Tensor self) -> Tensor")
       .doc("the complex conjugate, materialised (self for a real tensor)")
       .forward([](const Args& a) -> std::vector<Tensor> { return {conj_physical(a.tensor(0))}; })
       .saves_inputs({})
-      .backward([](GradContext& c) -> std::vector<Tensor> {
-        if (is_complex(c.input_meta(0).dtype)) refuse_complex_gradient("conj_physical");
-        return {c.grad()};
-      });
+      .complex_autograd()
+      // conj is its own adjoint: the gradient of conj(z) is conj(g).
+      .backward([](GradContext& c) -> std::vector<Tensor> { return {c.grad().conj_physical()}; });
 
   r.def("conj(Tensor self) -> Tensor")
       .doc("the complex conjugate: a copy here (PyTorch 1.13 returns a lazy view with a conjugate bit)")

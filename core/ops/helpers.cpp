@@ -103,6 +103,8 @@ Tensor zeros_linked_to(const Tensor& t) {
 
 Tensor cast(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
 
+Tensor conj_if_complex(const Tensor& t) { return t.defined() && is_complex(t.dtype()) ? t.conj() : t; }
+
 }  // namespace td::ops
 
 namespace td {

@@ -28,6 +28,10 @@ Tensor sum_to(const Tensor& grad, std::span<const int64_t> shape);
 /// Zeros of t's shape that stay in t's graph with a zero gradient, whatever t holds (inf and NaN included):
 /// for results that PyTorch connects to an input without depending on its values.
 Tensor zeros_linked_to(const Tensor& t);
+/// conj(t) for a complex tensor, t itself otherwise (differentiable). Backward formulas of holomorphic ops
+/// multiply the incoming gradient by the conjugate of the derivative (PyTorch's convention for complex
+/// numbers); for a real derivative this is the derivative itself.
+Tensor conj_if_complex(const Tensor& t);
 /// t converted to dtype if it differs (through the differentiable "to" op).
 Tensor cast(const Tensor& t, DType dtype);
 

@@ -269,6 +269,7 @@ void register_index_ops(Registry& r) {
       .doc("out[i][j] = self[i][index[i][j]] (dim 1): values picked along dim")
       .forward([](const Args& a) -> std::vector<Tensor> { return {gather(a.tensor(0), a.int_at(1), a.tensor(2))}; })
       .saves_inputs({1})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // Each picked element sends its gradient back to where it was picked from.
         const auto& m = c.input_meta(0);
@@ -285,6 +286,7 @@ void register_index_ops(Registry& r) {
           return {scatter(accumulate, a.tensor(0), a.int_at(1), a.tensor(2), a.tensor(3))};
         })
         .saves_inputs({1})
+        .complex_autograd()
         .backward([accumulate](GradContext& c) -> std::vector<Tensor> {
           // scatter_add: self passes through, src gets the gradient of where it went.
           // scatter: overwritten places of self get none.

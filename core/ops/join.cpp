@@ -125,6 +125,7 @@ void register_join_ops(Registry& r) {
       .doc("tensors joined along an existing dim, promoting dtypes; 1-d empty tensors are skipped")
       .forward([](const Args& a) -> std::vector<Tensor> { return {cat_forward(a.tensors(0), a.int_at(1))}; })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // Each input's gradient is its stretch of the output's gradient.
         const Tensor& g = c.grad();
@@ -203,6 +204,7 @@ void register_join_ops(Registry& r) {
         return split_views(x, d, split_sizes_of(size, split_size));
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const auto& in = c.input_meta(0).sizes;
         int64_t d = wrap_dim("split", c.args().int_at(2), static_cast<int64_t>(in.size()));
@@ -229,6 +231,7 @@ void register_join_ops(Registry& r) {
         return split_views(x, d, sizes);
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         return cat_grads(c, c.args().ints(1).size(), c.args().int_at(2));
       });
@@ -245,6 +248,7 @@ void register_join_ops(Registry& r) {
         return split_views(x, d, piece == 0 ? std::vector<int64_t>(chunks, 0) : split_sizes_of(size, piece));
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const auto& in = c.input_meta(0).sizes;
         int64_t chunks = c.args().int_at(1);
@@ -270,6 +274,7 @@ void register_join_ops(Registry& r) {
         return out;
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const auto& in = c.input_meta(0).sizes;
         int64_t d = wrap_dim("unbind", c.args().int_at(1), static_cast<int64_t>(in.size()));
@@ -299,6 +304,7 @@ void register_join_ops(Registry& r) {
         return {out};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> { return {c.grad().flip(c.args().ints(1))}; });
 
   r.def("roll(Tensor self, int[1] shifts, int[1] dims=[]) -> Tensor")

@@ -138,9 +138,11 @@ Tensor evenly_distribute(const Tensor& g, const Tensor& x, const Tensor& result,
 }
 
 // d prod / dx_i = prod of the others: out / x_i without zeros; with one zero in a slice only that element
-// gets a gradient (the product of the rest); with two or more, none does.
-Tensor prod_backward(const Tensor& g, const Tensor& x, const Tensor& out, const std::vector<bool>& mask,
+// gets a gradient (the product of the rest); with two or more, none does. Complex values take the
+// conjugate of that derivative, which is the same formula on the conjugated input and output.
+Tensor prod_backward(const Tensor& g, const Tensor& x_in, const Tensor& out_in, const std::vector<bool>& mask,
                      bool keepdim) {
+  const Tensor x = ops::conj_if_complex(x_in), out = ops::conj_if_complex(out_in);
   Tensor gk = unsqueeze_reduced(g, x.sizes(), mask, keepdim);
   Tensor ok = unsqueeze_reduced(out, x.sizes(), mask, keepdim);
   auto dims = dims_of(mask);
@@ -200,6 +202,7 @@ void register_reduce_ops(Registry& r) {
         return {reduce(ReduceOp::kSum, "sum", ops::cast(x, sum_dtype(x.dtype(), a.optional_dtype(3))), mask, a.bool_at(2))};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // Each input element contributes once to its output: the gradient is grad broadcast back.
         const auto& in = c.input_meta(0).sizes;
@@ -215,6 +218,7 @@ void register_reduce_ops(Registry& r) {
                        reduced_mask("prod", std::nullopt, x.dim()), false)};
       })
       .saves_outputs()
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         Tensor x = c.input(0);
         return {prod_backward(c.grad(), x, c.output(), reduced_mask("prod", std::nullopt, x.dim()), false)};
@@ -229,6 +233,7 @@ void register_reduce_ops(Registry& r) {
                        a.bool_at(2))};
       })
       .saves_outputs()
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         Tensor x = c.input(0);
         auto mask = reduced_mask("prod", std::vector<int64_t>{c.args().int_at(1)}, x.dim());
@@ -441,13 +446,15 @@ void register_reduce_ops(Registry& r) {
           return {out};
         })
         .saves_outputs()
+        .complex_autograd()
         .backward([is_sum, name](GradContext& c) -> std::vector<Tensor> {
           // cumsum: dx_i = sum_{j >= i} g_j, the cumsum of g read backwards (PyTorch's formula; unlike
           // total - cumsum + g it has no cancellation, which matters in float16 and bfloat16).
           // cumprod: dx_i = sum_{j >= i} g_j y_j / x_i, valid where x has no zeros.
-          Tensor x = c.input(0);
+          // Complex values: the same on the conjugated input and output (grad * conj(derivative)).
+          Tensor x = ops::conj_if_complex(c.input(0));
           int64_t d = x.dim() ? wrap_dim(name, c.args().int_at(1), x.dim()) : 0;
-          Tensor g = is_sum ? c.grad() : c.grad().mul(c.output());
+          Tensor g = is_sum ? c.grad() : c.grad().mul(ops::conj_if_complex(c.output()));
           if (x.dim() == 0) return {is_sum ? g : g.div(x)};
           Tensor rev = g.flip({d}).cumsum(d).flip({d});
           if (is_sum) return {rev};

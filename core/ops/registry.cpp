@@ -314,6 +314,11 @@ OpBuilder& OpBuilder::doc(std::string text) {
   return *this;
 }
 
+OpBuilder& OpBuilder::complex_autograd() {
+  def_->complex_autograd = true;
+  return *this;
+}
+
 OpBuilder& OpBuilder::forward_into(std::function<bool(const Args&, const Tensor& out)> fn) {
   def_->forward_into = std::move(fn);
   return *this;
@@ -489,12 +494,21 @@ namespace {
 
 // Builds the node for a primitive op's call and makes its floating outputs non-leaves pointing at it.
 void record(const OpDef& def, Args args, const std::vector<Tensor>& outputs) {
-  // The backward formulas do not conjugate yet (PyTorch's convention for complex numbers), so a graph
-  // through complex values would give wrong gradients: refused until they do.
-  for (const Tensor& out : outputs) {
-    TD_CHECK(!is_complex(out.dtype()), ErrorCode::kUnimplemented, "[", def.schema.name,
-             "] gradients through complex tensors are not implemented yet; run it under no_grad or detach "
-             "the inputs");
+  // Only backward formulas checked against PyTorch's convention for complex numbers may see complex
+  // values (OpDef::complex_autograd); any other op refuses rather than give a wrong gradient.
+  if (!def.complex_autograd) {
+    auto refuse = [&](const Tensor& t) {
+      TD_CHECK(!t.defined() || !is_complex(t.dtype()), ErrorCode::kUnimplemented, "[", def.schema.name,
+               "] gradients through complex tensors are not implemented yet for this op; run it under no_grad "
+               "or detach the inputs");
+    };
+    for (const Tensor& out : outputs) refuse(out);
+    for (size_t i = 0; i < args.size(); ++i) {
+      if (auto* t = std::get_if<Tensor>(&args.value(i))) refuse(*t);
+      if (auto* list = std::get_if<std::vector<Tensor>>(&args.value(i))) {
+        for (const Tensor& t : *list) refuse(t);
+      }
+    }
   }
   SavedCall saved{std::move(args), {}, {}, {}, {}, false, {}};
   std::string forward_context;

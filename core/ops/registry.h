@@ -101,6 +101,11 @@ struct OpDef {
   bool saves_outputs = false;
   /// A one-line description for `tensorctl ops` and docs.
   std::string doc;
+  /// Whether the backward formula is verified for complex values (PyTorch's convention: for a real loss the
+  /// gradient of a complex tensor is dL/dRe + i dL/dIm, so a holomorphic op multiplies the incoming gradient
+  /// by the conjugate of its derivative). Recording an op with a complex input or output is refused unless
+  /// set, so no complex gradient is silently wrong.
+  bool complex_autograd = false;
   /// For an in-place op (`add_`): the new value of self (argument 0) from the arguments. call_op checks it,
   /// writes it into self and rebases self's history (core/ops/inplace.cpp).
   std::function<Tensor(const Args&)> inplace;
@@ -127,6 +132,8 @@ class OpBuilder {
   /// The backward needs the forward outputs.
   OpBuilder& saves_outputs();
   OpBuilder& doc(std::string text);
+  /// Declares the backward correct for complex inputs and outputs (see OpDef::complex_autograd).
+  OpBuilder& complex_autograd();
   /// Makes the op in-place: `value` computes self's new contents (see OpDef::inplace).
   OpBuilder& inplace(std::function<Tensor(const Args&)> value);
   /// Lets the op write its output into a given tensor (see OpDef::forward_into).

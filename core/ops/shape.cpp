@@ -363,6 +363,7 @@ void register_view_ops(Registry& r) {
         return {range_view(x, narrow_range(x.sizes(), a.int_at(1), a.int_at(2), a.int_at(3)))};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const auto& in = c.input_meta(0).sizes;
         DimRange r = narrow_range(in, c.args().int_at(1), c.args().int_at(2), c.args().int_at(3));
@@ -377,6 +378,7 @@ void register_view_ops(Registry& r) {
         return {range_view(x, slice_range("slice", x.sizes(), a, 1))};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const auto& in = c.input_meta(0).sizes;
         DimRange r = slice_range("slice", in, c.args(), 1);
@@ -395,6 +397,7 @@ void register_view_ops(Registry& r) {
                              [&](const Tensor& out) { return range_view(out, r); })};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // The slice's elements come from src, the others from self.
         const Tensor& g = c.grad();
@@ -414,6 +417,7 @@ void register_view_ops(Registry& r) {
         return {select_view(x, select_index("select", x.sizes(), a.int_at(1), a.int_at(2)))};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const Tensor& g = c.grad();
         return {zeros_of(c.input_meta(0).sizes, g).select_scatter(g, c.args().int_at(1), c.args().int_at(2))};
@@ -428,6 +432,7 @@ void register_view_ops(Registry& r) {
                              [&](const Tensor& out) { return select_view(out, s); })};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const Tensor& g = c.grad();
         int64_t dim = c.args().int_at(2), index = c.args().int_at(3);
@@ -445,6 +450,7 @@ void register_view_ops(Registry& r) {
         return {diagonal_view(x, diagonal_dims("diagonal", x.dim(), a.int_at(1), a.int_at(2), a.int_at(3)))};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const Tensor& g = c.grad();
         const Args& a = c.args();
@@ -461,6 +467,7 @@ void register_view_ops(Registry& r) {
                              [&](const Tensor& out) { return diagonal_view(out, d); })};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const Tensor& g = c.grad();
         const Args& a = c.args();
@@ -481,6 +488,7 @@ void register_view_ops(Registry& r) {
         return {make_view(x, a.ints(1), a.ints(2), offset)};
       })
       .saves_inputs({0})  // for its geometry (strides and offset), which the metadata lacks
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // As PyTorch: sum the gradient into the storage elements the output read (several times where the
         // output overlaps), then read them back with the input's geometry, dividing by how many input
@@ -526,6 +534,7 @@ void register_view_ops(Registry& r) {
         })};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const Tensor& g = c.grad();
         const auto &size = c.args().ints(2), &stride = c.args().ints(3);
@@ -550,6 +559,7 @@ void register_view_ops(Registry& r) {
         return {make_view(x, g.sizes, g.strides, x.storage_offset())};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // Windows overlap when step < size: each input element collects the gradient of every copy of it.
         const auto& in = c.input_meta(0).sizes;
@@ -656,6 +666,7 @@ void register_shape_ops(Registry& r) {
       .doc("a view with a new shape; -1 infers one dim")
       .forward([](const Args& a) -> std::vector<Tensor> { return {view_forward(a.tensor(0), a.ints(1))}; })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> { return {c.grad().reshape(c.input_meta(0).sizes)}; });
 
   r.def("reshape(Tensor self, int[] shape) -> Tensor")
@@ -682,6 +693,7 @@ void register_shape_ops(Registry& r) {
         return {make_view(x, sizes, strides, x.storage_offset())};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         return {c.grad().transpose(c.args().int_at(1), c.args().int_at(2))};
       });
@@ -713,6 +725,7 @@ void register_shape_ops(Registry& r) {
         return {make_view(x, permuted(x.sizes(), wrapped), permuted(x.strides(), wrapped), x.storage_offset())};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const auto& dims = c.args().ints(1);
         int64_t n = static_cast<int64_t>(dims.size());
@@ -749,6 +762,7 @@ void register_shape_ops(Registry& r) {
         return {make_view(x, sizes, strides, x.storage_offset())};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> { return {ops::sum_to(c.grad(), c.input_meta(0).sizes)}; });
 
   r.def("unsqueeze(Tensor self, int dim) -> Tensor")
@@ -764,6 +778,7 @@ void register_shape_ops(Registry& r) {
         return {make_view(x, sizes, strides, x.storage_offset())};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> { return {c.grad().reshape(c.input_meta(0).sizes)}; });
 
   // One op for both of PyTorch's overloads (squeeze() and squeeze(dim)): dim=None removes every size-1 dim.
@@ -782,6 +797,7 @@ void register_shape_ops(Registry& r) {
         return {make_view(x, sizes, strides, x.storage_offset())};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward(
           [](GradContext& c) -> std::vector<Tensor> { return {c.grad().reshape(c.input_meta(0).sizes)}; });
 
@@ -794,6 +810,7 @@ void register_shape_ops(Registry& r) {
         return {copy_to(x, x.dtype(), x.device())};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> { return {c.grad()}; });
 
   r.def("contiguous(Tensor self) -> Tensor")
@@ -812,6 +829,7 @@ void register_shape_ops(Registry& r) {
         return {copy_to(x, a.optional_dtype(1).value_or(x.dtype()), device)};
       })
       .saves_inputs({})
+      .complex_autograd()
       .backward([](GradContext& c) -> std::vector<Tensor> {
         const auto& m = c.input_meta(0);
         const Tensor& g = c.grad();

@@ -20,14 +20,23 @@ enum class Kind { kFloat, kAny, kPredicate };
 
 // The unary ops PyTorch 1.13 runs on complex tensors have kernels (kComplexUnary and kComplexAny in
 // kernels/elementwise_ops.h, abs, the predicates); the others are refused in PyTorch's words.
-void complex_check(UnaryOp op, Kind kind, DType dtype) {
+// The differentiable ones with a complex kernel: abs, neg, sgn and the holomorphic functions.
+bool has_complex_kernel(UnaryOp op) {
   switch (op) {
     case UnaryOp::kExp: case UnaryOp::kLog: case UnaryOp::kLog2: case UnaryOp::kLog10: case UnaryOp::kSqrt:
     case UnaryOp::kRsqrt: case UnaryOp::kSin: case UnaryOp::kCos: case UnaryOp::kTan: case UnaryOp::kAsin:
     case UnaryOp::kAcos: case UnaryOp::kAtan: case UnaryOp::kSinh: case UnaryOp::kCosh: case UnaryOp::kTanh:
     case UnaryOp::kAsinh: case UnaryOp::kAcosh: case UnaryOp::kAtanh: case UnaryOp::kSigmoid:
     case UnaryOp::kReciprocal: case UnaryOp::kAbs: case UnaryOp::kNeg: case UnaryOp::kSgn:
-      return;
+      return true;
+    default:
+      return false;
+  }
+}
+
+void complex_check(UnaryOp op, Kind kind, DType dtype) {
+  if (has_complex_kernel(op)) return;
+  switch (op) {
     case UnaryOp::kSign:
       throw Error(ErrorCode::kInvalidArgument, "[sign] Unlike NumPy, torch.sign is not intended to support complex "
                                                "numbers. Please use torch.sgn instead.");
@@ -126,7 +135,7 @@ const std::map<UnaryOp, Derivative>& derivatives() {
       {UnaryOp::kNeg, {[](auto& g, auto&, auto&) { return g.neg(); }, false, false}},
       // Piecewise constant: the gradient is zero almost everywhere.
       {UnaryOp::kSign, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
-      {UnaryOp::kSgn, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
+      {UnaryOp::kSgn, {[](auto& g, auto&, auto&) { return zeros_like(g); }, true, true}},
       {UnaryOp::kFloor, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
       {UnaryOp::kCeil, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
       {UnaryOp::kRound, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
@@ -152,8 +161,29 @@ void define(Registry& r, UnaryOp op, Kind kind) {
   if (d.needs_output) b.saves_outputs();
   Formula formula = d.formula;
   bool needs_input = d.needs_input, needs_output = d.needs_output;
-  b.backward([formula, needs_input, needs_output](GradContext& c) -> std::vector<Tensor> {
-    return {formula(c.grad(), needs_input ? c.input(0) : Tensor(), needs_output ? c.output() : Tensor())};
+  // Every op with a complex kernel has a complex backward: abs and sgn their own, the others are
+  // holomorphic with real coefficients, so conj(f'(z)) = f'(conj z) and the real formula runs on the
+  // conjugated input and output (grad * conj(f'(z)), PyTorch's convention).
+  if (has_complex_kernel(op)) b.complex_autograd();
+  b.backward([op, formula, needs_input, needs_output](GradContext& c) -> std::vector<Tensor> {
+    Tensor x = needs_input ? c.input(0) : Tensor(), y = needs_output ? c.output() : Tensor();
+    if (!is_complex(c.input_meta(0).dtype)) return {formula(c.grad(), x, y)};
+    const Tensor& g = c.grad();
+    // |z| is real: grad * z / |z| (0 at z = 0).
+    if (op == UnaryOp::kAbs) return {g.mul(x.sgn())};
+    if (op == UnaryOp::kAcosh) {
+      // acosh'(z) = 1 / (sqrt(z - 1) sqrt(z + 1)): unlike for real x > 1, not 1 / sqrt(z^2 - 1), whose branch
+      // differs off the real axis (PyTorch's complex formula).
+      const Tensor z = x.conj();
+      return {g.mul(z.sub(1).rsqrt().mul(z.add(1).rsqrt()))};
+    }
+    if (op == UnaryOp::kSgn) {
+      // PyTorch's sgn_backward: (g - Re(g conj(sgn z)) sgn z) / |z|, 0 at z = 0.
+      Tensor a = x.abs();
+      Tensor d = g.sub(g.mul(y.conj()).real().mul(y)).div(a);
+      return {d.where(a.ne(0), 0.0)};
+    }
+    return {formula(g, ops::conj_if_complex(x), ops::conj_if_complex(y))};
   });
 }
 }  // namespace

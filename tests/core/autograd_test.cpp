@@ -363,11 +363,11 @@ TD_DEVICE_TEST(AutogradTest, GradcheckReportsAWrongGradient) {
 TD_DEVICE_TEST(AutogradTest, GradcheckRejectsInputsItCannotCheck) {
   Error e = error_of([&] { gradcheck([](const Inputs& t) { return t[0]; }, {leaf({1}, {1})}); });
   EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
-  EXPECT_STREQ(e.what(), "[gradcheck] input 0 must be float64, not float32");
+  EXPECT_STREQ(e.what(), "[gradcheck] input 0 must be float64 or complex128, not float32");
   e = error_of([&] { gradcheck([](const Inputs& t) { return t[0]; }, {make64({1}, {1})}); });
   EXPECT_STREQ(e.what(), "[gradcheck] input 0 must be a leaf that requires grad");
   e = error_of([&] { gradcheck([](const Inputs& t) { return t[0].to(DType::kInt64); }, {input64({2})}); });
-  EXPECT_STREQ(e.what(), "[gradcheck] fn must return a floating tensor, not int64");
+  EXPECT_STREQ(e.what(), "[gradcheck] fn must return a floating or complex tensor, not int64");
 }
 
 // ---- engine semantics ----

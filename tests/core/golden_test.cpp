@@ -225,7 +225,11 @@ TEST_P(GoldenTest, MatchesPyTorch) {
     Tensor leaf = tensor_from_json(input, device_);
     // "nograd" cases are ones PyTorch cannot differentiate: their leaves do not require grad there either; nor
     // does an input marked "requires_grad": false (a loss's class weights, which PyTorch refuses to differentiate).
-    if (is_floating(leaf.dtype()) && !spec.value("nograd", false) && input.value("requires_grad", true)) {
+    // Complex leaves require grad in the cases that carry gradients (generate.make_case's; the forward-only
+    // shape_case ones of complex.json leave them alone).
+    const bool differentiable =
+        is_floating(leaf.dtype()) || (is_complex(leaf.dtype()) && !spec.at("grad_weight").is_null());
+    if (differentiable && !spec.value("nograd", false) && input.value("requires_grad", true)) {
       leaf.requires_grad_();
     }
     const json& layout = input.at("layout");
@@ -258,6 +262,8 @@ TEST_P(GoldenTest, MatchesPyTorch) {
       if (!w.is_null()) loss = loss.add(outs[1 + i].mul(tensor_from_json(w, outs[1 + i].device())).sum());
     }
   }
+  // A complex output's loss is Re(sum(out * w)), as generate.make_case writes it.
+  if (is_complex(loss.dtype())) loss = loss.real();
   loss.backward();
   const json& grads = spec.at("grads");
   for (size_t i = 0; i < leaves.size(); ++i) {

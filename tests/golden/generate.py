@@ -134,7 +134,7 @@ def make_case(name, op, inputs, nograd=False, **kwargs):
     leaves, layouts = [], []
     for x in inputs:
         leaf, layout = x if isinstance(x, tuple) else (x, None)
-        leaves.append(leaf.clone().requires_grad_(leaf.is_floating_point() and not nograd))
+        leaves.append(leaf.clone().requires_grad_((leaf.is_floating_point() or leaf.is_complex()) and not nograd))
         layouts.append(layout)
     args = [apply(lay["op"], [leaf], lay["kwargs"]) if lay else leaf for leaf, lay in zip(leaves, layouts)]
     out = apply(op, args, kwargs)
@@ -155,8 +155,14 @@ def make_case(name, op, inputs, nograd=False, **kwargs):
     if nograd:
         case["nograd"] = True
     if out.requires_grad:
-        w = randn(*out.shape, dtype=out.dtype)
-        (out * w).sum().backward()
+        if out.is_complex():
+            # A complex weight with both parts, and the real loss Re(sum(out * w)): what a complex seed of 1
+            # gives too, under PyTorch's convention (generate_complex_grad.py).
+            w = torch.complex(randn(*out.shape), randn(*out.shape)).to(out.dtype)
+            (out * w).sum().real.backward()
+        else:
+            w = randn(*out.shape, dtype=out.dtype)
+            (out * w).sum().backward()
         case["grad_weight"] = encode_tensor(w)
         case["grads"] = [encode_tensor(leaf.grad) if leaf.grad is not None else None for leaf in leaves]
     return case
