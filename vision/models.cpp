@@ -2,7 +2,7 @@
 // is torchvision's __init__ order, since state_dict keys and repr follow it.
 #include "vision/models.h"
 
-#include <cmath>
+#include <string>
 #include <utility>
 
 #include "core/error.h"
@@ -36,13 +36,13 @@ std::shared_ptr<nn::Conv2d> conv1x1(int64_t in, int64_t out, int64_t stride = 1)
   return std::make_shared<nn::Conv2d>(in, out, 1, nn::ConvOptions{.stride = stride, .bias = false});
 }
 
-// The weight init loops of ResNet, VGG and MobileNetV2's __init__ (over self.modules(), in order).
-void init_weights(nn::Module& model, bool conv_relu_gain_from_relu) {
+// The weight init loops of VGG's and MobileNetV2's __init__ (over self.modules(), in order).
+void init_weights(nn::Module& model, const std::string& conv_nonlinearity) {
   for (nn::Module* m : model.modules()) {
     if (auto* conv = dynamic_cast<nn::Conv2d*>(m)) {
-      // ResNet and VGG name nonlinearity="relu"; MobileNetV2 keeps the default leaky_relu with a = 0. Both
-      // give gain sqrt(2), but the call is kept as each file writes it.
-      init::kaiming_normal_(conv->weight, 0, "fan_out", conv_relu_gain_from_relu ? "relu" : "leaky_relu");
+      // VGG names nonlinearity="relu"; MobileNetV2 keeps the default leaky_relu with a = 0. Both give gain
+      // sqrt(2), but the call is kept as each file writes it.
+      init::kaiming_normal_(conv->weight, 0, "fan_out", conv_nonlinearity);
       if (conv->bias.defined()) init::zeros_(conv->bias);
     } else if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(m)) {
       init::ones_(bn->weight);
@@ -184,7 +184,7 @@ VGG::VGG(std::shared_ptr<nn::Sequential> features_, int64_t num_classes, bool in
           std::make_shared<nn::Linear>(512 * 7 * 7, 4096), relu_inplace(),
           std::make_shared<nn::Dropout>(dropout), std::make_shared<nn::Linear>(4096, 4096), relu_inplace(),
           std::make_shared<nn::Dropout>(dropout), std::make_shared<nn::Linear>(4096, num_classes)}));
-  if (init) init_weights(*this, true);
+  if (init) init_weights(*this, "relu");
 }
 
 Tensor VGG::forward(const Tensor& x) {
@@ -280,7 +280,7 @@ MobileNetV2::MobileNetV2(int64_t num_classes, double dropout) : Module("MobileNe
       "classifier",
       std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
           std::make_shared<nn::Dropout>(dropout), std::make_shared<nn::Linear>(last_channel, num_classes)}));
-  init_weights(*this, false);
+  init_weights(*this, "leaky_relu");
 }
 
 Tensor MobileNetV2::forward(const Tensor& x) {
