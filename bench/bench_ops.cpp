@@ -16,6 +16,7 @@
 #include "core/tensor.h"
 #include "examples/reference_cnn.h"
 #include "kernels/cpu/loops.h"
+#include "vision/models.h"
 
 namespace {
 
@@ -473,6 +474,27 @@ void BM_CnnStep(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CnnStep)->ArgsProduct({{64}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// One training step of torchvision's resnet18 (vision/models.h, 10 classes) at batch `size` on 32x32 inputs
+// (CIFAR-sized): zero_grad, forward in training mode, cross-entropy, backward, SGD(lr 0.1, momentum 0.9) step.
+void BM_Resnet18Step(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  td::manual_seed(0);
+  auto model = td::vision::models::resnet18(10);
+  model->to(d);
+  td::optim::SGD opt(model->parameters(), {.lr = 0.1, .momentum = 0.9});
+  td::Tensor x = td::random::randn({state.range(0), 3, 32, 32}).to(d.str());
+  td::Tensor y = td::random::randint(0, 10, {state.range(0)}).to(d.str());
+  for (auto _ : state) {
+    opt.zero_grad(true);
+    td::Tensor loss = td::nn::functional::cross_entropy((*model)(x), y);
+    loss.backward();
+    opt.step();
+    sync(d);
+  }
+}
+BENCHMARK(BM_Resnet18Step)->ArgsProduct({{64}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Forward and backward of LSTM(128, 256, num_layers=2) over 50 steps at batch `size` (float32): the input
 // projections as one GEMM per layer, then one addmm and the gate ops per step, and their backward.

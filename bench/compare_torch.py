@@ -190,6 +190,22 @@ def main():
                 torch.nn.functional.cross_entropy(model(x), y).backward()
                 opt.step()
             ref = torch_time(step, sync, min_time=2.0)
+        elif kind == "BM_Resnet18Step":
+            # torchvision's resnet18 (10 classes) built as tests/golden/generate_models.py transcribes it
+            # (torchvision is not installed), one SGD(lr 0.1, momentum 0.9) step at batch `size` on 32x32.
+            sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "golden"))
+            from generate_models import resnet18
+            torch.manual_seed(0)
+            model = resnet18(num_classes=10).to(device)
+            opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            x = torch.randn(size, 3, 32, 32, device=device)
+            y = torch.randint(0, 10, (size,), device=device)
+
+            def step():
+                opt.zero_grad(set_to_none=True)
+                torch.nn.functional.cross_entropy(model(x), y).backward()
+                opt.step()
+            ref = torch_time(step, sync, min_time=2.0)
         elif kind == "BM_LstmStep":
             # LSTM(128, 256, num_layers=2) over 50 steps at batch `size`, forward and backward.
             torch.manual_seed(0)

@@ -9,6 +9,7 @@
 #include "server/metrics.h"
 #include "server/service.h"
 #include "server/sessions.h"
+#include "vision/models.h"
 
 namespace td::server {
 
@@ -33,6 +34,8 @@ Server::Server(const Options& options) {
   TD_CHECK_ARG(device.is_cpu() || device.index < cuda.device_count(), "[tensord] default device ", default_device_,
                " is not available (", cuda.device_count(), " CUDA devices)");
 
+  // Clients create torchvision's models by name (create_module("resnet18", ...)) like any layer.
+  vision::models::register_models();
   metrics_ = std::make_unique<Metrics>(version());
   sessions_ = std::make_unique<SessionManager>(metrics_.get(), options.threads, options.session_grace);
   service_ = std::make_unique<TensordService>(sessions_.get(), metrics_.get(), device, version(), options.hook_timeout);

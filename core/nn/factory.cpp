@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <mutex>
 
 #include "core/error.h"
 #include "core/nn/activation.h"
@@ -20,90 +21,85 @@
 
 namespace td::nn {
 
+// ---- ModuleArgs ----
+
+ModuleArgs::ModuleArgs(std::string module, std::map<std::string, Value> values)
+    : module_(std::move(module)), values_(std::move(values)) {}
+
+bool ModuleArgs::given(const std::string& name) const {
+  auto it = values_.find(name);
+  return it != values_.end() && !std::holds_alternative<None>(it->second);
+}
+int64_t ModuleArgs::integer(const std::string& name) const {
+  const Value& v = at(name);
+  const auto* s = std::get_if<Scalar>(&v);
+  if (!s || !s->is_integral() || s->is_bool()) wrong(name, "int", v);
+  return s->to_int();
+}
+double ModuleArgs::number(const std::string& name) const {
+  const Value& v = at(name);
+  const auto* s = std::get_if<Scalar>(&v);
+  if (!s || s->is_bool() || s->is_complex()) wrong(name, "float", v);
+  return s->to_double();
+}
+bool ModuleArgs::flag(const std::string& name) const {
+  const Value& v = at(name);
+  const auto* s = std::get_if<Scalar>(&v);
+  if (!s || !s->is_bool()) wrong(name, "bool", v);
+  return s->to_int() != 0;
+}
+std::string ModuleArgs::text(const std::string& name) const {
+  const Value& v = at(name);
+  const auto* s = std::get_if<std::string>(&v);
+  if (!s) wrong(name, "str", v);
+  return *s;
+}
+functional::IntArg ModuleArgs::ints(const std::string& name) const {
+  const Value& v = at(name);
+  if (std::holds_alternative<None>(v)) return {};
+  if (const auto* s = std::get_if<Scalar>(&v); s && s->is_integral() && !s->is_bool()) return s->to_int();
+  if (const auto* l = std::get_if<std::vector<int64_t>>(&v)) return *l;
+  wrong(name, "int or tuple of ints", v);
+}
+std::optional<std::vector<double>> ModuleArgs::floats(const std::string& name) const {
+  const Value& v = at(name);
+  if (std::holds_alternative<None>(v)) return std::nullopt;
+  if (const auto* s = std::get_if<Scalar>(&v); s && !s->is_bool()) return std::vector<double>{s->to_double()};
+  wrong(name, "float", v);
+}
+functional::Padding ModuleArgs::padding(const std::string& name) const {
+  const Value& v = at(name);
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  return ints(name).values;
+}
+Tensor ModuleArgs::tensor(const std::string& name) const {
+  const Value& v = at(name);
+  if (std::holds_alternative<None>(v)) return {};
+  if (const auto* t = std::get_if<Tensor>(&v)) return *t;
+  wrong(name, "Tensor", v);
+}
+std::optional<double> ModuleArgs::optional_number(const std::string& name) const {
+  if (!given(name)) return std::nullopt;
+  return number(name);
+}
+std::optional<bool> ModuleArgs::optional_flag(const std::string& name) const {
+  if (!given(name)) return std::nullopt;
+  return flag(name);
+}
+std::optional<int64_t> ModuleArgs::optional_integer(const std::string& name) const {
+  if (!given(name)) return std::nullopt;
+  return integer(name);
+}
+void ModuleArgs::wrong(const std::string& name, const char* want, const Value& v) const {
+  static const char* kinds[] = {"None", "Tensor", "number",         "list of ints",
+                                "str",  "dtype",  "list of tensors"};
+  throw Error(ErrorCode::kInvalidArgument,
+              str("[", module_, "] argument '", name, "' must be ", want, ", not ", kinds[v.index()]));
+}
+
 namespace {
 
-// The bound arguments of one constructor call.
-class Bound {
- public:
-  Bound(std::string module, std::map<std::string, Value> values) : module_(std::move(module)), values_(std::move(values)) {}
-
-  bool given(const std::string& name) const {
-    auto it = values_.find(name);
-    return it != values_.end() && !std::holds_alternative<None>(it->second);
-  }
-  int64_t integer(const std::string& name) const {
-    const Value& v = at(name);
-    const auto* s = std::get_if<Scalar>(&v);
-    if (!s || !s->is_integral() || s->is_bool()) wrong(name, "int", v);
-    return s->to_int();
-  }
-  double number(const std::string& name) const {
-    const Value& v = at(name);
-    const auto* s = std::get_if<Scalar>(&v);
-    if (!s || s->is_bool() || s->is_complex()) wrong(name, "float", v);
-    return s->to_double();
-  }
-  bool flag(const std::string& name) const {
-    const Value& v = at(name);
-    const auto* s = std::get_if<Scalar>(&v);
-    if (!s || !s->is_bool()) wrong(name, "bool", v);
-    return s->to_int() != 0;
-  }
-  std::string text(const std::string& name) const {
-    const Value& v = at(name);
-    const auto* s = std::get_if<std::string>(&v);
-    if (!s) wrong(name, "str", v);
-    return *s;
-  }
-  /// An int or a list of ints (`int or tuple`); empty for None.
-  functional::IntArg ints(const std::string& name) const {
-    const Value& v = at(name);
-    if (std::holds_alternative<None>(v)) return {};
-    if (const auto* s = std::get_if<Scalar>(&v); s && s->is_integral() && !s->is_bool()) return s->to_int();
-    if (const auto* l = std::get_if<std::vector<int64_t>>(&v)) return *l;
-    wrong(name, "int or tuple of ints", v);
-  }
-  /// A list of floats given as one number (repeated) or ints; None gives nullopt.
-  std::optional<std::vector<double>> floats(const std::string& name) const {
-    const Value& v = at(name);
-    if (std::holds_alternative<None>(v)) return std::nullopt;
-    if (const auto* s = std::get_if<Scalar>(&v); s && !s->is_bool()) return std::vector<double>{s->to_double()};
-    wrong(name, "float", v);
-  }
-  functional::Padding padding(const std::string& name) const {
-    const Value& v = at(name);
-    if (const auto* s = std::get_if<std::string>(&v)) return *s;
-    return ints(name).values;
-  }
-  Tensor tensor(const std::string& name) const {
-    const Value& v = at(name);
-    if (std::holds_alternative<None>(v)) return {};
-    if (const auto* t = std::get_if<Tensor>(&v)) return *t;
-    wrong(name, "Tensor", v);
-  }
-  std::optional<double> optional_number(const std::string& name) const {
-    if (!given(name)) return std::nullopt;
-    return number(name);
-  }
-  std::optional<bool> optional_flag(const std::string& name) const {
-    if (!given(name)) return std::nullopt;
-    return flag(name);
-  }
-  std::optional<int64_t> optional_integer(const std::string& name) const {
-    if (!given(name)) return std::nullopt;
-    return integer(name);
-  }
-
- private:
-  const Value& at(const std::string& name) const { return values_.at(name); }
-  [[noreturn]] void wrong(const std::string& name, const char* want, const Value& v) const {
-    static const char* kinds[] = {"None", "Tensor", "number", "list of ints", "str", "dtype", "list of tensors"};
-    throw Error(ErrorCode::kInvalidArgument, str("[", module_, "] argument '", name, "' must be ", want, ", not ",
-                                                 kinds[v.index()]));
-  }
-  std::string module_;
-  std::map<std::string, Value> values_;
-};
+using Bound = ModuleArgs;
 
 // One parameter of a signature: its name and, if it has one, its default.
 struct Param {
@@ -134,7 +130,7 @@ Value parse_default(const std::string& text) {
 struct ModuleDef {
   std::string signature;
   std::vector<Param> params;
-  std::function<std::shared_ptr<Module>(const Bound&)> make;
+  ModuleBuilder make;
 };
 
 std::vector<Param> parse_params(const std::string& signature) {
@@ -162,18 +158,25 @@ std::vector<Param> parse_params(const std::string& signature) {
   return params;
 }
 
+std::pair<std::string, ModuleDef> make_def(std::string signature, ModuleBuilder make) {
+  std::string name = signature.substr(0, signature.find('('));
+  auto params = parse_params(signature);
+  return {std::move(name), ModuleDef{std::move(signature), std::move(params), std::move(make)}};
+}
+
 template <class M>
 std::shared_ptr<Module> as_module(std::shared_ptr<M> m) {
   return m;
 }
 
-const std::map<std::string, ModuleDef, std::less<>>& table() {
-  static const auto* defs = [] {
+using Table = std::map<std::string, ModuleDef, std::less<>>;
+
+// The built-in modules; register_module_type adds to it under table_mutex().
+Table& table() {
+  static auto* defs = [] {
     auto* t = new std::map<std::string, ModuleDef, std::less<>>();
-    auto def = [&](std::string signature, std::function<std::shared_ptr<Module>(const Bound&)> make) {
-      std::string name = signature.substr(0, signature.find('('));
-      auto params = parse_params(signature);
-      t->emplace(name, ModuleDef{std::move(signature), std::move(params), std::move(make)});
+    auto def = [&](std::string signature, ModuleBuilder make) {
+      t->emplace(make_def(std::move(signature), std::move(make)));
     };
     using B = const Bound&;
     // Basic layers.
@@ -476,13 +479,21 @@ const std::map<std::string, ModuleDef, std::less<>>& table() {
   return *defs;
 }
 
+std::mutex& table_mutex() {
+  static std::mutex m;
+  return m;
+}
+
 }  // namespace
 
 std::shared_ptr<Module> create_module(std::string_view name, std::vector<Value> args, const Kwargs& kwargs) {
-  const auto& defs = table();
-  auto it = defs.find(name);
-  TD_CHECK(it != defs.end(), ErrorCode::kNotFound, "[create_module] no module named '", name, "'");
-  const ModuleDef& def = it->second;
+  ModuleDef def;
+  {
+    std::lock_guard<std::mutex> lock(table_mutex());
+    auto it = table().find(name);
+    TD_CHECK(it != table().end(), ErrorCode::kNotFound, "[create_module] no module named '", name, "'");
+    def = it->second;
+  }
   const std::string module(name);
   TD_CHECK_ARG(args.size() <= def.params.size(), "[", module, "] __init__() takes ", def.params.size(),
                " positional arguments but ", args.size(), " were given");
@@ -502,7 +513,21 @@ std::shared_ptr<Module> create_module(std::string_view name, std::vector<Value> 
   return def.make(Bound(module, std::move(values)));
 }
 
+void register_module_type(std::string signature, ModuleBuilder builder) {
+  auto entry = make_def(std::move(signature), std::move(builder));
+  std::lock_guard<std::mutex> lock(table_mutex());
+  // Registering the same signature again (a second register_models call) is harmless; another one is not.
+  auto it = table().find(entry.first);
+  if (it != table().end()) {
+    TD_CHECK(it->second.signature == entry.second.signature, ErrorCode::kAlreadyExists, "[register_module_type] '",
+             entry.first, "' is already registered as ", it->second.signature);
+    return;
+  }
+  table().emplace(std::move(entry));
+}
+
 std::vector<std::string> module_signatures() {
+  std::lock_guard<std::mutex> lock(table_mutex());
   std::vector<std::string> out;
   for (const auto& [name, def] : table()) out.push_back(def.signature);
   return out;
