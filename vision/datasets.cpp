@@ -67,7 +67,7 @@ std::string find_file(const std::string& dataset, const std::string& root, const
   namespace fs = std::filesystem;
   std::vector<fs::path> tried;
   for (const fs::path& dir : {fs::path(root), fs::path(root) / dataset / "raw"}) {
-    for (const std::string& suffix : {"", ".gz"}) {
+    for (const char* suffix : {"", ".gz"}) {
       fs::path p = dir / (name + suffix);
       if (fs::exists(p)) return p.string();
       tried.push_back(p);

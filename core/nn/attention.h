@@ -51,7 +51,7 @@ struct MultiheadAttentionOptions {
   int64_t kdim = 0, vdim = 0;
   /// Inputs and output as [N, L, E] instead of [L, N, E].
   bool batch_first = false;
-  TensorOptions options;
+  TensorOptions options = {};
 };
 
 /// Multi-head attention (nn.MultiheadAttention): in_proj_weight [3E, E] (or q_proj_weight [E, E],
@@ -92,7 +92,7 @@ struct TransformerEncoderLayerOptions {
   bool batch_first = false;
   /// Pre-norm (x + sa(norm1(x))) instead of post-norm (norm1(x + sa(x))).
   bool norm_first = false;
-  TensorOptions options;
+  TensorOptions options = {};
 };
 
 /// Self-attention and a feed-forward block, each with a residual and a layer norm

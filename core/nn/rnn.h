@@ -29,7 +29,7 @@ struct RNNOptions {
   bool bidirectional = false;
   /// LSTM only: projects h to this size with weight_hr (0: no projection).
   int64_t proj_size = 0;
-  TensorOptions options;
+  TensorOptions options = {};
 };
 
 /// What the sequence layers return: the last layer's output at every step, and every layer's final hidden

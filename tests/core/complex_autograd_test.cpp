@@ -286,7 +286,9 @@ TD_DEVICE_TEST(ComplexAutogradTest, UnverifiedOpsRefuseComplexGradients) {
   EXPECT_EQ(z.detach().scatter_reduce(0, index, z.detach(), "sum").dtype(), DType::kComplex128);
   // Every op that records a complex value either declares its backward verified or refuses.
   for (const OpDef* def : Registry::get().list()) {
-    if (def->complex_autograd) EXPECT_EQ(def->autograd, AutogradKind::kPrimitive) << def->schema.name;
+    if (def->complex_autograd) {
+      EXPECT_EQ(def->autograd, AutogradKind::kPrimitive) << def->schema.name;
+    }
   }
 }
 

@@ -141,7 +141,9 @@ void expect_epoch_covers(data::DataLoader& loader, int64_t n, int64_t batch, boo
   }
   EXPECT_EQ(count, loader.size());
   std::sort(seen.begin(), seen.end());
-  if (!drop_last) EXPECT_EQ(seen, iota(n));
+  if (!drop_last) {
+    EXPECT_EQ(seen, iota(n));
+  }
   EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()).size(), seen.size());
 }
 
