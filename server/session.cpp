@@ -404,10 +404,10 @@ Tensor Session::on_builtin_hook(uint64_t hook_id, const pb::RegisterHookCommand&
   autograd::NoGradGuard no_grad;
   switch (spec.builtin()) {
     case pb::BUILTIN_GRAD_STATS: {
-      // One pass for the counts, then the statistics of the finite entries, read back as numbers.
+      // The counts, then the statistics of the finite entries (one mask for all of them), read back as numbers.
       const Tensor g = grad.detach().to(DType::kFloat64);
       const Tensor nan = g.isnan(), inf = g.isinf();
-      const Tensor finite = g.where(nan.logical_or(inf).logical_not(), 0.0);
+      const Tensor ok = nan.logical_or(inf).logical_not();
       const int64_t n_nan = nan.sum().item<int64_t>(), n_inf = inf.sum().item<int64_t>();
       const int64_t n_finite = g.numel() - n_nan - n_inf;
       pb::ServerMessage m;
@@ -417,10 +417,10 @@ Tensor Session::on_builtin_hook(uint64_t hook_id, const pb::RegisterHookCommand&
       ev->set_nan_count(n_nan);
       ev->set_inf_count(n_inf);
       if (n_finite > 0) {
-        const Tensor mask = nan.logical_or(inf);
+        const Tensor finite = g.where(ok, 0.0);
         const double inf_d = std::numeric_limits<double>::infinity();
-        ev->set_min(g.where(mask.logical_not(), inf_d).min().item<double>());
-        ev->set_max(g.where(mask.logical_not(), -inf_d).max().item<double>());
+        ev->set_min(g.where(ok, inf_d).min().item<double>());
+        ev->set_max(g.where(ok, -inf_d).max().item<double>());
         ev->set_mean(finite.sum().item<double>() / static_cast<double>(n_finite));
         ev->set_abs_max(finite.abs().max().item<double>());
         ev->set_norm(finite.mul(finite).sum().sqrt().item<double>());
