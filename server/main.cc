@@ -15,11 +15,13 @@ void usage() {
       << "usage: tensord [--listen ADDR] [--metrics-port PORT | --metrics-listen ADDR] [--device DEV]\n"
          "               [--threads N] [--session-grace SECONDS] [--hook-timeout SECONDS] [--port-file "
          "PATH]\n"
+         "               [--metrics-session-labels]\n"
          "  --listen          gRPC address (default 127.0.0.1:7447; port 0 picks a free one)\n"
          "  --metrics-port    Prometheus /metrics port on 127.0.0.1 (default 9464; 0 picks; -1 disables)\n"
          "  --device          default device of new sessions (default: cuda:0 if present, else cpu)\n"
          "  --hook-timeout    seconds a blocking hook may wait for the client (default 60)\n"
-         "  --port-file       write \"<grpc port> <metrics port>\" here once listening\n";
+         "  --port-file       write \"<grpc port> <metrics port>\" here once listening\n"
+         "  --metrics-session-labels  also export per-session series (label session=ID; unbounded)\n";
 }
 }  // namespace
 
@@ -51,6 +53,8 @@ int main(int argc, char** argv) {
         options.session_grace = std::chrono::seconds(std::stol(value()));
       } else if (a == "--hook-timeout") {
         options.hook_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(value()) * 1000));
+      } else if (a == "--metrics-session-labels") {
+        options.metrics_session_labels = true;
       } else if (a == "--port-file") {
         port_file = value();
       } else if (a == "-h" || a == "--help") {

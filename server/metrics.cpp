@@ -1,16 +1,20 @@
 #include "server/metrics.h"
 
 #include <prometheus/family.h>
-#include <prometheus/gauge.h>
-#include <prometheus/metric_family.h>
 
+#include <algorithm>
+#include <map>
+
+#include "core/cuda.h"
 #include "core/tensor_impl.h"
 #include "server/sessions.h"
+#include "server/system_metrics.h"
 
 namespace td::server {
 
 namespace {
 using prometheus::Histogram;
+using Labels = std::vector<prometheus::ClientMetric::Label>;
 
 // 1 µs .. ~16 s in powers of 4: op latencies span tiny elementwise ops to large GEMMs. Built once: every
 // observation passes them to Family::Add.
@@ -23,110 +27,249 @@ const Histogram::BucketBoundaries& latency_buckets() {
   return buckets;
 }
 
-prometheus::MetricFamily gauge_family(std::string name, std::string help) {
-  prometheus::MetricFamily f;
-  f.name = std::move(name);
-  f.help = std::move(help);
-  f.type = prometheus::MetricType::Gauge;
-  return f;
+std::string device_label(DeviceType type) {
+  return type == DeviceType::kCUDA ? "cuda" : "cpu";
 }
 
-void add_gauge(prometheus::MetricFamily& f, double value, std::vector<prometheus::ClientMetric::Label> labels = {}) {
-  prometheus::ClientMetric m;
-  m.label = std::move(labels);
-  m.gauge.value = value;
-  f.metric.push_back(std::move(m));
-}
-
-// Values that live elsewhere (sessions, allocator counters), read when Prometheus scrapes.
+// Values that live elsewhere (sessions, allocators, the op window), read when Prometheus scrapes.
 class StateCollector final : public prometheus::Collectable {
  public:
-  StateCollector(const SessionManager* sessions, std::string version)
-      : sessions_(sessions), version_(std::move(version)) {}
+  StateCollector(const SessionManager* sessions, const OpTimeWindow* window, MetricsOptions options)
+      : sessions_(sessions), window_(window), options_(std::move(options)) {}
 
   std::vector<prometheus::MetricFamily> Collect() const override {
     std::vector<prometheus::MetricFamily> out;
-    auto active = gauge_family("tensord_sessions", "Sessions open on the server, by state.");
-    size_t attached = 0, total = 0;
-    for (const auto& s : sessions_->list()) {
-      ++total;
-      attached += s->attached() ? 1 : 0;
-    }
-    add_gauge(active, static_cast<double>(attached), {{"state", "attached"}});
-    add_gauge(active, static_cast<double>(total - attached), {{"state", "detached"}});
-    out.push_back(std::move(active));
+    collect_sessions(out);
 
-    auto bytes = gauge_family("tensord_tensor_bytes", "Bytes of tensor storage allocated, by device type.");
-    add_gauge(bytes, static_cast<double>(memory_allocated(DeviceType::kCPU)), {{"device", "cpu"}});
-    add_gauge(bytes, static_cast<double>(memory_allocated(DeviceType::kCUDA)), {{"device", "cuda"}});
+    auto bytes = metric_family("tensord_tensor_bytes", "Bytes of tensor storage allocated, by device type.");
+    add_sample(bytes, static_cast<double>(memory_allocated(DeviceType::kCPU)), {{"device", "cpu"}});
+    add_sample(bytes, static_cast<double>(memory_allocated(DeviceType::kCUDA)), {{"device", "cuda"}});
     out.push_back(std::move(bytes));
+    if (cuda::is_available()) collect_cuda(out);
 
-    auto info = gauge_family("tensord_build_info", "Always 1; labels carry the build's version.");
-    add_gauge(info, 1, {{"version", version_}});
+    auto top = metric_family("tensord_top_op_seconds",
+                             "Seconds spent executing client-issued ops over the last minute, for the 10 busiest ops.");
+    for (const auto& [op, seconds] : window_->top(10)) add_sample(top, seconds, {{"op", op}});
+    out.push_back(std::move(top));
+
+    auto info = metric_family("tensord_build_info", "Always 1; labels carry the build's version and CUDA support.");
+#ifdef TD_HAVE_CUDA
+    const char* with_cuda = "on";
+#else
+    const char* with_cuda = "off";
+#endif
+    add_sample(info, 1, {{"version", options_.version}, {"cuda", with_cuda}});
     out.push_back(std::move(info));
     return out;
   }
 
  private:
+  // Sessions, handles, bytes and queued commands summed by user (and device); by session too if enabled.
+  void collect_sessions(std::vector<prometheus::MetricFamily>& out) const {
+    struct PerUser {
+      double attached = 0, detached = 0, handles = 0, queued = 0;
+      std::map<std::string, double> bytes;  // by device type
+    };
+    std::map<std::string, PerUser> users;
+    auto sessions = metric_family("tensord_sessions", "Sessions open on the server, by state and user.");
+    auto handles = metric_family("tensord_session_handles", "Tensor handles held by sessions, by user.");
+    auto bytes = metric_family("tensord_session_bytes",
+                               "Bytes of tensor storage that sessions' handles hold, by user and device type.");
+    auto queued = metric_family("tensord_session_queued_commands",
+                                "Commands received and not yet started, by user.");
+    for (const auto& s : sessions_->list()) {
+      const std::string device = device_label(s->options().device.type);
+      PerUser& u = users[s->options().user];
+      (s->attached() ? u.attached : u.detached) += 1;
+      u.handles += static_cast<double>(s->handle_count());
+      u.queued += static_cast<double>(s->queued_commands());
+      u.bytes[device] += static_cast<double>(s->bytes_held());
+      if (options_.per_session_labels) {
+        const Labels labels = {{"user", s->options().user}, {"session", s->id()}};
+        add_sample(handles, static_cast<double>(s->handle_count()), labels);
+        add_sample(queued, static_cast<double>(s->queued_commands()), labels);
+        Labels with_device = labels;
+        with_device.push_back({"device", device});
+        add_sample(bytes, static_cast<double>(s->bytes_held()), with_device);
+      }
+    }
+    // With no session open the series still exist (at zero), so alerts and dashboards see 0, not nothing.
+    if (users.empty()) users["anonymous"];
+    for (const auto& [user, u] : users) {
+      add_sample(sessions, u.attached, {{"state", "attached"}, {"user", user}});
+      add_sample(sessions, u.detached, {{"state", "detached"}, {"user", user}});
+      if (options_.per_session_labels) continue;
+      add_sample(handles, u.handles, {{"user", user}});
+      add_sample(queued, u.queued, {{"user", user}});
+      if (u.bytes.empty()) add_sample(bytes, 0, {{"user", user}, {"device", "cpu"}});
+      for (const auto& [device, b] : u.bytes) add_sample(bytes, b, {{"user", user}, {"device", device}});
+    }
+    for (auto* f : {&sessions, &handles, &bytes, &queued}) out.push_back(std::move(*f));
+  }
+
+  static void collect_cuda(std::vector<prometheus::MetricFamily>& out) {
+    using prometheus::MetricType;
+    auto allocated = metric_family("tensord_cuda_memory_allocated_bytes",
+                                   "Bytes in live tensors' blocks of the CUDA caching allocator.");
+    auto reserved = metric_family("tensord_cuda_memory_reserved_bytes",
+                                  "Bytes the CUDA caching allocator holds from the device (live and cached).");
+    auto peak = metric_family("tensord_cuda_memory_peak_allocated_bytes",
+                              "Highest tensord_cuda_memory_allocated_bytes since start or reset_peak_memory_stats.");
+    auto requests = metric_family("tensord_cuda_allocator_requests_total", "Allocation requests to the CUDA caching allocator.",
+                                  MetricType::Counter);
+    auto hits = metric_family("tensord_cuda_allocator_cache_hits_total",
+                              "Allocation requests served from the caching allocator's cache.", MetricType::Counter);
+    auto ooms = metric_family("tensord_cuda_allocator_ooms_total", "Allocation requests refused for lack of memory.",
+                              MetricType::Counter);
+    for (int i = 0; i < cuda::device_count(); ++i) {
+      const MemoryStats s = cuda::memory_stats(i);
+      const Labels labels = {{"device", std::to_string(i)}};
+      add_sample(allocated, static_cast<double>(s.allocated), labels);
+      add_sample(reserved, static_cast<double>(s.reserved), labels);
+      add_sample(peak, static_cast<double>(s.peak_allocated), labels);
+      add_sample(requests, static_cast<double>(s.alloc_requests), labels);
+      add_sample(hits, static_cast<double>(s.cache_hits), labels);
+      add_sample(ooms, static_cast<double>(s.ooms), labels);
+    }
+    for (auto* f : {&allocated, &reserved, &peak, &requests, &hits, &ooms}) out.push_back(std::move(*f));
+  }
+
   const SessionManager* sessions_;
-  std::string version_;
+  const OpTimeWindow* window_;
+  MetricsOptions options_;
 };
 }  // namespace
 
-Metrics::Metrics(std::string version)
-    : registry_(std::make_shared<prometheus::Registry>()),
+// ---- OpTimeWindow ----
+
+int64_t OpTimeWindow::epoch_of(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count() / kSlot.count();
+}
+
+void OpTimeWindow::add(const std::string& op, double seconds, Clock::time_point now) {
+  const int64_t epoch = epoch_of(now);
+  std::lock_guard lock(mu_);
+  Slot& slot = slots_[static_cast<size_t>(epoch % kSlots)];
+  if (slot.epoch != epoch) {
+    slot.epoch = epoch;
+    slot.seconds.clear();
+  }
+  slot.seconds[op] += seconds;
+}
+
+std::vector<std::pair<std::string, double>> OpTimeWindow::top(size_t n, Clock::time_point now) const {
+  const int64_t epoch = epoch_of(now);
+  std::unordered_map<std::string, double> sum;
+  {
+    std::lock_guard lock(mu_);
+    for (const Slot& slot : slots_) {
+      if (slot.epoch <= epoch - kSlots || slot.epoch > epoch) continue;
+      for (const auto& [op, s] : slot.seconds) sum[op] += s;
+    }
+  }
+  std::vector<std::pair<std::string, double>> rows(sum.begin(), sum.end());
+  std::sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+    return a.second != b.second ? a.second > b.second : a.first < b.first;
+  });
+  if (rows.size() > n) rows.resize(n);
+  return rows;
+}
+
+// ---- Metrics ----
+
+Metrics::Metrics(MetricsOptions options)
+    : options_(std::move(options)),
+      registry_(std::make_shared<prometheus::Registry>()),
       ops_(prometheus::BuildCounter()
                .Name("tensord_ops_total")
-               .Help("Ops executed for clients, by op name.")
+               .Help("Ops executed for clients, by op name and device type.")
                .Register(*registry_)),
       op_errors_(prometheus::BuildCounter()
                      .Name("tensord_op_errors_total")
-                     .Help("Ops that failed, by op name.")
+                     .Help("Ops that failed, by op name and device type.")
                      .Register(*registry_)),
       op_seconds_(prometheus::BuildHistogram()
                       .Name("tensord_op_duration_seconds")
-                      .Help("Time to execute one op on the server, by op name.")
+                      .Help("Time to execute one op on the server, by op name and device type.")
                       .Register(*registry_)),
       commands_(prometheus::BuildCounter()
                     .Name("tensord_commands_total")
                     .Help("Stream commands other than ops, by kind and outcome.")
                     .Register(*registry_)),
+      backward_seconds_(prometheus::BuildHistogram()
+                            .Name("tensord_backward_duration_seconds")
+                            .Help("Time of one backward command, the hooks it waited for included, by device type.")
+                            .Register(*registry_)),
+      hook_events_(prometheus::BuildCounter()
+                       .Name("tensord_hook_events_total")
+                       .Help("Hooks fired, by kind (tensor, module, builtin) and mode (blocking, observe).")
+                       .Register(*registry_)),
       hook_seconds_(prometheus::BuildHistogram()
                         .Name("tensord_hook_round_trip_seconds")
-                        .Help("Time from a blocking hook event to its reply, by outcome.")
+                        .Help("Time from a blocking hook event to its reply, by outcome (a gRPC code name).")
                         .Register(*registry_)),
       rpcs_(prometheus::BuildCounter()
                 .Name("tensord_rpcs_total")
                 .Help("Finished RPCs, by method and gRPC status code.")
                 .Register(*registry_)),
-      version_for_state_(std::move(version)) {}
+      rpc_seconds_(prometheus::BuildHistogram()
+                       .Name("tensord_rpc_duration_seconds")
+                       .Help("Time from an RPC's start to its status (a stream's whole life for Attach), by method.")
+                       .Register(*registry_)) {}
 
 Metrics::~Metrics() = default;
 
 int Metrics::serve(const std::string& bind, const SessionManager* sessions) {
-  state_ = std::make_shared<StateCollector>(sessions, version_for_state_);
-  http_ = std::make_unique<MetricsHttpServer>(bind, std::vector<std::weak_ptr<prometheus::Collectable>>{registry_, state_});
+  collectors_ = {std::make_shared<StateCollector>(sessions, &op_window_, options_), make_process_collector()};
+  if (auto nvml = make_nvml_collector()) collectors_.push_back(std::move(nvml));
+  std::vector<std::weak_ptr<prometheus::Collectable>> all = {registry_};
+  for (const auto& c : collectors_) all.push_back(c);
+  http_ = std::make_unique<MetricsHttpServer>(bind, std::move(all));
   return http_->port();
 }
 
-void Metrics::on_command(std::string_view name, bool is_op, double seconds, bool ok) {
+Metrics::OpSeries& Metrics::op_series(std::string_view op, DeviceType device) {
+  std::string key(op);
+  key += '\0';
+  key += device_label(device);
+  std::lock_guard lock(series_mu_);
+  auto it = op_series_.find(key);
+  if (it != op_series_.end()) return it->second;
+  const std::map<std::string, std::string> labels = {{"op", std::string(op)}, {"device", device_label(device)}};
+  OpSeries s{&ops_.Add(labels), &op_errors_.Add(labels), &op_seconds_.Add(labels, latency_buckets())};
+  return op_series_.emplace(std::move(key), s).first->second;
+}
+
+void Metrics::on_command(std::string_view name, bool is_op, DeviceType device, double seconds, bool ok) {
   if (!is_op) {
     commands_.Add({{"command", std::string(name)}, {"status", ok ? "ok" : "error"}}).Increment();
     return;
   }
   ++ops_executed_;
-  std::string op(name);
-  ops_.Add({{"op", op}}).Increment();
-  if (!ok) op_errors_.Add({{"op", op}}).Increment();
-  op_seconds_.Add({{"op", op}}, latency_buckets()).Observe(seconds);
+  OpSeries& s = op_series(name, device);
+  s.count->Increment();
+  if (!ok) s.errors->Increment();
+  s.seconds->Observe(seconds);
+  op_window_.add(std::string(name), seconds);
 }
 
-void Metrics::on_hook_event(double seconds, bool ok) {
-  hook_seconds_.Add({{"status", ok ? "ok" : "error"}}, latency_buckets()).Observe(seconds);
+void Metrics::on_backward(DeviceType device, double seconds) {
+  backward_seconds_.Add({{"device", device_label(device)}}, latency_buckets()).Observe(seconds);
 }
 
-void Metrics::on_rpc(std::string_view method, std::string_view code) {
+void Metrics::on_hook_event(std::string_view kind, bool blocking) {
+  hook_events_.Add({{"kind", std::string(kind)}, {"mode", blocking ? "blocking" : "observe"}}).Increment();
+}
+
+void Metrics::on_hook_reply(double seconds, ErrorCode code) {
+  std::string status(error_code_name(code));
+  std::transform(status.begin(), status.end(), status.begin(), [](unsigned char c) { return std::tolower(c); });
+  hook_seconds_.Add({{"status", status}}, latency_buckets()).Observe(seconds);
+}
+
+void Metrics::on_rpc(std::string_view method, std::string_view code, double seconds) {
   rpcs_.Add({{"method", std::string(method)}, {"code", std::string(code)}}).Increment();
+  rpc_seconds_.Add({{"method", std::string(method)}}, latency_buckets()).Observe(seconds);
 }
 
 }  // namespace td::server

@@ -1,4 +1,6 @@
-// Server metrics through prometheus-cpp: counters and histograms updated by sessions, gauges read at scrape.
+// Server metrics through prometheus-cpp: counters and histograms updated by sessions and RPCs, gauges read at
+// scrape (sessions by user, the CUDA allocator, the process, NVML). Labels stay bounded: op names, devices
+// types, users, methods and codes; session ids only when asked for (per_session_labels).
 #pragma once
 
 #include <prometheus/collectable.h>
@@ -6,8 +8,14 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "server/metrics_http.h"
 #include "server/session.h"
@@ -16,9 +24,37 @@ namespace td::server {
 
 class SessionManager;
 
+/// Seconds spent per op over a sliding window of kSlots slots of kSlot each: the "top ops" gauge. The window
+/// slides a slot at a time, so it covers between (kSlots - 1) and kSlots slots of history.
+class OpTimeWindow {
+ public:
+  using Clock = std::chrono::steady_clock;
+  static constexpr int kSlots = 6;
+  static constexpr std::chrono::seconds kSlot{10};
+
+  void add(const std::string& op, double seconds, Clock::time_point now = Clock::now());
+  /// The `n` ops with the most seconds in the window, most first.
+  std::vector<std::pair<std::string, double>> top(size_t n, Clock::time_point now = Clock::now()) const;
+
+ private:
+  struct Slot {
+    int64_t epoch = -1;
+    std::unordered_map<std::string, double> seconds;
+  };
+  static int64_t epoch_of(Clock::time_point t);
+  mutable std::mutex mu_;
+  std::array<Slot, kSlots> slots_;
+};
+
+struct MetricsOptions {
+  std::string version;
+  /// Adds per-session series (queued commands, bytes, handles by session id): unbounded, off by default.
+  bool per_session_labels = false;
+};
+
 class Metrics final : public SessionObserver {
  public:
-  explicit Metrics(std::string version);
+  explicit Metrics(MetricsOptions options);
   ~Metrics() override;
 
   /// Serves /metrics on `bind` ("127.0.0.1:9464"; port 0 picks one); returns the bound port.
@@ -26,23 +62,40 @@ class Metrics final : public SessionObserver {
   /// Stops serving /metrics (before the session manager it reads goes away).
   void stop_serving() { http_.reset(); }
 
-  void on_command(std::string_view name, bool is_op, double seconds, bool ok) override;
-  void on_hook_event(double round_trip_seconds, bool ok) override;
-  /// Counts one finished RPC (unary method or stream) with its status code name.
-  void on_rpc(std::string_view method, std::string_view code);
+  void on_command(std::string_view name, bool is_op, DeviceType device, double seconds, bool ok) override;
+  void on_backward(DeviceType device, double seconds) override;
+  void on_hook_event(std::string_view kind, bool blocking) override;
+  void on_hook_reply(double round_trip_seconds, ErrorCode code) override;
+  /// Counts one finished RPC (unary method or stream) with its status code name and duration.
+  void on_rpc(std::string_view method, std::string_view code, double seconds);
   uint64_t ops_executed() const { return ops_executed_.load(); }
+  const OpTimeWindow& op_window() const { return op_window_; }
 
  private:
+  /// One op's series on one device type, looked up once and then cached (Family::Add builds a label map).
+  struct OpSeries {
+    prometheus::Counter* count;
+    prometheus::Counter* errors;
+    prometheus::Histogram* seconds;
+  };
+  OpSeries& op_series(std::string_view op, DeviceType device);
+
+  MetricsOptions options_;
   std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& ops_;
   prometheus::Family<prometheus::Counter>& op_errors_;
   prometheus::Family<prometheus::Histogram>& op_seconds_;
   prometheus::Family<prometheus::Counter>& commands_;
+  prometheus::Family<prometheus::Histogram>& backward_seconds_;
+  prometheus::Family<prometheus::Counter>& hook_events_;
   prometheus::Family<prometheus::Histogram>& hook_seconds_;
   prometheus::Family<prometheus::Counter>& rpcs_;
+  prometheus::Family<prometheus::Histogram>& rpc_seconds_;
+  std::mutex series_mu_;
+  std::unordered_map<std::string, OpSeries> op_series_;  // key: op + '\0' + device type
   std::atomic<uint64_t> ops_executed_{0};
-  std::string version_for_state_;
-  std::shared_ptr<prometheus::Collectable> state_;
+  OpTimeWindow op_window_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectors_;
   std::unique_ptr<MetricsHttpServer> http_;
 };
 

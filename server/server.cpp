@@ -36,7 +36,7 @@ Server::Server(const Options& options) {
 
   // Clients create torchvision's models by name (create_module("resnet18", ...)) like any layer.
   vision::models::register_models();
-  metrics_ = std::make_unique<Metrics>(version());
+  metrics_ = std::make_unique<Metrics>(MetricsOptions{version(), options.metrics_session_labels});
   sessions_ = std::make_unique<SessionManager>(metrics_.get(), options.threads, options.session_grace);
   service_ = std::make_unique<TensordService>(sessions_.get(), metrics_.get(), device, version(), options.hook_timeout);
   if (!options.metrics_listen.empty()) metrics_port_ = metrics_->serve(options.metrics_listen, sessions_.get());

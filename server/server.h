@@ -21,6 +21,8 @@ struct Options {
   std::string listen = "127.0.0.1:7447";
   /// Prometheus /metrics address; empty disables it.
   std::string metrics_listen = "127.0.0.1:9464";
+  /// Adds series labelled by session id to /metrics (unbounded: for debugging a few sessions).
+  bool metrics_session_labels = false;
   /// Device for sessions that name none: the first GPU if present, else cpu (empty = that choice).
   std::string device;
   /// Executor threads (0 = one per core).

@@ -44,6 +44,7 @@ TensordService::TensordService(SessionManager* sessions, Metrics* metrics, Devic
 
 template <class F>
 grpc::Status TensordService::guarded(std::string_view method, F&& body) {
+  const auto start = std::chrono::steady_clock::now();
   grpc::Status status;
   try {
     body();
@@ -52,7 +53,8 @@ grpc::Status TensordService::guarded(std::string_view method, F&& body) {
   } catch (const std::exception& e) {
     status = grpc::Status(grpc::StatusCode::INTERNAL, e.what());
   }
-  metrics_->on_rpc(method, error_code_name(static_cast<ErrorCode>(status.error_code())));
+  metrics_->on_rpc(method, error_code_name(static_cast<ErrorCode>(status.error_code())),
+                   std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   return status;
 }
 

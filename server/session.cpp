@@ -139,6 +139,11 @@ std::optional<pb::Command> Session::next_command(std::optional<Clock::time_point
   return c;
 }
 
+size_t Session::queued_commands() const {
+  std::lock_guard lock(mu_);
+  return inbox_.size();
+}
+
 void Session::drain() {
   while (auto cmd = next_command(std::nullopt)) execute(*cmd);
   update_counters();
@@ -240,7 +245,10 @@ void Session::execute(const pb::Command& cmd) {
     fail(cmd, Error(ErrorCode::kInternal, str("[", command_kind(cmd), "] internal error: ", e.what())));
   }
   if (cmd.kind_case() == pb::Command::kOp) ++ops_executed_;
-  if (observer_) observer_->on_command(command_kind(cmd), cmd.kind_case() == pb::Command::kOp, seconds_since(start), ok);
+  if (observer_) {
+    observer_->on_command(command_kind(cmd), cmd.kind_case() == pb::Command::kOp, options_.device.type,
+                          seconds_since(start), ok);
+  }
 }
 
 void Session::fail(const pb::Command& cmd, const Error& error) {
@@ -364,6 +372,14 @@ void Session::backward(const pb::Command& cmd) {
   const auto& b = cmd.backward();
   const Tensor& t = resolve(b.tensor(), "backward", "tensor");
   Tensor gradient = b.gradient() ? resolve(b.gradient(), "backward", "gradient") : Tensor();
+  const auto start = Clock::now();
+  struct Timer {  // reports failed backwards too
+    Session* self;
+    Clock::time_point start;
+    ~Timer() {
+      if (self->observer_) self->observer_->on_backward(self->options_.device.type, seconds_since(start));
+    }
+  } timer{this, start};
   t.backward(gradient, b.retain_graph(), b.create_graph());
   pb::ServerMessage m;
   m.mutable_done()->set_request_id(b.request_id());
@@ -394,6 +410,7 @@ void Session::register_hook(const pb::RegisterHookCommand& cmd) {
     handle = t.register_hook([weak, hook_id, cmd](const Tensor& grad) -> Tensor {
       auto self = weak.lock();
       if (!self) return Tensor();
+      if (self->observer_) self->observer_->on_hook_event("builtin", false);
       return self->on_builtin_hook(hook_id, cmd, grad);
     });
   }
@@ -446,7 +463,7 @@ Tensor Session::on_builtin_hook(uint64_t hook_id, const pb::RegisterHookCommand&
 }
 
 Tensor Session::on_hook(uint64_t hook_id, pb::HookMode mode, const Tensor& grad) {
-  auto start = Clock::now();
+  if (observer_) observer_->on_hook_event("tensor", mode != pb::HOOK_MODE_OBSERVE);
   uint64_t grad_handle = next_server_handle_++;
   uint64_t event_id = next_event_++;
   handles_.insert_or_assign(grad_handle, grad.detach());
@@ -459,7 +476,6 @@ Tensor Session::on_hook(uint64_t hook_id, pb::HookMode mode, const Tensor& grad)
   send(m);
   if (mode == pb::HOOK_MODE_OBSERVE) return Tensor();
   const uint64_t replacement = wait_hook_reply(event_id, hook_id, "backward", {grad_handle}).replacement;
-  if (observer_) observer_->on_hook_event(seconds_since(start), true);
   if (replacement == 0) return Tensor();
   return resolve(replacement, "hook_reply", "replacement");
 }
@@ -482,7 +498,7 @@ Session::HookReplyValue Session::wait_hook_reply(uint64_t event_id, uint64_t hoo
     }
     if (!gone && Clock::now() < deadline) continue;
     for (uint64_t h : temporaries) handles_.erase(h);
-    if (observer_) observer_->on_hook_event(seconds_since(start), false);
+    if (observer_) observer_->on_hook_reply(seconds_since(start), gone ? ErrorCode::kUnavailable : ErrorCode::kDeadlineExceeded);
     if (gone) {
       throw Error(ErrorCode::kUnavailable,
                   str("[", what, "] hook ", hook_id, " got no reply: the client detached while it was running"));
@@ -492,6 +508,7 @@ Session::HookReplyValue Session::wait_hook_reply(uint64_t event_id, uint64_t hoo
   }
   HookReplyValue reply = std::move(hook_replies_[event_id]);
   hook_replies_.erase(event_id);
+  if (observer_) observer_->on_hook_reply(seconds_since(start), ErrorCode::kOk);
   return reply;
 }
 

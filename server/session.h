@@ -40,18 +40,28 @@ class EventSink {
   virtual bool send(const pb::ServerMessage& message) = 0;
 };
 
-/// Told about each executed command, for metrics. Called on the session's executor thread.
+/// Told about each executed command, backward and hook event, for metrics. Called on the session's executor
+/// thread.
 class SessionObserver {
  public:
   virtual ~SessionObserver() = default;
-  /// `name` is the op name for op commands, else the command kind ("put", "fetch", "backward", ...).
-  virtual void on_command(std::string_view name, bool is_op, double seconds, bool ok) = 0;
-  virtual void on_hook_event(double round_trip_seconds, bool ok) = 0;
+  /// `name` is the op name for op commands, else the command kind ("put", "fetch", "backward", ...);
+  /// `device` is the session's device type.
+  virtual void on_command(std::string_view name, bool is_op, DeviceType device, double seconds, bool ok) = 0;
+  /// A backward command ran to its end or failed; its time includes the hooks it waited for.
+  virtual void on_backward(DeviceType device, double seconds) = 0;
+  /// A hook fired: `kind` is "tensor", "module" or "builtin"; blocking hooks wait for a reply, observe-only
+  /// hooks do not.
+  virtual void on_hook_event(std::string_view kind, bool blocking) = 0;
+  /// A blocking hook's wait ended: with the reply (kOk) or with the error that failed the backward.
+  virtual void on_hook_reply(double round_trip_seconds, ErrorCode code) = 0;
 };
 
 /// How a session is set up.
 struct SessionOptions {
   std::string name;
+  /// Who owns it: the metrics' `user` label. Sessions are unauthenticated today, so every one is "anonymous".
+  std::string user = "anonymous";
   Device device = kCPU;
   /// How long a blocking hook may wait for its reply before the backward fails with DEADLINE_EXCEEDED.
   std::chrono::milliseconds hook_timeout{std::chrono::seconds(60)};
@@ -91,6 +101,8 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t handle_count() const { return handle_count_.load(); }
   int64_t bytes_held() const { return bytes_held_.load(); }
   uint64_t ops_executed() const { return ops_executed_.load(); }
+  /// Commands received and not yet started.
+  size_t queued_commands() const;
   std::chrono::steady_clock::time_point created() const { return created_; }
 
  private:

@@ -219,12 +219,9 @@ void Session::on_module_hook(uint64_t hook_id, pb::ModuleHookKind kind, pb::Hook
   for (const Tensor& t : inputs) ev->add_inputs(bind(t));
   for (const Tensor& t : outputs) ev->add_outputs(bind(t));
   send(m);
+  if (observer_) observer_->on_hook_event("module", mode != pb::HOOK_MODE_OBSERVE);
   if (mode == pb::HOOK_MODE_OBSERVE) return;
-  const auto start = std::chrono::steady_clock::now();
   HookReplyValue reply = wait_hook_reply(event_id, hook_id, what, temporaries);
-  if (observer_) {
-    observer_->on_hook_event(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), true);
-  }
   if (reply.replacements.empty()) return;
   TD_CHECK_ARG(reply.replacements.size() == replace->size(), "[", what, "] module hook ", hook_id, " replied with ",
                reply.replacements.size(), " tensors for a list of ", replace->size());

@@ -23,12 +23,22 @@ promtool check metrics <"$work/metrics"
 expect() {
   grep -qx "$1" "$work/metrics" || { echo "missing metric line: $1"; grep tensord_ "$work/metrics" | head -40; exit 1; }
 }
-expect 'tensord_ops_total{op="matmul"} 2'
-expect 'tensord_op_errors_total{op="matmul"} 1'
-expect 'tensord_op_duration_seconds_count{op="sum"} 1'
+expect 'tensord_ops_total{device="cpu",op="matmul"} 2'
+expect 'tensord_op_errors_total{device="cpu",op="matmul"} 1'
+expect 'tensord_op_duration_seconds_count{device="cpu",op="sum"} 1'
+expect 'tensord_hook_events_total{kind="tensor",mode="blocking"} 1'
 expect 'tensord_hook_round_trip_seconds_count{status="ok"} 1'
-expect 'tensord_sessions{state="attached"} 0'
+expect 'tensord_backward_duration_seconds_count{device="cpu"} 1'
+expect 'tensord_rpcs_total{code="OK",method="CreateSession"} 1'
+expect 'tensord_rpc_duration_seconds_count{method="CreateSession"} 1'
+expect 'tensord_sessions{state="attached",user="anonymous"} 0'
 # The demo closed its session: every byte it held is free again.
 expect 'tensord_tensor_bytes{device="cpu"} 0'
+expect 'tensord_session_bytes{user="anonymous",device="cpu"} 0'
+grep -q '^tensord_top_op_seconds{op="matmul"} [0-9.e-]*$' "$work/metrics" || { echo "no matmul in top ops"; exit 1; }
+grep -q '^tensord_build_info{version="[^"]*",cuda="o[nf]*"} 1$' "$work/metrics" || { echo "no build info"; exit 1; }
+for m in process_cpu_seconds_total process_resident_memory_bytes process_open_fds process_threads; do
+  grep -q "^$m [0-9.e+]*$" "$work/metrics" || { echo "missing process metric $m"; exit 1; }
+done
 curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/other" | grep -qx 404
 echo "metrics endpoint OK"
