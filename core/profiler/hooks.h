@@ -20,15 +20,13 @@ class Module;
 
 namespace td::profiler::detail {
 
-/// Whether a profiler is recording now (any thread's ops are recorded).
-extern std::atomic<bool> g_recording;
-/// Whether the recording profiler counts memory (profile_memory).
-extern std::atomic<bool> g_memory;
-/// Whether the recording profiler tracks module scopes (with_modules).
-extern std::atomic<bool> g_modules;
+/// How many traces record now (a process-wide one, thread-bound ones): when zero, nothing is recorded.
+extern std::atomic<int> g_recording;
+/// How many recording traces count memory (profile_memory).
+extern std::atomic<int> g_memory;
 
 inline bool recording() {
-  return g_recording.load(std::memory_order_relaxed);
+  return g_recording.load(std::memory_order_relaxed) > 0;
 }
 
 /// Bytes a storage allocated (> 0) or freed (< 0), charged to the innermost event open on this thread.

@@ -23,11 +23,8 @@ namespace td::profiler {
 
 namespace detail {
 
-std::atomic<bool> g_recording{false};
-std::atomic<bool> g_memory{false};
-std::atomic<bool> g_modules{false};
-
-namespace {
+std::atomic<int> g_recording{0};
+std::atomic<int> g_memory{0};
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -35,25 +32,32 @@ int64_t now_ns() {
       .count();
 }
 
-// The trace being recorded. Settings are written before g_recording is set (release) and read after it is
-// seen (acquire), so a recording thread never sees half of them.
+// A trace being recorded: the process-wide profile's, or a thread-bound profile's own. Settings are written
+// before `active` is set (release) and read after it is seen (acquire), so a recording thread never sees half
+// of them. `generation` changes at every start and stop: an event left open across them is dropped.
 struct Trace {
   std::mutex mu;
   std::vector<Event> finished;  // guarded by mu
   std::atomic<int64_t> next_id{1};
   std::atomic<uint64_t> generation{0};
+  std::atomic<bool> active{false};
   int64_t origin_ns = 0;
   bool record_shapes = false;
   bool with_flops = false;
+  bool memory = false;
+  bool modules = false;
 };
-Trace g_trace;
+
+namespace {
+Trace g_process_trace;
 std::atomic<bool> g_profile_exists{false};
 std::atomic<uint32_t> g_next_thread{1};
+}  // namespace
 
-// An event open on this thread. `generation` tells whether it belongs to the trace still being recorded: one
-// left open across a stop is dropped when it closes.
+// An event open on a thread, in the trace it belongs to.
 struct Open {
   Event event;
+  Trace* trace;
   uint64_t generation;
   int64_t conv_flops_per_output = 0;  // convolution: FLOPs per output element, known once the output is
   bool flops_per_output = false;      // mul, add: one FLOP per output element
@@ -62,13 +66,22 @@ struct ModuleFrame {
   const nn::Module* module;
   std::string path;
   Event event;
+  Trace* trace;
   uint64_t generation;
 };
+// A thread's open events. A thread bound to a profile (ThreadBinding) swaps in the profile's own state, so
+// the profile's ranges and module frames follow it from pool thread to pool thread.
 struct ThreadState {
   uint32_t thread = 0;
   std::vector<Open> stack;
   std::vector<ModuleFrame> modules;
+  Trace* bound = nullptr;  // the thread-bound profile's trace: events go there only (or nowhere)
 };
+struct ThreadStash {
+  ThreadState state;
+};
+
+namespace {
 thread_local ThreadState t_state;
 
 uint32_t thread_number() {
@@ -76,31 +89,40 @@ uint32_t thread_number() {
   return t_state.thread;
 }
 
-uint64_t current_generation() {
-  return g_trace.generation.load(std::memory_order_acquire);
+// The trace this thread's events go to now, or nullptr.
+Trace* current_trace() {
+  Trace* t = t_state.bound ? t_state.bound : &g_process_trace;
+  return t->active.load(std::memory_order_acquire) ? t : nullptr;
+}
+
+bool live(const Trace* trace, uint64_t generation) {
+  return trace->active.load(std::memory_order_acquire) &&
+         trace->generation.load(std::memory_order_acquire) == generation;
 }
 
 // Opens an event on this thread: its parent is the innermost open op or range of the same trace.
 void push(Open open) {
   Event& e = open.event;
-  e.id = g_trace.next_id.fetch_add(1);
+  Trace* trace = open.trace;
+  e.id = trace->next_id.fetch_add(1);
   e.thread = thread_number();
-  if (!t_state.stack.empty() && t_state.stack.back().generation == open.generation) {
+  if (!t_state.stack.empty() && t_state.stack.back().trace == trace &&
+      t_state.stack.back().generation == open.generation) {
     e.parent_id = t_state.stack.back().event.id;
   }
-  if (g_modules.load(std::memory_order_relaxed) && !t_state.modules.empty() &&
+  if (trace->modules && !t_state.modules.empty() && t_state.modules.back().trace == trace &&
       t_state.modules.back().generation == open.generation) {
     e.module = t_state.modules.back().path;
   }
-  e.start_ns = now_ns() - g_trace.origin_ns;
+  e.start_ns = now_ns() - trace->origin_ns;
   t_state.stack.push_back(std::move(open));
 }
 
-void finish(Event&& e, uint64_t generation) {
-  if (generation != current_generation() || !g_recording.load(std::memory_order_acquire)) return;
-  e.end_ns = now_ns() - g_trace.origin_ns;
-  std::lock_guard<std::mutex> lock(g_trace.mu);
-  g_trace.finished.push_back(std::move(e));
+void finish(Event&& e, Trace* trace, uint64_t generation) {
+  if (!live(trace, generation)) return;
+  e.end_ns = now_ns() - trace->origin_ns;
+  std::lock_guard<std::mutex> lock(trace->mu);
+  trace->finished.push_back(std::move(e));
 }
 
 }  // namespace
@@ -110,7 +132,7 @@ void pop() noexcept {
   Open open = std::move(t_state.stack.back());
   t_state.stack.pop_back();
   try {
-    finish(std::move(open.event), open.generation);
+    finish(std::move(open.event), open.trace, open.generation);
   } catch (...) {
     // Out of memory while recording: the event is lost, the program goes on.
   }
@@ -122,7 +144,6 @@ namespace {
 std::string event_name(std::string_view op) {
   return "aten::" + std::string(op.substr(0, op.find('.')));
 }
-
 int64_t product(const std::vector<int64_t>& v) {
   int64_t p = 1;
   for (int64_t x : v) p *= x;
@@ -161,22 +182,23 @@ void count_flops(std::string_view op, const Args& args, Open& open) {
 }  // namespace
 
 void record_memory(int64_t bytes, const Device& device) {
-  if (!g_recording.load(std::memory_order_acquire) || t_state.stack.empty()) return;
+  if (t_state.stack.empty()) return;
   Open& top = t_state.stack.back();
-  if (top.generation != current_generation()) return;
+  if (!top.trace->memory || !live(top.trace, top.generation)) return;
   (device.is_cuda() ? top.event.self_cuda_memory_usage : top.event.self_cpu_memory_usage) += bytes;
 }
 
 OpScope::OpScope(const OpDef& def, const Args& args) {
-  if (!g_recording.load(std::memory_order_acquire)) return;
-  Open open{Event{}, current_generation()};
+  Trace* trace = current_trace();
+  if (!trace) return;
+  Open open{Event{}, trace, trace->generation.load(std::memory_order_acquire)};
   Event& e = open.event;
   e.kind = EventKind::kOp;
   e.name = event_name(def.schema.name);
   bool device_known = false;
   for (size_t i = 0; i < args.size(); ++i) {
     const Tensor* t = std::get_if<Tensor>(&args.value(i));
-    if (g_trace.record_shapes) {
+    if (trace->record_shapes) {
       e.input_shapes.push_back(t && t->defined() ? t->shape() : std::vector<int64_t>{});
     }
     if (!device_known && t && t->defined()) {
@@ -184,7 +206,7 @@ OpScope::OpScope(const OpDef& def, const Args& args) {
       device_known = true;
     }
   }
-  if (g_trace.with_flops) count_flops(def.schema.name, args, open);
+  if (trace->with_flops) count_flops(def.schema.name, args, open);
   push(std::move(open));
   open_ = true;
 }
@@ -203,8 +225,9 @@ OpScope::~OpScope() {
 }
 
 bool begin_range(EventKind kind, std::string name) {
-  if (!g_recording.load(std::memory_order_acquire)) return false;
-  Open open{Event{}, current_generation()};
+  Trace* trace = current_trace();
+  if (!trace) return false;
+  Open open{Event{}, trace, trace->generation.load(std::memory_order_acquire)};
   open.event.kind = kind;
   open.event.name = std::move(name);
   push(std::move(open));
@@ -220,11 +243,13 @@ RangeScope::~RangeScope() {
 }
 
 ModuleScope::ModuleScope(const nn::Module& module) {
-  if (!g_recording.load(std::memory_order_acquire) || !g_modules.load(std::memory_order_relaxed)) return;
-  uint64_t generation = current_generation();
+  Trace* trace = current_trace();
+  if (!trace || !trace->modules) return;
+  const uint64_t generation = trace->generation.load(std::memory_order_acquire);
   // The registered name comes from the module being called around this one: its named_children.
   std::string path;
-  if (!t_state.modules.empty() && t_state.modules.back().generation == generation) {
+  if (!t_state.modules.empty() && t_state.modules.back().trace == trace &&
+      t_state.modules.back().generation == generation) {
     const ModuleFrame& parent = t_state.modules.back();
     std::string name = module.type_name();
     for (const auto& [child_name, child] : parent.module->named_children()) {
@@ -235,14 +260,14 @@ ModuleScope::ModuleScope(const nn::Module& module) {
     }
     path = parent.path.empty() ? name : parent.path + "." + name;
   }
-  ModuleFrame frame{&module, path, Event{}, generation};
+  ModuleFrame frame{&module, path, Event{}, trace, generation};
   Event& e = frame.event;
-  e.id = g_trace.next_id.fetch_add(1);
+  e.id = trace->next_id.fetch_add(1);
   e.kind = EventKind::kModule;
   e.name = "nn.Module: " + module.type_name();
   e.module = path;
   e.thread = thread_number();
-  e.start_ns = now_ns() - g_trace.origin_ns;
+  e.start_ns = now_ns() - trace->origin_ns;
   t_state.modules.push_back(std::move(frame));
   open_ = true;
 }
@@ -252,34 +277,37 @@ ModuleScope::~ModuleScope() {
   ModuleFrame frame = std::move(t_state.modules.back());
   t_state.modules.pop_back();
   try {
-    finish(std::move(frame.event), frame.generation);
+    finish(std::move(frame.event), frame.trace, frame.generation);
   } catch (...) {
   }
 }
 
 namespace {
 
-void begin_trace(const ProfilerOptions& options) {
+void begin_trace(Trace& trace, const ProfilerOptions& options) {
   {
-    std::lock_guard<std::mutex> lock(g_trace.mu);
-    g_trace.finished.clear();
+    std::lock_guard<std::mutex> lock(trace.mu);
+    trace.finished.clear();
   }
-  g_trace.record_shapes = options.record_shapes;
-  g_trace.with_flops = options.with_flops;
-  g_trace.origin_ns = now_ns();
-  g_trace.generation.fetch_add(1, std::memory_order_acq_rel);
-  g_memory.store(options.profile_memory, std::memory_order_release);
-  g_modules.store(options.with_modules, std::memory_order_release);
-  g_recording.store(true, std::memory_order_release);
+  trace.record_shapes = options.record_shapes;
+  trace.with_flops = options.with_flops;
+  trace.memory = options.profile_memory;
+  trace.modules = options.with_modules;
+  trace.origin_ns = now_ns();
+  trace.generation.fetch_add(1, std::memory_order_acq_rel);
+  trace.active.store(true, std::memory_order_release);
+  if (trace.memory) g_memory.fetch_add(1, std::memory_order_acq_rel);
+  g_recording.fetch_add(1, std::memory_order_acq_rel);
 }
 
-std::vector<Event> end_trace() {
-  g_recording.store(false, std::memory_order_release);
-  g_memory.store(false, std::memory_order_release);
-  g_modules.store(false, std::memory_order_release);
-  g_trace.generation.fetch_add(1, std::memory_order_acq_rel);
-  std::lock_guard<std::mutex> lock(g_trace.mu);
-  return std::move(g_trace.finished);
+std::vector<Event> end_trace(Trace& trace) {
+  if (!trace.active.load(std::memory_order_acquire)) return {};
+  trace.active.store(false, std::memory_order_release);
+  g_recording.fetch_sub(1, std::memory_order_acq_rel);
+  if (trace.memory) g_memory.fetch_sub(1, std::memory_order_acq_rel);
+  trace.generation.fetch_add(1, std::memory_order_acq_rel);
+  std::lock_guard<std::mutex> lock(trace.mu);
+  return std::move(trace.finished);
 }
 
 }  // namespace
@@ -324,6 +352,12 @@ record_function::~record_function() {
 
 profile::profile(ProfilerOptions options) : options_(std::move(options)) {
   action_ = options_.schedule ? (*options_.schedule)(0) : ProfilerAction::kRecord;
+  if (options_.thread_bound) {
+    bound_trace_ = std::make_unique<detail::Trace>();
+    stash_ = std::make_unique<detail::ThreadStash>();
+    stash_->state.thread = detail::g_next_thread.fetch_add(1);
+    stash_->state.bound = bound_trace_.get();
+  }
   start();
 }
 
@@ -335,11 +369,37 @@ profile::~profile() {
   }
 }
 
+profile::ThreadBinding::ThreadBinding(profile* p) {
+  if (!p->options_.thread_bound || detail::t_state.bound == p->bound_trace_.get()) return;  // nothing to do
+  profile_ = p;
+  saved_ = std::make_unique<detail::ThreadStash>();
+  saved_->state = std::move(detail::t_state);
+  detail::t_state = std::move(p->stash_->state);
+}
+
+profile::ThreadBinding::ThreadBinding(ThreadBinding&& other) noexcept
+    : profile_(std::exchange(other.profile_, nullptr)), saved_(std::move(other.saved_)) {}
+
+profile::ThreadBinding::~ThreadBinding() {
+  if (!profile_) return;
+  profile_->stash_->state = std::move(detail::t_state);
+  detail::t_state = std::move(saved_->state);
+}
+
+profile::ThreadBinding profile::bind_thread() {
+  TD_CHECK(options_.thread_bound, ErrorCode::kFailedPrecondition,
+           "[profiler] bind_thread() needs a profile created with thread_bound = true");
+  return ThreadBinding(this);
+}
+
 void profile::start() {
   if (started_) return;
-  bool expected = false;
-  TD_CHECK(detail::g_profile_exists.compare_exchange_strong(expected, true), ErrorCode::kFailedPrecondition,
-           "[profiler] a profiler is already running in this process");
+  if (!options_.thread_bound) {
+    bool expected = false;
+    TD_CHECK(detail::g_profile_exists.compare_exchange_strong(expected, true), ErrorCode::kFailedPrecondition,
+             "[profiler] a profiler is already running in this process");
+  }
+  ThreadBinding bound(this);  // a thread-bound profile's step ranges open on its own stack
   started_ = true;
   transit(ProfilerAction::kNone, action_);
   if (options_.schedule) open_step_range();
@@ -347,14 +407,16 @@ void profile::start() {
 
 void profile::stop() {
   if (!started_) return;
+  ThreadBinding bound(this);
   close_step_range();
   started_ = false;
-  detail::g_profile_exists.store(false);
+  if (!options_.thread_bound) detail::g_profile_exists.store(false);
   transit(action_, std::nullopt);
 }
 
 void profile::step() {
   TD_CHECK(started_, ErrorCode::kFailedPrecondition, "[profiler] step() called on a stopped profiler");
+  ThreadBinding bound(this);
   close_step_range();
   ProfilerAction prev = action_;
   ++step_num_;
@@ -373,16 +435,20 @@ void profile::close_step_range() {
   step_range_.reset();
 }
 
+detail::Trace& profile::trace() {
+  return options_.thread_bound ? *bound_trace_ : detail::g_process_trace;
+}
+
 void profile::start_trace() {
   if (tracing_) return;
-  detail::begin_trace(options_);
+  detail::begin_trace(trace(), options_);
   tracing_ = true;
 }
 
 void profile::stop_trace() {
   if (!tracing_) return;
   tracing_ = false;
-  events_ = EventList(detail::end_trace(), options_.profile_memory, options_.with_flops);
+  events_ = EventList(detail::end_trace(trace()), options_.profile_memory, options_.with_flops);
 }
 
 // PyTorch's action_map: warmup records nothing here (it exists to warm up CUPTI), so WARMUP -> RECORD starts

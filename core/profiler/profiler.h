@@ -27,6 +27,11 @@
 
 namespace td::profiler {
 
+namespace detail {
+struct Trace;
+struct ThreadStash;
+}  // namespace detail
+
 /// What to record (torch.profiler.ProfilerActivity). CUDA is accepted; its ops are timed on the host.
 enum class ProfilerActivity : uint8_t { kCPU, kCUDA };
 
@@ -64,6 +69,9 @@ struct ProfilerOptions {
   std::optional<Schedule> schedule;
   /// Called with the profiler each time a trace is complete (end of an active cycle, or stop).
   std::function<void(profile&)> on_trace_ready;
+  /// Records only the threads bound to it (profile::bind_thread), not every thread. Such profiles may run
+  /// alongside each other and alongside one process-wide profile: a server runs one per session.
+  bool thread_bound = false;
 };
 
 /// The kinds of event.
@@ -183,16 +191,36 @@ class EventList {
 };
 
 /// torch.profiler.profile: records from construction (or start()) to stop() or destruction. One at a time in
-/// a process; ops on every thread are recorded while it records.
+/// a process; ops on every thread are recorded while it records (but threads bound to a thread_bound profile
+/// record into that one only).
 class profile {
  public:
+  /// While alive, the calling thread records into this thread_bound profile only, and carries the profile's
+  /// open ranges: a range (a step, a record_function) may open on one thread and close on another, as a
+  /// server session's commands run on whichever pool thread is free. The profile must outlive it.
+  class ThreadBinding {
+   public:
+    ThreadBinding(ThreadBinding&& other) noexcept;
+    ThreadBinding& operator=(ThreadBinding&&) = delete;
+    ~ThreadBinding();
+
+   private:
+    friend class profile;
+    explicit ThreadBinding(profile* p);  // no-op unless thread_bound and not bound to it already
+    profile* profile_ = nullptr;
+    std::unique_ptr<detail::ThreadStash> saved_;  // the thread's own state while bound
+  };
+
   explicit profile(ProfilerOptions options = {});
   ~profile();
   profile(const profile&) = delete;
   profile& operator=(const profile&) = delete;
 
-  /// Starts recording (the constructor calls it); throws FAILED_PRECONDITION if a profiler already runs.
+  /// Starts recording (the constructor calls it); throws FAILED_PRECONDITION if a process-wide profiler
+  /// already runs.
   void start();
+  /// Binds the calling thread to this profile (options().thread_bound) until the binding goes.
+  ThreadBinding bind_thread();
   /// Ends recording; the trace in progress becomes events() and goes to on_trace_ready.
   void stop();
   /// Marks the end of a training step: moves along the schedule (a ProfilerStep#N range covers each step).
@@ -216,8 +244,11 @@ class profile {
   void stop_trace();
   void open_step_range();
   void close_step_range();
+  detail::Trace& trace();
 
   ProfilerOptions options_;
+  std::unique_ptr<detail::Trace> bound_trace_;   // thread_bound: its own trace
+  std::unique_ptr<detail::ThreadStash> stash_;   // thread_bound: its open events while no thread is bound
   bool started_ = false;
   bool tracing_ = false;
   int64_t step_num_ = 0;

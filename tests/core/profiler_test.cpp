@@ -344,6 +344,81 @@ TEST(Profiler, OneProfilerAtATime) {
   profiler::profile third;  // fine once the first stopped
 }
 
+TEST(Profiler, ThreadBoundProfilesRecordOnlyTheirThreadsAlongsideAProcessWideOne) {
+  Tensor a = ones({4});
+  ProfilerOptions bound;
+  bound.thread_bound = true;
+  profiler::profile first(bound), second(bound);
+  profiler::profile process_wide;  // bound profiles do not count against the one process-wide profile
+  std::thread t1([&] {
+    auto binding = first.bind_thread();
+    (void)a.neg();
+  });
+  std::thread t2([&] {
+    auto binding = second.bind_thread();
+    (void)a.exp();
+    (void)a.exp();
+  });
+  t1.join();
+  t2.join();
+  (void)a.abs();  // this thread is bound to neither
+  {
+    auto binding = first.bind_thread();
+    auto nested = first.bind_thread();  // binding again is a no-op
+    (void)a.sin();
+  }
+  (void)a.cos();
+  first.stop();
+  second.stop();
+  process_wide.stop();
+  EXPECT_EQ(first.events().size(), 2u);
+  EXPECT_EQ(count_named(first.events(), "aten::neg"), 1);
+  EXPECT_EQ(count_named(first.events(), "aten::sin"), 1);
+  EXPECT_EQ(second.events().size(), 2u);
+  EXPECT_EQ(count_named(second.events(), "aten::exp"), 2);
+  EXPECT_EQ(process_wide.events().size(), 2u);
+  EXPECT_EQ(count_named(process_wide.events(), "aten::abs"), 1);
+  EXPECT_EQ(count_named(process_wide.events(), "aten::cos"), 1);
+  // A bound profile's events carry its own thread number, whichever OS thread ran them.
+  EXPECT_EQ(first_named(first.events(), "aten::neg").thread, first_named(first.events(), "aten::sin").thread);
+  EXPECT_FALSE(profiler::is_recording());
+}
+
+TEST(Profiler, ABoundProfilesRangesFollowItAcrossThreads) {
+  // A server session's steps and record_function ranges open in one command and close in a later one, which
+  // may run on another pool thread.
+  Tensor a = ones({2});
+  ProfilerOptions options;
+  options.thread_bound = true;
+  options.schedule = profiler::schedule(0, 0, 2, 1);
+  profiler::profile prof(options);
+  auto on_thread = [&](auto&& body) {
+    std::thread t([&] {
+      auto binding = prof.bind_thread();
+      body();
+    });
+    t.join();
+  };
+  std::unique_ptr<profiler::record_function> range;
+  on_thread([&] { range = std::make_unique<profiler::record_function>("forward"); });
+  on_thread([&] { (void)a.neg(); });
+  on_thread([&] { range.reset(); });
+  on_thread([&] { prof.step(); });
+  on_thread([&] { (void)a.exp(); });
+  prof.step();  // from an unbound thread: binds for the call
+  prof.stop();
+  const Event& step0 = first_named(prof.events(), "ProfilerStep#0");
+  const Event& forward = first_named(prof.events(), "forward");
+  EXPECT_EQ(forward.parent_id, step0.id);
+  EXPECT_EQ(first_named(prof.events(), "aten::neg").parent_id, forward.id);
+  EXPECT_EQ(first_named(prof.events(), "aten::exp").parent_id, first_named(prof.events(), "ProfilerStep#1").id);
+  EXPECT_EQ(testing::error_of([] {
+              profiler::profile process_wide;
+              (void)process_wide.bind_thread();
+            }).code(),
+            ErrorCode::kFailedPrecondition);
+}
+
 TEST(Profiler, ChromeTraceHasOneCompleteEventPerOp) {
   Tensor a = ones({2, 3}), b = ones({3, 4});
   ProfilerOptions options;
