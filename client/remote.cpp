@@ -140,6 +140,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     std::optional<Error> error;
     std::optional<codec::ChunkAssembler> value;
     std::optional<pb::ServerMessage> info;  // a ModuleInfo or OptimizerInfo reply
+    std::vector<pb::ProfilerTrace> traces;   // a profiler reply's traces, the last one open until `last`
+    bool trace_open = false;
   };
 
   /// Flushes and waits for a request, running hook callbacks that arrive meanwhile on this thread.
@@ -336,6 +338,17 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
           w.done = true;
           break;
         }
+        case pb::ServerMessage::kProfilerTrace: {
+          auto& trace = *msg.mutable_profiler_trace();
+          auto& w = waiters_[trace.request_id()];
+          if (trace.events_size() > 0 || trace.last()) {
+            if (!w.trace_open) w.traces.emplace_back();
+            w.traces.back().MergeFrom(trace);
+            w.trace_open = !trace.last();
+          }
+          if (trace.complete()) w.done = true;
+          break;
+        }
         case pb::ServerMessage::kHook:
         case pb::ServerMessage::kModuleHook:
         case pb::ServerMessage::kGradStats: hook_events_.push_back(msg); break;
@@ -389,6 +402,14 @@ pb::ServerMessage request(SessionState& s, const std::function<void(pb::Command&
   auto w = s.wait(id);
   TD_CHECK(w.info.has_value(), ErrorCode::kInternal, "[session] request ", id, " was answered without its info");
   return std::move(*w.info);
+}
+std::vector<pb::ProfilerTrace> request_traces(SessionState& s,
+                                              const std::function<void(pb::Command&, uint64_t request_id)>& fill) {
+  const uint64_t id = s.new_request();
+  pb::Command cmd;
+  fill(cmd, id);
+  s.push(std::move(cmd));
+  return std::move(s.wait(id).traces);
 }
 std::weak_ptr<SessionState> weak_of(SessionState& s) { return s.weak_from_this(); }
 uint64_t add_module_hook(SessionState& s, RemoteModuleHook fn) { return s.add_module_hook(std::move(fn)); }

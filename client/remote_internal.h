@@ -17,6 +17,9 @@ void push(SessionState& s, tensord::v1::Command cmd);
 /// OptimizerInfo); earlier errors surface here.
 tensord::v1::ServerMessage request(SessionState& s,
                                    const std::function<void(tensord::v1::Command&, uint64_t request_id)>& fill);
+/// Sends a profiler command that answers with traces (stop, traces) and waits for all of them.
+std::vector<tensord::v1::ProfilerTrace> request_traces(
+    SessionState& s, const std::function<void(tensord::v1::Command&, uint64_t request_id)>& fill);
 /// The session state as a weak pointer (for objects that release their server side when destroyed).
 std::weak_ptr<SessionState> weak_of(SessionState& s);
 /// Registers a module hook callback on the client; returns its hook id (for RegisterModuleHookCommand).

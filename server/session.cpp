@@ -8,6 +8,7 @@
 #include <unordered_set>
 
 #include "core/autograd/grad_mode.h"
+#include "core/profiler/profiler.h"
 #include "core/tensor_impl.h"
 
 namespace td::server {
@@ -46,6 +47,7 @@ std::string_view command_kind(const pb::Command& cmd) {
     case pb::Command::kDescribeOptimizer: return "describe_optimizer";
     case pb::Command::kReleaseOptimizer: return "release_optimizer";
     case pb::Command::kRegisterModuleHook: return "register_module_hook";
+    case pb::Command::kProfiler: return "profiler";
     default: return "unknown";
   }
 }
@@ -57,6 +59,7 @@ uint64_t request_id_of(const pb::Command& cmd) {
     case pb::Command::kSync: return cmd.sync().request_id();
     case pb::Command::kDescribeModule: return cmd.describe_module().request_id();
     case pb::Command::kDescribeOptimizer: return cmd.describe_optimizer().request_id();
+    case pb::Command::kProfiler: return cmd.profiler().request_id();
     default: return 0;
   }
 }
@@ -145,7 +148,19 @@ size_t Session::queued_commands() const {
 }
 
 void Session::drain() {
-  while (auto cmd = next_command(std::nullopt)) execute(*cmd);
+  // While the session profiles, this thread records into the session's profiler only (and carries its open
+  // ranges, which earlier drains on other threads may have opened).
+  std::shared_ptr<profiler::profile> bound;
+  std::optional<profiler::profile::ThreadBinding> binding;
+  while (auto cmd = next_command(std::nullopt)) {
+    if (profiler_ != bound) {
+      binding.reset();
+      bound = profiler_;
+      if (bound) binding.emplace(bound->bind_thread());
+    }
+    execute(*cmd);
+  }
+  binding.reset();
   update_counters();
 }
 
@@ -158,6 +173,12 @@ void Session::close() {
   inbox_cv_.notify_all();
   // Free state on the strand so no command is mid-flight while it goes.
   boost::asio::post(strand_, [self = shared_from_this()] {
+    if (self->profiler_) {
+      auto bound = self->profiler_->bind_thread();  // the ranges close on the profiler's own stack
+      self->ranges_.clear();
+    }
+    self->profiler_.reset();
+    self->ready_traces_.clear();
     for (auto& [id, hook] : self->hooks_) hook.handle.remove();
     self->hooks_.clear();
     self->schedulers_.clear();
@@ -235,6 +256,7 @@ void Session::execute(const pb::Command& cmd) {
       case pb::Command::kDescribeOptimizer:
       case pb::Command::kReleaseOptimizer: run_nn(cmd); break;
       case pb::Command::kRegisterModuleHook: register_module_hook(cmd.register_module_hook()); break;
+      case pb::Command::kProfiler: run_profiler(cmd.profiler()); break;
       default: throw Error(ErrorCode::kInvalidArgument, str("command ", cmd.seq(), " has no kind"));
     }
   } catch (const Error& e) {

@@ -23,6 +23,11 @@
 namespace td::nn {
 class Module;
 }
+namespace td::profiler {
+class profile;
+class record_function;
+class EventList;
+}
 namespace td::optim {
 class Optimizer;
 class LRScheduler;
@@ -144,6 +149,10 @@ class Session : public std::enable_shared_from_this<Session> {
   void create_optimizer(const pb::CreateOptimizerCommand& cmd);
   void create_scheduler(const pb::CreateSchedulerCommand& cmd);
   nn::Module& module_at(uint64_t id, std::string_view command);
+  // The session's profiler (session_profiler.cpp).
+  void run_profiler(const pb::ProfilerCommand& cmd);
+  /// Sends the traces completed and not yet sent as the reply to `request_id`.
+  void send_traces(uint64_t request_id);
   optim::Optimizer& optimizer_at(uint64_t id, std::string_view command);
 
   /// The tensor a handle names; fails with the original error for poisoned handles.
@@ -200,6 +209,10 @@ class Session : public std::enable_shared_from_this<Session> {
     std::shared_ptr<optim::LRScheduler> scheduler;
   };
   std::unordered_map<uint64_t, SchedulerSlot> schedulers_;
+  std::shared_ptr<profiler::profile> profiler_;                 // thread-bound: drain() binds its thread to it
+  uint64_t profiler_id_ = 0;                                     // the client's id for it
+  std::vector<std::unique_ptr<profiler::record_function>> ranges_;  // the client's open ranges, innermost last
+  std::vector<profiler::EventList> ready_traces_;                // completed, not yet sent
   uint64_t next_server_handle_ = kServerHandleBit;
   uint64_t next_event_ = 1;
 
