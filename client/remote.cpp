@@ -341,7 +341,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
         case pb::ServerMessage::kProfilerTrace: {
           auto& trace = *msg.mutable_profiler_trace();
           auto& w = waiters_[trace.request_id()];
-          if (trace.events_size() > 0 || trace.last()) {
+          if (trace.events_size() > 0 || trace.memory_size() > 0 || trace.last()) {
             if (!w.trace_open) w.traces.emplace_back();
             w.traces.back().MergeFrom(trace);
             w.trace_open = !trace.last();

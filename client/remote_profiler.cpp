@@ -28,7 +28,12 @@ td::profiler::EventList from_proto(const pb::ProfilerTrace& trace) {
     e.self_cuda_memory_usage = p.self_cuda_memory_usage();
     events.push_back(std::move(e));
   }
-  return td::profiler::EventList(std::move(events), trace.profile_memory(), trace.with_flops());
+  std::vector<td::profiler::MemoryRecord> memory;
+  memory.reserve(static_cast<size_t>(trace.memory_size()));
+  for (const auto& p : trace.memory()) {
+    memory.push_back(td::profiler::MemoryRecord{p.time_ns(), p.bytes(), p.total_allocated(), p.device(), p.thread()});
+  }
+  return td::profiler::EventList(std::move(events), trace.profile_memory(), trace.with_flops(), std::move(memory));
 }
 
 void push_action(SessionState& s, pb::ProfilerCommand::Action action, uint64_t id, const std::string& name = "") {

@@ -7,7 +7,7 @@ namespace td::server {
 
 namespace {
 
-constexpr int kEventsPerMessage = 2048;  // ~100 bytes each: well under the 1 MiB message budget
+constexpr size_t kPerMessage = 2048;  // events or memory records, ~100 bytes each: well under 1 MiB
 
 void to_proto(const profiler::Event& e, pb::ProfilerEvent* out) {
   out->set_id(e.id);
@@ -102,16 +102,27 @@ void Session::send_traces(uint64_t request_id) {
   };
   for (size_t i = 0; i < traces.size(); ++i) {
     const auto& events = traces[i].events();
-    size_t sent = 0;
+    const auto& memory = traces[i].memory_records();
+    size_t sent = 0, sent_memory = 0;
     do {
       pb::ServerMessage m = reply();
       auto* t = m.mutable_profiler_trace();
-      const size_t end = std::min(events.size(), sent + kEventsPerMessage);
-      for (; sent < end; ++sent) to_proto(events[sent], t->add_events());
-      t->set_last(sent == events.size());
+      for (const size_t end = std::min(events.size(), sent + kPerMessage); sent < end; ++sent) {
+        to_proto(events[sent], t->add_events());
+      }
+      for (const size_t end = std::min(memory.size(), sent_memory + kPerMessage); sent_memory < end; ++sent_memory) {
+        const profiler::MemoryRecord& r = memory[sent_memory];
+        auto* p = t->add_memory();
+        p->set_time_ns(r.time_ns);
+        p->set_bytes(r.bytes);
+        p->set_total_allocated(r.total_allocated);
+        p->set_device(r.device);
+        p->set_thread(r.thread);
+      }
+      t->set_last(sent == events.size() && sent_memory == memory.size());
       t->set_complete(t->last() && i + 1 == traces.size());
       send(m);
-    } while (sent < events.size());
+    } while (sent < events.size() || sent_memory < memory.size());
   }
   if (traces.empty()) {
     pb::ServerMessage m = reply();

@@ -18,6 +18,7 @@
 #include "core/nn/module.h"
 #include "core/ops/registry.h"
 #include "core/profiler/hooks.h"
+#include "core/tensor_impl.h"
 
 namespace td::profiler {
 
@@ -37,7 +38,9 @@ int64_t now_ns() {
 // of them. `generation` changes at every start and stop: an event left open across them is dropped.
 struct Trace {
   std::mutex mu;
-  std::vector<Event> finished;  // guarded by mu
+  std::vector<Event> finished;         // guarded by mu
+  std::vector<MemoryRecord> timeline;  // guarded by mu
+  int64_t memory_sum = 0;              // guarded by mu: the records' running sum
   std::atomic<int64_t> next_id{1};
   std::atomic<uint64_t> generation{0};
   std::atomic<bool> active{false};
@@ -46,6 +49,7 @@ struct Trace {
   bool with_flops = false;
   bool memory = false;
   bool modules = false;
+  bool thread_bound = false;
 };
 
 namespace {
@@ -182,6 +186,19 @@ void count_flops(std::string_view op, const Args& args, Open& open) {
 }  // namespace
 
 void record_memory(int64_t bytes, const Device& device) {
+  Trace* trace = current_trace();
+  if (!trace || !trace->memory) return;
+  {
+    MemoryRecord r;
+    r.time_ns = now_ns() - trace->origin_ns;
+    r.bytes = bytes;
+    r.device = device.str();
+    r.thread = thread_number();
+    std::lock_guard<std::mutex> lock(trace->mu);
+    trace->memory_sum += bytes;
+    r.total_allocated = trace->thread_bound ? trace->memory_sum : memory_allocated(device.type);
+    trace->timeline.push_back(std::move(r));
+  }
   if (t_state.stack.empty()) return;
   Open& top = t_state.stack.back();
   if (!top.trace->memory || !live(top.trace, top.generation)) return;
@@ -288,6 +305,8 @@ void begin_trace(Trace& trace, const ProfilerOptions& options) {
   {
     std::lock_guard<std::mutex> lock(trace.mu);
     trace.finished.clear();
+    trace.timeline.clear();
+    trace.memory_sum = 0;
   }
   trace.record_shapes = options.record_shapes;
   trace.with_flops = options.with_flops;
@@ -300,14 +319,19 @@ void begin_trace(Trace& trace, const ProfilerOptions& options) {
   g_recording.fetch_add(1, std::memory_order_acq_rel);
 }
 
-std::vector<Event> end_trace(Trace& trace) {
+struct TraceResult {
+  std::vector<Event> events;
+  std::vector<MemoryRecord> memory;
+};
+
+TraceResult end_trace(Trace& trace) {
   if (!trace.active.load(std::memory_order_acquire)) return {};
   trace.active.store(false, std::memory_order_release);
   g_recording.fetch_sub(1, std::memory_order_acq_rel);
   if (trace.memory) g_memory.fetch_sub(1, std::memory_order_acq_rel);
   trace.generation.fetch_add(1, std::memory_order_acq_rel);
   std::lock_guard<std::mutex> lock(trace.mu);
-  return std::move(trace.finished);
+  return {std::move(trace.finished), std::move(trace.timeline)};
 }
 
 }  // namespace
@@ -354,6 +378,7 @@ profile::profile(ProfilerOptions options) : options_(std::move(options)) {
   action_ = options_.schedule ? (*options_.schedule)(0) : ProfilerAction::kRecord;
   if (options_.thread_bound) {
     bound_trace_ = std::make_unique<detail::Trace>();
+    bound_trace_->thread_bound = true;
     stash_ = std::make_unique<detail::ThreadStash>();
     stash_->state.thread = detail::g_next_thread.fetch_add(1);
     stash_->state.bound = bound_trace_.get();
@@ -448,7 +473,8 @@ void profile::start_trace() {
 void profile::stop_trace() {
   if (!tracing_) return;
   tracing_ = false;
-  events_ = EventList(detail::end_trace(trace()), options_.profile_memory, options_.with_flops);
+  detail::TraceResult result = detail::end_trace(trace());
+  events_ = EventList(std::move(result.events), options_.profile_memory, options_.with_flops, std::move(result.memory));
 }
 
 // PyTorch's action_map: warmup records nothing here (it exists to warm up CUPTI), so WARMUP -> RECORD starts
@@ -476,8 +502,10 @@ void profile::transit(ProfilerAction from, std::optional<ProfilerAction> to) {
 
 // ---- EventList ----
 
-EventList::EventList(std::vector<Event> events, bool profile_memory, bool with_flops)
-    : events_(std::move(events)), profile_memory_(profile_memory), with_flops_(with_flops) {
+EventList::EventList(std::vector<Event> events, bool profile_memory, bool with_flops, std::vector<MemoryRecord> memory)
+    : events_(std::move(events)), profile_memory_(profile_memory), with_flops_(with_flops), memory_(std::move(memory)) {
+  std::stable_sort(memory_.begin(), memory_.end(),
+                   [](const MemoryRecord& a, const MemoryRecord& b) { return a.time_ns < b.time_ns; });
   // PyTorch sorts by start, the longer (outer) event first on ties.
   std::stable_sort(events_.begin(), events_.end(), [](const Event& a, const Event& b) {
     return a.start_ns != b.start_ns ? a.start_ns < b.start_ns : a.end_ns > b.end_ns;
@@ -816,6 +844,28 @@ std::string EventList::chrome_trace() const {
                                 {"dur", static_cast<double>(e.cpu_time_total_ns()) / 1000.0},
                                 {"args", std::move(args)}});
     if (std::find(threads.begin(), threads.end(), e.thread) == threads.end()) threads.push_back(e.thread);
+  }
+  for (const MemoryRecord& r : memory_) {
+    const Device device = Device::parse(r.device);
+    const double ts = static_cast<double>(r.time_ns) / 1000.0;
+    trace_events.push_back(json{{"ph", "i"},
+                                {"cat", "cpu_instant_event"},
+                                {"s", "t"},
+                                {"name", "[memory]"},
+                                {"pid", pid},
+                                {"tid", r.thread},
+                                {"ts", ts},
+                                {"args",
+                                 {{"Device Type", device.is_cuda() ? 1 : 0},
+                                  {"Device Id", device.is_cuda() ? device.index : -1},
+                                  {"Bytes", r.bytes},
+                                  {"Total Allocated", r.total_allocated}}}});
+    trace_events.push_back(json{{"ph", "C"},
+                                {"name", "Memory Allocated (" + r.device + ")"},
+                                {"pid", pid},
+                                {"ts", ts},
+                                {"args", {{"bytes", r.total_allocated}}}});
+    if (std::find(threads.begin(), threads.end(), r.thread) == threads.end()) threads.push_back(r.thread);
   }
   trace_events.push_back(
       json{{"ph", "M"}, {"name", "process_name"}, {"pid", pid}, {"tid", 0}, {"args", {{"name", "tensord"}}}});

@@ -115,6 +115,20 @@ struct Event {
   int64_t cpu_time_total_ns() const { return end_ns - start_ns; }
 };
 
+/// One allocation or free seen while a profile_memory trace recorded: the memory timeline. Times are
+/// nanoseconds from the profile's start.
+struct MemoryRecord {
+  int64_t time_ns = 0;
+  /// Bytes allocated (> 0) or freed (< 0).
+  int64_t bytes = 0;
+  /// Bytes allocated on the device type after this record: the process's total for a process-wide profile;
+  /// for a thread-bound one, the running sum of its own records (it sees no other thread's memory).
+  int64_t total_allocated = 0;
+  /// "cpu", "cuda:0".
+  std::string device = "cpu";
+  uint32_t thread = 0;
+};
+
 /// One row of key_averages (PyTorch's FunctionEventAvg). Times in microseconds, as PyTorch's.
 struct FunctionEventAvg {
   std::string key;
@@ -169,8 +183,11 @@ class KeyAverages {
 class EventList {
  public:
   EventList() = default;
-  EventList(std::vector<Event> events, bool profile_memory = false, bool with_flops = false);
+  EventList(std::vector<Event> events, bool profile_memory = false, bool with_flops = false,
+            std::vector<MemoryRecord> memory = {});
   const std::vector<Event>& events() const { return events_; }
+  /// The memory timeline (profile_memory), in time order.
+  const std::vector<MemoryRecord>& memory_records() const { return memory_; }
   size_t size() const { return events_.size(); }
   const Event& operator[](size_t i) const { return events_[i]; }
   std::vector<Event>::const_iterator begin() const { return events_.begin(); }
@@ -180,7 +197,9 @@ class EventList {
   /// Averages over events of the same name (and input shapes); module events are left out, as PyTorch
   /// leaves out Python function events.
   KeyAverages key_averages(bool group_by_input_shape = false) const;
-  /// Chrome trace JSON (the Trace Event Format's "X" events; Perfetto and chrome://tracing open it).
+  /// Chrome trace JSON (the Trace Event Format's "X" events; Perfetto and chrome://tracing open it). With
+  /// profile_memory, each memory record is also a "[memory]" instant event with Kineto's args and a point of
+  /// a "Memory Allocated (<device>)" counter track, which the viewers plot as the memory timeline.
   std::string chrome_trace() const;
   void export_chrome_trace(const std::string& path) const;
 
@@ -188,6 +207,7 @@ class EventList {
   std::vector<Event> events_;
   bool profile_memory_ = false;
   bool with_flops_ = false;
+  std::vector<MemoryRecord> memory_;
 };
 
 /// torch.profiler.profile: records from construction (or start()) to stop() or destruction. One at a time in

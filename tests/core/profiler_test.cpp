@@ -18,6 +18,7 @@
 
 #include "core/nn/functional.h"
 #include "core/nn/modules.h"
+#include "core/tensor_impl.h"
 #include "tests/core/golden_json.h"
 #include "tests/core/test_util.h"
 
@@ -209,6 +210,53 @@ TEST(Profiler, CountsMemoryAllocatedAndFreedInsideEvents) {
   std::string table = prof.key_averages().table();
   EXPECT_THAT(table, HasSubstr("Self CPU Mem"));
   EXPECT_THAT(table, HasSubstr("3.91 Kb"));
+}
+
+TEST(Profiler, MemoryTimelineHasEveryAllocationAndFreeInOrder) {
+  Tensor a = ones({1000}), b = ones({1000});
+  const int64_t before = memory_allocated(DeviceType::kCPU);
+  ProfilerOptions options;
+  options.profile_memory = true;
+  profiler::profile prof(options);
+  Tensor kept = a.add(b);     // +4000
+  { Tensor tmp = a.mul(b); }  // +4000, then -4000 outside any op
+  kept = Tensor();            // -4000
+  prof.stop();
+  const auto& records = prof.events().memory_records();
+  ASSERT_EQ(records.size(), 4u);
+  std::vector<int64_t> bytes;
+  for (const auto& r : records) bytes.push_back(r.bytes);
+  EXPECT_THAT(bytes, ElementsAre(4000, 4000, -4000, -4000));
+  EXPECT_EQ(records[1].total_allocated, before + 8000);  // a process-wide profile reports the process's total
+  EXPECT_EQ(records[3].total_allocated, before);
+  EXPECT_EQ(records[0].device, "cpu");
+  EXPECT_LE(records[0].time_ns, records[3].time_ns);
+  // The Chrome trace carries them as Kineto's "[memory]" instants and as a counter track.
+  const auto trace = nlohmann::json::parse(prof.events().chrome_trace());
+  std::vector<int64_t> instant_bytes, counter;
+  for (const auto& e : trace["traceEvents"]) {
+    if (e["name"] == "[memory]") instant_bytes.push_back(e["args"]["Bytes"].get<int64_t>());
+    if (e["ph"] == "C") counter.push_back(e["args"]["bytes"].get<int64_t>() - before);
+  }
+  EXPECT_THAT(instant_bytes, ElementsAre(4000, 4000, -4000, -4000));
+  EXPECT_THAT(counter, ElementsAre(4000, 8000, 4000, 0));
+}
+
+TEST(Profiler, ABoundProfilesMemoryTimelineCountsItsOwnThreadsOnly) {
+  Tensor a = ones({250});
+  ProfilerOptions options;
+  options.profile_memory = options.thread_bound = true;
+  profiler::profile prof(options);
+  Tensor unbound = a.neg();  // this thread is not bound: not in the timeline
+  {
+    auto binding = prof.bind_thread();
+    Tensor t = a.exp();
+  }
+  prof.stop();
+  const auto& records = prof.events().memory_records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].total_allocated, 1000);  // its own running sum: no other thread's memory shows
+  EXPECT_EQ(records[1].total_allocated, 0);
 }
 
 // A model like PyTorch's examples: features (Sequential) then a classifier.

@@ -92,6 +92,15 @@ TEST_F(RemoteProfilerTest, RecordsItsOwnSessionOnlyWithRangesShapesAndMemory) {
   EXPECT_EQ(mm.parent_id, forward.id);
   EXPECT_EQ(mm.input_shapes, (std::vector<std::vector<int64_t>>{{2, 3}, {3, 4}}));
   EXPECT_EQ(mm.self_cpu_memory_usage, 2 * 4 * 4);  // its float32 [2, 4] output
+  // The memory timeline: this session's allocations and frees only, summed from zero.
+  ASSERT_FALSE(trace.memory_records().empty());
+  int64_t sum = 0;
+  for (const auto& r : trace.memory_records()) {
+    sum += r.bytes;
+    EXPECT_EQ(r.total_allocated, sum);
+    EXPECT_EQ(r.device, "cpu");
+  }
+  EXPECT_EQ(trace.memory_records().front().bytes, 2 * 4 * 4);  // the first mm's output comes first
   // The outputs local profiling has: the key_averages table and a Chrome trace.
   const std::string table = trace.key_averages().table("self_cpu_time_total", 10);
   EXPECT_THAT(table, HasSubstr("aten::mm"));
