@@ -19,8 +19,9 @@ PACKAGES=(
   libpng-dev libjpeg-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev googletest libbenchmark-dev
-  # real Prometheus / promtool for the metrics integration test
-  prometheus
+  # real Prometheus / promtool for the metrics integration test; Python (and YAML) to check deploy/'s rules
+  # and dashboard and read Prometheus' API answers
+  prometheus python3 python3-yaml
 )
 
 missing=()
