@@ -10,6 +10,7 @@
 #include "core/autograd/node.h"
 #include "core/backend.h"
 #include "core/error.h"
+#include "core/memory_account.h"
 #include "core/profiler/hooks.h"
 #include "core/tensor_impl.h"
 
@@ -21,11 +22,21 @@ std::array<std::atomic<int64_t>, kNumDeviceTypes> g_allocated{};
 
 std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   std::shared_ptr<Storage> s(new Storage());
-  s->nbytes = nbytes;
   s->device = device;
   s->inference = autograd::InferenceMode::is_enabled();
-  // Zero-byte storage still gets a distinct non-null pointer from the backend only when asked for bytes.
-  s->data = nbytes ? backend(device.type).allocate(nbytes, device.index) : nullptr;
+  // Charged before the device memory is taken: over the limit, none is. nbytes and the account are set only
+  // once the allocation stands, so the destructor of a failed one gives back nothing it did not take.
+  const std::shared_ptr<MemoryAccount>& account = nbytes ? MemoryAccount::current() : nullptr;
+  if (account) [[unlikely]] account->charge(static_cast<int64_t>(nbytes), device);
+  try {
+    // Zero-byte storage still gets a distinct non-null pointer from the backend only when asked for bytes.
+    s->data = nbytes ? backend(device.type).allocate(nbytes, device.index) : nullptr;
+  } catch (...) {
+    if (account) account->release(static_cast<int64_t>(nbytes), device.type);
+    throw;
+  }
+  s->nbytes = nbytes;
+  s->account = account;
   g_allocated[static_cast<size_t>(device.type)] += static_cast<int64_t>(nbytes);
   if (profiler::detail::g_memory.load(std::memory_order_relaxed)) [[unlikely]] {
     profiler::detail::record_memory(static_cast<int64_t>(nbytes), device);
@@ -36,7 +47,14 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
 void Storage::grow(size_t n) {
   if (n <= nbytes) return;
   Backend& b = backend(device.type);
-  void* fresh = b.allocate(n, device.index);
+  if (account) account->charge(static_cast<int64_t>(n - nbytes), device);
+  void* fresh;
+  try {
+    fresh = b.allocate(n, device.index);
+  } catch (...) {
+    if (account) account->release(static_cast<int64_t>(n - nbytes), device.type);
+    throw;
+  }
   if (data) {
     // Through the host for simplicity: growing is rare (an `out=` tensor of the wrong size).
     std::vector<char> host(nbytes);
@@ -54,6 +72,7 @@ void Storage::grow(size_t n) {
 
 Storage::~Storage() {
   if (data) backend(device.type).deallocate(data, nbytes, device.index);
+  if (account) account->release(static_cast<int64_t>(nbytes), device.type);
   g_allocated[static_cast<size_t>(device.type)] -= static_cast<int64_t>(nbytes);
   if (profiler::detail::g_memory.load(std::memory_order_relaxed)) [[unlikely]] {
     profiler::detail::record_memory(-static_cast<int64_t>(nbytes), device);

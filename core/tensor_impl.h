@@ -17,10 +17,12 @@ namespace td {
 namespace autograd {
 struct AutogradMeta;
 }
+class MemoryAccount;
 
 /// A block of device memory shared by a tensor and its views; carries the version counter views share.
 struct Storage {
-  /// Allocates nbytes on device through its backend and counts them in memory_allocated().
+  /// Allocates nbytes on device through its backend, counts them in memory_allocated() and charges them to
+  /// the thread's MemoryAccount, if any (RESOURCE_EXHAUSTED past its limit).
   static std::shared_ptr<Storage> allocate(size_t nbytes, Device device);
   ~Storage();
   /// Grows the block to nbytes, keeping its contents (Tensor.resize_ and `out=` results): every tensor on
@@ -36,6 +38,8 @@ struct Storage {
   /// Allocated inside autograd::InferenceMode: the tensors on it are inference tensors (PyTorch's rule that
   /// an inference tensor's views are inference tensors and a normal tensor's views are normal).
   bool inference = false;
+  /// The account the bytes are charged to (the allocating thread's), or null.
+  std::shared_ptr<MemoryAccount> account;
 
  private:
   Storage() = default;

@@ -1,4 +1,6 @@
 // tensord: parses flags into Options and runs the server until SIGINT/SIGTERM.
+#include <cctype>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -15,13 +17,32 @@ void usage() {
       << "usage: tensord [--listen ADDR] [--metrics-port PORT | --metrics-listen ADDR] [--device DEV]\n"
          "               [--threads N] [--session-grace SECONDS] [--hook-timeout SECONDS] [--port-file "
          "PATH]\n"
-         "               [--metrics-session-labels]\n"
+         "               [--metrics-session-labels] [--session-memory-limit BYTES]\n"
          "  --listen          gRPC address (default 127.0.0.1:7447; port 0 picks a free one)\n"
          "  --metrics-port    Prometheus /metrics port on 127.0.0.1 (default 9464; 0 picks; -1 disables)\n"
          "  --device          default device of new sessions (default: cuda:0 if present, else cpu)\n"
          "  --hook-timeout    seconds a blocking hook may wait for the client (default 60)\n"
          "  --port-file       write \"<grpc port> <metrics port>\" here once listening\n"
-         "  --metrics-session-labels  also export per-session series (label session=ID; unbounded)\n";
+         "  --metrics-session-labels  also export per-session series (label session=ID; unbounded)\n"
+         "  --session-memory-limit    most tensor bytes one session may hold per device type, e.g. 8G, 512M\n"
+         "                            (suffixes K, M, G, T are powers of 1024; default 0: no limit)\n";
+}
+/// "512M" -> 536870912; std::invalid_argument on anything else.
+int64_t parse_bytes(const std::string& text) {
+  size_t used = 0;
+  const double value = std::stod(text, &used);
+  std::string suffix = text.substr(used);
+  if (!suffix.empty() && (suffix.back() == 'B' || suffix.back() == 'b')) suffix.pop_back();
+  if (!suffix.empty() && (suffix.back() == 'i')) suffix.pop_back();
+  static const std::string kUnits = "KMGT";
+  double scale = 1;
+  if (suffix.size() == 1 && kUnits.find(static_cast<char>(std::toupper(suffix[0]))) != std::string::npos) {
+    scale = std::pow(1024.0, 1 + static_cast<double>(kUnits.find(static_cast<char>(std::toupper(suffix[0])))));
+  } else if (!suffix.empty()) {
+    throw std::invalid_argument(text);
+  }
+  if (value < 0) throw std::invalid_argument(text);
+  return static_cast<int64_t>(value * scale);
 }
 }  // namespace
 
@@ -53,6 +74,8 @@ int main(int argc, char** argv) {
         options.session_grace = std::chrono::seconds(std::stol(value()));
       } else if (a == "--hook-timeout") {
         options.hook_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(value()) * 1000));
+      } else if (a == "--session-memory-limit") {
+        options.session_memory_limit = parse_bytes(value());
       } else if (a == "--metrics-session-labels") {
         options.metrics_session_labels = true;
       } else if (a == "--port-file") {

@@ -74,23 +74,30 @@ class StateCollector final : public prometheus::Collectable {
     auto sessions = metric_family("tensord_sessions", "Sessions open on the server, by state and user.");
     auto handles = metric_family("tensord_session_handles", "Tensor handles held by sessions, by user.");
     auto bytes = metric_family("tensord_session_bytes",
-                               "Bytes of tensor storage that sessions' handles hold, by user and device type.");
+                               "Bytes of tensor storage that sessions hold (tensors, modules, optimizer state, "
+                               "graphs), by user and device type.");
     auto queued = metric_family("tensord_session_queued_commands",
                                 "Commands received and not yet started, by user.");
     for (const auto& s : sessions_->list()) {
-      const std::string device = device_label(s->options().device.type);
-      PerUser& u = users[s->options().user];
+        PerUser& u = users[s->options().user];
       (s->attached() ? u.attached : u.detached) += 1;
       u.handles += static_cast<double>(s->handle_count());
       u.queued += static_cast<double>(s->queued_commands());
-      u.bytes[device] += static_cast<double>(s->bytes_held());
+      for (DeviceType type : {DeviceType::kCPU, DeviceType::kCUDA}) {
+        const int64_t b = s->bytes_held(type);
+        if (b != 0 || type == s->options().device.type) u.bytes[device_label(type)] += static_cast<double>(b);
+      }
       if (options_.per_session_labels) {
         const Labels labels = {{"user", s->options().user}, {"session", s->id()}};
         add_sample(handles, static_cast<double>(s->handle_count()), labels);
         add_sample(queued, static_cast<double>(s->queued_commands()), labels);
-        Labels with_device = labels;
-        with_device.push_back({"device", device});
-        add_sample(bytes, static_cast<double>(s->bytes_held()), with_device);
+        for (DeviceType type : {DeviceType::kCPU, DeviceType::kCUDA}) {
+          const int64_t b = s->bytes_held(type);
+          if (b == 0 && type != s->options().device.type) continue;
+          Labels with_device = labels;
+          with_device.push_back({"device", device_label(type)});
+          add_sample(bytes, static_cast<double>(b), with_device);
+        }
       }
     }
     // With no session open the series still exist (at zero), so alerts and dashboards see 0, not nothing.
@@ -104,7 +111,10 @@ class StateCollector final : public prometheus::Collectable {
       if (u.bytes.empty()) add_sample(bytes, 0, {{"user", user}, {"device", "cpu"}});
       for (const auto& [device, b] : u.bytes) add_sample(bytes, b, {{"user", user}, {"device", device}});
     }
-    for (auto* f : {&sessions, &handles, &bytes, &queued}) out.push_back(std::move(*f));
+    auto limit = metric_family("tensord_session_memory_limit_bytes",
+                               "The most bytes one session may hold on a device type (0: no limit).");
+    add_sample(limit, static_cast<double>(options_.session_memory_limit));
+    for (auto* f : {&sessions, &handles, &bytes, &queued, &limit}) out.push_back(std::move(*f));
   }
 
   static void collect_cuda(std::vector<prometheus::MetricFamily>& out) {

@@ -50,6 +50,8 @@ struct MetricsOptions {
   std::string version;
   /// Adds per-session series (queued commands, bytes, handles by session id): unbounded, off by default.
   bool per_session_labels = false;
+  /// The per-session memory limit, exported as tensord_session_memory_limit_bytes.
+  int64_t session_memory_limit = 0;
 };
 
 class Metrics final : public SessionObserver {

@@ -31,14 +31,21 @@ Server::Server(const Options& options) {
   Backend& cuda = backend(DeviceType::kCUDA);
   default_device_ = options.device.empty() ? (cuda.device_count() > 0 ? "cuda:0" : "cpu") : options.device;
   Device device = Device::parse(default_device_);
+  TD_CHECK_ARG(options.session_memory_limit >= 0, "[tensord] --session-memory-limit must be >= 0, got ",
+               options.session_memory_limit);
   TD_CHECK_ARG(device.is_cpu() || device.index < cuda.device_count(), "[tensord] default device ", default_device_,
                " is not available (", cuda.device_count(), " CUDA devices)");
 
   // Clients create torchvision's models by name (create_module("resnet18", ...)) like any layer.
   vision::models::register_models();
-  metrics_ = std::make_unique<Metrics>(MetricsOptions{version(), options.metrics_session_labels});
+  metrics_ = std::make_unique<Metrics>(
+      MetricsOptions{version(), options.metrics_session_labels, options.session_memory_limit});
   sessions_ = std::make_unique<SessionManager>(metrics_.get(), options.threads, options.session_grace);
-  service_ = std::make_unique<TensordService>(sessions_.get(), metrics_.get(), device, version(), options.hook_timeout);
+  SessionOptions session_defaults;
+  session_defaults.device = device;
+  session_defaults.hook_timeout = options.hook_timeout;
+  session_defaults.memory_limit = options.session_memory_limit;
+  service_ = std::make_unique<TensordService>(sessions_.get(), metrics_.get(), session_defaults, version());
   if (!options.metrics_listen.empty()) metrics_port_ = metrics_->serve(options.metrics_listen, sessions_.get());
 
   grpc::EnableDefaultHealthCheckService(true);

@@ -29,6 +29,8 @@ struct Options {
   size_t threads = 0;
   /// How long a detached session is kept for a re-attach.
   std::chrono::seconds session_grace{600};
+  /// The most bytes of tensor storage one session may hold on each device type (0: no limit).
+  int64_t session_memory_limit = 0;
   /// How long a blocking hook may wait for the client's reply.
   std::chrono::milliseconds hook_timeout{std::chrono::seconds(60)};
 };

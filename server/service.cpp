@@ -34,13 +34,12 @@ class StreamSink final : public EventSink {
 };
 }  // namespace
 
-TensordService::TensordService(SessionManager* sessions, Metrics* metrics, Device default_device, std::string version,
-                               std::chrono::milliseconds hook_timeout)
+TensordService::TensordService(SessionManager* sessions, Metrics* metrics, SessionOptions session_defaults,
+                               std::string version)
     : sessions_(sessions),
       metrics_(metrics),
-      default_device_(default_device),
-      version_(std::move(version)),
-      hook_timeout_(hook_timeout) {}
+      session_defaults_(std::move(session_defaults)),
+      version_(std::move(version)) {}
 
 template <class F>
 grpc::Status TensordService::guarded(std::string_view method, F&& body) {
@@ -61,7 +60,7 @@ grpc::Status TensordService::guarded(std::string_view method, F&& body) {
 grpc::Status TensordService::GetInfo(grpc::ServerContext*, const pb::GetInfoRequest*, pb::ServerInfo* info) {
   return guarded("GetInfo", [&] {
     info->set_version(version_);
-    info->set_default_device(default_device_.str());
+    info->set_default_device(session_defaults_.device.str());
     info->add_devices("cpu");
     Backend& cuda = backend(DeviceType::kCUDA);
     for (int i = 0; i < cuda.device_count(); ++i) info->add_devices(str("cuda:", i, " (", cuda.device_name(i), ")"));
@@ -94,10 +93,9 @@ grpc::Status TensordService::ListModules(grpc::ServerContext*, const pb::ListMod
 grpc::Status TensordService::CreateSession(grpc::ServerContext*, const pb::CreateSessionRequest* req,
                                            pb::SessionInfo* info) {
   return guarded("CreateSession", [&] {
-    SessionOptions options;
+    SessionOptions options = session_defaults_;
     options.name = req->name();
-    options.hook_timeout = hook_timeout_;
-    options.device = req->device().empty() ? default_device_ : Device::parse(req->device());
+    if (!req->device().empty()) options.device = Device::parse(req->device());
     if (options.device.is_cuda()) {
       Backend& cuda = backend(DeviceType::kCUDA);
       TD_CHECK(options.device.index < cuda.device_count(), ErrorCode::kInvalidArgument, "[CreateSession] device ",

@@ -18,8 +18,9 @@ grpc::Status to_grpc_status(const Error& e);
 
 class TensordService final : public pb::Tensord::Service {
  public:
-  TensordService(SessionManager* sessions, Metrics* metrics, Device default_device, std::string version,
-                 std::chrono::milliseconds hook_timeout);
+  /// `session_defaults` holds what every new session starts with: the default device, the hook timeout, the
+  /// memory limit.
+  TensordService(SessionManager* sessions, Metrics* metrics, SessionOptions session_defaults, std::string version);
 
   grpc::Status GetInfo(grpc::ServerContext*, const pb::GetInfoRequest*, pb::ServerInfo*) override;
   grpc::Status ListOps(grpc::ServerContext*, const pb::ListOpsRequest*, pb::ListOpsResponse*) override;
@@ -36,9 +37,8 @@ class TensordService final : public pb::Tensord::Service {
 
   SessionManager* sessions_;
   Metrics* metrics_;
-  Device default_device_;
+  SessionOptions session_defaults_;
   std::string version_;
-  std::chrono::milliseconds hook_timeout_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
 };
 

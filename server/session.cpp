@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <limits>
 
-#include <unordered_set>
 
 #include "core/autograd/grad_mode.h"
 #include "core/profiler/profiler.h"
@@ -66,7 +65,11 @@ uint64_t request_id_of(const pb::Command& cmd) {
 }  // namespace
 
 Session::Session(std::string id, SessionOptions options, boost::asio::thread_pool& pool, SessionObserver* observer)
-    : id_(std::move(id)), options_(std::move(options)), observer_(observer), strand_(pool.get_executor()) {}
+    : id_(std::move(id)),
+      options_(std::move(options)),
+      observer_(observer),
+      strand_(pool.get_executor()),
+      account_(std::make_shared<MemoryAccount>(options_.memory_limit)) {}
 
 Session::~Session() = default;
 
@@ -148,6 +151,7 @@ size_t Session::queued_commands() const {
 }
 
 void Session::drain() {
+  MemoryAccount::Scope charged(account_);  // what the commands allocate is the session's
   // While the session profiles, this thread records into the session's profiler only (and carries its open
   // ranges, which earlier drains on other threads may have opened).
   std::shared_ptr<profiler::profile> bound;
@@ -196,14 +200,6 @@ void Session::send(const pb::ServerMessage& message) {
 }
 
 void Session::update_counters() {
-  std::unordered_set<const Storage*> seen;
-  int64_t bytes = 0;
-  for (const auto& [id, slot] : handles_) {
-    if (const auto* t = std::get_if<Tensor>(&slot); t && t->defined() && seen.insert(t->impl().storage.get()).second) {
-      bytes += static_cast<int64_t>(t->impl().storage->nbytes);
-    }
-  }
-  bytes_held_ = bytes;
   handle_count_ = handles_.size();
 }
 
@@ -261,7 +257,12 @@ void Session::execute(const pb::Command& cmd) {
     }
   } catch (const Error& e) {
     ok = false;
-    fail(cmd, e);
+    // Errors raised below the ops (a memory limit, an allocator) name no op: they get the command's.
+    if (std::string_view(e.what()).starts_with("[")) {
+      fail(cmd, e);
+    } else {
+      fail(cmd, Error(e.code(), str("[", command_kind(cmd), "] ", e.what())));
+    }
   } catch (const std::exception& e) {
     ok = false;
     fail(cmd, Error(ErrorCode::kInternal, str("[", command_kind(cmd), "] internal error: ", e.what())));

@@ -17,6 +17,7 @@
 #include <variant>
 
 #include "core/error.h"
+#include "core/memory_account.h"
 #include "core/tensor.h"
 #include "proto/codec.h"
 
@@ -68,6 +69,9 @@ struct SessionOptions {
   /// Who owns it: the metrics' `user` label. Sessions are unauthenticated today, so every one is "anonymous".
   std::string user = "anonymous";
   Device device = kCPU;
+  /// The most bytes of tensor storage the session may hold on each device type (0: no limit); an allocation
+  /// past it fails its command with RESOURCE_EXHAUSTED.
+  int64_t memory_limit = 0;
   /// How long a blocking hook may wait for its reply before the backward fails with DEADLINE_EXCEEDED.
   std::chrono::milliseconds hook_timeout{std::chrono::seconds(60)};
 };
@@ -104,7 +108,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   /// Counters for ListSessions; safe from any thread.
   uint64_t handle_count() const { return handle_count_.load(); }
-  int64_t bytes_held() const { return bytes_held_.load(); }
+  /// Bytes of tensor storage the session holds on all devices: everything its commands allocated that is
+  /// still alive (tensors behind handles, modules' parameters and buffers, optimizer state, autograd graphs).
+  int64_t bytes_held() const { return account_->total(); }
+  /// The same on one device type.
+  int64_t bytes_held(DeviceType type) const { return account_->bytes(type); }
   uint64_t ops_executed() const { return ops_executed_.load(); }
   /// Commands received and not yet started.
   size_t queued_commands() const;
@@ -217,7 +225,8 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t next_event_ = 1;
 
   std::atomic<uint64_t> handle_count_{0};
-  std::atomic<int64_t> bytes_held_{0};
+  /// What the session's commands allocate is charged here (drain() makes it the thread's account).
+  const std::shared_ptr<MemoryAccount> account_;
   std::atomic<uint64_t> ops_executed_{0};
 };
 

@@ -7,7 +7,8 @@ work=$(mktemp -d)
 cleanup() { [[ -n ${pid:-} ]] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-"$TENSORD" --listen 127.0.0.1:0 --metrics-port 0 --port-file "$work/ports" >"$work/log" 2>&1 &
+"$TENSORD" --listen 127.0.0.1:0 --metrics-port 0 --port-file "$work/ports" --session-memory-limit 64M \
+  >"$work/log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do [[ -s $work/ports ]] && break; sleep 0.1; done
 read -r port mport <"$work/ports"
@@ -35,6 +36,7 @@ expect 'tensord_sessions{state="attached",user="anonymous"} 0'
 # The demo closed its session: every byte it held is free again.
 expect 'tensord_tensor_bytes{device="cpu"} 0'
 expect 'tensord_session_bytes{user="anonymous",device="cpu"} 0'
+expect 'tensord_session_memory_limit_bytes 67108864'
 grep -q '^tensord_top_op_seconds{op="matmul"} [0-9.e-]*$' "$work/metrics" || { echo "no matmul in top ops"; exit 1; }
 grep -q '^tensord_build_info{version="[^"]*",cuda="o[nf]*"} 1$' "$work/metrics" || { echo "no build info"; exit 1; }
 for m in process_cpu_seconds_total process_resident_memory_bytes process_open_fds process_threads; do

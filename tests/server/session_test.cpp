@@ -111,6 +111,40 @@ TEST_F(SessionTest, ReleaseDropsHandlesAndBadHandlesAreNotFound) {
   EXPECT_EQ(session_->handle_count(), 0u);
 }
 
+TEST_F(SessionTest, AMemoryLimitFailsTheOpThatPassesItAndTheSessionGoesOn) {
+  SessionOptions options;
+  options.memory_limit = 64;
+  session_ = std::make_shared<Session>("limited", options, pool_, nullptr);
+  CaptureSink sink;
+  session_->attach(&sink);
+  pb::CommandBatch batch;
+  *batch.add_commands() = put(1, 1, {1, 2, 3, 4, 5, 6}, {6});  // 24 bytes
+  *batch.add_commands() = op(2, "add", {1, 1}, 2);             // 48
+  *batch.add_commands() = op(3, "mul", {2, 2}, 3);             // 72: over
+  session_->run_inline(batch);
+  const pb::ErrorEvent& e = sink.events.back().error();
+  EXPECT_EQ(e.seq(), 3u);
+  EXPECT_EQ(e.code(), static_cast<int>(ErrorCode::kResourceExhausted));
+  EXPECT_EQ(e.message(), "[mul] session memory limit: allocating 24 bytes on cpu would hold 72 bytes there, over the "
+                         "limit of 64 bytes");
+  EXPECT_EQ(session_->bytes_held(), 48);
+  // Freeing makes room: the same op then runs.
+  pb::CommandBatch more;
+  pb::Command rel;
+  rel.set_seq(4);
+  rel.mutable_release()->add_handles(2);
+  *more.add_commands() = rel;
+  *more.add_commands() = op(5, "mul", {1, 1}, 3);
+  const size_t events = sink.events.size();
+  session_->run_inline(more);
+  EXPECT_EQ(sink.events.size(), events);  // no error this time
+  EXPECT_EQ(session_->bytes_held(), 48);
+  EXPECT_EQ(session_->bytes_held(DeviceType::kCPU), 48);
+  session_->close();
+  pool_.join();
+  EXPECT_EQ(session_->bytes_held(), 0);  // close frees everything the session held
+}
+
 TEST_F(SessionTest, ServerHandleIdsAreReservedAndTruncatedUploadsFail) {
   run({put(1, kServerHandleBit + 1, {1}, {1})});
   EXPECT_EQ(sink_.events.back().error().code(), static_cast<int>(ErrorCode::kInvalidArgument));
