@@ -11,6 +11,7 @@
 #include "core/nn/rnn.h"
 #include "core/nn/normalization.h"
 #include "core/optim/optimizers.h"
+#include "core/memory_account.h"
 #include "core/profiler/profiler.h"
 #include "core/random/generator.h"
 #include "core/tensor.h"
@@ -66,27 +67,49 @@ BENCHMARK(BM_Add)->ArgsProduct({{1 << 10, 1 << 20, 1 << 24}, {0, 1}})->UseRealTi
 
 // The profiler's cost on a small op (CPU add of 1k floats): range(0) = 0 profiler off (the hot path pays one
 // relaxed load and a branch), 1 on with default options, 2 on with record_shapes, profile_memory and
-// with_flops. Traces restart every 8192 calls, outside the timing, so memory stays bounded.
+// with_flops, 3 a thread-bound profile (a server session's) with this thread bound to it, 4 a thread-bound
+// profile recording while this thread is not bound (what the other sessions pay while one profiles).
+// Traces restart every 8192 calls, outside the timing, so memory stays bounded.
 void BM_AddProfiler(benchmark::State& state) {
   const int mode = static_cast<int>(state.range(0));
   td::Tensor a = td::ones({1024}), b = td::ones({1024});
   td::profiler::ProfilerOptions options;
   options.record_shapes = options.profile_memory = options.with_flops = mode == 2;
+  options.thread_bound = mode >= 3;
   std::optional<td::profiler::profile> prof;
-  if (mode) prof.emplace(options);
+  std::optional<td::profiler::profile::ThreadBinding> binding;
+  auto restart = [&] {
+    binding.reset();
+    prof.reset();
+    prof.emplace(options);
+    if (mode == 3) binding.emplace(prof->bind_thread());
+  };
+  if (mode) restart();
   int64_t calls = 0;
   for (auto _ : state) {
     td::Tensor c = a.add(b);
     benchmark::DoNotOptimize(c.data_ptr());
     if (mode && ++calls % 8192 == 0) {
       state.PauseTiming();
-      prof.reset();
-      prof.emplace(options);
+      restart();
       state.ResumeTiming();
     }
   }
 }
-BENCHMARK(BM_AddProfiler)->Arg(0)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_AddProfiler)->DenseRange(0, 4)->UseRealTime();
+
+// A server session's memory account on the same small op: range(0) = 1 charges each output's allocation and
+// release to a MemoryAccount (two relaxed atomic adds, a CAS for the peak and a shared_ptr copy), 0 does not.
+void BM_AddCharged(benchmark::State& state) {
+  td::Tensor a = td::ones({1024}), b = td::ones({1024});
+  std::optional<td::MemoryAccount::Scope> scope;
+  if (state.range(0)) scope.emplace(std::make_shared<td::MemoryAccount>());
+  for (auto _ : state) {
+    td::Tensor c = a.add(b);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+}
+BENCHMARK(BM_AddCharged)->Arg(0)->Arg(1)->UseRealTime();
 
 // Full sum of a float32 vector; reports bytes/s read.
 void BM_Sum(benchmark::State& state) {
