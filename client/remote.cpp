@@ -40,6 +40,11 @@ Error from_status(const grpc::Status& s) {
 struct Client::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::Tensord::Stub> stub;
+  std::string token;
+  /// Carries the caller's credentials ("authorization: Bearer <token>") on every call.
+  void authorize(grpc::ClientContext& ctx) const {
+    if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
+  }
 };
 
 // Owns one handle: the last copy of a remote::Tensor releases it on the server.
@@ -62,6 +67,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
 
   void open() {
     context_ = std::make_unique<grpc::ClientContext>();
+    client_->authorize(*context_);
     stream_ = client_->stub->Attach(context_.get());
     pb::ClientMessage attach;
     attach.mutable_attach()->set_session_id(info_.id());
@@ -91,6 +97,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   /// Frees the session on the server now rather than at its expiry.
   void close_on_server() {
     grpc::ClientContext ctx;
+    client_->authorize(ctx);
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
     pb::CloseSessionRequest req;
     req.set_id(info_.id());
@@ -688,11 +695,19 @@ void Session::close() {
   state_.reset();
 }
 
-Client::Client(const std::string& target) : impl_(std::make_shared<Impl>()) {
+Client::Client(const std::string& target, const ClientOptions& options) : impl_(std::make_shared<Impl>()) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
-  impl_->channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  if (options.tls) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = options.tls_root_certs;  // empty: the system's roots
+    credentials = grpc::SslCredentials(tls);
+    if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
+  }
+  impl_->token = options.token;
+  impl_->channel = grpc::CreateCustomChannel(target, credentials, args);
   impl_->stub = pb::Tensord::NewStub(impl_->channel);
 }
 
@@ -700,6 +715,7 @@ Client::~Client() = default;
 
 Session Client::create_session(const std::string& name, const std::string& device) {
   grpc::ClientContext ctx;
+  impl_->authorize(ctx);
   pb::CreateSessionRequest req;
   req.set_name(name);
   req.set_device(device);

@@ -144,11 +144,23 @@ class Session {
   std::shared_ptr<SessionState> state_;
 };
 
+/// How to reach a server that authenticates (docs/security.md).
+struct ClientOptions {
+  /// The bearer token, sent as "authorization: Bearer <token>" on every call; empty: none.
+  std::string token;
+  /// TLS: on with the given root certificates (PEM; empty means the system's roots).
+  bool tls = false;
+  std::string tls_root_certs;
+  /// The name to check the server's certificate against, when it differs from the target's host.
+  std::string tls_server_name;
+};
+
 /// A connection to a tensord server.
 class Client {
  public:
-  /// Connects to "host:port" (insecure channel: the server listens on loopback by default).
-  explicit Client(const std::string& target);
+  /// Connects to "host:port": a plaintext channel unless options.tls (the server listens on loopback
+  /// without authentication by default).
+  explicit Client(const std::string& target, const ClientOptions& options = {});
   ~Client();
   /// Opens a session; device "" means the server's default.
   Session create_session(const std::string& name, const std::string& device = "");

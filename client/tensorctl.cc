@@ -2,6 +2,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -11,14 +12,18 @@ namespace pb = ::tensord::v1;
 
 namespace {
 int usage() {
-  std::cerr << "usage: tensorctl [--server HOST:PORT] COMMAND\n"
+  std::cerr << "usage: tensorctl [--server HOST:PORT] [--token TOKEN] [--tls-ca PEM] [--tls-server-name NAME] COMMAND\n"
                "commands:\n"
                "  info                server version, devices, sessions, ops executed\n"
-               "  sessions            open sessions: id, name, device, attached, handles, bytes, ops, age\n"
-               "  close SESSION_ID    close a session and free its memory\n"
+               "  sessions            open sessions: id, user, name, device, attached, handles, bytes, ops, age\n"
+               "                      (yours; every user's for an admin)\n"
+               "  close SESSION_ID    close a session and free its memory (kill: the same, for an admin's use\n"
+               "  kill SESSION_ID     on another user's session)\n"
+               "  users               quotas and usage (yours; every user's for an admin)\n"
                "  ops                 every op with its signature\n"
                "  modules             every nn module a session can create, with its signature\n"
-               "The server defaults to $TENSORD_SERVER or 127.0.0.1:7447.\n";
+               "The server defaults to $TENSORD_SERVER or 127.0.0.1:7447, the token to $TENSORD_TOKEN.\n"
+               "--tls-ca turns TLS on, trusting that CA's certificates.\n";
   return 2;
 }
 
@@ -44,16 +49,43 @@ std::string human_bytes(int64_t b) {
 int main(int argc, char** argv) {
   const char* env = std::getenv("TENSORD_SERVER");
   std::string server = env ? env : "127.0.0.1:7447";
+  const char* token_env = std::getenv("TENSORD_TOKEN");
+  std::string token = token_env ? token_env : "", tls_ca, tls_name;
   int i = 1;
-  if (i + 1 < argc && std::string(argv[i]) == "--server") {
-    server = argv[i + 1];
+  while (i + 1 < argc && std::string(argv[i]).starts_with("--")) {
+    const std::string flag = argv[i];
+    if (flag == "--server") {
+      server = argv[i + 1];
+    } else if (flag == "--token") {
+      token = argv[i + 1];
+    } else if (flag == "--tls-ca") {
+      std::ifstream in(argv[i + 1]);
+      if (!in) {
+        std::cerr << "tensorctl: cannot read " << argv[i + 1] << "\n";
+        return 2;
+      }
+      tls_ca.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } else if (flag == "--tls-server-name") {
+      tls_name = argv[i + 1];
+    } else {
+      return usage();
+    }
     i += 2;
   }
   if (i >= argc) return usage();
   std::string cmd = argv[i];
-  auto stub = pb::Tensord::NewStub(grpc::CreateChannel(server, grpc::InsecureChannelCredentials()));
+  std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+  grpc::ChannelArguments args;
+  if (!tls_ca.empty()) {
+    grpc::SslCredentialsOptions tls;
+    tls.pem_root_certs = tls_ca;
+    credentials = grpc::SslCredentials(tls);
+    if (!tls_name.empty()) args.SetSslTargetNameOverride(tls_name);
+  }
+  auto stub = pb::Tensord::NewStub(grpc::CreateCustomChannel(server, credentials, args));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
 
   if (cmd == "info") {
     pb::ServerInfo info;
@@ -74,17 +106,37 @@ int main(int argc, char** argv) {
     pb::ListSessionsResponse resp;
     grpc::Status s = stub->ListSessions(&ctx, pb::ListSessionsRequest(), &resp);
     if (!s.ok()) return fail(s);
-    std::printf("%-32s  %-16s  %-7s  %-8s  %8s  %10s  %8s  %7s\n", "ID", "NAME", "DEVICE", "ATTACHED", "HANDLES",
-                "BYTES", "OPS", "AGE");
+    std::printf("%-32s  %-12s  %-16s  %-7s  %-8s  %8s  %10s  %8s  %7s\n", "ID", "USER", "NAME", "DEVICE", "ATTACHED",
+                "HANDLES", "BYTES", "OPS", "AGE");
     for (const auto& x : resp.sessions()) {
-      std::printf("%-32s  %-16s  %-7s  %-8s  %8llu  %10s  %8llu  %6llds\n", x.id().c_str(), x.name().c_str(),
-                  x.device().c_str(), x.attached() ? "yes" : "no", static_cast<unsigned long long>(x.handles()),
+      std::printf("%-32s  %-12s  %-16s  %-7s  %-8s  %8llu  %10s  %8llu  %6llds\n", x.id().c_str(), x.user().c_str(),
+                  x.name().c_str(), x.device().c_str(), x.attached() ? "yes" : "no",
+                  static_cast<unsigned long long>(x.handles()),
                   human_bytes(x.bytes()).c_str(), static_cast<unsigned long long>(x.ops_executed()),
                   static_cast<long long>(x.age_seconds()));
     }
     return 0;
   }
-  if (cmd == "close") {
+  if (cmd == "users") {
+    pb::ListUsersResponse resp;
+    grpc::Status s = stub->ListUsers(&ctx, pb::ListUsersRequest(), &resp);
+    if (!s.ok()) return fail(s);
+    auto limit = [](int64_t used, int64_t quota, bool bytes) {
+      std::string u = bytes ? human_bytes(used) : std::to_string(used);
+      return u + " / " + (quota ? (bytes ? human_bytes(quota) : std::to_string(quota)) : std::string("-"));
+    };
+    std::printf("%-12s  %-5s  %-12s  %-22s  %-22s  %-18s\n", "USER", "ADMIN", "SESSIONS", "DEVICE BYTES", "HANDLES",
+                "QUEUED COMMANDS");
+    for (const auto& u : resp.users()) {
+      std::printf("%-12s  %-5s  %-12s  %-22s  %-22s  %-18s\n", u.name().c_str(), u.admin() ? "yes" : "no",
+                  limit(u.sessions(), u.quota().sessions(), false).c_str(),
+                  limit(u.device_bytes(), u.quota().device_bytes(), true).c_str(),
+                  limit(u.handles(), u.quota().handles(), false).c_str(),
+                  limit(u.queued_commands(), u.quota().ops_in_flight(), false).c_str());
+    }
+    return 0;
+  }
+  if (cmd == "close" || cmd == "kill") {
     if (i + 1 >= argc) return usage();
     pb::CloseSessionRequest req;
     req.set_id(argv[i + 1]);

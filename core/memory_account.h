@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "core/device.h"
 
@@ -14,18 +15,25 @@ namespace td {
 
 class MemoryAccount {
  public:
-  /// `limit_bytes` caps the bytes held on each device type (0: no limit).
-  explicit MemoryAccount(int64_t limit_bytes = 0) : limit_(limit_bytes) {}
+  /// `limit_bytes` caps the bytes held on each device type (0: no limit). A charge is also a charge to
+  /// `parent` (a user's account over their sessions' ones), and fails if either limit would be passed;
+  /// `what` names the limit in that error ("session memory limit", "memory quota of user 'alice'").
+  explicit MemoryAccount(int64_t limit_bytes = 0, std::shared_ptr<MemoryAccount> parent = nullptr,
+                         std::string what = "session memory limit")
+      : limit_(limit_bytes), parent_(std::move(parent)), what_(std::move(what)) {}
   MemoryAccount(const MemoryAccount&) = delete;
   MemoryAccount& operator=(const MemoryAccount&) = delete;
 
-  int64_t limit() const { return limit_; }
+  int64_t limit() const { return limit_.load(std::memory_order_relaxed); }
+  /// Changes the limit for later charges (bytes held above it stay).
+  void set_limit(int64_t limit_bytes) { limit_.store(limit_bytes, std::memory_order_relaxed); }
   int64_t bytes(DeviceType type) const { return bytes_[static_cast<size_t>(type)].load(std::memory_order_relaxed); }
   int64_t total() const;
   /// The most bytes held on a device type at once since creation.
   int64_t peak(DeviceType type) const { return peak_[static_cast<size_t>(type)].load(std::memory_order_relaxed); }
 
-  /// Charges nbytes on `device`'s type; RESOURCE_EXHAUSTED, charging nothing, if that would pass the limit.
+  /// Charges nbytes on `device`'s type here and to the parents; RESOURCE_EXHAUSTED, charging nothing, if that
+  /// would pass a limit.
   void charge(int64_t nbytes, const Device& device);
   void release(int64_t nbytes, DeviceType type);
 
@@ -45,7 +53,9 @@ class MemoryAccount {
   };
 
  private:
-  const int64_t limit_;
+  std::atomic<int64_t> limit_;
+  const std::shared_ptr<MemoryAccount> parent_;
+  const std::string what_;
   std::array<std::atomic<int64_t>, kNumDeviceTypes> bytes_{};
   std::array<std::atomic<int64_t>, kNumDeviceTypes> peak_{};
 };

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "server/auth.h"
 #include "server/server.h"
 
 namespace {
@@ -18,6 +19,8 @@ void usage() {
          "               [--threads N] [--session-grace SECONDS] [--hook-timeout SECONDS] [--port-file "
          "PATH]\n"
          "               [--metrics-session-labels] [--session-memory-limit BYTES]\n"
+         "               [--tokens FILE] [--tls-cert PEM --tls-key PEM] [--allow-plaintext]\n"
+         "       tensord --new-token | --hash-token\n"
          "  --listen          gRPC address (default 127.0.0.1:7447; port 0 picks a free one)\n"
          "  --metrics-port    Prometheus /metrics port on 127.0.0.1 (default 9464; 0 picks; -1 disables)\n"
          "  --device          default device of new sessions (default: cuda:0 if present, else cpu)\n"
@@ -25,7 +28,13 @@ void usage() {
          "  --port-file       write \"<grpc port> <metrics port>\" here once listening\n"
          "  --metrics-session-labels  also export per-session series (label session=ID; unbounded)\n"
          "  --session-memory-limit    most tensor bytes one session may hold per device type, e.g. 8G, 512M\n"
-         "                            (suffixes K, M, G, T are powers of 1024; default 0: no limit)\n";
+         "                            (suffixes K, M, G, T are powers of 1024; default 0: no limit)\n"
+         "  --tokens          users, hashed tokens and quotas (docs/security.md); needed off loopback;\n"
+         "                    SIGHUP re-reads it\n"
+         "  --tls-cert, --tls-key  serve gRPC over TLS with this certificate (chain) and key\n"
+         "  --allow-plaintext  serve a non-loopback address without TLS\n"
+         "  --new-token       print a new random token and the hash the tokens file stores\n"
+         "  --hash-token      read a token on stdin, print its hash for the tokens file\n";
 }
 /// "512M" -> 536870912; std::invalid_argument on anything else.
 int64_t parse_bytes(const std::string& text) {
@@ -74,6 +83,27 @@ int main(int argc, char** argv) {
         options.session_grace = std::chrono::seconds(std::stol(value()));
       } else if (a == "--hook-timeout") {
         options.hook_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(value()) * 1000));
+      } else if (a == "--tokens") {
+        options.tokens_file = value();
+      } else if (a == "--tls-cert") {
+        options.tls_cert = value();
+      } else if (a == "--tls-key") {
+        options.tls_key = value();
+      } else if (a == "--allow-plaintext") {
+        options.allow_plaintext = true;
+      } else if (a == "--new-token") {
+        const std::string token = td::server::new_token();
+        std::cout << "token: " << token << "\nhash:  " << td::server::token_hash(token) << "\n";
+        return 0;
+      } else if (a == "--hash-token") {
+        std::string token;
+        std::getline(std::cin, token);
+        if (token.empty()) {
+          std::cerr << "tensord: --hash-token reads the token on stdin\n";
+          return 2;
+        }
+        std::cout << td::server::token_hash(token) << "\n";
+        return 0;
       } else if (a == "--session-memory-limit") {
         options.session_memory_limit = parse_bytes(value());
       } else if (a == "--metrics-session-labels") {
@@ -99,6 +129,7 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
   try {
@@ -119,7 +150,14 @@ int main(int argc, char** argv) {
     }
     std::thread signals([&] {
       int sig = 0;
-      sigwait(&set, &sig);
+      while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+        try {
+          server.reload_tokens();
+          std::cout << "tensord: tokens file re-read" << std::endl;
+        } catch (const td::Error& e) {
+          std::cerr << "tensord: the tokens file was not re-read, the old users stay: " << e.what() << std::endl;
+        }
+      }
       std::cout << "tensord: " << strsignal(sig) << ", shutting down" << std::endl;
       server.shutdown();
     });

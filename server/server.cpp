@@ -3,9 +3,12 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <fstream>
+
 #include "core/backend.h"
 #include "core/error.h"
 #include "proto/codec.h"
+#include "server/auth.h"
 #include "server/metrics.h"
 #include "server/service.h"
 #include "server/sessions.h"
@@ -20,14 +23,30 @@ bool is_loopback(const std::string& address) {
   return address.starts_with("127.") || address.starts_with("localhost:") || address.starts_with("[::1]:");
 }
 
+std::string read_pem(const std::string& path, const char* flag) {
+  std::ifstream in(path);
+  TD_CHECK_ARG(in.good(), "[tensord] ", flag, ": cannot read '", path, "'");
+  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  TD_CHECK_ARG(pem.find("-----BEGIN ") != std::string::npos, "[tensord] ", flag, ": '", path, "' is not a PEM file");
+  return pem;
+}
+
 // Room for one chunk (kMaxChunkBytes) plus a batch of small commands and protobuf framing.
 constexpr int kMaxMessageBytes = 8 << 20;
 }  // namespace
 
 Server::Server(const Options& options) {
-  // DESIGN.md security default: no auth exists yet, so only loopback may be bound.
-  TD_CHECK_ARG(is_loopback(options.listen), "[tensord] refusing to listen on ", options.listen,
-               ": binding a non-loopback address needs a tokens file, which this build does not support yet");
+  // DESIGN.md security defaults: loopback with no auth is the embedded default; any other address needs a
+  // tokens file, and TLS unless plaintext is asked for by name.
+  const bool loopback = is_loopback(options.listen);
+  TD_CHECK_ARG(loopback || !options.tokens_file.empty(), "[tensord] refusing to listen on ", options.listen,
+               " without authentication: give a tokens file (--tokens FILE, docs/security.md), or listen on 127.0.0.1");
+  TD_CHECK_ARG(options.tls_cert.empty() == options.tls_key.empty(), "[tensord] --tls-cert and --tls-key go together");
+  TD_CHECK_ARG(loopback || !options.tls_cert.empty() || options.allow_plaintext, "[tensord] refusing to listen on ",
+               options.listen, " without TLS: bearer tokens would cross the network in clear text; give "
+               "--tls-cert and --tls-key, or --allow-plaintext on a network you trust");
+  auth_ = options.tokens_file.empty() ? std::make_unique<Authenticator>()
+                                      : std::make_unique<Authenticator>(options.tokens_file);
   Backend& cuda = backend(DeviceType::kCUDA);
   default_device_ = options.device.empty() ? (cuda.device_count() > 0 ? "cuda:0" : "cpu") : options.device;
   Device device = Device::parse(default_device_);
@@ -45,7 +64,7 @@ Server::Server(const Options& options) {
   session_defaults.device = device;
   session_defaults.hook_timeout = options.hook_timeout;
   session_defaults.memory_limit = options.session_memory_limit;
-  service_ = std::make_unique<TensordService>(sessions_.get(), metrics_.get(), session_defaults, version());
+  service_ = std::make_unique<TensordService>(sessions_.get(), metrics_.get(), auth_.get(), session_defaults, version());
   if (!options.metrics_listen.empty()) metrics_port_ = metrics_->serve(options.metrics_listen, sessions_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -55,11 +74,24 @@ Server::Server(const Options& options) {
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port_);
+  std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
+  if (!options.tls_cert.empty()) {
+    grpc::SslServerCredentialsOptions tls;
+    tls.pem_key_cert_pairs.push_back({read_pem(options.tls_key, "--tls-key"), read_pem(options.tls_cert, "--tls-cert")});
+    credentials = grpc::SslServerCredentials(tls);
+  }
+  builder.AddListeningPort(options.listen, credentials, &port_);
   builder.RegisterService(service_.get());
   grpc_ = builder.BuildAndStart();
   TD_CHECK(grpc_ && port_ > 0, ErrorCode::kUnavailable, "[tensord] could not listen on ", options.listen,
            " (address in use?)");
+}
+
+void Server::reload_tokens() {
+  auth_->reload();
+  for (const auto& usage : sessions_->usages()) {
+    if (auto user = auth_->user(usage->name)) apply_quota(*usage, user->quota);
+  }
 }
 
 Server::~Server() {

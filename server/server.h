@@ -12,6 +12,7 @@
 
 namespace td::server {
 
+class Authenticator;
 class Metrics;
 class SessionManager;
 class TensordService;
@@ -31,6 +32,13 @@ struct Options {
   std::chrono::seconds session_grace{600};
   /// The most bytes of tensor storage one session may hold on each device type (0: no limit).
   int64_t session_memory_limit = 0;
+  /// Users, hashed tokens and quotas (docs/security.md); empty: no authentication, loopback only.
+  std::string tokens_file;
+  /// PEM files of the server's certificate (chain) and key: TLS on the gRPC port when given.
+  std::string tls_cert;
+  std::string tls_key;
+  /// Lets a non-loopback address serve without TLS (bearer tokens then travel in clear text).
+  bool allow_plaintext = false;
   /// How long a blocking hook may wait for the client's reply.
   std::chrono::milliseconds hook_timeout{std::chrono::seconds(60)};
 };
@@ -47,8 +55,12 @@ class Server {
   /// Blocks until shutdown() (from another thread or a signal handler thread).
   void wait();
   void shutdown();
+  /// Re-reads the tokens file (SIGHUP): revoked tokens fail from the next call on; quotas apply at once.
+  /// On a bad file, the old users stay and the error is thrown.
+  void reload_tokens();
 
  private:
+  std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<TensordService> service_;

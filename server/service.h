@@ -1,5 +1,5 @@
-// The gRPC service: thin methods that unpack requests, call the session layer, map errors to statuses and
-// count RPCs. The only server layer that includes gRPC.
+// The gRPC service: thin methods that authenticate the caller, unpack requests, call the session layer, map
+// errors to statuses and count RPCs. The only server layer that includes gRPC.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -7,6 +7,7 @@
 #include <chrono>
 #include <string>
 
+#include "server/auth.h"
 #include "server/metrics.h"
 #include "server/sessions.h"
 #include "tensord/v1/tensord.grpc.pb.h"
@@ -16,11 +17,15 @@ namespace td::server {
 /// td::Error -> grpc::Status; the codes are numbered alike (DESIGN.md invariant 10).
 grpc::Status to_grpc_status(const Error& e);
 
+/// Sets a user's quotas on their running totals (at each session they open, and on a tokens reload).
+void apply_quota(UserUsage& usage, const Quota& quota);
+
 class TensordService final : public pb::Tensord::Service {
  public:
   /// `session_defaults` holds what every new session starts with: the default device, the hook timeout, the
   /// memory limit.
-  TensordService(SessionManager* sessions, Metrics* metrics, SessionOptions session_defaults, std::string version);
+  TensordService(SessionManager* sessions, Metrics* metrics, const Authenticator* auth,
+                 SessionOptions session_defaults, std::string version);
 
   grpc::Status GetInfo(grpc::ServerContext*, const pb::GetInfoRequest*, pb::ServerInfo*) override;
   grpc::Status ListOps(grpc::ServerContext*, const pb::ListOpsRequest*, pb::ListOpsResponse*) override;
@@ -28,15 +33,18 @@ class TensordService final : public pb::Tensord::Service {
   grpc::Status CreateSession(grpc::ServerContext*, const pb::CreateSessionRequest*, pb::SessionInfo*) override;
   grpc::Status ListSessions(grpc::ServerContext*, const pb::ListSessionsRequest*, pb::ListSessionsResponse*) override;
   grpc::Status CloseSession(grpc::ServerContext*, const pb::CloseSessionRequest*, pb::CloseSessionResponse*) override;
+  grpc::Status ListUsers(grpc::ServerContext*, const pb::ListUsersRequest*, pb::ListUsersResponse*) override;
   grpc::Status Attach(grpc::ServerContext*, grpc::ServerReaderWriter<pb::ServerMessage, pb::ClientMessage>*) override;
 
  private:
-  /// Runs body, mapping td::Error (and anything else) to a status, and counts the RPC.
+  /// Authenticates the caller, runs body(user), maps td::Error (and anything else) to a status, and counts
+  /// the RPC.
   template <class F>
-  grpc::Status guarded(std::string_view method, F&& body);
+  grpc::Status guarded(const grpc::ServerContext* ctx, std::string_view method, F&& body);
 
   SessionManager* sessions_;
   Metrics* metrics_;
+  const Authenticator* auth_;
   SessionOptions session_defaults_;
   std::string version_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -64,12 +64,16 @@ uint64_t request_id_of(const pb::Command& cmd) {
 }
 }  // namespace
 
+UserUsage::UserUsage(std::string user)
+    : name(std::move(user)), memory(std::make_shared<MemoryAccount>(0, nullptr, str("memory quota of user '", name, "'"))) {}
+
 Session::Session(std::string id, SessionOptions options, boost::asio::thread_pool& pool, SessionObserver* observer)
     : id_(std::move(id)),
       options_(std::move(options)),
       observer_(observer),
       strand_(pool.get_executor()),
-      account_(std::make_shared<MemoryAccount>(options_.memory_limit)) {}
+      account_(std::make_shared<MemoryAccount>(options_.memory_limit,
+                                               options_.usage ? options_.usage->memory : nullptr)) {}
 
 Session::~Session() = default;
 
@@ -108,7 +112,16 @@ void Session::push_commands(const pb::CommandBatch& batch) {
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
-    for (const auto& c : batch.commands()) inbox_.push_back(c);
+    UserUsage* usage = options_.usage.get();
+    const int64_t quota = usage ? usage->ops_in_flight_quota.load() : 0;
+    const int64_t n = batch.commands_size();
+    // Over the quota, the whole batch is refused (hook replies excepted: a hook must be able to finish).
+    const bool refuse = quota > 0 && usage->queued.load() + n > quota;
+    for (const auto& c : batch.commands()) {
+      const bool rejected = refuse && !c.has_hook_reply();
+      inbox_.push_back(Inbound{c, rejected});
+      if (usage && !rejected) ++usage->queued;
+    }
   }
   inbox_cv_.notify_all();
 }
@@ -123,26 +136,47 @@ void Session::run_inline(const pb::CommandBatch& batch) {
   drain();
 }
 
-std::optional<pb::Command> Session::next_command(std::optional<Clock::time_point> deadline, uint64_t event) {
+std::optional<Session::Inbound> Session::next_command(std::optional<Clock::time_point> deadline, uint64_t event) {
   std::unique_lock lock(mu_);
+  auto take = [&](std::deque<Inbound>::iterator it) {
+    Inbound in = std::move(*it);
+    inbox_.erase(it);
+    if (options_.usage && !in.rejected) --options_.usage->queued;
+    return in;
+  };
   if (!deadline) {
     if (inbox_.empty()) return std::nullopt;
-    pb::Command c = std::move(inbox_.front());
-    inbox_.pop_front();
-    return c;
+    return take(inbox_.begin());
   }
   // Inside a blocking hook: wait for the commands its callback issues, the reply among them; other commands
   // stay queued in order.
   auto ours = [&] {
-    return std::find_if(inbox_.begin(), inbox_.end(),
-                        [&](const pb::Command& c) { return c.has_hook_reply() || (event && c.hook_event() == event); });
+    return std::find_if(inbox_.begin(), inbox_.end(), [&](const Inbound& in) {
+      return in.cmd.has_hook_reply() || (event && in.cmd.hook_event() == event);
+    });
   };
   inbox_cv_.wait_until(lock, *deadline, [&] { return ours() != inbox_.end() || closed_ || !sink_; });
   auto it = ours();
   if (it == inbox_.end()) return std::nullopt;
-  pb::Command c = std::move(*it);
-  inbox_.erase(it);
-  return c;
+  return take(it);
+}
+
+void Session::run_inbound(const Inbound& in) {
+  if (!in.rejected) {
+    execute(in.cmd);
+    return;
+  }
+  const UserUsage& u = *options_.usage;
+  fail(in.cmd, Error(ErrorCode::kResourceExhausted,
+                     str("[", command_kind(in.cmd), "] ops-in-flight quota of user '", u.name, "' (",
+                         u.ops_in_flight_quota.load(), " commands waiting at once): its batch came when the quota "
+                         "was full and was refused; wait for results (sync) before sending more")));
+}
+
+void Session::sync_handle_usage() {
+  const auto size = static_cast<int64_t>(handles_.size());
+  if (options_.usage) options_.usage->handles += size - handles_counted_;
+  handles_counted_ = size;
 }
 
 size_t Session::queued_commands() const {
@@ -162,7 +196,7 @@ void Session::drain() {
       bound = profiler_;
       if (bound) binding.emplace(bound->bind_thread());
     }
-    execute(*cmd);
+    run_inbound(*cmd);
   }
   binding.reset();
   update_counters();
@@ -172,6 +206,9 @@ void Session::close() {
   {
     std::lock_guard lock(mu_);
     closed_ = true;
+    for (const Inbound& in : inbox_) {
+      if (options_.usage && !in.rejected) --options_.usage->queued;
+    }
     inbox_.clear();
   }
   inbox_cv_.notify_all();
@@ -189,6 +226,7 @@ void Session::close() {
     self->optimizers_.clear();
     self->modules_.clear();
     self->handles_.clear();
+    self->sync_handle_usage();
     self->uploads_.clear();
     self->update_counters();
   });
@@ -200,6 +238,7 @@ void Session::send(const pb::ServerMessage& message) {
 }
 
 void Session::update_counters() {
+  sync_handle_usage();
   handle_count_ = handles_.size();
 }
 
@@ -298,6 +337,11 @@ const Tensor& Session::resolve(uint64_t handle, std::string_view op, std::string
 void Session::bind_output(uint64_t handle, Slot slot, std::string_view op) {
   TD_CHECK_ARG(handle != 0 && handle < kServerHandleBit, "[", op, "] output handle ", handle,
                " is reserved (0 and ids with the top bit set are not for clients)");
+  if (UserUsage* u = options_.usage.get(); u && u->handle_quota.load() > 0 && !handles_.contains(handle)) {
+    const int64_t held = u->handles.load() + static_cast<int64_t>(handles_.size()) - handles_counted_;
+    TD_CHECK(held < u->handle_quota.load(), ErrorCode::kResourceExhausted, "[", op, "] handle quota of user '",
+             u->name, "': ", held, " handles held, the most allowed (release some)");
+  }
   handles_.insert_or_assign(handle, std::move(slot));
 }
 
@@ -511,7 +555,7 @@ Session::HookReplyValue Session::wait_hook_reply(uint64_t event_id, uint64_t hoo
   while (!hook_replies_.contains(event_id)) {
     auto cmd = next_command(deadline, event_id);
     if (cmd) {
-      execute(*cmd);
+      run_inbound(*cmd);
       continue;
     }
     bool gone;

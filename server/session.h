@@ -63,11 +63,26 @@ class SessionObserver {
   virtual void on_hook_reply(double round_trip_seconds, ErrorCode code) = 0;
 };
 
+/// One user's running totals over their sessions, checked against their quota (0: no limit). Shared by the
+/// user's sessions; the session manager keeps one per user.
+struct UserUsage {
+  explicit UserUsage(std::string user);
+  const std::string name;
+  /// The parent of the user's sessions' accounts; its limit is the device_bytes quota.
+  const std::shared_ptr<MemoryAccount> memory;
+  std::atomic<int64_t> handles{0};
+  std::atomic<int64_t> queued{0};
+  std::atomic<int64_t> handle_quota{0};
+  std::atomic<int64_t> ops_in_flight_quota{0};
+};
+
 /// How a session is set up.
 struct SessionOptions {
   std::string name;
-  /// Who owns it: the metrics' `user` label. Sessions are unauthenticated today, so every one is "anonymous".
+  /// Who owns it (the authenticated user; "anonymous" without authentication): only they reach it.
   std::string user = "anonymous";
+  /// Their totals and quotas (null: none kept, as in tests of one session).
+  std::shared_ptr<UserUsage> usage;
   Device device = kCPU;
   /// The most bytes of tensor storage the session may hold on each device type (0: no limit); an allocation
   /// past it fails its command with RESOURCE_EXHAUSTED.
@@ -119,6 +134,11 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point created() const { return created_; }
 
  private:
+  struct Inbound {
+    pb::Command cmd;
+    /// Refused on arrival (the user's ops-in-flight quota): the executor fails it in its turn.
+    bool rejected = false;
+  };
   struct Poison {
     Error error;
     uint64_t seq;
@@ -187,8 +207,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void update_counters();
   /// The next queued command; inside a blocking hook (deadline set), the next one issued for `event` (or a
   /// hook reply), waiting for it until the deadline.
-  std::optional<pb::Command> next_command(std::optional<std::chrono::steady_clock::time_point> deadline,
-                                          uint64_t event = 0);
+  std::optional<Inbound> next_command(std::optional<std::chrono::steady_clock::time_point> deadline,
+                                      uint64_t event = 0);
+  /// Runs a command taken from the inbox, or fails it if it was refused on arrival.
+  void run_inbound(const Inbound& in);
+  /// Adds the change in this session's handle count to the user's total.
+  void sync_handle_usage();
 
   const std::string id_;
   const SessionOptions options_;
@@ -199,7 +223,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Guarded by mu_: the inbox, the sink and attach state.
   mutable std::mutex mu_;
   std::condition_variable inbox_cv_;
-  std::deque<pb::Command> inbox_;
+  std::deque<Inbound> inbox_;
   EventSink* sink_ = nullptr;
   bool closed_ = false;
   std::chrono::steady_clock::time_point detached_at_ = std::chrono::steady_clock::now();
@@ -225,6 +249,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t next_event_ = 1;
 
   std::atomic<uint64_t> handle_count_{0};
+  int64_t handles_counted_ = 0;  // executor-only: how many of handles_ the user's total already has
   /// What the session's commands allocate is charged here (drain() makes it the thread's account).
   const std::shared_ptr<MemoryAccount> account_;
   std::atomic<uint64_t> ops_executed_{0};

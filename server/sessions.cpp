@@ -38,11 +38,39 @@ SessionManager::~SessionManager() {
   pool_.join();
 }
 
-std::shared_ptr<Session> SessionManager::create(SessionOptions options) {
-  auto session = std::make_shared<Session>(new_session_id(), std::move(options), pool_, observer_);
+std::shared_ptr<Session> SessionManager::create(SessionOptions options, int64_t max_sessions) {
   std::lock_guard lock(mu_);
+  if (max_sessions > 0) {
+    int64_t open = 0;
+    for (const auto& [id, s] : sessions_) open += s->options().user == options.user;
+    TD_CHECK(open < max_sessions, ErrorCode::kResourceExhausted, "[CreateSession] session quota of user '",
+             options.user, "': ", open, " sessions open, the most allowed (close one first)");
+  }
+  auto session = std::make_shared<Session>(new_session_id(), std::move(options), pool_, observer_);
   sessions_.emplace(session->id(), session);
   return session;
+}
+
+std::shared_ptr<Session> SessionManager::get_for(const std::string& id, std::string_view user, bool admin) const {
+  std::lock_guard lock(mu_);
+  auto it = sessions_.find(id);
+  TD_CHECK(it != sessions_.end() && (admin || it->second->options().user == user), ErrorCode::kNotFound,
+           "no session with id '", id, "'");
+  return it->second;
+}
+
+std::shared_ptr<UserUsage> SessionManager::usage_of(const std::string& user) {
+  std::lock_guard lock(mu_);
+  auto& u = users_[user];
+  if (!u) u = std::make_shared<UserUsage>(user);
+  return u;
+}
+
+std::vector<std::shared_ptr<UserUsage>> SessionManager::usages() const {
+  std::lock_guard lock(mu_);
+  std::vector<std::shared_ptr<UserUsage>> out;
+  for (const auto& [name, u] : users_) out.push_back(u);
+  return out;
 }
 
 std::shared_ptr<Session> SessionManager::get(const std::string& id) const {

@@ -52,6 +52,33 @@ TEST(MemoryAccount, RefusesAnAllocationPastItsLimitAndTakesNothing) {
   EXPECT_EQ(account->total(), 4096);
 }
 
+TEST(MemoryAccount, AChargeIsAChargeToTheParentAndEitherLimitRefuses) {
+  auto user = std::make_shared<MemoryAccount>(6000, nullptr, "memory quota of user 'alice'");
+  auto s1 = std::make_shared<MemoryAccount>(4000, user), s2 = std::make_shared<MemoryAccount>(4000, user);
+  Tensor a, b;
+  {
+    MemoryAccount::Scope scope(s1);
+    a = zeros({1000});  // 4000: s1 full
+    EXPECT_THAT(testing::error_of([] { (void)zeros({1}); }).what(), HasSubstr("session memory limit"));
+  }
+  {
+    MemoryAccount::Scope scope(s2);
+    Error e = testing::error_of([] { (void)zeros({750}); });  // s2 could, but the user would hold 7000
+    EXPECT_EQ(e.code(), ErrorCode::kResourceExhausted);
+    EXPECT_THAT(e.what(), HasSubstr("memory quota of user 'alice': allocating 3000 bytes on cpu would hold 7000"));
+    EXPECT_EQ(s2->total(), 0);  // the refused charge left nothing behind
+    b = zeros({500});
+  }
+  EXPECT_EQ(user->total(), 6000);
+  a = Tensor();
+  EXPECT_EQ(user->total(), 2000);
+  EXPECT_EQ(s1->total(), 0);
+  user->set_limit(0);  // no limit any more
+  MemoryAccount::Scope scope(s2);
+  Tensor c = zeros({250});
+  EXPECT_EQ(user->total(), 3000);
+}
+
 TEST(MemoryAccount, ScopesNest) {
   auto outer = std::make_shared<MemoryAccount>(), inner = std::make_shared<MemoryAccount>();
   MemoryAccount::Scope a(outer);
