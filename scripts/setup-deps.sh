@@ -9,6 +9,8 @@ PACKAGES=(
   # service: gRPC, protobuf, metrics, JSON
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   prometheus-cpp-dev libcivetweb-dev nlohmann-json3-dev
+  # service: token hashes (libcrypto); the TLS test makes its certificates with the openssl tool
+  libssl-dev openssl
   # math libraries
   libopenblas-dev liblapacke-dev libfftw3-dev libsleef-dev libdnnl-dev
   # concurrency

@@ -137,10 +137,10 @@ void Authenticator::reload() {
   table_ = std::move(fresh);
 }
 
-std::shared_ptr<const User> Authenticator::authenticate(std::optional<std::string_view> authorization) const {
+Authenticator::Caller Authenticator::authenticate(std::optional<std::string_view> authorization) const {
   if (!enabled()) {
     static const auto anonymous = std::make_shared<const User>(User{"anonymous", true, {}});
-    return anonymous;
+    return {anonymous, ""};
   }
   TD_CHECK(authorization.has_value(), ErrorCode::kUnauthenticated,
            "no credentials: send the metadata \"authorization: Bearer <token>\"");
@@ -151,11 +151,17 @@ std::shared_ptr<const User> Authenticator::authenticate(std::optional<std::strin
   std::lock_guard lock(mu_);
   auto it = table_.by_hash.find(hash);
   TD_CHECK(it != table_.by_hash.end(), ErrorCode::kUnauthenticated, "unknown or revoked token");
-  return it->second;
+  return {it->second, hash};
+}
+
+bool Authenticator::valid(const std::string& token_hash) const {
+  if (!enabled()) return true;
+  std::lock_guard lock(mu_);
+  return table_.by_hash.contains(token_hash);
 }
 
 std::vector<std::shared_ptr<const User>> Authenticator::users() const {
-  if (!enabled()) return {authenticate(std::nullopt)};
+  if (!enabled()) return {authenticate(std::nullopt).user};
   std::lock_guard lock(mu_);
   return table_.users;
 }

@@ -44,9 +44,16 @@ class Authenticator {
   /// Re-reads the tokens file: removed tokens stop working at once. On a bad file the old users stay and
   /// the error is thrown.
   void reload();
+  /// Who called, and with what.
+  struct Caller {
+    std::shared_ptr<const User> user;
+    std::string token_hash;  // empty with authentication off
+  };
   /// The caller, from the `authorization` metadata ("Bearer <token>"); UNAUTHENTICATED when it is missing,
   /// malformed or names no user. With authentication off, "anonymous" (an admin).
-  std::shared_ptr<const User> authenticate(std::optional<std::string_view> authorization) const;
+  Caller authenticate(std::optional<std::string_view> authorization) const;
+  /// Whether a token hash still names a user (after reloads); always with authentication off.
+  bool valid(const std::string& token_hash) const;
   /// Every user of the tokens file ("anonymous" alone when off).
   std::vector<std::shared_ptr<const User>> users() const;
   /// The user of this name, or nullptr.

@@ -92,6 +92,8 @@ void Server::reload_tokens() {
   for (const auto& usage : sessions_->usages()) {
     if (auto user = auth_->user(usage->name)) apply_quota(*usage, user->quota);
   }
+  // Streams attached with a token that is gone end now (their sessions stay, for the grace period).
+  for (const auto& s : sessions_->list()) s->cancel_stream_unless([&](const std::string& h) { return auth_->valid(h); });
 }
 
 Server::~Server() {

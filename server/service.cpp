@@ -27,11 +27,14 @@ void fill_info(const Session& s, pb::SessionInfo* info) {
 // The gRPC stream as a session's event sink. Sync streams allow one writer at a time; Session serialises.
 class StreamSink final : public EventSink {
  public:
-  explicit StreamSink(grpc::ServerReaderWriter<pb::ServerMessage, pb::ClientMessage>* stream) : stream_(stream) {}
+  StreamSink(grpc::ServerReaderWriter<pb::ServerMessage, pb::ClientMessage>* stream, grpc::ServerContext* ctx)
+      : stream_(stream), ctx_(ctx) {}
   bool send(const pb::ServerMessage& m) override { return stream_->Write(m); }
+  void cancel() override { ctx_->TryCancel(); }
 
  private:
   grpc::ServerReaderWriter<pb::ServerMessage, pb::ClientMessage>* stream_;
+  grpc::ServerContext* ctx_;
 };
 }  // namespace
 
@@ -59,8 +62,12 @@ grpc::Status TensordService::guarded(const grpc::ServerContext* ctx, std::string
     if (auto it = metadata.find("authorization"); it != metadata.end()) {
       authorization = std::string_view(it->second.data(), it->second.size());
     }
-    const std::shared_ptr<const User> user = auth_->authenticate(authorization);
-    body(*user);
+    const Authenticator::Caller caller = auth_->authenticate(authorization);
+    if constexpr (std::is_invocable_v<F, const User&, const std::string&>) {
+      body(*caller.user, caller.token_hash);
+    } else {
+      body(*caller.user);
+    }
   } catch (const Error& e) {
     status = to_grpc_status(e);
   } catch (const std::exception& e) {
@@ -173,14 +180,14 @@ grpc::Status TensordService::ListUsers(grpc::ServerContext* ctx, const pb::ListU
 
 grpc::Status TensordService::Attach(grpc::ServerContext* ctx,
                                     grpc::ServerReaderWriter<pb::ServerMessage, pb::ClientMessage>* stream) {
-  return guarded(ctx, "Attach", [&](const User& user) {
+  return guarded(ctx, "Attach", [&](const User& user, const std::string& token_hash) {
     pb::ClientMessage first;
     TD_CHECK(stream->Read(&first), ErrorCode::kCancelled, "[Attach] stream closed before the attach message");
     TD_CHECK_ARG(first.has_attach(), "[Attach] the first message must be `attach`");
     // Only the owner attaches, admins included: closing is all an admin may do to another's session.
     std::shared_ptr<Session> session = sessions_->get_for(first.attach().session_id(), user.name, false);
-    StreamSink sink(stream);
-    session->attach(&sink);  // sends `attached` first
+    StreamSink sink(stream, ctx);
+    session->attach(&sink, token_hash);  // sends `attached` first
     pb::ClientMessage msg;
     while (stream->Read(&msg)) {
       if (msg.has_batch()) session->enqueue(msg.batch());

@@ -77,15 +77,21 @@ Session::Session(std::string id, SessionOptions options, boost::asio::thread_poo
 
 Session::~Session() = default;
 
-void Session::attach(EventSink* sink) {
+void Session::attach(EventSink* sink, std::string credential) {
   std::lock_guard lock(mu_);
   TD_CHECK(!closed_, ErrorCode::kNotFound, "session ", id_, " is closed");
   TD_CHECK(!sink_, ErrorCode::kFailedPrecondition, "session ", id_, " is already attached to another stream");
   std::lock_guard send_lock(send_mu_);
   sink_ = sink;
+  credential_ = std::move(credential);
   pb::ServerMessage m;
   m.mutable_attached()->set_session_id(id_);
   sink_->send(m);
+}
+
+void Session::cancel_stream_unless(const std::function<bool(const std::string&)>& still_valid) {
+  std::lock_guard lock(mu_);
+  if (sink_ && !still_valid(credential_)) sink_->cancel();  // its reader ends; detach() follows
 }
 
 void Session::detach() {
@@ -206,6 +212,7 @@ void Session::close() {
   {
     std::lock_guard lock(mu_);
     closed_ = true;
+    if (sink_) sink_->cancel();  // an attached client learns at once (its stream ends)
     for (const Inbound& in : inbox_) {
       if (options_.usage && !in.rejected) --options_.usage->queued;
     }

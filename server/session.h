@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -44,6 +45,8 @@ class EventSink {
   virtual ~EventSink() = default;
   /// Sends one event; false if the peer is gone.
   virtual bool send(const pb::ServerMessage& message) = 0;
+  /// Ends the stream from the server's side (its credentials were revoked); the session stays.
+  virtual void cancel() {}
 };
 
 /// Told about each executed command, backward and hook event, for metrics. Called on the session's executor
@@ -105,8 +108,10 @@ class Session : public std::enable_shared_from_this<Session> {
   const SessionOptions& options() const { return options_; }
 
   /// Connects the event sink of a newly attached stream and sends it `attached`; FAILED_PRECONDITION if
-  /// another stream is attached.
-  void attach(EventSink* sink);
+  /// another stream is attached. `credential` names what the stream authenticated with (a token hash).
+  void attach(EventSink* sink, std::string credential = "");
+  /// Ends the attached stream if it authenticated with a credential `still_valid` refuses now.
+  void cancel_stream_unless(const std::function<bool(const std::string& credential)>& still_valid);
   /// Disconnects the sink (the stream ended). Blocking hooks waiting on it fail with UNAVAILABLE.
   void detach();
   bool attached() const;
@@ -225,6 +230,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::condition_variable inbox_cv_;
   std::deque<Inbound> inbox_;
   EventSink* sink_ = nullptr;
+  std::string credential_;  // the attached stream's
   bool closed_ = false;
   std::chrono::steady_clock::time_point detached_at_ = std::chrono::steady_clock::now();
   std::mutex send_mu_;  // serialises writes to the sink
