@@ -134,12 +134,20 @@ void Session::push_commands(const pb::CommandBatch& batch) {
 
 void Session::enqueue(const pb::CommandBatch& batch) {
   push_commands(batch);
-  boost::asio::post(strand_, [self = shared_from_this()] { self->drain(); });
+  schedule_drain();
+}
+
+void Session::schedule_drain() {
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    // A drain that used its time slice with commands left goes to the back of the pool's queue, behind the
+    // other sessions' work: a heavy session cannot keep a pool thread from them.
+    if (self->drain(kTimeSlice)) self->schedule_drain();
+  });
 }
 
 void Session::run_inline(const pb::CommandBatch& batch) {
   push_commands(batch);
-  drain();
+  drain(std::nullopt);
 }
 
 std::optional<Session::Inbound> Session::next_command(std::optional<Clock::time_point> deadline, uint64_t event) {
@@ -190,7 +198,9 @@ size_t Session::queued_commands() const {
   return inbox_.size();
 }
 
-void Session::drain() {
+bool Session::drain(std::optional<Clock::duration> slice) {
+  const auto until = Clock::now() + slice.value_or(Clock::duration::zero());
+  bool more = false;
   MemoryAccount::Scope charged(account_);  // what the commands allocate is the session's
   // While the session profiles, this thread records into the session's profiler only (and carries its open
   // ranges, which earlier drains on other threads may have opened).
@@ -203,9 +213,15 @@ void Session::drain() {
       if (bound) binding.emplace(bound->bind_thread());
     }
     run_inbound(*cmd);
+    if (slice && Clock::now() >= until) {
+      std::lock_guard lock(mu_);
+      more = !inbox_.empty();
+      if (more) break;
+    }
   }
   binding.reset();
   update_counters();
+  return more;
 }
 
 void Session::close() {

@@ -163,8 +163,13 @@ class Session : public std::enable_shared_from_this<Session> {
     std::vector<uint64_t> replacements;  // a module hook's (empty = keep)
   };
 
-  /// Runs every queued command (on the strand, or inline for run_inline).
-  void drain();
+  /// How long one drain on the pool may run before it yields to other sessions' work.
+  static constexpr std::chrono::milliseconds kTimeSlice{10};
+  /// Runs queued commands (on the strand, or inline for run_inline): all of them, or with a time slice
+  /// until it is used up; true if commands are left.
+  bool drain(std::optional<std::chrono::steady_clock::duration> slice);
+  /// Posts a drain to the strand.
+  void schedule_drain();
   void push_commands(const pb::CommandBatch& batch);
   void execute(const pb::Command& cmd);
   void run_op(const pb::Command& cmd);
