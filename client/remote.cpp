@@ -83,10 +83,13 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   void shutdown() {
     {
       std::lock_guard lock(write_mu_);
-      if (!stream_ || closing_) return;
-      flush_locked();
-      closing_ = true;
-      stream_->WritesDone();
+      if (!stream_ || finished_) return;
+      finished_ = true;
+      if (!closing_) {  // after a Goodbye the writes are ended already
+        flush_locked();
+        closing_ = true;
+        stream_->WritesDone();
+      }
     }
     if (reader_.joinable()) reader_.join();
     stream_->Finish();
@@ -356,6 +359,11 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
           if (trace.complete()) w.done = true;
           break;
         }
+        case pb::ServerMessage::kGoodbye:
+          goodbye_ = msg.goodbye().reason();
+          // Half-close (off this lock: writes take write_mu_); the server then ends the call.
+          std::thread([self = shared_from_this()] { self->end_writes(); }).detach();
+          break;
         case pb::ServerMessage::kHook:
         case pb::ServerMessage::kModuleHook:
         case pb::ServerMessage::kGradStats: hook_events_.push_back(msg); break;
@@ -365,8 +373,16 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     }
     std::lock_guard lock(mu_);
     broken_ = true;
-    broken_message_ = closing_ ? "session closed" : "stream ended";
+    broken_message_ = !goodbye_.empty() ? goodbye_ : closing_ ? "session closed" : "stream ended";
     cv_.notify_all();
+  }
+
+  /// Ends the client's half of the stream (after a Goodbye).
+  void end_writes() {
+    std::lock_guard lock(write_mu_);
+    if (!stream_ || closing_) return;
+    closing_ = true;
+    stream_->WritesDone();
   }
 
   std::shared_ptr<Client::Impl> client_;
@@ -381,6 +397,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   uint64_t next_seq_ = 1;
   uint64_t next_handle_ = 1;
   bool closing_ = false;
+  bool finished_ = false;  // shutdown() ran
 
   std::mutex mu_;  // waiters, hooks, events, errors
   std::condition_variable cv_;
@@ -394,6 +411,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   uint64_t next_hook_ = 1;
   bool broken_ = false;
   std::string broken_message_;
+  std::string goodbye_;  // the server's reason, once it said goodbye
 };
 
 // ---- the interface of client/remote_internal.h ----
@@ -699,6 +717,10 @@ Client::Client(const std::string& target, const ClientOptions& options) : impl_(
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, codec::kKeepaliveTimeMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, codec::kKeepaliveTimeoutMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
   if (options.tls) {
     grpc::SslCredentialsOptions tls;

@@ -17,6 +17,14 @@ namespace pb = ::tensord::v1;
 /// Largest payload of one chunk: well under gRPC's default 4 MiB message limit with framing.
 inline constexpr size_t kMaxChunkBytes = size_t{1} << 20;
 
+/// HTTP/2 keepalive, the same on both sides so neither sees the other's pings as abuse: the client pings an
+/// idle connection every 30 s and gives up after 10 s without an answer; the server accepts pings 20 s apart
+/// (less than the client's interval) and pings its clients on the same schedule, so a vanished peer is noticed
+/// within ~40 s on either side (a client's session then waits out its grace period).
+inline constexpr int kKeepaliveTimeMs = 30000;
+inline constexpr int kKeepaliveTimeoutMs = 10000;
+inline constexpr int kMinPingIntervalMs = 20000;
+
 pb::DType to_proto(DType t);
 /// Throws INVALID_ARGUMENT for DTYPE_UNSPECIFIED or an unknown number.
 DType from_proto(pb::DType t);

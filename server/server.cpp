@@ -4,6 +4,7 @@
 #include <grpcpp/health_check_service_interface.h>
 
 #include <fstream>
+#include <thread>
 
 #include "core/backend.h"
 #include "core/error.h"
@@ -45,6 +46,7 @@ Server::Server(const Options& options) {
   TD_CHECK_ARG(loopback || !options.tls_cert.empty() || options.allow_plaintext, "[tensord] refusing to listen on ",
                options.listen, " without TLS: bearer tokens would cross the network in clear text; give "
                "--tls-cert and --tls-key, or --allow-plaintext on a network you trust");
+  shutdown_grace_ = options.shutdown_grace;
   auth_ = options.tokens_file.empty() ? std::make_unique<Authenticator>()
                                       : std::make_unique<Authenticator>(options.tokens_file);
   Backend& cuda = backend(DeviceType::kCUDA);
@@ -72,6 +74,11 @@ Server::Server(const Options& options) {
   grpc::ServerBuilder builder;
   // Without this, a stale server on the same port would silently share it (SO_REUSEPORT).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, codec::kKeepaliveTimeMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, codec::kKeepaliveTimeoutMs);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, codec::kMinPingIntervalMs);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   builder.SetMaxReceiveMessageSize(kMaxMessageBytes);
   builder.SetMaxSendMessageSize(kMaxMessageBytes);
   std::shared_ptr<grpc::ServerCredentials> credentials = grpc::InsecureServerCredentials();
@@ -108,7 +115,26 @@ Server::~Server() {
 void Server::wait() { grpc_->Wait(); }
 
 void Server::shutdown() {
-  if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  std::call_once(shutdown_once_, [this] {
+    service_->stop_accepting();
+    const auto deadline = std::chrono::steady_clock::now() + shutdown_grace_;
+    auto all_idle = [&] {
+      for (const auto& s : sessions_->list()) {
+        if (!s->idle()) return false;
+      }
+      return true;
+    };
+    while (!all_idle() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    for (const auto& s : sessions_->list()) s->say_goodbye("the server is shutting down");
+    // Clients end their streams on the Goodbye; any left are cancelled at this deadline.
+    if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  });
+}
+
+uint64_t Server::ops_executed() const {
+  return metrics_->ops_executed();
 }
 
 }  // namespace td::server

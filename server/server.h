@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "core/device.h"
@@ -39,6 +40,8 @@ struct Options {
   std::string tls_key;
   /// Lets a non-loopback address serve without TLS (bearer tokens then travel in clear text).
   bool allow_plaintext = false;
+  /// At shutdown, how long the commands already received may take to finish before the server goes anyway.
+  std::chrono::seconds shutdown_grace{30};
   /// How long a blocking hook may wait for the client's reply.
   std::chrono::milliseconds hook_timeout{std::chrono::seconds(60)};
 };
@@ -54,7 +57,11 @@ class Server {
   const std::string& default_device() const { return default_device_; }
   /// Blocks until shutdown() (from another thread or a signal handler thread).
   void wait();
+  /// Graceful: refuses new sessions and attaches, lets the commands already received run (up to
+  /// shutdown_grace), sends each attached client a Goodbye, then stops the gRPC server. Idempotent.
   void shutdown();
+  /// Ops executed for clients since start.
+  uint64_t ops_executed() const;
   /// Re-reads the tokens file (SIGHUP): revoked tokens fail from the next call on; quotas apply at once.
   /// On a bad file, the old users stay and the error is thrown.
   void reload_tokens();
@@ -67,6 +74,8 @@ class Server {
   std::unique_ptr<grpc::Server> grpc_;
   int port_ = 0;
   int metrics_port_ = 0;
+  std::chrono::seconds shutdown_grace_{30};
+  std::once_flag shutdown_once_;
   std::string default_device_;
 };
 

@@ -116,6 +116,7 @@ grpc::Status TensordService::ListModules(grpc::ServerContext* ctx, const pb::Lis
 grpc::Status TensordService::CreateSession(grpc::ServerContext* ctx, const pb::CreateSessionRequest* req,
                                            pb::SessionInfo* info) {
   return guarded(ctx, "CreateSession", [&](const User& user) {
+    TD_CHECK(!stopping_, ErrorCode::kUnavailable, "[CreateSession] the server is shutting down");
     SessionOptions options = session_defaults_;
     options.name = req->name();
     options.user = user.name;
@@ -181,6 +182,7 @@ grpc::Status TensordService::ListUsers(grpc::ServerContext* ctx, const pb::ListU
 grpc::Status TensordService::Attach(grpc::ServerContext* ctx,
                                     grpc::ServerReaderWriter<pb::ServerMessage, pb::ClientMessage>* stream) {
   return guarded(ctx, "Attach", [&](const User& user, const std::string& token_hash) {
+    TD_CHECK(!stopping_, ErrorCode::kUnavailable, "[Attach] the server is shutting down");
     pb::ClientMessage first;
     TD_CHECK(stream->Read(&first), ErrorCode::kCancelled, "[Attach] stream closed before the attach message");
     TD_CHECK_ARG(first.has_attach(), "[Attach] the first message must be `attach`");

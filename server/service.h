@@ -36,6 +36,9 @@ class TensordService final : public pb::Tensord::Service {
   grpc::Status ListUsers(grpc::ServerContext*, const pb::ListUsersRequest*, pb::ListUsersResponse*) override;
   grpc::Status Attach(grpc::ServerContext*, grpc::ServerReaderWriter<pb::ServerMessage, pb::ClientMessage>*) override;
 
+  /// From now on new sessions and attaches are refused with UNAVAILABLE (the server is shutting down).
+  void stop_accepting() { stopping_ = true; }
+
  private:
   /// Authenticates the caller, runs body(user), maps td::Error (and anything else) to a status, and counts
   /// the RPC.
@@ -48,6 +51,7 @@ class TensordService final : public pb::Tensord::Service {
   SessionOptions session_defaults_;
   std::string version_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace td::server

@@ -193,6 +193,17 @@ void Session::sync_handle_usage() {
   handles_counted_ = size;
 }
 
+bool Session::idle() const {
+  std::lock_guard lock(mu_);
+  return inbox_.empty() && !draining_.load();
+}
+
+void Session::say_goodbye(const std::string& reason) {
+  pb::ServerMessage m;
+  m.mutable_goodbye()->set_reason(reason);
+  send(m);
+}
+
 size_t Session::queued_commands() const {
   std::lock_guard lock(mu_);
   return inbox_.size();
@@ -201,6 +212,11 @@ size_t Session::queued_commands() const {
 bool Session::drain(std::optional<Clock::duration> slice) {
   const auto until = Clock::now() + slice.value_or(Clock::duration::zero());
   bool more = false;
+  draining_ = true;
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag = false; }
+  } done{draining_};
   MemoryAccount::Scope charged(account_);  // what the commands allocate is the session's
   // While the session profiles, this thread records into the session's profiler only (and carries its open
   // ranges, which earlier drains on other threads may have opened).

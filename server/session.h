@@ -136,6 +136,10 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t ops_executed() const { return ops_executed_.load(); }
   /// Commands received and not yet started.
   size_t queued_commands() const;
+  /// No command queued or running.
+  bool idle() const;
+  /// Tells the attached client the server is going away (a Goodbye event).
+  void say_goodbye(const std::string& reason);
   std::chrono::steady_clock::time_point created() const { return created_; }
 
  private:
@@ -259,6 +263,7 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t next_server_handle_ = kServerHandleBit;
   uint64_t next_event_ = 1;
 
+  std::atomic<bool> draining_{false};
   std::atomic<uint64_t> handle_count_{0};
   int64_t handles_counted_ = 0;  // executor-only: how many of handles_ the user's total already has
   /// What the session's commands allocate is charged here (drain() makes it the thread's account).

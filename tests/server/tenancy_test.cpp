@@ -665,3 +665,36 @@ TEST(ConcurrentSessions, SixteenTrainAtOnceAndFreeEverything) {
 
 }  // namespace
 }  // namespace td
+
+namespace td {
+namespace {
+
+// SIGTERM's path: the commands the server has received run to their end, the attached client is told
+// (its next sync point names the shutdown), and no new session is opened meanwhile.
+TEST(GracefulShutdown, RunsWhatWasReceivedThenSaysGoodbye) {
+  server::Options options;
+  options.listen = "127.0.0.1:0";
+  options.metrics_listen = "";
+  options.threads = 1;
+  server::Server server(options);
+  remote::Client client("127.0.0.1:" + std::to_string(server.port()));
+  remote::Session s = client.create_session("busy", "cpu");
+  Tensor x = s.tensor<float>(std::vector<float>(128 * 128, 0.01f), {128, 128});
+  s.sync();
+  const uint64_t before = server.ops_executed();
+  std::vector<Tensor> keep;
+  for (int i = 0; i < 1100; ++i) keep.push_back(x.mm(x));  // two full batches of 512 go out at once
+  for (int i = 0; i < 500 && server.ops_executed() == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  server.shutdown();
+  EXPECT_GE(server.ops_executed(), before + 1024);  // both batches ran before the goodbye
+  Error e = testing::error_of([&] { s.sync(); });
+  EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
+  EXPECT_THAT(e.what(), HasSubstr("the server is shutting down"));
+  EXPECT_EQ(testing::error_of([&] { client.create_session("late", "cpu"); }).code(), ErrorCode::kUnavailable);
+  keep.clear();
+}
+
+}  // namespace
+}  // namespace td
