@@ -428,6 +428,13 @@ pb::ServerMessage request(SessionState& s, const std::function<void(pb::Command&
   TD_CHECK(w.info.has_value(), ErrorCode::kInternal, "[session] request ", id, " was answered without its info");
   return std::move(*w.info);
 }
+void request_done(SessionState& s, const std::function<void(pb::Command&, uint64_t request_id)>& fill) {
+  const uint64_t id = s.new_request();
+  pb::Command cmd;
+  fill(cmd, id);
+  s.push(std::move(cmd));
+  (void)s.wait(id);
+}
 std::vector<pb::ProfilerTrace> request_traces(SessionState& s,
                                               const std::function<void(pb::Command&, uint64_t request_id)>& fill) {
   const uint64_t id = s.new_request();

@@ -17,6 +17,8 @@ void push(SessionState& s, tensord::v1::Command cmd);
 /// OptimizerInfo); earlier errors surface here.
 tensord::v1::ServerMessage request(SessionState& s,
                                    const std::function<void(tensord::v1::Command&, uint64_t request_id)>& fill);
+/// Sends a command that `fill` builds around a new request id and waits for its `done`; errors surface here.
+void request_done(SessionState& s, const std::function<void(tensord::v1::Command&, uint64_t request_id)>& fill);
 /// Sends a profiler command that answers with traces (stop, traces) and waits for all of them.
 std::vector<tensord::v1::ProfilerTrace> request_traces(
     SessionState& s, const std::function<void(tensord::v1::Command&, uint64_t request_id)>& fill);

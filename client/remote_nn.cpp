@@ -2,6 +2,8 @@
 // describing a layer (its parameter names, once) and reading an optimizer's lr wait for the server.
 #include "client/remote_nn.h"
 
+#include <fstream>
+
 #include <sstream>
 
 #include "client/remote_internal.h"
@@ -325,3 +327,80 @@ void LRScheduler::step() {
 }
 
 }  // namespace td::remote::optim
+
+namespace td::remote {
+
+namespace pb = ::tensord::v1;
+
+namespace {
+
+// A client-side module's server-held layers, each under its dotted name.
+void add_layers(nn::Module& m, const std::string& name, pb::CheckpointCommand& c) {
+  if (auto* layer = dynamic_cast<nn::Layer*>(&m)) {
+    auto* e = c.add_entries();
+    e->set_name(name);
+    e->set_module(layer->id());
+    return;
+  }
+  for (const auto& [child, module] : m.named_children()) add_layers(*module, name + "." + child, c);
+}
+
+void checkpoint_request(Session& session, pb::CheckpointCommand::Action action, const std::string& path,
+                        const Checkpoint& parts, bool strict) {
+  internal::request_done(session.state(), [&](pb::Command& cmd, uint64_t request_id) {
+    auto* c = cmd.mutable_checkpoint();
+    c->set_action(action);
+    c->set_path(path);
+    c->set_request_id(request_id);
+    c->set_strict(strict);
+    for (const auto& [name, m] : parts.modules) add_layers(*m, name, *c);
+    for (const auto& [name, o] : parts.optimizers) {
+      auto* e = c->add_entries();
+      e->set_name(name);
+      e->set_optimizer(o->id());
+    }
+    for (const auto& [name, sch] : parts.schedulers) {
+      auto* e = c->add_entries();
+      e->set_name(name);
+      e->set_scheduler(sch->id());
+    }
+  });
+}
+
+}  // namespace
+
+void save_checkpoint(Session& session, const std::string& path, const Checkpoint& parts) {
+  checkpoint_request(session, pb::CheckpointCommand::CHECKPOINT_SAVE, path, parts, true);
+}
+
+void load_checkpoint(Session& session, const std::string& path, const Checkpoint& parts, bool strict) {
+  checkpoint_request(session, pb::CheckpointCommand::CHECKPOINT_LOAD, path, parts, strict);
+}
+
+void download_checkpoint(Session& session, const std::string& path, const std::string& local_file) {
+  const uint64_t h = internal::new_handle(session.state());
+  pb::Command cmd;
+  cmd.mutable_checkpoint()->set_action(pb::CheckpointCommand::CHECKPOINT_READ);
+  cmd.mutable_checkpoint()->set_path(path);
+  cmd.mutable_checkpoint()->set_output(h);
+  internal::push(session.state(), std::move(cmd));
+  const HostTensor bytes = internal::tensor_of(session.state(), h).fetch();
+  std::ofstream out(local_file, std::ios::binary);
+  out.write(bytes.bytes.data(), static_cast<std::streamsize>(bytes.bytes.size()));
+  TD_CHECK(out.good(), ErrorCode::kInvalidArgument, "[checkpoint] cannot write '", local_file, "'");
+}
+
+void upload_checkpoint(Session& session, const std::string& local_file, const std::string& path) {
+  std::ifstream in(local_file, std::ios::binary);
+  TD_CHECK(in.good(), ErrorCode::kNotFound, "[checkpoint] cannot read '", local_file, "'");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Tensor t = session.from_bytes(bytes.data(), bytes.size(), DType::kUInt8, {static_cast<int64_t>(bytes.size())}, false);
+  internal::request_done(session.state(), [&](pb::Command& cmd, uint64_t request_id) {
+    cmd.mutable_checkpoint()->set_action(pb::CheckpointCommand::CHECKPOINT_WRITE);
+    cmd.mutable_checkpoint()->set_path(path);
+    cmd.mutable_checkpoint()->set_tensor(t.handle());
+    cmd.mutable_checkpoint()->set_request_id(request_id);
+  });
+}
+
+}  // namespace td::remote

@@ -85,6 +85,8 @@ class Layer : public Module {
   std::string repr() override;
   /// How many outputs call() returns (2 for a pooling layer with return_indices).
   void set_outputs(size_t n) { outputs_ = n; }
+  /// The server's id for it.
+  uint64_t id() const { return id_; }
   /// Module hooks that run here, on the client, when the server-held module fires them (see
   /// RemoteModuleHook for what each sees and may replace). Blocking hooks hold the server until they return
   /// and may issue ops and read values; observe-only ones cannot replace anything.
@@ -158,6 +160,7 @@ class LRScheduler {
  public:
   LRScheduler(Optimizer& optimizer, const std::string& type, const Kwargs& kwargs = {});
   void step();
+  uint64_t id() const { return id_; }
 
  private:
   SessionState* state_;
@@ -165,3 +168,26 @@ class LRScheduler {
 };
 
 }  // namespace td::remote::optim
+
+namespace td::remote {
+
+/// What a checkpoint holds, each part under a name, as torch.save({"model": model.state_dict(),
+/// "optimizer": opt.state_dict()}, path). A client-side module stands for its server-held layers
+/// ("model.features.0.weight", ...).
+struct Checkpoint {
+  std::vector<std::pair<std::string, nn::Module*>> modules;
+  std::vector<std::pair<std::string, optim::Optimizer*>> optimizers;
+  std::vector<std::pair<std::string, optim::LRScheduler*>> schedulers;
+};
+
+/// Saves the parts' state as a safetensors file at `path` in the user's folder of the server's data
+/// directory (paths are relative to it; the server refuses any that leads out). A sync point.
+void save_checkpoint(Session& session, const std::string& path, const Checkpoint& parts);
+/// Loads the parts' state from `path` (strict: each module's missing and unexpected keys refused). A sync point.
+void load_checkpoint(Session& session, const std::string& path, const Checkpoint& parts, bool strict = true);
+/// Copies the server's checkpoint file at `path` to `local_file` on this machine.
+void download_checkpoint(Session& session, const std::string& path, const std::string& local_file);
+/// Copies `local_file` to `path` on the server (which refuses a file that is not a safetensors checkpoint).
+void upload_checkpoint(Session& session, const std::string& local_file, const std::string& path);
+
+}  // namespace td::remote

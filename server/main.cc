@@ -20,7 +20,7 @@ void usage() {
          "PATH]\n"
          "               [--metrics-session-labels] [--session-memory-limit BYTES]\n"
          "               [--tokens FILE] [--tls-cert PEM --tls-key PEM] [--allow-plaintext]\n"
-         "               [--shutdown-grace SECONDS]\n"
+         "               [--shutdown-grace SECONDS] [--data-dir DIR]\n"
          "       tensord --new-token | --hash-token\n"
          "  --listen          gRPC address (default 127.0.0.1:7447; port 0 picks a free one)\n"
          "  --metrics-port    Prometheus /metrics port on 127.0.0.1 (default 9464; 0 picks; -1 disables)\n"
@@ -35,6 +35,7 @@ void usage() {
          "  --tls-cert, --tls-key  serve gRPC over TLS with this certificate (chain) and key\n"
          "  --allow-plaintext  serve a non-loopback address without TLS\n"
          "  --shutdown-grace  seconds SIGTERM waits for received commands to run (default 30)\n"
+         "  --data-dir        where checkpoints go, a folder per user (default: none, no checkpoints)\n"
          "  --new-token       print a new random token and the hash the tokens file stores\n"
          "  --hash-token      read a token on stdin, print its hash for the tokens file\n";
 }
@@ -85,6 +86,8 @@ int main(int argc, char** argv) {
         options.session_grace = std::chrono::seconds(std::stol(value()));
       } else if (a == "--hook-timeout") {
         options.hook_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(value()) * 1000));
+      } else if (a == "--data-dir") {
+        options.data_dir = value();
       } else if (a == "--shutdown-grace") {
         options.shutdown_grace = std::chrono::seconds(std::stol(value()));
       } else if (a == "--tokens") {

@@ -3,6 +3,7 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -66,6 +67,8 @@ Server::Server(const Options& options) {
   session_defaults.device = device;
   session_defaults.hook_timeout = options.hook_timeout;
   session_defaults.memory_limit = options.session_memory_limit;
+  session_defaults.data_dir = options.data_dir;
+  if (!options.data_dir.empty()) std::filesystem::create_directories(options.data_dir);
   service_ = std::make_unique<TensordService>(sessions_.get(), metrics_.get(), auth_.get(), session_defaults, version());
   if (!options.metrics_listen.empty()) metrics_port_ = metrics_->serve(options.metrics_listen, sessions_.get());
 

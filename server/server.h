@@ -40,6 +40,8 @@ struct Options {
   std::string tls_key;
   /// Lets a non-loopback address serve without TLS (bearer tokens then travel in clear text).
   bool allow_plaintext = false;
+  /// Where checkpoints go, a folder per user (empty: checkpoint commands fail with FAILED_PRECONDITION).
+  std::string data_dir;
   /// At shutdown, how long the commands already received may take to finish before the server goes anyway.
   std::chrono::seconds shutdown_grace{30};
   /// How long a blocking hook may wait for the client's reply.

@@ -47,6 +47,7 @@ std::string_view command_kind(const pb::Command& cmd) {
     case pb::Command::kReleaseOptimizer: return "release_optimizer";
     case pb::Command::kRegisterModuleHook: return "register_module_hook";
     case pb::Command::kProfiler: return "profiler";
+    case pb::Command::kCheckpoint: return "checkpoint";
     default: return "unknown";
   }
 }
@@ -59,6 +60,7 @@ uint64_t request_id_of(const pb::Command& cmd) {
     case pb::Command::kDescribeModule: return cmd.describe_module().request_id();
     case pb::Command::kDescribeOptimizer: return cmd.describe_optimizer().request_id();
     case pb::Command::kProfiler: return cmd.profiler().request_id();
+    case pb::Command::kCheckpoint: return cmd.checkpoint().request_id();
     default: return 0;
   }
 }
@@ -331,6 +333,7 @@ void Session::execute(const pb::Command& cmd) {
       case pb::Command::kReleaseOptimizer: run_nn(cmd); break;
       case pb::Command::kRegisterModuleHook: register_module_hook(cmd.register_module_hook()); break;
       case pb::Command::kProfiler: run_profiler(cmd.profiler()); break;
+      case pb::Command::kCheckpoint: checkpoint(cmd); break;
       default: throw Error(ErrorCode::kInvalidArgument, str("command ", cmd.seq(), " has no kind"));
     }
   } catch (const Error& e) {
@@ -399,6 +402,8 @@ void Session::poison_outputs(const pb::Command& cmd, const Error& error) {
     for (uint64_t h : cmd.call_module().outputs()) poison(h);
   } else if (cmd.has_module_tensor()) {
     poison(cmd.module_tensor().output());
+  } else if (cmd.has_checkpoint() && cmd.checkpoint().action() == pb::CheckpointCommand::CHECKPOINT_READ) {
+    poison(cmd.checkpoint().output());
   }
 }
 

@@ -86,6 +86,8 @@ struct SessionOptions {
   std::string user = "anonymous";
   /// Their totals and quotas (null: none kept, as in tests of one session).
   std::shared_ptr<UserUsage> usage;
+  /// Where checkpoints go (each user has a folder in it); empty: checkpoint commands fail.
+  std::string data_dir;
   Device device = kCPU;
   /// The most bytes of tensor storage the session may hold on each device type (0: no limit); an allocation
   /// past it fails its command with RESOURCE_EXHAUSTED.
@@ -190,6 +192,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void load_state_dict(const pb::LoadStateDictCommand& cmd);
   void create_optimizer(const pb::CreateOptimizerCommand& cmd);
   void create_scheduler(const pb::CreateSchedulerCommand& cmd);
+  void checkpoint(const pb::Command& cmd);
   nn::Module& module_at(uint64_t id, std::string_view command);
   // The session's profiler (session_profiler.cpp).
   void run_profiler(const pb::ProfilerCommand& cmd);

@@ -6,7 +6,12 @@
 #include "core/optim/factory.h"
 #include "core/optim/lr_scheduler.h"
 #include "core/optim/optimizer.h"
+#include "core/serialize.h"
+#include "server/checkpoint.h"
 #include "server/session.h"
+
+#include <filesystem>
+#include <fstream>
 
 namespace td::server {
 
@@ -227,6 +232,110 @@ void Session::on_module_hook(uint64_t hook_id, pb::ModuleHookKind kind, pb::Hook
                reply.replacements.size(), " tensors for a list of ", replace->size());
   for (size_t i = 0; i < reply.replacements.size(); ++i) {
     if (reply.replacements[i] != 0) (*replace)[i] = resolve(reply.replacements[i], "hook_reply", "replacement");
+  }
+}
+
+void Session::checkpoint(const pb::Command& cmd) {
+  using A = pb::CheckpointCommand;
+  const pb::CheckpointCommand& c = cmd.checkpoint();
+  auto done = [&] {
+    pb::ServerMessage m;
+    m.mutable_done()->set_request_id(c.request_id());
+    m.mutable_done()->set_seq(cmd.seq());
+    send(m);
+  };
+  // Written next to the target and renamed over it, so a failed write never leaves half a checkpoint.
+  auto write_atomically = [](const std::filesystem::path& file, const auto& write) {
+    const std::filesystem::path tmp = file.string() + ".tmp";
+    write(tmp.string());
+    std::filesystem::rename(tmp, file);
+  };
+  auto scheduler_at = [&](uint64_t id) -> optim::LRScheduler& {
+    auto it = schedulers_.find(id);
+    TD_CHECK(it != schedulers_.end(), ErrorCode::kNotFound, "[checkpoint] no scheduler ", id);
+    return *it->second.scheduler;
+  };
+  switch (c.action()) {
+    case A::CHECKPOINT_SAVE: {
+      const auto file = checkpoint_file(options_.data_dir, options_.user, c.path(), /*create=*/true);
+      NamedTensors tensors;
+      std::map<std::string, std::string> metadata{{"format", "tensord checkpoint 1"}};
+      for (const auto& e : c.entries()) {
+        TD_CHECK_ARG(!e.name().empty(), "[checkpoint] every entry needs a name");
+        switch (e.target_case()) {
+          case pb::CheckpointEntry::kModule:
+            for (const auto& [key, t] : module_at(e.module(), "checkpoint").state_dict()) {
+              tensors.emplace_back(e.name() + "." + key, t);
+            }
+            break;
+          case pb::CheckpointEntry::kOptimizer:
+            save_optimizer(optimizer_at(e.optimizer(), "checkpoint"), e.name(), tensors, metadata);
+            break;
+          case pb::CheckpointEntry::kScheduler: save_scheduler(scheduler_at(e.scheduler()), e.name(), metadata); break;
+          default: throw Error(ErrorCode::kInvalidArgument, str("[checkpoint] entry '", e.name(), "' names nothing"));
+        }
+      }
+      write_atomically(file, [&](const std::string& tmp) { td::save(tensors, tmp, metadata); });
+      done();
+      break;
+    }
+    case A::CHECKPOINT_LOAD: {
+      const std::string file = checkpoint_file(options_.data_dir, options_.user, c.path(), false).string();
+      const NamedTensors loaded = td::load(file, options_.device);
+      const std::map<std::string, std::string> metadata = load_metadata(file);
+      const std::map<std::string, Tensor> by_name(loaded.begin(), loaded.end());
+      for (const auto& e : c.entries()) {
+        switch (e.target_case()) {
+          case pb::CheckpointEntry::kModule: {
+            nn::StateDict state;
+            const std::string prefix = e.name() + ".";
+            for (const auto& [key, t] : loaded) {
+              if (key.starts_with(prefix)) state.emplace_back(key.substr(prefix.size()), t);
+            }
+            module_at(e.module(), "checkpoint").load_state_dict(state, c.strict());
+            break;
+          }
+          case pb::CheckpointEntry::kOptimizer:
+            load_optimizer(optimizer_at(e.optimizer(), "checkpoint"), e.name(), by_name, metadata);
+            break;
+          case pb::CheckpointEntry::kScheduler: load_scheduler(scheduler_at(e.scheduler()), e.name(), metadata); break;
+          default: throw Error(ErrorCode::kInvalidArgument, str("[checkpoint] entry '", e.name(), "' names nothing"));
+        }
+      }
+      done();
+      break;
+    }
+    case A::CHECKPOINT_READ: {
+      const auto file = checkpoint_file(options_.data_dir, options_.user, c.path(), false);
+      std::ifstream in(file, std::ios::binary);
+      TD_CHECK(in.good(), ErrorCode::kNotFound, "[checkpoint] no checkpoint '", c.path(), "'");
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      bind_output(c.output(),
+                  from_buffer(bytes.data(), {static_cast<int64_t>(bytes.size())}, DType::kUInt8, kCPU), "checkpoint");
+      break;
+    }
+    case A::CHECKPOINT_WRITE: {
+      const Tensor& t = resolve(c.tensor(), "checkpoint", "bytes");
+      TD_CHECK_ARG(t.dtype() == DType::kUInt8 && t.dim() == 1, "[checkpoint] an upload is a 1-d uint8 tensor, got ",
+                   dtype_name(t.dtype()), " of shape ", shape_str(t.shape()));
+      const Tensor host = t.to("cpu").contiguous();
+      const auto file = checkpoint_file(options_.data_dir, options_.user, c.path(), true);
+      write_atomically(file, [&](const std::string& tmp) {
+        std::ofstream out(tmp, std::ios::binary);
+        out.write(static_cast<const char*>(host.data_ptr()), static_cast<std::streamsize>(host.nbytes()));
+        TD_CHECK(out.good(), ErrorCode::kInternal, "[checkpoint] writing '", c.path(), "' failed");
+      });
+      // It must be a checkpoint this server can load: a malformed upload is refused and removed.
+      try {
+        (void)load_metadata(file.string());
+      } catch (...) {
+        std::filesystem::remove(file);
+        throw;
+      }
+      done();
+      break;
+    }
+    default: throw Error(ErrorCode::kInvalidArgument, str("[checkpoint] unknown action ", static_cast<int>(c.action())));
   }
 }
 

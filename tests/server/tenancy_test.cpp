@@ -22,6 +22,7 @@
 #include "server/sessions.h"
 #include "tensord/v1/tensord.grpc.pb.h"
 #include "tests/core/test_util.h"
+#include "tests/server/test_files.h"
 
 namespace td {
 namespace {
@@ -31,19 +32,8 @@ using ::testing::HasSubstr;
 using remote::Tensor;
 namespace pb = ::tensord::v1;
 
-// A temporary directory, removed with its contents.
-struct TempDir {
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "tensord-tenancy-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-  fs::path path;
-};
-
-void write_file(const fs::path& path, const std::string& text) {
-  std::ofstream(path) << text;
-}
+using testing::TempDir;
+using testing::write_file;
 
 // alice has quotas, bob has none, root is an admin.
 std::string tokens_json(bool with_bob = true) {
