@@ -41,6 +41,7 @@ struct Client::Impl {
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::Tensord::Stub> stub;
   std::string token;
+  std::chrono::milliseconds reconnect_timeout{30000};
   /// Carries the caller's credentials ("authorization: Bearer <token>") on every call.
   void authorize(grpc::ClientContext& ctx) const {
     if (!token.empty()) ctx.AddMetadata("authorization", "Bearer " + token);
@@ -85,14 +86,16 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
       std::lock_guard lock(write_mu_);
       if (!stream_ || finished_) return;
       finished_ = true;
-      if (!closing_) {  // after a Goodbye the writes are ended already
+      if (!closing_ && !stream_finished_) {  // after a Goodbye the writes are ended already
         flush_locked();
         closing_ = true;
         stream_->WritesDone();
       }
     }
     if (reader_.joinable()) reader_.join();
-    stream_->Finish();
+    std::lock_guard lock(write_mu_);
+    if (!stream_finished_) stream_->Finish();  // the reader may have finished it, giving up on a re-attach
+    stream_finished_ = true;
   }
 
   const pb::SessionInfo& info() const { return info_; }
@@ -225,12 +228,98 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
 
  private:
   void flush_locked() {
-    if (batch_.commands_size() == 0 || !stream_ || closing_) return;
+    if (batch_.commands_size() == 0 || !stream_ || closing_ || stream_finished_) return;
+    // Kept until the server acknowledges them (ack_seq on its events): a re-attach sends again what the
+    // server had not received.
+    const uint64_t acked = acked_seq_.load();
+    while (!unacked_.empty() && unacked_.front().seq() <= acked) unacked_.pop_front();
+    if (client_->reconnect_timeout.count() > 0) {
+      for (const auto& c : batch_.commands()) unacked_.push_back(c);
+    }
     pb::ClientMessage msg;
     *msg.mutable_batch() = std::move(batch_);
+    msg.mutable_batch()->set_ack_event(last_event_.load());
     batch_.Clear();
     batch_bytes_ = 0;
-    stream_->Write(msg);  // a failed write shows up as a broken stream in the reader
+    stream_->Write(msg);  // a failed write shows up as a broken stream in the reader, which re-attaches
+  }
+
+  /// After the stream broke: attaches again (for up to the reconnect timeout), hears which commands the
+  /// session has, sends the rest again, and lets the server replay the events this client missed. False
+  /// when the session is gone, the credentials are refused, the client is closing, or time ran out.
+  bool reconnect() {
+    {
+      std::lock_guard lock(mu_);
+      if (!goodbye_.empty()) return false;
+    }
+    {
+      std::lock_guard lock(write_mu_);
+      if (closing_ || client_->reconnect_timeout.count() <= 0) return false;
+      const grpc::Status old = stream_->Finish();
+      stream_finished_ = true;  // no more writes or Finish on it
+      if (old.error_code() == grpc::StatusCode::UNAUTHENTICATED) return false;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + client_->reconnect_timeout;
+    auto backoff = std::chrono::milliseconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto context = std::make_unique<grpc::ClientContext>();
+      client_->authorize(*context);
+      auto stream = client_->stub->Attach(context.get());
+      pb::ClientMessage attach;
+      attach.mutable_attach()->set_session_id(info_.id());
+      attach.mutable_attach()->set_last_event(last_event_.load());
+      pb::ServerMessage first;
+      if (stream->Write(attach) && stream->Read(&first) && first.has_attached()) {
+        std::lock_guard lock(write_mu_);
+        if (closing_) return false;
+        context_ = std::move(context);
+        stream_ = std::move(stream);
+        stream_finished_ = false;
+        pb::ClientMessage again;
+        for (const pb::Command& c : unacked_) {
+          if (c.seq() <= first.attached().last_seq()) continue;
+          *again.mutable_batch()->add_commands() = c;
+          if (again.batch().commands_size() == kFlushCommands) {
+            stream_->Write(again);
+            again.Clear();
+          }
+        }
+        if (again.batch().commands_size() > 0) stream_->Write(again);
+        flush_locked();  // what was batched while the stream was down
+        if (first.attached().events_lost()) {
+          std::lock_guard events_lock(mu_);
+          const Error lost(ErrorCode::kUnavailable,
+                           "[session] the connection dropped and the server no longer had every event this client "
+                           "missed; values and hook events may be lost");
+          for (auto& [id, w] : waiters_) {
+            w.error = lost;
+            w.done = true;
+          }
+          if (!async_error_) async_error_ = lost;
+          cv_.notify_all();
+        }
+        return true;
+      }
+      const grpc::Status st = stream->Finish();
+      const auto code = st.error_code();
+      if (code == grpc::StatusCode::NOT_FOUND || code == grpc::StatusCode::UNAUTHENTICATED ||
+          code == grpc::StatusCode::PERMISSION_DENIED ||
+          (code == grpc::StatusCode::UNAVAILABLE && st.error_message().find("shutting down") != std::string::npos)) {
+        std::lock_guard lock(mu_);
+        goodbye_ = st.error_message();  // why the session is gone, for the next sync point
+        return false;
+      }
+      // Wait, in short steps so that a close does not hang on it.
+      for (auto until = std::chrono::steady_clock::now() + backoff; std::chrono::steady_clock::now() < until;) {
+        {
+          std::lock_guard lock(write_mu_);
+          if (closing_) return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+    }
+    return false;
   }
 
   void run_hook(const pb::HookEvent& ev) {
@@ -309,8 +398,23 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   }
 
   void read_loop() {
-    pb::ServerMessage msg;
-    while (stream_->Read(&msg)) {
+    do {
+      pb::ServerMessage msg;
+      while (stream_->Read(&msg)) handle_event(msg);
+    } while (reconnect());
+    std::lock_guard lock(mu_);
+    broken_ = true;
+    broken_message_ = !goodbye_.empty() ? goodbye_ : closing_ ? "session closed" : "stream ended";
+    cv_.notify_all();
+  }
+
+  void handle_event(pb::ServerMessage& msg) {
+    if (msg.event_seq() != 0) {
+      if (msg.event_seq() <= last_event_.load()) return;  // replayed after a re-attach, and seen already
+      last_event_ = msg.event_seq();
+    }
+    if (msg.ack_seq() > acked_seq_.load()) acked_seq_ = msg.ack_seq();
+    {
       std::lock_guard lock(mu_);
       switch (msg.kind_case()) {
         case pb::ServerMessage::kError: {
@@ -371,16 +475,12 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
       }
       cv_.notify_all();
     }
-    std::lock_guard lock(mu_);
-    broken_ = true;
-    broken_message_ = !goodbye_.empty() ? goodbye_ : closing_ ? "session closed" : "stream ended";
-    cv_.notify_all();
   }
 
   /// Ends the client's half of the stream (after a Goodbye).
   void end_writes() {
     std::lock_guard lock(write_mu_);
-    if (!stream_ || closing_) return;
+    if (!stream_ || closing_ || stream_finished_) return;
     closing_ = true;
     stream_->WritesDone();
   }
@@ -397,7 +497,11 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   uint64_t next_seq_ = 1;
   uint64_t next_handle_ = 1;
   bool closing_ = false;
-  bool finished_ = false;  // shutdown() ran
+  bool finished_ = false;         // shutdown() ran
+  bool stream_finished_ = false;  // Finish() was called on stream_ (the reader gave up on it)
+  std::deque<pb::Command> unacked_;  // sent, not yet acknowledged by the server (for a re-attach)
+  std::atomic<uint64_t> acked_seq_{0};
+  std::atomic<uint64_t> last_event_{0};  // the last event processed
 
   std::mutex mu_;  // waiters, hooks, events, errors
   std::condition_variable cv_;
@@ -736,6 +840,7 @@ Client::Client(const std::string& target, const ClientOptions& options) : impl_(
     if (!options.tls_server_name.empty()) args.SetSslTargetNameOverride(options.tls_server_name);
   }
   impl_->token = options.token;
+  impl_->reconnect_timeout = options.reconnect_timeout;
   impl_->channel = grpc::CreateCustomChannel(target, credentials, args);
   impl_->stub = pb::Tensord::NewStub(impl_->channel);
 }

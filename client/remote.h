@@ -3,6 +3,7 @@
 // until a value is needed (item, to_vector, sync, backward). Errors of earlier ops surface at that point.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -153,6 +154,10 @@ struct ClientOptions {
   std::string tls_root_certs;
   /// The name to check the server's certificate against, when it differs from the target's host.
   std::string tls_server_name;
+  /// When a session's stream drops, how long to keep trying to attach again (0: give up at once). A
+  /// re-attached session has all its state; commands the server had not received are sent again, none runs
+  /// twice, and the events missed meanwhile are replayed.
+  std::chrono::milliseconds reconnect_timeout{30000};
 };
 
 /// A connection to a tensord server.

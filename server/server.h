@@ -64,6 +64,8 @@ class Server {
   void shutdown();
   /// Ops executed for clients since start.
   uint64_t ops_executed() const;
+  /// The session table (tests reach sessions through it).
+  SessionManager& sessions() { return *sessions_; }
   /// Re-reads the tokens file (SIGHUP): revoked tokens fail from the next call on; quotas apply at once.
   /// On a bad file, the old users stay and the error is thrown.
   void reload_tokens();

@@ -189,13 +189,13 @@ grpc::Status TensordService::Attach(grpc::ServerContext* ctx,
     // Only the owner attaches, admins included: closing is all an admin may do to another's session.
     std::shared_ptr<Session> session = sessions_->get_for(first.attach().session_id(), user.name, false);
     StreamSink sink(stream, ctx);
-    session->attach(&sink, token_hash);  // sends `attached` first
+    session->attach(&sink, token_hash, first.attach().last_event());  // `attached` first, then any replay
     pb::ClientMessage msg;
     while (stream->Read(&msg)) {
       if (msg.has_batch()) session->enqueue(msg.batch());
     }
     // Read ended: the client half-closed or went away. The session lives on for its grace period.
-    session->detach();
+    session->detach(&sink);
   });
 }
 

@@ -79,16 +79,21 @@ Session::Session(std::string id, SessionOptions options, boost::asio::thread_poo
 
 Session::~Session() = default;
 
-void Session::attach(EventSink* sink, std::string credential) {
+void Session::attach(EventSink* sink, std::string credential, uint64_t last_event) {
   std::lock_guard lock(mu_);
   TD_CHECK(!closed_, ErrorCode::kNotFound, "session ", id_, " is closed");
-  TD_CHECK(!sink_, ErrorCode::kFailedPrecondition, "session ", id_, " is already attached to another stream");
   std::lock_guard send_lock(send_mu_);
+  if (sink_) sink_->cancel();  // a stream its client has given up on; that handler's detach() leaves us be
   sink_ = sink;
   credential_ = std::move(credential);
   pb::ServerMessage m;
   m.mutable_attached()->set_session_id(id_);
+  m.mutable_attached()->set_last_seq(last_seq_received_.load());
+  m.mutable_attached()->set_events_lost(last_event < replay_dropped_through_);
   sink_->send(m);
+  for (const pb::ServerMessage& held : replay_) {
+    if (held.event_seq() > last_event) sink_->send(held);
+  }
 }
 
 void Session::cancel_stream_unless(const std::function<bool(const std::string&)>& still_valid) {
@@ -96,10 +101,11 @@ void Session::cancel_stream_unless(const std::function<bool(const std::string&)>
   if (sink_ && !still_valid(credential_)) sink_->cancel();  // its reader ends; detach() follows
 }
 
-void Session::detach() {
+void Session::detach(EventSink* sink) {
   {
     std::lock_guard lock(mu_);
     std::lock_guard send_lock(send_mu_);
+    if (sink_ != sink) return;  // replaced by a re-attach
     sink_ = nullptr;
     detached_at_ = Clock::now();
   }
@@ -126,6 +132,9 @@ void Session::push_commands(const pb::CommandBatch& batch) {
     // Over the quota, the whole batch is refused (hook replies excepted: a hook must be able to finish).
     const bool refuse = quota > 0 && usage->queued.load() + n > quota;
     for (const auto& c : batch.commands()) {
+      // A command sent again after a re-attach that this session has already received: exactly once.
+      if (c.seq() != 0 && c.seq() <= last_seq_received_.load()) continue;
+      if (c.seq() > last_seq_received_.load()) last_seq_received_ = c.seq();
       const bool rejected = refuse && !c.has_hook_reply();
       inbox_.push_back(Inbound{c, rejected});
       if (usage && !rejected) ++usage->queued;
@@ -135,6 +144,7 @@ void Session::push_commands(const pb::CommandBatch& batch) {
 }
 
 void Session::enqueue(const pb::CommandBatch& batch) {
+  if (batch.ack_event()) acknowledge(batch.ack_event());
   push_commands(batch);
   schedule_drain();
 }
@@ -273,9 +283,26 @@ void Session::close() {
   });
 }
 
-void Session::send(const pb::ServerMessage& message) {
+void Session::send(pb::ServerMessage message) {
   std::lock_guard lock(send_mu_);
+  message.set_event_seq(next_event_seq_++);
+  message.set_ack_seq(last_seq_received_.load());
+  replay_bytes_ += message.ByteSizeLong();
+  replay_.push_back(message);
+  while (replay_bytes_ > kReplayBytes && replay_.size() > 1) {
+    replay_dropped_through_ = replay_.front().event_seq();
+    replay_bytes_ -= replay_.front().ByteSizeLong();
+    replay_.pop_front();
+  }
   if (sink_) sink_->send(message);
+}
+
+void Session::acknowledge(uint64_t event_seq) {
+  std::lock_guard lock(send_mu_);
+  while (!replay_.empty() && replay_.front().event_seq() <= event_seq) {
+    replay_bytes_ -= replay_.front().ByteSizeLong();
+    replay_.pop_front();
+  }
 }
 
 void Session::update_counters() {

@@ -109,13 +109,16 @@ class Session : public std::enable_shared_from_this<Session> {
   const std::string& id() const { return id_; }
   const SessionOptions& options() const { return options_; }
 
-  /// Connects the event sink of a newly attached stream and sends it `attached`; FAILED_PRECONDITION if
-  /// another stream is attached. `credential` names what the stream authenticated with (a token hash).
-  void attach(EventSink* sink, std::string credential = "");
+  /// Connects the event sink of a newly attached stream: sends it `attached` (with the last command seq
+  /// received), then every held event after `last_event` (a re-attach's replay). A stream still attached
+  /// is cut and replaced (its client lost it and came back first). `credential` names what the stream
+  /// authenticated with (a token hash).
+  void attach(EventSink* sink, std::string credential = "", uint64_t last_event = 0);
   /// Ends the attached stream if it authenticated with a credential `still_valid` refuses now.
   void cancel_stream_unless(const std::function<bool(const std::string& credential)>& still_valid);
-  /// Disconnects the sink (the stream ended). Blocking hooks waiting on it fail with UNAVAILABLE.
-  void detach();
+  /// Disconnects the sink (that stream ended) unless another replaced it. Blocking hooks waiting on it fail
+  /// with UNAVAILABLE.
+  void detach(EventSink* sink);
   bool attached() const;
   /// Time since the last detach (zero while attached).
   std::chrono::steady_clock::duration detached_for() const;
@@ -220,7 +223,10 @@ class Session : public std::enable_shared_from_this<Session> {
   /// hooks, puts the reply's replacements into *replace.
   void on_module_hook(uint64_t hook_id, pb::ModuleHookKind kind, pb::HookMode mode, const TensorList& inputs,
                       const TensorList& outputs, TensorList* replace);
-  void send(const pb::ServerMessage& message);
+  /// Numbers the event, keeps a copy for replay and writes it to the attached stream, if any.
+  void send(pb::ServerMessage message);
+  /// Drops held events up to `event_seq` (the client has them).
+  void acknowledge(uint64_t event_seq);
   void update_counters();
   /// The next queued command; inside a blocking hook (deadline set), the next one issued for `event` (or a
   /// hook reply), waiting for it until the deadline.
@@ -245,7 +251,14 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string credential_;  // the attached stream's
   bool closed_ = false;
   std::chrono::steady_clock::time_point detached_at_ = std::chrono::steady_clock::now();
-  std::mutex send_mu_;  // serialises writes to the sink
+  std::mutex send_mu_;  // serialises writes to the sink; guards the replay buffer
+  /// Events sent and not yet acknowledged, for a re-attach to replay (at most kReplayBytes).
+  static constexpr size_t kReplayBytes = size_t{64} << 20;
+  std::deque<pb::ServerMessage> replay_;
+  size_t replay_bytes_ = 0;
+  uint64_t next_event_seq_ = 1;
+  uint64_t replay_dropped_through_ = 0;  // events up to this seq left the buffer unacknowledged
+  std::atomic<uint64_t> last_seq_received_{0};
 
   // Executor-only state (touched only while draining, which the strand serialises).
   std::unordered_map<uint64_t, Slot> handles_;

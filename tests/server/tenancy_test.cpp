@@ -688,3 +688,73 @@ TEST(GracefulShutdown, RunsWhatWasReceivedThenSaysGoodbye) {
 
 }  // namespace
 }  // namespace td
+
+namespace td {
+namespace {
+
+// A dropped stream (cut here from the server's side, as a network failure would) comes back by itself:
+// the client attaches again, commands the server had not received are sent again, none runs twice (an
+// in-place sum counts every one), and the events missed meanwhile are replayed.
+TEST(Reattach, ADroppedStreamComesBackWithEveryCommandRunExactlyOnce) {
+  server::Options options;
+  options.listen = "127.0.0.1:0";
+  options.metrics_listen = "";
+  server::Server server(options);
+  remote::Client client("127.0.0.1:" + std::to_string(server.port()));
+  remote::Session s = client.create_session("flaky wifi", "cpu");
+  Tensor acc = s.tensor<float>({0}, {1});
+  Tensor one = s.tensor<float>({1}, {1});
+  s.sync();
+  auto session = server.sessions().get(s.id());
+  auto drop = [&] { session->cancel_stream_unless([](const std::string&) { return false; }); };
+  for (int round = 1; round <= 4; ++round) {
+    for (int i = 0; i < 600; ++i) acc.add_(one);  // one batch of 512 goes out; the rest waits in the client
+    drop();
+    EXPECT_FLOAT_EQ(acc.item<float>(), 600.0f * static_cast<float>(round)) << "round " << round;
+  }
+  // A fetch whose reply was sent while no stream was attached: the re-attach replays it.
+  EXPECT_FLOAT_EQ(acc.sum().item<float>(), 2400.0f);
+  EXPECT_TRUE(session->attached());
+}
+
+TEST(Reattach, TheSessionReplaysEventsTheClientHadNotAcknowledged) {
+  boost::asio::thread_pool pool(1);
+  auto session = std::make_shared<server::Session>("r", server::SessionOptions{}, pool, nullptr);
+  struct Sink : server::EventSink {
+    bool send(const pb::ServerMessage& m) override {
+      events.push_back(m);
+      return true;
+    }
+    std::vector<pb::ServerMessage> events;
+  } first, second;
+  session->attach(&first);
+  pb::CommandBatch batch;
+  for (uint64_t seq = 1; seq <= 3; ++seq) {
+    auto* c = batch.add_commands();
+    c->set_seq(seq);
+    c->mutable_sync()->set_request_id(seq);
+  }
+  session->run_inline(batch);
+  ASSERT_EQ(first.events.size(), 4u);  // attached, then three `done`
+  EXPECT_EQ(first.events[3].event_seq(), 3u);
+  EXPECT_EQ(first.events[3].ack_seq(), 3u);
+  session->detach(&first);
+  // The client had processed event 1 only; it acknowledges that and attaches again.
+  pb::CommandBatch ack;
+  ack.set_ack_event(1);
+  auto* again = ack.add_commands();  // seq 2 again: already received, so not run twice
+  again->set_seq(2);
+  again->mutable_sync()->set_request_id(99);
+  session->run_inline(ack);
+  session->attach(&second, "", /*last_event=*/1);
+  ASSERT_EQ(second.events.size(), 3u);
+  EXPECT_EQ(second.events[0].attached().last_seq(), 3u);
+  EXPECT_FALSE(second.events[0].attached().events_lost());
+  EXPECT_EQ(second.events[1].done().request_id(), 2u);
+  EXPECT_EQ(second.events[2].done().request_id(), 3u);  // no `done` for request 99: seq 2 did not run again
+  session->close();
+  pool.join();
+}
+
+}  // namespace
+}  // namespace td
