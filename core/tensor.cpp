@@ -139,8 +139,16 @@ std::span<const int64_t> Tensor::sizes() const { return impl_->sizes; }
 std::vector<int64_t> Tensor::shape() const { return impl_->sizes; }
 std::span<const int64_t> Tensor::strides() const { return impl_->strides; }
 int64_t Tensor::dim() const { return static_cast<int64_t>(impl_->sizes.size()); }
-int64_t Tensor::size(int64_t d) const { return impl_->sizes[wrap_dim("size", d, dim())]; }
-int64_t Tensor::stride(int64_t d) const { return impl_->strides[wrap_dim("stride", d, dim())]; }
+// A 0-d tensor has no dimension to ask about (wrap_dim lets dim 0 through for reductions over it).
+int64_t Tensor::size(int64_t d) const {
+  TD_CHECK(dim() > 0, ErrorCode::kInvalidArgument, "[size] dimension specified as ", d, " but tensor has no dimensions");
+  return impl_->sizes[wrap_dim("size", d, dim())];
+}
+int64_t Tensor::stride(int64_t d) const {
+  TD_CHECK(dim() > 0, ErrorCode::kInvalidArgument, "[stride] dimension specified as ", d,
+           " but tensor has no dimensions");
+  return impl_->strides[wrap_dim("stride", d, dim())];
+}
 int64_t Tensor::numel() const { return shape_numel(impl_->sizes); }
 int64_t Tensor::storage_offset() const { return impl_->offset; }
 DType Tensor::dtype() const { return impl_->dtype; }

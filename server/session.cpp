@@ -7,6 +7,8 @@
 
 
 #include "core/autograd/grad_mode.h"
+#include "core/autograd/node.h"
+#include "core/nn/module.h"
 #include "core/profiler/profiler.h"
 #include "core/tensor_impl.h"
 
@@ -271,6 +273,18 @@ void Session::close() {
     }
     self->profiler_.reset();
     self->ready_traces_.clear();
+    // Break the reference cycles autograd state can close, so that closing frees all the session made:
+    // backward(create_graph=True) makes a leaf's gradient a graph that holds the leaf (PyTorch's documented
+    // cycle), and an in-place op that saves its own input (y.addcmul_(y, z)) makes y's grad_fn hold y.
+    // Every tensor that needed grad and had a handle is remembered; dropping its autograd state breaks both.
+    auto forget_autograd = [](const std::shared_ptr<TensorImpl>& impl) {
+      if (impl) impl->autograd.reset();
+    };
+    for (const auto& weak : self->grad_holders_) forget_autograd(weak.lock());
+    self->grad_holders_.clear();
+    for (auto& [id, m] : self->modules_) {
+      for (const Tensor& p : m->parameters()) forget_autograd(p.impl_ptr());
+    }
     for (auto& [id, hook] : self->hooks_) hook.handle.remove();
     self->hooks_.clear();
     self->schedulers_.clear();
@@ -410,6 +424,13 @@ void Session::bind_output(uint64_t handle, Slot slot, std::string_view op) {
     const int64_t held = u->handles.load() + static_cast<int64_t>(handles_.size()) - handles_counted_;
     TD_CHECK(held < u->handle_quota.load(), ErrorCode::kResourceExhausted, "[", op, "] handle quota of user '",
              u->name, "': ", held, " handles held, the most allowed (release some)");
+  }
+  if (const auto* t = std::get_if<Tensor>(&slot); t && t->defined() && t->requires_grad()) {
+    grad_holders_.push_back(t->impl_ptr());
+    if (grad_holders_.size() >= 2 * grad_holders_compacted_) {  // amortised: drop the ones already gone
+      std::erase_if(grad_holders_, [](const std::weak_ptr<TensorImpl>& w) { return w.expired(); });
+      grad_holders_compacted_ = std::max<size_t>(64, grad_holders_.size());
+    }
   }
   handles_.insert_or_assign(handle, std::move(slot));
 }

@@ -276,6 +276,11 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t profiler_id_ = 0;                                     // the client's id for it
   std::vector<std::unique_ptr<profiler::record_function>> ranges_;  // the client's open ranges, innermost last
   std::vector<profiler::EventList> ready_traces_;                // completed, not yet sent
+  /// Every tensor requiring grad that a handle held (weakly): at close their autograd state is dropped,
+  /// which breaks the reference cycles through .grad and grad_fn (session.cpp, close), wherever the handles
+  /// went since.
+  std::vector<std::weak_ptr<TensorImpl>> grad_holders_;
+  size_t grad_holders_compacted_ = 64;
   uint64_t next_server_handle_ = kServerHandleBit;
   uint64_t next_event_ = 1;
 

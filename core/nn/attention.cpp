@@ -358,6 +358,8 @@ TransformerEncoder::TransformerEncoder(const std::shared_ptr<TransformerEncoderL
     : Module("TransformerEncoder"), num_layers(num_layers_) {
   TD_CHECK_ARG(encoder_layer != nullptr, "[TransformerEncoder] encoder_layer is null");
   TD_CHECK_ARG(num_layers >= 0, "[TransformerEncoder] num_layers must be non-negative, got ", num_layers);
+  TD_CHECK(num_layers <= kMaxStackedLayers, ErrorCode::kResourceExhausted, "[TransformerEncoder] num_layers=",
+           num_layers, " is more than the ", kMaxStackedLayers, " layers a stacked module may have");
   layers = register_module("layers", std::make_shared<ModuleList>());
   for (int64_t i = 0; i < num_layers; ++i) layers->push_back(encoder_layer->clone());
   if (norm_) norm = register_module("norm", std::move(norm_));

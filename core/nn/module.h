@@ -37,6 +37,11 @@ using BackwardPreHook = std::function<void(Module& module, TensorList& grad_outp
 /// Named tensors in registration order (PyTorch's OrderedDict state_dict).
 using StateDict = std::vector<std::pair<std::string, Tensor>>;
 
+/// The most layers a stacked module (RNN, LSTM, GRU, TransformerEncoder) may have. PyTorch has no bound and
+/// runs out of memory instead; a server must refuse first, since a layer's bookkeeping is not tensor memory
+/// and so escapes the memory limits.
+inline constexpr int64_t kMaxStackedLayers = int64_t{1} << 16;
+
 /// What load_state_dict(strict=false) did not match (torch's _IncompatibleKeys).
 struct IncompatibleKeys {
   std::vector<std::string> missing_keys;

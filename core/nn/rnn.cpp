@@ -87,6 +87,8 @@ RNNBase::RNNBase(std::string type, Mode mode, int64_t input_size_, int64_t hidde
   TD_CHECK_ARG(input_size >= 0, "[", name, "] input_size must be non-negative, got ", input_size);
   TD_CHECK_ARG(options.num_layers > 0, "[", name, "] num_layers must be greater than zero, got ",
                options.num_layers);
+  TD_CHECK(options.num_layers <= kMaxStackedLayers, ErrorCode::kResourceExhausted, "[", name, "] num_layers=",
+           options.num_layers, " is more than the ", kMaxStackedLayers, " layers a stacked module may have");
   TD_CHECK_ARG(options.proj_size >= 0, "[", name,
                "] proj_size should be a positive integer or zero to disable projections");
   TD_CHECK_ARG(options.proj_size == 0 || mode == Mode::kLstm, "[", name,

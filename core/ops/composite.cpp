@@ -48,18 +48,49 @@ Tensor tri_indices(std::string_view op, int64_t row, int64_t col, int64_t offset
                    Device device) {
   TD_CHECK_ARG(row >= 0, "[", op, "] row must be non-negative, got", row);
   TD_CHECK_ARG(col >= 0, "[", op, "] col must be non-negative, got", col);
-  std::vector<int64_t> rows, cols;
-  for (int64_t i = 0; i < row; ++i) {
-    for (int64_t j = 0; j < col; ++j) {
-      if (lower ? j - i <= offset : j - i >= offset) {
-        rows.push_back(i);
-        cols.push_back(j);
-      }
+  // Row i holds the columns [first(i), last(i)): the counts are known in closed form, so the output is
+  // allocated (and charged to the memory account) before any work, and rows with nothing cost nothing:
+  // tril_indices(3, 2**40) is six entries, not a loop over 2**40 columns.
+  auto first = [&](int64_t i) -> int64_t {
+    return lower ? 0 : static_cast<int64_t>(std::clamp<__int128>(__int128{i} + offset, 0, col));
+  };
+  auto last = [&](int64_t i) -> int64_t {
+    return lower ? static_cast<int64_t>(std::clamp<__int128>(__int128{i} + offset + 1, 0, col)) : col;
+  };
+  // Rows with no entry form a prefix (lower) or a suffix (upper), and the counts are a ramp then a constant
+  // (lower) or a constant then a ramp (upper): the total is arithmetic, whatever row and col are.
+  using Wide = __int128;
+  auto series = [](Wide from, Wide to, Wide a) {  // sum of (a + i) for i in [from, to)
+    return to > from ? (to - from) * a + (from + to - 1) * (to - from) / 2 : Wide{0};
+  };
+  int64_t begin = 0, end = row;
+  Wide total = 0;
+  if (col == 0) {
+    end = 0;
+  } else if (lower) {
+    const Wide c = Wide{offset} + 1;                                   // row i holds min(i + c, col) columns
+    begin = static_cast<int64_t>(std::clamp<Wide>(1 - c, 0, row));     // before it, none
+    const Wide ramp_end = std::clamp<Wide>(Wide{col} - c, begin, row);  // from it on, all col
+    total = series(begin, ramp_end, c) + (Wide{row} - ramp_end) * col;
+  } else {
+    end = static_cast<int64_t>(std::clamp<Wide>(Wide{col} - offset, 0, row));  // from it on, none
+    const Wide full = std::clamp<Wide>(1 - Wide{offset}, 0, end);               // before it, all col
+    total = full * col + series(full, end, Wide{col} - offset) - 2 * series(full, end, 0);
+  }
+  TD_CHECK(total <= (Wide{1} << 40), ErrorCode::kResourceExhausted, "[", op, "] row=", row, ", col=", col,
+           ", offset=", offset, " is more than 2**40 indices");
+  const auto n = static_cast<int64_t>(total);
+  Tensor out = empty({2, n}, TensorOptions{DType::kInt64});
+  auto* rows = static_cast<int64_t*>(out.data_ptr());
+  int64_t* cols = rows + n;
+  int64_t k = 0;
+  for (int64_t i = begin; i < end && k < n; ++i) {
+    for (int64_t j = first(i); j < last(i); ++j, ++k) {
+      rows[k] = i;
+      cols[k] = j;
     }
   }
-  const auto n = static_cast<int64_t>(rows.size());
-  rows.insert(rows.end(), cols.begin(), cols.end());
-  return tensor(rows, {2, n}).to(dtype).to(device.str());
+  return out.to(dtype).to(device.str());
 }
 
 }  // namespace
@@ -332,6 +363,8 @@ void register_composite_ops(Registry& r) {
         TD_CHECK_ARG(x.dim() == idx.dim(), "[take_along_dim] torch.take_along_dim(): input and indices should have "
                      "the same number of dimensions, but got ", x.dim(), " dimensions for input, and ", idx.dim(),
                      " dimensions for indices");
+        // 0-d: one element taken from one (PyTorch's result is 0-d too); the shapes below need a dim.
+        if (x.dim() == 0) return one(x.reshape({1}).gather(0, idx.reshape({1})).reshape({}));
         Shape xs = x.shape(), is = idx.shape();
         xs[static_cast<size_t>(dim)] = 1;
         is[static_cast<size_t>(dim)] = 1;

@@ -578,6 +578,13 @@ void register_view_ops(Registry& r) {
                      shape_str(src), " dims) should contain the same number of dims as destination (",
                      shape_str(dst), " dims)");
         int64_t n = x.dim();
+        if (n == 0) {  // a 0-d tensor's only "dim" (0 or -1) moves onto itself
+          for (size_t i = 0; i < src.size(); ++i) {
+            (void)wrap_dim("movedim", src[i], 0);
+            (void)wrap_dim("movedim", dst[i], 0);
+          }
+          return {x.permute({})};
+        }
         std::vector<int64_t> order(n, -1);
         std::vector<bool> used_src(n), used_dst(n);
         for (size_t i = 0; i < src.size(); ++i) {

@@ -66,6 +66,13 @@ void reduce_kernel(const StridedRef& out, const StridedRef& in, int reduced) {
   auto inner_strides = in.strides.subspan(kept);
   auto* po = static_cast<T*>(out.data);
   auto* pi = static_cast<const T*>(in.data);
+  // An empty reduced block: every output is the identity. (Its other dims may be huge: [2**40, 0] holds no
+  // element, and walking its rows would take forever.)
+  if (std::find(inner_sizes.begin(), inner_sizes.end(), 0) != inner_sizes.end()) {
+    const T identity = convert<T>(R::identity());
+    for (int64_t o = 0, n_out = out.numel(); o < n_out; ++o) po[o] = identity;
+    return;
+  }
   Coalesced<1> c = coalesce<1>(inner_sizes, {inner_strides});
   const int64_t n = c.sizes.back(), s = c.strides[0].back(), nd = static_cast<int64_t>(c.sizes.size());
   int64_t rows = 1;

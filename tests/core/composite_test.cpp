@@ -87,5 +87,49 @@ TD_DEVICE_TEST(CompositeTest, BadInputsAreNamedErrors) {
               HasSubstr("[meshgrid] Expected 0D or 1D tensor in the tensor list but got: [2, 2]"));
 }
 
+TEST(TriIndices, MatchTheDefinitionAndStayCheapForHugeSizes) {
+  for (bool lower : {true, false}) {
+    const std::string op = lower ? "tril_indices" : "triu_indices";
+    for (int64_t row = 0; row <= 6; ++row) {
+      for (int64_t col = 0; col <= 6; ++col) {
+        for (int64_t offset = -8; offset <= 8; ++offset) {
+          std::vector<int64_t> rows, cols;
+          for (int64_t i = 0; i < row; ++i) {
+            for (int64_t j = 0; j < col; ++j) {
+              if (lower ? j - i <= offset : j - i >= offset) {
+                rows.push_back(i);
+                cols.push_back(j);
+              }
+            }
+          }
+          const Tensor got = call_op(op, {Scalar(row), Scalar(col), Scalar(offset)})[0];
+          ASSERT_EQ(got.shape(), (std::vector<int64_t>{2, static_cast<int64_t>(rows.size())}))
+              << op << "(" << row << ", " << col << ", " << offset << ")";
+          rows.insert(rows.end(), cols.begin(), cols.end());
+          EXPECT_EQ(got.to_vector<int64_t>(), rows) << op << "(" << row << ", " << col << ", " << offset << ")";
+        }
+      }
+    }
+  }
+  // Found by the command fuzzer: a huge side with a small triangle used to loop over every column.
+  const int64_t huge = int64_t{1} << 40;
+  EXPECT_EQ(call_op("tril_indices", {Scalar(3), Scalar(huge)})[0].shape(), (std::vector<int64_t>{2, 6}));
+  EXPECT_EQ(call_op("triu_indices", {Scalar(huge), Scalar(3)})[0].shape(), (std::vector<int64_t>{2, 6}));
+  EXPECT_EQ(call_op("tril_indices", {Scalar(huge), Scalar(0)})[0].shape(), (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(call_op("triu_indices", {Scalar(3), Scalar(huge), Scalar(huge * 2)})[0].shape(),
+            (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(testing::error_of([&] { (void)call_op("tril_indices", {Scalar(huge), Scalar(huge)}); }).code(),
+            ErrorCode::kResourceExhausted);
+}
+
+// Found by the command fuzzer: 0-d inputs used to index past their (empty) shapes.
+TEST(ZeroDimInputs, AreAnsweredNotCrashedOn) {
+  const Tensor x = scalar_tensor(Scalar(5.0)), i = scalar_tensor(Scalar(int64_t{0}), DType::kInt64);
+  EXPECT_EQ(call_op("take_along_dim", {x, i, Scalar(0)})[0].item<double>(), 5.0);
+  EXPECT_EQ(testing::error_of([&] { (void)x.size(0); }).code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(testing::error_of([&] { (void)x.stride(-1); }).what(), HasSubstr("but tensor has no dimensions"));
+  EXPECT_EQ(testing::error_of([&] { (void)call_op("cross", {x, x, Scalar(0)}); }).code(), ErrorCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace td

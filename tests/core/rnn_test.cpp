@@ -350,6 +350,12 @@ TEST(RnnReprTest, MatchesPyTorch) {
             ")");
 }
 
+// Found by the command fuzzer: num_layers=2**40 used to build layers until memory ran out.
+TEST(RnnErrorTest, AbsurdLayerCountsAreRefusedBeforeAnyLayerIsBuilt) {
+  EXPECT_THAT(message_of([] { nn::GRU(2, 1, nn::RNNOptions{.num_layers = int64_t{1} << 40}); }),
+              HasSubstr("[GRU] num_layers=1099511627776 is more than the 65536 layers a stacked module may have"));
+}
+
 TEST(RnnErrorTest, ArgumentsAreCheckedWithPyTorchWords) {
   auto lstm = std::make_shared<nn::LSTM>(10, 20, nn::RNNOptions{.num_layers = 2});
   EXPECT_THAT(message_of([&] {

@@ -4,6 +4,7 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include "core/tensor_impl.h"
 #include "server/session.h"
 
 namespace td::server {
@@ -148,6 +149,33 @@ TEST_F(SessionTest, AMemoryLimitFailsTheOpThatPassesItAndTheSessionGoesOn) {
   session_->close();
   pool_.join();
   EXPECT_EQ(session_->bytes_held(), 0);  // close frees everything the session held
+}
+
+// Found by the command fuzzer: autograd reference cycles a client can make must not outlive the session.
+TEST_F(SessionTest, ClosingFreesTensorsCaughtInAutogradCycles) {
+  const int64_t before = memory_allocated(DeviceType::kCPU);
+  auto with_grad = [](pb::Command c) {
+    c.mutable_put()->set_requires_grad(true);
+    return c;
+  };
+  pb::Command backward;  // x.backward(x, create_graph=True): x.grad's graph holds x
+  backward.set_seq(3);
+  backward.mutable_backward()->set_tensor(1);
+  backward.mutable_backward()->set_gradient(1);
+  backward.mutable_backward()->set_create_graph(true);
+  pb::Command inplace = op(5, "addcmul_", {3, 3, 4}, 3);  // y.addcmul_(y, z): y's grad_fn saves y
+  run({with_grad(put(1, 1, {1, 2, 3}, {3})), put(2, 2, {1}, {1}), backward, op(4, "exp", {1}, 3),
+       put(6, 4, {2, 2, 2}, {3}), inplace});
+  for (const auto& e : sink_.events) EXPECT_FALSE(e.has_error()) << e.error().message();
+  pb::Command release;  // the handles go: only the cycles hold the tensors now
+  release.set_seq(7);
+  release.mutable_release()->add_handles(1);
+  release.mutable_release()->add_handles(3);
+  run({release});
+  EXPECT_GT(memory_allocated(DeviceType::kCPU), before + 4);  // the cycles
+  session_->close();
+  pool_.join();
+  EXPECT_EQ(memory_allocated(DeviceType::kCPU), before);
 }
 
 TEST_F(SessionTest, ServerHandleIdsAreReservedAndTruncatedUploadsFail) {
