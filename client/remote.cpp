@@ -23,6 +23,8 @@ namespace {
 constexpr int kFlushCommands = 512;
 constexpr size_t kFlushBytes = 1 << 20;
 constexpr int kMaxMessageBytes = 8 << 20;
+/// The most bytes of sent, unacknowledged commands kept for a re-attach.
+constexpr size_t kMaxUnackedBytes = size_t{256} << 20;
 
 // The hook event whose callback this thread is running (0: none): commands it issues are tagged with it.
 thread_local uint64_t current_hook_event = 0;
@@ -232,9 +234,22 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     // Kept until the server acknowledges them (ack_seq on its events): a re-attach sends again what the
     // server had not received.
     const uint64_t acked = acked_seq_.load();
-    while (!unacked_.empty() && unacked_.front().seq() <= acked) unacked_.pop_front();
+    while (!unacked_.empty() && unacked_.front().seq() <= acked) {
+      unacked_bytes_ -= unacked_.front().ByteSizeLong();
+      unacked_.pop_front();
+    }
     if (client_->reconnect_timeout.count() > 0) {
-      for (const auto& c : batch_.commands()) unacked_.push_back(c);
+      for (const auto& c : batch_.commands()) {
+        unacked_bytes_ += c.ByteSizeLong();
+        unacked_.push_back(c);
+      }
+      // A long upload with no reply in between would keep all of it: past the cap the copies go, and a
+      // re-attach is possible again once the server has acknowledged what was dropped.
+      if (unacked_bytes_ > kMaxUnackedBytes) {
+        unresendable_through_ = unacked_.back().seq();
+        unacked_.clear();
+        unacked_bytes_ = 0;
+      }
     }
     pb::ClientMessage msg;
     *msg.mutable_batch() = std::move(batch_);
@@ -272,6 +287,12 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
       if (stream->Write(attach) && stream->Read(&first) && first.has_attached()) {
         std::lock_guard lock(write_mu_);
         if (closing_) return false;
+        if (first.attached().last_seq() < unresendable_through_) {
+          std::lock_guard events_lock(mu_);
+          goodbye_ = str("the stream dropped while more than ", kMaxUnackedBytes >> 20,
+                         " MiB of commands were unacknowledged, and they cannot be sent again");
+          return false;
+        }
         context_ = std::move(context);
         stream_ = std::move(stream);
         stream_finished_ = false;
@@ -500,6 +521,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   bool finished_ = false;         // shutdown() ran
   bool stream_finished_ = false;  // Finish() was called on stream_ (the reader gave up on it)
   std::deque<pb::Command> unacked_;  // sent, not yet acknowledged by the server (for a re-attach)
+  size_t unacked_bytes_ = 0;
+  uint64_t unresendable_through_ = 0;  // commands up to this seq were sent and not kept
   std::atomic<uint64_t> acked_seq_{0};
   std::atomic<uint64_t> last_event_{0};  // the last event processed
 
