@@ -250,8 +250,12 @@ std::vector<Tensor> scatter_reduce_backward(GradContext& c) {
 
 // index (1-d) laid along `dim` and expanded to `shape`: what gather/scatter need for index_select/index_add.
 Tensor along(const Tensor& index, int64_t dim, std::vector<int64_t> shape) {
+  if (shape.empty()) {  // a 0-d tensor: its one element, named by one index
+    TD_CHECK_ARG(index.numel() == 1, "[index] a 0-d tensor takes exactly one index, got ", index.numel());
+    return index.reshape({});
+  }
   std::vector<int64_t> view(shape.size(), 1);
-  if (!shape.empty()) view[dim] = index.numel();
+  view[dim] = index.numel();
   shape[dim] = index.numel();
   return index.reshape(view).expand(shape);
 }

@@ -129,6 +129,9 @@ TEST(ZeroDimInputs, AreAnsweredNotCrashedOn) {
   EXPECT_EQ(testing::error_of([&] { (void)x.size(0); }).code(), ErrorCode::kInvalidArgument);
   EXPECT_THAT(testing::error_of([&] { (void)x.stride(-1); }).what(), HasSubstr("but tensor has no dimensions"));
   EXPECT_EQ(testing::error_of([&] { (void)call_op("cross", {x, x, Scalar(0)}); }).code(), ErrorCode::kInvalidArgument);
+  const Tensor one_index = zeros({1}, TensorOptions{DType::kInt64});
+  EXPECT_EQ(call_op("index_add", {x, Scalar(0), one_index, scalar_tensor(Scalar(2.0))})[0].item<double>(), 7.0);
+  EXPECT_EQ(call_op("movedim", {x, Scalar(0), Scalar(-1)})[0].dim(), 0);
 }
 
 }  // namespace
