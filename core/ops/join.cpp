@@ -110,6 +110,8 @@ std::vector<Tensor> cat_grads(GradContext& c, size_t outputs, int64_t dim) {
 Tensor triangle(std::string_view op, const Tensor& x, int64_t k, bool lower) {
   TD_CHECK_ARG(x.dim() >= 2, "[", op, "] input tensor must have at least 2 dimensions");
   int64_t rows = x.size(-2), cols = x.size(-1);
+  // Nothing to mask (and a [0, 2**20, 2**20] tensor would ask for a 2**40-entry mask).
+  if (x.numel() == 0) return x.clone();
   // The mask is computed on the host and copied once (no kernel of its own).
   std::vector<bool> keep(static_cast<size_t>(rows * cols));
   for (int64_t i = 0; i < rows; ++i) {

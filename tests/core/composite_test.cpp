@@ -132,6 +132,9 @@ TEST(ZeroDimInputs, AreAnsweredNotCrashedOn) {
   const Tensor one_index = zeros({1}, TensorOptions{DType::kInt64});
   EXPECT_EQ(call_op("index_add", {x, Scalar(0), one_index, scalar_tensor(Scalar(2.0))})[0].item<double>(), 7.0);
   EXPECT_EQ(call_op("movedim", {x, Scalar(0), Scalar(-1)})[0].dim(), 0);
+  // An empty tensor with huge sides has nothing to mask (found by the fuzzer: it built a 2**40-entry mask).
+  const Tensor empty_huge = zeros({1 << 20, 0}).expand({0, 1 << 20, 0}).reshape({0, 1 << 20, 1 << 20});
+  EXPECT_EQ(call_op("triu", {empty_huge, Scalar(2)})[0].shape(), empty_huge.shape());
 }
 
 }  // namespace
