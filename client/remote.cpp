@@ -69,18 +69,34 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   ~SessionState() { shutdown(); }
 
   void open() {
-    context_ = std::make_unique<grpc::ClientContext>();
-    client_->authorize(*context_);
-    stream_ = client_->stub->Attach(context_.get());
+    Attachment a = attach_stream(0);
+    if (!a.stream) throw from_status(a.status);
+    stream_ = std::move(a.stream);
+    context_ = std::move(a.context);
+    reader_ = std::thread([this] { read_loop(); });
+  }
+
+  /// One Attach call: a stream whose first reply was `attached`, or (stream null) the call's status.
+  struct Attachment {
+    std::unique_ptr<grpc::ClientContext> context;  // declared first: it must outlive the stream
+    std::unique_ptr<grpc::ClientReaderWriter<pb::ClientMessage, pb::ServerMessage>> stream;
+    pb::ServerMessage first;
+    grpc::Status status;
+  };
+  Attachment attach_stream(uint64_t last_event) {
+    Attachment a;
+    a.context = std::make_unique<grpc::ClientContext>();
+    client_->authorize(*a.context);
+    a.stream = client_->stub->Attach(a.context.get());
     pb::ClientMessage attach;
     attach.mutable_attach()->set_session_id(info_.id());
-    TD_CHECK(stream_->Write(attach), ErrorCode::kUnavailable, "[attach] the server closed the stream");
-    pb::ServerMessage first;
-    if (!stream_->Read(&first) || !first.has_attached()) {
-      grpc::Status s = stream_->Finish();
-      throw s.ok() ? Error(ErrorCode::kUnavailable, "[attach] no attach reply") : from_status(s);
+    attach.mutable_attach()->set_last_event(last_event);
+    if (!a.stream->Write(attach) || !a.stream->Read(&a.first) || !a.first.has_attached()) {
+      a.status = a.stream->Finish();
+      if (a.status.ok()) a.status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "[attach] no attach reply");
+      a.stream.reset();
     }
-    reader_ = std::thread([this] { read_loop(); });
+    return a;
   }
 
   void shutdown() {
@@ -277,14 +293,9 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     const auto deadline = std::chrono::steady_clock::now() + client_->reconnect_timeout;
     auto backoff = std::chrono::milliseconds(20);
     while (std::chrono::steady_clock::now() < deadline) {
-      auto context = std::make_unique<grpc::ClientContext>();
-      client_->authorize(*context);
-      auto stream = client_->stub->Attach(context.get());
-      pb::ClientMessage attach;
-      attach.mutable_attach()->set_session_id(info_.id());
-      attach.mutable_attach()->set_last_event(last_event_.load());
-      pb::ServerMessage first;
-      if (stream->Write(attach) && stream->Read(&first) && first.has_attached()) {
+      Attachment a = attach_stream(last_event_.load());
+      const pb::ServerMessage& first = a.first;
+      if (a.stream) {
         std::lock_guard lock(write_mu_);
         if (closing_) return false;
         if (first.attached().last_seq() < unresendable_through_) {
@@ -293,8 +304,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
                          " MiB of commands were unacknowledged, and they cannot be sent again");
           return false;
         }
-        context_ = std::move(context);
-        stream_ = std::move(stream);
+        stream_ = std::move(a.stream);
+        context_ = std::move(a.context);
         stream_finished_ = false;
         pb::ClientMessage again;
         for (const pb::Command& c : unacked_) {
@@ -321,7 +332,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
         }
         return true;
       }
-      const grpc::Status st = stream->Finish();
+      const grpc::Status& st = a.status;
       const auto code = st.error_code();
       if (code == grpc::StatusCode::NOT_FOUND || code == grpc::StatusCode::UNAUTHENTICATED ||
           code == grpc::StatusCode::PERMISSION_DENIED ||

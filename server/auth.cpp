@@ -26,32 +26,34 @@ std::string hex(const unsigned char* data, size_t n) {
   return out;
 }
 
-// A quota value: a number, or for bytes a string with a K/M/G/T suffix (powers of 1024).
+// A quota value: a non-negative integer, or a size string like "8G".
 int64_t quota_value(const nlohmann::json& v, const std::string& where) {
   if (v.is_number_integer() && v.get<int64_t>() >= 0) return v.get<int64_t>();
   if (v.is_string()) {
-    const std::string s = v.get<std::string>();
-    size_t used = 0;
-    double n = 0;
-    try {
-      n = std::stod(s, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    std::string suffix = s.substr(used);
-    if (!suffix.empty() && (suffix.back() == 'B' || suffix.back() == 'b')) suffix.pop_back();
-    if (!suffix.empty() && suffix.back() == 'i') suffix.pop_back();
-    static const std::string kUnits = "KMGT";
-    const size_t unit = suffix.size() == 1 ? kUnits.find(static_cast<char>(std::toupper(suffix[0]))) : std::string::npos;
-    if (used > 0 && n >= 0 && (suffix.empty() || unit != std::string::npos)) {
-      return static_cast<int64_t>(n * (suffix.empty() ? 1.0 : std::pow(1024.0, static_cast<double>(unit + 1))));
-    }
+    if (auto bytes = parse_size(v.get<std::string>())) return *bytes;
   }
   throw Error(ErrorCode::kInvalidArgument, str(where, " must be a non-negative integer or a size like \"8G\", got ",
                                                v.dump()));
 }
 
 }  // namespace
+
+std::optional<int64_t> parse_size(const std::string& text) {
+  size_t used = 0;
+  double n = 0;
+  try {
+    n = std::stod(text, &used);
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  std::string suffix = text.substr(used);
+  if (!suffix.empty() && (suffix.back() == 'B' || suffix.back() == 'b')) suffix.pop_back();
+  if (!suffix.empty() && suffix.back() == 'i') suffix.pop_back();
+  static const std::string kUnits = "KMGT";
+  const size_t unit = suffix.size() == 1 ? kUnits.find(static_cast<char>(std::toupper(suffix[0]))) : std::string::npos;
+  if (n < 0 || (!suffix.empty() && unit == std::string::npos)) return std::nullopt;
+  return static_cast<int64_t>(n * (suffix.empty() ? 1.0 : std::pow(1024.0, static_cast<double>(unit + 1))));
+}
 
 std::string token_hash(std::string_view text) {
   unsigned char digest[EVP_MAX_MD_SIZE];

@@ -28,6 +28,10 @@ struct User {
   Quota quota;
 };
 
+/// A byte count: "512", "1.5G", "8GiB", "64K" (K, M, G, T are powers of 1024); nullopt if malformed or
+/// negative. For quotas and --session-memory-limit alike.
+std::optional<int64_t> parse_size(const std::string& text);
+
 /// SHA-256 of `text` as the tokens file writes it: "sha256:" and 64 lower-case hex digits.
 std::string token_hash(std::string_view text);
 /// A new random token (32 bytes from the OS, hex).

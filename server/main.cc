@@ -1,6 +1,4 @@
 // tensord: parses flags into Options and runs the server until SIGINT/SIGTERM.
-#include <cctype>
-#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -38,23 +36,6 @@ void usage() {
          "  --data-dir        where checkpoints go, a folder per user (default: none, no checkpoints)\n"
          "  --new-token       print a new random token and the hash the tokens file stores\n"
          "  --hash-token      read a token on stdin, print its hash for the tokens file\n";
-}
-/// "512M" -> 536870912; std::invalid_argument on anything else.
-int64_t parse_bytes(const std::string& text) {
-  size_t used = 0;
-  const double value = std::stod(text, &used);
-  std::string suffix = text.substr(used);
-  if (!suffix.empty() && (suffix.back() == 'B' || suffix.back() == 'b')) suffix.pop_back();
-  if (!suffix.empty() && (suffix.back() == 'i')) suffix.pop_back();
-  static const std::string kUnits = "KMGT";
-  double scale = 1;
-  if (suffix.size() == 1 && kUnits.find(static_cast<char>(std::toupper(suffix[0]))) != std::string::npos) {
-    scale = std::pow(1024.0, 1 + static_cast<double>(kUnits.find(static_cast<char>(std::toupper(suffix[0])))));
-  } else if (!suffix.empty()) {
-    throw std::invalid_argument(text);
-  }
-  if (value < 0) throw std::invalid_argument(text);
-  return static_cast<int64_t>(value * scale);
 }
 }  // namespace
 
@@ -112,7 +93,10 @@ int main(int argc, char** argv) {
         std::cout << td::server::token_hash(token) << "\n";
         return 0;
       } else if (a == "--session-memory-limit") {
-        options.session_memory_limit = parse_bytes(value());
+        const std::string text = value();
+        const std::optional<int64_t> bytes = td::server::parse_size(text);
+        if (!bytes) throw std::invalid_argument(text);
+        options.session_memory_limit = *bytes;
       } else if (a == "--metrics-session-labels") {
         options.metrics_session_labels = true;
       } else if (a == "--port-file") {

@@ -79,24 +79,27 @@ class StateCollector final : public prometheus::Collectable {
     auto queued = metric_family("tensord_session_queued_commands",
                                 "Commands received and not yet started, by user.");
     for (const auto& s : sessions_->list()) {
-        PerUser& u = users[s->options().user];
-      (s->attached() ? u.attached : u.detached) += 1;
-      u.handles += static_cast<double>(s->handle_count());
-      u.queued += static_cast<double>(s->queued_commands());
+      // Read once per session: its handle count and queue take its locks.
+      const auto handle_count = static_cast<double>(s->handle_count());
+      const auto queued_count = static_cast<double>(s->queued_commands());
+      std::vector<std::pair<std::string, double>> held;  // by device type: its own, and any other in use
       for (DeviceType type : {DeviceType::kCPU, DeviceType::kCUDA}) {
         const int64_t b = s->bytes_held(type);
-        if (b != 0 || type == s->options().device.type) u.bytes[device_label(type)] += static_cast<double>(b);
+        if (b != 0 || type == s->options().device.type) held.emplace_back(device_label(type), static_cast<double>(b));
       }
+      PerUser& u = users[s->options().user];
+      (s->attached() ? u.attached : u.detached) += 1;
+      u.handles += handle_count;
+      u.queued += queued_count;
+      for (const auto& [device, b] : held) u.bytes[device] += b;
       if (options_.per_session_labels) {
         const Labels labels = {{"user", s->options().user}, {"session", s->id()}};
-        add_sample(handles, static_cast<double>(s->handle_count()), labels);
-        add_sample(queued, static_cast<double>(s->queued_commands()), labels);
-        for (DeviceType type : {DeviceType::kCPU, DeviceType::kCUDA}) {
-          const int64_t b = s->bytes_held(type);
-          if (b == 0 && type != s->options().device.type) continue;
+        add_sample(handles, handle_count, labels);
+        add_sample(queued, queued_count, labels);
+        for (const auto& [device, b] : held) {
           Labels with_device = labels;
-          with_device.push_back({"device", device_label(type)});
-          add_sample(bytes, static_cast<double>(b), with_device);
+          with_device.push_back({"device", device});
+          add_sample(bytes, b, with_device);
         }
       }
     }

@@ -71,7 +71,6 @@ class Metrics final : public SessionObserver {
   /// Counts one finished RPC (unary method or stream) with its status code name and duration.
   void on_rpc(std::string_view method, std::string_view code, double seconds);
   uint64_t ops_executed() const { return ops_executed_.load(); }
-  const OpTimeWindow& op_window() const { return op_window_; }
 
  private:
   /// One op's series on one device type, looked up once and then cached (Family::Add builds a label map).

@@ -51,15 +51,15 @@ Tensor tri_indices(std::string_view op, int64_t row, int64_t col, int64_t offset
   // Row i holds the columns [first(i), last(i)): the counts are known in closed form, so the output is
   // allocated (and charged to the memory account) before any work, and rows with nothing cost nothing:
   // tril_indices(3, 2**40) is six entries, not a loop over 2**40 columns.
+  using Wide = __int128;  // i + offset overflows int64 for offsets near its limits
   auto first = [&](int64_t i) -> int64_t {
-    return lower ? 0 : static_cast<int64_t>(std::clamp<__int128>(__int128{i} + offset, 0, col));
+    return lower ? 0 : static_cast<int64_t>(std::clamp<Wide>(Wide{i} + offset, 0, col));
   };
   auto last = [&](int64_t i) -> int64_t {
-    return lower ? static_cast<int64_t>(std::clamp<__int128>(__int128{i} + offset + 1, 0, col)) : col;
+    return lower ? static_cast<int64_t>(std::clamp<Wide>(Wide{i} + offset + 1, 0, col)) : col;
   };
   // Rows with no entry form a prefix (lower) or a suffix (upper), and the counts are a ramp then a constant
   // (lower) or a constant then a ramp (upper): the total is arithmetic, whatever row and col are.
-  using Wide = __int128;
   auto series = [](Wide from, Wide to, Wide a) {  // sum of (a + i) for i in [from, to)
     return to > from ? (to - from) * a + (from + to - 1) * (to - from) / 2 : Wide{0};
   };

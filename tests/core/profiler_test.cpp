@@ -20,6 +20,7 @@
 #include "core/nn/modules.h"
 #include "core/tensor_impl.h"
 #include "tests/core/golden_json.h"
+#include "tests/core/profiler_events.h"
 #include "tests/core/test_util.h"
 
 namespace td {
@@ -33,15 +34,8 @@ using profiler::ProfilerOptions;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-int64_t count_named(const EventList& events, const std::string& name) {
-  return std::count_if(events.begin(), events.end(), [&](const Event& e) { return e.name == name; });
-}
-
-const Event& first_named(const EventList& events, const std::string& name) {
-  auto it = std::find_if(events.begin(), events.end(), [&](const Event& e) { return e.name == name; });
-  if (it == events.end()) throw std::runtime_error("no event " + name);
-  return *it;
-}
+using testing::count_named;
+using testing::first_named;
 
 TEST(Profiler, OffRecordsNothing) {
   Tensor a = ones({8}), b = ones({8});

@@ -10,7 +10,7 @@
 #include "server/auth.h"
 #include "server/server.h"
 #include "tests/core/test_util.h"
-#include "tests/server/test_files.h"
+#include "tests/server/server_test_util.h"
 
 namespace td {
 namespace {
@@ -39,9 +39,7 @@ class CheckpointTest : public ::testing::Test {
     write_file(dir_.path / "tokens.json", R"({"users": [
       {"name": "alice", "tokens": [")" + server::token_hash("alice-token") + R"("]},
       {"name": "bob", "tokens": [")" + server::token_hash("bob-token") + R"("]}]})");
-    server::Options options;
-    options.listen = "127.0.0.1:0";
-    options.metrics_listen = "";
+    server::Options options = testing::loopback_server_options();
     options.tokens_file = (dir_.path / "tokens.json").string();
     options.data_dir = (dir_.path / "data").string();
     server_ = std::make_unique<server::Server>(options);
@@ -158,10 +156,7 @@ TEST_F(CheckpointTest, PathsStayInTheUsersOwnFolder) {
 }
 
 TEST(CheckpointWithoutDataDir, IsAFailedPrecondition) {
-  server::Options options;
-  options.listen = "127.0.0.1:0";
-  options.metrics_listen = "";
-  server::Server server(options);
+  server::Server server(testing::loopback_server_options());
   remote::Client client("127.0.0.1:" + std::to_string(server.port()));
   remote::Session s = client.create_session("x", "cpu");
   TrainingRun run(s);

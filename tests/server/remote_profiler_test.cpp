@@ -12,6 +12,8 @@
 #include "client/remote.h"
 #include "client/remote_profiler.h"
 #include "server/server.h"
+#include "tests/core/profiler_events.h"
+#include "tests/server/server_test_util.h"
 
 namespace td {
 namespace {
@@ -25,26 +27,15 @@ namespace rprof = remote::profiler;
 class RemoteProfilerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    server::Options options;
-    options.listen = "127.0.0.1:0";
-    options.metrics_listen = "";
-    options.threads = 2;
-    server_ = std::make_unique<server::Server>(options);
+    server_ = std::make_unique<server::Server>(testing::loopback_server_options());
     client_ = std::make_unique<remote::Client>("127.0.0.1:" + std::to_string(server_->port()));
   }
   std::unique_ptr<server::Server> server_;
   std::unique_ptr<remote::Client> client_;
 };
 
-int64_t count_named(const EventList& events, const std::string& name) {
-  return std::count_if(events.begin(), events.end(), [&](const Event& e) { return e.name == name; });
-}
-
-const Event& first_named(const EventList& events, const std::string& name) {
-  auto it = std::find_if(events.begin(), events.end(), [&](const Event& e) { return e.name == name; });
-  if (it == events.end()) throw std::runtime_error("no event " + name);
-  return *it;
-}
+using testing::count_named;
+using testing::first_named;
 
 TEST_F(RemoteProfilerTest, RecordsItsOwnSessionOnlyWithRangesShapesAndMemory) {
   remote::Session s = client_->create_session("profiled", "cpu");

@@ -6,20 +6,14 @@
 
 #include "core/tensor_impl.h"
 #include "server/session.h"
+#include "tests/server/server_test_util.h"
 
 namespace td::server {
 namespace {
 
 using ::testing::HasSubstr;
 
-class CaptureSink : public EventSink {
- public:
-  bool send(const pb::ServerMessage& m) override {
-    events.push_back(m);
-    return true;
-  }
-  std::vector<pb::ServerMessage> events;
-};
+using testing::CaptureSink;
 
 class SessionTest : public ::testing::Test {
  protected:
