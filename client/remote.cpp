@@ -104,7 +104,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
       std::lock_guard lock(write_mu_);
       if (!stream_ || finished_) return;
       finished_ = true;
-      if (!closing_ && !stream_finished_) {  // after a Goodbye the writes are ended already
+      if (!closing_ && !stream_finished_ && !writes_ended_) {  // after a Goodbye the writes are ended already
         flush_locked();
         closing_ = true;
         stream_->WritesDone();
@@ -246,7 +246,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
 
  private:
   void flush_locked() {
-    if (batch_.commands_size() == 0 || !stream_ || closing_ || stream_finished_) return;
+    // While the server restarts (a Goodbye with restore), commands wait in the batch for the new stream.
+    if (batch_.commands_size() == 0 || !stream_ || closing_ || stream_finished_ || writes_ended_) return;
     // Kept until the server acknowledges them (ack_seq on its events): a re-attach sends again what the
     // server had not received.
     const uint64_t acked = acked_seq_.load();
@@ -307,6 +308,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
         stream_ = std::move(a.stream);
         context_ = std::move(a.context);
         stream_finished_ = false;
+        writes_ended_ = false;
+        restore_pending_ = false;
         pb::ClientMessage again;
         for (const pb::Command& c : unacked_) {
           if (c.seq() <= first.attached().last_seq()) continue;
@@ -336,7 +339,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
       const auto code = st.error_code();
       if (code == grpc::StatusCode::NOT_FOUND || code == grpc::StatusCode::UNAUTHENTICATED ||
           code == grpc::StatusCode::PERMISSION_DENIED ||
-          (code == grpc::StatusCode::UNAVAILABLE && st.error_message().find("shutting down") != std::string::npos)) {
+          (code == grpc::StatusCode::UNAVAILABLE && st.error_message().find("shutting down") != std::string::npos &&
+           !restore_pending_.load())) {
         std::lock_guard lock(mu_);
         goodbye_ = st.error_message();  // why the session is gone, for the next sync point
         return false;
@@ -496,9 +500,16 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
           break;
         }
         case pb::ServerMessage::kGoodbye:
-          goodbye_ = msg.goodbye().reason();
+          // With restore, the server saved the session: the stream ends and reconnect() attaches again once
+          // the server is back (UNAVAILABLE "shutting down" then means "not yet").
+          if (msg.goodbye().restore()) {
+            restore_pending_ = true;
+          } else {
+            goodbye_ = msg.goodbye().reason();
+          }
           // Half-close (off this lock: writes take write_mu_); the server then ends the call.
-          std::thread([self = shared_from_this()] { self->end_writes(); }).detach();
+          std::thread([self = shared_from_this(), restore = msg.goodbye().restore()] { self->end_writes(restore); })
+              .detach();
           break;
         case pb::ServerMessage::kHook:
         case pb::ServerMessage::kModuleHook:
@@ -509,11 +520,16 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     }
   }
 
-  /// Ends the client's half of the stream (after a Goodbye).
-  void end_writes() {
+  /// Ends the client's half of the stream (after a Goodbye); the session stays open on this side when the
+  /// server will restore it.
+  void end_writes(bool restore) {
     std::lock_guard lock(write_mu_);
-    if (!stream_ || closing_ || stream_finished_) return;
-    closing_ = true;
+    if (!stream_ || closing_ || stream_finished_ || writes_ended_) return;
+    if (restore) {
+      writes_ended_ = true;
+    } else {
+      closing_ = true;
+    }
     stream_->WritesDone();
   }
 
@@ -531,6 +547,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   bool closing_ = false;
   bool finished_ = false;         // shutdown() ran
   bool stream_finished_ = false;  // Finish() was called on stream_ (the reader gave up on it)
+  bool writes_ended_ = false;     // WritesDone() on stream_ after a Goodbye with restore
+  std::atomic<bool> restore_pending_{false};  // the server said it restarts with this session
   std::deque<pb::Command> unacked_;  // sent, not yet acknowledged by the server (for a re-attach)
   size_t unacked_bytes_ = 0;
   uint64_t unresendable_through_ = 0;  // commands up to this seq were sent and not kept
@@ -600,38 +618,7 @@ Tensor make_tensor(SessionState& s, uint64_t handle) {
 }
 
 void encode(const Value& v, pb::Value* out) {
-  std::visit(
-      [&](const auto& x) {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, None>) {
-          out->set_none(true);
-        } else if constexpr (std::is_same_v<T, Tensor>) {
-          if (x.defined()) {
-            out->set_tensor(x.handle());
-          } else {
-            out->set_none(true);
-          }
-        } else if constexpr (std::is_same_v<T, Scalar>) {
-          if (x.is_bool()) {
-            out->set_bool_value(x.to_int() != 0);
-          } else if (x.is_integral()) {
-            out->set_int_value(x.to_int());
-          } else {
-            out->set_float_value(x.to_double());
-          }
-        } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
-          auto* list = out->mutable_int_list();
-          for (int64_t i : x) list->add_values(i);
-        } else if constexpr (std::is_same_v<T, std::string>) {
-          out->set_string_value(x);
-        } else if constexpr (std::is_same_v<T, std::vector<Tensor>>) {
-          auto* list = out->mutable_tensor_list();
-          for (const Tensor& t : x) list->add_handles(t.defined() ? t.handle() : 0);  // 0: None
-        } else {
-          out->set_dtype(codec::to_proto(x));
-        }
-      },
-      v);
+  codec::encode_value(v, out, [](const Tensor& t) { return t.handle(); });
 }
 
 }  // namespace

@@ -5,9 +5,12 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <type_traits>
+#include <variant>
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/value.h"
 #include "tensord/v1/tensord.pb.h"
 
 namespace td::codec {
@@ -28,6 +31,44 @@ inline constexpr int kMinPingIntervalMs = 20000;
 pb::DType to_proto(DType t);
 /// Throws INVALID_ARGUMENT for DTYPE_UNSPECIFIED or an unknown number.
 DType from_proto(pb::DType t);
+
+/// An op argument as the wire carries it. `id_of` names each defined tensor (a handle on the wire, a tensor
+/// id in a session snapshot); an undefined tensor is None, and 0 in a tensor list.
+template <class TensorT, class IdOf>
+void encode_value(const BasicValue<TensorT>& v, pb::Value* out, const IdOf& id_of) {
+  std::visit(
+      [&](const auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, None>) {
+          out->set_none(true);
+        } else if constexpr (std::is_same_v<T, TensorT>) {
+          if (x.defined()) {
+            out->set_tensor(id_of(x));
+          } else {
+            out->set_none(true);
+          }
+        } else if constexpr (std::is_same_v<T, Scalar>) {
+          if (x.is_bool()) {
+            out->set_bool_value(x.to_int() != 0);
+          } else if (x.is_integral()) {
+            out->set_int_value(x.to_int());
+          } else {
+            out->set_float_value(x.to_double());
+          }
+        } else if constexpr (std::is_same_v<T, std::vector<int64_t>>) {
+          auto* list = out->mutable_int_list();
+          for (int64_t i : x) list->add_values(i);
+        } else if constexpr (std::is_same_v<T, std::string>) {
+          out->set_string_value(x);
+        } else if constexpr (std::is_same_v<T, std::vector<TensorT>>) {
+          auto* list = out->mutable_tensor_list();
+          for (const TensorT& t : x) list->add_handles(t.defined() ? id_of(t) : 0);
+        } else {
+          out->set_dtype(to_proto(x));
+        }
+      },
+      v);
+}
 
 /// Splits `nbytes` at `data` into chunk slices of at most kMaxChunkBytes; calls emit(offset, size, last)
 /// once even for zero bytes.

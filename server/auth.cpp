@@ -93,9 +93,10 @@ Authenticator::Table Authenticator::parse(const std::string& path) {
     const std::string who = str(where, ", user '", user->name, "'");
     TD_CHECK_ARG(!user->name.empty() && names.insert(user->name).second, who, ": names must be unique and non-empty");
     // A user's name is their checkpoint folder's: nothing that could climb out of the data directory.
-    bool plain = user->name != "." && user->name != "..";
+    // A leading '.' is kept for the server's own folders (.sessions).
+    bool plain = user->name.front() != '.';
     for (char c : user->name) plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-');
-    TD_CHECK_ARG(plain, who, ": a name is letters, digits, '.', '_' and '-'");
+    TD_CHECK_ARG(plain, who, ": a name is letters, digits, '.', '_' and '-', and does not start with '.'");
     for (const auto& [key, value] : u.items()) {
       if (key == "name" || key == "tokens") continue;
       if (key == "admin") {

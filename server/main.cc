@@ -18,7 +18,7 @@ void usage() {
          "PATH]\n"
          "               [--metrics-session-labels] [--session-memory-limit BYTES]\n"
          "               [--tokens FILE] [--tls-cert PEM --tls-key PEM] [--allow-plaintext]\n"
-         "               [--shutdown-grace SECONDS] [--data-dir DIR]\n"
+         "               [--shutdown-grace SECONDS] [--data-dir DIR] [--checkpoint-sessions] [--restore]\n"
          "       tensord --new-token | --hash-token\n"
          "  --listen          gRPC address (default 127.0.0.1:7447; port 0 picks a free one)\n"
          "  --metrics-port    Prometheus /metrics port on 127.0.0.1 (default 9464; 0 picks; -1 disables)\n"
@@ -34,6 +34,8 @@ void usage() {
          "  --allow-plaintext  serve a non-loopback address without TLS\n"
          "  --shutdown-grace  seconds SIGTERM waits for received commands to run (default 30)\n"
          "  --data-dir        where checkpoints go, a folder per user (default: none, no checkpoints)\n"
+         "  --checkpoint-sessions  at SIGTERM, save every session to DIR/.sessions (needs --data-dir)\n"
+         "  --restore         at start, bring back the sessions saved there; clients re-attach by themselves\n"
          "  --new-token       print a new random token and the hash the tokens file stores\n"
          "  --hash-token      read a token on stdin, print its hash for the tokens file\n";
 }
@@ -69,6 +71,10 @@ int main(int argc, char** argv) {
         options.hook_timeout = std::chrono::milliseconds(static_cast<int64_t>(std::stod(value()) * 1000));
       } else if (a == "--data-dir") {
         options.data_dir = value();
+      } else if (a == "--checkpoint-sessions") {
+        options.checkpoint_sessions = true;
+      } else if (a == "--restore") {
+        options.restore = true;
       } else if (a == "--shutdown-grace") {
         options.shutdown_grace = std::chrono::seconds(std::stol(value()));
       } else if (a == "--tokens") {
@@ -125,6 +131,10 @@ int main(int argc, char** argv) {
 
   try {
     td::server::Server server(options);
+    auto print_log = [&] {
+      for (const std::string& line : server.take_log()) std::cout << "tensord: " << line << std::endl;
+    };
+    print_log();
     std::cout << "tensord " << td::server::version() << " listening on "
               << options.listen.substr(0, options.listen.rfind(':')) << ":" << server.port()
               << " (default device " << server.default_device() << ")";
@@ -153,6 +163,7 @@ int main(int argc, char** argv) {
       server.shutdown();
     });
     server.wait();
+    print_log();
     signals.detach();
   } catch (const td::Error& e) {
     std::cerr << "tensord: " << e.what() << std::endl;

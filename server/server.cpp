@@ -14,6 +14,7 @@
 #include "server/metrics.h"
 #include "server/service.h"
 #include "server/sessions.h"
+#include "tensord/v1/snapshot.pb.h"
 #include "vision/models.h"
 
 namespace td::server {
@@ -48,6 +49,10 @@ Server::Server(const Options& options) {
                options.listen, " without TLS: bearer tokens would cross the network in clear text; give "
                "--tls-cert and --tls-key, or --allow-plaintext on a network you trust");
   shutdown_grace_ = options.shutdown_grace;
+  TD_CHECK_ARG(!(options.checkpoint_sessions || options.restore) || !options.data_dir.empty(),
+               "[tensord] --checkpoint-sessions and --restore need --data-dir: sessions are saved there");
+  data_dir_ = options.data_dir;
+  checkpoint_sessions_ = options.checkpoint_sessions;
   auth_ = options.tokens_file.empty() ? std::make_unique<Authenticator>()
                                       : std::make_unique<Authenticator>(options.tokens_file);
   Backend& cuda = backend(DeviceType::kCUDA);
@@ -69,6 +74,7 @@ Server::Server(const Options& options) {
   session_defaults.memory_limit = options.session_memory_limit;
   session_defaults.data_dir = options.data_dir;
   if (!options.data_dir.empty()) std::filesystem::create_directories(options.data_dir);
+  if (options.restore) restore_sessions(session_defaults);
   service_ = std::make_unique<TensordService>(sessions_.get(), metrics_.get(), auth_.get(), session_defaults, version());
   if (!options.metrics_listen.empty()) metrics_port_ = metrics_->serve(options.metrics_listen, sessions_.get());
 
@@ -117,6 +123,90 @@ Server::~Server() {
 
 void Server::wait() { grpc_->Wait(); }
 
+void Server::log(std::string line) {
+  std::lock_guard lock(log_mu_);
+  log_.push_back(std::move(line));
+}
+
+std::vector<std::string> Server::take_log() {
+  std::lock_guard lock(log_mu_);
+  return std::exchange(log_, {});
+}
+
+void Server::restore_sessions(const SessionOptions& defaults) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::path(data_dir_) / kSessionsFolder;
+  if (!fs::is_directory(root)) return;
+  std::vector<fs::path> saved;
+  for (const auto& entry : fs::directory_iterator(root)) {
+    const std::string name = entry.path().filename().string();
+    if (entry.is_directory() && !name.ends_with(".tmp") && !name.ends_with(".failed")) saved.push_back(entry.path());
+  }
+  std::sort(saved.begin(), saved.end());
+  for (const fs::path& dir : saved) {
+    const std::string id = dir.filename().string();
+    try {
+      pb::SessionSnapshot snap;
+      std::ifstream in(dir / "snapshot.pb", std::ios::binary);
+      TD_CHECK_ARG(in.good() && snap.ParseFromIstream(&in), "[restore] ", (dir / "snapshot.pb").string(),
+                   " is missing or unreadable");
+      TD_CHECK_ARG(snap.id() == id, "[restore] the snapshot in folder ", id, " is of session ", snap.id());
+      auto user = auth_->user(snap.user());
+      TD_CHECK(user != nullptr, ErrorCode::kPermissionDenied, "[restore] user '", snap.user(),
+               "' is not in the tokens file any more");
+      SessionOptions options = defaults;
+      options.name = snap.name();
+      options.user = snap.user();
+      options.device = Device::parse(snap.device());
+      TD_CHECK_ARG(options.device.is_cpu() || options.device.index < backend(DeviceType::kCUDA).device_count(),
+                   "[restore] device ", snap.device(), " is not available");
+      options.usage = sessions_->usage_of(snap.user());
+      apply_quota(*options.usage, user->quota);
+      auto session = sessions_->create(std::move(options), 0, id);
+      try {
+        session->restore(snap, dir);
+      } catch (...) {
+        sessions_->close(id);
+        throw;
+      }
+      fs::remove_all(dir);
+      log(str("session ", id, " (user ", snap.user(), ", '", snap.name(), "') restored: ", session->handle_count(),
+              " handles, ", session->bytes_held(), " bytes"));
+    } catch (const std::exception& e) {
+      std::error_code ec;
+      fs::rename(dir, dir.string() + ".failed", ec);
+      log(str("session ", id, " was not restored (its folder is now ", id, ".failed): ", e.what()));
+    }
+  }
+}
+
+void Server::save_sessions(std::chrono::steady_clock::time_point deadline) {
+  const std::filesystem::path root = std::filesystem::path(data_dir_) / kSessionsFolder;
+  for (const auto& s : sessions_->list()) s->seal();  // what arrives from now on is sent again after the restart
+  for (const auto& s : sessions_->list()) {
+    while (!s->idle() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    bool saved = false;
+    if (!s->idle()) {
+      log(str("session ", s->id(), " was not saved: it was still running commands (a hook waiting for its client?) "
+              "when the shutdown grace ran out"));
+    } else {
+      try {
+        s->save(root / s->id());
+        saved = true;
+        log(str("session ", s->id(), " (user ", s->options().user, ", '", s->options().name, "') saved: ",
+                s->handle_count(), " handles, ", s->bytes_held(), " bytes"));
+      } catch (const std::exception& e) {
+        log(str("session ", s->id(), " was not saved: ", e.what()));
+      }
+    }
+    s->say_goodbye(saved ? "the server is restarting; this session was saved and comes back when it does"
+                         : "the server is shutting down",
+                   saved);
+  }
+}
+
 void Server::shutdown() {
   std::call_once(shutdown_once_, [this] {
     service_->stop_accepting();
@@ -130,7 +220,11 @@ void Server::shutdown() {
     while (!all_idle() && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    for (const auto& s : sessions_->list()) s->say_goodbye("the server is shutting down");
+    if (checkpoint_sessions_) {
+      save_sessions(deadline);
+    } else {
+      for (const auto& s : sessions_->list()) s->say_goodbye("the server is shutting down");
+    }
     // Clients end their streams on the Goodbye; any left are cancelled at this deadline.
     if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   });

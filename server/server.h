@@ -8,12 +8,14 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/device.h"
 
 namespace td::server {
 
 class Authenticator;
+struct SessionOptions;
 class Metrics;
 class SessionManager;
 class TensordService;
@@ -42,6 +44,10 @@ struct Options {
   bool allow_plaintext = false;
   /// Where checkpoints go, a folder per user (empty: checkpoint commands fail with FAILED_PRECONDITION).
   std::string data_dir;
+  /// At shutdown, save each session to data_dir/.sessions, for a restart with `restore` to bring back.
+  bool checkpoint_sessions = false;
+  /// At start, bring back the sessions saved there (each saved folder is removed once its session is back).
+  bool restore = false;
   /// At shutdown, how long the commands already received may take to finish before the server goes anyway.
   std::chrono::seconds shutdown_grace{30};
   /// How long a blocking hook may wait for the client's reply.
@@ -69,6 +75,8 @@ class Server {
   /// Re-reads the tokens file (SIGHUP): revoked tokens fail from the next call on; quotas apply at once.
   /// On a bad file, the old users stay and the error is thrown.
   void reload_tokens();
+  /// What restore and shutdown did to each session (restored, saved, or why not), oldest first; clears it.
+  std::vector<std::string> take_log();
 
  private:
   std::unique_ptr<Authenticator> auth_;
@@ -81,7 +89,19 @@ class Server {
   std::chrono::seconds shutdown_grace_{30};
   std::once_flag shutdown_once_;
   std::string default_device_;
+  std::string data_dir_;
+  bool checkpoint_sessions_ = false;
+  std::mutex log_mu_;
+  std::vector<std::string> log_;
+  void log(std::string line);
+  /// Brings back the sessions saved in data_dir/.sessions (Options::restore).
+  void restore_sessions(const SessionOptions& defaults);
+  /// Seals, saves and says goodbye to each session (Options::checkpoint_sessions), by `deadline`.
+  void save_sessions(std::chrono::steady_clock::time_point deadline);
 };
+
+/// The folder of data_dir where sessions are saved at shutdown (user names cannot start with '.').
+inline constexpr const char* kSessionsFolder = ".sessions";
 
 /// The version string (`tensorctl info`, build info metric).
 const char* version();

@@ -127,7 +127,7 @@ Clock::duration Session::detached_for() const {
 void Session::push_commands(const pb::CommandBatch& batch) {
   {
     std::lock_guard lock(mu_);
-    if (closed_) return;
+    if (closed_ || sealed_) return;
     UserUsage* usage = options_.usage.get();
     const int64_t quota = usage ? usage->ops_in_flight_quota.load() : 0;
     const int64_t n = batch.commands_size();
@@ -212,10 +212,21 @@ bool Session::idle() const {
   return inbox_.empty() && !draining_.load();
 }
 
-void Session::say_goodbye(const std::string& reason) {
+void Session::say_goodbye(const std::string& reason, bool restore) {
+  std::lock_guard lock(mu_);
+  std::lock_guard send_lock(send_mu_);
+  if (!sink_) return;
+  // Unnumbered and not kept for replay: a restored session numbers its next event as if this had not been.
   pb::ServerMessage m;
   m.mutable_goodbye()->set_reason(reason);
-  send(m);
+  m.mutable_goodbye()->set_restore(restore);
+  m.set_ack_seq(last_seq_received_.load());
+  sink_->send(m);
+}
+
+void Session::seal() {
+  std::lock_guard lock(mu_);
+  sealed_ = true;
 }
 
 size_t Session::queued_commands() const {
@@ -289,7 +300,9 @@ void Session::close() {
     self->hooks_.clear();
     self->schedulers_.clear();
     self->optimizers_.clear();
+    self->optimizer_specs_.clear();
     self->modules_.clear();
+    self->module_specs_.clear();
     self->handles_.clear();
     self->sync_handle_usage();
     self->uploads_.clear();
@@ -550,6 +563,10 @@ void Session::register_hook(const pb::RegisterHookCommand& cmd) {
   const Tensor& t = resolve(cmd.tensor(), "register_hook", "tensor");
   TD_CHECK(!hooks_.contains(cmd.hook_id()), ErrorCode::kAlreadyExists, "[register_hook] hook id ", cmd.hook_id(),
            " is already registered");
+  add_tensor_hook(t, cmd);
+}
+
+void Session::add_tensor_hook(const Tensor& t, const pb::RegisterHookCommand& cmd) {
   uint64_t hook_id = cmd.hook_id();
   pb::HookMode mode = cmd.mode();
   // The hook lives in the autograd graph, which may outlive the session: hold it weakly.
@@ -573,7 +590,9 @@ void Session::register_hook(const pb::RegisterHookCommand& cmd) {
       return self->on_builtin_hook(hook_id, cmd, grad);
     });
   }
-  hooks_.emplace(hook_id, Hook{std::move(handle), mode});
+  pb::Command spec;
+  *spec.mutable_register_hook() = cmd;
+  hooks_.emplace(hook_id, Hook{std::move(handle), mode, std::make_shared<const pb::Command>(std::move(spec)), t.impl_ptr()});
 }
 
 Tensor Session::on_builtin_hook(uint64_t hook_id, const pb::RegisterHookCommand& spec, const Tensor& grad) {

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -33,6 +34,10 @@ class EventList;
 namespace td::optim {
 class Optimizer;
 class LRScheduler;
+}
+
+namespace tensord::v1 {
+class SessionSnapshot;
 }
 
 namespace td::server {
@@ -143,8 +148,22 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t queued_commands() const;
   /// No command queued or running.
   bool idle() const;
-  /// Tells the attached client the server is going away (a Goodbye event).
-  void say_goodbye(const std::string& reason);
+  /// Tells the attached client the server is going away (a Goodbye, unnumbered). With `restore` (the
+  /// session was saved), the stream is ended too, and the client attaches again once the server is back.
+  void say_goodbye(const std::string& reason, bool restore = false);
+
+  // ---- checkpointing at shutdown (session_snapshot.cpp) ----
+  /// Takes no more commands: batches that arrive later are dropped unacknowledged, so the client sends them
+  /// again to the restored session. Commands already received still run.
+  void seal();
+  /// Writes the whole session to `dir` (snapshot.pb and tensors.safetensors, through temporaries): its
+  /// handles, tensors with their views and .grad, modules, optimizers, schedulers, hooks, unfinished
+  /// uploads and unacknowledged events. Autograd graphs and the profiler are not saved. Call it sealed and
+  /// idle; it runs on the session's strand and waits for it.
+  void save(const std::filesystem::path& dir);
+  /// Rebuilds a saved session's state into this new, empty one (made with the saved id and options), on the
+  /// calling thread, charging its memory to the session as commands do. Throws on a snapshot it cannot use.
+  void restore(const pb::SessionSnapshot& snapshot, const std::filesystem::path& dir);
   std::chrono::steady_clock::time_point created() const { return created_; }
 
  private:
@@ -166,6 +185,16 @@ class Session : public std::enable_shared_from_this<Session> {
   struct Hook {
     HookHandle handle;
     pb::HookMode mode;
+    // How it was registered, to register it again in a restored session: a tensor hook's command and
+    // tensor, or a module hook's command.
+    std::shared_ptr<const pb::Command> spec;
+    std::weak_ptr<TensorImpl> tensor;
+  };
+  /// How a module was made (its arguments decoded), to make it again in a restored session.
+  struct ModuleSpec {
+    std::string type;
+    std::vector<Value> args;
+    std::vector<std::pair<std::string, Value>> kwargs;
   };
   struct HookReplyValue {
     uint64_t replacement = 0;            // a tensor hook's (0 = keep)
@@ -186,16 +215,22 @@ class Session : public std::enable_shared_from_this<Session> {
   void fetch(const pb::FetchCommand& cmd);
   void backward(const pb::Command& cmd);
   void register_hook(const pb::RegisterHookCommand& cmd);
+  /// Registers a tensor hook on `t` (register_hook's body, also used by a restore).
+  void add_tensor_hook(const Tensor& t, const pb::RegisterHookCommand& cmd);
   void grad(const pb::GradCommand& cmd);
   // Server-held modules, optimizers and schedulers (session_nn.cpp).
   void run_nn(const pb::Command& cmd);
   void create_module(const pb::CreateModuleCommand& cmd);
+  /// A module from its spec, on the session's device.
+  std::shared_ptr<nn::Module> make_module(const ModuleSpec& spec);
   void call_module(const pb::CallModuleCommand& cmd);
   void describe_module(const pb::DescribeModuleCommand& cmd);
   void load_state_dict(const pb::LoadStateDictCommand& cmd);
   void create_optimizer(const pb::CreateOptimizerCommand& cmd);
   void create_scheduler(const pb::CreateSchedulerCommand& cmd);
   void checkpoint(const pb::Command& cmd);
+  /// save()'s body, on the strand.
+  void write_snapshot(const std::filesystem::path& dir);
   nn::Module& module_at(uint64_t id, std::string_view command);
   // The session's profiler (session_profiler.cpp).
   void run_profiler(const pb::ProfilerCommand& cmd);
@@ -250,6 +285,7 @@ class Session : public std::enable_shared_from_this<Session> {
   EventSink* sink_ = nullptr;
   std::string credential_;  // the attached stream's
   bool closed_ = false;
+  bool sealed_ = false;  // seal(): batches are dropped unacknowledged
   std::chrono::steady_clock::time_point detached_at_ = std::chrono::steady_clock::now();
   std::mutex send_mu_;  // serialises writes to the sink; guards the replay buffer
   /// Events sent and not yet acknowledged, for a re-attach to replay (at most kReplayBytes).
@@ -266,10 +302,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<uint64_t, Hook> hooks_;
   std::unordered_map<uint64_t, HookReplyValue> hook_replies_;  // by event id
   std::unordered_map<uint64_t, std::shared_ptr<nn::Module>> modules_;
+  std::unordered_map<uint64_t, ModuleSpec> module_specs_;
   std::unordered_map<uint64_t, std::shared_ptr<optim::Optimizer>> optimizers_;
+  std::unordered_map<uint64_t, pb::CreateOptimizerCommand> optimizer_specs_;
   struct SchedulerSlot {
     std::shared_ptr<optim::Optimizer> optimizer;  // kept alive while its scheduler is
     std::shared_ptr<optim::LRScheduler> scheduler;
+    pb::CreateSchedulerCommand spec;
   };
   std::unordered_map<uint64_t, SchedulerSlot> schedulers_;
   std::shared_ptr<profiler::profile> profiler_;                 // thread-bound: drain() binds its thread to it

@@ -49,7 +49,10 @@ void Session::run_nn(const pb::Command& cmd) {
     case pb::Command::kModuleTrain: module_at(cmd.module_train().module(), "module_train").train(cmd.module_train().mode()); break;
     case pb::Command::kDescribeModule: describe_module(cmd.describe_module()); break;
     case pb::Command::kLoadStateDict: load_state_dict(cmd.load_state_dict()); break;
-    case pb::Command::kReleaseModule: modules_.erase(cmd.release_module().module()); break;
+    case pb::Command::kReleaseModule:
+      modules_.erase(cmd.release_module().module());
+      module_specs_.erase(cmd.release_module().module());
+      break;
     case pb::Command::kCreateOptimizer: create_optimizer(cmd.create_optimizer()); break;
     case pb::Command::kOptimizerStep: optimizer_at(cmd.optimizer_step().optimizer(), "optimizer_step").step(); break;
     case pb::Command::kZeroGrad:
@@ -78,6 +81,7 @@ void Session::run_nn(const pb::Command& cmd) {
       auto it = optimizers_.find(cmd.release_optimizer().optimizer());
       if (it == optimizers_.end()) break;
       std::erase_if(schedulers_, [&](const auto& entry) { return entry.second.optimizer == it->second; });
+      optimizer_specs_.erase(it->first);
       optimizers_.erase(it);
       break;
     }
@@ -88,12 +92,17 @@ void Session::run_nn(const pb::Command& cmd) {
 void Session::create_module(const pb::CreateModuleCommand& c) {
   TD_CHECK_ARG(!modules_.count(c.module()), "[create_module] module id ", c.module(), " is already in use");
   auto decode_arg = [&](const pb::Value& v, size_t i) { return decode(v, c.type(), i); };
-  std::vector<Value> args;
-  for (int i = 0; i < c.args_size(); ++i) args.push_back(decode_arg(c.args(i), static_cast<size_t>(i)));
-  std::shared_ptr<nn::Module> m = nn::create_module(c.type(), std::move(args), kwargs_of(c.kwargs(), decode_arg));
+  ModuleSpec spec{c.type(), {}, kwargs_of(c.kwargs(), decode_arg)};
+  for (int i = 0; i < c.args_size(); ++i) spec.args.push_back(decode_arg(c.args(i), static_cast<size_t>(i)));
+  modules_.emplace(c.module(), make_module(spec));
+  module_specs_.emplace(c.module(), std::move(spec));
+}
+
+std::shared_ptr<nn::Module> Session::make_module(const ModuleSpec& spec) {
+  std::shared_ptr<nn::Module> m = nn::create_module(spec.type, spec.args, spec.kwargs);
   // Parameters and buffers live on the session's device, as tensors the client uploads do by default.
   if (!options_.device.is_cpu()) m->to(options_.device);
-  modules_.emplace(c.module(), std::move(m));
+  return m;
 }
 
 void Session::call_module(const pb::CallModuleCommand& c) {
@@ -144,6 +153,7 @@ void Session::create_optimizer(const pb::CreateOptimizerCommand& c) {
   }
   std::shared_ptr<optim::Optimizer> opt = optim::create_optimizer(c.type(), std::move(groups), kwargs_of(c.defaults(), decode_arg));
   optimizers_.emplace(c.optimizer(), std::move(opt));
+  optimizer_specs_.emplace(c.optimizer(), c);
 }
 
 void Session::create_scheduler(const pb::CreateSchedulerCommand& c) {
@@ -152,7 +162,7 @@ void Session::create_scheduler(const pb::CreateSchedulerCommand& c) {
   std::shared_ptr<optim::Optimizer> opt = optimizers_.at(c.optimizer());
   auto decode_arg = [&](const pb::Value& v, size_t i) { return decode(v, c.type(), i); };
   std::shared_ptr<optim::LRScheduler> sched = optim::create_scheduler(c.type(), *opt, kwargs_of(c.kwargs(), decode_arg));
-  schedulers_.emplace(c.scheduler(), SchedulerSlot{std::move(opt), std::move(sched)});
+  schedulers_.emplace(c.scheduler(), SchedulerSlot{std::move(opt), std::move(sched), c});
 }
 
 }  // namespace td::server
@@ -197,7 +207,9 @@ void Session::register_module_hook(const pb::RegisterModuleHookCommand& cmd) {
     default:
       throw Error(ErrorCode::kInvalidArgument, str("[register_module_hook] unknown hook kind ", static_cast<int>(cmd.kind())));
   }
-  hooks_.emplace(id, Hook{std::move(handle), mode});
+  pb::Command spec;
+  *spec.mutable_register_module_hook() = cmd;
+  hooks_.emplace(id, Hook{std::move(handle), mode, std::make_shared<const pb::Command>(std::move(spec)), {}});
 }
 
 void Session::on_module_hook(uint64_t hook_id, pb::ModuleHookKind kind, pb::HookMode mode, const TensorList& inputs,

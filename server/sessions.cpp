@@ -38,7 +38,7 @@ SessionManager::~SessionManager() {
   pool_.join();
 }
 
-std::shared_ptr<Session> SessionManager::create(SessionOptions options, int64_t max_sessions) {
+std::shared_ptr<Session> SessionManager::create(SessionOptions options, int64_t max_sessions, std::string id) {
   std::lock_guard lock(mu_);
   if (max_sessions > 0) {
     int64_t open = 0;
@@ -46,7 +46,9 @@ std::shared_ptr<Session> SessionManager::create(SessionOptions options, int64_t 
     TD_CHECK(open < max_sessions, ErrorCode::kResourceExhausted, "[CreateSession] session quota of user '",
              options.user, "': ", open, " sessions open, the most allowed (close one first)");
   }
-  auto session = std::make_shared<Session>(new_session_id(), std::move(options), pool_, observer_);
+  if (id.empty()) id = new_session_id();
+  TD_CHECK(!sessions_.contains(id), ErrorCode::kAlreadyExists, "[CreateSession] session ", id, " exists already");
+  auto session = std::make_shared<Session>(std::move(id), std::move(options), pool_, observer_);
   sessions_.emplace(session->id(), session);
   return session;
 }

@@ -23,8 +23,8 @@ class SessionManager {
   ~SessionManager();
 
   /// Opens a session for options.user; RESOURCE_EXHAUSTED if that user has `max_sessions` open already
-  /// (0: no limit).
-  std::shared_ptr<Session> create(SessionOptions options, int64_t max_sessions = 0);
+  /// (0: no limit). `id` is for a restored session (it keeps its id); empty picks a new random one.
+  std::shared_ptr<Session> create(SessionOptions options, int64_t max_sessions = 0, std::string id = "");
   /// NOT_FOUND if there is no such session.
   std::shared_ptr<Session> get(const std::string& id) const;
   /// The session if `user` owns it, or `admin` is set; NOT_FOUND otherwise, as for an id that names nothing
