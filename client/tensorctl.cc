@@ -1,11 +1,15 @@
 // tensorctl: the operator's CLI for a tensord server.
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 #include <string>
 
+#include "core/error.h"
 #include "tensord/v1/tensord.grpc.pb.h"
 
 namespace pb = ::tensord::v1;
@@ -22,6 +26,9 @@ int usage() {
                "  users               quotas and usage (yours; every user's for an admin)\n"
                "  ops                 every op with its signature\n"
                "  modules             every nn module a session can create, with its signature\n"
+               "  events [SESSION_ID] [--count N]\n"
+               "                      error and hook events as they happen, one line each (your sessions';\n"
+               "                      every session's for an admin), until Ctrl-C or N events\n"
                "The server defaults to $TENSORD_SERVER or 127.0.0.1:7447, the token to $TENSORD_TOKEN.\n"
                "--tls-ca turns TLS on, trusting that CA's certificates.\n";
   return 2;
@@ -43,6 +50,51 @@ std::string human_bytes(int64_t b) {
   char buf[32];
   std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, units[u]);
   return buf;
+}
+
+const char* mode_name(pb::HookMode m) { return m == pb::HOOK_MODE_OBSERVE ? "observe" : "blocking"; }
+
+// One watched event as a line: local time, user, session, kind, details.
+std::string event_line(const pb::WatchedEvent& w) {
+  std::ostringstream out;
+  const auto ns = w.time_unix_nanos();
+  const std::time_t secs = static_cast<std::time_t>(ns / 1000000000);
+  std::tm tm{};
+  localtime_r(&secs, &tm);
+  char clock[32];
+  std::strftime(clock, sizeof clock, "%H:%M:%S", &tm);
+  char millis[8];
+  std::snprintf(millis, sizeof millis, ".%03lld", static_cast<long long>(ns / 1000000 % 1000));
+  if (w.dropped()) out << "(" << w.dropped() << " events dropped: this watcher fell behind)\n";
+  out << clock << millis << "  " << w.user() << "  " << w.session_id().substr(0, 8) << "  ";
+  const pb::ServerMessage& m = w.event();
+  switch (m.kind_case()) {
+    case pb::ServerMessage::kError:
+      out << "error        seq=" << m.error().seq() << " "
+          << td::error_code_name(static_cast<td::ErrorCode>(m.error().code())) << ": " << m.error().message();
+      break;
+    case pb::ServerMessage::kHook:
+      out << "hook         hook=" << m.hook().hook_id() << " event=" << m.hook().event_id() << " "
+          << mode_name(m.hook().mode());
+      break;
+    case pb::ServerMessage::kModuleHook: {
+      static const char* kinds[] = {"forward_pre", "forward", "full_backward", "full_backward_pre"};
+      const int k = m.module_hook().kind();
+      out << "module_hook  hook=" << m.module_hook().hook_id() << " event=" << m.module_hook().event_id() << " "
+          << (k >= 0 && k < 4 ? kinds[k] : "?") << " " << mode_name(m.module_hook().mode());
+      break;
+    }
+    case pb::ServerMessage::kGradStats: {
+      const auto& g = m.grad_stats();
+      out << "grad_stats   hook=" << g.hook_id() << " shape=[";
+      for (int d = 0; d < g.shape_size(); ++d) out << (d ? ", " : "") << g.shape(d);
+      out << "] norm=" << g.norm() << " abs_max=" << g.abs_max() << " mean=" << g.mean() << " nan=" << g.nan_count()
+          << " inf=" << g.inf_count();
+      break;
+    }
+    default: out << "event"; break;
+  }
+  return out.str();
 }
 }  // namespace
 
@@ -152,6 +204,37 @@ int main(int argc, char** argv) {
     if (!s.ok()) return fail(s);
     for (const auto& op : resp.ops()) std::cout << op.signature() << "\n";
     return 0;
+  }
+  if (cmd == "events") {
+    pb::WatchEventsRequest req;
+    long long count = -1;
+    for (int a = i + 1; a < argc; ++a) {
+      const std::string arg = argv[a];
+      if (arg == "--count" && a + 1 < argc) {
+        count = std::atoll(argv[++a]);
+      } else if (!arg.starts_with("--") && req.session_id().empty()) {
+        req.set_session_id(arg);
+      } else {
+        return usage();
+      }
+    }
+    grpc::ClientContext watch;  // no deadline: it runs until stopped
+    if (!token.empty()) watch.AddMetadata("authorization", "Bearer " + token);
+    auto reader = stub->WatchEvents(&watch, req);
+    reader->WaitForInitialMetadata();  // the server has the watch in place (or the call failed)
+    std::cerr << "tensorctl: watching " << (req.session_id().empty() ? "events" : "session " + req.session_id())
+              << std::endl;
+    pb::WatchedEvent ev;
+    while (count != 0 && reader->Read(&ev)) {
+      std::cout << event_line(ev) << std::endl;
+      if (count > 0) --count;
+    }
+    if (count == 0) {
+      watch.TryCancel();
+      return 0;
+    }
+    grpc::Status s = reader->Finish();
+    return s.ok() ? 0 : fail(s);
   }
   if (cmd == "modules") {
     pb::ListModulesResponse resp;

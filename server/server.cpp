@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "proto/codec.h"
 #include "server/auth.h"
+#include "server/event_bus.h"
 #include "server/metrics.h"
 #include "server/service.h"
 #include "server/sessions.h"
@@ -67,15 +68,18 @@ Server::Server(const Options& options) {
   vision::models::register_models();
   metrics_ = std::make_unique<Metrics>(
       MetricsOptions{version(), options.metrics_session_labels, options.session_memory_limit});
+  events_ = std::make_unique<EventBus>();
   sessions_ = std::make_unique<SessionManager>(metrics_.get(), options.threads, options.session_grace);
   SessionOptions session_defaults;
   session_defaults.device = device;
   session_defaults.hook_timeout = options.hook_timeout;
   session_defaults.memory_limit = options.session_memory_limit;
   session_defaults.data_dir = options.data_dir;
+  session_defaults.events = events_.get();
   if (!options.data_dir.empty()) std::filesystem::create_directories(options.data_dir);
   if (options.restore) restore_sessions(session_defaults);
-  service_ = std::make_unique<TensordService>(sessions_.get(), metrics_.get(), auth_.get(), session_defaults, version());
+  service_ = std::make_unique<TensordService>(sessions_.get(), metrics_.get(), auth_.get(), events_.get(),
+                                             session_defaults, version());
   if (!options.metrics_listen.empty()) metrics_port_ = metrics_->serve(options.metrics_listen, sessions_.get());
 
   grpc::EnableDefaultHealthCheckService(true);
@@ -225,6 +229,7 @@ void Server::shutdown() {
     } else {
       for (const auto& s : sessions_->list()) s->say_goodbye("the server is shutting down");
     }
+    events_->close();  // watchers' calls end
     // Clients end their streams on the Goodbye; any left are cancelled at this deadline.
     if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
   });

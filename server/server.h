@@ -15,6 +15,7 @@
 namespace td::server {
 
 class Authenticator;
+class EventBus;
 struct SessionOptions;
 class Metrics;
 class SessionManager;
@@ -81,6 +82,7 @@ class Server {
  private:
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<Metrics> metrics_;
+  std::unique_ptr<EventBus> events_;  // outlives the sessions that publish to it
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<TensordService> service_;
   std::unique_ptr<grpc::Server> grpc_;

@@ -45,10 +45,11 @@ void apply_quota(UserUsage& usage, const Quota& quota) {
 }
 
 TensordService::TensordService(SessionManager* sessions, Metrics* metrics, const Authenticator* auth,
-                               SessionOptions session_defaults, std::string version)
+                               EventBus* events, SessionOptions session_defaults, std::string version)
     : sessions_(sessions),
       metrics_(metrics),
       auth_(auth),
+      events_(events),
       session_defaults_(std::move(session_defaults)),
       version_(std::move(version)) {}
 
@@ -196,6 +197,22 @@ grpc::Status TensordService::Attach(grpc::ServerContext* ctx,
     }
     // Read ended: the client half-closed or went away. The session lives on for its grace period.
     session->detach(&sink);
+  });
+}
+
+grpc::Status TensordService::WatchEvents(grpc::ServerContext* ctx, const pb::WatchEventsRequest* req,
+                                         grpc::ServerWriter<pb::WatchedEvent>* writer) {
+  return guarded(ctx, "WatchEvents", [&](const User& user) {
+    TD_CHECK(!stopping_, ErrorCode::kUnavailable, "[WatchEvents] the server is shutting down");
+    if (!req->session_id().empty()) sessions_->get_for(req->session_id(), user.name, user.admin);  // NOT_FOUND
+    auto watcher = events_->watch({req->session_id(), user.name, user.admin});
+    writer->SendInitialMetadata();  // tells the caller the watch is in place (docs/protocol.md)
+    // Short waits, so a cancelled call is noticed; the bus closes at shutdown.
+    while (!ctx->IsCancelled() && !watcher->closed()) {
+      if (auto ev = watcher->next(std::chrono::milliseconds(200))) {
+        if (!writer->Write(*ev)) break;
+      }
+    }
   });
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "server/auth.h"
+#include "server/event_bus.h"
 #include "server/metrics.h"
 #include "server/sessions.h"
 #include "tensord/v1/tensord.grpc.pb.h"
@@ -24,7 +25,7 @@ class TensordService final : public pb::Tensord::Service {
  public:
   /// `session_defaults` holds what every new session starts with: the default device, the hook timeout, the
   /// memory limit.
-  TensordService(SessionManager* sessions, Metrics* metrics, const Authenticator* auth,
+  TensordService(SessionManager* sessions, Metrics* metrics, const Authenticator* auth, EventBus* events,
                  SessionOptions session_defaults, std::string version);
 
   grpc::Status GetInfo(grpc::ServerContext*, const pb::GetInfoRequest*, pb::ServerInfo*) override;
@@ -35,6 +36,7 @@ class TensordService final : public pb::Tensord::Service {
   grpc::Status CloseSession(grpc::ServerContext*, const pb::CloseSessionRequest*, pb::CloseSessionResponse*) override;
   grpc::Status ListUsers(grpc::ServerContext*, const pb::ListUsersRequest*, pb::ListUsersResponse*) override;
   grpc::Status Attach(grpc::ServerContext*, grpc::ServerReaderWriter<pb::ServerMessage, pb::ClientMessage>*) override;
+  grpc::Status WatchEvents(grpc::ServerContext*, const pb::WatchEventsRequest*, grpc::ServerWriter<pb::WatchedEvent>*) override;
 
   /// From now on new sessions and attaches are refused with UNAVAILABLE (the server is shutting down).
   void stop_accepting() { stopping_ = true; }
@@ -48,6 +50,7 @@ class TensordService final : public pb::Tensord::Service {
   SessionManager* sessions_;
   Metrics* metrics_;
   const Authenticator* auth_;
+  EventBus* events_;
   SessionOptions session_defaults_;
   std::string version_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();

@@ -11,6 +11,7 @@
 #include "core/nn/module.h"
 #include "core/profiler/profiler.h"
 #include "core/tensor_impl.h"
+#include "server/event_bus.h"
 
 namespace td::server {
 
@@ -315,6 +316,7 @@ void Session::send(pb::ServerMessage message) {
   message.set_event_seq(next_event_seq_++);
   message.set_ack_seq(last_seq_received_.load());
   replay_bytes_ += message.ByteSizeLong();
+  if (options_.events) options_.events->publish(id_, options_.user, message);
   replay_.push_back(message);
   while (replay_bytes_ > kReplayBytes && replay_.size() > 1) {
     replay_dropped_through_ = replay_.front().event_seq();

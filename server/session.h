@@ -43,6 +43,7 @@ class SessionSnapshot;
 namespace td::server {
 
 namespace pb = ::tensord::v1;
+class EventBus;
 
 /// Where a session's events go: the attached stream in the server, a vector in tests.
 class EventSink {
@@ -91,6 +92,8 @@ struct SessionOptions {
   std::string user = "anonymous";
   /// Their totals and quotas (null: none kept, as in tests of one session).
   std::shared_ptr<UserUsage> usage;
+  /// Where the session's error and hook events are also published, for watchers (null: nowhere).
+  EventBus* events = nullptr;
   /// Where checkpoints go (each user has a folder in it); empty: checkpoint commands fail.
   std::string data_dir;
   Device device = kCPU;

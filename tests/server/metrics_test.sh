@@ -13,7 +13,15 @@ pid=$!
 for _ in $(seq 100); do [[ -s $work/ports ]] && break; sleep 0.1; done
 read -r port mport <"$work/ports"
 
+# tensorctl events hears the demo's hook and its failing matmul.
+"$TENSORCTL" --server "127.0.0.1:$port" events --count 2 >"$work/events" 2>"$work/events.err" &
+events_pid=$!
+for _ in $(seq 100); do grep -q watching "$work/events.err" 2>/dev/null && break; sleep 0.1; done
 "$DEMO" "127.0.0.1:$port" | tee "$work/demo"
+wait "$events_pid"
+cat "$work/events"
+grep -q "  anonymous  [0-9a-f]\{8\}  hook  *hook=[0-9]* event=[0-9]* blocking$" "$work/events"
+grep -q "  anonymous  [0-9a-f]\{8\}  error  *seq=[0-9]* INVALID_ARGUMENT: \[matmul\] shapes" "$work/events"
 grep -q "^hook: grad of y has mean 1" "$work/demo"
 grep -q "^w.grad = \[10, 10, 14, 14, 18, 18\]" "$work/demo"
 grep -q "^error (INVALID_ARGUMENT): \[matmul\] shapes \[2, 3\] and \[2, 3\] cannot be multiplied" "$work/demo"

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
 
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -195,6 +196,105 @@ TEST_F(TenancyTest, UsersReachOnlyTheirOwnSessionsAndAdminsCloseAny) {
   EXPECT_EQ(users.users(0).name(), "alice");
   EXPECT_EQ(users.users(0).quota().sessions(), 2);
   EXPECT_EQ(users.users(0).quota().device_bytes(), 64 << 10);
+}
+
+// A WatchEvents call (tensorctl events) collecting what it hears on a thread of its own.
+class EventWatch {
+ public:
+  EventWatch(const std::string& target, const std::string& token, const std::string& session_id = "")
+      : stub_(pb::Tensord::NewStub(grpc::CreateChannel(target, grpc::InsecureChannelCredentials()))) {
+    ctx_.AddMetadata("authorization", "Bearer " + token);
+    pb::WatchEventsRequest req;
+    req.set_session_id(session_id);
+    reader_ = stub_->WatchEvents(&ctx_, req);
+    reader_->WaitForInitialMetadata();  // the watch is in place (or the call failed)
+    thread_ = std::thread([this] {
+      pb::WatchedEvent ev;
+      while (reader_->Read(&ev)) {
+        std::lock_guard lock(mu_);
+        events_.push_back(ev);
+        cv_.notify_all();
+      }
+      std::lock_guard lock(mu_);
+      status_ = reader_->Finish();
+      ended_ = true;
+      cv_.notify_all();
+    });
+  }
+  ~EventWatch() {
+    ctx_.TryCancel();
+    thread_.join();
+  }
+  /// Waits until n events arrived (or the call ended, or 10 s passed) and returns those so far.
+  std::vector<pb::WatchedEvent> wait_for(size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return events_.size() >= n || ended_; });
+    return events_;
+  }
+  grpc::Status finish() {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return ended_; });
+    return status_;
+  }
+
+ private:
+  std::unique_ptr<pb::Tensord::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReader<pb::WatchedEvent>> reader_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<pb::WatchedEvent> events_;
+  grpc::Status status_;
+  bool ended_ = false;
+};
+
+TEST_F(TenancyTest, EventWatchersSeeTheirOwnSessionsErrorsAndHooksAndAdminsSeeAll) {
+  EventWatch alice_watch(target_, "alice-token");
+  EventWatch root_watch(target_, "root-token");
+  auto alice = client("alice-token");
+  remote::Session s = alice->create_session("alice's", "cpu");
+  auto bob = client("bob-token");
+  remote::Session b = bob->create_session("bob's", "cpu");
+  // Bob's failing op: only the admin hears of it.
+  Tensor bad = b.tensor<float>({1, 2}, {2}).matmul(b.tensor<float>({1, 2, 3}, {3}));
+  EXPECT_EQ(testing::error_of([&] { b.sync(); }).code(), ErrorCode::kInvalidArgument);
+  // Alice's: a gradient statistics hook and a client hook fire, then an op fails.
+  Tensor w = s.tensor<float>({1, -2}, {2}).requires_grad_(true);
+  auto stats = w.register_grad_stats_hook([](const remote::GradStats&) {});
+  auto hook = w.register_hook([](const Tensor&) -> std::optional<Tensor> { return std::nullopt; }, false);
+  w.mul(3.0).sum().backward();
+  Tensor worse = s.tensor<float>({1}, {1}).reshape({2});
+  EXPECT_EQ(testing::error_of([&] { s.sync(); }).code(), ErrorCode::kInvalidArgument);
+
+  const auto mine = alice_watch.wait_for(3);
+  ASSERT_EQ(mine.size(), 3u);
+  std::multiset<int> kinds;
+  for (const auto& ev : mine) {
+    EXPECT_EQ(ev.user(), "alice");
+    EXPECT_EQ(ev.session_id(), s.id());
+    EXPECT_GT(ev.time_unix_nanos(), 0);
+    kinds.insert(ev.event().kind_case());
+  }
+  EXPECT_EQ(kinds, (std::multiset<int>{pb::ServerMessage::kGradStats, pb::ServerMessage::kHook, pb::ServerMessage::kError}));
+  EXPECT_THAT(mine.back().event().error().message(), HasSubstr("reshape"));
+  const auto all = root_watch.wait_for(4);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all.front().user(), "bob");
+  EXPECT_THAT(all.front().event().error().message(), HasSubstr("matmul"));
+
+  // One session's events; another user's session is NOT_FOUND, as everywhere.
+  EventWatch bob_on_alice(target_, "bob-token", s.id());
+  EXPECT_EQ(bob_on_alice.finish().error_code(), grpc::StatusCode::NOT_FOUND);
+  EventWatch root_on_bob(target_, "root-token", b.id());
+  Tensor again = b.tensor<float>({1}, {1}).reshape({3});
+  EXPECT_EQ(testing::error_of([&] { b.sync(); }).code(), ErrorCode::kInvalidArgument);
+  const auto bobs = root_on_bob.wait_for(1);
+  ASSERT_EQ(bobs.size(), 1u);
+  EXPECT_EQ(bobs[0].session_id(), b.id());
+  // A shutdown ends every watch with OK.
+  server_->shutdown();
+  EXPECT_TRUE(alice_watch.finish().ok());
 }
 
 TEST_F(TenancyTest, QuotasRefuseWithResourceExhaustedAndRecover) {
