@@ -184,7 +184,7 @@ std::optional<Session::Inbound> Session::next_command(std::optional<Clock::time_
       return in.cmd.has_hook_reply() || (event && in.cmd.hook_event() == event);
     });
   };
-  inbox_cv_.wait_until(lock, *deadline, [&] { return ours() != inbox_.end() || closed_ || !sink_; });
+  inbox_cv_.wait_until(lock, *deadline, [&] { return ours() != inbox_.end() || closed_; });
   auto it = ours();
   if (it == inbox_.end()) return std::nullopt;
   return take(it);
@@ -662,7 +662,9 @@ Tensor Session::on_hook(uint64_t hook_id, pb::HookMode mode, const Tensor& grad)
 
 Session::HookReplyValue Session::wait_hook_reply(uint64_t event_id, uint64_t hook_id, std::string_view what,
                                                  const std::vector<uint64_t>& temporaries) {
-  // Keep executing this client's commands (its callback may issue ops and item()) until the reply.
+  // Keep executing this client's commands (its callback may issue ops and item()) until the reply. A client
+  // whose stream drops may attach again within the hook timeout: the event is replayed to it and its reply
+  // (or the callback's commands) sent again, so the backward goes on.
   auto start = Clock::now();
   auto deadline = start + options_.hook_timeout;
   while (!hook_replies_.contains(event_id)) {
@@ -671,20 +673,23 @@ Session::HookReplyValue Session::wait_hook_reply(uint64_t event_id, uint64_t hoo
       run_inbound(*cmd);
       continue;
     }
-    bool gone;
+    bool closed, detached;
     {
       std::lock_guard lock(mu_);
-      gone = closed_ || !sink_;
+      closed = closed_;
+      detached = !sink_;
     }
-    if (!gone && Clock::now() < deadline) continue;
+    if (!closed && Clock::now() < deadline) continue;
     for (uint64_t h : temporaries) handles_.erase(h);
-    if (observer_) observer_->on_hook_reply(seconds_since(start), gone ? ErrorCode::kUnavailable : ErrorCode::kDeadlineExceeded);
-    if (gone) {
-      throw Error(ErrorCode::kUnavailable,
-                  str("[", what, "] hook ", hook_id, " got no reply: the client detached while it was running"));
+    const double timeout = std::chrono::duration<double>(options_.hook_timeout).count();
+    const ErrorCode code = closed ? ErrorCode::kCancelled : detached ? ErrorCode::kUnavailable : ErrorCode::kDeadlineExceeded;
+    if (observer_) observer_->on_hook_reply(seconds_since(start), code);
+    if (closed) throw Error(code, str("[", what, "] hook ", hook_id, " got no reply: the session was closed"));
+    if (detached) {
+      throw Error(code, str("[", what, "] hook ", hook_id, " got no reply: the client detached while it was running "
+                            "and did not attach again within the hook timeout (", timeout, " s)"));
     }
-    throw Error(ErrorCode::kDeadlineExceeded, str("[", what, "] hook ", hook_id, " got no reply within ",
-                                                  std::chrono::duration<double>(options_.hook_timeout).count(), " s"));
+    throw Error(code, str("[", what, "] hook ", hook_id, " got no reply within ", timeout, " s"));
   }
   HookReplyValue reply = std::move(hook_replies_[event_id]);
   hook_replies_.erase(event_id);

@@ -790,6 +790,28 @@ TEST(Reattach, ADroppedStreamComesBackWithEveryCommandRunExactlyOnce) {
   EXPECT_TRUE(session->attached());
 }
 
+// The stream drops while a blocking hook runs on the client: the backward waits, the client attaches again,
+// its reply and the ops its callback issued reach the server, and the backward finishes as if nothing happened.
+TEST(Reattach, AStreamThatDropsMidHookLetsTheBackwardFinishAfterTheReattach) {
+  server::Server server(testing::loopback_server_options());
+  remote::Client client("127.0.0.1:" + std::to_string(server.port()));
+  remote::Session s = client.create_session("flaky hook", "cpu");
+  Tensor a = s.tensor<double>({1, 2}, {2}, true);
+  s.sync();
+  auto session = server.sessions().get(s.id());
+  int calls = 0;
+  auto hook = a.register_hook([&](const Tensor& g) -> std::optional<Tensor> {
+    ++calls;
+    Tensor doubled = g.mul(2.0);
+    EXPECT_EQ(doubled.sum().item<double>(), 12.0);  // a round trip inside the hook, before the drop
+    session->cancel_stream_unless([](const std::string&) { return false; });
+    return doubled;  // the reply goes out on a broken stream and is sent again after the re-attach
+  });
+  (a * a).sum().backward();
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(a.grad().to_vector<double>(), (std::vector<double>{4, 8}));
+}
+
 TEST(Reattach, TheSessionReplaysEventsTheClientHadNotAcknowledged) {
   boost::asio::thread_pool pool(1);
   auto session = std::make_shared<server::Session>("r", server::SessionOptions{}, pool, nullptr);
