@@ -1,4 +1,7 @@
 // tensord: parses flags into Options and runs the server until SIGINT/SIGTERM.
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -11,6 +14,16 @@
 #include "server/server.h"
 
 namespace {
+int signal_pipe[2] = {-1, -1};
+
+// Async-signal-safe: only write(2).
+void on_signal(int sig) {
+  const unsigned char byte = static_cast<unsigned char>(sig);
+  const int saved = errno;
+  (void)!write(signal_pipe[1], &byte, 1);
+  errno = saved;
+}
+
 void usage() {
   std::cout
       << "usage: tensord [--listen ADDR] [--metrics-port PORT | --metrics-listen ADDR] [--device DEV]\n"
@@ -121,13 +134,17 @@ int main(int argc, char** argv) {
     }
   }
 
-  // Signals are waited for on a thread of their own, which then shuts the server down cleanly.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  sigaddset(&set, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // Signals reach a thread of their own through a pipe: a handler (which any thread may run, libraries'
+  // threads included) writes the signal's number, and that thread reloads tokens or shuts the server down.
+  if (pipe(signal_pipe) != 0) {
+    std::perror("tensord: pipe");
+    return 1;
+  }
+  struct sigaction action {};
+  action.sa_handler = on_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
 
   try {
     td::server::Server server(options);
@@ -151,7 +168,8 @@ int main(int argc, char** argv) {
     }
     std::thread signals([&] {
       int sig = 0;
-      while (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+      unsigned char byte = 0;
+      while (read(signal_pipe[0], &byte, 1) == 1 && (sig = byte) == SIGHUP) {
         try {
           server.reload_tokens();
           std::cout << "tensord: tokens file re-read" << std::endl;
