@@ -3,6 +3,7 @@
 #include "core/serialize.h"
 
 #include <algorithm>
+#include <tuple>
 #include <bit>
 #include <cstring>
 #include <fstream>
@@ -140,7 +141,9 @@ NamedTensors load(const std::string& path, Device device) {
     }
     entries.push_back(std::move(e));
   }
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.begin < b.begin; });
+  // By range, empty ones (begin == end) before the tensor that starts where they sit.
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return std::tie(a.begin, a.end) < std::tie(b.begin, b.end); });
   uint64_t expected = 0;
   for (const Entry& e : entries) {
     TD_CHECK(e.begin == expected, ErrorCode::kInvalidArgument, "[load] ", path, ": tensor '", e.name,

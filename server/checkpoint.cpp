@@ -2,6 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
+#include <limits>
+
 #include "core/error.h"
 #include "core/optim/lr_scheduler.h"
 #include "core/optim/optimizer.h"
@@ -43,24 +46,65 @@ fs::path checkpoint_file(const std::string& data_dir, const std::string& user, c
 
 namespace {
 
+// JSON has no NaN or infinity (nlohmann writes them as null): such numbers are the strings "nan", "inf" and
+// "-inf".
+json number_json(double x) {
+  if (std::isfinite(x)) return x;
+  return std::isnan(x) ? "nan" : x > 0 ? "inf" : "-inf";
+}
+
+double number_of(const json& j) {
+  if (!j.is_string()) return j.get<double>();
+  const std::string s = j.get<std::string>();
+  if (s == "nan") return std::numeric_limits<double>::quiet_NaN();
+  if (s == "inf") return std::numeric_limits<double>::infinity();
+  if (s == "-inf") return -std::numeric_limits<double>::infinity();
+  throw Error(ErrorCode::kInvalidArgument, str("[checkpoint] '", s, "' is not a number"));
+}
+
+json numbers_json(const std::vector<double>& xs) {
+  json out = json::array();
+  for (double x : xs) out.push_back(number_json(x));
+  return out;
+}
+
+std::vector<double> numbers_of(const json& j) {
+  std::vector<double> out;
+  for (const auto& x : j) out.push_back(number_of(x));
+  return out;
+}
+
+/// Runs `read` over a state's JSON, turning JSON's own errors (a missing key, a wrong type) into
+/// INVALID_ARGUMENT naming the entry.
+template <class F>
+auto read_json(const std::string& name, F&& read) {
+  try {
+    return read();
+  } catch (const json::exception& e) {
+    throw Error(ErrorCode::kInvalidArgument, str("[checkpoint] '", name, "' is malformed: ", e.what()));
+  }
+}
+
 json option_json(const optim::OptionValue& v) {
   return std::visit(
       [](const auto& x) -> json {
         using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, double>) return {{"double", x}};
+        if constexpr (std::is_same_v<T, double>) return {{"double", number_json(x)}};
         if constexpr (std::is_same_v<T, int64_t>) return {{"int", x}};
         if constexpr (std::is_same_v<T, bool>) return {{"bool", x}};
-        if constexpr (std::is_same_v<T, std::pair<double, double>>) return {{"pair", {x.first, x.second}}};
+        if constexpr (std::is_same_v<T, std::pair<double, double>>) {
+          return {{"pair", {number_json(x.first), number_json(x.second)}}};
+        }
         if constexpr (std::is_same_v<T, std::string>) return {{"string", x}};
       },
       v);
 }
 
 optim::OptionValue option_of(const json& j) {
-  if (j.contains("double")) return j["double"].get<double>();
+  if (j.contains("double")) return number_of(j["double"]);
   if (j.contains("int")) return j["int"].get<int64_t>();
   if (j.contains("bool")) return j["bool"].get<bool>();
-  if (j.contains("pair")) return std::make_pair(j["pair"][0].get<double>(), j["pair"][1].get<double>());
+  if (j.contains("pair")) return std::make_pair(number_of(j["pair"][0]), number_of(j["pair"][1]));
   if (j.contains("string")) return j["string"].get<std::string>();
   throw Error(ErrorCode::kInvalidArgument, str("[checkpoint] unreadable option ", j.dump()));
 }
@@ -71,11 +115,11 @@ json scheduler_json(const optim::SchedulerState& s) {
     values[k] = std::visit(
         [](const auto& x) -> json {
           using T = std::decay_t<decltype(x)>;
-          if constexpr (std::is_same_v<T, double>) return {{"double", x}};
+          if constexpr (std::is_same_v<T, double>) return {{"double", number_json(x)}};
           if constexpr (std::is_same_v<T, int64_t>) return {{"int", x}};
           if constexpr (std::is_same_v<T, bool>) return {{"bool", x}};
           if constexpr (std::is_same_v<T, std::string>) return {{"string", x}};
-          if constexpr (std::is_same_v<T, std::vector<double>>) return {{"doubles", x}};
+          if constexpr (std::is_same_v<T, std::vector<double>>) return {{"doubles", numbers_json(x)}};
           if constexpr (std::is_same_v<T, std::vector<int64_t>>) return {{"ints", x}};
         },
         v);
@@ -89,7 +133,7 @@ optim::SchedulerState scheduler_of(const json& j) {
   optim::SchedulerState s;
   for (const auto& [k, v] : j.at("values").items()) {
     if (v.contains("double")) {
-      s.values[k] = v["double"].get<double>();
+      s.values[k] = number_of(v["double"]);
     } else if (v.contains("int")) {
       s.values[k] = v["int"].get<int64_t>();
     } else if (v.contains("bool")) {
@@ -97,7 +141,7 @@ optim::SchedulerState scheduler_of(const json& j) {
     } else if (v.contains("string")) {
       s.values[k] = v["string"].get<std::string>();
     } else if (v.contains("doubles")) {
-      s.values[k] = v["doubles"].get<std::vector<double>>();
+      s.values[k] = numbers_of(v["doubles"]);
     } else if (v.contains("ints")) {
       s.values[k] = v["ints"].get<std::vector<int64_t>>();
     } else {
@@ -145,11 +189,11 @@ void save_optimizer(const optim::Optimizer& optimizer, const std::string& name, 
               }
               entry[key] = {{"tensors", names}};
             } else if constexpr (std::is_same_v<T, double>) {
-              entry[key] = {{"double", x}};
+              entry[key] = {{"double", number_json(x)}};
             } else if constexpr (std::is_same_v<T, int64_t>) {
               entry[key] = {{"int", x}};
             } else {
-              entry[key] = {{"doubles", x}};
+              entry[key] = {{"doubles", numbers_json(x)}};
             }
           },
           value);
@@ -161,7 +205,8 @@ void save_optimizer(const optim::Optimizer& optimizer, const std::string& name, 
                        .dump();
 }
 
-void load_optimizer(optim::Optimizer& optimizer, const std::string& name, const std::map<std::string, Tensor>& tensors,
+namespace {
+void read_optimizer(optim::Optimizer& optimizer, const std::string& name, const std::map<std::string, Tensor>& tensors,
                     const std::map<std::string, std::string>& metadata) {
   const json j = json::parse(metadata_at(metadata, name, "optimizer"));
   TD_CHECK_ARG(j.value("kind", "") == "optimizer", "[checkpoint] '", name, "' is not an optimizer's state");
@@ -189,16 +234,17 @@ void load_optimizer(optim::Optimizer& optimizer, const std::string& name, const 
         for (const auto& n : v["tensors"]) list.push_back(tensor(n.get<std::string>()));
         ps[key] = std::move(list);
       } else if (v.contains("double")) {
-        ps[key] = v["double"].get<double>();
+        ps[key] = number_of(v["double"]);
       } else if (v.contains("int")) {
         ps[key] = v["int"].get<int64_t>();
       } else {
-        ps[key] = v.at("doubles").get<std::vector<double>>();
+        ps[key] = numbers_of(v.at("doubles"));
       }
     }
   }
   optimizer.load_state_dict(sd);
 }
+}  // namespace
 
 void save_scheduler(const optim::LRScheduler& scheduler, const std::string& name,
                     std::map<std::string, std::string>& metadata) {
@@ -207,11 +253,18 @@ void save_scheduler(const optim::LRScheduler& scheduler, const std::string& name
   metadata[name] = j.dump();
 }
 
+void load_optimizer(optim::Optimizer& optimizer, const std::string& name, const std::map<std::string, Tensor>& tensors,
+                    const std::map<std::string, std::string>& metadata) {
+  read_json(name, [&] { read_optimizer(optimizer, name, tensors, metadata); });
+}
+
 void load_scheduler(optim::LRScheduler& scheduler, const std::string& name,
                     const std::map<std::string, std::string>& metadata) {
-  const json j = json::parse(metadata_at(metadata, name, "scheduler"));
-  TD_CHECK_ARG(j.value("kind", "") == "scheduler", "[checkpoint] '", name, "' is not a scheduler's state");
-  scheduler.load_state_dict(scheduler_of(j));
+  read_json(name, [&] {
+    const json j = json::parse(metadata_at(metadata, name, "scheduler"));
+    TD_CHECK_ARG(j.value("kind", "") == "scheduler", "[checkpoint] '", name, "' is not a scheduler's state");
+    scheduler.load_state_dict(scheduler_of(j));
+  });
 }
 
 }  // namespace td::server

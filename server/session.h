@@ -193,11 +193,14 @@ class Session : public std::enable_shared_from_this<Session> {
     std::shared_ptr<const pb::Command> spec;
     std::weak_ptr<TensorImpl> tensor;
   };
-  /// How a module was made (its arguments decoded), to make it again in a restored session.
-  struct ModuleSpec {
+  using NamedValues = std::vector<std::pair<std::string, Value>>;
+  /// How a module, optimizer or scheduler was made (its arguments decoded, tensors included), to make it
+  /// again in a restored session.
+  struct MadeWith {
     std::string type;
     std::vector<Value> args;
-    std::vector<std::pair<std::string, Value>> kwargs;
+    NamedValues kwargs;                      // an optimizer's defaults
+    std::vector<NamedValues> group_options;  // an optimizer's groups' own options
   };
   struct HookReplyValue {
     uint64_t replacement = 0;            // a tensor hook's (0 = keep)
@@ -225,7 +228,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void run_nn(const pb::Command& cmd);
   void create_module(const pb::CreateModuleCommand& cmd);
   /// A module from its spec, on the session's device.
-  std::shared_ptr<nn::Module> make_module(const ModuleSpec& spec);
+  std::shared_ptr<nn::Module> make_module(const MadeWith& spec);
+  /// An optimizer from its spec over these groups of parameters.
+  void add_optimizer(uint64_t id, MadeWith spec, std::vector<std::vector<Tensor>> params);
+  /// A scheduler from its spec, for optimizer `optimizer`.
+  void add_scheduler(uint64_t id, uint64_t optimizer, MadeWith spec);
   void call_module(const pb::CallModuleCommand& cmd);
   void describe_module(const pb::DescribeModuleCommand& cmd);
   void load_state_dict(const pb::LoadStateDictCommand& cmd);
@@ -305,13 +312,14 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<uint64_t, Hook> hooks_;
   std::unordered_map<uint64_t, HookReplyValue> hook_replies_;  // by event id
   std::unordered_map<uint64_t, std::shared_ptr<nn::Module>> modules_;
-  std::unordered_map<uint64_t, ModuleSpec> module_specs_;
+  std::unordered_map<uint64_t, MadeWith> module_specs_;
   std::unordered_map<uint64_t, std::shared_ptr<optim::Optimizer>> optimizers_;
-  std::unordered_map<uint64_t, pb::CreateOptimizerCommand> optimizer_specs_;
+  std::unordered_map<uint64_t, MadeWith> optimizer_specs_;
   struct SchedulerSlot {
     std::shared_ptr<optim::Optimizer> optimizer;  // kept alive while its scheduler is
     std::shared_ptr<optim::LRScheduler> scheduler;
-    pb::CreateSchedulerCommand spec;
+    uint64_t optimizer_id;
+    MadeWith spec;
   };
   std::unordered_map<uint64_t, SchedulerSlot> schedulers_;
   std::shared_ptr<profiler::profile> profiler_;                 // thread-bound: drain() binds its thread to it

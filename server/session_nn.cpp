@@ -92,13 +92,13 @@ void Session::run_nn(const pb::Command& cmd) {
 void Session::create_module(const pb::CreateModuleCommand& c) {
   TD_CHECK_ARG(!modules_.count(c.module()), "[create_module] module id ", c.module(), " is already in use");
   auto decode_arg = [&](const pb::Value& v, size_t i) { return decode(v, c.type(), i); };
-  ModuleSpec spec{c.type(), {}, kwargs_of(c.kwargs(), decode_arg)};
+  MadeWith spec{c.type(), {}, kwargs_of(c.kwargs(), decode_arg), {}};
   for (int i = 0; i < c.args_size(); ++i) spec.args.push_back(decode_arg(c.args(i), static_cast<size_t>(i)));
   modules_.emplace(c.module(), make_module(spec));
   module_specs_.emplace(c.module(), std::move(spec));
 }
 
-std::shared_ptr<nn::Module> Session::make_module(const ModuleSpec& spec) {
+std::shared_ptr<nn::Module> Session::make_module(const MadeWith& spec) {
   std::shared_ptr<nn::Module> m = nn::create_module(spec.type, spec.args, spec.kwargs);
   // Parameters and buffers live on the session's device, as tensors the client uploads do by default.
   if (!options_.device.is_cpu()) m->to(options_.device);
@@ -144,25 +144,34 @@ void Session::create_optimizer(const pb::CreateOptimizerCommand& c) {
   TD_CHECK_ARG(!optimizers_.count(c.optimizer()), "[create_optimizer] optimizer id ", c.optimizer(),
                " is already in use");
   auto decode_arg = [&](const pb::Value& v, size_t i) { return decode(v, c.type(), i); };
-  std::vector<optim::GroupSpec> groups;
+  MadeWith spec{c.type(), {}, kwargs_of(c.defaults(), decode_arg), {}};
+  std::vector<std::vector<Tensor>> params;
   for (const auto& g : c.groups()) {
-    optim::GroupSpec spec;
-    for (uint64_t h : g.params()) spec.params.push_back(resolve(h, c.type(), "a parameter"));
-    spec.options = kwargs_of(g.options(), decode_arg);
-    groups.push_back(std::move(spec));
+    params.emplace_back();
+    for (uint64_t h : g.params()) params.back().push_back(resolve(h, c.type(), "a parameter"));
+    spec.group_options.push_back(kwargs_of(g.options(), decode_arg));
   }
-  std::shared_ptr<optim::Optimizer> opt = optim::create_optimizer(c.type(), std::move(groups), kwargs_of(c.defaults(), decode_arg));
-  optimizers_.emplace(c.optimizer(), std::move(opt));
-  optimizer_specs_.emplace(c.optimizer(), c);
+  add_optimizer(c.optimizer(), std::move(spec), std::move(params));
+}
+
+void Session::add_optimizer(uint64_t id, MadeWith spec, std::vector<std::vector<Tensor>> params) {
+  std::vector<optim::GroupSpec> groups;
+  for (size_t i = 0; i < params.size(); ++i) groups.push_back({std::move(params[i]), spec.group_options.at(i)});
+  optimizers_.emplace(id, optim::create_optimizer(spec.type, std::move(groups), spec.kwargs));
+  optimizer_specs_.emplace(id, std::move(spec));
 }
 
 void Session::create_scheduler(const pb::CreateSchedulerCommand& c) {
   TD_CHECK_ARG(!schedulers_.count(c.scheduler()), "[create_scheduler] scheduler id ", c.scheduler(), " is already in use");
   optimizer_at(c.optimizer(), "create_scheduler");
-  std::shared_ptr<optim::Optimizer> opt = optimizers_.at(c.optimizer());
   auto decode_arg = [&](const pb::Value& v, size_t i) { return decode(v, c.type(), i); };
-  std::shared_ptr<optim::LRScheduler> sched = optim::create_scheduler(c.type(), *opt, kwargs_of(c.kwargs(), decode_arg));
-  schedulers_.emplace(c.scheduler(), SchedulerSlot{std::move(opt), std::move(sched), c});
+  add_scheduler(c.scheduler(), c.optimizer(), MadeWith{c.type(), {}, kwargs_of(c.kwargs(), decode_arg), {}});
+}
+
+void Session::add_scheduler(uint64_t id, uint64_t optimizer, MadeWith spec) {
+  std::shared_ptr<optim::Optimizer> opt = optimizers_.at(optimizer);
+  std::shared_ptr<optim::LRScheduler> sched = optim::create_scheduler(spec.type, *opt, spec.kwargs);
+  schedulers_.emplace(id, SchedulerSlot{std::move(opt), std::move(sched), optimizer, std::move(spec)});
 }
 
 }  // namespace td::server

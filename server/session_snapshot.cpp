@@ -45,7 +45,9 @@ int64_t view_end(const Tensor& t) {
 /// The tensors a snapshot names, each once by identity, with ids (index + 1) in the order they were met.
 class TensorTable {
  public:
+  /// 0 for an undefined tensor (a handle may hold one: an op's missing optional output).
   uint32_t id_of(const Tensor& t) {
+    if (!t.defined()) return 0;
     auto [it, added] = ids_.try_emplace(&t.impl(), 0);
     if (!added) return it->second;
     tensors_.push_back(t);
@@ -162,6 +164,9 @@ class TensorRebuilder {
     }
   }
 
+  /// Every tensor built.
+  const std::vector<Tensor>& tensors() const { return tensors_; }
+
   /// Sets each tensor's .grad once every tensor is built.
   void set_grads() {
     for (int i = 0; i < snap_.tensors_size(); ++i) {
@@ -254,6 +259,13 @@ void Session::write_snapshot(const fs::path& dir) {
   snap.set_next_event(next_event_);
   TensorTable table;
   auto id_of = [&](const Tensor& t) -> uint64_t { return table.id_of(t); };
+  auto encode_kwargs = [&](const NamedValues& kwargs, google::protobuf::RepeatedPtrField<pb::NamedValue>* out) {
+    for (const auto& [key, v] : kwargs) {
+      auto* kw = out->Add();
+      kw->set_name(key);
+      codec::encode_value(v, kw->mutable_value(), id_of);
+    }
+  };
   NamedTensors tensors;
   std::map<std::string, std::string> metadata{{"format", kFormat}};
 
@@ -268,14 +280,10 @@ void Session::write_snapshot(const fs::path& dir) {
     auto* sm = snap.add_modules();
     auto* spec = sm->mutable_spec();
     spec->set_module(id);
-    const ModuleSpec& made = module_specs_.at(id);
+    const MadeWith& made = module_specs_.at(id);
     spec->set_type(made.type);
     for (const Value& v : made.args) codec::encode_value(v, spec->add_args(), id_of);
-    for (const auto& [key, v] : made.kwargs) {
-      auto* kw = spec->add_kwargs();
-      kw->set_name(key);
-      codec::encode_value(v, kw->mutable_value(), id_of);
-    }
+    encode_kwargs(made.kwargs, spec->mutable_kwargs());
     auto add_tensor = [&](const std::string& name, const Tensor& t) {
       if (!t.defined()) return;
       sm->add_tensor_names(name);
@@ -302,18 +310,29 @@ void Session::write_snapshot(const fs::path& dir) {
   }
   for (uint64_t id : sorted(optimizers_)) {
     const optim::Optimizer& opt = *optimizers_.at(id);
-    pb::CreateOptimizerCommand spec = optimizer_specs_.at(id);
-    spec.clear_groups();
-    for (const optim::ParamGroup& g : opt.param_groups()) {
-      auto* group = spec.add_groups();
-      for (const Tensor& p : g.params) group->add_params(table.id_of(p));
+    // As made (defaults, each group's own options), with each group's parameters by tensor id; the
+    // options' current values come back with the optimizer's state.
+    const MadeWith& made = optimizer_specs_.at(id);
+    TD_CHECK(made.group_options.size() == opt.param_groups().size(), ErrorCode::kInternal, "[checkpoint] optimizer ",
+             id, " has ", opt.param_groups().size(), " groups, made with ", made.group_options.size());
+    pb::CreateOptimizerCommand* spec = snap.add_optimizers()->mutable_spec();
+    spec->set_optimizer(id);
+    spec->set_type(made.type);
+    encode_kwargs(made.kwargs, spec->mutable_defaults());
+    for (size_t i = 0; i < made.group_options.size(); ++i) {
+      auto* group = spec->add_groups();
+      for (const Tensor& p : opt.param_groups()[i].params) group->add_params(table.id_of(p));
+      encode_kwargs(made.group_options[i], group->mutable_options());
     }
-    *snap.add_optimizers()->mutable_spec() = std::move(spec);
     save_optimizer(opt, optimizer_name(id), tensors, metadata);
   }
   for (uint64_t id : sorted(schedulers_)) {
     const SchedulerSlot& slot = schedulers_.at(id);
-    *snap.add_schedulers() = slot.spec;
+    pb::CreateSchedulerCommand* spec = snap.add_schedulers();
+    spec->set_scheduler(id);
+    spec->set_optimizer(slot.optimizer_id);
+    spec->set_type(slot.spec.type);
+    encode_kwargs(slot.spec.kwargs, spec->mutable_kwargs());
     save_scheduler(*slot.scheduler, scheduler_name(id), metadata);
   }
   for (uint64_t id : sorted(hooks_)) {
@@ -389,7 +408,7 @@ void Session::restore(const pb::SessionSnapshot& snap, const fs::path& dir) {
 
   for (const pb::SnapshotModule& sm : snap.modules()) {
     const pb::CreateModuleCommand& c = sm.spec();
-    ModuleSpec spec{c.type(), {}, kwargs_saved(c.kwargs(), c.type())};
+    MadeWith spec{c.type(), {}, kwargs_saved(c.kwargs(), c.type()), {}};
     for (int i = 0; i < c.args_size(); ++i) spec.args.push_back(decode_saved(c.args(i), c.type(), static_cast<size_t>(i)));
     std::shared_ptr<nn::Module> m = make_module(spec);
     TD_CHECK_ARG(sm.tensor_names_size() == sm.tensors_size(), "[restore] module ", c.module(), ": names and tensors differ");
@@ -409,26 +428,33 @@ void Session::restore(const pb::SessionSnapshot& snap, const fs::path& dir) {
       handles_.insert_or_assign(sh.handle(), Poison{Error(static_cast<ErrorCode>(p.code()), p.message()), p.seq()});
       continue;
     }
-    const Tensor& t = rebuilt.at(sh.tensor());
-    if (t.requires_grad()) grad_holders_.push_back(t.impl_ptr());
-    handles_.insert_or_assign(sh.handle(), t);
+    handles_.insert_or_assign(sh.handle(), sh.tensor() ? rebuilt.at(sh.tensor()) : Tensor());
   }
   rebuilt.set_grads();
+  // As for the tensors commands made: closing drops their autograd state, which breaks any cycle through
+  // .grad (a tensor that is its own gradient), wherever the tensors went.
+  for (const Tensor& t : rebuilt.tensors()) {
+    if (t.defined() && (t.requires_grad() || t.grad().defined())) grad_holders_.push_back(t.impl_ptr());
+  }
 
   // Optimizers and schedulers are made first (a scheduler sets its optimizer's lr as it starts), then given
   // their saved state.
   for (const pb::SnapshotOptimizer& so : snap.optimizers()) {
     const pb::CreateOptimizerCommand& c = so.spec();
-    std::vector<optim::GroupSpec> groups;
+    MadeWith spec{c.type(), {}, kwargs_saved(c.defaults(), c.type()), {}};
+    std::vector<std::vector<Tensor>> params;
     for (const auto& g : c.groups()) {
-      optim::GroupSpec spec;
-      for (uint64_t id : g.params()) spec.params.push_back(rebuilt.at(static_cast<uint32_t>(id)));
-      groups.push_back(std::move(spec));
+      params.emplace_back();
+      for (uint64_t id : g.params()) params.back().push_back(rebuilt.at(static_cast<uint32_t>(id)));
+      spec.group_options.push_back(kwargs_saved(g.options(), c.type()));
     }
-    optimizers_.emplace(c.optimizer(), optim::create_optimizer(c.type(), std::move(groups), kwargs_saved(c.defaults(), c.type())));
-    optimizer_specs_.emplace(c.optimizer(), c);
+    add_optimizer(c.optimizer(), std::move(spec), std::move(params));
   }
-  for (const pb::CreateSchedulerCommand& c : snap.schedulers()) create_scheduler(c);
+  for (const pb::CreateSchedulerCommand& c : snap.schedulers()) {
+    TD_CHECK_ARG(optimizers_.contains(c.optimizer()), "[restore] scheduler ", c.scheduler(), " has no optimizer ",
+                 c.optimizer());
+    add_scheduler(c.scheduler(), c.optimizer(), MadeWith{c.type(), {}, kwargs_saved(c.kwargs(), c.type()), {}});
+  }
   for (const pb::SnapshotOptimizer& so : snap.optimizers()) {
     load_optimizer(*optimizers_.at(so.spec().optimizer()), optimizer_name(so.spec().optimizer()), by_name, metadata);
   }

@@ -331,8 +331,17 @@ void register_reduce_ops(Registry& r) {
   for (bool is_all : {true, false}) {
     std::string name = is_all ? "all" : "any";
     ReduceOp op = is_all ? ReduceOp::kMin : ReduceOp::kMax;  // on bools: all is min, any is max
-    auto run = [op, name](const Tensor& x, const std::vector<bool>& mask, bool keepdim) {
-      Tensor out = reduce(op, name, ops::cast(x, DType::kBool), mask, keepdim);
+    auto run = [op, name, is_all](const Tensor& x, const std::vector<bool>& mask, bool keepdim) {
+      Tensor out;
+      if (x.numel() == 0) {  // over nothing: all is true, any is false (min and max refuse empty dims)
+        std::vector<int64_t> kept;
+        for (size_t i = 0; i < mask.size(); ++i) {
+          if (!mask[i] || keepdim) kept.push_back(mask[i] ? 1 : x.size(static_cast<int64_t>(i)));
+        }
+        out = full(kept, is_all, {DType::kBool, x.device()});
+      } else {
+        out = reduce(op, name, ops::cast(x, DType::kBool), mask, keepdim);
+      }
       return x.dtype() == DType::kUInt8 ? out.to(DType::kUInt8) : out;  // PyTorch keeps uint8
     };
     r.def(name + "(Tensor self) -> Tensor")

@@ -63,6 +63,19 @@ TD_DEVICE_TEST(ReduceTest, DtypeRules) {
   EXPECT_THAT(tensor_bool({true, true, false}, {3}, device_).cumsum(0).to_vector<int64_t>(), ElementsAre(1, 2, 2));
 }
 
+// torch.all/any over no elements: True and False, with PyTorch's shapes (found by the command fuzzer, through
+// torch.equal on empty tensors).
+TD_DEVICE_TEST(ReduceTest, AllAndAnyOverNothing) {
+  const Tensor none = zeros({0, 3}, {DType::kFloat32, device_});
+  EXPECT_TRUE(none.all().item<bool>());
+  EXPECT_FALSE(none.any().item<bool>());
+  EXPECT_THAT(none.all(0).to_vector<int64_t>(), ElementsAre(1, 1, 1));
+  EXPECT_THAT(none.any(0, true).shape(), ElementsAre(1, 3));
+  EXPECT_THAT(none.any(1).shape(), ElementsAre(0));
+  EXPECT_EQ(zeros({0}, {DType::kUInt8, device_}).all().dtype(), DType::kUInt8);
+  EXPECT_TRUE(none.equal(zeros({0, 3}, {DType::kFloat32, device_})).item<bool>());
+}
+
 TD_DEVICE_TEST(ReduceTest, NormsOfEveryOrder) {
   Tensor x = make64({3, -4, 0}, {3});
   EXPECT_DOUBLE_EQ(x.norm().item<double>(), 5);

@@ -80,6 +80,26 @@ TEST(SafetensorsTest, RoundTripsEveryDtypeAndAModule) {
   std::remove(path.c_str());
 }
 
+// Found by the command fuzzer: an empty tensor shares its byte offset with the next tensor, and the reader
+// sorted the two either way round.
+TEST(SafetensorsTest, EmptyTensorsBetweenOthersRoundTrip) {
+  const std::string path = temp_path("td_empty.safetensors");
+  NamedTensors in;
+  for (int i = 0; i < 6; ++i) {
+    in.emplace_back("e" + std::to_string(i), zeros({0, 3}));
+    in.emplace_back("t" + std::to_string(i), full({i + 1}, static_cast<double>(i)));
+  }
+  save(in, path);
+  NamedTensors out = load(path);
+  ASSERT_EQ(out.size(), in.size());
+  for (size_t i = 0; i < in.size(); ++i) {
+    EXPECT_EQ(out[i].first, in[i].first);
+    EXPECT_EQ(out[i].second.shape(), in[i].second.shape());
+    EXPECT_TRUE(out[i].second.equal(in[i].second).item<bool>()) << in[i].first;
+  }
+  std::remove(path.c_str());
+}
+
 TEST(SafetensorsTest, RefusesMalformedFilesAndNames) {
   EXPECT_EQ(error_of([] { load("/nonexistent.safetensors"); }).code(), ErrorCode::kNotFound);
   const std::string path = temp_path("td_bad.safetensors");

@@ -29,6 +29,7 @@
 #include "core/ops/registry.h"
 #include "core/tensor_impl.h"
 #include "server/session.h"
+#include "tensord/v1/snapshot.pb.h"
 
 namespace td::server {
 namespace {
@@ -339,6 +340,40 @@ class CountingSink final : public EventSink {
 
 bool g_verbose = false;  // prints each batch before it runs (to find the command that crashes or hangs)
 
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "command_fuzz: %s\n", what.c_str());
+  std::abort();
+}
+
+/// Whatever state the batches left must survive a restart (tensord --checkpoint-sessions, --restore): the
+/// session is saved and restored into a new one with the same handles. Running out of the session's memory
+/// while rebuilding it is the only failure allowed.
+void save_and_restore(const std::shared_ptr<Session>& session, const SessionOptions& options,
+                      boost::asio::thread_pool& pool, const std::string& data_dir) {
+  const std::filesystem::path dir = std::filesystem::path(data_dir) / ".sessions" / "fuzz";
+  session->seal();
+  try {
+    session->save(dir);
+  } catch (const std::exception& e) {
+    die(std::string("saving the session failed: ") + e.what());
+  }
+  pb::SessionSnapshot snap;
+  std::ifstream in(dir / "snapshot.pb", std::ios::binary);
+  if (!snap.ParseFromIstream(&in)) die("the saved snapshot does not parse");
+  auto restored = std::make_shared<Session>("fuzz", options, pool, nullptr);
+  try {
+    restored->restore(snap, dir);
+    if (restored->handle_count() != session->handle_count()) {
+      die("the restored session has " + std::to_string(restored->handle_count()) + " handles, the saved one " +
+          std::to_string(session->handle_count()));
+    }
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kResourceExhausted) die(std::string("restoring the session failed: ") + e.what());
+  }
+  restored->close();
+  std::filesystem::remove_all(dir);
+}
+
 /// Runs batches on a fresh session, which must free everything when closed. `next` fills the next batch
 /// and says whether there was one.
 template <class Next>
@@ -366,6 +401,7 @@ int64_t run_session(const std::string& data_dir, Next&& next) {
       }
       session->run_inline(batch);
     }
+    save_and_restore(session, options, pool, data_dir);
     session->close();
     pool.join();
   }
