@@ -134,6 +134,17 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     return next_handle_++;
   }
 
+  /// Sets the session's grad mode (a command, when it changes); returns the previous one.
+  bool set_grad_enabled(bool enabled) {
+    const bool previous = grad_enabled_.exchange(enabled);
+    if (previous != enabled) {
+      pb::Command cmd;
+      cmd.mutable_set_grad_mode()->set_enabled(enabled);
+      push(std::move(cmd));
+    }
+    return previous;
+  }
+
   /// Appends a command; flushes when the batch is large. A command issued by a hook callback carries the
   /// event it answers, so the server runs it while the hook waits.
   void push(pb::Command cmd) {
@@ -470,7 +481,9 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
           auto& w = waiters_[v.request_id()];
           try {
             if (v.offset() == 0) {
-              w.value.emplace(codec::from_proto(v.dtype()), std::vector<int64_t>(v.shape().begin(), v.shape().end()));
+              // The server's header sizes the buffer at once: one allocation, however large the tensor.
+              w.value.emplace(codec::from_proto(v.dtype()), std::vector<int64_t>(v.shape().begin(), v.shape().end()),
+                              SIZE_MAX);
             }
             if (w.value) w.value->add(v.offset(), v.data());
           } catch (const Error& e) {
@@ -554,6 +567,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   uint64_t unresendable_through_ = 0;  // commands up to this seq were sent and not kept
   std::atomic<uint64_t> acked_seq_{0};
   std::atomic<uint64_t> last_event_{0};  // the last event processed
+  std::atomic<bool> grad_enabled_{true};  // as the commands sent so far leave it on the server
 
   std::mutex mu_;  // waiters, hooks, events, errors
   std::condition_variable cv_;
@@ -768,8 +782,13 @@ RemoteHookHandle Tensor::register_clip_norm_hook(double max_norm) const {
   return builtin_hook(*this, state().add_hook(nullptr), pb::BUILTIN_CLIP_NORM, 0, max_norm);
 }
 
+RemoteHookHandle::RemoteHookHandle(std::weak_ptr<SessionState> session, uint64_t hook_id)
+    : remove_([session = std::move(session), hook_id] {
+        if (auto s = session.lock()) s->remove_hook(hook_id);
+      }) {}
+
 void RemoteHookHandle::remove() {
-  if (auto s = session_.lock(); s && id_) s->remove_hook(std::exchange(id_, 0));
+  if (auto fn = std::exchange(remove_, nullptr)) fn();
 }
 
 template <class T>
@@ -799,6 +818,11 @@ template std::vector<double> HostTensor::values<double>() const;
 template std::vector<int64_t> HostTensor::values<int64_t>() const;
 
 // ---- Session and Client ----
+
+GradModeGuard::GradModeGuard(Session& session, bool enabled)
+    : session_(session), previous_(session.state().set_grad_enabled(enabled)) {}
+
+GradModeGuard::~GradModeGuard() { session_.state().set_grad_enabled(previous_); }
 
 Session::~Session() {
   if (state_) close();

@@ -15,6 +15,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/ops/methods.h"
+#include "core/progress_bar.h"
 #include "core/scalar.h"
 #include "core/value.h"
 
@@ -40,12 +41,15 @@ struct HostTensor {
 class RemoteHookHandle {
  public:
   RemoteHookHandle() = default;
-  RemoteHookHandle(std::weak_ptr<SessionState> session, uint64_t hook_id) : session_(std::move(session)), id_(hook_id) {}
+  /// A hook the server holds (hook_id in that session).
+  RemoteHookHandle(std::weak_ptr<SessionState> session, uint64_t hook_id);
+  /// A hook held here, on the client: `remove` takes it out.
+  explicit RemoteHookHandle(std::function<void()> remove) : remove_(std::move(remove)) {}
+  /// Removes the hook (once; later calls do nothing).
   void remove();
 
  private:
-  std::weak_ptr<SessionState> session_;
-  uint64_t id_ = 0;
+  std::function<void()> remove_;
 };
 
 /// A remote hook: sees the gradient (a remote tensor) and may return a replacement.
@@ -143,6 +147,36 @@ class Session {
 
  private:
   std::shared_ptr<SessionState> state_;
+};
+
+/// The training-loop progress bar (core/progress_bar.h): feed it a loss read every few steps.
+using ProgressBar = ::td::ProgressBar;
+
+/// torch.set_grad_enabled(enabled) for a session, as a scope: the ops issued while it lives record autograd
+/// graphs on the server only when enabled; the previous mode comes back at its end. Guards nest, on the
+/// thread that issues the session's ops.
+class GradModeGuard {
+ public:
+  GradModeGuard(Session& session, bool enabled);
+  ~GradModeGuard();
+  GradModeGuard(const GradModeGuard&) = delete;
+  GradModeGuard& operator=(const GradModeGuard&) = delete;
+
+ private:
+  Session& session_;
+  bool previous_;
+};
+
+/// torch.no_grad() for a session: evaluation loops, parameter updates by hand.
+class NoGradGuard : public GradModeGuard {
+ public:
+  explicit NoGradGuard(Session& session) : GradModeGuard(session, false) {}
+};
+
+/// torch.enable_grad(): graphs again, inside a NoGradGuard.
+class EnableGradGuard : public GradModeGuard {
+ public:
+  explicit EnableGradGuard(Session& session) : GradModeGuard(session, true) {}
 };
 
 /// How to reach a server that authenticates (docs/security.md).

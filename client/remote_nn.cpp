@@ -39,8 +39,48 @@ std::vector<Tensor> Module::call(const std::vector<Tensor>& inputs) {
   return {forward(inputs[0])};
 }
 
+namespace {
+// A hook's returned list replaces `list` entry by entry (an undefined entry keeps its tensor).
+void apply_replacement(const std::string& type, const char* what, std::vector<Tensor>& list,
+                       const std::optional<std::vector<Tensor>>& replacement) {
+  if (!replacement) return;
+  TD_CHECK_ARG(replacement->size() == list.size(), "[", type, "] a ", what, " hook returned ", replacement->size(),
+               " tensors for ", list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    if ((*replacement)[i].defined()) list[i] = (*replacement)[i];
+  }
+}
+}  // namespace
+
+std::vector<Tensor> Module::operator()(const std::vector<Tensor>& inputs) {
+  std::vector<Tensor> in = inputs;
+  // Copies: a hook may remove itself or register another.
+  const auto pre = hooks_->pre;
+  for (const auto& [id, hook] : pre) apply_replacement(type_name_, "forward pre-", in, hook(in, {}));
+  std::vector<Tensor> out = call(in);
+  const auto post = hooks_->post;
+  for (const auto& [id, hook] : post) apply_replacement(type_name_, "forward", out, hook(in, out));
+  return out;
+}
+
+RemoteHookHandle Module::register_forward_pre_hook(RemoteModuleHook hook, bool) {
+  const uint64_t id = hooks_->next++;
+  hooks_->pre.emplace_back(id, std::move(hook));
+  return RemoteHookHandle([weak = std::weak_ptr<LocalHooks>(hooks_), id] {
+    if (auto h = weak.lock()) std::erase_if(h->pre, [&](const auto& e) { return e.first == id; });
+  });
+}
+
+RemoteHookHandle Module::register_forward_hook(RemoteModuleHook hook, bool) {
+  const uint64_t id = hooks_->next++;
+  hooks_->post.emplace_back(id, std::move(hook));
+  return RemoteHookHandle([weak = std::weak_ptr<LocalHooks>(hooks_), id] {
+    if (auto h = weak.lock()) std::erase_if(h->post, [&](const auto& e) { return e.first == id; });
+  });
+}
+
 Tensor Module::operator()(const Tensor& input) {
-  std::vector<Tensor> out = call({input});
+  std::vector<Tensor> out = (*this)(std::vector<Tensor>{input});
   TD_CHECK_ARG(out.size() == 1, "[", type_name_, "] returned ", out.size(), " outputs; use call()");
   return out[0];
 }
@@ -240,7 +280,7 @@ Sequential::Sequential(std::vector<std::shared_ptr<Module>> modules) : Module("S
 
 std::vector<Tensor> Sequential::call(const std::vector<Tensor>& inputs) {
   std::vector<Tensor> x = inputs;
-  for (const auto& [name, m] : named_children()) x = m->call(x);
+  for (const auto& [name, m] : named_children()) x = (*m)(x);
   return x;
 }
 

@@ -38,7 +38,15 @@ class Module {
   virtual Tensor forward(const Tensor& input);
   /// The computation with several inputs or outputs; by default forward(inputs[0]).
   virtual std::vector<Tensor> call(const std::vector<Tensor>& inputs);
+  /// Runs the module as nn.Module.__call__ does: forward pre-hooks, call(), forward hooks.
+  std::vector<Tensor> operator()(const std::vector<Tensor>& inputs);
   Tensor operator()(const Tensor& input);
+
+  /// Hooks around this module's call, run here on the client, where a composite module's forward runs (see
+  /// RemoteModuleHook for what each sees and may replace; `blocking` does not apply: they run inline). A
+  /// Layer's run where the server runs the layer (Layer's overrides).
+  virtual RemoteHookHandle register_forward_pre_hook(RemoteModuleHook hook, bool blocking = true);
+  virtual RemoteHookHandle register_forward_hook(RemoteModuleHook hook, bool blocking = true);
 
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
@@ -69,6 +77,11 @@ class Module {
  private:
   std::string type_name_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  struct LocalHooks {
+    uint64_t next = 1;
+    std::vector<std::pair<uint64_t, RemoteModuleHook>> pre, post;  // in registration order
+  };
+  std::shared_ptr<LocalHooks> hooks_ = std::make_shared<LocalHooks>();  // handles hold it weakly
 };
 
 /// A module held by the server: torch.nn.<type>(*args, **kwargs) there.
@@ -90,8 +103,8 @@ class Layer : public Module {
   /// Module hooks that run here, on the client, when the server-held module fires them (see
   /// RemoteModuleHook for what each sees and may replace). Blocking hooks hold the server until they return
   /// and may issue ops and read values; observe-only ones cannot replace anything.
-  RemoteHookHandle register_forward_pre_hook(RemoteModuleHook hook, bool blocking = true);
-  RemoteHookHandle register_forward_hook(RemoteModuleHook hook, bool blocking = true);
+  RemoteHookHandle register_forward_pre_hook(RemoteModuleHook hook, bool blocking = true) override;
+  RemoteHookHandle register_forward_hook(RemoteModuleHook hook, bool blocking = true) override;
   RemoteHookHandle register_full_backward_hook(RemoteModuleHook hook, bool blocking = true);
   RemoteHookHandle register_full_backward_pre_hook(RemoteModuleHook hook, bool blocking = true);
 

@@ -1,8 +1,10 @@
 // OpenMP's and OpenBLAS's thread counts move together, so a GEMM runs on as many threads as the loops
-// around it.
+// around it. OpenMP keeps its count per thread; the process-wide value lives here.
 #include "core/threads.h"
 
 #include <omp.h>
+
+#include <atomic>
 
 #include "core/error.h"
 
@@ -10,12 +12,25 @@ extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace td {
 
+namespace {
+std::atomic<int> g_num_threads{0};  // 0: never set, OpenMP's default (OMP_NUM_THREADS or one per core)
+}  // namespace
+
 void set_num_threads(int n) {
   TD_CHECK_ARG(n >= 1, "[set_num_threads] Number of threads must be positive, got ", n);
+  g_num_threads = n;
   omp_set_num_threads(n);
   openblas_set_num_threads(n);
 }
 
-int get_num_threads() { return omp_get_max_threads(); }
+int get_num_threads() {
+  const int n = g_num_threads.load(std::memory_order_relaxed);
+  return n > 0 ? n : omp_get_max_threads();
+}
+
+void sync_num_threads() {
+  const int n = g_num_threads.load(std::memory_order_relaxed);
+  if (n > 0 && omp_get_max_threads() != n) omp_set_num_threads(n);
+}
 
 }  // namespace td

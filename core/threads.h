@@ -4,10 +4,14 @@
 
 namespace td {
 
-/// Sets the number of threads the CPU kernels, GEMMs and convolutions use (at least 1): OpenMP's setting for
-/// the calling thread and the threads it starts (OMP_NUM_THREADS sets it for the whole process).
+/// Sets the number of threads the CPU kernels, GEMMs and convolutions use (at least 1), for the whole process
+/// as torch.set_num_threads does: the calling thread at once, and threads that run kernels for it (the
+/// server's executors, data loader workers) when they next call sync_num_threads().
 void set_num_threads(int n);
 /// The number of threads the CPU kernels use.
 int get_num_threads();
+/// Applies the process-wide count to the calling thread (OpenMP's setting is per thread: a thread started
+/// elsewhere would keep OpenMP's default). Cheap when nothing changed.
+void sync_num_threads();
 
 }  // namespace td

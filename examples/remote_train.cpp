@@ -23,16 +23,6 @@ td::remote::Tensor upload(td::remote::Session& s, const td::Tensor& t) {
   return s.from_bytes(c.data_ptr(), static_cast<size_t>(c.nbytes()), c.dtype(), c.shape(), false);
 }
 
-void progress(int epoch, int64_t done, int64_t total, double loss, double seconds) {
-  constexpr int kWidth = 30;
-  const int filled = static_cast<int>(kWidth * done / std::max<int64_t>(total, 1));
-  char bar[kWidth + 1];
-  for (int i = 0; i < kWidth; ++i) bar[i] = i < filled ? '=' : i == filled ? '>' : ' ';
-  bar[kWidth] = '\0';
-  std::fprintf(stderr, "\repoch %d [%s] %lld/%lld loss %.4f %.1f it/s", epoch, bar, static_cast<long long>(done),
-               static_cast<long long>(total), loss, seconds > 0 ? static_cast<double>(done) / seconds : 0.0);
-  std::fflush(stderr);
-}
 
 }  // namespace
 
@@ -72,7 +62,7 @@ int main(int argc, char** argv) {
     for (int epoch = 1; epoch <= epochs; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
       int64_t step = 0;
-      double shown = 0;
+      td::remote::ProgressBar bar(per_epoch, "epoch " + std::to_string(epoch));
       for (const td::data::Sample& batch : train_loader) {
         if (step == per_epoch) break;
         opt.zero_grad();
@@ -80,14 +70,9 @@ int main(int argc, char** argv) {
         loss.backward();  // waits for the server; the alarm hooks run here meanwhile
         opt.step();
         ++step;
-        if (step % 20 == 0 || step == per_epoch) {
-          const double l = loss.item<double>();
-          shown = shown == 0 ? l : 0.8 * shown + 0.2 * l;
-          progress(epoch, step, per_epoch,
-                   shown, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-        }
+        if (step % 20 == 0 || step == per_epoch) bar.update(step, loss.item<double>());  // item(): a sync point
       }
-      std::fprintf(stderr, "\n");
+      bar.finish();
       model.alarm = false;
       model.eval();
       int64_t correct = 0, seen = 0;

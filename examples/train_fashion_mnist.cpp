@@ -13,6 +13,7 @@
 #include <string>
 
 #include "core/autograd/grad_mode.h"
+#include "core/progress_bar.h"
 #include "core/data/dataloader.h"
 #include "core/error.h"
 #include "core/nn/functional.h"
@@ -67,17 +68,6 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// "epoch 1 [=========>          ] 412/938 loss 0.4821 35.2 it/s", redrawn in place.
-void progress(int epoch, int64_t done, int64_t total, double loss, double elapsed) {
-  constexpr int kWidth = 30;
-  const int filled = total > 0 ? static_cast<int>(kWidth * done / total) : kWidth;
-  char bar[kWidth + 1];
-  for (int i = 0; i < kWidth; ++i) bar[i] = i < filled ? '=' : i == filled ? '>' : ' ';
-  bar[kWidth] = '\0';
-  std::fprintf(stderr, "\repoch %d [%s] %lld/%lld loss %.4f %.1f it/s", epoch, bar, static_cast<long long>(done),
-               static_cast<long long>(total), loss, elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0);
-  std::fflush(stderr);
-}
 
 struct Score {
   double loss = 0, accuracy = 0;
@@ -126,7 +116,8 @@ int main(int argc, char** argv) {
     const int64_t steps = o.limit >= 0 ? std::min<int64_t>(o.limit, train_loader.size()) : train_loader.size();
     for (int epoch = 1; epoch <= o.epochs; ++epoch) {
       const auto t0 = std::chrono::steady_clock::now();
-      double loss_sum = 0, shown = 0;
+      double loss_sum = 0;
+      td::ProgressBar bar(steps, "epoch " + std::to_string(epoch));
       int64_t step = 0, correct = 0, seen = 0;
       for (const td::data::Sample& batch : train_loader) {
         if (step == steps) break;
@@ -139,12 +130,11 @@ int main(int argc, char** argv) {
         loss_sum += l * static_cast<double>(batch[1].size(0));
         correct += logits.detach().argmax(1).eq(batch[1]).sum().item<int64_t>();
         seen += batch[1].size(0);
-        shown = step == 0 ? l : 0.98 * shown + 0.02 * l;
         ++step;
-        if (step % 20 == 0 || step == steps) progress(epoch, step, steps, shown, seconds_since(t0));
+        if (step % 20 == 0 || step == steps) bar.update(step, l);
       }
       const double train_time = seconds_since(t0);
-      std::fprintf(stderr, "\n");
+      bar.finish();
       const Score test = evaluate(*model, test_loader);
       std::printf("epoch %d: train loss %.4f, train accuracy %.2f%%, test loss %.4f, test accuracy %.2f%%, "
                   "%.1f s (%.1f ms/step), gradient alarms %lld\n",

@@ -21,16 +21,19 @@ void for_each_chunk(size_t nbytes, const std::function<void(size_t, size_t, bool
   } while (offset < nbytes);
 }
 
-ChunkAssembler::ChunkAssembler(DType dtype, std::vector<int64_t> shape) : dtype_(dtype), shape_(std::move(shape)) {
-  size_t n = itemsize(dtype_);
-  for (int64_t s : shape_) {
-    TD_CHECK_ARG(s >= 0, "[put] negative dimension ", s, " in shape ", shape_str(shape_));
+size_t checked_nbytes(DType dtype, const std::vector<int64_t>& shape) {
+  size_t n = itemsize(dtype);
+  for (int64_t s : shape) {
+    TD_CHECK_ARG(s >= 0, "[put] negative dimension ", s, " in shape ", shape_str(shape));
     TD_CHECK(!__builtin_mul_overflow(n, static_cast<size_t>(s), &n), ErrorCode::kResourceExhausted,
-             "[put] a ", dtype_name(dtype_), " tensor of shape ", shape_str(shape_), " does not fit in memory");
+             "[put] a ", dtype_name(dtype), " tensor of shape ", shape_str(shape), " does not fit in memory");
   }
-  expected_ = n;
-  // Reserve what the first chunks will fill, not what a header claims: the bytes must arrive to count.
-  bytes_.reserve(std::min(expected_, kMaxChunkBytes * 4));
+  return n;
+}
+
+ChunkAssembler::ChunkAssembler(DType dtype, std::vector<int64_t> shape, size_t reserve_limit)
+    : dtype_(dtype), shape_(std::move(shape)), expected_(checked_nbytes(dtype_, shape_)) {
+  bytes_.reserve(std::min(expected_, reserve_limit));
 }
 
 void ChunkAssembler::add(uint64_t offset, const std::string& data) {

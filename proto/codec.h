@@ -74,11 +74,16 @@ void encode_value(const BasicValue<TensorT>& v, pb::Value* out, const IdOf& id_o
 /// once even for zero bytes.
 void for_each_chunk(size_t nbytes, const std::function<void(size_t offset, size_t size, bool last)>& emit);
 
+/// The bytes of a tensor of this dtype and shape: INVALID_ARGUMENT for a negative size, RESOURCE_EXHAUSTED
+/// when the count overflows.
+size_t checked_nbytes(DType dtype, const std::vector<int64_t>& shape);
+
 /// Reassembles a tensor's bytes from ordered chunks, checking offsets and the final size.
 class ChunkAssembler {
  public:
-  /// Starts from the first chunk's header; fails on a bad dtype or a negative size.
-  ChunkAssembler(DType dtype, std::vector<int64_t> shape);
+  /// Starts from the first chunk's header; fails on a bad dtype or a negative size. Reserves at most
+  /// `reserve_limit` bytes ahead (a header from a peer that is not trusted must not size an allocation).
+  ChunkAssembler(DType dtype, std::vector<int64_t> shape, size_t reserve_limit = kMaxChunkBytes * 4);
   /// Appends one chunk; it must start where the previous one ended and not overflow.
   void add(uint64_t offset, const std::string& data);
   /// Whether every byte arrived.

@@ -193,7 +193,7 @@ grpc::Status TensordService::Attach(grpc::ServerContext* ctx,
     session->attach(&sink, token_hash, first.attach().last_event());  // `attached` first, then any replay
     pb::ClientMessage msg;
     while (stream->Read(&msg)) {
-      if (msg.has_batch()) session->enqueue(msg.batch());
+      if (msg.has_batch()) session->enqueue(std::move(*msg.mutable_batch()));
     }
     // Read ended: the client half-closed or went away. The session lives on for its grace period.
     session->detach(&sink);

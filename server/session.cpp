@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
 
 
@@ -11,6 +12,7 @@
 #include "core/nn/module.h"
 #include "core/profiler/profiler.h"
 #include "core/tensor_impl.h"
+#include "core/threads.h"
 #include "server/event_bus.h"
 
 namespace td::server {
@@ -51,6 +53,7 @@ std::string_view command_kind(const pb::Command& cmd) {
     case pb::Command::kRegisterModuleHook: return "register_module_hook";
     case pb::Command::kProfiler: return "profiler";
     case pb::Command::kCheckpoint: return "checkpoint";
+    case pb::Command::kSetGradMode: return "set_grad_mode";
     default: return "unknown";
   }
 }
@@ -125,7 +128,7 @@ Clock::duration Session::detached_for() const {
   return sink_ ? Clock::duration::zero() : Clock::now() - detached_at_;
 }
 
-void Session::push_commands(const pb::CommandBatch& batch) {
+void Session::push_commands(pb::CommandBatch batch) {
   {
     std::lock_guard lock(mu_);
     if (closed_ || sealed_) return;
@@ -134,21 +137,21 @@ void Session::push_commands(const pb::CommandBatch& batch) {
     const int64_t n = batch.commands_size();
     // Over the quota, the whole batch is refused (hook replies excepted: a hook must be able to finish).
     const bool refuse = quota > 0 && usage->queued.load() + n > quota;
-    for (const auto& c : batch.commands()) {
+    for (auto& c : *batch.mutable_commands()) {
       // A command sent again after a re-attach that this session has already received: exactly once.
       if (c.seq() != 0 && c.seq() <= last_seq_received_.load()) continue;
       if (c.seq() > last_seq_received_.load()) last_seq_received_ = c.seq();
       const bool rejected = refuse && !c.has_hook_reply();
-      inbox_.push_back(Inbound{c, rejected});
+      inbox_.push_back(Inbound{std::move(c), rejected});
       if (usage && !rejected) ++usage->queued;
     }
   }
   inbox_cv_.notify_all();
 }
 
-void Session::enqueue(const pb::CommandBatch& batch) {
+void Session::enqueue(pb::CommandBatch batch) {
   if (batch.ack_event()) acknowledge(batch.ack_event());
-  push_commands(batch);
+  push_commands(std::move(batch));
   schedule_drain();
 }
 
@@ -244,6 +247,7 @@ bool Session::drain(std::optional<Clock::duration> slice) {
     ~Done() { flag = false; }
   } done{draining_};
   MemoryAccount::Scope charged(account_);  // what the commands allocate is the session's
+  sync_num_threads();  // a pool thread: the process's intra-op thread count (td::set_num_threads)
   // While the session profiles, this thread records into the session's profiler only (and carries its open
   // ranges, which earlier drains on other threads may have opened).
   std::shared_ptr<profiler::profile> bound;
@@ -344,6 +348,7 @@ void Session::update_counters() {
 void Session::execute(const pb::Command& cmd) {
   auto start = Clock::now();
   bool ok = true;
+  autograd::GradModeGuard grad_mode(grad_enabled_);
   try {
     switch (cmd.kind_case()) {
       case pb::Command::kOp: run_op(cmd); break;
@@ -390,6 +395,7 @@ void Session::execute(const pb::Command& cmd) {
       case pb::Command::kRegisterModuleHook: register_module_hook(cmd.register_module_hook()); break;
       case pb::Command::kProfiler: run_profiler(cmd.profiler()); break;
       case pb::Command::kCheckpoint: checkpoint(cmd); break;
+      case pb::Command::kSetGradMode: grad_enabled_ = cmd.set_grad_mode().enabled(); break;
       default: throw Error(ErrorCode::kInvalidArgument, str("command ", cmd.seq(), " has no kind"));
     }
   } catch (const Error& e) {
@@ -505,21 +511,31 @@ void Session::put(const pb::PutChunk& chunk) {
   auto it = uploads_.find(chunk.handle());
   if (chunk.offset() == 0 && it == uploads_.end()) {
     Device device = chunk.device().empty() ? options_.device : Device::parse(chunk.device());
+    const DType dtype = codec::from_proto(chunk.dtype());
     std::vector<int64_t> shape(chunk.shape().begin(), chunk.shape().end());
-    it = uploads_.emplace(chunk.handle(), Upload{codec::ChunkAssembler(codec::from_proto(chunk.dtype()), shape),
-                                                 device, chunk.requires_grad()}).first;
+    (void)codec::checked_nbytes(dtype, shape);  // negative or overflowing sizes, before any allocation
+    it = uploads_.emplace(chunk.handle(), Upload{empty(shape, {dtype, kCPU}), 0, device, chunk.requires_grad()}).first;
   }
   TD_CHECK_ARG(it != uploads_.end(), "[put] chunk at offset ", chunk.offset(), " for handle ", chunk.handle(),
                " with no upload started");
-  it->second.assembler.add(chunk.offset(), chunk.data());
+  Upload& up = it->second;
+  const size_t total = up.host.nbytes();
+  TD_CHECK_ARG(chunk.offset() == up.received, "[put] chunk at offset ", chunk.offset(), " but ", up.received,
+               " bytes arrived so far");
+  TD_CHECK_ARG(up.received + chunk.data().size() <= total, "[put] chunks overflow a ", dtype_name(up.host.dtype()),
+               " tensor of shape ", shape_str(up.host.shape()), " (", total, " bytes)");
+  if (!chunk.data().empty()) {
+    std::memcpy(static_cast<char*>(up.host.data_ptr()) + up.received, chunk.data().data(), chunk.data().size());
+  }
+  up.received += chunk.data().size();
   if (!chunk.last()) return;
-  Upload up = std::move(it->second);
+  Upload done = std::move(up);
   uploads_.erase(it);
-  TD_CHECK_ARG(up.assembler.complete(), "[put] upload of handle ", chunk.handle(), " ended after ",
-               up.assembler.bytes().size(), " bytes; a ", dtype_name(up.assembler.dtype()), " tensor of shape ",
-               shape_str(up.assembler.shape()), " needs more");
-  Tensor t = from_buffer(up.assembler.bytes().data(), up.assembler.shape(), up.assembler.dtype(), up.device);
-  if (up.requires_grad) t.requires_grad_();
+  TD_CHECK_ARG(done.received == total, "[put] upload of handle ", chunk.handle(), " ended after ", done.received,
+               " bytes; a ", dtype_name(done.host.dtype()), " tensor of shape ", shape_str(done.host.shape()),
+               " needs more");
+  Tensor t = done.device.is_cpu() ? done.host : done.host.to(done.device.str());
+  if (done.requires_grad) t.requires_grad_();
   bind_output(chunk.handle(), std::move(t), "put");
 }
 

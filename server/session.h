@@ -132,7 +132,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::duration detached_for() const;
 
   /// Queues commands from the stream and schedules them on the session's strand. Thread-safe.
-  void enqueue(const pb::CommandBatch& batch);
+  void enqueue(pb::CommandBatch batch);
   /// Queues commands and runs them on the calling thread instead of the strand: for tests and embedding,
   /// never mixed with enqueue() on one session.
   void run_inline(const pb::CommandBatch& batch);
@@ -180,8 +180,11 @@ class Session : public std::enable_shared_from_this<Session> {
     uint64_t seq;
   };
   using Slot = std::variant<Tensor, Poison>;
+  /// An upload under way: its bytes land in a host tensor charged to the session (so its memory limit and
+  /// quota apply from the first chunk), which moves to `device` once complete.
   struct Upload {
-    codec::ChunkAssembler assembler;
+    Tensor host;
+    size_t received = 0;
     Device device;
     bool requires_grad;
   };
@@ -214,7 +217,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool drain(std::optional<std::chrono::steady_clock::duration> slice);
   /// Posts a drain to the strand.
   void schedule_drain();
-  void push_commands(const pb::CommandBatch& batch);
+  /// Takes the batch's commands into the inbox (moved: an upload's chunks are not copied again).
+  void push_commands(pb::CommandBatch batch);
   void execute(const pb::Command& cmd);
   void run_op(const pb::Command& cmd);
   void put(const pb::PutChunk& chunk);
@@ -331,6 +335,7 @@ class Session : public std::enable_shared_from_this<Session> {
   /// went since.
   std::vector<std::weak_ptr<TensorImpl>> grad_holders_;
   size_t grad_holders_compacted_ = 64;
+  bool grad_enabled_ = true;  // the client's torch.set_grad_enabled, applied to each command
   uint64_t next_server_handle_ = kServerHandleBit;
   uint64_t next_event_ = 1;
 

@@ -257,6 +257,7 @@ void Session::write_snapshot(const fs::path& dir) {
   snap.set_device(options_.device.str());
   snap.set_next_server_handle(next_server_handle_);
   snap.set_next_event(next_event_);
+  snap.set_grad_disabled(!grad_enabled_);
   TensorTable table;
   auto id_of = [&](const Tensor& t) -> uint64_t { return table.id_of(t); };
   auto encode_kwargs = [&](const NamedValues& kwargs, google::protobuf::RepeatedPtrField<pb::NamedValue>* out) {
@@ -352,11 +353,11 @@ void Session::write_snapshot(const fs::path& dir) {
     const Upload& up = uploads_.at(h);
     auto* chunk = snap.add_uploads();
     chunk->set_handle(h);
-    chunk->set_dtype(codec::to_proto(up.assembler.dtype()));
-    for (int64_t d : up.assembler.shape()) chunk->add_shape(d);
+    chunk->set_dtype(codec::to_proto(up.host.dtype()));
+    for (int64_t d : up.host.shape()) chunk->add_shape(d);
     chunk->set_device(up.device.str());
     chunk->set_requires_grad(up.requires_grad);
-    chunk->set_data(up.assembler.bytes());
+    chunk->set_data(static_cast<const char*>(up.host.data_ptr()), up.received);
   }
   table.describe(snap);
   table.write(snap, tensors);
@@ -465,6 +466,7 @@ void Session::restore(const pb::SessionSnapshot& snap, const fs::path& dir) {
   for (const pb::RegisterModuleHookCommand& c : snap.module_hooks()) register_module_hook(c);
   for (const pb::PutChunk& chunk : snap.uploads()) put(chunk);
 
+  grad_enabled_ = !snap.grad_disabled();
   next_server_handle_ = snap.next_server_handle();
   next_event_ = snap.next_event();
   {

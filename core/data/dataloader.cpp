@@ -11,6 +11,7 @@
 
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/threads.h"
 
 namespace td::data {
 
@@ -73,6 +74,7 @@ struct DataLoader::Epoch {
     const size_t ahead = n * static_cast<size_t>(options.prefetch_factor);
     for (size_t w = 0; w < n; ++w) {
       workers.emplace_back([this, w, n, ahead, seed = base_seed + w] {
+        sync_num_threads();  // the process's torch.set_num_threads, on this thread too
         random::Generator gen(seed);
         random::GeneratorGuard use(gen);
         for (size_t k = w; k < batches.size(); k += n) {

@@ -1,17 +1,24 @@
 // td::data (core/data/): datasets, samplers, random_split, collate, and the DataLoader with and without
 // worker threads: every epoch visits each index once, in the sampler's order, batches keep their order with
-// workers, a seeded generator repeats its epochs, and a worker's exception reaches the consumer.
+// workers, a seeded generator repeats its epochs, and a worker's exception reaches the consumer. Also the
+// loop utilities: the progress bar and the process-wide thread count.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <set>
+#include <thread>
 
 #include "core/data/dataloader.h"
 #include "core/data/dataset.h"
 #include "core/data/sampler.h"
 #include "core/error.h"
+#include "core/progress_bar.h"
+#include "core/threads.h"
 #include "tests/core/test_util.h"
 
 namespace td {
@@ -211,6 +218,61 @@ TEST(DataLoaderTest, WorkerErrorsReachTheConsumerAndBreakingStopsWorkers) {
   EXPECT_LE(ds->fetched.load(), 4);
   EXPECT_THAT(std::string(error_of([&] { data::DataLoader(ds, {.shuffle = true, .sampler = std::make_shared<data::SequentialSampler>(20)}); }).what()),
               HasSubstr("sampler option is mutually exclusive with shuffle"));
+}
+
+}  // namespace
+}  // namespace td
+
+namespace td {
+namespace {
+
+// The training-loop progress bar: its line, the smoothed loss, and what it writes to its stream.
+TEST(ProgressBarTest, DrawsTheBarStepsLossAndRateInPlace) {
+  char* text = nullptr;
+  size_t size = 0;
+  std::FILE* out = open_memstream(&text, &size);
+  {
+    ProgressBar bar(10, "epoch 1", out);
+    bar.update(5, 2.0);
+    EXPECT_THAT(bar.line(), ::testing::StartsWith("epoch 1 [===============>              ] 5/10 loss 2.0000 "));
+    EXPECT_THAT(bar.line(), ::testing::EndsWith(" it/s"));
+    bar.update(10, 1.0);  // smoothed: 0.8 * 2 + 0.2 * 1
+    EXPECT_DOUBLE_EQ(*bar.smoothed_loss(), 1.8);
+    EXPECT_THAT(bar.line(), ::testing::HasSubstr("[==============================] 10/10 loss 1.8000"));
+    ProgressBar unknown(0, "", nullptr);
+    unknown.update(7);
+    EXPECT_THAT(unknown.line(), ::testing::MatchesRegex("7 [0-9.]+ it/s"));
+  }
+  std::fclose(out);
+  const std::string written(text, size);
+  std::free(text);
+  EXPECT_EQ(written.front(), '\r');  // redrawn in place, then one newline at the end
+  EXPECT_EQ(std::count(written.begin(), written.end(), '\r'), 2);
+  EXPECT_EQ(written.back(), '\n');
+}
+
+}  // namespace
+}  // namespace td
+
+namespace td {
+namespace {
+
+// torch.set_num_threads is process-wide: a thread started elsewhere (a server executor, a loader worker)
+// takes the count once it syncs, though OpenMP keeps its setting per thread.
+TEST(NumThreadsTest, SetNumThreadsReachesOtherThreads) {
+  const int before = get_num_threads();
+  set_num_threads(3);
+  int seen = 0, synced = 0;
+  std::thread([&] {
+    seen = get_num_threads();
+    sync_num_threads();
+    synced = omp_get_max_threads();
+  }).join();
+  EXPECT_EQ(seen, 3);
+  EXPECT_EQ(synced, 3);
+  set_num_threads(before);
+  EXPECT_EQ(get_num_threads(), before);
+  EXPECT_THROW(set_num_threads(0), Error);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "examples/reference_cnn.h"
 #include "examples/remote_cnn.h"
 #include "server/server.h"
+#include "tests/core/test_util.h"
 
 namespace td {
 namespace {
@@ -167,6 +168,46 @@ TEST_F(RemoteNnTest, ModuleHooksRunOnTheClientAndMayReplace) {
   order.clear();
   EXPECT_DOUBLE_EQ((*fc)(x).item<double>(), 7.0);
   EXPECT_THAT(order, ElementsAre("forward:6.000000"));
+}
+
+// A client-side composite module (forward written here) takes forward pre-hooks and forward hooks like any
+// nn.Module, also as a child of a Sequential; they run here, inline.
+struct Doubler : rnn::Module {
+  Doubler() : Module("Doubler") {}
+  Tensor forward(const Tensor& x) override { return x.mul(2); }
+};
+
+TEST_F(RemoteNnTest, CompositeModulesTakeForwardHooksOnTheClient) {
+  remote::Session s = client_->create_session("composite-hooks", "cpu");
+  auto inner = std::make_shared<Doubler>();
+  rnn::Sequential seq({inner, rnn::layer(s, "ReLU")});
+  std::vector<std::string> order;
+  auto pre = inner->register_forward_pre_hook([&](const std::vector<Tensor>& in, const std::vector<Tensor>& none) {
+    order.push_back("pre");
+    EXPECT_TRUE(none.empty());
+    return std::optional<std::vector<Tensor>>{{in[0].add(1)}};  // x + 1 goes in
+  });
+  auto post = inner->register_forward_hook([&](const std::vector<Tensor>& in, const std::vector<Tensor>& out) {
+    order.push_back("forward:" + std::to_string(in[0].item<double>()) + "->" + std::to_string(out[0].item<double>()));
+    return std::optional<std::vector<Tensor>>{{Tensor()}};  // an undefined entry keeps the output
+  });
+  seq.register_forward_hook([&](const std::vector<Tensor>&, const std::vector<Tensor>& out) {
+    order.push_back("seq");
+    return std::optional<std::vector<Tensor>>{{out[0].neg()}};
+  });
+  Tensor x = s.tensor<float>({-3}, {1});
+  EXPECT_DOUBLE_EQ(seq(x).item<double>(), -0.0);  // relu(2 * (-3 + 1)) = 0, negated
+  EXPECT_THAT(order, ElementsAre("pre", "forward:-2.000000->-4.000000", "seq"));
+  pre.remove();
+  post.remove();
+  order.clear();
+  EXPECT_DOUBLE_EQ(seq(s.tensor<float>({3}, {1})).item<double>(), -6.0);
+  EXPECT_THAT(order, ElementsAre("seq"));
+  // A hook's list must match.
+  inner->register_forward_hook([](const std::vector<Tensor>&, const std::vector<Tensor>& out) {
+    return std::optional<std::vector<Tensor>>{{out[0], out[0]}};
+  });
+  EXPECT_THAT(testing::error_of([&] { (void)seq(x); }).what(), HasSubstr("returned 2 tensors for 1"));
 }
 
 TEST_F(RemoteNnTest, MisuseGetsItsStatusAndTheSessionGoesOn) {

@@ -12,6 +12,7 @@
 #include "client/remote.h"
 #include "core/tensor_impl.h"
 #include "server/server.h"
+#include "tests/core/test_util.h"
 
 namespace td {
 namespace {
@@ -167,6 +168,29 @@ TEST_F(ServiceTest, RemovedHookDoesNotFire) {
   (a * a).sum().backward();
   EXPECT_EQ(calls, 1);
   EXPECT_THAT(a.grad().to_vector<double>(), ElementsAre(4, 8));  // two backwards accumulate 2a twice
+}
+
+// torch.no_grad() / enable_grad() from a client: the ops between the guard's start and end record no graph.
+TEST_F(ServiceTest, NoGradGuardsStopTheServerFromRecordingGraphs) {
+  remote::Session s = client_->create_session("no grad", "cpu");
+  Tensor w = s.tensor<double>({1, 2}, {2}, true);
+  Tensor frozen, tracked;
+  {
+    remote::NoGradGuard no_grad(s);
+    frozen = w.mul(2.0).sum();
+    {
+      remote::EnableGradGuard again(s);
+      tracked = w.mul(3.0).sum();
+    }
+    w.sub_(w.mul(0.5));  // an update by hand, as an optimizer does: allowed on a leaf under no_grad
+  }
+  Error e = testing::error_of([&] { frozen.backward(); });
+  EXPECT_THAT(e.what(), HasSubstr("does not require grad"));
+  tracked.backward();
+  EXPECT_THAT(w.grad().to_vector<double>(), ElementsAre(3, 3));
+  EXPECT_THAT(w.to_vector<double>(), ElementsAre(0.5, 1));
+  w.mul(w).sum().backward();  // after the guards, graphs again
+  EXPECT_THAT(w.grad().to_vector<double>(), ElementsAre(4, 5));
 }
 
 TEST_F(ServiceTest, HookWithoutReplyFailsBackwardWithDeadlineExceeded) {
