@@ -2,6 +2,7 @@
 // describing a layer (its parameter names, once) and reading an optimizer's lr wait for the server.
 #include "client/remote_nn.h"
 
+#include <algorithm>
 #include <fstream>
 
 #include <sstream>
@@ -57,10 +58,71 @@ std::vector<Tensor> Module::operator()(const std::vector<Tensor>& inputs) {
   // Copies: a hook may remove itself or register another.
   const auto pre = hooks_->pre;
   for (const auto& [id, hook] : pre) apply_replacement(type_name_, "forward pre-", in, hook(in, {}));
+  // Backward hooks: the server routes the inputs, then the outputs, through the stand-in's hook nodes
+  // around the forward that runs here.
+  SessionState* session = nullptr;
+  uint64_t scope = 0;
+  auto route = [&](pb::ModuleHookScopeCommand::Action action, std::vector<Tensor>& tensors) {
+    pb::Command cmd;
+    auto* c = cmd.mutable_module_hook_scope();
+    c->set_module(hooks_->stand_in->id());
+    c->set_action(action);
+    c->set_scope(scope);
+    std::vector<Tensor> routed;
+    for (const Tensor& t : tensors) {
+      c->add_tensors(t.handle());
+      const uint64_t h = internal::new_handle(*session);
+      c->add_outputs(h);
+      routed.push_back(internal::tensor_of(*session, h));
+    }
+    internal::push(*session, std::move(cmd));
+    tensors = std::move(routed);
+  };
+  if (!hooks_->backward.empty() && !in.empty() &&
+      std::all_of(in.begin(), in.end(), [](const Tensor& t) { return t.defined(); })) {
+    session = &in[0].state();
+    attach_backward_hooks(*session);
+    scope = internal::new_handle(*session);
+    route(pb::ModuleHookScopeCommand::ENTER, in);
+  }
   std::vector<Tensor> out = call(in);
   const auto post = hooks_->post;
   for (const auto& [id, hook] : post) apply_replacement(type_name_, "forward", out, hook(in, out));
+  if (session && std::all_of(out.begin(), out.end(), [](const Tensor& t) { return t.defined(); })) {
+    route(pb::ModuleHookScopeCommand::EXIT, out);
+  }
   return out;
+}
+
+RemoteHookHandle Module::register_full_backward_hook(RemoteModuleHook hook, bool blocking) {
+  return add_backward_hook(false, std::move(hook), blocking);
+}
+
+RemoteHookHandle Module::register_full_backward_pre_hook(RemoteModuleHook hook, bool blocking) {
+  return add_backward_hook(true, std::move(hook), blocking);
+}
+
+RemoteHookHandle Module::add_backward_hook(bool pre, RemoteModuleHook hook, bool blocking) {
+  const uint64_t id = hooks_->next++;
+  hooks_->backward.push_back(BackwardHook{id, pre, std::move(hook), blocking, {}});
+  return RemoteHookHandle([weak = std::weak_ptr<LocalHooks>(hooks_), id] {
+    auto h = weak.lock();
+    if (!h) return;
+    for (auto& entry : h->backward) {
+      if (entry.id == id) entry.on_stand_in.remove();
+    }
+    std::erase_if(h->backward, [&](const BackwardHook& e) { return e.id == id; });
+  });
+}
+
+void Module::attach_backward_hooks(SessionState& session) {
+  if (!hooks_->stand_in) hooks_->stand_in = std::make_shared<Layer>(session, "Identity");
+  for (BackwardHook& entry : hooks_->backward) {
+    if (entry.registered) continue;
+    entry.on_stand_in = entry.pre ? hooks_->stand_in->register_full_backward_pre_hook(entry.hook, entry.blocking)
+                                  : hooks_->stand_in->register_full_backward_hook(entry.hook, entry.blocking);
+    entry.registered = true;
+  }
 }
 
 RemoteHookHandle Module::register_forward_pre_hook(RemoteModuleHook hook, bool) {
@@ -145,8 +207,10 @@ std::string Module::repr() {
 // ---- Layer ----
 
 Layer::Layer(Session& session, const std::string& type, std::vector<Value> args, const Kwargs& kwargs)
-    : Module(type), state_(&session.state()), weak_(internal::weak_of(session.state())),
-      id_(internal::new_handle(session.state())) {
+    : Layer(session.state(), type, std::move(args), kwargs) {}
+
+Layer::Layer(SessionState& session, const std::string& type, std::vector<Value> args, const Kwargs& kwargs)
+    : Module(type), state_(&session), weak_(internal::weak_of(session)), id_(internal::new_handle(session)) {
   pb::Command cmd;
   auto* c = cmd.mutable_create_module();
   c->set_module(id_);

@@ -25,6 +25,8 @@ namespace td::remote::nn {
 /// Keyword arguments by name (`padding=1` is {"padding", 1}).
 using Kwargs = std::vector<std::pair<std::string, Value>>;
 
+class Layer;
+
 /// A client-side module (nn.Module): children in registration order, the parameters they hold, train/eval,
 /// state_dict. Subclasses define forward in remote ops and layers.
 class Module {
@@ -47,6 +49,11 @@ class Module {
   /// Layer's run where the server runs the layer (Layer's overrides).
   virtual RemoteHookHandle register_forward_pre_hook(RemoteModuleHook hook, bool blocking = true);
   virtual RemoteHookHandle register_forward_hook(RemoteModuleHook hook, bool blocking = true);
+  /// Full backward hooks and backward pre-hooks. A composite module's run on the server, through a stand-in
+  /// layer whose hook nodes the server puts around the forward run here (PyTorch's BackwardHook, as for a
+  /// layer), so they see the module's grad_input and grad_output and may replace them.
+  virtual RemoteHookHandle register_full_backward_hook(RemoteModuleHook hook, bool blocking = true);
+  virtual RemoteHookHandle register_full_backward_pre_hook(RemoteModuleHook hook, bool blocking = true);
 
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> module) {
@@ -77,10 +84,23 @@ class Module {
  private:
   std::string type_name_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
+  struct BackwardHook {
+    uint64_t id;
+    bool pre;  // a backward pre-hook
+    RemoteModuleHook hook;
+    bool blocking;
+    RemoteHookHandle on_stand_in;  // once registered on the stand-in
+    bool registered = false;
+  };
   struct LocalHooks {
     uint64_t next = 1;
     std::vector<std::pair<uint64_t, RemoteModuleHook>> pre, post;  // in registration order
+    std::vector<BackwardHook> backward;
+    std::shared_ptr<Layer> stand_in;  // made at the first call with backward hooks, in that call's session
   };
+  RemoteHookHandle add_backward_hook(bool pre, RemoteModuleHook hook, bool blocking);
+  /// Registers the backward hooks on the stand-in (made in `session` first if need be).
+  void attach_backward_hooks(SessionState& session);
   std::shared_ptr<LocalHooks> hooks_ = std::make_shared<LocalHooks>();  // handles hold it weakly
 };
 
@@ -88,6 +108,7 @@ class Module {
 class Layer : public Module {
  public:
   Layer(Session& session, const std::string& type, std::vector<Value> args = {}, const Kwargs& kwargs = {});
+  Layer(SessionState& session, const std::string& type, std::vector<Value> args = {}, const Kwargs& kwargs = {});
   ~Layer() override;
   std::vector<Tensor> call(const std::vector<Tensor>& inputs) override;
   Tensor forward(const Tensor& input) override { return call({input}).at(0); }
@@ -105,8 +126,8 @@ class Layer : public Module {
   /// and may issue ops and read values; observe-only ones cannot replace anything.
   RemoteHookHandle register_forward_pre_hook(RemoteModuleHook hook, bool blocking = true) override;
   RemoteHookHandle register_forward_hook(RemoteModuleHook hook, bool blocking = true) override;
-  RemoteHookHandle register_full_backward_hook(RemoteModuleHook hook, bool blocking = true);
-  RemoteHookHandle register_full_backward_pre_hook(RemoteModuleHook hook, bool blocking = true);
+  RemoteHookHandle register_full_backward_hook(RemoteModuleHook hook, bool blocking = true) override;
+  RemoteHookHandle register_full_backward_pre_hook(RemoteModuleHook hook, bool blocking = true) override;
 
  private:
   struct Description {

@@ -54,6 +54,7 @@ std::string_view command_kind(const pb::Command& cmd) {
     case pb::Command::kProfiler: return "profiler";
     case pb::Command::kCheckpoint: return "checkpoint";
     case pb::Command::kSetGradMode: return "set_grad_mode";
+    case pb::Command::kModuleHookScope: return "module_hook_scope";
     default: return "unknown";
   }
 }
@@ -306,6 +307,7 @@ void Session::close() {
     self->schedulers_.clear();
     self->optimizers_.clear();
     self->optimizer_specs_.clear();
+    self->hook_scopes_.clear();
     self->modules_.clear();
     self->module_specs_.clear();
     self->handles_.clear();
@@ -396,6 +398,7 @@ void Session::execute(const pb::Command& cmd) {
       case pb::Command::kProfiler: run_profiler(cmd.profiler()); break;
       case pb::Command::kCheckpoint: checkpoint(cmd); break;
       case pb::Command::kSetGradMode: grad_enabled_ = cmd.set_grad_mode().enabled(); break;
+      case pb::Command::kModuleHookScope: module_hook_scope(cmd.module_hook_scope()); break;
       default: throw Error(ErrorCode::kInvalidArgument, str("command ", cmd.seq(), " has no kind"));
     }
   } catch (const Error& e) {
@@ -428,14 +431,17 @@ void Session::fail(const pb::Command& cmd, const Error& error) {
   send(m);
 }
 
-const Tensor& Session::resolve(uint64_t handle, std::string_view op, std::string_view what) {
+const Tensor& Session::resolve(uint64_t handle, std::string_view op, std::string_view what, bool allow_undefined) {
   auto it = handles_.find(handle);
   TD_CHECK(it != handles_.end(), ErrorCode::kNotFound, "[", op, "] ", what, ": unknown tensor handle ", handle);
   if (const auto* poison = std::get_if<Poison>(&it->second)) {
     throw Error(poison->error.code(),
                 str(poison->error.what(), " (handle ", handle, " was poisoned by command ", poison->seq, ")"));
   }
-  return std::get<Tensor>(it->second);
+  const Tensor& t = std::get<Tensor>(it->second);
+  TD_CHECK_ARG(allow_undefined || t.defined(), "[", op, "] ", what, ": handle ", handle,
+               " holds no tensor (an output the op did not produce, as PyTorch's None)");
+  return t;
 }
 
 void Session::bind_output(uint64_t handle, Slot slot, std::string_view op) {
@@ -471,6 +477,8 @@ void Session::poison_outputs(const pb::Command& cmd, const Error& error) {
     for (uint64_t h : cmd.call_module().outputs()) poison(h);
   } else if (cmd.has_module_tensor()) {
     poison(cmd.module_tensor().output());
+  } else if (cmd.has_module_hook_scope()) {
+    for (uint64_t h : cmd.module_hook_scope().outputs()) poison(h);
   } else if (cmd.has_checkpoint() && cmd.checkpoint().action() == pb::CheckpointCommand::CHECKPOINT_READ) {
     poison(cmd.checkpoint().output());
   }
@@ -479,7 +487,7 @@ void Session::poison_outputs(const pb::Command& cmd, const Error& error) {
 Value Session::decode(const pb::Value& v, std::string_view op, size_t index) {
   switch (v.kind_case()) {
     case pb::Value::kNone: return None{};
-    case pb::Value::kTensor: return resolve(v.tensor(), op, str("argument ", index));
+    case pb::Value::kTensor: return resolve(v.tensor(), op, str("argument ", index), /*allow_undefined=*/true);
     case pb::Value::kBoolValue: return Scalar(v.bool_value());
     case pb::Value::kIntValue: return Scalar(static_cast<int64_t>(v.int_value()));
     case pb::Value::kFloatValue: return Scalar(v.float_value());
@@ -489,7 +497,9 @@ Value Session::decode(const pb::Value& v, std::string_view op, size_t index) {
     case pb::Value::kTensorList: {
       std::vector<Tensor> list;
       // Handle 0 is None in a `Tensor?[]` (index's); client handles start at 1.
-      for (uint64_t h : v.tensor_list().handles()) list.push_back(h ? resolve(h, op, str("argument ", index)) : Tensor());
+      for (uint64_t h : v.tensor_list().handles()) {
+        list.push_back(h ? resolve(h, op, str("argument ", index), /*allow_undefined=*/true) : Tensor());
+      }
       return list;
     }
     default: throw Error(ErrorCode::kInvalidArgument, str("[", op, "] argument ", index, " has no value"));

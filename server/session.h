@@ -25,6 +25,7 @@
 
 namespace td::nn {
 class Module;
+class BackwardHookScope;
 }
 namespace td::profiler {
 class profile;
@@ -253,7 +254,9 @@ class Session : public std::enable_shared_from_this<Session> {
   optim::Optimizer& optimizer_at(uint64_t id, std::string_view command);
 
   /// The tensor a handle names; fails with the original error for poisoned handles.
-  const Tensor& resolve(uint64_t handle, std::string_view op, std::string_view what);
+  /// A handle may hold an undefined tensor (an op's missing optional output): an op argument takes it as
+  /// None (`allow_undefined`); everything else refuses it with INVALID_ARGUMENT.
+  const Tensor& resolve(uint64_t handle, std::string_view op, std::string_view what, bool allow_undefined = false);
   Value decode(const pb::Value& v, std::string_view op, size_t index);
   void bind_output(uint64_t handle, Slot slot, std::string_view op);
   void poison_outputs(const pb::Command& cmd, const Error& error);
@@ -268,6 +271,7 @@ class Session : public std::enable_shared_from_this<Session> {
   HookReplyValue wait_hook_reply(uint64_t event_id, uint64_t hook_id, std::string_view what,
                                  const std::vector<uint64_t>& temporaries);
   void register_module_hook(const pb::RegisterModuleHookCommand& cmd);
+  void module_hook_scope(const pb::ModuleHookScopeCommand& cmd);
   /// A module hook firing: sends the event with the tensors under new server handles and, for blocking
   /// hooks, puts the reply's replacements into *replace.
   void on_module_hook(uint64_t hook_id, pb::ModuleHookKind kind, pb::HookMode mode, const TensorList& inputs,
@@ -316,6 +320,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::unordered_map<uint64_t, Hook> hooks_;
   std::unordered_map<uint64_t, HookReplyValue> hook_replies_;  // by event id
   std::unordered_map<uint64_t, std::shared_ptr<nn::Module>> modules_;
+  /// Composite modules' backward hook scopes between their ENTER and EXIT (module_hook_scope).
+  std::unordered_map<uint64_t, std::shared_ptr<nn::BackwardHookScope>> hook_scopes_;
   std::unordered_map<uint64_t, MadeWith> module_specs_;
   std::unordered_map<uint64_t, std::shared_ptr<optim::Optimizer>> optimizers_;
   std::unordered_map<uint64_t, MadeWith> optimizer_specs_;

@@ -221,6 +221,23 @@ void Session::register_module_hook(const pb::RegisterModuleHookCommand& cmd) {
   hooks_.emplace(id, Hook{std::move(handle), mode, std::make_shared<const pb::Command>(std::move(spec)), {}});
 }
 
+void Session::module_hook_scope(const pb::ModuleHookScopeCommand& c) {
+  const char* what = c.action() == pb::ModuleHookScopeCommand::ENTER ? "module_hook_scope enter" : "module_hook_scope exit";
+  nn::Module& m = module_at(c.module(), what);
+  TD_CHECK_ARG(c.tensors_size() == c.outputs_size(), "[", what, "] ", c.tensors_size(), " tensors but ",
+               c.outputs_size(), " output handles");
+  nn::TensorList tensors;
+  for (int i = 0; i < c.tensors_size(); ++i) tensors.push_back(resolve(c.tensors(i), what, str("tensor ", i)));
+  if (c.action() == pb::ModuleHookScopeCommand::ENTER) {
+    TD_CHECK_ARG(!hook_scopes_.contains(c.scope()), "[", what, "] scope ", c.scope(), " is already open");
+    if (auto scope = nn::BackwardHookScope::begin(m, tensors)) hook_scopes_.emplace(c.scope(), std::move(scope));
+  } else if (auto it = hook_scopes_.find(c.scope()); it != hook_scopes_.end()) {
+    it->second->end(tensors);
+    hook_scopes_.erase(it);
+  }
+  for (int i = 0; i < c.outputs_size(); ++i) bind_output(c.outputs(i), tensors[static_cast<size_t>(i)], what);
+}
+
 void Session::on_module_hook(uint64_t hook_id, pb::ModuleHookKind kind, pb::HookMode mode, const TensorList& inputs,
                              const TensorList& outputs, TensorList* replace) {
   const bool backward = kind == pb::MODULE_HOOK_FULL_BACKWARD || kind == pb::MODULE_HOOK_FULL_BACKWARD_PRE;

@@ -96,6 +96,49 @@ std::shared_ptr<BackwardHookNode> route_through_node(TensorList& tensors) {
   return node;
 }
 
+void assign_data(Tensor& t, const Tensor& value) {
+  TensorImpl& dst = t.impl();
+  const TensorImpl& src = value.impl();
+  dst.storage = src.storage;
+  dst.sizes = src.sizes;
+  dst.strides = src.strides;
+  dst.offset = src.offset;
+  dst.dtype = src.dtype;
+}
+
+std::string join_quoted(const std::vector<std::string>& keys) {
+  std::string out;
+  for (size_t i = 0; i < keys.size(); ++i) out += (i ? ", \"" : "\"") + keys[i] + "\"";
+  return out;
+}
+
+// PyTorch's _addindent: every line after the first indented by n spaces.
+std::string add_indent(const std::string& s, int n) {
+  std::string out;
+  for (char c : s) {
+    out += c;
+    if (c == '\n') out += std::string(static_cast<size_t>(n), ' ');
+  }
+  return out;
+}
+
+std::string torch_size(const Tensor& t) {
+  std::string s = "torch.Size([";
+  for (int64_t d = 0; d < t.dim(); ++d) s += (d ? ", " : "") + std::to_string(t.size(d));
+  return s + "])";
+}
+
+}  // namespace
+
+Module::Module(std::string type_name)
+    : type_name_(std::move(type_name)),
+      forward_pre_hooks_(new_list<ForwardPreHook>()),
+      forward_hooks_(new_list<ForwardHook>()),
+      backward_hooks_(new_list<BackwardHook>()),
+      backward_pre_hooks_(new_list<BackwardPreHook>()) {}
+
+Module::~Module() = default;
+
 // The state one call of a module with backward hooks shares between its two nodes.
 struct BackwardHookCall {
   std::shared_ptr<Module> keep_alive;  // null when the module is not owned by a shared_ptr
@@ -149,78 +192,42 @@ struct BackwardHookCall {
   }
 };
 
-void assign_data(Tensor& t, const Tensor& value) {
-  TensorImpl& dst = t.impl();
-  const TensorImpl& src = value.impl();
-  dst.storage = src.storage;
-  dst.sizes = src.sizes;
-  dst.strides = src.strides;
-  dst.offset = src.offset;
-  dst.dtype = src.dtype;
-}
-
-std::string join_quoted(const std::vector<std::string>& keys) {
-  std::string out;
-  for (size_t i = 0; i < keys.size(); ++i) out += (i ? ", \"" : "\"") + keys[i] + "\"";
-  return out;
-}
-
-// PyTorch's _addindent: every line after the first indented by n spaces.
-std::string add_indent(const std::string& s, int n) {
-  std::string out;
-  for (char c : s) {
-    out += c;
-    if (c == '\n') out += std::string(static_cast<size_t>(n), ' ');
+std::shared_ptr<BackwardHookScope> BackwardHookScope::begin(Module& module, TensorList& inputs) {
+  if (!autograd::GradMode::is_enabled()) return nullptr;
+  GlobalHooks& global = global_hooks();
+  auto hooks = snapshot(*global.backward, *module.backward_hooks_);
+  auto pre_hooks = snapshot(*global.backward_pre, *module.backward_pre_hooks_);
+  if (hooks.empty() && pre_hooks.empty()) return nullptr;
+  auto bw = std::make_shared<BackwardHookCall>();
+  bw->keep_alive = module.weak_from_this().lock();
+  bw->module = &module;
+  bw->hooks = std::move(hooks);
+  bw->pre_hooks = std::move(pre_hooks);
+  bw->n_inputs = inputs.size();
+  if (auto node = route_through_node(inputs)) {
+    bw->inputs_routed = true;
+    node->fn = [bw](TensorList&& g) { return bw->on_grad_inputs(std::move(g)); };
   }
-  return out;
+  auto scope = std::make_shared<BackwardHookScope>();
+  scope->call_ = std::move(bw);
+  return scope;
 }
 
-std::string torch_size(const Tensor& t) {
-  std::string s = "torch.Size([";
-  for (int64_t d = 0; d < t.dim(); ++d) s += (d ? ", " : "") + std::to_string(t.size(d));
-  return s + "])";
+void BackwardHookScope::end(TensorList& outputs) {
+  if (auto node = route_through_node(outputs)) {
+    node->fn = [bw = call_](TensorList&& g) { return bw->on_grad_outputs(std::move(g)); };
+  }
 }
-
-}  // namespace
-
-Module::Module(std::string type_name)
-    : type_name_(std::move(type_name)),
-      forward_pre_hooks_(new_list<ForwardPreHook>()),
-      forward_hooks_(new_list<ForwardHook>()),
-      backward_hooks_(new_list<BackwardHook>()),
-      backward_pre_hooks_(new_list<BackwardPreHook>()) {}
-
-Module::~Module() = default;
 
 TensorList Module::call(TensorList inputs) {
   std::optional<profiler::detail::ModuleScope> profiled;
   if (profiler::detail::recording()) [[unlikely]] profiled.emplace(*this);
   GlobalHooks& global = global_hooks();
   for (const auto& hook : snapshot(*global.forward_pre, *forward_pre_hooks_)) hook(*this, inputs);
-  std::shared_ptr<BackwardHookCall> bw;
-  if (autograd::GradMode::is_enabled()) {
-    auto hooks = snapshot(*global.backward, *backward_hooks_);
-    auto pre_hooks = snapshot(*global.backward_pre, *backward_pre_hooks_);
-    if (!hooks.empty() || !pre_hooks.empty()) {
-      bw = std::make_shared<BackwardHookCall>();
-      bw->keep_alive = weak_from_this().lock();
-      bw->module = this;
-      bw->hooks = std::move(hooks);
-      bw->pre_hooks = std::move(pre_hooks);
-      bw->n_inputs = inputs.size();
-      if (auto node = route_through_node(inputs)) {
-        bw->inputs_routed = true;
-        node->fn = [bw](TensorList&& g) { return bw->on_grad_inputs(std::move(g)); };
-      }
-    }
-  }
+  std::shared_ptr<BackwardHookScope> bw = BackwardHookScope::begin(*this, inputs);
   TensorList outputs = forward_list(inputs);
   for (const auto& hook : snapshot(*global.forward, *forward_hooks_)) hook(*this, inputs, outputs);
-  if (bw) {
-    if (auto node = route_through_node(outputs)) {
-      node->fn = [bw](TensorList&& g) { return bw->on_grad_outputs(std::move(g)); };
-    }
-  }
+  if (bw) bw->end(outputs);
   return outputs;
 }
 

@@ -57,6 +57,8 @@ struct ModuleHookList {
 
 /// Base class of every layer and model (torch.nn.Module). Create modules with std::make_shared: backward hooks
 /// keep the module alive until they have run, as PyTorch's do.
+class BackwardHookScope;
+
 class Module : public std::enable_shared_from_this<Module> {
  public:
   /// `type_name` is the class name shown by repr() and in error messages ("Linear", "CNN").
@@ -143,6 +145,7 @@ class Module : public std::enable_shared_from_this<Module> {
   HookHandle register_full_backward_pre_hook(BackwardPreHook hook);
 
  private:
+  friend class BackwardHookScope;  // reads the backward hook lists
   void add_child(const std::string& name, std::shared_ptr<Module> module);
   void check_new_name(const std::string& kind, const std::string& name) const;
   void convert(const std::function<Tensor(const Tensor&)>& fn);
@@ -159,6 +162,25 @@ class Module : public std::enable_shared_from_this<Module> {
   std::shared_ptr<ModuleHookList<ForwardHook>> forward_hooks_;
   std::shared_ptr<ModuleHookList<BackwardHook>> backward_hooks_;
   std::shared_ptr<ModuleHookList<BackwardPreHook>> backward_pre_hooks_;
+};
+
+struct BackwardHookCall;
+
+/// The full backward hooks of one call of a module (torch.utils.hooks.BackwardHook), in two steps around a
+/// forward: begin() routes the inputs through the node that will see grad_input, end() the outputs through
+/// the node that sees grad_output; the module's hooks (global ones first) then fire as PyTorch fires them.
+/// Module::call uses it; so does the server for a client's composite module, whose forward runs on the
+/// client between the two.
+class BackwardHookScope {
+ public:
+  /// Null when grad mode is off or the module (and the global list) has no backward or backward pre-hooks;
+  /// else the inputs that require grad are replaced by their routed aliases.
+  static std::shared_ptr<BackwardHookScope> begin(Module& module, TensorList& inputs);
+  /// Replaces the outputs that require grad by their routed aliases.
+  void end(TensorList& outputs);
+
+ private:
+  std::shared_ptr<BackwardHookCall> call_;
 };
 
 /// Hooks run around every module's call, before each module's own (torch.nn.modules.module's

@@ -193,7 +193,7 @@ pb::Command random_command(Input& in, uint64_t seq) {
   pb::Command c;
   c.set_seq(in.chance(2) ? in.pick(4) : seq);  // sometimes a seq seen before
   const Vocabulary& v = vocabulary();
-  switch (in.pick(30)) {
+  switch (in.pick(32)) {
     case 0: case 1: case 2: case 3: random_put(in, c); break;
     case 4: case 5: case 6: case 7: case 8: case 9: case 10: random_op(in, c); break;
     case 11: c.mutable_fetch()->set_handle(handle(in)); c.mutable_fetch()->set_request_id(in.pick(4)); break;
@@ -315,6 +315,18 @@ pb::Command random_command(Input& in, uint64_t seq) {
       k->set_output(handle(in));
       k->set_tensor(handle(in));
       k->set_strict(in.chance(50));
+      break;
+    }
+    case 29: c.mutable_set_grad_mode()->set_enabled(in.chance(70)); break;
+    case 30: {
+      auto* h = c.mutable_module_hook_scope();
+      h->set_module(1 + in.pick(kHandles));
+      h->set_action(static_cast<pb::ModuleHookScopeCommand::Action>(in.pick(pb::ModuleHookScopeCommand::Action_ARRAYSIZE)));
+      h->set_scope(in.pick(3));
+      for (size_t n = in.pick(3); n > 0; --n) {
+        h->add_tensors(handle(in));
+        h->add_outputs(handle(in));
+      }
       break;
     }
     default:

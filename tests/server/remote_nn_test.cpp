@@ -10,6 +10,7 @@
 #include "client/remote.h"
 #include "client/remote_nn.h"
 #include "core/nn/functional.h"
+#include "core/nn/module.h"
 #include "core/optim/optimizers.h"
 #include "core/random/generator.h"
 #include "examples/reference_cnn.h"
@@ -208,6 +209,56 @@ TEST_F(RemoteNnTest, CompositeModulesTakeForwardHooksOnTheClient) {
     return std::optional<std::vector<Tensor>>{{out[0], out[0]}};
   });
   EXPECT_THAT(testing::error_of([&] { (void)seq(x); }).what(), HasSubstr("returned 2 tensors for 1"));
+}
+
+// A composite module's full backward hooks: the server routes its inputs and outputs through a stand-in's
+// hook nodes around the forward run here, so the hooks see the module's grad_input and grad_output, as a
+// local nn.Module's do, and may replace grad_input.
+TEST_F(RemoteNnTest, CompositeModulesTakeFullBackwardHooksThroughAStandIn) {
+  remote::Session s = client_->create_session("composite-backward-hooks", "cpu");
+  auto doubler = std::make_shared<Doubler>();
+  std::vector<std::string> order;
+  std::vector<double> grad_in, grad_out;
+  auto hook = doubler->register_full_backward_hook([&](const std::vector<Tensor>& gi, const std::vector<Tensor>& go) {
+    order.push_back("backward");
+    grad_in = gi[0].to_vector<double>();
+    grad_out = go[0].to_vector<double>();
+    return std::optional<std::vector<Tensor>>{{gi[0].mul(10)}};
+  });
+  doubler->register_full_backward_pre_hook([&](const std::vector<Tensor>& none, const std::vector<Tensor>& go) {
+    order.push_back("pre:" + std::to_string(go.size()) + (none.empty() ? "" : "?"));
+    return std::optional<std::vector<Tensor>>{};
+  });
+  Tensor x = s.tensor<double>({1, 2}, {2}, /*requires_grad=*/true);
+  (*doubler)(x).mul(3).sum().backward();
+  EXPECT_THAT(order, ElementsAre("pre:1", "backward"));
+  EXPECT_THAT(grad_out, ElementsAre(3, 3));     // d(3y)/dy
+  EXPECT_THAT(grad_in, ElementsAre(6, 6));      // through y = 2x
+  EXPECT_THAT(x.grad().to_vector<double>(), ElementsAre(60, 60));  // the hook's factor 10
+
+  // The same module in-process gives the same gradient.
+  struct LocalDoubler : td::nn::Module {
+    LocalDoubler() : Module("Doubler") {}
+    td::Tensor forward(const td::Tensor& x) override { return x.mul(2.0); }
+  };
+  auto local = std::make_shared<LocalDoubler>();
+  local->register_full_backward_hook([](td::nn::Module&, td::nn::TensorList& gi, const td::nn::TensorList&) {
+    gi[0] = gi[0].mul(10.0);
+  });
+  td::Tensor lx = td::tensor(std::vector<double>{1, 2}, {2}).requires_grad_();
+  (*local)(lx).mul(3.0).sum().backward();
+  EXPECT_EQ(lx.grad().to_vector<double>(), x.grad().to_vector<double>());
+
+  // Removed, it fires no more; without grad there is nothing to route.
+  hook.remove();
+  order.clear();
+  (*doubler)(x).sum().backward();
+  EXPECT_THAT(order, ElementsAre("pre:1"));
+  EXPECT_THAT(x.grad().to_vector<double>(), ElementsAre(62, 62));
+  {
+    remote::NoGradGuard no_grad(s);
+    EXPECT_THAT((*doubler)(x).to_vector<double>(), ElementsAre(2, 4));
+  }
 }
 
 TEST_F(RemoteNnTest, MisuseGetsItsStatusAndTheSessionGoesOn) {
