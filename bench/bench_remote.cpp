@@ -9,6 +9,7 @@
 // The servers run in this process on loopback ports (their threads are their own), as tensord does.
 //   bench_remote [--ops N] [--steps N] [--threads N] [--mib N]
 #include <grpcpp/grpcpp.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <chrono>
@@ -98,6 +99,7 @@ td::remote::Tensor upload(td::remote::Session& s, const td::Tensor& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mallopt(M_MXFAST, 0);  // as tensord's main does (server/main.cc)
   int64_t ops = 200000, steps = 30, mib = 256;
   int threads = 1;
   for (int i = 1; i + 1 < argc; i += 2) {

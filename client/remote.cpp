@@ -261,30 +261,32 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     if (batch_.commands_size() == 0 || !stream_ || closing_ || stream_finished_ || writes_ended_) return;
     // Kept until the server acknowledges them (ack_seq on its events): a re-attach sends again what the
     // server had not received.
+    // Whole batches are kept (moved after the write, not copied command by command), and dropped once
+    // the server has acknowledged their last command.
     const uint64_t acked = acked_seq_.load();
-    while (!unacked_.empty() && unacked_.front().seq() <= acked) {
-      unacked_bytes_ -= unacked_.front().ByteSizeLong();
+    while (!unacked_.empty() && unacked_.front().last_seq <= acked) {
+      unacked_bytes_ -= unacked_.front().bytes;
       unacked_.pop_front();
     }
-    if (client_->reconnect_timeout.count() > 0) {
-      for (const auto& c : batch_.commands()) {
-        unacked_bytes_ += c.ByteSizeLong();
-        unacked_.push_back(c);
-      }
-      // A long upload with no reply in between would keep all of it: past the cap the copies go, and a
-      // re-attach is possible again once the server has acknowledged what was dropped.
-      if (unacked_bytes_ > kMaxUnackedBytes) {
-        unresendable_through_ = unacked_.back().seq();
-        unacked_.clear();
-        unacked_bytes_ = 0;
-      }
-    }
+    const size_t bytes = batch_bytes_;
     pb::ClientMessage msg;
     *msg.mutable_batch() = std::move(batch_);
     msg.mutable_batch()->set_ack_event(last_event_.load());
     batch_.Clear();
     batch_bytes_ = 0;
     stream_->Write(msg);  // a failed write shows up as a broken stream in the reader, which re-attaches
+    if (client_->reconnect_timeout.count() > 0) {
+      const uint64_t last_seq = msg.batch().commands(msg.batch().commands_size() - 1).seq();
+      unacked_bytes_ += bytes;
+      unacked_.push_back(SentBatch{std::move(*msg.mutable_batch()), bytes, last_seq});
+      // A long upload with no reply in between would keep all of it: past the cap the batches go, and a
+      // re-attach is possible again once the server has acknowledged what was dropped.
+      if (unacked_bytes_ > kMaxUnackedBytes) {
+        unresendable_through_ = last_seq;
+        unacked_.clear();
+        unacked_bytes_ = 0;
+      }
+    }
   }
 
   /// After the stream broke: attaches again (for up to the reconnect timeout), hears which commands the
@@ -322,12 +324,14 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
         writes_ended_ = false;
         restore_pending_ = false;
         pb::ClientMessage again;
-        for (const pb::Command& c : unacked_) {
-          if (c.seq() <= first.attached().last_seq()) continue;
-          *again.mutable_batch()->add_commands() = c;
-          if (again.batch().commands_size() == kFlushCommands) {
-            stream_->Write(again);
-            again.Clear();
+        for (const SentBatch& sent : unacked_) {
+          for (const pb::Command& c : sent.batch.commands()) {
+            if (c.seq() <= first.attached().last_seq()) continue;
+            *again.mutable_batch()->add_commands() = c;
+            if (again.batch().commands_size() == kFlushCommands) {
+              stream_->Write(again);
+              again.Clear();
+            }
           }
         }
         if (again.batch().commands_size() > 0) stream_->Write(again);
@@ -562,7 +566,12 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   bool stream_finished_ = false;  // Finish() was called on stream_ (the reader gave up on it)
   bool writes_ended_ = false;     // WritesDone() on stream_ after a Goodbye with restore
   std::atomic<bool> restore_pending_{false};  // the server said it restarts with this session
-  std::deque<pb::Command> unacked_;  // sent, not yet acknowledged by the server (for a re-attach)
+  struct SentBatch {
+    pb::CommandBatch batch;
+    size_t bytes;
+    uint64_t last_seq;
+  };
+  std::deque<SentBatch> unacked_;  // sent, not yet wholly acknowledged by the server (for a re-attach)
   size_t unacked_bytes_ = 0;
   uint64_t unresendable_through_ = 0;  // commands up to this seq were sent and not kept
   std::atomic<uint64_t> acked_seq_{0};

@@ -1,4 +1,5 @@
 // tensord: parses flags into Options and runs the server until SIGINT/SIGTERM.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -55,6 +56,10 @@ void usage() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // No fastbins: every storage of 1 KiB or more is a "large" malloc, which first consolidates the fastbins
+  // that the small protobuf and handle frees of each command fill, so a stream of small ops spent ~7% of the
+  // server's time there (bench_remote (a): ~20% more ops/s without them, docs/performance.md).
+  mallopt(M_MXFAST, 0);
   td::server::Options options;
   std::string port_file;
   for (int i = 1; i < argc; ++i) {

@@ -242,7 +242,8 @@ int Metrics::serve(const std::string& bind, const SessionManager* sessions) {
 }
 
 Metrics::OpSeries& Metrics::op_series(std::string_view op, DeviceType device) {
-  std::string key(op);
+  thread_local std::string key;  // reused: no allocation per op once warm
+  key.assign(op);
   key += '\0';
   key += device_label(device);
   std::lock_guard lock(series_mu_);
@@ -254,8 +255,21 @@ Metrics::OpSeries& Metrics::op_series(std::string_view op, DeviceType device) {
 }
 
 void Metrics::on_command(std::string_view name, bool is_op, DeviceType device, double seconds, bool ok) {
+  thread_local std::string key;  // reused: no allocation per command once warm
+  key.assign(name);
   if (!is_op) {
-    commands_.Add({{"command", std::string(name)}, {"status", ok ? "ok" : "error"}}).Increment();
+    prometheus::Counter* counter;
+    {
+      std::lock_guard lock(series_mu_);
+      auto it = command_series_.find(key);
+      if (it == command_series_.end()) {
+        it = command_series_.emplace(key, std::array<prometheus::Counter*, 2>{
+                                              &commands_.Add({{"command", key}, {"status", "ok"}}),
+                                              &commands_.Add({{"command", key}, {"status", "error"}})}).first;
+      }
+      counter = it->second[ok ? 0 : 1];
+    }
+    counter->Increment();
     return;
   }
   ++ops_executed_;
@@ -263,7 +277,7 @@ void Metrics::on_command(std::string_view name, bool is_op, DeviceType device, d
   s.count->Increment();
   if (!ok) s.errors->Increment();
   s.seconds->Observe(seconds);
-  op_window_.add(std::string(name), seconds);
+  op_window_.add(key, seconds);
 }
 
 void Metrics::on_backward(DeviceType device, double seconds) {

@@ -94,6 +94,7 @@ class Metrics final : public SessionObserver {
   prometheus::Family<prometheus::Histogram>& rpc_seconds_;
   std::mutex series_mu_;
   std::unordered_map<std::string, OpSeries> op_series_;  // key: op + '\0' + device type
+  std::unordered_map<std::string, std::array<prometheus::Counter*, 2>> command_series_;  // ok, error
   std::atomic<uint64_t> ops_executed_{0};
   OpTimeWindow op_window_;
   std::vector<std::shared_ptr<prometheus::Collectable>> collectors_;

@@ -431,15 +431,17 @@ void Session::fail(const pb::Command& cmd, const Error& error) {
   send(m);
 }
 
-const Tensor& Session::resolve(uint64_t handle, std::string_view op, std::string_view what, bool allow_undefined) {
+const Tensor& Session::resolve(uint64_t handle, std::string_view op, std::string_view what, bool allow_undefined,
+                               int64_t index) {
+  auto named = [&] { return index >= 0 ? str(what, " ", index) : std::string(what); };
   auto it = handles_.find(handle);
-  TD_CHECK(it != handles_.end(), ErrorCode::kNotFound, "[", op, "] ", what, ": unknown tensor handle ", handle);
+  TD_CHECK(it != handles_.end(), ErrorCode::kNotFound, "[", op, "] ", named(), ": unknown tensor handle ", handle);
   if (const auto* poison = std::get_if<Poison>(&it->second)) {
     throw Error(poison->error.code(),
                 str(poison->error.what(), " (handle ", handle, " was poisoned by command ", poison->seq, ")"));
   }
   const Tensor& t = std::get<Tensor>(it->second);
-  TD_CHECK_ARG(allow_undefined || t.defined(), "[", op, "] ", what, ": handle ", handle,
+  TD_CHECK_ARG(allow_undefined || t.defined(), "[", op, "] ", named(), ": handle ", handle,
                " holds no tensor (an output the op did not produce, as PyTorch's None)");
   return t;
 }
@@ -487,7 +489,8 @@ void Session::poison_outputs(const pb::Command& cmd, const Error& error) {
 Value Session::decode(const pb::Value& v, std::string_view op, size_t index) {
   switch (v.kind_case()) {
     case pb::Value::kNone: return None{};
-    case pb::Value::kTensor: return resolve(v.tensor(), op, str("argument ", index), /*allow_undefined=*/true);
+    case pb::Value::kTensor:
+      return resolve(v.tensor(), op, "argument", /*allow_undefined=*/true, static_cast<int64_t>(index));
     case pb::Value::kBoolValue: return Scalar(v.bool_value());
     case pb::Value::kIntValue: return Scalar(static_cast<int64_t>(v.int_value()));
     case pb::Value::kFloatValue: return Scalar(v.float_value());
@@ -498,7 +501,7 @@ Value Session::decode(const pb::Value& v, std::string_view op, size_t index) {
       std::vector<Tensor> list;
       // Handle 0 is None in a `Tensor?[]` (index's); client handles start at 1.
       for (uint64_t h : v.tensor_list().handles()) {
-        list.push_back(h ? resolve(h, op, str("argument ", index), /*allow_undefined=*/true) : Tensor());
+        list.push_back(h ? resolve(h, op, "argument", /*allow_undefined=*/true, static_cast<int64_t>(index)) : Tensor());
       }
       return list;
     }

@@ -256,7 +256,10 @@ class Session : public std::enable_shared_from_this<Session> {
   /// The tensor a handle names; fails with the original error for poisoned handles.
   /// A handle may hold an undefined tensor (an op's missing optional output): an op argument takes it as
   /// None (`allow_undefined`); everything else refuses it with INVALID_ARGUMENT.
-  const Tensor& resolve(uint64_t handle, std::string_view op, std::string_view what, bool allow_undefined = false);
+  /// `what` names the argument in errors, followed by `index` when it is one of several (>= 0); nothing is
+  /// formatted unless there is an error.
+  const Tensor& resolve(uint64_t handle, std::string_view op, std::string_view what, bool allow_undefined = false,
+                        int64_t index = -1);
   Value decode(const pb::Value& v, std::string_view op, size_t index);
   void bind_output(uint64_t handle, Slot slot, std::string_view op);
   void poison_outputs(const pb::Command& cmd, const Error& error);

@@ -108,7 +108,7 @@ std::shared_ptr<nn::Module> Session::make_module(const MadeWith& spec) {
 void Session::call_module(const pb::CallModuleCommand& c) {
   nn::Module& m = module_at(c.module(), "call_module");
   nn::TensorList inputs;
-  for (int i = 0; i < c.inputs_size(); ++i) inputs.push_back(resolve(c.inputs(i), m.type_name(), str("input ", i)));
+  for (int i = 0; i < c.inputs_size(); ++i) inputs.push_back(resolve(c.inputs(i), m.type_name(), "input", false, i));
   nn::TensorList outs = m.call(std::move(inputs));
   TD_CHECK_ARG(static_cast<size_t>(c.outputs_size()) == outs.size(), "[", m.type_name(), "] returns ", outs.size(),
                " tensors but ", c.outputs_size(), " output handles were given");
@@ -227,7 +227,7 @@ void Session::module_hook_scope(const pb::ModuleHookScopeCommand& c) {
   TD_CHECK_ARG(c.tensors_size() == c.outputs_size(), "[", what, "] ", c.tensors_size(), " tensors but ",
                c.outputs_size(), " output handles");
   nn::TensorList tensors;
-  for (int i = 0; i < c.tensors_size(); ++i) tensors.push_back(resolve(c.tensors(i), what, str("tensor ", i)));
+  for (int i = 0; i < c.tensors_size(); ++i) tensors.push_back(resolve(c.tensors(i), what, "tensor", false, i));
   if (c.action() == pb::ModuleHookScopeCommand::ENTER) {
     TD_CHECK_ARG(!hook_scopes_.contains(c.scope()), "[", what, "] scope ", c.scope(), " is already open");
     if (auto scope = nn::BackwardHookScope::begin(m, tensors)) hook_scopes_.emplace(c.scope(), std::move(scope));
