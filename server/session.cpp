@@ -153,6 +153,7 @@ void Session::push_commands(pb::CommandBatch batch) {
 void Session::enqueue(pb::CommandBatch batch) {
   if (batch.ack_event()) acknowledge(batch.ack_event());
   push_commands(std::move(batch));
+  acknowledge_commands();
   schedule_drain();
 }
 
@@ -321,6 +322,7 @@ void Session::send(pb::ServerMessage message) {
   std::lock_guard lock(send_mu_);
   message.set_event_seq(next_event_seq_++);
   message.set_ack_seq(last_seq_received_.load());
+  ack_sent_ = message.ack_seq();
   replay_bytes_ += message.ByteSizeLong();
   if (options_.events) options_.events->publish(id_, options_.user, message);
   replay_.push_back(message);
@@ -330,6 +332,16 @@ void Session::send(pb::ServerMessage message) {
     replay_.pop_front();
   }
   if (sink_) sink_->send(message);
+}
+
+void Session::acknowledge_commands() {
+  std::lock_guard lock(send_mu_);
+  const uint64_t received = last_seq_received_.load();
+  if (!sink_ || received < ack_sent_ + kAckEvery) return;
+  pb::ServerMessage m;  // no kind, no event_seq: not an event, not kept for replay
+  m.set_ack_seq(received);
+  ack_sent_ = received;
+  sink_->send(m);
 }
 
 void Session::acknowledge(uint64_t event_seq) {

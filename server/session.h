@@ -283,6 +283,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void send(pb::ServerMessage message);
   /// Drops held events up to `event_seq` (the client has them).
   void acknowledge(uint64_t event_seq);
+  /// Sends ack_seq alone when kAckEvery commands arrived since the last acknowledgement went out.
+  void acknowledge_commands();
+  static constexpr uint64_t kAckEvery = 1024;
   void update_counters();
   /// The next queued command; inside a blocking hook (deadline set), the next one issued for `event` (or a
   /// hook reply), waiting for it until the deadline.
@@ -315,6 +318,7 @@ class Session : public std::enable_shared_from_this<Session> {
   size_t replay_bytes_ = 0;
   uint64_t next_event_seq_ = 1;
   uint64_t replay_dropped_through_ = 0;  // events up to this seq left the buffer unacknowledged
+  uint64_t ack_sent_ = 0;                // the last ack_seq sent (guarded by send_mu_)
   std::atomic<uint64_t> last_seq_received_{0};
 
   // Executor-only state (touched only while draining, which the strand serialises).

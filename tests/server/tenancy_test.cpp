@@ -812,6 +812,31 @@ TEST(Reattach, AStreamThatDropsMidHookLetsTheBackwardFinishAfterTheReattach) {
   EXPECT_EQ(a.grad().to_vector<double>(), (std::vector<double>{4, 8}));
 }
 
+// A long pipeline with no events still hears acknowledgements, so the client can drop its copies: a
+// message with ack_seq alone every 1,024 commands, not numbered and not kept for replay.
+TEST(Reattach, CommandsAreAcknowledgedWithoutEvents) {
+  boost::asio::thread_pool pool(1);
+  auto session = std::make_shared<server::Session>("acks", server::SessionOptions{}, pool, nullptr);
+  CaptureSink sink;
+  session->attach(&sink);
+  pb::CommandBatch batch;
+  for (uint64_t seq = 1; seq <= 2100; ++seq) {
+    auto* c = batch.add_commands();
+    c->set_seq(seq);
+    c->mutable_set_grad_mode()->set_enabled(true);  // runs, sends nothing
+  }
+  session->enqueue(batch);
+  {
+    std::lock_guard lock(sink.mu);
+    ASSERT_EQ(sink.events.size(), 2u);  // attached, then one acknowledgement
+    EXPECT_EQ(sink.events[1].kind_case(), pb::ServerMessage::KIND_NOT_SET);
+    EXPECT_EQ(sink.events[1].event_seq(), 0u);
+    EXPECT_EQ(sink.events[1].ack_seq(), 2100u);
+  }
+  session->close();
+  pool.join();
+}
+
 TEST(Reattach, TheSessionReplaysEventsTheClientHadNotAcknowledged) {
   boost::asio::thread_pool pool(1);
   auto session = std::make_shared<server::Session>("r", server::SessionOptions{}, pool, nullptr);
