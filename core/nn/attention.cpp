@@ -383,4 +383,162 @@ TensorList TransformerEncoder::forward_list(const TensorList& inputs) {
   return {x};
 }
 
+// ---- TransformerDecoderLayer, TransformerDecoder, Transformer ----
+
+namespace {
+// The optional tensor at `i` of a forward_list.
+Tensor at_or_none(const TensorList& inputs, size_t i) { return i < inputs.size() ? inputs[i] : Tensor(); }
+
+std::shared_ptr<Module> layer_norm(int64_t d_model, const TransformerEncoderLayerOptions& o) {
+  return std::make_shared<LayerNorm>(std::vector<int64_t>{d_model}, o.layer_norm_eps, true, o.options);
+}
+}  // namespace
+
+TransformerDecoderLayer::TransformerDecoderLayer(int64_t d_model_, int64_t nhead_, TransformerEncoderLayerOptions o)
+    : Module("TransformerDecoderLayer"), d_model(d_model_), nhead(nhead_), options(std::move(o)) {
+  TD_CHECK_ARG(options.activation == "relu" || options.activation == "gelu",
+               "[TransformerDecoderLayer] activation should be relu/gelu, not ", options.activation);
+  const TensorOptions& t = options.options;
+  const MultiheadAttentionOptions attention{.dropout = options.dropout, .batch_first = options.batch_first, .options = t};
+  self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(d_model, nhead, attention));
+  multihead_attn = register_module("multihead_attn", std::make_shared<MultiheadAttention>(d_model, nhead, attention));
+  linear1 = register_module("linear1", std::make_shared<Linear>(d_model, options.dim_feedforward, true, t));
+  dropout = register_module("dropout", std::make_shared<Dropout>(options.dropout));
+  linear2 = register_module("linear2", std::make_shared<Linear>(options.dim_feedforward, d_model, true, t));
+  norm1 = register_module("norm1", layer_norm(d_model, options));
+  norm2 = register_module("norm2", layer_norm(d_model, options));
+  norm3 = register_module("norm3", layer_norm(d_model, options));
+  dropout1 = register_module("dropout1", std::make_shared<Dropout>(options.dropout));
+  dropout2 = register_module("dropout2", std::make_shared<Dropout>(options.dropout));
+  dropout3 = register_module("dropout3", std::make_shared<Dropout>(options.dropout));
+}
+
+Tensor TransformerDecoderLayer::operator()(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask,
+                                           const Tensor& memory_mask, const Tensor& tgt_key_padding_mask,
+                                           const Tensor& memory_key_padding_mask) {
+  return call({tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask})[0];
+}
+
+TensorList TransformerDecoderLayer::forward_list(const TensorList& inputs) {
+  TD_CHECK_ARG(inputs.size() >= 2 && inputs.size() <= 6,
+               "[TransformerDecoderLayer] forward() takes 2 to 6 inputs (tgt, memory, tgt_mask, memory_mask, "
+               "tgt_key_padding_mask, memory_key_padding_mask) but ", inputs.size(), " were given");
+  const Tensor& memory = inputs[1];
+  const Tensor tgt_mask = at_or_none(inputs, 2), memory_mask = at_or_none(inputs, 3);
+  const Tensor tgt_kpm = at_or_none(inputs, 4), memory_kpm = at_or_none(inputs, 5);
+  auto sa_block = [&](const Tensor& x) {
+    return (*dropout1)((*self_attn)(x, x, x, tgt_kpm, /*need_weights=*/false, tgt_mask).first);
+  };
+  auto mha_block = [&](const Tensor& x) {
+    return (*dropout2)((*multihead_attn)(x, memory, memory, memory_kpm, /*need_weights=*/false, memory_mask).first);
+  };
+  auto ff_block = [&](const Tensor& x) {
+    Tensor h = (*linear1)(x);
+    h = options.activation == "gelu" ? functional::gelu(h) : h.relu();
+    return (*dropout3)((*linear2)((*dropout)(h)));
+  };
+  Tensor x = inputs[0];
+  if (options.norm_first) {
+    x = x.add(sa_block((*norm1)(x)));
+    x = x.add(mha_block((*norm2)(x)));
+    x = x.add(ff_block((*norm3)(x)));
+  } else {
+    x = (*norm1)(x.add(sa_block(x)));
+    x = (*norm2)(x.add(mha_block(x)));
+    x = (*norm3)(x.add(ff_block(x)));
+  }
+  return {x};
+}
+
+std::shared_ptr<TransformerDecoderLayer> TransformerDecoderLayer::clone() const {
+  TransformerEncoderLayerOptions o = options;
+  o.options.dtype = linear1->weight.dtype();
+  o.options.device = linear1->weight.device();
+  auto copy = std::make_shared<TransformerDecoderLayer>(d_model, nhead, o);
+  copy->load_state_dict(state_dict());
+  copy->train(is_training());
+  return copy;
+}
+
+TransformerDecoder::TransformerDecoder(const std::shared_ptr<TransformerDecoderLayer>& decoder_layer,
+                                       int64_t num_layers_, std::shared_ptr<Module> norm_)
+    : Module("TransformerDecoder"), num_layers(num_layers_) {
+  TD_CHECK_ARG(decoder_layer != nullptr, "[TransformerDecoder] decoder_layer is null");
+  TD_CHECK_ARG(num_layers >= 0, "[TransformerDecoder] num_layers must be non-negative, got ", num_layers);
+  TD_CHECK(num_layers <= kMaxStackedLayers, ErrorCode::kResourceExhausted, "[TransformerDecoder] num_layers=",
+           num_layers, " is more than the ", kMaxStackedLayers, " layers a stacked module may have");
+  layers = register_module("layers", std::make_shared<ModuleList>());
+  for (int64_t i = 0; i < num_layers; ++i) layers->push_back(decoder_layer->clone());
+  if (norm_) norm = register_module("norm", std::move(norm_));
+}
+
+Tensor TransformerDecoder::operator()(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask,
+                                      const Tensor& memory_mask, const Tensor& tgt_key_padding_mask,
+                                      const Tensor& memory_key_padding_mask) {
+  return call({tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask})[0];
+}
+
+TensorList TransformerDecoder::forward_list(const TensorList& inputs) {
+  TD_CHECK_ARG(inputs.size() >= 2 && inputs.size() <= 6,
+               "[TransformerDecoder] forward() takes 2 to 6 inputs (tgt, memory, tgt_mask, memory_mask, "
+               "tgt_key_padding_mask, memory_key_padding_mask) but ", inputs.size(), " were given");
+  TensorList args = inputs;
+  args.resize(6);
+  for (const auto& [name, layer] : layers->named_children()) {
+    args[0] = layer->call(args)[0];
+  }
+  Tensor x = args[0];
+  if (norm) x = (*norm)(x);
+  return {x};
+}
+
+Transformer::Transformer(TransformerOptions o) : Module("Transformer"), options(std::move(o)) {
+  const TransformerEncoderLayerOptions layer{.dim_feedforward = options.dim_feedforward,
+                                             .dropout = options.dropout,
+                                             .activation = options.activation,
+                                             .layer_norm_eps = options.layer_norm_eps,
+                                             .batch_first = options.batch_first,
+                                             .norm_first = options.norm_first,
+                                             .options = options.options};
+  encoder = register_module(
+      "encoder", std::make_shared<TransformerEncoder>(
+                     std::make_shared<TransformerEncoderLayer>(options.d_model, options.nhead, layer),
+                     options.num_encoder_layers, layer_norm(options.d_model, layer)));
+  decoder = register_module(
+      "decoder", std::make_shared<TransformerDecoder>(
+                     std::make_shared<TransformerDecoderLayer>(options.d_model, options.nhead, layer),
+                     options.num_decoder_layers, layer_norm(options.d_model, layer)));
+  for (Tensor& p : parameters()) {
+    if (p.dim() > 1) init::xavier_uniform_(p);
+  }
+}
+
+Tensor Transformer::operator()(const Tensor& src, const Tensor& tgt, const Tensor& src_mask, const Tensor& tgt_mask,
+                               const Tensor& memory_mask, const Tensor& src_key_padding_mask,
+                               const Tensor& tgt_key_padding_mask, const Tensor& memory_key_padding_mask) {
+  return call({src, tgt, src_mask, tgt_mask, memory_mask, src_key_padding_mask, tgt_key_padding_mask,
+               memory_key_padding_mask})[0];
+}
+
+TensorList Transformer::forward_list(const TensorList& inputs) {
+  TD_CHECK_ARG(inputs.size() >= 2 && inputs.size() <= 8,
+               "[Transformer] forward() takes 2 to 8 inputs (src, tgt, src_mask, tgt_mask, memory_mask, "
+               "src_key_padding_mask, tgt_key_padding_mask, memory_key_padding_mask) but ", inputs.size(),
+               " were given");
+  const Tensor &src = inputs[0], &tgt = inputs[1];
+  const bool batched = src.dim() == 3;
+  const int64_t batch_dim = options.batch_first ? 0 : 1;
+  TD_CHECK_ARG(!batched || tgt.dim() < 3 || src.size(batch_dim) == tgt.size(batch_dim),
+               "[Transformer] the batch number of src and tgt must be equal");
+  TD_CHECK_ARG(src.size(-1) == options.d_model && tgt.size(-1) == options.d_model,
+               "[Transformer] the feature number of src and tgt must be equal to d_model");
+  const Tensor memory = (*encoder)(src, at_or_none(inputs, 2), at_or_none(inputs, 5));
+  return {(*decoder)(tgt, memory, at_or_none(inputs, 3), at_or_none(inputs, 4), at_or_none(inputs, 6),
+                     at_or_none(inputs, 7))};
+}
+
+Tensor Transformer::generate_square_subsequent_mask(int64_t sz, TensorOptions options) {
+  return full({sz, sz}, -std::numeric_limits<double>::infinity(), options).triu(1);
+}
+
 }  // namespace td::nn

@@ -134,5 +134,79 @@ class TransformerEncoder : public Module {
   std::shared_ptr<Module> norm;
 };
 
+/// Self-attention over the target, attention over the encoder's output (`memory`) and a feed-forward block,
+/// each with a residual and a layer norm (nn.TransformerDecoderLayer; the encoder layer's settings). Children
+/// in PyTorch's order: self_attn, multihead_attn, linear1, dropout, linear2, norm1, norm2, norm3, dropout1,
+/// dropout2, dropout3.
+class TransformerDecoderLayer : public Module {
+ public:
+  TransformerDecoderLayer(int64_t d_model, int64_t nhead, TransformerEncoderLayerOptions options = {});
+  /// Module.__call__(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask, memory_key_padding_mask).
+  Tensor operator()(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = {}, const Tensor& memory_mask = {},
+                    const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {});
+  /// forward_list({tgt, memory[, tgt_mask[, memory_mask[, tgt_key_padding_mask[, memory_key_padding_mask]]]]}).
+  TensorList forward_list(const TensorList& inputs) override;
+  /// A deep copy (copy.deepcopy).
+  std::shared_ptr<TransformerDecoderLayer> clone() const;
+
+  int64_t d_model, nhead;
+  TransformerEncoderLayerOptions options;
+  std::shared_ptr<MultiheadAttention> self_attn, multihead_attn;
+  std::shared_ptr<Linear> linear1, linear2;
+  std::shared_ptr<Dropout> dropout, dropout1, dropout2, dropout3;
+  std::shared_ptr<Module> norm1, norm2, norm3;
+};
+
+/// num_layers deep copies of decoder_layer run in turn over (tgt, memory), then `norm` if given
+/// (nn.TransformerDecoder).
+class TransformerDecoder : public Module {
+ public:
+  TransformerDecoder(const std::shared_ptr<TransformerDecoderLayer>& decoder_layer, int64_t num_layers,
+                     std::shared_ptr<Module> norm = nullptr);
+  Tensor operator()(const Tensor& tgt, const Tensor& memory, const Tensor& tgt_mask = {}, const Tensor& memory_mask = {},
+                    const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {});
+  /// forward_list as TransformerDecoderLayer's.
+  TensorList forward_list(const TensorList& inputs) override;
+
+  int64_t num_layers;
+  std::shared_ptr<ModuleList> layers;
+  std::shared_ptr<Module> norm;
+};
+
+/// nn.Transformer's settings, with its defaults.
+struct TransformerOptions {
+  int64_t d_model = 512;
+  int64_t nhead = 8;
+  int64_t num_encoder_layers = 6;
+  int64_t num_decoder_layers = 6;
+  int64_t dim_feedforward = 2048;
+  double dropout = 0.1;
+  std::string activation = "relu";
+  double layer_norm_eps = 1e-5;
+  bool batch_first = false;
+  bool norm_first = false;
+  TensorOptions options = {};
+};
+
+/// An encoder and a decoder, each ending in a layer norm (nn.Transformer); parameters of two or more dims
+/// start xavier-uniform, as PyTorch's _reset_parameters draws them.
+class Transformer : public Module {
+ public:
+  explicit Transformer(TransformerOptions options = {});
+  /// Module.__call__(src, tgt, src_mask, tgt_mask, memory_mask, src_key_padding_mask, tgt_key_padding_mask,
+  /// memory_key_padding_mask).
+  Tensor operator()(const Tensor& src, const Tensor& tgt, const Tensor& src_mask = {}, const Tensor& tgt_mask = {},
+                    const Tensor& memory_mask = {}, const Tensor& src_key_padding_mask = {},
+                    const Tensor& tgt_key_padding_mask = {}, const Tensor& memory_key_padding_mask = {});
+  /// forward_list({src, tgt[, the six masks in operator()'s order]}).
+  TensorList forward_list(const TensorList& inputs) override;
+  /// The causal mask of sz positions: -inf above the diagonal, 0 elsewhere (float32 unless options say).
+  static Tensor generate_square_subsequent_mask(int64_t sz, TensorOptions options = {});
+
+  TransformerOptions options;
+  std::shared_ptr<TransformerEncoder> encoder;
+  std::shared_ptr<TransformerDecoder> decoder;
+};
+
 
 }  // namespace td::nn

@@ -365,17 +365,17 @@ void register_index_ops(Registry& r) {
       });
 
   r.def("masked_fill(Tensor self, Tensor mask, Scalar value) -> Tensor")
-      .doc("a copy of self with value where mask (broadcast) is true")
+      .doc("a copy of self with value where mask is true, the two broadcast together")
       .composite()
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor &x = a.tensor(0), &mask = a.tensor(1);
         TD_CHECK_ARG(mask.dtype() == DType::kBool, "[masked_fill] masked_fill only supports boolean masks, but got "
                      "mask with dtype ", dtype_name(mask.dtype()));
+        // Out of place, self and mask broadcast with each other (PyTorch's expand_outplace); masked_fill_
+        // writes into self, so there the mask must broadcast to self's shape.
+        (void)ops::broadcast_shapes("masked_fill", x.sizes(), mask.sizes());
         Tensor value = scalar_tensor(a.scalar(2), x.dtype(), x.device());  // self's dtype wins, as in PyTorch
-        Tensor out = x.where(mask.logical_not(), value);
-        TD_CHECK_ARG(out.shape() == x.shape(), "[masked_fill] mask ", shape_str(mask.sizes()),
-                     " does not broadcast to self ", shape_str(x.sizes()));
-        return {out};
+        return {x.where(mask.logical_not(), value)};
       });
 
   r.def("nonzero(Tensor self) -> Tensor")

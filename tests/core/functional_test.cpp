@@ -49,7 +49,7 @@ class FunctionalTest : public testing::DeviceTest {
 };
 
 TD_DEVICE_TEST(FunctionalTest, MatchesPyTorch) {
-  std::ifstream in(fixture_dir() + "/functional.json");
+  std::ifstream in(fixture_dir() + "/autograd/functional.json");
   ASSERT_TRUE(in.good());
   const nlohmann::json data = nlohmann::json::parse(in);
   int checked = 0;

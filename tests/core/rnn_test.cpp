@@ -84,6 +84,28 @@ std::shared_ptr<nn::Module> build(const json& c) {
         layer, c.at("num_layers"),
         c.at("norm").get<bool>() ? std::make_shared<nn::LayerNorm>(std::vector<int64_t>{args[0]}, 1e-5, true, kF64) : nullptr);
   }
+  if (type == "TransformerDecoderLayer" || type == "TransformerDecoder") {
+    nn::TransformerEncoderLayerOptions o{.dim_feedforward = get("dim_feedforward", 2048),
+                                         .dropout = get("dropout", 0.1),
+                                         .activation = get("activation", "relu").get<std::string>(),
+                                         .layer_norm_eps = get("layer_norm_eps", 1e-5),
+                                         .batch_first = get("batch_first", false),
+                                         .norm_first = get("norm_first", false),
+                                         .options = kF64};
+    auto layer = std::make_shared<nn::TransformerDecoderLayer>(args[0], args[1], o);
+    if (type == "TransformerDecoderLayer") return layer;
+    return std::make_shared<nn::TransformerDecoder>(
+        layer, c.at("num_layers"),
+        c.at("norm").get<bool>() ? std::make_shared<nn::LayerNorm>(std::vector<int64_t>{args[0]}, 1e-5, true, kF64) : nullptr);
+  }
+  if (type == "Transformer") {
+    return std::make_shared<nn::Transformer>(nn::TransformerOptions{.d_model = get("d_model", 512),
+                                                                    .nhead = get("nhead", 8),
+                                                                    .num_encoder_layers = get("num_encoder_layers", 6),
+                                                                    .num_decoder_layers = get("num_decoder_layers", 6),
+                                                                    .dim_feedforward = get("dim_feedforward", 2048),
+                                                                    .options = kF64});
+  }
   throw Error(ErrorCode::kUnimplemented, "rnn_test: no builder for " + type);
 }
 

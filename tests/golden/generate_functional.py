@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes tests/golden/functional.json: PyTorch 1.13's torch.autograd.functional (vjp, jvp, jacobian,
+"""Writes tests/golden/autograd/functional.json: PyTorch 1.13's torch.autograd.functional (vjp, jvp, jacobian,
 hessian, vhp, hvp) on a few functions that tests/core/functional_test.cpp defines the same way by name.
 
 Run with the system Python, which has PyTorch 1.13:  /usr/bin/python3 tests/golden/generate_functional.py
@@ -14,7 +14,7 @@ from torch.autograd import functional as AF
 from generate import encode_tensor, randn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "functional.json")
+OUT = os.path.join(HERE, "autograd", "functional.json")
 
 # name -> (function of a tuple of inputs returning a tuple of outputs, input shapes, scalar?)
 FUNCTIONS = {

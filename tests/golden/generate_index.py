@@ -58,6 +58,8 @@ def cases():
     add(make_case("nonzero_2d", "nonzero", [torch.tensor([[0.0, 1.5, 0.0], [2.0, 0.0, -1.0]])]))
     add(make_case("nonzero_bool_3d", "nonzero", [bools(2, 2, 3)]))
     add(make_case("nonzero_empty", "nonzero", [torch.zeros(3, dtype=I64)]))
+    # Out of place, self broadcasts with the mask too (PyTorch's expand_outplace): [1, 4, 4] and [6, 1, 4].
+    add(make_case("masked_fill_broadcast_self", "masked_fill", [randn(1, 4, 4), bools(6, 1, 4)], value=-1.5))
     return c
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes tests/golden/modules/recurrent.json: PyTorch 1.13's outputs and gradients of the recurrent and
 attention layers (RNN, LSTM, GRU and their cells, MultiheadAttention, TransformerEncoderLayer,
-TransformerEncoder) and of scaled-dot-product attention, in float64 and evaluation mode (no dropout).
+TransformerEncoder, TransformerDecoderLayer, TransformerDecoder, Transformer) and of scaled-dot-product attention, in float64 and evaluation mode (no dropout).
 
 Each case holds the module's class, positional and keyword arguments, its repr, its state_dict (parameters
 drawn afresh from a seeded randn), the inputs in the order of tensord's forward_list (null where PyTorch gets
@@ -124,6 +124,33 @@ def encoder_case(name, layer_args, layer_kwargs, num_layers, with_norm, src, src
                   call, extra=dict(num_layers=num_layers, norm=with_norm))
 
 
+def decoder_layer_case(name, args, kwargs, tgt, memory, tgt_mask=None, memory_mask=None, tgt_kpm=None, memory_kpm=None):
+    module = nn.TransformerDecoderLayer(*args, **kwargs)
+
+    def call(m, tgt, mem, tm, mm, tk, mk):
+        return m(tgt, mem, tgt_mask=tm, memory_mask=mm, tgt_key_padding_mask=tk, memory_key_padding_mask=mk)
+    return record(name, "TransformerDecoderLayer", args, kwargs, module,
+                  [tgt, memory, tgt_mask, memory_mask, tgt_kpm, memory_kpm], call)
+
+
+def decoder_case(name, layer_args, layer_kwargs, num_layers, with_norm, tgt, memory, tgt_mask=None):
+    layer = nn.TransformerDecoderLayer(*layer_args, **layer_kwargs)
+    module = nn.TransformerDecoder(layer, num_layers, norm=nn.LayerNorm(layer_args[0]) if with_norm else None)
+
+    def call(m, tgt, mem, tm):
+        return m(tgt, mem, tgt_mask=tm)
+    return record(name, "TransformerDecoder", layer_args, layer_kwargs, module, [tgt, memory, tgt_mask], call,
+                  extra=dict(num_layers=num_layers, norm=with_norm))
+
+
+def transformer_case(name, kwargs, src, tgt, tgt_mask=None, src_kpm=None):
+    module = nn.Transformer(**kwargs)
+
+    def call(m, src, tgt, sm, tm, mm, sk):
+        return m(src, tgt, src_mask=sm, tgt_mask=tm, memory_mask=mm, src_key_padding_mask=sk)
+    return record(name, "Transformer", [], kwargs, module, [src, tgt, None, tgt_mask, None, src_kpm], call)
+
+
 def sdpa_case(name, q, k, v, attn_mask=None, is_causal=False):
     """The explicit formula of PyTorch 2.0's scaled_dot_product_attention (math path), dropout_p = 0."""
     leaves = [x.requires_grad_() for x in (q, k, v)]
@@ -219,6 +246,21 @@ def cases():
     add(sdpa_case("sdpa_float_mask", randn(2, 3, 4, 5), randn(2, 3, 6, 5), randn(2, 3, 6, 7),
                   attn_mask=randn(2, 1, 4, 6)))
     add(sdpa_case("sdpa_causal", randn(3, 4, 5), randn(3, 6, 5), randn(3, 6, 7), is_causal=True))
+
+    # Transformer decoder and the whole nn.Transformer (appended: the cases above keep their draws).
+    causal4 = nn.Transformer.generate_square_subsequent_mask(4).double()
+    add(decoder_layer_case("decoder_layer_post_norm_masks", [8, 2], dict(dim_feedforward=16), randn(4, 3, 8),
+                           randn(6, 3, 8), tgt_mask=mask(causal4), memory_mask=attn_bool,
+                           tgt_kpm=kpm[:, 2:], memory_kpm=kpm))
+    add(decoder_layer_case("decoder_layer_norm_first_gelu_batch_first", [8, 4],
+                           dict(dim_feedforward=12, activation="gelu", norm_first=True, batch_first=True),
+                           randn(3, 4, 8), randn(3, 6, 8), memory_kpm=kpm))
+    add(decoder_case("decoder_2_layers_norm", [8, 2], dict(dim_feedforward=16), 2, True, randn(4, 3, 8),
+                     randn(5, 3, 8), tgt_mask=mask(causal4)))
+    add(transformer_case("transformer_small", dict(d_model=8, nhead=2, num_encoder_layers=2, num_decoder_layers=1,
+                                                   dim_feedforward=16), randn(5, 3, 8), randn(4, 3, 8),
+                         tgt_mask=mask(causal4), src_kpm=torch.tensor([[False] * 5, [False] * 4 + [True],
+                                                                        [False] * 3 + [True] * 2])))
     return c
 
 
