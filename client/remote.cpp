@@ -259,10 +259,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   void flush_locked() {
     // While the server restarts (a Goodbye with restore), commands wait in the batch for the new stream.
     if (batch_.commands_size() == 0 || !stream_ || closing_ || stream_finished_ || writes_ended_) return;
-    // Kept until the server acknowledges them (ack_seq on its events): a re-attach sends again what the
-    // server had not received.
-    // Whole batches are kept (moved after the write, not copied command by command), and dropped once
-    // the server has acknowledged their last command.
+    // Sent batches are kept until the server acknowledges their last command (ack_seq), so a re-attach can
+    // send again what the server had not received; they are moved in after the write, not copied.
     const uint64_t acked = acked_seq_.load();
     while (!unacked_.empty() && unacked_.front().last_seq <= acked) {
       unacked_bytes_ -= unacked_.front().bytes;
