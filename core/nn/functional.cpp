@@ -235,6 +235,21 @@ std::string py_float_list(const std::vector<double>& v) {
 }
 }  // namespace
 
+Tensor grid_sample(const Tensor& input, const Tensor& grid, const std::string& mode, const std::string& padding_mode,
+                   bool align_corners) {
+  const int64_t m = mode == "bilinear" ? 0 : mode == "nearest" ? 1 : mode == "bicubic" ? 2 : -1;
+  TD_CHECK_ARG(m >= 0, "[grid_sample] nn.functional.grid_sample(): expected mode to be 'bilinear', 'nearest' or "
+               "'bicubic', but got: '", mode, "'");
+  const int64_t p = padding_mode == "zeros" ? 0 : padding_mode == "border" ? 1 : padding_mode == "reflection" ? 2 : -1;
+  TD_CHECK_ARG(p >= 0, "[grid_sample] nn.functional.grid_sample(): expected padding_mode to be 'zeros', 'border', "
+               "or 'reflection', but got: '", padding_mode, "'");
+  return call_op("grid_sampler", {input, grid, Scalar(m), Scalar(p), Scalar(align_corners)})[0];
+}
+
+Tensor affine_grid(const Tensor& theta, const std::vector<int64_t>& size, bool align_corners) {
+  return call_op("affine_grid_generator", {theta, size, Scalar(align_corners)})[0];
+}
+
 Tensor interpolate(const Tensor& input, IntArg size, FloatArg scale_factor, const std::string& mode,
                    std::optional<bool> align_corners, std::optional<bool> recompute_scale_factor) {
   const bool interpolating = mode == "linear" || mode == "bilinear" || mode == "bicubic" || mode == "trilinear";

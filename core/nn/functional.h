@@ -291,6 +291,14 @@ Tensor interpolate(const Tensor& input, IntArg size = {}, FloatArg scale_factor 
                    const std::string& mode = "nearest", std::optional<bool> align_corners = std::nullopt,
                    std::optional<bool> recompute_scale_factor = std::nullopt);
 
+/// Samples input [N, C, H, W] at grid [N, Ho, Wo, 2]'s (x, y) in [-1, 1] (F.grid_sample): mode "bilinear" or
+/// "nearest" ("bicubic" and 5-d inputs are not implemented), padding_mode "zeros", "border" or "reflection".
+Tensor grid_sample(const Tensor& input, const Tensor& grid, const std::string& mode = "bilinear",
+                   const std::string& padding_mode = "zeros", bool align_corners = false);
+/// The sampling grid of affine matrices theta [N, 2, 3] for an output of `size` [N, C, H, W] (or [N, 3, 4] and
+/// [N, C, D, H, W]), as F.affine_grid.
+Tensor affine_grid(const Tensor& theta, const std::vector<int64_t>& size, bool align_corners = false);
+
 // (end of Interpolation)
 
 // Losses (core/ops/loss.cpp). reduction is "none", "mean" or "sum"; an undefined weight stands for None.

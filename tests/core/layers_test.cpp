@@ -12,6 +12,7 @@
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/nn/conv.h"
+#include "core/nn/functional.h"
 #include "core/nn/modules.h"
 #include "core/nn/normalization.h"
 #include "core/nn/pooling.h"
@@ -342,6 +343,25 @@ TEST(ReferenceCnnTest, PrintsLikePyTorchAndTrainsWithTheAlarmHooked) {
   EXPECT_THAT(lines[2], HasSubstr("[Vanishing Gradient] Conv2: max="));
   EXPECT_THAT(lines[3], HasSubstr("[Vanishing Gradient] Conv1: max="));
   for (const Tensor& p : model->parameters()) EXPECT_TRUE(p.grad().defined());
+}
+
+// A spatial transformer's two halves: the identity affine grid samples the input back exactly (bilinear,
+// align_corners false: pixel centres land on pixel centres); a half-turn flips it; bad modes are named.
+TD_DEVICE_TEST(LayersTest, AffineGridAndGridSampleMakeASpatialTransformer) {
+  const Tensor x = random::randn({2, 3, 4, 5}, {.dtype = DType::kFloat64}).to(device_.str());
+  const Tensor identity = tensor(std::vector<double>{1, 0, 0, 0, 1, 0}, {1, 2, 3}, device_).expand({2, 2, 3});
+  const Tensor grid = F::affine_grid(identity, {2, 3, 4, 5});
+  EXPECT_THAT(grid.shape(), ::testing::ElementsAre(2, 4, 5, 2));
+  EXPECT_LT(F::grid_sample(x, grid).sub(x).abs().max().item<double>(), 1e-12);
+  EXPECT_LT(F::grid_sample(x, grid, "nearest").sub(x).abs().max().item<double>(), 1e-12);
+  const Tensor half_turn = tensor(std::vector<double>{-1, 0, 0, 0, -1, 0}, {1, 2, 3}, device_).expand({2, 2, 3});
+  EXPECT_LT(F::grid_sample(x, F::affine_grid(half_turn, {2, 3, 4, 5})).sub(x.flip({2, 3})).abs().max().item<double>(),
+            1e-12);
+  EXPECT_THAT(testing::error_of([&] { (void)F::grid_sample(x, grid, "linear"); }).what(),
+              ::testing::HasSubstr("expected mode to be 'bilinear', 'nearest' or 'bicubic', but got: 'linear'"));
+  EXPECT_EQ(testing::error_of([&] { (void)F::grid_sample(x, grid, "bicubic"); }).code(), ErrorCode::kUnimplemented);
+  EXPECT_THAT(testing::error_of([&] { (void)F::affine_grid(identity, {2, 3, 4}); }).what(),
+              ::testing::HasSubstr("affine_grid only supports 4D and 5D sizes"));
 }
 
 TD_INSTANTIATE_DEVICES(LayersTest);

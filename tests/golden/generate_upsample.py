@@ -56,9 +56,25 @@ def bicubic_cases(add):
     add(make_case("bicubic2d_scales", "upsample_bicubic2d", [randn(1, 1, 3, 4)], output_size=[5, 9], align_corners=False, scales_h=1.9, scales_w=2.4))
 
 
+def grid_cases(add):
+    """F.grid_sample's aten op (interpolation 0 bilinear, 1 nearest; padding 0 zeros, 1 border, 2 reflection) on
+    grids reaching past [-1, 1], and F.affine_grid's."""
+    for mode, mname in ((0, "bilinear"), (1, "nearest")):
+        for padding, pname in ((0, "zeros"), (1, "border"), (2, "reflection")):
+            for align in (False, True):
+                name = f"grid_sample_{mname}_{pname}_{'align' if align else 'noalign'}"
+                add(make_case(name, "grid_sampler", [randn(2, 3, 4, 5), randn(2, 3, 6, 2) * 0.8],
+                              interpolation_mode=mode, padding_mode=padding, align_corners=align))
+    add(make_case("grid_sample_bilinear_f32_far", "grid_sampler", [randn(1, 2, 3, 3, dtype=F32), randn(1, 4, 4, 2, dtype=F32) * 1.5],
+                  interpolation_mode=0, padding_mode=2, align_corners=False))
+    add(make_case("affine_grid_2d", "affine_grid_generator", [randn(2, 2, 3)], size=[2, 3, 4, 5], align_corners=False))
+    add(make_case("affine_grid_2d_align", "affine_grid_generator", [randn(1, 2, 3)], size=[1, 1, 3, 2], align_corners=True))
+    add(make_case("affine_grid_3d", "affine_grid_generator", [randn(2, 3, 4)], size=[2, 1, 2, 3, 4], align_corners=False))
+
+
 def cases():
     c = []
-    for part in (nearest_cases, linear_cases, bicubic_cases):
+    for part in (nearest_cases, linear_cases, bicubic_cases, grid_cases):
         part(c.append)
     return c
 
