@@ -271,16 +271,29 @@ Tensor blend(const Tensor& a, const Tensor& b, double ratio) {
   return a.mul(Scalar(ratio)).add(b.mul(Scalar(1.0 - ratio))).clamp(Scalar(0), Scalar(bound)).to(a.dtype());
 }
 
-// torchvision's _get_inverse_affine_matrix for a rotation about center (translate 0, scale 1, shear 0).
-std::array<double, 6> inverse_rotation(double cx, double cy, double angle) {
+// torchvision's _get_inverse_affine_matrix: the inverse of rotation by angle and shear (degrees) and scale
+// about center, then translation (C * RSS^-1 * C^-1 * T^-1).
+std::array<double, 6> inverse_affine(double cx, double cy, double angle, double tx, double ty, double scale,
+                                     double shear_x, double shear_y) {
   const double rot = angle * std::numbers::pi / 180.0;
-  const double a = std::cos(rot), b = -std::sin(rot), c = std::sin(rot), d = std::cos(rot);
+  const double sx = shear_x * std::numbers::pi / 180.0, sy = shear_y * std::numbers::pi / 180.0;
+  const double a = std::cos(rot - sy) / std::cos(sy);
+  const double b = -std::cos(rot - sy) * std::tan(sx) / std::cos(sy) - std::sin(rot);
+  const double c = std::sin(rot - sy) / std::cos(sy);
+  const double d = -std::sin(rot - sy) * std::tan(sx) / std::cos(sy) + std::cos(rot);
   std::array<double, 6> m = {d, -b, 0.0, -c, a, 0.0};
-  m[2] += m[0] * -cx + m[1] * -cy;
-  m[5] += m[3] * -cx + m[4] * -cy;
+  for (double& x : m) x /= scale;
+  m[2] += m[0] * (-cx - tx) + m[1] * (-cy - ty);
+  m[5] += m[3] * (-cx - tx) + m[4] * (-cy - ty);
   m[2] += cx;
   m[5] += cy;
   return m;
+}
+
+// torchvision's centre convention: pixel coordinates moved so that (0, 0) is the image centre.
+std::pair<double, double> centred(const std::vector<double>& center, int64_t w, int64_t h) {
+  if (center.empty()) return {0.0, 0.0};
+  return {center[0] - static_cast<double>(w) * 0.5, center[1] - static_cast<double>(h) * 0.5};
 }
 
 // torchvision's _compute_affine_output_size (PIL's rule), in float32 as its tensors.
@@ -368,6 +381,46 @@ void affine_taps(const std::array<double, 6>& m, int64_t w, int64_t h, int64_t o
 
 }  // namespace
 
+namespace {
+// torchvision's F_t.affine and rotate after the matrix: _gen_affine_grid and _apply_grid_transform, with the
+// fill painted through a ones channel sampled like the image.
+Tensor apply_affine(const Tensor& image, const std::array<double, 6>& m, int64_t ow, int64_t oh,
+                    InterpolationMode interpolation, const std::vector<double>& fill) {
+  const int64_t c = image.size(-3), h = image.size(-2), w = image.size(-1);
+  const DType grid_dtype = is_floating(image.dtype()) ? image.dtype() : DType::kFloat32;
+  const bool nearest = interpolation == InterpolationMode::kNearest;
+  std::vector<int64_t> index;
+  std::vector<double> weight;
+  if (grid_dtype == DType::kFloat64) {
+    affine_taps<double>(m, w, h, ow, oh, nearest, index, weight);
+  } else {
+    affine_taps<float>(m, w, h, ow, oh, nearest, index, weight);
+  }
+  Batched b = cast_squeeze_in(image, grid_dtype);
+  Tensor x = b.image;
+  if (!fill.empty()) x = Tensor::cat({x, ones({x.size(0), 1, h, w}, {x.dtype(), x.device()})}, 1);
+  const int64_t taps = nearest ? 1 : 4, n = static_cast<int64_t>(index.size());
+  Tensor flat = x.reshape({x.size(0), x.size(1), h * w});
+  Tensor wts = tensor(weight, {n}, x.device()).to(x.dtype());
+  Tensor y = flat.index_select(2, tensor(index, {n}, x.device())).mul(wts);
+  y = y.view({x.size(0), x.size(1), oh * ow, taps}).sum({3}).view({x.size(0), x.size(1), oh, ow});
+  if (!fill.empty()) {
+    // The ones channel, sampled like the image, says how much of each pixel came from inside it.
+    Tensor mask = y.narrow(1, c, 1);
+    y = y.narrow(1, 0, c);
+    std::vector<double> full_fill = fill.size() == 1 ? std::vector<double>(static_cast<size_t>(c), fill[0]) : fill;
+    Tensor fill_img = tensor(full_fill, {1, c, 1, 1}, y.device()).to(y.dtype()).expand_as(y);
+    mask = mask.expand_as(y);
+    if (nearest) {
+      y = fill_img.where(mask.lt(Scalar(0.5)), y);
+    } else {
+      y = y.mul(mask).add(mask.neg().add(Scalar(1.0)).mul(fill_img));
+    }
+  }
+  return cast_squeeze_out(b, y);
+}
+}  // namespace
+
 namespace functional {
 
 Tensor resize(const Tensor& image, std::vector<int64_t> size, InterpolationMode interpolation,
@@ -424,45 +477,31 @@ Tensor rotate(const Tensor& image, double angle, InterpolationMode interpolation
   TD_CHECK_ARG(fill.empty() || fill.size() == 1 || static_cast<int64_t>(fill.size()) == c,
                "[rotate] The number of elements in 'fill' cannot broadcast to match the number of channels of the "
                "image (", fill.size(), " != ", c, ")");
-  double cx = 0, cy = 0;
-  if (!center.empty()) {
-    cx = center[0] - static_cast<double>(w) * 0.5;
-    cy = center[1] - static_cast<double>(h) * 0.5;
-  }
+  const auto [cx, cy] = centred(center, w, h);
   // torchvision rotates by -angle through the inverse affine matrix (its affine and rotate disagree in sign).
-  const std::array<double, 6> m = inverse_rotation(cx, cy, -angle);
+  const std::array<double, 6> m = inverse_affine(cx, cy, -angle, 0.0, 0.0, 1.0, 0.0, 0.0);
   const auto [ow, oh] = expand ? affine_output_size(m, w, h) : std::pair<int64_t, int64_t>{w, h};
-  const DType grid_dtype = is_floating(image.dtype()) ? image.dtype() : DType::kFloat32;
-  const bool nearest = interpolation == InterpolationMode::kNearest;
-  std::vector<int64_t> index;
-  std::vector<double> weight;
-  if (grid_dtype == DType::kFloat64) {
-    affine_taps<double>(m, w, h, ow, oh, nearest, index, weight);
-  } else {
-    affine_taps<float>(m, w, h, ow, oh, nearest, index, weight);
-  }
-  Batched b = cast_squeeze_in(image, grid_dtype);
-  Tensor x = b.image;
-  if (!fill.empty()) x = Tensor::cat({x, ones({x.size(0), 1, h, w}, {x.dtype(), x.device()})}, 1);
-  const int64_t taps = nearest ? 1 : 4, n = static_cast<int64_t>(index.size());
-  Tensor flat = x.reshape({x.size(0), x.size(1), h * w});
-  Tensor wts = tensor(weight, {n}, x.device()).to(x.dtype());
-  Tensor y = flat.index_select(2, tensor(index, {n}, x.device())).mul(wts);
-  y = y.view({x.size(0), x.size(1), oh * ow, taps}).sum({3}).view({x.size(0), x.size(1), oh, ow});
-  if (!fill.empty()) {
-    // The ones channel, sampled like the image, says how much of each pixel came from inside it.
-    Tensor mask = y.narrow(1, c, 1);
-    y = y.narrow(1, 0, c);
-    std::vector<double> full_fill = fill.size() == 1 ? std::vector<double>(static_cast<size_t>(c), fill[0]) : fill;
-    Tensor fill_img = tensor(full_fill, {1, c, 1, 1}, y.device()).to(y.dtype()).expand_as(y);
-    mask = mask.expand_as(y);
-    if (nearest) {
-      y = fill_img.where(mask.lt(Scalar(0.5)), y);
-    } else {
-      y = y.mul(mask).add(mask.neg().add(Scalar(1.0)).mul(fill_img));
-    }
-  }
-  return cast_squeeze_out(b, y);
+  return apply_affine(image, m, ow, oh, interpolation, fill);
+}
+
+Tensor affine(const Tensor& image, double angle, std::vector<double> translate, double scale, std::vector<double> shear,
+              InterpolationMode interpolation, std::vector<double> fill, std::vector<double> center) {
+  check_chw("affine", image);
+  TD_CHECK_ARG(translate.size() == 2, "[affine] Argument translate should be a sequence of length 2");
+  TD_CHECK_ARG(scale > 0.0, "[affine] Argument scale should be positive");
+  TD_CHECK_ARG(shear.size() == 1 || shear.size() == 2, "[affine] Shear should be either a single value or a sequence "
+               "of two values");
+  if (shear.size() == 1) shear = {shear[0], shear[0]};
+  TD_CHECK_ARG(center.empty() || center.size() == 2, "[affine] center should be a sequence of length 2.");
+  TD_CHECK_ARG(interpolation != InterpolationMode::kBicubic,
+               "[affine] Interpolation mode 'bicubic' is unsupported with Tensor input");
+  const int64_t c = image.size(-3), h = image.size(-2), w = image.size(-1);
+  TD_CHECK_ARG(fill.empty() || fill.size() == 1 || static_cast<int64_t>(fill.size()) == c,
+               "[affine] The number of elements in 'fill' cannot broadcast to match the number of channels of the "
+               "image (", fill.size(), " != ", c, ")");
+  const auto [cx, cy] = centred(center, w, h);
+  const std::array<double, 6> m = inverse_affine(cx, cy, angle, translate[0], translate[1], scale, shear[0], shear[1]);
+  return apply_affine(image, m, w, h, interpolation, fill);
 }
 
 Tensor rgb_to_grayscale(const Tensor& image, int64_t num_output_channels) {
@@ -731,6 +770,97 @@ std::string RandomRotation::repr() const {
       s += ")";
     }
   }
+  return s + ")";
+}
+
+namespace {
+// torchvision's _setup_angle: a number d gives [-d, d]; otherwise a sequence of one of the allowed lengths.
+std::vector<double> setup_angle(std::vector<double> v, const char* op, const char* name,
+                                std::initializer_list<size_t> sizes) {
+  if (v.size() == 1) {
+    TD_CHECK_ARG(v[0] >= 0, "[", op, "] If ", name, " is a single number, it must be positive.");
+    return {-v[0], v[0]};
+  }
+  bool ok = false;
+  std::string allowed;
+  for (size_t n : sizes) {
+    ok = ok || v.size() == n;
+    allowed += (allowed.empty() ? "" : " or ") + std::to_string(n);
+  }
+  TD_CHECK_ARG(ok, "[", op, "] If ", name, " is a sequence, it should have ", allowed, " values.");
+  return v;
+}
+
+// A Python list of floats as torchvision's reprs print them: "[-10.0, 10.0]".
+std::string float_list(const std::vector<double>& v) {
+  std::string s = "[";
+  for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + py_float(v[i]);
+  return s + "]";
+}
+}  // namespace
+
+RandomAffine::RandomAffine(std::vector<double> degrees, std::vector<double> translate, std::vector<double> scale,
+                           std::vector<double> shear, InterpolationMode interpolation, std::vector<double> fill,
+                           std::vector<double> center)
+    : degrees_(setup_angle(std::move(degrees), "RandomAffine", "degrees", {2})),
+      translate_(std::move(translate)),
+      scale_(std::move(scale)),
+      shear_(shear.empty() ? shear : setup_angle(std::move(shear), "RandomAffine", "shear", {2, 4})),
+      fill_(std::move(fill)),
+      center_(std::move(center)),
+      interpolation_(interpolation) {
+  TD_CHECK_ARG(translate_.empty() || translate_.size() == 2, "[RandomAffine] If translate is a sequence, it should "
+               "have 2 values.");
+  for (double t : translate_) {
+    TD_CHECK_ARG(t >= 0.0 && t <= 1.0, "[RandomAffine] translation values should be between 0 and 1");
+  }
+  TD_CHECK_ARG(scale_.empty() || scale_.size() == 2, "[RandomAffine] If scale is a sequence, it should have 2 values.");
+  for (double v : scale_) TD_CHECK_ARG(v > 0.0, "[RandomAffine] scale values should be positive");
+  TD_CHECK_ARG(center_.empty() || center_.size() == 2, "[RandomAffine] If center is a sequence, it should have 2 "
+               "values.");
+  TD_CHECK_ARG(interpolation_ != InterpolationMode::kBicubic,
+               "[RandomAffine] Interpolation mode 'bicubic' is unsupported with Tensor input");
+}
+
+Tensor RandomAffine::operator()(const Tensor& image) const {
+  check_chw("RandomAffine", image);
+  const int64_t c = image.size(-3), h = image.size(-2), w = image.size(-1);
+  // get_params, in torchvision's order of draws.
+  const double angle = uniform(degrees_[0], degrees_[1]);
+  std::vector<double> translate = {0.0, 0.0};
+  if (!translate_.empty()) {
+    const double max_dx = translate_[0] * static_cast<double>(w), max_dy = translate_[1] * static_cast<double>(h);
+    translate[0] = std::nearbyint(uniform(-max_dx, max_dx));  // Python's round: half to even
+    translate[1] = std::nearbyint(uniform(-max_dy, max_dy));
+  }
+  const double scale = scale_.empty() ? 1.0 : uniform(scale_[0], scale_[1]);
+  std::vector<double> shear = {0.0, 0.0};
+  if (!shear_.empty()) {
+    shear[0] = uniform(shear_[0], shear_[1]);
+    if (shear_.size() == 4) shear[1] = uniform(shear_[2], shear_[3]);
+  }
+  std::vector<double> fill = fill_.size() == 1 ? std::vector<double>(static_cast<size_t>(c), fill_[0]) : fill_;
+  return F::affine(image, angle, translate, scale, shear, interpolation_, fill, center_);
+}
+
+std::string RandomAffine::repr() const {
+  std::string s = "RandomAffine(degrees=" + float_list(degrees_);
+  if (!translate_.empty()) s += ", translate=" + float_pair(translate_);
+  if (!scale_.empty()) s += ", scale=" + float_pair(scale_);
+  if (!shear_.empty()) s += ", shear=" + float_list(shear_);
+  if (interpolation_ != InterpolationMode::kNearest) s += std::string(", interpolation=") + mode_name(interpolation_);
+  const bool zero_fill = fill_.size() == 1 && fill_[0] == 0.0;
+  if (!zero_fill) {
+    auto number = [](double v) { return v == std::floor(v) ? std::to_string(static_cast<int64_t>(v)) : py_float(v); };
+    if (fill_.size() == 1) {
+      s += ", fill=" + number(fill_[0]);
+    } else {
+      s += ", fill=(";
+      for (size_t i = 0; i < fill_.size(); ++i) s += (i ? ", " : "") + number(fill_[i]);
+      s += ")";
+    }
+  }
+  if (!center_.empty()) s += ", center=" + float_pair(center_);
   return s + ")";
 }
 

@@ -33,6 +33,12 @@ Tensor resized_crop(const Tensor& image, int64_t top, int64_t left, int64_t heig
 /// image; fill (one value or one per channel) paints the area outside (F.rotate).
 Tensor rotate(const Tensor& image, double angle, InterpolationMode interpolation = InterpolationMode::kNearest,
               bool expand = false, std::vector<double> center = {}, std::vector<double> fill = {});
+/// Rotation by angle, translation by translate (pixels), scaling by scale and shearing by shear (degrees:
+/// one value for x, or x and y) about center (the image centre when empty), with the output the input's size
+/// (F.affine; nearest or bilinear, fill as in rotate).
+Tensor affine(const Tensor& image, double angle, std::vector<double> translate, double scale, std::vector<double> shear,
+              InterpolationMode interpolation = InterpolationMode::kNearest, std::vector<double> fill = {},
+              std::vector<double> center = {});
 /// 0.2989 R + 0.587 G + 0.114 B, in 1 or 3 channels (F.rgb_to_grayscale).
 Tensor rgb_to_grayscale(const Tensor& image, int64_t num_output_channels = 1);
 /// factor * image, clamped to the dtype's range (F.adjust_brightness).
@@ -209,6 +215,23 @@ class RandomRotation : public Transform {
   std::vector<double> degrees_, center_, fill_;
   InterpolationMode interpolation_;
   bool expand_;
+};
+
+/// A random affine map (transforms.RandomAffine): angle uniform in degrees ({d}: [-d, d]); translation up to
+/// translate[0] * width and translate[1] * height pixels each way (rounded, empty: none); scale uniform in
+/// scale (empty: 1); shear uniform in shear ({s}: x in [-s, s]; two values: x's range; four: x's and y's;
+/// empty: none).
+class RandomAffine : public Transform {
+ public:
+  explicit RandomAffine(std::vector<double> degrees, std::vector<double> translate = {}, std::vector<double> scale = {},
+                        std::vector<double> shear = {}, InterpolationMode interpolation = InterpolationMode::kNearest,
+                        std::vector<double> fill = {0}, std::vector<double> center = {});
+  Tensor operator()(const Tensor& image) const override;
+  std::string repr() const override;
+
+ private:
+  std::vector<double> degrees_, translate_, scale_, shear_, fill_, center_;
+  InterpolationMode interpolation_;
 };
 
 /// Random brightness, contrast, saturation and hue changes in a random order (transforms.ColorJitter). A

@@ -161,6 +161,21 @@ def rotate(img, angle, interpolation="nearest", expand=False, center=None, fill=
     return _apply_grid_transform(img, grid, interpolation, fill=fill)
 
 
+def affine(img, angle, translate, scale, shear, interpolation="nearest", fill=None, center=None):
+    """torchvision 0.14's F.affine on tensors."""
+    if len(shear) == 1:
+        shear = [shear[0], shear[0]]
+    height, width = img.shape[-2:]
+    center_f = [0.0, 0.0]
+    if center is not None:
+        center_f = [1.0 * (c - s * 0.5) for c, s in zip(center, [width, height])]
+    matrix = _get_inverse_affine_matrix(center_f, angle, [1.0 * t for t in translate], scale, shear)
+    dtype = img.dtype if torch.is_floating_point(img) else torch.float32
+    theta = torch.tensor(matrix, dtype=dtype).reshape(1, 2, 3)
+    grid = _gen_affine_grid(theta, w=width, h=height, ow=width, oh=height)
+    return _apply_grid_transform(img, grid, interpolation, fill=fill)
+
+
 def _max_value(dtype):
     return {torch.uint8: 255, torch.int8: 127, torch.int16: 32767, torch.int32: 2**31 - 1, torch.int64: 2**63 - 1}.get(dtype, 1.0)
 
@@ -480,6 +495,19 @@ def transform_cases(add):
         add(case("rotate", [big], rotate(big, angle, mode, expand, center, fill), **args))
     img8b = image(3, 9, 11, U8)
     add(case("rotate", [img8b], rotate(img8b, 33.0, "bilinear", False, None, [0.0]), angle=33.0, interpolation="bilinear", expand=False, fill=[0.0]))
+    for angle, translate, scale, shear, mode, fill, center in (
+            (20.0, [2.0, -1.0], 1.2, [10.0], "nearest", [0.0], None),
+            (-35.0, [0.0, 3.0], 0.8, [5.0, -12.0], "bilinear", [0.3, 0.5, 0.7], None),
+            (0.0, [1.0, 1.0], 1.0, [0.0, 0.0], "bilinear", None, [3.0, 2.0]),
+            (75.0, [-2.0, 0.0], 1.5, [-20.0, 8.0], "nearest", [1.0], [4.0, 6.0])):
+        args = dict(angle=angle, translate=translate, scale=scale, shear=shear, interpolation=mode)
+        if fill is not None:
+            args["fill"] = fill
+        if center is not None:
+            args["center"] = center
+        add(case("affine", [big], affine(big, angle, translate, scale, shear, mode, fill, center), **args))
+    add(case("affine", [img8b], affine(img8b, 12.0, [1.0, 0.0], 1.1, [3.0], "bilinear", [0.0]), angle=12.0,
+             translate=[1.0, 0.0], scale=1.1, shear=[3.0], interpolation="bilinear", fill=[0.0]))
     for src in (img, img8):
         add(case("rgb_to_grayscale", [src], rgb_to_grayscale(src), num_output_channels=1))
         add(case("rgb_to_grayscale", [src], rgb_to_grayscale(src, 3), num_output_channels=3))

@@ -67,6 +67,12 @@ Tensor run_case(const std::string& kind, const json& a, const std::vector<Tensor
                      a.at("expand").get<bool>(), arg<std::vector<double>>(a, "center", {}),
                      arg<std::vector<double>>(a, "fill", {}));
   }
+  if (kind == "affine") {
+    return F::affine(in[0], a.at("angle").get<double>(), a.at("translate").get<std::vector<double>>(),
+                     a.at("scale").get<double>(), a.at("shear").get<std::vector<double>>(),
+                     mode_of(a.at("interpolation").get<std::string>()), arg<std::vector<double>>(a, "fill", {}),
+                     arg<std::vector<double>>(a, "center", {}));
+  }
   if (kind == "rgb_to_grayscale")
     return F::rgb_to_grayscale(in[0], a.at("num_output_channels").get<int64_t>());
   if (kind == "adjust_brightness") return F::adjust_brightness(in[0], a.at("factor").get<double>());
@@ -110,7 +116,7 @@ void expect_close(const std::string& name, const std::string& kind, const Tensor
                       w = want.to(DType::kFloat64).to_vector<double>();
   const bool f64 = got.dtype() == DType::kFloat64, f32 = got.dtype() == DType::kFloat32;
   const bool resampled =
-      kind == "rotate" || kind == "resize" || kind == "gaussian_blur" || kind == "adjust_hue";
+      kind == "rotate" || kind == "affine" || kind == "resize" || kind == "gaussian_blur" || kind == "adjust_hue";
   // torchvision builds the blur kernel in float32 whatever the image's dtype: its values carry float32's
   // last-bit differences (exp, the sum) into float64 results.
   const double f64_tol = kind == "gaussian_blur" ? 1e-6 : 1e-10;
@@ -142,7 +148,7 @@ TEST(GoldenVision, MatchesPyTorchAndTorchvision) {
     }
     ++count;
   }
-  EXPECT_EQ(count, 68);
+  EXPECT_EQ(count, 73);
 }
 
 }  // namespace

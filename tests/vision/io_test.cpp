@@ -220,6 +220,30 @@ TEST(TransformsRepr, AsTorchvision) {
   EXPECT_EQ(T::RandomErasing().repr(),
             "RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace=False)");
   EXPECT_EQ(T::ConvertImageDtype(DType::kFloat32).repr(), "ConvertImageDtype()");
+  EXPECT_EQ(T::RandomAffine({10}).repr(), "RandomAffine(degrees=[-10.0, 10.0])");
+  EXPECT_EQ(T::RandomAffine({-5, 20}, {0.1, 0.2}, {0.9, 1.1}, {5}, T::InterpolationMode::kBilinear, {1},
+                            {3.0, 4.0})
+                .repr(),
+            "RandomAffine(degrees=[-5.0, 20.0], translate=(0.1, 0.2), scale=(0.9, 1.1), shear=[-5.0, 5.0], "
+            "interpolation=bilinear, fill=1, center=(3.0, 4.0))");
+}
+
+// RandomAffine draws its parameters and hands them to F.affine: with every range a single point it is that
+// F.affine; with none, the identity.
+TEST(TransformsRandom, RandomAffineIsFAffineAtItsDrawnParameters) {
+  const Tensor img = random::rand({3, 9, 11}, {.dtype = DType::kFloat64});
+  EXPECT_TRUE(T::RandomAffine({0})(img).equal(img).item<bool>());
+  const Tensor fixed = T::RandomAffine({30, 30}, {}, {1.2, 1.2}, {-10, -10, 5, 5}, T::InterpolationMode::kBilinear)(img);
+  const Tensor direct = T::functional::affine(img, 30, {0, 0}, 1.2, {-10, 5}, T::InterpolationMode::kBilinear,
+                                              {0, 0, 0});
+  EXPECT_TRUE(fixed.equal(direct).item<bool>());
+  // Translations are whole pixels within translate * size.
+  for (int i = 0; i < 5; ++i) {
+    const Tensor moved = T::RandomAffine({0}, {0.2, 0.2})(img);
+    EXPECT_EQ(moved.shape(), img.shape());
+  }
+  EXPECT_EQ(T::RandomAffine({10}, {}, {}, {}, T::InterpolationMode::kNearest)(random_image(3, 9, 11)).dtype(),
+            DType::kUInt8);
 }
 
 TEST(TransformsRandom, ShapesRangesAndRepeatability) {
@@ -264,6 +288,13 @@ TEST(TransformsErrors, AsTorchvision) {
               HasSubstr("Kernel size value should be an odd and positive number."));
   EXPECT_THAT(what(error_of([] { T::RandomRotation({-3}); })),
               HasSubstr("If degrees is a single number, it must be positive."));
+  EXPECT_THAT(what(error_of([] { T::RandomAffine({5}, {1.5, 0}); })),
+              HasSubstr("translation values should be between 0 and 1"));
+  EXPECT_THAT(what(error_of([] { T::RandomAffine({5}, {}, {0, 1}); })), HasSubstr("scale values should be positive"));
+  EXPECT_THAT(what(error_of([] { T::RandomAffine({5}, {}, {}, {1, 2, 3}); })),
+              HasSubstr("If shear is a sequence, it should have 2 or 4 values."));
+  EXPECT_THAT(what(error_of([] { T::functional::affine(random::rand({3, 4, 4}), 0, {0}, 1, {0}); })),
+              HasSubstr("Argument translate should be a sequence of length 2"));
   EXPECT_THAT(what(error_of([] {
                 T::functional::adjust_hue(random::rand({3, 2, 2}), 0.6);
               })),
