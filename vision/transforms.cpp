@@ -10,6 +10,10 @@
 #include "core/nn/repr.h"
 #include "core/random/generator.h"
 
+// LAPACK's least squares (OpenBLAS ships LAPACK), for perspective's coefficients.
+extern "C" void sgels_(const char* trans, const int* m, const int* n, const int* nrhs, float* a, const int* lda,
+                       float* b, const int* ldb, float* work, const int* lwork, int* info);
+
 namespace td::vision::transforms {
 
 namespace {
@@ -335,27 +339,18 @@ std::vector<T> linspace(double start, double end, int64_t steps) {
   return v;
 }
 
-// torchvision's _gen_affine_grid followed by grid_sample(align_corners=False, padding "zeros"): for every
-// output pixel, the flat input offsets and weights of its taps (1 for nearest, 4 for bilinear; out of range
-// taps get weight 0), computed in T (the grid's dtype).
-template <class T>
-void affine_taps(const std::array<double, 6>& m, int64_t w, int64_t h, int64_t ow, int64_t oh, bool nearest,
-                 std::vector<int64_t>& index, std::vector<double>& weight) {
-  const std::vector<T> xs = linspace<T>(-ow * 0.5 + 0.5, ow * 0.5 + 0.5 - 1, ow);
-  const std::vector<T> ys = linspace<T>(-oh * 0.5 + 0.5, oh * 0.5 + 0.5 - 1, oh);
-  // rescaled_theta = theta^T / [0.5 w, 0.5 h]: the grid in [-1, 1] of the input.
-  T t[2][3];
-  for (int r = 0; r < 2; ++r) {
-    const T s = static_cast<T>(0.5 * static_cast<double>(r == 0 ? w : h));
-    for (int k = 0; k < 3; ++k) t[r][k] = static_cast<T>(m[static_cast<size_t>(3 * r + k)]) / s;
-  }
+// grid_sample(align_corners=False, padding "zeros") at the grid coord(x, y) gives for each output pixel (x, y):
+// the flat input offsets and weights of its taps (1 for nearest, 4 for bilinear; out of range taps get weight
+// 0), computed in T (the grid's dtype).
+template <class T, class Coord>
+void grid_taps(int64_t w, int64_t h, int64_t ow, int64_t oh, bool nearest, const Coord& coord,
+               std::vector<int64_t>& index, std::vector<double>& weight) {
   const int taps = nearest ? 1 : 4;
   index.assign(static_cast<size_t>(oh * ow * taps), 0);
   weight.assign(index.size(), 0.0);
   for (int64_t y = 0; y < oh; ++y) {
     for (int64_t x = 0; x < ow; ++x) {
-      const T gx = xs[static_cast<size_t>(x)] * t[0][0] + ys[static_cast<size_t>(y)] * t[0][1] + t[0][2];
-      const T gy = xs[static_cast<size_t>(x)] * t[1][0] + ys[static_cast<size_t>(y)] * t[1][1] + t[1][2];
+      const auto [gx, gy] = coord(x, y);
       // grid_sample's unnormalize with align_corners=False.
       const T ix = ((gx + T(1)) * static_cast<T>(w) - T(1)) / T(2);
       const T iy = ((gy + T(1)) * static_cast<T>(h) - T(1)) / T(2);
@@ -379,23 +374,88 @@ void affine_taps(const std::array<double, 6>& m, int64_t w, int64_t h, int64_t o
   }
 }
 
+// torchvision's _gen_affine_grid: output pixel centres about the output's centre, through theta rescaled to
+// the input's [-1, 1].
+template <class T>
+void affine_taps(const std::array<double, 6>& m, int64_t w, int64_t h, int64_t ow, int64_t oh, bool nearest,
+                 std::vector<int64_t>& index, std::vector<double>& weight) {
+  const std::vector<T> xs = linspace<T>(-ow * 0.5 + 0.5, ow * 0.5 + 0.5 - 1, ow);
+  const std::vector<T> ys = linspace<T>(-oh * 0.5 + 0.5, oh * 0.5 + 0.5 - 1, oh);
+  T t[2][3];
+  for (int r = 0; r < 2; ++r) {
+    const T s = static_cast<T>(0.5 * static_cast<double>(r == 0 ? w : h));
+    for (int k = 0; k < 3; ++k) t[r][k] = static_cast<T>(m[static_cast<size_t>(3 * r + k)]) / s;
+  }
+  grid_taps<T>(w, h, ow, oh, nearest, [&](int64_t x, int64_t y) {
+    const T px = xs[static_cast<size_t>(x)], py = ys[static_cast<size_t>(y)];
+    return std::pair<T, T>{px * t[0][0] + py * t[0][1] + t[0][2], px * t[1][0] + py * t[1][1] + t[1][2]};
+  }, index, weight);
+}
+
+// torchvision's _perspective_grid: output pixel centres (0.5, 1.5, ...) through the homography's coefficients
+// (x' = (c0 x + c1 y + c2) / (c6 x + c7 y + 1), likewise y'), rescaled to [-1, 1].
+template <class T>
+void perspective_taps(const std::array<double, 8>& c, int64_t w, int64_t h, bool nearest,
+                      std::vector<int64_t>& index, std::vector<double>& weight) {
+  const std::vector<T> xs = linspace<T>(0.5, static_cast<double>(w) - 0.5, w);
+  const std::vector<T> ys = linspace<T>(0.5, static_cast<double>(h) - 0.5, h);
+  T k[8];
+  for (int i = 0; i < 8; ++i) k[i] = static_cast<T>(c[static_cast<size_t>(i)]);
+  const T sw = static_cast<T>(0.5 * static_cast<double>(w)), sh = static_cast<T>(0.5 * static_cast<double>(h));
+  grid_taps<T>(w, h, w, h, nearest, [&](int64_t x, int64_t y) {
+    const T px = xs[static_cast<size_t>(x)], py = ys[static_cast<size_t>(y)];
+    const T den = px * k[6] + py * k[7] + T(1);
+    return std::pair<T, T>{(px * (k[0] / sw) + py * (k[1] / sw) + k[2] / sw) / den - T(1),
+                           (px * (k[3] / sh) + py * (k[4] / sh) + k[5] / sh) / den - T(1)};
+  }, index, weight);
+}
+
+// torchvision's _get_perspective_coeffs: the homography taking endpoints to startpoints, from its 8 x 8
+// system, solved as torchvision solves it: torch.linalg.lstsq(driver="gels") in float32, that is LAPACK's
+// sgels (OpenBLAS's, as Debian's PyTorch uses).
+std::array<double, 8> perspective_coeffs(const std::vector<std::array<double, 2>>& start,
+                                         const std::vector<std::array<double, 2>>& end) {
+  float a[8 * 8];  // column-major: a[col * 8 + row]
+  float b[8];
+  for (int i = 0; i < 4; ++i) {
+    const float x = static_cast<float>(end[static_cast<size_t>(i)][0]), y = static_cast<float>(end[static_cast<size_t>(i)][1]);
+    const float u = static_cast<float>(start[static_cast<size_t>(i)][0]), v = static_cast<float>(start[static_cast<size_t>(i)][1]);
+    const float r0[8] = {x, y, 1, 0, 0, 0, -u * x, -u * y};
+    const float r1[8] = {0, 0, 0, x, y, 1, -v * x, -v * y};
+    for (int col = 0; col < 8; ++col) {
+      a[col * 8 + 2 * i] = r0[col];
+      a[col * 8 + 2 * i + 1] = r1[col];
+    }
+    b[2 * i] = u;
+    b[2 * i + 1] = v;
+  }
+  const char trans = 'N';
+  const int n = 8, nrhs = 1, lwork = 8 * 64;
+  float work[8 * 64];
+  int info = 0;
+  sgels_(&trans, &n, &n, &nrhs, a, &n, b, &n, work, &lwork, &info);
+  TD_CHECK_ARG(info == 0, "[perspective] the four point pairs do not define a perspective transform (sgels info ",
+               info, ")");
+  std::array<double, 8> out{};
+  for (int i = 0; i < 8; ++i) out[static_cast<size_t>(i)] = static_cast<double>(b[i]);
+  return out;
+}
+
 }  // namespace
 
 namespace {
 // torchvision's F_t.affine and rotate after the matrix: _gen_affine_grid and _apply_grid_transform, with the
 // fill painted through a ones channel sampled like the image.
-Tensor apply_affine(const Tensor& image, const std::array<double, 6>& m, int64_t ow, int64_t oh,
-                    InterpolationMode interpolation, const std::vector<double>& fill) {
+// `taps(is_double, nearest, index, weight)` computes the taps in the grid's dtype.
+template <class Taps>
+Tensor apply_grid(const Tensor& image, int64_t ow, int64_t oh, InterpolationMode interpolation,
+                  const std::vector<double>& fill, const Taps& taps_of) {
   const int64_t c = image.size(-3), h = image.size(-2), w = image.size(-1);
   const DType grid_dtype = is_floating(image.dtype()) ? image.dtype() : DType::kFloat32;
   const bool nearest = interpolation == InterpolationMode::kNearest;
   std::vector<int64_t> index;
   std::vector<double> weight;
-  if (grid_dtype == DType::kFloat64) {
-    affine_taps<double>(m, w, h, ow, oh, nearest, index, weight);
-  } else {
-    affine_taps<float>(m, w, h, ow, oh, nearest, index, weight);
-  }
+  taps_of(grid_dtype == DType::kFloat64, nearest, index, weight);
   Batched b = cast_squeeze_in(image, grid_dtype);
   Tensor x = b.image;
   if (!fill.empty()) x = Tensor::cat({x, ones({x.size(0), 1, h, w}, {x.dtype(), x.device()})}, 1);
@@ -418,6 +478,19 @@ Tensor apply_affine(const Tensor& image, const std::array<double, 6>& m, int64_t
     }
   }
   return cast_squeeze_out(b, y);
+}
+
+Tensor apply_affine(const Tensor& image, const std::array<double, 6>& m, int64_t ow, int64_t oh,
+                    InterpolationMode interpolation, const std::vector<double>& fill) {
+  const int64_t w = image.size(-1), h = image.size(-2);
+  return apply_grid(image, ow, oh, interpolation, fill,
+                    [&](bool is_double, bool nearest, std::vector<int64_t>& index, std::vector<double>& weight) {
+                      if (is_double) {
+                        affine_taps<double>(m, w, h, ow, oh, nearest, index, weight);
+                      } else {
+                        affine_taps<float>(m, w, h, ow, oh, nearest, index, weight);
+                      }
+                    });
 }
 }  // namespace
 
@@ -502,6 +575,29 @@ Tensor affine(const Tensor& image, double angle, std::vector<double> translate, 
   const auto [cx, cy] = centred(center, w, h);
   const std::array<double, 6> m = inverse_affine(cx, cy, angle, translate[0], translate[1], scale, shear[0], shear[1]);
   return apply_affine(image, m, w, h, interpolation, fill);
+}
+
+Tensor perspective(const Tensor& image, const std::vector<std::array<double, 2>>& startpoints,
+                   const std::vector<std::array<double, 2>>& endpoints, InterpolationMode interpolation,
+                   std::vector<double> fill) {
+  check_chw("perspective", image);
+  TD_CHECK_ARG(startpoints.size() == 4 && endpoints.size() == 4, "[perspective] Argument startpoints and endpoints "
+               "should be lists of 4 points, got ", startpoints.size(), " and ", endpoints.size());
+  TD_CHECK_ARG(interpolation != InterpolationMode::kBicubic,
+               "[perspective] Interpolation mode 'bicubic' is unsupported with Tensor input");
+  const int64_t c = image.size(-3), h = image.size(-2), w = image.size(-1);
+  TD_CHECK_ARG(fill.empty() || fill.size() == 1 || static_cast<int64_t>(fill.size()) == c,
+               "[perspective] The number of elements in 'fill' cannot broadcast to match the number of channels of "
+               "the image (", fill.size(), " != ", c, ")");
+  const std::array<double, 8> coeffs = perspective_coeffs(startpoints, endpoints);
+  return apply_grid(image, w, h, interpolation, fill,
+                    [&](bool is_double, bool nearest, std::vector<int64_t>& index, std::vector<double>& weight) {
+                      if (is_double) {
+                        perspective_taps<double>(coeffs, w, h, nearest, index, weight);
+                      } else {
+                        perspective_taps<float>(coeffs, w, h, nearest, index, weight);
+                      }
+                    });
 }
 
 Tensor rgb_to_grayscale(const Tensor& image, int64_t num_output_channels) {
@@ -863,6 +959,39 @@ std::string RandomAffine::repr() const {
   if (!center_.empty()) s += ", center=" + float_pair(center_);
   return s + ")";
 }
+
+RandomPerspective::RandomPerspective(double distortion_scale, double p, InterpolationMode interpolation,
+                                     std::vector<double> fill)
+    : distortion_scale_(distortion_scale), p_(p), interpolation_(interpolation), fill_(std::move(fill)) {
+  TD_CHECK_ARG(interpolation_ != InterpolationMode::kBicubic,
+               "[RandomPerspective] Interpolation mode 'bicubic' is unsupported with Tensor input");
+}
+
+std::pair<std::vector<std::array<double, 2>>, std::vector<std::array<double, 2>>> RandomPerspective::get_params(
+    int64_t width, int64_t height, double distortion_scale) {
+  const int64_t half_h = height / 2, half_w = width / 2;
+  const auto dw = static_cast<int64_t>(distortion_scale * static_cast<double>(half_w));
+  const auto dh = static_cast<int64_t>(distortion_scale * static_cast<double>(half_h));
+  // torch.randint(low, high) draws in [low, high).
+  auto draw = [](int64_t low, int64_t high) { return static_cast<double>(low + uniform_int(high - low)); };
+  const std::array<double, 2> top_left = {draw(0, dw + 1), draw(0, dh + 1)};
+  const std::array<double, 2> top_right = {draw(width - dw - 1, width), draw(0, dh + 1)};
+  const std::array<double, 2> bottom_right = {draw(width - dw - 1, width), draw(height - dh - 1, height)};
+  const std::array<double, 2> bottom_left = {draw(0, dw + 1), draw(height - dh - 1, height)};
+  const double w1 = static_cast<double>(width - 1), h1 = static_cast<double>(height - 1);
+  return {{{0.0, 0.0}, {w1, 0.0}, {w1, h1}, {0.0, h1}}, {top_left, top_right, bottom_right, bottom_left}};
+}
+
+Tensor RandomPerspective::operator()(const Tensor& image) const {
+  check_chw("RandomPerspective", image);
+  if (uniform01() >= p_) return image;
+  const int64_t c = image.size(-3), h = image.size(-2), w = image.size(-1);
+  const auto [start, end] = get_params(w, h, distortion_scale_);
+  std::vector<double> fill = fill_.size() == 1 ? std::vector<double>(static_cast<size_t>(c), fill_[0]) : fill_;
+  return F::perspective(image, start, end, interpolation_, fill);
+}
+
+std::string RandomPerspective::repr() const { return "RandomPerspective(p=" + py_float(p_) + ")"; }
 
 namespace {
 // ColorJitter's _check_input: a number v gives [center - v, center + v] (the low end clipped at 0 for the

@@ -39,6 +39,11 @@ Tensor rotate(const Tensor& image, double angle, InterpolationMode interpolation
 Tensor affine(const Tensor& image, double angle, std::vector<double> translate, double scale, std::vector<double> shear,
               InterpolationMode interpolation = InterpolationMode::kNearest, std::vector<double> fill = {},
               std::vector<double> center = {});
+/// The perspective transform taking the four startpoints ([x, y], top-left first, clockwise) to the four
+/// endpoints (F.perspective; nearest or bilinear, fill as in rotate).
+Tensor perspective(const Tensor& image, const std::vector<std::array<double, 2>>& startpoints,
+                   const std::vector<std::array<double, 2>>& endpoints,
+                   InterpolationMode interpolation = InterpolationMode::kBilinear, std::vector<double> fill = {});
 /// 0.2989 R + 0.587 G + 0.114 B, in 1 or 3 channels (F.rgb_to_grayscale).
 Tensor rgb_to_grayscale(const Tensor& image, int64_t num_output_channels = 1);
 /// factor * image, clamped to the dtype's range (F.adjust_brightness).
@@ -232,6 +237,24 @@ class RandomAffine : public Transform {
  private:
   std::vector<double> degrees_, translate_, scale_, shear_, fill_, center_;
   InterpolationMode interpolation_;
+};
+
+/// With probability p, a random perspective transform moving each corner inwards by up to distortion_scale of
+/// half the image (transforms.RandomPerspective).
+class RandomPerspective : public Transform {
+ public:
+  explicit RandomPerspective(double distortion_scale = 0.5, double p = 0.5,
+                             InterpolationMode interpolation = InterpolationMode::kBilinear, std::vector<double> fill = {0});
+  Tensor operator()(const Tensor& image) const override;
+  std::string repr() const override;
+  /// torchvision's get_params: the corners (top-left, top-right, bottom-right, bottom-left) and where they go.
+  static std::pair<std::vector<std::array<double, 2>>, std::vector<std::array<double, 2>>> get_params(
+      int64_t width, int64_t height, double distortion_scale);
+
+ private:
+  double distortion_scale_, p_;
+  InterpolationMode interpolation_;
+  std::vector<double> fill_;
 };
 
 /// Random brightness, contrast, saturation and hue changes in a random order (transforms.ColorJitter). A

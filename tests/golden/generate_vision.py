@@ -176,6 +176,38 @@ def affine(img, angle, translate, scale, shear, interpolation="nearest", fill=No
     return _apply_grid_transform(img, grid, interpolation, fill=fill)
 
 
+def _get_perspective_coeffs(startpoints, endpoints):
+    a_matrix = torch.zeros(2 * len(startpoints), 8, dtype=torch.float)
+    for i, (p1, p2) in enumerate(zip(endpoints, startpoints)):
+        a_matrix[2 * i, :] = torch.tensor([p1[0], p1[1], 1, 0, 0, 0, -p2[0] * p1[0], -p2[0] * p1[1]])
+        a_matrix[2 * i + 1, :] = torch.tensor([0, 0, 0, p1[0], p1[1], 1, -p2[1] * p1[0], -p2[1] * p1[1]])
+    b_matrix = torch.tensor(startpoints, dtype=torch.float).view(8)
+    return torch.linalg.lstsq(a_matrix, b_matrix, driver="gels").solution.tolist()
+
+
+def _perspective_grid(coeffs, ow, oh, dtype):
+    theta1 = torch.tensor([[[coeffs[0], coeffs[1], coeffs[2]], [coeffs[3], coeffs[4], coeffs[5]]]], dtype=dtype)
+    theta2 = torch.tensor([[[coeffs[6], coeffs[7], 1.0], [coeffs[6], coeffs[7], 1.0]]], dtype=dtype)
+    d = 0.5
+    base_grid = torch.empty(1, oh, ow, 3, dtype=dtype)
+    base_grid[..., 0].copy_(torch.linspace(d, ow * 1.0 + d - 1.0, steps=ow))
+    base_grid[..., 1].copy_(torch.linspace(d, oh * 1.0 + d - 1.0, steps=oh).unsqueeze_(-1))
+    base_grid[..., 2].fill_(1)
+    rescaled_theta1 = theta1.transpose(1, 2) / torch.tensor([0.5 * ow, 0.5 * oh], dtype=dtype)
+    output_grid1 = base_grid.view(1, oh * ow, 3).bmm(rescaled_theta1)
+    output_grid2 = base_grid.view(1, oh * ow, 3).bmm(theta2.transpose(1, 2))
+    return (output_grid1 / output_grid2 - 1.0).view(1, oh, ow, 2)
+
+
+def perspective(img, startpoints, endpoints, interpolation="bilinear", fill=None):
+    """torchvision 0.14's F.perspective on tensors."""
+    coeffs = _get_perspective_coeffs(startpoints, endpoints)
+    ow, oh = img.shape[-1], img.shape[-2]
+    dtype = img.dtype if torch.is_floating_point(img) else torch.float32
+    grid = _perspective_grid(coeffs, ow=ow, oh=oh, dtype=dtype)
+    return _apply_grid_transform(img, grid, interpolation, fill=fill)
+
+
 def _max_value(dtype):
     return {torch.uint8: 255, torch.int8: 127, torch.int16: 32767, torch.int32: 2**31 - 1, torch.int64: 2**63 - 1}.get(dtype, 1.0)
 
@@ -508,6 +540,16 @@ def transform_cases(add):
         add(case("affine", [big], affine(big, angle, translate, scale, shear, mode, fill, center), **args))
     add(case("affine", [img8b], affine(img8b, 12.0, [1.0, 0.0], 1.1, [3.0], "bilinear", [0.0]), angle=12.0,
              translate=[1.0, 0.0], scale=1.1, shear=[3.0], interpolation="bilinear", fill=[0.0]))
+    start = [[0, 0], [10, 0], [10, 8], [0, 8]]
+    for end, mode, fill in (([[1, 2], [9, 0], [10, 7], [2, 8]], "bilinear", [0.0]),
+                            ([[2, 1], [8, 2], [9, 6], [0, 8]], "nearest", [0.5, 0.25, 1.0]),
+                            ([[0, 0], [10, 1], [8, 8], [1, 6]], "bilinear", None)):
+        args = dict(startpoints=start, endpoints=end, interpolation=mode)
+        if fill is not None:
+            args["fill"] = fill
+        add(case("perspective", [big], perspective(big, start, end, mode, fill), **args))
+    add(case("perspective", [img8b], perspective(img8b, start, [[1, 1], [9, 1], [9, 7], [1, 7]], "bilinear", [0.0]),
+             startpoints=start, endpoints=[[1, 1], [9, 1], [9, 7], [1, 7]], interpolation="bilinear", fill=[0.0]))
     for src in (img, img8):
         add(case("rgb_to_grayscale", [src], rgb_to_grayscale(src), num_output_channels=1))
         add(case("rgb_to_grayscale", [src], rgb_to_grayscale(src, 3), num_output_channels=3))

@@ -221,11 +221,32 @@ TEST(TransformsRepr, AsTorchvision) {
             "RandomErasing(p=0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value=0, inplace=False)");
   EXPECT_EQ(T::ConvertImageDtype(DType::kFloat32).repr(), "ConvertImageDtype()");
   EXPECT_EQ(T::RandomAffine({10}).repr(), "RandomAffine(degrees=[-10.0, 10.0])");
+  EXPECT_EQ(T::RandomPerspective().repr(), "RandomPerspective(p=0.5)");
   EXPECT_EQ(T::RandomAffine({-5, 20}, {0.1, 0.2}, {0.9, 1.1}, {5}, T::InterpolationMode::kBilinear, {1},
                             {3.0, 4.0})
                 .repr(),
             "RandomAffine(degrees=[-5.0, 20.0], translate=(0.1, 0.2), scale=(0.9, 1.1), shear=[-5.0, 5.0], "
             "interpolation=bilinear, fill=1, center=(3.0, 4.0))");
+}
+
+// RandomPerspective: corners move inwards within distortion_scale of half the image; p decides; no
+// distortion is the identity.
+TEST(TransformsRandom, RandomPerspectiveMovesCornersWithinItsScale) {
+  const Tensor img = random::rand({3, 12, 16}, {.dtype = DType::kFloat64});
+  for (int i = 0; i < 20; ++i) {
+    const auto [start, end] = T::RandomPerspective::get_params(16, 12, 0.5);
+    ASSERT_EQ(end.size(), 4u);
+    EXPECT_EQ(start[2], (std::array<double, 2>{15, 11}));
+    EXPECT_LE(end[0][0], 4);  // top-left x within 0.5 * 8
+    EXPECT_LE(end[0][1], 3);
+    EXPECT_GE(end[2][0], 15 - 4 - 1 + 0.0);
+    EXPECT_GE(end[2][1], 11 - 3 - 1 + 0.0);
+  }
+  EXPECT_TRUE(T::RandomPerspective(0.5, 0.0)(img).equal(img).item<bool>());
+  EXPECT_LT(T::RandomPerspective(0.0, 1.0)(img).sub(img).abs().max().item<double>(), 1e-5);
+  const Tensor warped = T::RandomPerspective(0.8, 1.0)(img);
+  EXPECT_EQ(warped.shape(), img.shape());
+  EXPECT_GT(warped.sub(img).abs().max().item<double>(), 1e-3);
 }
 
 // RandomAffine draws its parameters and hands them to F.affine: with every range a single point it is that
