@@ -490,6 +490,9 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
             if (w.value) w.value->add(v.offset(), v.data());
           } catch (const Error& e) {
             w.error = e;
+          } catch (const std::exception& e) {  // a tensor too large for this client's memory
+            w.value.reset();
+            w.error = Error(ErrorCode::kResourceExhausted, str("[fetch] the tensor does not fit in memory here: ", e.what()));
           }
           if (v.last()) w.done = true;
           break;
