@@ -3,6 +3,8 @@
 // slice) and the gate arithmetic; autograd records the steps like any other ops.
 #include "core/nn/rnn.h"
 
+#include <algorithm>
+
 #include <cmath>
 #include <tuple>
 
@@ -207,9 +209,30 @@ RNNOutput RNNBase::run(const Tensor& input, const Tensor& h0_in, const Tensor& c
     }
   }
 
+  const StepsOutput out = run_steps(x.reshape({steps * batch, x.size(2)}), std::vector<int64_t>(static_cast<size_t>(steps), batch),
+                                    h0, c0);
+  RNNOutput r;
+  r.output = out.data.view({steps, batch, out.data.size(1)});
+  if (options.batch_first) r.output = r.output.transpose(0, 1);
+  r.h_n = out.h_n;
+  r.c_n = out.c_n;
+  if (!batched) {
+    r.output = r.output.squeeze(batch_dim);
+    r.h_n = r.h_n.squeeze(1);
+    if (lstm) r.c_n = r.c_n.squeeze(1);
+  }
+  return r;
+}
+
+RNNBase::StepsOutput RNNBase::run_steps(const Tensor& data, const std::vector<int64_t>& batch_sizes, const Tensor& h0,
+                                        const Tensor& c0) {
+  const bool lstm = mode_ == Mode::kLstm;
+  const int64_t steps = static_cast<int64_t>(batch_sizes.size()), batch = batch_sizes.front();
+  const bool uniform = batch_sizes.back() == batch;
+  const int64_t dirs = options.bidirectional ? 2 : 1, layers = options.num_layers;
   const std::vector<Tensor> h0s = h0.unbind(0), c0s = lstm ? c0.unbind(0) : std::vector<Tensor>();
   std::vector<Tensor> h_n, c_n;
-  Tensor layer_input = x;
+  Tensor layer_input = data;  // [rows, features]: time step t's batch_sizes[t] rows follow step t - 1's
   for (int64_t layer = 0; layer < layers; ++layer) {
     std::vector<Tensor> direction_outputs;
     for (int64_t d = 0; d < dirs; ++d) {
@@ -218,15 +241,16 @@ RNNOutput RNNBase::run(const Tensor& input, const Tensor& h0_in, const Tensor& c
       const Tensor b_ih = options.bias ? w[2] : Tensor(), b_hh = options.bias ? w[3] : Tensor();
       const Tensor w_hr_t = options.proj_size > 0 ? w.back().t() : Tensor();
       // One GEMM for every step's input projection; RNN and LSTM fold b_hh in here too.
-      const Tensor flat = layer_input.reshape({steps * batch, layer_input.size(2)});
       Tensor gx;
       if (b_ih.defined()) {
-        gx = (mode_ == Mode::kGru ? b_ih : b_ih.add(b_hh)).addmm(flat, w_ih.t());
+        gx = (mode_ == Mode::kGru ? b_ih : b_ih.add(b_hh)).addmm(layer_input, w_ih.t());
       } else {
-        gx = flat.mm(w_ih.t());
+        gx = layer_input.mm(w_ih.t());
       }
-      // unbind, not select per step: one node whose backward stacks the steps' gradients.
-      const std::vector<Tensor> gx_steps = gx.view({steps, batch, gate_size_}).unbind(0);
+      // One node whose backward joins the steps' gradients: unbind when every step holds the whole batch,
+      // split_with_sizes over a packed sequence's steps.
+      const std::vector<Tensor> gx_steps =
+          uniform ? gx.view({steps, batch, gate_size_}).unbind(0) : gx.split_with_sizes(batch_sizes, 0);
       const Tensor w_hh_t = w_hh.t();
       Tensor h = h0s[static_cast<size_t>(layer * dirs + d)];
       Tensor c = lstm ? c0s[static_cast<size_t>(layer * dirs + d)] : Tensor();
@@ -234,35 +258,214 @@ RNNOutput RNNBase::run(const Tensor& input, const Tensor& h0_in, const Tensor& c
       for (int64_t s = 0; s < steps; ++s) {
         const int64_t t = d == 1 ? steps - 1 - s : s;
         const Tensor& gx_t = gx_steps[static_cast<size_t>(t)];
+        // A packed sequence's step t runs its first bs rows (the sequences still going, longest first); the
+        // others keep their state: finished ones their last, not yet started ones (reverse) their first.
+        const int64_t bs = batch_sizes[static_cast<size_t>(t)];
+        const Tensor h_in = bs == batch ? h : h.narrow(0, 0, bs);
+        const Tensor c_in = !lstm || bs == batch ? c : c.narrow(0, 0, bs);
+        Tensor h_out, c_out;
         if (lstm) {
-          std::tie(h, c) = lstm_step(gx_t, h, c, w_hh_t, w_hr_t);
+          std::tie(h_out, c_out) = lstm_step(gx_t, h_in, c_in, w_hh_t, w_hr_t);
         } else if (mode_ == Mode::kGru) {
-          h = gru_step(gx_t, h, w_hh_t, b_hh);
+          h_out = gru_step(gx_t, h_in, w_hh_t, b_hh);
         } else {
-          h = rnn_step(mode_, gx_t, h, w_hh_t);
+          h_out = rnn_step(mode_, gx_t, h_in, w_hh_t);
         }
-        outputs[static_cast<size_t>(t)] = h;
+        outputs[static_cast<size_t>(t)] = h_out;
+        h = bs == batch ? h_out : Tensor::cat({h_out, h.narrow(0, bs, batch - bs)}, 0);
+        if (lstm) c = bs == batch ? c_out : Tensor::cat({c_out, c.narrow(0, bs, batch - bs)}, 0);
       }
-      direction_outputs.push_back(Tensor::stack(std::move(outputs), 0));
+      direction_outputs.push_back(Tensor::cat(std::move(outputs), 0));
       h_n.push_back(h);
       if (lstm) c_n.push_back(c);
     }
-    layer_input = dirs == 1 ? direction_outputs[0] : Tensor::cat(std::move(direction_outputs), 2);
+    layer_input = dirs == 1 ? direction_outputs[0] : Tensor::cat(std::move(direction_outputs), 1);
     if (layer + 1 < layers && options.dropout > 0 && is_training()) {
       layer_input = functional::dropout(layer_input, options.dropout, true);
     }
   }
-  RNNOutput r;
-  r.output = options.batch_first ? layer_input.transpose(0, 1) : layer_input;
-  r.h_n = Tensor::stack(std::move(h_n), 0);
-  if (lstm) r.c_n = Tensor::stack(std::move(c_n), 0);
-  if (!batched) {
-    r.output = r.output.squeeze(batch_dim);
-    r.h_n = r.h_n.squeeze(1);
-    if (lstm) r.c_n = r.c_n.squeeze(1);
+  StepsOutput out;
+  out.data = layer_input;
+  out.h_n = Tensor::stack(std::move(h_n), 0);
+  if (lstm) out.c_n = Tensor::stack(std::move(c_n), 0);
+  return out;
+}
+
+PackedRNNOutput RNNBase::operator()(const utils::rnn::PackedSequence& input, const Tensor& h0_in,
+                                    const Tensor& c0_in) {
+  const std::string& name = type_name();
+  const bool lstm = mode_ == Mode::kLstm;
+  TD_CHECK_ARG(input.data.defined() && input.data.dim() == 2, "[", name, "] a PackedSequence's data must be 2-D "
+               "[rows, input_size]");
+  TD_CHECK_ARG(input.data.size(1) == input_size, "[", name, "] input.size(-1) must be equal to input_size. Expected ",
+               input_size, ", got ", input.data.size(1));
+  const std::vector<int64_t> batch_sizes = input.batch_sizes.to("cpu").to(DType::kInt64).to_vector<int64_t>();
+  TD_CHECK_ARG(!batch_sizes.empty() && batch_sizes.front() > 0, "[", name, "] the PackedSequence has no steps");
+  int64_t rows = 0;
+  for (size_t t = 0; t < batch_sizes.size(); ++t) {
+    TD_CHECK_ARG(batch_sizes[t] > 0 && (t == 0 || batch_sizes[t] <= batch_sizes[t - 1]), "[", name,
+                 "] batch_sizes must be positive and non-increasing");
+    rows += batch_sizes[t];
   }
+  TD_CHECK_ARG(rows == input.data.size(0), "[", name, "] batch_sizes add up to ", rows, " rows, data has ",
+               input.data.size(0));
+  const int64_t batch = batch_sizes.front();
+  const int64_t dirs = options.bidirectional ? 2 : 1;
+  const int64_t out_size = options.proj_size > 0 ? options.proj_size : hidden_size;
+  const std::vector<int64_t> h_shape{options.num_layers * dirs, batch, out_size},
+      c_shape{options.num_layers * dirs, batch, hidden_size};
+  const TensorOptions like{.dtype = input.data.dtype(), .device = input.data.device()};
+  // The states come in the input sequences' order; the packed ones are sorted (permute_hidden).
+  auto sorted = [&](const Tensor& t) {
+    return input.sorted_indices.defined() ? t.index_select(1, input.sorted_indices.to(t.device().str())) : t;
+  };
+  Tensor h0 = h0_in, c0 = c0_in;
+  if (lstm) TD_CHECK_ARG(h0.defined() == c0.defined(), "[", name, "] give both h0 and c0, or neither");
+  if (h0.defined()) {
+    TD_CHECK_ARG(h0.shape() == h_shape, "[", name, "] Expected hidden", lstm ? "[0]" : "", " size ",
+                 shape_tuple(h_shape), ", got ", shape_str(h0.sizes()));
+    h0 = sorted(h0);
+  } else {
+    h0 = zeros(h_shape, like);
+  }
+  if (lstm) {
+    if (c0.defined()) {
+      TD_CHECK_ARG(c0.shape() == c_shape, "[", name, "] Expected hidden[1] size ", shape_tuple(c_shape), ", got ",
+                   shape_str(c0.sizes()));
+      c0 = sorted(c0);
+    } else {
+      c0 = zeros(c_shape, like);
+    }
+  }
+  const StepsOutput out = run_steps(input.data, batch_sizes, h0, c0);
+  auto unsorted = [&](const Tensor& t) {
+    return input.unsorted_indices.defined() ? t.index_select(1, input.unsorted_indices.to(t.device().str())) : t;
+  };
+  PackedRNNOutput r;
+  r.output = {out.data, input.batch_sizes, input.sorted_indices, input.unsorted_indices};
+  r.h_n = unsorted(out.h_n);
+  if (lstm) r.c_n = unsorted(out.c_n);
   return r;
 }
+
+namespace utils::rnn {
+
+PackedSequence pack_padded_sequence(const Tensor& input_in, const std::vector<int64_t>& lengths, bool batch_first,
+                                    bool enforce_sorted) {
+  TD_CHECK_ARG(input_in.defined() && input_in.dim() >= 2, "[pack_padded_sequence] input must be at least 2-D "
+               "[T, B, *]");
+  Tensor input = batch_first ? input_in.transpose(0, 1) : input_in;
+  const int64_t steps = input.size(0), batch = input.size(1);
+  TD_CHECK_ARG(static_cast<int64_t>(lengths.size()) == batch, "[pack_padded_sequence] Expected `len(lengths)` to be "
+               "equal to batch_size, but got ", lengths.size(), " (batch_size=", batch, ")");
+  PackedSequence p;
+  std::vector<int64_t> order(static_cast<size_t>(batch));
+  for (int64_t b = 0; b < batch; ++b) order[static_cast<size_t>(b)] = b;
+  if (enforce_sorted) {
+    for (size_t b = 1; b < lengths.size(); ++b) {
+      TD_CHECK_ARG(lengths[b] <= lengths[b - 1], "[pack_padded_sequence] `lengths` array must be sorted in "
+                   "decreasing order when `enforce_sorted` is True. You can pass `enforce_sorted=False` to "
+                   "pack_padded_sequence and/or pack_sequence to sidestep this requirement if you do not need ONNX "
+                   "exportability.");
+    }
+  } else {
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
+      return lengths[static_cast<size_t>(a)] > lengths[static_cast<size_t>(b)];
+    });
+    std::vector<int64_t> inverse(order.size());
+    for (size_t i = 0; i < order.size(); ++i) inverse[static_cast<size_t>(order[i])] = static_cast<int64_t>(i);
+    p.sorted_indices = tensor(order, {batch}, input.device());
+    p.unsorted_indices = tensor(inverse, {batch}, input.device());
+    input = input.index_select(1, p.sorted_indices);
+  }
+  for (int64_t l : lengths) {
+    TD_CHECK_ARG(l > 0, "[pack_padded_sequence] Length of all samples has to be greater than 0, but found an "
+                 "element in 'lengths' that is <= 0");
+  }
+  const int64_t longest = lengths[static_cast<size_t>(order.front())];
+  TD_CHECK_ARG(longest <= steps, "[pack_padded_sequence] the longest length ", longest, " is more than the input's ",
+               steps, " steps");
+  std::vector<int64_t> batch_sizes;
+  std::vector<Tensor> rows;
+  for (int64_t t = 0; t < longest; ++t) {
+    int64_t bs = 0;
+    while (bs < batch && lengths[static_cast<size_t>(order[static_cast<size_t>(bs)])] > t) ++bs;
+    batch_sizes.push_back(bs);
+    rows.push_back(input.select(0, t).narrow(0, 0, bs));
+  }
+  p.data = Tensor::cat(std::move(rows), 0);
+  p.batch_sizes = tensor(batch_sizes, {longest}, kCPU);
+  return p;
+}
+
+std::pair<Tensor, Tensor> pad_packed_sequence(const PackedSequence& sequence, bool batch_first, double padding_value,
+                                              std::optional<int64_t> total_length) {
+  const std::vector<int64_t> batch_sizes = sequence.batch_sizes.to("cpu").to(DType::kInt64).to_vector<int64_t>();
+  TD_CHECK_ARG(!batch_sizes.empty(), "[pad_packed_sequence] the PackedSequence has no steps");
+  const int64_t steps = static_cast<int64_t>(batch_sizes.size()), batch = batch_sizes.front();
+  if (total_length) {
+    TD_CHECK_ARG(*total_length >= steps, "[pad_packed_sequence] Expected total_length to be at least the length of "
+                 "the longest sequence in input, but got total_length=", *total_length, " and max sequence length "
+                 "being ", steps);
+  }
+  const Tensor& data = sequence.data;
+  std::vector<int64_t> row_shape = data.shape();
+  std::vector<Tensor> padded_steps;
+  const std::vector<Tensor> pieces = data.split_with_sizes(batch_sizes, 0);
+  for (int64_t t = 0; t < steps; ++t) {
+    const int64_t bs = batch_sizes[static_cast<size_t>(t)];
+    Tensor step = pieces[static_cast<size_t>(t)];
+    if (bs < batch) {
+      row_shape[0] = batch - bs;
+      step = Tensor::cat({step, full(row_shape, padding_value, {data.dtype(), data.device()})}, 0);
+    }
+    padded_steps.push_back(step);
+  }
+  for (int64_t t = steps; total_length && t < *total_length; ++t) {
+    row_shape[0] = batch;
+    padded_steps.push_back(full(row_shape, padding_value, {data.dtype(), data.device()}));
+  }
+  Tensor out = Tensor::stack(std::move(padded_steps), 0);
+  std::vector<int64_t> lengths(static_cast<size_t>(batch), 0);
+  for (int64_t bs : batch_sizes) {
+    for (int64_t b = 0; b < bs; ++b) ++lengths[static_cast<size_t>(b)];
+  }
+  Tensor length_tensor = tensor(lengths, {batch}, kCPU);
+  if (sequence.unsorted_indices.defined()) {
+    out = out.index_select(1, sequence.unsorted_indices.to(out.device().str()));
+    length_tensor = length_tensor.index_select(0, sequence.unsorted_indices.to("cpu"));
+  }
+  if (batch_first) out = out.transpose(0, 1);
+  return {out, length_tensor};
+}
+
+Tensor pad_sequence(const std::vector<Tensor>& sequences, bool batch_first, double padding_value) {
+  TD_CHECK_ARG(!sequences.empty(), "[pad_sequence] received an empty list of sequences");
+  int64_t longest = 0;
+  for (const Tensor& s : sequences) {
+    TD_CHECK_ARG(s.defined() && s.dim() >= 1, "[pad_sequence] every sequence needs at least one dim");
+    longest = std::max(longest, s.size(0));
+  }
+  std::vector<Tensor> padded;
+  for (const Tensor& s : sequences) {
+    Tensor p = s;
+    if (s.size(0) < longest) {
+      std::vector<int64_t> shape = s.shape();
+      shape[0] = longest - s.size(0);
+      p = Tensor::cat({s, full(shape, padding_value, {s.dtype(), s.device()})}, 0);
+    }
+    padded.push_back(p);
+  }
+  return Tensor::stack(std::move(padded), batch_first ? 0 : 1);
+}
+
+PackedSequence pack_sequence(const std::vector<Tensor>& sequences, bool enforce_sorted) {
+  std::vector<int64_t> lengths;
+  for (const Tensor& s : sequences) lengths.push_back(s.defined() && s.dim() >= 1 ? s.size(0) : 0);
+  return pack_padded_sequence(pad_sequence(sequences), lengths, false, enforce_sorted);
+}
+
+}  // namespace utils::rnn
 
 RNN::RNN(int64_t input_size_, int64_t hidden_size_, RNNOptions opts)
     : RNNBase("RNN", rnn_mode(opts.nonlinearity), input_size_, hidden_size_, opts) {}

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,6 +39,37 @@ struct RNNOutput {
   Tensor output, h_n, c_n;
 };
 
+namespace utils::rnn {
+/// torch.nn.utils.rnn.PackedSequence: a batch of sequences of different lengths, longest first, as the rows of
+/// every sequence's step 0, then step 1, ...: batch_sizes[t] (int64, on the CPU) sequences are still going at
+/// step t. sorted_indices says which input sequence each packed one is (undefined when they came sorted),
+/// unsorted_indices the way back.
+struct PackedSequence {
+  Tensor data, batch_sizes, sorted_indices, unsorted_indices;
+};
+
+/// Packs input [T, B, *] ([B, T, *] with batch_first) whose sequence b has lengths[b] steps. With
+/// enforce_sorted the lengths must not increase; otherwise the sequences are sorted (stably, longest first).
+PackedSequence pack_padded_sequence(const Tensor& input, const std::vector<int64_t>& lengths, bool batch_first = false,
+                                    bool enforce_sorted = true);
+/// The inverse: the padded batch [T, B, *] (T = total_length if given) with padding_value after each sequence,
+/// in the input's order, and the lengths (int64).
+std::pair<Tensor, Tensor> pad_packed_sequence(const PackedSequence& sequence, bool batch_first = false,
+                                              double padding_value = 0.0,
+                                              std::optional<int64_t> total_length = std::nullopt);
+/// Sequences [L_i, *] stacked into [max L, B, *] ([B, max L, *] with batch_first), padded with padding_value.
+Tensor pad_sequence(const std::vector<Tensor>& sequences, bool batch_first = false, double padding_value = 0.0);
+/// pack_padded_sequence(pad_sequence(sequences), their lengths, enforce_sorted).
+PackedSequence pack_sequence(const std::vector<Tensor>& sequences, bool enforce_sorted = true);
+}  // namespace utils::rnn
+
+/// What an RNN, LSTM or GRU returns for a packed input: the packed output, and the final states in the input
+/// sequences' order.
+struct PackedRNNOutput {
+  utils::rnn::PackedSequence output;
+  Tensor h_n, c_n;
+};
+
 /// The common part of RNN, LSTM and GRU (torch.nn.RNNBase): parameters per layer and direction named
 /// weight_ih_l{k}[_reverse], weight_hh_l{k}, bias_ih_l{k}, bias_hh_l{k} (and weight_hr_l{k} with proj_size),
 /// all drawn from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)).
@@ -51,6 +83,10 @@ class RNNBase : public Module {
   void reset_parameters();
   /// The parameters of layer `layer`, direction `direction` (1: reverse), in PyTorch's order.
   std::vector<Tensor> layer_weights(int64_t layer, int64_t direction) const;
+  /// Module.__call__ with a PackedSequence: each sequence runs for its own length, h_n/c_n hold each one's
+  /// state after its last step, and h0/c0 ([layers * dirs, B, *], in the input's order) may be undefined.
+  /// (The module's forward hooks, which see tensors, do not run for packed input.)
+  PackedRNNOutput operator()(const utils::rnn::PackedSequence& input, const Tensor& h0 = {}, const Tensor& c0 = {});
 
   int64_t input_size, hidden_size;
   RNNOptions options;
@@ -60,6 +96,15 @@ class RNNBase : public Module {
   RNNOutput run(const Tensor& input, const Tensor& h0, const Tensor& c0);
 
  private:
+  struct StepsOutput {
+    Tensor data, h_n, c_n;
+  };
+  /// The layers over rows `data` [N, features] whose time step t holds batch_sizes[t] rows (non-increasing;
+  /// the first is the batch), after step t - 1's; h0 and c0 are [layers * dirs, batch, *]. The last layer's
+  /// rows in the same order, and the final states.
+  StepsOutput run_steps(const Tensor& data, const std::vector<int64_t>& batch_sizes, const Tensor& h0,
+                        const Tensor& c0);
+
   Mode mode_;
   int64_t gate_size_ = 0;
 };
@@ -67,6 +112,7 @@ class RNNBase : public Module {
 /// Elman RNN: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act tanh or relu (nn.RNN).
 class RNN : public RNNBase {
  public:
+  using RNNBase::operator();  // the packed form
   RNN(int64_t input_size, int64_t hidden_size, RNNOptions options = {});
   /// Module.__call__(input, h0): output and h_n.
   RNNOutput operator()(const Tensor& input, const Tensor& h0 = {});
@@ -75,6 +121,7 @@ class RNN : public RNNBase {
 /// Long short-term memory with gates i, f, g, o in that order in the weight rows (nn.LSTM).
 class LSTM : public RNNBase {
  public:
+  using RNNBase::operator();  // the packed form
   LSTM(int64_t input_size, int64_t hidden_size, RNNOptions options = {});
   /// Module.__call__(input, (h0, c0)): give both initial states or neither.
   RNNOutput operator()(const Tensor& input, const Tensor& h0 = {}, const Tensor& c0 = {});
@@ -83,6 +130,7 @@ class LSTM : public RNNBase {
 /// Gated recurrent unit with gates r, z, n in that order (nn.GRU).
 class GRU : public RNNBase {
  public:
+  using RNNBase::operator();  // the packed form
   GRU(int64_t input_size, int64_t hidden_size, RNNOptions options = {});
   /// Module.__call__(input, h0): output and h_n.
   RNNOutput operator()(const Tensor& input, const Tensor& h0 = {});

@@ -163,7 +163,19 @@ TD_DEVICE_TEST(RnnTest, MatchPyTorchGolden) {
             (*mha)(q, k, v, inputs[3], fk.at("need_weights"), inputs[4], fk.at("average_attn_weights"));
         out = {o, w};
       } else {
-        out = module->call(inputs);
+        if (c.contains("lengths")) {
+          // pack_padded_sequence -> the layer -> pad_packed_sequence, as the fixture's call.
+          namespace U = nn::utils::rnn;
+          const bool batch_first = c.at("kwargs").value("batch_first", false);
+          const U::PackedSequence packed = U::pack_padded_sequence(
+              inputs[0], c.at("lengths").get<std::vector<int64_t>>(), batch_first, c.at("enforce_sorted").get<bool>());
+          auto& rnn = dynamic_cast<nn::RNNBase&>(*module);
+          const nn::PackedRNNOutput r = rnn(packed, inputs[1], inputs.size() > 2 ? inputs[2] : Tensor());
+          out = {U::pad_packed_sequence(r.output, batch_first).first, r.h_n};
+          if (r.c_n.defined()) out.push_back(r.c_n);
+        } else {
+          out = module->call(inputs);
+        }
       }
     }
     ASSERT_EQ(out.size(), c.at("outputs").size());
@@ -513,6 +525,39 @@ TEST(RnnModuleTest, TransformerEncoderClonesTheLayer) {
   EXPECT_FALSE(l0.linear1->weight.is_same(l1.linear1->weight));
   EXPECT_EQ(enc.state_dict().size(), 2 * 12 + 2u);
   EXPECT_EQ(enc.state_dict().back().first, "norm.bias");
+}
+
+// torch.nn.utils.rnn's helpers: padding, packing (sorted or not) and back, lengths in the input's order,
+// total_length, and PyTorch's errors.
+TD_DEVICE_TEST(RnnTest, PackAndPadSequencesRoundTrip) {
+  namespace U = nn::utils::rnn;
+  const Tensor a = tensor(std::vector<double>{1, 2, 3}, {3, 1}, device_), b = tensor(std::vector<double>{4}, {1, 1}, device_),
+               c = tensor(std::vector<double>{5, 6}, {2, 1}, device_);
+  const Tensor padded = U::pad_sequence({a, b, c}, /*batch_first=*/true, -1.0);
+  EXPECT_THAT(padded.shape(), ::testing::ElementsAre(3, 3, 1));
+  EXPECT_THAT(padded.reshape({-1}).to_vector<double>(), ::testing::ElementsAre(1, 2, 3, 4, -1, -1, 5, 6, -1));
+  const U::PackedSequence p = U::pack_sequence({a, b, c}, /*enforce_sorted=*/false);
+  EXPECT_THAT(p.batch_sizes.to_vector<int64_t>(), ::testing::ElementsAre(3, 2, 1));
+  EXPECT_THAT(p.data.reshape({-1}).to_vector<double>(), ::testing::ElementsAre(1, 5, 4, 2, 6, 3));  // a, c, b per step
+  EXPECT_THAT(p.sorted_indices.to_vector<int64_t>(), ::testing::ElementsAre(0, 2, 1));
+  auto [back, lengths] = U::pad_packed_sequence(p, /*batch_first=*/true, 0.0, /*total_length=*/4);
+  EXPECT_THAT(back.shape(), ::testing::ElementsAre(3, 4, 1));
+  EXPECT_THAT(lengths.to_vector<int64_t>(), ::testing::ElementsAre(3, 1, 2));
+  EXPECT_THAT(back.reshape({-1}).to_vector<double>(), ::testing::ElementsAre(1, 2, 3, 0, 4, 0, 0, 0, 5, 6, 0, 0));
+  EXPECT_THAT(testing::error_of([&] { (void)U::pack_sequence({b, a}); }).what(),
+              HasSubstr("`lengths` array must be sorted in decreasing order when `enforce_sorted` is True"));
+  EXPECT_THAT(testing::error_of([&] { (void)U::pad_packed_sequence(p, false, 0.0, 2); }).what(),
+              HasSubstr("Expected total_length to be at least the length of the longest sequence in input, but got "
+                        "total_length=2 and max sequence length being 3"));
+  // A packed GRU gives each sequence the state after its own last step: the same as running it alone.
+  manual_seed(5);
+  nn::GRU gru(1, 2, nn::RNNOptions{.options = {.dtype = DType::kFloat64}});
+  gru.to(device_);
+  const nn::PackedRNNOutput r = gru(p);
+  for (const auto& [seq, row] : {std::pair{a, 0}, std::pair{b, 1}, std::pair{c, 2}}) {
+    const Tensor alone = gru(seq.unsqueeze(1)).h_n;  // [1, 1, 2]
+    EXPECT_LT(alone.sub(r.h_n.narrow(1, row, 1)).abs().max().item<double>(), 1e-12) << row;
+  }
 }
 
 TD_INSTANTIATE_DEVICES(RnnTest);

@@ -151,6 +151,25 @@ def transformer_case(name, kwargs, src, tgt, tgt_mask=None, src_kpm=None):
     return record(name, "Transformer", [], kwargs, module, [src, tgt, None, tgt_mask, None, src_kpm], call)
 
 
+def packed_case(name, cls, args, kwargs, x, lengths, enforce_sorted, h0=None, c0=None):
+    """pack_padded_sequence -> the layer -> pad_packed_sequence: the padded output and the final states."""
+    module = getattr(nn, cls)(*args, **kwargs)
+    batch_first = kwargs.get("batch_first", False)
+    lstm = cls == "LSTM"
+
+    def call(m, x, h, c=None):
+        packed = nn.utils.rnn.pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=enforce_sorted)
+        if lstm:
+            out, (hn, cn) = m(packed, (h, c)) if h is not None else m(packed)
+        else:
+            out, hn = m(packed, h) if h is not None else m(packed)
+        padded, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=batch_first)
+        return [padded, hn, cn] if lstm else [padded, hn]
+    inputs = [x, h0, c0] if lstm else [x, h0]
+    return record(name, cls, args, kwargs, module, inputs, call,
+                  extra=dict(lengths=lengths, enforce_sorted=enforce_sorted))
+
+
 def sdpa_case(name, q, k, v, attn_mask=None, is_causal=False):
     """The explicit formula of PyTorch 2.0's scaled_dot_product_attention (math path), dropout_p = 0."""
     leaves = [x.requires_grad_() for x in (q, k, v)]
@@ -261,6 +280,15 @@ def cases():
                                                    dim_feedforward=16), randn(5, 3, 8), randn(4, 3, 8),
                          tgt_mask=mask(causal4), src_kpm=torch.tensor([[False] * 5, [False] * 4 + [True],
                                                                         [False] * 3 + [True] * 2])))
+
+    # Packed sequences (pack_padded_sequence, the layer, pad_packed_sequence).
+    add(packed_case("packed_lstm_2l_bi_unsorted_h0", "LSTM", [3, 4], dict(num_layers=2, bidirectional=True),
+                    randn(5, 4, 3), [2, 5, 1, 3], False, randn(4, 4, 4), randn(4, 4, 4)))
+    add(packed_case("packed_gru_sorted_batch_first", "GRU", [3, 4], dict(batch_first=True), randn(3, 6, 3),
+                    [6, 4, 2], True))
+    add(packed_case("packed_rnn_bi_unsorted", "RNN", [2, 3], dict(bidirectional=True), randn(4, 3, 2), [3, 4, 1],
+                    False, randn(2, 3, 3)))
+    add(packed_case("packed_lstm_proj", "LSTM", [3, 5], dict(proj_size=2), randn(4, 3, 3), [4, 4, 2], True))
     return c
 
 
