@@ -462,7 +462,15 @@ void Session::restore(const pb::SessionSnapshot& snap, const fs::path& dir) {
   for (const pb::CreateSchedulerCommand& c : snap.schedulers()) {
     load_scheduler(*schedulers_.at(c.scheduler()).scheduler, scheduler_name(c.scheduler()), metadata);
   }
-  for (const pb::RegisterHookCommand& c : snap.tensor_hooks()) add_tensor_hook(rebuilt.at(static_cast<uint32_t>(c.tensor())), c);
+  for (const pb::RegisterHookCommand& c : snap.tensor_hooks()) {
+    // A hook outlives its tensor's requires_grad_(false), as in PyTorch; registering needs the flag, so a
+    // restored leaf that lost it gets it back for the moment.
+    Tensor t = rebuilt.at(static_cast<uint32_t>(c.tensor()));
+    const bool lent = !t.requires_grad() && t.is_leaf() && is_floating(t.dtype());
+    if (lent) t.requires_grad_(true);
+    add_tensor_hook(t, c);
+    if (lent) t.requires_grad_(false);
+  }
   for (const pb::RegisterModuleHookCommand& c : snap.module_hooks()) register_module_hook(c);
   for (const pb::PutChunk& chunk : snap.uploads()) put(chunk);
 

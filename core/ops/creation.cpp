@@ -80,14 +80,21 @@ Tensor arange(Scalar start, Scalar end, Scalar step, TensorOptions options) {
   double ds = start.to_double(), de = end.to_double(), dstep = step.to_double();
   TD_CHECK_ARG(std::isfinite(ds) && std::isfinite(de), "[arange] unsupported range: ", ds, " -> ", de);
   bool integral = is_integral(options.dtype);
+  if (integral) {  // c10's checked conversion: a bound or step past int64 is refused, not wrapped
+    for (double v : {ds, de, dstep}) {
+      TD_CHECK_ARG(std::isfinite(v) && v >= -9.2233720368547758e18 && v < 9.2233720368547758e18,
+                   "[arange] value cannot be converted to type int64_t without overflow: ", v);
+    }
+  }
   // Integer dtypes truncate the bounds and step first (arange(0.5, 5, 2, dtype=int64) starts at 0).
   int64_t is = start.to_int(), ie = end.to_int(), istep = step.to_int();
   bool positive = integral ? istep > 0 : dstep > 0, negative = integral ? istep < 0 : dstep < 0;
   TD_CHECK_ARG(positive || negative, "[arange] step must be nonzero");
   bool ordered = integral ? (positive ? ie >= is : ie <= is) : (positive ? de >= ds : de <= ds);
   TD_CHECK_ARG(ordered, "[arange] upper bound and larger bound inconsistent with step sign");
+  // In 128 bits: the span of two int64 bounds does not fit in 64.
   double size_d = options.dtype == DType::kInt64
-                      ? static_cast<double>((ie - is + istep - (positive ? 1 : -1)) / istep)
+                      ? static_cast<double>((static_cast<__int128>(ie) - is + istep - (positive ? 1 : -1)) / istep)
                       : std::ceil((de - ds) / dstep);
   TD_CHECK_ARG(size_d >= 0 && size_d <= static_cast<double>(std::numeric_limits<int64_t>::max()),
                "[arange] invalid size, possible overflow?");
