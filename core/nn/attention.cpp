@@ -98,7 +98,8 @@ MultiheadAttention::MultiheadAttention(int64_t embed_dim_, int64_t num_heads_, M
       kdim(o.kdim > 0 ? o.kdim : embed_dim_),
       vdim(o.vdim > 0 ? o.vdim : embed_dim_),
       dropout(o.dropout),
-      batch_first(o.batch_first) {
+      batch_first(o.batch_first),
+      add_zero_attn(o.add_zero_attn) {
   TD_CHECK_ARG(embed_dim > 0 && num_heads > 0,
                "[MultiheadAttention] embed_dim and num_heads must be greater than "
                "0, got embed_dim=",
@@ -121,6 +122,10 @@ MultiheadAttention::MultiheadAttention(int64_t embed_dim_, int64_t num_heads_, M
   in_proj_bias = register_parameter("in_proj_bias", o.bias ? empty({3 * embed_dim}, t) : Tensor());
   out_proj = register_module(
       "out_proj", std::make_shared<NonDynamicallyQuantizableLinear>(embed_dim, embed_dim, o.bias, t));
+  if (o.add_bias_kv) {
+    bias_k = register_parameter("bias_k", empty({1, 1, embed_dim}, t));
+    bias_v = register_parameter("bias_v", empty({1, 1, embed_dim}, t));
+  }
   reset_parameters();
 }
 
@@ -135,6 +140,10 @@ void MultiheadAttention::reset_parameters() {
   if (in_proj_bias.defined()) {
     init::constant_(in_proj_bias, 0);
     init::constant_(out_proj->bias, 0);
+  }
+  if (bias_k.defined()) {
+    init::xavier_normal_(bias_k);
+    init::xavier_normal_(bias_v);
   }
 }
 
@@ -199,7 +208,8 @@ TensorList MultiheadAttention::forward_list(const TensorList& inputs) {
     value = value.unsqueeze(1);
     if (kpm.defined()) kpm = kpm.unsqueeze(0);
   }
-  const int64_t tgt_len = query.size(0), bsz = query.size(1), src_len = key.size(0);
+  const int64_t tgt_len = query.size(0), bsz = query.size(1);
+  int64_t src_len = key.size(0);
   TD_CHECK_ARG(query.size(2) == embed_dim, kOp, " was expecting embedding dimension of ", embed_dim,
                ", but got ", query.size(2));
   TD_CHECK_ARG(key.size(0) == value.size(0) && key.size(1) == value.size(1) && key.size(1) == bsz, kOp,
@@ -238,6 +248,19 @@ TensorList MultiheadAttention::forward_list(const TensorList& inputs) {
       TD_CHECK_ARG(false, kOp, " attn_mask's dimension ", mask.dim(), " is not supported");
     }
   }
+  // One more source position (bias_kv, zero_attn): the masks grow by a column that masks nothing.
+  auto grow = [](const Tensor& m) {
+    if (!m.defined()) return m;
+    std::vector<int64_t> shape = m.shape();
+    shape.back() = 1;
+    return Tensor::cat({m, zeros(shape, {.dtype = m.dtype(), .device = m.device()})}, -1);
+  };
+  if (bias_k.defined()) {
+    k = Tensor::cat({k, bias_k.repeat({1, bsz, 1})}, 0);
+    v = Tensor::cat({v, bias_v.repeat({1, bsz, 1})}, 0);
+    mask = grow(mask);
+    kpm = grow(kpm);
+  }
   // [L, N, E] -> [N * H, L, head_dim].
   auto heads = [&](const Tensor& t) {
     return t.reshape({t.size(0), bsz * num_heads, head_dim}).transpose(0, 1);
@@ -245,6 +268,14 @@ TensorList MultiheadAttention::forward_list(const TensorList& inputs) {
   q = heads(q);
   k = heads(k);
   v = heads(v);
+  if (add_zero_attn) {
+    const std::vector<int64_t> zero_shape{bsz * num_heads, 1, head_dim};
+    k = Tensor::cat({k, zeros(zero_shape, {.dtype = k.dtype(), .device = k.device()})}, 1);
+    v = Tensor::cat({v, zeros(zero_shape, {.dtype = v.dtype(), .device = v.device()})}, 1);
+    mask = grow(mask);
+    kpm = grow(kpm);
+  }
+  src_len = k.size(1);
 
   if (kpm.defined()) {
     TD_CHECK_ARG(kpm.size(0) == bsz && kpm.size(1) == src_len, kOp, " expecting key_padding_mask shape of ",

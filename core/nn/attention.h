@@ -42,11 +42,15 @@ class NonDynamicallyQuantizableLinear : public Module {
   Tensor weight, bias;
 };
 
-/// Settings of MultiheadAttention, with PyTorch's defaults (add_bias_kv and add_zero_attn are not supported).
+/// Settings of MultiheadAttention, with PyTorch's defaults.
 struct MultiheadAttentionOptions {
   /// Dropout on the attention weights, in training mode only.
   double dropout = 0.0;
   bool bias = true;
+  /// Learned bias_k and bias_v [1, 1, E] appended to the keys and values as one more source position.
+  bool add_bias_kv = false;
+  /// A zero key and value appended per head as one more source position.
+  bool add_zero_attn = false;
   /// Feature sizes of key and value (0: embed_dim). Either differing gives separate q/k/v_proj_weight.
   int64_t kdim = 0, vdim = 0;
   /// Inputs and output as [N, L, E] instead of [L, N, E].
@@ -76,6 +80,8 @@ class MultiheadAttention : public Module {
   double dropout;
   bool batch_first;
   Tensor in_proj_weight, q_proj_weight, k_proj_weight, v_proj_weight, in_proj_bias;
+  Tensor bias_k, bias_v;  // with add_bias_kv
+  bool add_zero_attn;
   std::shared_ptr<NonDynamicallyQuantizableLinear> out_proj;
 
  private:

@@ -409,11 +409,14 @@ Table& table() {
     def("GRUCell(input_size, hidden_size, bias=True)", [](B a) {
       return as_module(std::make_shared<GRUCell>(a.integer("input_size"), a.integer("hidden_size"), a.flag("bias")));
     });
-    def("MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, kdim=None, vdim=None, batch_first=False)",
+    def("MultiheadAttention(embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False, "
+        "kdim=None, vdim=None, batch_first=False)",
         [](B a) {
           MultiheadAttentionOptions o;
           o.dropout = a.number("dropout");
           o.bias = a.flag("bias");
+          o.add_bias_kv = a.flag("add_bias_kv");
+          o.add_zero_attn = a.flag("add_zero_attn");
           o.kdim = a.optional_integer("kdim").value_or(0);
           o.vdim = a.optional_integer("vdim").value_or(0);
           o.batch_first = a.flag("batch_first");

@@ -65,6 +65,8 @@ std::shared_ptr<nn::Module> build(const json& c) {
         args[0], args[1],
         nn::MultiheadAttentionOptions{.dropout = get("dropout", 0.0),
                                       .bias = get("bias", true),
+                                      .add_bias_kv = get("add_bias_kv", false),
+                                      .add_zero_attn = get("add_zero_attn", false),
                                       .kdim = get("kdim", 0),
                                       .vdim = get("vdim", 0),
                                       .batch_first = get("batch_first", false),

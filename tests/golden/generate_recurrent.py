@@ -289,6 +289,15 @@ def cases():
     add(packed_case("packed_rnn_bi_unsorted", "RNN", [2, 3], dict(bidirectional=True), randn(4, 3, 2), [3, 4, 1],
                     False, randn(2, 3, 3)))
     add(packed_case("packed_lstm_proj", "LSTM", [3, 5], dict(proj_size=2), randn(4, 3, 3), [4, 4, 2], True))
+
+    # MultiheadAttention's add_bias_kv and add_zero_attn (one more source position each).
+    add(mha_case("mha_add_bias_kv_masks", [8, 2], dict(add_bias_kv=True), randn(4, 3, 8), randn(6, 3, 8),
+                 randn(6, 3, 8), key_padding_mask=kpm, attn_mask=attn_bool))
+    add(mha_case("mha_add_zero_attn_self", [8, 2], dict(add_zero_attn=True), randn(5, 3, 8)))
+    add(mha_case("mha_bias_kv_zero_attn_batch_first", [8, 4], dict(add_bias_kv=True, add_zero_attn=True,
+                                                                   batch_first=True),
+                 randn(3, 4, 8), randn(3, 6, 8), randn(3, 6, 8), key_padding_mask=kpm,
+                 attn_mask=mask(randn(12, 4, 6)), average_attn_weights=False))
     return c
 
 
