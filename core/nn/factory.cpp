@@ -422,46 +422,45 @@ Table& table() {
           o.batch_first = a.flag("batch_first");
           return as_module(std::make_shared<MultiheadAttention>(a.integer("embed_dim"), a.integer("num_heads"), o));
         });
+    // The layers' settings, shared by both layers and nn.Transformer, which take the same arguments.
+    const auto layer_options = [](B a) {
+      TransformerEncoderLayerOptions o;
+      o.dim_feedforward = a.integer("dim_feedforward");
+      o.dropout = a.number("dropout");
+      o.activation = a.text("activation");
+      o.layer_norm_eps = a.number("layer_norm_eps");
+      o.batch_first = a.flag("batch_first");
+      o.norm_first = a.flag("norm_first");
+      return o;
+    };
     def("TransformerEncoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1, activation='relu', "
         "layer_norm_eps=1e-05, batch_first=False, norm_first=False)",
-        [](B a) {
-          TransformerEncoderLayerOptions o;
-          o.dim_feedforward = a.integer("dim_feedforward");
-          o.dropout = a.number("dropout");
-          o.activation = a.text("activation");
-          o.layer_norm_eps = a.number("layer_norm_eps");
-          o.batch_first = a.flag("batch_first");
-          o.norm_first = a.flag("norm_first");
-          return as_module(std::make_shared<TransformerEncoderLayer>(a.integer("d_model"), a.integer("nhead"), o));
+        [layer_options](B a) {
+          return as_module(
+              std::make_shared<TransformerEncoderLayer>(a.integer("d_model"), a.integer("nhead"), layer_options(a)));
         });
     def("TransformerDecoderLayer(d_model, nhead, dim_feedforward=2048, dropout=0.1, activation='relu', "
         "layer_norm_eps=1e-05, batch_first=False, norm_first=False)",
-        [](B a) {
-          TransformerEncoderLayerOptions o;
-          o.dim_feedforward = a.integer("dim_feedforward");
-          o.dropout = a.number("dropout");
-          o.activation = a.text("activation");
-          o.layer_norm_eps = a.number("layer_norm_eps");
-          o.batch_first = a.flag("batch_first");
-          o.norm_first = a.flag("norm_first");
-          return as_module(std::make_shared<TransformerDecoderLayer>(a.integer("d_model"), a.integer("nhead"), o));
+        [layer_options](B a) {
+          return as_module(
+              std::make_shared<TransformerDecoderLayer>(a.integer("d_model"), a.integer("nhead"), layer_options(a)));
         });
     def("Transformer(d_model=512, nhead=8, num_encoder_layers=6, num_decoder_layers=6, dim_feedforward=2048, "
         "dropout=0.1, activation='relu', layer_norm_eps=1e-05, batch_first=False, norm_first=False)",
-        [](B a) {
-          TransformerOptions o;
-          o.d_model = a.integer("d_model");
-          o.nhead = a.integer("nhead");
-          o.num_encoder_layers = a.integer("num_encoder_layers");
-          o.num_decoder_layers = a.integer("num_decoder_layers");
+        [layer_options](B a) {
+          const TransformerEncoderLayerOptions l = layer_options(a);
+          TransformerOptions o{.d_model = a.integer("d_model"),
+                               .nhead = a.integer("nhead"),
+                               .num_encoder_layers = a.integer("num_encoder_layers"),
+                               .num_decoder_layers = a.integer("num_decoder_layers"),
+                               .dim_feedforward = l.dim_feedforward,
+                               .dropout = l.dropout,
+                               .activation = l.activation,
+                               .layer_norm_eps = l.layer_norm_eps,
+                               .batch_first = l.batch_first,
+                               .norm_first = l.norm_first};
           TD_CHECK(o.num_encoder_layers <= kMaxStackedLayers && o.num_decoder_layers <= kMaxStackedLayers,
                    ErrorCode::kResourceExhausted, "[Transformer] at most ", kMaxStackedLayers, " layers per stack");
-          o.dim_feedforward = a.integer("dim_feedforward");
-          o.dropout = a.number("dropout");
-          o.activation = a.text("activation");
-          o.layer_norm_eps = a.number("layer_norm_eps");
-          o.batch_first = a.flag("batch_first");
-          o.norm_first = a.flag("norm_first");
           return as_module(std::make_shared<Transformer>(o));
         });
     // Losses (without the deprecated size_average and reduce).

@@ -72,7 +72,7 @@ std::shared_ptr<nn::Module> build(const json& c) {
                                       .batch_first = get("batch_first", false),
                                       .options = kF64});
   }
-  if (type == "TransformerEncoderLayer" || type == "TransformerEncoder") {
+  if (type.starts_with("TransformerEncoder") || type.starts_with("TransformerDecoder")) {
     nn::TransformerEncoderLayerOptions o{.dim_feedforward = get("dim_feedforward", 2048),
                                          .dropout = get("dropout", 0.1),
                                          .activation = get("activation", "relu").get<std::string>(),
@@ -80,25 +80,18 @@ std::shared_ptr<nn::Module> build(const json& c) {
                                          .batch_first = get("batch_first", false),
                                          .norm_first = get("norm_first", false),
                                          .options = kF64};
-    auto layer = std::make_shared<nn::TransformerEncoderLayer>(args[0], args[1], o);
-    if (type == "TransformerEncoderLayer") return layer;
-    return std::make_shared<nn::TransformerEncoder>(
-        layer, c.at("num_layers"),
-        c.at("norm").get<bool>() ? std::make_shared<nn::LayerNorm>(std::vector<int64_t>{args[0]}, 1e-5, true, kF64) : nullptr);
-  }
-  if (type == "TransformerDecoderLayer" || type == "TransformerDecoder") {
-    nn::TransformerEncoderLayerOptions o{.dim_feedforward = get("dim_feedforward", 2048),
-                                         .dropout = get("dropout", 0.1),
-                                         .activation = get("activation", "relu").get<std::string>(),
-                                         .layer_norm_eps = get("layer_norm_eps", 1e-5),
-                                         .batch_first = get("batch_first", false),
-                                         .norm_first = get("norm_first", false),
-                                         .options = kF64};
+    auto norm = [&]() -> std::shared_ptr<nn::Module> {
+      if (!c.at("norm").get<bool>()) return nullptr;
+      return std::make_shared<nn::LayerNorm>(std::vector<int64_t>{args[0]}, 1e-5, true, kF64);
+    };
+    if (type.starts_with("TransformerEncoder")) {
+      auto layer = std::make_shared<nn::TransformerEncoderLayer>(args[0], args[1], o);
+      if (type == "TransformerEncoderLayer") return layer;
+      return std::make_shared<nn::TransformerEncoder>(layer, c.at("num_layers"), norm());
+    }
     auto layer = std::make_shared<nn::TransformerDecoderLayer>(args[0], args[1], o);
     if (type == "TransformerDecoderLayer") return layer;
-    return std::make_shared<nn::TransformerDecoder>(
-        layer, c.at("num_layers"),
-        c.at("norm").get<bool>() ? std::make_shared<nn::LayerNorm>(std::vector<int64_t>{args[0]}, 1e-5, true, kF64) : nullptr);
+    return std::make_shared<nn::TransformerDecoder>(layer, c.at("num_layers"), norm());
   }
   if (type == "Transformer") {
     return std::make_shared<nn::Transformer>(nn::TransformerOptions{.d_model = get("d_model", 512),
