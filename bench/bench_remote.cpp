@@ -6,8 +6,9 @@
 //       p50/p90 latency;
 //   (c) upload and download of --mib MiB vs bare chunked gRPC streaming (1 MiB messages), GB/s;
 //   (d) one SGD step of the seed-notes CNN at batch 64 (no hooks), remote vs in-process.
+// BENCH_REMOTE_ONLY=1 runs (a)'s remote side alone and stops (for a profiler).
 // The servers run in this process on loopback ports (their threads are their own), as tensord does.
-//   bench_remote [--ops N] [--steps N] [--threads N] [--mib N]
+//   bench_remote [--ops N] [--steps N] [--threads N] [--mib N] [--only abcd] (--only: the cases to run)
 #include <grpcpp/grpcpp.h>
 #include <malloc.h>
 
@@ -99,15 +100,17 @@ td::remote::Tensor upload(td::remote::Session& s, const td::Tensor& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  mallopt(M_MXFAST, 0);  // as tensord's main does (server/main.cc)
+  if (!std::getenv("BENCH_FASTBINS")) mallopt(M_MXFAST, 0);  // as tensord's main does (server/main.cc)
   int64_t ops = 200000, steps = 30, mib = 256;
   int threads = 1;
+  std::string only = "abcd";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--ops") ops = std::stoll(argv[i + 1]);
     if (a == "--steps") steps = std::stoll(argv[i + 1]);
     if (a == "--threads") threads = std::stoi(argv[i + 1]);
     if (a == "--mib") mib = std::stoll(argv[i + 1]);
+    if (a == "--only") only = argv[i + 1];
   }
   td::set_num_threads(threads);
   td::server::Options options;
@@ -136,7 +139,7 @@ int main(int argc, char** argv) {
   std::printf("%-44s %14s %14s %8s\n", "benchmark (ratio: tensord's time / baseline's)", "tensord", "baseline", "ratio");
 
   // (a) pipelined a + b on 1k floats; results released as they go (the handles' last copies die).
-  {
+  if (only.find('a') != std::string::npos) {
     std::vector<float> v(1024, 1.0f);
     td::remote::Tensor ra = s.tensor<float>(v, {1024}), rb = s.tensor<float>(v, {1024});
     s.sync();
@@ -144,6 +147,10 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < ops; ++i) td::remote::Tensor c = ra.add(rb);
     s.sync();
     const double remote = static_cast<double>(ops) / seconds(t0, Clock::now());
+    if (std::getenv("BENCH_REMOTE_ONLY")) {  // for profiling the service alone
+      std::printf("%-44s %10.0f/s\n", "(a) pipelined a+b, 1k floats", remote);
+      return 0;
+    }
     td::Tensor a = td::ones({1024}), b = td::ones({1024});
     t0 = Clock::now();
     for (int64_t i = 0; i < ops; ++i) td::Tensor c = a.add(b);
@@ -158,7 +165,7 @@ int main(int argc, char** argv) {
   }
   // (b) item() round trips against a bare ping-pong of one small message on a bidirectional stream, taken
   // in turns so both see the same machine.
-  {
+  if (only.find('b') != std::string::npos) {
     td::remote::Tensor x = s.tensor<float>({1.5f}, {1});
     grpc::ClientContext ctx;
     auto stream = bare->PingPong(&ctx);
@@ -185,7 +192,7 @@ int main(int argc, char** argv) {
     }
   }
   // (c) a large upload and download against bare chunked streaming of the same bytes.
-  {
+  if (only.find('c') != std::string::npos) {
     const int64_t bytes = mib << 20;
     std::vector<uint8_t> data(static_cast<size_t>(bytes), 7);
     auto t0 = Clock::now();
@@ -238,7 +245,7 @@ int main(int argc, char** argv) {
                 gb / down, gb / bare_down, down / bare_down);
   }
   // (d) the CNN's SGD step at batch 64, without hooks; loss read back every step (a sync point).
-  {
+  if (only.find('d') != std::string::npos) {
     td::manual_seed(0);
     auto local = std::make_shared<td::examples::CNN>(10, 1, 28, 28);
     td::optim::SGD local_opt(local->parameters(), {.lr = 0.05, .momentum = 0.9});

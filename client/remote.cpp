@@ -149,11 +149,34 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   /// event it answers, so the server runs it while the hook waits.
   void push(pb::Command cmd) {
     std::lock_guard lock(write_mu_);
+    auto* owned = new pb::Command(std::move(cmd));  // the arena takes it over, uncopied (an upload's chunk)
+    pending().batch->mutable_commands()->AddAllocated(owned);
+    pushed_locked(*owned);
+  }
+
+  /// Appends a command that `fill` writes straight into the batch's arena (under the write lock, so `fill`
+  /// may take handles with next_handle_locked()); flushes when the batch is large.
+  template <class Fill>
+  void push_with(Fill&& fill) {
+    std::lock_guard lock(write_mu_);
+    pb::Command* cmd = pending().batch->add_commands();
+    try {
+      fill(*cmd);
+    } catch (...) {
+      pending_.batch->mutable_commands()->RemoveLast();  // a bad argument leaves nothing half-built behind
+      throw;
+    }
+    pushed_locked(*cmd);
+  }
+
+  uint64_t next_handle_locked() { return next_handle_++; }
+
+  /// Numbers a command just added to the batch and flushes when the batch is large.
+  void pushed_locked(pb::Command& cmd) {
     cmd.set_seq(next_seq_++);
     if (current_hook_event != 0) cmd.set_hook_event(current_hook_event);
     batch_bytes_ += cmd.ByteSizeLong();
-    *batch_.add_commands() = std::move(cmd);
-    if (batch_.commands_size() >= kFlushCommands || batch_bytes_ >= kFlushBytes) flush_locked();
+    if (pending_.batch->commands_size() >= kFlushCommands || batch_bytes_ >= kFlushBytes) flush_locked();
   }
 
   void flush() {
@@ -164,10 +187,9 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   void release(uint64_t handle) {
     std::lock_guard lock(write_mu_);
     if (closing_) return;
-    pb::Command cmd;
-    cmd.set_seq(next_seq_++);
-    cmd.mutable_release()->add_handles(handle);
-    *batch_.add_commands() = std::move(cmd);
+    pb::Command* cmd = pending().batch->add_commands();
+    cmd->set_seq(next_seq_++);
+    cmd->mutable_release()->add_handles(handle);
   }
 
   uint64_t new_request() {
@@ -258,7 +280,10 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
  private:
   void flush_locked() {
     // While the server restarts (a Goodbye with restore), commands wait in the batch for the new stream.
-    if (batch_.commands_size() == 0 || !stream_ || closing_ || stream_finished_ || writes_ended_) return;
+    if (!pending_.batch || pending_.batch->commands_size() == 0 || !stream_ || closing_ || stream_finished_ ||
+        writes_ended_) {
+      return;
+    }
     // Sent batches are kept until the server acknowledges their last command (ack_seq), so a re-attach can
     // send again what the server had not received; they are moved in after the write, not copied.
     const uint64_t acked = acked_seq_.load();
@@ -267,16 +292,15 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
       unacked_.pop_front();
     }
     const size_t bytes = batch_bytes_;
-    pb::ClientMessage msg;
-    *msg.mutable_batch() = std::move(batch_);
-    msg.mutable_batch()->set_ack_event(last_event_.load());
-    batch_.Clear();
+    Outgoing out = std::move(pending_);
+    pending_ = Outgoing{};
     batch_bytes_ = 0;
-    stream_->Write(msg);  // a failed write shows up as a broken stream in the reader, which re-attaches
+    out.batch->set_ack_event(last_event_.load());
+    stream_->Write(*out.message);  // a failed write shows up as a broken stream in the reader, which re-attaches
     if (client_->reconnect_timeout.count() > 0) {
-      const uint64_t last_seq = msg.batch().commands(msg.batch().commands_size() - 1).seq();
+      const uint64_t last_seq = out.batch->commands(out.batch->commands_size() - 1).seq();
       unacked_bytes_ += bytes;
-      unacked_.push_back(SentBatch{std::move(*msg.mutable_batch()), bytes, last_seq});
+      unacked_.push_back(SentBatch{std::move(out), bytes, last_seq});
       // A long upload with no reply in between would keep all of it: past the cap the batches go, and a
       // re-attach is possible again once the server has acknowledged what was dropped.
       if (unacked_bytes_ > kMaxUnackedBytes) {
@@ -323,7 +347,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
         restore_pending_ = false;
         pb::ClientMessage again;
         for (const SentBatch& sent : unacked_) {
-          for (const pb::Command& c : sent.batch.commands()) {
+          for (const pb::Command& c : sent.out.batch->commands()) {
             if (c.seq() <= first.attached().last_seq()) continue;
             *again.mutable_batch()->add_commands() = c;
             if (again.batch().commands_size() == kFlushCommands) {
@@ -558,7 +582,25 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   std::thread reader_;
 
   std::mutex write_mu_;  // the batch, seq/handle counters, and stream writes
-  pb::CommandBatch batch_;
+  /// A batch being filled or sent: built in its own arena, so its commands are allocated and freed in a
+  /// few blocks rather than one by one.
+  struct Outgoing {
+    std::unique_ptr<google::protobuf::Arena> arena;
+    pb::ClientMessage* message = nullptr;  // on arena
+    pb::CommandBatch* batch = nullptr;     // message's
+  };
+  Outgoing& pending() {
+    if (!pending_.batch) {
+      google::protobuf::ArenaOptions o;
+      o.start_block_size = 8 << 10;
+      o.max_block_size = 64 << 10;  // under glibc's mmap threshold
+      pending_.arena = std::make_unique<google::protobuf::Arena>(o);
+      pending_.message = google::protobuf::Arena::CreateMessage<pb::ClientMessage>(pending_.arena.get());
+      pending_.batch = pending_.message->mutable_batch();
+    }
+    return pending_;
+  }
+  Outgoing pending_;
   size_t batch_bytes_ = 0;
   uint64_t next_seq_ = 1;
   uint64_t next_handle_ = 1;
@@ -568,7 +610,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   bool writes_ended_ = false;     // WritesDone() on stream_ after a Goodbye with restore
   std::atomic<bool> restore_pending_{false};  // the server said it restarts with this session
   struct SentBatch {
-    pb::CommandBatch batch;
+    Outgoing out;
     size_t bytes;
     uint64_t last_seq;
   };
@@ -651,17 +693,18 @@ void internal::encode_value(const Value& v, pb::Value* out) { encode(v, out); }
 
 namespace {
 std::vector<Tensor> send_op(SessionState& s, std::string_view name, const std::vector<Value>& args, size_t n) {
-  pb::Command cmd;
-  auto* op = cmd.mutable_op();
-  op->set_op(std::string(name));
-  for (const Value& v : args) encode(v, op->add_args());
+  uint64_t first = 0;
+  s.push_with([&](pb::Command& cmd) {
+    auto* op = cmd.mutable_op();
+    op->set_op(name.data(), name.size());
+    for (const Value& v : args) encode(v, op->add_args());
+    first = s.next_handle_locked();
+    op->add_outputs(first);
+    for (size_t i = 1; i < n; ++i) op->add_outputs(s.next_handle_locked());
+  });
   std::vector<Tensor> results;
-  for (size_t i = 0; i < n; ++i) {
-    uint64_t out = s.new_handle();
-    op->add_outputs(out);
-    results.push_back(make_tensor(s, out));
-  }
-  s.push(std::move(cmd));
+  results.reserve(n);
+  for (size_t i = 0; i < n; ++i) results.push_back(make_tensor(s, first + i));
   return results;
 }
 

@@ -8,11 +8,42 @@
 
 namespace td::kernels {
 
+/// A list of dims held inline up to kInline entries (every op's loop coalesces its operands' dims, and a
+/// heap allocation per call showed in small ops' profiles), on the heap beyond.
+class DimVec {
+ public:
+  static constexpr size_t kInline = 8;
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  int64_t* data() { return heap_.empty() ? inline_.data() : heap_.data(); }
+  const int64_t* data() const { return heap_.empty() ? inline_.data() : heap_.data(); }
+  int64_t& operator[](size_t i) { return data()[i]; }
+  int64_t operator[](size_t i) const { return data()[i]; }
+  int64_t& back() { return data()[n_ - 1]; }
+  int64_t back() const { return data()[n_ - 1]; }
+  const int64_t* begin() const { return data(); }
+  const int64_t* end() const { return data() + n_; }
+  void push_back(int64_t v) {
+    if (heap_.empty() && n_ < kInline) {
+      inline_[n_++] = v;
+      return;
+    }
+    if (heap_.empty()) heap_.assign(inline_.begin(), inline_.end());
+    heap_.push_back(v);
+    ++n_;
+  }
+
+ private:
+  std::array<int64_t, kInline> inline_;
+  std::vector<int64_t> heap_;  // all entries, once there are more than kInline
+  size_t n_ = 0;
+};
+
 /// Sizes and per-operand strides with mergeable dims merged (row-major, innermost last).
 template <size_t N>
 struct Coalesced {
-  std::vector<int64_t> sizes;
-  std::array<std::vector<int64_t>, N> strides;
+  DimVec sizes;
+  std::array<DimVec, N> strides;
 };
 
 template <size_t N>

@@ -153,20 +153,32 @@ class StateCollector final : public prometheus::Collectable {
 };
 }  // namespace
 
+std::atomic<uint64_t> next_metrics_instance{1};
+
 // ---- OpTimeWindow ----
 
 int64_t OpTimeWindow::epoch_of(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count() / kSlot.count();
 }
 
-void OpTimeWindow::add(const std::string& op, double seconds, Clock::time_point now) {
+size_t OpTimeWindow::index(const std::string& op) {
+  std::lock_guard lock(mu_);
+  auto [it, added] = index_.emplace(op, names_.size());
+  if (added) names_.push_back(op);
+  return it->second;
+}
+
+void OpTimeWindow::add(const std::string& op, double seconds, Clock::time_point now) { add(index(op), seconds, now); }
+
+void OpTimeWindow::add(size_t op, double seconds, Clock::time_point now) {
   const int64_t epoch = epoch_of(now);
   std::lock_guard lock(mu_);
   Slot& slot = slots_[static_cast<size_t>(epoch % kSlots)];
   if (slot.epoch != epoch) {
     slot.epoch = epoch;
-    slot.seconds.clear();
+    slot.seconds.assign(names_.size(), 0.0);
   }
+  if (op >= slot.seconds.size()) slot.seconds.resize(names_.size(), 0.0);
   slot.seconds[op] += seconds;
 }
 
@@ -177,7 +189,9 @@ std::vector<std::pair<std::string, double>> OpTimeWindow::top(size_t n, Clock::t
     std::lock_guard lock(mu_);
     for (const Slot& slot : slots_) {
       if (slot.epoch <= epoch - kSlots || slot.epoch > epoch) continue;
-      for (const auto& [op, s] : slot.seconds) sum[op] += s;
+      for (size_t op = 0; op < slot.seconds.size(); ++op) {
+        if (slot.seconds[op] > 0) sum[names_[op]] += slot.seconds[op];
+      }
     }
   }
   std::vector<std::pair<std::string, double>> rows(sum.begin(), sum.end());
@@ -191,7 +205,8 @@ std::vector<std::pair<std::string, double>> OpTimeWindow::top(size_t n, Clock::t
 // ---- Metrics ----
 
 Metrics::Metrics(MetricsOptions options)
-    : options_(std::move(options)),
+    : instance_(next_metrics_instance++),
+      options_(std::move(options)),
       registry_(std::make_shared<prometheus::Registry>()),
       ops_(prometheus::BuildCounter()
                .Name("tensord_ops_total")
@@ -241,35 +256,75 @@ int Metrics::serve(const std::string& bind, const SessionManager* sessions) {
   return http_->port();
 }
 
+namespace {
+/// A thread's cache of series pointers (of the Metrics numbered `owner`): found without a lock or a label map.
+struct SeriesCache {
+  uint64_t owner = 0;
+  std::string key;  // reused: no allocation per command once warm
+  std::unordered_map<std::string, void*> series;
+  /// The cache for `instance`, its key set to `name` (+ '\0' + `suffix` when given).
+  static SeriesCache& of(uint64_t instance, std::string_view name, std::string_view suffix = {}) {
+    thread_local SeriesCache cache;
+    if (cache.owner != instance) {
+      cache.series.clear();
+      cache.owner = instance;
+    }
+    cache.key.assign(name);
+    if (!suffix.empty()) {
+      cache.key += '\0';
+      cache.key += suffix;
+    }
+    return cache;
+  }
+  void* find() const {
+    auto it = series.find(key);
+    return it == series.end() ? nullptr : it->second;
+  }
+};
+}  // namespace
+
 Metrics::OpSeries& Metrics::op_series(std::string_view op, DeviceType device) {
-  thread_local std::string key;  // reused: no allocation per op once warm
-  key.assign(op);
-  key += '\0';
-  key += device_label(device);
+  SeriesCache& cache = SeriesCache::of(instance_, op, device_label(device));
+  if (void* hit = cache.find()) return *static_cast<OpSeries*>(hit);
   std::lock_guard lock(series_mu_);
-  auto it = op_series_.find(key);
-  if (it != op_series_.end()) return it->second;
-  const std::map<std::string, std::string> labels = {{"op", std::string(op)}, {"device", device_label(device)}};
-  OpSeries s{&ops_.Add(labels), &op_errors_.Add(labels), &op_seconds_.Add(labels, latency_buckets())};
-  return op_series_.emplace(std::move(key), s).first->second;
+  auto it = op_series_.find(cache.key);
+  if (it == op_series_.end()) {
+    const std::map<std::string, std::string> labels = {{"op", std::string(op)}, {"device", device_label(device)}};
+    OpSeries s{&ops_.Add(labels), &op_errors_.Add(labels), &op_seconds_.Add(labels, latency_buckets()),
+               op_window_.index(std::string(op))};
+    it = op_series_.emplace(cache.key, s).first;
+  }
+  cache.series.emplace(cache.key, &it->second);
+  return it->second;
 }
 
+namespace {
+// The coarse monotonic clock (a tick's resolution, enough for the window's 10 s slots), much cheaper than
+// steady_clock's on VMs whose clock source is not the TSC; both count from the same origin.
+OpTimeWindow::Clock::time_point coarse_now() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return OpTimeWindow::Clock::time_point(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
+}
+}  // namespace
+
 void Metrics::on_command(std::string_view name, bool is_op, DeviceType device, double seconds, bool ok) {
-  thread_local std::string key;  // reused: no allocation per command once warm
-  key.assign(name);
   if (!is_op) {
-    prometheus::Counter* counter;
-    {
+    SeriesCache& cache = SeriesCache::of(instance_, name, "command");
+    auto* counters = static_cast<std::array<prometheus::Counter*, 2>*>(cache.find());
+    if (!counters) {
       std::lock_guard lock(series_mu_);
-      auto it = command_series_.find(key);
+      auto it = command_series_.find(cache.key);
       if (it == command_series_.end()) {
-        it = command_series_.emplace(key, std::array<prometheus::Counter*, 2>{
-                                              &commands_.Add({{"command", key}, {"status", "ok"}}),
-                                              &commands_.Add({{"command", key}, {"status", "error"}})}).first;
+        const std::string command(name);
+        it = command_series_.emplace(cache.key, std::array<prometheus::Counter*, 2>{
+                                                    &commands_.Add({{"command", command}, {"status", "ok"}}),
+                                                    &commands_.Add({{"command", command}, {"status", "error"}})}).first;
       }
-      counter = it->second[ok ? 0 : 1];
+      counters = &it->second;
+      cache.series.emplace(cache.key, counters);
     }
-    counter->Increment();
+    (*counters)[ok ? 0 : 1]->Increment();
     return;
   }
   ++ops_executed_;
@@ -277,7 +332,7 @@ void Metrics::on_command(std::string_view name, bool is_op, DeviceType device, d
   s.count->Increment();
   if (!ok) s.errors->Increment();
   s.seconds->Observe(seconds);
-  op_window_.add(key, seconds);
+  op_window_.add(s.window, seconds, coarse_now());
 }
 
 void Metrics::on_backward(DeviceType device, double seconds) {

@@ -33,17 +33,22 @@ class OpTimeWindow {
   static constexpr std::chrono::seconds kSlot{10};
 
   void add(const std::string& op, double seconds, Clock::time_point now = Clock::now());
+  /// The op's index for add(size_t, ...), given once per op name.
+  size_t index(const std::string& op);
+  void add(size_t op, double seconds, Clock::time_point now);
   /// The `n` ops with the most seconds in the window, most first.
   std::vector<std::pair<std::string, double>> top(size_t n, Clock::time_point now = Clock::now()) const;
 
  private:
   struct Slot {
     int64_t epoch = -1;
-    std::unordered_map<std::string, double> seconds;
+    std::vector<double> seconds;  // by op index
   };
   static int64_t epoch_of(Clock::time_point t);
   mutable std::mutex mu_;
   std::array<Slot, kSlots> slots_;
+  std::vector<std::string> names_;  // by op index
+  std::unordered_map<std::string, size_t> index_;
 };
 
 struct MetricsOptions {
@@ -78,8 +83,11 @@ class Metrics final : public SessionObserver {
     prometheus::Counter* count;
     prometheus::Counter* errors;
     prometheus::Histogram* seconds;
+    size_t window;  // the op's index in op_window_
   };
+  /// Looked up in a per-thread cache first: no lock and no label map per op.
   OpSeries& op_series(std::string_view op, DeviceType device);
+  const uint64_t instance_;  // tells the per-thread caches of two Metrics apart
 
   MetricsOptions options_;
   std::shared_ptr<prometheus::Registry> registry_;
@@ -94,7 +102,7 @@ class Metrics final : public SessionObserver {
   prometheus::Family<prometheus::Histogram>& rpc_seconds_;
   std::mutex series_mu_;
   std::unordered_map<std::string, OpSeries> op_series_;  // key: op + '\0' + device type
-  std::unordered_map<std::string, std::array<prometheus::Counter*, 2>> command_series_;  // ok, error
+  std::unordered_map<std::string, std::array<prometheus::Counter*, 2>> command_series_;  // key: name + "\0command"; ok, error
   std::atomic<uint64_t> ops_executed_{0};
   OpTimeWindow op_window_;
   std::vector<std::shared_ptr<prometheus::Collectable>> collectors_;

@@ -191,9 +191,11 @@ grpc::Status TensordService::Attach(grpc::ServerContext* ctx,
     std::shared_ptr<Session> session = sessions_->get_for(first.attach().session_id(), user.name, false);
     StreamSink sink(stream, ctx);
     session->attach(&sink, token_hash, first.attach().last_event());  // `attached` first, then any replay
-    pb::ClientMessage msg;
-    while (stream->Read(&msg)) {
-      if (msg.has_batch()) session->enqueue(std::move(*msg.mutable_batch()));
+    // Each message is parsed into its own arena, where its commands stay until they have run.
+    for (;;) {
+      auto message = std::make_shared<Arrived>();
+      if (!stream->Read(message->msg)) break;
+      if (message->msg->has_batch()) session->enqueue(std::move(message));
     }
     // Read ended: the client half-closed or went away. The session lives on for its grace period.
     session->detach(&sink);

@@ -129,33 +129,68 @@ Clock::duration Session::detached_for() const {
   return sink_ ? Clock::duration::zero() : Clock::now() - detached_at_;
 }
 
-void Session::push_commands(pb::CommandBatch batch) {
+Arrived::Arrived() : arena(arena_options()), msg(google::protobuf::Arena::CreateMessage<pb::ClientMessage>(&arena)) {}
+
+google::protobuf::ArenaOptions Arrived::arena_options() {
+  google::protobuf::ArenaOptions o;
+  o.start_block_size = 8 << 10;  // a batch of 512 small ops parses into ~40 KiB
+  o.max_block_size = 64 << 10;   // under glibc's mmap threshold
+  return o;
+}
+
+void Session::push_commands(std::shared_ptr<const Arrived> message) {
   {
     std::lock_guard lock(mu_);
     if (closed_ || sealed_) return;
+    const pb::CommandBatch& batch = message->msg->batch();
     UserUsage* usage = options_.usage.get();
     const int64_t quota = usage ? usage->ops_in_flight_quota.load() : 0;
     const int64_t n = batch.commands_size();
     // Over the quota, the whole batch is refused (hook replies excepted: a hook must be able to finish).
     const bool refuse = quota > 0 && usage->queued.load() + n > quota;
-    for (auto& c : *batch.mutable_commands()) {
+    uint64_t last = last_seq_received_.load();
+    int64_t counted = 0;
+    for (int i = 0; i < n;) {
       // A command sent again after a re-attach that this session has already received: exactly once.
-      if (c.seq() != 0 && c.seq() <= last_seq_received_.load()) continue;
-      if (c.seq() > last_seq_received_.load()) last_seq_received_ = c.seq();
-      const bool rejected = refuse && !c.has_hook_reply();
-      inbox_.push_back(Inbound{std::move(c), rejected});
-      if (usage && !rejected) ++usage->queued;
+      auto fresh = [&](int k) {
+        const uint64_t seq = batch.commands(k).seq();
+        return seq == 0 || seq > last;
+      };
+      if (!fresh(i)) {
+        ++i;
+        continue;
+      }
+      Run run{message, i, i, refuse};
+      for (; run.end < n && fresh(run.end); ++run.end) {
+        last = std::max(last, batch.commands(run.end).seq());
+        if (!run.rejected(run.end)) ++counted;
+      }
+      i = run.end;
+      inbox_.push_back(std::move(run));
     }
+    if (usage) usage->queued += counted;
+    last_seq_received_ = last;
   }
   inbox_cv_.notify_all();
 }
 
-void Session::enqueue(pb::CommandBatch batch) {
+void Session::enqueue(std::shared_ptr<const Arrived> message) {
+  const pb::CommandBatch& batch = message->msg->batch();
   if (batch.ack_event()) acknowledge(batch.ack_event());
-  push_commands(std::move(batch));
+  push_commands(std::move(message));
   acknowledge_commands();
   schedule_drain();
 }
+
+namespace {
+std::shared_ptr<const Arrived> arrived(pb::CommandBatch batch) {
+  auto m = std::make_shared<Arrived>();
+  *m->msg->mutable_batch() = std::move(batch);
+  return m;
+}
+}  // namespace
+
+void Session::enqueue(pb::CommandBatch batch) { enqueue(arrived(std::move(batch))); }
 
 void Session::schedule_drain() {
   boost::asio::post(strand_, [self = shared_from_this()] {
@@ -166,45 +201,58 @@ void Session::schedule_drain() {
 }
 
 void Session::run_inline(const pb::CommandBatch& batch) {
-  push_commands(batch);
+  push_commands(arrived(batch));
   drain(std::nullopt);
+}
+
+Session::Inbound Session::take_locked(std::deque<Run>::iterator run, int i) {
+  Inbound in{run->message, &run->at(i), run->rejected(i)};
+  if (options_.usage && !in.rejected) --options_.usage->queued;
+  if (i == run->next) {
+    if (++run->next == run->end) inbox_.erase(run);
+  } else if (i + 1 == run->end) {
+    run->end = i;
+  } else {  // from the middle (a hook's reply): the run splits around it
+    Run rest{run->message, i + 1, run->end, run->refused};
+    run->end = i;
+    inbox_.insert(std::next(run), std::move(rest));
+  }
+  return in;
 }
 
 std::optional<Session::Inbound> Session::next_command(std::optional<Clock::time_point> deadline, uint64_t event) {
   std::unique_lock lock(mu_);
-  auto take = [&](std::deque<Inbound>::iterator it) {
-    Inbound in = std::move(*it);
-    inbox_.erase(it);
-    if (options_.usage && !in.rejected) --options_.usage->queued;
-    return in;
-  };
   if (!deadline) {
     if (inbox_.empty()) return std::nullopt;
-    return take(inbox_.begin());
+    return take_locked(inbox_.begin(), inbox_.front().next);
   }
   // Inside a blocking hook: wait for the commands its callback issues, the reply among them; other commands
   // stay queued in order.
+  std::deque<Run>::iterator run;
+  int at = 0;
   auto ours = [&] {
-    return std::find_if(inbox_.begin(), inbox_.end(), [&](const Inbound& in) {
-      return in.cmd.has_hook_reply() || (event && in.cmd.hook_event() == event);
-    });
+    for (run = inbox_.begin(); run != inbox_.end(); ++run) {
+      for (at = run->next; at < run->end; ++at) {
+        const pb::Command& c = run->at(at);
+        if (c.has_hook_reply() || (event && c.hook_event() == event)) return true;
+      }
+    }
+    return false;
   };
-  inbox_cv_.wait_until(lock, *deadline, [&] { return ours() != inbox_.end() || closed_; });
-  auto it = ours();
-  if (it == inbox_.end()) return std::nullopt;
-  return take(it);
+  if (!inbox_cv_.wait_until(lock, *deadline, [&] { return ours() || closed_; }) || run == inbox_.end()) {
+    return std::nullopt;
+  }
+  return take_locked(run, at);
 }
 
-void Session::run_inbound(const Inbound& in) {
-  if (!in.rejected) {
-    execute(in.cmd);
-    return;
-  }
+Clock::time_point Session::run_inbound(const Inbound& in, Clock::time_point start) {
+  if (!in.rejected) return execute(*in.cmd, start);
   const UserUsage& u = *options_.usage;
-  fail(in.cmd, Error(ErrorCode::kResourceExhausted,
-                     str("[", command_kind(in.cmd), "] ops-in-flight quota of user '", u.name, "' (",
-                         u.ops_in_flight_quota.load(), " commands waiting at once): its batch came when the quota "
-                         "was full and was refused; wait for results (sync) before sending more")));
+  fail(*in.cmd, Error(ErrorCode::kResourceExhausted,
+                      str("[", command_kind(*in.cmd), "] ops-in-flight quota of user '", u.name, "' (",
+                          u.ops_in_flight_quota.load(), " commands waiting at once): its batch came when the quota "
+                          "was full and was refused; wait for results (sync) before sending more")));
+  return Clock::now();
 }
 
 void Session::sync_handle_usage() {
@@ -237,11 +285,14 @@ void Session::seal() {
 
 size_t Session::queued_commands() const {
   std::lock_guard lock(mu_);
-  return inbox_.size();
+  size_t n = 0;
+  for (const Run& run : inbox_) n += static_cast<size_t>(run.end - run.next);
+  return n;
 }
 
 bool Session::drain(std::optional<Clock::duration> slice) {
-  const auto until = Clock::now() + slice.value_or(Clock::duration::zero());
+  auto now = Clock::now();
+  const auto until = now + slice.value_or(Clock::duration::zero());
   bool more = false;
   draining_ = true;
   struct Done {
@@ -260,8 +311,8 @@ bool Session::drain(std::optional<Clock::duration> slice) {
       bound = profiler_;
       if (bound) binding.emplace(bound->bind_thread());
     }
-    run_inbound(*cmd);
-    if (slice && Clock::now() >= until) {
+    now = run_inbound(*cmd, now);
+    if (slice && now >= until) {
       std::lock_guard lock(mu_);
       more = !inbox_.empty();
       if (more) break;
@@ -277,8 +328,10 @@ void Session::close() {
     std::lock_guard lock(mu_);
     closed_ = true;
     if (sink_) sink_->cancel();  // an attached client learns at once (its stream ends)
-    for (const Inbound& in : inbox_) {
-      if (options_.usage && !in.rejected) --options_.usage->queued;
+    for (const Run& run : inbox_) {
+      for (int i = run.next; i < run.end; ++i) {
+        if (options_.usage && !run.rejected(i)) --options_.usage->queued;
+      }
     }
     inbox_.clear();
   }
@@ -359,8 +412,7 @@ void Session::update_counters() {
 
 // ---- commands ----
 
-void Session::execute(const pb::Command& cmd) {
-  auto start = Clock::now();
+Clock::time_point Session::execute(const pb::Command& cmd, Clock::time_point start) {
   bool ok = true;
   autograd::GradModeGuard grad_mode(grad_enabled_);
   try {
@@ -426,10 +478,12 @@ void Session::execute(const pb::Command& cmd) {
     fail(cmd, Error(ErrorCode::kInternal, str("[", command_kind(cmd), "] internal error: ", e.what())));
   }
   if (cmd.kind_case() == pb::Command::kOp) ++ops_executed_;
+  const auto end = Clock::now();
   if (observer_) {
     observer_->on_command(command_kind(cmd), cmd.kind_case() == pb::Command::kOp, options_.device.type,
-                          seconds_since(start), ok);
+                          std::chrono::duration<double>(end - start).count(), ok);
   }
+  return end;
 }
 
 void Session::fail(const pb::Command& cmd, const Error& error) {
@@ -711,7 +765,7 @@ Session::HookReplyValue Session::wait_hook_reply(uint64_t event_id, uint64_t hoo
   while (!hook_replies_.contains(event_id)) {
     auto cmd = next_command(deadline, event_id);
     if (cmd) {
-      run_inbound(*cmd);
+      run_inbound(*cmd, Clock::now());
       continue;
     }
     bool closed, detached;

@@ -23,6 +23,18 @@
 #include "core/tensor.h"
 #include "proto/codec.h"
 
+namespace td::server {
+/// One client message parsed into its own arena: its commands are executed in place and freed together
+/// when the last of them has run, not moved and freed one by one (a batch of small ops is mostly such
+/// allocations otherwise).
+struct Arrived {
+  Arrived();
+  static google::protobuf::ArenaOptions arena_options();
+  google::protobuf::Arena arena;
+  ::tensord::v1::ClientMessage* msg;  // on `arena`
+};
+}  // namespace td::server
+
 namespace td::nn {
 class Module;
 class BackwardHookScope;
@@ -132,7 +144,9 @@ class Session : public std::enable_shared_from_this<Session> {
   /// Time since the last detach (zero while attached).
   std::chrono::steady_clock::duration detached_for() const;
 
-  /// Queues commands from the stream and schedules them on the session's strand. Thread-safe.
+  /// Queues the commands of a message from the stream (a batch) and schedules them on the session's strand.
+  /// Thread-safe.
+  void enqueue(std::shared_ptr<const Arrived> message);
   void enqueue(pb::CommandBatch batch);
   /// Queues commands and runs them on the calling thread instead of the strand: for tests and embedding,
   /// never mixed with enqueue() on one session.
@@ -171,11 +185,26 @@ class Session : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point created() const { return created_; }
 
  private:
+  /// Queued commands of one message: those in [next, end) of its batch (a run has no command that had
+  /// arrived before; one message may give several runs).
+  struct Run {
+    std::shared_ptr<const Arrived> message;
+    int next;
+    int end;
+    /// Refused on arrival (the user's ops-in-flight quota), hook replies excepted: the executor fails them
+    /// in their turn.
+    bool refused;
+    const pb::Command& at(int i) const { return message->msg->batch().commands(i); }
+    bool rejected(int i) const { return refused && !at(i).has_hook_reply(); }
+  };
+  /// A command taken from the inbox.
   struct Inbound {
-    pb::Command cmd;
-    /// Refused on arrival (the user's ops-in-flight quota): the executor fails it in its turn.
+    std::shared_ptr<const Arrived> message;  // holds `cmd`
+    const pb::Command* cmd;
     bool rejected = false;
   };
+  /// Takes the command at `i` of `*run`, removing what is left empty; mu_ held.
+  Inbound take_locked(std::deque<Run>::iterator run, int i);
   struct Poison {
     Error error;
     uint64_t seq;
@@ -218,9 +247,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool drain(std::optional<std::chrono::steady_clock::duration> slice);
   /// Posts a drain to the strand.
   void schedule_drain();
-  /// Takes the batch's commands into the inbox (moved: an upload's chunks are not copied again).
-  void push_commands(pb::CommandBatch batch);
-  void execute(const pb::Command& cmd);
+  /// Queues the message's commands in the inbox; they stay in the message's arena.
+  void push_commands(std::shared_ptr<const Arrived> message);
+  /// Runs one command that started at `start`; returns when it ended (one clock read a command: the next
+  /// command's start).
+  std::chrono::steady_clock::time_point execute(const pb::Command& cmd, std::chrono::steady_clock::time_point start);
   void run_op(const pb::Command& cmd);
   void put(const pb::PutChunk& chunk);
   void fetch(const pb::FetchCommand& cmd);
@@ -291,8 +322,8 @@ class Session : public std::enable_shared_from_this<Session> {
   /// hook reply), waiting for it until the deadline.
   std::optional<Inbound> next_command(std::optional<std::chrono::steady_clock::time_point> deadline,
                                       uint64_t event = 0);
-  /// Runs a command taken from the inbox, or fails it if it was refused on arrival.
-  void run_inbound(const Inbound& in);
+  /// Runs a command taken from the inbox, or fails it if it was refused on arrival; returns when it ended.
+  std::chrono::steady_clock::time_point run_inbound(const Inbound& in, std::chrono::steady_clock::time_point start);
   /// Adds the change in this session's handle count to the user's total.
   void sync_handle_usage();
 
@@ -305,7 +336,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // Guarded by mu_: the inbox, the sink and attach state.
   mutable std::mutex mu_;
   std::condition_variable inbox_cv_;
-  std::deque<Inbound> inbox_;
+  std::deque<Run> inbox_;  // runs of commands, oldest first
   EventSink* sink_ = nullptr;
   std::string credential_;  // the attached stream's
   bool closed_ = false;

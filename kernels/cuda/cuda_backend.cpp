@@ -47,8 +47,8 @@ cuda::ReduceIndexer split_dims(const StridedRef& in, int reduced, bool coalesce_
     std::vector<int64_t> sz(sizes.begin(), sizes.end()), sd(strides.begin(), strides.end());
     if (merge) {
       Coalesced<1> c = coalesce<1>(sizes, {strides});
-      sz = c.sizes;
-      sd = c.strides[0];
+      sz.assign(c.sizes.begin(), c.sizes.end());
+      sd.assign(c.strides[0].begin(), c.strides[0].end());
     }
     TD_CHECK(sz.size() <= static_cast<size_t>(cuda::kMaxDims), ErrorCode::kUnimplemented,
              "[reduce] CUDA reductions handle at most ", cuda::kMaxDims, " non-mergeable dims");
