@@ -4,6 +4,9 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "core/tensor_impl.h"
 #include "server/session.h"
 #include "tests/server/server_test_util.h"
@@ -109,6 +112,76 @@ TEST_F(SessionTest, ReleaseDropsHandlesAndBadHandlesAreNotFound) {
   EXPECT_EQ(e.code(), static_cast<int>(ErrorCode::kNotFound));
   EXPECT_EQ(e.request_id(), 9u);
   EXPECT_EQ(session_->handle_count(), 0u);
+}
+
+// A blocking hook takes its callback's commands and its reply from wherever they sit in a later batch: here
+// from the middle of one run of queued commands, ahead of an untagged command that arrived first and runs
+// after the backward, once.
+TEST_F(SessionTest, AHookTakesItsCommandsFromTheMiddleOfABatchAndTheRestRunAfter) {
+  auto batch_of = [](std::vector<pb::Command> cmds) {
+    pb::CommandBatch b;
+    for (auto& c : cmds) *b.add_commands() = std::move(c);
+    return b;
+  };
+  auto wait_for = [&](auto&& found) {
+    for (int i = 0; i < 2000; ++i) {
+      {
+        std::lock_guard lock(sink_.mu);
+        for (const auto& e : sink_.events) {
+          if (found(e)) return e;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ADD_FAILURE() << "no such event";
+    return pb::ServerMessage();
+  };
+  pb::Command a = put(1, 1, {1, 2, 3}, {3});
+  a.mutable_put()->set_requires_grad(true);
+  pb::Command hook;
+  hook.set_seq(4);
+  hook.mutable_register_hook()->set_hook_id(7);
+  hook.mutable_register_hook()->set_tensor(2);
+  pb::Command backward;
+  backward.set_seq(6);
+  backward.mutable_backward()->set_tensor(3);
+  backward.mutable_backward()->set_request_id(40);
+  session_->enqueue(batch_of({a, op(2, "mul", {1, 1}, 2), op(3, "sum", {2}, 3), hook, backward}));
+  const pb::HookEvent ev = wait_for([](const pb::ServerMessage& e) { return e.has_hook(); }).hook();
+  ASSERT_EQ(ev.hook_id(), 7u);
+
+  pb::Command untagged = op(7, "neg", {1}, 20);  // arrived first, not the callback's: waits for the backward
+  pb::Command doubled;  // the callback's: grad + grad
+  doubled.set_seq(8);
+  doubled.set_hook_event(ev.event_id());
+  doubled.mutable_op()->set_op("add");
+  doubled.mutable_op()->add_args()->set_tensor(ev.grad());
+  doubled.mutable_op()->add_args()->set_tensor(ev.grad());
+  doubled.mutable_op()->add_outputs(21);
+  pb::Command reply;
+  reply.set_seq(9);
+  reply.mutable_hook_reply()->set_event_id(ev.event_id());
+  reply.mutable_hook_reply()->set_replacement(21);
+  pb::Command grad;
+  grad.set_seq(10);
+  grad.mutable_grad()->set_tensor(1);
+  grad.mutable_grad()->set_output(22);
+  session_->enqueue(batch_of({untagged, doubled, reply, grad, fetch(11, 22, 41), fetch(12, 20, 42)}));
+
+  auto value = [&](uint64_t request) {
+    const pb::ServerMessage m = wait_for([&](const pb::ServerMessage& e) {
+      return (e.has_value() && e.value().request_id() == request) || (e.has_error() && e.error().request_id() == request);
+    });
+    EXPECT_TRUE(m.has_value()) << m.error().message();
+    const auto* f = reinterpret_cast<const float*>(m.value().data().data());
+    return std::vector<float>(f, f + m.value().data().size() / sizeof(float));
+  };
+  EXPECT_EQ(value(41), (std::vector<float>{4, 8, 12}));  // d(sum a*a)/da = 2a, doubled by the hook
+  EXPECT_EQ(value(42), (std::vector<float>{-1, -2, -3}));
+  wait_for([](const pb::ServerMessage& e) { return e.has_done() && e.done().request_id() == 40; });
+  EXPECT_EQ(session_->queued_commands(), 0u);
+  std::lock_guard lock(sink_.mu);
+  for (const auto& e : sink_.events) EXPECT_FALSE(e.has_error()) << e.error().message();
 }
 
 TEST_F(SessionTest, AMemoryLimitFailsTheOpThatPassesItAndTheSessionGoesOn) {
