@@ -171,11 +171,28 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
 
   uint64_t next_handle_locked() { return next_handle_++; }
 
+  /// At least the command's encoded size: an op's from its fields' counts (no walk of the message, which a
+  /// stream of small ops would pay once more on top of the write's), any other command's exactly.
+  static size_t size_bound(const pb::Command& cmd) {
+    if (!cmd.has_op()) return cmd.ByteSizeLong();
+    const pb::OpCommand& op = cmd.op();
+    size_t n = 48 + op.op().size() + 11 * static_cast<size_t>(op.outputs_size());
+    for (const pb::Value& v : op.args()) {
+      switch (v.kind_case()) {
+        case pb::Value::kIntList: n += 16 + 11 * static_cast<size_t>(v.int_list().values_size()); break;
+        case pb::Value::kTensorList: n += 16 + 11 * static_cast<size_t>(v.tensor_list().handles_size()); break;
+        case pb::Value::kStringValue: n += 16 + v.string_value().size(); break;
+        default: n += 16; break;  // a tag, a length and one varint or double
+      }
+    }
+    return n;
+  }
+
   /// Numbers a command just added to the batch and flushes when the batch is large.
   void pushed_locked(pb::Command& cmd) {
     cmd.set_seq(next_seq_++);
     if (current_hook_event != 0) cmd.set_hook_event(current_hook_event);
-    batch_bytes_ += cmd.ByteSizeLong();
+    batch_bytes_ += size_bound(cmd);
     if (pending_.batch->commands_size() >= kFlushCommands || batch_bytes_ >= kFlushBytes) flush_locked();
   }
 

@@ -281,6 +281,30 @@ struct SeriesCache {
     return it == series.end() ? nullptr : it->second;
   }
 };
+/// A thread's op counts not yet published (Metrics::flush), by series slot.
+struct OpCounts {
+  struct Slot {
+    void* series = nullptr;  // the Metrics' OpSeries
+    uint64_t count = 0;
+    uint64_t errors = 0;
+    double seconds = 0;
+    std::vector<double> buckets;  // per latency bucket, +Inf last
+  };
+  uint64_t owner = 0;
+  std::vector<Slot> slots;
+  std::vector<size_t> touched;  // slots with counts
+  /// The thread's counts for the Metrics numbered `instance` (flushed at the end of every drain, so a
+  /// thread that moves to another Metrics has nothing left of the last).
+  static OpCounts& of(uint64_t instance) {
+    thread_local OpCounts counts;
+    if (counts.owner != instance) {
+      counts.slots.clear();
+      counts.touched.clear();
+      counts.owner = instance;
+    }
+    return counts;
+  }
+};
 }  // namespace
 
 Metrics::OpSeries& Metrics::op_series(std::string_view op, DeviceType device) {
@@ -291,7 +315,7 @@ Metrics::OpSeries& Metrics::op_series(std::string_view op, DeviceType device) {
   if (it == op_series_.end()) {
     const std::map<std::string, std::string> labels = {{"op", std::string(op)}, {"device", device_label(device)}};
     OpSeries s{&ops_.Add(labels), &op_errors_.Add(labels), &op_seconds_.Add(labels, latency_buckets()),
-               op_window_.index(std::string(op))};
+               op_window_.index(std::string(op)), op_series_.size()};
     it = op_series_.emplace(cache.key, s).first;
   }
   cache.series.emplace(cache.key, &it->second);
@@ -327,12 +351,40 @@ void Metrics::on_command(std::string_view name, bool is_op, DeviceType device, d
     (*counters)[ok ? 0 : 1]->Increment();
     return;
   }
-  ++ops_executed_;
   OpSeries& s = op_series(name, device);
-  s.count->Increment();
-  if (!ok) s.errors->Increment();
-  s.seconds->Observe(seconds);
-  op_window_.add(s.window, seconds, coarse_now());
+  OpCounts& counts = OpCounts::of(instance_);
+  if (counts.slots.size() <= s.slot) counts.slots.resize(s.slot + 1);
+  OpCounts::Slot& c = counts.slots[s.slot];
+  if (c.count == 0) {
+    counts.touched.push_back(s.slot);
+    c.series = &s;
+    c.buckets.assign(latency_buckets().size() + 1, 0.0);
+  }
+  ++c.count;
+  if (!ok) ++c.errors;
+  c.seconds += seconds;
+  const auto& bounds = latency_buckets();
+  c.buckets[static_cast<size_t>(std::find_if(bounds.begin(), bounds.end(), [&](double b) { return b >= seconds; }) -
+                                bounds.begin())] += 1;
+}
+
+void Metrics::flush() {
+  OpCounts& counts = OpCounts::of(instance_);
+  if (counts.touched.empty()) return;
+  const auto now = coarse_now();
+  uint64_t ops = 0;
+  for (size_t slot : counts.touched) {
+    OpCounts::Slot& c = counts.slots[slot];
+    auto* s = static_cast<OpSeries*>(c.series);
+    s->count->Increment(static_cast<double>(c.count));
+    if (c.errors) s->errors->Increment(static_cast<double>(c.errors));
+    s->seconds->ObserveMultiple(c.buckets, c.seconds);
+    op_window_.add(s->window, c.seconds, now);
+    ops += c.count;
+    c = OpCounts::Slot{};
+  }
+  counts.touched.clear();
+  ops_executed_ += ops;
 }
 
 void Metrics::on_backward(DeviceType device, double seconds) {

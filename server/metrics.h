@@ -69,7 +69,9 @@ class Metrics final : public SessionObserver {
   /// Stops serving /metrics (before the session manager it reads goes away).
   void stop_serving() { http_.reset(); }
 
+  /// Op commands are counted per thread and published by flush(): no histogram lock per op.
   void on_command(std::string_view name, bool is_op, DeviceType device, double seconds, bool ok) override;
+  void flush() override;
   void on_backward(DeviceType device, double seconds) override;
   void on_hook_event(std::string_view kind, bool blocking) override;
   void on_hook_reply(double round_trip_seconds, ErrorCode code) override;
@@ -84,6 +86,7 @@ class Metrics final : public SessionObserver {
     prometheus::Counter* errors;
     prometheus::Histogram* seconds;
     size_t window;  // the op's index in op_window_
+    size_t slot;    // its index among op_series_, for the per-thread counts
   };
   /// Looked up in a per-thread cache first: no lock and no label map per op.
   OpSeries& op_series(std::string_view op, DeviceType device);

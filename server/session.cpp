@@ -319,6 +319,7 @@ bool Session::drain(std::optional<Clock::duration> slice) {
     }
   }
   binding.reset();
+  if (observer_) observer_->flush();
   update_counters();
   return more;
 }
@@ -372,6 +373,7 @@ void Session::close() {
 }
 
 void Session::send(pb::ServerMessage message) {
+  if (observer_) observer_->flush();
   std::lock_guard lock(send_mu_);
   message.set_event_seq(next_event_seq_++);
   message.set_ack_seq(last_seq_received_.load());

@@ -76,6 +76,10 @@ class SessionObserver {
   /// `name` is the op name for op commands, else the command kind ("put", "fetch", "backward", ...);
   /// `device` is the session's device type.
   virtual void on_command(std::string_view name, bool is_op, DeviceType device, double seconds, bool ok) = 0;
+  /// Publishes what on_command gathered on this thread (it may keep counts per thread between calls). The
+  /// session calls it at the end of each drain and before each event it sends, so that whatever a client
+  /// has learned of is counted.
+  virtual void flush() {}
   /// A backward command ran to its end or failed; its time includes the hooks it waited for.
   virtual void on_backward(DeviceType device, double seconds) = 0;
   /// A hook fired: `kind` is "tensor", "module" or "builtin"; blocking hooks wait for a reply, observe-only
