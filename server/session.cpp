@@ -149,7 +149,10 @@ void Session::push_commands(std::shared_ptr<const Arrived> message) {
     // Over the quota, the whole batch is refused (hook replies excepted: a hook must be able to finish).
     const bool refuse = quota > 0 && usage->queued.load() + n > quota;
     uint64_t last = last_seq_received_.load();
-    int64_t counted = 0;
+    int64_t counted = 0, bytes = 0;
+    for (const pb::Command& c : batch.commands()) {
+      if (c.has_put()) bytes += static_cast<int64_t>(c.put().data().size());
+    }
     for (int i = 0; i < n;) {
       // A command sent again after a re-attach that this session has already received: exactly once.
       auto fresh = [&](int k) {
@@ -160,12 +163,14 @@ void Session::push_commands(std::shared_ptr<const Arrived> message) {
         ++i;
         continue;
       }
-      Run run{message, i, i, refuse};
+      Run run{message, i, i, std::exchange(bytes, 0), refuse};
       for (; run.end < n && fresh(run.end); ++run.end) {
         last = std::max(last, batch.commands(run.end).seq());
         if (!run.rejected(run.end)) ++counted;
       }
       i = run.end;
+      queued_ += run.end - run.next;
+      queued_bytes_ += run.bytes;
       inbox_.push_back(std::move(run));
     }
     if (usage) usage->queued += counted;
@@ -180,6 +185,18 @@ void Session::enqueue(std::shared_ptr<const Arrived> message) {
   push_commands(std::move(message));
   acknowledge_commands();
   schedule_drain();
+  wait_for_room();
+}
+
+void Session::wait_for_room() {
+  std::unique_lock lock(mu_);
+  if (queued_ <= kMaxQueuedCommands && queued_bytes_ <= kMaxQueuedBytes) return;
+  reader_waiting_ = true;
+  room_cv_.wait(lock, [&] {
+    return closed_ || sealed_ || hooks_waiting_ > 0 ||
+           (queued_ <= kLowQueuedCommands && queued_bytes_ <= kLowQueuedBytes);
+  });
+  reader_waiting_ = false;
 }
 
 namespace {
@@ -208,15 +225,20 @@ void Session::run_inline(const pb::CommandBatch& batch) {
 Session::Inbound Session::take_locked(std::deque<Run>::iterator run, int i) {
   Inbound in{run->message, &run->at(i), run->rejected(i)};
   if (options_.usage && !in.rejected) --options_.usage->queued;
+  --queued_;
   if (i == run->next) {
-    if (++run->next == run->end) inbox_.erase(run);
+    if (++run->next == run->end) {
+      queued_bytes_ -= run->bytes;
+      inbox_.erase(run);
+    }
   } else if (i + 1 == run->end) {
     run->end = i;
   } else {  // from the middle (a hook's reply): the run splits around it
-    Run rest{run->message, i + 1, run->end, run->refused};
+    Run rest{run->message, i + 1, run->end, 0, run->refused};
     run->end = i;
     inbox_.insert(std::next(run), std::move(rest));
   }
+  if (reader_waiting_ && queued_ <= kLowQueuedCommands && queued_bytes_ <= kLowQueuedBytes) room_cv_.notify_all();
   return in;
 }
 
@@ -281,13 +303,12 @@ void Session::say_goodbye(const std::string& reason, bool restore) {
 void Session::seal() {
   std::lock_guard lock(mu_);
   sealed_ = true;
+  room_cv_.notify_all();
 }
 
 size_t Session::queued_commands() const {
   std::lock_guard lock(mu_);
-  size_t n = 0;
-  for (const Run& run : inbox_) n += static_cast<size_t>(run.end - run.next);
-  return n;
+  return static_cast<size_t>(queued_);
 }
 
 bool Session::drain(std::optional<Clock::duration> slice) {
@@ -335,8 +356,11 @@ void Session::close() {
       }
     }
     inbox_.clear();
+    queued_ = 0;
+    queued_bytes_ = 0;
   }
   inbox_cv_.notify_all();
+  room_cv_.notify_all();
   // Free state on the strand so no command is mid-flight while it goes.
   boost::asio::post(strand_, [self = shared_from_this()] {
     if (self->profiler_) {
@@ -764,6 +788,19 @@ Session::HookReplyValue Session::wait_hook_reply(uint64_t event_id, uint64_t hoo
   // (or the callback's commands) sent again, so the backward goes on.
   auto start = Clock::now();
   auto deadline = start + options_.hook_timeout;
+  // The reply comes through the stream's reader, which must not wait for room meanwhile.
+  struct Waiting {
+    Session& s;
+    explicit Waiting(Session& session) : s(session) {
+      std::lock_guard lock(s.mu_);
+      ++s.hooks_waiting_;
+      s.room_cv_.notify_all();
+    }
+    ~Waiting() {
+      std::lock_guard lock(s.mu_);
+      --s.hooks_waiting_;
+    }
+  } waiting(*this);
   while (!hook_replies_.contains(event_id)) {
     auto cmd = next_command(deadline, event_id);
     if (cmd) {

@@ -188,6 +188,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void restore(const pb::SessionSnapshot& snapshot, const std::filesystem::path& dir);
   std::chrono::steady_clock::time_point created() const { return created_; }
 
+  /// Backpressure: past this many queued commands or bytes of uploads, the stream's reader waits (and gRPC's
+  /// flow control stops the client) until the executor has brought them under the low marks; a client that
+  /// outruns its executor does not pile its commands up in server memory. Not while a hook waits (its reply
+  /// must get in).
+  static constexpr int64_t kMaxQueuedCommands = 8192, kLowQueuedCommands = 4096;
+  static constexpr int64_t kMaxQueuedBytes = int64_t{64} << 20, kLowQueuedBytes = int64_t{32} << 20;
+
  private:
   /// Queued commands of one message: those in [next, end) of its batch (a run has no command that had
   /// arrived before; one message may give several runs).
@@ -195,6 +202,7 @@ class Session : public std::enable_shared_from_this<Session> {
     std::shared_ptr<const Arrived> message;
     int next;
     int end;
+    int64_t bytes;  // of uploads in the message, on its first run
     /// Refused on arrival (the user's ops-in-flight quota), hook replies excepted: the executor fails them
     /// in their turn.
     bool refused;
@@ -253,6 +261,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void schedule_drain();
   /// Queues the message's commands in the inbox; they stay in the message's arena.
   void push_commands(std::shared_ptr<const Arrived> message);
+  /// On the stream's reader: waits while the inbox is over kMaxQueued* (see there).
+  void wait_for_room();
   /// Runs one command that started at `start`; returns when it ended (one clock read a command: the next
   /// command's start).
   std::chrono::steady_clock::time_point execute(const pb::Command& cmd, std::chrono::steady_clock::time_point start);
@@ -341,6 +351,11 @@ class Session : public std::enable_shared_from_this<Session> {
   mutable std::mutex mu_;
   std::condition_variable inbox_cv_;
   std::deque<Run> inbox_;  // runs of commands, oldest first
+  int64_t queued_ = 0;        // commands in inbox_
+  int64_t queued_bytes_ = 0;  // upload bytes in inbox_
+  std::condition_variable room_cv_;
+  bool reader_waiting_ = false;
+  int hooks_waiting_ = 0;  // blocking hooks waiting for their reply (nested ones too)
   EventSink* sink_ = nullptr;
   std::string credential_;  // the attached stream's
   bool closed_ = false;

@@ -4,7 +4,9 @@
 
 #include <boost/asio/thread_pool.hpp>
 
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <thread>
 
 #include "core/tensor_impl.h"
@@ -296,6 +298,97 @@ TEST_F(SessionTest, HugeCreationRequestsFailWithoutTakingTheServerDown) {
   }
   run({put(2, 2, {1, 2}, {2}), fetch(3, 2, 5)});
   EXPECT_TRUE(sink_.events.back().has_value());
+}
+
+}  // namespace
+}  // namespace td::server
+
+namespace td::server {
+namespace {
+
+// `count` commands from seq `first`: neg of handle 1 into handle 2, over and over.
+pb::CommandBatch negations(uint64_t first, int count) {
+  pb::CommandBatch b;
+  for (int i = 0; i < count; ++i) {
+    pb::Command* c = b.add_commands();
+    c->set_seq(first + static_cast<uint64_t>(i));
+    c->mutable_op()->set_op("neg");
+    c->mutable_op()->add_args()->set_tensor(1);
+    c->mutable_op()->add_outputs(2);
+  }
+  return b;
+}
+
+bool eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 1000 && !done(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return done();
+}
+
+TEST_F(SessionTest, TheStreamReaderWaitsWhileTheInboxIsFullAndGoesOnAsItDrains) {
+  run({put(1, 1, {1, 2}, {2})});
+  std::promise<void> gate;
+  boost::asio::post(pool_, [opened = gate.get_future().share()] { opened.wait(); });  // the executor is busy
+  constexpr int kBatches = 24, kBatch = 512;
+  std::atomic<int> sent{0};
+  std::thread reader([&] {
+    for (int b = 0; b < kBatches; ++b, ++sent) session_->enqueue(negations(2 + uint64_t{b} * kBatch, kBatch));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The batch that went past the mark is queued and its reader waits: nothing more is read.
+  EXPECT_EQ(sent.load(), Session::kMaxQueuedCommands / kBatch);
+  EXPECT_GT(session_->queued_commands(), static_cast<size_t>(Session::kMaxQueuedCommands));
+  EXPECT_LE(session_->queued_commands(), static_cast<size_t>(Session::kMaxQueuedCommands + kBatch));
+  gate.set_value();
+  reader.join();
+  EXPECT_TRUE(eventually([&] { return session_->idle(); }));
+  EXPECT_EQ(session_->ops_executed(), uint64_t{kBatches} * kBatch);
+  for (const auto& e : sink_.events) EXPECT_FALSE(e.has_error()) << e.error().message();
+}
+
+// A blocking hook's reply comes through the same reader: while a hook waits, the reader never waits for
+// room, however full the inbox.
+TEST_F(SessionTest, AWaitingHookKeepsTheReaderGoingPastTheInboxMark) {
+  pb::Command a = put(1, 1, {1, 2}, {2});
+  a.mutable_put()->set_requires_grad(true);
+  pb::Command y = op(2, "mul", {1, 1}, 3), total = op(3, "sum", {3}, 4);
+  pb::Command hook;
+  hook.set_seq(4);
+  hook.mutable_register_hook()->set_hook_id(1);
+  hook.mutable_register_hook()->set_tensor(3);
+  pb::Command backward;
+  backward.set_seq(5);
+  backward.mutable_backward()->set_tensor(4);
+  pb::CommandBatch first;
+  for (const auto& c : {a, y, total, hook, backward}) *first.add_commands() = c;
+  session_->enqueue(first);
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(sink_.mu);
+    return std::any_of(sink_.events.begin(), sink_.events.end(), [](const auto& e) { return e.has_hook(); });
+  }));
+  uint64_t event = 0;
+  {
+    std::lock_guard lock(sink_.mu);
+    for (const auto& e : sink_.events) {
+      if (e.has_hook()) event = e.hook().event_id();
+    }
+  }
+  constexpr int kBatches = 24, kBatch = 512;
+  std::atomic<bool> read_all{false};
+  std::thread reader([&] {
+    for (int b = 0; b < kBatches; ++b) session_->enqueue(negations(6 + uint64_t{b} * kBatch, kBatch));
+    read_all = true;
+  });
+  EXPECT_TRUE(eventually([&] { return read_all.load(); }));
+  EXPECT_GT(session_->queued_commands(), static_cast<size_t>(Session::kMaxQueuedCommands));
+  pb::CommandBatch reply;
+  pb::Command* r = reply.add_commands();
+  r->set_seq(6 + uint64_t{kBatches} * kBatch);
+  r->mutable_hook_reply()->set_event_id(event);
+  session_->enqueue(reply);
+  reader.join();
+  EXPECT_TRUE(eventually([&] { return session_->idle(); }));
+  EXPECT_EQ(session_->queued_commands(), 0u);
+  for (const auto& e : sink_.events) EXPECT_FALSE(e.has_error()) << e.error().message();
 }
 
 }  // namespace
