@@ -16,6 +16,7 @@
 #include "kernels/cpu/loops.h"
 #include "kernels/cpu/onednn_conv.h"
 #include "kernels/cpu/pool.h"
+#include "kernels/cpu/small_blocks.h"
 #include "kernels/cpu/vector_math.h"
 #include "kernels/elementwise_ops.h"
 
@@ -158,6 +159,27 @@ void rows_of(const StridedRef& out, const StridedRef& a, const StridedRef& b, F 
 template <class T, BinaryOp Op>
 void binary_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b, opmath_t<T> alpha) {
   using M = opmath_t<T>;
+  if constexpr ((std::is_same_v<T, float> || std::is_same_v<T, double>) &&
+                (Op == BinaryOp::kAdd || Op == BinaryOp::kSub || Op == BinaryOp::kMul || Op == BinaryOp::kDiv)) {
+    // Contiguous runs (b whole or one broadcast value) through AVX lanes: the compiler's own vectorisation
+    // is SSE2 only, and gives up when out is a (in place).
+    if (vector_math_available()) {
+      auto* po = static_cast<T*>(out.data);
+      auto* pa = static_cast<const T*>(a.data);
+      auto* pb = static_cast<const T*>(b.data);
+      for_each_row<3>(out.sizes, {out.strides, a.strides, b.strides}, [&](auto off, int64_t n, auto s) {
+        T* o = po + off[0];
+        const T* x = pa + off[1];
+        const T* y = pb + off[2];
+        if (s[0] == 1 && s[1] == 1 && (s[2] == 1 || s[2] == 0)) {
+          vector_binary(Op, x, y, o, n, alpha, s[2] == 0);
+        } else {
+          for (int64_t i = 0; i < n; ++i) o[i * s[0]] = T(fn::binary<Op>(M(x[i * s[1]]), M(y[i * s[2]]), alpha));
+        }
+      });
+      return;
+    }
+  }
   if constexpr ((Op == BinaryOp::kAdd || Op == BinaryOp::kSub) && !std::is_same_v<T, bool>) {
     // The common alpha == 1: no multiply in the loop.
     if (alpha == M(1)) {
@@ -488,19 +510,23 @@ class CpuBackend final : public Backend {
 
   // Blocks of 1 MiB and more come from a caching allocator: glibc returns them to the kernel on free, and a
   // fresh block costs a page fault per 4 KiB when first written (most of the time of `a + b` on 16M floats).
-  // Smaller ones stay with malloc, which already caches them.
+  // Blocks up to 512 KiB come from a per-thread cache of freed ones (small_blocks.h); the rest from malloc.
   void* allocate(size_t nbytes, int) override {
     if (nbytes >= CachingAllocator::kSmallSize) return cache_.allocate(nbytes);
-    void* p = raw_allocate(nbytes);
+    void* p = nbytes <= SmallBlocks::kMaxBlock ? SmallBlocks::allocate(nbytes) : raw_allocate(nbytes);
     TD_CHECK(p, ErrorCode::kResourceExhausted, "[allocate] CPU out of memory: tried to allocate ", nbytes, " bytes");
     return p;
   }
   void deallocate(void* ptr, size_t nbytes, int) override {
     if (nbytes >= CachingAllocator::kSmallSize) return cache_.deallocate(ptr);
+    if (nbytes <= SmallBlocks::kMaxBlock) return SmallBlocks::deallocate(ptr, nbytes);
     std::free(ptr);
   }
   MemoryStats memory_stats(int) const override { return cache_.stats(); }
-  void empty_cache(int) override { cache_.empty_cache(); }
+  void empty_cache(int) override {
+    cache_.empty_cache();
+    SmallBlocks::release_cached();
+  }
   void reset_peak_memory_stats(int) override { cache_.reset_peak_stats(); }
   void set_memory_limit(size_t bytes, int) override { cache_.set_limit(bytes); }
   void copy_to_host(void* dst, const void* src, size_t n, int) override { std::memcpy(dst, src, n); }

@@ -192,6 +192,91 @@ void softmax_row(bool is_log, const typename L::T* in, typename L::T* out, int64
 }
 }  // namespace
 
+namespace {
+// 256-bit lanes of float or double (AVX), spelled once for both.
+template <class T>
+struct Lanes;
+template <>
+struct Lanes<float> {
+  using V = __m256;
+  static constexpr int64_t kN = 8;
+  static V load(const float* p) { return _mm256_loadu_ps(p); }
+  static void store(float* p, V v) { _mm256_storeu_ps(p, v); }
+  static V set1(float x) { return _mm256_set1_ps(x); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_ps(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V div(V a, V b) { return _mm256_div_ps(a, b); }
+};
+template <>
+struct Lanes<double> {
+  using V = __m256d;
+  static constexpr int64_t kN = 4;
+  static V load(const double* p) { return _mm256_loadu_pd(p); }
+  static void store(double* p, V v) { _mm256_storeu_pd(p, v); }
+  static V set1(double x) { return _mm256_set1_pd(x); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static V sub(V a, V b) { return _mm256_sub_pd(a, b); }
+  static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static V div(V a, V b) { return _mm256_div_pd(a, b); }
+};
+
+// One vector form and one scalar form of the same arithmetic (the tail), applied over the run.
+template <class T, class VF, class SF>
+void binary_run(const T* a, const T* b, T* out, int64_t n, bool b_scalar, VF vf, SF sf) {
+  using L = Lanes<T>;
+  int64_t i = 0;
+  if (b_scalar) {
+    const typename L::V bv = L::set1(*b);
+    for (; i + L::kN <= n; i += L::kN) L::store(out + i, vf(L::load(a + i), bv));
+    for (; i < n; ++i) out[i] = sf(a[i], *b);
+  } else {
+    for (; i + L::kN <= n; i += L::kN) L::store(out + i, vf(L::load(a + i), L::load(b + i)));
+    for (; i < n; ++i) out[i] = sf(a[i], b[i]);
+  }
+}
+
+template <class T>
+bool binary_lanes(BinaryOp op, const T* a, const T* b, T* out, int64_t n, T alpha, bool b_scalar) {
+  using L = Lanes<T>;
+  using V = typename L::V;
+  const V av = L::set1(alpha);
+  switch (op) {
+    case BinaryOp::kAdd:
+      if (alpha == T(1)) {
+        binary_run(a, b, out, n, b_scalar, [](V x, V y) { return L::add(x, y); }, [](T x, T y) { return x + y; });
+      } else {
+        binary_run(a, b, out, n, b_scalar, [&](V x, V y) { return L::add(x, L::mul(av, y)); },
+                   [&](T x, T y) { return T(x + alpha * y); });
+      }
+      return true;
+    case BinaryOp::kSub:
+      if (alpha == T(1)) {
+        binary_run(a, b, out, n, b_scalar, [](V x, V y) { return L::sub(x, y); }, [](T x, T y) { return x - y; });
+      } else {
+        binary_run(a, b, out, n, b_scalar, [&](V x, V y) { return L::sub(x, L::mul(av, y)); },
+                   [&](T x, T y) { return T(x - alpha * y); });
+      }
+      return true;
+    case BinaryOp::kMul:
+      binary_run(a, b, out, n, b_scalar, [](V x, V y) { return L::mul(x, y); }, [](T x, T y) { return x * y; });
+      return true;
+    case BinaryOp::kDiv:
+      binary_run(a, b, out, n, b_scalar, [](V x, V y) { return L::div(x, y); }, [](T x, T y) { return x / y; });
+      return true;
+    default: return false;
+  }
+}
+}  // namespace
+
+bool vector_binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, float alpha, bool b_scalar) {
+  return binary_lanes(op, a, b, out, n, alpha, b_scalar);
+}
+bool vector_binary(BinaryOp op, const double* a, const double* b, double* out, int64_t n, double alpha,
+                   bool b_scalar) {
+  return binary_lanes(op, a, b, out, n, alpha, b_scalar);
+}
+
 bool vector_math_available() {
   static const bool ok = __builtin_cpu_supports("avx");
   return ok;

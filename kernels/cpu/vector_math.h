@@ -19,6 +19,14 @@ bool vector_unary(UnaryOp op, const double* in, double* out, int64_t n);
 void vector_softmax_row(bool is_log, const float* in, float* out, int64_t n);
 void vector_softmax_row(bool is_log, const double* in, double* out, int64_t n);
 
+/// out[i] = a[i] (op) b[i] over n contiguous elements, or with b[0] for every i when b_scalar, for add and
+/// sub (b scaled by alpha) and mul and div, rounding exactly as the scalar loop does (no fused multiply-add).
+/// out may be a itself (an in-place op), not otherwise overlap. Returns false for other ops (nothing
+/// written). Call only when vector_math_available().
+bool vector_binary(BinaryOp op, const float* a, const float* b, float* out, int64_t n, float alpha, bool b_scalar);
+bool vector_binary(BinaryOp op, const double* a, const double* b, double* out, int64_t n, double alpha,
+                   bool b_scalar);
+
 /// The sum of n contiguous floats: per 128-element block, 8 float lanes add their 16 elements pairwise (the
 /// fast, memory-bound part; PyTorch's cascade sum also accumulates float32 in float32), and the block lanes
 /// are added in double, so only 16-element pairwise sums round in float. Call only when

@@ -2,13 +2,18 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <map>
+#include <thread>
+#include <vector>
 
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "kernels/caching_allocator.h"
+#include "kernels/cpu/small_blocks.h"
 #include "tests/core/test_util.h"
 
 namespace td {
@@ -176,7 +181,54 @@ TEST(CpuAllocator, LargeTensorsComeBackFromTheCache) {
   EXPECT_GE(after.cache_hits - before.cache_hits, 1);
   EXPECT_EQ(after.allocated, before.allocated);
   Tensor small = zeros({16});
-  EXPECT_EQ(cpu.memory_stats(0).alloc_requests, after.alloc_requests) << "small blocks stay with malloc";
+  EXPECT_EQ(cpu.memory_stats(0).alloc_requests, after.alloc_requests) << "small blocks bypass the caching allocator";
+}
+
+}  // namespace
+}  // namespace td
+
+namespace td {
+namespace {
+
+using kernels::SmallBlocks;
+
+TEST(SmallBlocks, AFreedBlockIsReusedByTheNextRequestOfItsClassAndTheCacheIsBounded) {
+  SmallBlocks::release_cached();
+  void* a = SmallBlocks::allocate(4096);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(a) % 64, 0u);
+  SmallBlocks::deallocate(a, 4096);
+  EXPECT_EQ(SmallBlocks::allocate(3000), a);  // 3000 and 4096 bytes share the 4 KiB class
+  SmallBlocks::deallocate(a, 3000);
+  void* other_class = SmallBlocks::allocate(4097);
+  EXPECT_NE(other_class, a);
+  SmallBlocks::deallocate(other_class, 4097);
+  // No more than kMaxBlocksPerClass of a class wait: the ones past it go back to the system.
+  std::vector<void*> held;
+  for (size_t i = 0; i < SmallBlocks::kMaxBlocksPerClass + 4; ++i) held.push_back(SmallBlocks::allocate(256));
+  for (void* p : held) SmallBlocks::deallocate(p, 256);
+  std::vector<void*> again;
+  for (size_t i = 0; i < SmallBlocks::kMaxBlocksPerClass + 4; ++i) again.push_back(SmallBlocks::allocate(256));
+  size_t reused = 0;
+  for (void* p : again) reused += std::count(held.begin(), held.end(), p) > 0 ? 1 : 0;
+  EXPECT_EQ(reused, SmallBlocks::kMaxBlocksPerClass);
+  for (void* p : again) SmallBlocks::deallocate(p, 256);
+  SmallBlocks::release_cached();
+}
+
+TEST(SmallBlocks, TensorsFreedOnOtherThreadsAndAtThreadExitAreSafe) {
+  std::vector<Tensor> made;
+  std::thread maker([&] {
+    for (int i = 0; i < 64; ++i) made.push_back(full({257 + i}, 1.5));
+  });
+  maker.join();  // its cache is gone; the tensors it made are freed here
+  made.clear();
+  std::thread both([] {
+    Tensor kept = ones({1000});
+    for (int i = 0; i < 100; ++i) kept = kept.add(kept);
+    EXPECT_EQ(kept.sum().item().to_double(), 1000 * std::pow(2.0, 100));
+  });
+  both.join();
 }
 
 }  // namespace

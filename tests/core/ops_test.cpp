@@ -773,3 +773,48 @@ TD_INSTANTIATE_DEVICES(OpsTest);
 
 }  // namespace
 }  // namespace td
+
+namespace td {
+namespace {
+
+// add/sub/mul/div on contiguous float and double runs take AVX lanes with a scalar tail: every length
+// around the lane widths, a broadcast number, alpha, in place and strided give what the element formula
+// gives in the element type, bit for bit.
+template <class T>
+void check_binary_runs() {
+  for (int64_t n : {1, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 1000}) {
+    std::vector<T> xs(static_cast<size_t>(n)), ys(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      xs[static_cast<size_t>(i)] = T(0.37) * T(i) - T(3.1);
+      ys[static_cast<size_t>(i)] = T(1.3) + T(0.11) * T(i * i % 17);
+    }
+    const Tensor x = tensor<T>(xs, {n}), y = tensor<T>(ys, {n}), y0 = tensor<T>({ys[0]}, {1});
+    const T alpha = T(0.3);
+    auto expect = [&](const Tensor& got, auto formula, bool scalar_b, const char* what) {
+      const std::vector<T> g = got.to_vector<T>();
+      ASSERT_EQ(g.size(), xs.size()) << what;
+      for (size_t i = 0; i < xs.size(); ++i) {
+        const T want = formula(xs[i], scalar_b ? ys[0] : ys[i]);
+        ASSERT_EQ(g[i], want) << what << " n=" << n << " i=" << i;
+      }
+    };
+    expect(x.add(y), [](T a, T b) { return T(a + b); }, false, "add");
+    expect(x.add(y, alpha), [&](T a, T b) { return T(a + alpha * b); }, false, "add alpha");
+    expect(x.sub(y0, alpha), [&](T a, T b) { return T(a - alpha * b); }, true, "sub alpha, broadcast");
+    expect(x.mul(y0), [](T a, T b) { return T(a * b); }, true, "mul broadcast");
+    expect(x.div(y), [](T a, T b) { return T(a / b); }, false, "div");
+    Tensor in_place = x.clone();
+    in_place.add_(y);
+    expect(in_place, [](T a, T b) { return T(a + b); }, false, "add_");
+    // Every other element of a run twice as long: the strided loop.
+    const Tensor wide = x.unsqueeze(1).expand({n, 2}).contiguous().view({2 * n});
+    const Tensor strided = wide.slice(0, 0, 2 * n, 2);
+    expect(strided.div(y), [](T a, T b) { return T(a / b); }, false, "div strided");
+  }
+}
+
+TEST(BinaryRuns, FloatMatchesTheElementFormulaOnEveryTail) { check_binary_runs<float>(); }
+TEST(BinaryRuns, DoubleMatchesTheElementFormulaOnEveryTail) { check_binary_runs<double>(); }
+
+}  // namespace
+}  // namespace td
