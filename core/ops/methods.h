@@ -3,10 +3,12 @@
 // runs the op, remotely it sends it. Adding a method here adds it to both.
 #pragma once
 
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -742,7 +744,29 @@ class TensorMethods {
  private:
   const Self& me() const { return static_cast<const Self&>(*this); }
   static Value opt(const std::optional<Scalar>& s) { return s ? Value(*s) : Value(None{}); }
-  Self call(std::string_view op, std::vector<Value> args) const { return me().invoke_op(op, std::move(args)); }
+  /// One argument of call(): a tensor named by reference (copied once, into the op's argument list) or any
+  /// other value, moved there. A braced list of Values would copy each tensor twice (into the list, then out
+  /// of it), and a tensor copy is two atomic reference-count updates: a small op's time shows them.
+  struct Arg {
+    Arg(const Self& t) : tensor(&t) {}  // NOLINT: implicit, as a Value would be
+    template <class V>
+      requires std::is_constructible_v<Value, V&&>
+    Arg(V&& v) : value(std::forward<V>(v)) {}  // NOLINT
+    const Self* tensor = nullptr;
+    mutable Value value;  // moved from by call(), through the initializer list's const elements
+  };
+  Self call(std::string_view op, std::initializer_list<Arg> args) const {
+    std::vector<Value> values;
+    values.reserve(args.size());
+    for (const Arg& a : args) {
+      if (a.tensor) {
+        values.emplace_back(*a.tensor);
+      } else {
+        values.push_back(std::move(a.value));
+      }
+    }
+    return me().invoke_op(op, std::move(values));
+  }
   std::pair<Self, Self> call2(std::string_view op, int64_t dim, bool keepdim) const {
     std::vector<Self> outs = me().invoke_op_n(op, {me(), Scalar(dim), Scalar(keepdim)}, 2);
     return {std::move(outs[0]), std::move(outs[1])};
