@@ -180,6 +180,9 @@ class EnableGradGuard : public GradModeGuard {
 };
 
 /// How to reach a server that authenticates (docs/security.md).
+/// A session's batch goes out when it holds this many commands (or 1 MiB), and at every sync point.
+inline constexpr int kBatchCommands = 2048;
+
 struct ClientOptions {
   /// The bearer token, sent as "authorization: Bearer <token>" on every call; empty: none.
   std::string token;

@@ -745,16 +745,17 @@ TEST(GracefulShutdown, RunsWhatWasReceivedThenSaysGoodbye) {
   server::Server server(options);
   remote::Client client("127.0.0.1:" + std::to_string(server.port()));
   remote::Session s = client.create_session("busy", "cpu");
-  Tensor x = s.tensor<float>(std::vector<float>(128 * 128, 0.01f), {128, 128});
+  Tensor x = s.tensor<float>(std::vector<float>(64 * 64, 0.01f), {64, 64});
   s.sync();
   const uint64_t before = server.ops_executed();
   std::vector<Tensor> keep;
-  for (int i = 0; i < 1100; ++i) keep.push_back(x.mm(x));  // two full batches of 512 go out at once
+  // Two full batches go out at once; the rest waits in the client.
+  for (int i = 0; i < 2 * remote::kBatchCommands + 100; ++i) keep.push_back(x.mm(x));
   for (int i = 0; i < 500 && server.ops_executed() == before; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
   server.shutdown();
-  EXPECT_GE(server.ops_executed(), before + 1024);  // both batches ran before the goodbye
+  EXPECT_GE(server.ops_executed(), before + 2 * remote::kBatchCommands);  // both batches ran before the goodbye
   Error e = testing::error_of([&] { s.sync(); });
   EXPECT_EQ(e.code(), ErrorCode::kUnavailable);
   EXPECT_THAT(e.what(), HasSubstr("the server is shutting down"));
@@ -781,12 +782,13 @@ TEST(Reattach, ADroppedStreamComesBackWithEveryCommandRunExactlyOnce) {
   auto session = server.sessions().get(s.id());
   auto drop = [&] { session->cancel_stream_unless([](const std::string&) { return false; }); };
   for (int round = 1; round <= 4; ++round) {
-    for (int i = 0; i < 600; ++i) acc.add_(one);  // one batch of 512 goes out; the rest waits in the client
+    // One full batch goes out; the rest waits in the client.
+    for (int i = 0; i < remote::kBatchCommands + 88; ++i) acc.add_(one);
     drop();
-    EXPECT_FLOAT_EQ(acc.item<float>(), 600.0f * static_cast<float>(round)) << "round " << round;
+    EXPECT_FLOAT_EQ(acc.item<float>(), static_cast<float>((remote::kBatchCommands + 88) * round)) << "round " << round;
   }
   // The session goes on over the last re-attached stream (event replay itself is the next test's).
-  EXPECT_FLOAT_EQ(acc.sum().item<float>(), 2400.0f);
+  EXPECT_FLOAT_EQ(acc.sum().item<float>(), static_cast<float>((remote::kBatchCommands + 88) * 4));
   EXPECT_TRUE(session->attached());
 }
 
