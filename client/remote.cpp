@@ -53,11 +53,12 @@ struct Client::Impl {
 
 // Owns one handle: the last copy of a remote::Tensor releases it on the server.
 struct Tensor::Ref {
-  Ref(std::weak_ptr<SessionState> s, uint64_t h) : session(std::move(s)), handle(h) {}
+  Ref(std::weak_ptr<SessionState> s, SessionState* raw, uint64_t h) : session(std::move(s)), state(raw), handle(h) {}
   Ref(const Ref&) = delete;
   Ref& operator=(const Ref&) = delete;
   ~Ref();
   std::weak_ptr<SessionState> session;
+  SessionState* state;  // session's, for a use checked with expired() (a load, where lock() is two atomic updates)
   uint64_t handle;
 };
 
@@ -419,7 +420,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
       std::lock_guard lock(mu_);
       if (auto it = hooks_.find(ev.hook_id()); it != hooks_.end()) fn = it->second;
     }
-    Tensor grad(std::make_shared<Tensor::Ref>(weak_from_this(), ev.grad()));
+    Tensor grad(std::make_shared<Tensor::Ref>(weak_from_this(), this, ev.grad()));
     std::optional<Tensor> replacement;
     std::exception_ptr failure;
     try {
@@ -465,7 +466,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     }
     auto list = [&](const google::protobuf::RepeatedField<uint64_t>& handles) {
       std::vector<Tensor> out;
-      for (uint64_t h : handles) out.push_back(h ? Tensor(std::make_shared<Tensor::Ref>(weak_from_this(), h)) : Tensor());
+      for (uint64_t h : handles) out.push_back(h ? Tensor(std::make_shared<Tensor::Ref>(weak_from_this(), this, h)) : Tensor());
       return out;
     };
     std::optional<std::vector<Tensor>> replacement;
@@ -686,7 +687,7 @@ std::vector<pb::ProfilerTrace> request_traces(SessionState& s,
 std::weak_ptr<SessionState> weak_of(SessionState& s) { return s.weak_from_this(); }
 uint64_t add_module_hook(SessionState& s, RemoteModuleHook fn) { return s.add_module_hook(std::move(fn)); }
 Tensor tensor_of(SessionState& s, uint64_t handle) {
-  return Tensor(std::make_shared<Tensor::Ref>(s.weak_from_this(), handle));
+  return Tensor(std::make_shared<Tensor::Ref>(s.weak_from_this(), &s, handle));
 }
 }  // namespace internal
 
@@ -698,7 +699,7 @@ Tensor::Ref::~Ref() {
 
 namespace {
 Tensor make_tensor(SessionState& s, uint64_t handle) {
-  return Tensor(std::make_shared<Tensor::Ref>(s.weak_from_this(), handle));
+  return Tensor(std::make_shared<Tensor::Ref>(s.weak_from_this(), &s, handle));
 }
 
 void encode(const Value& v, pb::Value* out) {
@@ -738,9 +739,8 @@ uint64_t Tensor::handle() const {
 
 SessionState& Tensor::state() const {
   TD_CHECK_ARG(ref_, "[remote] use of an undefined remote tensor");
-  auto s = ref_->session.lock();
-  TD_CHECK(s, ErrorCode::kFailedPrecondition, "[remote] the tensor's session is closed");
-  return *s;
+  TD_CHECK(!ref_->session.expired(), ErrorCode::kFailedPrecondition, "[remote] the tensor's session is closed");
+  return *ref_->state;
 }
 
 Tensor Tensor::invoke_op(std::string_view op, std::vector<Value> args) const { return send_op(state(), op, args); }
