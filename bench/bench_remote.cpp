@@ -101,7 +101,7 @@ td::remote::Tensor upload(td::remote::Session& s, const td::Tensor& t) {
 
 int main(int argc, char** argv) {
   if (!std::getenv("BENCH_FASTBINS")) mallopt(M_MXFAST, 0);  // as tensord's main does (server/main.cc)
-  int64_t ops = 200000, steps = 30, mib = 256;
+  int64_t ops = 1000000, steps = 30, mib = 256;
   int threads = 1;
   std::string only = "abcd";
   for (int i = 1; i + 1 < argc; i += 2) {
