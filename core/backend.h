@@ -237,6 +237,16 @@ class Backend {
   /// gw (and gb, unless its data is null) = the gradients of conv(x, w) + b w.r.t. w and b for gy.
   virtual bool library_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
                                             const StridedRef& gy, const ConvWindow& win, int64_t groups, int index);
+  /// Batch norm's per-channel passes over contiguous [N, C, ...] float or double tensors. channel_sums:
+  /// sum1[c] = the sum of a over channel c, sum2[c] = the sum of a * (b - center[c]), or of (a - center[c])^2
+  /// when b has null data (either output may have null data: not computed), accumulated in double.
+  /// channel_affine: out = a[c] * g + b[c] * x + d[c] (g with null data: b[c] * x + d[c]), rounded in the
+  /// element type in that order. Each returns false, having done nothing, where the backend has no such
+  /// kernel or the case is not covered; the caller then composes the same arithmetic from ops.
+  virtual bool channel_sums(const StridedRef& sum1, const StridedRef& sum2, const StridedRef& a, const StridedRef& b,
+                            const StridedRef& center, int index);
+  virtual bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
+                              const StridedRef& b, const StridedRef& d, int index);
   /// Max pooling: out[p, o] = the max of plane p's window o, indices[p, o] its offset in the plane
   /// (d * H * W + h * W + w); a NaN counts as the max (the last one in the window), and a window of -inf
   /// gives its first position, as PyTorch. out/indices/in are contiguous [planes, spatial...]; indices may

@@ -204,6 +204,14 @@ void Backend::gemm(const StridedRef&, const StridedRef&, const StridedRef&, int)
 void Backend::im2col(const StridedRef&, const StridedRef&, const ConvWindow&, int) { missing("im2col"); }
 void Backend::col2im(const StridedRef&, const StridedRef&, const ConvWindow&, int) { missing("col2im"); }
 // No library convolutions unless a backend has them: callers fall back to im2col + GEMM.
+bool Backend::channel_sums(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
+                           const StridedRef&, int) {
+  return false;
+}
+bool Backend::channel_affine(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
+                             const StridedRef&, const StridedRef&, int) {
+  return false;
+}
 bool Backend::library_conv(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
                            const ConvWindow&, int64_t, int) {
   return false;

@@ -16,8 +16,10 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <optional>
 
 #include "core/autograd/grad_mode.h"
+#include "core/backend.h"
 #include "core/error.h"
 #include "core/ops/registry.h"
 #include "core/tensor_impl.h"
@@ -85,6 +87,44 @@ Tensor affine_transform(const Tensor& x, const Tensor& mean, const Tensor& invst
   Tensor shift = mean.mul(scale).neg();
   if (bias.defined()) shift = shift.add(bias.reshape(shape));
   // x * scale + shift in two passes (addcmul, a composite, would make three).
+  return x.mul(scale).add(shift);
+}
+
+// The primitive's fused passes (Backend::channel_sums / channel_affine), where the backend has them.
+// Per-channel vectors go to the kernels as contiguous [C].
+Tensor flat_channels(const Tensor& v) { return v.reshape({-1}).contiguous(); }
+
+// moments() over every dim but the channels, in two fused passes (the sum, then the centred squares) with
+// no temporaries; nullopt where the backend has no such kernel.
+std::optional<Moments> channel_moments(const Tensor& x) {
+  const int64_t channels = x.size(1);
+  Tensor sum = empty({channels}, {x.dtype(), x.device()});
+  Backend& b = backend(x.device().type);
+  if (!b.channel_sums(strided_ref(sum), {}, strided_ref(x), {}, {}, x.device().index)) return std::nullopt;
+  Moments m;
+  m.count = x.numel() / std::max<int64_t>(channels, 1);
+  m.mean = sum.div(static_cast<double>(m.count));
+  m.sum_sq = empty({channels}, {x.dtype(), x.device()});
+  b.channel_sums({}, strided_ref(m.sum_sq), strided_ref(x), {}, strided_ref(m.mean), x.device().index);
+  const std::vector<int64_t> shape = channel_shape(channels, x.dim());
+  m.mean = m.mean.reshape(shape);
+  m.sum_sq = m.sum_sq.reshape(shape);
+  return m;
+}
+
+// affine_transform in one fused pass where the backend has it.
+Tensor channel_affine_transform(const Tensor& x, const Tensor& mean, const Tensor& invstd, const Tensor& weight,
+                                const Tensor& bias, const std::vector<int64_t>& shape) {
+  Tensor scale = weight.defined() ? invstd.mul(weight.reshape(shape)) : invstd;
+  Tensor shift = mean.mul(scale).neg();
+  if (bias.defined()) shift = shift.add(bias.reshape(shape));
+  Tensor out = empty(x.shape(), {x.dtype(), x.device()});
+  const Tensor s = flat_channels(scale), t = flat_channels(shift);
+  if (s.dtype() == x.dtype() && t.dtype() == x.dtype() &&
+      backend(x.device().type)
+          .channel_affine(strided_ref(out), {}, strided_ref(x), {}, strided_ref(s), strided_ref(t), x.device().index)) {
+    return out;
+  }
   return x.mul(scale).add(shift);
 }
 
@@ -159,14 +199,29 @@ std::vector<Tensor> native_batch_norm_backward(GradContext& c) {
   }
   const bool need_w = input_of[1] >= 0 && c.needs_grad(static_cast<size_t>(input_of[1]));
   const bool need_b = input_of[2] >= 0 && c.needs_grad(static_cast<size_t>(input_of[2]));
-  Tensor sum_g = g.sum(dims, true);
+  // Without create_graph the per-channel sums and the input's gradient take the backend's fused passes
+  // (no temporaries of the input's size); with it, public ops, so the result differentiates again.
+  const bool fused = !autograd::GradMode::is_enabled();
+  Backend& be = backend(x.device().type);
+  Tensor sum_g, sum_g_xhat;
+  if (fused) {
+    Tensor s1 = empty({channels}, {x.dtype(), x.device()}), s2 = empty({channels}, {x.dtype(), x.device()});
+    const Tensor m = flat_channels(mean);
+    if (be.channel_sums(strided_ref(s1), strided_ref(s2), strided_ref(g), strided_ref(x), strided_ref(m),
+                        x.device().index)) {
+      sum_g = s1.reshape(shape);
+      sum_g_xhat = s2.reshape(shape).mul(invstd);  // sum(g (x - mean)) invstd
+    }
+  }
+  if (!sum_g.defined()) sum_g = g.sum(dims, true);
   // sum(g xhat) = invstd (sum(g x) - mean sum(g)): the weight's gradient, and training's xhat coefficient.
   // In eval mode the output depends on the running statistics too (aten leaves them without a gradient;
   // tensord gives it, as the composite would).
   const bool need_rm = !training && input_of[3] >= 0 && c.needs_grad(static_cast<size_t>(input_of[3]));
   const bool need_rv = !training && input_of[4] >= 0 && c.needs_grad(static_cast<size_t>(input_of[4]));
-  Tensor sum_g_xhat;
-  if (training || need_w || need_rv) sum_g_xhat = g.mul(x).sum(dims, true).sub(mean.mul(sum_g)).mul(invstd);
+  if (!sum_g_xhat.defined() && (training || need_w || need_rv)) {
+    sum_g_xhat = g.mul(x).sum(dims, true).sub(mean.mul(sum_g)).mul(invstd);
+  }
   std::vector<Tensor> grads(static_cast<size_t>(inputs));
   if (c.needs_grad(0)) {
     Tensor k = weight.defined() ? invstd.mul(weight.reshape(shape)) : invstd;
@@ -179,7 +234,16 @@ std::vector<Tensor> native_batch_norm_backward(GradContext& c) {
       c1 = c1.sub(c.grad(2).reshape(shape).mul(invstd).mul(invstd).div(n));
       // c1 xhat + c0 = (c1 invstd) x + (c0 - c1 invstd mean)
       Tensor cx = c1.mul(invstd);
-      grads[0] = g.mul(k).add(x.mul(cx)).add(c0.sub(cx.mul(mean)));
+      Tensor shift = c0.sub(cx.mul(mean));
+      if (fused) {
+        Tensor out = empty(x.shape(), {x.dtype(), x.device()});
+        const Tensor fk = flat_channels(k), fx = flat_channels(cx), fc = flat_channels(shift);
+        if (be.channel_affine(strided_ref(out), strided_ref(g), strided_ref(x), strided_ref(fk), strided_ref(fx),
+                              strided_ref(fc), x.device().index)) {
+          grads[0] = std::move(out);
+        }
+      }
+      if (!grads[0].defined()) grads[0] = g.mul(k).add(x.mul(cx)).add(shift);
     }
   }
   if (need_w) grads[static_cast<size_t>(input_of[1])] = sum_g_xhat.reshape({channels});
@@ -218,16 +282,17 @@ void register_norm_ops(Registry& r) {
         const std::vector<int64_t> shape = channel_shape(channels, x.dim());
         if (!training) {
           Tensor invstd = running_var.reshape(shape).add(eps).rsqrt();
-          return {affine_transform(x, running_mean.reshape(shape), invstd, weight, bias, shape),
+          return {channel_affine_transform(x, running_mean.reshape(shape), invstd, weight, bias, shape),
                   empty({0}, {x.dtype(), x.device()}), empty({0}, {x.dtype(), x.device()})};
         }
-        Moments m = moments(x, all_but_channels(x.dim()));
+        std::optional<Moments> fused = channel_moments(x);
+        Moments m = fused ? *fused : moments(x, all_but_channels(x.dim()));
         Tensor invstd = m.sum_sq.div(static_cast<double>(m.count)).add(eps).rsqrt();
         if (running_mean.defined()) update_running(running_mean, m.mean, momentum);
         if (running_var.defined()) {
           update_running(running_var, m.sum_sq.div(static_cast<double>(m.count - 1)), momentum);
         }
-        return {affine_transform(x, m.mean, invstd, weight, bias, shape), m.mean.reshape({channels}),
+        return {channel_affine_transform(x, m.mean, invstd, weight, bias, shape), m.mean.reshape({channels}),
                 invstd.reshape({channels})};
       });
   r.def(

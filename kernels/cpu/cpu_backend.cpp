@@ -15,6 +15,7 @@
 #include "kernels/caching_allocator.h"
 #include "kernels/cpu/loops.h"
 #include "kernels/cpu/onednn_conv.h"
+#include "kernels/cpu/batch_norm.h"
 #include "kernels/cpu/pool.h"
 #include "kernels/cpu/small_blocks.h"
 #include "kernels/cpu/vector_math.h"
@@ -810,6 +811,14 @@ class CpuBackend final : public Backend {
   }
   void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w, int) override {
     cpu_col2im(out, col, w);
+  }
+  bool channel_sums(const StridedRef& sum1, const StridedRef& sum2, const StridedRef& a, const StridedRef& b,
+                    const StridedRef& center, int) override {
+    return kernels::channel_sums(sum1, sum2, a, b, center);
+  }
+  bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
+                      const StridedRef& b, const StridedRef& d, int) override {
+    return kernels::channel_affine(out, g, x, a, b, d);
   }
   bool library_conv(const StridedRef& y, const StridedRef& x, const StridedRef& w, const StridedRef& bias,
                     const ConvWindow& win, int64_t groups, int) override {

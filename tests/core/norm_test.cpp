@@ -178,6 +178,44 @@ TD_DEVICE_TEST(NormTest, NativeBatchNormMatchesTheComposite) {
   }
 }
 
+// Without create_graph the primitive's backward (and its forward, always) take the backend's fused
+// per-channel passes where it has them (the CPU's, on contiguous float and double); the composite is the
+// reference. A transposed input, which the fused passes do not take, checks the fallback beside them.
+TD_DEVICE_TEST(NormTest, FusedBatchNormPassesMatchTheComposite) {
+  for (DType dtype : {DType::kFloat64, DType::kFloat32}) {
+    const double tol = dtype == DType::kFloat64 ? 1e-11 : 2e-5;
+    for (bool transposed : {false, true}) {
+      for (bool training : {true, false}) {
+        SCOPED_TRACE(std::string(dtype_name(dtype)) + (training ? " training" : " eval") +
+                     (transposed ? " transposed" : ""));
+        Tensor base =
+            arange(360, {3, 4, 5, 6}).to(DType::kFloat64).mul(0.37).sin().mul(2.5).add(0.3).to(dtype);
+        Tensor x = (transposed ? base.transpose(2, 3) : base).detach().requires_grad_();
+        Tensor w = arange(4, {4}).to(DType::kFloat64).mul(0.5).sub(0.7).to(dtype).requires_grad_();
+        Tensor b = arange(4, {4}).to(DType::kFloat64).mul(-0.2).add(0.1).to(dtype).requires_grad_();
+        Tensor g = x.detach().mul(1.3).cos();
+        std::vector<std::vector<double>> results;
+        for (const char* op : {"batch_norm", "_batch_norm_composite"}) {
+          Tensor rm = arange(4, {4}).to(dtype).mul(0.1), rv = arange(4, {4}).to(dtype).add(0.5);
+          Tensor y = call_op(op, {x, w, b, rm, rv, Scalar(training), Scalar(0.3), Scalar(1e-3)})[0];
+          std::vector<Tensor> grads = autograd::grad({y}, {x, w, b}, {g});
+          results.push_back(values(y));
+          for (const Tensor& t : grads) results.push_back(values(t));
+          results.push_back(values(rm));
+          results.push_back(values(rv));
+        }
+        const size_t half = results.size() / 2;
+        for (size_t i = 0; i < half; ++i) {
+          ASSERT_EQ(results[i].size(), results[half + i].size());
+          for (size_t j = 0; j < results[i].size(); ++j) {
+            ASSERT_NEAR(results[i][j], results[half + i][j], tol * (1 + std::fabs(results[half + i][j]))) << i << " " << j;
+          }
+        }
+      }
+    }
+  }
+}
+
 TD_DEVICE_TEST(NormTest, ValuesDerivedByHand) {
   // One channel of 1 and 3: mean 2, biased variance 1, so with eps 0 the outputs are -1 and 1; the running
   // mean moves 0.1 of the way to 2 (0.2), the running variance 0.1 of the way from 1 to the unbiased variance
