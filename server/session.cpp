@@ -133,7 +133,7 @@ Arrived::Arrived() : arena(arena_options()), msg(google::protobuf::Arena::Create
 
 google::protobuf::ArenaOptions Arrived::arena_options() {
   google::protobuf::ArenaOptions o;
-  o.start_block_size = 8 << 10;  // a batch of 512 small ops parses into ~40 KiB
+  o.start_block_size = 8 << 10;  // grows to 64 KiB blocks: a batch of 2048 small ops parses into ~150 KiB
   o.max_block_size = 64 << 10;   // under glibc's mmap threshold
   return o;
 }
