@@ -54,7 +54,22 @@ void for_each_row(std::span<const int64_t> sizes, const std::array<std::span<con
     return off;
   };
   if (rows == 1) {
-    inner(row_offsets(0), inner_n, inner_s);
+    // One long row (every contiguous operand coalesces to one): cut into a chunk per thread, each a
+    // multiple of 16 elements so that no two threads write one cache line.
+    const bool split = !serial && inner_n >= 2 * kParallelGrain && omp_get_max_threads() > 1;
+    if (!split) return inner(row_offsets(0), inner_n, inner_s);
+    const std::array<int64_t, N> base = row_offsets(0);
+#pragma omp parallel
+    {
+      const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t per = ((inner_n + threads - 1) / threads + 15) / 16 * 16;
+      const int64_t begin = std::min(inner_n, t * per), end = std::min(inner_n, begin + per);
+      if (begin < end) {
+        std::array<int64_t, N> off = base;
+        for (size_t k = 0; k < N; ++k) off[k] += begin * inner_s[k];
+        inner(off, end - begin, inner_s);
+      }
+    }
     return;
   }
   // Rows [begin, end): the offsets of the first by division, the rest by stepping an odometer over the

@@ -10,6 +10,7 @@
 #include "core/autograd/gradcheck.h"
 #include "core/error.h"
 #include "core/tensor.h"
+#include "core/threads.h"
 #include "kernels/cpu/loops.h"
 #include "tests/core/device_test.h"
 #include "tests/core/test_util.h"
@@ -810,6 +811,33 @@ void check_binary_runs() {
     const Tensor wide = x.unsqueeze(1).expand({n, 2}).contiguous().view({2 * n});
     const Tensor strided = wide.slice(0, 0, 2 * n, 2);
     expect(strided.div(y), [](T a, T b) { return T(a / b); }, false, "div strided");
+  }
+}
+
+// A contiguous operand coalesces to one row; past 2 * kParallelGrain elements the row is cut into a chunk
+// per thread. Every element comes out once, whatever the chunk boundaries (an odd length here).
+TEST(BinaryRuns, ALongRowCutAcrossThreadsGivesEveryElement) {
+  struct Threads {
+    int before = get_num_threads();
+    Threads() { set_num_threads(2); }
+    ~Threads() { set_num_threads(before); }
+  } two_threads;
+  const int64_t n = 100003;
+  std::vector<float> xs(static_cast<size_t>(n)), ys(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    xs[static_cast<size_t>(i)] = static_cast<float>(i % 1000) * 0.25f;
+    ys[static_cast<size_t>(i)] = static_cast<float>(i % 7) - 3.0f;
+  }
+  const Tensor x = tensor<float>(xs, {n}), y = tensor<float>(ys, {n});
+  const std::vector<float> sum = x.add(y).to_vector<float>(), neg = x.neg().to_vector<float>();
+  const std::vector<float> picked = x.where(y.gt(0.0), y).to_vector<float>();
+  const std::vector<float> copied = x.view({1, n}).expand({2, n}).contiguous().to_vector<float>();
+  for (int64_t i = 0; i < n; ++i) {
+    const auto k = static_cast<size_t>(i);
+    ASSERT_EQ(sum[k], xs[k] + ys[k]) << i;
+    ASSERT_EQ(neg[k], -xs[k]) << i;
+    ASSERT_EQ(picked[k], ys[k] > 0 ? xs[k] : ys[k]) << i;
+    ASSERT_EQ(copied[k + static_cast<size_t>(n)], xs[k]) << i;
   }
 }
 
