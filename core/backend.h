@@ -237,6 +237,10 @@ class Backend {
   /// gw (and gb, unless its data is null) = the gradients of conv(x, w) + b w.r.t. w and b for gy.
   virtual bool library_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
                                             const StridedRef& gy, const ConvWindow& win, int64_t groups, int index);
+  /// out = grad where y > threshold, else 0 (ReLU's and threshold's backward in one pass); out, grad and y of
+  /// one shape and dtype. False, having done nothing, where the backend has no such kernel for the dtype.
+  virtual bool threshold_backward(const StridedRef& out, const StridedRef& grad, const StridedRef& y, double threshold,
+                                  int index);
   /// Batch norm's per-channel passes over contiguous [N, C, ...] float or double tensors. channel_sums:
   /// sum1[c] = the sum of a over channel c, sum2[c] = the sum of a * (b - center[c]), or of (a - center[c])^2
   /// when b has null data (either output may have null data: not computed), accumulated in double.

@@ -204,6 +204,9 @@ void Backend::gemm(const StridedRef&, const StridedRef&, const StridedRef&, int)
 void Backend::im2col(const StridedRef&, const StridedRef&, const ConvWindow&, int) { missing("im2col"); }
 void Backend::col2im(const StridedRef&, const StridedRef&, const ConvWindow&, int) { missing("col2im"); }
 // No library convolutions unless a backend has them: callers fall back to im2col + GEMM.
+bool Backend::threshold_backward(const StridedRef&, const StridedRef&, const StridedRef&, double, int) {
+  return false;
+}
 bool Backend::channel_sums(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
                            const StridedRef&, int) {
   return false;

@@ -2,11 +2,13 @@
 // (dtype kept), the bool predicates isnan/isinf/isfinite/logical_not, and nan_to_num (built on them). Each
 // entry is its name in core/ops/unary_list.h, a backward formula in public ops below, and a functor in
 // kernels/elementwise_ops.h.
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <limits>
 #include <map>
 
+#include "core/autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/ops/helpers.h"
@@ -97,6 +99,20 @@ constexpr double kLn2 = 0.69314718055994530942, kLn10 = 2.30258509299404568402;
 constexpr double kTwoOverSqrtPi = 1.12837916709551257390, kSqrtPiOverTwo = 0.88622692545275801365;
 
 Tensor zeros_like(const Tensor& g) { return zeros(g.shape(), {g.dtype(), g.device()}); }
+
+// ReLU's backward, g where y > 0: one fused pass where the backend has one (and the result is not itself
+// recorded, so it need not differentiate again), else where + gt.
+Tensor relu_backward(const Tensor& g, const Tensor& y) {
+  if (!autograd::GradMode::is_enabled() && g.dtype() == y.dtype() && g.device() == y.device() &&
+      std::ranges::equal(g.sizes(), y.sizes())) {
+    Tensor out = empty(g.shape(), {g.dtype(), g.device()});
+    if (backend(g.device().type).threshold_backward(strided_ref(out), strided_ref(g), strided_ref(y), 0.0,
+                                                    g.device().index)) {
+      return out;
+    }
+  }
+  return g.where(y.gt(0), 0.0);
+}
 Tensor one_minus_square(const Tensor& t) { return t.mul(t).neg().add(1); }
 
 const std::map<UnaryOp, Derivative>& derivatives() {
@@ -141,7 +157,7 @@ const std::map<UnaryOp, Derivative>& derivatives() {
       {UnaryOp::kRound, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
       {UnaryOp::kTrunc, {[](auto& g, auto&, auto&) { return zeros_like(g); }, false, false}},
       // PyTorch's threshold_backward: the gradient passes where the output is positive.
-      {UnaryOp::kRelu, {[](auto& g, auto&, auto& y) { return g.where(y.gt(0), 0.0); }, false, true}},
+      {UnaryOp::kRelu, {[](auto& g, auto&, auto& y) { return relu_backward(g, y); }, false, true}},
   };
   return table;
 }

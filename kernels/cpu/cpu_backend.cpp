@@ -812,6 +812,35 @@ class CpuBackend final : public Backend {
   void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w, int) override {
     cpu_col2im(out, col, w);
   }
+  bool threshold_backward(const StridedRef& out, const StridedRef& grad, const StridedRef& y, double threshold,
+                          int) override {
+    if ((out.dtype != DType::kFloat32 && out.dtype != DType::kFloat64) || grad.dtype != out.dtype ||
+        y.dtype != out.dtype) {
+      return false;
+    }
+    auto run = [&]<class T>(T) {
+      auto* po = static_cast<T*>(out.data);
+      auto* pg = static_cast<const T*>(grad.data);
+      auto* py = static_cast<const T*>(y.data);
+      const T th = static_cast<T>(threshold);
+      for_each_row<3>(out.sizes, {out.strides, grad.strides, y.strides}, [&](auto off, int64_t n, auto st) {
+        T* o = po + off[0];
+        const T* g = pg + off[1];
+        const T* v = py + off[2];
+        if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+          for (int64_t i = 0; i < n; ++i) o[i] = v[i] > th ? g[i] : T(0);
+        } else {
+          for (int64_t i = 0; i < n; ++i) o[i * st[0]] = v[i * st[2]] > th ? g[i * st[1]] : T(0);
+        }
+      });
+    };
+    if (out.dtype == DType::kFloat32) {
+      run(float{});
+    } else {
+      run(double{});
+    }
+    return true;
+  }
   bool channel_sums(const StridedRef& sum1, const StridedRef& sum2, const StridedRef& a, const StridedRef& b,
                     const StridedRef& center, int) override {
     return kernels::channel_sums(sum1, sum2, a, b, center);
