@@ -1,8 +1,11 @@
 // Anomaly detection (torch.autograd.detect_anomaly / set_detect_anomaly): while it is on, each recorded
-// node remembers the forward op that made it (name and input shapes, the C++ stand-in for PyTorch's
-// forward traceback), a backward node that returns NaN fails naming both, and any other error inside a
-// node's backward gets the same line appended.
+// node remembers the forward op that made it (name and input shapes, and the innermost nn::Module call in
+// progress: the C++ stand-in for PyTorch's forward traceback), a backward node that returns NaN fails naming
+// both, and any other error inside a node's backward gets the same line appended.
 #pragma once
+
+#include <string>
+#include <vector>
 
 namespace td::autograd {
 
@@ -14,6 +17,17 @@ class AnomalyMode {
   static bool should_check_nan();
   static void set_enabled(bool enabled, bool check_nan = true);
 };
+
+/// A module call in progress on this thread while anomaly mode is on (nn::Module::call keeps them):
+/// `module` identifies it, `path` is its dotted name under the outermost call ("features.0"; "" for that
+/// one), `type` its class name.
+struct AnomalyModuleFrame {
+  const void* module;
+  std::string path;
+  std::string type;
+};
+/// The thread's module calls in progress, innermost last.
+std::vector<AnomalyModuleFrame>& anomaly_module_stack();
 
 /// torch.autograd.set_detect_anomaly(mode).
 inline void set_detect_anomaly(bool enabled, bool check_nan = true) {

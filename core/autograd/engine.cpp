@@ -48,12 +48,25 @@ Node::Node() : sequence_nr(g_sequence_nr++) {}
 
 TensorMeta TensorMeta::of(const Tensor& t) { return TensorMeta{t.shape(), t.dtype(), t.device()}; }
 
+std::vector<AnomalyModuleFrame>& anomaly_module_stack() {
+  thread_local std::vector<AnomalyModuleFrame> stack;
+  return stack;
+}
+
 std::string describe_forward(std::string_view op, const std::vector<TensorMeta>& inputs) {
   std::string s = str(op, " with input shapes");
-  if (inputs.empty()) return s + " (none)";
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    s += i == 0 ? " " : i + 1 == inputs.size() ? " and " : ", ";
-    s += shape_str(inputs[i].sizes);
+  if (inputs.empty()) {
+    s += " (none)";
+  } else {
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      s += i == 0 ? " " : i + 1 == inputs.size() ? " and " : ", ";
+      s += shape_str(inputs[i].sizes);
+    }
+  }
+  // The innermost module call in progress, as the module lines of PyTorch's forward traceback.
+  if (const auto& modules = anomaly_module_stack(); !modules.empty()) {
+    const AnomalyModuleFrame& m = modules.back();
+    s += m.path.empty() ? str(" in ", m.type, ".forward") : str(" in module ", m.path, " (", m.type, ")");
   }
   return s;
 }

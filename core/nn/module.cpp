@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "core/autograd/anomaly_mode.h"
 #include "core/autograd/grad_mode.h"
 #include "core/autograd/node.h"
 #include "core/error.h"
@@ -219,9 +220,38 @@ void BackwardHookScope::end(TensorList& outputs) {
   }
 }
 
+namespace {
+// While anomaly mode is on, keeps this call on the thread's module stack (autograd::anomaly_module_stack),
+// named as the profiler names it: by its parent's named_children.
+class AnomalyModuleCall {
+ public:
+  explicit AnomalyModuleCall(const Module& module) {
+    auto& stack = autograd::anomaly_module_stack();
+    std::string path;
+    if (!stack.empty()) {
+      const auto* parent = static_cast<const Module*>(stack.back().module);
+      std::string name = module.type_name();
+      for (const auto& [child_name, child] : parent->named_children()) {
+        if (child.get() == &module) {
+          name = child_name;
+          break;
+        }
+      }
+      path = stack.back().path.empty() ? name : stack.back().path + "." + name;
+    }
+    stack.push_back({&module, std::move(path), module.type_name()});
+  }
+  ~AnomalyModuleCall() { autograd::anomaly_module_stack().pop_back(); }
+  AnomalyModuleCall(const AnomalyModuleCall&) = delete;
+  AnomalyModuleCall& operator=(const AnomalyModuleCall&) = delete;
+};
+}  // namespace
+
 TensorList Module::call(TensorList inputs) {
   std::optional<profiler::detail::ModuleScope> profiled;
   if (profiler::detail::recording()) [[unlikely]] profiled.emplace(*this);
+  std::optional<AnomalyModuleCall> anomaly;
+  if (autograd::AnomalyMode::is_enabled()) [[unlikely]] anomaly.emplace(*this);
   GlobalHooks& global = global_hooks();
   for (const auto& hook : snapshot(*global.forward_pre, *forward_pre_hooks_)) hook(*this, inputs);
   std::shared_ptr<BackwardHookScope> bw = BackwardHookScope::begin(*this, inputs);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/autograd/anomaly_mode.h"
 #include "core/autograd/autograd.h"
 #include "core/autograd/grad_mode.h"
 #include "core/nn/init.h"
@@ -37,6 +38,52 @@ struct Net : nn::Module {
   std::shared_ptr<nn::Sequential> features;
   std::shared_ptr<nn::Linear> head;
 };
+
+// Anomaly mode names the module whose forward recorded the node that returned NaN (the stand-in for
+// PyTorch's forward traceback): by its dotted name, or the outermost module's forward.
+TEST(ModuleTest, AnomalyModeNamesTheModuleAroundTheForwardOp) {
+  struct Divide : nn::Module {
+    Divide() : Module("Divide") {}
+    // (x / x) * 0 at x = 0: DivBackward0's gradient is 0 / 0.
+    Tensor forward(const Tensor& x) override { return x.div(x).mul(0); }
+  };
+  struct Outer : nn::Module {
+    Outer() : Module("Outer") {
+      body = register_module("body", std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+                                         std::make_shared<nn::Identity>(), std::make_shared<Divide>()}));
+    }
+    Tensor forward(const Tensor& x) override { return (*body)(x); }
+    std::shared_ptr<nn::Sequential> body;
+  };
+  Outer outer;
+  Tensor x = zeros({2}).requires_grad_();
+  autograd::DetectAnomalyGuard guard;
+  Tensor y = outer(x).sum();
+  EXPECT_TRUE(autograd::anomaly_module_stack().empty());
+  try {
+    y.backward();
+    ADD_FAILURE() << "no anomaly";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("DivBackward0 was recorded by the forward op div with input shapes [2] and [2] in "
+                                    "module body.1 (Divide)."));
+  }
+  // An op of the outermost module's own forward, and one outside any module.
+  Divide root;
+  try {
+    root(zeros({3}).requires_grad_()).sum().backward();
+    ADD_FAILURE() << "no anomaly";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("forward op div with input shapes [3] and [3] in Divide.forward."));
+  }
+  Tensor z = zeros({1}).requires_grad_();
+  Tensor nan_outside = z.div(z).mul(0).sum();
+  try {
+    nan_outside.backward();
+    ADD_FAILURE() << "no anomaly";
+  } catch (const Error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("forward op div with input shapes [1] and [1]."));
+  }
+}
 
 std::vector<std::string> keys(const nn::StateDict& sd) {
   std::vector<std::string> out;
