@@ -10,15 +10,6 @@
 namespace td::kernels {
 namespace {
 
-bool contiguous(const StridedRef& t) {
-  int64_t expected = 1;
-  for (size_t d = t.sizes.size(); d-- > 0;) {
-    if (t.sizes[d] != 1 && t.strides[d] != expected) return false;
-    expected *= t.sizes[d];
-  }
-  return true;
-}
-
 // [N, C, S] of a contiguous tensor with channels at dim 1.
 struct Planes {
   int64_t n = 1, c = 1, s = 1;
@@ -120,8 +111,8 @@ void affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, con
 
 bool channel_sums(const StridedRef& sum1, const StridedRef& sum2, const StridedRef& a, const StridedRef& b,
                   const StridedRef& center) {
-  if (a.sizes.size() < 2 || !floating_of(a.dtype, {&sum1, &sum2, &b, &center}) || !contiguous(a) ||
-      (b.data && !contiguous(b))) {
+  if (a.sizes.size() < 2 || !floating_of(a.dtype, {&sum1, &sum2, &b, &center}) || !is_contiguous(a) ||
+      (b.data && !is_contiguous(b))) {
     return false;
   }
   if (a.dtype == DType::kFloat32) {
@@ -134,8 +125,8 @@ bool channel_sums(const StridedRef& sum1, const StridedRef& sum2, const StridedR
 
 bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
                     const StridedRef& b, const StridedRef& d) {
-  if (x.sizes.size() < 2 || !floating_of(x.dtype, {&out, &g, &a, &b, &d}) || !contiguous(out) || !contiguous(x) ||
-      (g.data && !contiguous(g))) {
+  if (x.sizes.size() < 2 || !floating_of(x.dtype, {&out, &g, &a, &b, &d}) || !is_contiguous(out) ||
+      !is_contiguous(x) || (g.data && !is_contiguous(g))) {
     return false;
   }
   if (x.dtype == DType::kFloat32) {

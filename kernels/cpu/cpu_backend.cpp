@@ -156,6 +156,8 @@ bool transpose_copy(const StridedRef& dst, const StridedRef& src) {
 // T is the element type, M = opmath_t<T> the one the functor computes in (float for Half and BFloat16).
 template <class T, class F>
 void rows_of(const StridedRef& out, const StridedRef& a, const StridedRef& b, F f);
+template <class T, class F, class Run>
+void rows_of(const StridedRef& out, const StridedRef& a, const StridedRef& b, F f, Run run);
 
 template <class T, BinaryOp Op>
 void binary_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b, opmath_t<T> alpha) {
@@ -165,20 +167,11 @@ void binary_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b
     // Contiguous runs (b whole or one broadcast value) through AVX lanes: the compiler's own vectorisation
     // is SSE2 only, and gives up when out is a (in place).
     if (vector_math_available()) {
-      auto* po = static_cast<T*>(out.data);
-      auto* pa = static_cast<const T*>(a.data);
-      auto* pb = static_cast<const T*>(b.data);
-      for_each_row<3>(out.sizes, {out.strides, a.strides, b.strides}, [&](auto off, int64_t n, auto s) {
-        T* o = po + off[0];
-        const T* x = pa + off[1];
-        const T* y = pb + off[2];
-        if (s[0] == 1 && s[1] == 1 && (s[2] == 1 || s[2] == 0)) {
-          vector_binary(Op, x, y, o, n, alpha, s[2] == 0);
-        } else {
-          for (int64_t i = 0; i < n; ++i) o[i * s[0]] = T(fn::binary<Op>(M(x[i * s[1]]), M(y[i * s[2]]), alpha));
-        }
-      });
-      return;
+      return rows_of<T>(
+          out, a, b, [alpha](T x, T y) { return T(fn::binary<Op>(M(x), M(y), alpha)); },
+          [alpha](T* o, const T* x, const T* y, int64_t n, bool y_scalar) {
+            vector_binary(Op, x, y, o, n, alpha, y_scalar);
+          });
     }
   }
   if constexpr ((Op == BinaryOp::kAdd || Op == BinaryOp::kSub) && !std::is_same_v<T, bool>) {
@@ -194,6 +187,20 @@ void binary_loop(const StridedRef& out, const StridedRef& a, const StridedRef& b
 // vectorises them.
 template <class T, class F>
 void rows_of(const StridedRef& out, const StridedRef& a, const StridedRef& b, F f) {
+  rows_of<T>(out, a, b, f, [&f](T* o, const T* x, const T* y, int64_t n, bool y_scalar) {
+    if (y_scalar) {
+      const T yv = *y;
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+    }
+  });
+}
+
+// The same, with run(o, x, y, n, y_scalar) for each contiguous row (y whole, or one value when y_scalar) and
+// f for the strided ones.
+template <class T, class F, class Run>
+void rows_of(const StridedRef& out, const StridedRef& a, const StridedRef& b, F f, Run run) {
   auto* po = static_cast<T*>(out.data);
   auto* pa = static_cast<const T*>(a.data);
   auto* pb = static_cast<const T*>(b.data);
@@ -201,11 +208,8 @@ void rows_of(const StridedRef& out, const StridedRef& a, const StridedRef& b, F 
     T* o = po + off[0];
     const T* x = pa + off[1];
     const T* y = pb + off[2];
-    if (s[0] == 1 && s[1] == 1 && s[2] == 1) {
-      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
-    } else if (s[0] == 1 && s[1] == 1 && s[2] == 0) {
-      const T yv = *y;
-      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+    if (s[0] == 1 && s[1] == 1 && (s[2] == 1 || s[2] == 0)) {
+      run(o, x, y, n, s[2] == 0);
     } else {
       for (int64_t i = 0; i < n; ++i) o[i * s[0]] = f(x[i * s[1]], y[i * s[2]]);
     }

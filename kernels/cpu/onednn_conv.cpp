@@ -14,6 +14,8 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "kernels/cpu/loops.h"
+
 namespace td::kernels {
 
 namespace {
@@ -191,12 +193,7 @@ struct Output {
 bool usable(std::initializer_list<const StridedRef*> refs) {
   for (const StridedRef* r : refs) {
     if (r->dtype != DType::kFloat32) return false;
-    // Contiguous row-major only (the callers pass contiguous tensors).
-    int64_t expected = 1;
-    for (size_t i = r->sizes.size(); i-- > 0;) {
-      if (r->sizes[i] != 1 && r->strides[i] != expected) return false;
-      expected *= r->sizes[i];
-    }
+    if (!is_contiguous(*r)) return false;  // the callers pass contiguous tensors
   }
   return true;
 }
