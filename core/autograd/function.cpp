@@ -105,6 +105,40 @@ FunctionCall::FunctionCall(std::string name, BackwardImpl backward, tensor_list 
   }
 }
 
+tensor_list input_tangents(const tensor_list& inputs) {
+  if (!forward_ad::detail::propagating()) return {};
+  tensor_list tangents;
+  bool any = false;
+  for (const Tensor& t : inputs) {
+    Tensor tangent = forward_ad::detail::tangent(t);
+    any = any || tangent.defined();
+    if (!tangent.defined() && t.defined()) tangent = zeros(t.shape(), {t.dtype(), t.device()});
+    tangents.push_back(tangent);
+  }
+  return any ? tangents : tensor_list{};
+}
+
+void missing_jvp(const std::string& name) {
+  throw Error(ErrorCode::kUnimplemented,
+              str("[", name.substr(0, name.size() - std::string_view("Backward").size()),
+                  "] You must implement the jvp function for custom autograd.Function to use it with forward mode "
+                  "AD."));
+}
+
+void set_output_tangents(const tensor_list& outputs, const tensor_list& tangents, const std::string& name) {
+  TD_CHECK_ARG(tangents.size() == outputs.size(), "[", name, "] jvp returned ", tangents.size(),
+               " tangents for ", outputs.size(), " outputs");
+  for (size_t j = 0; j < outputs.size(); ++j) {
+    const Tensor& out = outputs[j];
+    if (!out.defined() || !tangents[j].defined() || !(is_floating(out.dtype()) || is_complex(out.dtype()))) continue;
+    TD_CHECK_ARG(tangents[j].shape() == out.shape(), "[", name, "] jvp returned a tangent of shape ",
+                 shape_str(tangents[j].sizes()), " for output ", j, " of shape ", shape_str(out.sizes()));
+    Tensor t = tangents[j];
+    if (t.dtype() != out.dtype()) t = t.to(out.dtype());
+    forward_ad::detail::set_tangent(out, t);
+  }
+}
+
 AutogradContext* FunctionCall::ctx() const {
   return &node_->ctx;
 }
@@ -147,7 +181,7 @@ tensor_list FunctionCall::finish(tensor_list outputs) {
       set_history(out, node_, j);
     }
   }
-  if (!n.executable) {
+  if (!n.executable && !keep_saved_) {
     ctx.to_save_.clear();
     return outputs;
   }

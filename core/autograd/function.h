@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -23,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
 #include "core/tensor.h"
 
@@ -89,10 +91,13 @@ class FunctionCall {
   AutogradContext* ctx() const;
   /// After forward ran: gives the outputs their history and keeps what forward saved.
   tensor_list finish(tensor_list outputs);
+  /// Keeps the saved tensors for T::jvp even when no backward will read them.
+  void keep_saved_for_jvp() { keep_saved_ = true; }
 
  private:
   std::shared_ptr<FunctionNode> node_;
   tensor_list inputs_;
+  bool keep_saved_ = false;
 };
 
 /// The grad_fn name for a function class: "MyFnBackward" for (ns::)MyFn.
@@ -154,13 +159,28 @@ tensor_list call_backward(AutogradContext* ctx, tensor_list grad_outputs) {
   return T::backward(ctx, std::move(grad_outputs));
 }
 
+/// Forward-mode AD: the inputs' tangents at the open dual level (zeros for inputs without one, as PyTorch's
+/// materialized grads), or an empty list when none has a tangent.
+tensor_list input_tangents(const tensor_list& inputs);
+/// PyTorch's error for dual inputs to a function without jvp.
+[[noreturn]] void missing_jvp(const std::string& name);
+/// Gives each differentiable output the tangent jvp returned for it.
+void set_output_tangents(const tensor_list& outputs, const tensor_list& tangents, const std::string& name);
+
+template <class T>
+concept HasJvp = requires(AutogradContext* ctx, tensor_list tangents) {
+  { T::jvp(ctx, tangents) };
+};
+
 }  // namespace detail
 
 /// Base of a custom function T with `static R forward(AutogradContext*, Args...)` (R: Tensor, tensor_list
 /// or std::tuple of Tensors) and `static tensor_list backward(AutogradContext*, tensor_list grad_outputs)`,
 /// which returns one gradient per forward argument (undefined for arguments that are not tensors, or that
 /// need none). forward runs with grad mode off; when grad mode is on and a tensor argument requires grad,
-/// its differentiable outputs get a node named after T plus "Backward".
+/// its differentiable outputs get a node named after T plus "Backward". For forward-mode AD T may define
+/// `static R jvp(AutogradContext*, tensor_list input_tangents)` (one tangent per tensor input, zeros where
+/// an input has none), returning the outputs' tangents; dual inputs to a T without jvp fail as in PyTorch.
 template <class T>
 struct Function {
   /// Runs T::forward on args and records T::backward for its outputs (torch.autograd.Function.apply).
@@ -169,15 +189,34 @@ struct Function {
     tensor_list inputs;
     std::vector<bool> is_tensor;
     (detail::collect_input(is_tensor, inputs, args), ...);
-    detail::FunctionCall call(detail::function_node_name(typeid(T)), &detail::call_backward<T>,
-                              std::move(inputs), std::move(is_tensor));
+    const std::string name = detail::function_node_name(typeid(T));
+    // Forward mode: the function is opaque (its forward's ops carry no tangents); T::jvp gives the outputs'.
+    tensor_list tangents = detail::input_tangents(inputs);
+    if constexpr (!detail::HasJvp<T>) {
+      if (!tangents.empty()) detail::missing_jvp(name);
+    }
+    detail::FunctionCall call(name, &detail::call_backward<T>, std::move(inputs), std::move(is_tensor));
     using R = std::decay_t<decltype(T::forward(call.ctx(), std::forward<Args>(args)...))>;
     tensor_list outputs;
     {
       GradModeGuard no_grad(false);
+      std::optional<forward_ad::detail::Suspend> opaque;
+      if (!tangents.empty()) opaque.emplace();
       outputs = detail::flatten_outputs(T::forward(call.ctx(), std::forward<Args>(args)...));
     }
-    return detail::unflatten_outputs<R>(call.finish(std::move(outputs)));
+    if (!tangents.empty()) call.keep_saved_for_jvp();
+    outputs = call.finish(std::move(outputs));
+    if constexpr (detail::HasJvp<T>) {
+      if (!tangents.empty()) {
+        tensor_list out_tangents;
+        {
+          forward_ad::detail::Suspend plain;
+          out_tangents = detail::flatten_outputs(T::jvp(call.ctx(), std::move(tangents)));
+        }
+        detail::set_output_tangents(outputs, out_tangents, name);
+      }
+    }
+    return detail::unflatten_outputs<R>(std::move(outputs));
   }
 };
 

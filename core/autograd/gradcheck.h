@@ -27,9 +27,12 @@ using GradcheckFn = std::function<Tensor(const std::vector<Tensor>&)>;
 /// `xs[0].t()`). As torch.autograd.gradcheck: a complex output is checked as real(out) and imag(out), a
 /// complex input as its real and imaginary parts, perturbed separately, against the real and imaginary
 /// parts of its gradient (PyTorch's convention: dL/dx + i dL/dy for z = x + iy).
+/// With `check_forward_ad` (torch's check_forward_ad, on by default here) each numerical column is also
+/// compared with forward-mode AD's: fn run on dual inputs (detached, under a dual level) whose one tangent
+/// is that column's one-hot direction (1, or i for the imaginary part of a complex input's element).
 /// Throws INVALID_ARGUMENT when the inputs or fn's output do not qualify.
 GradcheckResult gradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps = 1e-6, double atol = 1e-5,
-                          double rtol = 1e-3);
+                          double rtol = 1e-3, bool check_forward_ad = true);
 
 /// Checks second derivatives: gradcheck of G(inputs, v) = sum_i sum(grad_i * w_i), where grad_i is the
 /// gradient of fn's output w.r.t. input i for grad_output v, computed by a create_graph backward, and the

@@ -1,9 +1,16 @@
 #include "core/ops/helpers.h"
 
+#include "core/autograd/forward_ad.h"
+#include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/tensor_impl.h"
 
 namespace td::ops {
+
+bool needs_derivative(const Tensor& t) {
+  return (autograd::GradMode::is_enabled() && t.requires_grad()) ||
+         (autograd::forward_ad::is_active() && autograd::forward_ad::detail::tangent(t).defined());
+}
 
 std::vector<int64_t> broadcast_shapes(std::string_view op, std::span<const int64_t> a, std::span<const int64_t> b) {
   size_t n = std::max(a.size(), b.size());

@@ -32,6 +32,9 @@ Tensor zeros_linked_to(const Tensor& t);
 /// multiply the incoming gradient by the conjugate of the derivative (PyTorch's convention for complex
 /// numbers); for a real derivative this is the derivative itself.
 Tensor conj_if_complex(const Tensor& t);
+/// Whether anything differentiates through t: grad mode is on and t requires grad, or t has a tangent at
+/// an open forward-mode level. Composites that skip work nobody differentiates (the max-pool indices) ask.
+bool needs_derivative(const Tensor& t);
 /// t converted to dtype if it differs (through the differentiable "to" op).
 Tensor cast(const Tensor& t, DType dtype);
 

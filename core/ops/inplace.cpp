@@ -8,6 +8,7 @@
 //
 // `name.out` runs op `name` with its last argument(s) as the output tensor(s): resized when their shape
 // differs, written and version-bumped; PyTorch refuses them under autograd and so do we.
+#include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
 #include "core/autograd/node.h"
 #include "core/error.h"
@@ -84,6 +85,8 @@ Tensor apply_inplace(const OpDef& def, Args args) {
   check_not_inference(op, self);
   check_no_internal_overlap(op, self);
   const bool recording = autograd::GradMode::is_enabled() && any_requires_grad(args);
+  // Forward-mode AD: self's tangent takes the value's (the direct path below would skip the tangent).
+  const bool dual = autograd::forward_ad::detail::propagating() && any_tangent(args);
   Tensor original = self;
   if (recording) {
     std::shared_ptr<TensorImpl> base = self.impl().view_base.lock();
@@ -97,7 +100,7 @@ Tensor apply_inplace(const OpDef& def, Args args) {
     // The graph keeps the values self had: nodes that read them save this clone, which nothing overwrites.
     original = self.clone();
     args.mutable_value(0) = original;
-  } else if (def.inplace_direct && def.inplace_direct(args)) {
+  } else if (!dual && def.inplace_direct && def.inplace_direct(args)) {
     // Written straight into self (no temporary, no copy): what the optimizers' updates take.
     if (!self.is_inference()) self.impl().storage->version++;
     return self;
@@ -122,6 +125,7 @@ Tensor apply_inplace(const OpDef& def, Args args) {
     write_values(self, value);
   }
   if (recording && value.requires_grad()) rebase_history(op, self, value);
+  if (dual) write_tangent(self, value);
   return self;
 }
 
@@ -163,8 +167,11 @@ std::vector<Tensor> apply_out(std::string_view name, std::vector<Value> values) 
       impl.storage->grow(static_cast<size_t>(impl.offset + r.numel()) * itemsize(out.dtype()));
     }
     check_no_internal_overlap(name, out);
-    autograd::NoGradGuard no_grad;
-    write_values(out, r);
+    {
+      autograd::NoGradGuard no_grad;
+      write_values(out, r);
+    }
+    if (autograd::forward_ad::detail::propagating()) write_tangent(out, r);
   }
   return outs;
 }

@@ -17,6 +17,7 @@
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/error.h"
+#include "core/ops/helpers.h"
 #include "core/ops/registry.h"
 #include "core/tensor_impl.h"
 
@@ -339,7 +340,7 @@ void register_max_pool(Registry& r, int n) {
       .forward([name, with, n](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
         MaxPoolCall c = check_max_pool(name, a, n);
-        if (autograd::GradMode::is_enabled() && x.requires_grad()) return {call_op(with, values_of(a))[0]};
+        if (ops::needs_derivative(x)) return {call_op(with, values_of(a))[0]};
         // Nothing will differentiate it: the kernel skips the indices.
         return {run_max_pool(x, c.p, c.out_shape, c.out_spatial, &c.w, false, false)[0]};
       });
@@ -427,7 +428,7 @@ void register_max_pool1d(Registry& r) {
         TD_CHECK_ARG(d > 0, "[", op, "] max_pool1d() dilation must be greater than zero, but got ", d);
         const int64_t ow = pooled_size(op, x.size(-1), k, p, s, d, a.bool_at(5));
         TD_CHECK_ARG(ow >= 0, "[", op, "] max_pool1d() Invalid computed output size: ", ow);
-        const bool grad = autograd::GradMode::is_enabled() && x.requires_grad();
+        const bool grad = ops::needs_derivative(x);
         if (ow == 0 &&
             !grad) {  // PyTorch's no-indices kernel gives an empty result where the 2-d check refuses
           auto shape = x.shape();

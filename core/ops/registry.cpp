@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "core/autograd/anomaly_mode.h"
+#include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/profiler/hooks.h"
@@ -361,6 +362,7 @@ Registry& Registry::get() {
     register_embedding_ops(*r);
     register_upsample_ops(*r);
     register_inplace_ops(*r);
+    register_forward_ad(*r);
     return r;
   }();
   return *registry;
@@ -591,10 +593,18 @@ std::vector<Tensor> run_bound(const OpDef& def, std::string_view name, Args args
     autograd::NoGradGuard no_grad;
     outputs = def.forward(args);
   }
+  // Forward-mode AD: off the common path (one thread-local read) unless a dual level is open.
+  std::optional<Args> dual_args;
+  if (autograd::forward_ad::detail::propagating() && def.autograd == AutogradKind::kPrimitive && any_tangent(args))
+      [[unlikely]] {
+    dual_args = args;
+  }
   if (needs_grad) {
     TD_CHECK(def.backward, ErrorCode::kInternal, "[", name, "] is a primitive op without a backward formula");
     record(def, std::move(args), outputs);
   }
+  // After record: a tangent computed from the outputs sees their history (reverse-over-forward).
+  if (dual_args) propagate_tangents(def, *dual_args, outputs);
   return outputs;
 }
 

@@ -81,6 +81,17 @@ using ForwardFn = std::function<std::vector<Tensor>(const Args&)>;
 /// written in public ops so it can be differentiated again.
 using BackwardFn = std::function<std::vector<Tensor>(GradContext&)>;
 
+class JvpContext;
+/// A forward-mode AD formula: the tangents of the outputs from the inputs' tangents (core/ops/forward_ad.cpp).
+using JvpFn = std::function<std::vector<Tensor>(const JvpContext&)>;
+
+/// How forward-mode AD passes a tangent through a primitive op (core/ops/forward_ad.cpp).
+enum class ForwardAd : uint8_t {
+  kFromBackward,  // the transpose of the backward formula (which is linear in the output gradients)
+  kLinear,        // linear in the tensor arguments OpDef::linear_args names: the op itself, run on their tangents
+  kFormula,       // OpDef::jvp
+};
+
 /// How autograd treats an op.
 enum class AutogradKind : uint8_t {
   kPrimitive,   // has its own backward formula
@@ -115,6 +126,12 @@ struct OpDef {
   std::function<bool(const Args&, const Tensor& out)> forward_into;
   /// For an in-place op: the functional op's forward_into, with self as out.
   std::function<bool(const Args&)> inplace_direct;
+  /// Forward-mode AD: how tangents pass through the op, and its formula for kFormula.
+  ForwardAd forward_ad = ForwardAd::kFromBackward;
+  JvpFn jvp;
+  /// For kLinear: the signature positions of the arguments the op is linear in (others, such as indices
+  /// and masks, are passed through).
+  std::vector<int> linear_args;
 };
 
 /// Fluent builder returned by Registry::def.
@@ -230,6 +247,17 @@ void register_embedding_ops(Registry& r);
 void register_upsample_ops(Registry& r);
 /// Last: the in-place forms of ops registered before.
 void register_inplace_ops(Registry& r);
+/// After every op: the forward-mode AD rules (linear ops and explicit formulas; core/ops/forward_ad.cpp).
+void register_forward_ad(Registry& r);
+
+/// Forward-mode AD in the op path (core/ops/forward_ad.cpp). Whether a tensor argument has a tangent at
+/// this thread's open dual level.
+bool any_tangent(const Args& args);
+/// Sets the tangents of a primitive op's floating outputs from its inputs' tangents.
+void propagate_tangents(const OpDef& def, const Args& args, const std::vector<Tensor>& outputs);
+/// After `value` was written into dst's memory (an in-place op, an out= result): dst's tangent (shared with
+/// its view base) takes value's, or zeros when value has none but dst had one.
+void write_tangent(const Tensor& dst, const Tensor& value);
 
 /// Whether any tensor argument (a `Tensor[]`'s elements included) requires grad.
 bool any_requires_grad(const Args& args);

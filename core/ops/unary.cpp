@@ -195,9 +195,12 @@ void define(Registry& r, UnaryOp op, Kind kind) {
     }
     if (op == UnaryOp::kSgn) {
       // PyTorch's sgn_backward: (g - Re(g conj(sgn z)) sgn z) / |z|, 0 at z = 0.
+      // 1 / |z| through a safe denominator, so no 0 * inf appears in this formula's own derivatives (forward
+      // mode transposes it; double backward differentiates it).
       Tensor a = x.abs();
-      Tensor d = g.sub(g.mul(y.conj()).real().mul(y)).div(a);
-      return {d.where(a.ne(0), 0.0)};
+      Tensor nonzero = a.ne(0);
+      Tensor inverse = a.where(nonzero, 1.0).reciprocal().where(nonzero, 0.0);
+      return {g.sub(g.mul(y.conj()).real().mul(y)).mul(inverse)};
     }
     return {formula(g, ops::conj_if_complex(x), ops::conj_if_complex(y))};
   });

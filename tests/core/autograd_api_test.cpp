@@ -400,6 +400,11 @@ struct Cube : autograd::Function<Cube> {
     Tensor x = ctx->get_saved_variables()[0];
     return {g[0].mul(x).mul(x).mul(3)};
   }
+  // Forward mode (gradcheck checks it too): 3 x^2 t.
+  static Tensor jvp(AutogradContext* ctx, tensor_list t) {
+    Tensor x = ctx->get_saved_variables()[0];
+    return t[0].mul(x).mul(x).mul(3);
+  }
 };
 
 // y = exp(x), saving its output: double backward rebuilds the output's history.
@@ -412,6 +417,7 @@ struct Exp : autograd::Function<Exp> {
   static tensor_list backward(AutogradContext* ctx, tensor_list g) {
     return {g[0].mul(ctx->get_saved_variables()[0])};
   }
+  static Tensor jvp(AutogradContext* ctx, tensor_list t) { return t[0].mul(ctx->get_saved_variables()[0]); }
 };
 
 // Two outputs as a tuple: (sin x, x * y).
@@ -426,6 +432,10 @@ struct SinAndProduct : autograd::Function<SinAndProduct> {
     Tensor gx = g[0].mul(s[0].cos()).add(g[1].mul(s[1]));
     needs = {ctx->needs_input_grad(0), ctx->needs_input_grad(1)};
     return {ctx->needs_input_grad(0) ? gx : Tensor(), ctx->needs_input_grad(1) ? g[1].mul(s[0]) : Tensor()};
+  }
+  static std::tuple<Tensor, Tensor> jvp(AutogradContext* ctx, tensor_list t) {
+    tensor_list s = ctx->get_saved_variables();
+    return {t[0].mul(s[0].cos()), t[0].mul(s[1]).add(s[0].mul(t[1]))};
   }
 };
 

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/autograd/forward_ad.h"
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/ops/registry.h"
@@ -273,6 +274,22 @@ TEST_P(GoldenTest, MatchesPyTorch) {
       EXPECT_TRUE(matches(leaves[i].grad(), grads[i])) << "gradient of input " << i;
     }
   }
+
+  // Forward mode: PyTorch's output tangent for the case's input tangents (generate.forward_mode).
+  if (!spec.contains("jvp")) return;
+  autograd::forward_ad::DualLevel level;
+  std::vector<Tensor> duals;
+  const json& tangents = spec.at("tangents");
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    Tensor primal = leaves[i].detach();
+    if (!tangents[i].is_null()) primal = autograd::forward_ad::make_dual(primal, tensor_from_json(tangents[i], device_));
+    const json& layout = spec.at("inputs")[i].at("layout");
+    duals.push_back(layout.is_null() ? primal
+                                     : call_by_name(layout.at("op").get<std::string>(), {primal}, layout.at("kwargs")));
+  }
+  Tensor tangent = autograd::forward_ad::unpack_dual(call_by_name_all(op, duals, spec.at("kwargs"))[0]).tangent;
+  ASSERT_TRUE(tangent.defined()) << "PyTorch's output has a forward-mode tangent";
+  EXPECT_TRUE(matches(tangent, spec.at("jvp"))) << "forward-mode tangent of " << op;
 }
 
 std::string golden_name(const ::testing::TestParamInfo<GoldenTest::ParamType>& info) {

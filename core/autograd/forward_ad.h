@@ -1,0 +1,82 @@
+// Forward-mode automatic differentiation (torch.autograd.forward_ad): a dual tensor carries a tangent at a
+// dual level, and every op run while the level is open computes its outputs' tangents, the Jacobian-vector
+// products, as it computes their values.
+//
+//   td::autograd::forward_ad::DualLevel level;
+//   Tensor x = forward_ad::make_dual(primal, tangent);
+//   Tensor y = f(x);
+//   auto [value, jvp] = forward_ad::unpack_dual(y);   // jvp = J_f(primal) @ tangent
+//
+// As in PyTorch 1.13 one level is open at a time. The level belongs to the thread that opened it (PyTorch's
+// is process-wide), so sessions on a shared server never see each other's tangents. Tangents are computed
+// with grad mode as it is, so a tangent that depends on tensors requiring grad has a graph of its own
+// (forward-over-reverse and reverse-over-forward both work).
+#pragma once
+
+#include <cstdint>
+
+#include "core/tensor.h"
+
+namespace td::autograd::forward_ad {
+
+/// Opens this thread's dual level and returns its index (0). Fails if one is already open ("Nested forward
+/// mode AD is not supported at the moment", as in PyTorch 1.13).
+int64_t enter_dual_level();
+/// Closes the level: every tangent made at it is dropped. `level` must be the open one (-1: whichever).
+void exit_dual_level(int64_t level = -1);
+
+/// `with torch.autograd.forward_ad.dual_level():` as a scope.
+class DualLevel {
+ public:
+  DualLevel() : level_(enter_dual_level()) {}
+  ~DualLevel() { exit_dual_level(level_); }
+  DualLevel(const DualLevel&) = delete;
+  DualLevel& operator=(const DualLevel&) = delete;
+  int64_t level() const { return level_; }
+
+ private:
+  int64_t level_;
+};
+
+/// A view of `primal` carrying `tangent` at the open level (`level` -1: the open one). The tangent must have
+/// primal's shape; it is converted to primal's dtype and device and laid out with primal's strides (copied
+/// when its own differ). The view keeps primal's autograd history. Fails outside a level, for a primal that
+/// is not floating or complex, or one that already has a tangent at this level.
+Tensor make_dual(const Tensor& primal, const Tensor& tangent, int64_t level = -1);
+
+/// torch.autograd.forward_ad.UnpackedDualTensor.
+struct UnpackedDual {
+  Tensor primal;   // a view of the dual tensor without its tangent
+  Tensor tangent;  // undefined when the tensor has none at the level
+};
+/// The primal and tangent of a dual tensor (a tensor without a tangent unpacks to itself and none).
+UnpackedDual unpack_dual(const Tensor& tensor, int64_t level = -1);
+
+/// Whether this thread has a dual level open.
+bool is_active();
+
+namespace detail {
+/// The tangent of t at this thread's open level; undefined if none (or no level is open).
+Tensor tangent(const Tensor& t);
+/// Sets t's tangent (laid out like t: same sizes and strides); an undefined tangent clears it.
+void set_tangent(const Tensor& t, Tensor tangent);
+/// The tangent t would share with its view base: t's own if it has one, else a zero tangent laid out over a
+/// copy of t's storage (its base's, for a view, so writes through views reach the base's tangent). For
+/// in-place ops, which write the new tangent into it.
+Tensor tangent_slot(const Tensor& t);
+/// Hides the open level for a scope: tangent computations run their ops as plain ops.
+class Suspend {
+ public:
+  Suspend();
+  ~Suspend();
+  Suspend(const Suspend&) = delete;
+  Suspend& operator=(const Suspend&) = delete;
+
+ private:
+  bool prev_;
+};
+/// Whether ops should look for tangents: a level is open and not suspended.
+bool propagating();
+}  // namespace detail
+
+}  // namespace td::autograd::forward_ad
