@@ -5,6 +5,8 @@
 #include <optional>
 #include <vector>
 
+#include "core/autograd/forward_ad.h"
+#include "core/autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/nn/functional.h"
 #include "core/nn/modules.h"
@@ -233,6 +235,31 @@ void BM_MlpBackward(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_MlpBackward)->ArgsProduct({{256}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// Forward-mode AD through the same 20-layer MLP: the Jacobian-vector product for one input tangent, as
+// `with fwAD.dual_level(): model(fwAD.make_dual(x, t))` in PyTorch (bench/compare_torch.py runs it).
+void BM_MlpJvp(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  const int64_t width = state.range(0);
+  td::manual_seed(0);
+  auto model = std::make_shared<td::nn::Sequential>();
+  for (int i = 0; i < 20; ++i) {
+    model->push_back(std::make_shared<td::nn::Linear>(width, width));
+    model->push_back(std::make_shared<td::nn::ReLU>());
+  }
+  model->to(d);
+  td::Tensor x = td::ones({64, width}, {td::DType::kFloat32, d});
+  td::Tensor t = td::full({64, width}, 0.5, {td::DType::kFloat32, d});
+  td::autograd::NoGradGuard no_grad;  // only the forward mode: nothing records for backward
+  for (auto _ : state) {
+    td::autograd::forward_ad::DualLevel level;
+    td::Tensor jvp = td::autograd::forward_ad::unpack_dual((*model)(td::autograd::forward_ad::make_dual(x, t))).tangent;
+    benchmark::DoNotOptimize(jvp);
+    sync(d);
+  }
+}
+BENCHMARK(BM_MlpJvp)->ArgsProduct({{256}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // One optimizer step over the 8 parameters of the MNIST CNN of PyTorch's examples (conv 1->32, conv 32->64,
 // fc 9216->128, fc 128->10; 1.2M floats) with fixed gradients: SGD with momentum (first argument 0) or Adam

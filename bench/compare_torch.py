@@ -95,6 +95,19 @@ def main():
                 model.zero_grad(set_to_none=True)
                 model(x).sum().backward()
             ref = torch_time(step, sync)
+        elif kind == "BM_MlpJvp":
+            import torch.autograd.forward_ad as fwAD
+            torch.manual_seed(0)
+            layers = []
+            for _ in range(20):
+                layers += [torch.nn.Linear(size, size), torch.nn.ReLU()]
+            model = torch.nn.Sequential(*layers).to(device)
+            x, tangent = torch.ones(64, size, device=device), torch.full((64, size), 0.5, device=device)
+
+            def step():
+                with torch.no_grad(), fwAD.dual_level():
+                    fwAD.unpack_dual(model(fwAD.make_dual(x, tangent))).tangent
+            ref = torch_time(step, sync)
         elif kind == "BM_OptimizerStep":
             # bench_ops' CNN parameters with fixed gradients; size 0 is SGD with momentum, 1 is Adam.
             shapes = [(32, 1, 3, 3), (32,), (64, 32, 3, 3), (64,), (128, 9216), (128,), (10, 128), (10,)]
