@@ -444,6 +444,24 @@ Tensor conv_nd(std::string_view op, int dims, const Tensor& input, const Tensor&
   TD_CHECK_ARG(input.dim() == dims + 1 || input.dim() == dims + 2, "[", op, "] Expected ", dims + 1,
                "D (unbatched) or ", dims + 2, "D (batched) input to ", op, ", but got input of size: ",
                shape_str(input.sizes()));
+  if (is_complex(input.dtype()) && !transposed) {
+    // PyTorch's complex_convolution: (a + ib) * (c + id) as three real convolutions (Gauss's trick), written
+    // in differentiable ops so reverse and forward mode follow. Transposed ones are refused, as on PyTorch's CPU.
+    TD_CHECK_ARG(weight.dtype() == input.dtype(), "[", op, "] expected scalar type ",
+                 scalar_type_name(input.dtype()), " but found ", scalar_type_name(weight.dtype()));
+    TD_CHECK_ARG(!bias.defined() || bias.dtype() == input.dtype(), "[", op, "] Input type (",
+                 c_type_name(input.dtype()), ") and bias type (", c_type_name(bias.dtype()), ") should be the same");
+    auto real_conv = [&](const Tensor& x, const Tensor& w) {
+      return conv_nd(op, dims, x, w, Tensor(), stride, padding, dilation, false, output_padding, groups);
+    };
+    const Tensor a = input.real(), b = input.imag(), c = weight.real(), d = weight.imag();
+    Tensor ac = real_conv(a, c), bd = real_conv(b, d), sum = real_conv(a.add(b), c.add(d));
+    Tensor y = Tensor::complex(ac.sub(bd), sum.sub(ac).sub(bd));
+    if (!bias.defined()) return y;
+    std::vector<int64_t> shape(static_cast<size_t>(dims) + 1, 1);
+    shape[0] = bias.numel();
+    return y.add(bias.view(shape));
+  }
   const bool batched = input.dim() == dims + 2;
   Tensor x = batched ? input : input.unsqueeze(0);
   ConvParams p = check_convolution(op, x, weight, bias, stride, padding, dilation, transposed, output_padding, groups);

@@ -144,8 +144,8 @@ void check_reflect_replicate(const Tensor& x, const std::vector<int64_t>& pad, P
   }
   const std::string kernel = str(reflect ? "reflection_pad" : "replication_pad", k, "d",
                                  !reflect || k == 3 ? (x.device().is_cuda() ? "_cuda" : "_cpu") : "");
-  TD_CHECK_ARG(is_floating(x.dtype()), "[pad] \"", kernel, "\" not implemented for '", dtype_name(x.dtype()),
-               "'");
+  TD_CHECK_ARG(is_floating(x.dtype()) || is_complex(x.dtype()), "[pad] \"", kernel, "\" not implemented for '",
+               dtype_name(x.dtype()), "'");
 }
 
 // PyTorch 1.13's _pad_circular checks. It also needs each positive pad to fit in what is left after the

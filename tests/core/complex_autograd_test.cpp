@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/autograd/gradcheck.h"
+#include "core/nn/functional.h"
 #include "core/error.h"
 #include "core/ops/registry.h"
 #include "core/tensor.h"
@@ -22,6 +23,7 @@
 namespace td {
 namespace {
 
+namespace F = nn::functional;
 using c128 = std::complex<double>;
 using Inputs = std::vector<Tensor>;
 using testing::error_of;
@@ -193,6 +195,22 @@ TD_DEVICE_TEST(ComplexAutogradTest, GradcheckUnary) {
   for (const auto& [name, f] : ops) {
     expect_gradcheck(name, [f = f](const Inputs& x) { return f(x[0]); }, {zinput({2, 3})});
   }
+}
+
+// Complex convolution (three real ones, PyTorch's complex_convolution) and the non-constant paddings:
+// first and second derivatives by finite differences, and forward mode (gradcheck checks it too).
+TD_DEVICE_TEST(ComplexAutogradTest, GradcheckConvolutionAndPadding) {
+  Tensor x = zinput({1, 2, 5}), w = zinput({2, 2, 3}, 0.1), b = zinput({2}, 0.3);
+  expect_gradcheck("conv1d", [](const Inputs& v) { return F::conv1d(v[0], v[1], v[2], 2, 1); }, {x, w, b});
+  Tensor x2 = zinput({1, 2, 3, 3}), w2 = zinput({2, 1, 2, 2}, 0.2);
+  expect_gradcheck("conv2d groups", [](const Inputs& v) { return F::conv2d(v[0], v[1], Tensor(), 1, 1, 1, 2); },
+                   {x2, w2});
+  for (const char* mode : {"reflect", "replicate", "circular"}) {
+    expect_gradcheck(mode, [mode](const Inputs& v) { return v[0].pad({2, 1}, mode); }, {zinput({1, 2, 4})});
+  }
+  // Transposed complex convolutions are refused, as on PyTorch's CPU.
+  EXPECT_THAT(testing::error_of([&] { F::conv_transpose1d(x.detach(), w.detach()); }).what(),
+              ::testing::HasSubstr("convolution not implemented for 'ComplexDouble'"));
 }
 
 TD_DEVICE_TEST(ComplexAutogradTest, GradcheckBinary) {

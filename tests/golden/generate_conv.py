@@ -158,9 +158,21 @@ def conv_transpose_cases(add):
              stride=[2, 1, 2], padding=[0, 1, 1], output_padding=[1, 0, 1], groups=2))
 
 
+def complex_cases(add):
+    """Complex convolutions (PyTorch's complex_convolution: three real ones), gradients and tangents."""
+    def crandn(*shape, dtype=torch.complex128):
+        return torch.complex(randn(*shape), randn(*shape)).to(dtype)
+
+    add(make_case("conv1d_complex128", "conv1d", [crandn(2, 2, 7), crandn(3, 2, 3), crandn(3)], stride=2, padding=1))
+    add(make_case("conv2d_complex64_groups", "conv2d", [crandn(1, 4, 5, 4, dtype=torch.complex64),
+                                                        crandn(4, 2, 2, 3, dtype=torch.complex64)],
+                  padding=[1, 0], dilation=[2, 1], groups=2))
+    add(make_case("conv3d_complex128_unbatched", "conv3d", [crandn(2, 3, 3, 4), crandn(2, 2, 2, 2, 2), crandn(2)]))
+
+
 def cases():
     c = []
-    for part in (convolution_cases, conv_cases, conv_transpose_cases):
+    for part in (convolution_cases, conv_cases, conv_transpose_cases, complex_cases):
         part(c.append)
     return c
 

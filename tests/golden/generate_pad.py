@@ -121,9 +121,20 @@ def scatter_reduce_cases(add):
     add(make_case("scatter_reduce_1d_negative_dim", "scatter_reduce", [randn(4), idx(6, hi=4), randn(6)], dim=-1, reduce="mean", include_self=False))
 
 
+def complex_pad_cases(add):
+    """reflect, replicate and circular padding of complex tensors (PyTorch 1.13 pads and differentiates them)."""
+    def crandn(*shape, dtype=torch.complex128):
+        return torch.complex(randn(*shape), randn(*shape)).to(dtype)
+
+    add(make_case("pad_reflect_1d_complex128", "pad", [crandn(2, 3, 5)], pad=[2, 1], mode="reflect"))
+    add(make_case("pad_replicate_2d_complex64", "pad", [crandn(1, 2, 3, 4, dtype=torch.complex64)], pad=[1, 2, 0, 1],
+                  mode="replicate"))
+    add(make_case("pad_circular_3d_complex128", "pad", [crandn(1, 1, 2, 3, 3)], pad=[1, 1, 0, 1, 1, 0], mode="circular"))
+
+
 def cases():
     c = []
-    for part in (pad_cases, einsum_cases, elementwise_cases, repeat_cases, scatter_reduce_cases):
+    for part in (pad_cases, einsum_cases, elementwise_cases, repeat_cases, scatter_reduce_cases, complex_pad_cases):
         part(c.append)
     return c
 
