@@ -286,19 +286,22 @@ Table& table() {
                                                          d == 1 ? std::nullopt : a.optional_integer("divisor_override")));
           });
     }
-    for (size_t d = 1; d <= 2; ++d) {
+    for (size_t d = 1; d <= 3; ++d) {
       const std::string n = std::to_string(d);
       def("AdaptiveMaxPool" + n + "d(output_size, return_indices=False)", [d](B a) {
         return as_module(std::make_shared<AdaptivePoolNd>(d, true, a.ints("output_size"), a.flag("return_indices")));
       });
       def("AdaptiveAvgPool" + n + "d(output_size)",
           [d](B a) { return as_module(std::make_shared<AdaptivePoolNd>(d, false, a.ints("output_size"))); });
+      def("MaxUnpool" + n + "d(kernel_size, stride=None, padding=0)", [d](B a) {
+        return as_module(std::make_shared<MaxUnpoolNd>(d, a.ints("kernel_size"), a.ints("stride"), a.ints("padding")));
+      });
+    }
+    for (size_t d = 1; d <= 2; ++d) {
+      const std::string n = std::to_string(d);
       def("LPPool" + n + "d(norm_type, kernel_size, stride=None, ceil_mode=False)", [d](B a) {
         return as_module(std::make_shared<LPPoolNd>(d, a.number("norm_type"), a.ints("kernel_size"), a.ints("stride"),
                                                     a.flag("ceil_mode")));
-      });
-      def("MaxUnpool" + n + "d(kernel_size, stride=None, padding=0)", [d](B a) {
-        return as_module(std::make_shared<MaxUnpoolNd>(d, a.ints("kernel_size"), a.ints("stride"), a.ints("padding")));
       });
     }
     def("FractionalMaxPool2d(kernel_size, output_size=None, output_ratio=None, return_indices=False)", [](B a) {

@@ -309,8 +309,7 @@ Tensor interpolate(const Tensor& input, IntArg size, FloatArg scale_factor, cons
   if (mode == "nearest-exact" && nd >= 3 && nd <= 5) return run(str("_upsample_nearest_exact", nd - 2, "d"), nd - 2);
   if (mode == "area" && nd == 3) return adaptive_avg_pool1d(input, output_size);
   if (mode == "area" && nd == 4) return adaptive_avg_pool2d(input, output_size);
-  TD_CHECK(!(mode == "area" && nd == 5), ErrorCode::kUnimplemented,
-           "[interpolate] area mode of a 5D input needs adaptive_avg_pool3d, which tensord does not have yet");
+  if (mode == "area" && nd == 5) return adaptive_avg_pool3d(input, output_size);
   if (mode == "linear" && nd == 3) return run("upsample_linear1d", 1);
   if (mode == "bilinear" && nd == 4) return run("upsample_bilinear2d", 2);
   if (mode == "trilinear" && nd == 5) return run("upsample_trilinear3d", 3);

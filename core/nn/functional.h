@@ -170,6 +170,18 @@ inline Tensor adaptive_max_pool2d(const Tensor& input, IntArg output_size) {
 inline std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& input, IntArg output_size) {
   return detail::two(call_op("adaptive_max_pool2d", {input, output_size.value()}));
 }
+/// Adaptive average pooling of the last 3 dims to output_size (F.adaptive_avg_pool3d).
+inline Tensor adaptive_avg_pool3d(const Tensor& input, IntArg output_size) {
+  return call_op("adaptive_avg_pool3d", {input, output_size.value()})[0];
+}
+/// Adaptive max pooling of the last 3 dims (F.adaptive_max_pool3d).
+inline Tensor adaptive_max_pool3d(const Tensor& input, IntArg output_size) {
+  return call_op("adaptive_max_pool3d", {input, output_size.value()})[0];
+}
+/// F.adaptive_max_pool3d(..., return_indices=True).
+inline std::pair<Tensor, Tensor> adaptive_max_pool3d_with_indices(const Tensor& input, IntArg output_size) {
+  return detail::two(call_op("adaptive_max_pool3d", {input, output_size.value()}));
+}
 
 /// Power-average pooling over the last dim: (sum of x^p over each window)^(1/p) (F.lp_pool1d).
 inline Tensor lp_pool1d(const Tensor& input, double norm_type, IntArg kernel_size, IntArg stride = {},
@@ -233,6 +245,14 @@ inline Tensor max_unpool2d(const Tensor& input, const Tensor& indices, IntArg ke
   return call_op("max_unpool2d",
                  {input, indices, detail::unpool_output_size(input, k, s, p, output_size)})[0];
 }
+/// The inverse of max_pool3d (F.max_unpool3d).
+inline Tensor max_unpool3d(const Tensor& input, const Tensor& indices, IntArg kernel_size, IntArg stride = {},
+                           IntArg padding = 0,
+                           std::optional<std::vector<int64_t>> output_size = std::nullopt) {
+  auto k = kernel_size.expand(3), p = padding.expand(3);
+  auto s = stride.values.empty() ? k : stride.expand(3);
+  return call_op("max_unpool3d", {input, indices, detail::unpool_output_size(input, k, s, p, output_size), s, p})[0];
+}
 
 /// F.fractional_max_pool2d(..., return_indices=True): max pooling over windows of kernel_size placed at
 /// pseudo-random intervals; the size comes from output_size or output_ratio (of the input's H and W). Without
@@ -284,7 +304,7 @@ struct FloatArg {
 
 /// Resizes the spatial dims of input [N, C, d1, ...] (3-5 dims) to `size` or by `scale_factor` (exactly one of
 /// them) as F.interpolate of PyTorch 1.13: mode "nearest", "nearest-exact", "linear" (3-d input), "bilinear"
-/// and "bicubic" (4-d), "trilinear" (5-d) or "area" (adaptive average pooling, 3-d and 4-d); align_corners only
+/// and "bicubic" (4-d), "trilinear" (5-d) or "area" (adaptive average pooling, 3-d to 5-d); align_corners only
 /// for the interpolating modes (None means False); recompute_scale_factor passes the computed size instead of
 /// the scale to the op.
 Tensor interpolate(const Tensor& input, IntArg size = {}, FloatArg scale_factor = {},

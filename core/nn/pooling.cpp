@@ -86,10 +86,18 @@ AdaptivePoolNd::AdaptivePoolNd(size_t dims, bool max, F::IntArg size, bool indic
 TensorList AdaptivePoolNd::forward_list(const TensorList& inputs) {
   check_inputs(*this, inputs, 1);
   const Tensor& x = inputs[0];
-  if (!max_) return {dims_ == 1 ? F::adaptive_avg_pool1d(x, output_size) : F::adaptive_avg_pool2d(x, output_size)};
-  return values_or_pair(dims_ == 1 ? F::adaptive_max_pool1d_with_indices(x, output_size)
-                                   : F::adaptive_max_pool2d_with_indices(x, output_size),
-                        return_indices);
+  if (!max_) {
+    switch (dims_) {
+      case 1: return {F::adaptive_avg_pool1d(x, output_size)};
+      case 2: return {F::adaptive_avg_pool2d(x, output_size)};
+      default: return {F::adaptive_avg_pool3d(x, output_size)};
+    }
+  }
+  switch (dims_) {
+    case 1: return values_or_pair(F::adaptive_max_pool1d_with_indices(x, output_size), return_indices);
+    case 2: return values_or_pair(F::adaptive_max_pool2d_with_indices(x, output_size), return_indices);
+    default: return values_or_pair(F::adaptive_max_pool3d_with_indices(x, output_size), return_indices);
+  }
 }
 
 std::string AdaptivePoolNd::extra_repr() const { return "output_size=" + py_int_or_tuple(output_size.values); }
@@ -119,8 +127,11 @@ MaxUnpoolNd::MaxUnpoolNd(size_t dims, F::IntArg kernel, F::IntArg stride_, F::In
       dims_(dims) {}
 
 Tensor MaxUnpoolNd::forward(const Tensor& input, const Tensor& indices, std::optional<std::vector<int64_t>> size) {
-  return dims_ == 1 ? F::max_unpool1d(input, indices, kernel_size, stride, padding, std::move(size))
-                    : F::max_unpool2d(input, indices, kernel_size, stride, padding, std::move(size));
+  switch (dims_) {
+    case 1: return F::max_unpool1d(input, indices, kernel_size, stride, padding, std::move(size));
+    case 2: return F::max_unpool2d(input, indices, kernel_size, stride, padding, std::move(size));
+    default: return F::max_unpool3d(input, indices, kernel_size, stride, padding, std::move(size));
+  }
 }
 
 TensorList MaxUnpoolNd::forward_list(const TensorList& inputs) {

@@ -1,5 +1,5 @@
-// Pooling layers (nn.MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveMaxPool1d/2d, AdaptiveAvgPool1d/2d,
-// LPPool1d/2d, MaxUnpool1d/2d, FractionalMaxPool2d) over nn::functional's pooling, with PyTorch's defaults and
+// Pooling layers (nn.MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveMaxPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d,
+// LPPool1d/2d, MaxUnpool1d/2d/3d, FractionalMaxPool2d) over nn::functional's pooling, with PyTorch's defaults and
 // repr. A layer built with return_indices returns (values, indices) from call(); operator() then refuses, as
 // it does for any module with two outputs.
 #pragma once
@@ -48,7 +48,7 @@ class AvgPoolNd : public Module {
   size_t dims_;
 };
 
-/// Adaptive pooling to a fixed output size (nn.AdaptiveMaxPool1d/2d with `max`, else AdaptiveAvgPool1d/2d).
+/// Adaptive pooling to a fixed output size (nn.AdaptiveMaxPool1d/2d/3d with `max`, else AdaptiveAvgPool1d/2d/3d).
 class AdaptivePoolNd : public Module {
  public:
   AdaptivePoolNd(size_t dims, bool max, functional::IntArg output_size, bool return_indices = false);

@@ -1,5 +1,5 @@
 // The pooling family, with PyTorch 1.13's names, arguments, shape rules and messages: max pooling (1-3 d,
-// with indices), max unpooling, average pooling (1-3 d), adaptive average and max pooling (1-2 d),
+// with indices), max unpooling, average pooling (1-3 d), adaptive average and max pooling (1-3 d),
 // fractional max pooling and power-average (lp) pooling.
 //
 // The backend has four kernels over contiguous [planes, D, H, W] data (Backend::max_pool, max_pool_backward,
@@ -7,7 +7,7 @@
 // primitives with aten's names whose own gradients close the loop, so double backward works: max pooling's
 // gradient adds the output gradients at the indices (max_pool2d_with_indices_backward), whose gradient
 // gathers at the indices; average pooling's gradient (avg_pool2d_backward) is linear, and its gradient is
-// the average pooling again. max_unpool2d, fractional_max_pool2d and lp_pool are written in other ops.
+// the average pooling again. max_unpool2d/3d, fractional_max_pool2d and lp_pool are written in other ops.
 #include <array>
 #include <cmath>
 #include <optional>
@@ -545,65 +545,68 @@ void register_avg_pool1d(Registry& r) {
 
 // ---- adaptive pooling ----
 
-// The checks of adaptive_avg_pool2d / adaptive_max_pool2d, and the output shape.
+// The checks of adaptive_avg_pool{2,3}d / adaptive_max_pool{2,3}d (n spatial dims), and the output shape, in
+// PyTorch 1.13's words (its 3-d average pooling names adaptive_avg_pool2d in the output_size message).
 std::vector<int64_t> check_adaptive(std::string_view op, std::string_view fn, const Tensor& x,
-                                    const std::vector<int64_t>& output_size, bool is_max) {
+                                    const std::vector<int64_t>& output_size, bool is_max, int n) {
   const int64_t nd = x.dim();
-  TD_CHECK_ARG(nd == 3 || nd == 4, "[", op, "] ", fn, "(): Expected 3D or 4D tensor, but got",
-               is_max ? ": " : " ", shape_str(x.sizes()));
-  for (int64_t i = is_max ? 1 : nd - 2; i < nd; ++i) {
+  TD_CHECK_ARG(nd == n + 1 || nd == n + 2, "[", op, "] ", fn, "(): Expected ", n + 1, "D or ", n + 2,
+               "D tensor, but got", is_max ? ": " : " ", shape_str(x.sizes()));
+  for (int64_t i = is_max || n == 3 ? 1 : nd - 2; i < nd; ++i) {
     TD_CHECK_ARG(x.size(i) > 0, "[", op, "] ", fn,
                  "(): Expected input to have non-zero size for non-batch dimensions, but input has sizes ",
                  shape_str(x.sizes()), " with dimension ", i, " being empty");
   }
+  const bool negative = std::any_of(output_size.begin(), output_size.end(), [](int64_t s) { return s < 0; });
   if (is_max) {
-    TD_CHECK_ARG(output_size[0] >= 0 && output_size[1] >= 0, "[", op,
-                 "] Trying to create tensor with negative dimension ",
-                 output_size[0] < 0 ? output_size[0] : output_size[1], ": ",
-                 shape_str(with_spatial(x.sizes(), 2, output_size)));
+    TD_CHECK_ARG(!negative, "[", op, "] Trying to create tensor with negative dimension ",
+                 *std::find_if(output_size.begin(), output_size.end(), [](int64_t s) { return s < 0; }), ": ",
+                 shape_str(with_spatial(x.sizes(), n, output_size)));
   } else {
-    TD_CHECK_ARG(output_size[0] >= 0 && output_size[1] >= 0, "[", op, "] ", fn,
-                 ": elements of output_size must be greater than or equal to 0 but received {",
-                 output_size[0], ", ", output_size[1], "}");
+    TD_CHECK_ARG(!negative, "[", op, "] adaptive_avg_pool2d: elements of output_size must be greater than or equal "
+                 "to 0 but received {", output_size[0], ", ", output_size[1],
+                 n == 3 ? str(",", output_size[2]) : std::string(), "}");
   }
-  check_dtype(op, fn, x, false);
-  return with_spatial(x.sizes(), 2, output_size);
+  check_dtype(op, n == 2 ? std::string(fn) : str(fn, x.device().is_cuda() ? "_cuda" : "_cpu"), x, false);
+  return with_spatial(x.sizes(), n, output_size);
 }
 
-void register_adaptive(Registry& r) {
-  r.def("_adaptive_avg_pool2d(Tensor self, int[2] output_size) -> Tensor")
-      .doc(
-          "adaptive average pooling of the last 2 dims to output_size (windows [floor(i*in/out), "
-          "ceil((i+1)*in/out)))")
-      .forward([](const Args& a) -> std::vector<Tensor> {
+// _adaptive_avg_pool{n}d, its backward, adaptive_avg_pool{n}d, adaptive_max_pool{n}d and its backward, for
+// n = 2, 3 spatial dims (the kernels take up to three).
+void register_adaptive_nd(Registry& r, int n) {
+  const std::string ints = str("int[", n, "]"), avg = n_name("adaptive_avg_pool", n), max = n_name("adaptive_max_pool", n);
+  const std::string raw = "_" + avg, raw_bw = raw + "_backward", max_bw = max + "_backward";
+  r.def(raw + "(Tensor self, " + ints + " output_size) -> Tensor")
+      .doc(str("adaptive average pooling of the last ", n,
+               " dims to output_size (windows [floor(i*in/out), ceil((i+1)*in/out)))"))
+      .forward([raw, avg, n](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
-        auto out_shape = check_adaptive("_adaptive_avg_pool2d", "adaptive_avg_pool2d", x, a.ints(1), false);
+        auto out_shape = check_adaptive(raw, avg, x, a.ints(1), false, n);
         Tensor out = empty(out_shape, {x.dtype(), x.device()});
         if (out.numel() == 0) return {out};
-        Planes p = planes_of(x.sizes(), 2);
+        Planes p = planes_of(x.sizes(), n);
         Tensor xc = x.contiguous();
         PlaneRef ro(out, p.planes), rx(xc, p.planes);
         backend(x.device().type)
-            .avg_pool(ro.ref, rx.ref, geometry(p.planes, p.spatial, a.ints(1), nullptr, true),
-                      x.device().index);
+            .avg_pool(ro.ref, rx.ref, geometry(p.planes, p.spatial, a.ints(1), nullptr, true), x.device().index);
         return {out};
       })
       .saves_inputs({})
-      .backward([](GradContext& c) -> std::vector<Tensor> {
-        return {call_op("_adaptive_avg_pool2d_backward", {c.grad(), shape_only(c.input_meta(0))})[0]};
+      .backward([raw_bw](GradContext& c) -> std::vector<Tensor> {
+        return {call_op(raw_bw, {c.grad(), shape_only(c.input_meta(0))})[0]};
       });
 
-  r.def("_adaptive_avg_pool2d_backward(Tensor grad_output, Tensor self) -> Tensor")
-      .doc("the gradient of _adaptive_avg_pool2d")
-      .forward([](const Args& a) -> std::vector<Tensor> {
+  r.def(raw_bw + "(Tensor grad_output, Tensor self) -> Tensor")
+      .doc(str("the gradient of ", raw))
+      .forward([raw_bw, n](const Args& a) -> std::vector<Tensor> {
         const Tensor &g = a.tensor(0), &self = a.tensor(1);
-        const std::string op = "_adaptive_avg_pool2d_backward";
-        TD_CHECK_ARG(g.dim() == self.dim() && self.dim() >= 3, "[", op, "] grad_output of shape ",
+        const std::string& op = raw_bw;
+        TD_CHECK_ARG(g.dim() == self.dim() && self.dim() >= n + 1, "[", op, "] grad_output of shape ",
                      shape_str(g.sizes()), " does not match self of shape ", shape_str(self.sizes()));
         check_dtype(op, op, g, false);
         Tensor grad_in = empty(self.shape(), {g.dtype(), g.device()});
         if (grad_in.numel() == 0) return {grad_in};
-        Planes p = planes_of(self.sizes(), 2), q = planes_of(g.sizes(), 2);
+        Planes p = planes_of(self.sizes(), n), q = planes_of(g.sizes(), n);
         TD_CHECK_ARG(p.planes == q.planes, "[", op, "] grad_output of shape ", shape_str(g.sizes()),
                      " does not match self of shape ", shape_str(self.sizes()));
         Tensor gc = g.contiguous();
@@ -614,29 +617,62 @@ void register_adaptive(Registry& r) {
         return {grad_in};
       })
       .saves_inputs({})
-      .backward([](GradContext& c) -> std::vector<Tensor> {
+      .backward([raw, n](GradContext& c) -> std::vector<Tensor> {
         const auto& gs = c.input_meta(0).sizes;
-        std::vector<int64_t> out_size(gs.end() - 2, gs.end());
-        return {call_op("_adaptive_avg_pool2d", {c.grad(), out_size})[0],
-                c.needs_grad(1) ? zeros_of(c.input_meta(1)) : Tensor()};
+        std::vector<int64_t> out_size(gs.end() - n, gs.end());
+        return {call_op(raw, {c.grad(), out_size})[0], c.needs_grad(1) ? zeros_of(c.input_meta(1)) : Tensor()};
       });
 
-  r.def("adaptive_avg_pool2d(Tensor self, int[2] output_size) -> Tensor")
-      .doc("adaptive average pooling of the last 2 dims (a mean over them for a 1x1 output, as PyTorch)")
+  r.def(avg + "(Tensor self, " + ints + " output_size) -> Tensor")
+      .doc(str("adaptive average pooling of the last ", n, " dims (a mean over them for an all-ones output, as "
+               "PyTorch)"))
       .composite()
-      .forward([](const Args& a) -> std::vector<Tensor> {
+      .forward([raw, avg, n](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
         const auto& size = a.ints(1);
-        TD_CHECK_ARG(size[0] >= 0 && size[1] >= 0,
-                     "[adaptive_avg_pool2d] adaptive_avg_pool2d: elements of "
-                     "output_size must be greater than or equal to 0 but received {",
-                     size[0], ", ", size[1], "}");
-        if (size[0] == 1 && size[1] == 1 && x.dim() >= 2 && is_floating(x.dtype())) {
-          check_adaptive("adaptive_avg_pool2d", "adaptive_avg_pool2d", x, size, false);
-          return {x.mean(std::vector<int64_t>{-1, -2}, true)};
+        TD_CHECK_ARG(std::all_of(size.begin(), size.end(), [](int64_t s) { return s >= 0; }), "[", avg,
+                     "] adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but "
+                     "received {", size[0], ", ", size[1], n == 3 ? str(",", size[2]) : std::string(), "}");
+        if (std::all_of(size.begin(), size.end(), [](int64_t s) { return s == 1; }) && x.dim() >= n &&
+            is_floating(x.dtype())) {
+          check_adaptive(avg, avg, x, size, false, n);
+          std::vector<int64_t> dims;
+          for (int i = 1; i <= n; ++i) dims.push_back(-i);
+          return {x.mean(dims, true)};
         }
-        return {call_op("_adaptive_avg_pool2d", values_of(a))[0]};
+        return {call_op(raw, values_of(a))[0]};
       });
+
+  r.def(max + "(Tensor self, " + ints + " output_size) -> (Tensor output, Tensor indices)")
+      .doc(str("adaptive max pooling of the last ", n, " dims and each max's offset in its plane"))
+      .forward([max, n](const Args& a) -> std::vector<Tensor> {
+        const Tensor& x = a.tensor(0);
+        auto out_shape = check_adaptive(max, max, x, a.ints(1), true, n);
+        return run_max_pool(x, planes_of(x.sizes(), n), out_shape, a.ints(1), nullptr, true, true);
+      })
+      .saves_inputs({})
+      .saves_outputs()
+      .backward([max_bw](GradContext& c) -> std::vector<Tensor> {
+        return {call_op(max_bw, {c.grad(0), shape_only(c.input_meta(0)), c.output(1)})[0]};
+      });
+
+  r.def(max_bw + "(Tensor grad_output, Tensor self, Tensor indices) -> Tensor")
+      .doc(str("the gradient of ", max, ": grad_output added into zeros of self's shape at the indices"))
+      .forward([max_bw, n](const Args& a) -> std::vector<Tensor> {
+        const Tensor &g = a.tensor(0), &self = a.tensor(1), &indices = a.tensor(2);
+        check_indices_backward(max_bw, g, self, indices, n);
+        return {scatter_at_indices(g, self.sizes(), indices, n)};
+      })
+      .saves_inputs({2})
+      .backward([n](GradContext& c) -> std::vector<Tensor> {
+        return {gather_at_indices(c.grad(), c.input(2), n), c.needs_grad(1) ? zeros_of(c.input_meta(1)) : Tensor(),
+                Tensor()};
+      });
+}
+
+void register_adaptive(Registry& r) {
+  register_adaptive_nd(r, 2);
+  register_adaptive_nd(r, 3);
 
   r.def("adaptive_avg_pool1d(Tensor self, int[1] output_size) -> Tensor")
       .doc("adaptive average pooling of the last dim")
@@ -644,33 +680,6 @@ void register_adaptive(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> {
         check_1d_args("adaptive_avg_pool1d", "adaptive_avg_pool1d", a, {1}, {"output_size"});
         return {call_op("adaptive_avg_pool2d", as_2d(a, {{1, 1}}))[0].squeeze(-2)};
-      });
-
-  r.def("adaptive_max_pool2d(Tensor self, int[2] output_size) -> (Tensor output, Tensor indices)")
-      .doc("adaptive max pooling of the last 2 dims and each max's offset in its plane")
-      .forward([](const Args& a) -> std::vector<Tensor> {
-        const Tensor& x = a.tensor(0);
-        auto out_shape = check_adaptive("adaptive_max_pool2d", "adaptive_max_pool2d", x, a.ints(1), true);
-        return run_max_pool(x, planes_of(x.sizes(), 2), out_shape, a.ints(1), nullptr, true, true);
-      })
-      .saves_inputs({})
-      .saves_outputs()
-      .backward([](GradContext& c) -> std::vector<Tensor> {
-        return {call_op("adaptive_max_pool2d_backward",
-                        {c.grad(0), shape_only(c.input_meta(0)), c.output(1)})[0]};
-      });
-
-  r.def("adaptive_max_pool2d_backward(Tensor grad_output, Tensor self, Tensor indices) -> Tensor")
-      .doc("the gradient of adaptive_max_pool2d: grad_output added into zeros of self's shape at the indices")
-      .forward([](const Args& a) -> std::vector<Tensor> {
-        const Tensor &g = a.tensor(0), &self = a.tensor(1), &indices = a.tensor(2);
-        check_indices_backward("adaptive_max_pool2d_backward", g, self, indices, 2);
-        return {scatter_at_indices(g, self.sizes(), indices, 2)};
-      })
-      .saves_inputs({2})
-      .backward([](GradContext& c) -> std::vector<Tensor> {
-        return {gather_at_indices(c.grad(), c.input(2), 2),
-                c.needs_grad(1) ? zeros_of(c.input_meta(1)) : Tensor(), Tensor()};
       });
 
   r.def("adaptive_max_pool1d(Tensor self, int[1] output_size) -> (Tensor output, Tensor indices)")
@@ -685,47 +694,62 @@ void register_adaptive(Registry& r) {
 
 // ---- unpooling, fractional and power-average pooling (composites) ----
 
+// max_unpool2d / max_unpool3d: zeros of output_size per plane with self's values scattered at the indices,
+// after PyTorch 1.13's checks (the 3-d op also checks its stride, which it otherwise does not use).
+Tensor max_unpool(std::string_view op, int n, const Tensor& x, const Tensor& indices, const std::vector<int64_t>& size,
+                  const std::vector<int64_t>* stride) {
+  const std::string kernel = str("max_unpooling", n, "d");
+  TD_CHECK_ARG(indices.dtype() == DType::kInt64, "[", op, "] elements in indices should be type int64",
+               n == 2 ? str(" but got: ", scalar_type_name(indices.dtype())) : std::string());
+  TD_CHECK_ARG(x.dim() == n + 1 || x.dim() == n + 2, "[", op, "] Input to ", kernel, " should be a ", n + 1,
+               "d or ", n + 2, "d Tensor, but got a tensor with ", x.dim(), " dimensions.");
+  if (n == 3) {
+    TD_CHECK_ARG(size.size() == 3, "[", op, "] There should be exactly three elements (depth, height, width) in "
+                 "output_size, but got ", size.size(), " elements.");
+    TD_CHECK_ARG(std::all_of(stride->begin(), stride->end(), [](int64_t s) { return s > 0; }), "[", op,
+                 "] strides should be greater than zero, but got stride: ", shape_str(*stride));
+  }
+  TD_CHECK_ARG(x.shape() == indices.shape(), "[", op,
+               "] Expected shape of indices to be same as that of the input tensor (", shape_str(x.sizes()),
+               ") but got indices tensor with shape: ", shape_str(indices.sizes()));
+  for (int64_t i = 1; i < x.dim(); ++i) {
+    TD_CHECK_ARG(x.size(i) > 0, "[", op, "] ", kernel, "_forward_out_cpu(): Expected input to have non-zero size for "
+                 "non-batch dimensions, but got ", shape_str(x.sizes()), " with dimension ", i, " being empty.");
+  }
+  int64_t plane = 1;
+  for (int64_t s : size) plane *= s;
+  Planes p = planes_of(x.sizes(), n);
+  int64_t per = 1;
+  for (int64_t s : p.spatial) per *= s;
+  Tensor flat = indices.reshape({p.planes, per});
+  if (flat.numel() > 0) {
+    // PyTorch names the last invalid index it meets (its loop overwrites the one it keeps).
+    Tensor bad = flat.lt(0).logical_or(flat.ge(plane));
+    if (bad.any().item<bool>()) {
+      Tensor picked = flat.masked_select(bad);
+      std::string volume = str(size[0], "x", size[1]);
+      if (n == 3) volume += str("x", size[2]);
+      throw Error(ErrorCode::kOutOfRange, str("[", op, "] Found an invalid max index: ",
+                                              picked.select(0, picked.numel() - 1).item<int64_t>(),
+                                              " (output volumes are of size ", volume));
+    }
+  }
+  Tensor out = zeros({p.planes, plane}, {x.dtype(), x.device()}).scatter(1, flat, x.reshape({p.planes, per}));
+  return out.view(with_spatial(x.sizes(), n, size));
+}
+
 void register_unpool(Registry& r) {
   r.def("max_unpool2d(Tensor self, Tensor indices, int[2] output_size) -> Tensor")
       .doc("the inverse of max pooling: zeros of output_size with self's values at the indices")
       .composite()
       .forward([](const Args& a) -> std::vector<Tensor> {
-        const Tensor &x = a.tensor(0), &indices = a.tensor(1);
-        const auto& size = a.ints(2);
-        const std::string op = "max_unpool2d";
-        TD_CHECK_ARG(
-            indices.dtype() == DType::kInt64, "[", op,
-            "] elements in indices should be type int64 but got: ", scalar_type_name(indices.dtype()));
-        TD_CHECK_ARG(x.dim() == 3 || x.dim() == 4, "[", op,
-                     "] Input to max_unpooling2d should be a 3d or 4d Tensor, but got a tensor with ",
-                     x.dim(), " dimensions.");
-        TD_CHECK_ARG(x.shape() == indices.shape(), "[", op,
-                     "] Expected shape of indices to be same as that of the input tensor (",
-                     shape_str(x.sizes()),
-                     ") but got indices tensor with shape: ", shape_str(indices.sizes()));
-        for (int64_t i = 1; i < x.dim(); ++i) {
-          TD_CHECK_ARG(x.size(i) > 0, "[", op,
-                       "] max_unpooling2d_forward_out_cpu(): Expected input to have non-zero "
-                       "size for non-batch dimensions, but got ",
-                       shape_str(x.sizes()), " with dimension ", i, " being empty.");
-        }
-        const int64_t plane = size[0] * size[1];
-        Planes p = planes_of(x.sizes(), 2);
-        const int64_t per = p.spatial[0] * p.spatial[1];
-        Tensor flat = indices.reshape({p.planes, per});
-        if (flat.numel() > 0) {
-          // PyTorch names the last invalid index it meets (its loop overwrites the one it keeps).
-          Tensor bad = flat.lt(0).logical_or(flat.ge(plane));
-          if (bad.any().item<bool>()) {
-            Tensor picked = flat.masked_select(bad);
-            throw Error(ErrorCode::kOutOfRange, str("[", op, "] Found an invalid max index: ",
-                                                    picked.select(0, picked.numel() - 1).item<int64_t>(),
-                                                    " (output volumes are of size ", size[0], "x", size[1]));
-          }
-        }
-        Tensor out =
-            zeros({p.planes, plane}, {x.dtype(), x.device()}).scatter(1, flat, x.reshape({p.planes, per}));
-        return {out.view(with_spatial(x.sizes(), 2, size))};
+        return {max_unpool("max_unpool2d", 2, a.tensor(0), a.tensor(1), a.ints(2), nullptr)};
+      });
+  r.def("max_unpool3d(Tensor self, Tensor indices, int[] output_size, int[3] stride, int[3] padding) -> Tensor")
+      .doc("the inverse of 3-d max pooling: zeros of output_size with self's values at the indices")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {max_unpool("max_unpool3d", 3, a.tensor(0), a.tensor(1), a.ints(2), &a.ints(3))};
       });
 }
 

@@ -10,6 +10,7 @@
 #include "core/autograd/gradcheck.h"
 #include "core/error.h"
 #include "core/nn/functional.h"
+#include "core/nn/pooling.h"
 #include "core/random/generator.h"
 #include "core/tensor.h"
 #include "tests/core/device_test.h"
@@ -202,6 +203,52 @@ TD_DEVICE_TEST(PoolTest, AdaptivePooling) {
                                    std::vector<float>{0.5, 0.5 + 1.0 / 3, 1.0 / 3, 1.0 / 3 + 0.5, 0.5}));
 }
 
+TD_DEVICE_TEST(PoolTest, AdaptivePool3dWindowsAndAreaInterpolation) {
+  // [1, 1, 2, 3, 2] -> (1, 2, 1): windows [0, 2) over D, [0, 2) and [1, 3) over H, all of W.
+  Tensor x = arange(12, {1, 1, 2, 3, 2});
+  EXPECT_THAT(F::adaptive_avg_pool3d(x, {1, 2, 1}).to_vector<float>(), ElementsAre(4.5, 6.5));
+  auto [v, i] = F::adaptive_max_pool3d_with_indices(x, {1, 2, 1});
+  EXPECT_THAT(v.to_vector<float>(), ElementsAre(9, 11));
+  EXPECT_THAT(indices_of(i), ElementsAre(9, 11));
+  // interpolate's "area" mode of a 5-d input is adaptive average pooling over the last 3 dims.
+  Tensor area = F::interpolate(x, {1, 2, 1}, {}, "area");
+  EXPECT_THAT(area.to_vector<float>(), ElementsAre(4.5, 6.5));
+  // nn.AdaptiveAvgPool3d / AdaptiveMaxPool3d, with PyTorch's repr.
+  nn::AdaptivePoolNd avg(3, false, {1, 2, 1}), max(3, true, 1);
+  EXPECT_EQ(avg.repr(), "AdaptiveAvgPool3d(output_size=(1, 2, 1))");
+  EXPECT_EQ(max.repr(), "AdaptiveMaxPool3d(output_size=1)");
+  EXPECT_THAT(avg(x).to_vector<float>(), ElementsAre(4.5, 6.5));
+  EXPECT_THAT(max(x).to_vector<float>(), ElementsAre(11));
+}
+
+TD_DEVICE_TEST(PoolTest, MaxUnpool3dRoundTripAndErrors) {
+  Tensor x = arange(64, {1, 1, 4, 4, 4});
+  auto [v, i] = F::max_pool3d_with_indices(x, 2);
+  Tensor u = F::max_unpool3d(v, i, 2);
+  EXPECT_THAT(u.shape(), ElementsAre(1, 1, 4, 4, 4));
+  // Every 2x2x2 window's max (its last element) goes back to where it was; the rest are zeros.
+  EXPECT_THAT(u.to_vector<float>(), ElementsAreArray(x.mul(u.ne(0).to(DType::kFloat32)).to_vector<float>()));
+  EXPECT_EQ(u.ne(0).sum().item<int64_t>(), 8);
+  nn::MaxUnpoolNd layer(3, 2, 1);
+  EXPECT_EQ(layer.repr(), "MaxUnpool3d(kernel_size=(2, 2, 2), stride=(1, 1, 1), padding=(0, 0, 0))");
+  // PyTorch 1.13's messages.
+  const std::vector<int64_t> size = {4, 4, 4}, stride = {2, 2, 2}, pad = {0, 0, 0};
+  auto raw = [&](const Tensor& a, const Tensor& b, std::vector<int64_t> out, std::vector<int64_t> st) {
+    return call_op("max_unpool3d", {a, b, out, st, pad})[0];
+  };
+  EXPECT_THAT(error([&] { raw(v.select(0, 0).select(0, 0), i.select(0, 0).select(0, 0), size, stride); }),
+              HasSubstr("Input to max_unpooling3d should be a 4d or 5d Tensor, but got a tensor with 3 dimensions."));
+  EXPECT_THAT(error([&] { raw(v, i.to(DType::kInt32), size, stride); }),
+              HasSubstr("elements in indices should be type int64"));
+  EXPECT_THAT(error([&] { raw(v, i, {4, 4}, stride); }),
+              HasSubstr("There should be exactly three elements (depth, height, width) in output_size, but got 2 "
+                        "elements."));
+  EXPECT_THAT(error([&] { raw(v, i, size, {0, 2, 2}); }),
+              HasSubstr("strides should be greater than zero, but got stride: [0, 2, 2]"));
+  EXPECT_THAT(error([&] { raw(v, i.add(100), size, stride); }),
+              HasSubstr("Found an invalid max index: 163 (output volumes are of size 4x4x4"));
+}
+
 TD_DEVICE_TEST(PoolTest, UnpoolRoundTrip) {
   Tensor x = arange(16, {1, 1, 4, 4});
   auto [v, i] = F::max_pool2d_with_indices(x, 2);
@@ -316,11 +363,18 @@ TD_DEVICE_TEST(PoolTest, MaxPoolGradcheck) {
          return F::adaptive_max_pool2d(t, {3, 3});
        }},
       {"adaptive_max_pool1d", {2, 7}, [](const Tensor& t) { return F::adaptive_max_pool1d(t, 4); }},
+      {"adaptive_max_pool3d", {1, 2, 3, 4, 5}, [](const Tensor& t) { return F::adaptive_max_pool3d(t, {2, 3, 2}); }},
       {"fractional_max_pool2d",
        {1, 2, 6, 6},
        [](const Tensor& t) {
          Tensor s = tensor(std::vector<double>{0.2, 0.9, 0.55, 0.1}, {1, 2, 2}, t.device());
          return F::fractional_max_pool2d(t, 2, 3, std::nullopt, s);
+       }},
+      {"max_unpool3d",
+       {1, 1, 2, 1, 2},
+       [](const Tensor& t) {
+         Tensor i = tensor(std::vector<int64_t>{0, 3, 9, 14}, {1, 1, 2, 1, 2}, t.device());
+         return F::max_unpool3d(t, i, 2);
        }},
       {"max_unpool2d",
        {1, 1, 2, 2},
@@ -367,6 +421,8 @@ TD_DEVICE_TEST(PoolTest, AvgPoolGradcheck) {
        }},
       {"adaptive_avg_pool2d 1x1", {2, 2, 3}, [](const Tensor& t) { return F::adaptive_avg_pool2d(t, 1); }},
       {"adaptive_avg_pool1d", {2, 7}, [](const Tensor& t) { return F::adaptive_avg_pool1d(t, 4); }},
+      {"adaptive_avg_pool3d", {2, 3, 4, 5}, [](const Tensor& t) { return F::adaptive_avg_pool3d(t, {2, 3, 4}); }},
+      {"adaptive_avg_pool3d 1x1x1", {1, 2, 2, 3, 2}, [](const Tensor& t) { return F::adaptive_avg_pool3d(t, 1); }},
       {"lp_pool2d", {1, 1, 4, 4}, [](const Tensor& t) { return F::lp_pool2d(t.abs().add(0.5), 2, 2); }},
       {"lp_pool1d", {1, 2, 6}, [](const Tensor& t) { return F::lp_pool1d(t.abs().add(0.5), 3, 3, 2, true); }},
   };
@@ -512,6 +568,22 @@ TD_DEVICE_TEST(PoolTest, AvgAndAdaptivePoolErrors) {
       }),
       HasSubstr("adaptive_avg_pool2d(): Expected input to have non-zero size for non-batch dimensions, but "
                 "input has sizes [1, 1, 0, 4] with dimension 2 being empty"));
+  // The 3-d ones, in PyTorch 1.13's words (its average pooling names adaptive_avg_pool2d for output_size).
+  EXPECT_THAT(error([&] { F::adaptive_avg_pool3d(arange(6, {2, 3}), 2); }),
+              HasSubstr("adaptive_avg_pool3d(): Expected 4D or 5D tensor, but got [2, 3]"));
+  EXPECT_THAT(error([&] { F::adaptive_max_pool3d(arange(6, {2, 3}), 2); }),
+              HasSubstr("adaptive_max_pool3d(): Expected 4D or 5D tensor, but got: [2, 3]"));
+  EXPECT_THAT(error([&] { F::adaptive_avg_pool3d(zeros({2, 0, 3, 3}, {DType::kFloat32, device_}), 2); }),
+              HasSubstr("adaptive_avg_pool3d(): Expected input to have non-zero size for non-batch dimensions, "
+                        "but input has sizes [2, 0, 3, 3] with dimension 1 being empty"));
+  EXPECT_THAT(error([&] { F::adaptive_avg_pool3d(arange(54, {2, 3, 3, 3}), {-1, 2, 2}); }),
+              HasSubstr("adaptive_avg_pool2d: elements of output_size must be greater than or equal to 0 but "
+                        "received {-1, 2,2}"));
+  EXPECT_THAT(error([&] { F::adaptive_max_pool3d(arange(54, {2, 3, 3, 3}), {-1, 2, 2}); }),
+              HasSubstr("Trying to create tensor with negative dimension -1: [2, -1, 2, 2]"));
+  EXPECT_THAT(error([&] { F::adaptive_avg_pool3d(arange(54, {2, 3, 3, 3}).to(DType::kInt64), 2); }),
+              HasSubstr("\"adaptive_avg_pool3d_" + std::string(device_.is_cuda() ? "cuda" : "cpu") +
+                        "\" not implemented for 'Long'"));
   EXPECT_THAT(
       error([&] { F::adaptive_avg_pool2d(x4, -1); }),
       HasSubstr(

@@ -27,25 +27,28 @@ def pool_apply(op, args, kwargs):
     if op in ("max_pool1d_with_indices", "max_pool2d_with_indices", "max_pool3d_with_indices"):
         return getattr(F, op.replace("_with_indices", ""))(*args, return_indices=True, **kwargs)
     if op in ("max_pool1d", "max_pool2d", "max_pool3d", "avg_pool1d", "avg_pool2d", "avg_pool3d",
-              "adaptive_avg_pool1d", "adaptive_avg_pool2d", "lp_pool1d", "lp_pool2d"):
+              "adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "lp_pool1d", "lp_pool2d"):
         return getattr(F, op)(*args, **kwargs)
-    if op in ("adaptive_max_pool1d", "adaptive_max_pool2d"):
+    if op in ("adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d"):
         return getattr(F, op)(*args, return_indices=True, **kwargs)
     if op == "max_unpool2d":
         return torch._C._nn.max_unpool2d(*args, **kwargs)
+    if op == "max_unpool3d":
+        return torch._C._nn.max_unpool3d(*args, kwargs["output_size"], kwargs["stride"], kwargs["padding"])
     if op == "fractional_max_pool2d":
         # random_samples is not differentiable in PyTorch: it must not require grad there.
         x, samples = args
         return torch._C._nn.fractional_max_pool2d(x, kwargs["kernel_size"], kwargs["output_size"], samples.detach())
-    if op.endswith("_backward") or op == "_adaptive_avg_pool2d":
+    if op.endswith("_backward") or op in ("_adaptive_avg_pool2d", "_adaptive_avg_pool3d"):
         return getattr(torch.ops.aten, op)(*_backward_args(op, args, kwargs))
     return _base_apply(op, args, kwargs)
 
 
 def _backward_args(op, args, kwargs):
-    if op == "_adaptive_avg_pool2d":
+    if op in ("_adaptive_avg_pool2d", "_adaptive_avg_pool3d"):
         return [args[0], kwargs["output_size"]]
-    if op in ("_adaptive_avg_pool2d_backward", "adaptive_max_pool2d_backward"):
+    if op in ("_adaptive_avg_pool2d_backward", "adaptive_max_pool2d_backward", "_adaptive_avg_pool3d_backward",
+              "adaptive_max_pool3d_backward"):
         return list(args)
     grad, self = args[0], args[1]
     k = [kwargs[n] for n in ("kernel_size", "stride", "padding")]
@@ -165,9 +168,32 @@ def backward_op_cases(add):
     add(make_case("adaptive_max_pool2d_backward_basic", "adaptive_max_pool2d_backward", [randn(1, 2, 3, 2), xa, idx]))
 
 
+def adaptive_3d_cases(add):
+    add(make_case("adaptive_avg_pool3d_basic", "adaptive_avg_pool3d", [randn(2, 2, 5, 4, 6)], output_size=[3, 2, 4]))
+    add(make_case("adaptive_avg_pool3d_unbatched_grow_f32", "adaptive_avg_pool3d", [randn(2, 2, 3, 2, dtype=F32)],
+                  output_size=[3, 4, 3]))
+    add(make_case("adaptive_avg_pool3d_ones", "adaptive_avg_pool3d", [randn(1, 3, 2, 3, 4)], output_size=1))
+    add(make_case("_adaptive_avg_pool3d_transposed", "_adaptive_avg_pool3d", [transposed(randn(1, 2, 4, 4, 3))],
+                  output_size=[2, 3, 2]))
+    add(make_case("adaptive_max_pool3d_basic", "adaptive_max_pool3d", [distinct(2, 2, 5, 4, 6)], output_size=[2, 3, 4]))
+    add(make_case("adaptive_max_pool3d_unbatched_f32", "adaptive_max_pool3d", [distinct(3, 4, 3, 5, dtype=F32)],
+                  output_size=[2, 2, 3]))
+    add(make_case("_adaptive_avg_pool3d_backward_basic", "_adaptive_avg_pool3d_backward",
+                  [randn(1, 2, 3, 2, 2), randn(1, 2, 5, 4, 3)]))
+    xa = distinct(1, 2, 5, 4, 3)
+    _, idx = F.adaptive_max_pool3d(xa, [3, 2, 2], return_indices=True)
+    add(make_case("adaptive_max_pool3d_backward_basic", "adaptive_max_pool3d_backward", [randn(1, 2, 3, 2, 2), xa, idx]))
+    _, idx = F.max_pool3d(distinct(1, 2, 4, 4, 6), 2, return_indices=True)
+    add(make_case("max_unpool3d_basic", "max_unpool3d", [randn(1, 2, 2, 2, 3), idx], output_size=[4, 4, 6],
+                  stride=[2, 2, 2], padding=[0, 0, 0]))
+    _, idx = F.max_pool3d(distinct(2, 5, 4, 5, dtype=F32), [2, 1, 2], stride=[2, 1, 2], return_indices=True)
+    add(make_case("max_unpool3d_unbatched_larger_f32", "max_unpool3d", [randn(2, 2, 4, 2, dtype=F32), idx],
+                  output_size=[5, 4, 5], stride=[2, 1, 2], padding=[0, 0, 0]))
+
+
 def cases():
     c = []
-    for part in (max_pool_cases, avg_pool_cases, adaptive_cases, other_cases, backward_op_cases):
+    for part in (max_pool_cases, avg_pool_cases, adaptive_cases, other_cases, backward_op_cases, adaptive_3d_cases):
         part(c.append)
     return c
 
