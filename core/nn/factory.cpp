@@ -304,10 +304,13 @@ Table& table() {
                                                     a.flag("ceil_mode")));
       });
     }
-    def("FractionalMaxPool2d(kernel_size, output_size=None, output_ratio=None, return_indices=False)", [](B a) {
-      return as_module(std::make_shared<FractionalMaxPool2d>(a.ints("kernel_size"), a.ints("output_size"),
-                                                             a.floats("output_ratio"), a.flag("return_indices")));
-    });
+    for (size_t d = 2; d <= 3; ++d) {
+      def("FractionalMaxPool" + std::to_string(d) + "d(kernel_size, output_size=None, output_ratio=None, "
+          "return_indices=False)", [d](B a) {
+        return as_module(std::make_shared<FractionalMaxPoolNd>(d, a.ints("kernel_size"), a.ints("output_size"),
+                                                               a.floats("output_ratio"), a.flag("return_indices")));
+      });
+    }
     // Normalization, embeddings, Bilinear, Upsample.
     def("BatchNorm1d(num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)", [](B a) {
       return as_module(std::make_shared<BatchNorm1d>(a.integer("num_features"), a.number("eps"),

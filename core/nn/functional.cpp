@@ -324,4 +324,33 @@ Tensor interpolate(const Tensor& input, IntArg size, FloatArg scale_factor, cons
                   "(got ", mode, ")"));
 }
 
+std::pair<Tensor, Tensor> detail::fractional_max_pool(int n, const Tensor& input, IntArg kernel_size,
+                                                      IntArg output_size,
+                                                      std::optional<std::vector<double>> output_ratio,
+                                                      const Tensor& random_samples) {
+  const std::string op = str("fractional_max_pool", n, "d");
+  TD_CHECK_ARG(!output_size.values.empty() || output_ratio, "[", op, "] ", op,
+               " requires specifying either an output_size or an output_ratio");
+  TD_CHECK_ARG(input.dim() >= n + 1, "[", op, "] ", op, n == 2 ? "()" : "_out()", ": Expected ", n + 1, "D or ",
+               n + 2, "D tensor, but got: ", shape_str(input.sizes()));
+  Value size = output_size.value();
+  if (output_size.values.empty()) {
+    std::vector<double> r = output_ratio->size() == 1 ? std::vector<double>(static_cast<size_t>(n), (*output_ratio)[0])
+                                                      : *output_ratio;
+    TD_CHECK_ARG(r.size() == static_cast<size_t>(n), "[", op, "] output_ratio must have ", n, " elements, got ",
+                 r.size());
+    std::vector<int64_t> sizes;
+    for (int d = 0; d < n; ++d) {
+      sizes.push_back(static_cast<int64_t>(static_cast<double>(input.size(d - n)) * r[static_cast<size_t>(d)]));
+    }
+    size = sizes;
+  }
+  Tensor samples = random_samples;
+  if (!samples.defined()) {
+    const int64_t batch = input.dim() == n + 1 ? 1 : input.size(0);
+    samples = random::rand({batch, input.size(-n - 1), n}, {input.dtype(), input.device()});
+  }
+  return detail::two(call_op(op, {input, kernel_size.value(), size, samples}));
+}
+
 }  // namespace td::nn::functional

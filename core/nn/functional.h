@@ -254,37 +254,43 @@ inline Tensor max_unpool3d(const Tensor& input, const Tensor& indices, IntArg ke
   return call_op("max_unpool3d", {input, indices, detail::unpool_output_size(input, k, s, p, output_size), s, p})[0];
 }
 
+namespace detail {
+/// F.fractional_max_pool{2,3}d's front end: the output size from output_size or output_ratio (of the last n
+/// dims), and random samples [N, C, n] from td's current generator when none are given, as torch.rand does.
+std::pair<Tensor, Tensor> fractional_max_pool(int n, const Tensor& input, IntArg kernel_size, IntArg output_size,
+                                              std::optional<std::vector<double>> output_ratio,
+                                              const Tensor& random_samples);
+}  // namespace detail
+
 /// F.fractional_max_pool2d(..., return_indices=True): max pooling over windows of kernel_size placed at
 /// pseudo-random intervals; the size comes from output_size or output_ratio (of the input's H and W). Without
 /// random_samples ([N, C, 2] in [0, 1)), they are drawn from td's current generator, as torch.rand does.
 inline std::pair<Tensor, Tensor> fractional_max_pool2d_with_indices(
     const Tensor& input, IntArg kernel_size, IntArg output_size = {},
     std::optional<std::vector<double>> output_ratio = std::nullopt, const Tensor& random_samples = Tensor()) {
-  TD_CHECK_ARG(!output_size.values.empty() || output_ratio,
-               "[fractional_max_pool2d] fractional_max_pool2d requires specifying either "
-               "an output_size or an output_ratio");
-  TD_CHECK_ARG(input.dim() >= 3,
-               "[fractional_max_pool2d] fractional_max_pool2d(): Expected 3D or 4D tensor, but got: ",
-               shape_str(input.sizes()));
-  Value size = output_size.value();
-  if (output_size.values.empty()) {
-    std::vector<double> r =
-        output_ratio->size() == 1 ? std::vector<double>(2, (*output_ratio)[0]) : *output_ratio;
-    size = std::vector<int64_t>{static_cast<int64_t>(static_cast<double>(input.size(-2)) * r[0]),
-                                static_cast<int64_t>(static_cast<double>(input.size(-1)) * r[1])};
-  }
-  Tensor samples = random_samples;
-  if (!samples.defined()) {
-    const int64_t batch = input.dim() == 3 ? 1 : input.size(0);
-    samples = random::rand({batch, input.size(-3), 2}, {input.dtype(), input.device()});
-  }
-  return detail::two(call_op("fractional_max_pool2d", {input, kernel_size.value(), size, samples}));
+  return detail::fractional_max_pool(2, input, std::move(kernel_size), std::move(output_size), std::move(output_ratio),
+                                     random_samples);
 }
 /// F.fractional_max_pool2d: the values of fractional_max_pool2d_with_indices.
 inline Tensor fractional_max_pool2d(const Tensor& input, IntArg kernel_size, IntArg output_size = {},
                                     std::optional<std::vector<double>> output_ratio = std::nullopt,
                                     const Tensor& random_samples = Tensor()) {
   return fractional_max_pool2d_with_indices(input, kernel_size, std::move(output_size),
+                                            std::move(output_ratio), random_samples)
+      .first;
+}
+/// F.fractional_max_pool3d(..., return_indices=True): the 3-d form (T, H, W; random_samples [N, C, 3]).
+inline std::pair<Tensor, Tensor> fractional_max_pool3d_with_indices(
+    const Tensor& input, IntArg kernel_size, IntArg output_size = {},
+    std::optional<std::vector<double>> output_ratio = std::nullopt, const Tensor& random_samples = Tensor()) {
+  return detail::fractional_max_pool(3, input, std::move(kernel_size), std::move(output_size), std::move(output_ratio),
+                                     random_samples);
+}
+/// F.fractional_max_pool3d: the values of fractional_max_pool3d_with_indices.
+inline Tensor fractional_max_pool3d(const Tensor& input, IntArg kernel_size, IntArg output_size = {},
+                                    std::optional<std::vector<double>> output_ratio = std::nullopt,
+                                    const Tensor& random_samples = Tensor()) {
+  return fractional_max_pool3d_with_indices(input, kernel_size, std::move(output_size),
                                             std::move(output_ratio), random_samples)
       .first;
 }

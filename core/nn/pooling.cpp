@@ -143,29 +143,30 @@ std::string MaxUnpoolNd::extra_repr() const {
   return str("kernel_size=", py_tuple(kernel_size), ", stride=", py_tuple(stride), ", padding=", py_tuple(padding));
 }
 
-FractionalMaxPool2d::FractionalMaxPool2d(F::IntArg kernel, F::IntArg size, std::optional<std::vector<double>> ratio,
-                                         bool indices)
-    : Module("FractionalMaxPool2d"), kernel_size(kernel.expand(2)),
-      output_size(size.values.empty() ? std::vector<int64_t>{} : size.expand(2)), output_ratio(std::move(ratio)),
-      return_indices(indices) {
-  TD_CHECK_ARG(!output_size.empty() || output_ratio,
-               "[FractionalMaxPool2d] FractionalMaxPool2d requires specifying either an output size, or a "
-               "pooling ratio");
-  TD_CHECK_ARG(output_size.empty() || !output_ratio,
-               "[FractionalMaxPool2d] only one of output_size and output_ratio may be specified");
+FractionalMaxPoolNd::FractionalMaxPoolNd(size_t dims, F::IntArg kernel, F::IntArg size,
+                                         std::optional<std::vector<double>> ratio, bool indices)
+    : Module(rank_name("FractionalMaxPool", dims)), kernel_size(kernel.expand(dims)),
+      output_size(size.values.empty() ? std::vector<int64_t>{} : size.expand(dims)), output_ratio(std::move(ratio)),
+      return_indices(indices), dims_(dims) {
+  const std::string name = type_name();
+  TD_CHECK_ARG(!output_size.empty() || output_ratio, "[", name, "] ", name,
+               " requires specifying either an output size, or a pooling ratio");
+  TD_CHECK_ARG(output_size.empty() || !output_ratio, "[", name, "] only one of output_size and output_ratio may be "
+               "specified");
   if (output_ratio) {
-    if (output_ratio->size() == 1) output_ratio->push_back((*output_ratio)[0]);
+    if (output_ratio->size() == 1) output_ratio->resize(dims, (*output_ratio)[0]);
     for (double r : *output_ratio) {
-      TD_CHECK_ARG(r > 0 && r < 1, "[FractionalMaxPool2d] output_ratio must be between 0 and 1 (got ",
-                   detail::py_float(r), ")");
+      TD_CHECK_ARG(r > 0 && r < 1, "[", name, "] output_ratio must be between 0 and 1 (got ", detail::py_float(r),
+                   ")");
     }
   }
 }
 
-TensorList FractionalMaxPool2d::forward_list(const TensorList& inputs) {
+TensorList FractionalMaxPoolNd::forward_list(const TensorList& inputs) {
   check_inputs(*this, inputs, 1);
   F::IntArg size = output_size.empty() ? F::IntArg() : F::IntArg(output_size);
-  return values_or_pair(F::fractional_max_pool2d_with_indices(inputs[0], kernel_size, size, output_ratio),
+  return values_or_pair(dims_ == 2 ? F::fractional_max_pool2d_with_indices(inputs[0], kernel_size, size, output_ratio)
+                                   : F::fractional_max_pool3d_with_indices(inputs[0], kernel_size, size, output_ratio),
                         return_indices);
 }
 

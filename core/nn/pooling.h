@@ -1,5 +1,5 @@
 // Pooling layers (nn.MaxPool1d/2d/3d, AvgPool1d/2d/3d, AdaptiveMaxPool1d/2d/3d, AdaptiveAvgPool1d/2d/3d,
-// LPPool1d/2d, MaxUnpool1d/2d/3d, FractionalMaxPool2d) over nn::functional's pooling, with PyTorch's defaults and
+// LPPool1d/2d, MaxUnpool1d/2d/3d, FractionalMaxPool2d/3d) over nn::functional's pooling, with PyTorch's defaults and
 // repr. A layer built with return_indices returns (values, indices) from call(); operator() then refuses, as
 // it does for any module with two outputs.
 #pragma once
@@ -96,17 +96,38 @@ class MaxUnpoolNd : public Module {
   size_t dims_;
 };
 
-/// Max pooling over pseudo-randomly placed windows (nn.FractionalMaxPool2d); the output size comes from
-/// output_size or output_ratio, exactly one of which is given.
-class FractionalMaxPool2d : public Module {
+/// Max pooling over pseudo-randomly placed windows of the last `dims` (2 or 3) dims (nn.FractionalMaxPool2d
+/// and 3d); the output size comes from output_size or output_ratio, exactly one of which is given.
+class FractionalMaxPoolNd : public Module {
  public:
-  FractionalMaxPool2d(functional::IntArg kernel_size, functional::IntArg output_size = {},
+  FractionalMaxPoolNd(size_t dims, functional::IntArg kernel_size, functional::IntArg output_size = {},
                       std::optional<std::vector<double>> output_ratio = std::nullopt, bool return_indices = false);
   TensorList forward_list(const TensorList& inputs) override;
 
   std::vector<int64_t> kernel_size, output_size;
   std::optional<std::vector<double>> output_ratio;
   bool return_indices;
+
+ private:
+  size_t dims_;
+};
+
+/// nn.FractionalMaxPool2d.
+class FractionalMaxPool2d : public FractionalMaxPoolNd {
+ public:
+  FractionalMaxPool2d(functional::IntArg kernel_size, functional::IntArg output_size = {},
+                      std::optional<std::vector<double>> output_ratio = std::nullopt, bool return_indices = false)
+      : FractionalMaxPoolNd(2, std::move(kernel_size), std::move(output_size), std::move(output_ratio),
+                            return_indices) {}
+};
+
+/// nn.FractionalMaxPool3d.
+class FractionalMaxPool3d : public FractionalMaxPoolNd {
+ public:
+  FractionalMaxPool3d(functional::IntArg kernel_size, functional::IntArg output_size = {},
+                      std::optional<std::vector<double>> output_ratio = std::nullopt, bool return_indices = false)
+      : FractionalMaxPoolNd(3, std::move(kernel_size), std::move(output_size), std::move(output_ratio),
+                            return_indices) {}
 };
 
 // PyTorch's class names for the layers above.

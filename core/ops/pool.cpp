@@ -7,7 +7,7 @@
 // primitives with aten's names whose own gradients close the loop, so double backward works: max pooling's
 // gradient adds the output gradients at the indices (max_pool2d_with_indices_backward), whose gradient
 // gathers at the indices; average pooling's gradient (avg_pool2d_backward) is linear, and its gradient is
-// the average pooling again. max_unpool2d/3d, fractional_max_pool2d and lp_pool are written in other ops.
+// the average pooling again. max_unpool2d/3d, fractional_max_pool2d/3d and lp_pool are written in other ops.
 #include <array>
 #include <cmath>
 #include <optional>
@@ -768,66 +768,91 @@ std::vector<int64_t> fractional_intervals(S sample, int64_t in, int64_t out, int
   return seq;
 }
 
+// fractional_max_pool2d / 3d over n spatial dims: each plane's window starts come from its random samples
+// (2-d: sample 0 places W and sample 1 H; 3-d: samples 0, 1, 2 place T, H and W, as PyTorch's kernels), the
+// taps of every window are gathered and the first maximum in scan order wins.
+std::vector<Tensor> fractional_max_pool(int n, const Args& a) {
+  const Tensor &x = a.tensor(0), &samples = a.tensor(3);
+  const auto &k = a.ints(1), &size = a.ints(2);
+  const std::string op = n_name("fractional_max_pool", n), fn = n == 2 ? op + "()" : op + "_out()";
+  const int64_t nd = x.dim();
+  TD_CHECK_ARG(nd == n + 1 || nd == n + 2, "[", op, "] ", fn, ": Expected ", n + 1, "D or ", n + 2,
+               "D tensor, but got: ", shape_str(x.sizes()));
+  for (int64_t i = 1; i < nd; ++i) {
+    TD_CHECK_ARG(x.size(i) > 0, "[", op, "] ", fn, ": Expected input to have non-zero size for non-batch dimensions, "
+                 "but got", shape_str(x.sizes()), " with dimension ", i, " being empty.");
+  }
+  static constexpr const char* kNames[] = {"time", "height", "width"};
+  std::vector<int64_t> in(x.sizes().end() - n, x.sizes().end());
+  for (int d = 0; d < n; ++d) {
+    const char* name = kNames[3 - n + d];
+    TD_CHECK_ARG(size[d] + k[d] - 1 <= in[d], "[", op, "] ", fn, ": pool ", name, " ", k[d],
+                 " too large relative to input ", name, " ", in[d]);
+  }
+  TD_CHECK_ARG(std::all_of(k.begin(), k.end(), [](int64_t v) { return v > 0; }) &&
+                   std::all_of(size.begin(), size.end(), [](int64_t v) { return v >= 0; }),
+               "[", op, "] kernel_size must be positive and output_size non-negative, got ", shape_str(k), " and ",
+               shape_str(size));
+  check_dtype(op, op + "_out_frame", x, false);
+  const int64_t batch = nd == n + 2 ? x.size(0) : 1, channels = x.size(-n - 1);
+  TD_CHECK_ARG(samples.dim() == 3 && samples.size(0) == batch && samples.size(1) == channels && samples.size(2) == n,
+               "[", op, "] random_samples must have shape [", batch, ", ", channels, ", ", n, "], got ",
+               shape_str(samples.sizes()));
+  // Each plane's window starts, on the host: the flat offsets of every window's taps (row-major over the
+  // windows, then over the taps).
+  const bool in_double = x.dtype() == DType::kFloat64;
+  std::vector<double> s = samples.to(DType::kFloat64).to_vector<double>();
+  const int64_t planes = batch * channels;
+  int64_t taps = 1, windows = 1, per_plane = 1;
+  for (int d = 0; d < n; ++d) {
+    taps *= k[d];
+    windows *= size[d];
+    per_plane *= in[d];
+  }
+  std::vector<int64_t> offsets(static_cast<size_t>(planes * windows * taps));
+  size_t at = 0;
+  for (int64_t p = 0; p < planes; ++p) {
+    std::vector<std::vector<int64_t>> starts(static_cast<size_t>(n));
+    for (int d = 0; d < n; ++d) {
+      const double u = s[static_cast<size_t>(p * n + (n == 2 ? 1 - d : d))];
+      starts[d] = in_double ? fractional_intervals<double>(u, in[d], size[d], k[d])
+                            : fractional_intervals<float>(static_cast<float>(u), in[d], size[d], k[d]);
+    }
+    std::vector<int64_t> w(static_cast<size_t>(n), 0);  // the window, then the tap, as mixed-radix counters
+    for (int64_t wi = 0; wi < windows; ++wi) {
+      for (int64_t ti = 0; ti < taps; ++ti) {
+        int64_t offset = 0, t = ti;
+        std::vector<int64_t> tap(static_cast<size_t>(n));
+        for (int d = n - 1; d >= 0; --d) {
+          tap[d] = t % k[d];
+          t /= k[d];
+        }
+        for (int d = 0; d < n; ++d) offset = offset * in[d] + starts[d][static_cast<size_t>(w[d])] + tap[d];
+        offsets[at++] = offset;
+      }
+      for (int d = n - 1; d >= 0 && ++w[d] == size[d]; --d) w[d] = 0;
+    }
+  }
+  Tensor idx = tensor(offsets, {planes, windows * taps}, x.device());
+  Tensor values = x.reshape({planes, per_plane}).gather(1, idx).view({planes, windows, taps});
+  auto [out, pick] = values.max(2, false);
+  Tensor chosen = idx.view({planes, windows, taps}).gather(2, pick.unsqueeze(2)).squeeze(2);
+  auto shape = with_spatial(x.sizes(), n, size);
+  return {out.view(shape), chosen.view(shape)};
+}
+
 void register_fractional(Registry& r) {
-  r.def(
-       "fractional_max_pool2d(Tensor self, int[2] kernel_size, int[2] output_size, Tensor random_samples) -> "
-       "(Tensor output, Tensor indices)")
-      .doc(
-          "max pooling over windows of kernel_size at pseudo-random intervals that give output_size; "
-          "random_samples [N, C, 2] in [0, 1) places them (w first, then h)")
-      .composite()
-      .forward([](const Args& a) -> std::vector<Tensor> {
-        const Tensor &x = a.tensor(0), &samples = a.tensor(3);
-        const auto &k = a.ints(1), &size = a.ints(2);
-        const std::string op = "fractional_max_pool2d";
-        const int64_t nd = x.dim();
-        TD_CHECK_ARG(nd == 3 || nd == 4, "[", op,
-                     "] fractional_max_pool2d(): Expected 3D or 4D tensor, but got: ", shape_str(x.sizes()));
-        for (int64_t i = 1; i < nd; ++i) {
-          TD_CHECK_ARG(x.size(i) > 0, "[", op,
-                       "] fractional_max_pool2d(): Expected input to have non-zero size for "
-                       "non-batch dimensions, but got",
-                       shape_str(x.sizes()), " with dimension ", i, " being empty.");
-        }
-        const int64_t batch = nd == 4 ? x.size(0) : 1, channels = x.size(-3), H = x.size(-2), W = x.size(-1);
-        TD_CHECK_ARG(size[0] + k[0] - 1 <= H, "[", op, "] fractional_max_pool2d(): pool height ", k[0],
-                     " too large relative to input height ", H);
-        TD_CHECK_ARG(size[1] + k[1] - 1 <= W, "[", op, "] fractional_max_pool2d(): pool width ", k[1],
-                     " too large relative to input width ", W);
-        TD_CHECK_ARG(k[0] > 0 && k[1] > 0 && size[0] >= 0 && size[1] >= 0, "[", op,
-                     "] kernel_size must be positive and output_size non-negative, got ", shape_str(k),
-                     " and ", shape_str(size));
-        check_dtype(op, "fractional_max_pool2d_out_frame", x, false);
-        TD_CHECK_ARG(samples.dim() == 3 && samples.size(0) == batch && samples.size(1) == channels &&
-                         samples.size(2) == 2,
-                     "[", op, "] random_samples must have shape [", batch, ", ", channels, ", 2], got ",
-                     shape_str(samples.sizes()));
-        // Each plane's window starts, on the host: the flat offsets of every window's taps.
-        const bool in_double = x.dtype() == DType::kFloat64;
-        std::vector<double> s = samples.to(DType::kFloat64).to_vector<double>();
-        const int64_t planes = batch * channels, taps = k[0] * k[1], OH = size[0], OW = size[1];
-        std::vector<int64_t> offsets(static_cast<size_t>(planes * OH * OW * taps));
-        for (int64_t p = 0; p < planes; ++p) {
-          auto seq = [&](double u, int64_t in, int64_t out, int64_t pool) {
-            return in_double ? fractional_intervals<double>(u, in, out, pool)
-                             : fractional_intervals<float>(static_cast<float>(u), in, out, pool);
-          };
-          auto sw = seq(s[static_cast<size_t>(2 * p)], W, OW, k[1]);
-          auto sh = seq(s[static_cast<size_t>(2 * p + 1)], H, OH, k[0]);
-          size_t at = static_cast<size_t>(p * OH * OW * taps);
-          for (int64_t oh = 0; oh < OH; ++oh)
-            for (int64_t ow = 0; ow < OW; ++ow)
-              for (int64_t i = 0; i < k[0]; ++i)
-                for (int64_t j = 0; j < k[1]; ++j)
-                  offsets[at++] = (sh[static_cast<size_t>(oh)] + i) * W + sw[static_cast<size_t>(ow)] + j;
-        }
-        Tensor idx = tensor(offsets, {planes, OH * OW * taps}, x.device());
-        Tensor values = x.reshape({planes, H * W}).gather(1, idx).view({planes, OH, OW, taps});
-        auto [out, pick] = values.max(3, false);
-        Tensor chosen = idx.view({planes, OH, OW, taps}).gather(3, pick.unsqueeze(3)).squeeze(3);
-        auto shape = with_spatial(x.sizes(), 2, size);
-        return {out.view(shape), chosen.view(shape)};
-      });
+  for (int n : {2, 3}) {
+    const std::string ints = str("int[", n, "]");
+    r.def(n_name("fractional_max_pool", n) + "(Tensor self, " + ints + " kernel_size, " + ints +
+          " output_size, Tensor random_samples) -> (Tensor output, Tensor indices)")
+        .doc(n == 2 ? "max pooling over windows of kernel_size at pseudo-random intervals that give output_size; "
+                      "random_samples [N, C, 2] in [0, 1) places them (w first, then h)"
+                    : "3-d max pooling over windows of kernel_size at pseudo-random intervals that give "
+                      "output_size; random_samples [N, C, 3] in [0, 1) places them (t, h, w)")
+        .composite()
+        .forward([n](const Args& a) -> std::vector<Tensor> { return fractional_max_pool(n, a); });
+  }
 }
 
 void register_lp_pool(Registry& r) {

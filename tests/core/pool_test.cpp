@@ -249,6 +249,33 @@ TD_DEVICE_TEST(PoolTest, MaxUnpool3dRoundTripAndErrors) {
               HasSubstr("Found an invalid max index: 163 (output volumes are of size 4x4x4"));
 }
 
+TD_DEVICE_TEST(PoolTest, FractionalMaxPool3dSizesAndErrors) {
+  Tensor x = arange(2 * 5 * 6 * 7, {1, 2, 5, 6, 7});
+  // With increasing values every window's maximum is its last tap: the window starts plus kernel - 1.
+  auto [v, i] = F::fractional_max_pool3d_with_indices(x, 2, {3, 4, 5});
+  EXPECT_THAT(v.shape(), ElementsAre(1, 2, 3, 4, 5));
+  Tensor plane_start = make({0, 210}, {1, 2, 1, 1, 1});
+  EXPECT_THAT(v.to_vector<float>(),
+              ElementsAreArray(i.to(DType::kFloat32).add(plane_start).to_vector<float>()));
+  // output_ratio takes the last three dims.
+  EXPECT_THAT(F::fractional_max_pool3d(x, 2, {}, std::vector<double>{0.5}).shape(), ElementsAre(1, 2, 2, 3, 3));
+  nn::FractionalMaxPool3d layer(2, {}, std::vector<double>{0.5});
+  EXPECT_EQ(layer.repr(), "FractionalMaxPool3d()");
+  EXPECT_THAT(layer(x).shape(), ElementsAre(1, 2, 2, 3, 3));
+  EXPECT_THAT(error([&] { nn::FractionalMaxPool3d(2); }),
+              HasSubstr("FractionalMaxPool3d requires specifying either an output size, or a pooling ratio"));
+  // PyTorch 1.13's messages.
+  Tensor s = zeros({1, 2, 3}, {DType::kFloat32, device_});
+  EXPECT_THAT(error([&] { F::fractional_max_pool3d(x, 2, {5, 4, 5}, std::nullopt, s); }),
+              HasSubstr("fractional_max_pool3d_out(): pool time 2 too large relative to input time 5"));
+  EXPECT_THAT(error([&] { F::fractional_max_pool3d(x, 2, {3, 6, 5}, std::nullopt, s); }),
+              HasSubstr("fractional_max_pool3d_out(): pool height 2 too large relative to input height 6"));
+  EXPECT_THAT(error([&] { F::fractional_max_pool3d(x, 2, {3, 4, 7}, std::nullopt, s); }),
+              HasSubstr("fractional_max_pool3d_out(): pool width 2 too large relative to input width 7"));
+  EXPECT_THAT(error([&] { F::fractional_max_pool3d(x, 2); }),
+              HasSubstr("fractional_max_pool3d requires specifying either an output_size or an output_ratio"));
+}
+
 TD_DEVICE_TEST(PoolTest, UnpoolRoundTrip) {
   Tensor x = arange(16, {1, 1, 4, 4});
   auto [v, i] = F::max_pool2d_with_indices(x, 2);
@@ -369,6 +396,12 @@ TD_DEVICE_TEST(PoolTest, MaxPoolGradcheck) {
        [](const Tensor& t) {
          Tensor s = tensor(std::vector<double>{0.2, 0.9, 0.55, 0.1}, {1, 2, 2}, t.device());
          return F::fractional_max_pool2d(t, 2, 3, std::nullopt, s);
+       }},
+      {"fractional_max_pool3d",
+       {1, 2, 4, 5, 4},
+       [](const Tensor& t) {
+         Tensor s = tensor(std::vector<double>{0.2, 0.9, 0.55, 0.1, 0.7, 0.35}, {1, 2, 3}, t.device());
+         return F::fractional_max_pool3d(t, 2, {2, 3, 2}, std::nullopt, s);
        }},
       {"max_unpool3d",
        {1, 1, 2, 1, 2},

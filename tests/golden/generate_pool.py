@@ -35,10 +35,10 @@ def pool_apply(op, args, kwargs):
         return torch._C._nn.max_unpool2d(*args, **kwargs)
     if op == "max_unpool3d":
         return torch._C._nn.max_unpool3d(*args, kwargs["output_size"], kwargs["stride"], kwargs["padding"])
-    if op == "fractional_max_pool2d":
+    if op in ("fractional_max_pool2d", "fractional_max_pool3d"):
         # random_samples is not differentiable in PyTorch: it must not require grad there.
         x, samples = args
-        return torch._C._nn.fractional_max_pool2d(x, kwargs["kernel_size"], kwargs["output_size"], samples.detach())
+        return getattr(torch._C._nn, op)(x, kwargs["kernel_size"], kwargs["output_size"], samples.detach())
     if op.endswith("_backward") or op in ("_adaptive_avg_pool2d", "_adaptive_avg_pool3d"):
         return getattr(torch.ops.aten, op)(*_backward_args(op, args, kwargs))
     return _base_apply(op, args, kwargs)
@@ -189,6 +189,10 @@ def adaptive_3d_cases(add):
     _, idx = F.max_pool3d(distinct(2, 5, 4, 5, dtype=F32), [2, 1, 2], stride=[2, 1, 2], return_indices=True)
     add(make_case("max_unpool3d_unbatched_larger_f32", "max_unpool3d", [randn(2, 2, 4, 2, dtype=F32), idx],
                   output_size=[5, 4, 5], stride=[2, 1, 2], padding=[0, 0, 0]))
+    add(make_case("fractional_max_pool3d_basic", "fractional_max_pool3d",
+                  [distinct(2, 2, 5, 6, 7), torch.rand(2, 2, 3, dtype=F64)], kernel_size=2, output_size=[3, 4, 5]))
+    add(make_case("fractional_max_pool3d_unbatched_f32", "fractional_max_pool3d",
+                  [distinct(2, 6, 5, 7, dtype=F32), torch.rand(1, 2, 3)], kernel_size=[3, 2, 2], output_size=[2, 3, 4]))
 
 
 def cases():
