@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
 #include "core/autograd/node.h"
 #include "core/backend.h"
@@ -85,7 +86,7 @@ TensorImpl::TensorImpl(std::shared_ptr<Storage> storage_, std::vector<int64_t> s
                        int64_t offset_, DType dtype_)
     : storage(std::move(storage_)), sizes(std::move(sizes_)), strides(std::move(strides_)), offset(offset_),
       dtype(dtype_) {}
-TensorImpl::~TensorImpl() = default;
+TensorImpl::~TensorImpl() { autograd::forward_ad::detail::forget(this); }
 
 std::vector<int64_t> contiguous_strides(std::span<const int64_t> sizes) {
   std::vector<int64_t> strides(sizes.size());

@@ -1,13 +1,20 @@
 // Dual levels and tangent storage for forward-mode AD. The ops' tangent rules live in core/ops/forward_ad.cpp.
 //
 // Tangents sit in a per-thread table keyed by the tensor's impl, not in the impl: a tensor made on a level
-// that is gone, or on another thread, simply has none, and closing the level frees them all at once. Each
-// entry keeps a weak reference to its impl, so an entry whose tensor died (and whose address a new tensor
-// may reuse) is recognised as stale; stale entries are swept when the table doubles.
+// that is gone, or on another thread, simply has none, and closing the level frees them all at once. A dying
+// TensorImpl drops its entry (`forget`, from its destructor), so a long computation inside one level holds
+// the tangents of live tensors only. An entry also keeps a weak reference to its impl: one whose tensor died
+// on another thread (and whose address a new tensor may reuse) is recognised as stale, and stale entries are
+// swept when the table doubles.
+//
+// Destroying a tangent can destroy TensorImpls, whose destructors call `forget` on this table: every removal
+// moves the tangent out of the table first and lets it die after the table operation is over.
 #include "core/autograd/forward_ad.h"
 
 #include <algorithm>
+#include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
@@ -22,26 +29,41 @@ struct Entry {
 };
 
 struct LevelState {
-  bool open = false;
-  bool suspended = false;
   std::unordered_map<const TensorImpl*, Entry> tangents;
   size_t sweep_at = 1024;
 };
 
-thread_local LevelState state;
+// This thread's open level, on the heap: the pointer is trivially destructible, so a TensorImpl that dies in
+// another thread_local's destructor at thread exit still reads a valid (null) pointer.
+thread_local LevelState* open_level = nullptr;
+thread_local bool suspended = false;
 
 void check_level(std::string_view api, int64_t level) {
-  TD_CHECK(state.open, ErrorCode::kFailedPrecondition, "[", api,
+  TD_CHECK(open_level != nullptr, ErrorCode::kFailedPrecondition, "[", api,
            "] Trying to create a dual Tensor for forward AD but no level exists, make sure to enter_dual_level() "
            "first.");
   TD_CHECK_ARG(level == -1 || level == 0, "[", api, "] level ", level, " is not the open dual level (0)");
 }
 
 void sweep() {
-  for (auto it = state.tangents.begin(); it != state.tangents.end();) {
-    it = it->second.owner.expired() ? state.tangents.erase(it) : std::next(it);
+  std::vector<Tensor> doomed;  // dies after the loop (see the file comment)
+  for (auto it = open_level->tangents.begin(); it != open_level->tangents.end();) {
+    if (!it->second.owner.expired()) {
+      ++it;
+      continue;
+    }
+    doomed.push_back(std::move(it->second.tangent));
+    it = open_level->tangents.erase(it);
   }
-  state.sweep_at = std::max<size_t>(1024, 2 * state.tangents.size());
+  open_level->sweep_at = std::max<size_t>(1024, 2 * open_level->tangents.size());
+}
+
+// Removes an entry; its tangent is returned, to die at the end of the caller's expression, after the table
+// operation (see the file comment).
+Tensor take(std::unordered_map<const TensorImpl*, Entry>::iterator it) {
+  Tensor tangent = std::move(it->second.tangent);
+  open_level->tangents.erase(it);
+  return tangent;
 }
 
 bool same_layout(const Tensor& a, const Tensor& b) {
@@ -64,22 +86,24 @@ Tensor zeros_mirroring(const Tensor& t) {
 }  // namespace
 
 int64_t enter_dual_level() {
-  TD_CHECK(!state.open, ErrorCode::kFailedPrecondition,
+  TD_CHECK(open_level == nullptr, ErrorCode::kFailedPrecondition,
            "[enter_dual_level] Nested forward mode AD is not supported at the moment");
-  state.open = true;
-  state.suspended = false;
+  open_level = new LevelState();
+  suspended = false;
+  detail::levels_open.fetch_add(1, std::memory_order_relaxed);
   return 0;
 }
 
 void exit_dual_level(int64_t level) {
-  TD_CHECK(state.open, ErrorCode::kFailedPrecondition, "[exit_dual_level] no dual level is open");
+  TD_CHECK(open_level != nullptr, ErrorCode::kFailedPrecondition, "[exit_dual_level] no dual level is open");
   TD_CHECK_ARG(level == -1 || level == 0, "[exit_dual_level] level ", level, " is not the open dual level (0)");
-  state.tangents.clear();
-  state.sweep_at = 1024;
-  state.open = false;
+  // The tangents die after the level is gone, so the TensorImpls they free find no table (file comment).
+  std::unique_ptr<LevelState> closed(open_level);
+  open_level = nullptr;
+  detail::levels_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
-bool is_active() { return state.open; }
+bool is_active() { return open_level != nullptr; }
 
 Tensor make_dual(const Tensor& primal, const Tensor& tangent, int64_t level) {
   check_level("make_dual", level);
@@ -113,26 +137,28 @@ UnpackedDual unpack_dual(const Tensor& tensor, int64_t level) {
 
 namespace detail {
 
-bool propagating() { return state.open && !state.suspended; }
+std::atomic<int> levels_open{0};
 
-Suspend::Suspend() : prev_(state.suspended) { state.suspended = true; }
-Suspend::~Suspend() { state.suspended = prev_; }
+bool propagating_slow() { return open_level != nullptr && !suspended; }
+
+Suspend::Suspend() : prev_(suspended) { suspended = true; }
+Suspend::~Suspend() { suspended = prev_; }
 
 Tensor tangent(const Tensor& t) {
-  if (!state.open || !t.defined()) return Tensor();
-  auto it = state.tangents.find(&t.impl());
-  if (it == state.tangents.end()) return Tensor();
+  if (open_level == nullptr || !t.defined()) return Tensor();
+  auto it = open_level->tangents.find(&t.impl());
+  if (it == open_level->tangents.end()) return Tensor();
   if (it->second.owner.lock() != t.impl_ptr()) {  // a dead tensor's entry at a reused address
-    state.tangents.erase(it);
+    take(it);
     return Tensor();
   }
   return it->second.tangent;
 }
 
 void set_tangent(const Tensor& t, Tensor tangent) {
-  TD_CHECK(state.open, ErrorCode::kInternal, "set_tangent without an open dual level");
+  TD_CHECK(open_level != nullptr, ErrorCode::kInternal, "set_tangent without an open dual level");
   if (!tangent.defined()) {
-    state.tangents.erase(&t.impl());
+    if (auto it = open_level->tangents.find(&t.impl()); it != open_level->tangents.end()) take(it);
     return;
   }
   TD_CHECK(tangent.shape() == t.shape(), ErrorCode::kInternal, "tangent of shape ", shape_str(tangent.sizes()),
@@ -144,8 +170,19 @@ void set_tangent(const Tensor& t, Tensor tangent) {
     mirrored.copy_(tangent);
     tangent = mirrored;
   }
-  if (state.tangents.size() >= state.sweep_at) sweep();
-  state.tangents.insert_or_assign(&t.impl(), Entry{t.impl_ptr(), std::move(tangent)});
+  if (open_level->tangents.size() >= open_level->sweep_at) sweep();
+  Tensor replaced;  // dies after the table operation (see the file comment)
+  if (auto it = open_level->tangents.find(&t.impl()); it != open_level->tangents.end()) {
+    replaced = std::move(it->second.tangent);
+    it->second = Entry{t.impl_ptr(), std::move(tangent)};
+  } else {
+    open_level->tangents.emplace(&t.impl(), Entry{t.impl_ptr(), std::move(tangent)});
+  }
+}
+
+void forget_slow(const TensorImpl* impl) {
+  if (open_level == nullptr || open_level->tangents.empty()) return;
+  if (auto it = open_level->tangents.find(impl); it != open_level->tangents.end()) take(it);
 }
 
 Tensor tangent_slot(const Tensor& t) {

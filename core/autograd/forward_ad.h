@@ -13,6 +13,7 @@
 // (forward-over-reverse and reverse-over-forward both work).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "core/tensor.h"
@@ -64,6 +65,14 @@ void set_tangent(const Tensor& t, Tensor tangent);
 /// copy of t's storage (its base's, for a view, so writes through views reach the base's tangent). For
 /// in-place ops, which write the new tangent into it.
 Tensor tangent_slot(const Tensor& t);
+/// How many threads have a dual level open: while none does, the op path and tensor destruction skip
+/// forward mode with one relaxed load (no thread-local lookup).
+extern std::atomic<int> levels_open;
+void forget_slow(const TensorImpl* impl);
+/// Drops the tangent of a TensorImpl that is being destroyed (called by ~TensorImpl).
+inline void forget(const TensorImpl* impl) {
+  if (levels_open.load(std::memory_order_relaxed) != 0) forget_slow(impl);
+}
 /// Hides the open level for a scope: tangent computations run their ops as plain ops.
 class Suspend {
  public:
@@ -75,8 +84,9 @@ class Suspend {
  private:
   bool prev_;
 };
-/// Whether ops should look for tangents: a level is open and not suspended.
-bool propagating();
+bool propagating_slow();
+/// Whether ops should look for tangents: this thread has a level open and not suspended.
+inline bool propagating() { return levels_open.load(std::memory_order_relaxed) != 0 && propagating_slow(); }
 }  // namespace detail
 
 }  // namespace td::autograd::forward_ad

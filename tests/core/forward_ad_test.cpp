@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "core/nn/functional.h"
 #include "core/tensor.h"
+#include "core/tensor_impl.h"
 #include "tests/core/device_test.h"
 #include "tests/core/test_util.h"
 
@@ -85,6 +86,20 @@ TD_DEVICE_TEST(ForwardAdTest, ClosingTheLevelDropsEveryTangent) {
   EXPECT_FALSE(fwd::unpack_dual(y).tangent.defined());
   fwd::DualLevel again;
   EXPECT_FALSE(fwd::unpack_dual(y).tangent.defined());
+}
+
+TD_DEVICE_TEST(ForwardAdTest, TangentsDieWithTheirTensors) {
+  // A long computation inside one level holds the tangents of live tensors only.
+  fwd::DualLevel level;
+  const int64_t n = 1 << 16;
+  Tensor x = fwd::make_dual(zeros({n}, {DType::kFloat32, device_}), ones({n}, {DType::kFloat32, device_}));
+  const int64_t before = memory_allocated(device_.type);
+  for (int i = 0; i < 3; ++i) {
+    Tensor y = x.mul(2).add(1);
+    EXPECT_TRUE(fwd::unpack_dual(y).tangent.defined());
+    EXPECT_GE(memory_allocated(device_.type), before + 2 * n * 4);  // y and its tangent
+  }
+  EXPECT_EQ(memory_allocated(device_.type), before);
 }
 
 TD_DEVICE_TEST(ForwardAdTest, TheLevelBelongsToItsThread) {
