@@ -3,8 +3,10 @@
 // - kLinear: the op is linear in its floating tensor inputs (views, add and sub, sums, cat and split,
 //   copies and casts, gathers and scatters of values), so the outputs' tangents are the op itself run on the
 //   inputs' tangents, zeros standing in for inputs without one and for numbers.
-// - kFormula: an explicit Jacobian-vector product (mul, div, the matrix products, convolution), where the
+// - kFormula: an explicit Jacobian-vector product (mul, div, mm, bmm, convolution), where the
 //   generic rule would cost several times the op.
+// - kSelfAdjoint: the elementwise unary ops, whose Jacobian is diagonal: for real values J t is the backward
+//   formula run with t as the output gradient (complex values take the transpose below).
 // - kFromBackward, every other differentiable op: the transpose of its backward formula. A backward formula
 //   maps output gradients u to input gradients g(u) = J^T u, is linear in u and is written in public ops, so
 //   with u a leaf that requires grad, J t = d/du sum_k <g_k(u), t_k>: one run of the formula and one backward
@@ -15,6 +17,7 @@
 //
 // Tangent computations run with the level suspended (their ops are plain ops) and with grad mode as it is:
 // when an input or a tangent requires grad, the tangent has a graph of its own.
+#include <algorithm>
 #include <optional>
 
 #include "core/autograd/autograd.h"
@@ -23,6 +26,7 @@
 #include "core/error.h"
 #include "core/ops/helpers.h"
 #include "core/ops/registry.h"
+#include "core/ops/unary_list.h"
 #include "core/tensor_impl.h"
 
 namespace td {
@@ -108,22 +112,10 @@ std::vector<Tensor> linear_tangents(const OpDef& def, const Args& args) {
   throw Error(ErrorCode::kUnimplemented, str("[", def.schema.name, "] forward-mode AD: ", why));
 }
 
-// J t as the transpose of the backward formula (see the file comment).
-std::vector<Tensor> tangents_from_backward(const OpDef& def, const Args& args, const std::vector<Tensor>& inputs,
-                                           const std::vector<Tensor>& tangents, const std::vector<Tensor>& outputs) {
-  if (!def.backward) unsupported(def, "the op has no derivative formula");
-  bool graph = false, complex = false;
-  for (size_t k = 0; k < inputs.size(); ++k) {
-    complex = complex || (inputs[k].defined() && is_complex(inputs[k].dtype()));
-    graph = graph || (inputs[k].defined() && inputs[k].requires_grad()) ||
-            (tangents[k].defined() && tangents[k].requires_grad());
-  }
-  for (const Tensor& out : outputs) complex = complex || (out.defined() && is_complex(out.dtype()));
-  if (complex && !def.complex_autograd) unsupported(def, "complex values are not supported by this op yet");
-  graph = graph && autograd::GradMode::is_enabled();
-  autograd::GradModeGuard grad_on(true);
-
-  // The call as the backward formula sees it: every input saved (detached unless the tangent needs a graph).
+// Runs def's backward formula for the output gradients `grads` on the call's inputs (detached unless `graph`),
+// with the inputs that have a tangent marked as needing their gradient.
+std::vector<Tensor> run_formula(const OpDef& def, const Args& args, const std::vector<Tensor>& tangents,
+                                const std::vector<Tensor>& outputs, const std::vector<Tensor>& grads, bool graph) {
   SavedCall saved{args, {}, {}, {}, {}, false, {}};
   for (size_t i = 0; i < args.size(); ++i) {
     Value& v = saved.args.mutable_value(i);
@@ -140,23 +132,47 @@ std::vector<Tensor> tangents_from_backward(const OpDef& def, const Args& args, c
       for (size_t j = 0; j < list->size(); ++j) keep((*list)[j], static_cast<int>(j));
     }
   }
-  std::vector<Tensor> us, outs;
-  for (const Tensor& out : outputs) {
-    outs.push_back(graph ? out : out.detach());
-    if (differentiable(out)) {
-      us.push_back(ones(out.shape(), {out.dtype(), out.device()}).requires_grad_());
-    } else {
-      us.push_back(zeros_of(out));
-    }
-  }
+  std::vector<Tensor> outs;
+  for (const Tensor& out : outputs) outs.push_back(graph ? out : out.detach());
   std::vector<bool> needs;
   for (const Tensor& t : tangents) needs.push_back(t.defined());
-  GradContext ctx(def, saved, us, outs, needs);
-  std::vector<Tensor> grads = def.backward(ctx);
+  GradContext ctx(def, saved, grads, outs, needs);
+  return def.backward(ctx);
+}
+
+// Whether a tangent computed from these inputs and tangents needs a graph of its own.
+bool needs_graph(const std::vector<Tensor>& inputs, const std::vector<Tensor>& tangents) {
+  bool graph = false;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    graph = graph || (inputs[k].defined() && inputs[k].requires_grad()) ||
+            (tangents[k].defined() && tangents[k].requires_grad());
+  }
+  return graph && autograd::GradMode::is_enabled();
+}
+
+bool any_complex(const std::vector<Tensor>& inputs, const std::vector<Tensor>& outputs) {
+  auto complex = [](const Tensor& t) { return t.defined() && is_complex(t.dtype()); };
+  return std::any_of(inputs.begin(), inputs.end(), complex) || std::any_of(outputs.begin(), outputs.end(), complex);
+}
+
+// J t as the transpose of the backward formula (see the file comment).
+std::vector<Tensor> tangents_from_backward(const OpDef& def, const Args& args, const std::vector<Tensor>& inputs,
+                                           const std::vector<Tensor>& tangents, const std::vector<Tensor>& outputs) {
+  if (!def.backward) unsupported(def, "the op has no derivative formula");
+  if (any_complex(inputs, outputs) && !def.complex_autograd) {
+    unsupported(def, "complex values are not supported by this op yet");
+  }
+  const bool graph = needs_graph(inputs, tangents);
+  autograd::GradModeGuard grad_on(true);
+  std::vector<Tensor> us;
+  for (const Tensor& out : outputs) {
+    us.push_back(differentiable(out) ? ones(out.shape(), {out.dtype(), out.device()}).requires_grad_() : zeros_of(out));
+  }
+  std::vector<Tensor> grads = run_formula(def, args, tangents, outputs, us, graph);
 
   Tensor total;
   for (size_t k = 0; k < inputs.size() && k < grads.size(); ++k) {
-    if (!needs[k] || !grads[k].defined()) continue;
+    if (!tangents[k].defined() || !grads[k].defined()) continue;
     Tensor g = grads[k];
     if (!g.requires_grad()) {
       // A formula linear in u that does not depend on it is zero; anything else was computed off the tape.
@@ -220,6 +236,14 @@ void propagate_tangents(const OpDef& def, const Args& args, const std::vector<Te
         if (result.empty()) result = tangents_from_backward(def, args, inputs, tangents, outputs);
         break;
       case ForwardAd::kFromBackward: result = tangents_from_backward(def, args, inputs, tangents, outputs); break;
+      case ForwardAd::kSelfAdjoint:
+        // An elementwise op of one real tensor has a diagonal Jacobian: J t is the backward formula run on t.
+        if (any_complex(inputs, outputs)) {
+          result = tangents_from_backward(def, args, inputs, tangents, outputs);
+        } else {
+          result = run_formula(def, args, tangents, outputs, {tangents[0]}, needs_graph(inputs, tangents));
+        }
+        break;
     }
   }
   for (size_t j = 0; j < outputs.size() && j < result.size(); ++j) {
@@ -355,6 +379,15 @@ void register_forward_ad(Registry& r) {
   formula("bmm", bilinear("bmm"));
   formula("convolution", jvp_convolution);
   formula("scatter_reduce", jvp_scatter_reduce);
+  // The elementwise unary ops with a derivative.
+  for (const char* name : {
+#define TD_UNARY_NAME(Name, name) #name,
+           TD_FLOAT_UNARY_OPS(TD_UNARY_NAME) TD_ANY_UNARY_OPS(TD_UNARY_NAME)
+#undef TD_UNARY_NAME
+       }) {
+    const OpDef* def = r.find_if(name);
+    if (def && def->autograd == AutogradKind::kPrimitive && def->backward) edit(name).forward_ad = ForwardAd::kSelfAdjoint;
+  }
 }
 
 }  // namespace td

@@ -90,6 +90,7 @@ enum class ForwardAd : uint8_t {
   kFromBackward,  // the transpose of the backward formula (which is linear in the output gradients)
   kLinear,        // linear in the tensor arguments OpDef::linear_args names: the op itself, run on their tangents
   kFormula,       // OpDef::jvp
+  kSelfAdjoint,   // elementwise on one tensor: the backward formula run on the tangent (real values)
 };
 
 /// How autograd treats an op.
