@@ -141,7 +141,10 @@ google::protobuf::ArenaOptions Arrived::arena_options() {
 void Session::push_commands(std::shared_ptr<const Arrived> message) {
   {
     std::lock_guard lock(mu_);
-    if (closed_ || sealed_) return;
+    // A sealed session drops what arrives (the client sends it again after the restart), except while a
+    // blocking hook waits: its reply, and the callback's commands, must come in for the session to go idle
+    // and be saved. Whole batches, so the received-up-to mark stays exact.
+    if (closed_ || (sealed_ && hooks_waiting_ == 0)) return;
     const pb::CommandBatch& batch = message->msg->batch();
     UserUsage* usage = options_.usage.get();
     const int64_t quota = usage ? usage->ops_in_flight_quota.load() : 0;

@@ -176,7 +176,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // ---- checkpointing at shutdown (session_snapshot.cpp) ----
   /// Takes no more commands: batches that arrive later are dropped unacknowledged, so the client sends them
-  /// again to the restored session. Commands already received still run.
+  /// again to the restored session. Commands already received still run, and while a blocking hook waits its
+  /// client's batches still come in (the reply among them), so the session can go idle and be saved.
   void seal();
   /// Writes the whole session to `dir` (snapshot.pb and tensors.safetensors, through temporaries): its
   /// handles, tensors with their views and .grad, modules, optimizers, schedulers, hooks, unfinished
@@ -359,7 +360,7 @@ class Session : public std::enable_shared_from_this<Session> {
   EventSink* sink_ = nullptr;
   std::string credential_;  // the attached stream's
   bool closed_ = false;
-  bool sealed_ = false;  // seal(): batches are dropped unacknowledged
+  bool sealed_ = false;  // seal(): batches are dropped unacknowledged, unless a blocking hook waits
   std::chrono::steady_clock::time_point detached_at_ = std::chrono::steady_clock::now();
   std::mutex send_mu_;  // serialises writes to the sink; guards the replay buffer
   /// Events sent and not yet acknowledged, for a re-attach to replay (at most kReplayBytes).
