@@ -66,9 +66,12 @@ Tensor take(std::unordered_map<const TensorImpl*, Entry>::iterator it) {
   return tangent;
 }
 
+// Whether a tangent can stand for t as it is: the same sizes, strides and offset over a block of the same
+// size, so any view of t's storage (as_strided included) is the same view of the tangent's.
 bool same_layout(const Tensor& a, const Tensor& b) {
   return std::ranges::equal(a.sizes(), b.sizes()) && std::ranges::equal(a.strides(), b.strides()) &&
-         a.storage_offset() == b.storage_offset();
+         a.storage_offset() == b.storage_offset() &&
+         a.impl().storage->nbytes / itemsize(a.dtype()) == b.impl().storage->nbytes / itemsize(b.dtype());
 }
 
 // A zero tensor laid out exactly like t (sizes, strides and offset over a block as large as t's storage).
@@ -123,6 +126,9 @@ Tensor make_dual(const Tensor& primal, const Tensor& tangent, int64_t level) {
   Tensor t = tangent;
   if (t.device() != primal.device()) t = t.to(primal.device().str());
   if (t.dtype() != primal.dtype()) t = t.to(primal.dtype());
+  // A tangent that requires grad is kept as a copy in its graph, so in-place updates of the dual tensor
+  // (which update its tangent in place) never write into the caller's leaf.
+  if (t.requires_grad() && t.is_same(tangent)) t = t.clone();
   detail::set_tangent(dual, t);
   return dual;
 }
@@ -147,12 +153,19 @@ Suspend::~Suspend() { suspended = prev_; }
 Tensor tangent(const Tensor& t) {
   if (open_level == nullptr || !t.defined()) return Tensor();
   auto it = open_level->tangents.find(&t.impl());
-  if (it == open_level->tangents.end()) return Tensor();
-  if (it->second.owner.lock() != t.impl_ptr()) {  // a dead tensor's entry at a reused address
-    take(it);
-    return Tensor();
+  if (it != open_level->tangents.end() && it->second.owner.lock() != t.impl_ptr()) {
+    take(it);  // a dead tensor's entry at a reused address
+    it = open_level->tangents.end();
   }
-  return it->second.tangent;
+  if (it != open_level->tangents.end()) return it->second.tangent;
+  // A view of a base that has a tangent (given to it after the view was made) has that tangent's view.
+  std::shared_ptr<TensorImpl> base = t.impl().view_base.lock();
+  if (!base) return Tensor();
+  Tensor base_tangent = tangent(Tensor(base));
+  if (!base_tangent.defined()) return Tensor();
+  Tensor view = make_view(base_tangent, t.shape(), {t.strides().begin(), t.strides().end()}, t.storage_offset());
+  set_tangent(t, view);
+  return view;
 }
 
 void set_tangent(const Tensor& t, Tensor tangent) {

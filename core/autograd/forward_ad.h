@@ -25,12 +25,17 @@ namespace td::autograd::forward_ad {
 int64_t enter_dual_level();
 /// Closes the level: every tangent made at it is dropped. `level` must be the open one (-1: whichever).
 void exit_dual_level(int64_t level = -1);
+/// Whether this thread has a dual level open.
+bool is_active();
 
 /// `with torch.autograd.forward_ad.dual_level():` as a scope.
 class DualLevel {
  public:
   DualLevel() : level_(enter_dual_level()) {}
-  ~DualLevel() { exit_dual_level(level_); }
+  /// Closes the level unless it was closed already (exit_dual_level by hand).
+  ~DualLevel() {
+    if (is_active()) exit_dual_level(level_);
+  }
   DualLevel(const DualLevel&) = delete;
   DualLevel& operator=(const DualLevel&) = delete;
   int64_t level() const { return level_; }
@@ -53,11 +58,9 @@ struct UnpackedDual {
 /// The primal and tangent of a dual tensor (a tensor without a tangent unpacks to itself and none).
 UnpackedDual unpack_dual(const Tensor& tensor, int64_t level = -1);
 
-/// Whether this thread has a dual level open.
-bool is_active();
-
 namespace detail {
-/// The tangent of t at this thread's open level; undefined if none (or no level is open).
+/// The tangent of t at this thread's open level; undefined if none (or no level is open). A view without
+/// one whose base has one gets (and keeps) the same view of the base's tangent.
 Tensor tangent(const Tensor& t);
 /// Sets t's tangent (laid out like t: same sizes and strides); an undefined tangent clears it.
 void set_tangent(const Tensor& t, Tensor tangent);

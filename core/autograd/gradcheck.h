@@ -29,7 +29,9 @@ using GradcheckFn = std::function<Tensor(const std::vector<Tensor>&)>;
 /// parts of its gradient (PyTorch's convention: dL/dx + i dL/dy for z = x + iy).
 /// With `check_forward_ad` (torch's check_forward_ad, on by default here) each numerical column is also
 /// compared with forward-mode AD's: fn run on dual inputs (detached, under a dual level) whose one tangent
-/// is that column's one-hot direction (1, or i for the imaginary part of a complex input's element).
+/// is that column's one-hot direction (1, or i for the imaginary part of a complex input's element). An op
+/// without forward mode (a custom function without jvp) makes the check fail with its message; inside a
+/// caller's dual level (one is open at a time) the forward part is skipped.
 /// Throws INVALID_ARGUMENT when the inputs or fn's output do not qualify.
 GradcheckResult gradcheck(GradcheckFn fn, std::vector<Tensor> inputs, double eps = 1e-6, double atol = 1e-5,
                           double rtol = 1e-3, bool check_forward_ad = true);

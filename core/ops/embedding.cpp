@@ -12,6 +12,7 @@
 // returns offset2bag, bag_size and max_indices, internals of its backward).
 #include <algorithm>
 
+#include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/ops/registry.h"
@@ -62,6 +63,9 @@ Tensor lookup(const Tensor& weight, const Tensor& index, const std::vector<int64
               int64_t padding_idx, bool scale_grad_by_freq) {
   Tensor rows = weight.index_select(0, index);
   if (!(autograd::GradMode::is_enabled() && weight.requires_grad())) return rows;
+  // Forward mode takes the rows of weight's tangent, padding row included, as PyTorch's embedding does: the
+  // steps below shape the gradient only.
+  Tensor tangent = autograd::forward_ad::detail::tangent(rows);
   if (padding_idx >= 0 && std::find(flat.begin(), flat.end(), padding_idx) != flat.end()) {
     rows = weight.detach().index_select(0, index).where(index.eq(padding_idx).unsqueeze(1), rows);
   }
@@ -69,6 +73,7 @@ Tensor lookup(const Tensor& weight, const Tensor& index, const std::vector<int64
     Tensor fixed = rows.detach();
     rows = fixed.add(rows.sub(fixed).mul(frequency_scale(flat, weight.size(0), weight)));
   }
+  if (tangent.defined()) autograd::forward_ad::detail::set_tangent(rows, tangent);
   return rows;
 }
 

@@ -23,6 +23,7 @@
 #include "core/autograd/autograd.h"
 #include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
+#include "core/autograd/node.h"
 #include "core/error.h"
 #include "core/ops/helpers.h"
 #include "core/ops/registry.h"
@@ -56,6 +57,16 @@ class JvpContext {
 };
 
 namespace {
+
+// An alias of out with out's history (grad_fn and slot) but its own TensorImpl.
+Tensor alias_of(const Tensor& out) {
+  if (!out.defined()) return out;
+  Tensor alias = out.detach();
+  if (const autograd::AutogradMeta* m = autograd::meta_if(out); m && m->grad_fn) {
+    autograd::set_history(alias, m->grad_fn, m->output_nr);
+  }
+  return alias;
+}
 
 bool differentiable(const Tensor& t) { return t.defined() && (is_floating(t.dtype()) || is_complex(t.dtype())); }
 
@@ -225,23 +236,27 @@ void propagate_tangents(const OpDef& def, const Args& args, const std::vector<Te
   if (!any_output) return;
   std::vector<Tensor> inputs = flat_inputs(args), tangents;
   for (const Tensor& t : inputs) tangents.push_back(fwd::detail::tangent(t));
+  // What the rules read of the outputs: aliases with the outputs' history but impls of their own, so a tangent
+  // whose graph saves an output does not keep that output's TensorImpl (and so its own table entry) alive.
+  std::vector<Tensor> outs;
+  for (const Tensor& out : outputs) outs.push_back(alias_of(out));
   std::vector<Tensor> result;
   {
     fwd::detail::Suspend suspend;
     switch (def.forward_ad) {
       case ForwardAd::kLinear: result = linear_tangents(def, args); break;
       case ForwardAd::kFormula:
-        result = def.jvp(JvpContext(args, inputs, tangents, outputs));
+        result = def.jvp(JvpContext(args, inputs, tangents, outs));
         // A formula may cover some of an op's modes and leave the others to the backward (scatter_reduce).
-        if (result.empty()) result = tangents_from_backward(def, args, inputs, tangents, outputs);
+        if (result.empty()) result = tangents_from_backward(def, args, inputs, tangents, outs);
         break;
-      case ForwardAd::kFromBackward: result = tangents_from_backward(def, args, inputs, tangents, outputs); break;
+      case ForwardAd::kFromBackward: result = tangents_from_backward(def, args, inputs, tangents, outs); break;
       case ForwardAd::kSelfAdjoint:
         // An elementwise op of one real tensor has a diagonal Jacobian: J t is the backward formula run on t.
-        if (any_complex(inputs, outputs)) {
-          result = tangents_from_backward(def, args, inputs, tangents, outputs);
+        if (any_complex(inputs, outs)) {
+          result = tangents_from_backward(def, args, inputs, tangents, outs);
         } else {
-          result = run_formula(def, args, tangents, outputs, {tangents[0]}, needs_graph(inputs, tangents));
+          result = run_formula(def, args, tangents, outs, {tangents[0]}, needs_graph(inputs, tangents));
         }
         break;
     }
@@ -249,6 +264,13 @@ void propagate_tangents(const OpDef& def, const Args& args, const std::vector<Te
   for (size_t j = 0; j < outputs.size() && j < result.size(); ++j) {
     if (!differentiable(outputs[j])) continue;
     Tensor t = result[j].defined() ? result[j] : zeros_of(outputs[j]);
+    // Only a view op's tangent may alias an input's tangent: a formula that handed one back (a bias tangent
+    // reshaped) gets a copy, so an in-place update of the output cannot write into the input's.
+    if (def.forward_ad != ForwardAd::kLinear &&
+        std::any_of(tangents.begin(), tangents.end(), [&](const Tensor& in) { return t.shares_storage(in); })) {
+      fwd::detail::Suspend suspend;
+      t = t.clone();
+    }
     TD_CHECK(t.shape() == outputs[j].shape(), ErrorCode::kInternal, "[", def.schema.name,
              "] forward-mode AD gave a tangent of shape ", shape_str(t.sizes()), " for output ", j, " of shape ",
              shape_str(outputs[j].sizes()));

@@ -160,6 +160,8 @@ std::vector<Tensor> apply_out(std::string_view name, std::vector<Value> values) 
     TD_CHECK_ARG(out.device() == r.device(), "[", name, "] Expected out tensor to have device ", r.device().str(),
                  ", but got out.device() = ", out.device().str());
     if (out.shape() != r.shape()) {
+      // A tangent of the old shape cannot stand for the resized tensor.
+      if (autograd::forward_ad::detail::propagating()) autograd::forward_ad::detail::set_tangent(out, Tensor());
       // PyTorch's resize_: contiguous strides, the storage grown when it is too small.
       TensorImpl& impl = out.impl();
       impl.sizes = r.shape();

@@ -588,16 +588,19 @@ std::vector<Tensor> run_bound(const OpDef& def, std::string_view name, Args args
   if (def.autograd == AutogradKind::kComposite) return def.forward(args);
   bool needs_grad = def.autograd == AutogradKind::kPrimitive && autograd::GradMode::is_enabled() &&
                     any_requires_grad(args);
-  std::vector<Tensor> outputs;
-  {
-    autograd::NoGradGuard no_grad;
-    outputs = def.forward(args);
-  }
-  // Forward-mode AD: off the common path (one thread-local read) unless a dual level is open.
+  // Forward-mode AD: off the common path (one relaxed load) unless a dual level is open.
   std::optional<Args> dual_args;
   if (autograd::forward_ad::detail::propagating() && def.autograd == AutogradKind::kPrimitive && any_tangent(args))
       [[unlikely]] {
     dual_args = args;
+  }
+  std::vector<Tensor> outputs;
+  {
+    autograd::NoGradGuard no_grad;
+    // The forward's own ops (a contiguous copy, a view) are internal: their tangents would be thrown away.
+    std::optional<autograd::forward_ad::detail::Suspend> internal;
+    if (dual_args) internal.emplace();
+    outputs = def.forward(args);
   }
   if (needs_grad) {
     TD_CHECK(def.backward, ErrorCode::kInternal, "[", name, "] is a primitive op without a backward formula");

@@ -16,6 +16,7 @@
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
 #include "core/nn/functional.h"
+#include "core/ops/registry.h"
 #include "core/tensor.h"
 #include "core/tensor_impl.h"
 #include "tests/core/device_test.h"
@@ -35,6 +36,25 @@ using testing::error_of;
 class ForwardAdTest : public testing::DeviceTest {};
 
 std::vector<double> values(const Tensor& t) { return t.to(DType::kFloat64).to_vector<double>(); }
+
+// ---- custom functions ----
+
+struct Square : autograd::Function<Square> {
+  static Tensor forward(autograd::AutogradContext* ctx, Tensor x) {
+    ctx->save_for_backward({x});
+    return x.mul(x);
+  }
+  static autograd::tensor_list backward(autograd::AutogradContext* ctx, autograd::tensor_list g) {
+    return {g[0].mul(ctx->get_saved_variables()[0]).mul(2)};
+  }
+};
+
+struct SquareWithJvp : Square {
+  static Tensor forward(autograd::AutogradContext* ctx, Tensor x) { return Square::forward(ctx, x); }
+  static Tensor jvp(autograd::AutogradContext* ctx, autograd::tensor_list t) {
+    return t[0].mul(ctx->get_saved_variables()[0]).mul(2);
+  }
+};
 
 // ---- levels, make_dual and unpack_dual ----
 
@@ -100,6 +120,89 @@ TD_DEVICE_TEST(ForwardAdTest, TangentsDieWithTheirTensors) {
     EXPECT_GE(memory_allocated(device_.type), before + 2 * n * 4);  // y and its tangent
   }
   EXPECT_EQ(memory_allocated(device_.type), before);
+}
+
+TD_DEVICE_TEST(ForwardAdTest, TangentsWithAGraphDoNotKeepTheirOutputsAlive) {
+  // exp's and div's rules read the output; with a primal that requires grad the tangent has a graph, which
+  // must not hold the output (and with it the output's tangent) once the output is gone.
+  Tensor p = zeros({1 << 14}, {DType::kFloat32, device_}).requires_grad_();
+  fwd::DualLevel level;
+  Tensor x = fwd::make_dual(p, ones({1 << 14}, {DType::kFloat32, device_}));
+  const int64_t before = memory_allocated(device_.type);
+  for (int i = 0; i < 3; ++i) {
+    Tensor y = x.exp().div(x.add(2));
+    EXPECT_TRUE(fwd::unpack_dual(y).tangent.requires_grad());
+  }
+  EXPECT_EQ(memory_allocated(device_.type), before);
+}
+
+TD_DEVICE_TEST(ForwardAdTest, ATangentCoversItsTensorsWholeStorage) {
+  // The tangent of a view of a larger storage is laid out over a block as large, so a view reaching past the
+  // dual tensor's own elements reads zeros, not memory past the caller's 2-element tangent.
+  fwd::DualLevel level;
+  Tensor big = zeros({10}, {DType::kFloat64, device_});
+  Tensor d = fwd::make_dual(big.narrow(0, 0, 2), make64({1, 2}, {2}));
+  EXPECT_THAT(values(fwd::unpack_dual(d.as_strided({4}, {1}, 0)).tangent), ElementsAre(1, 2, 0, 0));
+}
+
+TD_DEVICE_TEST(ForwardAdTest, AViewSeesATangentItsBaseGetsLater) {
+  Tensor x = zeros({4}, {DType::kFloat64, device_});
+  Tensor v = x.narrow(0, 0, 2);
+  fwd::DualLevel level;
+  x.copy_(fwd::make_dual(zeros({4}, {DType::kFloat64, device_}), ones({4}, {DType::kFloat64, device_})));
+  EXPECT_THAT(values(fwd::unpack_dual(v).tangent), ElementsAre(1, 1));
+  EXPECT_THAT(values(fwd::unpack_dual(v.mul(3)).tangent), ElementsAre(3, 3));
+  v.mul_(2);  // through the view: the base's tangent changes too
+  EXPECT_THAT(values(fwd::unpack_dual(x).tangent), ElementsAre(2, 2, 1, 1));
+}
+
+TD_DEVICE_TEST(ForwardAdTest, InPlaceUpdatesLeaveACallersTangentAlone) {
+  // A tangent that requires grad is kept as a copy in its graph: x.mul_(2) updates x's tangent, not t, and
+  // the gradient of the new tangent with respect to t is 2.
+  Tensor t = make64({1, 2, 3}, {3}).requires_grad_();
+  fwd::DualLevel level;
+  Tensor x = fwd::make_dual(make64({4, 5, 6}, {3}), t).clone();
+  x.mul_(2);
+  Tensor tangent = fwd::unpack_dual(x).tangent;
+  EXPECT_THAT(values(tangent), ElementsAre(2, 4, 6));
+  EXPECT_THAT(values(t.detach()), ElementsAre(1, 2, 3));
+  EXPECT_THAT(values(autograd::grad({tangent.sum()}, {t})[0]), ElementsAre(2, 2, 2));
+  // An output whose tangent would alias an input's gets a copy: convolving a 1x1 input with a dual bias only
+  // gives a tangent shaped like the bias, and updating the output in place must leave the bias's alone.
+  Tensor bias = fwd::make_dual(make64({0.5, 1}, {2}), make64({3, 4}, {2}));
+  Tensor y = F::conv2d(make64({1}, {1, 1, 1, 1}), make64({1, 2}, {2, 1, 1, 1}), bias);
+  y.mul_(2);
+  EXPECT_THAT(values(fwd::unpack_dual(y).tangent), ElementsAre(6, 8));
+  EXPECT_THAT(values(fwd::unpack_dual(bias).tangent), ElementsAre(3, 4));
+}
+
+TD_DEVICE_TEST(ForwardAdTest, OutFormsAndEmbeddingFollowPyTorch) {
+  fwd::DualLevel level;
+  // An out= result resized to the op's shape gets a tangent of that shape.
+  Tensor out = fwd::make_dual(zeros({3}, {DType::kFloat64, device_}), ones({3}, {DType::kFloat64, device_}));
+  Tensor a = fwd::make_dual(make64({1}, {1}), make64({5}, {1}));
+  call_op("add.out", {a, make64({2}, {1}), out});
+  EXPECT_THAT(values(out), ElementsAre(3));
+  EXPECT_THAT(values(fwd::unpack_dual(out).tangent), ElementsAre(5));
+  // embedding's tangent is the rows of weight's tangent, the padding row included (padding_idx shapes the
+  // gradient only), with grad mode on or off.
+  Tensor w = make64({1, 2, 3, 4}, {2, 2}).requires_grad_();
+  Tensor dual_w = fwd::make_dual(w, make64({10, 20, 30, 40}, {2, 2}));
+  Tensor rows = F::embedding(idx({0, 1}, {2}), dual_w, /*padding_idx=*/0);
+  EXPECT_THAT(values(fwd::unpack_dual(rows).tangent), ElementsAre(10, 20, 30, 40));
+}
+
+TD_DEVICE_TEST(ForwardAdTest, GradcheckReportsAFunctionWithoutForwardMode) {
+  Tensor x = make64({1, 3}, {2}).requires_grad_();
+  auto r = autograd::gradcheck([](const std::vector<Tensor>& in) { return Square::apply(in[0]); }, {x});
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.message, HasSubstr("You must implement the jvp function"));
+  EXPECT_TRUE(autograd::gradcheck([](const std::vector<Tensor>& in) { return Square::apply(in[0]); }, {x}, 1e-6,
+                                  1e-5, 1e-3, /*check_forward_ad=*/false)
+                  .ok);
+  // Inside a caller's level gradcheck checks reverse mode only (one level at a time).
+  fwd::DualLevel level;
+  EXPECT_TRUE(autograd::gradcheck([](const std::vector<Tensor>& in) { return in[0].exp(); }, {x}).ok);
 }
 
 TD_DEVICE_TEST(ForwardAdTest, TheLevelBelongsToItsThread) {
@@ -236,25 +339,6 @@ TD_DEVICE_TEST(ForwardAdTest, TangentsCrossAModuleLikeForwardPass) {
   Tensor numerical = f(x.add(t.mul(h))).sub(f(x.sub(t.mul(h)))).div(2 * h);
   EXPECT_THAT(values(tangent), Pointwise(DoubleNear(1e-6), values(numerical)));
 }
-
-// ---- custom functions ----
-
-struct Square : autograd::Function<Square> {
-  static Tensor forward(autograd::AutogradContext* ctx, Tensor x) {
-    ctx->save_for_backward({x});
-    return x.mul(x);
-  }
-  static autograd::tensor_list backward(autograd::AutogradContext* ctx, autograd::tensor_list g) {
-    return {g[0].mul(ctx->get_saved_variables()[0]).mul(2)};
-  }
-};
-
-struct SquareWithJvp : Square {
-  static Tensor forward(autograd::AutogradContext* ctx, Tensor x) { return Square::forward(ctx, x); }
-  static Tensor jvp(autograd::AutogradContext* ctx, autograd::tensor_list t) {
-    return t[0].mul(ctx->get_saved_variables()[0]).mul(2);
-  }
-};
 
 TD_DEVICE_TEST(ForwardAdTest, CustomFunctionsNeedAJvp) {
   fwd::DualLevel level;
