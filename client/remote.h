@@ -179,6 +179,31 @@ class EnableGradGuard : public GradModeGuard {
   explicit EnableGradGuard(Session& session) : GradModeGuard(session, true) {}
 };
 
+/// torch.autograd.forward_ad for a session (the server keeps the session's one dual level): inside a
+/// DualLevel, ops on tensors made by make_dual compute their outputs' tangents on the server.
+namespace forward_ad {
+/// `with dual_level():` for a session: opens its level (a command) and closes it at scope end, which drops
+/// every tangent made at it.
+class DualLevel {
+ public:
+  explicit DualLevel(Session& session);
+  ~DualLevel();
+  DualLevel(const DualLevel&) = delete;
+  DualLevel& operator=(const DualLevel&) = delete;
+
+ private:
+  Session& session_;
+};
+/// A view of primal carrying tangent (the registry op _make_dual).
+Tensor make_dual(const Tensor& primal, const Tensor& tangent);
+struct UnpackedDual {
+  Tensor primal;
+  Tensor tangent;  // a handle to nothing when the tensor has no tangent: using it fails, as an absent grad()
+};
+/// The primal and tangent of a dual tensor (the registry op _unpack_dual).
+UnpackedDual unpack_dual(const Tensor& tensor);
+}  // namespace forward_ad
+
 /// How to reach a server that authenticates (docs/security.md).
 /// A session's batch goes out when it holds this many commands (or 1 MiB), and at every sync point.
 inline constexpr int kBatchCommands = 2048;

@@ -7,6 +7,7 @@
 #include <limits>
 
 
+#include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
 #include "core/autograd/node.h"
 #include "core/nn/module.h"
@@ -54,6 +55,7 @@ std::string_view command_kind(const pb::Command& cmd) {
     case pb::Command::kProfiler: return "profiler";
     case pb::Command::kCheckpoint: return "checkpoint";
     case pb::Command::kSetGradMode: return "set_grad_mode";
+    case pb::Command::kSetDualLevel: return "set_dual_level";
     case pb::Command::kModuleHookScope: return "module_hook_scope";
     default: return "unknown";
   }
@@ -84,7 +86,27 @@ Session::Session(std::string id, SessionOptions options, boost::asio::thread_poo
       account_(std::make_shared<MemoryAccount>(options_.memory_limit,
                                                options_.usage ? options_.usage->memory : nullptr)) {}
 
-Session::~Session() = default;
+Session::~Session() { close_dual_level(); }
+
+void Session::set_dual_level(bool open) {
+  {
+    std::lock_guard lock(mu_);
+    // A hook callback's commands run nested inside the hooked command, whose level they would swap under it.
+    TD_CHECK(hooks_waiting_ == 0, ErrorCode::kFailedPrecondition,
+             "[set_dual_level] a dual level cannot be opened or closed from a hook callback");
+  }
+  if (open) {
+    autograd::forward_ad::enter_dual_level();  // "Nested forward mode AD is not supported" when one is open
+  } else {
+    autograd::forward_ad::exit_dual_level();
+  }
+}
+
+void Session::close_dual_level() {
+  if (!dual_level_) return;
+  autograd::forward_ad::detail::LevelScope scope(dual_level_);
+  autograd::forward_ad::exit_dual_level();
+}
 
 void Session::attach(EventSink* sink, std::string credential, uint64_t last_event) {
   std::lock_guard lock(mu_);
@@ -393,6 +415,7 @@ void Session::close() {
     self->modules_.clear();
     self->module_specs_.clear();
     self->handles_.clear();
+    self->close_dual_level();
     self->sync_handle_usage();
     self->uploads_.clear();
     self->update_counters();
@@ -444,6 +467,9 @@ void Session::update_counters() {
 Clock::time_point Session::execute(const pb::Command& cmd, Clock::time_point start) {
   bool ok = true;
   autograd::GradModeGuard grad_mode(grad_enabled_);
+  // The session's dual level (forward-mode AD), on this pool thread for the command, when it has one.
+  std::optional<autograd::forward_ad::detail::LevelScope> dual_level;
+  if (dual_level_ || cmd.has_set_dual_level()) dual_level.emplace(dual_level_);
   try {
     switch (cmd.kind_case()) {
       case pb::Command::kOp: run_op(cmd); break;
@@ -491,6 +517,7 @@ Clock::time_point Session::execute(const pb::Command& cmd, Clock::time_point sta
       case pb::Command::kProfiler: run_profiler(cmd.profiler()); break;
       case pb::Command::kCheckpoint: checkpoint(cmd); break;
       case pb::Command::kSetGradMode: grad_enabled_ = cmd.set_grad_mode().enabled(); break;
+      case pb::Command::kSetDualLevel: set_dual_level(cmd.set_dual_level().open()); break;
       case pb::Command::kModuleHookScope: module_hook_scope(cmd.module_hook_scope()); break;
       default: throw Error(ErrorCode::kInvalidArgument, str("command ", cmd.seq(), " has no kind"));
     }

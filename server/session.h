@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <variant>
 
+#include "core/autograd/forward_ad.h"
 #include "core/error.h"
 #include "core/memory_account.h"
 #include "core/tensor.h"
@@ -267,6 +268,9 @@ class Session : public std::enable_shared_from_this<Session> {
   /// Runs one command that started at `start`; returns when it ended (one clock read a command: the next
   /// command's start).
   std::chrono::steady_clock::time_point execute(const pb::Command& cmd, std::chrono::steady_clock::time_point start);
+  void set_dual_level(bool open);
+  /// Closes the session's dual level, if open (at close and destruction).
+  void close_dual_level();
   void run_op(const pb::Command& cmd);
   void put(const pb::PutChunk& chunk);
   void fetch(const pb::FetchCommand& cmd);
@@ -400,6 +404,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<std::weak_ptr<TensorImpl>> grad_holders_;
   size_t grad_holders_compacted_ = 64;
   bool grad_enabled_ = true;  // the client's torch.set_grad_enabled, applied to each command
+  /// The session's open dual level (forward-mode AD), installed on the pool thread for each command.
+  autograd::forward_ad::detail::LevelState* dual_level_ = nullptr;
   uint64_t next_server_handle_ = kServerHandleBit;
   uint64_t next_event_ = 1;
 

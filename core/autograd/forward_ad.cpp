@@ -22,7 +22,7 @@
 
 namespace td::autograd::forward_ad {
 
-namespace {
+namespace detail {
 struct Entry {
   std::weak_ptr<TensorImpl> owner;
   Tensor tangent;
@@ -32,6 +32,11 @@ struct LevelState {
   std::unordered_map<const TensorImpl*, Entry> tangents;
   size_t sweep_at = 1024;
 };
+}  // namespace detail
+
+namespace {
+using detail::Entry;
+using detail::LevelState;
 
 // This thread's open level, on the heap: the pointer is trivially destructible, so a TensorImpl that dies in
 // another thread_local's destructor at thread exit still reads a valid (null) pointer.
@@ -146,6 +151,16 @@ namespace detail {
 std::atomic<int> levels_open{0};
 
 bool propagating_slow() { return open_level != nullptr && !suspended; }
+
+LevelScope::LevelScope(LevelState*& slot) : slot_(slot), prev_(open_level), prev_suspended_(suspended) {
+  open_level = slot;
+  suspended = false;
+}
+LevelScope::~LevelScope() {
+  slot_ = open_level;
+  open_level = prev_;
+  suspended = prev_suspended_;
+}
 
 Suspend::Suspend() : prev_(suspended) { suspended = true; }
 Suspend::~Suspend() { suspended = prev_; }

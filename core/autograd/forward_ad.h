@@ -76,6 +76,23 @@ void forget_slow(const TensorImpl* impl);
 inline void forget(const TensorImpl* impl) {
   if (levels_open.load(std::memory_order_relaxed) != 0) forget_slow(impl);
 }
+/// A dual level's state, opaque outside forward_ad.cpp.
+struct LevelState;
+/// Makes `slot` (a server session's level, or null) this thread's level for a scope, and stores the thread's
+/// level back into `slot` at its end: a session's commands run on pool threads, and a command may open or
+/// close the level.
+class LevelScope {
+ public:
+  explicit LevelScope(LevelState*& slot);
+  ~LevelScope();
+  LevelScope(const LevelScope&) = delete;
+  LevelScope& operator=(const LevelScope&) = delete;
+
+ private:
+  LevelState*& slot_;
+  LevelState* prev_;
+  bool prev_suspended_;
+};
 /// Hides the open level for a scope: tangent computations run their ops as plain ops.
 class Suspend {
  public:

@@ -369,6 +369,22 @@ std::vector<Tensor> jvp_scatter_reduce(const JvpContext& c) {
 }  // namespace
 
 void register_forward_ad(Registry& r) {
+  // aten's forward-mode plumbing, by name, so remote clients reach it through the op path.
+  r.def("_make_dual(Tensor primal, Tensor tangent, int level=0) -> Tensor")
+      .doc("a view of primal carrying tangent at the open dual level (torch.autograd.forward_ad.make_dual)")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {fwd::make_dual(a.tensor(0), a.tensor(1), a.int_at(2))};
+      });
+  r.def("_unpack_dual(Tensor dual, int level=0) -> (Tensor primal, Tensor tangent)")
+      .doc("the primal (a view without tangent) and the tangent, undefined when there is none "
+           "(torch.autograd.forward_ad.unpack_dual)")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        auto [primal, tangent] = fwd::unpack_dual(a.tensor(0), a.int_at(1));
+        return {primal, tangent};
+      });
+
   auto edit = [&r](std::string_view name) -> OpDef& {
     const OpDef* def = r.find_if(name);
     TD_CHECK(def && def->autograd == AutogradKind::kPrimitive, ErrorCode::kInternal, "forward-mode AD rule for '",

@@ -319,6 +319,8 @@ TEST(GoldenFixture, CoversEveryDifferentiableOp) {
     // generate_inplace.py and inplace_test.cpp check; an in-place op whose functional op is not named by
     // stripping the underscore (fill_, zero_, copy_) must be covered itself.
     if (def->inplace && covered.count(def->schema.name.substr(0, def->schema.name.size() - 1))) continue;
+    // Forward mode's plumbing needs an open dual level; forward_ad_test.cpp covers it, locally and remotely.
+    if (def->schema.name == "_make_dual" || def->schema.name == "_unpack_dual") continue;
     EXPECT_TRUE(covered.count(def->schema.name)) << "no golden case for op '" << def->schema.name
                                                  << "': add one to tests/golden/generate.py and rerun it";
   }

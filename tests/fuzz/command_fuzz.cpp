@@ -193,7 +193,7 @@ pb::Command random_command(Input& in, uint64_t seq) {
   pb::Command c;
   c.set_seq(in.chance(2) ? in.pick(4) : seq);  // sometimes a seq seen before
   const Vocabulary& v = vocabulary();
-  switch (in.pick(32)) {
+  switch (in.pick(33)) {
     case 0: case 1: case 2: case 3: random_put(in, c); break;
     case 4: case 5: case 6: case 7: case 8: case 9: case 10: random_op(in, c); break;
     case 11: c.mutable_fetch()->set_handle(handle(in)); c.mutable_fetch()->set_request_id(in.pick(4)); break;
@@ -329,6 +329,7 @@ pb::Command random_command(Input& in, uint64_t seq) {
       }
       break;
     }
+    case 32: c.mutable_set_dual_level()->set_open(in.chance(60)); break;
     default:
       if (in.chance(50)) {
         c.mutable_sync()->set_request_id(in.pick(4));

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <cmath>
 #include <future>
 #include <thread>
 
@@ -191,6 +192,38 @@ TEST_F(ServiceTest, NoGradGuardsStopTheServerFromRecordingGraphs) {
   EXPECT_THAT(w.to_vector<double>(), ElementsAre(0.5, 1));
   w.mul(w).sum().backward();  // after the guards, graphs again
   EXPECT_THAT(w.grad().to_vector<double>(), ElementsAre(4, 5));
+}
+
+TEST_F(ServiceTest, ForwardModeADRunsOnTheServerPerSession) {
+  // sin(x * x) along t: the tangent 2 x cos(x^2) t, computed on the server, as in-process.
+  remote::Session s = client_->create_session("forward mode", "cpu");
+  remote::Session other = client_->create_session("neighbour", "cpu");
+  Tensor x = s.tensor<double>({-1.5, 0.25, 2}, {3}), t = s.tensor<double>({1, 2, -1}, {3});
+  Tensor y, plain;
+  {
+    remote::forward_ad::DualLevel level(s);
+    // The neighbour session has no level: its ops are plain, and it cannot see s's.
+    Tensor o = other.tensor<double>({1, 2}, {2});
+    plain = o.mul(o);
+    Tensor d = remote::forward_ad::make_dual(x, t);
+    y = d.mul(d).sin();
+    auto [primal, tangent] = remote::forward_ad::unpack_dual(y);
+    std::vector<double> want;
+    const std::vector<double> xs = {-1.5, 0.25, 2}, ts = {1, 2, -1};
+    for (size_t i = 0; i < 3; ++i) want.push_back(2 * xs[i] * std::cos(xs[i] * xs[i]) * ts[i]);
+    EXPECT_THAT(tangent.to_vector<double>(), ::testing::Pointwise(::testing::DoubleNear(1e-12), want));
+    EXPECT_THAT(primal.to_vector<double>()[1], ::testing::DoubleNear(std::sin(0.0625), 1e-12));
+    // A second level is refused, in PyTorch's words; the session goes on.
+    { remote::forward_ad::DualLevel nested(s); }
+    Error e = testing::error_of([&] { s.sync(); });
+    EXPECT_THAT(e.what(), HasSubstr("Nested forward mode AD is not supported at the moment"));
+  }
+  // After the level, the same tensor has no tangent: using the absent one fails as an absent grad() does.
+  Tensor gone = remote::forward_ad::unpack_dual(y).tangent;
+  EXPECT_THAT(testing::error_of([&] { gone.to_vector<double>(); }).what(), HasSubstr("holds no tensor"));
+  EXPECT_THAT(plain.to_vector<double>(), ElementsAre(1, 4));
+  EXPECT_THAT(testing::error_of([&] { remote::forward_ad::make_dual(x, t).to_vector<double>(); }).what(),
+              HasSubstr("no level exists"));
 }
 
 TEST_F(ServiceTest, HookWithoutReplyFailsBackwardWithDeadlineExceeded) {
