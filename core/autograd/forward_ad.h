@@ -8,7 +8,8 @@
 //   auto [value, jvp] = forward_ad::unpack_dual(y);   // jvp = J_f(primal) @ tangent
 //
 // As in PyTorch 1.13 one level is open at a time. The level belongs to the thread that opened it (PyTorch's
-// is process-wide), so sessions on a shared server never see each other's tangents. Tangents are computed
+// is process-wide), or to a server session, whose commands install it on their pool thread (LevelScope), so
+// sessions on a shared server never see each other's tangents. Tangents are computed
 // with grad mode as it is, so a tangent that depends on tensors requiring grad has a graph of its own
 // (forward-over-reverse and reverse-over-forward both work).
 #pragma once
