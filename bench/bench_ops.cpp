@@ -214,12 +214,8 @@ void BM_SmallBackward(benchmark::State& state) {
 }
 BENCHMARK(BM_SmallBackward)->ArgsProduct({{16}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
-// Training-step autograd cost of an MLP: 20 x (Linear(256, 256) + ReLU) on a batch of 64, forward and
-// backward with set-to-none zero_grad, as `model.zero_grad(); model(x).sum().backward()` in PyTorch.
-void BM_MlpBackward(benchmark::State& state) {
-  if (skip_missing(state)) return;
-  td::Device d = device_of(state);
-  const int64_t width = state.range(0);
+// 20 x (Linear(width, width) + ReLU), seeded, on d: the MLP of BM_MlpBackward and BM_MlpJvp.
+std::shared_ptr<td::nn::Sequential> mlp20(int64_t width, td::Device d) {
   td::manual_seed(0);
   auto model = std::make_shared<td::nn::Sequential>();
   for (int i = 0; i < 20; ++i) {
@@ -227,6 +223,16 @@ void BM_MlpBackward(benchmark::State& state) {
     model->push_back(std::make_shared<td::nn::ReLU>());
   }
   model->to(d);
+  return model;
+}
+
+// Training-step autograd cost of an MLP: 20 x (Linear(256, 256) + ReLU) on a batch of 64, forward and
+// backward with set-to-none zero_grad, as `model.zero_grad(); model(x).sum().backward()` in PyTorch.
+void BM_MlpBackward(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  const int64_t width = state.range(0);
+  auto model = mlp20(width, d);
   td::Tensor x = td::ones({64, width}, {td::DType::kFloat32, d});
   for (auto _ : state) {
     model->zero_grad();
@@ -242,13 +248,7 @@ void BM_MlpJvp(benchmark::State& state) {
   if (skip_missing(state)) return;
   td::Device d = device_of(state);
   const int64_t width = state.range(0);
-  td::manual_seed(0);
-  auto model = std::make_shared<td::nn::Sequential>();
-  for (int i = 0; i < 20; ++i) {
-    model->push_back(std::make_shared<td::nn::Linear>(width, width));
-    model->push_back(std::make_shared<td::nn::ReLU>());
-  }
-  model->to(d);
+  auto model = mlp20(width, d);
   td::Tensor x = td::ones({64, width}, {td::DType::kFloat32, d});
   td::Tensor t = td::full({64, width}, 0.5, {td::DType::kFloat32, d});
   td::autograd::NoGradGuard no_grad;  // only the forward mode: nothing records for backward

@@ -38,6 +38,15 @@ def scrambled(rows, n, device):
     return torch.arange(rows * n, dtype=torch.int64).mul(2654435761).remainder(1000003).float().reshape(rows, n).to(device)
 
 
+def mlp20(width, device):
+    """bench_ops' mlp20: 20 x (Linear(width, width) + ReLU), seeded."""
+    torch.manual_seed(0)
+    layers = []
+    for _ in range(20):
+        layers += [torch.nn.Linear(width, width), torch.nn.ReLU()]
+    return torch.nn.Sequential(*layers).to(device)
+
+
 def main():
     binary = sys.argv[1]
     device = option("--device", "cpu")
@@ -84,11 +93,7 @@ def main():
             a = torch.ones(16, 16, device=device, requires_grad=True)
             ref = torch_time(lambda: ((a @ a) * a).sum().backward(), sync)
         elif kind == "BM_MlpBackward":
-            torch.manual_seed(0)
-            layers = []
-            for _ in range(20):
-                layers += [torch.nn.Linear(size, size), torch.nn.ReLU()]
-            model = torch.nn.Sequential(*layers).to(device)
+            model = mlp20(size, device)
             x = torch.ones(64, size, device=device)
 
             def step():
@@ -97,11 +102,7 @@ def main():
             ref = torch_time(step, sync)
         elif kind == "BM_MlpJvp":
             import torch.autograd.forward_ad as fwAD
-            torch.manual_seed(0)
-            layers = []
-            for _ in range(20):
-                layers += [torch.nn.Linear(size, size), torch.nn.ReLU()]
-            model = torch.nn.Sequential(*layers).to(device)
+            model = mlp20(size, device)
             x, tangent = torch.ones(64, size, device=device), torch.full((64, size), 0.5, device=device)
 
             def step():

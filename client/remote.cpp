@@ -895,28 +895,6 @@ GradModeGuard::GradModeGuard(Session& session, bool enabled)
 
 GradModeGuard::~GradModeGuard() { session_.state().set_grad_enabled(previous_); }
 
-namespace forward_ad {
-namespace {
-void set_dual_level(Session& session, bool open) {
-  pb::Command cmd;
-  cmd.mutable_set_dual_level()->set_open(open);
-  session.state().push(std::move(cmd));
-}
-}  // namespace
-
-DualLevel::DualLevel(Session& session) : session_(session) { set_dual_level(session_, true); }
-DualLevel::~DualLevel() { set_dual_level(session_, false); }
-
-Tensor make_dual(const Tensor& primal, const Tensor& tangent) {
-  return primal.invoke_op("_make_dual", {primal, tangent});
-}
-
-UnpackedDual unpack_dual(const Tensor& tensor) {
-  std::vector<Tensor> parts = tensor.invoke_op_n("_unpack_dual", {tensor}, 2);
-  return {parts[0], parts[1]};
-}
-}  // namespace forward_ad
-
 Session::~Session() {
   if (state_) close();
 }
