@@ -448,6 +448,20 @@ void BM_MaxPool2d(benchmark::State& state) {
 }
 BENCHMARK(BM_MaxPool2d)->ArgsProduct({{32, 128}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
+// resnet's stem pooling, MaxPool2d(3, 2, 1), with its indices (what training computes) on resnet18's
+// [64, 64, 16, 16] at 32x32 input: small planes, a padded border, overlapping windows.
+void BM_MaxPool2dStem(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  td::Tensor x = scrambled(64 * 64, 16 * 16, d).view({64, 64, 16, 16});
+  for (auto _ : state) {
+    auto [y, indices] = td::nn::functional::max_pool2d_with_indices(x, 3, 2, 1);
+    sync(d);
+    benchmark::DoNotOptimize(indices.data_ptr());
+  }
+}
+BENCHMARK(BM_MaxPool2dStem)->ArgsProduct({{64}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
 void BM_MaxPool2dBackward(benchmark::State& state) {
   if (skip_missing(state)) return;
   td::Device d = device_of(state);

@@ -156,6 +156,9 @@ def main():
                 ref = torch_time(step, sync)
             else:
                 ref = torch_time(lambda: torch.nn.functional.conv2d(x, w, b, 1, 1), sync)
+        elif kind == "BM_MaxPool2dStem":
+            a = scrambled(64 * 64, 16 * 16, device).reshape(64, 64, 16, 16)
+            ref = torch_time(lambda: torch.nn.functional.max_pool2d(a, 3, 2, 1, return_indices=True), sync)
         elif kind in ("BM_MaxPool2d", "BM_MaxPool2dBackward"):
             # The reference CNN's MaxPool2d(2): [64, 32, 28, 28] or [64, 128, 14, 14] (size is the channels).
             s = 28 if size == 32 else 14

@@ -109,6 +109,12 @@ struct ConvWindow {
   }
 };
 
+/// The hyper-parameters of one torch.optim.SGD update (Backend::sgd_momentum_step).
+struct SgdStep {
+  double lr = 0, momentum = 0, dampening = 0, weight_decay = 0;
+  bool nesterov = false, maximize = false;
+};
+
 /// One spatial dim of a pooling: `in` positions pooled into `out`. Output o reads positions
 /// o * stride - pad + k * dilation for k < kernel that lie inside [0, in) (a regular window), or, when the
 /// geometry is adaptive, [floor(o * in / out), ceil((o + 1) * in / out)).
@@ -237,6 +243,21 @@ class Backend {
   /// gw (and gb, unless its data is null) = the gradients of conv(x, w) + b w.r.t. w and b for gy.
   virtual bool library_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
                                             const StridedRef& gy, const ConvWindow& win, int64_t groups, int index);
+  /// The gradients of conv(x, w) + b for gy in one call: gx (unless its data is null) as
+  /// library_conv_backward_input, gw and gb (unless their data is null) as library_conv_backward_weight. A
+  /// library can share work between the two (oneDNN: one reorder of gy). The default runs the two calls.
+  virtual bool library_conv_backward(const StridedRef& gx, const StridedRef& gw, const StridedRef& gb,
+                                     const StridedRef& x, const StridedRef& gy, const StridedRef& w,
+                                     const ConvWindow& win, int64_t groups, int index);
+  /// One torch.optim.SGD update with momentum of one parameter, past its first step (PyTorch 1.13's
+  /// _single_tensor_sgd in one pass, with the same operations in the same order, each product and sum
+  /// rounded in the element type: no fused multiply-add): d = grad (negated when maximize), plus
+  /// weight_decay * param when weight_decay is not 0; buf = buf * momentum + (1 - dampening) * d;
+  /// d = nesterov ? d + momentum * buf : buf; param = param + (-lr) * d. param, grad and buf contiguous, of
+  /// one shape and dtype. False, having done nothing, where the backend has no such kernel for the case; the
+  /// caller then runs those ops one at a time.
+  virtual bool sgd_momentum_step(const StridedRef& param, const StridedRef& grad, const StridedRef& buf,
+                                 const SgdStep& step, int index);
   /// out = grad where y > threshold, else 0 (ReLU's and threshold's backward in one pass); out, grad and y of
   /// one shape and dtype. False, having done nothing, where the backend has no such kernel for the dtype.
   virtual bool threshold_backward(const StridedRef& out, const StridedRef& grad, const StridedRef& y, double threshold,

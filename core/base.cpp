@@ -227,6 +227,15 @@ bool Backend::library_conv_backward_weight(const StridedRef&, const StridedRef&,
                                            const StridedRef&, const ConvWindow&, int64_t, int) {
   return false;
 }
+bool Backend::library_conv_backward(const StridedRef& gx, const StridedRef& gw, const StridedRef& gb,
+                                    const StridedRef& x, const StridedRef& gy, const StridedRef& w,
+                                    const ConvWindow& win, int64_t groups, int index) {
+  if (gx.data && !library_conv_backward_input(gx, gy, w, win, groups, index)) return false;
+  return !gw.data || library_conv_backward_weight(gw, gb, x, gy, win, groups, index);
+}
+bool Backend::sgd_momentum_step(const StridedRef&, const StridedRef&, const StridedRef&, const SgdStep&, int) {
+  return false;
+}
 void Backend::max_pool(const StridedRef&, const StridedRef&, const StridedRef&, const PoolGeometry&, int) {
   missing("max_pool");
 }

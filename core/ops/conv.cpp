@@ -361,29 +361,31 @@ std::optional<std::vector<Tensor>> library_backward(GradContext& c, const Tensor
   const TensorOptions opts{x.dtype(), x.device()};
   const bool bias = c.input_count() > 2 && c.needs_grad(2);
   Tensor gx, gw, gb;
-  if (c.needs_grad(0)) {
-    gx = empty(x.shape(), opts);
-    // A transposed convolution's input gradient is the plain convolution of g.
-    const bool done = p.transposed ? be.library_conv(strided_ref(gx), strided_ref(gc), strided_ref(wc), StridedRef{}, win,
-                                                     p.groups, dev)
-                                   : be.library_conv_backward_input(strided_ref(gx), strided_ref(gc), strided_ref(wc),
-                                                                    win, p.groups, dev);
-    if (!done) return std::nullopt;
-  }
+  auto ref = [](const Tensor& t) { return t.defined() ? strided_ref(t) : StridedRef{}; };
+  if (c.needs_grad(0)) gx = empty(x.shape(), opts);
+  if (c.needs_grad(1)) gw = empty(w.shape(), opts);
   // The library sums the bias gradient with the weight's for a plain convolution; a transposed one's bias
   // belongs to its output, g.
-  const bool bias_with_weight = bias && !p.transposed && c.needs_grad(1);
-  if (c.needs_grad(1)) {
-    gw = empty(w.shape(), opts);
-    if (bias_with_weight) gb = empty({g.size(1)}, opts);
-    const bool done = p.transposed
-                          ? be.library_conv_backward_weight(strided_ref(gw), StridedRef{}, strided_ref(gc), strided_ref(xc),
-                                                            win, p.groups, dev)
-                          : be.library_conv_backward_weight(strided_ref(gw), gb.defined() ? strided_ref(gb) : StridedRef{},
-                                                            strided_ref(xc), strided_ref(gc), win, p.groups, dev);
-    if (!done) return std::nullopt;
+  if (bias && !p.transposed && c.needs_grad(1)) gb = empty({g.size(1)}, opts);
+  if (!p.transposed) {
+    // Both gradients in one call, so the library can share its work between them.
+    if (!be.library_conv_backward(ref(gx), ref(gw), ref(gb), strided_ref(xc), strided_ref(gc), strided_ref(wc), win,
+                                  p.groups, dev)) {
+      return std::nullopt;
+    }
+  } else {
+    // A transposed convolution's input gradient is the plain convolution of g, and its weight gradient the
+    // plain convolution's with x and g swapped.
+    if (gx.defined() &&
+        !be.library_conv(strided_ref(gx), strided_ref(gc), strided_ref(wc), StridedRef{}, win, p.groups, dev)) {
+      return std::nullopt;
+    }
+    if (gw.defined() && !be.library_conv_backward_weight(strided_ref(gw), StridedRef{}, strided_ref(gc),
+                                                         strided_ref(xc), win, p.groups, dev)) {
+      return std::nullopt;
+    }
   }
-  if (bias && !bias_with_weight) {
+  if (bias && !gb.defined()) {
     std::vector<int64_t> reduce = {0};
     for (int64_t d = 2; d < g.dim(); ++d) reduce.push_back(d);
     gb = g.sum(reduce);

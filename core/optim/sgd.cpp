@@ -1,5 +1,8 @@
 // SGD as torch/optim/sgd.py's _single_tensor_sgd (PyTorch 1.13).
+#include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
+#include "core/backend.h"
+#include "core/tensor_impl.h"
 #include "core/optim/common.h"
 #include "core/optim/optimizers.h"
 
@@ -25,6 +28,25 @@ Options sgd_defaults(const SGDOptions& o) {
   return d;
 }
 
+// One pass over memory instead of five ops (Backend::sgd_momentum_step), for a parameter past its first step,
+// with the same arithmetic. Not while a dual level is open (the ops carry tangents), nor for inference
+// tensors or a gradient that shares memory with what is written: those take the ops.
+bool fused_momentum_step(const Tensor& p, const Tensor& grad, const Tensor& buf, const SgdStep& s) {
+  if (autograd::forward_ad::detail::propagating()) return false;
+  if (p.is_inference() || buf.is_inference() || grad.shares_storage(p) || grad.shares_storage(buf) ||
+      buf.shares_storage(p) || grad.device() != p.device() || buf.device() != p.device()) {
+    return false;
+  }
+  if (!backend(p.device().type).sgd_momentum_step(strided_ref(p), strided_ref(grad), strided_ref(buf), s,
+                                                  p.device().index)) {
+    return false;
+  }
+  // The version counters move as the ops' would: buf.mul_(...).add_(...), p.add_(...).
+  p.impl().storage->version += 1;
+  buf.impl().storage->version += 2;
+  return true;
+}
+
 }  // namespace
 
 SGD::SGD(std::vector<ParamGroup> groups, SGDOptions o)
@@ -41,10 +63,14 @@ Tensor SGD::step(const LossClosure& closure) {
     for (const Tensor& p : g.params) {
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
-      Tensor d_p = detail::signed_grad(grad, maximize);
-      if (weight_decay != 0) d_p = d_p.add(p, weight_decay);
       // PyTorch stores momentum_buffer = None without momentum, so the state dict has the key either way.
       Tensor& buf = state_get_or<Tensor>(state(p), "momentum_buffer");
+      if (momentum != 0 && buf.defined() &&
+          fused_momentum_step(p, grad, buf, {lr, momentum, dampening, weight_decay, nesterov, maximize})) {
+        continue;
+      }
+      Tensor d_p = detail::signed_grad(grad, maximize);
+      if (weight_decay != 0) d_p = d_p.add(p, weight_decay);
       if (momentum != 0) {
         if (!buf.defined()) {
           buf = d_p.clone();

@@ -216,37 +216,61 @@ bool onednn_conv_forward(const StridedRef& y, const StridedRef& x, const Strided
   return true;
 }
 
+namespace {
+
+// The backward primitives, given diff_dst already in the layout each wants.
+void run_backward_input(Entry& e, const memory& diff_dst, const StridedRef& gx, const StridedRef& w) {
+  memory wei = input(e.b, e.d.weights, w.data);
+  Output diff_src(e.out, e.d.src, gx.data);
+  e.prim.execute(stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diff_src.prim}});
+  diff_src.finish();
+}
+
+void run_backward_weight(Entry& e, const memory& diff_dst, const StridedRef& gw, const StridedRef& gb,
+                         const StridedRef& x) {
+  memory src = input(e.a, e.d.src, x.data);
+  Output diff_wei(e.out, e.d.weights, gw.data);
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
+                                          {DNNL_ARG_DIFF_WEIGHTS, diff_wei.prim}};
+  std::optional<Output> diff_bias;
+  if (gb.data) {
+    diff_bias.emplace(e.extra, e.d.bias, gb.data);
+    args.emplace(DNNL_ARG_DIFF_BIAS, diff_bias->prim);
+  }
+  e.prim.execute(stream(), args);
+  diff_wei.finish();
+  if (diff_bias) diff_bias->finish();
+}
+
+}  // namespace
+
 bool onednn_conv_backward_input(const StridedRef& gx, const StridedRef& gy, const StridedRef& w,
                                 const ConvWindow& win, int64_t groups) {
-  if (!usable({&gx, &gy, &w})) return false;
-  auto e = lookup(Kind::kBackwardInput, win, gx.sizes[0], gx.sizes[1], gy.sizes[1], groups, false);
-  if (!e) return false;
-  memory diff_dst = input(e->a, e->d.dst, gy.data), wei = input(e->b, e->d.weights, w.data);
-  Output diff_src(e->out, e->d.src, gx.data);
-  e->prim.execute(stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diff_src.prim}});
-  diff_src.finish();
-  stream().wait();
-  return true;
+  return onednn_conv_backward(gx, StridedRef{}, StridedRef{}, StridedRef{}, gy, w, win, groups);
 }
 
 bool onednn_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
                                  const StridedRef& gy, const ConvWindow& win, int64_t groups) {
-  const bool has_bias = gb.data != nullptr;
-  if (!usable({&gw, &x, &gy}) || (has_bias && !usable({&gb}))) return false;
-  auto e = lookup(Kind::kBackwardWeight, win, x.sizes[0], x.sizes[1], gy.sizes[1], groups, has_bias);
-  if (!e) return false;
-  memory src = input(e->a, e->d.src, x.data), diff_dst = input(e->b, e->d.dst, gy.data);
-  Output diff_wei(e->out, e->d.weights, gw.data);
-  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
-                                          {DNNL_ARG_DIFF_WEIGHTS, diff_wei.prim}};
-  std::optional<Output> diff_bias;
-  if (has_bias) {
-    diff_bias.emplace(e->extra, e->d.bias, gb.data);
-    args.emplace(DNNL_ARG_DIFF_BIAS, diff_bias->prim);
+  return onednn_conv_backward(StridedRef{}, gw, gb, x, gy, StridedRef{}, win, groups);
+}
+
+bool onednn_conv_backward(const StridedRef& gx, const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
+                          const StridedRef& gy, const StridedRef& w, const ConvWindow& win, int64_t groups) {
+  const bool want_x = gx.data != nullptr, want_w = gw.data != nullptr, has_bias = gb.data != nullptr;
+  if (!usable({&gy}) || (want_x && !usable({&gx, &w})) || (want_w && !usable({&gw, &x})) ||
+      (has_bias && !usable({&gb}))) {
+    return false;
   }
-  e->prim.execute(stream(), args);
-  diff_wei.finish();
-  if (diff_bias) diff_bias->finish();
+  const int64_t n = gy.sizes[0], cout = gy.sizes[1], c = want_x ? gx.sizes[1] : x.sizes[1];
+  std::shared_ptr<Entry> ex, ew;
+  if (want_x && !(ex = lookup(Kind::kBackwardInput, win, n, c, cout, groups, false))) return false;
+  if (want_w && !(ew = lookup(Kind::kBackwardWeight, win, n, c, cout, groups, has_bias))) return false;
+  // Both primitives usually want gy in the same blocked layout: reorder it once.
+  std::optional<memory> dx, dw;
+  if (ex) dx = input(ex->a, ex->d.dst, gy.data);
+  if (ew) dw = dx && ew->b == ex->a ? *dx : input(ew->b, ew->d.dst, gy.data);
+  if (ex) run_backward_input(*ex, *dx, gx, w);
+  if (ew) run_backward_weight(*ew, *dw, gw, gb, x);
   stream().wait();
   return true;
 }

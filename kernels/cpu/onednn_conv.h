@@ -16,4 +16,9 @@ bool onednn_conv_backward_input(const StridedRef& gx, const StridedRef& gy, cons
 bool onednn_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
                                  const StridedRef& gy, const ConvWindow& win, int64_t groups);
 
+/// Both backward convolutions in one call (gx, or gw and gb, may have null data: not computed), reordering gy
+/// once where the two primitives want it in the same layout.
+bool onednn_conv_backward(const StridedRef& gx, const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
+                          const StridedRef& gy, const StridedRef& w, const ConvWindow& win, int64_t groups);
+
 }  // namespace td::kernels

@@ -7,6 +7,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -113,6 +114,72 @@ void max_pool_plane_2x2(const PoolGeometry& g, const T* in, T* out, int64_t* ind
   }
 }
 
+// A 2-d (or 1-d) plane with regular windows, copied first into `padded`, a buffer of opmath values with the
+// padding (and what ceil_mode windows reach past the end) set to -inf. Then every window reads its taps
+// without bounds checks, and the small planes of a CNN's later layers (8x8 outputs from 16x16, as in
+// resnet's 3x3/stride-2 pooling) pay no per-row setup. A -inf tap never wins (-inf > best is false for
+// every best, and it is not NaN), so the result and the index (the first valid tap when nothing beats
+// -inf) are max_pool_at's.
+template <class T, bool kIndices>
+void max_pool_plane_padded(const PoolGeometry& g, const T* in, T* out, int64_t* indices, opmath_t<T>* padded,
+                           int64_t PH, int64_t PW, opmath_t<T>* __restrict best, int32_t* __restrict tap,
+                           const int64_t* tap_offset, const int64_t* first_h, const int64_t* first_w) {
+  using M = opmath_t<T>;
+  const PoolDim &Hd = g.dims[1], &Wd = g.dims[2];
+  const int64_t H = Hd.in, W = Wd.in;
+  const M ninf = -std::numeric_limits<M>::infinity();
+  for (int64_t ph = 0; ph < PH; ++ph) {
+    M* row = padded + ph * PW;
+    const int64_t h = ph - Hd.pad;
+    if (h < 0 || h >= H) {
+      for (int64_t pw = 0; pw < PW; ++pw) row[pw] = ninf;
+      continue;
+    }
+    const T* src = in + h * W;
+    for (int64_t pw = 0; pw < Wd.pad; ++pw) row[pw] = ninf;
+    for (int64_t w = 0; w < W; ++w) row[Wd.pad + w] = static_cast<M>(src[w]);
+    for (int64_t pw = Wd.pad + W; pw < PW; ++pw) row[pw] = ninf;
+  }
+  const int64_t KH = Hd.kernel, KW = Wd.kernel, OW = Wd.out, s = Wd.stride;
+  for (int64_t oh = 0; oh < Hd.out; ++oh) {
+    // Taps outermost: for each, one pass along the output row, which GCC vectorises (the winner's tap
+    // number, kh * KW + kw, rides in 32-bit lanes beside the float maxima; -1: nothing beat -inf).
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      best[ow] = ninf;
+      if constexpr (kIndices) tap[ow] = -1;
+    }
+    for (int64_t kh = 0; kh < KH; ++kh) {
+      const M* row = padded + (oh * Hd.stride + kh * Hd.dilation) * PW;
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const M* src = row + kw * Wd.dilation;
+        const auto k = static_cast<int32_t>(kh * KW + kw);
+        auto update = [&](int64_t ow, M v) {
+          const bool take = v > best[ow] || v != v;  // selects: which tap wins is data-dependent
+          best[ow] = take ? v : best[ow];
+          if constexpr (kIndices) tap[ow] = take ? k : tap[ow];
+        };
+        if (s == 2) {  // the constant stride lets the loads vectorise too
+          for (int64_t ow = 0; ow < OW; ++ow) update(ow, src[2 * ow]);
+        } else if (s == 1) {
+          for (int64_t ow = 0; ow < OW; ++ow) update(ow, src[ow]);
+        } else {
+          for (int64_t ow = 0; ow < OW; ++ow) update(ow, src[ow * s]);
+        }
+      }
+    }
+    T* o = out + oh * OW;
+    for (int64_t ow = 0; ow < OW; ++ow) o[ow] = static_cast<T>(best[ow]);
+    if constexpr (kIndices) {
+      int64_t* at = indices + oh * OW;
+      const int64_t corner = (oh * Hd.stride - Hd.pad) * W - Wd.pad;  // where tap 0 of window (oh, 0) lies
+      for (int64_t ow = 0; ow < OW; ++ow) {
+        const int32_t t = tap[ow];
+        at[ow] = t < 0 ? first_h[oh] * W + first_w[ow] : corner + ow * s + tap_offset[t];
+      }
+    }
+  }
+}
+
 bool is_2x2_stride_2(const PoolGeometry& g) {
   // Every window whole: no ceil_mode window hanging over the end.
   auto plain = [](const PoolDim& d) {
@@ -135,13 +202,37 @@ void max_pool_kernel(const StridedRef& out, const StridedRef& indices, const Str
     first_w[static_cast<size_t>(ow)] = pool::max_taps(Wd, g.adaptive, ow).first;
   const int64_t taps = g.dims[0].kernel * g.dims[1].kernel * g.dims[2].kernel;
   const bool two_by_two = is_2x2_stride_2(g);
+  // Planes without depth take the padded-buffer kernel; its buffer spans every tap of every window.
+  const PoolDim& Hd = g.dims[1];
+  const bool padded = !two_by_two && !g.adaptive && g.dims[0].in == 1 && g.dims[0].kernel == 1;
+  const int64_t PH = std::max(Hd.in + Hd.pad, (Hd.out - 1) * Hd.stride + (Hd.kernel - 1) * Hd.dilation + 1);
+  const int64_t PW = std::max(Wd.in + Wd.pad, (Wd.out - 1) * Wd.stride + (Wd.kernel - 1) * Wd.dilation + 1);
+  // Tap kh * KW + kw of a window lies this far from its tap 0 in the input plane.
+  std::vector<int64_t> tap_offset(static_cast<size_t>(Hd.kernel * Wd.kernel));
+  for (int64_t t = 0; t < Hd.kernel * Wd.kernel; ++t) {
+    tap_offset[static_cast<size_t>(t)] = (t / Wd.kernel) * Hd.dilation * Wd.in + (t % Wd.kernel) * Wd.dilation;
+  }
+  std::vector<int64_t> first_h(static_cast<size_t>(Hd.out));
+  for (int64_t oh = 0; oh < Hd.out; ++oh) first_h[static_cast<size_t>(oh)] = pool::max_taps(Hd, false, oh).first;
 #pragma omp parallel if (worth_threads(g.planes * n_out * taps))
   {
     std::vector<M> best(static_cast<size_t>(Wd.out));
+    std::vector<M> buffer(padded ? static_cast<size_t>(PH * PW) : 0);
+    std::vector<int32_t> taps_won(padded ? static_cast<size_t>(Wd.out) : 0);
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* plane = pi + p * n_in;
-      if (two_by_two) {
+      if (padded) {
+        if (px) {
+          max_pool_plane_padded<T, true>(g, plane, po + p * n_out, px + p * n_out, buffer.data(), PH, PW,
+                                         best.data(), taps_won.data(), tap_offset.data(), first_h.data(),
+                                         first_w.data());
+        } else {
+          max_pool_plane_padded<T, false>(g, plane, po + p * n_out, nullptr, buffer.data(), PH, PW,
+                                          best.data(), taps_won.data(), tap_offset.data(), first_h.data(),
+                                         first_w.data());
+        }
+      } else if (two_by_two) {
         if (px) {
           max_pool_plane_2x2<T, true>(g, plane, po + p * n_out, px + p * n_out);
         } else {

@@ -634,6 +634,48 @@ TEST(OptimTest, ParametersToVectorAndBack) {
   EXPECT_TRUE(params[0].requires_grad());
 }
 
+// SGD with momentum past its first step runs as one pass over memory (Backend::sgd_momentum_step). It must
+// give, bit for bit, what the ops of PyTorch's _single_tensor_sgd give one at a time, in float and double, for
+// every option that changes the arithmetic, and move the version counters as those ops would.
+TEST(OptimTest, SGDMomentumStepIsTheOpByOpArithmeticBitForBit) {
+  const std::vector<optim::SGDOptions> variants = {
+      {.lr = 0.1, .momentum = 0.9},
+      {.lr = 0.03, .momentum = 0.7, .dampening = 0.3, .weight_decay = 0.01},
+      {.lr = 0.05, .momentum = 0.9, .weight_decay = 0.1, .nesterov = true},
+      {.lr = 0.01, .momentum = 0.5, .maximize = true},
+      {.lr = 0.02, .momentum = 0.8, .weight_decay = 0.2, .nesterov = true, .maximize = true},
+  };
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    for (const optim::SGDOptions& o : variants) {
+      random::Generator gen(11);
+      // Large enough for the kernel's threads; odd, so a tail remains.
+      Tensor p = random::randn({70001}, gen).to(dtype).requires_grad_(true);
+      Tensor ref = p.detach().clone(), buf;
+      optim::SGD opt({p}, o);
+      for (int step = 0; step < 4; ++step) {
+        Tensor g = random::randn({70001}, gen).to(dtype);
+        p.set_grad(g);
+        const uint32_t version = p.version();
+        opt.step();
+        EXPECT_EQ(p.version(), version + 1);
+        autograd::NoGradGuard no_grad;
+        Tensor d = o.maximize ? g.neg() : g;
+        if (o.weight_decay != 0) d = d.add(ref, o.weight_decay);
+        if (!buf.defined()) {
+          buf = d.clone();
+        } else {
+          buf.mul_(o.momentum).add_(d, 1 - o.dampening);
+        }
+        d = o.nesterov ? d.add(buf, o.momentum) : buf;
+        ref.add_(d, -*o.lr);
+        // Widening to double is exact: equal vectors are equal bits (randn draws no NaN).
+        ASSERT_EQ(p.detach().to_vector<double>(), ref.to_vector<double>()) << scalar_type_name(dtype) << " step "
+                                                                           << step;
+      }
+    }
+  }
+}
+
 // y = x W^T + b with a known W and b, fitted from 64 samples by SGD with momentum.
 TEST(OptimTest, SGDTrainsALinearRegression) {
   random::Generator gen(7);
