@@ -1,5 +1,6 @@
-// OpenMP's and OpenBLAS's thread counts move together, so a GEMM runs on as many threads as the loops
-// around it. OpenMP keeps its count per thread; the process-wide value lives here.
+// The CPU's intra-op thread count is OpenMP's: the kernels, oneDNN's convolutions and the GEMMs (which split
+// their work over OpenMP's threads and run OpenBLAS on one thread each, kernels/cpu/blas.cpp) all use it.
+// OpenMP keeps its count per thread; the process-wide value lives here.
 #include "core/threads.h"
 
 #include <omp.h>
@@ -7,8 +8,6 @@
 #include <atomic>
 
 #include "core/error.h"
-
-extern "C" void openblas_set_num_threads(int num_threads);
 
 namespace td {
 
@@ -20,7 +19,6 @@ void set_num_threads(int n) {
   TD_CHECK_ARG(n >= 1, "[set_num_threads] Number of threads must be positive, got ", n);
   g_num_threads = n;
   omp_set_num_threads(n);
-  openblas_set_num_threads(n);
 }
 
 int get_num_threads() {

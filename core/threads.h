@@ -1,5 +1,5 @@
-// The CPU's intra-op thread count (torch.set_num_threads / get_num_threads): OpenMP's, which the CPU kernels
-// and oneDNN use, and OpenBLAS's.
+// The CPU's intra-op thread count (torch.set_num_threads / get_num_threads): OpenMP's, which the CPU kernels,
+// oneDNN and the GEMMs (OpenBLAS on one thread per block of the product) use.
 #pragma once
 
 namespace td {

@@ -82,34 +82,38 @@ void max_pool_plane_rows(const PoolGeometry& g, const T* in, T* out, int64_t* in
 }
 
 // The common 2x2 window with stride 2 (MaxPool2d(2)): both input rows of an output row at once, the four
-// taps in PyTorch's order, so the result is max_pool_plane_rows's.
+// taps in PyTorch's order, so the result is max_pool_plane_rows's. Selects rather than branches (which tap
+// wins is data-dependent and mispredicts on real activations); the winning tap's number rides in 32-bit
+// lanes beside the values, so GCC vectorises the row, and becomes an index in a second pass.
 template <class T, bool kIndices>
-void max_pool_plane_2x2(const PoolGeometry& g, const T* in, T* out, int64_t* indices) {
+void max_pool_plane_2x2(const PoolGeometry& g, const T* in, T* out, int64_t* indices, int32_t* __restrict tap) {
   using M = opmath_t<T>;
   const int64_t W = g.dims[2].in, OH = g.dims[1].out, OW = g.dims[2].out;
   for (int64_t oh = 0; oh < OH; ++oh) {
     const T* r0 = in + 2 * oh * W;
     const T* r1 = r0 + W;
     T* o = out + oh * OW;
-    int64_t* at = kIndices ? indices + oh * OW : nullptr;
     for (int64_t ow = 0; ow < OW; ++ow) {
       const M a = static_cast<M>(r0[2 * ow]), b = static_cast<M>(r0[2 * ow + 1]),
               c = static_cast<M>(r1[2 * ow]), d = static_cast<M>(r1[2 * ow + 1]);
       // The first tap always becomes the max (a -inf keeps the first position either way).
       M best = a;
-      int64_t k = 0;
-      // Selects rather than branches: which tap wins is data-dependent and mispredicts on real activations.
+      int32_t k = 0;
       const bool tb = b > best || b != b;
       best = tb ? b : best;
       k = tb ? 1 : k;
       const bool tc = c > best || c != c;
       best = tc ? c : best;
-      k = tc ? W : k;
+      k = tc ? 2 : k;
       const bool td = d > best || d != d;
       best = td ? d : best;
-      k = td ? W + 1 : k;
+      k = td ? 3 : k;
       o[ow] = static_cast<T>(best);
-      if constexpr (kIndices) at[ow] = 2 * oh * W + 2 * ow + k;
+      if constexpr (kIndices) tap[ow] = k;
+    }
+    if constexpr (kIndices) {
+      int64_t* at = indices + oh * OW;
+      for (int64_t ow = 0; ow < OW; ++ow) at[ow] = 2 * oh * W + 2 * ow + (tap[ow] & 1) + (tap[ow] >> 1) * W;
     }
   }
 }
@@ -218,7 +222,7 @@ void max_pool_kernel(const StridedRef& out, const StridedRef& indices, const Str
   {
     std::vector<M> best(static_cast<size_t>(Wd.out));
     std::vector<M> buffer(padded ? static_cast<size_t>(PH * PW) : 0);
-    std::vector<int32_t> taps_won(padded ? static_cast<size_t>(Wd.out) : 0);
+    std::vector<int32_t> taps_won(static_cast<size_t>(Wd.out));
 #pragma omp for schedule(static)
     for (int64_t p = 0; p < g.planes; ++p) {
       const T* plane = pi + p * n_in;
@@ -234,9 +238,9 @@ void max_pool_kernel(const StridedRef& out, const StridedRef& indices, const Str
         }
       } else if (two_by_two) {
         if (px) {
-          max_pool_plane_2x2<T, true>(g, plane, po + p * n_out, px + p * n_out);
+          max_pool_plane_2x2<T, true>(g, plane, po + p * n_out, px + p * n_out, taps_won.data());
         } else {
-          max_pool_plane_2x2<T, false>(g, plane, po + p * n_out, nullptr);
+          max_pool_plane_2x2<T, false>(g, plane, po + p * n_out, nullptr, nullptr);
         }
       } else if (g.adaptive) {
         for (int64_t o = 0; o < n_out; ++o) {

@@ -417,6 +417,33 @@ TD_DEVICE_TEST(OpsTest, MatmulMatchesALoopOnEveryLayout) {
   expect_gemm_matches_loop<double>(device_);
 }
 
+// The CPU splits a large GEMM over OpenMP's threads, by blocks of rows or of columns of the product, or by
+// batch items (kernels/cpu/blas.cpp): every split, with a remainder block, gives the product.
+TEST(CpuGemm, SplitsOverThreadsByRowsColumnsAndBatch) {
+  const int before = get_num_threads();
+  for (int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    SCOPED_TRACE(::testing::Message() << threads << " threads");
+    expect_gemm_matches_loop<float>(kCPU);
+    // A batch with fewer items than threads (split within each product) and with more (split by item).
+    for (int64_t batch : {2, 7}) {
+      auto ints = [](int64_t count, int64_t mod) {  // small integers: every product below is exact
+        std::vector<double> v(static_cast<size_t>(count));
+        for (size_t i = 0; i < v.size(); ++i) v[i] = double(int64_t(i * 7919 % mod) - mod / 2);
+        return v;
+      };
+      Tensor a = tensor(ints(batch * 70 * 90, 17), {batch, 70, 90});
+      Tensor b = tensor(ints(batch * 90 * 130, 13), {batch, 90, 130});
+      Tensor got = a.bmm(b);
+      for (int64_t i = 0; i < batch; i += batch - 1) {
+        Tensor want = a.select(0, i).matmul(b.select(0, i));
+        EXPECT_EQ(got.select(0, i).to_vector<double>(), want.to_vector<double>()) << "batch " << batch << " item " << i;
+      }
+    }
+  }
+  set_num_threads(before);
+}
+
 // The GEMM runs kernels for the instructions this CPU has: OpenBLAS 0.3.21's model table falls back to its SSE3
 // "Prescott" kernels on CPUs it does not know (issue 3), and kernels/cpu/blas.cpp re-selects by features.
 TEST(CpuGemm, UsesKernelsForTheCpuFeatures) {
