@@ -231,9 +231,10 @@ class Backend {
   /// entries im2col would have read from it (0 where none).
   virtual void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w, int index);
   // A vendor library's convolutions (oneDNN on the CPU), for float32 contiguous tensors: x [N, C, in...],
-  // w [Cout, C / groups, kernel...], y [N, Cout, out...] over the window w (padding on both sides). Each
-  // returns false, having done nothing, where the backend has no library kernel for the case; the caller
-  // then takes im2col + GEMM, which stays the reference.
+  // w [Cout, C / groups, kernel...], y [N, Cout, out...] over the window w (padding on both sides). The weight
+  // and its gradient may also be strided views that do not overlap themselves, where the library takes them.
+  // Each returns false, having done nothing, where the backend has no library kernel for the case; the
+  // caller then takes im2col + GEMM, which stays the reference.
   /// y = conv(x, w) + bias (bias has null data when absent).
   virtual bool library_conv(const StridedRef& y, const StridedRef& x, const StridedRef& w, const StridedRef& bias,
                             const ConvWindow& win, int64_t groups, int index);

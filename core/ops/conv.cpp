@@ -199,7 +199,70 @@ ConvWindow window_of(const Tensor& x, const Tensor& w, const ConvParams& p, std:
   return win;
 }
 
+// Taps of a convolution's kernel that read only padding, at every output position, multiply zeros and get a
+// zero gradient: the convolution equals the one with those taps cut off and the padding reduced to match.
+// A 3x3 kernel with padding 1 over a 1x1 input (the last stage of a resnet on 32x32 images) keeps only its
+// centre tap: a ninth of the work, and a library that copies the whole weight into its layout (three times a
+// training step) copies a ninth. Per spatial dim, the cut keeps taps [first, first + count) with padding
+// reduced by first * dilation, and is taken only where that gives the same number of outputs.
+struct DeadTaps {
+  std::vector<int64_t> first, count;
+  ConvParams p;  // the cut convolution's
+};
+
+std::optional<DeadTaps> dead_taps(const Tensor& x, const Tensor& w, const ConvParams& p) {
+  if (p.transposed) return std::nullopt;
+  DeadTaps t{{}, {}, p};
+  bool cut = false;
+  for (int64_t d = 0; d + 2 < w.dim(); ++d) {
+    const size_t i = static_cast<size_t>(d);
+    const int64_t in = x.size(d + 2), K = w.size(d + 2), s = p.stride[i], pad = p.padding[i], dil = p.dilation[i];
+    const int64_t out = (in + 2 * pad - dil * (K - 1) - 1) / s + 1;
+    int64_t lo = K, hi = -1;
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t at0 = k * dil - pad;  // the input position tap k reads for output 0
+      const int64_t o = at0 >= 0 ? 0 : (-at0 + s - 1) / s;  // the first output where it is not left padding
+      if (o < out && o * s + at0 < in) {
+        lo = std::min(lo, k);
+        hi = k;
+      }
+    }
+    lo = std::min(lo, pad / dil);  // the cut padding stays >= 0
+    int64_t count = hi - lo + 1, cut_pad = pad - lo * dil;
+    const int64_t span = in + 2 * cut_pad - dil * (count - 1) - 1;
+    if (hi < 0 || span < 0 || span / s + 1 != out) {  // keep this dim whole
+      lo = 0;
+      count = K;
+      cut_pad = pad;
+    }
+    t.first.push_back(lo);
+    t.count.push_back(count);
+    t.p.padding[i] = cut_pad;
+    cut = cut || count < K;
+  }
+  if (!cut) return std::nullopt;
+  return t;
+}
+
+// The kept taps of w (a view).
+Tensor cut_weight(Tensor w, const DeadTaps& t) {
+  for (size_t d = 0; d < t.first.size(); ++d) w = w.narrow(static_cast<int64_t>(d) + 2, t.first[d], t.count[d]);
+  return w;
+}
+
+// The full weight's gradient from the cut one's: zeros at the dead taps.
+Tensor uncut_weight_grad(const Tensor& gw_cut, const Tensor& w, const DeadTaps& t) {
+  std::vector<int64_t> pads;  // F.pad's order: the last dim first, (before, after) each
+  for (size_t d = t.first.size(); d-- > 0;) {
+    pads.push_back(t.first[d]);
+    pads.push_back(w.size(static_cast<int64_t>(d) + 2) - t.first[d] - t.count[d]);
+  }
+  return gw_cut.pad(pads, "constant", 0);
+}
+
 Tensor convolution_kernel(const Tensor& x, const Tensor& w, const Tensor& bias, const ConvParams& p) {
+  // The kept taps as a view: the library reads the strides, im2col makes it contiguous.
+  if (auto t = dead_taps(x, w, p)) return convolution_kernel(x, cut_weight(w, *t), bias, t->p);
   const int dims = static_cast<int>(w.dim()) - 2;
   const int64_t B = x.size(0), G = p.groups, Cin = x.size(1);
   Backend& be = backend(x.device().type);
@@ -220,14 +283,15 @@ Tensor convolution_kernel(const Tensor& x, const Tensor& w, const Tensor& bias, 
   // A vendor library's convolution where the backend has one for the case; a transposed convolution is the
   // library's gradient to the input of the convolution it transposes.
   {
-    const Tensor xc = x.contiguous(), wc = w.contiguous();
+    const Tensor xc = x.contiguous();
     if (!p.transposed) {
       const Tensor bc = bias.defined() ? bias.contiguous() : Tensor();
-      if (be.library_conv(strided_ref(y), strided_ref(xc), strided_ref(wc), bc.defined() ? strided_ref(bc) : StridedRef{},
+      if (be.library_conv(strided_ref(y), strided_ref(xc), strided_ref(w), bc.defined() ? strided_ref(bc) : StridedRef{},
                           win, G, dev)) {
         return y;
       }
-    } else if (be.library_conv_backward_input(strided_ref(y), strided_ref(xc), strided_ref(wc), win, G, dev)) {
+    } else if (be.library_conv_backward_input(strided_ref(y), strided_ref(xc), strided_ref(w.contiguous()), win, G,
+                                              dev)) {
       add_bias(y, bias);
       return y;
     }
@@ -351,29 +415,36 @@ Tensor weight_grad(const Tensor& z, const Tensor& g, const ConvParams& p, std::s
 
 // The gradients of convolution(x, w, b) for g through the backend's library kernels, or nothing where it has
 // none for a gradient needed. Not differentiable again: for backward without create_graph only.
+// With dead taps cut (w a view of the kept taps of `full`), the weight gradient is full's shape: zeros, with
+// the library writing the kept taps' gradient through the same view.
 std::optional<std::vector<Tensor>> library_backward(GradContext& c, const Tensor& x, const Tensor& w, const Tensor& g,
-                                                    const ConvParams& p) {
+                                                    const ConvParams& p, const DeadTaps* cut, const Tensor& full) {
   Backend& be = backend(x.device().type);
   const int dev = x.device().index;
   std::vector<int64_t> out_shape;
   const ConvWindow win = window_of(x, w, p, out_shape);
-  const Tensor xc = x.contiguous(), wc = w.contiguous(), gc = g.contiguous();
+  const Tensor xc = x.contiguous(), gc = g.contiguous();
   const TensorOptions opts{x.dtype(), x.device()};
   const bool bias = c.input_count() > 2 && c.needs_grad(2);
-  Tensor gx, gw, gb;
+  Tensor gx, gw, gw_out, gb;  // gw_out: where the library writes gw
   auto ref = [](const Tensor& t) { return t.defined() ? strided_ref(t) : StridedRef{}; };
   if (c.needs_grad(0)) gx = empty(x.shape(), opts);
-  if (c.needs_grad(1)) gw = empty(w.shape(), opts);
+  if (c.needs_grad(1)) {
+    gw = cut ? zeros(full.shape(), opts) : empty(w.shape(), opts);
+    gw_out = cut ? cut_weight(gw, *cut) : gw;
+  }
   // The library sums the bias gradient with the weight's for a plain convolution; a transposed one's bias
   // belongs to its output, g.
   if (bias && !p.transposed && c.needs_grad(1)) gb = empty({g.size(1)}, opts);
   if (!p.transposed) {
     // Both gradients in one call, so the library can share its work between them.
-    if (!be.library_conv_backward(ref(gx), ref(gw), ref(gb), strided_ref(xc), strided_ref(gc), strided_ref(wc), win,
+    // The weight as it is (the library takes strided weights, or says no).
+    if (!be.library_conv_backward(ref(gx), ref(gw_out), ref(gb), strided_ref(xc), strided_ref(gc), strided_ref(w), win,
                                   p.groups, dev)) {
       return std::nullopt;
     }
   } else {
+    const Tensor wc = w.contiguous();
     // A transposed convolution's input gradient is the plain convolution of g, and its weight gradient the
     // plain convolution's with x and g swapped.
     if (gx.defined() &&
@@ -393,20 +464,15 @@ std::optional<std::vector<Tensor>> library_backward(GradContext& c, const Tensor
   return std::vector<Tensor>{gx, gw, gb};
 }
 
-std::vector<Tensor> convolution_backward(GradContext& c) {
-  const Args& a = c.args();
-  const Tensor &x = c.input(0), &w = c.input(1);
-  ConvParams p{a.ints(3), a.ints(4), a.ints(5), a.ints(7), a.bool_at(6), a.int_at(8)};
-  const Tensor& g = c.grad();
+// The gradients of convolution(x, w) for g; with `cut`, w is the kept taps of `full` (see dead_taps) and the
+// weight's gradient is full's.
+std::vector<Tensor> convolution_grads(GradContext& c, const Tensor& x, const Tensor& w, const Tensor& g,
+                                      const ConvParams& p, const DeadTaps* cut, const Tensor& full) {
   const size_t dims = static_cast<size_t>(w.dim() - 2);
-  p.stride = expand_param("convolution", p.stride, "stride", dims);
-  p.padding = expand_param("convolution", p.padding, "padding", dims);
-  p.dilation = expand_param("convolution", p.dilation, "dilation", dims);
-  p.output_padding = expand_param("convolution", p.output_padding, "output_padding", dims);
   auto kernel = spatial(w);
   // Without a graph of the backward to record (no create_graph), a vendor library's gradient kernels.
   if (!autograd::GradMode::is_enabled()) {
-    if (auto grads = library_backward(c, x, w, g, p)) return *grads;
+    if (auto grads = library_backward(c, x, w, g, p, cut, full)) return *grads;
   }
   Tensor gx, gw, gb;
   if (!p.transposed) {
@@ -436,7 +502,23 @@ std::vector<Tensor> convolution_backward(GradContext& c) {
     for (size_t d = 0; d < dims; ++d) reduce.push_back(static_cast<int64_t>(d) + 2);
     gb = g.sum(reduce);
   }
+  // Zeros at the dead taps: an op, so a create_graph backward differentiates through it.
+  if (cut && gw.defined()) gw = uncut_weight_grad(gw, full, *cut);
   return {gx, gw, gb};
+}
+
+std::vector<Tensor> convolution_backward(GradContext& c) {
+  const Args& a = c.args();
+  const Tensor &x = c.input(0), &w = c.input(1);
+  ConvParams p{a.ints(3), a.ints(4), a.ints(5), a.ints(7), a.bool_at(6), a.int_at(8)};
+  const size_t dims = static_cast<size_t>(w.dim() - 2);
+  p.stride = expand_param("convolution", p.stride, "stride", dims);
+  p.padding = expand_param("convolution", p.padding, "padding", dims);
+  p.dilation = expand_param("convolution", p.dilation, "dilation", dims);
+  p.output_padding = expand_param("convolution", p.output_padding, "output_padding", dims);
+  // The forward ran without the dead taps (dead_taps): so do the gradients, and the weight's is zero there.
+  if (auto t = dead_taps(x, w, p)) return convolution_grads(c, x, cut_weight(w, *t), c.grad(), t->p, &*t, w);
+  return convolution_grads(c, x, w, c.grad(), p, nullptr, w);
 }
 
 // conv1d/2d/3d and conv_transpose1d/2d/3d: unbatched input gets a batch dim of 1 around the primitive.

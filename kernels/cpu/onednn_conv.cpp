@@ -4,6 +4,7 @@
 // build are remembered as such, so the caller's im2col path takes them without retrying.
 #include "kernels/cpu/onednn_conv.h"
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <memory>
@@ -11,6 +12,8 @@
 #include <optional>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -190,6 +193,34 @@ struct Output {
   }
 };
 
+// A weight (or weight gradient) may be a strided view, such as the taps convolution keeps of a larger kernel
+// (core/ops/conv.cpp's dead_taps): oneDNN's reorders read and write any strides. It must not overlap itself:
+// with its dims ordered by stride, each stride spans the dims inside it.
+bool usable_weight(const StridedRef& w) {
+  if (w.dtype != DType::kFloat32) return false;
+  if (is_contiguous(w)) return true;
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (stride, size) of the dims longer than 1
+  for (size_t i = 0; i < w.sizes.size(); ++i) {
+    if (w.sizes[i] > 1) dims.emplace_back(w.strides[i], w.sizes[i]);
+  }
+  std::sort(dims.begin(), dims.end());
+  int64_t span = 1;
+  for (const auto& [stride, size] : dims) {
+    if (stride < span) return false;
+    span = stride * size;
+  }
+  return true;
+}
+
+// The plain descriptor of a weight as it lies in memory: the case's dense one, or one with its strides.
+memory::desc weight_desc(const Entry& e, const StridedRef& w, int64_t groups) {
+  if (is_contiguous(w)) return e.d.weights;
+  Dims strides;
+  if (groups > 1) strides.push_back(w.strides[0] * (w.sizes[0] / groups));  // [G, O / G, I, k...]
+  strides.insert(strides.end(), w.strides.begin(), w.strides.end());
+  return memory::desc(e.d.weights.dims(), memory::data_type::f32, strides);
+}
+
 bool usable(std::initializer_list<const StridedRef*> refs) {
   for (const StridedRef* r : refs) {
     if (r->dtype != DType::kFloat32) return false;
@@ -203,10 +234,10 @@ bool usable(std::initializer_list<const StridedRef*> refs) {
 bool onednn_conv_forward(const StridedRef& y, const StridedRef& x, const StridedRef& w, const StridedRef& bias,
                          const ConvWindow& win, int64_t groups) {
   const bool has_bias = bias.data != nullptr;
-  if (!usable({&y, &x, &w}) || (has_bias && !usable({&bias}))) return false;
+  if (!usable({&y, &x}) || !usable_weight(w) || (has_bias && !usable({&bias}))) return false;
   auto e = lookup(Kind::kForward, win, x.sizes[0], x.sizes[1], y.sizes[1], groups, has_bias);
   if (!e) return false;
-  memory src = input(e->a, e->d.src, x.data), wei = input(e->b, e->d.weights, w.data);
+  memory src = input(e->a, e->d.src, x.data), wei = input(e->b, weight_desc(*e, w, groups), w.data);
   Output dst(e->out, e->d.dst, y.data);
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DST, dst.prim}};
   if (has_bias) args.emplace(DNNL_ARG_BIAS, memory(e->d.bias, engine(), bias.data));
@@ -219,17 +250,17 @@ bool onednn_conv_forward(const StridedRef& y, const StridedRef& x, const Strided
 namespace {
 
 // The backward primitives, given diff_dst already in the layout each wants.
-void run_backward_input(Entry& e, const memory& diff_dst, const StridedRef& gx, const StridedRef& w) {
-  memory wei = input(e.b, e.d.weights, w.data);
+void run_backward_input(Entry& e, const memory& diff_dst, const StridedRef& gx, const StridedRef& w, int64_t groups) {
+  memory wei = input(e.b, weight_desc(e, w, groups), w.data);
   Output diff_src(e.out, e.d.src, gx.data);
   e.prim.execute(stream(), {{DNNL_ARG_DIFF_DST, diff_dst}, {DNNL_ARG_WEIGHTS, wei}, {DNNL_ARG_DIFF_SRC, diff_src.prim}});
   diff_src.finish();
 }
 
 void run_backward_weight(Entry& e, const memory& diff_dst, const StridedRef& gw, const StridedRef& gb,
-                         const StridedRef& x) {
+                         const StridedRef& x, int64_t groups) {
   memory src = input(e.a, e.d.src, x.data);
-  Output diff_wei(e.out, e.d.weights, gw.data);
+  Output diff_wei(e.out, weight_desc(e, gw, groups), gw.data);
   std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_DIFF_DST, diff_dst},
                                           {DNNL_ARG_DIFF_WEIGHTS, diff_wei.prim}};
   std::optional<Output> diff_bias;
@@ -257,7 +288,8 @@ bool onednn_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, con
 bool onednn_conv_backward(const StridedRef& gx, const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
                           const StridedRef& gy, const StridedRef& w, const ConvWindow& win, int64_t groups) {
   const bool want_x = gx.data != nullptr, want_w = gw.data != nullptr, has_bias = gb.data != nullptr;
-  if (!usable({&gy}) || (want_x && !usable({&gx, &w})) || (want_w && !usable({&gw, &x})) ||
+  if (!usable({&gy}) || (want_x && (!usable({&gx}) || !usable_weight(w))) ||
+      (want_w && (!usable({&x}) || !usable_weight(gw))) ||
       (has_bias && !usable({&gb}))) {
     return false;
   }
@@ -269,8 +301,8 @@ bool onednn_conv_backward(const StridedRef& gx, const StridedRef& gw, const Stri
   std::optional<memory> dx, dw;
   if (ex) dx = input(ex->a, ex->d.dst, gy.data);
   if (ew) dw = dx && ew->b == ex->a ? *dx : input(ew->b, ew->d.dst, gy.data);
-  if (ex) run_backward_input(*ex, *dx, gx, w);
-  if (ew) run_backward_weight(*ew, *dw, gw, gb, x);
+  if (ex) run_backward_input(*ex, *dx, gx, w, groups);
+  if (ew) run_backward_weight(*ew, *dw, gw, gb, x, groups);
   stream().wait();
   return true;
 }

@@ -1,6 +1,7 @@
 // Convolutions through oneDNN (Debian's libdnnl, the library PyTorch's CPU convolutions use): forward,
-// backward to the input and backward to the weight and bias, float32, contiguous NC[D]HW tensors. Each returns
-// false where oneDNN has no primitive for the case.
+// backward to the input and backward to the weight and bias, float32, contiguous NC[D]HW tensors; the weight
+// (and its gradient) may be any strided view that does not overlap itself. Each returns false where oneDNN has
+// no primitive for the case.
 #pragma once
 
 #include <cstdint>

@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "core/autograd/autograd.h"
 #include "core/autograd/gradcheck.h"
 #include "core/error.h"
 #include "core/nn/functional.h"
@@ -216,6 +217,15 @@ TD_DEVICE_TEST(ConvTest, GradcheckConvolutions) {
        [&](const Inputs& t) { return F::conv2d(t[0].transpose(1, 3), t[1], b(t), 2); }},
       {"conv3d", {1, 2, 3, 3, 4}, {2, 2, 2, 2, 2}, 2,
        [&](const Inputs& t) { return F::conv3d(t[0], t[1], b(t), {1, 1, 2}, {0, 1, 1}); }},
+      // Kernels with taps that read only padding (cut off by the kernel, core/ops/conv.cpp's dead_taps).
+      {"conv2d_dead_taps_1x1_input", {2, 3, 1, 1}, {4, 3, 3, 3}, 4,
+       [&](const Inputs& t) { return F::conv2d(t[0], t[1], b(t), 1, 1); }},
+      {"conv2d_dead_taps_stride_2", {1, 2, 2, 2}, {3, 2, 3, 3}, 0,
+       [&](const Inputs& t) { return F::conv2d(t[0], t[1], b(t), 2, 1); }},
+      {"conv1d_dead_taps_dilated", {1, 2, 2}, {2, 2, 3}, 2,
+       [&](const Inputs& t) { return F::conv1d(t[0], t[1], b(t), 1, 2, 2); }},
+      {"conv3d_dead_taps_one_dim", {1, 1, 1, 3, 2}, {2, 1, 3, 3, 3}, 0,
+       [&](const Inputs& t) { return F::conv3d(t[0], t[1], b(t), 1, 1); }},
       {"conv_transpose1d_output_padding", {2, 2, 3}, {2, 3, 2}, 3,
        [&](const Inputs& t) { return F::conv_transpose1d(t[0], t[1], b(t), 3, 1, 2); }},
       {"conv_transpose1d_dilation_output_padding", {1, 2, 3}, {2, 1, 2}, 0,
@@ -229,6 +239,52 @@ TD_DEVICE_TEST(ConvTest, GradcheckConvolutions) {
     Inputs in = {leaf(c.x), leaf(c.w, 0.5)};
     if (c.bias > 0) in.push_back(leaf({c.bias}, 0.25));
     expect_gradcheck(c.name, c.fn, in);
+  }
+}
+
+// A convolution whose kernel has taps that read only padding runs without them (dead_taps): its values and
+// its three gradients equal those of the same convolution over the explicitly zero-padded input, which has
+// no such taps. float32 takes the library path on the CPU (oneDNN), float64 im2col.
+TD_DEVICE_TEST(ConvTest, DeadTapsGiveThePaddedInputsConvolution) {
+  struct Case {
+    std::vector<int64_t> x, w;
+    int64_t stride, pad, dilation;
+  };
+  const std::vector<Case> cases = {
+      {{4, 8, 1, 1}, {16, 8, 3, 3}, 1, 1, 1},  // resnet18's last stage at 32x32: only the centre tap
+      {{4, 8, 2, 2}, {16, 8, 3, 3}, 2, 1, 1},  // its first conv: a 2x2 corner of the kernel
+      {{4, 8, 1, 6}, {16, 8, 3, 3}, 1, 1, 1},  // one dim cut, the other whole
+      {{4, 8, 2, 2}, {16, 8, 3, 3}, 1, 2, 2},  // dilated: only the centre tap reads the input
+  };
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    for (const Case& c : cases) {
+      SCOPED_TRACE(::testing::Message() << shape_str(c.x) << " * " << shape_str(c.w) << " " << dtype_name(dtype));
+      auto values = [&](std::vector<int64_t> shape, int64_t salt) {
+        int64_t n = 1;
+        for (int64_t v : shape) n *= v;
+        std::vector<double> v(static_cast<size_t>(n));
+        for (size_t i = 0; i < v.size(); ++i) v[i] = double(int64_t((i + salt) * 2654435761u % 201) - 100) / 100;
+        return make64(v, std::move(shape)).to(dtype).requires_grad_();
+      };
+      Tensor x = values(c.x, 1), w = values(c.w, 2), bias = values({c.w[0]}, 3);
+      Tensor y = F::conv2d(x, w, bias, c.stride, c.pad, c.dilation);
+      Tensor padded = x.pad({c.pad, c.pad, c.pad, c.pad}, "constant", 0);
+      Tensor ref = F::conv2d(padded, w, bias, c.stride, 0, c.dilation);
+      ASSERT_EQ(y.shape(), ref.shape());
+      Tensor g = values(y.shape(), 4).detach();
+      auto grads = autograd::grad({y}, {x, w, bias}, {g});
+      auto ref_grads = autograd::grad({ref}, {x, w, bias}, {g});
+      const double tol = dtype == DType::kFloat32 ? 1e-4 : 1e-12;
+      auto expect_close = [&](const Tensor& got, const Tensor& want, const char* what) {
+        std::vector<double> a = got.to_vector<double>(), e = want.to_vector<double>();
+        ASSERT_EQ(a.size(), e.size()) << what;
+        for (size_t i = 0; i < a.size(); ++i) ASSERT_NEAR(a[i], e[i], tol * (1 + std::abs(e[i]))) << what << " at " << i;
+      };
+      expect_close(y, ref, "output");
+      expect_close(grads[0], ref_grads[0], "input gradient");
+      expect_close(grads[1], ref_grads[1], "weight gradient");
+      expect_close(grads[2], ref_grads[2], "bias gradient");
+    }
   }
 }
 
