@@ -1,0 +1,83 @@
+// Where one training step's time goes: the benchmarks' steps (BM_CnnStep, BM_Resnet18Step) timed by phase
+// (forward with the loss, backward, optimizer step) and then recorded by td::profiler, whose key_averages table
+// (PyTorch's format) lists the ops by self time. For choosing what to speed up next; docs/performance.md
+// quotes its findings.
+//
+//   profile_step [--model cnn|resnet18] [--threads 2] [--steps 20] [--rows 25]
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "core/nn/functional.h"
+#include "core/optim/optimizers.h"
+#include "core/profiler/profiler.h"
+#include "core/random/generator.h"
+#include "core/tensor.h"
+#include "core/threads.h"
+#include "examples/reference_cnn.h"
+#include "vision/models.h"
+
+int main(int argc, char** argv) {
+  std::string model_name = "resnet18";
+  int threads = 2, steps = 20, rows = 25;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i], v = argv[i + 1];
+    if (a == "--model") {
+      model_name = v;
+    } else if (a == "--threads") {
+      threads = std::stoi(v);
+    } else if (a == "--steps") {
+      steps = std::stoi(v);
+    } else if (a == "--rows") {
+      rows = std::stoi(v);
+    } else {
+      std::fprintf(stderr, "usage: profile_step [--model cnn|resnet18] [--threads N] [--steps N] [--rows N]\n");
+      return 2;
+    }
+  }
+  td::set_num_threads(threads);
+  td::manual_seed(0);
+  // The benchmarks' recipes: the seed-notes CNN on 1x28x28 with lr 0.05, resnet18 on 3x32x32 with lr 0.1.
+  const bool cnn = model_name == "cnn";
+  std::shared_ptr<td::nn::Module> model;
+  if (cnn) {
+    model = std::make_shared<td::examples::CNN>(10, 1, 28, 28);
+  } else {
+    model = td::vision::models::resnet18(10);
+  }
+  td::optim::SGD opt(model->parameters(), {.lr = cnn ? 0.05 : 0.1, .momentum = 0.9});
+  td::Tensor x = td::random::randn(cnn ? std::vector<int64_t>{64, 1, 28, 28} : std::vector<int64_t>{64, 3, 32, 32});
+  td::Tensor y = td::random::randint(0, 10, {64});
+  using Clock = std::chrono::steady_clock;
+  auto ms = [](Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double, std::milli>(b - a).count();
+  };
+  double forward = 0, backward = 0, update = 0;
+  auto step = [&](bool timed) {
+    const auto t0 = Clock::now();
+    opt.zero_grad(true);
+    td::Tensor loss = td::nn::functional::cross_entropy((*model)(x), y);
+    const auto t1 = Clock::now();
+    loss.backward();
+    const auto t2 = Clock::now();
+    opt.step();
+    const auto t3 = Clock::now();
+    if (timed) {
+      forward += ms(t0, t1);
+      backward += ms(t1, t2);
+      update += ms(t2, t3);
+    }
+  };
+  for (int i = 0; i < 5; ++i) step(false);
+  for (int i = 0; i < steps; ++i) step(true);
+  std::printf("%s, batch 64, %d threads, mean of %d steps: forward + loss %.2f ms, backward %.2f ms, "
+              "optimizer %.2f ms, step %.2f ms\n",
+              model_name.c_str(), threads, steps, forward / steps, backward / steps, update / steps,
+              (forward + backward + update) / steps);
+  td::profiler::profile prof;
+  for (int i = 0; i < 10; ++i) step(false);
+  prof.stop();
+  std::cout << "10 steps under the profiler:\n" << prof.key_averages().table("self_cpu_time_total", rows);
+}
