@@ -1,7 +1,8 @@
 // CPU pooling: planes [planes, D, H, W] (contiguous) split across OpenMP threads. Max pooling with regular
 // windows runs one output row at a time with the window's taps outermost, so the innermost loop walks a
-// row of outputs with a fixed input offset (no bounds checks inside, the compiler can vectorise it); the
-// gradient scatters each plane's output gradients to their indices. Everything else evaluates the shared
+// row of outputs with a fixed input offset (no bounds checks inside, the compiler can vectorise it); 2-d
+// planes read from a copy padded with -inf, 2x2/stride-2 windows have a loop of their own. The gradient
+// scatters each plane's output gradients to their indices. Everything else evaluates the shared
 // per-element formulas of kernels/pool_ops.h, as the CUDA kernels do.
 #include "kernels/cpu/pool.h"
 
