@@ -115,6 +115,13 @@ struct SgdStep {
   bool nesterov = false, maximize = false;
 };
 
+/// The hyper-parameters of one torch.optim.Adam or AdamW update (Backend::adam_step); step_size and
+/// bias_correction2_sqrt are the step's lr / (1 - beta1^step) and sqrt(1 - beta2^step).
+struct AdamStep {
+  double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0, step_size = 0, bias_correction2_sqrt = 1;
+  bool decoupled = false, amsgrad = false, maximize = false;
+};
+
 /// One spatial dim of a pooling: `in` positions pooled into `out`. Output o reads positions
 /// o * stride - pad + k * dilation for k < kernel that lie inside [0, in) (a regular window), or, when the
 /// geometry is adaptive, [floor(o * in / out), ceil((o + 1) * in / out)).
@@ -259,6 +266,17 @@ class Backend {
   /// caller then runs those ops one at a time.
   virtual bool sgd_momentum_step(const StridedRef& param, const StridedRef& grad, const StridedRef& buf,
                                  const SgdStep& step, int index);
+  /// One torch.optim.Adam (or, decoupled, AdamW) update of one parameter in one pass, with the operations of
+  /// core/optim/adam.cpp's op-by-op update in their order, each rounded in the element type (no fused
+  /// multiply-add): AdamW scales param by 1 - lr * weight_decay; Adam adds weight_decay * param to the
+  /// gradient (negated when maximize); exp_avg = exp_avg * beta1 + (1 - beta1) * d; exp_avg_sq =
+  /// exp_avg_sq * beta2 + (d * (1 - beta2)) * d; with amsgrad max_exp_avg_sq = maximum(itself, exp_avg_sq);
+  /// param += (exp_avg * -step_size) / (sqrt(exp_avg_sq or max_exp_avg_sq) / bias_correction2_sqrt + eps).
+  /// Every tensor contiguous, of one shape and dtype (max_exp_avg_sq null without amsgrad). False, having
+  /// done nothing, where the backend has no such kernel for the case.
+  virtual bool adam_step(const StridedRef& param, const StridedRef& grad, const StridedRef& exp_avg,
+                         const StridedRef& exp_avg_sq, const StridedRef& max_exp_avg_sq, const AdamStep& step,
+                         int index);
   /// out = grad where y > threshold, else 0 (ReLU's and threshold's backward in one pass); out, grad and y of
   /// one shape and dtype. False, having done nothing, where the backend has no such kernel for the dtype.
   virtual bool threshold_backward(const StridedRef& out, const StridedRef& grad, const StridedRef& y, double threshold,

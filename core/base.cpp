@@ -236,6 +236,10 @@ bool Backend::library_conv_backward(const StridedRef& gx, const StridedRef& gw, 
 bool Backend::sgd_momentum_step(const StridedRef&, const StridedRef&, const StridedRef&, const SgdStep&, int) {
   return false;
 }
+bool Backend::adam_step(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
+                        const AdamStep&, int) {
+  return false;
+}
 void Backend::max_pool(const StridedRef&, const StridedRef&, const StridedRef&, const PoolGeometry&, int) {
   missing("max_pool");
 }

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "core/autograd/grad_mode.h"
+#include "core/backend.h"
+#include "core/tensor_impl.h"
 #include "core/optim/common.h"
 #include "core/optim/optimizers.h"
 
@@ -38,7 +40,6 @@ void adam_update(Optimizer& opt, bool decoupled) {
     for (const Tensor& p : g.params) {
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
-      grad = detail::signed_grad(grad, maximize);
       ParamState& st = opt.state(p);
       if (st.empty()) {
         st.emplace("step", 0.0);
@@ -49,6 +50,29 @@ void adam_update(Optimizer& opt, bool decoupled) {
       const double step = (state_get<double>(st, "step") += 1);
       Tensor& exp_avg = state_get<Tensor>(st, "exp_avg");
       Tensor& exp_avg_sq = state_get<Tensor>(st, "exp_avg_sq");
+      const double bias_correction1 = 1 - std::pow(beta1, step);
+      const double bias_correction2 = 1 - std::pow(beta2, step);
+      const double step_size = lr / bias_correction1;
+      const double bias_correction2_sqrt = std::sqrt(bias_correction2);
+      // One pass over memory where the backend has it (Backend::adam_step), with the ops' arithmetic.
+      const Tensor* max_sq = amsgrad ? &state_get<Tensor>(st, "max_exp_avg_sq") : nullptr;
+      const bool one_pass = max_sq ? detail::one_pass_update_allowed(p, grad, {&exp_avg, &exp_avg_sq, max_sq})
+                                   : detail::one_pass_update_allowed(p, grad, {&exp_avg, &exp_avg_sq});
+      if (one_pass &&
+          backend(p.device().type)
+              .adam_step(strided_ref(p), strided_ref(grad), strided_ref(exp_avg), strided_ref(exp_avg_sq),
+                         max_sq ? strided_ref(*max_sq) : StridedRef{},
+                         {lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, decoupled, amsgrad,
+                          maximize},
+                         p.device().index)) {
+        // The version counters move as the ops' would.
+        p.impl().storage->version += decoupled ? 2 : 1;
+        exp_avg.impl().storage->version += 2;
+        exp_avg_sq.impl().storage->version += 2;
+        if (max_sq) max_sq->impl().storage->version += 1;
+        continue;
+      }
+      grad = detail::signed_grad(grad, maximize);
       if (decoupled) {
         p.mul_(1 - lr * weight_decay);
       } else if (weight_decay != 0) {
@@ -56,10 +80,6 @@ void adam_update(Optimizer& opt, bool decoupled) {
       }
       exp_avg.mul_(beta1).add_(grad, 1 - beta1);
       exp_avg_sq.mul_(beta2).addcmul_(grad, grad, 1 - beta2);
-      const double bias_correction1 = 1 - std::pow(beta1, step);
-      const double bias_correction2 = 1 - std::pow(beta2, step);
-      const double step_size = lr / bias_correction1;
-      const double bias_correction2_sqrt = std::sqrt(bias_correction2);
       Tensor denom;
       if (amsgrad) {
         Tensor& max_sq = state_get<Tensor>(st, "max_exp_avg_sq");

@@ -1,6 +1,7 @@
 // Helpers shared by the optimizer algorithms (not part of the public API).
 #pragma once
 
+#include <initializer_list>
 #include <string_view>
 
 #include "core/error.h"
@@ -23,6 +24,12 @@ inline Tensor zeros_like(const Tensor& t) {
 inline Tensor signed_grad(const Tensor& grad, bool maximize) {
   return maximize ? grad.neg() : grad;
 }
+
+/// Whether param's update may run as one pass of a backend kernel (Backend::sgd_momentum_step, adam_step)
+/// over param, its gradient and the state tensors it writes: not while a dual level is open (the ops carry
+/// tangents), nor for inference tensors, tensors on another device, or memory shared between any two of
+/// them; those take the ops.
+bool one_pass_update_allowed(const Tensor& param, const Tensor& grad, std::initializer_list<const Tensor*> state);
 
 /// The Adam family's beta checks, with PyTorch's messages.
 inline void check_betas(std::string_view type_name, std::pair<double, double> betas) {

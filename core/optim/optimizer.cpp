@@ -3,8 +3,10 @@
 
 #include <unordered_set>
 
+#include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/optim/common.h"
 #include "core/tensor_impl.h"
 
 namespace td::optim {
@@ -208,5 +210,23 @@ void Optimizer::load_state_dict(const OptimizerStateDict& sd) {
   state_ = std::move(state);
   for (size_t i = 0; i < groups_.size(); ++i) groups_[i].options = sd.param_groups[i].options;
 }
+
+namespace detail {
+
+bool one_pass_update_allowed(const Tensor& param, const Tensor& grad, std::initializer_list<const Tensor*> state) {
+  if (autograd::forward_ad::detail::propagating()) return false;
+  if (param.is_inference() || grad.device() != param.device() || grad.shares_storage(param)) return false;
+  for (const Tensor* t : state) {
+    if (t->is_inference() || t->device() != param.device() || t->shares_storage(param) || t->shares_storage(grad)) {
+      return false;
+    }
+    for (const Tensor* u : state) {
+      if (u != t && u->shares_storage(*t)) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace detail
 
 }  // namespace td::optim

@@ -1,5 +1,4 @@
 // SGD as torch/optim/sgd.py's _single_tensor_sgd (PyTorch 1.13).
-#include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/tensor_impl.h"
@@ -29,14 +28,9 @@ Options sgd_defaults(const SGDOptions& o) {
 }
 
 // One pass over memory instead of five ops (Backend::sgd_momentum_step), for a parameter past its first step,
-// with the same arithmetic. Not while a dual level is open (the ops carry tangents), nor for inference
-// tensors or a gradient that shares memory with what is written: those take the ops.
+// with the same arithmetic.
 bool fused_momentum_step(const Tensor& p, const Tensor& grad, const Tensor& buf, const SgdStep& s) {
-  if (autograd::forward_ad::detail::propagating()) return false;
-  if (p.is_inference() || buf.is_inference() || grad.shares_storage(p) || grad.shares_storage(buf) ||
-      buf.shares_storage(p) || grad.device() != p.device() || buf.device() != p.device()) {
-    return false;
-  }
+  if (!detail::one_pass_update_allowed(p, grad, {&buf})) return false;
   if (!backend(p.device().type).sgd_momentum_step(strided_ref(p), strided_ref(grad), strided_ref(buf), s,
                                                   p.device().index)) {
     return false;

@@ -881,6 +881,10 @@ class CpuBackend final : public Backend {
                          int) override {
     return kernels::sgd_momentum_step(param, grad, buf, step);
   }
+  bool adam_step(const StridedRef& param, const StridedRef& grad, const StridedRef& exp_avg,
+                 const StridedRef& exp_avg_sq, const StridedRef& max_exp_avg_sq, const AdamStep& step, int) override {
+    return kernels::adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step);
+  }
 
  private:
   CachingAllocator cache_{"cpu", {raw_allocate, [](void* p, size_t) { std::free(p); }}, kMaxIdleHostCache};

@@ -676,6 +676,64 @@ TEST(OptimTest, SGDMomentumStepIsTheOpByOpArithmeticBitForBit) {
   }
 }
 
+// Adam and AdamW run as one pass over memory (Backend::adam_step): bit for bit the ops of their single-tensor
+// update, in float and double, for every option that changes the arithmetic.
+TEST(OptimTest, AdamStepIsTheOpByOpArithmeticBitForBit) {
+  struct Variant {
+    bool decoupled;
+    optim::AdamOptions o;  // AdamW takes the same fields
+  };
+  const std::vector<Variant> variants = {
+      {false, {.lr = 0.01}},
+      {false, {.lr = 0.003, .betas = {0.8, 0.99}, .eps = 1e-6, .weight_decay = 0.05}},
+      {false, {.lr = 0.01, .weight_decay = 0.01, .amsgrad = true, .maximize = true}},
+      {true, {.lr = 0.01, .weight_decay = 0.1}},
+      {true, {.lr = 0.02, .betas = {0.5, 0.9}, .weight_decay = 0.0, .amsgrad = true}},
+  };
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    for (const Variant& v : variants) {
+      const optim::AdamOptions& o = v.o;
+      random::Generator gen(5);
+      Tensor p = random::randn({70001}, gen).to(dtype).requires_grad_(true);
+      Tensor ref = p.detach().clone();
+      Tensor m = zeros({70001}, {dtype}), q = zeros({70001}, {dtype}), mx = zeros({70001}, {dtype});
+      std::unique_ptr<optim::Optimizer> opt;
+      if (v.decoupled) {
+        opt = std::make_unique<optim::AdamW>(std::vector<Tensor>{p},
+                                             optim::AdamWOptions{.lr = o.lr, .betas = o.betas, .eps = o.eps,
+                                                                 .weight_decay = o.weight_decay,
+                                                                 .amsgrad = o.amsgrad, .maximize = o.maximize});
+      } else {
+        opt = std::make_unique<optim::Adam>(std::vector<Tensor>{p}, o);
+      }
+      for (int step = 1; step <= 4; ++step) {
+        Tensor g = random::randn({70001}, gen).to(dtype);
+        p.set_grad(g);
+        opt->step();
+        autograd::NoGradGuard no_grad;
+        const auto [b1, b2] = o.betas;
+        Tensor d = o.maximize ? g.neg() : g;
+        if (v.decoupled) {
+          ref.mul_(1 - o.lr * o.weight_decay);
+        } else if (o.weight_decay != 0) {
+          d = d.add(ref, o.weight_decay);
+        }
+        m.mul_(b1).add_(d, 1 - b1);
+        q.mul_(b2).addcmul_(d, d, 1 - b2);
+        const double step_size = o.lr / (1 - std::pow(b1, step)), bc2 = std::sqrt(1 - std::pow(b2, step));
+        Tensor second = q;
+        if (o.amsgrad) {
+          mx.copy_(mx.maximum(q));
+          second = mx;
+        }
+        ref.addcdiv_(m, second.sqrt().div(bc2).add_(o.eps), -step_size);
+        ASSERT_EQ(p.detach().to_vector<double>(), ref.to_vector<double>())
+            << scalar_type_name(dtype) << (v.decoupled ? " AdamW" : " Adam") << " step " << step;
+      }
+    }
+  }
+}
+
 // y = x W^T + b with a known W and b, fitted from 64 samples by SGD with momentum.
 TEST(OptimTest, SGDTrainsALinearRegression) {
   random::Generator gen(7);
