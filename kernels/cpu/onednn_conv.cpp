@@ -290,7 +290,7 @@ bool onednn_conv_backward(const StridedRef& gx, const StridedRef& gw, const Stri
   const bool want_x = gx.data != nullptr, want_w = gw.data != nullptr, has_bias = gb.data != nullptr;
   if (!usable({&gy}) || (want_x && (!usable({&gx}) || !usable_weight(w))) ||
       (want_w && (!usable({&x}) || !usable_weight(gw))) ||
-      (has_bias && !usable({&gb}))) {
+      (has_bias && (!want_w || !usable({&gb})))) {  // the bias's gradient comes with the weight's
     return false;
   }
   const int64_t n = gy.sizes[0], cout = gy.sizes[1], c = want_x ? gx.sizes[1] : x.sizes[1];
