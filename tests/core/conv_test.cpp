@@ -288,6 +288,44 @@ TD_DEVICE_TEST(ConvTest, DeadTapsGiveThePaddedInputsConvolution) {
   }
 }
 
+// The same comparison over every small 1-d geometry (input 1 to 4, kernel 1 to 4, stride 1 to 3, every legal
+// padding, dilation 1 and 2): wherever dead_taps cuts or not, the padded input's convolution agrees.
+TD_DEVICE_TEST(ConvTest, DeadTapsSweepOfSmallGeometries) {
+  int cases = 0;
+  for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+    for (int64_t in = 1; in <= 4; ++in) {
+      for (int64_t k = 1; k <= 4; ++k) {
+        for (int64_t stride = 1; stride <= 3; ++stride) {
+          for (int64_t dil = 1; dil <= 2; ++dil) {
+            for (int64_t pad = 0; pad <= k / 2 * dil; ++pad) {
+              if (in + 2 * pad < dil * (k - 1) + 1) continue;  // no output
+              SCOPED_TRACE(::testing::Message() << "in " << in << " k " << k << " stride " << stride << " dil " << dil
+                                                << " pad " << pad << " " << dtype_name(dtype));
+              std::vector<double> xv(static_cast<size_t>(2 * 3 * in)), wv(static_cast<size_t>(4 * 3 * k));
+              for (size_t i = 0; i < xv.size(); ++i) xv[i] = double(int64_t(i * 37 % 11) - 5) / 4;
+              for (size_t i = 0; i < wv.size(); ++i) wv[i] = double(int64_t(i * 53 % 13) - 6) / 8;
+              Tensor x = make64(xv, {2, 3, in}).to(dtype).requires_grad_(true);
+              Tensor w = make64(wv, {4, 3, k}).to(dtype).requires_grad_(true);
+              Tensor y = F::conv1d(x, w, Tensor(), stride, pad, dil);
+              Tensor ref = F::conv1d(x.pad({pad, pad}, "constant", 0), w, Tensor(), stride, 0, dil);
+              ASSERT_EQ(y.shape(), ref.shape());
+              Tensor g = ones(y.shape(), {dtype, x.device()});
+              auto grads = autograd::grad({y}, {x, w}, {g});
+              auto ref_grads = autograd::grad({ref}, {x, w}, {g});
+              // Small integers over powers of two: every sum is exact in both dtypes.
+              EXPECT_EQ(y.to_vector<double>(), ref.to_vector<double>());
+              EXPECT_EQ(grads[0].to_vector<double>(), ref_grads[0].to_vector<double>());
+              EXPECT_EQ(grads[1].to_vector<double>(), ref_grads[1].to_vector<double>());
+              ++cases;
+            }
+          }
+        }
+      }
+    }
+  }
+  EXPECT_GT(cases, 100);
+}
+
 }  // namespace
 
 INSTANTIATE_TEST_SUITE_P(Devices, ConvTest, ::testing::Values(std::string("cpu"), std::string("cuda:0")),
