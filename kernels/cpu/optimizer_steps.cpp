@@ -7,10 +7,8 @@
 // IEEE sqrt and division, so the results are those of the ops bit for bit.
 #include "kernels/cpu/optimizer_steps.h"
 
-#include <omp.h>
-
-#include <algorithm>
 #include <cmath>
+#include <span>
 #include <type_traits>
 
 #include "kernels/cpu/loops.h"
@@ -19,16 +17,14 @@ namespace td::kernels {
 
 namespace {
 
-// chunk(begin, end) over [0, n), cut into a block per thread (whole cache lines each) when n is large.
+// chunk(begin, end) over [0, n): for_each_row's walk of one long row, which cuts it into a block of whole
+// cache lines per thread when it is long enough.
 template <class Chunk>
 void run_chunks(int64_t n, const Chunk& chunk) {
-  if (n < 2 * kParallelGrain || omp_get_max_threads() == 1) return chunk(0, n);
-#pragma omp parallel
-  {
-    const int64_t threads = omp_get_num_threads(), t = omp_get_thread_num();
-    const int64_t per = ((n + threads - 1) / threads + 15) / 16 * 16;
-    chunk(std::min(n, t * per), std::min(n, (t + 1) * per));
-  }
+  if (n == 0) return;
+  const int64_t size[1] = {n}, stride[1] = {1};
+  for_each_row<1>(size, {std::span<const int64_t>(stride)},
+                  [&](auto off, int64_t count, auto) { chunk(off[0], off[0] + count); });
 }
 
 // f(std::bool_constant<a>, std::bool_constant<b>, ...): run-time flags as compile-time ones, so each

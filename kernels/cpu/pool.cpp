@@ -30,10 +30,10 @@ bool worth_threads(int64_t work) {
   return work >= kParallelGrain && omp_get_max_threads() > 1;
 }
 
-// One plane of max pooling with regular windows. For each output row, `best` and `at` start at -inf and the
-// first tap of each window; then every tap (d, h, kw) updates the outputs whose window holds it, which is
-// the whole row but the few clipped at the edges. Per output the taps come in PyTorch's order (row-major),
-// so ties and NaNs resolve as in max_pool_at.
+// One plane of max pooling with regular 3-d windows (2-d ones take max_pool_plane_padded or _2x2). For each
+// output row, `best` and `at` start at -inf and the first tap of each window; then every tap (d, h, kw)
+// updates the outputs whose window holds it, which is the whole row but the few clipped at the edges. Per
+// output the taps come in PyTorch's order (row-major), so ties and NaNs resolve as in max_pool_at.
 template <class T, bool kIndices>
 void max_pool_plane_rows(const PoolGeometry& g, const T* in, T* out, int64_t* indices, opmath_t<T>* best,
                          const int64_t* first_w) {
