@@ -155,6 +155,8 @@ struct MemoryStats {
   int64_t ooms = 0;            // requests refused for lack of memory
 };
 
+class DeviceRuntime;  // core/device_runtime.h
+
 /// One device type's kernels. Every method but the memory ones has a default that throws UNIMPLEMENTED.
 class Backend {
  public:
@@ -184,6 +186,9 @@ class Backend {
   virtual void set_memory_limit(size_t bytes, int index) {}
   /// {free, total} bytes of device `index`.
   virtual std::pair<size_t, size_t> memory_info(int index) const { return {0, 0}; }
+  /// The device type's current device, streams and events; nullptr where it has none (the CPU, a build
+  /// without CUDA, a machine without a GPU).
+  virtual DeviceRuntime* runtime() { return nullptr; }
 
   /// dst[i] = cast(src[i]) over dst's shape; src is already broadcast to that shape (stride 0 where expanded).
   virtual void copy(const StridedRef& dst, const StridedRef& src, int index);

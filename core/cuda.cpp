@@ -1,23 +1,133 @@
 #include "core/cuda.h"
 
 #include "core/error.h"
+#include "core/random/generator.h"
+#include "core/tensor_impl.h"
 
 namespace td::cuda {
 
 namespace {
-Backend& checked(int device) {
+Backend& available() {
   Backend& b = backend(DeviceType::kCUDA);
-  TD_CHECK(b.is_available(), ErrorCode::kFailedPrecondition, "[cuda] no CUDA device is available");
+  TD_CHECK(b.is_available() && b.runtime(), ErrorCode::kFailedPrecondition, "[cuda] no CUDA device is available");
+  return b;
+}
+
+DeviceRuntime& rt() { return *available().runtime(); }
+
+// The device an argument names: -1 is the thread's current device.
+int resolve(int device) {
+  Backend& b = available();
+  if (device == -1) device = b.runtime()->current_device();
   TD_CHECK(device >= 0 && device < b.device_count(), ErrorCode::kInvalidArgument, "[cuda] device index ", device,
            " out of range (", b.device_count(), " devices)");
-  return b;
+  return device;
+}
+
+Backend& checked(int& device) {
+  device = resolve(device);
+  return backend(DeviceType::kCUDA);
 }
 }  // namespace
 
 bool is_available() { return backend(DeviceType::kCUDA).is_available(); }
 int device_count() { return backend(DeviceType::kCUDA).device_count(); }
+int current_device() { return rt().current_device(); }
+void set_device(int device) { rt().set_device(resolve(device)); }
 std::string get_device_name(int device) { return checked(device).device_name(device); }
+DeviceProperties get_device_properties(int device) { return rt().properties(resolve(device)); }
+std::pair<int, int> get_device_capability(int device) {
+  const DeviceProperties p = get_device_properties(device);
+  return {p.major, p.minor};
+}
 void synchronize(int device) { checked(device).synchronize(device); }
+void manual_seed_all(uint64_t seed) { td::manual_seed(seed); }
+
+// ---- streams ----
+
+Stream::Stream(int device, int priority) : device_(resolve(device)), id_(rt().stream_from_pool(device_, priority < 0)) {}
+Stream Stream::wrap(int device, uint64_t id) { return Stream(resolve(device), id, true); }
+bool Stream::query() const { return rt().query_stream(device_, id_); }
+void Stream::synchronize() const { rt().synchronize_stream(device_, id_); }
+void Stream::wait_event(const Event& event) const {
+  if (event.recorded()) rt().stream_wait_event(device_, id_, event.id());
+}
+void Stream::wait_stream(const Stream& other) const { wait_event(other.record_event()); }
+Event Stream::record_event() const {
+  Event e;
+  e.record(*this);
+  return e;
+}
+
+Stream current_stream(int device) {
+  device = resolve(device);
+  return Stream::wrap(device, rt().current_stream(device));
+}
+Stream default_stream(int device) { return Stream::wrap(device, 0); }
+void set_stream(const Stream& stream) { rt().set_current_stream(stream.device(), stream.id()); }
+
+StreamGuard::StreamGuard(const Stream& stream)
+    : previous_(current_stream(stream.device())), previous_device_(current_device()) {
+  rt().set_device(stream.device());
+  set_stream(stream);
+}
+StreamGuard::~StreamGuard() {
+  set_stream(previous_);
+  rt().set_device(previous_device_);
+}
+
+DeviceGuard::DeviceGuard(int device) : previous_(current_device()) { set_device(device); }
+DeviceGuard::~DeviceGuard() { rt().set_device(previous_); }
+
+// ---- events ----
+
+Event::~Event() {
+  if (id_) backend(DeviceType::kCUDA).runtime()->destroy_event(device_, id_);
+}
+Event::Event(Event&& o) noexcept : timing_(o.timing_), device_(o.device_), id_(o.id_) { o.id_ = 0; }
+Event& Event::operator=(Event&& o) noexcept {
+  if (this != &o) {
+    if (id_) backend(DeviceType::kCUDA).runtime()->destroy_event(device_, id_);
+    timing_ = o.timing_;
+    device_ = o.device_;
+    id_ = o.id_;
+    o.id_ = 0;
+  }
+  return *this;
+}
+void Event::record() { record(current_stream()); }
+void Event::record(const Stream& stream) {
+  TD_CHECK(!id_ || device_ == stream.device(), ErrorCode::kInvalidArgument, "[Event.record] the event was made on cuda:",
+           device_, " and cannot be recorded on a stream of cuda:", stream.device());
+  if (!id_) {
+    id_ = rt().create_event(stream.device(), timing_);
+    device_ = stream.device();
+  }
+  rt().record_event(device_, id_, stream.id());
+}
+bool Event::query() const { return !id_ || rt().query_event(device_, id_); }
+void Event::synchronize() const {
+  if (id_) rt().synchronize_event(device_, id_);
+}
+void Event::wait(const Stream& stream) const { stream.wait_event(*this); }
+void Event::wait() { wait(current_stream()); }
+float Event::elapsed_time(const Event& end) const {
+  TD_CHECK(timing_ && end.timing_, ErrorCode::kInvalidArgument,
+           "[Event.elapsed_time] both events must be created with enable_timing=True");
+  TD_CHECK(id_ && end.id_, ErrorCode::kFailedPrecondition,
+           "[Event.elapsed_time] both events must be recorded before calculating elapsed time");
+  return rt().elapsed_ms(device_, id_, end.id_);
+}
+
+void record_stream(const Tensor& tensor, const Stream& stream) {
+  const TensorImpl& t = tensor.impl();
+  const Device device = t.storage->device;
+  TD_CHECK(device.type == DeviceType::kCUDA, ErrorCode::kInvalidArgument,
+           "[record_stream] expects a CUDA tensor, got one on ", device.str());
+  if (t.storage->data) rt().record_stream(device.index, t.storage->data, stream.id());
+}
+
+// ---- memory ----
 
 int64_t memory_allocated(int device) { return checked(device).memory_stats(device).allocated; }
 int64_t max_memory_allocated(int device) { return checked(device).memory_stats(device).peak_allocated; }

@@ -38,13 +38,14 @@ CachingAllocator::~CachingAllocator() {
   release_idle_segments(0);
 }
 
-CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small) {
+CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small, uint64_t stream) {
   const size_t seg = segment_size(size);
   if (limit_ && static_cast<size_t>(stats_.reserved) + seg > limit_) release_idle_segments(0);
   void* p = nullptr;
   if (!limit_ || static_cast<size_t>(stats_.reserved) + seg <= limit_) p = raw_.alloc(seg);
   if (!p) {
     ++stats_.alloc_retries;
+    process_events(/*wait=*/true);
     release_idle_segments(0);
     if (!limit_ || static_cast<size_t>(stats_.reserved) + seg <= limit_) p = raw_.alloc(seg);
   }
@@ -52,7 +53,7 @@ CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small) 
   stats_.reserved += static_cast<int64_t>(seg);
   ++stats_.segments;
   raise_peak(stats_.reserved, stats_.peak_reserved);
-  return new Block{static_cast<char*>(p), seg, small};
+  return new Block{static_cast<char*>(p), seg, small, stream};
 }
 
 void CachingAllocator::out_of_memory(size_t asked, size_t segment) {
@@ -63,23 +64,24 @@ void CachingAllocator::out_of_memory(size_t asked, size_t segment) {
                   " bytes reserved by tensord", limit_ ? str(", limit ", limit_, " bytes") : std::string()));
 }
 
-void* CachingAllocator::allocate(size_t nbytes) {
+void* CachingAllocator::allocate(size_t nbytes, uint64_t stream) {
   const size_t size = round_up(std::max<size_t>(nbytes, 1), kRound);
   const bool small = size <= kSmallSize;
   std::lock_guard lock(mu_);
   ++stats_.alloc_requests;
+  if (!pending_.empty()) process_events(/*wait=*/false);
   Pool& pool = small ? small_ : large_;
-  Block key{nullptr, size, small};
+  Block key{nullptr, size, small, stream};
   Block* b = nullptr;
-  if (auto it = pool.lower_bound(&key); it != pool.end()) {
+  if (auto it = pool.lower_bound(&key); it != pool.end() && (*it)->stream == stream) {
     b = *it;
     pool.erase(it);
     ++stats_.cache_hits;
   } else {
-    b = new_segment(size, small);
+    b = new_segment(size, small, stream);
   }
   if (const size_t rest = b->size - size; worth_splitting(small, rest)) {
-    auto* tail = new Block{b->ptr + size, rest, small, false, b, b->next};
+    auto* tail = new Block{b->ptr + size, rest, small, stream, false, b, b->next};
     if (b->next) b->next->prev = tail;
     b->next = tail;
     b->size = size;
@@ -103,6 +105,41 @@ void CachingAllocator::deallocate(void* ptr) {
   }
   Block* b = it->second;
   active_.erase(it);
+  if (!b->uses.empty() && raw_.record_event) {
+    // Kernels queued on the other streams may still read or write the block: cache it once they are done.
+    for (uint64_t s : b->uses) pending_.push_back({raw_.record_event(s), b});
+    b->pending_events = static_cast<int>(b->uses.size());
+    b->uses.clear();
+    return;
+  }
+  b->uses.clear();
+  cache_block(b);
+}
+
+void CachingAllocator::record_stream(void* ptr, uint64_t stream) {
+  std::lock_guard lock(mu_);
+  auto it = active_.find(ptr);
+  if (it == active_.end()) return;
+  Block* b = it->second;
+  if (stream != b->stream && std::find(b->uses.begin(), b->uses.end(), stream) == b->uses.end()) {
+    b->uses.push_back(stream);
+  }
+}
+
+void CachingAllocator::process_events(bool wait) {
+  std::erase_if(pending_, [&](const PendingEvent& e) {
+    if (wait) {
+      raw_.synchronize_event(e.event);
+    } else if (!raw_.query_event(e.event)) {
+      return false;
+    }
+    raw_.destroy_event(e.event);
+    if (--e.block->pending_events == 0) cache_block(e.block);
+    return true;
+  });
+}
+
+void CachingAllocator::cache_block(Block* b) {
   stats_.allocated -= static_cast<int64_t>(b->size);
   b->allocated = false;
   Pool& pool = pool_of(b);
@@ -146,6 +183,7 @@ void CachingAllocator::release_idle_segments(size_t keep) {
 
 void CachingAllocator::empty_cache() {
   std::lock_guard lock(mu_);
+  process_events(/*wait=*/true);
   release_idle_segments(0);
 }
 

@@ -1,6 +1,12 @@
 // A caching allocator over a raw device allocator (cudaMalloc/cudaFree, or aligned host memory): freed blocks
 // stay reserved and are handed out again without a device call. Host code only; the CUDA and CPU backends
 // each own one per device. Thread-safe.
+//
+// Streams: every block belongs to the stream it was allocated on (0: the default stream; the CPU has only
+// that one), and a freed block goes back to its own stream's cache, so the next kernel that gets it is
+// ordered after every kernel that used it. A block also used on other streams (record_stream) waits, once
+// freed, for an event recorded on each of them at the free before it is cached again, as PyTorch's
+// allocator does.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +15,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "core/backend.h"
 
@@ -20,6 +27,13 @@ class CachingAllocator {
   struct Raw {
     std::function<void*(size_t)> alloc;
     std::function<void(void*, size_t)> free;
+    /// Events, for blocks used on more than their own stream (record_stream); may be empty where no block
+    /// ever is. record_event makes an event recorded on a stream now; query_event says whether it has
+    /// completed; synchronize_event waits for it; destroy_event releases it.
+    std::function<uint64_t(uint64_t stream)> record_event{};
+    std::function<bool(uint64_t event)> query_event{};
+    std::function<void(uint64_t event)> synchronize_event{};
+    std::function<void(uint64_t event)> destroy_event{};
   };
   /// device names the device in errors ("cuda:0"). Freed segments above max_cached_free bytes of idle cache
   /// go back to the raw allocator (0 keeps everything, as PyTorch's CUDA allocator does).
@@ -28,12 +42,17 @@ class CachingAllocator {
   CachingAllocator(const CachingAllocator&) = delete;
   CachingAllocator& operator=(const CachingAllocator&) = delete;
 
-  /// A block of at least nbytes (rounded up to 512). When the raw allocator fails, frees the idle cache and
-  /// tries again; then throws RESOURCE_EXHAUSTED saying how much was asked, allocated and reserved.
-  void* allocate(size_t nbytes);
-  /// Returns a block from allocate() to the cache.
+  /// A block of at least nbytes (rounded up to 512) for use on `stream`. When the raw allocator fails, waits
+  /// for blocks held by other streams' events, frees the idle cache and tries again; then throws
+  /// RESOURCE_EXHAUSTED saying how much was asked, allocated and reserved.
+  void* allocate(size_t nbytes, uint64_t stream = 0);
+  /// Returns a block from allocate() to its stream's cache (after the events of its other streams).
   void deallocate(void* ptr);
-  /// Releases every idle segment to the raw allocator (torch.cuda.empty_cache).
+  /// Marks the block holding ptr as used on `stream` too (Tensor.record_stream): its free then waits for
+  /// the work queued on `stream` at that time. A no-op for the block's own stream or an unknown pointer.
+  void record_stream(void* ptr, uint64_t stream);
+  /// Releases every idle segment to the raw allocator (torch.cuda.empty_cache), after waiting for the
+  /// events of freed blocks.
   void empty_cache();
   MemoryStats stats() const;
   /// Peaks restart from the current values.
@@ -50,19 +69,32 @@ class CachingAllocator {
     char* ptr;
     size_t size;
     bool small;
+    uint64_t stream;        // every block of a segment has its segment's stream
     bool allocated = false;
     Block* prev = nullptr;  // neighbours within one segment
     Block* next = nullptr;
+    std::vector<uint64_t> uses{};  // other streams it was used on (record_stream)
+    int pending_events = 0;      // events to complete before a freed block is cached again
   };
+  // Pools are ordered by stream, then size: a stream's best fit is the first of its blocks not smaller.
   struct BySize {
     bool operator()(const Block* a, const Block* b) const {
+      if (a->stream != b->stream) return a->stream < b->stream;
       return a->size != b->size ? a->size < b->size : a->ptr < b->ptr;
     }
   };
+  struct PendingEvent {
+    uint64_t event;
+    Block* block;
+  };
   using Pool = std::set<Block*, BySize>;
 
-  Block* new_segment(size_t size, bool small);
+  Block* new_segment(size_t size, bool small, uint64_t stream);
   void release_idle_segments(size_t keep);
+  /// Caches the blocks whose events have all completed (wait: waits for every event first).
+  void process_events(bool wait);
+  /// Merges an idle block with its idle neighbours and caches it.
+  void cache_block(Block* b);
   Pool& pool_of(const Block* b) { return b->small ? small_ : large_; }
   [[noreturn]] void out_of_memory(size_t asked, size_t segment);
 
@@ -73,6 +105,7 @@ class CachingAllocator {
   mutable std::mutex mu_;
   Pool small_, large_;
   std::unordered_map<void*, Block*> active_;
+  std::vector<PendingEvent> pending_;
   MemoryStats stats_;
 };
 

@@ -1,6 +1,5 @@
-// Recording (the hooks of hooks.h), the profile's schedule, and the traces' outputs: PyTorch 1.13's
-// key_averages table (torch/autograd/profiler_util.py's _build_table, reproduced step by step) and Chrome
-// trace JSON (Kineto's fields).
+// Recording (the hooks of hooks.h), CUDA-event timing, the profile's schedule, the EventList's derived fields
+// and key_averages, and Chrome trace JSON (Kineto's fields). The table is in table.cpp.
 #include "core/profiler/profiler.h"
 
 #include <unistd.h>
@@ -14,6 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
+#include "core/backend.h"
+#include "core/device_runtime.h"
 #include "core/error.h"
 #include "core/nn/module.h"
 #include "core/ops/registry.h"
@@ -50,6 +51,16 @@ struct Trace {
   bool memory = false;
   bool modules = false;
   bool thread_bound = false;
+  // CUDA-event timing (a kCUDA trace on a machine with a GPU): the runtime, one reference event per device
+  // recorded at the start (with its host time), and the marker pairs of finished events, resolved at the end.
+  bool cuda = false;
+  std::vector<std::pair<uint64_t, int64_t>> cuda_refs;  // per device: {event, host ns from origin}
+  struct Marks {
+    size_t index;  // in finished
+    int device;
+    uint64_t start, end;
+  };
+  std::vector<Marks> cuda_marks;  // guarded by mu
 };
 
 namespace {
@@ -65,6 +76,7 @@ struct Open {
   uint64_t generation;
   int64_t conv_flops_per_output = 0;  // convolution: FLOPs per output element, known once the output is
   bool flops_per_output = false;      // mul, add: one FLOP per output element
+  uint64_t cuda_start = 0;            // the start marker (CUDA event), 0 when the event is not timed
 };
 struct ModuleFrame {
   const nn::Module* module;
@@ -104,6 +116,36 @@ bool live(const Trace* trace, uint64_t generation) {
          trace->generation.load(std::memory_order_acquire) == generation;
 }
 
+// The CUDA runtime, or nullptr without a GPU. A process-wide object: traces only say whether they use it.
+DeviceRuntime* cuda_runtime() {
+  static DeviceRuntime* const rt = [] {
+    Backend& b = backend(DeviceType::kCUDA);
+    return b.is_available() ? b.runtime() : nullptr;
+  }();
+  return rt;
+}
+
+// A timing event recorded now on the current stream of e's device, or 0 when that fails (the event then
+// has no CUDA time; the program goes on).
+uint64_t cuda_marker(Event& e) noexcept {
+  DeviceRuntime* rt = cuda_runtime();
+  uint64_t marker = 0;
+  try {
+    marker = rt->create_event(e.cuda_device, /*timing=*/true);
+    e.cuda_stream = rt->current_stream(e.cuda_device);
+    rt->record_event(e.cuda_device, marker, e.cuda_stream);
+    return marker;
+  } catch (...) {
+    if (marker) rt->destroy_event(e.cuda_device, marker);
+    return 0;
+  }
+}
+
+// The CUDA device a range times its span on (the thread's current device), or -1 when not timing.
+int range_device(const Trace& trace) noexcept {
+  return trace.cuda ? cuda_runtime()->current_device() : -1;
+}
+
 // Opens an event on this thread: its parent is the innermost open op or range of the same trace.
 void push(Open open) {
   Event& e = open.event;
@@ -119,14 +161,22 @@ void push(Open open) {
     e.module = t_state.modules.back().path;
   }
   e.start_ns = now_ns() - trace->origin_ns;
+  if (e.cuda_device >= 0) open.cuda_start = cuda_marker(e);
   t_state.stack.push_back(std::move(open));
 }
 
-void finish(Event&& e, Trace* trace, uint64_t generation) {
-  if (!live(trace, generation)) return;
+void finish(Event&& e, Trace* trace, uint64_t generation, uint64_t cuda_start = 0) {
+  if (!live(trace, generation)) {
+    if (cuda_start) cuda_runtime()->destroy_event(e.cuda_device, cuda_start);
+    return;
+  }
   e.end_ns = now_ns() - trace->origin_ns;
+  const uint64_t cuda_end = cuda_start ? cuda_marker(e) : 0;
+  if (cuda_start && !cuda_end) cuda_runtime()->destroy_event(e.cuda_device, cuda_start);
   std::lock_guard<std::mutex> lock(trace->mu);
   trace->finished.push_back(std::move(e));
+  if (cuda_end) trace->cuda_marks.push_back({trace->finished.size() - 1, trace->finished.back().cuda_device,
+                                             cuda_start, cuda_end});
 }
 
 }  // namespace
@@ -136,7 +186,7 @@ void pop() noexcept {
   Open open = std::move(t_state.stack.back());
   t_state.stack.pop_back();
   try {
-    finish(std::move(open.event), open.trace, open.generation);
+    finish(std::move(open.event), open.trace, open.generation, open.cuda_start);
   } catch (...) {
     // Out of memory while recording: the event is lost, the program goes on.
   }
@@ -220,6 +270,7 @@ OpScope::OpScope(const OpDef& def, const Args& args) {
     }
     if (!device_known && t && t->defined()) {
       e.device = t->device().str();
+      if (trace->cuda && t->device().is_cuda()) e.cuda_device = t->device().index;
       device_known = true;
     }
   }
@@ -247,6 +298,7 @@ bool begin_range(EventKind kind, std::string name) {
   Open open{Event{}, trace, trace->generation.load(std::memory_order_acquire)};
   open.event.kind = kind;
   open.event.name = std::move(name);
+  open.event.cuda_device = range_device(*trace);
   push(std::move(open));
   return true;
 }
@@ -301,18 +353,74 @@ ModuleScope::~ModuleScope() {
 
 namespace {
 
+void destroy_marks(const std::vector<Trace::Marks>& marks) noexcept {
+  for (const Trace::Marks& m : marks) {
+    cuda_runtime()->destroy_event(m.device, m.start);
+    cuda_runtime()->destroy_event(m.device, m.end);
+  }
+}
+
+// With kCUDA and a GPU: waits for each device's current stream and records a reference event on it, whose
+// host time is known (the device is idle there), so device times can be placed on the trace's timeline.
+void begin_cuda_timing(Trace& trace, const ProfilerOptions& options) {
+  trace.cuda = false;
+  trace.cuda_refs.clear();
+  if (std::find(options.activities.begin(), options.activities.end(), ProfilerActivity::kCUDA) ==
+      options.activities.end()) {
+    return;
+  }
+  DeviceRuntime* rt = cuda_runtime();
+  if (!rt) return;
+  try {
+    for (int d = 0; d < backend(DeviceType::kCUDA).device_count(); ++d) {
+      const uint64_t stream = rt->current_stream(d);
+      rt->synchronize_stream(d, stream);
+      trace.cuda_refs.emplace_back(rt->create_event(d, /*timing=*/true), now_ns() - trace.origin_ns);
+      rt->record_event(d, trace.cuda_refs.back().first, stream);
+    }
+    trace.cuda = true;
+  } catch (const Error&) {
+    for (size_t d = 0; d < trace.cuda_refs.size(); ++d) rt->destroy_event(static_cast<int>(d), trace.cuda_refs[d].first);
+    trace.cuda_refs.clear();
+  }
+}
+
+// Turns the marker pairs into CUDA times (waiting for the device to pass them) and releases the events.
+void resolve_cuda_times(Trace& trace, std::vector<Event>& events, const std::vector<Trace::Marks>& marks) {
+  if (marks.empty() && trace.cuda_refs.empty()) return;
+  DeviceRuntime* rt = cuda_runtime();
+  for (const Trace::Marks& m : marks) {
+    if (m.index >= events.size() || static_cast<size_t>(m.device) >= trace.cuda_refs.size()) continue;
+    Event& e = events[m.index];
+    try {
+      rt->synchronize_event(m.device, m.end);
+      e.cuda_time_ns = std::llround(static_cast<double>(rt->elapsed_ms(m.device, m.start, m.end)) * 1e6);
+      const auto& [ref, ref_ns] = trace.cuda_refs[static_cast<size_t>(m.device)];
+      e.cuda_start_ns = ref_ns + std::llround(static_cast<double>(rt->elapsed_ms(m.device, ref, m.start)) * 1e6);
+    } catch (const Error&) {
+      e.cuda_time_ns = 0;  // the device failed meanwhile: the event keeps its CPU time only
+    }
+  }
+  destroy_marks(marks);
+  for (size_t d = 0; d < trace.cuda_refs.size(); ++d) rt->destroy_event(static_cast<int>(d), trace.cuda_refs[d].first);
+  trace.cuda_refs.clear();
+}
+
 void begin_trace(Trace& trace, const ProfilerOptions& options) {
   {
     std::lock_guard<std::mutex> lock(trace.mu);
     trace.finished.clear();
     trace.timeline.clear();
     trace.memory_sum = 0;
+    destroy_marks(trace.cuda_marks);  // events that finished after the last stop
+    trace.cuda_marks.clear();
   }
   trace.record_shapes = options.record_shapes;
   trace.with_flops = options.with_flops;
   trace.memory = options.profile_memory;
   trace.modules = options.with_modules;
   trace.origin_ns = now_ns();
+  begin_cuda_timing(trace, options);
   trace.generation.fetch_add(1, std::memory_order_acq_rel);
   trace.active.store(true, std::memory_order_release);
   if (trace.memory) g_memory.fetch_add(1, std::memory_order_acq_rel);
@@ -330,8 +438,17 @@ TraceResult end_trace(Trace& trace) {
   g_recording.fetch_sub(1, std::memory_order_acq_rel);
   if (trace.memory) g_memory.fetch_sub(1, std::memory_order_acq_rel);
   trace.generation.fetch_add(1, std::memory_order_acq_rel);
-  std::lock_guard<std::mutex> lock(trace.mu);
-  return {std::move(trace.finished), std::move(trace.timeline)};
+  TraceResult result;
+  std::vector<Trace::Marks> marks;
+  {
+    std::lock_guard<std::mutex> lock(trace.mu);
+    result = {std::move(trace.finished), std::move(trace.timeline)};
+    marks = std::move(trace.cuda_marks);
+    trace.finished.clear();
+    trace.cuda_marks.clear();
+  }
+  resolve_cuda_times(trace, result.events, marks);
+  return result;
 }
 
 }  // namespace
@@ -518,6 +635,7 @@ EventList::EventList(std::vector<Event> events, bool profile_memory, bool with_f
     e.cpu_memory_usage = e.self_cpu_memory_usage;
     e.cuda_memory_usage = e.self_cuda_memory_usage;
     e.self_cpu_time_ns = e.cpu_time_total_ns();
+    e.self_cuda_time_ns = e.cuda_time_ns;
   }
   for (Event& e : events_) {
     if (e.parent_id < 0) continue;
@@ -526,6 +644,7 @@ EventList::EventList(std::vector<Event> events, bool profile_memory, bool with_f
     Event& parent = events_[it->second];
     parent.children.push_back(e.id);
     parent.self_cpu_time_ns -= e.cpu_time_total_ns();
+    parent.self_cuda_time_ns -= e.cuda_time_ns;
   }
   // Memory totals: children first. A child starts no earlier than its parent, so a reverse walk of the
   // start order visits it first.
@@ -587,10 +706,17 @@ KeyAverages EventList::key_averages(bool group_by_input_shape) const {
     }
     FunctionEventAvg& row = rows[it->second];
     row.count += 1;
-    double children_us = 0;
-    for (int64_t child : e.children) children_us += total_us(events_[index.at(child)]);
+    double children_us = 0, children_cuda_us = 0;
+    for (int64_t child : e.children) {
+      children_us += total_us(events_[index.at(child)]);
+      children_cuda_us += static_cast<double>(events_[index.at(child)].cuda_time_ns) / 1000.0;
+    }
     row.cpu_time_total += total_us(e);
     row.self_cpu_time_total += total_us(e) - children_us;
+    // The legacy profiler's rule: an event's CUDA time is its own span; self is that minus the children's.
+    const double cuda_us = static_cast<double>(e.cuda_time_ns) / 1000.0;
+    row.cuda_time_total += cuda_us;
+    row.self_cuda_time_total += cuda_us - children_cuda_us;
     row.cpu_memory_usage += e.cpu_memory_usage;
     row.self_cpu_memory_usage += e.self_cpu_memory_usage;
     row.cuda_memory_usage += e.cuda_memory_usage;
@@ -598,205 +724,6 @@ KeyAverages EventList::key_averages(bool group_by_input_shape) const {
     row.flops += e.flops;
   }
   return KeyAverages(std::move(rows), profile_memory_, with_flops_);
-}
-
-// ---- the table ----
-
-const FunctionEventAvg* KeyAverages::find(std::string_view key) const {
-  for (const auto& r : rows_) {
-    if (r.key == key) return &r;
-  }
-  return nullptr;
-}
-
-double KeyAverages::self_cpu_time_total() const {
-  double total = 0;
-  for (const auto& r : rows_) total += r.self_cpu_time_total;
-  return total;
-}
-
-namespace {
-
-std::string format(const char* fmt, double v) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, fmt, v);
-  return buf;
-}
-
-// profiler_util.py's _format_time: microseconds in, "1.234ms" out.
-std::string format_time(double us) {
-  if (us >= 1e6) return format("%.3fs", us / 1e6);
-  if (us >= 1e3) return format("%.3fms", us / 1e3);
-  return format("%.3fus", us);
-}
-
-// _format_time_share.
-std::string format_time_share(double us, double total_us) {
-  if (total_us == 0) return "NaN";
-  return format("%.2f%%", us * 100.0 / total_us);
-}
-
-// _format_memory.
-std::string format_memory(int64_t nbytes) {
-  constexpr double kKB = 1024, kMB = 1024 * kKB, kGB = 1024 * kMB;
-  double b = static_cast<double>(nbytes);
-  if (std::abs(b) >= kGB) return format("%.2f Gb", b / kGB);
-  if (std::abs(b) >= kMB) return format("%.2f Mb", b / kMB);
-  if (std::abs(b) >= kKB) return format("%.2f Kb", b / kKB);
-  return std::to_string(nbytes) + " b";
-}
-
-double sort_value(const FunctionEventAvg& r, const std::string& key) {
-  if (key == "self_cpu_time_total") return r.self_cpu_time_total;
-  if (key == "cpu_time_total") return r.cpu_time_total;
-  if (key == "cpu_time") return r.cpu_time();
-  if (key == "count") return static_cast<double>(r.count);
-  if (key == "cpu_memory_usage") return static_cast<double>(r.cpu_memory_usage);
-  if (key == "self_cpu_memory_usage") return static_cast<double>(r.self_cpu_memory_usage);
-  if (key == "cuda_memory_usage") return static_cast<double>(r.cuda_memory_usage);
-  if (key == "self_cuda_memory_usage") return static_cast<double>(r.self_cuda_memory_usage);
-  if (key == "flops") return static_cast<double>(r.flops);
-  if (key == "cuda_time_total" || key == "self_cuda_time_total" || key == "cuda_time") return 0;
-  throw Error(ErrorCode::kInvalidArgument,
-              str("[profiler] 'FunctionEventAvg' object has no attribute '", key, "'"));
-}
-
-// Python's '{: >N}'.format(s): right-aligned in at least N characters.
-std::string right(const std::string& s, int64_t width) {
-  return static_cast<int64_t>(s.size()) >= width ? s : std::string(width - s.size(), ' ') + s;
-}
-
-}  // namespace
-
-std::string KeyAverages::table(std::string_view sort_by, int64_t row_limit) const {
-  TableOptions options;
-  options.sort_by = std::string(sort_by);
-  options.row_limit = row_limit;
-  return table(options);
-}
-
-std::string KeyAverages::table(const TableOptions& options) const {
-  if (rows_.empty()) return "";
-  std::vector<const FunctionEventAvg*> events;
-  for (const auto& r : rows_) events.push_back(&r);
-  if (!options.sort_by.empty()) {
-    // Python's sorted(reverse=True) is stable: equal rows keep their first-seen order.
-    std::vector<std::pair<double, const FunctionEventAvg*>> keyed;
-    for (const auto* e : events) keyed.emplace_back(sort_value(*e, options.sort_by), e);
-    std::stable_sort(keyed.begin(), keyed.end(),
-                     [](const auto& a, const auto& b) { return a.first > b.first; });
-    for (size_t i = 0; i < keyed.size(); ++i) events[i] = keyed[i].second;
-  }
-  bool has_input_shapes = std::any_of(events.begin(), events.end(), [](const FunctionEventAvg* e) {
-    return !e->input_shapes.empty() && e->input_shapes != "[]";
-  });
-  int64_t name_width = 0, shapes_width = 0;
-  for (const auto* e : events) {
-    name_width = std::max<int64_t>(name_width, static_cast<int64_t>(e->key.size()) + 4);
-    // str(evt.input_shapes) of "" is "", of an empty list "[]".
-    shapes_width = std::max<int64_t>(shapes_width, static_cast<int64_t>(e->input_shapes.size()) + 4);
-  }
-  name_width = std::min(name_width, options.max_name_column_width);
-  shapes_width = std::min(shapes_width, options.max_shapes_column_width);
-  constexpr int64_t kColumn = 12;
-  constexpr int64_t kSpacing = 2;
-
-  std::vector<std::string> headers = {"Name",        "Self CPU %", "Self CPU",
-                                      "CPU total %", "CPU total",  "CPU time avg"};
-  if (profile_memory_) {
-    headers.push_back("CPU Mem");
-    headers.push_back("Self CPU Mem");
-    // PyTorch adds CUDA memory columns when any row has self CUDA memory > 0.
-  }
-  bool has_cuda_mem =
-      profile_memory_ && std::any_of(events.begin(), events.end(),
-                                     [](const FunctionEventAvg* e) { return e->self_cuda_memory_usage > 0; });
-  if (has_cuda_mem) {
-    headers.push_back("CUDA Mem");
-    headers.push_back("Self CUDA Mem");
-  }
-  headers.push_back("# of Calls");
-  std::vector<int64_t> widths = {name_width};
-  for (size_t i = 1; i < headers.size(); ++i) widths.push_back(kColumn);
-  if (has_input_shapes) {
-    headers.push_back("Input Shapes");
-    widths.push_back(shapes_width);
-  }
-  bool with_flops = with_flops_;
-  double flops_scale = 1;
-  if (with_flops) {
-    int64_t min_flops = 0;
-    for (const auto* e : events) {
-      if (e->flops > 0 && (min_flops == 0 || e->flops < min_flops)) min_flops = e->flops;
-    }
-    if (min_flops > 0) {
-      static const char* kUnits[] = {"FLOPs", "KFLOPs", "MFLOPs", "GFLOPs", "TFLOPs", "PFLOPs"};
-      double log_flops = std::max(0.0, std::min(std::log10(static_cast<double>(min_flops)) / 3, 5.0));
-      flops_scale = std::pow(10.0, std::floor(log_flops) * -3.0);
-      headers.push_back(std::string("Total ") + kUnits[static_cast<int>(log_flops)]);
-      widths.push_back(kColumn);
-    } else {
-      with_flops = false;
-    }
-  }
-  int64_t line_length = -kSpacing;
-  std::string header_sep;
-  for (int64_t w : widths) {
-    header_sep += std::string(w, '-') + std::string(kSpacing, ' ');
-    line_length += w + kSpacing;
-  }
-  auto row = [&](const std::vector<std::string>& values) {
-    std::string out;
-    for (size_t i = 0; i < values.size(); ++i)
-      out += right(values[i], widths[i]) + std::string(kSpacing, ' ');
-    return out;
-  };
-
-  double sum_self_cpu = 0;
-  for (const auto* e : events) sum_self_cpu += e->self_cpu_time_total;
-
-  std::string out;
-  auto append = [&](const std::string& s) { out += s + "\n"; };
-  if (options.header) {
-    append(std::string(line_length, '='));
-    append(*options.header);
-  }
-  append(header_sep);
-  append(row(headers));
-  append(header_sep);
-  int64_t shown = 0;
-  for (const auto* e : events) {
-    if (shown == options.row_limit) break;
-    ++shown;
-    std::string name = e->key;
-    if (static_cast<int64_t>(name.size()) >= options.max_name_column_width - 3) {
-      name = name.substr(0, options.max_name_column_width - 3) + "...";
-    }
-    std::vector<std::string> values = {
-        name,
-        format_time_share(e->self_cpu_time_total, sum_self_cpu),
-        format_time(e->self_cpu_time_total),
-        format_time_share(e->cpu_time_total, sum_self_cpu),
-        format_time(e->cpu_time_total),
-        format_time(e->cpu_time()),
-    };
-    if (profile_memory_) {
-      values.push_back(format_memory(e->cpu_memory_usage));
-      values.push_back(format_memory(e->self_cpu_memory_usage));
-      if (has_cuda_mem) {
-        values.push_back(format_memory(e->cuda_memory_usage));
-        values.push_back(format_memory(e->self_cuda_memory_usage));
-      }
-    }
-    values.push_back(std::to_string(e->count));
-    if (has_input_shapes) values.push_back(e->input_shapes.substr(0, shapes_width));
-    if (with_flops)
-      values.push_back(e->flops <= 0 ? "--" : format("%8.3f", static_cast<double>(e->flops) * flops_scale));
-    append(row(values));
-  }
-  append(header_sep);
-  append("Self CPU time total: " + format_time(sum_self_cpu));
-  return out;
 }
 
 // ---- Chrome trace ----
@@ -815,6 +742,15 @@ const char* category(EventKind kind) {
       return "python_function";
   }
   return "cpu_op";
+}
+
+// A GPU track's number: the default stream is 0, the others 1, 2, ... in the order first seen on their device.
+int stream_track(const std::vector<std::pair<int, uint64_t>>& tracks,
+                 std::vector<std::pair<int, uint64_t>>::const_iterator track) {
+  if (track->second == 0) return 0;
+  int n = 0;
+  for (auto it = tracks.begin(); it != track; ++it) n += it->first == track->first && it->second != 0;
+  return n + 1;
 }
 
 }  // namespace
@@ -844,6 +780,39 @@ std::string EventList::chrome_trace() const {
                                 {"dur", static_cast<double>(e.cpu_time_total_ns()) / 1000.0},
                                 {"args", std::move(args)}});
     if (std::find(threads.begin(), threads.end(), e.thread) == threads.end()) threads.push_back(e.thread);
+  }
+  // The device side of events with CUDA time: one track per (device, stream), streams numbered in the
+  // order seen (the default stream is 0), as Kineto's GPU tracks.
+  std::vector<std::pair<int, uint64_t>> gpu_tracks;
+  for (const Event& e : events_) {
+    if (e.cuda_start_ns < 0) continue;
+    const std::pair<int, uint64_t> track{e.cuda_device, e.cuda_stream};
+    auto it = std::find(gpu_tracks.begin(), gpu_tracks.end(), track);
+    if (it == gpu_tracks.end()) it = gpu_tracks.insert(gpu_tracks.end(), track);
+    trace_events.push_back(json{{"ph", "X"},
+                                {"cat", "gpu_user_annotation"},
+                                {"name", e.name},
+                                {"pid", e.cuda_device},
+                                {"tid", stream_track(gpu_tracks, it)},
+                                {"ts", static_cast<double>(e.cuda_start_ns) / 1000.0},
+                                {"dur", static_cast<double>(e.cuda_time_ns) / 1000.0},
+                                {"args", {{"External id", e.id}, {"Device", e.device}}}});
+  }
+  std::vector<int> gpus;
+  for (auto it = gpu_tracks.begin(); it != gpu_tracks.end(); ++it) {
+    if (std::find(gpus.begin(), gpus.end(), it->first) == gpus.end()) {
+      gpus.push_back(it->first);
+      trace_events.push_back(json{{"ph", "M"},
+                                  {"name", "process_name"},
+                                  {"pid", it->first},
+                                  {"tid", 0},
+                                  {"args", {{"name", "GPU " + std::to_string(it->first)}}}});
+    }
+    trace_events.push_back(json{{"ph", "M"},
+                                {"name", "thread_name"},
+                                {"pid", it->first},
+                                {"tid", stream_track(gpu_tracks, it)},
+                                {"args", {{"name", "stream " + std::to_string(stream_track(gpu_tracks, it))}}}});
   }
   for (const MemoryRecord& r : memory_) {
     const Device device = Device::parse(r.device);

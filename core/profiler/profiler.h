@@ -13,8 +13,11 @@
 // Every registry op call is an event ("aten::mm", as PyTorch names ops, so traces compare side by side), as
 // is every record_function range and, when autograd runs, every backward node
 // ("autograd::engine::evaluate_function: MulBackward0"). Events nest per thread; self time is total minus
-// the children's totals. Times are host (steady_clock) times: a CUDA op's event covers its launch, not the
-// kernel (there is no CUDA-event timing yet), so key_averages never shows CUDA columns.
+// the children's totals. CPU times are host (steady_clock) times: a CUDA op's CPU time covers its launch.
+// With ProfilerActivity::kCUDA on a machine with a GPU, each CUDA op, range and backward node also records
+// a CUDA event on its device's current stream at its start and end, as PyTorch's legacy (use_cuda=True)
+// profiler did: the span between them is its CUDA time (its kernels, and any wait of the device for the
+// host's next launch inside it), and the table gains PyTorch's CUDA columns.
 #pragma once
 
 #include <cstdint>
@@ -32,7 +35,8 @@ struct Trace;
 struct ThreadStash;
 }  // namespace detail
 
-/// What to record (torch.profiler.ProfilerActivity). CUDA is accepted; its ops are timed on the host.
+/// What to record (torch.profiler.ProfilerActivity). kCUDA adds CUDA-event timing of CUDA work; without a
+/// GPU it records nothing more.
 enum class ProfilerActivity : uint8_t { kCPU, kCUDA };
 
 /// What a schedule asks of a step (torch.profiler.ProfilerAction).
@@ -111,6 +115,16 @@ struct Event {
   int64_t cpu_memory_usage = 0;   // self plus every descendant's
   int64_t cuda_memory_usage = 0;
   int64_t self_cpu_time_ns = 0;  // total minus the children's totals
+  int64_t self_cuda_time_ns = 0;  // cuda_time_ns minus the children's
+
+  /// CUDA time (kCUDA traces): the device time between the event's start and end markers on its stream, 0
+  /// when it was not timed (a CPU op, no GPU).
+  int64_t cuda_time_ns = 0;
+  /// Where the span starts on the device's timeline, in nanoseconds from the profile's start (-1: not timed).
+  int64_t cuda_start_ns = -1;
+  int cuda_device = -1;
+  /// The stream the markers were recorded on (0: the default stream).
+  uint64_t cuda_stream = 0;
 
   int64_t cpu_time_total_ns() const { return end_ns - start_ns; }
 };
@@ -140,17 +154,20 @@ struct FunctionEventAvg {
   int64_t cuda_memory_usage = 0;
   int64_t self_cuda_memory_usage = 0;
   int64_t flops = 0;
+  double cuda_time_total = 0;
+  double self_cuda_time_total = 0;
   /// Python's str() of the shapes when grouped by input shape ("[[64, 32], [32, 16]]"), else "".
   std::string input_shapes;
   /// Average time per call (cpu_time_total / count).
   double cpu_time() const { return count ? cpu_time_total / static_cast<double>(count) : 0.0; }
+  double cuda_time() const { return count ? cuda_time_total / static_cast<double>(count) : 0.0; }
 };
 
 /// Options of KeyAverages::table, with PyTorch's defaults.
 struct TableOptions {
   /// A FunctionEventAvg field to sort by, descending: self_cpu_time_total, cpu_time_total, cpu_time, count,
-  /// cpu_memory_usage, self_cpu_memory_usage, flops, and the CUDA keys (always 0 here). Empty: first seen
-  /// first.
+  /// cpu_memory_usage, self_cpu_memory_usage, flops, cuda_time_total, self_cuda_time_total, cuda_time,
+  /// cuda_memory_usage, self_cuda_memory_usage. Empty: first seen first.
   std::string sort_by;
   int64_t row_limit = 100;
   int64_t max_name_column_width = 55;
@@ -199,7 +216,9 @@ class EventList {
   KeyAverages key_averages(bool group_by_input_shape = false) const;
   /// Chrome trace JSON (the Trace Event Format's "X" events; Perfetto and chrome://tracing open it). With
   /// profile_memory, each memory record is also a "[memory]" instant event with Kineto's args and a point of
-  /// a "Memory Allocated (<device>)" counter track, which the viewers plot as the memory timeline.
+  /// a "Memory Allocated (<device>)" counter track, which the viewers plot as the memory timeline. Events
+  /// with CUDA time also appear on their GPU's track (pid: the device index, tid: "stream N"), as Kineto's
+  /// gpu_user_annotation spans.
   std::string chrome_trace() const;
   void export_chrome_trace(const std::string& path) const;
 

@@ -132,9 +132,9 @@ void binary(BinaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, c
   case BinaryOp::Name:                                                                                    \
     if constexpr (kValid<BinaryOp::Name, T>) {                                                            \
       if (packed) {                                                                                       \
-        binary_packed_kernel<BinaryOp::Name, T, V><<<blocks_for_packs(n, V), kThreads>>>(n, o, x, y, al); \
+        binary_packed_kernel<BinaryOp::Name, T, V><<<blocks_for_packs(n, V), kThreads, 0, stream()>>>(n, o, x, y, al); \
       } else {                                                                                            \
-        binary_kernel<BinaryOp::Name, T><<<blocks_for(n), kThreads>>>(n, ix, o, x, y, al);                \
+        binary_kernel<BinaryOp::Name, T><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, x, y, al);                \
       }                                                                                                   \
       return;                                                                                             \
     }                                                                                                     \
@@ -156,7 +156,7 @@ void compare(CompareOp op, DType dtype, int64_t n, const Indexer& ix, void* out,
     auto* y = static_cast<const T*>(b);
     switch (op) {
 #define TD_COMPARE_LAUNCH(Name) \
-  case CompareOp::Name: compare_kernel<CompareOp::Name, T><<<blocks_for(n), kThreads>>>(n, ix, o, x, y); break;
+  case CompareOp::Name: compare_kernel<CompareOp::Name, T><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, x, y); break;
       TD_FOR_EACH_COMPARE_OP(TD_COMPARE_LAUNCH)
 #undef TD_COMPARE_LAUNCH
     }
@@ -167,7 +167,7 @@ void compare(CompareOp op, DType dtype, int64_t n, const Indexer& ix, void* out,
 void where(DType dtype, int64_t n, const Indexer& ix, void* out, const void* cond, const void* a, const void* b) {
   dispatch_with_complex(dtype, "where", [&](auto tag) {
     using T = decltype(tag);
-    where_kernel<T><<<blocks_for(n), kThreads>>>(n, ix, static_cast<T*>(out), static_cast<const bool*>(cond),
+    where_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, static_cast<T*>(out), static_cast<const bool*>(cond),
                                                  static_cast<const T*>(a), static_cast<const T*>(b));
   });
   check(cudaGetLastError(), "where kernel launch");
@@ -177,7 +177,7 @@ void gather(DType dtype, int64_t n, const Indexer& ix, void* out, const void* in
             int64_t dim_stride) {
   dispatch_with_complex(dtype, "gather", [&](auto tag) {
     using T = decltype(tag);
-    gather_kernel<T><<<blocks_for(n), kThreads>>>(n, ix, static_cast<T*>(out), static_cast<const T*>(in), index,
+    gather_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, static_cast<T*>(out), static_cast<const T*>(in), index,
                                                   dim_stride);
   });
   check(cudaGetLastError(), "gather kernel launch");
@@ -193,15 +193,15 @@ void scatter(ScatterMode mode, DType dtype, int64_t n, const Indexer& ix, void* 
       // Complex numbers have no max or min (the front end refuses them), and a complex128 product would need
       // a 16-byte compare-and-swap.
       if (mode == ScatterMode::kAssign) {
-        scatter_kernel<T, ScatterMode::kAssign><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride);
+        scatter_kernel<T, ScatterMode::kAssign><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride);
       } else if (mode == ScatterMode::kAdd) {
-        scatter_kernel<T, ScatterMode::kAdd><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride);
+        scatter_kernel<T, ScatterMode::kAdd><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride);
       } else if constexpr (sizeof(T) == 8) {
         if (mode != ScatterMode::kMul) {
           throw Error(ErrorCode::kUnimplemented,
                       str("[", scatter_mode_name(mode), "] has no CUDA kernel for dtype ", dtype_name(dtype)));
         }
-        scatter_kernel<T, ScatterMode::kMul><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride);
+        scatter_kernel<T, ScatterMode::kMul><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride);
       } else {
         throw Error(ErrorCode::kUnimplemented,
                     str("[", scatter_mode_name(mode), "] has no CUDA kernel for dtype ", dtype_name(dtype)));
@@ -210,7 +210,7 @@ void scatter(ScatterMode mode, DType dtype, int64_t n, const Indexer& ix, void* 
       switch (mode) {
 #define TD_SCATTER_LAUNCH(Name)                                                                        \
   case ScatterMode::Name:                                                                              \
-    scatter_kernel<T, ScatterMode::Name><<<blocks_for(n), kThreads>>>(n, ix, o, index, s, dim_stride); \
+    scatter_kernel<T, ScatterMode::Name><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride); \
     break;
         TD_FOR_EACH_SCATTER_MODE(TD_SCATTER_LAUNCH)
 #undef TD_SCATTER_LAUNCH

@@ -1,29 +1,30 @@
-// Matrix products on CUDA through cuBLAS (strided-batched GEMM), one handle per device; integer types go to
+// Matrix products on CUDA through cuBLAS (strided-batched GEMM) on the thread's current stream; integer types go to
 // integer_gemm.cu. Half and BFloat16 use cublasGemmStridedBatchedEx with float accumulation
 // (CUBLAS_COMPUTE_32F), as PyTorch does.
 #include <cublas_v2.h>
 
 #include <array>
-#include <mutex>
 
 #include "core/error.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/stream.h"
 
 namespace td::kernels::cuda {
 
 namespace {
-constexpr int kMaxDevices = 16;
 
+// One handle per thread and device, as PyTorch keeps them: a handle is not safe to share between threads
+// that queue work on different streams at the same time (sessions do). Handles live as long as the process.
 cublasHandle_t handle_for(int index) {
-  static std::array<cublasHandle_t, kMaxDevices> handles{};
-  static std::array<std::once_flag, kMaxDevices> once;
+  thread_local std::array<cublasHandle_t, kMaxDevices> handles{};
   TD_CHECK(index >= 0 && index < kMaxDevices, ErrorCode::kInvalidArgument, "[cuda] device index ", index,
            " out of range");
-  std::call_once(once[index], [&] {
-    TD_CHECK(cublasCreate(&handles[index]) == CUBLAS_STATUS_SUCCESS, ErrorCode::kInternal,
-             "[matmul] cublasCreate failed on cuda:", index);
-  });
-  return handles[index];
+  cublasHandle_t& h = handles[static_cast<size_t>(index)];
+  if (!h) {
+    TD_CHECK(cublasCreate(&h) == CUBLAS_STATUS_SUCCESS, ErrorCode::kInternal, "[matmul] cublasCreate failed on cuda:",
+             index);
+  }
+  return h;
 }
 
 void check_blas(cublasStatus_t s) {
@@ -40,6 +41,7 @@ void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int i
   cublasOperation_t op_a = la.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasOperation_t op_b = lb.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasHandle_t h = handle_for(index);
+  check_blas(cublasSetStream(h, stream()));  // the handle is shared: each call names its thread's stream
   if (out.dtype == DType::kFloat32) {
     const float one = 1, zero = 0;
     check_blas(cublasSgemmStridedBatched(h, op_b, op_a, n, m, k, &one, static_cast<const float*>(b.data), lb.ld,

@@ -1,5 +1,6 @@
 // The CUDA backend: device discovery, memory, host<->device copies, and the launches of the elementwise,
-// reduction and cuBLAS kernels. Memory comes from a caching allocator per device over cudaMalloc.
+// reduction and cuBLAS kernels. Memory comes from a caching allocator per device over cudaMalloc; every
+// kernel and copy is queued on the calling thread's current stream (kernels/cuda/runtime.cpp).
 #include <cuda_runtime.h>
 
 #include <array>
@@ -9,12 +10,15 @@
 #include "core/error.h"
 #include "kernels/caching_allocator.h"
 #include "kernels/coalesce.h"
+#include "core/device_runtime.h"
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/stream.h"
 
 namespace td::kernels {
 
 namespace cuda {
 void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index);
+DeviceRuntime& runtime();
 }
 
 namespace {
@@ -86,7 +90,7 @@ class CudaBackend final : public Backend {
 
   void* allocate(size_t nbytes, int index) override {
     use(index);
-    return allocator(index).allocate(nbytes);
+    return allocator(index).allocate(nbytes, reinterpret_cast<uintptr_t>(cuda::stream()));
   }
   void deallocate(void* ptr, size_t, int index) override { allocator(index).deallocate(ptr); }
   MemoryStats memory_stats(int index) const override { return allocator(index).stats(); }
@@ -96,19 +100,23 @@ class CudaBackend final : public Backend {
   }
   void reset_peak_memory_stats(int index) override { allocator(index).reset_peak_stats(); }
   void set_memory_limit(size_t bytes, int index) override { allocator(index).set_limit(bytes); }
+  DeviceRuntime* runtime() override { return is_available() ? &cuda::runtime() : nullptr; }
   std::pair<size_t, size_t> memory_info(int index) const override {
     use(index);
     size_t free_b = 0, total_b = 0;
     cuda::check(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
     return {free_b, total_b};
   }
+  // Blocking copies, as Tensor.copy_ without non_blocking: queued on the current stream, then waited for.
   void copy_to_host(void* dst, const void* src, size_t n, int index) override {
     use(index);
-    cuda::check(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost), "cudaMemcpy device to host");
+    cuda::check(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, cuda::stream()), "cudaMemcpy device to host");
+    cuda::check(cudaStreamSynchronize(cuda::stream()), "cudaStreamSynchronize");
   }
   void copy_from_host(void* dst, const void* src, size_t n, int index) override {
     use(index);
-    cuda::check(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice), "cudaMemcpy host to device");
+    cuda::check(cudaMemcpyAsync(dst, src, n, cudaMemcpyHostToDevice, cuda::stream()), "cudaMemcpy host to device");
+    cuda::check(cudaStreamSynchronize(cuda::stream()), "cudaStreamSynchronize");
   }
   void synchronize(int index) override {
     use(index);
@@ -225,45 +233,8 @@ class CudaBackend final : public Backend {
   }
 
  private:
-  // One caching allocator per device, made on first use. Every kernel runs on the device's default stream,
-  // so a block freed to the cache may be handed out again at once: later kernels are ordered after the
-  // ones still reading it.
-  CachingAllocator& allocator(int index) const {
-    TD_CHECK(index >= 0 && index < device_count() && static_cast<size_t>(index) < kMaxDevices,
-             ErrorCode::kInvalidArgument, "[cuda] device index ", index,
-             " out of range (", device_count(), " devices)");
-    std::call_once(allocator_once_[static_cast<size_t>(index)], [&] {
-      CachingAllocator::Raw raw{[index](size_t n) -> void* {
-                                  use(index);
-                                  void* p = nullptr;
-                                  if (cudaMalloc(&p, n) == cudaSuccess) return p;
-                                  cudaGetLastError();  // clear the error so the session goes on
-                                  return nullptr;
-                                },
-                                [index](void* p, size_t) {
-                                  // Also runs at exit, after the runtime may be gone: never throws.
-                                  try {
-                                    use(index);
-                                    cudaFree(p);
-                                  } catch (const Error&) {
-                                  }
-                                }};
-      allocators_[static_cast<size_t>(index)] = std::make_unique<CachingAllocator>(str("cuda:", index), raw);
-    });
-    return *allocators_[static_cast<size_t>(index)];
-  }
-
-  static constexpr size_t kMaxDevices = 16;
-  mutable std::array<std::once_flag, kMaxDevices> allocator_once_;
-  mutable std::array<std::unique_ptr<CachingAllocator>, kMaxDevices> allocators_;
-
-  static void use(int index) {
-    thread_local int current = -1;
-    if (current != index) {
-      cuda::check(cudaSetDevice(index), "cudaSetDevice");
-      current = index;
-    }
-  }
+  static CachingAllocator& allocator(int index) { return cuda::allocator(index); }
+  static void use(int index) { cuda::use_device(index); }
 };
 
 }  // namespace

@@ -183,9 +183,9 @@ void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* 
       auto* o = static_cast<To*>(dst);
       auto* i = static_cast<const From*>(src);
       if (ix.contiguous && pack_aligned<To, V>(o) && pack_aligned<From, V>(i)) {
-        copy_packed_kernel<To, From, V><<<blocks_for_packs(n, V), kThreads>>>(n, o, i);
+        copy_packed_kernel<To, From, V><<<blocks_for_packs(n, V), kThreads, 0, stream()>>>(n, o, i);
       } else {
-        copy_kernel<<<blocks_for(n), kThreads>>>(n, ix, o, i);
+        copy_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, i);
       }
     });
   });
@@ -195,7 +195,7 @@ void copy(DType dst_dtype, DType src_dtype, int64_t n, const Indexer& ix, void* 
 void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& value) {
   dispatch_with_complex(dtype, "fill", [&](auto tag) {
     using T = decltype(tag);
-    fill_kernel<<<blocks_for(n), kThreads>>>(n, ix, static_cast<T*>(dst), value.to<T>());
+    fill_kernel<<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, static_cast<T*>(dst), value.to<T>());
   });
   check(cudaGetLastError(), "fill kernel launch");
 }
@@ -234,13 +234,13 @@ void reduce_launch(int64_t n_out, const ReduceIndexer& ix, T* out, const T* in, 
     const int64_t slice = ceil_div(red, parts), used = ceil_div(red, slice);
     const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(used));
     if (used == 1) {
-      reduce_cols_kernel<Op, T, T, T><<<grid, kThreads>>>(ix, n_out, slice, out, in);
+      reduce_cols_kernel<Op, T, T, T><<<grid, kThreads, 0, stream()>>>(ix, n_out, slice, out, in);
       return;
     }
     Workspace partial(static_cast<size_t>(used * n_out) * sizeof(A), device);
     auto* p = static_cast<A*>(partial.data);
-    reduce_cols_kernel<Op, T, T, A><<<grid, kThreads>>>(ix, n_out, slice, p, in);
-    reduce_cols_kernel<Op, T, A, T><<<dim3(static_cast<unsigned>(blocks), 1), kThreads>>>(
+    reduce_cols_kernel<Op, T, T, A><<<grid, kThreads, 0, stream()>>>(ix, n_out, slice, p, in);
+    reduce_cols_kernel<Op, T, A, T><<<dim3(static_cast<unsigned>(blocks), 1), kThreads, 0, stream()>>>(
         partial_indexer(n_out, used, false), n_out, used, out, p);
     return;
   }
@@ -249,13 +249,13 @@ void reduce_launch(int64_t n_out, const ReduceIndexer& ix, T* out, const T* in, 
   const int64_t slice = ceil_div(red, parts), used = ceil_div(red, slice);
   const dim3 grid(static_cast<unsigned>(n_out), static_cast<unsigned>(used));
   if (used == 1) {
-    reduce_rows_kernel<Op, T, T, T><<<grid, kThreads>>>(ix, slice, out, in);
+    reduce_rows_kernel<Op, T, T, T><<<grid, kThreads, 0, stream()>>>(ix, slice, out, in);
     return;
   }
   Workspace partial(static_cast<size_t>(used * n_out) * sizeof(A), device);
   auto* p = static_cast<A*>(partial.data);
-  reduce_rows_kernel<Op, T, T, A><<<grid, kThreads>>>(ix, slice, p, in);
-  reduce_rows_kernel<Op, T, A, T><<<dim3(static_cast<unsigned>(n_out), 1), kThreads>>>(
+  reduce_rows_kernel<Op, T, T, A><<<grid, kThreads, 0, stream()>>>(ix, slice, p, in);
+  reduce_rows_kernel<Op, T, A, T><<<dim3(static_cast<unsigned>(n_out), 1), kThreads, 0, stream()>>>(
       partial_indexer(n_out, used, true), used, out, p);
 }
 
@@ -292,7 +292,7 @@ void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix
                 const void* in) {
   dispatch(dtype, is_max ? "argmax" : "argmin", [&](auto tag) {
     using T = decltype(tag);
-    arg_reduce_kernel<T><<<blocks_for(n_out), kThreads>>>(is_max, n_out, ix, static_cast<T*>(values), indices,
+    arg_reduce_kernel<T><<<blocks_for(n_out), kThreads, 0, stream()>>>(is_max, n_out, ix, static_cast<T*>(values), indices,
                                                           static_cast<const T*>(in));
   });
   check(cudaGetLastError(), "arg_reduce kernel launch");
@@ -305,9 +305,9 @@ void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, co
     auto* o = static_cast<T*>(out);
     auto* x = static_cast<const T*>(in);
     if (op == ReduceOp::kSum) {
-      scan_kernel<ReduceOp::kSum, T><<<blocks_for(rows), kThreads>>>(rows, in_ix, out_ix, o, x);
+      scan_kernel<ReduceOp::kSum, T><<<blocks_for(rows), kThreads, 0, stream()>>>(rows, in_ix, out_ix, o, x);
     } else {
-      scan_kernel<ReduceOp::kProd, T><<<blocks_for(rows), kThreads>>>(rows, in_ix, out_ix, o, x);
+      scan_kernel<ReduceOp::kProd, T><<<blocks_for(rows), kThreads, 0, stream()>>>(rows, in_ix, out_ix, o, x);
     }
   });
   check(cudaGetLastError(), "scan kernel launch");

@@ -42,7 +42,7 @@ void integer_gemm(const StridedRef& out, const StridedRef& a, const StridedRef& 
                   static_cast<unsigned>(batch < 65535 ? batch : 65535));
   auto launch = [&](auto tag) {
     using T = decltype(tag);
-    integer_gemm_kernel<T><<<grid, threads>>>(batch, m, n, k, static_cast<T*>(out.data),
+    integer_gemm_kernel<T><<<grid, threads, 0, stream()>>>(batch, m, n, k, static_cast<T*>(out.data),
                                               static_cast<const T*>(a.data), a.strides[0], a.strides[1],
                                               a.strides[2], static_cast<const T*>(b.data), b.strides[0],
                                               b.strides[1], b.strides[2]);

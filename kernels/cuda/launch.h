@@ -67,8 +67,8 @@ void avg_pool(DType dtype, const PoolGeometry& g, void* out, const void* in);
 void avg_pool_backward(DType dtype, const PoolGeometry& g, void* grad_in, const void* grad_out);
 
 /// Scratch device memory for a kernel's partial results, from the device's caching allocator; returned to it
-/// when the Workspace goes: every kernel runs on the device's one stream, so a later user of the block is
-/// ordered after the kernels that use it now.
+/// when the Workspace goes. The block belongs to the thread's current stream, where the kernels that use it
+/// run, so its next user on that stream is ordered after them.
 struct Workspace {
   Workspace(size_t bytes, int device);
   ~Workspace();

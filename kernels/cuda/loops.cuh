@@ -6,6 +6,7 @@
 #include <type_traits>
 
 #include "kernels/cuda/launch.h"
+#include "kernels/cuda/stream.h"
 #include "kernels/dispatch.h"
 #include "kernels/elementwise_ops.h"
 

@@ -106,7 +106,7 @@ void max_pool(DType dtype, const PoolGeometry& g, void* out, int64_t* indices, c
   if (n == 0) return;
   dispatch_floating<false>(dtype, "max_pool", "CUDA", [&](auto tag) {
     using T = decltype(tag);
-    max_pool_kernel<T><<<blocks_for(n), kThreads>>>(g, n_in, n_out, static_cast<T*>(out), indices,
+    max_pool_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(g, n_in, n_out, static_cast<T*>(out), indices,
                                                     static_cast<const T*>(in));
   });
   check(cudaGetLastError(), "max_pool kernel launch");
@@ -117,10 +117,10 @@ void max_pool_backward(DType dtype, int64_t planes, int64_t n_in, int64_t n_out,
   if (planes * n_in == 0) return;
   dispatch_floating<false>(dtype, "max_pool_backward", "CUDA", [&](auto tag) {
     using T = decltype(tag);
-    check(cudaMemsetAsync(grad_in, 0, static_cast<size_t>(planes * n_in) * sizeof(T)), "cudaMemsetAsync");
+    check(cudaMemsetAsync(grad_in, 0, static_cast<size_t>(planes * n_in) * sizeof(T), stream()), "cudaMemsetAsync");
     const int64_t n = planes * n_out;
     if (n == 0) return;
-    max_pool_backward_kernel<T><<<blocks_for(n), kThreads>>>(n, n_in, n_out, static_cast<T*>(grad_in),
+    max_pool_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, n_in, n_out, static_cast<T*>(grad_in),
                                                              static_cast<const T*>(grad_out), indices);
   });
   check(cudaGetLastError(), "max_pool_backward kernel launch");
@@ -132,7 +132,7 @@ void avg_pool(DType dtype, const PoolGeometry& g, void* out, const void* in) {
   dispatch_floating<true>(dtype, "avg_pool", "CUDA", [&](auto tag) {
     using T = decltype(tag);
     avg_pool_kernel<T>
-        <<<blocks_for(n), kThreads>>>(g, n_in, n_out, static_cast<T*>(out), static_cast<const T*>(in));
+        <<<blocks_for(n), kThreads, 0, stream()>>>(g, n_in, n_out, static_cast<T*>(out), static_cast<const T*>(in));
   });
   check(cudaGetLastError(), "avg_pool kernel launch");
 }
@@ -142,7 +142,7 @@ void avg_pool_backward(DType dtype, const PoolGeometry& g, void* grad_in, const 
   if (n == 0) return;
   dispatch_floating<false>(dtype, "avg_pool_backward", "CUDA", [&](auto tag) {
     using T = decltype(tag);
-    avg_pool_backward_kernel<T><<<blocks_for(n), kThreads>>>(g, n_in, n_out, static_cast<T*>(grad_in),
+    avg_pool_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(g, n_in, n_out, static_cast<T*>(grad_in),
                                                              static_cast<const T*>(grad_out));
   });
   check(cudaGetLastError(), "avg_pool_backward kernel launch");

@@ -117,13 +117,13 @@ void launch_softmax(bool is_log, int64_t outer, int64_t n, int64_t inner, void* 
   auto* po = static_cast<T*>(out);
   auto* pi = static_cast<const T*>(in);
   if (inner > 1) {
-    softmax_cols_kernel<T><<<blocks_for(outer * inner), kThreads>>>(is_log, outer, n, inner, po, pi);
+    softmax_cols_kernel<T><<<blocks_for(outer * inner), kThreads, 0, stream()>>>(is_log, outer, n, inner, po, pi);
   } else if (n <= kWarpRowLimit) {
     const int64_t blocks = (outer + kRowsPerBlock - 1) / kRowsPerBlock;
     softmax_rows_kernel<T, false>
-        <<<static_cast<unsigned>(blocks), kRowsPerBlock * kWarp>>>(is_log, outer, n, po, pi);
+        <<<static_cast<unsigned>(blocks), kRowsPerBlock * kWarp, 0, stream()>>>(is_log, outer, n, po, pi);
   } else {
-    softmax_rows_kernel<T, true><<<static_cast<unsigned>(outer), kLongRowThreads>>>(is_log, outer, n, po, pi);
+    softmax_rows_kernel<T, true><<<static_cast<unsigned>(outer), kLongRowThreads, 0, stream()>>>(is_log, outer, n, po, pi);
   }
   check(cudaGetLastError(), "softmax kernel launch");
 }

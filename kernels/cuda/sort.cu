@@ -161,24 +161,24 @@ void sort_rows(bool descending, int64_t rows, int64_t n, int64_t k, const Reduce
   auto* offsets = reinterpret_cast<int64_t*>(p + 2 * keys_bytes + 2 * pos_bytes);
   void* temp = p + 2 * keys_bytes + 2 * pos_bytes + offsets_bytes;
 
-  keys_kernel<T, K><<<blocks_for(total), kThreads>>>(total, n, in_ix, in, descending, keys_in, pos_in);
+  keys_kernel<T, K><<<blocks_for(total), kThreads, 0, stream()>>>(total, n, in_ix, in, descending, keys_in, pos_in);
   check(cudaGetLastError(), "sort keys kernel launch");
   if (per_row) {
     for (int64_t r = 0; r < rows; ++r) {
       size_t bytes = temp_bytes;
       check(cub::DeviceRadixSort::SortPairs(temp, bytes, keys_in + r * n, keys_out + r * n, pos_in + r * n,
-                                            pos_out + r * n, n),
+                                            pos_out + r * n, n, 0, static_cast<int>(sizeof(K) * 8), stream()),
             "cub::DeviceRadixSort::SortPairs");
     }
   } else {
-    offsets_kernel<<<blocks_for(rows + 1), kThreads>>>(rows, n, offsets);
+    offsets_kernel<<<blocks_for(rows + 1), kThreads, 0, stream()>>>(rows, n, offsets);
     check(cudaGetLastError(), "sort offsets kernel launch");
     size_t bytes = temp_bytes;
     check(cub::DeviceSegmentedSort::StableSortPairs(temp, bytes, keys_in, keys_out, pos_in, pos_out, total,
-                                                    rows, offsets, offsets + 1),
+                                                    rows, offsets, offsets + 1, stream()),
           "cub::DeviceSegmentedSort::StableSortPairs");
   }
-  write_kernel<T><<<blocks_for(rows * k), kThreads>>>(rows * k, n, k, in_ix, values_ix, indices_ix, in,
+  write_kernel<T><<<blocks_for(rows * k), kThreads, 0, stream()>>>(rows * k, n, k, in_ix, values_ix, indices_ix, in,
                                                       pos_out, values, indices);
   check(cudaGetLastError(), "sort write kernel launch");
 }

@@ -25,9 +25,9 @@ void launch(int64_t n, const Indexer& ix, void* out, const void* in) {
   auto* o = static_cast<O*>(out);
   auto* x = static_cast<const I*>(in);
   if (ix.contiguous && pack_aligned<O, V>(o) && pack_aligned<I, V>(x)) {
-    map_packed_kernel<O, I, F, V><<<blocks_for_packs(n, V), kThreads>>>(n, o, x, F{});
+    map_packed_kernel<O, I, F, V><<<blocks_for_packs(n, V), kThreads, 0, stream()>>>(n, o, x, F{});
   } else {
-    map_kernel<O, I, F><<<blocks_for(n), kThreads>>>(n, ix, o, x, F{});
+    map_kernel<O, I, F><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, x, F{});
   }
 }
 

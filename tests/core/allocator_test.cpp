@@ -30,6 +30,16 @@ struct FakeDevice {
   int raw_allocs = 0, raw_frees = 0;
   std::map<void*, size_t> live;
 
+  // Events complete when the test says so (complete_all), or when waited for.
+  std::map<uint64_t, bool> events;  // id -> completed
+  std::vector<uint64_t> recorded_on;
+  uint64_t next_event = 1;
+  int destroyed_events = 0;
+
+  void complete_all() {
+    for (auto& [id, done] : events) done = true;
+  }
+
   CachingAllocator::Raw raw() {
     return {[this](size_t n) -> void* {
               if (used + n > capacity) return nullptr;
@@ -45,6 +55,18 @@ struct FakeDevice {
               used -= n;
               ++raw_frees;
               std::free(p);
+            },
+            [this](uint64_t stream) {
+              recorded_on.push_back(stream);
+              events[next_event] = false;
+              return next_event++;
+            },
+            [this](uint64_t e) { return events.at(e); },
+            [this](uint64_t e) { events.at(e) = true; },
+            [this](uint64_t e) {
+              EXPECT_TRUE(events.at(e)) << "an event destroyed before it completed";
+              events.erase(e);
+              ++destroyed_events;
             }};
   }
 };
@@ -169,6 +191,67 @@ TEST(CachingAllocator, UnknownPointersAreNotFreed) {
   int local = 0;
   a.deallocate(&local);
   EXPECT_EQ(dev.raw_frees, 0);
+}
+
+TEST(CachingAllocator, AFreedBlockGoesBackToItsOwnStreamOnly) {
+  FakeDevice dev(64 * kMiB);
+  CachingAllocator a("fake:0", dev.raw());
+  void* p = a.allocate(4096, /*stream=*/7);
+  a.deallocate(p);
+  void* q = a.allocate(4096, /*stream=*/9);
+  EXPECT_NE(q, p) << "another stream's kernels are not ordered after stream 7's";
+  EXPECT_EQ(dev.raw_allocs, 2) << "streams do not share segments";
+  void* r = a.allocate(4096, /*stream=*/7);
+  EXPECT_EQ(r, p) << "stream 7 gets its own block back";
+  a.deallocate(q);
+  a.deallocate(r);
+  a.empty_cache();
+  EXPECT_EQ(dev.raw_frees, 2);
+  EXPECT_TRUE(dev.events.empty()) << "no event is needed while each block stays on its stream";
+}
+
+TEST(CachingAllocator, ABlockUsedOnAnotherStreamWaitsForThatStreamsEvent) {
+  FakeDevice dev(64 * kMiB);
+  CachingAllocator a("fake:0", dev.raw());
+  void* p = a.allocate(4096, 1);
+  a.record_stream(p, 2);
+  a.record_stream(p, 2);  // recorded once
+  a.record_stream(p, 1);  // its own stream: nothing to wait for
+  a.record_stream(p, 3);
+  a.deallocate(p);
+  EXPECT_EQ(dev.recorded_on, (std::vector<uint64_t>{2, 3})) << "one event on each other stream, at the free";
+  EXPECT_EQ(a.stats().allocated, 4096) << "still in use until its events complete";
+  void* q = a.allocate(4096, 1);
+  EXPECT_NE(q, p) << "stream 2 and 3 may still be using p";
+  dev.events.begin()->second = true;  // stream 2 done, stream 3 not yet
+  void* r = a.allocate(4096, 1);
+  EXPECT_NE(r, p);
+  dev.complete_all();
+  void* s = a.allocate(4096, 1);
+  EXPECT_EQ(s, p) << "both events completed: the block is cached and reused";
+  EXPECT_EQ(dev.destroyed_events, 2);
+  EXPECT_EQ(a.stats().allocated, 3 * 4096);
+  for (void* x : {q, r, s}) a.deallocate(x);
+  EXPECT_TRUE(dev.events.empty());
+}
+
+TEST(CachingAllocator, EmptyCacheAndOutOfMemoryWaitForPendingEvents) {
+  FakeDevice dev(40 * kMiB);
+  CachingAllocator a("fake:0", dev.raw());
+  void* p = a.allocate(30 * kMiB, 1);
+  a.record_stream(p, 2);
+  a.deallocate(p);
+  void* q = a.allocate(30 * kMiB, 1);  // the device is full: waits for stream 2's event, reuses p's block
+  EXPECT_EQ(a.stats().alloc_retries, 1);
+  EXPECT_EQ(dev.destroyed_events, 1);
+  EXPECT_EQ(a.stats().allocated, static_cast<int64_t>(30 * kMiB));
+  EXPECT_EQ(dev.raw_allocs, 2) << "p's segment went back to the device, and q got a new one";
+  a.record_stream(q, 2);
+  a.deallocate(q);
+  a.empty_cache();
+  EXPECT_EQ(dev.destroyed_events, 2);
+  EXPECT_EQ(a.stats().reserved, 0) << "empty_cache waited for the event and released the segment";
+  EXPECT_EQ(a.stats().allocated, 0);
 }
 
 TEST(CpuAllocator, LargeTensorsComeBackFromTheCache) {

@@ -1,0 +1,193 @@
+// The CUDA runtime side of the backend: each thread's current device and streams, the pool of streams
+// (PyTorch's getStreamFromPool: 32 per device and priority, made on first use, never destroyed), events,
+// device properties, and one caching allocator per device whose blocks belong to streams.
+#include <cuda_runtime.h>
+
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "core/device_runtime.h"
+#include "core/error.h"
+#include "kernels/caching_allocator.h"
+#include "kernels/cuda/launch.h"
+#include "kernels/cuda/stream.h"
+
+namespace td::kernels::cuda {
+
+namespace {
+constexpr int kPoolStreams = 32;
+
+int device_count() {
+  static const int count = [] {
+    int n = 0;
+    return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+  }();
+  return count;
+}
+
+void check_device(int index) {
+  TD_CHECK(index >= 0 && index < device_count() && index < kMaxDevices, ErrorCode::kInvalidArgument,
+           "[cuda] device index ", index, " out of range (", device_count(), " devices)");
+}
+
+thread_local int t_device = -1;                              // what cudaSetDevice last set on this thread
+thread_local int t_current = 0;                              // torch.cuda.current_device()
+thread_local std::array<cudaStream_t, kMaxDevices> t_streams{};  // current stream per device (null: default)
+
+cudaStream_t as_stream(uint64_t s) { return reinterpret_cast<cudaStream_t>(static_cast<uintptr_t>(s)); }
+uint64_t as_id(cudaStream_t s) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(s)); }
+cudaEvent_t as_event(uint64_t e) { return reinterpret_cast<cudaEvent_t>(static_cast<uintptr_t>(e)); }
+
+// True when the work is done, false when it is not yet; throws for any other error.
+bool ready(cudaError_t e, const char* what) {
+  if (e == cudaErrorNotReady) {
+    cudaGetLastError();  // a query's "not ready" is not sticky, but clear it anyway
+    return false;
+  }
+  check(e, what);
+  return true;
+}
+
+uint64_t new_event(bool timing) {
+  cudaEvent_t e = nullptr;
+  check(cudaEventCreateWithFlags(&e, timing ? cudaEventDefault : cudaEventDisableTiming), "cudaEventCreate");
+  return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(e));
+}
+
+struct StreamPool {
+  std::once_flag once;
+  std::array<cudaStream_t, kPoolStreams> low{}, high{};
+  std::atomic<uint32_t> next_low{0}, next_high{0};
+};
+
+class CudaRuntime final : public DeviceRuntime {
+ public:
+  int current_device() const override { return t_current; }
+  void set_device(int device) override {
+    use_device(device);
+    t_current = device;
+  }
+  DeviceProperties properties(int device) const override {
+    check_device(device);
+    cudaDeviceProp prop{};
+    check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+    return {prop.name, prop.major, prop.minor, static_cast<int64_t>(prop.totalGlobalMem), prop.multiProcessorCount};
+  }
+
+  uint64_t current_stream(int device) const override {
+    check_device(device);
+    return as_id(t_streams[static_cast<size_t>(device)]);
+  }
+  void set_current_stream(int device, uint64_t stream) override {
+    check_device(device);
+    t_streams[static_cast<size_t>(device)] = as_stream(stream);
+  }
+  uint64_t stream_from_pool(int device, bool high_priority) override {
+    use_device(device);
+    StreamPool& pool = pools_[static_cast<size_t>(device)];
+    std::call_once(pool.once, [&] {
+      int least = 0, greatest = 0;  // numerically: greatest priority is the lowest number
+      check(cudaDeviceGetStreamPriorityRange(&least, &greatest), "cudaDeviceGetStreamPriorityRange");
+      for (int i = 0; i < kPoolStreams; ++i) {
+        check(cudaStreamCreateWithPriority(&pool.low[i], cudaStreamNonBlocking, least), "cudaStreamCreate");
+        check(cudaStreamCreateWithPriority(&pool.high[i], cudaStreamNonBlocking, greatest), "cudaStreamCreate");
+      }
+    });
+    auto& next = high_priority ? pool.next_high : pool.next_low;
+    auto& streams = high_priority ? pool.high : pool.low;
+    return as_id(streams[next.fetch_add(1, std::memory_order_relaxed) % kPoolStreams]);
+  }
+  bool query_stream(int device, uint64_t stream) override {
+    use_device(device);
+    return ready(cudaStreamQuery(as_stream(stream)), "cudaStreamQuery");
+  }
+  void synchronize_stream(int device, uint64_t stream) override {
+    use_device(device);
+    check(cudaStreamSynchronize(as_stream(stream)), "cudaStreamSynchronize");
+  }
+
+  uint64_t create_event(int device, bool timing) override {
+    use_device(device);
+    return new_event(timing);
+  }
+  void destroy_event(int device, uint64_t event) noexcept override {
+    if (event) cudaEventDestroy(as_event(event));
+  }
+  void record_event(int device, uint64_t event, uint64_t stream) override {
+    use_device(device);
+    check(cudaEventRecord(as_event(event), as_stream(stream)), "cudaEventRecord");
+  }
+  bool query_event(int device, uint64_t event) override {
+    return ready(cudaEventQuery(as_event(event)), "cudaEventQuery");
+  }
+  void synchronize_event(int device, uint64_t event) override {
+    check(cudaEventSynchronize(as_event(event)), "cudaEventSynchronize");
+  }
+  void stream_wait_event(int device, uint64_t stream, uint64_t event) override {
+    use_device(device);
+    check(cudaStreamWaitEvent(as_stream(stream), as_event(event), 0), "cudaStreamWaitEvent");
+  }
+  float elapsed_ms(int device, uint64_t start, uint64_t end) override {
+    float ms = 0;
+    check(cudaEventElapsedTime(&ms, as_event(start), as_event(end)), "cudaEventElapsedTime");
+    return ms;
+  }
+  void record_stream(int device, void* ptr, uint64_t stream) override { allocator(device).record_stream(ptr, stream); }
+
+ private:
+  std::array<StreamPool, kMaxDevices> pools_;
+};
+}  // namespace
+
+void use_device(int index) {
+  if (t_device == index) return;
+  check_device(index);
+  check(cudaSetDevice(index), "cudaSetDevice");
+  t_device = index;
+}
+
+cudaStream_t stream() { return t_streams[static_cast<size_t>(t_device < 0 ? 0 : t_device)]; }
+
+CachingAllocator& allocator(int index) {
+  static std::array<std::once_flag, kMaxDevices> once;
+  static std::array<std::unique_ptr<CachingAllocator>, kMaxDevices> allocators;
+  check_device(index);
+  std::call_once(once[static_cast<size_t>(index)], [&] {
+    CachingAllocator::Raw raw{
+        [index](size_t n) -> void* {
+          use_device(index);
+          void* p = nullptr;
+          if (cudaMalloc(&p, n) == cudaSuccess) return p;
+          cudaGetLastError();  // clear the error so the session goes on
+          return nullptr;
+        },
+        [index](void* p, size_t) {
+          // Also runs at exit, after the runtime may be gone: never throws.
+          try {
+            use_device(index);
+            cudaFree(p);
+          } catch (const Error&) {
+          }
+        },
+        [index](uint64_t stream) {
+          use_device(index);
+          const uint64_t e = new_event(/*timing=*/false);
+          check(cudaEventRecord(as_event(e), as_stream(stream)), "cudaEventRecord");
+          return e;
+        },
+        [](uint64_t e) { return ready(cudaEventQuery(as_event(e)), "cudaEventQuery"); },
+        [](uint64_t e) { check(cudaEventSynchronize(as_event(e)), "cudaEventSynchronize"); },
+        [](uint64_t e) { cudaEventDestroy(as_event(e)); }};
+    allocators[static_cast<size_t>(index)] = std::make_unique<CachingAllocator>(str("cuda:", index), raw);
+  });
+  return *allocators[static_cast<size_t>(index)];
+}
+
+DeviceRuntime& runtime() {
+  static CudaRuntime rt;
+  return rt;
+}
+
+}  // namespace td::kernels::cuda

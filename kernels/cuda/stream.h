@@ -1,0 +1,23 @@
+// The CUDA backend's per-thread device and stream: every kernel, copy and library call of the backend is
+// queued on stream(), the calling thread's current stream on the device use_device() last selected.
+#pragma once
+
+#include <cuda_runtime.h>
+
+namespace td::kernels {
+class CachingAllocator;
+}
+
+namespace td::kernels::cuda {
+
+inline constexpr int kMaxDevices = 16;
+
+/// Makes `index` the calling thread's CUDA device for the kernels that follow (cudaSetDevice, called only
+/// when the device changes). Throws INVALID_ARGUMENT for an index out of range.
+void use_device(int index);
+/// The calling thread's current stream on the device of its last use_device().
+cudaStream_t stream();
+/// The caching allocator of device `index`, made on first use.
+CachingAllocator& allocator(int index);
+
+}  // namespace td::kernels::cuda
