@@ -346,6 +346,7 @@ bool Session::drain(std::optional<Clock::duration> slice) {
     ~Done() { flag = false; }
   } done{draining_};
   MemoryAccount::Scope charged(account_);  // what the commands allocate is the session's
+  const auto stream_guard = on_stream();
   sync_num_threads();  // a pool thread: the process's intra-op thread count (td::set_num_threads)
   // While the session profiles, this thread records into the session's profiler only (and carries its open
   // ranges, which earlier drains on other threads may have opened).
@@ -368,6 +369,12 @@ bool Session::drain(std::optional<Clock::duration> slice) {
   if (observer_) observer_->flush();
   update_counters();
   return more;
+}
+
+std::optional<cuda::StreamGuard> Session::on_stream() {
+  if (!cuda::is_available()) return std::nullopt;
+  if (!stream_) stream_.emplace();
+  return std::optional<cuda::StreamGuard>(std::in_place, *stream_);
 }
 
 void Session::close() {

@@ -19,6 +19,7 @@
 #include <variant>
 
 #include "core/autograd/forward_ad.h"
+#include "core/cuda.h"
 #include "core/error.h"
 #include "core/memory_account.h"
 #include "core/tensor.h"
@@ -414,6 +415,12 @@ class Session : public std::enable_shared_from_this<Session> {
   int64_t handles_counted_ = 0;  // executor-only: how many of handles_ the user's total already has
   /// What the session's commands allocate is charged here (drain() makes it the thread's account).
   const std::shared_ptr<MemoryAccount> account_;
+  /// On a machine with a GPU, the session's own CUDA stream (a pool stream, taken at its first command):
+  /// drain() and restore() make it current, so one session's kernels do not queue behind another's, and
+  /// the caching allocator keeps its blocks to it.
+  std::optional<cuda::Stream> stream_;
+  /// Makes the session's stream current on this thread until the guard goes (nothing without a GPU).
+  std::optional<cuda::StreamGuard> on_stream();
   std::atomic<uint64_t> ops_executed_{0};
 };
 

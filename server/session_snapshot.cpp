@@ -385,6 +385,7 @@ void Session::restore(const pb::SessionSnapshot& snap, const fs::path& dir) {
   TD_CHECK_ARG(snap.format() == kFormat, "[restore] snapshot format '", snap.format(), "', this server reads '",
                kFormat, "'");
   MemoryAccount::Scope charged(account_);  // what the restore allocates is the session's, as for commands
+  const auto stream_guard = on_stream();
   const std::string file = (dir / "tensors.safetensors").string();
   const NamedTensors loaded = td::load(file, kCPU);
   const std::map<std::string, Tensor> by_name(loaded.begin(), loaded.end());

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/cuda.h"
 #include "core/nn/functional.h"
 #include "core/nn/modules.h"
 #include "core/tensor_impl.h"
@@ -30,6 +31,7 @@ using profiler::Event;
 using profiler::EventKind;
 using profiler::EventList;
 using profiler::ProfilerAction;
+using profiler::ProfilerActivity;
 using profiler::ProfilerOptions;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -516,16 +518,78 @@ TEST(Profiler, KeyAveragesTableMatchesPyTorch) {
     e.input_shapes = g["input_shapes"].get<std::vector<std::vector<int64_t>>>();
     e.flops = g["flops"];
     e.self_cpu_memory_usage = g["self_cpu_memory_usage"];
+    e.cuda_time_ns = g["cuda_time_ns"];
     e.thread = 1;
     events.push_back(e);
   }
   ASSERT_FALSE(golden["tables"].empty());
+  int cuda_cases = 0;
   for (const auto& t : golden["tables"]) {
-    EventList list(events, t["profile_memory"], t["with_flops"]);
+    std::vector<Event> case_events = events;
+    if (t["cuda"]) {
+      ++cuda_cases;
+      EXPECT_NE(t["table"].get<std::string>().find("Self CUDA %"), std::string::npos) << t["name"];
+    } else {
+      for (Event& e : case_events) e.cuda_time_ns = 0;  // CPU-only events: no CUDA columns
+    }
+    EventList list(case_events, t["profile_memory"], t["with_flops"]);
     std::string table = list.key_averages(t["group_by_input_shape"])
                             .table(t["sort_by"].get<std::string>(), t["row_limit"].get<int64_t>());
     EXPECT_EQ(table, t["table"].get<std::string>()) << t["name"];
   }
+  EXPECT_GE(cuda_cases, 3);
+}
+
+TEST(Profiler, ChromeTracePutsCudaSpansOnTheirGpuStreamTracks) {
+  auto event = [](int64_t id, int64_t parent, int64_t cuda_start, int64_t cuda_ns, uint64_t stream) {
+    Event e;
+    e.id = id;
+    e.parent_id = parent;
+    e.name = "aten::op" + std::to_string(id);
+    e.device = "cuda:0";
+    e.start_ns = id * 1000;
+    e.end_ns = id * 1000 + 500;
+    e.cuda_device = cuda_start < 0 ? -1 : 0;
+    e.cuda_start_ns = cuda_start;
+    e.cuda_time_ns = cuda_ns;
+    e.cuda_stream = stream;
+    e.thread = 1;
+    return e;
+  };
+  // Two ops on the default stream, one on a pool stream, one never timed (a CPU op).
+  EventList list({event(1, -1, 1200, 3000, 0), event(2, -1, 4500, 200, 0xabc0), event(3, -1, 5000, 100, 0),
+                  event(4, -1, -1, 0, 0)});
+  const nlohmann::json trace = nlohmann::json::parse(list.chrome_trace());
+  std::map<int64_t, nlohmann::json> gpu;  // by External id
+  std::vector<std::string> track_names;
+  for (const auto& e : trace["traceEvents"]) {
+    if (e["ph"] == "X" && e["cat"] == "gpu_user_annotation") gpu[e["args"]["External id"]] = e;
+    if (e["ph"] == "M" && e["name"] == "thread_name" && e["pid"] == 0) track_names.push_back(e["args"]["name"]);
+  }
+  ASSERT_EQ(gpu.size(), 3u) << "one device span per timed event, none for the CPU op";
+  EXPECT_EQ(gpu[1]["pid"], 0);
+  EXPECT_EQ(gpu[1]["tid"], 0) << "the default stream";
+  EXPECT_EQ(gpu[2]["tid"], 1) << "the first other stream";
+  EXPECT_EQ(gpu[3]["tid"], 0);
+  EXPECT_NEAR(gpu[1]["ts"].get<double>(), 1.2, 1e-9);
+  EXPECT_NEAR(gpu[1]["dur"].get<double>(), 3.0, 1e-9);
+  EXPECT_EQ(gpu[2]["name"], "aten::op2");
+  EXPECT_EQ(track_names, (std::vector<std::string>{"stream 0", "stream 1"}));
+}
+
+TEST(Profiler, CudaActivityWithoutAGpuRecordsCpuTimesOnly) {
+  if (cuda::is_available()) GTEST_SKIP() << "a GPU is present (tests/cuda covers CUDA timing)";
+  ProfilerOptions options;
+  options.activities = {ProfilerActivity::kCPU, ProfilerActivity::kCUDA};
+  profiler::profile prof(options);
+  (void)ones({4, 4}).matmul(ones({4, 4}));
+  prof.stop();
+  ASSERT_FALSE(prof.events().events().empty());
+  for (const Event& e : prof.events()) {
+    EXPECT_EQ(e.cuda_time_ns, 0) << e.name;
+    EXPECT_EQ(e.cuda_start_ns, -1) << e.name;
+  }
+  EXPECT_EQ(prof.key_averages().table().find("CUDA"), std::string::npos);
 }
 
 TEST(Profiler, TableRejectsAnUnknownSortKey) {

@@ -1,0 +1,151 @@
+// td::cuda's streams and events, the caching allocator's stream rules, and the profiler's CUDA-event timing,
+// on a GPU; without one, that the API fails with a clear error.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "core/backend.h"
+#include "core/cuda.h"
+#include "core/error.h"
+#include "core/profiler/profiler.h"
+#include "core/tensor.h"
+#include "tests/core/test_util.h"
+
+namespace td {
+namespace {
+
+bool have_gpu() { return cuda::is_available(); }
+
+TEST(CudaStreams, WithoutAGpuTheApiFailsClearly) {
+  if (have_gpu()) GTEST_SKIP() << "a GPU is present";
+  for (auto f : std::initializer_list<std::function<void()>>{
+           [] { (void)cuda::Stream(); }, [] { (void)cuda::current_stream(); }, [] { cuda::Event e; e.record(); },
+           [] { (void)cuda::get_device_properties(); }, [] { cuda::set_device(0); }}) {
+    const Error e = testing::error_of(f);
+    EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("no CUDA device"));
+  }
+  cuda::Event never_recorded;
+  EXPECT_TRUE(never_recorded.query()) << "an event never recorded has nothing to wait for";
+}
+
+class CudaStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  }
+  TensorOptions gpu_{DType::kFloat32, Device::parse("cuda:0")};
+};
+
+TEST_F(CudaStreamTest, DevicePropertiesAndGuards) {
+  const DeviceProperties p = cuda::get_device_properties(0);
+  EXPECT_EQ(p.name, cuda::get_device_name(0));
+  EXPECT_GT(p.total_memory, 0);
+  EXPECT_GT(p.multi_processor_count, 0);
+  EXPECT_EQ(cuda::get_device_capability(0), std::make_pair(p.major, p.minor));
+  EXPECT_EQ(cuda::current_device(), 0);
+  { cuda::DeviceGuard guard(0); EXPECT_EQ(cuda::current_device(), 0); }
+  EXPECT_EQ(testing::error_of([] { cuda::set_device(cuda::device_count()); }).code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(CudaStreamTest, StreamGuardMakesKernelsRunOnItsStreamAndRestores) {
+  const cuda::Stream s;
+  EXPECT_NE(s.id(), 0u) << "a pool stream, not the default one";
+  EXPECT_EQ(cuda::current_stream(), cuda::default_stream());
+  Tensor x = ones({1 << 20}, gpu_);
+  Tensor y;
+  {
+    cuda::StreamGuard guard(s);
+    EXPECT_EQ(cuda::current_stream(), s);
+    s.wait_stream(cuda::default_stream());  // x was filled on the default stream
+    y = x.mul(x).add(x);
+    s.synchronize();
+    EXPECT_TRUE(s.query());
+  }
+  EXPECT_EQ(cuda::current_stream(), cuda::default_stream()) << "the guard restores the previous stream";
+  EXPECT_EQ(y.sum().item<float>(), 2.0f * (1 << 20));
+  // Another thread has its own current stream.
+  std::thread([&] { EXPECT_EQ(cuda::current_stream(), cuda::default_stream()); }).join();
+}
+
+TEST_F(CudaStreamTest, EventsOrderStreamsAndTime) {
+  const cuda::Stream producer, consumer;
+  Tensor a = empty({1 << 22}, gpu_);
+  cuda::Event start(/*enable_timing=*/true), end(/*enable_timing=*/true), ready;
+  {
+    cuda::StreamGuard guard(producer);
+    start.record();
+    a.fill_(3.0);
+    for (int i = 0; i < 20; ++i) a.mul_(1.0);
+    end.record();
+    ready.record();
+  }
+  Tensor total;
+  {
+    cuda::StreamGuard guard(consumer);
+    consumer.wait_event(ready);  // the consumer's kernels run after the producer's
+    cuda::record_stream(a, consumer);
+    total = a.sum();
+  }
+  EXPECT_EQ(total.item<double>(), 3.0 * (1 << 22));
+  end.synchronize();
+  EXPECT_TRUE(end.query());
+  const float ms = start.elapsed_time(end);
+  EXPECT_GT(ms, 0.0f);
+  EXPECT_LT(ms, 10000.0f);
+  EXPECT_EQ(testing::error_of([&] { (void)ready.elapsed_time(end); }).code(), ErrorCode::kInvalidArgument)
+      << "an event without timing cannot be timed";
+}
+
+// A block freed on one stream is not handed to another stream while the first may still use it.
+TEST_F(CudaStreamTest, TheAllocatorKeepsBlocksOnTheirStream) {
+  const cuda::Stream s1, s2;
+  void* first = nullptr;
+  {
+    cuda::StreamGuard guard(s1);
+    Tensor t = empty({1 << 18}, gpu_);
+    first = t.data_ptr();
+  }
+  {
+    cuda::StreamGuard guard(s2);
+    Tensor t = empty({1 << 18}, gpu_);
+    EXPECT_NE(t.data_ptr(), first) << "stream 2 must not get stream 1's block";
+  }
+  {
+    cuda::StreamGuard guard(s1);
+    Tensor t = empty({1 << 18}, gpu_);
+    EXPECT_EQ(t.data_ptr(), first) << "stream 1 gets its block back";
+  }
+}
+
+TEST_F(CudaStreamTest, TheProfilerTimesCudaOpsWithEvents) {
+  Tensor a = ones({1024, 1024}, gpu_), b = ones({1024, 1024}, gpu_);
+  profiler::ProfilerOptions options;
+  options.activities = {profiler::ProfilerActivity::kCPU, profiler::ProfilerActivity::kCUDA};
+  profiler::profile prof(options);
+  {
+    profiler::record_function range("step");
+    for (int i = 0; i < 5; ++i) a = a.matmul(b).div(1024.0);
+  }
+  prof.stop();
+  int timed = 0;
+  for (const profiler::Event& e : prof.events()) {
+    if (e.name == "aten::mm" || e.name == "step") {
+      EXPECT_GT(e.cuda_time_ns, 0) << e.name;
+      EXPECT_GE(e.cuda_start_ns, 0) << e.name;
+      ++timed;
+    }
+  }
+  EXPECT_GE(timed, 6);
+  const profiler::FunctionEventAvg* mm = prof.key_averages().find("aten::mm");
+  ASSERT_NE(mm, nullptr);
+  EXPECT_GT(mm->self_cuda_time_total, 0);
+  const std::string table = prof.key_averages().table("self_cuda_time_total");
+  EXPECT_THAT(table, ::testing::HasSubstr("Self CUDA %"));
+  EXPECT_THAT(table, ::testing::HasSubstr("Self CUDA time total"));
+  EXPECT_THAT(prof.events().chrome_trace(), ::testing::HasSubstr("gpu_user_annotation"));
+}
+
+}  // namespace
+}  // namespace td
