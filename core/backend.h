@@ -3,6 +3,7 @@
 // their arguments are valid. An entry a backend lacks throws "[op] has no <Device> implementation".
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -142,9 +143,31 @@ struct PoolGeometry {
   int64_t out_numel() const { return dims[0].out * dims[1].out * dims[2].out; }
 };
 
-/// A device's memory as its caching allocator sees it (the main counters of torch.cuda.memory_stats).
+/// One counter of a caching allocator, as torch.cuda.memory_stats reports it: its current value, the highest
+/// it reached, and the sums of its increases and decreases.
+struct MemoryStat {
+  int64_t current = 0;
+  int64_t peak = 0;
+  int64_t allocated = 0;
+  int64_t freed = 0;
+  void increase(int64_t n) {
+    current += n;
+    allocated += n;
+    if (current > peak) peak = current;
+  }
+  void decrease(int64_t n) {
+    current -= n;
+    freed += n;
+  }
+};
+
+/// The pools of PyTorch's StatType: every block, blocks of the small pool (requests up to 1 MiB), of the large.
+enum MemoryPoolIndex : size_t { kAllPools = 0, kSmallPool = 1, kLargePool = 2 };
+using MemoryStatArray = std::array<MemoryStat, 3>;
+
+/// A device's memory as its caching allocator sees it (the counters of torch.cuda.memory_stats).
 struct MemoryStats {
-  int64_t allocated = 0;       // bytes in live blocks (sizes rounded up to 512)
+  int64_t allocated = 0;       // bytes in live blocks (sizes rounded up to 512): allocated_bytes[all].current
   int64_t reserved = 0;        // bytes held from the device: live blocks and the idle cache
   int64_t peak_allocated = 0;
   int64_t peak_reserved = 0;
@@ -153,6 +176,13 @@ struct MemoryStats {
   int64_t segments = 0;        // device allocations held
   int64_t alloc_retries = 0;   // device allocations retried after releasing the idle cache
   int64_t ooms = 0;            // requests refused for lack of memory
+  // PyTorch's per-pool counters, by MemoryPoolIndex. allocated_bytes/allocation: blocks handed out and not
+  // freed; active_bytes/active: those plus freed blocks still waiting for other streams' events;
+  // reserved_bytes/segment: device allocations; inactive_split_bytes/inactive_split: idle blocks cut from a
+  // segment that is partly in use (they cannot be released). Peaks of the flat fields and these restart
+  // together (reset_peak_memory_stats).
+  MemoryStatArray allocated_bytes{}, active_bytes{}, reserved_bytes{}, inactive_split_bytes{};
+  MemoryStatArray allocation{}, active{}, segment{}, inactive_split{};
 };
 
 class DeviceRuntime;  // core/device_runtime.h

@@ -134,6 +134,10 @@ int64_t max_memory_allocated(int device) { return checked(device).memory_stats(d
 int64_t memory_reserved(int device) { return checked(device).memory_stats(device).reserved; }
 int64_t max_memory_reserved(int device) { return checked(device).memory_stats(device).peak_reserved; }
 MemoryStats memory_stats(int device) { return checked(device).memory_stats(device); }
+std::string memory_summary(int device, bool abbreviated) {
+  Backend& b = checked(device);
+  return memory_summary(b.memory_stats(device), device, abbreviated);
+}
 void reset_peak_memory_stats(int device) { checked(device).reset_peak_memory_stats(device); }
 void empty_cache(int device) { checked(device).empty_cache(device); }
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "core/backend.h"
@@ -146,6 +147,13 @@ int64_t max_memory_allocated(int device = -1);
 int64_t memory_reserved(int device = -1);
 int64_t max_memory_reserved(int device = -1);
 MemoryStats memory_stats(int device = -1);
+/// torch.cuda.memory_stats' dictionary for the counters: "allocated_bytes.all.current", ...,
+/// "num_alloc_retries", "num_ooms" (PyTorch's keys; oversize_* are 0: no max_split_size here).
+std::map<std::string, int64_t> memory_stats_dict(const MemoryStats& stats);
+/// torch.cuda.memory_summary: the counters as PyTorch 1.13's table.
+std::string memory_summary(int device = -1, bool abbreviated = false);
+/// The same table for counters at hand (a remote client's, a test's), headed with `device`.
+std::string memory_summary(const MemoryStats& stats, int device, bool abbreviated = false);
 void reset_peak_memory_stats(int device = -1);
 /// Releases the idle cache to the device (other processes see the memory again).
 void empty_cache(int device = -1);

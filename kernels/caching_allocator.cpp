@@ -28,7 +28,32 @@ bool worth_splitting(const bool small, size_t rest) {
 }
 
 void raise_peak(int64_t value, int64_t& peak) { peak = std::max(peak, value); }
+
+// A counter of all pools and of the block's pool.
+void up(MemoryStatArray& stat, bool small, int64_t n) {
+  stat[kAllPools].increase(n);
+  stat[small ? kSmallPool : kLargePool].increase(n);
+}
+void down(MemoryStatArray& stat, bool small, int64_t n) {
+  stat[kAllPools].decrease(n);
+  stat[small ? kSmallPool : kLargePool].decrease(n);
+}
 }  // namespace
+
+// An idle block with neighbours is an inactive split: its segment cannot be released while it is cut.
+void CachingAllocator::count_inactive_split(const Block* b, bool add) {
+  if (!b->prev && !b->next) return;
+  const auto size = static_cast<int64_t>(b->size);
+  if (add) {
+    up(stats_.inactive_split, b->small, 1);
+    up(stats_.inactive_split_bytes, b->small, size);
+  } else {
+    down(stats_.inactive_split, b->small, 1);
+    down(stats_.inactive_split_bytes, b->small, size);
+  }
+}
+
+int64_t CachingAllocator::idle_bytes() const { return stats_.reserved - stats_.active_bytes[kAllPools].current; }
 
 CachingAllocator::CachingAllocator(std::string device, Raw raw, size_t max_cached_free)
     : device_(std::move(device)), raw_(std::move(raw)), max_cached_free_(max_cached_free) {}
@@ -53,6 +78,8 @@ CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small, 
   stats_.reserved += static_cast<int64_t>(seg);
   ++stats_.segments;
   raise_peak(stats_.reserved, stats_.peak_reserved);
+  up(stats_.reserved_bytes, small, static_cast<int64_t>(seg));
+  up(stats_.segment, small, 1);
   return new Block{static_cast<char*>(p), seg, small, stream};
 }
 
@@ -77,6 +104,7 @@ void* CachingAllocator::allocate(size_t nbytes, uint64_t stream) {
     b = *it;
     pool.erase(it);
     ++stats_.cache_hits;
+    count_inactive_split(b, false);
   } else {
     b = new_segment(size, small, stream);
   }
@@ -86,11 +114,17 @@ void* CachingAllocator::allocate(size_t nbytes, uint64_t stream) {
     b->next = tail;
     b->size = size;
     pool.insert(tail);
+    count_inactive_split(tail, true);
   }
   b->allocated = true;
   active_.emplace(b->ptr, b);
-  stats_.allocated += static_cast<int64_t>(b->size);
+  const auto bytes = static_cast<int64_t>(b->size);
+  stats_.allocated += bytes;
   raise_peak(stats_.allocated, stats_.peak_allocated);
+  up(stats_.allocation, small, 1);
+  up(stats_.allocated_bytes, small, bytes);
+  up(stats_.active, small, 1);
+  up(stats_.active_bytes, small, bytes);
   return b->ptr;
 }
 
@@ -105,6 +139,10 @@ void CachingAllocator::deallocate(void* ptr) {
   }
   Block* b = it->second;
   active_.erase(it);
+  // Freed for the caller at once (memory_allocated drops); active until other streams are done with it.
+  stats_.allocated -= static_cast<int64_t>(b->size);
+  down(stats_.allocation, b->small, 1);
+  down(stats_.allocated_bytes, b->small, static_cast<int64_t>(b->size));
   if (!b->uses.empty() && raw_.record_event) {
     // Kernels queued on the other streams may still read or write the block: cache it once they are done.
     for (uint64_t s : b->uses) pending_.push_back({raw_.record_event(s), b});
@@ -140,11 +178,13 @@ void CachingAllocator::process_events(bool wait) {
 }
 
 void CachingAllocator::cache_block(Block* b) {
-  stats_.allocated -= static_cast<int64_t>(b->size);
+  down(stats_.active, b->small, 1);
+  down(stats_.active_bytes, b->small, static_cast<int64_t>(b->size));
   b->allocated = false;
   Pool& pool = pool_of(b);
   // Merge with idle neighbours so a segment freed piece by piece becomes whole again.
   if (Block* n = b->next; n && !n->allocated) {
+    count_inactive_split(n, false);
     pool.erase(n);
     b->size += n->size;
     b->next = n->next;
@@ -152,6 +192,7 @@ void CachingAllocator::cache_block(Block* b) {
     delete n;
   }
   if (Block* p = b->prev; p && !p->allocated) {
+    count_inactive_split(p, false);
     pool.erase(p);
     p->size += b->size;
     p->next = b->next;
@@ -160,7 +201,8 @@ void CachingAllocator::cache_block(Block* b) {
     b = p;
   }
   pool.insert(b);
-  if (max_cached_free_ && stats_.reserved - stats_.allocated > static_cast<int64_t>(max_cached_free_)) {
+  count_inactive_split(b, true);
+  if (max_cached_free_ && idle_bytes() > static_cast<int64_t>(max_cached_free_)) {
     release_idle_segments(max_cached_free_);
   }
 }
@@ -169,13 +211,15 @@ void CachingAllocator::cache_block(Block* b) {
 void CachingAllocator::release_idle_segments(size_t keep) {
   for (Pool* pool : {&large_, &small_}) {
     for (auto it = pool->end(); it != pool->begin();) {
-      if (stats_.reserved - stats_.allocated <= static_cast<int64_t>(keep)) return;
+      if (idle_bytes() <= static_cast<int64_t>(keep)) return;
       Block* b = *--it;
       if (b->prev || b->next) continue;  // part of a segment that is still in use
       it = pool->erase(it);
       raw_.free(b->ptr, b->size);
       stats_.reserved -= static_cast<int64_t>(b->size);
       --stats_.segments;
+      down(stats_.reserved_bytes, b->small, static_cast<int64_t>(b->size));
+      down(stats_.segment, b->small, 1);
       delete b;
     }
   }
@@ -196,6 +240,11 @@ void CachingAllocator::reset_peak_stats() {
   std::lock_guard lock(mu_);
   stats_.peak_allocated = stats_.allocated;
   stats_.peak_reserved = stats_.reserved;
+  for (MemoryStatArray* a : {&stats_.allocated_bytes, &stats_.active_bytes, &stats_.reserved_bytes,
+                             &stats_.inactive_split_bytes, &stats_.allocation, &stats_.active, &stats_.segment,
+                             &stats_.inactive_split}) {
+    for (MemoryStat& st : *a) st.peak = st.current;
+  }
 }
 
 void CachingAllocator::set_limit(size_t bytes) {

@@ -95,6 +95,10 @@ class CachingAllocator {
   void process_events(bool wait);
   /// Merges an idle block with its idle neighbours and caches it.
   void cache_block(Block* b);
+  /// Adds (or removes) an idle block to the inactive-split counters, if it is cut from a larger segment.
+  void count_inactive_split(const Block* b, bool add);
+  /// Reserved bytes in no active block: the cache.
+  int64_t idle_bytes() const;
   Pool& pool_of(const Block* b) { return b->small ? small_ : large_; }
   [[noreturn]] void out_of_memory(size_t asked, size_t segment);
 

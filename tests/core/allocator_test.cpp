@@ -5,15 +5,19 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <thread>
 #include <vector>
 
 #include "core/backend.h"
+#include "core/cuda.h"
 #include "core/error.h"
 #include "core/tensor.h"
 #include "kernels/caching_allocator.h"
 #include "kernels/cpu/small_blocks.h"
+#include "tests/core/golden_json.h"
 #include "tests/core/test_util.h"
 
 namespace td {
@@ -220,7 +224,8 @@ TEST(CachingAllocator, ABlockUsedOnAnotherStreamWaitsForThatStreamsEvent) {
   a.record_stream(p, 3);
   a.deallocate(p);
   EXPECT_EQ(dev.recorded_on, (std::vector<uint64_t>{2, 3})) << "one event on each other stream, at the free";
-  EXPECT_EQ(a.stats().allocated, 4096) << "still in use until its events complete";
+  EXPECT_EQ(a.stats().allocated, 0) << "freed for the caller, as PyTorch's memory_allocated counts it";
+  EXPECT_EQ(a.stats().active_bytes[kAllPools].current, 4096) << "still active until its events complete";
   void* q = a.allocate(4096, 1);
   EXPECT_NE(q, p) << "stream 2 and 3 may still be using p";
   dev.events.begin()->second = true;  // stream 2 done, stream 3 not yet
@@ -231,6 +236,7 @@ TEST(CachingAllocator, ABlockUsedOnAnotherStreamWaitsForThatStreamsEvent) {
   EXPECT_EQ(s, p) << "both events completed: the block is cached and reused";
   EXPECT_EQ(dev.destroyed_events, 2);
   EXPECT_EQ(a.stats().allocated, 3 * 4096);
+  EXPECT_EQ(a.stats().active_bytes[kAllPools].current, 3 * 4096);
   for (void* x : {q, r, s}) a.deallocate(x);
   EXPECT_TRUE(dev.events.empty());
 }
@@ -252,6 +258,89 @@ TEST(CachingAllocator, EmptyCacheAndOutOfMemoryWaitForPendingEvents) {
   EXPECT_EQ(dev.destroyed_events, 2);
   EXPECT_EQ(a.stats().reserved, 0) << "empty_cache waited for the event and released the segment";
   EXPECT_EQ(a.stats().allocated, 0);
+}
+
+// torch.cuda.memory_stats' counters through splits, merges and a large block.
+TEST(CachingAllocator, CountsAsPyTorchsMemoryStats) {
+  FakeDevice dev(256 * kMiB);
+  CachingAllocator a("fake:0", dev.raw());
+  const int64_t seg = 2 * kMiB;
+  void* x = a.allocate(4096);
+  void* y = a.allocate(4096);
+  MemoryStats s = a.stats();
+  EXPECT_EQ(s.allocation[kAllPools].current, 2);
+  EXPECT_EQ(s.allocation[kSmallPool].current, 2);
+  EXPECT_EQ(s.allocation[kLargePool].current, 0);
+  EXPECT_EQ(s.allocated_bytes[kSmallPool].current, 8192);
+  EXPECT_EQ(s.segment[kSmallPool].current, 1);
+  EXPECT_EQ(s.reserved_bytes[kAllPools].current, seg);
+  EXPECT_EQ(s.inactive_split[kAllPools].current, 1) << "the rest of the segment after y";
+  EXPECT_EQ(s.inactive_split_bytes[kAllPools].current, seg - 8192);
+  a.deallocate(x);
+  s = a.stats();
+  EXPECT_EQ(s.inactive_split[kAllPools].current, 2) << "x is idle between nothing and y";
+  EXPECT_EQ(s.inactive_split_bytes[kAllPools].current, seg - 4096);
+  a.deallocate(y);  // merges x, y and the rest: the segment is whole, nothing is split
+  s = a.stats();
+  EXPECT_EQ(s.inactive_split[kAllPools].current, 0);
+  EXPECT_EQ(s.inactive_split_bytes[kAllPools].current, 0);
+  EXPECT_EQ(s.allocation[kAllPools].current, 0);
+  EXPECT_EQ(s.allocation[kAllPools].allocated, 2);
+  EXPECT_EQ(s.allocation[kAllPools].freed, 2);
+  EXPECT_EQ(s.allocated_bytes[kAllPools].peak, 8192);
+  EXPECT_EQ(s.active_bytes[kAllPools].current, 0);
+  void* big = a.allocate(30 * kMiB);
+  s = a.stats();
+  EXPECT_EQ(s.allocated_bytes[kLargePool].current, static_cast<int64_t>(30 * kMiB));
+  EXPECT_EQ(s.segment[kLargePool].current, 1);
+  EXPECT_EQ(s.segment[kAllPools].current, 2);
+  EXPECT_EQ(s.allocated, s.allocated_bytes[kAllPools].current);
+  EXPECT_EQ(s.reserved, s.reserved_bytes[kAllPools].current);
+  a.deallocate(big);
+  a.reset_peak_stats();
+  EXPECT_EQ(a.stats().allocated_bytes[kAllPools].peak, 0);
+  a.empty_cache();
+  s = a.stats();
+  EXPECT_EQ(s.segment[kAllPools].current, 0);
+  EXPECT_EQ(s.segment[kAllPools].freed, 2);
+  EXPECT_EQ(s.reserved_bytes[kAllPools].peak, static_cast<int64_t>(30 * kMiB) + seg) << "the peak before reset";
+}
+
+// memory_stats' dictionary and memory_summary's table against PyTorch's own code over the same counters.
+TEST(MemorySummary, MatchesPyTorch) {
+  std::ifstream in(fixture_dir() + "/memory/summary.json");
+  ASSERT_TRUE(in.good());
+  const nlohmann::json cases = nlohmann::json::parse(in);
+  ASSERT_GE(cases.size(), 4u);
+  for (const auto& c : cases) {
+    const auto& d = c["stats"];
+    MemoryStats s;
+    auto fill = [&](MemoryStatArray& a, const std::string& key) {
+      const std::pair<const char*, MemoryPoolIndex> pools[] = {
+          {"all", kAllPools}, {"large_pool", kLargePool}, {"small_pool", kSmallPool}};
+      for (const auto& [pool, index] : pools) {
+        const std::string prefix = key + "." + pool + ".";
+        a[index] = {d[prefix + "current"], d[prefix + "peak"], d[prefix + "allocated"], d[prefix + "freed"]};
+      }
+    };
+    fill(s.allocated_bytes, "allocated_bytes");
+    fill(s.active_bytes, "active_bytes");
+    fill(s.reserved_bytes, "reserved_bytes");
+    fill(s.inactive_split_bytes, "inactive_split_bytes");
+    fill(s.allocation, "allocation");
+    fill(s.active, "active");
+    fill(s.segment, "segment");
+    fill(s.inactive_split, "inactive_split");
+    s.ooms = d["num_ooms"];
+    s.alloc_retries = d["num_alloc_retries"];
+    EXPECT_EQ(cuda::memory_summary(s, c["device"], c["abbreviated"]), c["summary"].get<std::string>()) << c["name"];
+    const std::map<std::string, int64_t> dict = cuda::memory_stats_dict(s);
+    EXPECT_EQ(dict.size(), d.size()) << "PyTorch's keys, no more and no fewer";
+    for (const auto& [key, value] : d.items()) {
+      ASSERT_TRUE(dict.count(key)) << key;
+      EXPECT_EQ(dict.at(key), value.get<int64_t>()) << key;
+    }
+  }
 }
 
 TEST(CpuAllocator, LargeTensorsComeBackFromTheCache) {
