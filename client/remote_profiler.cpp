@@ -1,5 +1,7 @@
 #include "client/remote_profiler.h"
 
+#include <algorithm>
+
 #include "client/remote_internal.h"
 
 namespace td::remote::profiler {
@@ -26,6 +28,10 @@ td::profiler::EventList from_proto(const pb::ProfilerTrace& trace) {
     e.module = p.module();
     e.self_cpu_memory_usage = p.self_cpu_memory_usage();
     e.self_cuda_memory_usage = p.self_cuda_memory_usage();
+    e.cuda_time_ns = p.cuda_time_ns();
+    e.cuda_start_ns = p.cuda_start_ns();
+    e.cuda_device = p.cuda_device();
+    e.cuda_stream = p.cuda_stream();
     events.push_back(std::move(e));
   }
   std::vector<td::profiler::MemoryRecord> memory;
@@ -70,6 +76,8 @@ void profile::start() {
   s->set_profile_memory(options_.profile_memory);
   s->set_with_flops(options_.with_flops);
   s->set_with_modules(options_.with_modules);
+  s->set_cuda(std::find(options_.activities.begin(), options_.activities.end(),
+                        td::profiler::ProfilerActivity::kCUDA) != options_.activities.end());
   if (options_.schedule) {
     const td::profiler::Schedule& sch = *options_.schedule;
     s->set_has_schedule(true);

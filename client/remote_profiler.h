@@ -14,6 +14,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/remote.h"
 #include "core/profiler/profiler.h"
@@ -22,8 +23,10 @@ namespace td::remote::profiler {
 
 class profile;
 
-/// torch.profiler.profile's arguments (CPU activity; CUDA ops are timed on the server's host).
+/// torch.profiler.profile's arguments. With ProfilerActivity::kCUDA, a server with a GPU also times the
+/// session's CUDA work with CUDA events (the events' cuda_time_ns, the table's CUDA columns).
 struct ProfilerOptions {
+  std::vector<td::profiler::ProfilerActivity> activities = {td::profiler::ProfilerActivity::kCPU};
   bool record_shapes = false;
   bool profile_memory = false;
   bool with_flops = false;

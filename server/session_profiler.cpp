@@ -26,6 +26,10 @@ void to_proto(const profiler::Event& e, pb::ProfilerEvent* out) {
   out->set_module(e.module);
   out->set_self_cpu_memory_usage(e.self_cpu_memory_usage);
   out->set_self_cuda_memory_usage(e.self_cuda_memory_usage);
+  out->set_cuda_time_ns(e.cuda_time_ns);
+  out->set_cuda_start_ns(e.cuda_start_ns);
+  out->set_cuda_device(e.cuda_device);
+  out->set_cuda_stream(e.cuda_stream);
 }
 
 profiler::ProfilerOptions options_of(const pb::ProfilerSettings& s) {
@@ -34,6 +38,7 @@ profiler::ProfilerOptions options_of(const pb::ProfilerSettings& s) {
   o.profile_memory = s.profile_memory();
   o.with_flops = s.with_flops();
   o.with_modules = s.with_modules();
+  if (s.cuda()) o.activities.push_back(profiler::ProfilerActivity::kCUDA);
   if (s.has_schedule()) o.schedule = profiler::schedule(s.wait(), s.warmup(), s.active(), s.repeat(), s.skip_first());
   o.thread_bound = true;
   return o;

@@ -11,6 +11,7 @@
 
 #include "client/remote.h"
 #include "client/remote_profiler.h"
+#include "core/cuda.h"
 #include "server/server.h"
 #include "tests/core/profiler_events.h"
 #include "tests/server/server_test_util.h"
@@ -100,6 +101,30 @@ TEST_F(RemoteProfilerTest, RecordsItsOwnSessionOnlyWithRangesShapesAndMemory) {
   int64_t mm_events = 0;
   for (const auto& e : chrome["traceEvents"]) mm_events += e.value("name", "") == "aten::mm";
   EXPECT_EQ(mm_events, 3);
+}
+
+// ProfilerActivity::kCUDA travels to the server, and the events' CUDA fields travel back: on a server
+// without a GPU every event says "not timed" (cuda_start_ns -1, which the proto's default 0 would not).
+TEST_F(RemoteProfilerTest, CudaActivityAndTheEventsCudaFieldsTravel) {
+  if (cuda::is_available()) GTEST_SKIP() << "a GPU is present: the server would time CUDA ops";
+  remote::Session s = client_->create_session("cuda-profiled", "cpu");
+  Tensor a = s.tensor<float>(std::vector<float>(4, 1.0f), {2, 2});
+  rprof::ProfilerOptions options;
+  options.activities = {td::profiler::ProfilerActivity::kCPU, td::profiler::ProfilerActivity::kCUDA};
+  EventList trace;
+  options.on_trace_ready = [&](rprof::profile& p) { trace = p.events(); };
+  {
+    rprof::profile prof(s, options);
+    (void)a.mm(a).sum().item<float>();
+    prof.stop();
+  }
+  ASSERT_EQ(count_named(trace, "aten::mm"), 1);
+  for (const Event& e : trace) {
+    EXPECT_EQ(e.cuda_start_ns, -1) << e.name;
+    EXPECT_EQ(e.cuda_time_ns, 0) << e.name;
+    EXPECT_EQ(e.cuda_device, -1) << e.name;
+  }
+  EXPECT_THAT(trace.key_averages().table(), ::testing::Not(HasSubstr("CUDA")));
 }
 
 TEST_F(RemoteProfilerTest, ScheduleHandsEachCycleToTheClient) {
