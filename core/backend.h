@@ -205,6 +205,17 @@ class Backend {
   /// Copies nbytes between this device and host memory (both contiguous).
   virtual void copy_to_host(void* host_dst, const void* src, size_t nbytes, int index) = 0;
   virtual void copy_from_host(void* dst, const void* host_src, size_t nbytes, int index) = 0;
+  /// Page-locked host memory (Tensor.pin_memory), which the device can copy to and from without the host
+  /// waiting; throws FAILED_PRECONDITION where the backend has none (the CPU, no GPU).
+  virtual void* allocate_pinned(size_t nbytes);
+  virtual void deallocate_pinned(void* ptr) {}
+  /// Queues a copy of nbytes between host memory inside the pinned block `pinned_block` (from
+  /// allocate_pinned) and device `index` on the current stream, and returns without waiting for it
+  /// (non_blocking=True); the pinned block is not handed out again before the copy has run. False, having
+  /// done nothing, where the backend cannot (the caller then copies and waits).
+  virtual bool copy_async(void* dst, const void* src, size_t nbytes, bool to_host, void* pinned_block, int index) {
+    return false;
+  }
   /// Waits until every kernel queued on the device is done.
   virtual void synchronize(int index) {}
   /// The allocator's counters for device `index` (zeros for a backend without a caching allocator).

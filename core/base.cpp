@@ -173,6 +173,10 @@ std::string_view unary_op_name(UnaryOp op) {
 void Backend::missing(std::string_view op) const {
   throw Error(ErrorCode::kUnimplemented, str("[", op, "] has no ", name(), " implementation"));
 }
+void* Backend::allocate_pinned(size_t) {
+  throw Error(ErrorCode::kFailedPrecondition,
+              "[pin_memory] pinned memory needs a CUDA device, and none is available");
+}
 void Backend::copy(const StridedRef&, const StridedRef&, int) { missing("copy"); }
 void Backend::fill(const StridedRef&, const Scalar&, int) { missing("fill"); }
 void Backend::binary(BinaryOp op, const StridedRef&, const StridedRef&, const StridedRef&, const Scalar&, int) {

@@ -21,9 +21,22 @@ namespace {
 std::array<std::atomic<int64_t>, kNumDeviceTypes> g_allocated{};
 }
 
-std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
+void* Storage::take(size_t n) const {
+  return pinned ? backend(DeviceType::kCUDA).allocate_pinned(n) : backend(device.type).allocate(n, device.index);
+}
+
+void Storage::give_back(void* p, size_t n) const {
+  if (pinned) {
+    backend(DeviceType::kCUDA).deallocate_pinned(p);
+  } else {
+    backend(device.type).deallocate(p, n, device.index);
+  }
+}
+
+std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device, bool pinned) {
   std::shared_ptr<Storage> s(new Storage());
   s->device = device;
+  s->pinned = pinned;
   s->inference = autograd::InferenceMode::is_enabled();
   // Charged before the device memory is taken: over the limit, none is. nbytes and the account are set only
   // once the allocation stands, so the destructor of a failed one gives back nothing it did not take.
@@ -31,7 +44,7 @@ std::shared_ptr<Storage> Storage::allocate(size_t nbytes, Device device) {
   if (account) [[unlikely]] account->charge(static_cast<int64_t>(nbytes), device);
   try {
     // Zero-byte storage still gets a distinct non-null pointer from the backend only when asked for bytes.
-    s->data = nbytes ? backend(device.type).allocate(nbytes, device.index) : nullptr;
+    s->data = nbytes ? s->take(nbytes) : nullptr;
   } catch (...) {
     if (account) account->release(static_cast<int64_t>(nbytes), device.type);
     throw;
@@ -51,7 +64,7 @@ void Storage::grow(size_t n) {
   if (account) account->charge(static_cast<int64_t>(n - nbytes), device);
   void* fresh;
   try {
-    fresh = b.allocate(n, device.index);
+    fresh = take(n);
   } catch (...) {
     if (account) account->release(static_cast<int64_t>(n - nbytes), device.type);
     throw;
@@ -61,7 +74,7 @@ void Storage::grow(size_t n) {
     std::vector<char> host(nbytes);
     b.copy_to_host(host.data(), data, nbytes, device.index);
     b.copy_from_host(fresh, host.data(), nbytes, device.index);
-    b.deallocate(data, nbytes, device.index);
+    give_back(data, nbytes);
   }
   g_allocated[static_cast<size_t>(device.type)] += static_cast<int64_t>(n - nbytes);
   if (profiler::detail::g_memory.load(std::memory_order_relaxed)) [[unlikely]] {
@@ -72,7 +85,7 @@ void Storage::grow(size_t n) {
 }
 
 Storage::~Storage() {
-  if (data) backend(device.type).deallocate(data, nbytes, device.index);
+  if (data) give_back(data, nbytes);
   if (account) account->release(static_cast<int64_t>(nbytes), device.type);
   g_allocated[static_cast<size_t>(device.type)] -= static_cast<int64_t>(nbytes);
   if (profiler::detail::g_memory.load(std::memory_order_relaxed)) [[unlikely]] {
@@ -165,6 +178,16 @@ void* Tensor::data_ptr() const {
   return base ? base + impl_->offset * static_cast<int64_t>(itemsize(impl_->dtype)) : nullptr;
 }
 
+bool Tensor::is_pinned() const { return impl_->storage && impl_->storage->pinned; }
+
+Tensor Tensor::pin_memory() const {
+  TD_CHECK_ARG(device().is_cpu(), "[pin_memory] cannot pin a ", device().str(),
+               " tensor: only dense CPU tensors can be pinned");
+  if (is_pinned()) return *this;
+  Tensor out = empty(shape(), {dtype(), kCPU, false, /*pin_memory=*/true});
+  return out.copy_(*this);  // recorded, so a gradient flows back through it as through PyTorch's
+}
+
 bool Tensor::is_contiguous() const {
   int64_t expected = 1;
   for (size_t i = impl_->sizes.size(); i-- > 0;) {
@@ -209,6 +232,8 @@ std::vector<Tensor> Tensor::invoke_op_n(std::string_view op, std::vector<Value> 
 // ---- creation ----
 
 Tensor empty(std::vector<int64_t> shape, TensorOptions options) {
+  TD_CHECK_ARG(!options.pin_memory || options.device.is_cpu(), "[empty] only dense CPU tensors can be pinned, not ",
+               options.device.str(), " ones");
   int64_t bytes = static_cast<int64_t>(itemsize(options.dtype));
   for (int64_t s : shape) {
     TD_CHECK_ARG(s >= 0, "[empty] negative dimension ", s, " in shape ", shape_str(shape));
@@ -219,7 +244,7 @@ Tensor empty(std::vector<int64_t> shape, TensorOptions options) {
            "[empty] device ", options.device.str(), " is not available");
   auto strides = contiguous_strides(shape);
   size_t nbytes = static_cast<size_t>(shape_numel(shape)) * itemsize(options.dtype);
-  auto storage = Storage::allocate(nbytes, options.device);
+  auto storage = Storage::allocate(nbytes, options.device, options.pin_memory);
   Tensor t(std::make_shared<TensorImpl>(std::move(storage), std::move(shape), std::move(strides), 0, options.dtype));
   if (options.requires_grad) t.requires_grad_();
   return t;

@@ -30,6 +30,8 @@ struct TensorOptions {
   DType dtype = DType::kFloat32;
   Device device = kCPU;
   bool requires_grad = false;
+  /// CPU tensors only: page-locked memory (torch.empty(..., pin_memory=True)); needs a CUDA device.
+  bool pin_memory = false;
 };
 
 /// Removes a hook when remove() is called (or never, if dropped): torch.utils.hooks.RemovableHandle.
@@ -71,6 +73,11 @@ class Tensor : public TensorMethods<Tensor> {
   DType dtype() const;
   Device device() const;
   bool is_contiguous() const;
+  /// Whether the tensor's memory is page-locked host memory (Tensor.is_pinned).
+  bool is_pinned() const;
+  /// A copy in page-locked host memory, or self if already pinned (Tensor.pin_memory): the device copies
+  /// it without the host waiting (to(device, non_blocking=true)). CPU tensors only; needs a CUDA device.
+  Tensor pin_memory() const;
   size_t nbytes() const { return static_cast<size_t>(numel()) * itemsize(dtype()); }
   /// Address of element 0 (storage data + offset); device memory for CUDA tensors.
   void* data_ptr() const;

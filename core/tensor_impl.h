@@ -22,19 +22,25 @@ class MemoryAccount;
 /// A block of device memory shared by a tensor and its views; carries the version counter views share.
 struct Storage {
   /// Allocates nbytes on device through its backend, counts them in memory_allocated() and charges them to
-  /// the thread's MemoryAccount, if any (RESOURCE_EXHAUSTED past its limit).
-  static std::shared_ptr<Storage> allocate(size_t nbytes, Device device);
+  /// the thread's MemoryAccount, if any (RESOURCE_EXHAUSTED past its limit). pinned: CPU memory that is
+  /// page-locked by the CUDA backend (Tensor.pin_memory).
+  static std::shared_ptr<Storage> allocate(size_t nbytes, Device device, bool pinned = false);
   ~Storage();
   /// Grows the block to nbytes, keeping its contents (Tensor.resize_ and `out=` results): every tensor on
   /// this storage sees the new block, as in PyTorch.
   void grow(size_t nbytes);
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
+  /// Takes and returns the block's memory through the backend that owns it.
+  void* take(size_t n) const;
+  void give_back(void* p, size_t n) const;
 
   void* data = nullptr;
   size_t nbytes = 0;
   Device device;
   std::atomic<uint32_t> version{0};
+  /// Page-locked host memory from the CUDA backend's pinned allocator (device is the CPU).
+  bool pinned = false;
   /// Allocated inside autograd::InferenceMode: the tensors on it are inference tensors (PyTorch's rule that
   /// an inference tensor's views are inference tensors and a normal tensor's views are normal).
   bool inference = false;

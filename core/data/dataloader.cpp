@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/autograd/grad_mode.h"
+#include "core/cuda.h"
 #include "core/error.h"
 #include "core/threads.h"
 
@@ -31,13 +32,22 @@ std::shared_ptr<Sampler> make_sampler(const Dataset& dataset, const DataLoaderOp
   return std::make_shared<SequentialSampler>(dataset.size());
 }
 
+Sample pinned(Sample batch, bool pin) {
+  if (pin) {
+    for (Tensor& t : batch) {
+      if (t.defined() && t.device().is_cpu()) t = t.pin_memory();
+    }
+  }
+  return batch;
+}
+
 Sample fetch(const Dataset& dataset, const DataLoaderOptions& o, const std::vector<int64_t>& indices) {
   autograd::NoGradGuard no_grad;
-  if (!o.collate_fn) return dataset.get_batch(indices);
+  if (!o.collate_fn) return pinned(dataset.get_batch(indices), o.pin_memory);
   std::vector<Sample> samples;
   samples.reserve(indices.size());
   for (int64_t i : indices) samples.push_back(dataset.get(i));
-  return o.collate_fn(samples);
+  return pinned(o.collate_fn(samples), o.pin_memory);
 }
 }  // namespace
 
@@ -131,7 +141,9 @@ struct DataLoader::Epoch {
 
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, DataLoaderOptions options)
     : dataset_(std::move(dataset)), options_(std::move(options)),
-      batch_sampler_(make_sampler(checked(dataset_), options_), options_.batch_size, options_.drop_last) {}
+      batch_sampler_(make_sampler(checked(dataset_), options_), options_.batch_size, options_.drop_last) {
+  if (options_.pin_memory && !cuda::is_available()) options_.pin_memory = false;
+}
 
 DataLoader::~DataLoader() = default;
 

@@ -35,6 +35,10 @@ struct DataLoaderOptions {
   /// Shuffling and the workers' seeds draw from it (it must outlive the loader); the current generator when
   /// null. Each worker draws its random transforms from its own generator, seeded from this one per epoch.
   random::Generator* generator = nullptr;
+  /// Each batch's CPU tensors come in pinned memory (Tensor.pin_memory), so that to(device, non_blocking=true)
+  /// does not make the host wait. Without a CUDA device it is turned off (options().pin_memory reads false),
+  /// where PyTorch warns and goes on unpinned.
+  bool pin_memory = false;
 };
 
 class DataLoader {

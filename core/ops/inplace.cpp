@@ -237,7 +237,10 @@ void register_inplace_ops(Registry& r) {
         std::vector<int64_t> shape = ops::broadcast_shapes("copy_", src.sizes(), self.sizes());
         TD_CHECK_ARG(shape == self.shape(), "[copy_] output with shape ", shape_str(self.sizes()),
                      " doesn't match the broadcast shape ", shape_str(shape));
-        if (src.device() != self.device()) src = src.to(self.device().str());
+        // non_blocking matters from pinned host memory to a device: the copy and the device-side write into
+        // self are queued on the stream in order, and the host does not wait. A device-to-host copy_ waits
+        // (the host writes self from the copied bytes).
+        if (src.device() != self.device()) src = src.to(self.device().str(), a.bool_at(2) && self.device().is_cuda());
         // copy_ converts any dtype, even float to int: cast here so the castability check passes.
         return replacing(self, ops::cast(src, self.dtype()).expand(self.shape()));
       });

@@ -237,12 +237,14 @@ class TensorMethods {
   /// A contiguous tensor with the same values: self if already contiguous (Tensor.contiguous).
   Self contiguous() const { return call("contiguous", {me()}); }
   /// A copy converted to dtype (self if it already has it and copy is false) (Tensor.to(dtype)).
-  Self to(DType dtype, bool copy = false) const {
-    return call("to", {me(), None{}, dtype, Scalar(copy)});
+  Self to(DType dtype, bool non_blocking = false, bool copy = false) const {
+    return call("to", {me(), None{}, dtype, Scalar(non_blocking), Scalar(copy)});
   }
-  /// A copy on another device, "cpu" or "cuda:N" (Tensor.to(device)).
-  Self to(std::string_view device, bool copy = false) const {
-    return call("to", {me(), std::string(device), None{}, Scalar(copy)});
+  /// A copy on another device, "cpu" or "cuda:N" (Tensor.to(device)). non_blocking: from pinned memory to a
+  /// device, or from a device (into new pinned memory), the copy is queued on the current stream and not
+  /// waited for; synchronize before reading a host result.
+  Self to(std::string_view device, bool non_blocking = false, bool copy = false) const {
+    return call("to", {me(), std::string(device), None{}, Scalar(non_blocking), Scalar(copy)});
   }
   /// A copy that is never a view of self (torch.clone).
   Self clone() const { return call("clone", {me()}); }

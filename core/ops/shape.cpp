@@ -74,8 +74,11 @@ Tensor view_forward(const Tensor& x, const std::vector<int64_t>& size) {
   return make_view(x, shape, *strides, x.storage_offset());
 }
 
-Tensor copy_to(const Tensor& x, DType dtype, Device device) {
-  Tensor out = empty(x.shape(), {dtype, device});
+// non_blocking: between pinned host memory and a device, the copy is queued on the current stream and not
+// waited for (a device-to-host copy lands in a new pinned tensor, as PyTorch's); elsewhere it is ignored.
+Tensor copy_to(const Tensor& x, DType dtype, Device device, bool non_blocking = false) {
+  const bool pinned_out = non_blocking && device.is_cpu() && x.device().is_cuda();
+  Tensor out = empty(x.shape(), {dtype, device, false, pinned_out});
   if (out.numel() == 0) return out;
   if (x.device() == device) {
     backend(device.type).copy(strided_ref(out), strided_ref(x), device.index);
@@ -88,11 +91,20 @@ Tensor copy_to(const Tensor& x, DType dtype, Device device) {
     backend(x.device().type).copy(strided_ref(src), strided_ref(x), x.device().index);
   }
   if (device.is_cpu()) {
-    backend(src.device().type).copy_to_host(out.data_ptr(), src.data_ptr(), out.nbytes(), src.device().index);
+    Backend& b = backend(src.device().type);
+    if (!(pinned_out && b.copy_async(out.data_ptr(), src.data_ptr(), out.nbytes(), /*to_host=*/true,
+                                     out.impl().storage->data, src.device().index))) {
+      b.copy_to_host(out.data_ptr(), src.data_ptr(), out.nbytes(), src.device().index);
+    }
   } else {
     TD_CHECK(src.device().is_cpu(), ErrorCode::kUnimplemented, "[to] copies between two CUDA devices are not "
              "supported yet (", src.device().str(), " to ", device.str(), ")");
-    backend(device.type).copy_from_host(out.data_ptr(), src.data_ptr(), out.nbytes(), device.index);
+    Backend& b = backend(device.type);
+    if (!(non_blocking && src.is_pinned() &&
+          b.copy_async(out.data_ptr(), src.data_ptr(), out.nbytes(), /*to_host=*/false, src.impl().storage->data,
+                       device.index))) {
+      b.copy_from_host(out.data_ptr(), src.data_ptr(), out.nbytes(), device.index);
+    }
   }
   return out;
 }
@@ -828,12 +840,13 @@ void register_shape_ops(Registry& r) {
         return {x.is_contiguous() ? x : x.clone()};
       });
 
-  r.def("_to_copy(Tensor self, *, ScalarType? dtype=None, Device? device=None) -> Tensor")
-      .doc("a copy in another dtype and/or on another device")
+  r.def("_to_copy(Tensor self, *, ScalarType? dtype=None, Device? device=None, bool non_blocking=False) -> Tensor")
+      .doc("a copy in another dtype and/or on another device; non_blocking: a copy between pinned host memory "
+           "and a device is not waited for")
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
         Device device = a.is_none(2) ? x.device() : Device::parse(a.string_at(2));
-        return {copy_to(x, a.optional_dtype(1).value_or(x.dtype()), device)};
+        return {copy_to(x, a.optional_dtype(1).value_or(x.dtype()), device, a.bool_at(3))};
       })
       .saves_inputs({})
       .complex_autograd()
@@ -844,15 +857,16 @@ void register_shape_ops(Registry& r) {
         return {g.invoke_op("_to_copy", {g, m.dtype, m.device.str()})};
       });
 
-  r.def("to(Tensor self, Device? device=None, ScalarType? dtype=None, bool copy=False) -> Tensor")
+  r.def("to(Tensor self, Device? device=None, ScalarType? dtype=None, bool non_blocking=False, bool copy=False) "
+        "-> Tensor")
       .doc("self converted to a dtype and/or device; self itself when nothing changes and copy is False")
       .composite()
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);
         Device device = a.is_none(1) ? x.device() : Device::parse(a.string_at(1));
         DType dtype = a.optional_dtype(2).value_or(x.dtype());
-        if (device == x.device() && dtype == x.dtype() && !a.bool_at(3)) return {x};
-        return {x.invoke_op("_to_copy", {x, dtype, device.str()})};
+        if (device == x.device() && dtype == x.dtype() && !a.bool_at(4)) return {x};
+        return {x.invoke_op("_to_copy", {x, dtype, device.str(), Scalar(a.bool_at(3))})};
       });
 
   r.def("detach(Tensor self) -> Tensor")

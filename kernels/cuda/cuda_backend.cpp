@@ -107,6 +107,20 @@ class CudaBackend final : public Backend {
     cuda::check(cudaMemGetInfo(&free_b, &total_b), "cudaMemGetInfo");
     return {free_b, total_b};
   }
+  void* allocate_pinned(size_t nbytes) override {
+    TD_CHECK(is_available(), ErrorCode::kFailedPrecondition,
+             "[pin_memory] pinned memory needs a CUDA device, and none is available");
+    return cuda::host_allocator().allocate(nbytes, cuda::kHostStream);
+  }
+  void deallocate_pinned(void* ptr) override { cuda::host_allocator().deallocate(ptr); }
+  bool copy_async(void* dst, const void* src, size_t n, bool to_host, void* pinned_block, int index) override {
+    use(index);
+    cuda::check(cudaMemcpyAsync(dst, src, n, to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice, cuda::stream()),
+                "cudaMemcpyAsync");
+    // The pinned block must outlive the copy: its free waits for an event on this stream.
+    cuda::host_allocator().record_stream(pinned_block, reinterpret_cast<uintptr_t>(cuda::stream()));
+    return true;
+  }
   // Blocking copies, as Tensor.copy_ without non_blocking: queued on the current stream, then waited for.
   void copy_to_host(void* dst, const void* src, size_t n, int index) override {
     use(index);

@@ -185,6 +185,29 @@ CachingAllocator& allocator(int index) {
   return *allocators[static_cast<size_t>(index)];
 }
 
+CachingAllocator& host_allocator() {
+  // Events are made and recorded on the device of the copy being waited for: the thread's current one.
+  static CachingAllocator pinned(
+      "pinned host memory",
+      CachingAllocator::Raw{
+          [](size_t n) -> void* {
+            void* p = nullptr;
+            if (cudaHostAlloc(&p, n, cudaHostAllocDefault) == cudaSuccess) return p;
+            cudaGetLastError();
+            return nullptr;
+          },
+          [](void* p, size_t) { cudaFreeHost(p); },
+          [](uint64_t stream) {
+            const uint64_t e = new_event(/*timing=*/false);
+            check(cudaEventRecord(as_event(e), as_stream(stream)), "cudaEventRecord");
+            return e;
+          },
+          [](uint64_t e) { return ready(cudaEventQuery(as_event(e)), "cudaEventQuery"); },
+          [](uint64_t e) { check(cudaEventSynchronize(as_event(e)), "cudaEventSynchronize"); },
+          [](uint64_t e) { cudaEventDestroy(as_event(e)); }});
+  return pinned;
+}
+
 DeviceRuntime& runtime() {
   static CudaRuntime rt;
   return rt;

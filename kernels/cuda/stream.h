@@ -4,6 +4,8 @@
 
 #include <cuda_runtime.h>
 
+#include <cstdint>
+
 namespace td::kernels {
 class CachingAllocator;
 }
@@ -19,5 +21,9 @@ void use_device(int index);
 cudaStream_t stream();
 /// The caching allocator of device `index`, made on first use.
 CachingAllocator& allocator(int index);
+/// The caching allocator of pinned host memory (cudaHostAlloc), shared by every device. Its blocks belong
+/// to no stream (kHostStream): every copy on a stream is another use that a free waits for.
+CachingAllocator& host_allocator();
+inline constexpr uint64_t kHostStream = ~uint64_t{0};
 
 }  // namespace td::kernels::cuda

@@ -323,7 +323,7 @@ TD_DEVICE_TEST(AutogradTest, GradcheckShapeOps) {
        }},
       {"clone", [](const Inputs& t) { return t[0].clone(); }},
       {"contiguous", [](const Inputs& t) { return t[0].transpose(1, 2).contiguous(); }},
-      {"to copy", [](const Inputs& t) { return t[0].to(DType::kFloat64, /*copy=*/true); }},
+      {"to copy", [](const Inputs& t) { return t[0].to(DType::kFloat64, /*non_blocking=*/false, /*copy=*/true); }},
       {"views times themselves",
        [](const Inputs& t) {
          return t[0].permute({2, 1, 0}).mul(t[0].transpose(0, 2));

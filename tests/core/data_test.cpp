@@ -13,6 +13,7 @@
 #include <set>
 #include <thread>
 
+#include "core/cuda.h"
 #include "core/data/dataloader.h"
 #include "core/data/dataset.h"
 #include "core/data/sampler.h"
@@ -181,6 +182,21 @@ TEST(DataLoaderTest, SequentialShuffledAndWithWorkers) {
     for (const auto& b : l1) for (int64_t i : values(b[1])) o1.push_back(i);
     for (const auto& b : l2) for (int64_t i : values(b[1])) o2.push_back(i);
     EXPECT_EQ(o1, o2);
+  }
+}
+
+// pin_memory: batches in pinned memory with a GPU (values unchanged, workers or not); turned off without.
+TEST(DataLoaderTest, PinMemoryPinsBatchesWhereACudaDeviceIs) {
+  auto ds = numbered(10);
+  for (int workers : {0, 2}) {
+    data::DataLoader loader(ds, {.batch_size = 4, .num_workers = workers, .pin_memory = true});
+    EXPECT_EQ(loader.options().pin_memory, cuda::is_available());
+    std::vector<int64_t> ids;
+    for (const auto& b : loader) {
+      for (const Tensor& t : b) EXPECT_EQ(t.is_pinned(), cuda::is_available());
+      for (int64_t i : values(b[1])) ids.push_back(i);
+    }
+    EXPECT_EQ(ids, iota(10));
   }
 }
 

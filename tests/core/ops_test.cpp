@@ -650,7 +650,7 @@ TD_DEVICE_TEST(OpsTest, CloneAndTo) {
   EXPECT_THAT(at.to(DType::kInt64).to_vector<int64_t>(), ElementsAre(0, 3, 1, 4, 2, 5));
   // copy=true always copies; the device form keeps the dtype.
   Tensor x = arange({2});
-  EXPECT_FALSE(x.to(DType::kFloat32, /*copy=*/true).shares_storage(x));
+  EXPECT_FALSE(x.to(DType::kFloat32, /*non_blocking=*/false, /*copy=*/true).shares_storage(x));
   Tensor here = x.to(device_.str());
   EXPECT_TRUE(here.is_same(x));
 }

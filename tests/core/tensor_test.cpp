@@ -128,7 +128,7 @@ TD_DEVICE_TEST(TensorTest, ViewOfNonContiguousFailsButReshapeCopies) {
 TD_DEVICE_TEST(TensorTest, ToConvertsDtypeAndReturnsSelfWhenUnchanged) {
   Tensor a = make({1.5f, -2.5f, 0}, {3});
   EXPECT_TRUE(a.to(DType::kFloat32).is_same(a));
-  EXPECT_FALSE(a.to(DType::kFloat32, /*copy=*/true).is_same(a));
+  EXPECT_FALSE(a.to(DType::kFloat32, /*non_blocking=*/false, /*copy=*/true).is_same(a));
   EXPECT_THAT(a.to(DType::kInt64).to_vector<int64_t>(), ElementsAre(1, -2, 0));  // truncation, as C casts
   EXPECT_THAT(a.to(DType::kBool).to_vector<int64_t>(), ElementsAre(1, 1, 0));
   Tensor h = a.to("cpu");

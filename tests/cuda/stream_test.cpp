@@ -30,6 +30,29 @@ TEST(CudaStreams, WithoutAGpuTheApiFailsClearly) {
   EXPECT_TRUE(never_recorded.query()) << "an event never recorded has nothing to wait for";
 }
 
+TEST(PinnedMemory, NeedsACudaDeviceAndACpuTensor) {
+  const Tensor t = ones({4});
+  EXPECT_FALSE(t.is_pinned());
+  if (!have_gpu()) {
+    const Error e = testing::error_of([&] { (void)t.pin_memory(); });
+    EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("[pin_memory]"));
+    EXPECT_EQ(testing::error_of([] { (void)empty({2}, {DType::kFloat32, kCPU, false, true}); }).code(),
+              ErrorCode::kFailedPrecondition);
+  }
+  EXPECT_EQ(testing::error_of([] {
+              (void)empty({2}, {DType::kFloat32, Device::parse("cuda:0"), false, /*pin_memory=*/true});
+            }).code(),
+            ErrorCode::kInvalidArgument);
+  // non_blocking has no effect between CPU tensors, and to() keeps its copy rules.
+  EXPECT_TRUE(t.to("cpu", /*non_blocking=*/true).is_same(t));
+  EXPECT_FALSE(t.to("cpu", /*non_blocking=*/true, /*copy=*/true).is_same(t));
+  EXPECT_EQ(t.to(DType::kFloat64, true).dtype(), DType::kFloat64);
+  Tensor dst = zeros({4});
+  dst.copy_(t, /*non_blocking=*/true);
+  EXPECT_EQ(dst.to_vector<float>(), std::vector<float>(4, 1.0f));
+}
+
 class CudaStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -145,6 +168,33 @@ TEST_F(CudaStreamTest, TheProfilerTimesCudaOpsWithEvents) {
   EXPECT_THAT(table, ::testing::HasSubstr("Self CUDA %"));
   EXPECT_THAT(table, ::testing::HasSubstr("Self CUDA time total"));
   EXPECT_THAT(prof.events().chrome_trace(), ::testing::HasSubstr("gpu_user_annotation"));
+}
+
+TEST_F(CudaStreamTest, PinnedMemoryAndNonBlockingCopies) {
+  std::vector<float> values(1 << 16);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i % 977) * 0.5f;
+  const Tensor host = tensor(values, {256, 256});
+  EXPECT_FALSE(host.is_pinned());
+  const Tensor pinned = host.pin_memory();
+  EXPECT_TRUE(pinned.is_pinned());
+  EXPECT_TRUE(pinned.pin_memory().is_same(pinned)) << "already pinned: itself";
+  EXPECT_EQ(pinned.to_vector<float>(), values);
+  const cuda::Stream s;
+  Tensor back;
+  {
+    cuda::StreamGuard guard(s);
+    Tensor dev = pinned.to("cuda:0", /*non_blocking=*/true);
+    dev = dev.mul(2.0);
+    back = dev.to("cpu", /*non_blocking=*/true);  // lands in new pinned memory
+    EXPECT_TRUE(back.is_pinned());
+    Tensor into = zeros({256, 256}, gpu_);
+    into.copy_(pinned, /*non_blocking=*/true);
+    EXPECT_EQ(into.sum().item<double>(), host.sum().item<double>());
+  }
+  s.synchronize();  // the host reads back only after the stream has run
+  const std::vector<float> got = back.to_vector<float>();
+  for (size_t i = 0; i < values.size(); ++i) ASSERT_EQ(got[i], 2.0f * values[i]) << i;
+  EXPECT_EQ(testing::error_of([&] { (void)ones({2}, gpu_).pin_memory(); }).code(), ErrorCode::kInvalidArgument);
 }
 
 }  // namespace
