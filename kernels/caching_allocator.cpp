@@ -145,10 +145,16 @@ void CachingAllocator::deallocate(void* ptr) {
   down(stats_.allocated_bytes, b->small, static_cast<int64_t>(b->size));
   if (!b->uses.empty() && raw_.record_event) {
     // Kernels queued on the other streams may still read or write the block: cache it once they are done.
-    for (uint64_t s : b->uses) pending_.push_back({raw_.record_event(s), b});
-    b->pending_events = static_cast<int>(b->uses.size());
+    try {
+      for (uint64_t s : b->uses) {
+        pending_.push_back({raw_.record_event(s), b});
+        ++b->pending_events;
+      }
+    } catch (...) {
+      lose(b);  // a free must not throw (it runs in destructors)
+    }
     b->uses.clear();
-    return;
+    if (b->pending_events || b->lost) return;
   }
   b->uses.clear();
   cache_block(b);
@@ -166,15 +172,28 @@ void CachingAllocator::record_stream(void* ptr, uint64_t stream) {
 
 void CachingAllocator::process_events(bool wait) {
   std::erase_if(pending_, [&](const PendingEvent& e) {
-    if (wait) {
-      raw_.synchronize_event(e.event);
-    } else if (!raw_.query_event(e.event)) {
-      return false;
+    try {
+      if (wait) {
+        raw_.synchronize_event(e.event);
+      } else if (!raw_.query_event(e.event)) {
+        return false;
+      }
+    } catch (...) {
+      lose(e.block);
     }
     raw_.destroy_event(e.event);
-    if (--e.block->pending_events == 0) cache_block(e.block);
+    if (--e.block->pending_events == 0 && !e.block->lost) cache_block(e.block);
     return true;
   });
+}
+
+// The device failed while the block waited for other streams: nobody can say when they are done with it, so
+// it is never handed out again (its memory stays active and reserved).
+void CachingAllocator::lose(Block* b) {
+  if (!b->lost) {
+    std::fprintf(stderr, "tensord: %s: a device error left a %zu-byte block unusable\n", device_.c_str(), b->size);
+  }
+  b->lost = true;
 }
 
 void CachingAllocator::cache_block(Block* b) {
@@ -207,7 +226,7 @@ void CachingAllocator::cache_block(Block* b) {
   }
 }
 
-// Frees whole idle segments, largest first, until at most `keep` idle bytes remain cached.
+// Frees whole idle segments (largest first within a stream's) until at most `keep` idle bytes remain cached.
 void CachingAllocator::release_idle_segments(size_t keep) {
   for (Pool* pool : {&large_, &small_}) {
     for (auto it = pool->end(); it != pool->begin();) {

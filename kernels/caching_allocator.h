@@ -75,6 +75,7 @@ class CachingAllocator {
     Block* next = nullptr;
     std::vector<uint64_t> uses{};  // other streams it was used on (record_stream)
     int pending_events = 0;      // events to complete before a freed block is cached again
+    bool lost = false;           // a device error hid when its users finish: never cached again
   };
   // Pools are ordered by stream, then size: a stream's best fit is the first of its blocks not smaller.
   struct BySize {
@@ -95,6 +96,7 @@ class CachingAllocator {
   void process_events(bool wait);
   /// Merges an idle block with its idle neighbours and caches it.
   void cache_block(Block* b);
+  void lose(Block* b);
   /// Adds (or removes) an idle block to the inactive-split counters, if it is cut from a larger segment.
   void count_inactive_split(const Block* b, bool add);
   /// Reserved bytes in no active block: the cache.

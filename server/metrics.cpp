@@ -128,6 +128,11 @@ class StateCollector final : public prometheus::Collectable {
                                   "Bytes the CUDA caching allocator holds from the device (live and cached).");
     auto peak = metric_family("tensord_cuda_memory_peak_allocated_bytes",
                               "Highest tensord_cuda_memory_allocated_bytes since start or reset_peak_memory_stats.");
+    auto active = metric_family("tensord_cuda_memory_active_bytes",
+                                "Bytes in live blocks and in freed blocks still used by other CUDA streams.");
+    auto inactive_split = metric_family(
+        "tensord_cuda_memory_inactive_split_bytes",
+        "Idle cached bytes cut from segments partly in use: the allocator cannot release them (fragmentation).");
     auto requests = metric_family("tensord_cuda_allocator_requests_total", "Allocation requests to the CUDA caching allocator.",
                                   MetricType::Counter);
     auto hits = metric_family("tensord_cuda_allocator_cache_hits_total",
@@ -140,11 +145,15 @@ class StateCollector final : public prometheus::Collectable {
       add_sample(allocated, static_cast<double>(s.allocated), labels);
       add_sample(reserved, static_cast<double>(s.reserved), labels);
       add_sample(peak, static_cast<double>(s.peak_allocated), labels);
+      add_sample(active, static_cast<double>(s.active_bytes[kAllPools].current), labels);
+      add_sample(inactive_split, static_cast<double>(s.inactive_split_bytes[kAllPools].current), labels);
       add_sample(requests, static_cast<double>(s.alloc_requests), labels);
       add_sample(hits, static_cast<double>(s.cache_hits), labels);
       add_sample(ooms, static_cast<double>(s.ooms), labels);
     }
-    for (auto* f : {&allocated, &reserved, &peak, &requests, &hits, &ooms}) out.push_back(std::move(*f));
+    for (auto* f : {&allocated, &reserved, &peak, &active, &inactive_split, &requests, &hits, &ooms}) {
+      out.push_back(std::move(*f));
+    }
   }
 
   const SessionManager* sessions_;

@@ -186,7 +186,7 @@ CachingAllocator& allocator(int index) {
 }
 
 CachingAllocator& host_allocator() {
-  // Events are made and recorded on the device of the copy being waited for: the thread's current one.
+  // Each event is made on the device of the stream it waits for (a free may run on any thread).
   static CachingAllocator pinned(
       "pinned host memory",
       CachingAllocator::Raw{
@@ -198,6 +198,9 @@ CachingAllocator& host_allocator() {
           },
           [](void* p, size_t) { cudaFreeHost(p); },
           [](uint64_t stream) {
+            int device = 0;
+            check(cudaStreamGetDevice(as_stream(stream), &device), "cudaStreamGetDevice");
+            use_device(device);
             const uint64_t e = new_event(/*timing=*/false);
             check(cudaEventRecord(as_event(e), as_stream(stream)), "cudaEventRecord");
             return e;

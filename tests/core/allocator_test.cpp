@@ -38,6 +38,7 @@ struct FakeDevice {
   std::map<uint64_t, bool> events;  // id -> completed
   std::vector<uint64_t> recorded_on;
   uint64_t next_event = 1;
+  bool failing = false;  // the device is broken: event queries throw
   int destroyed_events = 0;
 
   void complete_all() {
@@ -65,10 +66,13 @@ struct FakeDevice {
               events[next_event] = false;
               return next_event++;
             },
-            [this](uint64_t e) { return events.at(e); },
+            [this](uint64_t e) {
+              if (failing) throw Error(ErrorCode::kInternal, "fake device failed");
+              return events.at(e);
+            },
             [this](uint64_t e) { events.at(e) = true; },
             [this](uint64_t e) {
-              EXPECT_TRUE(events.at(e)) << "an event destroyed before it completed";
+              EXPECT_TRUE(events.at(e) || failing) << "an event destroyed before it completed";
               events.erase(e);
               ++destroyed_events;
             }};
@@ -239,6 +243,24 @@ TEST(CachingAllocator, ABlockUsedOnAnotherStreamWaitsForThatStreamsEvent) {
   EXPECT_EQ(a.stats().active_bytes[kAllPools].current, 3 * 4096);
   for (void* x : {q, r, s}) a.deallocate(x);
   EXPECT_TRUE(dev.events.empty());
+}
+
+TEST(CachingAllocator, ABlockWhoseEventFailsIsNeverHandedOutAgain) {
+  FakeDevice dev(64 * kMiB);
+  CachingAllocator a("fake:0", dev.raw());
+  void* p = a.allocate(4096, 1);
+  a.record_stream(p, 2);
+  a.deallocate(p);
+  dev.failing = true;
+  void* q = a.allocate(4096, 1);  // the query throws: p is lost, not reused, and the request still succeeds
+  EXPECT_NE(q, p);
+  dev.failing = false;
+  dev.complete_all();
+  void* r = a.allocate(4096, 1);
+  EXPECT_NE(r, p) << "a lost block stays out of the cache";
+  EXPECT_EQ(a.stats().active_bytes[kAllPools].current, 3 * 4096);
+  a.deallocate(q);
+  a.deallocate(r);
 }
 
 TEST(CachingAllocator, EmptyCacheAndOutOfMemoryWaitForPendingEvents) {
