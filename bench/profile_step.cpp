@@ -1,15 +1,17 @@
 // Where one training step's time goes: the benchmarks' steps (BM_CnnStep, BM_Resnet18Step) timed by phase
 // (forward with the loss, backward, optimizer step) and then recorded by td::profiler, whose key_averages table
 // (PyTorch's format) lists the ops by self time. For choosing what to speed up next; docs/performance.md
-// quotes its findings.
+// quotes its findings. On cuda, the profile also times the ops with CUDA events (ProfilerActivity::kCUDA)
+// and the table is sorted by self CUDA time.
 //
-//   profile_step [--model cnn|resnet18] [--threads 2] [--steps 20] [--rows 25]
+//   profile_step [--model cnn|resnet18] [--threads 2] [--steps 20] [--rows 25] [--device cpu|cuda]
 #include <chrono>
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
 
+#include "core/cuda.h"
 #include "core/nn/functional.h"
 #include "core/optim/optimizers.h"
 #include "core/profiler/profiler.h"
@@ -22,6 +24,7 @@
 int main(int argc, char** argv) {
   std::string model_name = "resnet18";
   int threads = 2, steps = 20, rows = 25;
+  std::string device = "cpu";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
     if (a == "--model") {
@@ -32,8 +35,11 @@ int main(int argc, char** argv) {
       steps = std::stoi(v);
     } else if (a == "--rows") {
       rows = std::stoi(v);
+    } else if (a == "--device") {
+      device = v;
     } else {
-      std::fprintf(stderr, "usage: profile_step [--model cnn|resnet18] [--threads N] [--steps N] [--rows N]\n");
+      std::fprintf(stderr,
+                   "usage: profile_step [--model cnn|resnet18] [--threads N] [--steps N] [--rows N] [--device D]\n");
       return 2;
     }
   }
@@ -47,9 +53,16 @@ int main(int argc, char** argv) {
   } else {
     model = td::vision::models::resnet18(10);
   }
+  const bool on_cuda = device != "cpu";
+  if (on_cuda && !td::cuda::is_available()) {
+    std::fprintf(stderr, "profile_step: --device %s needs a CUDA device, and none is available\n", device.c_str());
+    return 2;
+  }
+  if (on_cuda) model->to(td::Device::parse(device));
   td::optim::SGD opt(model->parameters(), {.lr = cnn ? 0.05 : 0.1, .momentum = 0.9});
-  td::Tensor x = td::random::randn(cnn ? std::vector<int64_t>{64, 1, 28, 28} : std::vector<int64_t>{64, 3, 32, 32});
-  td::Tensor y = td::random::randint(0, 10, {64});
+  td::Tensor x = td::random::randn(cnn ? std::vector<int64_t>{64, 1, 28, 28} : std::vector<int64_t>{64, 3, 32, 32})
+                     .to(device);
+  td::Tensor y = td::random::randint(0, 10, {64}).to(device);
   using Clock = std::chrono::steady_clock;
   auto ms = [](Clock::time_point a, Clock::time_point b) {
     return std::chrono::duration<double, std::milli>(b - a).count();
@@ -63,6 +76,7 @@ int main(int argc, char** argv) {
     loss.backward();
     const auto t2 = Clock::now();
     opt.step();
+    if (on_cuda) td::cuda::synchronize();  // the phases' times include their kernels
     const auto t3 = Clock::now();
     if (timed) {
       forward += ms(t0, t1);
@@ -72,12 +86,15 @@ int main(int argc, char** argv) {
   };
   for (int i = 0; i < 5; ++i) step(false);
   for (int i = 0; i < steps; ++i) step(true);
-  std::printf("%s, batch 64, %d threads, mean of %d steps: forward + loss %.2f ms, backward %.2f ms, "
-              "optimizer %.2f ms, step %.2f ms\n",
-              model_name.c_str(), threads, steps, forward / steps, backward / steps, update / steps,
-              (forward + backward + update) / steps);
-  td::profiler::profile prof;
+  std::printf("%s on %s, batch 64, %d threads, mean of %d steps: forward + loss %.2f ms, backward %.2f ms, "
+              "optimizer %.2f ms, step %.2f ms%s\n",
+              model_name.c_str(), device.c_str(), threads, steps, forward / steps, backward / steps, update / steps,
+              (forward + backward + update) / steps, on_cuda ? " (host times; each step ends waiting for the device, in the optimizer's share)" : "");
+  td::profiler::ProfilerOptions options;
+  if (on_cuda) options.activities.push_back(td::profiler::ProfilerActivity::kCUDA);
+  td::profiler::profile prof(options);
   for (int i = 0; i < 10; ++i) step(false);
   prof.stop();
-  std::cout << "10 steps under the profiler:\n" << prof.key_averages().table("self_cpu_time_total", rows);
+  std::cout << "10 steps under the profiler:\n"
+            << prof.key_averages().table(on_cuda ? "self_cuda_time_total" : "self_cpu_time_total", rows);
 }

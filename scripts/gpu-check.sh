@@ -13,6 +13,8 @@ status=0
 echo "== CUDA tests"
 timeout 240 "$B/bin/td_cuda_tests" --gtest_brief=1 || status=1
 timeout 240 "$B/bin/td_core_tests" --gtest_filter='*cuda*:*Cuda*' --gtest_brief=1 || status=1
+echo "== resnet18's training step on the GPU, timed by the profiler's CUDA events"
+timeout 120 "$B/bin/profile_step" --model resnet18 --device cuda --steps 10 --rows 15 || status=1
 echo "== GPU benchmarks (tensord, then PyTorch on the same card)"
 if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
   python3 bench/compare_torch.py "$B/bin/bench_ops" --device cuda || status=1
