@@ -86,10 +86,12 @@ int main(int argc, char** argv) {
   };
   for (int i = 0; i < 5; ++i) step(false);
   for (int i = 0; i < steps; ++i) step(true);
-  std::printf("%s on %s, batch 64, %d threads, mean of %d steps: forward + loss %.2f ms, backward %.2f ms, "
-              "optimizer %.2f ms, step %.2f ms%s\n",
-              model_name.c_str(), device.c_str(), threads, steps, forward / steps, backward / steps, update / steps,
-              (forward + backward + update) / steps, on_cuda ? " (host times; each step ends waiting for the device, in the optimizer's share)" : "");
+  std::printf(
+      "%s on %s, batch 64, %d threads, mean of %d steps: forward + loss %.2f ms, backward %.2f ms, "
+      "optimizer %.2f ms, step %.2f ms%s\n",
+      model_name.c_str(), device.c_str(), threads, steps, forward / steps, backward / steps, update / steps,
+      (forward + backward + update) / steps,
+      on_cuda ? " (host times; each step ends waiting for the device, in the optimizer's share)" : "");
   td::profiler::ProfilerOptions options;
   if (on_cuda) options.activities.push_back(td::profiler::ProfilerActivity::kCUDA);
   td::profiler::profile prof(options);

@@ -45,8 +45,11 @@ void manual_seed_all(uint64_t seed) { td::manual_seed(seed); }
 
 // ---- streams ----
 
-Stream::Stream(int device, int priority) : device_(resolve(device)), id_(rt().stream_from_pool(device_, priority < 0)) {}
-Stream Stream::wrap(int device, uint64_t id) { return Stream(resolve(device), id, true); }
+Stream::Stream(int device, int priority)
+    : device_(resolve(device)), id_(rt().stream_from_pool(device_, priority < 0)) {}
+Stream Stream::wrap(int device, uint64_t id) {
+  return Stream(resolve(device), id, true);
+}
 bool Stream::query() const { return rt().query_stream(device_, id_); }
 void Stream::synchronize() const { rt().synchronize_stream(device_, id_); }
 void Stream::wait_event(const Event& event) const {
@@ -97,8 +100,9 @@ Event& Event::operator=(Event&& o) noexcept {
 }
 void Event::record() { record(current_stream()); }
 void Event::record(const Stream& stream) {
-  TD_CHECK(!id_ || device_ == stream.device(), ErrorCode::kInvalidArgument, "[Event.record] the event was made on cuda:",
-           device_, " and cannot be recorded on a stream of cuda:", stream.device());
+  TD_CHECK(!id_ || device_ == stream.device(), ErrorCode::kInvalidArgument,
+           "[Event.record] the event was made on cuda:", device_,
+           " and cannot be recorded on a stream of cuda:", stream.device());
   if (!id_) {
     id_ = rt().create_event(stream.device(), timing_);
     device_ = stream.device();

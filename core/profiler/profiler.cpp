@@ -380,7 +380,9 @@ void begin_cuda_timing(Trace& trace, const ProfilerOptions& options) {
     }
     trace.cuda = true;
   } catch (const Error&) {
-    for (size_t d = 0; d < trace.cuda_refs.size(); ++d) rt->destroy_event(static_cast<int>(d), trace.cuda_refs[d].first);
+    for (size_t d = 0; d < trace.cuda_refs.size(); ++d) {
+      rt->destroy_event(static_cast<int>(d), trace.cuda_refs[d].first);
+    }
     trace.cuda_refs.clear();
   }
 }

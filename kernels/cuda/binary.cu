@@ -155,8 +155,10 @@ void compare(CompareOp op, DType dtype, int64_t n, const Indexer& ix, void* out,
     auto* x = static_cast<const T*>(a);
     auto* y = static_cast<const T*>(b);
     switch (op) {
-#define TD_COMPARE_LAUNCH(Name) \
-  case CompareOp::Name: compare_kernel<CompareOp::Name, T><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, x, y); break;
+#define TD_COMPARE_LAUNCH(Name)                                                                   \
+  case CompareOp::Name:                                                                           \
+    compare_kernel<CompareOp::Name, T><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, x, y); \
+    break;
       TD_FOR_EACH_COMPARE_OP(TD_COMPARE_LAUNCH)
 #undef TD_COMPARE_LAUNCH
     }
@@ -167,8 +169,9 @@ void compare(CompareOp op, DType dtype, int64_t n, const Indexer& ix, void* out,
 void where(DType dtype, int64_t n, const Indexer& ix, void* out, const void* cond, const void* a, const void* b) {
   dispatch_with_complex(dtype, "where", [&](auto tag) {
     using T = decltype(tag);
-    where_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, static_cast<T*>(out), static_cast<const bool*>(cond),
-                                                 static_cast<const T*>(a), static_cast<const T*>(b));
+    where_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        n, ix, static_cast<T*>(out), static_cast<const bool*>(cond), static_cast<const T*>(a),
+        static_cast<const T*>(b));
   });
   check(cudaGetLastError(), "where kernel launch");
 }
@@ -177,8 +180,8 @@ void gather(DType dtype, int64_t n, const Indexer& ix, void* out, const void* in
             int64_t dim_stride) {
   dispatch_with_complex(dtype, "gather", [&](auto tag) {
     using T = decltype(tag);
-    gather_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, static_cast<T*>(out), static_cast<const T*>(in), index,
-                                                  dim_stride);
+    gather_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, static_cast<T*>(out),
+                                                               static_cast<const T*>(in), index, dim_stride);
   });
   check(cudaGetLastError(), "gather kernel launch");
 }
@@ -193,7 +196,8 @@ void scatter(ScatterMode mode, DType dtype, int64_t n, const Indexer& ix, void* 
       // Complex numbers have no max or min (the front end refuses them), and a complex128 product would need
       // a 16-byte compare-and-swap.
       if (mode == ScatterMode::kAssign) {
-        scatter_kernel<T, ScatterMode::kAssign><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride);
+        scatter_kernel<T, ScatterMode::kAssign>
+            <<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride);
       } else if (mode == ScatterMode::kAdd) {
         scatter_kernel<T, ScatterMode::kAdd><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride);
       } else if constexpr (sizeof(T) == 8) {

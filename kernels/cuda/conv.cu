@@ -79,7 +79,8 @@ void im2col(const StridedRef& col, const StridedRef& in, const ConvWindow& w) {
   const ConvGeometry g = make_geometry(in.sizes, in.strides, w);
   dispatch_floating(in.dtype, "im2col", "CUDA", [&](auto tag) {
     using T = decltype(tag);
-    im2col_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, static_cast<T*>(col.data), static_cast<const T*>(in.data), g);
+    im2col_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, static_cast<T*>(col.data),
+                                                               static_cast<const T*>(in.data), g);
   });
   check(cudaGetLastError(), "im2col kernel launch");
 }
@@ -90,7 +91,8 @@ void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w) {
   const ConvGeometry g = make_geometry(out.sizes, out.strides, w);
   dispatch_floating(out.dtype, "col2im", "CUDA", [&](auto tag) {
     using T = decltype(tag);
-    col2im_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, static_cast<T*>(out.data), static_cast<const T*>(col.data), g);
+    col2im_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(n, static_cast<T*>(out.data),
+                                                               static_cast<const T*>(col.data), g);
   });
   check(cudaGetLastError(), "col2im kernel launch");
 }

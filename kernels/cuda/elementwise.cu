@@ -1,4 +1,5 @@
-// CUDA kernels for copy/cast, fill, reductions (reduce, arg_reduce) and scans. The elementwise math families live in unary.cu and binary.cu.
+// CUDA kernels for copy/cast, fill, reductions (reduce, arg_reduce) and scans. The elementwise math families
+// live in unary.cu and binary.cu.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -230,7 +231,8 @@ void reduce_launch(int64_t n_out, const ReduceIndexer& ix, T* out, const T* in, 
   const bool cols = n_out > 1 && ((outputs_adjacent && !reduced_adjacent) || red <= 16);
   if (cols) {
     const int64_t blocks = ceil_div(n_out, kThreads);
-    const int64_t parts = std::clamp<int64_t>(kTargetBlocks / blocks, 1, std::clamp<int64_t>(ceil_div(red, 64), 1, kMaxSlices));
+    const int64_t parts =
+        std::clamp<int64_t>(kTargetBlocks / blocks, 1, std::clamp<int64_t>(ceil_div(red, 64), 1, kMaxSlices));
     const int64_t slice = ceil_div(red, parts), used = ceil_div(red, slice);
     const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(used));
     if (used == 1) {
@@ -292,8 +294,8 @@ void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix
                 const void* in) {
   dispatch(dtype, is_max ? "argmax" : "argmin", [&](auto tag) {
     using T = decltype(tag);
-    arg_reduce_kernel<T><<<blocks_for(n_out), kThreads, 0, stream()>>>(is_max, n_out, ix, static_cast<T*>(values), indices,
-                                                          static_cast<const T*>(in));
+    arg_reduce_kernel<T><<<blocks_for(n_out), kThreads, 0, stream()>>>(
+        is_max, n_out, ix, static_cast<T*>(values), indices, static_cast<const T*>(in));
   });
   check(cudaGetLastError(), "arg_reduce kernel launch");
 }

@@ -123,7 +123,8 @@ void launch_softmax(bool is_log, int64_t outer, int64_t n, int64_t inner, void* 
     softmax_rows_kernel<T, false>
         <<<static_cast<unsigned>(blocks), kRowsPerBlock * kWarp, 0, stream()>>>(is_log, outer, n, po, pi);
   } else {
-    softmax_rows_kernel<T, true><<<static_cast<unsigned>(outer), kLongRowThreads, 0, stream()>>>(is_log, outer, n, po, pi);
+    softmax_rows_kernel<T, true>
+        <<<static_cast<unsigned>(outer), kLongRowThreads, 0, stream()>>>(is_log, outer, n, po, pi);
   }
   check(cudaGetLastError(), "softmax kernel launch");
 }
