@@ -167,13 +167,14 @@ using MemoryStatArray = std::array<MemoryStat, 3>;
 
 /// A device's memory as its caching allocator sees it (the counters of torch.cuda.memory_stats).
 struct MemoryStats {
-  int64_t allocated = 0;       // bytes in live blocks (sizes rounded up to 512): allocated_bytes[all].current
-  int64_t reserved = 0;        // bytes held from the device: live blocks and the idle cache
-  int64_t peak_allocated = 0;
-  int64_t peak_reserved = 0;
+  // The main counters, as the allocator's per-pool ones below give them (kept for short reads).
+  int64_t allocated = 0;       // allocated_bytes[kAllPools].current: bytes in live blocks (rounded up to 512)
+  int64_t reserved = 0;        // reserved_bytes[kAllPools].current: live blocks and the idle cache
+  int64_t peak_allocated = 0;  // allocated_bytes[kAllPools].peak
+  int64_t peak_reserved = 0;   // reserved_bytes[kAllPools].peak
   int64_t alloc_requests = 0;
   int64_t cache_hits = 0;      // requests served from the cache, without a device allocation
-  int64_t segments = 0;        // device allocations held
+  int64_t segments = 0;        // segment[kAllPools].current: device allocations held
   int64_t alloc_retries = 0;   // device allocations retried after releasing the idle cache
   int64_t ooms = 0;            // requests refused for lack of memory
   // PyTorch's per-pool counters, by MemoryPoolIndex. allocated_bytes/allocation: blocks handed out and not

@@ -1,6 +1,7 @@
 // torch.cuda.memory_stats' dictionary and memory_summary's table (torch/cuda/memory.py of PyTorch 1.13,
 // reproduced step by step: the same rows, unit prefixes and column formats).
 #include <cstdio>
+#include <span>
 #include <vector>
 
 #include "core/cuda.h"
@@ -40,36 +41,29 @@ const Pool kPools[] = {{"all", kAllPools, nullptr},
 // Python's // (floor division).
 int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
-std::string format(const char* fmt, int64_t v, const char* unit) {
+// memory.py's _format_size and _format_count: v scaled down by `base` while the row's first value (pref,
+// so that a row's columns share a unit) is at least `threshold`, with the prefix of the last step.
+std::string scaled(int64_t v, double pref, std::span<const char* const> prefixes, double threshold, int64_t base,
+                   const char* fmt) {
+  const char* prefix = prefixes[0];
+  for (size_t i = 1; i < prefixes.size() && pref >= threshold; ++i) {
+    prefix = prefixes[i];
+    v = floor_div(v, base);
+    pref /= static_cast<double>(base);
+  }
   char buf[64];
-  std::snprintf(buf, sizeof buf, fmt, static_cast<long long>(v), unit);
+  std::snprintf(buf, sizeof buf, fmt, static_cast<long long>(v), prefix);
   return buf;
 }
 
-// _format_size: the prefix is chosen by the row's first value, so a row's columns share a unit.
 std::string format_size(int64_t sz, double pref) {
-  static const char* kPrefixes[] = {"B ", "KB", "MB", "GB", "TB", "PB"};
-  const char* prefix = kPrefixes[0];
-  for (size_t i = 1; i < std::size(kPrefixes); ++i) {
-    if (pref < 768 * 1024) break;
-    prefix = kPrefixes[i];
-    sz = floor_div(sz, 1024);
-    pref /= 1024;
-  }
-  return format("%7lld %s", sz, prefix);
+  static const char* const kPrefixes[] = {"B ", "KB", "MB", "GB", "TB", "PB"};
+  return scaled(sz, pref, kPrefixes, 768 * 1024, 1024, "%7lld %s");
 }
 
-// _format_count.
 std::string format_count(int64_t cnt, double pref) {
-  static const char* kPrefixes[] = {" ", "K", "M"};
-  const char* prefix = kPrefixes[0];
-  for (size_t i = 1; i < std::size(kPrefixes); ++i) {
-    if (pref < 750 * 1000) break;
-    prefix = kPrefixes[i];
-    cnt = floor_div(cnt, 1000);
-    pref /= 1000;
-  }
-  return format("%7lld %s ", cnt, prefix);
+  static const char* const kPrefixes[] = {" ", "K", "M"};
+  return scaled(cnt, pref, kPrefixes, 750 * 1000, 1000, "%7lld %s ");
 }
 
 // Python's "{:<N}".format(s) / "{:<Nd}".format(v).

@@ -27,8 +27,6 @@ bool worth_splitting(const bool small, size_t rest) {
   return small ? rest >= CachingAllocator::kRound : rest > CachingAllocator::kSmallSize;
 }
 
-void raise_peak(int64_t value, int64_t& peak) { peak = std::max(peak, value); }
-
 // A counter of all pools and of the block's pool.
 void up(MemoryStatArray& stat, bool small, int64_t n) {
   stat[kAllPools].increase(n);
@@ -53,7 +51,9 @@ void CachingAllocator::count_inactive_split(const Block* b, bool add) {
   }
 }
 
-int64_t CachingAllocator::idle_bytes() const { return stats_.reserved - stats_.active_bytes[kAllPools].current; }
+int64_t CachingAllocator::reserved() const { return stats_.reserved_bytes[kAllPools].current; }
+
+int64_t CachingAllocator::idle_bytes() const { return reserved() - stats_.active_bytes[kAllPools].current; }
 
 CachingAllocator::CachingAllocator(std::string device, Raw raw, size_t max_cached_free)
     : device_(std::move(device)), raw_(std::move(raw)), max_cached_free_(max_cached_free) {}
@@ -65,19 +65,16 @@ CachingAllocator::~CachingAllocator() {
 
 CachingAllocator::Block* CachingAllocator::new_segment(size_t size, bool small, uint64_t stream) {
   const size_t seg = segment_size(size);
-  if (limit_ && static_cast<size_t>(stats_.reserved) + seg > limit_) release_idle_segments(0);
+  if (limit_ && static_cast<size_t>(reserved()) + seg > limit_) release_idle_segments(0);
   void* p = nullptr;
-  if (!limit_ || static_cast<size_t>(stats_.reserved) + seg <= limit_) p = raw_.alloc(seg);
+  if (!limit_ || static_cast<size_t>(reserved()) + seg <= limit_) p = raw_.alloc(seg);
   if (!p) {
     ++stats_.alloc_retries;
     process_events(/*wait=*/true);
     release_idle_segments(0);
-    if (!limit_ || static_cast<size_t>(stats_.reserved) + seg <= limit_) p = raw_.alloc(seg);
+    if (!limit_ || static_cast<size_t>(reserved()) + seg <= limit_) p = raw_.alloc(seg);
   }
   if (!p) out_of_memory(size, seg);
-  stats_.reserved += static_cast<int64_t>(seg);
-  ++stats_.segments;
-  raise_peak(stats_.reserved, stats_.peak_reserved);
   up(stats_.reserved_bytes, small, static_cast<int64_t>(seg));
   up(stats_.segment, small, 1);
   return new Block{static_cast<char*>(p), seg, small, stream};
@@ -87,7 +84,7 @@ void CachingAllocator::out_of_memory(size_t asked, size_t segment) {
   ++stats_.ooms;
   throw Error(ErrorCode::kResourceExhausted,
               str("[allocate] ", device_, " out of memory. Tried to allocate ", asked, " bytes (a ", segment,
-                  "-byte segment); ", stats_.allocated, " bytes allocated, ", stats_.reserved,
+                  "-byte segment); ", stats_.allocated_bytes[kAllPools].current, " bytes allocated, ", reserved(),
                   " bytes reserved by tensord", limit_ ? str(", limit ", limit_, " bytes") : std::string()));
 }
 
@@ -119,8 +116,6 @@ void* CachingAllocator::allocate(size_t nbytes, uint64_t stream) {
   b->allocated = true;
   active_.emplace(b->ptr, b);
   const auto bytes = static_cast<int64_t>(b->size);
-  stats_.allocated += bytes;
-  raise_peak(stats_.allocated, stats_.peak_allocated);
   up(stats_.allocation, small, 1);
   up(stats_.allocated_bytes, small, bytes);
   up(stats_.active, small, 1);
@@ -140,7 +135,6 @@ void CachingAllocator::deallocate(void* ptr) {
   Block* b = it->second;
   active_.erase(it);
   // Freed for the caller at once (memory_allocated drops); active until other streams are done with it.
-  stats_.allocated -= static_cast<int64_t>(b->size);
   down(stats_.allocation, b->small, 1);
   down(stats_.allocated_bytes, b->small, static_cast<int64_t>(b->size));
   if (!b->uses.empty() && raw_.record_event) {
@@ -235,8 +229,6 @@ void CachingAllocator::release_idle_segments(size_t keep) {
       if (b->prev || b->next) continue;  // part of a segment that is still in use
       it = pool->erase(it);
       raw_.free(b->ptr, b->size);
-      stats_.reserved -= static_cast<int64_t>(b->size);
-      --stats_.segments;
       down(stats_.reserved_bytes, b->small, static_cast<int64_t>(b->size));
       down(stats_.segment, b->small, 1);
       delete b;
@@ -252,13 +244,18 @@ void CachingAllocator::empty_cache() {
 
 MemoryStats CachingAllocator::stats() const {
   std::lock_guard lock(mu_);
-  return stats_;
+  MemoryStats s = stats_;
+  // The flat counters are views of the per-pool ones.
+  s.allocated = s.allocated_bytes[kAllPools].current;
+  s.peak_allocated = s.allocated_bytes[kAllPools].peak;
+  s.reserved = s.reserved_bytes[kAllPools].current;
+  s.peak_reserved = s.reserved_bytes[kAllPools].peak;
+  s.segments = s.segment[kAllPools].current;
+  return s;
 }
 
 void CachingAllocator::reset_peak_stats() {
   std::lock_guard lock(mu_);
-  stats_.peak_allocated = stats_.allocated;
-  stats_.peak_reserved = stats_.reserved;
   for (MemoryStatArray* a : {&stats_.allocated_bytes, &stats_.active_bytes, &stats_.reserved_bytes,
                              &stats_.inactive_split_bytes, &stats_.allocation, &stats_.active, &stats_.segment,
                              &stats_.inactive_split}) {

@@ -99,6 +99,8 @@ class CachingAllocator {
   void lose(Block* b);
   /// Adds (or removes) an idle block to the inactive-split counters, if it is cut from a larger segment.
   void count_inactive_split(const Block* b, bool add);
+  /// Bytes held from the raw allocator.
+  int64_t reserved() const;
   /// Reserved bytes in no active block: the cache.
   int64_t idle_bytes() const;
   Pool& pool_of(const Block* b) { return b->small ? small_ : large_; }

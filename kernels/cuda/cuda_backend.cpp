@@ -74,13 +74,7 @@ class CudaBackend final : public Backend {
 
   bool is_available() const override { return device_count() > 0; }
 
-  int device_count() const override {
-    static const int count = [] {
-      int n = 0;
-      return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
-    }();
-    return count;
-  }
+  int device_count() const override { return cuda::device_count(); }
 
   std::string device_name(int index) const override {
     cudaDeviceProp prop{};

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -16,9 +17,6 @@
 
 namespace td::kernels::cuda {
 
-namespace {
-constexpr int kPoolStreams = 32;
-
 int device_count() {
   static const int count = [] {
     int n = 0;
@@ -26,6 +24,9 @@ int device_count() {
   }();
   return count;
 }
+
+namespace {
+constexpr int kPoolStreams = 32;
 
 void check_device(int index) {
   TD_CHECK(index >= 0 && index < device_count() && index < kMaxDevices, ErrorCode::kInvalidArgument,
@@ -150,64 +151,64 @@ void use_device(int index) {
 
 cudaStream_t stream() { return t_streams[static_cast<size_t>(t_device < 0 ? 0 : t_device)]; }
 
+namespace {
+// The raw calls with event hooks that make the allocator wait on CUDA events. An event is made on the
+// device of the stream it marks: device_of(stream).
+CachingAllocator::Raw with_events(CachingAllocator::Raw raw, std::function<int(uint64_t)> device_of) {
+  raw.record_event = [device_of = std::move(device_of)](uint64_t stream) {
+    use_device(device_of(stream));
+    const uint64_t e = new_event(/*timing=*/false);
+    check(cudaEventRecord(as_event(e), as_stream(stream)), "cudaEventRecord");
+    return e;
+  };
+  raw.query_event = [](uint64_t e) { return ready(cudaEventQuery(as_event(e)), "cudaEventQuery"); };
+  raw.synchronize_event = [](uint64_t e) { check(cudaEventSynchronize(as_event(e)), "cudaEventSynchronize"); };
+  raw.destroy_event = [](uint64_t e) { cudaEventDestroy(as_event(e)); };
+  return raw;
+}
+}  // namespace
+
 CachingAllocator& allocator(int index) {
   static std::array<std::once_flag, kMaxDevices> once;
   static std::array<std::unique_ptr<CachingAllocator>, kMaxDevices> allocators;
   check_device(index);
   std::call_once(once[static_cast<size_t>(index)], [&] {
-    CachingAllocator::Raw raw{
-        [index](size_t n) -> void* {
-          use_device(index);
-          void* p = nullptr;
-          if (cudaMalloc(&p, n) == cudaSuccess) return p;
-          cudaGetLastError();  // clear the error so the session goes on
-          return nullptr;
-        },
-        [index](void* p, size_t) {
-          // Also runs at exit, after the runtime may be gone: never throws.
-          try {
-            use_device(index);
-            cudaFree(p);
-          } catch (const Error&) {
-          }
-        },
-        [index](uint64_t stream) {
-          use_device(index);
-          const uint64_t e = new_event(/*timing=*/false);
-          check(cudaEventRecord(as_event(e), as_stream(stream)), "cudaEventRecord");
-          return e;
-        },
-        [](uint64_t e) { return ready(cudaEventQuery(as_event(e)), "cudaEventQuery"); },
-        [](uint64_t e) { check(cudaEventSynchronize(as_event(e)), "cudaEventSynchronize"); },
-        [](uint64_t e) { cudaEventDestroy(as_event(e)); }};
-    allocators[static_cast<size_t>(index)] = std::make_unique<CachingAllocator>(str("cuda:", index), raw);
+    auto alloc = [index](size_t n) -> void* {
+      use_device(index);
+      void* p = nullptr;
+      if (cudaMalloc(&p, n) == cudaSuccess) return p;
+      cudaGetLastError();  // clear the error so the session goes on
+      return nullptr;
+    };
+    auto release = [index](void* p, size_t) {
+      // Also runs at exit, after the runtime may be gone: never throws.
+      try {
+        use_device(index);
+        cudaFree(p);
+      } catch (const Error&) {
+      }
+    };
+    allocators[static_cast<size_t>(index)] = std::make_unique<CachingAllocator>(
+        str("cuda:", index), with_events({alloc, release}, [index](uint64_t) { return index; }));
   });
   return *allocators[static_cast<size_t>(index)];
 }
 
 CachingAllocator& host_allocator() {
-  // Each event is made on the device of the stream it waits for (a free may run on any thread).
-  static CachingAllocator pinned(
-      "pinned host memory",
-      CachingAllocator::Raw{
-          [](size_t n) -> void* {
-            void* p = nullptr;
-            if (cudaHostAlloc(&p, n, cudaHostAllocDefault) == cudaSuccess) return p;
-            cudaGetLastError();
-            return nullptr;
-          },
-          [](void* p, size_t) { cudaFreeHost(p); },
-          [](uint64_t stream) {
-            int device = 0;
-            check(cudaStreamGetDevice(as_stream(stream), &device), "cudaStreamGetDevice");
-            use_device(device);
-            const uint64_t e = new_event(/*timing=*/false);
-            check(cudaEventRecord(as_event(e), as_stream(stream)), "cudaEventRecord");
-            return e;
-          },
-          [](uint64_t e) { return ready(cudaEventQuery(as_event(e)), "cudaEventQuery"); },
-          [](uint64_t e) { check(cudaEventSynchronize(as_event(e)), "cudaEventSynchronize"); },
-          [](uint64_t e) { cudaEventDestroy(as_event(e)); }});
+  auto alloc = [](size_t n) -> void* {
+    void* p = nullptr;
+    if (cudaHostAlloc(&p, n, cudaHostAllocDefault) == cudaSuccess) return p;
+    cudaGetLastError();
+    return nullptr;
+  };
+  auto release = [](void* p, size_t) { cudaFreeHost(p); };
+  // A free may run on any thread: each event is made on the device of the stream it waits for.
+  auto stream_device = [](uint64_t stream) {
+    int device = 0;
+    check(cudaStreamGetDevice(as_stream(stream), &device), "cudaStreamGetDevice");
+    return device;
+  };
+  static CachingAllocator pinned("pinned host memory", with_events({alloc, release}, stream_device));
   return pinned;
 }
 

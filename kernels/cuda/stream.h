@@ -14,6 +14,8 @@ namespace td::kernels::cuda {
 
 inline constexpr int kMaxDevices = 16;
 
+/// The number of CUDA devices (0 without a driver or a GPU), asked once.
+int device_count();
 /// Makes `index` the calling thread's CUDA device for the kernels that follow (cudaSetDevice, called only
 /// when the device changes). Throws INVALID_ARGUMENT for an index out of range.
 void use_device(int index);
