@@ -8,6 +8,7 @@
 #include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
+#include "core/fft.h"
 #include "core/nn/functional.h"
 #include "core/nn/modules.h"
 #include "core/nn/rnn.h"
@@ -341,6 +342,36 @@ void BM_Topk(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Topk)->ArgsProduct({{16}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// rfft of each row of a [2^20 / n, n] float32 matrix (n / 2 + 1 complex64 frequencies per row).
+void BM_Rfft(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = scrambled((int64_t{1} << 20) / n, n, d);
+  for (auto _ : state) {
+    td::Tensor y = td::fft::rfft(a);
+    sync(d);
+    benchmark::DoNotOptimize(y.data_ptr());
+  }
+  state.SetItemsProcessed(state.iterations() * a.numel());
+}
+BENCHMARK(BM_Rfft)->ArgsProduct({{256, 4096}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// fft2 of 16 complex64 images of n x n (the real parts scrambled, the imaginary parts 0).
+void BM_Fft2(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = scrambled(16 * n, n, d).reshape({16, n, n}).to(td::DType::kComplex64);
+  for (auto _ : state) {
+    td::Tensor y = td::fft::fft2(a);
+    sync(d);
+    benchmark::DoNotOptimize(y.data_ptr());
+  }
+  state.SetItemsProcessed(state.iterations() * a.numel());
+}
+BENCHMARK(BM_Fft2)->ArgsProduct({{256}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
 
 // Rows of a [2^16, 64] float32 matrix picked by 2^16 pseudo-random indices (embedding lookups).
 void BM_IndexSelect(benchmark::State& state) {

@@ -133,6 +133,12 @@ def main():
         elif kind == "BM_Topk":
             a = scrambled(1024, 4096, device)
             ref = torch_time(lambda: a.topk(size), sync)
+        elif kind == "BM_Rfft":
+            a = scrambled((1 << 20) // size, size, device)
+            ref = torch_time(lambda: torch.fft.rfft(a), sync)
+        elif kind == "BM_Fft2":
+            a = scrambled(16 * size, size, device).reshape(16, size, size).to(torch.complex64)
+            ref = torch_time(lambda: torch.fft.fft2(a), sync)
         elif kind == "BM_IndexSelect":
             a = torch.ones(size, 64, device=device)
             idx = scrambled(1, size, "cpu").long().remainder(size).reshape(size).to(device)

@@ -188,6 +188,10 @@ struct MemoryStats {
 
 class DeviceRuntime;  // core/device_runtime.h
 
+/// The discrete Fourier transforms of Backend::fft: complex to complex, real to complex (keeping the
+/// non-negative frequencies of the last transformed dim, n / 2 + 1 of them), and complex to real (from them).
+enum class FftKind : uint8_t { kC2C, kR2C, kC2R };
+
 /// One device type's kernels. Every method but the memory ones has a default that throws UNIMPLEMENTED.
 class Backend {
  public:
@@ -338,6 +342,13 @@ class Backend {
                             const StridedRef& center, int index);
   virtual bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
                               const StridedRef& b, const StridedRef& d, int index);
+  /// Unnormalized discrete Fourier transforms of the last `signal_ndim` dims of in into out, for every index
+  /// of their leading (batch) dims, which in and out share: the exponent's sign is -1 when forward (always
+  /// for kR2C) and +1 otherwise (always for kC2R). in and out are contiguous; the signal sizes are out's
+  /// (in's for kR2C), whose last is n while the complex side of kR2C and kC2R holds n / 2 + 1 there.
+  /// complex64 goes with float32, complex128 with float64. kC2R may overwrite in (FFTW and cuFFT do).
+  virtual void fft(FftKind kind, bool forward, const StridedRef& out, const StridedRef& in, int signal_ndim,
+                   int index);
   /// Max pooling: out[p, o] = the max of plane p's window o, indices[p, o] its offset in the plane
   /// (d * H * W + h * W + w); a NaN counts as the max (the last one in the window), and a window of -inf
   /// gives its first position, as PyTorch. out/indices/in are contiguous [planes, spatial...]; indices may

@@ -178,6 +178,9 @@ void* Backend::allocate_pinned(size_t) {
               "[pin_memory] pinned memory needs a CUDA device, and none is available");
 }
 void Backend::copy(const StridedRef&, const StridedRef&, int) { missing("copy"); }
+void Backend::fft(FftKind kind, bool, const StridedRef&, const StridedRef&, int, int) {
+  missing(kind == FftKind::kC2C ? "_fft_c2c" : kind == FftKind::kR2C ? "_fft_r2c" : "_fft_c2r");
+}
 void Backend::fill(const StridedRef&, const Scalar&, int) { missing("fill"); }
 void Backend::binary(BinaryOp op, const StridedRef&, const StridedRef&, const StridedRef&, const Scalar&, int) {
   missing(binary_op_name(op));

@@ -10,12 +10,12 @@ mkdir -p gpu-bundle/bin gpu-bundle/lib
 # Without debug info: the bundle must fit what a device call carries (64 MiB).
 for b in tests/td_core_tests tests/td_cuda_tests bench/bench_ops bench/profile_step; do strip --strip-debug -o "gpu-bundle/bin/$(basename "$b")" "build-gpu/$b"; done
 # Every library the binaries load, except the C runtime and the CUDA libraries: the GPU machine has its
-# own driver and CUDA toolkit (and cuBLAS alone is larger than what a device call can carry).
+# own driver and CUDA toolkit (and cuBLAS and cuFFT alone are larger than what a device call can carry).
 for b in gpu-bundle/bin/*; do
   ldd "$b" | awk '/=> \// {print $3}'
 done | sort -u | while read -r lib; do
   case "$(basename "$lib")" in
-    libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libcuda.so*|libcublas*|libcudart*) ;;
+    libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libcuda.so*|libcublas*|libcudart*|libcufft*) ;;
     *) cp -L "$lib" gpu-bundle/lib/ ;;
   esac
 done

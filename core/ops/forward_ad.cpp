@@ -400,6 +400,7 @@ void register_forward_ad(Registry& r) {
       {"where", {1, 2}}, {"real", {0}}, {"imag", {0}}, {"view_as_real", {0}}, {"view_as_complex", {0}},
       {"complex", {0, 1}}, {"select_scatter", {0, 1}}, {"diagonal_scatter", {0, 1}}, {"as_strided_scatter", {0, 1}},
       {"scatter", {0, 3}}, {"scatter_add", {0, 3}},
+      {"_fft_c2c", {0}}, {"_fft_r2c", {0}}, {"_fft_c2r", {0}},
   };
   for (const auto& [name, positions] : linear) {
     OpDef& def = edit(name);

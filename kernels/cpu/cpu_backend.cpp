@@ -17,6 +17,7 @@
 #include "kernels/cpu/onednn_conv.h"
 #include "kernels/cpu/optimizer_steps.h"
 #include "kernels/cpu/batch_norm.h"
+#include "kernels/cpu/fft.h"
 #include "kernels/cpu/pool.h"
 #include "kernels/cpu/small_blocks.h"
 #include "kernels/cpu/vector_math.h"
@@ -804,6 +805,11 @@ class CpuBackend final : public Backend {
   void avg_pool_backward(const StridedRef& grad_in, const StridedRef& grad_out, const PoolGeometry& g,
                          int) override {
     cpu_avg_pool_backward(grad_in, grad_out, g);
+  }
+
+  void fft(FftKind kind, bool forward, const StridedRef& out, const StridedRef& in, int signal_ndim,
+           int) override {
+    cpu_fft(kind, forward, out, in, signal_ndim);
   }
 
   void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int) override {

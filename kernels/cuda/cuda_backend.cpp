@@ -1,5 +1,5 @@
 // The CUDA backend: device discovery, memory, host<->device copies, and the launches of the elementwise,
-// reduction and cuBLAS kernels. Memory comes from a caching allocator per device over cudaMalloc; every
+// reduction, cuBLAS and cuFFT kernels. Memory comes from a caching allocator per device over cudaMalloc; every
 // kernel and copy is queued on the calling thread's current stream (kernels/cuda/runtime.cpp).
 #include <cuda_runtime.h>
 
@@ -210,6 +210,11 @@ class CudaBackend final : public Backend {
   void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index) override {
     use(index);
     cuda::gemm(out, a, b, index);
+  }
+  void fft(FftKind kind, bool forward, const StridedRef& out, const StridedRef& in, int signal_ndim,
+           int index) override {
+    use(index);
+    cuda::fft(kind, forward, out, in, signal_ndim, index);
   }
   void im2col(const StridedRef& col, const StridedRef& in, const ConvWindow& w, int index) override {
     use(index);

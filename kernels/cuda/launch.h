@@ -88,6 +88,9 @@ void sort(bool descending, DType dtype, int64_t rows, int64_t n, int64_t k, cons
           const ReduceIndexer& values_ix, const ReduceIndexer& indices_ix, void* values, int64_t* indices,
           const void* in, Backend& backend, int device);
 
+/// Backend::fft through cuFFT (fft.cpp): cached plans, work areas from the caching allocator of `device`.
+void fft(FftKind kind, bool forward, const StridedRef& out, const StridedRef& in, int signal_ndim, int device);
+
 /// Throws INTERNAL with the CUDA error string when a runtime call fails.
 void check(int cuda_error, const char* what);
 
