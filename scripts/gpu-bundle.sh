@@ -15,7 +15,7 @@ for b in gpu-bundle/bin/*; do
   ldd "$b" | awk '/=> \// {print $3}'
 done | sort -u | while read -r lib; do
   case "$(basename "$lib")" in
-    libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libcuda.so*|libcublas*|libcudart*|libcufft*) ;;
+    libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libcuda.so*|libcublas*|libcudart*|libcufft*|libcusolver*|libcusparse*|libnvJitLink*) ;;
     *) cp -L "$lib" gpu-bundle/lib/ ;;
   esac
 done

@@ -94,6 +94,7 @@ Tensor resize_fft_input(Tensor x, std::span<const int64_t> dims, std::span<const
 Tensor run_transform(std::string_view op, FftKind kind, bool forward, const Tensor& x, const Shape& dims,
                      int64_t normalization, int64_t last_dim_size = 0) {
   const auto ndim = static_cast<size_t>(x.dim());
+  for (int64_t d : dims) check_points(op, kind == FftKind::kC2R && d == dims.back() ? last_dim_size : x.size(d));
   Shape perm;
   for (int64_t d = 0; d < x.dim(); ++d) {
     if (std::find(dims.begin(), dims.end(), d) == dims.end()) perm.push_back(d);

@@ -320,6 +320,22 @@ JvpFn bilinear(std::string name) {
 }
 
 // convolution(input, weight, bias, ...): conv(t_input, weight) + conv(input, t_weight) + t_bias per channel.
+// linalg_eigh, PyTorch's linalg_eig_jvp for Hermitian matrices: with T = V^H dA V, dL = Re diag(T) and
+// dV = V (T / E), E_ij = L_j - L_i off the diagonal and T's diagonal dropped (the eigenvectors' phases stay).
+std::vector<Tensor> jvp_eigh(const JvpContext& c) {
+  const Tensor &values = c.output(0), &vectors = c.output(1);
+  const bool complex = is_complex(vectors.dtype());
+  Tensor vh = complex ? vectors.transpose(-2, -1).conj() : vectors.transpose(-2, -1);
+  Tensor t = vh.matmul(c.tangent(0)).matmul(vectors);
+  Tensor dl = t.diagonal(0, -2, -1);
+  if (complex) dl = dl.real();
+  const int64_t n = values.size(-1);
+  Tensor eye = call_op("eye", {Scalar(n), None{}, values.dtype(), values.device().str()})[0];
+  Tensor e = values.unsqueeze(-2).sub(values.unsqueeze(-1)).add(eye);
+  Tensor off = eye.neg().add(Scalar(1.0));
+  return {dl.contiguous(), vectors.matmul(t.div(e.to(t.dtype())).mul(off.to(t.dtype())))};
+}
+
 std::vector<Tensor> jvp_convolution(const JvpContext& c) {
   const Args& a = c.args();
   auto conv = [&](const Tensor& x, const Tensor& w) {
@@ -418,6 +434,7 @@ void register_forward_ad(Registry& r) {
   formula("bmm", bilinear("bmm"));
   formula("convolution", jvp_convolution);
   formula("scatter_reduce", jvp_scatter_reduce);
+  formula("linalg_eigh", jvp_eigh);
   // The elementwise unary ops with a derivative.
   for (const char* name : {
 #define TD_UNARY_NAME(Name, name) #name,

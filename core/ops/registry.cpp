@@ -362,6 +362,7 @@ Registry& Registry::get() {
     register_embedding_ops(*r);
     register_upsample_ops(*r);
     register_fft_ops(*r);
+    register_linalg_ops(*r);
     register_inplace_ops(*r);
     register_forward_ad(*r);
     return r;

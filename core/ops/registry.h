@@ -247,6 +247,7 @@ void register_norm_ops(Registry& r);
 void register_embedding_ops(Registry& r);
 void register_upsample_ops(Registry& r);
 void register_fft_ops(Registry& r);
+void register_linalg_ops(Registry& r);
 /// Last: the in-place forms of ops registered before.
 void register_inplace_ops(Registry& r);
 /// After every op: the forward-mode AD rules (linear ops and explicit formulas; core/ops/forward_ad.cpp).

@@ -1,6 +1,7 @@
 // The CUDA backend of a build without CUDA: it reports no device, and every use names what is missing.
 #include "core/backend.h"
 #include "core/error.h"
+#include "core/linalg_kernels.h"
 
 namespace td::kernels {
 
@@ -20,7 +21,25 @@ class CudaStub final : public Backend {
     throw Error(ErrorCode::kFailedPrecondition, "[cuda] tensord was built without CUDA support");
   }
 };
+
+class CudaLinalgStub final : public LinalgKernels {
+ public:
+  void lu_factor(void*, DType, int64_t, int64_t, int32_t*, int32_t*, int) override { unavailable(); }
+  void lu_solve(const void*, const int32_t*, void*, DType, int64_t, int64_t, int64_t, int) override { unavailable(); }
+  void cholesky(void*, DType, int64_t, int64_t, int32_t*, int) override { unavailable(); }
+  void eigh(void*, void*, DType, int64_t, int64_t, bool, bool, int32_t*, int) override { unavailable(); }
+
+ private:
+  [[noreturn]] static void unavailable() {
+    throw Error(ErrorCode::kFailedPrecondition, "[cuda] tensord was built without CUDA support");
+  }
+};
 }  // namespace
+
+LinalgKernels& cuda_linalg() {
+  static CudaLinalgStub kernels;
+  return kernels;
+}
 
 Backend& cuda_backend() {
   static CudaStub backend;

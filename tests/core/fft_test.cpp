@@ -245,6 +245,9 @@ TD_DEVICE_TEST(FftTest, BadArgumentsAreNamed) {
               HasSubstr("[fft_fftfreq] fftfreq requires a floating point or complex dtype, but got Long"));
   EXPECT_THAT(error_of([&] { call_op("_fft_c2c", {x, fft::Dims{1}, Scalar(0), Scalar(true)}); }).what(),
               HasSubstr("[_fft_c2c] expects a complex64 or complex128 input, but got Double"));
+  // An empty transform dim (the fuzzer's find: it divided by zero in the kernel).
+  EXPECT_THAT(error_of([&] { call_op("_fft_r2c", {xinput({2, 0}, false), fft::Dims{1}, Scalar(0), Scalar(true)}); }).what(),
+              HasSubstr("[_fft_r2c] Invalid number of data points (0) specified"));
   EXPECT_THAT(error_of([&] { call_op("_fft_c2r", {z, fft::Dims{1}, Scalar(0), Scalar(int64_t{9})}); }).what(),
               HasSubstr("[_fft_c2r] last_dim_size 9 needs 5 values in dim 1, but self of shape [2, 4] has 4"));
 }

@@ -12,6 +12,7 @@
 
 #include "client/remote.h"
 #include "core/fft.h"
+#include "core/linalg.h"
 #include "core/tensor_impl.h"
 #include "server/server.h"
 #include "tests/core/test_util.h"
@@ -334,6 +335,32 @@ TEST_F(ServiceTest, FftRunsOnTheServerSession) {
   back.sum().backward();
   for (double g : x.grad().to_vector<double>()) EXPECT_NEAR(g, 1, 1e-12);
   EXPECT_THAT(s.op("fft_fftfreq", {Scalar(int64_t{4})}).to_vector<float>(), ElementsAre(0, 0.25, -0.5, -0.25));
+}
+
+// torch.linalg's C++ functions run on a server session the same way: A x = b for A = [[2, 1], [1, 3]] and
+// b = [3, 5] is x = [0.8, 1.4]; d sum(x) / db = A^-T 1 = [0.4, 0.2].
+TEST_F(ServiceTest, LinalgRunsOnTheServerSession) {
+  remote::Session s = client_->create_session("linalg", "cpu");
+  Tensor a = s.tensor<double>({2, 1, 1, 3}, {2, 2});
+  Tensor b = s.tensor<double>({3, 5}, {2}, true);
+  Tensor x = linalg::solve(a, b);
+  auto got = x.to_vector<double>();
+  EXPECT_NEAR(got[0], 0.8, 1e-12);
+  EXPECT_NEAR(got[1], 1.4, 1e-12);
+  x.sum().backward();
+  auto g = b.grad().to_vector<double>();
+  EXPECT_NEAR(g[0], 0.4, 1e-12);
+  EXPECT_NEAR(g[1], 0.2, 1e-12);
+  EXPECT_NEAR(linalg::det(a).item<double>(), 5, 1e-12);
+  auto [values, vectors] = linalg::eigh(a);
+  EXPECT_NEAR(values.sum().item<double>(), 5, 1e-12);
+  try {
+    (void)linalg::inv(s.tensor<double>({1, 2, 2, 4}, {2, 2})).to_vector<double>();
+    FAIL() << "the inverse of a singular matrix must fail";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(e.what(), HasSubstr("input matrix is singular"));
+  }
 }
 
 TEST_F(ServiceTest, HealthCheckServiceReportsServing) {

@@ -1,0 +1,45 @@
+// LAPACK's factorizations behind torch.linalg (core/ops/linalg.cpp), one implementation per device type:
+// kernels/cpu/linalg.cpp (LAPACKE over OpenBLAS) and kernels/cuda/linalg.cpp (cuSOLVER). Each works on a batch
+// of matrices stored one after another, each contiguous in LAPACK's column-major order (element (i, j) of an
+// m x n matrix at i + j m), of float32, float64, complex64 or complex128; pivots and info are int32 arrays
+// on the matrices' device. info[b] > 0 reports what LAPACK reports for matrix b (a zero pivot, a leading
+// minor that is not positive-definite, no convergence); the front end turns it into PyTorch's error.
+#pragma once
+
+#include <cstdint>
+
+#include "core/device.h"
+#include "core/dtype.h"
+
+namespace td {
+
+class LinalgKernels {
+ public:
+  virtual ~LinalgKernels() = default;
+  /// LU with partial pivoting of each n x n matrix, in place (getrf): pivots [batch, n], 1-based rows.
+  virtual void lu_factor(void* a, DType dtype, int64_t batch, int64_t n, int32_t* pivots, int32_t* info,
+                         int device) = 0;
+  /// b (each n x k) = A^-1 b for lu_factor's factors of A (getrs).
+  virtual void lu_solve(const void* lu, const int32_t* pivots, void* b, DType dtype, int64_t batch, int64_t n,
+                        int64_t k, int device) = 0;
+  /// The lower Cholesky factor of each n x n Hermitian matrix, in place, read from its lower triangle
+  /// (potrf); the strictly upper triangle is left as it was.
+  virtual void cholesky(void* a, DType dtype, int64_t batch, int64_t n, int32_t* info, int device) = 0;
+  /// The eigenvalues (ascending, real: w is [batch, n] of the real dtype) of each n x n Hermitian matrix read
+  /// from its lower (upper: its upper) triangle, and, when vectors, its orthonormal eigenvectors in place of
+  /// it, as columns (syevd/heevd).
+  virtual void eigh(void* a, void* w, DType dtype, int64_t batch, int64_t n, bool upper, bool vectors,
+                    int32_t* info, int device) = 0;
+};
+
+/// The kernels of a device type (CUDA's fail with a named error in a build without CUDA).
+LinalgKernels& linalg_kernels(DeviceType type);
+
+}  // namespace td
+
+namespace td::kernels {
+/// Defined by kernels/cpu.
+LinalgKernels& cpu_linalg();
+/// Defined by kernels/cuda, or by kernels/cuda_stub.
+LinalgKernels& cuda_linalg();
+}  // namespace td::kernels

@@ -1,0 +1,408 @@
+// torch.linalg's solvers, determinants, Cholesky and Hermitian eigen decompositions, with aten's names and
+// PyTorch 1.13's arguments, errors and backward formulas (FunctionsManual.cpp), written in public ops so they
+// differentiate again. The factorizations are LAPACK's (LinalgKernels: LAPACKE on the CPU, cuSOLVER on CUDA),
+// on column-major copies of the matrices: for a batch [..., n, n], x.mT().contiguous() holds each matrix
+// column by column, LAPACK's layout, and the results come back as .mT() views of the factored buffer.
+//
+// Primitives: _linalg_solve (A X = B, the left form), linalg_inv, linalg_det, linalg_slogdet,
+// linalg_cholesky_ex and linalg_eigh. Composites: linalg_solve (left or right), linalg_cholesky and cholesky
+// (raising on a matrix that is not positive-definite), linalg_eigvalsh.
+#include <cmath>
+#include <complex>
+#include <string>
+
+#include "core/error.h"
+#include "core/linalg_kernels.h"
+#include "core/ops/helpers.h"
+#include "core/ops/registry.h"
+#include "core/tensor_impl.h"
+
+namespace td {
+
+LinalgKernels& linalg_kernels(DeviceType type) {
+  return type == DeviceType::kCPU ? kernels::cpu_linalg() : kernels::cuda_linalg();
+}
+
+namespace {
+
+using Shape = std::vector<int64_t>;
+
+Tensor mT(const Tensor& x) { return x.transpose(-2, -1); }
+Tensor mH(const Tensor& x) { return is_complex(x.dtype()) ? x.transpose(-2, -1).conj() : x.transpose(-2, -1); }
+
+DType real_of(DType t) {
+  return t == DType::kComplex64 ? DType::kFloat32 : t == DType::kComplex128 ? DType::kFloat64 : t;
+}
+
+// PyTorch's checks of a linalg input: float32, float64, complex64 or complex128, batches of square matrices.
+void check_square_float(std::string_view name, const Tensor& a, std::string_view arg = "A") {
+  TD_CHECK_ARG(a.dim() >= 2, "[", name, "] ", arg, " must have at least 2 dimensions, but got shape ",
+               shape_str(a.shape()));
+  TD_CHECK_ARG(a.size(-1) == a.size(-2), "[", name, "] ", arg, " must be batches of square matrices, but they are ",
+               a.size(-2), " by ", a.size(-1), " matrices");
+  const DType t = a.dtype();
+  TD_CHECK_ARG(is_floating(t) || is_complex(t), "[", name, "] Expected a floating point or complex tensor as input. Got ",
+               scalar_type_name(t));
+  TD_CHECK_ARG(t != DType::kFloat16 && t != DType::kBFloat16, "[", name, "] Low precision dtypes not supported. Got ",
+               scalar_type_name(t));
+}
+
+// A column-major copy of each matrix of x ([..., m, n] -> a contiguous [..., n, m] whose memory is x's
+// matrices column by column), owned: the kernels overwrite it.
+Tensor column_major_copy(const Tensor& x) {
+  Tensor t = mT(x);
+  return t.is_contiguous() ? t.clone() : t.contiguous();
+}
+
+int64_t batch_of(const Tensor& x) { return x.dim() <= 2 ? 1 : shape_numel(x.sizes().subspan(0, x.dim() - 2)); }
+
+Shape batch_shape(const Tensor& x) { return Shape(x.sizes().begin(), x.sizes().end() - 2); }
+
+// The LU factors (column-major buffer), pivots and info of a batch of square matrices.
+struct LuFactors {
+  Tensor lu, pivots, info;
+};
+
+LuFactors lu_factor(const Tensor& a) {
+  const int64_t n = a.size(-1);
+  LuFactors f;
+  f.lu = column_major_copy(a);
+  Shape pivot_shape = batch_shape(a);
+  f.info = zeros(pivot_shape, {DType::kInt32, a.device()});
+  pivot_shape.push_back(n);
+  f.pivots = zeros(pivot_shape, {DType::kInt32, a.device()});
+  if (a.numel() > 0) {
+    linalg_kernels(a.device().type)
+        .lu_factor(f.lu.data_ptr(), a.dtype(), batch_of(a), n, static_cast<int32_t*>(f.pivots.data_ptr()),
+                   static_cast<int32_t*>(f.info.data_ptr()), a.device().index);
+  }
+  return f;
+}
+
+// info's first positive entry, with its batch index, or {-1, 0}: one host read.
+std::pair<int64_t, int32_t> first_failure(const Tensor& info) {
+  if (info.numel() == 0) return {-1, 0};
+  auto v = info.to("cpu").reshape({-1}).to_vector<int32_t>();
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (v[i] > 0) return {static_cast<int64_t>(i), v[i]};
+  }
+  return {-1, 0};
+}
+
+// "(Batch element 3): " for a batch, nothing for one matrix, as PyTorch's messages.
+std::string batch_prefix(const Tensor& info, int64_t index) {
+  return info.dim() > 0 ? str("(Batch element ", index, "): ") : std::string();
+}
+
+// X = A^-1 B for A [*, n, n] and B [*, n, k], batch dims broadcast.
+Tensor solve_matrices(std::string_view name, const Tensor& a, const Tensor& b) {
+  Shape batch = ops::broadcast_shapes(name, batch_shape(a), batch_shape(b));
+  const int64_t n = a.size(-1), k = b.size(-1);
+  Shape a_shape = batch, b_shape = batch;
+  a_shape.insert(a_shape.end(), {n, n});
+  b_shape.insert(b_shape.end(), {n, k});
+  Tensor ab = a.expand(a_shape);
+  Tensor x = column_major_copy(b.expand(b_shape));  // [*, k, n]: B column by column, overwritten by X
+  if (x.numel() == 0 || n == 0) return mT(x);
+  LuFactors f = lu_factor(ab);
+  if (auto [index, pivot] = first_failure(f.info); index >= 0) {
+    throw Error(ErrorCode::kInvalidArgument, str("[", name, "] torch.linalg.solve: ", batch_prefix(f.info, index),
+                                                 "The solver failed because the input matrix is singular."));
+  }
+  linalg_kernels(a.device().type)
+      .lu_solve(f.lu.data_ptr(), static_cast<const int32_t*>(f.pivots.data_ptr()), x.data_ptr(), a.dtype(),
+                batch_of(ab), n, k, a.device().index);
+  return mT(x);
+}
+
+// PyTorch's rule for B of linalg.solve: a vector (or batch of vectors) when B is 1-d or has A's batch shape
+// plus n.
+bool is_vector_rhs(const Tensor& a, const Tensor& b) {
+  if (b.dim() == 1) return true;
+  if (b.dim() != a.dim() - 1) return false;
+  return std::equal(b.sizes().begin(), b.sizes().end(), a.sizes().begin());
+}
+
+void check_solve_args(std::string_view name, const Tensor& a, const Tensor& b) {
+  check_square_float(name, a);
+  ops::check_same_device(name, std::vector<Tensor>{a, b});
+  TD_CHECK_ARG(a.dtype() == b.dtype(), "[", name, "] Expected A and B to have the same dtype, but found A of type ",
+               scalar_type_name(a.dtype()), " and B of type ", scalar_type_name(b.dtype()), " instead");
+  const bool vector = is_vector_rhs(a, b);
+  TD_CHECK_ARG(b.dim() >= 1 && (vector ? b.size(-1) : (b.dim() >= 2 ? b.size(-2) : -1)) == a.size(-1), "[", name,
+               "] Incompatible shapes of A and B for the equation AX = B (", shape_str(a.shape()), " and ",
+               shape_str(b.shape()), ")");
+}
+
+Tensor solve(std::string_view name, const Tensor& a, const Tensor& b) {
+  if (is_vector_rhs(a, b)) return solve_matrices(name, a, b.unsqueeze(-1)).squeeze(-1);
+  return solve_matrices(name, a, b);
+}
+
+// sign(det(A)) and, per matrix, the LU factors' diagonal: det = sign * prod(diag), where sign is the
+// permutation's (-1 per pivot that swapped rows).
+std::pair<Tensor, Tensor> lu_sign_and_diagonal(const Tensor& a) {
+  const int64_t n = a.size(-1);
+  LuFactors f = lu_factor(a);
+  Tensor diagonal = f.lu.diagonal(0, -2, -1);
+  Tensor rows = call_op("arange", {Scalar(int64_t{1}), Scalar(n + 1), Scalar(int64_t{1}), DType::kInt32,
+                                   a.device().str()})[0];
+  Tensor swaps = f.pivots.ne(rows).sum({-1}, false);
+  Tensor sign = swaps.remainder(Scalar(int64_t{2})).mul(Scalar(int64_t{-2})).add(Scalar(int64_t{1})).to(a.dtype());
+  return {sign, diagonal};
+}
+
+// c * A^-H, the gradient of det and slogdet for the per-matrix complex (or real) factor c.
+Tensor times_inverse_adjoint(const Tensor& c, const Tensor& a) {
+  return c.unsqueeze(-1).unsqueeze(-1).mul(mH(call_op("linalg_inv", {a})[0]));
+}
+
+// Square matrices with v ([..., n]) on their diagonals (torch.diag_embed), differentiable.
+Tensor diag_embed(const Tensor& v) {
+  Shape shape = v.shape();
+  shape.push_back(v.size(-1));
+  return zeros(shape, {v.dtype(), v.device()}).diagonal_scatter(v, 0, -2, -1);
+}
+
+Tensor eye_like(const Tensor& a) {
+  const int64_t n = a.size(-1);
+  return call_op("eye", {Scalar(n), None{}, real_of(a.dtype()), a.device().str()})[0].to(a.dtype());
+}
+
+}  // namespace
+
+void register_linalg_ops(Registry& r) {
+  r.def("_linalg_solve(Tensor A, Tensor B) -> Tensor")
+      .doc("X with A X = B (B a matrix or, as linalg.solve decides, a vector), by LU with partial pivoting")
+      .complex_autograd()
+      .saves_outputs()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        check_solve_args("linalg_solve", a.tensor(0), a.tensor(1));
+        return {solve("linalg_solve", a.tensor(0), a.tensor(1))};
+      })
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // PyTorch's linalg_solve backward: gB = A^-H gX, gA = -gB X^H (summed over broadcast dims).
+        const Tensor& a = c.input(0);
+        const Tensor& b = c.input(1);
+        const Tensor x = c.output();
+        const bool vector = is_vector_rhs(a, b);
+        Tensor gb = call_op("_linalg_solve", {mH(a), c.grad()})[0];
+        Tensor ga = vector ? gb.unsqueeze(-1).matmul(ops::conj_if_complex(x.unsqueeze(-2))).neg()
+                           : gb.matmul(mH(x)).neg();
+        return {ops::sum_to(ga, a.sizes()), ops::sum_to(gb, b.sizes())};
+      });
+
+  r.def("linalg_solve(Tensor A, Tensor B, *, bool left=True) -> Tensor")
+      .doc("the solution X of A X = B (left) or X A = B, for batches of square A and matrices or vectors B")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor &A = a.tensor(0), &B = a.tensor(1);
+        if (a.bool_at(2)) return call_op("_linalg_solve", {A, B});
+        check_square_float("linalg_solve", A);
+        TD_CHECK_ARG(B.dim() >= 2, "[linalg_solve] Vector broadcasting of the left hand side is not supported for "
+                     "left=False. In this case linalg.solve is equivalent to B / A.squeeze(-1)");
+        return {mT(call_op("_linalg_solve", {mT(A), mT(B)})[0])};
+      });
+
+  r.def("linalg_inv(Tensor A) -> Tensor")
+      .doc("the inverse of each square matrix of A")
+      .complex_autograd()
+      .saves_inputs({})
+      .saves_outputs()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor& A = a.tensor(0);
+        check_square_float("linalg_inv", A);
+        Shape shape = A.shape();
+        Tensor eye = eye_like(A).expand(shape);
+        if (A.numel() == 0) return {empty(shape, {A.dtype(), A.device()})};
+        LuFactors f = lu_factor(A);
+        if (auto [index, pivot] = first_failure(f.info); index >= 0) {
+          throw Error(ErrorCode::kInvalidArgument,
+                      str("[linalg_inv] linalg.inv: ", batch_prefix(f.info, index), "The diagonal element ", pivot,
+                          " is zero, the inversion could not be completed because the input matrix is singular."));
+        }
+        Tensor x = column_major_copy(eye);
+        const int64_t n = A.size(-1);
+        linalg_kernels(A.device().type)
+            .lu_solve(f.lu.data_ptr(), static_cast<const int32_t*>(f.pivots.data_ptr()), x.data_ptr(), A.dtype(),
+                      batch_of(A), n, n, A.device().index);
+        return {mT(x)};
+      })
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // d(A^-1) = -A^-1 dA A^-1, so gA = -A^-H g A^-H.
+        Tensor yh = mH(c.output());
+        return {yh.matmul(c.grad()).matmul(yh).neg()};
+      });
+
+  r.def("linalg_det(Tensor A) -> Tensor")
+      .doc("the determinant of each square matrix of A (by LU)")
+      .complex_autograd()
+      .saves_outputs()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor& A = a.tensor(0);
+        check_square_float("linalg_det", A);
+        if (A.size(-1) == 0) return {ones(batch_shape(A), {A.dtype(), A.device()})};
+        auto [sign, diagonal] = lu_sign_and_diagonal(A);
+        return {diagonal.prod(-1).mul(sign)};
+      })
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // d det = det tr(A^-1 dA): gA = (g conj(det)) A^-H, for invertible A.
+        return {times_inverse_adjoint(c.grad().mul(ops::conj_if_complex(c.output())), c.input(0))};
+      });
+
+  r.def("linalg_slogdet(Tensor A) -> (Tensor sign, Tensor logabsdet)")
+      .doc("the sign (or complex phase) and the log of the absolute value of each determinant")
+      .complex_autograd()
+      .saves_outputs()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor& A = a.tensor(0);
+        check_square_float("linalg_slogdet", A);
+        if (A.size(-1) == 0) {
+          return {ones(batch_shape(A), {A.dtype(), A.device()}), zeros(batch_shape(A), {real_of(A.dtype()), A.device()})};
+        }
+        auto [sign, diagonal] = lu_sign_and_diagonal(A);
+        Tensor magnitude = diagonal.abs();
+        Tensor logabsdet = magnitude.log().sum({-1}, false);
+        // Each factor's phase (0 for a zero factor, which makes the sign 0, as PyTorch's).
+        Tensor phases = diagonal.div(magnitude.to(diagonal.dtype())).where(magnitude.ne(0), Scalar(0.0));
+        return {phases.prod(-1).mul(sign), logabsdet};
+      })
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // d logabsdet = Re tr(A^-1 dA), d sign = i Im tr(A^-1 dA) sign: gA = c A^-H with
+        // c = g_logabsdet + i Im(conj(sign) g_sign) (real matrices: c = g_logabsdet).
+        const Tensor& A = c.input(0);
+        Tensor g_log = c.grad(1);
+        Tensor g_sign = c.grad(0);
+        if (!g_log.defined()) g_log = zeros(batch_shape(A), {real_of(A.dtype()), A.device()});
+        Tensor factor = g_log;
+        if (is_complex(A.dtype())) {
+          factor = g_log.to(A.dtype());
+          if (g_sign.defined()) {
+            Tensor im = c.output(0).conj().mul(g_sign).imag();
+            factor = factor.add(Tensor::complex(ops::zeros_linked_to(im), im));
+          }
+        }
+        return {times_inverse_adjoint(factor, A)};
+      });
+
+  r.def("linalg_cholesky_ex(Tensor self, *, bool upper=False, bool check_errors=False) -> (Tensor L, Tensor info)")
+      .doc("the Cholesky factor L (A = L L^H; upper: U = L^H) of each Hermitian positive-definite matrix, read from "
+           "its lower triangle, and LAPACK's info (> 0: the leading minor of that order is not positive-definite)")
+      .complex_autograd()
+      .saves_inputs({})
+      .saves_outputs()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor& A = a.tensor(0);
+        check_square_float("linalg_cholesky", A);
+        Tensor buffer = column_major_copy(A);
+        Tensor info = zeros(batch_shape(A), {DType::kInt32, A.device()});
+        if (A.numel() > 0) {
+          linalg_kernels(A.device().type)
+              .cholesky(buffer.data_ptr(), A.dtype(), batch_of(A), A.size(-1), static_cast<int32_t*>(info.data_ptr()),
+                        A.device().index);
+        }
+        if (a.bool_at(2)) {
+          if (auto [index, order] = first_failure(info); index >= 0) {
+            throw Error(ErrorCode::kInvalidArgument,
+                        str("[linalg_cholesky_ex] linalg.cholesky: ", batch_prefix(info, index),
+                            "The factorization could not be completed because the input is not positive-definite (the "
+                            "leading minor of order ", order, " is not positive-definite)."));
+          }
+        }
+        Tensor l = mT(buffer).tril();
+        return {a.bool_at(1) ? mH(l).contiguous() : l, info};
+      })
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // PyTorch's cholesky_backward: phi = tril(L^H gL), M = (phi + tril(phi, -1)^H) / 2,
+        // gA = L^-H M L^-1 (the triangular solves as general ones).
+        const bool upper = c.args().bool_at(1);
+        Tensor l = upper ? mH(c.output(0)) : c.output(0);
+        Tensor gl = upper ? mH(c.grad(0)) : c.grad(0);
+        Tensor phi = mH(l).matmul(gl).tril();
+        Tensor m = phi.add(mH(phi.tril(-1))).mul(Scalar(0.5));
+        Tensor lh = mH(l);
+        Tensor left = call_op("_linalg_solve", {lh, m})[0];             // L^-H M
+        return {mH(call_op("_linalg_solve", {lh, mH(left)})[0])};      // (L^-H (L^-H M)^H)^H = L^-H M L^-1
+      });
+
+  r.def("linalg_cholesky(Tensor self, *, bool upper=False) -> Tensor")
+      .doc("the Cholesky factor of each Hermitian positive-definite matrix; fails on one that is not")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {call_op("linalg_cholesky_ex", {a.tensor(0), Scalar(a.bool_at(1)), Scalar(true)})[0]};
+      });
+  r.def("cholesky(Tensor self, bool upper=False) -> Tensor")
+      .doc("torch.cholesky: linalg.cholesky's factor (lower by default)")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {call_op("linalg_cholesky_ex", {a.tensor(0), Scalar(a.bool_at(1)), Scalar(true)})[0]};
+      });
+
+  r.def("linalg_eigh(Tensor self, str UPLO=\"L\") -> (Tensor eigenvalues, Tensor eigenvectors)")
+      .doc("the eigenvalues (real, ascending) and orthonormal eigenvectors (columns) of each Hermitian matrix, read "
+           "from its lower (UPLO=\"L\") or upper (\"U\") triangle")
+      .complex_autograd()
+      .saves_inputs({})
+      .saves_outputs()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor& A = a.tensor(0);
+        check_square_float("linalg_eigh", A);
+        const std::string& uplo = a.string_at(1);
+        TD_CHECK_ARG(uplo == "L" || uplo == "U" || uplo == "l" || uplo == "u", "[linalg_eigh] Expected UPLO argument to be "
+                     "'L' or 'U', but got ", uplo);
+        Tensor buffer = column_major_copy(A);
+        Shape w_shape = batch_shape(A);
+        w_shape.push_back(A.size(-1));
+        Tensor w = empty(w_shape, {real_of(A.dtype()), A.device()});
+        Tensor info = zeros(batch_shape(A), {DType::kInt32, A.device()});
+        if (A.numel() > 0) {
+          linalg_kernels(A.device().type)
+              .eigh(buffer.data_ptr(), w.data_ptr(), A.dtype(), batch_of(A), A.size(-1), uplo == "U" || uplo == "u",
+                    true, static_cast<int32_t*>(info.data_ptr()), A.device().index);
+        }
+        if (auto [index, code] = first_failure(info); index >= 0) {
+          throw Error(ErrorCode::kInvalidArgument,
+                      str("[linalg_eigh] linalg.eigh: ", batch_prefix(info, index),
+                          "The algorithm failed to converge because the input matrix is ill-conditioned or has too "
+                          "many repeated eigenvalues (error code: ", code, ")."));
+        }
+        return {w, mT(buffer)};
+      })
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // PyTorch's linalg_eig_backward for Hermitian matrices: gA = V (skew(V^H gV) / E + diag(gL)) V^H with
+        // E_ij = L_j - L_i off the diagonal, skew(X) = (X - X^H) / 2.
+        Tensor values = c.output(0), vectors = c.output(1);
+        Tensor gl = c.grad(0), gv = c.grad(1);
+        const DType t = vectors.dtype();
+        Tensor inner;
+        if (gv.defined()) {
+          Tensor vhgv = mH(vectors).matmul(gv);
+          if (is_complex(t) && vhgv.numel() > 0) {
+            // A loss of complex eigenvectors must not depend on their phases (Im diag(V^H gV) = 0).
+            TD_CHECK_ARG(vhgv.diagonal(0, -2, -1).imag().abs().max().item<double>() <= 1e-2,
+                         "[linalg_eigh] linalg_eigh_backward: The eigenvectors in the complex case are specified up "
+                         "to multiplication by e^{i phi}. The specified loss function depends on this quantity, so it "
+                         "is ill-defined.");
+          }
+          vhgv = vhgv.sub(mH(vhgv)).mul(Scalar(0.5));
+          Tensor eye = eye_like(vectors);
+          Tensor e = values.unsqueeze(-2).sub(values.unsqueeze(-1)).add(eye.to(values.dtype()));
+          inner = vhgv.div(e.to(t)).mul(eye.neg().add(Scalar(1.0)));
+          if (gl.defined()) inner = inner.add(diag_embed(gl.to(t)));
+        } else if (gl.defined()) {
+          inner = diag_embed(gl.to(t));
+        } else {
+          return {Tensor()};
+        }
+        return {vectors.matmul(inner).matmul(mH(vectors))};
+      });
+
+  r.def("linalg_eigvalsh(Tensor self, str UPLO=\"L\") -> Tensor")
+      .doc("the eigenvalues (real, ascending) of each Hermitian matrix")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {call_op("linalg_eigh", {a.tensor(0), a.string_at(1)})[0]};
+      });
+}
+
+}  // namespace td

@@ -1,0 +1,174 @@
+// The CPU's LAPACK factorizations for torch.linalg (LinalgKernels) through LAPACKE (liblapacke-dev, over
+// Debian's OpenBLAS, which is also PyTorch's LAPACK there): getrf, getrs, potrf and syevd/heevd, each matrix of
+// the batch in turn (OpenBLAS threads inside a call). The _work entry points skip LAPACKE's NaN scan of the
+// input: a NaN goes through LAPACK, as in PyTorch.
+#include <complex>
+#define lapack_complex_float std::complex<float>
+#define lapack_complex_double std::complex<double>
+#include <lapacke.h>
+
+#include <vector>
+
+#include "core/error.h"
+#include "core/linalg_kernels.h"
+
+namespace td::kernels {
+
+namespace {
+
+using c64 = std::complex<float>;
+using c128 = std::complex<double>;
+
+size_t element_size(DType t) {
+  switch (t) {
+    case DType::kFloat32: return 4;
+    case DType::kFloat64:
+    case DType::kComplex64: return 8;
+    case DType::kComplex128: return 16;
+    default: throw Error(ErrorCode::kInvalidArgument, "[linalg] LAPACK takes float32, float64, complex64 or complex128");
+  }
+}
+
+// Matrix b of a batch of matrices of `count` elements each.
+template <class T>
+T* nth(void* base, int64_t b, int64_t count, DType dtype) {
+  return reinterpret_cast<T*>(static_cast<char*>(base) + static_cast<size_t>(b * count) * element_size(dtype));
+}
+
+void check_call(lapack_int status, const char* routine) {
+  TD_CHECK(status >= 0, ErrorCode::kInternal, "[linalg] LAPACK's ", routine, " rejected argument ", -status);
+}
+
+class CpuLinalg final : public LinalgKernels {
+ public:
+  void lu_factor(void* a, DType dtype, int64_t batch, int64_t n, int32_t* pivots, int32_t* info, int) override {
+    const auto ln = static_cast<lapack_int>(n);
+    for (int64_t b = 0; b < batch; ++b) {
+      int32_t* ipiv = pivots + b * n;
+      lapack_int r = 0;
+      switch (dtype) {
+        case DType::kFloat32: r = LAPACKE_sgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<float>(a, b, n * n, dtype), ln, ipiv); break;
+        case DType::kFloat64: r = LAPACKE_dgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<double>(a, b, n * n, dtype), ln, ipiv); break;
+        case DType::kComplex64: r = LAPACKE_cgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<c64>(a, b, n * n, dtype), ln, ipiv); break;
+        default: r = LAPACKE_zgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<c128>(a, b, n * n, dtype), ln, ipiv); break;
+      }
+      check_call(r < 0 ? r : 0, "getrf");
+      info[b] = static_cast<int32_t>(r);
+    }
+  }
+
+  void lu_solve(const void* lu, const int32_t* pivots, void* rhs, DType dtype, int64_t batch, int64_t n, int64_t k,
+                int) override {
+    const auto ln = static_cast<lapack_int>(n), lk = static_cast<lapack_int>(k);
+    void* factors = const_cast<void*>(lu);  // getrs only reads it
+    for (int64_t b = 0; b < batch; ++b) {
+      const int32_t* ipiv = pivots + b * n;
+      lapack_int r = 0;
+      switch (dtype) {
+        case DType::kFloat32:
+          r = LAPACKE_sgetrs_work(LAPACK_COL_MAJOR, 'N', ln, lk, nth<float>(factors, b, n * n, dtype), ln, ipiv,
+                                  nth<float>(rhs, b, n * k, dtype), ln);
+          break;
+        case DType::kFloat64:
+          r = LAPACKE_dgetrs_work(LAPACK_COL_MAJOR, 'N', ln, lk, nth<double>(factors, b, n * n, dtype), ln, ipiv,
+                                  nth<double>(rhs, b, n * k, dtype), ln);
+          break;
+        case DType::kComplex64:
+          r = LAPACKE_cgetrs_work(LAPACK_COL_MAJOR, 'N', ln, lk, nth<c64>(factors, b, n * n, dtype), ln, ipiv,
+                                  nth<c64>(rhs, b, n * k, dtype), ln);
+          break;
+        default:
+          r = LAPACKE_zgetrs_work(LAPACK_COL_MAJOR, 'N', ln, lk, nth<c128>(factors, b, n * n, dtype), ln, ipiv,
+                                  nth<c128>(rhs, b, n * k, dtype), ln);
+          break;
+      }
+      check_call(r, "getrs");
+    }
+  }
+
+  void cholesky(void* a, DType dtype, int64_t batch, int64_t n, int32_t* info, int) override {
+    const auto ln = static_cast<lapack_int>(n);
+    for (int64_t b = 0; b < batch; ++b) {
+      lapack_int r = 0;
+      switch (dtype) {
+        case DType::kFloat32: r = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<float>(a, b, n * n, dtype), ln); break;
+        case DType::kFloat64: r = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<double>(a, b, n * n, dtype), ln); break;
+        case DType::kComplex64: r = LAPACKE_cpotrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<c64>(a, b, n * n, dtype), ln); break;
+        default: r = LAPACKE_zpotrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<c128>(a, b, n * n, dtype), ln); break;
+      }
+      check_call(r < 0 ? r : 0, "potrf");
+      info[b] = static_cast<int32_t>(r);
+    }
+  }
+
+  void eigh(void* a, void* w, DType dtype, int64_t batch, int64_t n, bool upper, bool vectors, int32_t* info,
+            int) override {
+    const auto ln = static_cast<lapack_int>(n);
+    const char jobz = vectors ? 'V' : 'N', uplo = upper ? 'U' : 'L';
+    const DType real = dtype == DType::kComplex64 ? DType::kFloat32 : dtype == DType::kComplex128 ? DType::kFloat64 : dtype;
+    // One workspace for the batch, sized by LAPACK's query (lwork = -1) on the first matrix.
+    std::vector<char> work;
+    std::vector<char> rwork;
+    std::vector<lapack_int> iwork;
+    lapack_int lwork = -1, lrwork = -1, liwork = -1;
+    auto call = [&](int64_t b) -> lapack_int {
+      void* wk = work.empty() ? nullptr : work.data();
+      void* rw = rwork.empty() ? nullptr : rwork.data();
+      lapack_int* iw = iwork.empty() ? nullptr : iwork.data();
+      switch (dtype) {
+        case DType::kFloat32:
+          return LAPACKE_ssyevd_work(LAPACK_COL_MAJOR, jobz, uplo, ln, nth<float>(a, b, n * n, dtype), ln,
+                                     nth<float>(w, b, n, real), static_cast<float*>(wk), lwork, iw, liwork);
+        case DType::kFloat64:
+          return LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, jobz, uplo, ln, nth<double>(a, b, n * n, dtype), ln,
+                                     nth<double>(w, b, n, real), static_cast<double*>(wk), lwork, iw, liwork);
+        case DType::kComplex64:
+          return LAPACKE_cheevd_work(LAPACK_COL_MAJOR, jobz, uplo, ln, nth<c64>(a, b, n * n, dtype), ln,
+                                     nth<float>(w, b, n, real), static_cast<c64*>(wk), lwork, static_cast<float*>(rw),
+                                     lrwork, iw, liwork);
+        default:
+          return LAPACKE_zheevd_work(LAPACK_COL_MAJOR, jobz, uplo, ln, nth<c128>(a, b, n * n, dtype), ln,
+                                     nth<double>(w, b, n, real), static_cast<c128*>(wk), lwork,
+                                     static_cast<double*>(rw), lrwork, iw, liwork);
+      }
+    };
+    // The query writes the sizes (as numbers of the element type) into one element each.
+    double work_size = 0, rwork_size = 0;
+    lapack_int iwork_size = 0;
+    {
+      std::vector<char> probe(16), rprobe(16);
+      work.swap(probe);
+      rwork.swap(rprobe);
+      iwork.assign(1, 0);
+      check_call(call(0), is_complex(dtype) ? "heevd" : "syevd");
+      const size_t es = element_size(dtype);
+      work_size = es == 4 ? *reinterpret_cast<float*>(work.data())
+                 : es == 8 && !is_complex(dtype) ? *reinterpret_cast<double*>(work.data())
+                 : es == 8 ? reinterpret_cast<c64*>(work.data())->real()
+                           : reinterpret_cast<c128*>(work.data())->real();
+      rwork_size = real == DType::kFloat32 ? *reinterpret_cast<float*>(rwork.data())
+                                           : *reinterpret_cast<double*>(rwork.data());
+      iwork_size = iwork[0];
+    }
+    lwork = std::max<lapack_int>(1, static_cast<lapack_int>(work_size));
+    lrwork = std::max<lapack_int>(1, static_cast<lapack_int>(rwork_size));
+    liwork = std::max<lapack_int>(1, iwork_size);
+    work.assign(static_cast<size_t>(lwork) * element_size(dtype), 0);
+    rwork.assign(static_cast<size_t>(lrwork) * element_size(real), 0);
+    iwork.assign(static_cast<size_t>(liwork), 0);
+    for (int64_t b = 0; b < batch; ++b) {
+      const lapack_int r = call(b);
+      check_call(r < 0 ? r : 0, is_complex(dtype) ? "heevd" : "syevd");
+      info[b] = static_cast<int32_t>(r);
+    }
+  }
+};
+
+}  // namespace
+
+LinalgKernels& cpu_linalg() {
+  static CpuLinalg kernels;
+  return kernels;
+}
+
+}  // namespace td::kernels

@@ -1,0 +1,158 @@
+// torch.linalg beyond the PyTorch fixtures (tests/golden/linalg.json): float64 and complex128
+// finite-difference checks of first and second derivatives, identities between the ops (A inv(A) = I,
+// L L^H = A, V diag(w) V^H = A, det = the product of the eigenvalues), batches that broadcast, and the
+// errors, each naming the op and what is wrong.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <complex>
+#include <string>
+#include <vector>
+
+#include "core/autograd/gradcheck.h"
+#include "core/error.h"
+#include "core/linalg.h"
+#include "core/tensor.h"
+#include "core/tensor_impl.h"
+#include "tests/core/device_test.h"
+#include "tests/core/test_util.h"
+
+namespace td {
+namespace {
+
+using c128 = std::complex<double>;
+using Inputs = std::vector<Tensor>;
+using testing::error_of;
+using ::testing::HasSubstr;
+
+class LinalgTest : public testing::DeviceTest {
+ protected:
+  /// A float64 matrix (batch) with distinct entries, plus `shift` on the diagonal (well-conditioned).
+  Tensor matrix(std::vector<int64_t> shape, double shift, bool requires_grad = true) const {
+    std::vector<double> v(static_cast<size_t>(shape_numel(shape)));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(1.7 * static_cast<double>(i) + 0.4);
+    Tensor t = make64(v, shape);
+    const int64_t n = shape.back();
+    if (shift != 0) t = t.add(call_op("eye", {Scalar(n), None{}, DType::kFloat64, device_.str()})[0].mul(Scalar(shift)));
+    return requires_grad ? t.detach().requires_grad_() : t.detach();
+  }
+  Tensor cmatrix(std::vector<int64_t> shape, double shift, bool requires_grad = true) const {
+    Tensor re = matrix(shape, shift, false), im = matrix(shape, 0, false).flip({-1}).mul(Scalar(0.5));
+    Tensor z = Tensor::complex(re, im);
+    return requires_grad ? z.requires_grad_() : z;
+  }
+  static Tensor mh(const Tensor& x) { return x.transpose(-2, -1).conj(); }
+  static void expect_close(const Tensor& a, const Tensor& b, double tol) {
+    EXPECT_TRUE(a.sub(b).abs().max().item<double>() < tol) << a.str() << "\nvs\n" << b.str();
+  }
+};
+
+TD_DEVICE_TEST(LinalgTest, SolveAndInverseGradcheck) {
+  Tensor a = matrix({3, 3}, 4), b = matrix({3, 2}, 0);
+  expect_gradcheck("solve", [](const Inputs& v) { return linalg::solve(v[0], v[1]); }, {a, b});
+  Tensor vector = matrix({1, 3}, 0, false).reshape({3}).requires_grad_();
+  expect_gradcheck("solve vector", [](const Inputs& v) { return linalg::solve(v[0], v[1]); }, {a, vector});
+  expect_gradcheck("solve broadcast", [](const Inputs& v) { return linalg::solve(v[0], v[1]); },
+                   {matrix({2, 3, 3}, 4), matrix({3, 1}, 0)});
+  expect_gradcheck("solve right", [](const Inputs& v) { return linalg::solve(v[0], v[1], false); },
+                   {a, matrix({2, 3}, 0)});
+  expect_gradcheck("inv", [](const Inputs& v) { return linalg::inv(v[0]); }, {matrix({2, 3, 3}, 4)});
+  expect_gradcheck("complex solve", [](const Inputs& v) { return linalg::solve(v[0], v[1]); },
+                   {cmatrix({3, 3}, 4), cmatrix({3, 2}, 0)});
+  expect_gradcheck("complex inv", [](const Inputs& v) { return linalg::inv(v[0]); }, {cmatrix({3, 3}, 4)});
+}
+
+TD_DEVICE_TEST(LinalgTest, DeterminantsGradcheck) {
+  expect_gradcheck("det", [](const Inputs& v) { return linalg::det(v[0]); }, {matrix({2, 3, 3}, 1)});
+  expect_gradcheck("slogdet", [](const Inputs& v) { return linalg::slogdet(v[0]).second; }, {matrix({3, 3}, -2)});
+  expect_gradcheck("complex det", [](const Inputs& v) { return linalg::det(v[0]); }, {cmatrix({3, 3}, 1)});
+  expect_gradcheck("complex slogdet sign", [](const Inputs& v) { return linalg::slogdet(v[0]).first; },
+                   {cmatrix({3, 3}, 1)});
+  expect_gradcheck("complex slogdet", [](const Inputs& v) { return linalg::slogdet(v[0]).second; },
+                   {cmatrix({3, 3}, 1)});
+}
+
+TD_DEVICE_TEST(LinalgTest, CholeskyAndEighGradcheck) {
+  // Functions of a free matrix X through a Hermitian input: X X^H + 3 I (Cholesky), X + X^H (eigh), so the
+  // finite differences move the input within the matrices the ops accept.
+  auto eye3 = [this] { return call_op("eye", {Scalar(int64_t{3}), None{}, DType::kFloat64, device_.str()})[0]; };
+  Tensor x = matrix({3, 3}, 1);
+  expect_gradcheck("cholesky", [&](const Inputs& v) { return linalg::cholesky(v[0].matmul(mh(v[0])).add(eye3())); },
+                   {x});
+  expect_gradcheck("cholesky upper", [&](const Inputs& v) {
+    return linalg::cholesky(v[0].matmul(mh(v[0])).add(eye3()), true);
+  }, {x});
+  expect_gradcheck("eigvalsh", [](const Inputs& v) { return linalg::eigvalsh(v[0].add(mh(v[0]))); }, {x});
+  // Eigenvectors up to sign: V * V is invariant.
+  expect_gradcheck("eigh vectors", [](const Inputs& v) {
+    Tensor vectors = linalg::eigh(v[0].add(mh(v[0]))).second;
+    return vectors.mul(vectors);
+  }, {x});
+  // Complex eigenvectors up to phase: V diag(w) V^H is invariant (and is the input).
+  expect_gradcheck("complex eigh", [](const Inputs& v) {
+    auto [w, vectors] = linalg::eigh(v[0].add(mh(v[0])));
+    return vectors.mul(w.to(vectors.dtype()).unsqueeze(-2)).matmul(mh(vectors)).mul(vectors.abs().to(vectors.dtype()));
+  }, {cmatrix({3, 3}, 1)});
+}
+
+TD_DEVICE_TEST(LinalgTest, IdentitiesHold) {
+  Tensor a = matrix({2, 4, 4}, 5, false);
+  Tensor eye = call_op("eye", {Scalar(int64_t{4}), None{}, DType::kFloat64, device_.str()})[0];
+  expect_close(a.matmul(linalg::inv(a)), eye.expand({2, 4, 4}), 1e-12);
+  Tensor s = a.matmul(mh(a)).add(eye);
+  Tensor l = linalg::cholesky(s);
+  expect_close(l.matmul(mh(l)), s, 1e-12);
+  EXPECT_EQ(l.triu(1).abs().max().item<double>(), 0.0);
+  auto [w, v] = linalg::eigh(s);
+  expect_close(v.mul(w.unsqueeze(-2)).matmul(mh(v)), s, 1e-12);
+  expect_close(linalg::det(s), w.prod(-1), 1e-9);
+  auto [sign, logabsdet] = linalg::slogdet(a.neg());
+  expect_close(sign.mul(logabsdet.exp()), linalg::det(a.neg()), 1e-9);
+  Tensor z = cmatrix({3, 3}, 4, false);
+  Tensor zeye = call_op("eye", {Scalar(int64_t{3}), None{}, DType::kFloat64, device_.str()})[0].to(DType::kComplex128);
+  expect_close(z.matmul(linalg::inv(z)), zeye, 1e-12);
+}
+
+TD_DEVICE_TEST(LinalgTest, SingularAndEmptyMatrices) {
+  Tensor singular = make64({1, 2, 2, 4}, {2, 2});
+  EXPECT_EQ(linalg::det(singular).item<double>(), 0.0);
+  auto [sign, logabsdet] = linalg::slogdet(singular);
+  EXPECT_EQ(sign.item<double>(), 0.0);
+  EXPECT_TRUE(std::isinf(logabsdet.item<double>()) && logabsdet.item<double>() < 0);
+  Tensor empty_batch = make64({}, {0, 3, 3});
+  EXPECT_EQ(linalg::inv(empty_batch).shape(), (std::vector<int64_t>{0, 3, 3}));
+  EXPECT_EQ(linalg::det(make64({}, {0, 0})).item<double>(), 1.0);
+}
+
+TD_DEVICE_TEST(LinalgTest, ErrorsNameTheOpAndTheProblem) {
+  Tensor singular = make64({1, 2, 2, 4}, {2, 2});
+  EXPECT_THAT(error_of([&] { linalg::inv(singular); }).what(),
+              HasSubstr("[linalg_inv] linalg.inv: The diagonal element 2 is zero, the inversion could not be "
+                        "completed because the input matrix is singular."));
+  Tensor batch = Tensor::stack({make64({1, 0, 0, 1}, {2, 2}), singular});
+  EXPECT_THAT(error_of([&] { linalg::solve(batch, make64({1, 1}, {2})); }).what(),
+              HasSubstr("torch.linalg.solve: (Batch element 1): The solver failed because the input matrix is "
+                        "singular."));
+  EXPECT_THAT(error_of([&] { linalg::cholesky(make64({1, 2, 2, 1}, {2, 2})); }).what(),
+              HasSubstr("[linalg_cholesky_ex] linalg.cholesky: The factorization could not be completed because the "
+                        "input is not positive-definite (the leading minor of order 2 is not positive-definite)."));
+  EXPECT_THAT(error_of([&] { linalg::det(make64({1, 2, 3, 4, 5, 6}, {2, 3})); }).what(),
+              HasSubstr("[linalg_det] A must be batches of square matrices, but they are 2 by 3 matrices"));
+  EXPECT_THAT(error_of([&] { linalg::det(tensor(std::vector<int64_t>{1, 2, 3, 4}, {2, 2}, device_)); }).what(),
+              HasSubstr("[linalg_det] Expected a floating point or complex tensor as input. Got Long"));
+  EXPECT_THAT(error_of([&] { linalg::solve(make64({1, 0, 0, 1}, {2, 2}), make64({1, 2, 3}, {3})); }).what(),
+              HasSubstr("[linalg_solve] Incompatible shapes of A and B for the equation AX = B ([2, 2] and [3])"));
+  EXPECT_THAT(error_of([&] { linalg::eigh(make64({1, 0, 0, 1}, {2, 2}), "X"); }).what(),
+              HasSubstr("[linalg_eigh] Expected UPLO argument to be 'L' or 'U', but got X"));
+  // A loss of complex eigenvectors that depends on their phase has no gradient.
+  Tensor z = cmatrix({2, 2}, 2);
+  Tensor vectors = linalg::eigh(z.add(mh(z))).second;
+  EXPECT_THAT(error_of([&] { vectors.real().sum().backward(); }).what(),
+              HasSubstr("specified up to multiplication by e^{i phi}"));
+}
+
+TD_INSTANTIATE_DEVICES(LinalgTest);
+
+}  // namespace
+}  // namespace td

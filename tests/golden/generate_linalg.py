@@ -1,0 +1,134 @@
+#!/usr/bin/python3
+"""Writes tests/golden/linalg.json: PyTorch 1.13's torch.linalg solvers and decompositions, values and
+gradients (and forward-mode tangents where PyTorch's agree with a central difference), in float32, float64,
+complex64 and complex128: linalg.solve (matrix and vector right-hand sides, broadcast batches, left=False),
+linalg.inv, linalg.det, linalg.slogdet, linalg.cholesky(_ex) (lower and upper), torch.cholesky, linalg.eigh
+(both triangles) and linalg.eigvalsh, on single matrices, batches and transposed inputs.
+
+Run with the system Python, which has PyTorch 1.13:  /usr/bin/python3 tests/golden/generate_linalg.py
+
+Every output that requires grad is weighted (a complex weight for a complex output) and the real loss
+sum_i Re(sum(out_i * w_i)) backpropagated; the first output is "expected", the others "extra_outputs".
+PyTorch's LAPACK here is OpenBLAS's, as tensord's, so eigenvectors come out with the same signs.
+"""
+
+import os
+
+import torch
+
+from generate import F32, F64, apply, encode_kwargs, encode_tensor, forward_mode, randn, transposed, write_fixture
+from generate_complex import C64, C128, crandn
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "linalg.json")
+
+
+def weight_for(out):
+    if out.is_complex():
+        return torch.complex(randn(*out.shape), randn(*out.shape)).to(out.dtype)
+    return randn(*out.shape, dtype=out.dtype)
+
+
+def case(name, op, inputs, first_only=False, torch_op=None, **kwargs):
+    """make_case for ops with one or several differentiable outputs (only the first weighted when first_only:
+    complex eigenvectors, whose phase a loss must not depend on). torch_op: PyTorch's op where tensord's is
+    internal (_linalg_solve is linalg.solve's left form)."""
+    torch_op = torch_op or op
+    leaves, layouts = [], []
+    for x in inputs:
+        leaf, layout = x if isinstance(x, tuple) else (x, None)
+        leaves.append(leaf.clone().requires_grad_(True))
+        layouts.append(layout)
+    args = [apply(lay["op"], [leaf], lay["kwargs"]) if lay else leaf for leaf, lay in zip(leaves, layouts)]
+    out = apply(torch_op, args, kwargs)
+    outs = list(out) if isinstance(out, (tuple, list)) else [out]
+    weights = [weight_for(o) if o.requires_grad and (i == 0 or not first_only) else None for i, o in enumerate(outs)]
+    assert weights[0] is not None, name
+    c = {
+        "name": name,
+        "op": op,
+        "inputs": [dict(encode_tensor(leaf), layout=lay) for leaf, lay in zip(leaves, layouts)],
+        "kwargs": encode_kwargs(kwargs),
+        "expected": encode_tensor(outs[0]),
+        "grad_weight": encode_tensor(weights[0]),
+        "grads": [None] * len(leaves),
+    }
+    if len(outs) > 1:
+        c["extra_outputs"] = [encode_tensor(o) for o in outs[1:]]
+        c["extra_grad_weights"] = [encode_tensor(w) if w is not None else None for w in weights[1:]]
+    loss = sum((o * w).sum() for o, w in zip(outs, weights) if w is not None)
+    (loss.real if loss.is_complex() else loss).backward()
+    c["grads"] = [encode_tensor(leaf.grad) if leaf.grad is not None else None for leaf in leaves]
+    try:
+        forward_mode(c, name, torch_op, leaves, layouts, kwargs)
+    except RuntimeError:  # a zero tangent PyTorch leaves unallocated (slogdet's real sign): no forward case
+        c.pop("tangents", None)
+        c.pop("jvp", None)
+    return c
+
+
+def matrix(*shape, dtype):
+    """randn's values, complex for the complex dtypes."""
+    return crandn(*shape, dtype=dtype) if dtype.is_complex else randn(*shape, dtype=dtype)
+
+
+def well_conditioned(*shape, dtype):
+    """A + n I: far from singular."""
+    n = shape[-1]
+    return matrix(*shape, dtype=dtype) + n * torch.eye(n, dtype=dtype)
+
+
+def positive_definite(*shape, dtype):
+    """X X^H + n I, Hermitian positive-definite."""
+    x = matrix(*shape, dtype=dtype)
+    return x @ x.mH + shape[-1] * torch.eye(shape[-1], dtype=dtype)
+
+
+def hermitian(*shape, dtype):
+    """(X + X^H) / 2 plus a spread diagonal (well-separated eigenvalues)."""
+    x = matrix(*shape, dtype=dtype)
+    n = shape[-1]
+    return (x + x.mH) / 2 + torch.diag(torch.arange(n, dtype=torch.float64) * 3).to(dtype)
+
+
+def cases():
+    c = []
+    add = c.append
+    for dt, s in ((F32, "f32"), (F64, "f64"), (C64, "c64"), (C128, "c128")):
+        add(case(f"solve_{s}", "linalg_solve", [well_conditioned(3, 3, dtype=dt), matrix(3, 2, dtype=dt)]))
+        add(case(f"_linalg_solve_{s}", "_linalg_solve", [well_conditioned(2, 3, 3, dtype=dt), matrix(3, 2, dtype=dt)],
+                 torch_op="linalg_solve"))
+        add(case(f"solve_vector_{s}", "linalg_solve", [well_conditioned(3, 3, dtype=dt), matrix(3, dtype=dt)]))
+        add(case(f"solve_batch_vectors_{s}", "linalg_solve", [well_conditioned(2, 3, 3, dtype=dt),
+                                                               matrix(2, 3, dtype=dt)]))
+        add(case(f"solve_broadcast_{s}", "linalg_solve", [well_conditioned(2, 3, 3, dtype=dt), matrix(3, 1, dtype=dt)]))
+        add(case(f"solve_right_{s}", "linalg_solve", [well_conditioned(3, 3, dtype=dt), matrix(2, 3, dtype=dt)],
+                 left=False))
+        add(case(f"solve_transposed_{s}", "linalg_solve", [transposed(well_conditioned(4, 4, dtype=dt)),
+                                                           matrix(4, 2, dtype=dt)]))
+        add(case(f"inv_{s}", "linalg_inv", [well_conditioned(3, 3, dtype=dt)]))
+        add(case(f"inv_batch_{s}", "linalg_inv", [well_conditioned(2, 4, 4, dtype=dt)]))
+        add(case(f"inv_transposed_{s}", "linalg_inv", [transposed(well_conditioned(3, 3, dtype=dt))]))
+        add(case(f"det_{s}", "linalg_det", [well_conditioned(3, 3, dtype=dt)]))
+        add(case(f"det_batch_{s}", "linalg_det", [matrix(2, 4, 4, dtype=dt)]))
+        add(case(f"det_1x1_{s}", "linalg_det", [matrix(1, 1, dtype=dt)]))
+        add(case(f"slogdet_{s}", "linalg_slogdet", [matrix(3, 3, dtype=dt)]))
+        add(case(f"slogdet_batch_{s}", "linalg_slogdet", [well_conditioned(2, 3, 3, dtype=dt) * -1]))
+        add(case(f"cholesky_{s}", "linalg_cholesky", [positive_definite(3, 3, dtype=dt)]))
+        add(case(f"cholesky_upper_batch_{s}", "linalg_cholesky", [positive_definite(2, 4, 4, dtype=dt)], upper=True))
+        add(case(f"cholesky_ex_{s}", "linalg_cholesky_ex", [positive_definite(3, 3, dtype=dt)]))
+        add(case(f"torch_cholesky_{s}", "cholesky", [positive_definite(3, 3, dtype=dt)]))
+        # A complex loss of the eigenvectors depends on their phases: only the eigenvalues are weighted there.
+        add(case(f"eigh_{s}", "linalg_eigh", [hermitian(4, 4, dtype=dt)], first_only=dt.is_complex))
+        add(case(f"eigh_upper_batch_{s}", "linalg_eigh", [hermitian(2, 3, 3, dtype=dt)], first_only=dt.is_complex,
+                 UPLO="U"))
+        add(case(f"eigvalsh_{s}", "linalg_eigvalsh", [hermitian(4, 4, dtype=dt)]))
+    return c
+
+
+def main():
+    write_fixture(OUT, "tests/golden/generate_linalg.py", 20261128, cases)
+
+
+if __name__ == "__main__":
+    main()
