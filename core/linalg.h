@@ -7,8 +7,11 @@
 //   auto [eigenvalues, eigenvectors] = td::linalg::eigh(S);
 #pragma once
 
+#include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
+#include <vector>
 
 #include "core/value.h"
 
@@ -60,6 +63,91 @@ std::pair<T, T> eigh(const T& A, const std::string& UPLO = "L") {
 template <class T>
 T eigvalsh(const T& A, const std::string& UPLO = "L") {
   return A.invoke_op("linalg_eigvalsh", {A, UPLO});
+}
+
+/// {U, S, Vh} with A = U diag(S) Vh: S real and descending; U m x m and Vh n x n when full_matrices, else
+/// m x k and k x n (torch.linalg.svd).
+template <class T>
+std::tuple<T, T, T> svd(const T& A, bool full_matrices = true) {
+  auto r = A.invoke_op_n("linalg_svd", {A, Scalar(full_matrices)}, 3);
+  return {r[0], r[1], r[2]};
+}
+/// The singular values, real and descending (torch.linalg.svdvals).
+template <class T>
+T svdvals(const T& A) {
+  return A.invoke_op("linalg_svdvals", {A});
+}
+/// {Q, R} with A = Q R: mode "reduced", "complete" or "r" (Q empty) (torch.linalg.qr).
+template <class T>
+std::pair<T, T> qr(const T& A, const std::string& mode = "reduced") {
+  auto r = A.invoke_op_n("linalg_qr", {A, mode}, 2);
+  return {r[0], r[1]};
+}
+/// X with A X = B (left) or X A = B for triangular A (torch.linalg.solve_triangular).
+template <class T>
+T solve_triangular(const T& A, const T& B, bool upper, bool left = true, bool unitriangular = false) {
+  return A.invoke_op("linalg_solve_triangular", {A, B, Scalar(upper), Scalar(left), Scalar(unitriangular)});
+}
+/// The Moore-Penrose pseudo-inverse (torch.linalg.pinv); singular values at most max(atol, rtol * the
+/// largest) count as zero.
+template <class T>
+T pinv(const T& A, std::optional<double> atol = std::nullopt, std::optional<double> rtol = std::nullopt,
+       bool hermitian = false) {
+  using V = BasicValue<T>;
+  return A.invoke_op("linalg_pinv", {A, atol ? V(Scalar(*atol)) : V(None{}), rtol ? V(Scalar(*rtol)) : V(None{}),
+                                     Scalar(hermitian)});
+}
+/// The numerical rank, int64 (torch.linalg.matrix_rank).
+template <class T>
+T matrix_rank(const T& A, std::optional<double> atol = std::nullopt, std::optional<double> rtol = std::nullopt,
+              bool hermitian = false) {
+  using V = BasicValue<T>;
+  return A.invoke_op("linalg_matrix_rank", {A, atol ? V(Scalar(*atol)) : V(None{}),
+                                            rtol ? V(Scalar(*rtol)) : V(None{}), Scalar(hermitian)});
+}
+/// The ord-norm of the elements over dim, all by default (torch.linalg.vector_norm).
+template <class T>
+T vector_norm(const T& x, Scalar ord = 2, std::optional<std::vector<int64_t>> dim = std::nullopt, bool keepdim = false) {
+  return x.invoke_op("linalg_vector_norm", {x, ord, optional_dims<T>(dim), Scalar(keepdim)});
+}
+/// The "fro" or "nuc" norm of each matrix over dim (torch.linalg.matrix_norm).
+template <class T>
+T matrix_norm(const T& A, const std::string& ord = "fro", std::vector<int64_t> dim = {-2, -1}, bool keepdim = false) {
+  return A.invoke_op("linalg_matrix_norm", {A, ord, std::move(dim), Scalar(keepdim)});
+}
+/// (A string literal is a string here, not a number.)
+template <class T>
+T matrix_norm(const T& A, const char* ord, std::vector<int64_t> dim = {-2, -1}, bool keepdim = false) {
+  return matrix_norm(A, std::string(ord), std::move(dim), keepdim);
+}
+/// The 1, -1, inf, -inf, 2 or -2 norm of each matrix over dim (torch.linalg.matrix_norm).
+template <class T>
+T matrix_norm(const T& A, Scalar ord, std::vector<int64_t> dim = {-2, -1}, bool keepdim = false) {
+  return A.invoke_op("linalg_matrix_norm.ord", {A, ord, std::move(dim), Scalar(keepdim)});
+}
+/// torch.linalg.norm: the 2-norm of all elements by default; with dim, a vector (one dim) or matrix (two)
+/// norm.
+template <class T>
+T norm(const T& x, std::optional<Scalar> ord = std::nullopt, std::optional<std::vector<int64_t>> dim = std::nullopt,
+       bool keepdim = false) {
+  using V = BasicValue<T>;
+  return x.invoke_op("linalg_norm", {x, ord ? V(*ord) : V(None{}), optional_dims<T>(dim), Scalar(keepdim)});
+}
+/// The condition number in the p norm, 2 by default (torch.linalg.cond).
+template <class T>
+T cond(const T& A, std::optional<Scalar> p = std::nullopt) {
+  using V = BasicValue<T>;
+  return A.invoke_op("linalg_cond", {A, p ? V(*p) : V(None{})});
+}
+/// A to the integer power n (torch.linalg.matrix_power).
+template <class T>
+T matrix_power(const T& A, int64_t n) {
+  return A.invoke_op("linalg_matrix_power", {A, Scalar(n)});
+}
+/// The product of a chain of matrices (torch.linalg.multi_dot).
+template <class T>
+T multi_dot(const std::vector<T>& tensors) {
+  return tensors.at(0).invoke_op("linalg_multi_dot", {tensors});
 }
 
 }  // namespace td::linalg

@@ -30,6 +30,21 @@ class LinalgKernels {
   /// it, as columns (syevd/heevd).
   virtual void eigh(void* a, void* w, DType dtype, int64_t batch, int64_t n, bool upper, bool vectors,
                     int32_t* info, int device) = 0;
+  /// The singular values (real, descending: s [batch, k], k = min(m, n)) of each m x n matrix, which is
+  /// overwritten, and, when vectors, its singular vectors: u (each m x (full ? m : k)) and vh (each
+  /// (full ? n : k) x n) (gesdd).
+  virtual void svd(void* a, void* u, void* s, void* vh, DType dtype, int64_t batch, int64_t m, int64_t n, bool full,
+                   bool vectors, int32_t* info, int device) = 0;
+  /// The Householder QR of each m x n matrix, in place (geqrf): R on and above the diagonal, the reflectors
+  /// below it, their scales in tau [batch, min(m, n)].
+  virtual void geqrf(void* a, void* tau, DType dtype, int64_t batch, int64_t m, int64_t n, int device) = 0;
+  /// The first `cols` columns of Q, each m x cols, from the first k reflectors stored in them (orgqr/ungqr).
+  virtual void orgqr(void* q, const void* tau, DType dtype, int64_t batch, int64_t m, int64_t cols, int64_t k,
+                     int device) = 0;
+  /// b (each n x k) = A^-1 b for triangular A (each n x n, the other triangle not read; unit: its diagonal
+  /// taken as ones) (trsm).
+  virtual void triangular_solve(const void* a, void* b, DType dtype, int64_t batch, int64_t n, int64_t k, bool upper,
+                                bool unit, int device) = 0;
 };
 
 /// The kernels of a device type (CUDA's fail with a named error in a build without CUDA).

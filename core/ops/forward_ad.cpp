@@ -336,6 +336,64 @@ std::vector<Tensor> jvp_eigh(const JvpContext& c) {
   return {dl.contiguous(), vectors.matmul(t.div(e.to(t.dtype())).mul(off.to(t.dtype())))};
 }
 
+// linalg_svd, PyTorch's linalg_svd_jvp: with dP = U^H dA V, dS = Re diag(dP); the off-diagonal part X of dP
+// gives dU = U (sym(X S) / E + i Im diag(dP) / 2S) (+ (I - U U^H) dA V S^-1 when m > n) and
+// dVh = (-sym(S X) / E + i Im diag(dP) / 2S) Vh (+ S^-1 U^H dA (I - V V^H) when m < n), E_ij = S_j^2 - S_i^2.
+std::vector<Tensor> jvp_svd(const JvpContext& c) {
+  const Tensor& da = c.tangent(0);
+  Tensor u = c.output(0), s = c.output(1), vh = c.output(2);
+  const bool full = c.args().bool_at(1), complex = is_complex(u.dtype());
+  const int64_t m = da.size(-2), n = da.size(-1), k = s.size(-1);
+  if (full) {
+    u = u.narrow(-1, 0, k);
+    vh = vh.narrow(-2, 0, k);
+  }
+  const DType t = u.dtype();
+  auto mh = [complex](const Tensor& x) { return complex ? x.transpose(-2, -1).conj() : x.transpose(-2, -1); };
+  auto diag_embed = [](const Tensor& d) {
+    std::vector<int64_t> shape = d.shape();
+    shape.push_back(d.size(-1));
+    return zeros(shape, {d.dtype(), d.device()}).diagonal_scatter(d, 0, -2, -1);
+  };
+  Tensor v = mh(vh);
+  Tensor dp = mh(u).matmul(da).matmul(v);
+  Tensor ds = dp.diagonal(0, -2, -1);
+  if (complex) ds = ds.real();
+  dp = dp.sub(diag_embed(ds.to(t)));
+  Tensor eye = call_op("eye", {Scalar(k), None{}, s.dtype(), s.device().str()})[0];
+  Tensor s2 = s.mul(s);
+  Tensor e = s2.unsqueeze(-2).sub(s2.unsqueeze(-1)).add(eye).to(t);
+  Tensor st = s.to(t);
+  auto sym = [&](const Tensor& x) { return x.add(mh(x)); };
+  Tensor du_inner = sym(dp.mul(st.unsqueeze(-2))).div(e);
+  Tensor dvh_inner = sym(dp.mul(st.neg().unsqueeze(-1))).div(e);
+  if (complex) {
+    Tensor half_phase = diag_embed(dp.diagonal(0, -2, -1).div(st.mul(Scalar(2.0))));
+    du_inner = du_inner.add(half_phase);
+    dvh_inner = dvh_inner.add(half_phase);
+  }
+  Tensor du = u.matmul(du_inner), dvh = dvh_inner.matmul(vh);
+  if (m > n) {
+    Tensor davs = da.matmul(v.div(st.unsqueeze(-2)));
+    du = du.add(davs).sub(u.matmul(mh(u).matmul(davs)));
+    if (full) {
+      std::vector<int64_t> shape = du.shape();
+      shape.back() = m - n;
+      du = Tensor::cat({du, zeros(shape, {t, du.device()})}, -1);
+    }
+  }
+  if (m < n) {
+    Tensor suda = mh(u).div(st.unsqueeze(-1)).matmul(da);
+    dvh = dvh.add(suda).sub(suda.matmul(v).matmul(vh));
+    if (full) {
+      std::vector<int64_t> shape = dvh.shape();
+      shape[shape.size() - 2] = n - m;
+      dvh = Tensor::cat({dvh, zeros(shape, {t, dvh.device()})}, -2);
+    }
+  }
+  return {du, ds.contiguous(), dvh};
+}
+
 std::vector<Tensor> jvp_convolution(const JvpContext& c) {
   const Args& a = c.args();
   auto conv = [&](const Tensor& x, const Tensor& w) {
@@ -435,6 +493,7 @@ void register_forward_ad(Registry& r) {
   formula("convolution", jvp_convolution);
   formula("scatter_reduce", jvp_scatter_reduce);
   formula("linalg_eigh", jvp_eigh);
+  formula("linalg_svd", jvp_svd);
   // The elementwise unary ops with a derivative.
   for (const char* name : {
 #define TD_UNARY_NAME(Name, name) #name,

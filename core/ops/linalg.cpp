@@ -6,7 +6,8 @@
 //
 // Primitives: _linalg_solve (A X = B, the left form), linalg_inv, linalg_det, linalg_slogdet,
 // linalg_cholesky_ex and linalg_eigh. Composites: linalg_solve (left or right), linalg_cholesky and cholesky
-// (raising on a matrix that is not positive-definite), linalg_eigvalsh.
+// (raising on a matrix that is not positive-definite), linalg_eigvalsh. The SVD, QR, triangular solves,
+// pinv, ranks and norms are in linalg_svd.cpp.
 #include <cmath>
 #include <complex>
 #include <string>
@@ -14,6 +15,7 @@
 #include "core/error.h"
 #include "core/linalg_kernels.h"
 #include "core/ops/helpers.h"
+#include "core/ops/linalg_common.h"
 #include "core/ops/registry.h"
 #include "core/tensor_impl.h"
 
@@ -25,38 +27,7 @@ LinalgKernels& linalg_kernels(DeviceType type) {
 
 namespace {
 
-using Shape = std::vector<int64_t>;
-
-Tensor mT(const Tensor& x) { return x.transpose(-2, -1); }
-Tensor mH(const Tensor& x) { return is_complex(x.dtype()) ? x.transpose(-2, -1).conj() : x.transpose(-2, -1); }
-
-DType real_of(DType t) {
-  return t == DType::kComplex64 ? DType::kFloat32 : t == DType::kComplex128 ? DType::kFloat64 : t;
-}
-
-// PyTorch's checks of a linalg input: float32, float64, complex64 or complex128, batches of square matrices.
-void check_square_float(std::string_view name, const Tensor& a, std::string_view arg = "A") {
-  TD_CHECK_ARG(a.dim() >= 2, "[", name, "] ", arg, " must have at least 2 dimensions, but got shape ",
-               shape_str(a.shape()));
-  TD_CHECK_ARG(a.size(-1) == a.size(-2), "[", name, "] ", arg, " must be batches of square matrices, but they are ",
-               a.size(-2), " by ", a.size(-1), " matrices");
-  const DType t = a.dtype();
-  TD_CHECK_ARG(is_floating(t) || is_complex(t), "[", name, "] Expected a floating point or complex tensor as input. Got ",
-               scalar_type_name(t));
-  TD_CHECK_ARG(t != DType::kFloat16 && t != DType::kBFloat16, "[", name, "] Low precision dtypes not supported. Got ",
-               scalar_type_name(t));
-}
-
-// A column-major copy of each matrix of x ([..., m, n] -> a contiguous [..., n, m] whose memory is x's
-// matrices column by column), owned: the kernels overwrite it.
-Tensor column_major_copy(const Tensor& x) {
-  Tensor t = mT(x);
-  return t.is_contiguous() ? t.clone() : t.contiguous();
-}
-
-int64_t batch_of(const Tensor& x) { return x.dim() <= 2 ? 1 : shape_numel(x.sizes().subspan(0, x.dim() - 2)); }
-
-Shape batch_shape(const Tensor& x) { return Shape(x.sizes().begin(), x.sizes().end() - 2); }
+using namespace linalg_detail;  // NOLINT: the shared helpers of core/ops/linalg_common.h
 
 // The LU factors (column-major buffer), pivots and info of a batch of square matrices.
 struct LuFactors {
@@ -77,21 +48,6 @@ LuFactors lu_factor(const Tensor& a) {
                    static_cast<int32_t*>(f.info.data_ptr()), a.device().index);
   }
   return f;
-}
-
-// info's first positive entry, with its batch index, or {-1, 0}: one host read.
-std::pair<int64_t, int32_t> first_failure(const Tensor& info) {
-  if (info.numel() == 0) return {-1, 0};
-  auto v = info.to("cpu").reshape({-1}).to_vector<int32_t>();
-  for (size_t i = 0; i < v.size(); ++i) {
-    if (v[i] > 0) return {static_cast<int64_t>(i), v[i]};
-  }
-  return {-1, 0};
-}
-
-// "(Batch element 3): " for a batch, nothing for one matrix, as PyTorch's messages.
-std::string batch_prefix(const Tensor& info, int64_t index) {
-  return info.dim() > 0 ? str("(Batch element ", index, "): ") : std::string();
 }
 
 // X = A^-1 B for A [*, n, n] and B [*, n, k], batch dims broadcast.
@@ -155,18 +111,6 @@ std::pair<Tensor, Tensor> lu_sign_and_diagonal(const Tensor& a) {
 // c * A^-H, the gradient of det and slogdet for the per-matrix complex (or real) factor c.
 Tensor times_inverse_adjoint(const Tensor& c, const Tensor& a) {
   return c.unsqueeze(-1).unsqueeze(-1).mul(mH(call_op("linalg_inv", {a})[0]));
-}
-
-// Square matrices with v ([..., n]) on their diagonals (torch.diag_embed), differentiable.
-Tensor diag_embed(const Tensor& v) {
-  Shape shape = v.shape();
-  shape.push_back(v.size(-1));
-  return zeros(shape, {v.dtype(), v.device()}).diagonal_scatter(v, 0, -2, -1);
-}
-
-Tensor eye_like(const Tensor& a) {
-  const int64_t n = a.size(-1);
-  return call_op("eye", {Scalar(n), None{}, real_of(a.dtype()), a.device().str()})[0].to(a.dtype());
 }
 
 }  // namespace
@@ -403,6 +347,8 @@ void register_linalg_ops(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> {
         return {call_op("linalg_eigh", {a.tensor(0), a.string_at(1)})[0]};
       });
+
+  register_decompositions(r);
 }
 
 }  // namespace td

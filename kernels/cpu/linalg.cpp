@@ -1,12 +1,15 @@
 // The CPU's LAPACK factorizations for torch.linalg (LinalgKernels) through LAPACKE (liblapacke-dev, over
-// Debian's OpenBLAS, which is also PyTorch's LAPACK there): getrf, getrs, potrf and syevd/heevd, each matrix of
-// the batch in turn (OpenBLAS threads inside a call). The _work entry points skip LAPACKE's NaN scan of the
+// Debian's OpenBLAS, which is also PyTorch's LAPACK there): getrf, getrs, potrf, syevd/heevd, gesdd, geqrf and
+// orgqr/ungqr, and BLAS's trsm, each matrix of the batch in turn (OpenBLAS threads inside a call). The _work entry points skip LAPACKE's NaN scan of the
 // input: a NaN goes through LAPACK, as in PyTorch.
 #include <complex>
 #define lapack_complex_float std::complex<float>
 #define lapack_complex_double std::complex<double>
 #include <lapacke.h>
+// OpenBLAS's cblas.h, after LAPACKE's complex types
+#include <cblas.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/error.h"
@@ -37,6 +40,20 @@ T* nth(void* base, int64_t b, int64_t count, DType dtype) {
 
 void check_call(lapack_int status, const char* routine) {
   TD_CHECK(status >= 0, ErrorCode::kInternal, "[linalg] LAPACK's ", routine, " rejected argument ", -status);
+}
+
+// The number a LAPACK workspace query wrote into the first element of a work array of `dtype`.
+double queried_size(const std::vector<char>& work, DType dtype) {
+  switch (dtype) {
+    case DType::kFloat32: return *reinterpret_cast<const float*>(work.data());
+    case DType::kFloat64: return *reinterpret_cast<const double*>(work.data());
+    case DType::kComplex64: return reinterpret_cast<const c64*>(work.data())->real();
+    default: return reinterpret_cast<const c128*>(work.data())->real();
+  }
+}
+
+DType real_dtype(DType t) {
+  return t == DType::kComplex64 ? DType::kFloat32 : t == DType::kComplex128 ? DType::kFloat64 : t;
 }
 
 class CpuLinalg final : public LinalgKernels {
@@ -105,7 +122,7 @@ class CpuLinalg final : public LinalgKernels {
             int) override {
     const auto ln = static_cast<lapack_int>(n);
     const char jobz = vectors ? 'V' : 'N', uplo = upper ? 'U' : 'L';
-    const DType real = dtype == DType::kComplex64 ? DType::kFloat32 : dtype == DType::kComplex128 ? DType::kFloat64 : dtype;
+    const DType real = real_dtype(dtype);
     // One workspace for the batch, sized by LAPACK's query (lwork = -1) on the first matrix.
     std::vector<char> work;
     std::vector<char> rwork;
@@ -141,13 +158,8 @@ class CpuLinalg final : public LinalgKernels {
       rwork.swap(rprobe);
       iwork.assign(1, 0);
       check_call(call(0), is_complex(dtype) ? "heevd" : "syevd");
-      const size_t es = element_size(dtype);
-      work_size = es == 4 ? *reinterpret_cast<float*>(work.data())
-                 : es == 8 && !is_complex(dtype) ? *reinterpret_cast<double*>(work.data())
-                 : es == 8 ? reinterpret_cast<c64*>(work.data())->real()
-                           : reinterpret_cast<c128*>(work.data())->real();
-      rwork_size = real == DType::kFloat32 ? *reinterpret_cast<float*>(rwork.data())
-                                           : *reinterpret_cast<double*>(rwork.data());
+      work_size = queried_size(work, dtype);
+      rwork_size = queried_size(rwork, real);
       iwork_size = iwork[0];
     }
     lwork = std::max<lapack_int>(1, static_cast<lapack_int>(work_size));
@@ -160,6 +172,119 @@ class CpuLinalg final : public LinalgKernels {
       const lapack_int r = call(b);
       check_call(r < 0 ? r : 0, is_complex(dtype) ? "heevd" : "syevd");
       info[b] = static_cast<int32_t>(r);
+    }
+  }
+
+  void svd(void* a, void* u, void* s, void* vh, DType dtype, int64_t batch, int64_t m, int64_t n, bool full,
+           bool vectors, int32_t* info, int) override {
+    const int64_t k = std::min(m, n), ucols = full ? m : k, vrows = full ? n : k;
+    const auto lm = static_cast<lapack_int>(m), ln = static_cast<lapack_int>(n);
+    const char jobz = !vectors ? 'N' : full ? 'A' : 'S';
+    const DType real = real_dtype(dtype);
+    // LAPACK 3.11's minimum real workspace of the complex gesdd, and its integer workspace.
+    const int64_t lrwork = !vectors ? 7 * k : std::max(5 * k * k + 5 * k, 2 * std::max(m, n) * k + 2 * k * k + k);
+    std::vector<char> work(16), rwork(static_cast<size_t>(std::max<int64_t>(lrwork, 1)) * element_size(real));
+    std::vector<lapack_int> iwork(static_cast<size_t>(std::max<int64_t>(8 * k, 1)));
+    lapack_int lwork = -1;
+    // u and vh are not referenced without vectors; LAPACK still wants leading dimensions of at least 1.
+    const auto ldu = static_cast<lapack_int>(std::max<int64_t>(m, 1)), ldvt = static_cast<lapack_int>(std::max<int64_t>(vrows, 1));
+    auto call = [&](int64_t b) -> lapack_int {
+      void* ub = vectors ? nth<char>(u, b, m * ucols, dtype) : nullptr;
+      void* vb = vectors ? nth<char>(vh, b, vrows * n, dtype) : nullptr;
+      switch (dtype) {
+        case DType::kFloat32:
+          return LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, jobz, lm, ln, nth<float>(a, b, m * n, dtype), lm,
+                                     nth<float>(s, b, k, real), static_cast<float*>(ub), ldu, static_cast<float*>(vb),
+                                     ldvt, reinterpret_cast<float*>(work.data()), lwork, iwork.data());
+        case DType::kFloat64:
+          return LAPACKE_dgesdd_work(LAPACK_COL_MAJOR, jobz, lm, ln, nth<double>(a, b, m * n, dtype), lm,
+                                     nth<double>(s, b, k, real), static_cast<double*>(ub), ldu,
+                                     static_cast<double*>(vb), ldvt, reinterpret_cast<double*>(work.data()), lwork,
+                                     iwork.data());
+        case DType::kComplex64:
+          return LAPACKE_cgesdd_work(LAPACK_COL_MAJOR, jobz, lm, ln, nth<c64>(a, b, m * n, dtype), lm,
+                                     nth<float>(s, b, k, real), static_cast<c64*>(ub), ldu, static_cast<c64*>(vb), ldvt,
+                                     reinterpret_cast<c64*>(work.data()), lwork,
+                                     reinterpret_cast<float*>(rwork.data()), iwork.data());
+        default:
+          return LAPACKE_zgesdd_work(LAPACK_COL_MAJOR, jobz, lm, ln, nth<c128>(a, b, m * n, dtype), lm,
+                                     nth<double>(s, b, k, real), static_cast<c128*>(ub), ldu, static_cast<c128*>(vb),
+                                     ldvt, reinterpret_cast<c128*>(work.data()), lwork,
+                                     reinterpret_cast<double*>(rwork.data()), iwork.data());
+      }
+    };
+    check_call(call(0), "gesdd");
+    lwork = std::max<lapack_int>(1, static_cast<lapack_int>(queried_size(work, dtype)));
+    work.assign(static_cast<size_t>(lwork) * element_size(dtype), 0);
+    for (int64_t b = 0; b < batch; ++b) {
+      const lapack_int r = call(b);
+      check_call(r < 0 ? r : 0, "gesdd");
+      info[b] = static_cast<int32_t>(r);
+    }
+  }
+
+  void geqrf(void* a, void* tau, DType dtype, int64_t batch, int64_t m, int64_t n, int) override {
+    const int64_t k = std::min(m, n);
+    const auto lm = static_cast<lapack_int>(m), ln = static_cast<lapack_int>(n);
+    for (int64_t b = 0; b < batch; ++b) {
+      lapack_int r = 0;
+      switch (dtype) {
+        case DType::kFloat32: r = LAPACKE_sgeqrf(LAPACK_COL_MAJOR, lm, ln, nth<float>(a, b, m * n, dtype), lm, nth<float>(tau, b, k, dtype)); break;
+        case DType::kFloat64: r = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, lm, ln, nth<double>(a, b, m * n, dtype), lm, nth<double>(tau, b, k, dtype)); break;
+        case DType::kComplex64: r = LAPACKE_cgeqrf(LAPACK_COL_MAJOR, lm, ln, nth<c64>(a, b, m * n, dtype), lm, nth<c64>(tau, b, k, dtype)); break;
+        default: r = LAPACKE_zgeqrf(LAPACK_COL_MAJOR, lm, ln, nth<c128>(a, b, m * n, dtype), lm, nth<c128>(tau, b, k, dtype)); break;
+      }
+      // LAPACKE's NaN check answers -4 for a NaN in a: the factors are NaN, as PyTorch's.
+      if (r == -4) continue;
+      check_call(r, "geqrf");
+    }
+  }
+
+  void orgqr(void* q, const void* tau, DType dtype, int64_t batch, int64_t m, int64_t cols, int64_t k, int) override {
+    const auto lm = static_cast<lapack_int>(m), lc = static_cast<lapack_int>(cols), lk = static_cast<lapack_int>(k);
+    void* t = const_cast<void*>(tau);  // orgqr only reads it
+    for (int64_t b = 0; b < batch; ++b) {
+      lapack_int r = 0;
+      switch (dtype) {
+        case DType::kFloat32: r = LAPACKE_sorgqr(LAPACK_COL_MAJOR, lm, lc, lk, nth<float>(q, b, m * cols, dtype), lm, nth<float>(t, b, k, dtype)); break;
+        case DType::kFloat64: r = LAPACKE_dorgqr(LAPACK_COL_MAJOR, lm, lc, lk, nth<double>(q, b, m * cols, dtype), lm, nth<double>(t, b, k, dtype)); break;
+        case DType::kComplex64: r = LAPACKE_cungqr(LAPACK_COL_MAJOR, lm, lc, lk, nth<c64>(q, b, m * cols, dtype), lm, nth<c64>(t, b, k, dtype)); break;
+        default: r = LAPACKE_zungqr(LAPACK_COL_MAJOR, lm, lc, lk, nth<c128>(q, b, m * cols, dtype), lm, nth<c128>(t, b, k, dtype)); break;
+      }
+      if (r == -5 || r == -8) continue;  // LAPACKE's NaN check (a or tau): NaN factors
+      check_call(r, "orgqr");
+    }
+  }
+
+  void triangular_solve(const void* a, void* b, DType dtype, int64_t batch, int64_t n, int64_t k, bool upper,
+                        bool unit, int) override {
+    const auto uplo = upper ? CblasUpper : CblasLower;
+    const auto diag = unit ? CblasUnit : CblasNonUnit;
+    const auto ln = static_cast<blasint>(n), lk = static_cast<blasint>(k);
+    void* factors = const_cast<void*>(a);
+    for (int64_t i = 0; i < batch; ++i) {
+      switch (dtype) {
+        case DType::kFloat32:
+          cblas_strsm(CblasColMajor, CblasLeft, uplo, CblasNoTrans, diag, ln, lk, 1.0f, nth<float>(factors, i, n * n, dtype),
+                      ln, nth<float>(b, i, n * k, dtype), ln);
+          break;
+        case DType::kFloat64:
+          cblas_dtrsm(CblasColMajor, CblasLeft, uplo, CblasNoTrans, diag, ln, lk, 1.0, nth<double>(factors, i, n * n, dtype),
+                      ln, nth<double>(b, i, n * k, dtype), ln);
+          break;
+        case DType::kComplex64: {
+          const c64 one(1);
+          cblas_ctrsm(CblasColMajor, CblasLeft, uplo, CblasNoTrans, diag, ln, lk, &one, nth<c64>(factors, i, n * n, dtype),
+                      ln, nth<c64>(b, i, n * k, dtype), ln);
+          break;
+        }
+        default: {
+          const c128 one(1);
+          cblas_ztrsm(CblasColMajor, CblasLeft, uplo, CblasNoTrans, diag, ln, lk, &one,
+                      nth<c128>(factors, i, n * n, dtype), ln, nth<c128>(b, i, n * k, dtype), ln);
+          break;
+        }
+      }
     }
   }
 };

@@ -6,6 +6,7 @@
 #include <array>
 
 #include "core/error.h"
+#include "kernels/cuda/blas_handle.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/stream.h"
 
@@ -32,6 +33,12 @@ void check_blas(cublasStatus_t s) {
            static_cast<int>(s));
 }
 }  // namespace
+
+cublasHandle_t blas_handle(int device) {
+  cublasHandle_t h = handle_for(device);
+  check_blas(cublasSetStream(h, stream()));
+  return h;
+}
 
 // Row-major C = A B is column-major C^T = B^T A^T: swap the operands and keep each one's memory layout.
 void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int index) {

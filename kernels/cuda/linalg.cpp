@@ -1,13 +1,16 @@
-// torch.linalg's factorizations on CUDA (LinalgKernels) through cuSOLVER's dense API: getrf, getrs, potrf
-// and syevd/heevd, one matrix of the batch after another, on the calling thread's current stream, with
+// torch.linalg's factorizations on CUDA (LinalgKernels) through cuSOLVER's dense API: getrf, getrs, potrf,
+// syevd/heevd, gesvdj (Jacobi SVD: any shape, unlike gesvd), geqrf and orgqr/ungqr, and cuBLAS's trsm and geam
+// (V to V^H), one matrix of the batch after another, on the calling thread's current stream, with
 // workspaces from the device's caching allocator. One cuSOLVER handle per thread and device, as cuBLAS's.
 #include <cusolverDn.h>
 
 #include <algorithm>
 #include <array>
+#include <type_traits>
 
 #include "core/error.h"
 #include "core/linalg_kernels.h"
+#include "kernels/cuda/blas_handle.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/stream.h"
 
@@ -34,7 +37,7 @@ cusolverDnHandle_t solver_for(int device) {
 template <class T>
 struct Solver;
 
-#define TD_SOLVER(T, Real, P, E)                                                                          \
+#define TD_SOLVER(T, Real, P, E, Q)                                                                       \
   template <>                                                                                             \
   struct Solver<T> {                                                                                      \
     using R = Real;                                                                                       \
@@ -45,12 +48,31 @@ struct Solver;
     static constexpr auto potrf = cusolverDn##P##potrf;                                                   \
     static constexpr auto eig_size = cusolverDn##P##E##evd_bufferSize;                                     \
     static constexpr auto eig = cusolverDn##P##E##evd;                                                    \
+    static constexpr auto svd_size = cusolverDn##P##gesvdj_bufferSize;                                     \
+    static constexpr auto svd = cusolverDn##P##gesvdj;                                                    \
+    static constexpr auto geqrf_size = cusolverDn##P##geqrf_bufferSize;                                    \
+    static constexpr auto geqrf = cusolverDn##P##geqrf;                                                   \
+    static constexpr auto orgqr_size = cusolverDn##P##Q##gqr_bufferSize;                                   \
+    static constexpr auto orgqr = cusolverDn##P##Q##gqr;                                                  \
+    static constexpr auto trsm = cublas##P##trsm;                                                         \
+    static constexpr auto geam = cublas##P##geam;                                                         \
   };
-TD_SOLVER(float, float, S, sy)
-TD_SOLVER(double, double, D, sy)
-TD_SOLVER(cuComplex, float, C, he)
-TD_SOLVER(cuDoubleComplex, double, Z, he)
+TD_SOLVER(float, float, S, sy, or)
+TD_SOLVER(double, double, D, sy, or)
+TD_SOLVER(cuComplex, float, C, he, un)
+TD_SOLVER(cuDoubleComplex, double, Z, he, un)
 #undef TD_SOLVER
+
+template <class T>
+T scalar_one() {
+  if constexpr (std::is_same_v<T, cuComplex>) {
+    return make_cuComplex(1, 0);
+  } else if constexpr (std::is_same_v<T, cuDoubleComplex>) {
+    return make_cuDoubleComplex(1, 0);
+  } else {
+    return T(1);
+  }
+}
 
 template <class F>
 void dispatch(DType dtype, F&& f) {
@@ -137,6 +159,107 @@ class CudaLinalg final : public LinalgKernels {
         check_solver(S::eig(h, jobz, uplo, ln, static_cast<T*>(a) + b * n * n, ln, static_cast<R*>(w) + b * n,
                             static_cast<T*>(work.data), lwork, info + b),
                      "evd");
+      }
+    });
+  }
+
+  void svd(void* a, void* u, void* s, void* vh, DType dtype, int64_t batch, int64_t m, int64_t n, bool full,
+           bool vectors, int32_t* info, int device) override {
+    cuda::use_device(device);
+    dispatch(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      using S = Solver<T>;
+      using R = typename S::R;
+      cusolverDnHandle_t h = solver_for(device);
+      const int64_t k = std::min(m, n), ucols = full ? m : k, vrows = full ? n : k;
+      const int lm = static_cast<int>(m), ln = static_cast<int>(n), econ = full ? 0 : 1;
+      const cusolverEigMode_t jobz = vectors ? CUSOLVER_EIG_MODE_VECTOR : CUSOLVER_EIG_MODE_NOVECTOR;
+      gesvdjInfo_t params = nullptr;
+      check_solver(cusolverDnCreateGesvdjInfo(&params), "cusolverDnCreateGesvdjInfo");
+      // gesvdj gives V (n x vrows); each is turned into vh (vrows x n) by a conjugate transpose.
+      cuda::Workspace v(static_cast<size_t>(std::max<int64_t>(n * vrows, 1)) * sizeof(T), device);
+      cuda::Workspace u_scratch(static_cast<size_t>(vectors ? 1 : std::max<int64_t>(m * m, 1)) * sizeof(T), device);
+      T* u_base = vectors ? static_cast<T*>(u) : static_cast<T*>(u_scratch.data);
+      int lwork = 0;
+      cusolverStatus_t st = S::svd_size(h, jobz, econ, lm, ln, static_cast<T*>(a), lm, static_cast<R*>(s), u_base, lm,
+                                        static_cast<T*>(v.data), ln, &lwork, params);
+      if (st == CUSOLVER_STATUS_SUCCESS) {
+        cuda::Workspace work(static_cast<size_t>(std::max(lwork, 1)) * sizeof(T), device);
+        for (int64_t b = 0; b < batch && st == CUSOLVER_STATUS_SUCCESS; ++b) {
+          st = S::svd(h, jobz, econ, lm, ln, static_cast<T*>(a) + b * m * n, lm, static_cast<R*>(s) + b * k,
+                      vectors ? u_base + b * m * ucols : u_base, lm, static_cast<T*>(v.data), ln,
+                      static_cast<T*>(work.data), lwork, info + b, params);
+          if (st != CUSOLVER_STATUS_SUCCESS || !vectors) continue;
+          const T one = scalar_one<T>(), zero{};
+          const cublasStatus_t bs =
+              S::geam(cuda::blas_handle(device), CUBLAS_OP_C, CUBLAS_OP_N, static_cast<int>(vrows), ln, &one,
+                      static_cast<const T*>(v.data), ln, &zero, static_cast<const T*>(v.data), static_cast<int>(vrows),
+                      static_cast<T*>(vh) + b * vrows * n, static_cast<int>(vrows));
+          TD_CHECK(bs == CUBLAS_STATUS_SUCCESS, ErrorCode::kInternal, "[linalg] cuBLAS's geam failed with status ",
+                   static_cast<int>(bs));
+        }
+      }
+      cusolverDnDestroyGesvdjInfo(params);
+      check_solver(st, "gesvdj");
+    });
+  }
+
+  void geqrf(void* a, void* tau, DType dtype, int64_t batch, int64_t m, int64_t n, int device) override {
+    cuda::use_device(device);
+    dispatch(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      using S = Solver<T>;
+      cusolverDnHandle_t h = solver_for(device);
+      const int lm = static_cast<int>(m), ln = static_cast<int>(n);
+      const int64_t k = std::min(m, n);
+      int lwork = 0;
+      check_solver(S::geqrf_size(h, lm, ln, static_cast<T*>(a), lm, &lwork), "geqrf_bufferSize");
+      cuda::Workspace work(static_cast<size_t>(std::max(lwork, 1)) * sizeof(T), device);
+      cuda::Workspace status(sizeof(int), device);
+      for (int64_t b = 0; b < batch; ++b) {
+        check_solver(S::geqrf(h, lm, ln, static_cast<T*>(a) + b * m * n, lm, static_cast<T*>(tau) + b * k,
+                              static_cast<T*>(work.data), lwork, static_cast<int*>(status.data)),
+                     "geqrf");
+      }
+    });
+  }
+
+  void orgqr(void* q, const void* tau, DType dtype, int64_t batch, int64_t m, int64_t cols, int64_t k,
+             int device) override {
+    cuda::use_device(device);
+    dispatch(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      using S = Solver<T>;
+      cusolverDnHandle_t h = solver_for(device);
+      const int lm = static_cast<int>(m), lc = static_cast<int>(cols), lk = static_cast<int>(k);
+      int lwork = 0;
+      check_solver(S::orgqr_size(h, lm, lc, lk, static_cast<const T*>(q), lm, static_cast<const T*>(tau), &lwork),
+                   "orgqr_bufferSize");
+      cuda::Workspace work(static_cast<size_t>(std::max(lwork, 1)) * sizeof(T), device);
+      cuda::Workspace status(sizeof(int), device);
+      for (int64_t b = 0; b < batch; ++b) {
+        check_solver(S::orgqr(h, lm, lc, lk, static_cast<T*>(q) + b * m * cols, lm, static_cast<const T*>(tau) + b * k,
+                              static_cast<T*>(work.data), lwork, static_cast<int*>(status.data)),
+                     "orgqr");
+      }
+    });
+  }
+
+  void triangular_solve(const void* a, void* b, DType dtype, int64_t batch, int64_t n, int64_t k, bool upper,
+                        bool unit, int device) override {
+    cuda::use_device(device);
+    dispatch(dtype, [&](auto tag) {
+      using T = decltype(tag);
+      cublasHandle_t h = cuda::blas_handle(device);
+      const T one = scalar_one<T>();
+      const int ln = static_cast<int>(n), lk = static_cast<int>(k);
+      for (int64_t i = 0; i < batch; ++i) {
+        const cublasStatus_t st = Solver<T>::trsm(
+            h, CUBLAS_SIDE_LEFT, upper ? CUBLAS_FILL_MODE_UPPER : CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N,
+            unit ? CUBLAS_DIAG_UNIT : CUBLAS_DIAG_NON_UNIT, ln, lk, &one, static_cast<const T*>(a) + i * n * n, ln,
+            static_cast<T*>(b) + i * n * k, ln);
+        TD_CHECK(st == CUBLAS_STATUS_SUCCESS, ErrorCode::kInternal, "[linalg] cuBLAS's trsm failed with status ",
+                 static_cast<int>(st));
       }
     });
   }

@@ -28,6 +28,14 @@ class CudaLinalgStub final : public LinalgKernels {
   void lu_solve(const void*, const int32_t*, void*, DType, int64_t, int64_t, int64_t, int) override { unavailable(); }
   void cholesky(void*, DType, int64_t, int64_t, int32_t*, int) override { unavailable(); }
   void eigh(void*, void*, DType, int64_t, int64_t, bool, bool, int32_t*, int) override { unavailable(); }
+  void svd(void*, void*, void*, void*, DType, int64_t, int64_t, int64_t, bool, bool, int32_t*, int) override {
+    unavailable();
+  }
+  void geqrf(void*, void*, DType, int64_t, int64_t, int64_t, int) override { unavailable(); }
+  void orgqr(void*, const void*, DType, int64_t, int64_t, int64_t, int64_t, int) override { unavailable(); }
+  void triangular_solve(const void*, void*, DType, int64_t, int64_t, int64_t, bool, bool, int) override {
+    unavailable();
+  }
 
  private:
   [[noreturn]] static void unavailable() {

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <complex>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -28,10 +29,14 @@ using ::testing::HasSubstr;
 
 class LinalgTest : public testing::DeviceTest {
  protected:
-  /// A float64 matrix (batch) with distinct entries, plus `shift` on the diagonal (well-conditioned).
+  /// A float64 matrix (batch) of full rank, plus `shift` on the diagonal (well-conditioned).
   Tensor matrix(std::vector<int64_t> shape, double shift, bool requires_grad = true) const {
     std::vector<double> v(static_cast<size_t>(shape_numel(shape)));
-    for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(1.7 * static_cast<double>(i) + 0.4);
+    // Not a linear recurrence (sin(a i + b) alone is one, which makes any three columns dependent).
+    for (size_t i = 0; i < v.size(); ++i) {
+      const double k = static_cast<double>(i);
+      v[i] = std::sin(1.7 * k + 0.4) + 0.5 * std::cos(0.37 * k * k);
+    }
     Tensor t = make64(v, shape);
     const int64_t n = shape.back();
     if (shift != 0) t = t.add(call_op("eye", {Scalar(n), None{}, DType::kFloat64, device_.str()})[0].mul(Scalar(shift)));
@@ -44,7 +49,7 @@ class LinalgTest : public testing::DeviceTest {
   }
   static Tensor mh(const Tensor& x) { return x.transpose(-2, -1).conj(); }
   static void expect_close(const Tensor& a, const Tensor& b, double tol) {
-    EXPECT_TRUE(a.sub(b).abs().max().item<double>() < tol) << a.str() << "\nvs\n" << b.str();
+    EXPECT_TRUE(a.sub(b).abs().max().item<double>() <= tol) << a.str() << "\nvs\n" << b.str();
   }
 };
 
@@ -149,6 +154,110 @@ TD_DEVICE_TEST(LinalgTest, ErrorsNameTheOpAndTheProblem) {
   Tensor z = cmatrix({2, 2}, 2);
   Tensor vectors = linalg::eigh(z.add(mh(z))).second;
   EXPECT_THAT(error_of([&] { vectors.real().sum().backward(); }).what(),
+              HasSubstr("specified up to multiplication by e^{i phi}"));
+}
+
+TD_DEVICE_TEST(LinalgTest, SvdQrAndTriangularGradcheck) {
+  // Singular vectors up to sign (real) or phase (complex): U diag(S) Vh and |U| are invariant.
+  for (auto shape : {std::vector<int64_t>{4, 3}, std::vector<int64_t>{3, 4}}) {
+    const std::string tag = shape_str(shape);
+    expect_gradcheck("svd " + tag, [](const Inputs& v) {
+      auto [u, s, vh] = linalg::svd(v[0], false);
+      return u.mul(s.to(u.dtype()).unsqueeze(-2)).matmul(vh).add(u.abs().to(u.dtype()).sum({-1}, true));
+    }, {matrix(shape, 0)});
+    expect_gradcheck("complex svd " + tag, [](const Inputs& v) {
+      auto [u, s, vh] = linalg::svd(v[0], false);
+      return u.mul(s.to(u.dtype()).unsqueeze(-2)).matmul(vh).mul(vh.abs().sum().to(u.dtype()));
+    }, {cmatrix(shape, 0)});
+    expect_gradcheck("svdvals " + tag, [](const Inputs& v) { return linalg::svdvals(v[0]); }, {matrix(shape, 0)});
+    expect_gradcheck("qr " + tag, [](const Inputs& v) {
+      auto [q, r] = linalg::qr(v[0]);
+      return Tensor::cat({q.reshape({-1}), r.reshape({-1})});
+    }, {matrix(shape, 0)});
+    expect_gradcheck("complex qr " + tag, [](const Inputs& v) {
+      auto [q, r] = linalg::qr(v[0]);
+      return Tensor::cat({q.reshape({-1}), r.reshape({-1})});
+    }, {cmatrix(shape, 0)});
+    expect_gradcheck("pinv " + tag, [](const Inputs& v) { return linalg::pinv(v[0]); }, {matrix(shape, 0)});
+  }
+  // A singular value of 0 (rank 2 of 3): svdvals' gradient stays finite (it needs no division by S).
+  Tensor rank2 = make64({1, 2, 3, 2, 4, 6, 0, 1, 1}, {3, 3}).requires_grad_();
+  linalg::svdvals(rank2).sum().backward();
+  EXPECT_TRUE(rank2.grad().isfinite().all().item<bool>());
+  Tensor a = matrix({3, 3}, 4), b = matrix({3, 2}, 0);
+  for (bool upper : {true, false}) {
+    for (bool unit : {true, false}) {
+      const std::string tag = std::string(upper ? " upper" : " lower") + (unit ? " unit" : "");
+      expect_gradcheck("solve_triangular" + tag, [=](const Inputs& v) {
+        return linalg::solve_triangular(v[0], v[1], upper, true, unit);
+      }, {a, b});
+      expect_gradcheck("solve_triangular right" + tag, [=](const Inputs& v) {
+        return linalg::solve_triangular(v[0], v[1].transpose(0, 1), upper, false, unit);
+      }, {a, b});
+    }
+  }
+}
+
+TD_DEVICE_TEST(LinalgTest, DecompositionsReconstructTheirInput) {
+  for (auto shape : {std::vector<int64_t>{2, 5, 3}, std::vector<int64_t>{2, 3, 5}}) {
+    Tensor a = matrix(shape, 0, false);
+    auto [u, s, vh] = linalg::svd(a, false);
+    expect_close(u.mul(s.unsqueeze(-2)).matmul(vh), a, 1e-12);
+    auto [uf, sf, vhf] = linalg::svd(a, true);
+    EXPECT_EQ(uf.size(-1), shape[1]);
+    EXPECT_EQ(vhf.size(-2), shape[2]);
+    auto [q, r] = linalg::qr(a);
+    expect_close(q.matmul(r), a, 1e-12);
+    EXPECT_EQ(r.tril(-1).abs().max().item<double>(), 0.0);
+    auto [qc, rc] = linalg::qr(a, "complete");
+    expect_close(qc.matmul(rc), a, 1e-12);
+    EXPECT_EQ(qc.size(-1), shape[1]);
+    auto [qr_q, qr_r] = linalg::qr(a, "r");
+    EXPECT_EQ(qr_q.numel(), 0);
+    expect_close(qr_r, r, 0);
+    Tensor p = linalg::pinv(a);
+    expect_close(a.matmul(p).matmul(a), a, 1e-12);  // a Moore-Penrose condition
+  }
+  Tensor a = matrix({3, 3}, 4, false);
+  Tensor l = a.tril();
+  expect_close(l.matmul(linalg::solve_triangular(a, matrix({3, 2}, 0, false), false)), matrix({3, 2}, 0, false), 1e-12);
+  EXPECT_EQ(linalg::matrix_rank(make64({1, 2, 3, 2, 4, 6, 0, 1, 1}, {3, 3})).item<int64_t>(), 2);
+  EXPECT_EQ(linalg::matrix_rank(a).item<int64_t>(), 3);
+  expect_close(linalg::matrix_power(a, 3), a.matmul(a).matmul(a), 1e-10);
+  expect_close(linalg::matrix_power(a, -1), linalg::inv(a), 1e-12);
+  expect_close(linalg::multi_dot(std::vector<Tensor>{a, a, a}), a.matmul(a).matmul(a), 1e-10);
+  Tensor x = make64({3, -4, 1, 2}, {2, 2});
+  const double inf = std::numeric_limits<double>::infinity();
+  EXPECT_DOUBLE_EQ(linalg::matrix_norm(x, Scalar(inf)).item<double>(), 7);   // max row sum of |x|
+  EXPECT_DOUBLE_EQ(linalg::matrix_norm(x, Scalar(-inf)).item<double>(), 3);
+  EXPECT_DOUBLE_EQ(linalg::matrix_norm(x, Scalar(1)).item<double>(), 6);     // max column sum
+  EXPECT_NEAR(linalg::norm(x).item<double>(), std::sqrt(30.0), 1e-12);
+  EXPECT_DOUBLE_EQ(linalg::vector_norm(x, Scalar(inf)).item<double>(), 4);
+  EXPECT_NEAR(linalg::cond(a).item<double>(),
+              (linalg::svdvals(a).max().div(linalg::svdvals(a).min())).item<double>(), 1e-12);
+}
+
+TD_DEVICE_TEST(LinalgTest, DecompositionErrors) {
+  Tensor a = make64({1, 2, 3, 4, 5, 6}, {2, 3});
+  EXPECT_THAT(error_of([&] { linalg::qr(a, "thin"); }).what(),
+              HasSubstr("[linalg_qr] qr received unrecognized mode 'thin' but expected one of 'reduced' (default), "
+                        "'r', or 'complete'"));
+  Tensor tall = make64({1, 2, 3, 4, 5, 7}, {3, 2}).requires_grad_();
+  EXPECT_THAT(error_of([&] { linalg::qr(tall, "complete").first.sum().backward(); }).what(),
+              HasSubstr("The QR decomposition is not differentiable when mode='complete' and nrows > ncols."));
+  EXPECT_THAT(error_of([&] { linalg::svd(make64({1, 2}, {2})); }).what(),
+              HasSubstr("[linalg_svd] The input tensor A must have at least 2 dimensions."));
+  EXPECT_THAT(error_of([&] { linalg::solve_triangular(make64({1, 0, 0, 1}, {2, 2}), make64({1, 2, 3}, {3, 1}), true); })
+                  .what(),
+              HasSubstr("[linalg_solve_triangular] Incompatible shapes of A and B for the equation AX = B ([2, 2] and "
+                        "[3, 1])"));
+  EXPECT_THAT(error_of([&] { linalg::matrix_norm(a, "spectral"); }).what(),
+              HasSubstr("[linalg_matrix_norm] Order spectral not supported."));
+  EXPECT_THAT(error_of([&] { linalg::multi_dot(std::vector<Tensor>{a}); }).what(),
+              HasSubstr("[linalg_multi_dot] multi_dot(): expected at least 2 tensors but got 1"));
+  // A complex loss that depends on the singular vectors' phases has no gradient.
+  Tensor z = cmatrix({3, 2}, 0);
+  EXPECT_THAT(error_of([&] { std::get<0>(linalg::svd(z, false)).real().sum().backward(); }).what(),
               HasSubstr("specified up to multiplication by e^{i phi}"));
 }
 

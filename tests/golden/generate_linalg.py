@@ -3,7 +3,9 @@
 gradients (and forward-mode tangents where PyTorch's agree with a central difference), in float32, float64,
 complex64 and complex128: linalg.solve (matrix and vector right-hand sides, broadcast batches, left=False),
 linalg.inv, linalg.det, linalg.slogdet, linalg.cholesky(_ex) (lower and upper), torch.cholesky, linalg.eigh
-(both triangles) and linalg.eigvalsh, on single matrices, batches and transposed inputs.
+(both triangles), linalg.eigvalsh, linalg.svd/svdvals, linalg.qr (tall, wide, complete), solve_triangular,
+pinv (and hermitian), matrix_norm (every ord), vector_norm, norm, cond and matrix_power, on single matrices,
+batches and transposed inputs.
 
 Run with the system Python, which has PyTorch 1.13:  /usr/bin/python3 tests/golden/generate_linalg.py
 
@@ -29,10 +31,11 @@ def weight_for(out):
     return randn(*out.shape, dtype=out.dtype)
 
 
-def case(name, op, inputs, first_only=False, torch_op=None, **kwargs):
+def case(name, op, inputs, first_only=False, torch_op=None, torch_call=None, **kwargs):
     """make_case for ops with one or several differentiable outputs (only the first weighted when first_only:
     complex eigenvectors, whose phase a loss must not depend on). torch_op: PyTorch's op where tensord's is
-    internal (_linalg_solve is linalg.solve's left form)."""
+    internal (_linalg_solve is linalg.solve's left form). torch_call(args): PyTorch's call where the op takes a
+    list (multi_dot); such cases have no forward-mode part."""
     torch_op = torch_op or op
     leaves, layouts = [], []
     for x in inputs:
@@ -40,7 +43,7 @@ def case(name, op, inputs, first_only=False, torch_op=None, **kwargs):
         leaves.append(leaf.clone().requires_grad_(True))
         layouts.append(layout)
     args = [apply(lay["op"], [leaf], lay["kwargs"]) if lay else leaf for leaf, lay in zip(leaves, layouts)]
-    out = apply(torch_op, args, kwargs)
+    out = torch_call(args) if torch_call else apply(torch_op, args, kwargs)
     outs = list(out) if isinstance(out, (tuple, list)) else [out]
     weights = [weight_for(o) if o.requires_grad and (i == 0 or not first_only) else None for i, o in enumerate(outs)]
     assert weights[0] is not None, name
@@ -59,6 +62,8 @@ def case(name, op, inputs, first_only=False, torch_op=None, **kwargs):
     loss = sum((o * w).sum() for o, w in zip(outs, weights) if w is not None)
     (loss.real if loss.is_complex() else loss).backward()
     c["grads"] = [encode_tensor(leaf.grad) if leaf.grad is not None else None for leaf in leaves]
+    if torch_call:
+        return c
     try:
         forward_mode(c, name, torch_op, leaves, layouts, kwargs)
     except RuntimeError:  # a zero tangent PyTorch leaves unallocated (slogdet's real sign): no forward case
@@ -123,6 +128,37 @@ def cases():
         add(case(f"eigh_upper_batch_{s}", "linalg_eigh", [hermitian(2, 3, 3, dtype=dt)], first_only=dt.is_complex,
                  UPLO="U"))
         add(case(f"eigvalsh_{s}", "linalg_eigvalsh", [hermitian(4, 4, dtype=dt)]))
+    for dt, s in ((F32, "f32"), (F64, "f64"), (C64, "c64"), (C128, "c128")):
+        # Complex singular vectors have free phases: only S carries the loss there.
+        cx = dt.is_complex
+        add(case(f"svd_{s}", "linalg_svd", [matrix(4, 3, dtype=dt)], first_only=cx, full_matrices=False)
+            if not cx else case(f"svd_values_{s}", "linalg_svdvals", [matrix(4, 3, dtype=dt)]))
+        add(case(f"svdvals_wide_batch_{s}", "linalg_svdvals", [matrix(2, 3, 5, dtype=dt)]))
+        add(case(f"qr_tall_{s}", "linalg_qr", [matrix(5, 3, dtype=dt)]))
+        add(case(f"qr_wide_{s}", "linalg_qr", [matrix(3, 5, dtype=dt)]))
+        add(case(f"qr_square_complete_batch_{s}", "linalg_qr", [matrix(2, 3, 3, dtype=dt)], mode="complete"))
+        add(case(f"solve_triangular_upper_{s}", "linalg_solve_triangular",
+                 [well_conditioned(3, 3, dtype=dt), matrix(3, 2, dtype=dt)], upper=True))
+        add(case(f"solve_triangular_lower_right_unit_{s}", "linalg_solve_triangular",
+                 [well_conditioned(3, 3, dtype=dt), matrix(2, 3, dtype=dt)], upper=False, left=False, unitriangular=True))
+        add(case(f"solve_triangular_broadcast_{s}", "linalg_solve_triangular",
+                 [well_conditioned(2, 3, 3, dtype=dt), matrix(3, 1, dtype=dt)], upper=False))
+        add(case(f"pinv_tall_{s}", "linalg_pinv", [matrix(4, 3, dtype=dt)]))
+        add(case(f"pinv_wide_batch_{s}", "linalg_pinv", [matrix(2, 2, 4, dtype=dt)]))
+        add(case(f"pinv_hermitian_{s}", "linalg_pinv", [hermitian(3, 3, dtype=dt)], hermitian=True))
+        add(case(f"matrix_norm_fro_{s}", "linalg_matrix_norm", [matrix(2, 3, 4, dtype=dt)]))
+        add(case(f"matrix_norm_nuc_{s}", "linalg_matrix_norm", [matrix(3, 4, dtype=dt)], ord="nuc"))
+        for p, tag in ((1, "1"), (-1, "m1"), (2, "2"), (-2, "m2")):  # JSON has no inf: the unit tests cover it
+            add(case(f"matrix_norm_{tag}_{s}", "linalg_matrix_norm.ord", [matrix(3, 4, dtype=dt)], ord=p,
+                     dim=[-1, -2]))
+        add(case(f"vector_norm_{s}", "linalg_vector_norm", [matrix(3, 4, dtype=dt)], ord=3, dim=[1]))
+        add(case(f"norm_default_{s}", "linalg_norm", [matrix(3, 4, dtype=dt)]))
+        add(case(f"cond_{s}", "linalg_cond", [well_conditioned(3, 3, dtype=dt)]))
+        add(case(f"matrix_power_{s}", "linalg_matrix_power", [matrix(3, 3, dtype=dt)], n=3))
+        add(case(f"multi_dot_vectors_{s}", "linalg_multi_dot", [matrix(3, dtype=dt), matrix(3, 4, dtype=dt),
+                                                                matrix(4, 2, dtype=dt), matrix(2, dtype=dt)],
+                 torch_call=torch.linalg.multi_dot))
+        add(case(f"matrix_power_negative_{s}", "linalg_matrix_power", [well_conditioned(3, 3, dtype=dt)], n=-2))
     return c
 
 
