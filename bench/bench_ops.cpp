@@ -9,6 +9,7 @@
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/fft.h"
+#include "core/linalg.h"
 #include "core/nn/functional.h"
 #include "core/nn/modules.h"
 #include "core/nn/rnn.h"
@@ -372,6 +373,36 @@ void BM_Fft2(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * a.numel());
 }
 BENCHMARK(BM_Fft2)->ArgsProduct({{256}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// torch.linalg.solve of 64 batched n x n float32 systems (A made diagonally dominant), one right-hand side each.
+void BM_LinalgSolve(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = scrambled(64 * n, n, d).div(1000003.0).reshape({64, n, n});
+  a = a.add(td::call_op("eye", {td::Scalar(n), td::None{}, td::DType::kFloat32, d.str()})[0].mul(td::Scalar(n)));
+  td::Tensor b = scrambled(64, n, d).div(1000003.0);
+  for (auto _ : state) {
+    td::Tensor x = td::linalg::solve(a, b);
+    sync(d);
+    benchmark::DoNotOptimize(x.data_ptr());
+  }
+}
+BENCHMARK(BM_LinalgSolve)->ArgsProduct({{64}, {0, 1}})->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// torch.linalg.svd (reduced) of an n x n float32 matrix.
+void BM_Svd(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = scrambled(n, n, d).div(1000003.0);
+  for (auto _ : state) {
+    auto [u, s, vh] = td::linalg::svd(a, false);
+    sync(d);
+    benchmark::DoNotOptimize(s.data_ptr());
+  }
+}
+BENCHMARK(BM_Svd)->ArgsProduct({{256}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Rows of a [2^16, 64] float32 matrix picked by 2^16 pseudo-random indices (embedding lookups).
 void BM_IndexSelect(benchmark::State& state) {

@@ -139,6 +139,14 @@ def main():
         elif kind == "BM_Fft2":
             a = scrambled(16 * size, size, device).reshape(16, size, size).to(torch.complex64)
             ref = torch_time(lambda: torch.fft.fft2(a), sync)
+        elif kind == "BM_LinalgSolve":
+            a = scrambled(64 * size, size, device).div(1000003.0).reshape(64, size, size)
+            a = a + torch.eye(size, device=device) * size
+            b = scrambled(64, size, device).div(1000003.0)
+            ref = torch_time(lambda: torch.linalg.solve(a, b), sync)
+        elif kind == "BM_Svd":
+            a = scrambled(size, size, device).div(1000003.0)
+            ref = torch_time(lambda: torch.linalg.svd(a, full_matrices=False), sync)
         elif kind == "BM_IndexSelect":
             a = torch.ones(size, 64, device=device)
             idx = scrambled(1, size, "cpu").long().remainder(size).reshape(size).to(device)
