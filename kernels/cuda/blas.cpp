@@ -1,11 +1,12 @@
 // Matrix products on CUDA through cuBLAS (strided-batched GEMM) on the thread's current stream; integer types go to
-// integer_gemm.cu. Half and BFloat16 use cublasGemmStridedBatchedEx with float accumulation
+// integer_gemm.cu. float32 uses TF32 tensor cores when set_float32_matmul_precision allows (core/matmul_precision.h). Half and BFloat16 use cublasGemmStridedBatchedEx with float accumulation
 // (CUBLAS_COMPUTE_32F), as PyTorch does.
 #include <cublas_v2.h>
 
 #include <array>
 
 #include "core/error.h"
+#include "core/matmul_precision.h"
 #include "kernels/cuda/blas_handle.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/stream.h"
@@ -49,7 +50,13 @@ void gemm(const StridedRef& out, const StridedRef& a, const StridedRef& b, int i
   cublasOperation_t op_b = lb.transposed ? CUBLAS_OP_T : CUBLAS_OP_N;
   cublasHandle_t h = handle_for(index);
   check_blas(cublasSetStream(h, stream()));  // the handle is shared: each call names its thread's stream
-  if (out.dtype == DType::kFloat32) {
+  if (out.dtype == DType::kFloat32 && float32_matmul_precision() != MatmulPrecision::kHighest) {
+    // TF32 tensor cores (torch.set_float32_matmul_precision("high")), float32 in, out and accumulation.
+    const float one = 1, zero = 0;
+    check_blas(cublasGemmStridedBatchedEx(h, op_b, op_a, n, m, k, &one, b.data, CUDA_R_32F, lb.ld, b.strides[0], a.data,
+                                          CUDA_R_32F, la.ld, a.strides[0], &zero, out.data, CUDA_R_32F, n, m * n, batch,
+                                          CUBLAS_COMPUTE_32F_FAST_TF32, CUBLAS_GEMM_DEFAULT));
+  } else if (out.dtype == DType::kFloat32) {
     const float one = 1, zero = 0;
     check_blas(cublasSgemmStridedBatched(h, op_b, op_a, n, m, k, &one, static_cast<const float*>(b.data), lb.ld,
                                          b.strides[0], static_cast<const float*>(a.data), la.ld, a.strides[0], &zero,

@@ -10,6 +10,7 @@
 
 #include "core/backend.h"
 #include "core/error.h"
+#include "core/matmul_precision.h"
 #include "core/tensor.h"
 #include "tests/core/test_util.h"
 
@@ -40,6 +41,24 @@ TEST(CudaBackend, WithoutAGpuCudaTensorsFailClearly) {
     EXPECT_EQ(e.code(), ErrorCode::kFailedPrecondition);
     EXPECT_THAT(e.what(), ::testing::HasSubstr("cuda:0"));
   }
+}
+
+TEST(MatmulPrecision, SettingRoundTripsAndIsChecked) {
+  EXPECT_EQ(get_float32_matmul_precision(), "highest");
+  EXPECT_FALSE(cuda::matmul::allow_tf32());
+  set_float32_matmul_precision("medium");
+  EXPECT_EQ(get_float32_matmul_precision(), "medium");
+  EXPECT_TRUE(cuda::matmul::allow_tf32());
+  cuda::matmul::set_allow_tf32(false);
+  EXPECT_EQ(get_float32_matmul_precision(), "highest");
+  try {
+    set_float32_matmul_precision("low");
+    FAIL() << "an unknown precision must throw";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("Invalid precision \"low\""));
+  }
+  EXPECT_EQ(get_float32_matmul_precision(), "highest");
 }
 
 class CudaVsCpu : public ::testing::Test {
@@ -78,6 +97,23 @@ TEST_F(CudaVsCpu, SumOverDims) {
   expect_close(g.sum({0, 2}), a.sum({0, 2}), 1e-5);
   expect_close(g.sum({1}, true), a.sum({1}, true), 1e-5);
   expect_close(g.transpose(0, 2).sum({0}), a.transpose(0, 2).sum({0}), 1e-5);
+}
+
+// TF32 keeps 10 of float32's 23 mantissa bits per product: "highest" agrees with the CPU to float32's
+// rounding, "high" only to TF32's (about 1e-3 relative), and the setting goes back.
+TEST_F(CudaVsCpu, Tf32FollowsTheMatmulPrecision) {
+  Tensor a = tensor(ramp(256 * 256, 0.013f), {256, 256}), b = tensor(ramp(256 * 256, 0.007f), {256, 256});
+  Tensor want = a.to(DType::kFloat64).matmul(b.to(DType::kFloat64));
+  auto worst = [&](const Tensor& got) {
+    return got.to("cpu").to(DType::kFloat64).sub(want).abs().max().item<double>() / want.abs().max().item<double>();
+  };
+  const double exact = worst(a.to("cuda:0").matmul(b.to("cuda:0")));
+  set_float32_matmul_precision("high");
+  const double tf32 = worst(a.to("cuda:0").matmul(b.to("cuda:0")));
+  set_float32_matmul_precision("highest");
+  EXPECT_LT(exact, 1e-5);
+  EXPECT_GT(tf32, 1e-5);
+  EXPECT_LT(tf32, 1e-2);
 }
 
 TEST_F(CudaVsCpu, MatmulThroughCublas) {
