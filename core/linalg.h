@@ -97,6 +97,17 @@ T pinv(const T& A, std::optional<double> atol = std::nullopt, std::optional<doub
   return A.invoke_op("linalg_pinv", {A, atol ? V(Scalar(*atol)) : V(None{}), rtol ? V(Scalar(*rtol)) : V(None{}),
                                      Scalar(hermitian)});
 }
+/// The least-squares solution of A X = B and its by-products {solution, residuals, rank, singular_values}
+/// (torch.linalg.lstsq; driver "gelsy" by default, "gels", "gelsd" or "gelss" choose which by-products are
+/// computed).
+template <class T>
+std::tuple<T, T, T, T> lstsq(const T& A, const T& B, std::optional<double> rcond = std::nullopt,
+                             std::optional<std::string> driver = std::nullopt) {
+  using V = BasicValue<T>;
+  auto r = A.invoke_op_n("linalg_lstsq", {A, B, rcond ? V(Scalar(*rcond)) : V(None{}), driver ? V(*driver) : V(None{})},
+                         4);
+  return {r[0], r[1], r[2], r[3]};
+}
 /// The numerical rank, int64 (torch.linalg.matrix_rank).
 template <class T>
 T matrix_rank(const T& A, std::optional<double> atol = std::nullopt, std::optional<double> rtol = std::nullopt,

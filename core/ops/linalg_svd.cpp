@@ -367,6 +367,52 @@ void register_decompositions(Registry& r) {
         return {mH(k.matmul(p)).neg().add(gh.sub(a.matmul(k)).matmul(p).matmul(ph)).add(phk).sub(phk.matmul(p).matmul(a))};
       });
 
+  r.def("linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor "
+        "residuals, Tensor rank, Tensor singular_values)")
+      .doc("the least-squares solution X minimising ||A X - B|| (the minimum-norm one for a rank-deficient A, singular "
+           "values up to rcond times the largest treated as zero), with the squared residuals (drivers gels, gelsd, "
+           "gelss, when m > n and A has full rank), the ranks (gelsy, gelsd, gelss) and the singular values (gelsd, "
+           "gelss)")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor &A = a.tensor(0), &B = a.tensor(1);
+        check_matrix_float("linalg_lstsq", A);
+        const std::string driver = a.is_none(3) ? "gelsy" : a.string_at(3);
+        TD_CHECK_ARG(driver == "gels" || driver == "gelsy" || driver == "gelsd" || driver == "gelss",
+                     "[linalg_lstsq] torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, "
+                     "gelss)");
+        TD_CHECK_ARG(A.dtype() == B.dtype(), "[linalg_lstsq] Expected self and b to have the same dtype, but found "
+                     "self of type ", scalar_type_name(A.dtype()), " and b of type ", scalar_type_name(B.dtype()));
+        TD_CHECK_ARG(B.dim() >= 1 && A.dim() >= B.dim() && A.dim() - B.dim() <= 1, "[linalg_lstsq] torch.linalg.lstsq: "
+                     "input.dim() must be greater or equal to other.dim() and (input.dim() - other.dim()) <= 1");
+        const bool vector = B.dim() == A.dim() - 1;
+        const Tensor b = vector ? B.unsqueeze(-1) : B;
+        const int64_t m = A.size(-2), n = A.size(-1);
+        TD_CHECK_ARG(b.size(-2) == m, "[linalg_lstsq] torch.linalg.lstsq: input.size(-2) should match other.size(-2), "
+                     "got ", shape_str(A.shape()), " and ", shape_str(B.shape()));
+        const double eps = real_of(A.dtype()) == DType::kFloat32 ? std::numeric_limits<float>::epsilon()
+                                                                 : std::numeric_limits<double>::epsilon();
+        const double rcond = a.is_none(2) || a.float_at(2) < 0 ? eps * static_cast<double>(std::max(m, n)) : a.float_at(2);
+        Tensor pinv = call_op("linalg_pinv", {A, None{}, Scalar(rcond), Scalar(false)})[0];
+        Tensor x = pinv.matmul(b);
+        const DType real = real_of(A.dtype());
+        Tensor rank = driver == "gels" ? empty({0}, {DType::kInt64, A.device()})
+                                       : call_op("linalg_matrix_rank", {A, None{}, Scalar(rcond), Scalar(false)})[0];
+        Tensor residuals = empty({0}, {real, A.device()});
+        if (driver != "gelsy" && m > n) {
+          Tensor full = driver == "gels" ? call_op("linalg_matrix_rank", {A, None{}, Scalar(rcond), Scalar(false)})[0]
+                                         : rank;
+          if (full.eq(Scalar(n)).all().item<bool>()) {
+            Tensor diff = A.matmul(x).sub(b).abs();
+            residuals = diff.mul(diff).sum({-2}, false);
+            if (vector) residuals = residuals.squeeze(-1);
+          }
+        }
+        Tensor values = driver == "gelsd" || driver == "gelss" ? call_op("linalg_svdvals", {A})[0]
+                                                               : empty({0}, {real, A.device()});
+        return {vector ? x.squeeze(-1) : x, residuals, rank, values};
+      });
+
   r.def("linalg_matrix_rank(Tensor self, *, float? atol=None, float? rtol=None, bool hermitian=False) -> Tensor")
       .doc("the number of singular values (hermitian: absolute eigenvalues) above max(atol, rtol * the largest), int64")
       .no_grad()

@@ -237,6 +237,30 @@ TD_DEVICE_TEST(LinalgTest, DecompositionsReconstructTheirInput) {
               (linalg::svdvals(a).max().div(linalg::svdvals(a).min())).item<double>(), 1e-12);
 }
 
+TD_DEVICE_TEST(LinalgTest, LeastSquares) {
+  // Fitting y = 1 + 2 t exactly: the solution, zero residuals with gelsd, and rank 2.
+  Tensor a = make64({1, 0, 1, 1, 1, 2, 1, 3}, {4, 2});
+  Tensor y = make64({1, 3, 5, 7}, {4});
+  auto [x, residuals, rank, values] = linalg::lstsq(a, y, std::nullopt, std::string("gelsd"));
+  expect_close(x, make64({1, 2}, {2}), 1e-12);
+  EXPECT_LT(residuals.abs().max().item<double>(), 1e-20);
+  EXPECT_EQ(rank.item<int64_t>(), 2);
+  EXPECT_EQ(values.numel(), 2);
+  // A rank-deficient A (two equal columns): the minimum-norm solution splits the weight evenly.
+  Tensor twin = make64({1, 1, 2, 2, 3, 3}, {3, 2});
+  Tensor x2 = std::get<0>(linalg::lstsq(twin, make64({2, 4, 6}, {3})));
+  expect_close(x2, make64({1, 1}, {2}), 1e-10);
+  EXPECT_EQ(std::get<2>(linalg::lstsq(twin, make64({2, 4, 6}, {3}))).item<int64_t>(), 1);
+  expect_gradcheck("lstsq", [](const Inputs& v) { return std::get<0>(linalg::lstsq(v[0], v[1])); },
+                   {matrix({5, 3}, 0), matrix({5, 2}, 0)});
+  EXPECT_THAT(error_of([&] { linalg::lstsq(a, y, std::nullopt, std::string("qr")); }).what(),
+              HasSubstr("[linalg_lstsq] torch.linalg.lstsq: parameter `driver` should be one of (gels, gelsy, gelsd, "
+                        "gelss)"));
+  EXPECT_THAT(error_of([&] { linalg::lstsq(a, make64({1, 2, 3}, {3})); }).what(),
+              HasSubstr("[linalg_lstsq] torch.linalg.lstsq: input.size(-2) should match other.size(-2), got [4, 2] and "
+                        "[3]"));
+}
+
 TD_DEVICE_TEST(LinalgTest, DecompositionErrors) {
   Tensor a = make64({1, 2, 3, 4, 5, 6}, {2, 3});
   EXPECT_THAT(error_of([&] { linalg::qr(a, "thin"); }).what(),

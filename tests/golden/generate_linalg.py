@@ -158,6 +158,12 @@ def cases():
         add(case(f"multi_dot_vectors_{s}", "linalg_multi_dot", [matrix(3, dtype=dt), matrix(3, 4, dtype=dt),
                                                                 matrix(4, 2, dtype=dt), matrix(2, dtype=dt)],
                  torch_call=torch.linalg.multi_dot))
+        add(case(f"lstsq_{s}", "linalg_lstsq", [matrix(5, 3, dtype=dt), matrix(5, 2, dtype=dt)]))
+        # (PyTorch 1.13's backward fails for vector right-hand sides: the unit tests cover those.)
+        add(case(f"lstsq_gelsd_batch_{s}", "linalg_lstsq", [matrix(2, 4, 3, dtype=dt), matrix(2, 4, 2, dtype=dt)],
+                 driver="gelsd"))
+        add(case(f"lstsq_gelss_{s}", "linalg_lstsq", [matrix(4, 3, dtype=dt), matrix(4, 1, dtype=dt)], driver="gelss"))
+        add(case(f"lstsq_wide_gels_{s}", "linalg_lstsq", [matrix(2, 4, dtype=dt), matrix(2, 1, dtype=dt)], driver="gels"))
         add(case(f"matrix_power_negative_{s}", "linalg_matrix_power", [well_conditioned(3, 3, dtype=dt)], n=-2))
     return c
 
