@@ -127,3 +127,39 @@ Tensor fftfreq(int64_t n, double d = 1.0, TensorOptions options = {});
 Tensor rfftfreq(int64_t n, double d = 1.0, TensorOptions options = {});
 
 }  // namespace td::fft
+
+namespace td {
+
+/// The short-time Fourier transform (torch.stft): DFTs of frames of n_fft points every hop_length (n_fft / 4 by
+/// default), each multiplied by window (of win_length, zero-padded to n_fft; ones when undefined), as [freq,
+/// frames] per signal. return_complex must be given for a real input (PyTorch 1.13's rule); false gives the
+/// (real, imaginary) pairs in a last dim of 2.
+template <class T>
+T stft(const T& input, int64_t n_fft, std::optional<int64_t> hop_length = std::nullopt,
+       std::optional<int64_t> win_length = std::nullopt, const T& window = T(), bool center = true,
+       const std::string& pad_mode = "reflect", bool normalized = false, std::optional<bool> onesided = std::nullopt,
+       std::optional<bool> return_complex = std::nullopt) {
+  using V = BasicValue<T>;
+  auto flag = [](std::optional<bool> b) { return b ? V(Scalar(*b)) : V(None{}); };
+  return input.invoke_op(
+      "stft", {input, Scalar(n_fft), fft::detail::maybe<T>(hop_length), fft::detail::maybe<T>(win_length),
+               window.defined() ? V(window) : V(None{}), Scalar(center), pad_mode, Scalar(normalized),
+               flag(onesided), flag(return_complex)});
+}
+
+/// The inverse short-time Fourier transform (torch.istft): the frames' inverse DFTs, windowed, overlap-added and
+/// divided by the squared window's envelope (which must not vanish: the NOLA condition); length cuts or pads.
+template <class T>
+T istft(const T& input, int64_t n_fft, std::optional<int64_t> hop_length = std::nullopt,
+        std::optional<int64_t> win_length = std::nullopt, const T& window = T(), bool center = true,
+        bool normalized = false, std::optional<bool> onesided = std::nullopt,
+        std::optional<int64_t> length = std::nullopt, bool return_complex = false) {
+  using V = BasicValue<T>;
+  return input.invoke_op(
+      "istft",
+      {input, Scalar(n_fft), fft::detail::maybe<T>(hop_length), fft::detail::maybe<T>(win_length),
+       window.defined() ? V(window) : V(None{}), Scalar(center), Scalar(normalized),
+       onesided ? V(Scalar(*onesided)) : V(None{}), fft::detail::maybe<T>(length), Scalar(return_complex)});
+}
+
+}  // namespace td

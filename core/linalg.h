@@ -118,7 +118,8 @@ T matrix_rank(const T& A, std::optional<double> atol = std::nullopt, std::option
 }
 /// The ord-norm of the elements over dim, all by default (torch.linalg.vector_norm).
 template <class T>
-T vector_norm(const T& x, Scalar ord = 2, std::optional<std::vector<int64_t>> dim = std::nullopt, bool keepdim = false) {
+T vector_norm(const T& x, Scalar ord = 2, std::optional<std::vector<int64_t>> dim = std::nullopt,
+              bool keepdim = false) {
   return x.invoke_op("linalg_vector_norm", {x, ord, optional_dims<T>(dim), Scalar(keepdim)});
 }
 /// The "fro" or "nuc" norm of each matrix over dim (torch.linalg.matrix_norm).

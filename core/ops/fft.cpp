@@ -5,7 +5,8 @@
 // last dim, or the whole spectrum filled in by conjugate symmetry) and _fft_c2r (from that half to real).
 // Their backward formulas are PyTorch's, written in the same primitives, so they differentiate again; the
 // transforms are linear, so forward-mode AD runs them on the tangents. Everything else (fft, ifft, rfft,
-// irfft, hfft, ihfft and their 2-d and n-d forms) is a composite of the three, as SpectralOps.cpp writes them.
+// irfft, hfft, ihfft and their 2-d and n-d forms, stft and istft) is a composite of the three, as
+// SpectralOps.cpp writes them.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -340,6 +341,144 @@ void check_primitive(std::string_view op, const Tensor& x, bool want_complex) {
   }
 }
 
+// The window of stft/istft, of n_fft points: the given one (ones by default) of win_length, zero-padded to
+// n_fft on both sides, the left getting the smaller half.
+Tensor centered_window(const Tensor& window, int64_t n_fft, int64_t win_length, DType dtype, Device device) {
+  Tensor w = window.defined() ? window : ones({win_length}, {dtype, device});
+  if (win_length == n_fft) return w;
+  const int64_t left = (n_fft - win_length) / 2;
+  return w.pad({left, n_fft - win_length - left});
+}
+
+// The sum over frames f of frames[..., f, :] placed at f * hop along a signal of `length` (>= n_fft + hop
+// (frames - 1)): the overlap-add of istft, as unfold's backward. The window is cut into ceil(n_fft / hop) chunks of
+// hop; chunk j of every frame lands on one contiguous run, so each chunk is one padded add.
+Tensor overlap_add(const Tensor& frames, int64_t hop, int64_t length) {
+  const int64_t n_frames = frames.size(-2), n_fft = frames.size(-1);
+  const int64_t chunks = (n_fft + hop - 1) / hop;
+  Tensor padded = frames.pad({0, chunks * hop - n_fft});  // [..., frames, chunks * hop]
+  const int64_t total = (n_frames + chunks - 1) * hop;
+  Shape split = padded.shape();
+  split.back() = chunks;
+  split.push_back(hop);
+  Tensor parts = padded.reshape(split);  // [..., frames, chunks, hop]
+  Tensor sum;
+  for (int64_t j = 0; j < chunks; ++j) {
+    Shape run = frames.shape();
+    run.pop_back();
+    run.back() = n_frames * hop;
+    Tensor piece = parts.select(-2, j).reshape(run).pad({j * hop, total - j * hop - n_frames * hop});
+    sum = sum.defined() ? sum.add(piece) : piece;
+  }
+  return sum.narrow(-1, 0, length);
+}
+
+Tensor stft(const Args& a) {
+  Tensor x = a.tensor(0);
+  const int64_t n_fft = a.int_at(1);
+  const int64_t hop = a.is_none(2) ? n_fft / 4 : a.int_at(2);
+  const int64_t win_length = a.is_none(3) ? n_fft : a.int_at(3);
+  const Tensor window = a.optional_tensor(4);
+  const bool center = a.bool_at(5), normalized = a.bool_at(7);
+  const bool complex_in = is_complex(x.dtype()) || (window.defined() && is_complex(window.dtype()));
+  TD_CHECK_ARG(!a.is_none(9) || complex_in, "[stft] stft requires the return_complex parameter be given for real "
+               "inputs, and will further require that return_complex=True in a future PyTorch release.");
+  const bool return_complex = a.is_none(9) ? complex_in : a.bool_at(9);
+  TD_CHECK_ARG(x.dim() == 1 || x.dim() == 2, "[stft] expected a 1D or 2D tensor, but got ", x.dim(), "D");
+  const bool batched = x.dim() == 2;
+  if (!batched) x = x.unsqueeze(0);
+  if (!is_floating(x.dtype()) && !is_complex(x.dtype())) x = x.to(default_float_dtype());
+  if (center) {
+    const int64_t pad = n_fft / 2;
+    x = x.unsqueeze(1).pad({pad, pad}, a.string_at(6)).squeeze(1);
+  }
+  const int64_t len = x.size(1);
+  TD_CHECK_ARG(n_fft > 0 && n_fft <= len, "[stft] expected 0 < n_fft < ", len, ", but got n_fft=", n_fft);
+  TD_CHECK_ARG(hop > 0, "[stft] expected hop_length > 0, but got hop_length=", hop);
+  TD_CHECK_ARG(win_length > 0 && win_length <= n_fft, "[stft] expected 0 < win_length <= n_fft, but got win_length=",
+               win_length);
+  if (window.defined()) {
+    TD_CHECK_ARG(window.dim() == 1 && window.size(0) == win_length, "[stft] expected a 1D window tensor of size equal "
+                 "to win_length=", win_length, ", but got window with size ", shape_str(window.shape()));
+  }
+  Tensor frames = x.unfold(1, n_fft, hop);  // [batch, frames, n_fft]
+  if (window.defined() || win_length < n_fft) {
+    frames = frames.mul(centered_window(window, n_fft, win_length, x.dtype(), x.device()));
+  }
+  const bool complex_fft = is_complex(frames.dtype());
+  const bool onesided = a.is_none(8) ? !complex_fft : a.bool_at(8);
+  const int64_t norm = static_cast<int64_t>(normalized ? Norm::kByRootN : Norm::kNone);
+  Tensor out;
+  if (complex_fft) {
+    TD_CHECK_ARG(!onesided, "[stft] Cannot have onesided output if window or input is complex");
+    out = fft_c2c(frames, {2}, norm, true);
+  } else {
+    out = fft_r2c(promote_fft("stft", frames, false), {2}, norm, onesided);
+  }
+  out = out.transpose(1, 2);
+  if (!batched) out = out.squeeze(0);
+  return return_complex ? out : out.view_as_real();
+}
+
+Tensor istft(const Args& a) {
+  Tensor x = a.tensor(0);
+  const int64_t n_fft = a.int_at(1);
+  const int64_t hop = a.is_none(2) ? n_fft / 4 : a.int_at(2);
+  const int64_t win_length = a.is_none(3) ? n_fft : a.int_at(3);
+  const Tensor window = a.optional_tensor(4);
+  const bool center = a.bool_at(5), normalized = a.bool_at(6), return_complex = a.bool_at(9);
+  TD_CHECK_ARG(is_complex(x.dtype()), "[istft] istft requires a complex-valued input tensor, but got ",
+               scalar_type_name(x.dtype()));
+  TD_CHECK_ARG(x.numel() > 0, "[istft] istft input tensor cannot be empty");
+  TD_CHECK_ARG(x.dim() == 2 || x.dim() == 3, "[istft] expected a tensor with 2 or 3 dimensions of complex, but got ",
+               x.dim());
+  const int64_t n_frames = x.size(-1), fft_size = x.size(-2);
+  const int64_t expected_len = n_fft + hop * (n_frames - 1);
+  const bool onesided = a.is_none(7) ? fft_size != n_fft : a.bool_at(7);
+  if (onesided) {
+    TD_CHECK_ARG(n_fft / 2 + 1 == fft_size, "[istft] expected the frequency dimension (3rd to the last) of the input "
+                 "tensor to match n_fft / 2 + 1 when onesided=True, but got ", fft_size);
+  } else {
+    TD_CHECK_ARG(n_fft == fft_size, "[istft] expected the frequency dimension (3rd to the last) of the input tensor "
+                 "to match n_fft when onesided=False, but got ", fft_size);
+  }
+  TD_CHECK_ARG(0 < hop && hop <= win_length, "[istft] expected 0 < hop_length <= win_length");
+  TD_CHECK_ARG(0 < win_length && win_length <= n_fft, "[istft] expected 0 < win_length <= n_fft");
+  if (window.defined()) {
+    TD_CHECK_ARG(window.dim() == 1 && window.size(0) == win_length, "[istft] Invalid window shape. window has to be 1D "
+                 "and length of `win_length`");
+  }
+  const DType real = real_of(x.dtype());
+  Tensor w = centered_window(window, n_fft, win_length, real, x.device());
+  const bool batched = x.dim() == 3;
+  if (!batched) x = x.unsqueeze(0);
+  x = x.transpose(1, 2);  // [batch, frames, freq]
+  const int64_t norm = static_cast<int64_t>(normalized ? Norm::kByRootN : Norm::kByN);
+  Tensor frames;
+  if (return_complex) {
+    TD_CHECK_ARG(!onesided, "[istft] Cannot have onesided output if window or input is complex");
+    frames = fft_c2c(x, {2}, norm, false);
+  } else {
+    TD_CHECK_ARG(!window.defined() || !is_complex(window.dtype()), "[istft] Complex windows are incompatible with "
+                 "return_complex=False");
+    if (!onesided) x = x.narrow(-1, 0, n_fft / 2 + 1);
+    frames = fft_c2r(x, {2}, norm, n_fft);
+  }
+  Tensor y = overlap_add(frames.mul(w), hop, expected_len);            // [batch, expected_len]
+  Tensor envelope = overlap_add(w.mul(w).expand({1, n_frames, n_fft}), hop, expected_len);
+  const int64_t start = center ? n_fft / 2 : 0;
+  int64_t end = a.is_none(8) ? (center ? expected_len - n_fft / 2 : expected_len) : start + a.int_at(8);
+  const int64_t kept = std::min(end, expected_len) - start;
+  TD_CHECK_ARG(kept >= 0, "[istft] the signal is shorter than the trimmed padding");
+  y = y.narrow(1, start, kept);
+  envelope = envelope.narrow(1, start, kept);
+  TD_CHECK_ARG(kept == 0 || envelope.abs().min().item<double>() >= 1e-11, "[istft] window overlap add min: ",
+               envelope.abs().min().item<double>(), " (the window and hop_length do not satisfy the NOLA condition)");
+  y = y.div(envelope.to(y.dtype()));
+  if (end > expected_len) y = y.pad({0, end - expected_len});
+  return batched ? y : y.squeeze(0);
+}
+
 std::vector<Tensor> one(Tensor t) { return {std::move(t)}; }
 
 }  // namespace
@@ -353,8 +492,8 @@ void register_fft_ops(Registry& r) {
       .forward([](const Args& a) {
         const Tensor& x = a.tensor(0);
         check_primitive("_fft_c2c", x, true);
-        return one(run_transform("_fft_c2c", FftKind::kC2C, a.bool_at(3), x, wrap_fft_dims("_fft_c2c", a.ints(1), x.dim()),
-                                 a.int_at(2)));
+        return one(run_transform("_fft_c2c", FftKind::kC2C, a.bool_at(3), x,
+                                 wrap_fft_dims("_fft_c2c", a.ints(1), x.dim()), a.int_at(2)));
       })
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // The adjoint of a DFT is the opposite direction's, with the same scale.
@@ -376,7 +515,8 @@ void register_fft_ops(Registry& r) {
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // PyTorch's fft_r2c_backward: the missing frequencies' gradient is zero, then the inverse c2c's real
         // part.
-        const Shape dims = wrap_fft_dims("_fft_r2c", c.args().ints(1), static_cast<int64_t>(c.input_meta(0).sizes.size()));
+        const Shape dims =
+            wrap_fft_dims("_fft_r2c", c.args().ints(1), static_cast<int64_t>(c.input_meta(0).sizes.size()));
         Tensor g = c.grad();
         const int64_t last = dims.back(), n = c.input_meta(0).sizes[static_cast<size_t>(last)];
         if (c.args().bool_at(3) && g.size(last) < n) {
@@ -406,7 +546,8 @@ void register_fft_ops(Registry& r) {
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // PyTorch's fft_c2r_backward: the onesided r2c of the gradient, with the frequencies that stand for
         // two (their mirror images were dropped) counted twice.
-        const Shape dims = wrap_fft_dims("_fft_c2r", c.args().ints(1), static_cast<int64_t>(c.input_meta(0).sizes.size()));
+        const Shape dims =
+            wrap_fft_dims("_fft_c2r", c.args().ints(1), static_cast<int64_t>(c.input_meta(0).sizes.size()));
         const int64_t last = dims.back();
         Tensor gi = fft_r2c(c.grad(), dims, c.args().int_at(2), true);
         const int64_t twice = c.grad().size(last) - gi.size(last);
@@ -480,6 +621,25 @@ void register_fft_ops(Registry& r) {
           .forward([fn = f.fn, name](const Args& a) { return one(fn(name, a)); });
     }
   }
+
+  r.def(
+       "stft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool "
+       "center=True, str pad_mode=\"reflect\", bool normalized=False, bool? onesided=None, bool? "
+       "return_complex=None) "
+       "-> Tensor")
+      .doc(
+          "the short-time Fourier transform (torch.stft): the DFTs of windowed frames of n_fft points every "
+          "hop_length "
+          "(n_fft / 4), [freq, frames] per signal; center pads n_fft / 2 on both sides with pad_mode")
+      .composite()
+      .forward([](const Args& a) { return one(stft(a)); });
+  r.def("istft(Tensor self, int n_fft, int? hop_length=None, int? win_length=None, Tensor? window=None, bool "
+        "center=True, bool normalized=False, bool? onesided=None, int? length=None, bool return_complex=False) -> "
+        "Tensor")
+      .doc("the inverse short-time Fourier transform (torch.istft): inverse DFTs of the frames, windowed, "
+           "overlap-added and divided by the window's squared envelope")
+      .composite()
+      .forward([](const Args& a) { return one(istft(a)); });
 
   r.def("fft_fftfreq(int n, float d=1.0, *, ScalarType? dtype=None, Device? device=None) -> Tensor")
       .doc("the sample frequencies of an n-point DFT with sample spacing d (torch.fft.fftfreq)")

@@ -202,7 +202,8 @@ void register_linalg_ops(Registry& r) {
         const Tensor& A = a.tensor(0);
         check_square_float("linalg_slogdet", A);
         if (A.size(-1) == 0) {
-          return {ones(batch_shape(A), {A.dtype(), A.device()}), zeros(batch_shape(A), {real_of(A.dtype()), A.device()})};
+          return {ones(batch_shape(A), {A.dtype(), A.device()}),
+                  zeros(batch_shape(A), {real_of(A.dtype()), A.device()})};
         }
         auto [sign, diagonal] = lu_sign_and_diagonal(A);
         Tensor magnitude = diagonal.abs();
@@ -292,8 +293,10 @@ void register_linalg_ops(Registry& r) {
         const Tensor& A = a.tensor(0);
         check_square_float("linalg_eigh", A);
         const std::string& uplo = a.string_at(1);
-        TD_CHECK_ARG(uplo == "L" || uplo == "U" || uplo == "l" || uplo == "u", "[linalg_eigh] Expected UPLO argument to be "
-                     "'L' or 'U', but got ", uplo);
+        TD_CHECK_ARG(uplo == "L" || uplo == "U" || uplo == "l" || uplo == "u",
+                     "[linalg_eigh] Expected UPLO argument to be "
+                     "'L' or 'U', but got ",
+                     uplo);
         Tensor buffer = column_major_copy(A);
         Shape w_shape = batch_shape(A);
         w_shape.push_back(A.size(-1));

@@ -34,8 +34,8 @@ inline void check_square_float(std::string_view name, const Tensor& a, std::stri
   TD_CHECK_ARG(a.size(-1) == a.size(-2), "[", name, "] ", arg, " must be batches of square matrices, but they are ",
                a.size(-2), " by ", a.size(-1), " matrices");
   const DType t = a.dtype();
-  TD_CHECK_ARG(is_floating(t) || is_complex(t), "[", name, "] Expected a floating point or complex tensor as input. Got ",
-               scalar_type_name(t));
+  TD_CHECK_ARG(is_floating(t) || is_complex(t), "[", name,
+               "] Expected a floating point or complex tensor as input. Got ", scalar_type_name(t));
   TD_CHECK_ARG(t != DType::kFloat16 && t != DType::kBFloat16, "[", name, "] Low precision dtypes not supported. Got ",
                scalar_type_name(t));
 }

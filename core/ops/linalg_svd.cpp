@@ -25,8 +25,8 @@ bool flows(const Tensor& g) { return g.defined() && g.numel() > 0 && g.ne(0).any
 void check_matrix_float(std::string_view name, const Tensor& a) {
   TD_CHECK_ARG(a.dim() >= 2, "[", name, "] The input tensor A must have at least 2 dimensions.");
   const DType t = a.dtype();
-  TD_CHECK_ARG(is_floating(t) || is_complex(t), "[", name, "] Expected a floating point or complex tensor as input. Got ",
-               scalar_type_name(t));
+  TD_CHECK_ARG(is_floating(t) || is_complex(t), "[", name,
+               "] Expected a floating point or complex tensor as input. Got ", scalar_type_name(t));
   TD_CHECK_ARG(t != DType::kFloat16 && t != DType::kBFloat16, "[", name, "] Low precision dtypes not supported. Got ",
                scalar_type_name(t));
 }
@@ -360,11 +360,19 @@ void register_decompositions(Registry& r) {
         if (a.size(-2) <= a.size(-1)) {
           Tensor k = gh.matmul(p);
           Tensor kph = k.matmul(ph);
-          return {mH(p.matmul(k)).neg().add(kph).sub(a.matmul(p).matmul(kph)).add(ph.matmul(p).matmul(gh.sub(k.matmul(a))))};
+          return {mH(p.matmul(k))
+                      .neg()
+                      .add(kph)
+                      .sub(a.matmul(p).matmul(kph))
+                      .add(ph.matmul(p).matmul(gh.sub(k.matmul(a))))};
         }
         Tensor k = p.matmul(gh);
         Tensor phk = ph.matmul(k);
-        return {mH(k.matmul(p)).neg().add(gh.sub(a.matmul(k)).matmul(p).matmul(ph)).add(phk).sub(phk.matmul(p).matmul(a))};
+        return {mH(k.matmul(p))
+                    .neg()
+                    .add(gh.sub(a.matmul(k)).matmul(p).matmul(ph))
+                    .add(phk)
+                    .sub(phk.matmul(p).matmul(a))};
       });
 
   r.def("linalg_lstsq(Tensor self, Tensor b, float? rcond=None, *, str? driver=None) -> (Tensor solution, Tensor "
@@ -392,7 +400,8 @@ void register_decompositions(Registry& r) {
                      "got ", shape_str(A.shape()), " and ", shape_str(B.shape()));
         const double eps = real_of(A.dtype()) == DType::kFloat32 ? std::numeric_limits<float>::epsilon()
                                                                  : std::numeric_limits<double>::epsilon();
-        const double rcond = a.is_none(2) || a.float_at(2) < 0 ? eps * static_cast<double>(std::max(m, n)) : a.float_at(2);
+        const double rcond =
+            a.is_none(2) || a.float_at(2) < 0 ? eps * static_cast<double>(std::max(m, n)) : a.float_at(2);
         Tensor pinv = call_op("linalg_pinv", {A, None{}, Scalar(rcond), Scalar(false)})[0];
         Tensor x = pinv.matmul(b);
         const DType real = real_of(A.dtype());
@@ -433,12 +442,15 @@ void register_decompositions(Registry& r) {
         Tensor x = cast_input(a.tensor(0), a, 4);
         return {x.norm(a.scalar(1), a.optional_ints(2), a.bool_at(3))};
       });
-  r.def("linalg_matrix_norm(Tensor self, str ord=\"fro\", int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? "
-        "dtype=None) -> Tensor")
+  r.def(
+       "linalg_matrix_norm(Tensor self, str ord=\"fro\", int[] dim=[-2,-1], bool keepdim=False, *, "
+       "ScalarType? "
+       "dtype=None) -> Tensor")
       .doc("the Frobenius (\"fro\") or nuclear (\"nuc\") norm of each matrix over dim")
       .composite()
       .forward([](const Args& a) -> std::vector<Tensor> {
-        return {matrix_norm("linalg_matrix_norm", cast_input(a.tensor(0), a, 4), a.string_at(1), a.ints(2), a.bool_at(3))};
+        return {matrix_norm("linalg_matrix_norm", cast_input(a.tensor(0), a, 4), a.string_at(1), a.ints(2),
+                            a.bool_at(3))};
       });
   r.def("linalg_matrix_norm.ord(Tensor self, Scalar ord, int[] dim=[-2,-1], bool keepdim=False, *, ScalarType? "
         "dtype=None) -> Tensor")

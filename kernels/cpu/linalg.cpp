@@ -1,7 +1,7 @@
 // The CPU's LAPACK factorizations for torch.linalg (LinalgKernels) through LAPACKE (liblapacke-dev, over
-// Debian's OpenBLAS, which is also PyTorch's LAPACK there): getrf, getrs, potrf, syevd/heevd, gesdd, geqrf and
-// orgqr/ungqr, and BLAS's trsm, each matrix of the batch in turn (OpenBLAS threads inside a call). The _work entry points skip LAPACKE's NaN scan of the
-// input: a NaN goes through LAPACK, as in PyTorch.
+// Debian's OpenBLAS, which is also PyTorch's LAPACK there): getrf, getrs, potrf, syevd/heevd, gesdd, geqrf
+// and orgqr/ungqr, and BLAS's trsm, each matrix of the batch in turn (OpenBLAS threads inside a call). The
+// _work entry points skip LAPACKE's NaN scan of the input: a NaN goes through LAPACK, as in PyTorch.
 #include <complex>
 #define lapack_complex_float std::complex<float>
 #define lapack_complex_double std::complex<double>
@@ -28,7 +28,9 @@ size_t element_size(DType t) {
     case DType::kFloat64:
     case DType::kComplex64: return 8;
     case DType::kComplex128: return 16;
-    default: throw Error(ErrorCode::kInvalidArgument, "[linalg] LAPACK takes float32, float64, complex64 or complex128");
+    default:
+      throw Error(ErrorCode::kInvalidArgument,
+                  "[linalg] LAPACK takes float32, float64, complex64 or complex128");
   }
 }
 
@@ -64,9 +66,15 @@ class CpuLinalg final : public LinalgKernels {
       int32_t* ipiv = pivots + b * n;
       lapack_int r = 0;
       switch (dtype) {
-        case DType::kFloat32: r = LAPACKE_sgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<float>(a, b, n * n, dtype), ln, ipiv); break;
-        case DType::kFloat64: r = LAPACKE_dgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<double>(a, b, n * n, dtype), ln, ipiv); break;
-        case DType::kComplex64: r = LAPACKE_cgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<c64>(a, b, n * n, dtype), ln, ipiv); break;
+        case DType::kFloat32:
+          r = LAPACKE_sgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<float>(a, b, n * n, dtype), ln, ipiv);
+          break;
+        case DType::kFloat64:
+          r = LAPACKE_dgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<double>(a, b, n * n, dtype), ln, ipiv);
+          break;
+        case DType::kComplex64:
+          r = LAPACKE_cgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<c64>(a, b, n * n, dtype), ln, ipiv);
+          break;
         default: r = LAPACKE_zgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<c128>(a, b, n * n, dtype), ln, ipiv); break;
       }
       check_call(r < 0 ? r : 0, "getrf");
@@ -108,9 +116,15 @@ class CpuLinalg final : public LinalgKernels {
     for (int64_t b = 0; b < batch; ++b) {
       lapack_int r = 0;
       switch (dtype) {
-        case DType::kFloat32: r = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<float>(a, b, n * n, dtype), ln); break;
-        case DType::kFloat64: r = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<double>(a, b, n * n, dtype), ln); break;
-        case DType::kComplex64: r = LAPACKE_cpotrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<c64>(a, b, n * n, dtype), ln); break;
+        case DType::kFloat32:
+          r = LAPACKE_spotrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<float>(a, b, n * n, dtype), ln);
+          break;
+        case DType::kFloat64:
+          r = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<double>(a, b, n * n, dtype), ln);
+          break;
+        case DType::kComplex64:
+          r = LAPACKE_cpotrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<c64>(a, b, n * n, dtype), ln);
+          break;
         default: r = LAPACKE_zpotrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<c128>(a, b, n * n, dtype), ln); break;
       }
       check_call(r < 0 ? r : 0, "potrf");
@@ -187,7 +201,8 @@ class CpuLinalg final : public LinalgKernels {
     std::vector<lapack_int> iwork(static_cast<size_t>(std::max<int64_t>(8 * k, 1)));
     lapack_int lwork = -1;
     // u and vh are not referenced without vectors; LAPACK still wants leading dimensions of at least 1.
-    const auto ldu = static_cast<lapack_int>(std::max<int64_t>(m, 1)), ldvt = static_cast<lapack_int>(std::max<int64_t>(vrows, 1));
+    const auto ldu = static_cast<lapack_int>(std::max<int64_t>(m, 1)),
+               ldvt = static_cast<lapack_int>(std::max<int64_t>(vrows, 1));
     auto call = [&](int64_t b) -> lapack_int {
       void* ub = vectors ? nth<char>(u, b, m * ucols, dtype) : nullptr;
       void* vb = vectors ? nth<char>(vh, b, vrows * n, dtype) : nullptr;
@@ -229,10 +244,22 @@ class CpuLinalg final : public LinalgKernels {
     for (int64_t b = 0; b < batch; ++b) {
       lapack_int r = 0;
       switch (dtype) {
-        case DType::kFloat32: r = LAPACKE_sgeqrf(LAPACK_COL_MAJOR, lm, ln, nth<float>(a, b, m * n, dtype), lm, nth<float>(tau, b, k, dtype)); break;
-        case DType::kFloat64: r = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, lm, ln, nth<double>(a, b, m * n, dtype), lm, nth<double>(tau, b, k, dtype)); break;
-        case DType::kComplex64: r = LAPACKE_cgeqrf(LAPACK_COL_MAJOR, lm, ln, nth<c64>(a, b, m * n, dtype), lm, nth<c64>(tau, b, k, dtype)); break;
-        default: r = LAPACKE_zgeqrf(LAPACK_COL_MAJOR, lm, ln, nth<c128>(a, b, m * n, dtype), lm, nth<c128>(tau, b, k, dtype)); break;
+        case DType::kFloat32:
+          r = LAPACKE_sgeqrf(LAPACK_COL_MAJOR, lm, ln, nth<float>(a, b, m * n, dtype), lm,
+                             nth<float>(tau, b, k, dtype));
+          break;
+        case DType::kFloat64:
+          r = LAPACKE_dgeqrf(LAPACK_COL_MAJOR, lm, ln, nth<double>(a, b, m * n, dtype), lm,
+                             nth<double>(tau, b, k, dtype));
+          break;
+        case DType::kComplex64:
+          r = LAPACKE_cgeqrf(LAPACK_COL_MAJOR, lm, ln, nth<c64>(a, b, m * n, dtype), lm,
+                             nth<c64>(tau, b, k, dtype));
+          break;
+        default:
+          r = LAPACKE_zgeqrf(LAPACK_COL_MAJOR, lm, ln, nth<c128>(a, b, m * n, dtype), lm,
+                             nth<c128>(tau, b, k, dtype));
+          break;
       }
       // LAPACKE's NaN check answers -4 for a NaN in a: the factors are NaN, as PyTorch's.
       if (r == -4) continue;
@@ -246,10 +273,22 @@ class CpuLinalg final : public LinalgKernels {
     for (int64_t b = 0; b < batch; ++b) {
       lapack_int r = 0;
       switch (dtype) {
-        case DType::kFloat32: r = LAPACKE_sorgqr(LAPACK_COL_MAJOR, lm, lc, lk, nth<float>(q, b, m * cols, dtype), lm, nth<float>(t, b, k, dtype)); break;
-        case DType::kFloat64: r = LAPACKE_dorgqr(LAPACK_COL_MAJOR, lm, lc, lk, nth<double>(q, b, m * cols, dtype), lm, nth<double>(t, b, k, dtype)); break;
-        case DType::kComplex64: r = LAPACKE_cungqr(LAPACK_COL_MAJOR, lm, lc, lk, nth<c64>(q, b, m * cols, dtype), lm, nth<c64>(t, b, k, dtype)); break;
-        default: r = LAPACKE_zungqr(LAPACK_COL_MAJOR, lm, lc, lk, nth<c128>(q, b, m * cols, dtype), lm, nth<c128>(t, b, k, dtype)); break;
+        case DType::kFloat32:
+          r = LAPACKE_sorgqr(LAPACK_COL_MAJOR, lm, lc, lk, nth<float>(q, b, m * cols, dtype), lm,
+                             nth<float>(t, b, k, dtype));
+          break;
+        case DType::kFloat64:
+          r = LAPACKE_dorgqr(LAPACK_COL_MAJOR, lm, lc, lk, nth<double>(q, b, m * cols, dtype), lm,
+                             nth<double>(t, b, k, dtype));
+          break;
+        case DType::kComplex64:
+          r = LAPACKE_cungqr(LAPACK_COL_MAJOR, lm, lc, lk, nth<c64>(q, b, m * cols, dtype), lm,
+                             nth<c64>(t, b, k, dtype));
+          break;
+        default:
+          r = LAPACKE_zungqr(LAPACK_COL_MAJOR, lm, lc, lk, nth<c128>(q, b, m * cols, dtype), lm,
+                             nth<c128>(t, b, k, dtype));
+          break;
       }
       if (r == -5 || r == -8) continue;  // LAPACKE's NaN check (a or tau): NaN factors
       check_call(r, "orgqr");
@@ -265,17 +304,17 @@ class CpuLinalg final : public LinalgKernels {
     for (int64_t i = 0; i < batch; ++i) {
       switch (dtype) {
         case DType::kFloat32:
-          cblas_strsm(CblasColMajor, CblasLeft, uplo, CblasNoTrans, diag, ln, lk, 1.0f, nth<float>(factors, i, n * n, dtype),
-                      ln, nth<float>(b, i, n * k, dtype), ln);
+          cblas_strsm(CblasColMajor, CblasLeft, uplo, CblasNoTrans, diag, ln, lk, 1.0f,
+                      nth<float>(factors, i, n * n, dtype), ln, nth<float>(b, i, n * k, dtype), ln);
           break;
         case DType::kFloat64:
-          cblas_dtrsm(CblasColMajor, CblasLeft, uplo, CblasNoTrans, diag, ln, lk, 1.0, nth<double>(factors, i, n * n, dtype),
-                      ln, nth<double>(b, i, n * k, dtype), ln);
+          cblas_dtrsm(CblasColMajor, CblasLeft, uplo, CblasNoTrans, diag, ln, lk, 1.0,
+                      nth<double>(factors, i, n * n, dtype), ln, nth<double>(b, i, n * k, dtype), ln);
           break;
         case DType::kComplex64: {
           const c64 one(1);
-          cblas_ctrsm(CblasColMajor, CblasLeft, uplo, CblasNoTrans, diag, ln, lk, &one, nth<c64>(factors, i, n * n, dtype),
-                      ln, nth<c64>(b, i, n * k, dtype), ln);
+          cblas_ctrsm(CblasColMajor, CblasLeft, uplo, CblasNoTrans, diag, ln, lk, &one,
+                      nth<c64>(factors, i, n * n, dtype), ln, nth<c64>(b, i, n * k, dtype), ln);
           break;
         }
         default: {

@@ -1,5 +1,6 @@
-// Matrix products on CUDA through cuBLAS (strided-batched GEMM) on the thread's current stream; integer types go to
-// integer_gemm.cu. float32 uses TF32 tensor cores when set_float32_matmul_precision allows (core/matmul_precision.h). Half and BFloat16 use cublasGemmStridedBatchedEx with float accumulation
+// Matrix products on CUDA through cuBLAS (strided-batched GEMM) on the thread's current stream; integer types
+// go to integer_gemm.cu. float32 uses TF32 tensor cores when set_float32_matmul_precision allows
+// (core/matmul_precision.h). Half and BFloat16 use cublasGemmStridedBatchedEx with float accumulation
 // (CUBLAS_COMPUTE_32F), as PyTorch does.
 #include <cublas_v2.h>
 

@@ -81,7 +81,9 @@ void dispatch(DType dtype, F&& f) {
     case DType::kFloat64: return f(double{});
     case DType::kComplex64: return f(cuComplex{});
     case DType::kComplex128: return f(cuDoubleComplex{});
-    default: throw Error(ErrorCode::kInvalidArgument, "[linalg] cuSOLVER takes float32, float64, complex64 or complex128");
+    default:
+      throw Error(ErrorCode::kInvalidArgument,
+                  "[linalg] cuSOLVER takes float32, float64, complex64 or complex128");
   }
 }
 

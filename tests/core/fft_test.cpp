@@ -141,7 +141,8 @@ TD_DEVICE_TEST(FftTest, SinglePrecisionMatchesTheDefinition) {
   // The first 126 frequencies of each row of the whole spectrum.
   auto full = direct_dft(r.to(DType::kComplex64), true);
   std::vector<c128> want;
-  for (size_t row = 0; row < 3; ++row) want.insert(want.end(), full.begin() + 250 * row, full.begin() + 250 * row + 126);
+  for (size_t row = 0; row < 3; ++row)
+    want.insert(want.end(), full.begin() + 250 * row, full.begin() + 250 * row + 126);
   expect_near(half, want, 2e-5);
 }
 
@@ -217,16 +218,52 @@ TD_DEVICE_TEST(FftTest, FrequenciesAndShifts) {
   EXPECT_EQ(fft::ifftshift(fft::fftshift(x)).to_vector<int64_t>(), x.to_vector<int64_t>());
 }
 
+TD_DEVICE_TEST(FftTest, StftRoundTripsAndChecksTheWindow) {
+  // A Hann window at a quarter hop overlaps enough (NOLA): istft(stft(x)) gives x back, the default and the
+  // given lengths.
+  std::vector<double> hann(32);
+  for (size_t i = 0; i < hann.size(); ++i)
+    hann[i] = 0.5 - 0.5 * std::cos(2 * std::numbers::pi * static_cast<double>(i) / 32);
+  Tensor w = make64(hann, {32});
+  Tensor x = xinput({2, 200}, false);
+  Tensor spec = stft(x, 32, 8, std::nullopt, w, true, "reflect", false, std::nullopt, true);
+  EXPECT_EQ(spec.shape(), (std::vector<int64_t>{2, 17, 26}));
+  Tensor back = istft(spec, 32, 8, std::nullopt, w, true, false, std::nullopt, 200);
+  EXPECT_TRUE(back.allclose(x, 0, 1e-12).item<bool>());
+  expect_gradcheck("stft", [&w](const Inputs& v) {
+    return stft(v[0], 8, 2, std::nullopt, w.narrow(0, 0, 8), true, "reflect", false, std::nullopt, true);
+  }, {xinput({20})});
+  // A window that is 1 on 2 of every 4 samples' hop leaves gaps: the envelope vanishes (NOLA fails).
+  Tensor gappy = make64({1, 1, 0, 0, 0, 0, 0, 0}, {8});
+  EXPECT_THAT(error_of([&] {
+                istft(stft(x, 8, 4, std::nullopt, gappy, false, "reflect", false, std::nullopt, true), 8, 4,
+                      std::nullopt, gappy, false);
+              }).what(),
+              HasSubstr("[istft] window overlap add min: 0"));
+  EXPECT_THAT(error_of([&] { istft(spec, 32, 40, std::nullopt, w); }).what(),
+              HasSubstr("[istft] expected 0 < hop_length <= win_length"));
+  EXPECT_THAT(error_of([&] { stft(x, 32); }).what(),
+              HasSubstr("[stft] stft requires the return_complex parameter be given for real inputs"));
+  EXPECT_THAT(
+      error_of([&] {
+        stft(x, 32, 8, std::nullopt, make64({1, 2}, {2}), true, "reflect", false, std::nullopt, true);
+      }).what(),
+      HasSubstr(
+          "[stft] expected a 1D window tensor of size equal to win_length=32, but got window with size [2]"));
+}
+
 // ---- errors ----
 
 TD_DEVICE_TEST(FftTest, BadArgumentsAreNamed) {
   Tensor z = zinput({2, 4}, false), x = xinput({2, 4}, false);
-  EXPECT_THAT(error_of([&] { fft::fft(z, 0); }).what(), HasSubstr("[fft_fft] Invalid number of data points (0) specified"));
+  EXPECT_THAT(error_of([&] { fft::fft(z, 0); }).what(),
+              HasSubstr("[fft_fft] Invalid number of data points (0) specified"));
   EXPECT_THAT(error_of([&] { fft::fft(z, std::nullopt, -1, "sideways"); }).what(),
               HasSubstr("[fft_fft] Invalid normalization mode: \"sideways\""));
   EXPECT_THAT(error_of([&] { fft::rfft(z); }).what(), HasSubstr("[fft_rfft] rfft expects a real input tensor, but got "
                                                          "ComplexDouble"));
-  EXPECT_THAT(error_of([&] { fft::rfft2(z); }).what(), HasSubstr("[fft_rfft2] rfft2 expects a real-valued input tensor"));
+  EXPECT_THAT(error_of([&] { fft::rfft2(z); }).what(),
+              HasSubstr("[fft_rfft2] rfft2 expects a real-valued input tensor"));
   EXPECT_THAT(error_of([&] { fft::fft(z, std::nullopt, 2); }).what(), HasSubstr("[fft_fft]"));
   EXPECT_THAT(error_of([&] { fft::fftn(z, fft::Dims{2}, fft::Dims{0, 1}); }).what(),
               HasSubstr("[fft_fftn] When given, dim and shape arguments must have the same length"));
@@ -246,7 +283,9 @@ TD_DEVICE_TEST(FftTest, BadArgumentsAreNamed) {
   EXPECT_THAT(error_of([&] { call_op("_fft_c2c", {x, fft::Dims{1}, Scalar(0), Scalar(true)}); }).what(),
               HasSubstr("[_fft_c2c] expects a complex64 or complex128 input, but got Double"));
   // An empty transform dim (the fuzzer's find: it divided by zero in the kernel).
-  EXPECT_THAT(error_of([&] { call_op("_fft_r2c", {xinput({2, 0}, false), fft::Dims{1}, Scalar(0), Scalar(true)}); }).what(),
+  EXPECT_THAT(error_of([&] {
+                call_op("_fft_r2c", {xinput({2, 0}, false), fft::Dims{1}, Scalar(0), Scalar(true)});
+              }).what(),
               HasSubstr("[_fft_r2c] Invalid number of data points (0) specified"));
   EXPECT_THAT(error_of([&] { call_op("_fft_c2r", {z, fft::Dims{1}, Scalar(0), Scalar(int64_t{9})}); }).what(),
               HasSubstr("[_fft_c2r] last_dim_size 9 needs 5 values in dim 1, but self of shape [2, 4] has 4"));

@@ -39,7 +39,8 @@ class LinalgTest : public testing::DeviceTest {
     }
     Tensor t = make64(v, shape);
     const int64_t n = shape.back();
-    if (shift != 0) t = t.add(call_op("eye", {Scalar(n), None{}, DType::kFloat64, device_.str()})[0].mul(Scalar(shift)));
+    if (shift != 0)
+      t = t.add(call_op("eye", {Scalar(n), None{}, DType::kFloat64, device_.str()})[0].mul(Scalar(shift)));
     return requires_grad ? t.detach().requires_grad_() : t.detach();
   }
   Tensor cmatrix(std::vector<int64_t> shape, double shift, bool requires_grad = true) const {

@@ -18,6 +18,7 @@ import torch
 
 from generate import F32, F64, I64, ints, make_case, randn, transposed, write_fixture
 from generate_complex import C64, C128, crandn
+from generate_linalg import case as multi_case
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "fft.json")
@@ -92,6 +93,35 @@ def cases():
                       last_dim_size=6))
         add(make_case(f"_fft_c2r_odd_2d_{s}", "_fft_c2r", [crandn(3, 4, dtype=cplx)], dim=[0, 1], normalization=0,
                       last_dim_size=7))
+    # ---- stft and istft (the window is a second input: it gets a gradient too) ----
+    for real, cplx, s in ((F32, C64, "f32"), (F64, C128, "f64")):
+        hann = torch.hann_window(16, dtype=real)
+        add(multi_case(f"stft_hann_{s}", "stft", [randn(2, 40, dtype=real), hann], n_fft=16, hop_length=4,
+                       return_complex=True,
+                       torch_call=lambda a: torch.stft(a[0], 16, hop_length=4, window=a[1], return_complex=True)))
+        add(multi_case(f"stft_plain_full_{s}", "stft", [randn(37, dtype=real)], n_fft=8, center=False, onesided=False,
+                       return_complex=True,
+                       torch_call=lambda a: torch.stft(a[0], 8, center=False, onesided=False, return_complex=True)))
+        add(multi_case(f"stft_short_window_{s}", "stft", [randn(30, dtype=real), torch.hann_window(12, dtype=real)],
+                       n_fft=16, hop_length=5, win_length=12, pad_mode="constant", normalized=True,
+                       return_complex=True,
+                       torch_call=lambda a: torch.stft(a[0], 16, hop_length=5, win_length=12, window=a[1],
+                                                       pad_mode="constant", normalized=True, return_complex=True)))
+        add(multi_case(f"stft_real_pairs_{s}", "stft", [randn(2, 24, dtype=real)], n_fft=8, hop_length=2,
+                       return_complex=False,
+                       torch_call=lambda a: torch.stft(a[0], 8, hop_length=2, return_complex=False)))
+        add(multi_case(f"stft_complex_{s}", "stft", [crandn(20, dtype=cplx)], n_fft=8, hop_length=4,
+                       torch_call=lambda a: torch.stft(a[0], 8, hop_length=4, return_complex=True)))
+        spec = torch.stft(randn(2, 40, dtype=real), 16, hop_length=4, window=hann, return_complex=True).detach()
+        add(multi_case(f"istft_hann_{s}", "istft", [spec, hann], n_fft=16, hop_length=4,
+                       torch_call=lambda a: torch.istft(a[0], 16, hop_length=4, window=a[1])))
+        add(multi_case(f"istft_length_{s}", "istft", [spec[0], hann], n_fft=16, hop_length=4, length=30,
+                       torch_call=lambda a: torch.istft(a[0], 16, hop_length=4, window=a[1], length=30)))
+        spec2 = torch.stft(randn(33, dtype=real), 8, hop_length=2, center=False, normalized=True,
+                           return_complex=True).detach()
+        add(multi_case(f"istft_no_center_normalized_{s}", "istft", [spec2], n_fft=8, hop_length=2, center=False,
+                       normalized=True,
+                       torch_call=lambda a: torch.istft(a[0], 8, hop_length=2, center=False, normalized=True)))
     # ---- integer input: promoted to the default float dtype ----
     add(make_case("fft_int_input", "fft_fft", [ints(2, 5)]))
     add(make_case("rfftn_int_input", "fft_rfftn", [ints(3, 4)]))
