@@ -108,6 +108,36 @@ std::tuple<T, T, T, T> lstsq(const T& A, const T& B, std::optional<double> rcond
                          4);
   return {r[0], r[1], r[2], r[3]};
 }
+/// {LU, pivots}: the packed LU factors with partial pivoting and the 1-based row interchanges (int32)
+/// (torch.linalg.lu_factor). Fails where U has a zero on its diagonal.
+template <class T>
+std::pair<T, T> lu_factor(const T& A) {
+  auto r = A.invoke_op_n("linalg_lu_factor", {A, Scalar(true)}, 2);
+  return {r[0], r[1]};
+}
+/// {LU, pivots, info}, info > 0 where U has a zero on its diagonal (torch.linalg.lu_factor_ex).
+template <class T>
+std::tuple<T, T, T> lu_factor_ex(const T& A, bool check_errors = false) {
+  auto r = A.invoke_op_n("linalg_lu_factor_ex", {A, Scalar(true), Scalar(check_errors)}, 3);
+  return {r[0], r[1], r[2]};
+}
+/// {P, L, U} with A = P L U (torch.linalg.lu).
+template <class T>
+std::tuple<T, T, T> lu(const T& A) {
+  auto r = A.invoke_op_n("linalg_lu", {A, Scalar(true)}, 3);
+  return {r[0], r[1], r[2]};
+}
+/// {P, L, U} of lu_factor's output (torch.lu_unpack).
+template <class T>
+std::tuple<T, T, T> lu_unpack(const T& LU, const T& pivots) {
+  auto r = LU.invoke_op_n("lu_unpack", {LU, pivots, Scalar(true), Scalar(true)}, 3);
+  return {r[0], r[1], r[2]};
+}
+/// X with A X = B (left) or X A = B, A^H for adjoint, from lu_factor's output (torch.linalg.lu_solve).
+template <class T>
+T lu_solve(const T& LU, const T& pivots, const T& B, bool left = true, bool adjoint = false) {
+  return LU.invoke_op("linalg_lu_solve", {LU, pivots, B, Scalar(left), Scalar(adjoint)});
+}
 /// The numerical rank, int64 (torch.linalg.matrix_rank).
 template <class T>
 T matrix_rank(const T& A, std::optional<double> atol = std::nullopt, std::optional<double> rtol = std::nullopt,

@@ -16,8 +16,9 @@ namespace td {
 class LinalgKernels {
  public:
   virtual ~LinalgKernels() = default;
-  /// LU with partial pivoting of each n x n matrix, in place (getrf): pivots [batch, n], 1-based rows.
-  virtual void lu_factor(void* a, DType dtype, int64_t batch, int64_t n, int32_t* pivots, int32_t* info,
+  /// LU with partial pivoting of each m x n matrix, in place (getrf): pivots [batch, min(m, n)], 1-based rows;
+  /// info > 0 where U has an exact zero on its diagonal (the factors are still complete).
+  virtual void lu_factor(void* a, DType dtype, int64_t batch, int64_t m, int64_t n, int32_t* pivots, int32_t* info,
                          int device) = 0;
   /// b (each n x k) = A^-1 b for lu_factor's factors of A (getrs).
   virtual void lu_solve(const void* lu, const int32_t* pivots, void* b, DType dtype, int64_t batch, int64_t n,

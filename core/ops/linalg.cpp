@@ -7,7 +7,7 @@
 // Primitives: _linalg_solve (A X = B, the left form), linalg_inv, linalg_det, linalg_slogdet,
 // linalg_cholesky_ex and linalg_eigh. Composites: linalg_solve (left or right), linalg_cholesky and cholesky
 // (raising on a matrix that is not positive-definite), linalg_eigvalsh. The SVD, QR, triangular solves,
-// pinv, ranks and norms are in linalg_svd.cpp.
+// pinv, ranks and norms are in linalg_svd.cpp, the LU family in linalg_lu.cpp.
 #include <cmath>
 #include <complex>
 #include <string>
@@ -44,7 +44,7 @@ LuFactors lu_factor(const Tensor& a) {
   f.pivots = zeros(pivot_shape, {DType::kInt32, a.device()});
   if (a.numel() > 0) {
     linalg_kernels(a.device().type)
-        .lu_factor(f.lu.data_ptr(), a.dtype(), batch_of(a), n, static_cast<int32_t*>(f.pivots.data_ptr()),
+        .lu_factor(f.lu.data_ptr(), a.dtype(), batch_of(a), n, n, static_cast<int32_t*>(f.pivots.data_ptr()),
                    static_cast<int32_t*>(f.info.data_ptr()), a.device().index);
   }
   return f;
@@ -352,6 +352,7 @@ void register_linalg_ops(Registry& r) {
       });
 
   register_decompositions(r);
+  register_lu(r);
 }
 
 }  // namespace td

@@ -81,5 +81,7 @@ inline Tensor eye_like(const Tensor& a) {
 
 /// Registers the SVD, QR, triangular solves, pinv, ranks and norms (core/ops/linalg_svd.cpp).
 void register_decompositions(Registry& r);
+/// Registers the LU family (core/ops/linalg_lu.cpp).
+void register_lu(Registry& r);
 
 }  // namespace td::linalg_detail

@@ -60,22 +60,24 @@ DType real_dtype(DType t) {
 
 class CpuLinalg final : public LinalgKernels {
  public:
-  void lu_factor(void* a, DType dtype, int64_t batch, int64_t n, int32_t* pivots, int32_t* info, int) override {
-    const auto ln = static_cast<lapack_int>(n);
+  void lu_factor(void* a, DType dtype, int64_t batch, int64_t m, int64_t n, int32_t* pivots, int32_t* info,
+                 int) override {
+    const auto lm = static_cast<lapack_int>(m), ln = static_cast<lapack_int>(n);
+    const int64_t k = std::min(m, n);
     for (int64_t b = 0; b < batch; ++b) {
-      int32_t* ipiv = pivots + b * n;
+      int32_t* ipiv = pivots + b * k;
       lapack_int r = 0;
       switch (dtype) {
         case DType::kFloat32:
-          r = LAPACKE_sgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<float>(a, b, n * n, dtype), ln, ipiv);
+          r = LAPACKE_sgetrf_work(LAPACK_COL_MAJOR, lm, ln, nth<float>(a, b, m * n, dtype), lm, ipiv);
           break;
         case DType::kFloat64:
-          r = LAPACKE_dgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<double>(a, b, n * n, dtype), ln, ipiv);
+          r = LAPACKE_dgetrf_work(LAPACK_COL_MAJOR, lm, ln, nth<double>(a, b, m * n, dtype), lm, ipiv);
           break;
         case DType::kComplex64:
-          r = LAPACKE_cgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<c64>(a, b, n * n, dtype), ln, ipiv);
+          r = LAPACKE_cgetrf_work(LAPACK_COL_MAJOR, lm, ln, nth<c64>(a, b, m * n, dtype), lm, ipiv);
           break;
-        default: r = LAPACKE_zgetrf_work(LAPACK_COL_MAJOR, ln, ln, nth<c128>(a, b, n * n, dtype), ln, ipiv); break;
+        default: r = LAPACKE_zgetrf_work(LAPACK_COL_MAJOR, lm, ln, nth<c128>(a, b, m * n, dtype), lm, ipiv); break;
       }
       check_call(r < 0 ? r : 0, "getrf");
       info[b] = static_cast<int32_t>(r);

@@ -89,19 +89,21 @@ void dispatch(DType dtype, F&& f) {
 
 class CudaLinalg final : public LinalgKernels {
  public:
-  void lu_factor(void* a, DType dtype, int64_t batch, int64_t n, int32_t* pivots, int32_t* info, int device) override {
+  void lu_factor(void* a, DType dtype, int64_t batch, int64_t m, int64_t n, int32_t* pivots, int32_t* info,
+                 int device) override {
     cuda::use_device(device);
     dispatch(dtype, [&](auto tag) {
       using T = decltype(tag);
       using S = Solver<T>;
       cusolverDnHandle_t h = solver_for(device);
-      const int ln = static_cast<int>(n);
+      const int lm = static_cast<int>(m), ln = static_cast<int>(n);
+      const int64_t k = std::min(m, n);
       int lwork = 0;
-      check_solver(S::getrf_size(h, ln, ln, static_cast<T*>(a), ln, &lwork), "getrf_bufferSize");
+      check_solver(S::getrf_size(h, lm, ln, static_cast<T*>(a), lm, &lwork), "getrf_bufferSize");
       cuda::Workspace work(static_cast<size_t>(std::max(lwork, 1)) * sizeof(T), device);
       for (int64_t b = 0; b < batch; ++b) {
-        check_solver(S::getrf(h, ln, ln, static_cast<T*>(a) + b * n * n, ln, static_cast<T*>(work.data),
-                              pivots + b * n, info + b),
+        check_solver(S::getrf(h, lm, ln, static_cast<T*>(a) + b * m * n, lm, static_cast<T*>(work.data),
+                              pivots + b * k, info + b),
                      "getrf");
       }
     });

@@ -24,7 +24,7 @@ class CudaStub final : public Backend {
 
 class CudaLinalgStub final : public LinalgKernels {
  public:
-  void lu_factor(void*, DType, int64_t, int64_t, int32_t*, int32_t*, int) override { unavailable(); }
+  void lu_factor(void*, DType, int64_t, int64_t, int64_t, int32_t*, int32_t*, int) override { unavailable(); }
   void lu_solve(const void*, const int32_t*, void*, DType, int64_t, int64_t, int64_t, int) override { unavailable(); }
   void cholesky(void*, DType, int64_t, int64_t, int32_t*, int) override { unavailable(); }
   void eigh(void*, void*, DType, int64_t, int64_t, bool, bool, int32_t*, int) override { unavailable(); }

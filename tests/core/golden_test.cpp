@@ -228,8 +228,11 @@ TEST_P(GoldenTest, MatchesPyTorch) {
     // does an input marked "requires_grad": false (a loss's class weights, which PyTorch refuses to differentiate).
     // Complex leaves require grad in the cases that carry gradients (generate.make_case's; the forward-only
     // shape_case ones of complex.json leave them alone).
-    const bool differentiable =
-        is_floating(leaf.dtype()) || (is_complex(leaf.dtype()) && !spec.at("grad_weight").is_null());
+    bool weighted = !spec.at("grad_weight").is_null();
+    if (spec.contains("extra_grad_weights")) {
+      for (const json& w : spec.at("extra_grad_weights")) weighted = weighted || !w.is_null();
+    }
+    const bool differentiable = is_floating(leaf.dtype()) || (is_complex(leaf.dtype()) && weighted);
     if (differentiable && !spec.value("nograd", false) && input.value("requires_grad", true)) {
       leaf.requires_grad_();
     }
@@ -250,18 +253,24 @@ TEST_P(GoldenTest, MatchesPyTorch) {
   }
 
   const json& weight = spec.at("grad_weight");
+  // Ops whose other outputs carry a gradient (split, chunk, unbind; linalg.lu, whose first output P has none)
+  // weight them too.
+  bool extra_weighted = false;
+  if (spec.contains("extra_grad_weights")) {
+    for (const json& w : spec.at("extra_grad_weights")) extra_weighted = extra_weighted || !w.is_null();
+  }
   if (weight.is_null()) {
     EXPECT_FALSE(out.requires_grad()) << "PyTorch's output does not require grad";
-    return;
+    if (!extra_weighted) return;
+  } else {
+    ASSERT_TRUE(out.requires_grad()) << "PyTorch's output requires grad";
   }
-  ASSERT_TRUE(out.requires_grad()) << "PyTorch's output requires grad";
-  Tensor loss = out.mul(tensor_from_json(weight, out.device())).sum();
-  // Ops whose every output carries a gradient (split, chunk, unbind) weight the extra outputs too.
-  if (spec.contains("extra_grad_weights")) {
-    for (size_t i = 0; i < extra; ++i) {
-      const json& w = spec.at("extra_grad_weights")[i];
-      if (!w.is_null()) loss = loss.add(outs[1 + i].mul(tensor_from_json(w, outs[1 + i].device())).sum());
-    }
+  Tensor loss = weight.is_null() ? Tensor() : out.mul(tensor_from_json(weight, out.device())).sum();
+  for (size_t i = 0; extra_weighted && i < extra; ++i) {
+    const json& w = spec.at("extra_grad_weights")[i];
+    if (w.is_null()) continue;
+    Tensor term = outs[1 + i].mul(tensor_from_json(w, outs[1 + i].device())).sum();
+    loss = loss.defined() ? loss.add(term) : term;
   }
   // A complex output's loss is Re(sum(out * w)), as generate.make_case writes it.
   if (is_complex(loss.dtype())) loss = loss.real();

@@ -262,6 +262,38 @@ TD_DEVICE_TEST(LinalgTest, LeastSquares) {
                         "[3]"));
 }
 
+TD_DEVICE_TEST(LinalgTest, LuFactorsSolvesAndGradients) {
+  for (auto shape : {std::vector<int64_t>{4, 4}, std::vector<int64_t>{5, 3}, std::vector<int64_t>{3, 5}}) {
+    const std::string tag = shape_str(shape);
+    Tensor a = matrix(shape, 0, false);
+    auto [p, l, u] = linalg::lu(a);
+    expect_close(p.matmul(l).matmul(u), a, 1e-12);
+    EXPECT_EQ(u.tril(-1).abs().max().item<double>(), 0.0);
+    expect_gradcheck("lu " + tag, [](const Inputs& v) {
+      auto [pp, ll, uu] = linalg::lu(v[0]);
+      return Tensor::cat({ll.reshape({-1}), uu.reshape({-1})});
+    }, {matrix(shape, 0)});
+    Tensor z = cmatrix(shape, 0);
+    auto [zp, zl, zu] = linalg::lu(z);
+    EXPECT_TRUE(zl.requires_grad() && zu.requires_grad()) << tag;
+    expect_gradcheck("complex lu " + tag, [](const Inputs& v) {
+      auto [pp, ll, uu] = linalg::lu(v[0]);
+      return Tensor::cat({ll.reshape({-1}), uu.reshape({-1})});
+    }, {z});
+  }
+  Tensor a = matrix({3, 3}, 4, false), b = matrix({3, 2}, 0, false);
+  auto [lu, pivots] = linalg::lu_factor(a);
+  EXPECT_EQ(pivots.dtype(), DType::kInt32);
+  expect_close(linalg::lu_solve(lu, pivots, b), linalg::solve(a, b), 1e-12);
+  expect_close(linalg::lu_solve(lu, pivots, b, true, true), linalg::solve(mh(a), b), 1e-12);
+  expect_close(linalg::lu_solve(lu, pivots, b.transpose(0, 1), false), linalg::solve(a, b.transpose(0, 1), false),
+               1e-12);
+  EXPECT_THAT(error_of([&] { linalg::lu_factor(make64({1, 2, 2, 4}, {2, 2})); }).what(),
+              HasSubstr("[linalg_lu_factor] torch.linalg.lu_factor: U[2,2] is zero and using it on lu_solve would "
+                        "result in a division by zero."));
+  EXPECT_EQ(std::get<2>(linalg::lu_factor_ex(make64({1, 2, 2, 4}, {2, 2}))).to(DType::kInt64).item<int64_t>(), 2);
+}
+
 TD_DEVICE_TEST(LinalgTest, DecompositionErrors) {
   Tensor a = make64({1, 2, 3, 4, 5, 6}, {2, 3});
   EXPECT_THAT(error_of([&] { linalg::qr(a, "thin"); }).what(),
