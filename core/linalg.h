@@ -72,6 +72,17 @@ std::tuple<T, T, T> svd(const T& A, bool full_matrices = true) {
   auto r = A.invoke_op_n("linalg_svd", {A, Scalar(full_matrices)}, 3);
   return {r[0], r[1], r[2]};
 }
+/// {eigenvalues, eigenvectors} of each general square matrix, complex (torch.linalg.eig).
+template <class T>
+std::pair<T, T> eig(const T& A) {
+  auto r = A.invoke_op_n("linalg_eig", {A}, 2);
+  return {r[0], r[1]};
+}
+/// The eigenvalues of each general square matrix, complex (torch.linalg.eigvals).
+template <class T>
+T eigvals(const T& A) {
+  return A.invoke_op("linalg_eigvals", {A});
+}
 /// The singular values, real and descending (torch.linalg.svdvals).
 template <class T>
 T svdvals(const T& A) {

@@ -42,6 +42,11 @@ class LinalgKernels {
   /// The first `cols` columns of Q, each m x cols, from the first k reflectors stored in them (orgqr/ungqr).
   virtual void orgqr(void* q, const void* tau, DType dtype, int64_t batch, int64_t m, int64_t cols, int64_t k,
                      int device) = 0;
+  /// The eigenvalues (w: [batch, n], complex) and, when vectors, the right eigenvectors (v: each n x n,
+  /// complex, columns of unit norm with their largest component real, LAPACK's normalization) of each general
+  /// n x n matrix, which is overwritten (geev). w and v are of the complex dtype of a's precision.
+  virtual void eig(void* a, void* w, void* v, DType dtype, int64_t batch, int64_t n, bool vectors, int32_t* info,
+                   int device) = 0;
   /// b (each n x k) = A^-1 b for triangular A (each n x n, the other triangle not read; unit: its diagonal
   /// taken as ones) (trsm).
   virtual void triangular_solve(const void* a, void* b, DType dtype, int64_t batch, int64_t n, int64_t k, bool upper,

@@ -394,6 +394,22 @@ std::vector<Tensor> jvp_svd(const JvpContext& c) {
   return {du, ds.contiguous(), dvh};
 }
 
+// linalg_eig, PyTorch's linalg_eig_jvp: with dP = V^-1 dA V, dL = diag(dP) and dV = V (dP / E off the diagonal)
+// less V Re(diag(V^H that)), E_ij = L_j - L_i (the columns keep unit norm).
+std::vector<Tensor> jvp_eig(const JvpContext& c) {
+  const Tensor &values = c.output(0), &vectors = c.output(1);
+  const DType t = vectors.dtype();
+  Tensor da = c.tangent(0).to(t);
+  Tensor dp = call_op("linalg_solve", {vectors, da.matmul(vectors), Scalar(true)})[0];
+  const int64_t n = values.size(-1);
+  const DType real = t == DType::kComplex64 ? DType::kFloat32 : DType::kFloat64;
+  Tensor eye = call_op("eye", {Scalar(n), None{}, real, values.device().str()})[0].to(t);
+  Tensor e = values.unsqueeze(-2).sub(values.unsqueeze(-1)).add(eye);
+  Tensor dv = vectors.matmul(dp.div(e).mul(eye.neg().add(Scalar(1.0))));
+  Tensor vhdv = vectors.transpose(-2, -1).conj().matmul(dv).diagonal(0, -2, -1).real().to(t);
+  return {dp.diagonal(0, -2, -1).contiguous(), dv.sub(vectors.mul(vhdv.unsqueeze(-2)))};
+}
+
 std::vector<Tensor> jvp_convolution(const JvpContext& c) {
   const Args& a = c.args();
   auto conv = [&](const Tensor& x, const Tensor& w) {
@@ -494,6 +510,7 @@ void register_forward_ad(Registry& r) {
   formula("scatter_reduce", jvp_scatter_reduce);
   formula("linalg_eigh", jvp_eigh);
   formula("linalg_svd", jvp_svd);
+  formula("linalg_eig", jvp_eig);
   // The elementwise unary ops with a derivative.
   for (const char* name : {
 #define TD_UNARY_NAME(Name, name) #name,

@@ -71,6 +71,34 @@ std::vector<Tensor> svd_forward(const Tensor& a, bool full, bool vectors) {
   return {mT(u), s, mT(vh)};
 }
 
+// The eigenvalues and (when vectors) eigenvectors of general square matrices, complex.
+std::vector<Tensor> eig_forward(const Tensor& a, bool vectors) {
+  check_square_float("linalg_eig", a);
+  const int64_t n = a.size(-1);
+  const DType complex = a.dtype() == DType::kFloat32   ? DType::kComplex64
+                        : a.dtype() == DType::kFloat64 ? DType::kComplex128
+                                                       : a.dtype();
+  const Shape batch = batch_shape(a);
+  Shape w_shape = batch, v_shape = batch;
+  w_shape.push_back(n);
+  v_shape.insert(v_shape.end(), {n, n});
+  Tensor w = empty(w_shape, {complex, a.device()});
+  Tensor v = vectors ? empty(v_shape, {complex, a.device()}) : Tensor();  // column by column
+  if (a.numel() == 0) return {w, vectors ? v : Tensor()};
+  Tensor buffer = column_major_copy(a);
+  Tensor info = zeros(batch, {DType::kInt32, a.device()});
+  linalg_kernels(a.device().type)
+      .eig(buffer.data_ptr(), w.data_ptr(), vectors ? v.data_ptr() : nullptr, a.dtype(), batch_of(a), n, vectors,
+           static_cast<int32_t*>(info.data_ptr()), a.device().index);
+  if (auto [index, code] = first_failure(info); index >= 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                str("[linalg_eig] linalg.eig: ", batch_prefix(info, index), "The algorithm failed to converge because "
+                    "the input matrix is ill-conditioned or has too many repeated eigenvalues (error code: ", code,
+                    ")."));
+  }
+  return {w, vectors ? mT(v) : Tensor()};
+}
+
 // PyTorch's svd_backward for U [m, k], S [k], Vh [k, n] (the reduced factors).
 Tensor svd_backward(const Tensor& gu_in, const Tensor& gs, const Tensor& gvh_in, const Tensor& u, const Tensor& s,
                     const Tensor& vh) {
@@ -241,6 +269,42 @@ void register_decompositions(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> {
         if (!ops::needs_derivative(a.tensor(0))) return {svd_forward(a.tensor(0), false, false)[1]};
         return {call_op("linalg_svd", {a.tensor(0), Scalar(false)})[1]};
+      });
+
+  r.def("linalg_eig(Tensor self) -> (Tensor eigenvalues, Tensor eigenvectors)")
+      .doc("the eigenvalues and right eigenvectors (columns of unit norm) of each square matrix, complex (geev)")
+      .complex_autograd()
+      .saves_inputs({})
+      .saves_outputs()
+      .forward([](const Args& a) { return eig_forward(a.tensor(0), true); })
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // PyTorch's linalg_eig_backward: gA = V^-H (diag(gL) + (V^H gV - V^H V Re(diag(V^H gV))) / conj(E)) V^H,
+        // E_ij = L_j - L_i off the diagonal; a real input keeps the real part.
+        Tensor values = c.output(0), vectors = c.output(1), gl = c.grad(0), gv = c.grad(1);
+        const DType t = vectors.dtype();
+        Tensor vh = mH(vectors);
+        Tensor vhgv = vh.matmul(gv);
+        Tensor diagonal = vhgv.diagonal(0, -2, -1);
+        if (vhgv.numel() > 0) {
+          TD_CHECK_ARG(diagonal.imag().abs().max().item<double>() <= 1e-2,
+                       "[linalg_eig] linalg_eig_backward: The eigenvectors in the complex case are specified up to "
+                       "multiplication by e^{i phi}. The specified loss function depends on this quantity, so it is "
+                       "ill-defined.");
+        }
+        vhgv = vhgv.sub(vh.matmul(vectors.mul(diagonal.real().to(t).unsqueeze(-2))));
+        Tensor conj_values = values.conj();
+        Tensor eye = eye_like(vhgv);
+        Tensor e = conj_values.unsqueeze(-2).sub(conj_values.unsqueeze(-1)).add(eye);
+        Tensor inner = vhgv.div(e).mul(eye.neg().add(Scalar(1.0))).add(diag_embed(gl.to(t)));
+        Tensor ga = call_op("_linalg_solve", {vh, inner.matmul(vh)})[0];
+        return {is_complex(c.input_meta(0).dtype) ? ga : ga.real()};
+      });
+  r.def("linalg_eigvals(Tensor self) -> Tensor")
+      .doc("the eigenvalues of each square matrix, complex (geev)")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        if (!ops::needs_derivative(a.tensor(0))) return {eig_forward(a.tensor(0), false)[0]};
+        return {call_op("linalg_eig", {a.tensor(0)})[0]};
       });
 
   r.def("linalg_qr(Tensor A, str mode=\"reduced\") -> (Tensor Q, Tensor R)")

@@ -240,6 +240,74 @@ class CpuLinalg final : public LinalgKernels {
     }
   }
 
+  void eig(void* a, void* w, void* v, DType dtype, int64_t batch, int64_t n, bool vectors, int32_t* info,
+           int) override {
+    const auto ln = static_cast<lapack_int>(n);
+    const char jobvr = vectors ? 'V' : 'N';
+    const DType complex = dtype == DType::kFloat32 ? DType::kComplex64 : dtype == DType::kFloat64 ? DType::kComplex128 : dtype;
+    // Real matrices: LAPACK's wr, wi and packed real vectors (a complex pair's vectors are columns j and j + 1:
+    // v_j = x + iy, v_j+1 = x - iy), unpacked into the complex outputs below.
+    std::vector<double> wr(static_cast<size_t>(n)), wi(static_cast<size_t>(n));
+    std::vector<double> vr(static_cast<size_t>(vectors && !is_complex(dtype) ? n * n : 1));
+    std::vector<float> wrf(wr.size()), wif(wi.size()), vrf(vr.size());
+    std::vector<char> work(16), rwork(static_cast<size_t>(2 * n + 1) * element_size(real_dtype(dtype)));
+    lapack_int lwork = -1;
+    const lapack_int ldv = static_cast<lapack_int>(std::max<int64_t>(n, 1));
+    auto call = [&](int64_t b) -> lapack_int {
+      switch (dtype) {
+        case DType::kFloat32:
+          return LAPACKE_sgeev_work(LAPACK_COL_MAJOR, 'N', jobvr, ln, nth<float>(a, b, n * n, dtype), ln, wrf.data(),
+                                    wif.data(), nullptr, 1, vrf.data(), ldv, reinterpret_cast<float*>(work.data()), lwork);
+        case DType::kFloat64:
+          return LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', jobvr, ln, nth<double>(a, b, n * n, dtype), ln, wr.data(),
+                                    wi.data(), nullptr, 1, vr.data(), ldv, reinterpret_cast<double*>(work.data()), lwork);
+        case DType::kComplex64:
+          return LAPACKE_cgeev_work(LAPACK_COL_MAJOR, 'N', jobvr, ln, nth<c64>(a, b, n * n, dtype), ln,
+                                    nth<c64>(w, b, n, complex), nullptr, 1,
+                                    vectors ? nth<c64>(v, b, n * n, complex) : nullptr, ldv,
+                                    reinterpret_cast<c64*>(work.data()), lwork, reinterpret_cast<float*>(rwork.data()));
+        default:
+          return LAPACKE_zgeev_work(LAPACK_COL_MAJOR, 'N', jobvr, ln, nth<c128>(a, b, n * n, dtype), ln,
+                                    nth<c128>(w, b, n, complex), nullptr, 1,
+                                    vectors ? nth<c128>(v, b, n * n, complex) : nullptr, ldv,
+                                    reinterpret_cast<c128*>(work.data()), lwork,
+                                    reinterpret_cast<double*>(rwork.data()));
+      }
+    };
+    check_call(call(0), "geev");
+    lwork = std::max<lapack_int>(1, static_cast<lapack_int>(queried_size(work, dtype)));
+    work.assign(static_cast<size_t>(lwork) * element_size(dtype), 0);
+    for (int64_t b = 0; b < batch; ++b) {
+      const lapack_int r = call(b);
+      check_call(r < 0 ? r : 0, "geev");
+      info[b] = static_cast<int32_t>(r);
+      if (is_complex(dtype)) continue;
+      auto unpack = [&](auto* out_w, auto* out_v, const auto& re, const auto& im, const auto& packed) {
+        for (int64_t j = 0; j < n; ++j) out_w[j] = {re[static_cast<size_t>(j)], im[static_cast<size_t>(j)]};
+        if (!vectors) return;
+        for (int64_t j = 0; j < n; ++j) {
+          const bool pair = im[static_cast<size_t>(j)] != 0 && j + 1 < n;
+          for (int64_t i = 0; i < n; ++i) {
+            const auto x = packed[static_cast<size_t>(j * n + i)];
+            if (!pair) {
+              out_v[j * n + i] = {x, 0};
+            } else {
+              const auto y = packed[static_cast<size_t>((j + 1) * n + i)];
+              out_v[j * n + i] = {x, y};
+              out_v[(j + 1) * n + i] = {x, -y};
+            }
+          }
+          if (pair) ++j;
+        }
+      };
+      if (dtype == DType::kFloat32) {
+        unpack(nth<c64>(w, b, n, complex), vectors ? nth<c64>(v, b, n * n, complex) : nullptr, wrf, wif, vrf);
+      } else {
+        unpack(nth<c128>(w, b, n, complex), vectors ? nth<c128>(v, b, n * n, complex) : nullptr, wr, wi, vr);
+      }
+    }
+  }
+
   void geqrf(void* a, void* tau, DType dtype, int64_t batch, int64_t m, int64_t n, int) override {
     const int64_t k = std::min(m, n);
     const auto lm = static_cast<lapack_int>(m), ln = static_cast<lapack_int>(n);

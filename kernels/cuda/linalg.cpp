@@ -1,11 +1,13 @@
 // torch.linalg's factorizations on CUDA (LinalgKernels) through cuSOLVER's dense API: getrf, getrs, potrf,
 // syevd/heevd, gesvdj (Jacobi SVD: any shape, unlike gesvd), geqrf and orgqr/ungqr, and cuBLAS's trsm and geam
-// (V to V^H), one matrix of the batch after another, on the calling thread's current stream, with
+// (V to V^H), one matrix of the batch after another (the general eigenproblem, geev, runs on the host, as in
+// PyTorch), on the calling thread's current stream, with
 // workspaces from the device's caching allocator. One cuSOLVER handle per thread and device, as cuBLAS's.
 #include <cusolverDn.h>
 
 #include <algorithm>
 #include <array>
+#include <vector>
 #include <type_traits>
 
 #include "core/error.h"
@@ -206,6 +208,28 @@ class CudaLinalg final : public LinalgKernels {
       cusolverDnDestroyGesvdjInfo(params);
       check_solver(st, "gesvdj");
     });
+  }
+
+  // On the host, as PyTorch's (MAGMA's geev runs there): the matrices are copied over, LAPACK's geev runs, and the
+  // results come back, all ordered on the current stream.
+  void eig(void* a, void* w, void* v, DType dtype, int64_t batch, int64_t n, bool vectors, int32_t* info,
+           int device) override {
+    cuda::use_device(device);
+    const size_t es = dtype == DType::kFloat32 ? 4 : dtype == DType::kComplex128 ? 16 : 8;
+    const size_t ces = dtype == DType::kFloat32 || dtype == DType::kComplex64 ? 8 : 16;
+    const auto count = static_cast<size_t>(batch * n);
+    std::vector<char> ha(count * static_cast<size_t>(n) * es), hw(count * ces);
+    std::vector<char> hv(vectors ? count * static_cast<size_t>(n) * ces : 1);
+    std::vector<int32_t> hinfo(static_cast<size_t>(batch));
+    cudaStream_t s = cuda::stream();
+    cuda::check(cudaMemcpyAsync(ha.data(), a, ha.size(), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
+    cuda::check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
+    kernels::cpu_linalg().eig(ha.data(), hw.data(), hv.data(), dtype, batch, n, vectors, hinfo.data(), -1);
+    cuda::check(cudaMemcpyAsync(w, hw.data(), hw.size(), cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
+    if (vectors) cuda::check(cudaMemcpyAsync(v, hv.data(), hv.size(), cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
+    cuda::check(cudaMemcpyAsync(info, hinfo.data(), hinfo.size() * sizeof(int32_t), cudaMemcpyHostToDevice, s),
+                "cudaMemcpyAsync");
+    cuda::check(cudaStreamSynchronize(s), "cudaStreamSynchronize");  // the host buffers go with this call
   }
 
   void geqrf(void* a, void* tau, DType dtype, int64_t batch, int64_t m, int64_t n, int device) override {

@@ -31,6 +31,7 @@ class CudaLinalgStub final : public LinalgKernels {
   void svd(void*, void*, void*, void*, DType, int64_t, int64_t, int64_t, bool, bool, int32_t*, int) override {
     unavailable();
   }
+  void eig(void*, void*, void*, DType, int64_t, int64_t, bool, int32_t*, int) override { unavailable(); }
   void geqrf(void*, void*, DType, int64_t, int64_t, int64_t, int) override { unavailable(); }
   void orgqr(void*, const void*, DType, int64_t, int64_t, int64_t, int64_t, int) override { unavailable(); }
   void triangular_solve(const void*, void*, DType, int64_t, int64_t, int64_t, bool, bool, int) override {

@@ -294,6 +294,29 @@ TD_DEVICE_TEST(LinalgTest, LuFactorsSolvesAndGradients) {
   EXPECT_EQ(std::get<2>(linalg::lu_factor_ex(make64({1, 2, 2, 4}, {2, 2}))).to(DType::kInt64).item<int64_t>(), 2);
 }
 
+TD_DEVICE_TEST(LinalgTest, GeneralEigenproblem) {
+  // A rotation by 90 degrees has eigenvalues +-i (LAPACK lists the pair as i, -i).
+  Tensor rot = make64({0, -1, 1, 0}, {2, 2});
+  auto values = linalg::eigvals(rot).to_vector<c128>();
+  ASSERT_EQ(values.size(), 2U);
+  EXPECT_NEAR(std::abs(values[0] - c128(0, 1)), 0, 1e-12);
+  EXPECT_NEAR(std::abs(values[1] - c128(0, -1)), 0, 1e-12);
+  for (bool complex : {false, true}) {
+    Tensor a = complex ? cmatrix({4, 4}, 0, false) : matrix({4, 4}, 0, false);
+    auto [w, v] = linalg::eig(a);
+    EXPECT_EQ(w.dtype(), DType::kComplex128);
+    expect_close(a.to(DType::kComplex128).matmul(v), v.mul(w.unsqueeze(-2)), 1e-12);
+    const std::string tag = complex ? " complex" : " real";
+    expect_gradcheck("eigvals" + tag, [](const Inputs& x) { return linalg::eigvals(x[0]); },
+                     {complex ? cmatrix({3, 3}, 0) : matrix({3, 3}, 0)});
+    // V diag(L) V^-1 and |V| do not depend on the eigenvectors' phases.
+    expect_gradcheck("eig" + tag, [](const Inputs& x) {
+      auto [l, vv] = linalg::eig(x[0]);
+      return vv.mul(l.unsqueeze(-2)).matmul(linalg::inv(vv)).add(vv.abs().to(vv.dtype()));
+    }, {complex ? cmatrix({3, 3}, 0) : matrix({3, 3}, 0)});
+  }
+}
+
 TD_DEVICE_TEST(LinalgTest, DecompositionErrors) {
   Tensor a = make64({1, 2, 3, 4, 5, 6}, {2, 3});
   EXPECT_THAT(error_of([&] { linalg::qr(a, "thin"); }).what(),

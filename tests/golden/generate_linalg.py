@@ -166,6 +166,9 @@ def cases():
         add(case(f"lstsq_wide_gels_{s}", "linalg_lstsq", [matrix(2, 4, dtype=dt), matrix(2, 1, dtype=dt)], driver="gels"))
         add(case(f"matrix_power_negative_{s}", "linalg_matrix_power", [well_conditioned(3, 3, dtype=dt)], n=-2))
     for dt, s in ((F32, "f32"), (F64, "f64"), (C64, "c64"), (C128, "c128")):
+        # Eigenvectors of a general matrix have free phases: eig weighs its eigenvalues only.
+        add(case(f"eig_{s}", "linalg_eig", [matrix(4, 4, dtype=dt)], first_only=True))
+        add(case(f"eigvals_batch_{s}", "linalg_eigvals", [matrix(2, 3, 3, dtype=dt)]))
         add(case(f"lu_factor_{s}", "linalg_lu_factor", [matrix(4, 4, dtype=dt)]))
         add(case(f"lu_factor_ex_batch_{s}", "linalg_lu_factor_ex", [matrix(2, 3, 3, dtype=dt)]))
         for shape, tag in (((4, 4), "square"), ((5, 3), "tall"), ((3, 5), "wide")):
