@@ -192,6 +192,11 @@ T cond(const T& A, std::optional<Scalar> p = std::nullopt) {
   using V = BasicValue<T>;
   return A.invoke_op("linalg_cond", {A, p ? V(*p) : V(None{})});
 }
+/// The matrix exponential of each square matrix (torch.linalg.matrix_exp).
+template <class T>
+T matrix_exp(const T& A) {
+  return A.invoke_op("linalg_matrix_exp", {A});
+}
 /// A to the integer power n (torch.linalg.matrix_power).
 template <class T>
 T matrix_power(const T& A, int64_t n) {

@@ -71,6 +71,8 @@ std::vector<Tensor> svd_forward(const Tensor& a, bool full, bool vectors) {
   return {mT(u), s, mT(vh)};
 }
 
+Tensor zeros_like_matrix(const Tensor& x) { return zeros(x.shape(), {x.dtype(), x.device()}); }
+
 // The eigenvalues and (when vectors) eigenvectors of general square matrices, complex.
 std::vector<Tensor> eig_forward(const Tensor& a, bool vectors) {
   check_square_float("linalg_eig", a);
@@ -561,6 +563,43 @@ void register_decompositions(Registry& r) {
         return {matrix_norm("linalg_cond", A, ord, {-2, -1}, false)
                     .mul(matrix_norm("linalg_cond", call_op("linalg_inv", {A})[0], ord, {-2, -1}, false))};
       });
+  r.def("linalg_matrix_exp(Tensor self) -> Tensor")
+      .doc("the matrix exponential of each square matrix: a Taylor polynomial of degree 18 after scaling by 2^-s "
+           "(to a 1-norm at most 1), then s squarings")
+      .complex_autograd()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor& A = a.tensor(0);
+        check_square_float("linalg_matrix_exp", A);
+        if (A.numel() == 0) return {A.clone()};
+        // One scaling for the batch: its largest 1-norm (the max column sum of |a|).
+        const double norm = A.abs().sum({-2}, false).amax().item<double>();
+        // A NaN or infinity spreads through the products: PyTorch's result is then NaN throughout.
+        if (!std::isfinite(norm)) {
+          return {full(A.shape(), Scalar(std::numeric_limits<double>::quiet_NaN()), {A.dtype(), A.device()})};
+        }
+        const int s = norm > 1 ? static_cast<int>(std::ceil(std::log2(norm))) : 0;
+        Tensor x = s > 0 ? A.mul(Scalar(std::ldexp(1.0, -s))) : A;
+        // Horner: I + x (I + x/2 (I + x/3 (... (I + x/18)))).
+        Tensor eye = eye_like(A);
+        Tensor result = eye.add(x.div(Scalar(18.0)));
+        for (int k = 17; k >= 1; --k) result = eye.add(x.matmul(result).div(Scalar(static_cast<double>(k))));
+        for (int i = 0; i < s; ++i) result = result.matmul(result);
+        return {result.contiguous()};
+      })
+      .backward([](GradContext& c) -> std::vector<Tensor> {
+        // PyTorch's matrix_exp_backward: the Frechet derivative at A^H in the direction G, the upper-right block of
+        // exp([[A^H, G], [0, A^H]]).
+        const Tensor a = c.input(0), g = c.grad();
+        const int64_t n = a.size(-1);
+        Tensor ah = mH(a);
+        Tensor top = Tensor::cat({ah, g}, -1), bottom = Tensor::cat({zeros_like_matrix(ah), ah}, -1);
+        Tensor block = call_op("linalg_matrix_exp", {Tensor::cat({top, bottom}, -2)})[0];
+        return {block.narrow(-2, 0, n).narrow(-1, n, n)};
+      });
+  r.def("matrix_exp(Tensor self) -> Tensor")
+      .doc("torch.matrix_exp: linalg.matrix_exp")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> { return call_op("linalg_matrix_exp", {a.tensor(0)}); });
   r.def("linalg_matrix_power(Tensor self, int n) -> Tensor")
       .doc("self to the integer power n by repeated squaring (n < 0: of its inverse; n = 0: the identity)")
       .composite()

@@ -244,7 +244,9 @@ class CpuLinalg final : public LinalgKernels {
            int) override {
     const auto ln = static_cast<lapack_int>(n);
     const char jobvr = vectors ? 'V' : 'N';
-    const DType complex = dtype == DType::kFloat32 ? DType::kComplex64 : dtype == DType::kFloat64 ? DType::kComplex128 : dtype;
+    const DType complex = dtype == DType::kFloat32   ? DType::kComplex64
+                          : dtype == DType::kFloat64 ? DType::kComplex128
+                                                     : dtype;
     // Real matrices: LAPACK's wr, wi and packed real vectors (a complex pair's vectors are columns j and j + 1:
     // v_j = x + iy, v_j+1 = x - iy), unpacked into the complex outputs below.
     std::vector<double> wr(static_cast<size_t>(n)), wi(static_cast<size_t>(n));
@@ -256,11 +258,13 @@ class CpuLinalg final : public LinalgKernels {
     auto call = [&](int64_t b) -> lapack_int {
       switch (dtype) {
         case DType::kFloat32:
-          return LAPACKE_sgeev_work(LAPACK_COL_MAJOR, 'N', jobvr, ln, nth<float>(a, b, n * n, dtype), ln, wrf.data(),
-                                    wif.data(), nullptr, 1, vrf.data(), ldv, reinterpret_cast<float*>(work.data()), lwork);
+          return LAPACKE_sgeev_work(LAPACK_COL_MAJOR, 'N', jobvr, ln, nth<float>(a, b, n * n, dtype), ln,
+                                    wrf.data(), wif.data(), nullptr, 1, vrf.data(), ldv,
+                                    reinterpret_cast<float*>(work.data()), lwork);
         case DType::kFloat64:
-          return LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', jobvr, ln, nth<double>(a, b, n * n, dtype), ln, wr.data(),
-                                    wi.data(), nullptr, 1, vr.data(), ldv, reinterpret_cast<double*>(work.data()), lwork);
+          return LAPACKE_dgeev_work(LAPACK_COL_MAJOR, 'N', jobvr, ln, nth<double>(a, b, n * n, dtype), ln,
+                                    wr.data(), wi.data(), nullptr, 1, vr.data(), ldv,
+                                    reinterpret_cast<double*>(work.data()), lwork);
         case DType::kComplex64:
           return LAPACKE_cgeev_work(LAPACK_COL_MAJOR, 'N', jobvr, ln, nth<c64>(a, b, n * n, dtype), ln,
                                     nth<c64>(w, b, n, complex), nullptr, 1,

@@ -317,6 +317,25 @@ TD_DEVICE_TEST(LinalgTest, GeneralEigenproblem) {
   }
 }
 
+TD_DEVICE_TEST(LinalgTest, MatrixExponential) {
+  // exp of t times a rotation's generator is the rotation by t (t = 5: two squarings after scaling).
+  Tensor gen = make64({0, -5, 5, 0}, {2, 2});
+  expect_close(linalg::matrix_exp(gen), make64({std::cos(5.0), -std::sin(5.0), std::sin(5.0), std::cos(5.0)}, {2, 2}),
+               1e-13);
+  Tensor diag = make64({1, 0, 0, -2}, {2, 2});
+  expect_close(linalg::matrix_exp(diag), make64({std::exp(1.0), 0, 0, std::exp(-2.0)}, {2, 2}), 1e-14);
+  Tensor a = matrix({2, 3, 3}, 0, false);
+  expect_close(
+      linalg::matrix_exp(a).matmul(linalg::matrix_exp(a.neg())),
+      call_op("eye", {Scalar(int64_t{3}), None{}, DType::kFloat64, device_.str()})[0].expand({2, 3, 3}),
+      1e-12);
+  expect_gradcheck("matrix_exp", [](const Inputs& v) { return linalg::matrix_exp(v[0]); }, {matrix({3, 3}, 0)});
+  expect_gradcheck("complex matrix_exp", [](const Inputs& v) { return linalg::matrix_exp(v[0]); },
+                   {cmatrix({2, 2}, 0)});
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  EXPECT_TRUE(linalg::matrix_exp(make64({1, nan, 0, 1}, {2, 2})).isnan().all().item<bool>());
+}
+
 TD_DEVICE_TEST(LinalgTest, DecompositionErrors) {
   Tensor a = make64({1, 2, 3, 4, 5, 6}, {2, 3});
   EXPECT_THAT(error_of([&] { linalg::qr(a, "thin"); }).what(),

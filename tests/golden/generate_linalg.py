@@ -169,6 +169,9 @@ def cases():
         # Eigenvectors of a general matrix have free phases: eig weighs its eigenvalues only.
         add(case(f"eig_{s}", "linalg_eig", [matrix(4, 4, dtype=dt)], first_only=True))
         add(case(f"eigvals_batch_{s}", "linalg_eigvals", [matrix(2, 3, 3, dtype=dt)]))
+        add(case(f"matrix_exp_{s}", "linalg_matrix_exp", [matrix(3, 3, dtype=dt)]))
+        add(case(f"matrix_exp_large_norm_batch_{s}", "linalg_matrix_exp", [matrix(2, 3, 3, dtype=dt) * 2]))
+        add(case(f"torch_matrix_exp_{s}", "matrix_exp", [matrix(2, 2, dtype=dt)]))
         add(case(f"lu_factor_{s}", "linalg_lu_factor", [matrix(4, 4, dtype=dt)]))
         add(case(f"lu_factor_ex_batch_{s}", "linalg_lu_factor_ex", [matrix(2, 3, 3, dtype=dt)]))
         for shape, tag in (((4, 4), "square"), ((5, 3), "tall"), ((3, 5), "wide")):
