@@ -27,17 +27,22 @@ inline DType real_of(DType t) {
   return t == DType::kComplex64 ? DType::kFloat32 : t == DType::kComplex128 ? DType::kFloat64 : t;
 }
 
-// PyTorch's checks of a linalg input: float32, float64, complex64 or complex128, batches of square matrices.
-inline void check_square_float(std::string_view name, const Tensor& a, std::string_view arg = "A") {
-  TD_CHECK_ARG(a.dim() >= 2, "[", name, "] ", arg, " must have at least 2 dimensions, but got shape ",
-               shape_str(a.shape()));
-  TD_CHECK_ARG(a.size(-1) == a.size(-2), "[", name, "] ", arg, " must be batches of square matrices, but they are ",
-               a.size(-2), " by ", a.size(-1), " matrices");
+// PyTorch's dtype check of a linalg input: float32, float64, complex64 or complex128 (LAPACK's four).
+inline void check_linalg_dtype(std::string_view name, const Tensor& a) {
   const DType t = a.dtype();
   TD_CHECK_ARG(is_floating(t) || is_complex(t), "[", name,
                "] Expected a floating point or complex tensor as input. Got ", scalar_type_name(t));
   TD_CHECK_ARG(t != DType::kFloat16 && t != DType::kBFloat16, "[", name, "] Low precision dtypes not supported. Got ",
                scalar_type_name(t));
+}
+
+// PyTorch's checks of a linalg input that must be batches of square matrices.
+inline void check_square_float(std::string_view name, const Tensor& a, std::string_view arg = "A") {
+  TD_CHECK_ARG(a.dim() >= 2, "[", name, "] ", arg, " must have at least 2 dimensions, but got shape ",
+               shape_str(a.shape()));
+  TD_CHECK_ARG(a.size(-1) == a.size(-2), "[", name, "] ", arg, " must be batches of square matrices, but they are ",
+               a.size(-2), " by ", a.size(-1), " matrices");
+  check_linalg_dtype(name, a);
 }
 
 // A column-major copy of each matrix of x ([..., m, n] -> a contiguous [..., n, m] whose memory is x's

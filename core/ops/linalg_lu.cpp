@@ -77,14 +77,9 @@ Tensor lu_backward(const Tensor& gl, const Tensor& gu, const Tensor& p, const Te
 }
 
 void check_lu_input(std::string_view name, const Tensor& a, bool pivot) {
-  TD_CHECK_ARG(a.dim() >= 2, "[", name,
-               "] torch.linalg.lu_factor: Expected tensor with 2 or more dimensions. Got size: ",
+  TD_CHECK_ARG(a.dim() >= 2, "[", name, "] torch.linalg.lu_factor: Expected tensor with 2 or more dimensions. Got size: ",
                shape_str(a.shape()), " instead");
-  const DType t = a.dtype();
-  TD_CHECK_ARG(is_floating(t) || is_complex(t), "[", name,
-               "] Expected a floating point or complex tensor as input. Got ", scalar_type_name(t));
-  TD_CHECK_ARG(t != DType::kFloat16 && t != DType::kBFloat16, "[", name, "] Low precision dtypes not supported. Got ",
-               scalar_type_name(t));
+  check_linalg_dtype(name, a);
   TD_CHECK_ARG(pivot, "[", name, "] linalg.lu_factor: LU without pivoting is not implemented on the CPU");
 }
 

@@ -24,11 +24,7 @@ bool flows(const Tensor& g) { return g.defined() && g.numel() > 0 && g.ne(0).any
 
 void check_matrix_float(std::string_view name, const Tensor& a) {
   TD_CHECK_ARG(a.dim() >= 2, "[", name, "] The input tensor A must have at least 2 dimensions.");
-  const DType t = a.dtype();
-  TD_CHECK_ARG(is_floating(t) || is_complex(t), "[", name,
-               "] Expected a floating point or complex tensor as input. Got ", scalar_type_name(t));
-  TD_CHECK_ARG(t != DType::kFloat16 && t != DType::kBFloat16, "[", name, "] Low precision dtypes not supported. Got ",
-               scalar_type_name(t));
+  check_linalg_dtype(name, a);
 }
 
 // The first `cols` columns of an identity of order m, in each of batch's matrices (an empty SVD's U or Vh).
