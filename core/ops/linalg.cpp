@@ -113,6 +113,21 @@ Tensor times_inverse_adjoint(const Tensor& c, const Tensor& a) {
   return c.unsqueeze(-1).unsqueeze(-1).mul(mH(call_op("linalg_inv", {a})[0]));
 }
 
+// The gradient of det through the cofactor matrix, defined for singular A too (PyTorch 2's; PyTorch 1.13 gives 0
+// at a singular A): with A = U diag(S) Vh, adj(A)^H = conj(det U det Vh) U diag(prod_{j != i} S_j) Vh, and
+// gA = g adj(A)^H. The products leave out each S_i without dividing by it.
+Tensor singular_det_backward(const Tensor& g, const Tensor& a) {
+  auto usv = call_op("linalg_svd", {a, Scalar(false)});
+  const Tensor &u = usv[0], &s = usv[1], &vh = usv[2];
+  const int64_t n = s.size(-1);
+  Tensor before = s.pad({1, 0}, "constant", 1.0).cumprod(-1).narrow(-1, 0, n);
+  Tensor after = s.flip({-1}).pad({1, 0}, "constant", 1.0).cumprod(-1).narrow(-1, 0, n).flip({-1});
+  Tensor others = before.mul(after).to(a.dtype());
+  Tensor phase = call_op("linalg_det", {u})[0].mul(call_op("linalg_det", {vh})[0]);
+  Tensor scale = g.mul(ops::conj_if_complex(phase));
+  return u.mul(others.unsqueeze(-2)).matmul(vh).mul(scale.unsqueeze(-1).unsqueeze(-1));
+}
+
 }  // namespace
 
 void register_linalg_ops(Registry& r) {
@@ -190,8 +205,13 @@ void register_linalg_ops(Registry& r) {
         return {diagonal.prod(-1).mul(sign)};
       })
       .backward([](GradContext& c) -> std::vector<Tensor> {
-        // d det = det tr(A^-1 dA): gA = (g conj(det)) A^-H, for invertible A.
-        return {times_inverse_adjoint(c.grad().mul(ops::conj_if_complex(c.output())), c.input(0))};
+        // d det = det tr(A^-1 dA): gA = (g conj(det)) A^-H for invertible A. Where a matrix of the batch is
+        // singular, the whole batch takes the cofactor route, which holds for every A (one host read decides).
+        const Tensor a = c.input(0), det = c.output();
+        if (det.numel() == 0 || !det.eq(Scalar(0.0)).any().item<bool>()) {
+          return {times_inverse_adjoint(c.grad().mul(ops::conj_if_complex(det)), a)};
+        }
+        return {singular_det_backward(c.grad(), a)};
       });
 
   r.def("linalg_slogdet(Tensor A) -> (Tensor sign, Tensor logabsdet)")

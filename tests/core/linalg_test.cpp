@@ -121,6 +121,15 @@ TD_DEVICE_TEST(LinalgTest, IdentitiesHold) {
 }
 
 TD_DEVICE_TEST(LinalgTest, SingularAndEmptyMatrices) {
+  // det's gradient at a singular matrix is its cofactor matrix ([[4, -2], [-2, 1]] here; PyTorch 2's answer,
+  // where 1.13 gives 0), in a batch beside an invertible matrix (whose gradient stays the adjugate's transpose).
+  Tensor pair = Tensor::stack({make64({1, 2, 2, 4}, {2, 2}), make64({2, 1, 1, 3}, {2, 2})}).requires_grad_();
+  linalg::det(pair).sum().backward();
+  expect_close(pair.grad(), make64({4, -2, -2, 1, 3, -1, -1, 2}, {2, 2, 2}), 1e-12);
+  Tensor rank2 = make64({1, 2, 3, 2, 4, 6, 0, 1, 1}, {3, 3}).requires_grad_();
+  linalg::det(rank2).backward();
+  // The cofactors of [[1, 2, 3], [2, 4, 6], [0, 1, 1]]: rows (-2, -2, 2), (1, 1, -1), (0, 0, 0).
+  expect_close(rank2.grad(), make64({-2, -2, 2, 1, 1, -1, 0, 0, 0}, {3, 3}), 1e-12);
   Tensor singular = make64({1, 2, 2, 4}, {2, 2});
   EXPECT_EQ(linalg::det(singular).item<double>(), 0.0);
   auto [sign, logabsdet] = linalg::slogdet(singular);
