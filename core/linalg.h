@@ -202,7 +202,32 @@ template <class T>
 T matrix_power(const T& A, int64_t n) {
   return A.invoke_op("linalg_matrix_power", {A, Scalar(n)});
 }
-/// The product of a chain of matrices (torch.linalg.multi_dot).
+/// X with tensordot(A, X, X.dim()) = B (torch.linalg.tensorsolve); dims of A moved last first when given.
+template <class T>
+T tensorsolve(const T& A, const T& B, std::optional<std::vector<int64_t>> dims = std::nullopt) {
+  return A.invoke_op("linalg_tensorsolve", {A, B, optional_dims<T>(dims)});
+}
+/// The inverse of A for tensordot over ind dims (torch.linalg.tensorinv).
+template <class T>
+T tensorinv(const T& A, int64_t ind = 2) {
+  return A.invoke_op("linalg_tensorinv", {A, Scalar(ind)});
+}
+/// sum(conj(x) * y) along dim, broadcast (torch.linalg.vecdot).
+template <class T>
+T vecdot(const T& x, const T& y, int64_t dim = -1) {
+  return x.invoke_op("linalg_vecdot", {x, y, Scalar(dim)});
+}
+/// The cross product of 3-vectors along dim (torch.linalg.cross).
+template <class T>
+T cross(const T& a, const T& b, int64_t dim = -1) {
+  return a.invoke_op("linalg_cross", {a, b, Scalar(dim)});
+}
+/// The offset-th diagonal of each matrix over dim1 and dim2 (torch.linalg.diagonal).
+template <class T>
+T diagonal(const T& A, int64_t offset = 0, int64_t dim1 = -2, int64_t dim2 = -1) {
+  return A.invoke_op("linalg_diagonal", {A, Scalar(offset), Scalar(dim1), Scalar(dim2)});
+}
+/// The product of a chain of matrices, in the cheapest order (torch.linalg.multi_dot).
 template <class T>
 T multi_dot(const std::vector<T>& tensors) {
   return tensors.at(0).invoke_op("linalg_multi_dot", {tensors});

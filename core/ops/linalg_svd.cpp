@@ -7,6 +7,7 @@
 // is treated as absent where PyTorch's formula branches on it (the SVD's singular vectors: svdvals needs
 // no division by the singular values, so a rank-deficient matrix keeps a finite gradient).
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <string>
 
@@ -232,6 +233,35 @@ Tensor matrix_norm(std::string_view name, const Tensor& a, const Value& ord, Sha
   Tensor r = p > 0 ? values.amax({-1}, false) : values.amin({-1}, false);
   if (keepdim) r = r.unsqueeze(std::min(d0, d1)).unsqueeze(std::max(d0, d1));
   return r;
+}
+
+// The product of matrices m[0] ... m[n-1] in the order that costs the fewest scalar multiplications (the
+// matrix-chain dynamic programme PyTorch's multi_dot runs; ties keep the earliest split).
+Tensor chain_product(const std::vector<Tensor>& m) {
+  const size_t n = m.size();
+  std::vector<int64_t> p(n + 1);
+  for (size_t i = 0; i < n; ++i) p[i] = m[i].size(0);
+  p[n] = m.back().size(1);
+  std::vector<std::vector<int64_t>> cost(n, std::vector<int64_t>(n, 0));
+  std::vector<std::vector<size_t>> split(n, std::vector<size_t>(n, 0));
+  for (size_t len = 1; len < n; ++len) {
+    for (size_t i = 0; i + len < n; ++i) {
+      const size_t j = i + len;
+      cost[i][j] = std::numeric_limits<int64_t>::max();
+      for (size_t k = i; k < j; ++k) {
+        const int64_t c = cost[i][k] + cost[k + 1][j] + p[i] * p[k + 1] * p[j + 1];
+        if (c < cost[i][j]) {
+          cost[i][j] = c;
+          split[i][j] = k;
+        }
+      }
+    }
+  }
+  std::function<Tensor(size_t, size_t)> product = [&](size_t i, size_t j) -> Tensor {
+    if (i == j) return m[i];
+    return product(i, split[i][j]).matmul(product(split[i][j] + 1, j));
+  };
+  return product(0, n - 1);
 }
 
 Tensor cast_input(const Tensor& a, const Args& args, size_t dtype_slot) {
@@ -614,6 +644,67 @@ void register_decompositions(Registry& r) {
         }
         return {result};
       });
+  r.def("linalg_tensorsolve(Tensor self, Tensor other, int[]? dims=None) -> Tensor")
+      .doc("X with tensordot(self, X, X.dim()) = other: self's dims (dims moved last first) reshaped to a square "
+           "system")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        Tensor A = a.tensor(0);
+        const Tensor& B = a.tensor(1);
+        if (auto dims = a.optional_ints(2)) {
+          Shape to;
+          for (size_t i = 0; i < dims->size(); ++i) to.push_back(A.dim() - static_cast<int64_t>(dims->size() - i));
+          A = A.movedim(*dims, to);
+        }
+        TD_CHECK_ARG(A.dim() >= B.dim(), "[linalg_tensorsolve] Expected self to have at least other.dim() = ", B.dim(),
+                     " dims, but got ", A.dim());
+        const Shape result_shape(A.sizes().begin() + B.dim(), A.sizes().end());
+        const int64_t result_product = shape_numel(result_shape), other_product = B.numel();
+        TD_CHECK_ARG(shape_numel(A.sizes().subspan(0, static_cast<size_t>(B.dim()))) == other_product &&
+                         result_product == other_product,
+                     "[linalg_tensorsolve] Expected self to satisfy the requirement prod(self.shape[other.ndim:]) == "
+                     "prod(self.shape[:other.ndim]), but got ", result_product, " != ", other_product);
+        Tensor x = call_op("linalg_solve", {A.reshape({other_product, result_product}), B.reshape({other_product}),
+                                            Scalar(true)})[0];
+        return {x.reshape(result_shape)};
+      });
+  r.def("linalg_tensorinv(Tensor self, int ind=2) -> Tensor")
+      .doc(
+          "the inverse of self for tensordot over ind dims: self's first ind and last dims reshaped to a "
+          "square matrix")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor& A = a.tensor(0);
+        const int64_t ind = a.int_at(1);
+        TD_CHECK_ARG(ind > 0, "[linalg_tensorinv] Expected a strictly positive integer for 'ind', but got ", ind);
+        TD_CHECK_ARG(ind <= A.dim(), "[linalg_tensorinv] ind ", ind, " is more than self's ", A.dim(), " dims");
+        const Shape front(A.sizes().begin(), A.sizes().begin() + ind), back(A.sizes().begin() + ind, A.sizes().end());
+        const int64_t rows = shape_numel(front), cols = shape_numel(back);
+        TD_CHECK_ARG(rows == cols, "[linalg_tensorinv] Expected self to satisfy the requirement "
+                     "prod(self.shape[ind:]) == prod(self.shape[:ind]), but got ", cols, " != ", rows);
+        Shape out = back;
+        out.insert(out.end(), front.begin(), front.end());
+        return {call_op("linalg_inv", {A.reshape({rows, cols})})[0].reshape(out)};
+      });
+  r.def("linalg_vecdot(Tensor x, Tensor y, *, int dim=-1) -> Tensor")
+      .doc("the dot products of x and y along dim, broadcast, conjugating x: sum(conj(x) * y)")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {ops::conj_if_complex(a.tensor(0)).mul(a.tensor(1)).sum({a.int_at(2)}, false)};
+      });
+  r.def("linalg_cross(Tensor self, Tensor other, *, int dim=-1) -> Tensor")
+      .doc("the cross product of 3-vectors along dim (-1 by default, unlike torch.cross), broadcast")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {a.tensor(0).cross(a.tensor(1), a.int_at(2))};
+      });
+  r.def("linalg_diagonal(Tensor A, *, int offset=0, int dim1=-2, int dim2=-1) -> Tensor")
+      .doc("the offset-th diagonal of each matrix over dim1 and dim2, as a view")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        return {a.tensor(0).diagonal(a.int_at(1), a.int_at(2), a.int_at(3))};
+      });
+
   r.def("linalg_multi_dot(Tensor[] tensors) -> Tensor")
       .doc("the product of a chain of matrices, the first may be a row vector and the last a column vector")
       .composite()
@@ -625,14 +716,16 @@ void register_decompositions(Registry& r) {
           TD_CHECK_ARG(ts[i].dim() == 2 || (end && ts[i].dim() == 1), "[linalg_multi_dot] multi_dot(): tensor ", i,
                        " must be 2D", end ? " or 1D" : "", " but got ", ts[i].dim(), "D");
         }
-        Tensor result = ts[0].dim() == 1 ? ts[0].unsqueeze(0) : ts[0];
-        for (size_t i = 1; i < ts.size(); ++i) {
-          Tensor next = ts[i].dim() == 1 ? ts[i].unsqueeze(1) : ts[i];
-          TD_CHECK_ARG(result.size(-1) == next.size(0), "[linalg_multi_dot] multi_dot(): tensors ", i - 1, " and ", i,
-                       " with shapes ", shape_str(ts[i - 1].shape()), " and ", shape_str(ts[i].shape()),
-                       " cannot be multiplied");
-          result = result.matmul(next);
+        std::vector<Tensor> m;
+        for (size_t i = 0; i < ts.size(); ++i) {
+          m.push_back(ts[i].dim() == 2 ? ts[i] : i == 0 ? ts[i].unsqueeze(0) : ts[i].unsqueeze(1));
+          if (i > 0) {
+            TD_CHECK_ARG(m[i - 1].size(-1) == m[i].size(0), "[linalg_multi_dot] multi_dot(): tensors ", i - 1, " and ",
+                         i, " with shapes ", shape_str(ts[i - 1].shape()), " and ", shape_str(ts[i].shape()),
+                         " cannot be multiplied");
+          }
         }
+        Tensor result = chain_product(m);
         if (ts.back().dim() == 1) result = result.squeeze(-1);
         if (ts.front().dim() == 1) result = result.squeeze(0);
         return {result};

@@ -345,6 +345,27 @@ TD_DEVICE_TEST(LinalgTest, MatrixExponential) {
   EXPECT_TRUE(linalg::matrix_exp(make64({1, nan, 0, 1}, {2, 2})).isnan().all().item<bool>());
 }
 
+TD_DEVICE_TEST(LinalgTest, TensorSolvesAndChains) {
+  Tensor a = matrix({6, 6}, 6, false).reshape({2, 3, 6}), b = matrix({2, 3}, 0, false);
+  Tensor x = linalg::tensorsolve(a, b);
+  EXPECT_EQ(x.shape(), (std::vector<int64_t>{6}));
+  expect_close(a.reshape({6, 6}).matmul(x).reshape({2, 3}), b, 1e-12);
+  Tensor inv = linalg::tensorinv(a, 2);
+  EXPECT_EQ(inv.shape(), (std::vector<int64_t>{6, 2, 3}));
+  expect_close(inv.reshape({6, 6}).matmul(a.reshape({6, 6})),
+               call_op("eye", {Scalar(int64_t{6}), None{}, DType::kFloat64, device_.str()})[0], 1e-12);
+  // The cheapest order multiplies [5, 1] x [1, 4] first; the value is the product in any order.
+  std::vector<Tensor> chain{matrix({2, 5}, 0, false), matrix({5, 1}, 0, false), matrix({1, 4}, 0, false),
+                            matrix({4, 3}, 0, false)};
+  expect_close(linalg::multi_dot(chain), chain[0].matmul(chain[1]).matmul(chain[2]).matmul(chain[3]), 1e-12);
+  Tensor u = make64({1, 0, 0}, {3}), v = make64({0, 1, 0}, {3});
+  expect_close(linalg::cross(u, v), make64({0, 0, 1}, {3}), 0);
+  EXPECT_DOUBLE_EQ(linalg::vecdot(u, u).item<double>(), 1);
+  EXPECT_THAT(error_of([&] { linalg::tensorinv(matrix({2, 3}, 0, false), 1); }).what(),
+              HasSubstr("[linalg_tensorinv] Expected self to satisfy the requirement prod(self.shape[ind:]) == "
+                        "prod(self.shape[:ind]), but got 3 != 2"));
+}
+
 TD_DEVICE_TEST(LinalgTest, DecompositionErrors) {
   Tensor a = make64({1, 2, 3, 4, 5, 6}, {2, 3});
   EXPECT_THAT(error_of([&] { linalg::qr(a, "thin"); }).what(),

@@ -169,6 +169,18 @@ def cases():
         # Eigenvectors of a general matrix have free phases: eig weighs its eigenvalues only.
         add(case(f"eig_{s}", "linalg_eig", [matrix(4, 4, dtype=dt)], first_only=True))
         add(case(f"eigvals_batch_{s}", "linalg_eigvals", [matrix(2, 3, 3, dtype=dt)]))
+        add(case(f"multi_dot_chain_{s}", "linalg_multi_dot", [matrix(2, 5, dtype=dt), matrix(5, 1, dtype=dt),
+                                                              matrix(1, 4, dtype=dt), matrix(4, 3, dtype=dt)],
+                 torch_call=torch.linalg.multi_dot))
+        add(case(f"tensorsolve_{s}", "linalg_tensorsolve",
+                 [well_conditioned(6, 6, dtype=dt).reshape(2, 3, 6), matrix(2, 3, dtype=dt)]))
+        add(case(f"tensorsolve_dims_{s}", "linalg_tensorsolve",
+                 [well_conditioned(6, 6, dtype=dt).reshape(6, 2, 3), matrix(2, 3, dtype=dt)], dims=[0]))
+        add(case(f"tensorinv_{s}", "linalg_tensorinv", [well_conditioned(6, 6, dtype=dt).reshape(2, 3, 6)], ind=2))
+        add(case(f"vecdot_{s}", "linalg_vecdot", [matrix(3, 4, dtype=dt), matrix(4, dtype=dt)],
+                 torch_call=lambda a: torch.linalg.vecdot(a[0], a[1])))
+        add(case(f"cross_{s}", "linalg_cross", [matrix(2, 3, dtype=dt), matrix(2, 3, dtype=dt)]))
+        add(case(f"diagonal_{s}", "linalg_diagonal", [matrix(2, 3, 4, dtype=dt)], offset=1))
         add(case(f"matrix_exp_{s}", "linalg_matrix_exp", [matrix(3, 3, dtype=dt)]))
         add(case(f"matrix_exp_large_norm_batch_{s}", "linalg_matrix_exp", [matrix(2, 3, 3, dtype=dt) * 2]))
         add(case(f"torch_matrix_exp_{s}", "matrix_exp", [matrix(2, 2, dtype=dt)]))
