@@ -366,6 +366,30 @@ TD_DEVICE_TEST(LinalgTest, TensorSolvesAndChains) {
                         "prod(self.shape[:ind]), but got 3 != 2"));
 }
 
+TD_DEVICE_TEST(LinalgTest, EmptyMatricesGiveEmptyFactors) {
+  // PyTorch's shapes for empty inputs, and no LAPACK call on an empty matrix.
+  Tensor square = make64({}, {2, 0, 0}), tall = make64({}, {3, 0});
+  EXPECT_EQ(linalg::det(square).to_vector<double>(), (std::vector<double>{1, 1}));
+  EXPECT_EQ(linalg::inv(square).shape(), (std::vector<int64_t>{2, 0, 0}));
+  EXPECT_EQ(linalg::cholesky(square).shape(), (std::vector<int64_t>{2, 0, 0}));
+  EXPECT_EQ(linalg::eigh(square).first.shape(), (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(linalg::eig(square).first.shape(), (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(linalg::matrix_exp(square).shape(), (std::vector<int64_t>{2, 0, 0}));
+  auto [u, s, vh] = linalg::svd(tall);
+  EXPECT_EQ(u.shape(), (std::vector<int64_t>{3, 3}));
+  EXPECT_EQ(s.shape(), (std::vector<int64_t>{0}));
+  EXPECT_EQ(vh.shape(), (std::vector<int64_t>{0, 0}));
+  auto [q, r] = linalg::qr(tall);
+  EXPECT_EQ(q.shape(), (std::vector<int64_t>{3, 0}));
+  EXPECT_EQ(r.shape(), (std::vector<int64_t>{0, 0}));
+  auto [p, l, up] = linalg::lu(tall);
+  EXPECT_EQ(p.shape(), (std::vector<int64_t>{3, 3}));
+  EXPECT_EQ(l.shape(), (std::vector<int64_t>{3, 0}));
+  EXPECT_EQ(up.shape(), (std::vector<int64_t>{0, 0}));
+  EXPECT_EQ(linalg::pinv(tall).shape(), (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(linalg::matrix_rank(tall).item<int64_t>(), 0);
+}
+
 TD_DEVICE_TEST(LinalgTest, DecompositionErrors) {
   Tensor a = make64({1, 2, 3, 4, 5, 6}, {2, 3});
   EXPECT_THAT(error_of([&] { linalg::qr(a, "thin"); }).what(),
