@@ -28,6 +28,19 @@ template <class T>
 T inv(const T& A) {
   return A.invoke_op("linalg_inv", {A});
 }
+/// {inverse, info}: info > 0 where A is singular (and the inverse not finite), instead of an error unless
+/// check_errors (torch.linalg.inv_ex).
+template <class T>
+std::pair<T, T> inv_ex(const T& A, bool check_errors = false) {
+  auto r = A.invoke_op_n("linalg_inv_ex", {A, Scalar(check_errors)}, 2);
+  return {r[0], r[1]};
+}
+/// {X, info} of linalg.solve, info > 0 where A is singular (torch.linalg.solve_ex).
+template <class T>
+std::pair<T, T> solve_ex(const T& A, const T& B, bool left = true, bool check_errors = false) {
+  auto r = A.invoke_op_n("linalg_solve_ex", {A, B, Scalar(left), Scalar(check_errors)}, 2);
+  return {r[0], r[1]};
+}
 /// The determinant of each square matrix (torch.linalg.det).
 template <class T>
 T det(const T& A) {

@@ -171,6 +171,51 @@ void register_lu(Registry& r) {
         return lu_unpack(f[0], f[1], true, true);
       });
 
+  // The _ex forms: the result from the LU factors whatever they hold (inf or NaN past a zero pivot, as LAPACK
+  // leaves them) and LAPACK's info, or PyTorch's error with check_errors.
+  r.def("linalg_inv_ex(Tensor A, *, bool check_errors=False) -> (Tensor inverse, Tensor info)")
+      .doc("the inverse of each square matrix and LAPACK's info (> 0: that diagonal element of U is zero, and the "
+           "inverse is not finite)")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor& A = a.tensor(0);
+        check_square_float("linalg_inv_ex", A);
+        auto f = call_op("linalg_lu_factor_ex", {A, Scalar(true), Scalar(false)});
+        if (a.bool_at(1)) {
+          if (auto [index, zero] = first_failure(f[2]); index >= 0) {
+            throw Error(ErrorCode::kInvalidArgument,
+                        str("[linalg_inv_ex] linalg.inv_ex: ", batch_prefix(f[2], index), "The diagonal element ", zero,
+                            " is zero, the inversion could not be completed because the input matrix is singular."));
+          }
+        }
+        Tensor eye = eye_like(A).expand(A.shape());
+        return {call_op("linalg_lu_solve", {f[0], f[1], eye, Scalar(true), Scalar(false)})[0], f[2]};
+      });
+  r.def("linalg_solve_ex(Tensor A, Tensor B, *, bool left=True, bool check_errors=False) -> (Tensor result, Tensor "
+        "info)")
+      .doc("linalg.solve's X and LAPACK's info (> 0: A is singular and X is not finite)")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor &A = a.tensor(0), &B = a.tensor(1);
+        check_square_float("linalg_solve_ex", A);
+        auto f = call_op("linalg_lu_factor_ex", {A, Scalar(true), Scalar(false)});
+        if (a.bool_at(3)) {
+          if (auto [index, zero] = first_failure(f[2]); index >= 0) {
+            throw Error(ErrorCode::kInvalidArgument,
+                        str("[linalg_solve_ex] torch.linalg.solve_ex: ", batch_prefix(f[2], index),
+                            "The solver failed because the input matrix is singular."));
+          }
+        }
+        // B as linalg.solve reads it: a vector when 1-d or of A's batch shape plus n.
+        const bool vector = B.dim() == 1 || (B.dim() == A.dim() - 1 &&
+                                             std::equal(B.sizes().begin(), B.sizes().end(), A.sizes().begin()));
+        TD_CHECK_ARG(!vector || a.bool_at(2), "[linalg_solve_ex] Vector broadcasting of the left hand side is not "
+                     "supported for left=False");
+        Tensor b = vector ? B.unsqueeze(-1) : B;
+        Tensor x = call_op("linalg_lu_solve", {f[0], f[1], b, Scalar(a.bool_at(2)), Scalar(false)})[0];
+        return {vector ? x.squeeze(-1) : x, f[2]};
+      });
+
   r.def("linalg_lu_solve(Tensor LU, Tensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor")
       .doc("X with A X = B (left) or X A = B, or with A^H for adjoint, from lu_factor's factors of A")
       .composite()

@@ -301,6 +301,15 @@ TD_DEVICE_TEST(LinalgTest, LuFactorsSolvesAndGradients) {
               HasSubstr("[linalg_lu_factor] torch.linalg.lu_factor: U[2,2] is zero and using it on lu_solve would "
                         "result in a division by zero."));
   EXPECT_EQ(std::get<2>(linalg::lu_factor_ex(make64({1, 2, 2, 4}, {2, 2}))).to(DType::kInt64).item<int64_t>(), 2);
+  // The _ex forms report a singular matrix in info (LAPACK's non-finite result stands) or raise on request.
+  auto [inverse, info] = linalg::inv_ex(make64({1, 2, 2, 4}, {2, 2}));
+  EXPECT_EQ(info.to(DType::kInt64).item<int64_t>(), 2);
+  EXPECT_FALSE(inverse.isfinite().all().item<bool>());
+  EXPECT_THAT(error_of([&] { linalg::inv_ex(make64({1, 2, 2, 4}, {2, 2}), true); }).what(),
+              HasSubstr("[linalg_inv_ex] linalg.inv_ex: The diagonal element 2 is zero"));
+  auto [x, solve_info] = linalg::solve_ex(a, b);
+  expect_close(x, linalg::solve(a, b), 1e-12);
+  EXPECT_EQ(solve_info.to(DType::kInt64).item<int64_t>(), 0);
 }
 
 TD_DEVICE_TEST(LinalgTest, GeneralEigenproblem) {

@@ -184,6 +184,10 @@ def cases():
         add(case(f"matrix_exp_{s}", "linalg_matrix_exp", [matrix(3, 3, dtype=dt)]))
         add(case(f"matrix_exp_large_norm_batch_{s}", "linalg_matrix_exp", [matrix(2, 3, 3, dtype=dt) * 2]))
         add(case(f"torch_matrix_exp_{s}", "matrix_exp", [matrix(2, 2, dtype=dt)]))
+        add(case(f"inv_ex_{s}", "linalg_inv_ex", [well_conditioned(2, 3, 3, dtype=dt)]))
+        add(case(f"solve_ex_{s}", "linalg_solve_ex", [well_conditioned(3, 3, dtype=dt), matrix(3, 2, dtype=dt)]))
+        add(case(f"solve_ex_right_{s}", "linalg_solve_ex", [well_conditioned(3, 3, dtype=dt),
+                                                                   matrix(2, 3, dtype=dt)], left=False))
         add(case(f"lu_factor_{s}", "linalg_lu_factor", [matrix(4, 4, dtype=dt)]))
         add(case(f"lu_factor_ex_batch_{s}", "linalg_lu_factor_ex", [matrix(2, 3, 3, dtype=dt)]))
         for shape, tag in (((4, 4), "square"), ((5, 3), "tall"), ((3, 5), "wide")):
