@@ -83,6 +83,16 @@ void check_lu_input(std::string_view name, const Tensor& a, bool pivot) {
   TD_CHECK_ARG(pivot, "[", name, "] linalg.lu_factor: LU without pivoting is not implemented on the CPU");
 }
 
+// PyTorch's error for LU factors with a zero on U's diagonal (info > 0).
+void check_zero_pivots(std::string_view op, std::string_view torch_name, const Tensor& info) {
+  if (auto [index, zero] = first_failure(info); index >= 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                str("[", op, "] ", torch_name, ": ", batch_prefix(info, index), "U[", zero, ",", zero,
+                    "] is zero and using it on lu_solve would result in a division by zero. If you still want to "
+                    "perform the factorization, consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)"));
+  }
+}
+
 std::vector<Tensor> lu_unpack(const Tensor& lu, const Tensor& pivots, bool data, bool perm) {
   auto [l, u] = data ? unpack_factors(lu) : std::pair<Tensor, Tensor>{empty({0}, {lu.dtype(), lu.device()}),
                                                                        empty({0}, {lu.dtype(), lu.device()})};
@@ -115,15 +125,7 @@ void register_lu(Registry& r) {
               .lu_factor(buffer.data_ptr(), A.dtype(), batch_of(A), m, n, static_cast<int32_t*>(pivots.data_ptr()),
                          static_cast<int32_t*>(info.data_ptr()), A.device().index);
         }
-        if (a.bool_at(2)) {
-          if (auto [index, zero] = first_failure(info); index >= 0) {
-            throw Error(ErrorCode::kInvalidArgument,
-                        str("[linalg_lu_factor_ex] torch.linalg.lu_factor_ex: ", batch_prefix(info, index), "U[", zero,
-                            ",", zero, "] is zero and using it on lu_solve would result in a division by zero. If you "
-                            "still want to perform the factorization, consider calling linalg.lu(A, pivot) or "
-                            "linalg.lu_factor_ex(A, pivot)"));
-          }
-        }
+        if (a.bool_at(2)) check_zero_pivots("linalg_lu_factor_ex", "torch.linalg.lu_factor_ex", info);
         return {mT(buffer), pivots, info};
       })
       .backward([](GradContext& c) -> std::vector<Tensor> {
@@ -140,13 +142,7 @@ void register_lu(Registry& r) {
       .composite()
       .forward([](const Args& a) -> std::vector<Tensor> {
         auto out = call_op("linalg_lu_factor_ex", {a.tensor(0), Scalar(a.bool_at(1)), Scalar(false)});
-        if (auto [index, zero] = first_failure(out[2]); index >= 0) {
-          throw Error(ErrorCode::kInvalidArgument,
-                      str("[linalg_lu_factor] torch.linalg.lu_factor: ", batch_prefix(out[2], index), "U[", zero, ",",
-                          zero, "] is zero and using it on lu_solve would result in a division by zero. If you still "
-                          "want to perform the factorization, consider calling linalg.lu(A, pivot) or "
-                          "linalg.lu_factor_ex(A, pivot)"));
-        }
+        check_zero_pivots("linalg_lu_factor", "torch.linalg.lu_factor", out[2]);
         return {out[0], out[1]};
       });
 
