@@ -77,7 +77,8 @@ Tensor lu_backward(const Tensor& gl, const Tensor& gu, const Tensor& p, const Te
 }
 
 void check_lu_input(std::string_view name, const Tensor& a, bool pivot) {
-  TD_CHECK_ARG(a.dim() >= 2, "[", name, "] torch.linalg.lu_factor: Expected tensor with 2 or more dimensions. Got size: ",
+  TD_CHECK_ARG(a.dim() >= 2, "[", name,
+               "] torch.linalg.lu_factor: Expected tensor with 2 or more dimensions. Got size: ",
                shape_str(a.shape()), " instead");
   check_linalg_dtype(name, a);
   TD_CHECK_ARG(pivot, "[", name, "] linalg.lu_factor: LU without pivoting is not implemented on the CPU");
@@ -86,10 +87,12 @@ void check_lu_input(std::string_view name, const Tensor& a, bool pivot) {
 // PyTorch's error for LU factors with a zero on U's diagonal (info > 0).
 void check_zero_pivots(std::string_view op, std::string_view torch_name, const Tensor& info) {
   if (auto [index, zero] = first_failure(info); index >= 0) {
-    throw Error(ErrorCode::kInvalidArgument,
-                str("[", op, "] ", torch_name, ": ", batch_prefix(info, index), "U[", zero, ",", zero,
-                    "] is zero and using it on lu_solve would result in a division by zero. If you still want to "
-                    "perform the factorization, consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, pivot)"));
+    throw Error(
+        ErrorCode::kInvalidArgument,
+        str("[", op, "] ", torch_name, ": ", batch_prefix(info, index), "U[", zero, ",", zero,
+            "] is zero and using it on lu_solve would result in a division by zero. If you still want to "
+            "perform the factorization, consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, "
+            "pivot)"));
   }
 }
 
