@@ -157,6 +157,18 @@ std::tuple<T, T, T> lu_unpack(const T& LU, const T& pivots) {
   auto r = LU.invoke_op_n("lu_unpack", {LU, pivots, Scalar(true), Scalar(true)}, 3);
   return {r[0], r[1], r[2]};
 }
+/// {LD, pivots}: the compact Bunch-Kaufman LDL^T (LDL^H when hermitian) factorization of each symmetric
+/// matrix (torch.linalg.ldl_factor); not differentiable, as in PyTorch 1.13.
+template <class T>
+std::pair<T, T> ldl_factor(const T& A, bool hermitian = false) {
+  auto r = A.invoke_op_n("linalg_ldl_factor", {A, Scalar(hermitian)}, 2);
+  return {r[0], r[1]};
+}
+/// X with A X = B from ldl_factor's output (torch.linalg.ldl_solve).
+template <class T>
+T ldl_solve(const T& LD, const T& pivots, const T& B, bool hermitian = false) {
+  return LD.invoke_op("linalg_ldl_solve", {LD, pivots, B, Scalar(hermitian)});
+}
 /// X with A X = B (left) or X A = B, A^H for adjoint, from lu_factor's output (torch.linalg.lu_solve).
 template <class T>
 T lu_solve(const T& LU, const T& pivots, const T& B, bool left = true, bool adjoint = false) {

@@ -47,6 +47,13 @@ class LinalgKernels {
   /// n x n matrix, which is overwritten (geev). w and v are of the complex dtype of a's precision.
   virtual void eig(void* a, void* w, void* v, DType dtype, int64_t batch, int64_t n, bool vectors, int32_t* info,
                    int device) = 0;
+  /// The Bunch-Kaufman LDL^T (LDL^H when hermitian) factorization of each symmetric n x n matrix read from its
+  /// lower triangle, in place (sytrf/hetrf): pivots [batch, n] in LAPACK's form (negative for 2 x 2 blocks).
+  virtual void ldl_factor(void* a, int32_t* pivots, DType dtype, int64_t batch, int64_t n, bool hermitian,
+                          int32_t* info, int device) = 0;
+  /// b (each n x k) = A^-1 b from ldl_factor's factors of A (sytrs/hetrs).
+  virtual void ldl_solve(const void* ld, const int32_t* pivots, void* b, DType dtype, int64_t batch, int64_t n,
+                         int64_t k, bool hermitian, int device) = 0;
   /// b (each n x k) = A^-1 b for triangular A (each n x n, the other triangle not read; unit: its diagonal
   /// taken as ones) (trsm).
   virtual void triangular_solve(const void* a, void* b, DType dtype, int64_t batch, int64_t n, int64_t k, bool upper,

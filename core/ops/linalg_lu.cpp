@@ -1,11 +1,13 @@
 // torch.linalg's LU family: linalg_lu_factor_ex (the primitive, getrf with partial pivoting, PyTorch 1.13's
-// lu_factor_ex_backward), and the composites linalg_lu_factor, lu_unpack, linalg_lu and linalg_lu_solve,
-// whose gradients come from the ops they are written in (tril/triu of the packed factors, triangular solves,
-// products with the permutation).
+// lu_factor_ex_backward), and the composites linalg_lu_factor, lu_unpack, linalg_lu, linalg_lu_solve,
+// linalg_inv_ex and linalg_solve_ex, whose gradients come from the ops they are written in (tril/triu of the
+// packed factors, triangular solves, products with the permutation). And LDL (sytrf/sytrs), which PyTorch 1.13
+// does not differentiate either.
 #include <algorithm>
 #include <string>
 
 #include "core/error.h"
+#include "core/ops/helpers.h"
 #include "core/ops/linalg_common.h"
 #include "core/ops/registry.h"
 
@@ -93,6 +95,16 @@ void check_zero_pivots(std::string_view op, std::string_view torch_name, const T
             "] is zero and using it on lu_solve would result in a division by zero. If you still want to "
             "perform the factorization, consider calling linalg.lu(A, pivot) or linalg.lu_factor_ex(A, "
             "pivot)"));
+  }
+}
+
+// The error for LDL factors whose D has an exactly zero diagonal element (info > 0).
+void check_singular_d(std::string_view op, std::string_view torch_name, const Tensor& info) {
+  if (auto [index, zero] = first_failure(info); index >= 0) {
+    throw Error(ErrorCode::kInvalidArgument,
+                str("[", op, "] ", torch_name, ": ", batch_prefix(info, index), "D[", zero, ",", zero,
+                    "] is exactly zero: the input is singular, and using the factors in ldl_solve would divide by "
+                    "zero. To factor it anyway, call linalg.ldl_factor_ex"));
   }
 }
 
@@ -213,6 +225,76 @@ void register_lu(Registry& r) {
         Tensor b = vector ? B.unsqueeze(-1) : B;
         Tensor x = call_op("linalg_lu_solve", {f[0], f[1], b, Scalar(a.bool_at(2)), Scalar(false)})[0];
         return {vector ? x.squeeze(-1) : x, f[2]};
+      });
+
+  // LDL: Bunch-Kaufman, no derivative (PyTorch 1.13 has none either: its backward fails, as here).
+  r.def("linalg_ldl_factor_ex(Tensor self, *, bool hermitian=False, bool check_errors=False) -> (Tensor LD, Tensor "
+        "pivots, Tensor info)")
+      .doc("the compact LDL^T (LDL^H when hermitian) factorization of each symmetric matrix, read from its lower "
+           "triangle: L's strict lower part and D's blocks in LD, LAPACK's pivots (negative for 2 x 2 blocks) and info "
+           "(> 0: that diagonal element of D is exactly zero)")
+      .complex_autograd()
+      .saves_inputs({})
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor& A = a.tensor(0);
+        check_square_float("linalg_ldl_factor_ex", A);
+        const int64_t n = A.size(-1);
+        Tensor buffer = column_major_copy(A);
+        Shape shape = batch_shape(A);
+        Tensor info = zeros(shape, {DType::kInt32, A.device()});
+        shape.push_back(n);
+        Tensor pivots = zeros(shape, {DType::kInt32, A.device()});
+        if (A.numel() > 0) {
+          linalg_kernels(A.device().type)
+              .ldl_factor(buffer.data_ptr(), static_cast<int32_t*>(pivots.data_ptr()), A.dtype(), batch_of(A), n,
+                          a.bool_at(1), static_cast<int32_t*>(info.data_ptr()), A.device().index);
+        }
+        if (a.bool_at(2)) check_singular_d("linalg_ldl_factor_ex", "torch.linalg.ldl_factor_ex", info);
+        return {mT(buffer).tril(), pivots, info};
+      })
+      .backward([](GradContext&) -> std::vector<Tensor> {
+        throw Error(ErrorCode::kUnimplemented, "[linalg_ldl_factor_ex] the derivative of linalg.ldl_factor_ex is not "
+                                               "implemented (nor is it in PyTorch 1.13)");
+      });
+  r.def("linalg_ldl_factor(Tensor self, *, bool hermitian=False) -> (Tensor LD, Tensor pivots)")
+      .doc("the compact LDL factorization and pivots of each symmetric matrix; fails where D is singular")
+      .composite()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        auto f = call_op("linalg_ldl_factor_ex", {a.tensor(0), Scalar(a.bool_at(1)), Scalar(false)});
+        check_singular_d("linalg_ldl_factor", "torch.linalg.ldl_factor", f[2]);
+        return {f[0], f[1]};
+      });
+  r.def("linalg_ldl_solve(Tensor LD, Tensor pivots, Tensor B, *, bool hermitian=False) -> Tensor")
+      .doc("X with A X = B from ldl_factor's factors of A (sytrs/hetrs); not differentiable, as in PyTorch 1.13")
+      .no_grad()
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor &ld = a.tensor(0), &pivots = a.tensor(1), &b = a.tensor(2);
+        check_square_float("linalg_ldl_solve", ld, "LD");
+        TD_CHECK_ARG(pivots.dtype() == DType::kInt32, "[linalg_ldl_solve] pivots must be int32, got ",
+                     scalar_type_name(pivots.dtype()));
+        TD_CHECK_ARG(b.dim() >= 2 && b.size(-2) == ld.size(-1),
+                     "[linalg_ldl_solve] torch.linalg.ldl_solve: Incompatible "
+                     "shapes of LD and B for the equation LD X = B (",
+                     shape_str(ld.shape()), " and ", shape_str(b.shape()), ")");
+        TD_CHECK_ARG(b.dtype() == ld.dtype(),
+                     "[linalg_ldl_solve] Expected LD and B to have the same dtype, but found LD "
+                     "of type ",
+                     scalar_type_name(ld.dtype()), " and B of type ", scalar_type_name(b.dtype()));
+        Shape batch = ops::broadcast_shapes("linalg_ldl_solve", batch_shape(ld), batch_shape(b));
+        const int64_t n = ld.size(-1), k = b.size(-1);
+        Shape ld_shape = batch, b_shape = batch, p_shape = batch;
+        ld_shape.insert(ld_shape.end(), {n, n});
+        b_shape.insert(b_shape.end(), {n, k});
+        p_shape.push_back(n);
+        Tensor factors = column_major_copy(ld.expand(ld_shape));
+        Tensor piv = pivots.expand(p_shape).contiguous();
+        Tensor x = column_major_copy(b.expand(b_shape));
+        if (x.numel() > 0) {
+          linalg_kernels(ld.device().type)
+              .ldl_solve(factors.data_ptr(), static_cast<const int32_t*>(piv.data_ptr()), x.data_ptr(), ld.dtype(),
+                         shape_numel(batch), n, k, a.bool_at(3), ld.device().index);
+        }
+        return {mT(x)};
       });
 
   r.def("linalg_lu_solve(Tensor LU, Tensor pivots, Tensor B, *, bool left=True, bool adjoint=False) -> Tensor")

@@ -312,6 +312,75 @@ class CpuLinalg final : public LinalgKernels {
     }
   }
 
+  void ldl_factor(void* a, int32_t* pivots, DType dtype, int64_t batch, int64_t n, bool hermitian, int32_t* info,
+                  int) override {
+    const auto ln = static_cast<lapack_int>(n);
+    std::vector<char> work(16);
+    lapack_int lwork = -1;
+    auto call = [&](int64_t b) -> lapack_int {
+      int32_t* ipiv = pivots + b * n;
+      switch (dtype) {
+        case DType::kFloat32:
+          return LAPACKE_ssytrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<float>(a, b, n * n, dtype), ln, ipiv,
+                                     reinterpret_cast<float*>(work.data()), lwork);
+        case DType::kFloat64:
+          return LAPACKE_dsytrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<double>(a, b, n * n, dtype), ln, ipiv,
+                                     reinterpret_cast<double*>(work.data()), lwork);
+        case DType::kComplex64:
+          return hermitian ? LAPACKE_chetrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<c64>(a, b, n * n, dtype), ln, ipiv,
+                                                 reinterpret_cast<c64*>(work.data()), lwork)
+                           : LAPACKE_csytrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<c64>(a, b, n * n, dtype), ln, ipiv,
+                                                 reinterpret_cast<c64*>(work.data()), lwork);
+        default:
+          return hermitian ? LAPACKE_zhetrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<c128>(a, b, n * n, dtype), ln, ipiv,
+                                                 reinterpret_cast<c128*>(work.data()), lwork)
+                           : LAPACKE_zsytrf_work(LAPACK_COL_MAJOR, 'L', ln, nth<c128>(a, b, n * n, dtype), ln, ipiv,
+                                                 reinterpret_cast<c128*>(work.data()), lwork);
+      }
+    };
+    check_call(call(0), "sytrf");
+    lwork = std::max<lapack_int>(1, static_cast<lapack_int>(queried_size(work, dtype)));
+    work.assign(static_cast<size_t>(lwork) * element_size(dtype), 0);
+    for (int64_t b = 0; b < batch; ++b) {
+      const lapack_int r = call(b);
+      check_call(r < 0 ? r : 0, "sytrf");
+      info[b] = static_cast<int32_t>(r);
+    }
+  }
+
+  void ldl_solve(const void* ld, const int32_t* pivots, void* rhs, DType dtype, int64_t batch, int64_t n, int64_t k,
+                 bool hermitian, int) override {
+    const auto ln = static_cast<lapack_int>(n), lk = static_cast<lapack_int>(k);
+    void* factors = const_cast<void*>(ld);  // sytrs only reads it
+    for (int64_t b = 0; b < batch; ++b) {
+      const int32_t* ipiv = pivots + b * n;
+      lapack_int r = 0;
+      switch (dtype) {
+        case DType::kFloat32:
+          r = LAPACKE_ssytrs_work(LAPACK_COL_MAJOR, 'L', ln, lk, nth<float>(factors, b, n * n, dtype), ln, ipiv,
+                                  nth<float>(rhs, b, n * k, dtype), ln);
+          break;
+        case DType::kFloat64:
+          r = LAPACKE_dsytrs_work(LAPACK_COL_MAJOR, 'L', ln, lk, nth<double>(factors, b, n * n, dtype), ln, ipiv,
+                                  nth<double>(rhs, b, n * k, dtype), ln);
+          break;
+        case DType::kComplex64:
+          r = hermitian ? LAPACKE_chetrs_work(LAPACK_COL_MAJOR, 'L', ln, lk, nth<c64>(factors, b, n * n, dtype), ln,
+                                              ipiv, nth<c64>(rhs, b, n * k, dtype), ln)
+                        : LAPACKE_csytrs_work(LAPACK_COL_MAJOR, 'L', ln, lk, nth<c64>(factors, b, n * n, dtype), ln,
+                                              ipiv, nth<c64>(rhs, b, n * k, dtype), ln);
+          break;
+        default:
+          r = hermitian ? LAPACKE_zhetrs_work(LAPACK_COL_MAJOR, 'L', ln, lk, nth<c128>(factors, b, n * n, dtype), ln,
+                                              ipiv, nth<c128>(rhs, b, n * k, dtype), ln)
+                        : LAPACKE_zsytrs_work(LAPACK_COL_MAJOR, 'L', ln, lk, nth<c128>(factors, b, n * n, dtype), ln,
+                                              ipiv, nth<c128>(rhs, b, n * k, dtype), ln);
+          break;
+      }
+      check_call(r, "sytrs");
+    }
+  }
+
   void geqrf(void* a, void* tau, DType dtype, int64_t batch, int64_t m, int64_t n, int) override {
     const int64_t k = std::min(m, n);
     const auto lm = static_cast<lapack_int>(m), ln = static_cast<lapack_int>(n);

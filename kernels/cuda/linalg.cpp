@@ -1,7 +1,7 @@
 // torch.linalg's factorizations on CUDA (LinalgKernels) through cuSOLVER's dense API: getrf, getrs, potrf,
 // syevd/heevd, gesvdj (Jacobi SVD: any shape, unlike gesvd), geqrf and orgqr/ungqr, and cuBLAS's trsm and geam
-// (V to V^H), one matrix of the batch after another (the general eigenproblem, geev, runs on the host, as in
-// PyTorch), on the calling thread's current stream, with
+// (V to V^H), one matrix of the batch after another (the general eigenproblem, geev, and LDL run on the host,
+// as PyTorch's MAGMA geev does), on the calling thread's current stream, with
 // workspaces from the device's caching allocator. One cuSOLVER handle per thread and device, as cuBLAS's.
 #include <cusolverDn.h>
 
@@ -75,6 +75,38 @@ T scalar_one() {
     return T(1);
   }
 }
+
+size_t element_bytes(DType t) { return t == DType::kFloat32 ? 4 : t == DType::kComplex128 ? 16 : 8; }
+
+// A host copy of device memory for the routines that run on the host: read in (when `in`) at construction and
+// written back (when `out`) at destruction, both on the current stream, which the copy waits for.
+class HostCopy {
+ public:
+  HostCopy(void* device, size_t bytes, bool in = true, bool out = true)
+      : device_(device), host_(std::max<size_t>(bytes, 1)), bytes_(bytes), out_(out) {
+    if (in && bytes_ > 0) {
+      cuda::check(cudaMemcpyAsync(host_.data(), device_, bytes_, cudaMemcpyDeviceToHost, cuda::stream()),
+                  "cudaMemcpyAsync");
+      cuda::check(cudaStreamSynchronize(cuda::stream()), "cudaStreamSynchronize");
+    }
+  }
+  ~HostCopy() {
+    if (!out_ || bytes_ == 0) return;
+    // A failure here cannot throw from a destructor: the next CUDA call reports the device's error.
+    if (cudaMemcpyAsync(device_, host_.data(), bytes_, cudaMemcpyHostToDevice, cuda::stream()) == cudaSuccess) {
+      cudaStreamSynchronize(cuda::stream());
+    }
+  }
+  HostCopy(const HostCopy&) = delete;
+  HostCopy& operator=(const HostCopy&) = delete;
+  void* host() { return host_.data(); }
+
+ private:
+  void* device_;
+  std::vector<char> host_;
+  size_t bytes_;
+  bool out_;
+};
 
 template <class F>
 void dispatch(DType dtype, F&& f) {
@@ -215,21 +247,34 @@ class CudaLinalg final : public LinalgKernels {
   void eig(void* a, void* w, void* v, DType dtype, int64_t batch, int64_t n, bool vectors, int32_t* info,
            int device) override {
     cuda::use_device(device);
-    const size_t es = dtype == DType::kFloat32 ? 4 : dtype == DType::kComplex128 ? 16 : 8;
-    const size_t ces = dtype == DType::kFloat32 || dtype == DType::kComplex64 ? 8 : 16;
-    const auto count = static_cast<size_t>(batch * n);
-    std::vector<char> ha(count * static_cast<size_t>(n) * es), hw(count * ces);
-    std::vector<char> hv(vectors ? count * static_cast<size_t>(n) * ces : 1);
-    std::vector<int32_t> hinfo(static_cast<size_t>(batch));
-    cudaStream_t s = cuda::stream();
-    cuda::check(cudaMemcpyAsync(ha.data(), a, ha.size(), cudaMemcpyDeviceToHost, s), "cudaMemcpyAsync");
-    cuda::check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
-    kernels::cpu_linalg().eig(ha.data(), hw.data(), hv.data(), dtype, batch, n, vectors, hinfo.data(), -1);
-    cuda::check(cudaMemcpyAsync(w, hw.data(), hw.size(), cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
-    if (vectors) cuda::check(cudaMemcpyAsync(v, hv.data(), hv.size(), cudaMemcpyHostToDevice, s), "cudaMemcpyAsync");
-    cuda::check(cudaMemcpyAsync(info, hinfo.data(), hinfo.size() * sizeof(int32_t), cudaMemcpyHostToDevice, s),
-                "cudaMemcpyAsync");
-    cuda::check(cudaStreamSynchronize(s), "cudaStreamSynchronize");  // the host buffers go with this call
+    const size_t complex_bytes = dtype == DType::kFloat32 || dtype == DType::kComplex64 ? 8 : 16;
+    HostCopy ha(a, static_cast<size_t>(batch * n * n) * element_bytes(dtype), true, false);
+    HostCopy hw(w, static_cast<size_t>(batch * n) * complex_bytes, false);
+    HostCopy hv(v, vectors ? static_cast<size_t>(batch * n * n) * complex_bytes : 0, false);
+    HostCopy hi(info, static_cast<size_t>(batch) * sizeof(int32_t), false);
+    kernels::cpu_linalg().eig(ha.host(), hw.host(), hv.host(), dtype, batch, n, vectors,
+                              static_cast<int32_t*>(hi.host()), -1);
+  }
+
+  // LDL on the host too (cuSOLVER has sytrf but no sytrs, and no Hermitian form): copied over and back on the
+  // current stream.
+  void ldl_factor(void* a, int32_t* pivots, DType dtype, int64_t batch, int64_t n, bool hermitian, int32_t* info,
+                  int device) override {
+    cuda::use_device(device);
+    HostCopy ha(a, static_cast<size_t>(batch * n * n) * element_bytes(dtype));
+    HostCopy hp(pivots, static_cast<size_t>(batch * n) * sizeof(int32_t), false);
+    HostCopy hi(info, static_cast<size_t>(batch) * sizeof(int32_t), false);
+    kernels::cpu_linalg().ldl_factor(ha.host(), static_cast<int32_t*>(hp.host()), dtype, batch, n, hermitian,
+                                     static_cast<int32_t*>(hi.host()), -1);
+  }
+  void ldl_solve(const void* ld, const int32_t* pivots, void* b, DType dtype, int64_t batch, int64_t n, int64_t k,
+                 bool hermitian, int device) override {
+    cuda::use_device(device);
+    HostCopy hl(const_cast<void*>(ld), static_cast<size_t>(batch * n * n) * element_bytes(dtype), true, false);
+    HostCopy hp(const_cast<int32_t*>(pivots), static_cast<size_t>(batch * n) * sizeof(int32_t), true, false);
+    HostCopy hb(b, static_cast<size_t>(batch * n * k) * element_bytes(dtype));
+    kernels::cpu_linalg().ldl_solve(hl.host(), static_cast<const int32_t*>(hp.host()), hb.host(), dtype, batch, n, k,
+                                    hermitian, -1);
   }
 
   void geqrf(void* a, void* tau, DType dtype, int64_t batch, int64_t m, int64_t n, int device) override {

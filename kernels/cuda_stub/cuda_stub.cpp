@@ -32,6 +32,10 @@ class CudaLinalgStub final : public LinalgKernels {
     unavailable();
   }
   void eig(void*, void*, void*, DType, int64_t, int64_t, bool, int32_t*, int) override { unavailable(); }
+  void ldl_factor(void*, int32_t*, DType, int64_t, int64_t, bool, int32_t*, int) override { unavailable(); }
+  void ldl_solve(const void*, const int32_t*, void*, DType, int64_t, int64_t, int64_t, bool, int) override {
+    unavailable();
+  }
   void geqrf(void*, void*, DType, int64_t, int64_t, int64_t, int) override { unavailable(); }
   void orgqr(void*, const void*, DType, int64_t, int64_t, int64_t, int64_t, int) override { unavailable(); }
   void triangular_solve(const void*, void*, DType, int64_t, int64_t, int64_t, bool, bool, int) override {

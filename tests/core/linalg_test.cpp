@@ -399,6 +399,24 @@ TD_DEVICE_TEST(LinalgTest, EmptyMatricesGiveEmptyFactors) {
   EXPECT_EQ(linalg::matrix_rank(tall).item<int64_t>(), 0);
 }
 
+TD_DEVICE_TEST(LinalgTest, LdlFactorsAndSolves) {
+  // An indefinite symmetric matrix (2 x 2 pivot blocks) and a Hermitian one: ldl_solve agrees with solve.
+  Tensor a = make64({0, 1, 2, 1, 0, 3, 2, 3, 1}, {3, 3}), b = matrix({3, 2}, 0, false);
+  auto [ld, pivots] = linalg::ldl_factor(a);
+  EXPECT_EQ(pivots.dtype(), DType::kInt32);
+  expect_close(linalg::ldl_solve(ld, pivots, b), linalg::solve(a, b), 1e-12);
+  Tensor z = cmatrix({3, 3}, 4, false);
+  Tensor h = z.add(mh(z));
+  auto [zld, zpiv] = linalg::ldl_factor(h, true);
+  Tensor zb = cmatrix({3, 1}, 0, false);
+  expect_close(linalg::ldl_solve(zld, zpiv, zb, true), linalg::solve(h, zb), 1e-12);
+  Tensor leaf = a.detach().requires_grad_();
+  EXPECT_THAT(error_of([&] { linalg::ldl_factor(leaf).first.sum().backward(); }).what(),
+              HasSubstr("[linalg_ldl_factor_ex] the derivative of linalg.ldl_factor_ex is not implemented"));
+  EXPECT_THAT(error_of([&] { linalg::ldl_factor(make64({0, 0, 0, 0}, {2, 2})); }).what(),
+              HasSubstr("[linalg_ldl_factor] torch.linalg.ldl_factor: D[1,1] is exactly zero"));
+}
+
 TD_DEVICE_TEST(LinalgTest, DecompositionErrors) {
   Tensor a = make64({1, 2, 3, 4, 5, 6}, {2, 3});
   EXPECT_THAT(error_of([&] { linalg::qr(a, "thin"); }).what(),

@@ -18,7 +18,8 @@ import os
 
 import torch
 
-from generate import F32, F64, apply, encode_kwargs, encode_tensor, forward_mode, randn, transposed, write_fixture
+from generate import (F32, F64, apply, encode_kwargs, encode_tensor, forward_mode, make_case, randn, transposed,
+                      write_fixture)
 from generate_complex import C64, C128, crandn
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -188,6 +189,14 @@ def cases():
         add(case(f"solve_ex_{s}", "linalg_solve_ex", [well_conditioned(3, 3, dtype=dt), matrix(3, 2, dtype=dt)]))
         add(case(f"solve_ex_right_{s}", "linalg_solve_ex", [well_conditioned(3, 3, dtype=dt),
                                                                    matrix(2, 3, dtype=dt)], left=False))
+        # LDL: no derivative in PyTorch 1.13 (nor in tensord): values only.
+        sym = hermitian(4, 4, dtype=dt)
+        add(make_case(f"ldl_factor_ex_{s}", "linalg_ldl_factor_ex", [sym], nograd=True))
+        add(make_case(f"ldl_factor_{s}", "linalg_ldl_factor", [matrix(2, 3, 3, dtype=dt)], nograd=True,
+                      hermitian=dt.is_complex))
+        ld, piv = torch.linalg.ldl_factor(sym, hermitian=dt.is_complex)
+        add(make_case(f"ldl_solve_{s}", "linalg_ldl_solve", [ld, piv, matrix(4, 2, dtype=dt)], nograd=True,
+                      hermitian=dt.is_complex))
         add(case(f"lu_factor_{s}", "linalg_lu_factor", [matrix(4, 4, dtype=dt)]))
         add(case(f"lu_factor_ex_batch_{s}", "linalg_lu_factor_ex", [matrix(2, 3, 3, dtype=dt)]))
         for shape, tag in (((4, 4), "square"), ((5, 3), "tall"), ((3, 5), "wide")):
