@@ -161,13 +161,12 @@ struct OneDim {
 };
 
 // x with dim wrapped and resized to n (when given), as PyTorch's fft_c2c/fft_r2c front ends.
-OneDim one_dim(std::string_view op, Tensor x, const Args& a, std::optional<int64_t> n_for_input = {}) {
+OneDim one_dim(std::string_view op, Tensor x, const Args& a) {
   TD_CHECK_ARG(x.dim() > 0, "[", op, "] Dimension specified as ", a.int_at(2), " but tensor has no dimensions");
   const int64_t d = wrap_dim(op, a.int_at(2), x.dim());
   if (!a.is_none(1)) {
     check_points(op, a.int_at(1));
-    const int64_t n = n_for_input.value_or(a.int_at(1));
-    x = resize_fft_input(x, Shape{d}, Shape{n});
+    x = resize_fft_input(x, Shape{d}, Shape{a.int_at(1)});
   } else {
     check_points(op, x.size(d));
   }

@@ -29,27 +29,6 @@ namespace {
 
 using namespace linalg_detail;  // NOLINT: the shared helpers of core/ops/linalg_common.h
 
-// The LU factors (column-major buffer), pivots and info of a batch of square matrices.
-struct LuFactors {
-  Tensor lu, pivots, info;
-};
-
-LuFactors lu_factor(const Tensor& a) {
-  const int64_t n = a.size(-1);
-  LuFactors f;
-  f.lu = column_major_copy(a);
-  Shape pivot_shape = batch_shape(a);
-  f.info = zeros(pivot_shape, {DType::kInt32, a.device()});
-  pivot_shape.push_back(n);
-  f.pivots = zeros(pivot_shape, {DType::kInt32, a.device()});
-  if (a.numel() > 0) {
-    linalg_kernels(a.device().type)
-        .lu_factor(f.lu.data_ptr(), a.dtype(), batch_of(a), n, n, static_cast<int32_t*>(f.pivots.data_ptr()),
-                   static_cast<int32_t*>(f.info.data_ptr()), a.device().index);
-  }
-  return f;
-}
-
 // X = A^-1 B for A [*, n, n] and B [*, n, k], batch dims broadcast.
 Tensor solve_matrices(std::string_view name, const Tensor& a, const Tensor& b) {
   Shape batch = ops::broadcast_shapes(name, batch_shape(a), batch_shape(b));

@@ -2,6 +2,7 @@
 // checks, LAPACK's column-major copies and the reading of LAPACK's info. Internal to core/ops.
 #pragma once
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -55,6 +56,28 @@ inline Tensor column_major_copy(const Tensor& x) {
 inline int64_t batch_of(const Tensor& x) { return x.dim() <= 2 ? 1 : shape_numel(x.sizes().subspan(0, x.dim() - 2)); }
 
 inline Shape batch_shape(const Tensor& x) { return Shape(x.sizes().begin(), x.sizes().end() - 2); }
+
+// LAPACK's LU factors with partial pivoting of each m x n matrix of a (getrf): lu holds them column by column
+// (lu.mT() is the packed [..., m, n] factor), pivots [..., min(m, n)] and info [...] are int32.
+struct LuFactors {
+  Tensor lu, pivots, info;
+};
+
+inline LuFactors lu_factor(const Tensor& a) {
+  const int64_t m = a.size(-2), n = a.size(-1);
+  LuFactors f;
+  f.lu = column_major_copy(a);
+  Shape shape = batch_shape(a);
+  f.info = zeros(shape, {DType::kInt32, a.device()});
+  shape.push_back(std::min(m, n));
+  f.pivots = zeros(shape, {DType::kInt32, a.device()});
+  if (a.numel() > 0) {
+    linalg_kernels(a.device().type)
+        .lu_factor(f.lu.data_ptr(), a.dtype(), batch_of(a), m, n, static_cast<int32_t*>(f.pivots.data_ptr()),
+                   static_cast<int32_t*>(f.info.data_ptr()), a.device().index);
+  }
+  return f;
+}
 
 // info's first positive entry, with its batch index, or {-1, 0}: one host read.
 inline std::pair<int64_t, int32_t> first_failure(const Tensor& info) {

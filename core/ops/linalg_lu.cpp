@@ -129,19 +129,9 @@ void register_lu(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& A = a.tensor(0);
         check_lu_input("linalg_lu_factor_ex", A, a.bool_at(1));
-        const int64_t m = A.size(-2), n = A.size(-1), k = std::min(m, n);
-        Tensor buffer = column_major_copy(A);
-        Shape pivot_shape = batch_shape(A);
-        Tensor info = zeros(pivot_shape, {DType::kInt32, A.device()});
-        pivot_shape.push_back(k);
-        Tensor pivots = zeros(pivot_shape, {DType::kInt32, A.device()});
-        if (A.numel() > 0) {
-          linalg_kernels(A.device().type)
-              .lu_factor(buffer.data_ptr(), A.dtype(), batch_of(A), m, n, static_cast<int32_t*>(pivots.data_ptr()),
-                         static_cast<int32_t*>(info.data_ptr()), A.device().index);
-        }
-        if (a.bool_at(2)) check_zero_pivots("linalg_lu_factor_ex", "torch.linalg.lu_factor_ex", info);
-        return {mT(buffer), pivots, info};
+        LuFactors f = lu_factor(A);
+        if (a.bool_at(2)) check_zero_pivots("linalg_lu_factor_ex", "torch.linalg.lu_factor_ex", f.info);
+        return {mT(f.lu), f.pivots, f.info};
       })
       .backward([](GradContext& c) -> std::vector<Tensor> {
         // PyTorch's lu_factor_ex_backward: the packed gradient split into L's and U's, then linalg_lu_backward.

@@ -71,8 +71,7 @@ struct Fftw<float> {
 struct PlanKey {
   FftKind kind;
   bool forward;
-  int64_t batch;
-  std::vector<int64_t> sizes;
+  int64_t batch, n;  // `batch` contiguous lines of n points
   int in_alignment, out_alignment, threads;
   auto operator<=>(const PlanKey&) const = default;
 };
@@ -81,6 +80,12 @@ struct PlanKey {
 constexpr int64_t kThreadedElements = int64_t{1} << 16;
 // Plans kept per precision; the least recently used goes first. Each is a few KiB.
 constexpr size_t kPlanCacheSize = 256;
+
+// FFTW's planner is not thread-safe: plans of both precisions are made and destroyed under this lock.
+std::mutex& planner_mutex() {
+  static std::mutex m;
+  return m;
+}
 
 template <class Real>
 class PlanCache {
@@ -111,50 +116,32 @@ class PlanCache {
   }
 
  private:
-  // FFTW's planner is one per process for both precisions' shared state: one lock for both caches.
-  static std::mutex& planner_mutex() {
-    static std::mutex m;
-    return m;
-  }
-
   // Called with the planner lock held.
   PlanPtr make(const PlanKey& key, void* in, void* out) {
     static const bool threads_ok = F::init_threads() != 0;
     F::with_nthreads(threads_ok ? key.threads : 1);
-    // Contiguous arrays: element strides of the real and complex sides (the complex side of r2c and c2r holds
-    // n / 2 + 1 in the last dim), batch after batch.
-    const size_t rank = key.sizes.size();
-    std::vector<fftw_iodim64> dims(rank);
-    int64_t real_stride = 1, complex_stride = 1;
-    for (size_t i = rank; i-- > 0;) {
-      const int64_t n = key.sizes[i];
-      const int64_t cn = key.kind != FftKind::kC2C && i + 1 == rank ? n / 2 + 1 : n;
-      const bool real_in = key.kind == FftKind::kR2C, real_out = key.kind == FftKind::kC2R;
-      dims[i] = {n, real_in ? real_stride : complex_stride, real_out ? real_stride : complex_stride};
-      real_stride *= n;
-      complex_stride *= cn;
-    }
-    const int64_t in_dist = key.kind == FftKind::kR2C ? real_stride : complex_stride;
-    const int64_t out_dist = key.kind == FftKind::kC2R ? real_stride : complex_stride;
-    fftw_iodim64 batch{key.batch, in_dist, out_dist};
-    const int r = static_cast<int>(rank);
+    // One contiguous line per transform; the complex side of r2c and c2r holds n / 2 + 1 points.
+    const int64_t complex_n = key.kind == FftKind::kC2C ? key.n : key.n / 2 + 1;
+    const int64_t in_dist = key.kind == FftKind::kR2C ? key.n : complex_n;
+    const int64_t out_dist = key.kind == FftKind::kC2R ? key.n : complex_n;
+    fftw_iodim64 line{key.n, 1, 1}, batch{key.batch, in_dist, out_dist};
     typename F::Plan p = nullptr;
     using C = typename F::Complex;
     switch (key.kind) {
       case FftKind::kC2C:
-        p = F::plan_dft(r, dims.data(), 1, &batch, static_cast<C*>(in), static_cast<C*>(out),
+        p = F::plan_dft(1, &line, 1, &batch, static_cast<C*>(in), static_cast<C*>(out),
                         key.forward ? FFTW_FORWARD : FFTW_BACKWARD, FFTW_ESTIMATE);
         break;
       case FftKind::kR2C:
-        p = F::plan_r2c(r, dims.data(), 1, &batch, static_cast<Real*>(in), static_cast<C*>(out), FFTW_ESTIMATE);
+        p = F::plan_r2c(1, &line, 1, &batch, static_cast<Real*>(in), static_cast<C*>(out), FFTW_ESTIMATE);
         break;
       case FftKind::kC2R:
-        p = F::plan_c2r(r, dims.data(), 1, &batch, static_cast<C*>(in), static_cast<Real*>(out),
+        p = F::plan_c2r(1, &line, 1, &batch, static_cast<C*>(in), static_cast<Real*>(out),
                         FFTW_ESTIMATE | FFTW_DESTROY_INPUT);
         break;
     }
-    TD_CHECK(p != nullptr, ErrorCode::kInternal, "[fft] FFTW could not plan a transform of sizes ",
-             shape_str(key.sizes), " x ", key.batch);
+    TD_CHECK(p != nullptr, ErrorCode::kInternal, "[fft] FFTW could not plan ", key.batch, " transforms of ", key.n,
+             " points");
     return PlanPtr(p, [](typename F::Plan q) {
       std::lock_guard lock(planner_mutex());
       F::destroy(q);
@@ -182,7 +169,7 @@ void execute(typename Fftw<Real>::Plan plan, FftKind kind, void* out, void* in) 
 template <class Real>
 void transform_lines(FftKind kind, bool forward, int64_t lines, int64_t n, void* out, void* in, int threads) {
   using F = Fftw<Real>;
-  PlanKey key{kind, forward, lines, {n}, F::alignment_of(static_cast<Real*>(in)),
+  PlanKey key{kind, forward, lines, n, F::alignment_of(static_cast<Real*>(in)),
               F::alignment_of(static_cast<Real*>(out)), threads};
   execute<Real>(PlanCache<Real>::get().find(key, in, out).get(), kind, out, in);
 }
@@ -199,17 +186,28 @@ void transform_strided_dim(typename Fftw<Real>::Complex* data, int64_t outer, in
   const int64_t width = std::clamp<int64_t>((int64_t{1} << 18) / (n * static_cast<int64_t>(sizeof(C))), 1,
                                             std::min<int64_t>(16, stride));
   const int64_t blocks_per_outer = (stride + width - 1) / width, blocks = outer * blocks_per_outer;
-#pragma omp parallel if (parallel && !omp_in_parallel())
-  {
-    const size_t count = static_cast<size_t>(width * n);
-    std::unique_ptr<C, void (*)(void*)> gathered(static_cast<C*>(F::malloc(count * sizeof(C))), F::free);
-    std::unique_ptr<C, void (*)(void*)> transformed(static_cast<C*>(F::malloc(count * sizeof(C))), F::free);
-    TD_CHECK(gathered && transformed, ErrorCode::kResourceExhausted, "[fft] out of memory for a ", count,
+  // Each thread gathers into a buffer pair of its own. They are allocated, and the plan found, before the
+  // parallel region: nothing may throw inside it. fftw_malloc aligns every buffer alike, so one plan serves all.
+  const int threads = parallel && !omp_in_parallel() ? omp_get_max_threads() : 1;
+  const size_t count = static_cast<size_t>(width * n);
+  using Buffer = std::unique_ptr<C, void (*)(void*)>;
+  std::vector<Buffer> buffers;
+  for (int i = 0; i < 2 * threads; ++i) {
+    buffers.emplace_back(static_cast<C*>(F::malloc(count * sizeof(C))), F::free);
+    TD_CHECK(buffers.back() != nullptr, ErrorCode::kResourceExhausted, "[fft] out of memory for a ", count,
              "-element buffer");
-    std::fill_n(reinterpret_cast<Real*>(gathered.get()), 2 * count, Real(0));  // a short last block's rest
-    PlanKey key{FftKind::kC2C, forward, width, {n}, F::alignment_of(reinterpret_cast<Real*>(gathered.get())),
-                F::alignment_of(reinterpret_cast<Real*>(transformed.get())), 1};
-    auto plan = PlanCache<Real>::get().find(key, gathered.get(), transformed.get());
+    std::fill_n(reinterpret_cast<Real*>(buffers.back().get()), 2 * count, Real(0));  // a short last block's rest
+  }
+  auto alignment = [](const Buffer& b) { return F::alignment_of(reinterpret_cast<Real*>(b.get())); };
+  for (const Buffer& b : buffers) {
+    TD_CHECK(alignment(b) == alignment(buffers[0]), ErrorCode::kInternal, "[fft] FFTW buffers of unequal alignment");
+  }
+  PlanKey key{FftKind::kC2C, forward, width, n, alignment(buffers[0]), alignment(buffers[0]), 1};
+  auto plan = PlanCache<Real>::get().find(key, buffers[0].get(), buffers[1].get());
+#pragma omp parallel num_threads(threads)
+  {
+    C* gathered = buffers[static_cast<size_t>(2 * omp_get_thread_num())].get();
+    C* transformed = buffers[static_cast<size_t>(2 * omp_get_thread_num() + 1)].get();
 #pragma omp for schedule(static)
     for (int64_t block = 0; block < blocks; ++block) {
       const int64_t o = block / blocks_per_outer, first = (block % blocks_per_outer) * width;
@@ -217,15 +215,15 @@ void transform_strided_dim(typename Fftw<Real>::Complex* data, int64_t outer, in
       C* base = data + o * n * stride + first;
       for (int64_t k = 0; k < n; ++k) {
         for (int64_t j = 0; j < w; ++j) {
-          gathered.get()[j * n + k][0] = base[k * stride + j][0];
-          gathered.get()[j * n + k][1] = base[k * stride + j][1];
+          gathered[j * n + k][0] = base[k * stride + j][0];
+          gathered[j * n + k][1] = base[k * stride + j][1];
         }
       }
-      execute<Real>(plan.get(), FftKind::kC2C, transformed.get(), gathered.get());
+      execute<Real>(plan.get(), FftKind::kC2C, transformed, gathered);
       for (int64_t k = 0; k < n; ++k) {
         for (int64_t j = 0; j < w; ++j) {
-          base[k * stride + j][0] = transformed.get()[j * n + k][0];
-          base[k * stride + j][1] = transformed.get()[j * n + k][1];
+          base[k * stride + j][0] = transformed[j * n + k][0];
+          base[k * stride + j][1] = transformed[j * n + k][1];
         }
       }
     }
@@ -263,9 +261,8 @@ void run(FftKind kind, bool forward, const StridedRef& out, const StridedRef& in
 }  // namespace
 
 void cpu_fft(FftKind kind, bool forward, const StridedRef& out, const StridedRef& in, int signal_ndim) {
-  const DType real = kind == FftKind::kR2C ? in.dtype : kind == FftKind::kC2R ? out.dtype : DType::kFloat64;
-  const bool is_double = kind == FftKind::kC2C ? in.dtype == DType::kComplex128 : real == DType::kFloat64;
-  if (is_double) {
+  // The input's precision is the transform's (float64 with complex128, float32 with complex64).
+  if (in.dtype == DType::kFloat64 || in.dtype == DType::kComplex128) {
     run<double>(kind, forward, out, in, signal_ndim);
   } else {
     run<float>(kind, forward, out, in, signal_ndim);
