@@ -497,20 +497,21 @@ void register_decompositions(Registry& r) {
         Tensor pinv = call_op("linalg_pinv", {A, None{}, Scalar(rcond), Scalar(false)})[0];
         Tensor x = pinv.matmul(b);
         const DType real = real_of(A.dtype());
-        Tensor rank = driver == "gels" ? empty({0}, {DType::kInt64, A.device()})
-                                       : call_op("linalg_matrix_rank", {A, None{}, Scalar(rcond), Scalar(false)})[0];
+        // One set of singular values serves the ranks, the full-rank test and the gelsd/gelss by-product (which
+        // alone is differentiated, so the others read detached values).
+        const bool with_values = driver == "gelsd" || driver == "gelss";
+        Tensor s = call_op("linalg_svdvals", {with_values ? A : A.detach()})[0];
+        Tensor sd = s.detach();
+        Tensor ranks = sd.size(-1) == 0 ? zeros(batch_shape(A), {DType::kInt64, A.device()})
+                                        : sd.gt(sd.amax({-1}, true).mul(Scalar(rcond))).sum({-1}, false, DType::kInt64);
+        Tensor rank = driver == "gels" ? empty({0}, {DType::kInt64, A.device()}) : ranks;
         Tensor residuals = empty({0}, {real, A.device()});
-        if (driver != "gelsy" && m > n) {
-          Tensor full = driver == "gels" ? call_op("linalg_matrix_rank", {A, None{}, Scalar(rcond), Scalar(false)})[0]
-                                         : rank;
-          if (full.eq(Scalar(n)).all().item<bool>()) {
-            Tensor diff = A.matmul(x).sub(b).abs();
-            residuals = diff.mul(diff).sum({-2}, false);
-            if (vector) residuals = residuals.squeeze(-1);
-          }
+        if (driver != "gelsy" && m > n && ranks.eq(Scalar(n)).all().item<bool>()) {
+          Tensor diff = A.matmul(x).sub(b).abs();
+          residuals = diff.mul(diff).sum({-2}, false);
+          if (vector) residuals = residuals.squeeze(-1);
         }
-        Tensor values = driver == "gelsd" || driver == "gelss" ? call_op("linalg_svdvals", {A})[0]
-                                                               : empty({0}, {real, A.device()});
+        Tensor values = with_values ? s : empty({0}, {real, A.device()});
         return {vector ? x.squeeze(-1) : x, residuals, rank, values};
       });
 
