@@ -131,6 +131,61 @@ void BM_Sum(benchmark::State& state) {
 BENCHMARK(BM_Sum)->ArgsProduct({{1 << 20, 1 << 24}, {0, 1}})->UseRealTime();
 
 // A transcendental elementwise op on a contiguous float32 vector; reports bytes/s (1 read + 1 write).
+// Random draws: 16M float32 uniforms (one Philox block per four) and normals (one per element); bytes are
+// what is written.
+void BM_Rand(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  for (auto _ : state) {
+    td::Tensor r = td::random::rand({n}, {td::DType::kFloat32, d});
+    sync(d);
+    benchmark::DoNotOptimize(r.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * n * 4);
+}
+BENCHMARK(BM_Rand)->ArgsProduct({{1 << 24}, {0, 1}})->UseRealTime();
+void BM_Randn(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  for (auto _ : state) {
+    td::Tensor r = td::random::randn({n}, {td::DType::kFloat32, d});
+    sync(d);
+    benchmark::DoNotOptimize(r.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * n * 4);
+}
+BENCHMARK(BM_Randn)->ArgsProduct({{1 << 24}, {0, 1}})->UseRealTime();
+
+// Row scans and arg reductions of [64, n] float32 along the rows (CUDA: a block per row).
+void BM_Cumsum(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({64, n}, {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    td::Tensor c = a.cumsum(1);
+    sync(d);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * 64 * n * 8);
+}
+BENCHMARK(BM_Cumsum)->ArgsProduct({{1 << 16}, {0, 1}})->UseRealTime();
+void BM_Argmax(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({64, n}, {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    td::Tensor c = a.argmax(1);
+    sync(d);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  state.SetBytesProcessed(state.iterations() * 64 * n * 4);
+}
+BENCHMARK(BM_Argmax)->ArgsProduct({{1 << 16}, {0, 1}})->UseRealTime();
+
 void BM_Exp(benchmark::State& state) {
   if (skip_missing(state)) return;
   const int64_t n = state.range(0);

@@ -74,6 +74,16 @@ def main():
         elif kind == "BM_Sum":
             a = torch.ones(size, device=device)
             ref = torch_time(lambda: a.sum(), sync)
+        elif kind == "BM_Rand":
+            ref = torch_time(lambda: torch.rand(size, device=device), sync)
+        elif kind == "BM_Randn":
+            ref = torch_time(lambda: torch.randn(size, device=device), sync)
+        elif kind == "BM_Cumsum":
+            a = torch.ones(64, size, device=device)
+            ref = torch_time(lambda: a.cumsum(1), sync)
+        elif kind == "BM_Argmax":
+            a = torch.ones(64, size, device=device)
+            ref = torch_time(lambda: a.argmax(1), sync)
         elif kind == "BM_Exp":
             a = torch.ones(size, device=device)
             ref = torch_time(lambda: a.exp(), sync)

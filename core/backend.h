@@ -192,6 +192,25 @@ class DeviceRuntime;  // core/device_runtime.h
 /// non-negative frequencies of the last transformed dim, n / 2 + 1 of them), and complex to real (from them).
 enum class FftKind : uint8_t { kC2C, kR2C, kC2R };
 
+/// What Backend::random_fill draws for each element (core/random/philox.h gives the layout and transforms).
+enum class RandomKind : uint8_t {
+  kUniform,      // in [a, b): 24 random bits (one word) below float64, 53 (two words) for float64
+  kNormal,       // a + b z, z standard normal by Box-Muller in float64 (four words)
+  kExponential,  // Exp(rate a) in float64, inf for rate 0 (two words)
+  kBernoulli,    // 1 if a float64 uniform (two words) is below p (probs[i], or a), else 0
+  kRandint,      // low + a uniform integer in [0, range) (two words, more on a rare rejection)
+};
+
+/// One op's random fill: the kind, its parameters and the generator state the op reserved (its offset is
+/// the first of the op's counter groups).
+struct RandomFill {
+  RandomKind kind = RandomKind::kUniform;
+  uint64_t seed = 0, offset = 0;
+  double a = 0, b = 1;
+  int64_t low = 0;
+  uint64_t range = 1;
+};
+
 /// One device type's kernels. Every method but the memory ones has a default that throws UNIMPLEMENTED.
 class Backend {
  public:
@@ -349,6 +368,10 @@ class Backend {
   /// complex64 goes with float32, complex128 with float64. kC2R may overwrite in (FFTW and cuFFT do).
   virtual void fft(FftKind kind, bool forward, const StridedRef& out, const StridedRef& in, int signal_ndim,
                    int index);
+  /// out[i] = fill's value for element i (row-major) of the op, converted to out's dtype (any real dtype) as a
+  /// cast converts a float64 (an int64 for kRandint). out is contiguous; probs is null or, for kBernoulli,
+  /// contiguous float64 probabilities of out's shape, each in [0, 1].
+  virtual void random_fill(const RandomFill& fill, const StridedRef& out, const double* probs, int index);
   /// Max pooling: out[p, o] = the max of plane p's window o, indices[p, o] its offset in the plane
   /// (d * H * W + h * W + w); a NaN counts as the max (the last one in the window), and a window of -inf
   /// gives its first position, as PyTorch. out/indices/in are contiguous [planes, spatial...]; indices may

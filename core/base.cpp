@@ -182,6 +182,7 @@ void Backend::fft(FftKind kind, bool, const StridedRef&, const StridedRef&, int,
   missing(kind == FftKind::kC2C ? "_fft_c2c" : kind == FftKind::kR2C ? "_fft_r2c" : "_fft_c2r");
 }
 void Backend::fill(const StridedRef&, const Scalar&, int) { missing("fill"); }
+void Backend::random_fill(const RandomFill&, const StridedRef&, const double*, int) { missing("random_fill"); }
 void Backend::binary(BinaryOp op, const StridedRef&, const StridedRef&, const StridedRef&, const Scalar&, int) {
   missing(binary_op_name(op));
 }

@@ -3,14 +3,14 @@
 // in-place ops: core/ops/inplace.cpp writes the drawn values). Every op draws from random::current_generator(): the default generator,
 // or the one a GeneratorGuard installs (the C++ Generator& overloads do that around the registry call).
 //
-// Values are computed on the host, element i (row-major) from its own counter blocks
-// (core/random/generator.h), and then copied to the target device. So the result depends only on the
-// generator state, never on the thread count or the device: a CUDA tensor holds exactly what a CPU tensor
-// drawn from the same state holds. An in-kernel CUDA Philox (no host round trip) is later work.
+// Element i (row-major) is drawn from its own words of the op's counter groups (core/random/philox.h), so the
+// result depends only on the generator state, never on the thread count or the device. rand, randn, randint,
+// bernoulli, normal and the fills draw on the tensor's device (Backend::random_fill: the CPU and CUDA kernels
+// run the same arithmetic, kernels/random_fill.h); randperm, multinomial and poisson draw on the host and
+// copy (their loops are sequential or data-dependent).
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numbers>
 #include <numeric>
 #include <optional>
 
@@ -28,6 +28,7 @@ namespace {
 using random::ElementDraws;
 using random::Generator;
 using random::GeneratorGuard;
+using random::GeneratorState;
 using random::PhiloxStream;
 
 // Below this many elements a fill runs on one thread.
@@ -62,14 +63,19 @@ TensorOptions options_from(const Args& a, size_t dtype_slot, size_t device_slot,
 
 // ---- drawing ----
 
-// A CPU tensor of `size` and T's dtype whose element i is fn(draws of element i, i). Reserves one counter
-// block per element from the current generator; fn reads more blocks of its element if it needs them. fn must
-// not throw (validate first) and, when `parallel`, must be safe to run on several threads.
+// Reserves the counter groups of n elements from the current generator; returns where they start.
+GeneratorState reserve(int64_t n) {
+  return random::current_generator().reserve(random::groups_for(static_cast<uint64_t>(n)));
+}
+PhiloxStream stream_of(const GeneratorState& start) { return {start.seed, start.offset}; }
+
+// A CPU tensor of `size` and T's dtype whose element i is fn(draws of element i, i), for the ops drawn on the
+// host. fn must not throw (validate first) and, when `parallel`, must be safe to run on several threads.
 template <class T, class Fn>
 Tensor draw(std::vector<int64_t> size, Fn fn, bool parallel = true) {
   Tensor host = empty(std::move(size), {dtype_of<T>(), kCPU});
   const int64_t n = host.numel();
-  const PhiloxStream stream = random::current_generator().reserve(static_cast<uint64_t>(n));
+  const PhiloxStream stream = stream_of(reserve(n));
   T* out = host.data<T>();
 #pragma omp parallel for schedule(static) if (parallel && n >= kParallelGrain)
   for (int64_t i = 0; i < n; ++i) {
@@ -86,27 +92,34 @@ Tensor finish(const Tensor& host, DType dtype, Device device) {
   return from_buffer(t.data_ptr(), t.shape(), dtype, device);
 }
 
-// Calls f(T{}) for T = float, double, Half or BFloat16 by dtype (already checked by check_float).
-template <class F>
-decltype(auto) dispatch_float(DType dtype, F&& f) {
-  if (dtype == DType::kFloat32) return f(float{});
-  if (dtype == DType::kFloat16) return f(Half{});
-  if (dtype == DType::kBFloat16) return f(BFloat16{});
-  return f(double{});
+// A tensor of `size`, dtype and device whose element i is f's value for element i, drawn by the device's
+// kernel from counter groups reserved from the current generator. probs: float64 Bernoulli probabilities of
+// `size`, contiguous on `device`, or undefined.
+Tensor device_draw(const std::vector<int64_t>& size, DType dtype, Device device, RandomFill f,
+                   const Tensor& probs = {}) {
+  Tensor out = empty(size, {dtype, device});
+  const GeneratorState start = reserve(out.numel());
+  f.seed = start.seed;
+  f.offset = start.offset;
+  if (out.numel() > 0) {
+    const auto* p = probs.defined() ? static_cast<const double*>(probs.data_ptr()) : nullptr;
+    backend(device.type).random_fill(f, strided_ref(out), p, device.index);
+  }
+  return out;
 }
 
-// Standard normal by Box-Muller: z = sqrt(-2 ln u1) cos(2 pi u2), u1 in (0, 1] and u2 in [0, 1) from 53 bits
-// each. One value per element (the sine half is dropped) keeps element i a function of its own block only.
-double standard_normal(ElementDraws& d) {
-  double u1 = 1.0 - d.uniform64();
-  double u2 = d.uniform64();
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+// The first value of v (float64, contiguous, any device) outside [lo, hi] (NaN included) and its flat index,
+// if there is one. A device tensor is tested there first: only a failing one comes to the host.
+std::optional<std::pair<double, size_t>> first_outside(const Tensor& v, double lo, double hi) {
+  if (!v.device().is_cpu() && v.ge(Scalar(lo)).logical_and(v.le(Scalar(hi))).all().item<bool>()) return {};
+  std::vector<double> h = v.to_vector<double>();
+  for (size_t i = 0; i < h.size(); ++i) {
+    if (!(h[i] >= lo && h[i] <= hi)) return std::pair{h[i], i};
+  }
+  return {};
 }
 
-// Exponential(1): -log(1 - u), u in [0, 1).
-double standard_exponential(ElementDraws& d) {
-  return -std::log1p(-d.uniform64());
-}
+using random::standard_exponential;
 
 // Poisson(lambda) as PyTorch and NumPy sample it: multiplication of uniforms below 10, Hoermann's transformed
 // rejection (PTRS, "The transformed rejection method for generating Poisson random variables", 1993) above.
@@ -144,31 +157,13 @@ double sample_poisson(double lambda, ElementDraws& d) {
 Tensor rand_impl(const std::vector<int64_t>& size, TensorOptions o) {
   check_size("rand", size);
   check_float("rand", o.dtype);
-  Tensor host = dispatch_float(o.dtype, [&](auto tag) {
-    using T = decltype(tag);
-    return draw<T>(size, [](ElementDraws& d, int64_t) -> T {
-      if constexpr (std::is_same_v<T, float>) {
-        return d.uniform32();
-      } else if constexpr (std::is_same_v<T, double>) {
-        return d.uniform64();
-      } else {
-        // A float draw rounded to 16 bits can reach 1; PyTorch maps the upper bound back to 0.
-        const T v(d.uniform32());
-        return v >= T(1.0f) ? T(0.0f) : v;
-      }
-    });
-  });
-  return finish(host, o.dtype, o.device);
+  return device_draw(size, o.dtype, o.device, {.kind = RandomKind::kUniform, .a = 0, .b = 1});
 }
 
 Tensor randn_impl(const std::vector<int64_t>& size, TensorOptions o) {
   check_size("randn", size);
   check_float("randn", o.dtype);
-  Tensor host = dispatch_float(o.dtype, [&](auto tag) {
-    using T = decltype(tag);
-    return draw<T>(size, [](ElementDraws& d, int64_t) { return static_cast<T>(standard_normal(d)); });
-  });
-  return finish(host, o.dtype, o.device);
+  return device_draw(size, o.dtype, o.device, {.kind = RandomKind::kNormal, .a = 0, .b = 1});
 }
 
 // The C type names PyTorch's bound checks print.
@@ -218,12 +213,9 @@ Tensor randint_impl(int64_t low, int64_t high, const std::vector<int64_t>& size,
     TD_CHECK_ARG(high - 1 >= lo && high - 1 <= hi, "[randint] to - 1 is out of bounds for ",
                  c_type_name(o.dtype));
   }
-  // high - low fits uint64 for any int64 pair; the sum wraps back into int64 exactly.
+  // high - low fits uint64 for any int64 pair.
   const uint64_t range = static_cast<uint64_t>(high) - static_cast<uint64_t>(low);
-  Tensor host = draw<int64_t>(size, [&](ElementDraws& d, int64_t) {
-    return static_cast<int64_t>(static_cast<uint64_t>(low) + d.below(range));
-  });
-  return finish(host, o.dtype, o.device);
+  return device_draw(size, o.dtype, o.device, {.kind = RandomKind::kRandint, .low = low, .range = range});
 }
 
 Tensor randperm_impl(int64_t n, TensorOptions o) {
@@ -244,7 +236,7 @@ Tensor randperm_impl(int64_t n, TensorOptions o) {
   Tensor host = empty({n}, {DType::kInt64, kCPU});
   int64_t* p = host.data<int64_t>();
   std::iota(p, p + n, int64_t{0});
-  const PhiloxStream stream = random::current_generator().reserve(static_cast<uint64_t>(n));
+  const PhiloxStream stream = stream_of(reserve(n));
   for (int64_t k = n - 1; k > 0; --k) {
     ElementDraws d(stream, static_cast<uint64_t>(k));
     std::swap(p[k], p[d.below(static_cast<uint64_t>(k) + 1)]);
@@ -262,33 +254,28 @@ Tensor normal_impl(const Tensor& mean, const Tensor& std_dev) {
   check_float("normal", mean.dtype());
   check_real("normal", std_dev.dtype());
   auto shape = ops::broadcast_shapes("normal", mean.sizes(), std_dev.sizes());
-  std::vector<double> m = mean.expand(shape).to_vector<double>(),
-                      s = std_dev.expand(shape).to_vector<double>();
-  TD_CHECK_ARG(std::all_of(s.begin(), s.end(), [](double v) { return v >= 0.0; }),
+  const Tensor s = std_dev.to(DType::kFloat64).to(device.str()).expand(shape).contiguous();
+  TD_CHECK_ARG(!first_outside(s, 0.0, std::numeric_limits<double>::infinity()),
                "[normal] normal expects all elements of std >= 0.0");
-  Tensor host =
-      draw<double>(shape, [&](ElementDraws& d, int64_t i) { return m[i] + s[i] * standard_normal(d); });
-  return finish(host, mean.dtype(), device);
+  // mean + std z in float64, then rounded once to mean's dtype, on every device alike.
+  const Tensor z = device_draw(shape, DType::kFloat64, device, {.kind = RandomKind::kNormal, .a = 0, .b = 1});
+  return mean.to(DType::kFloat64).to(device.str()).add(s.mul(z)).to(mean.dtype());
 }
 
 Tensor bernoulli_impl(const Tensor& self, std::optional<double> p) {
-  std::vector<double> probs;
+  Tensor probs;
   if (p) {
     TD_CHECK_ARG(*p >= 0.0 && *p <= 1.0, "[bernoulli] bernoulli_ expects p to be in [0, 1], but got p=", *p);
     check_real("bernoulli", self.dtype());
   } else {
     check_float("bernoulli", self.dtype());
-    probs = self.to_vector<double>();
-    for (size_t i = 0; i < probs.size(); ++i) {
-      TD_CHECK_ARG(probs[i] >= 0.0 && probs[i] <= 1.0,
-                   "[bernoulli] expects all probabilities to be in [0, 1], but found p=", probs[i],
-                   " at flat index ", i);
-    }
+    probs = self.to(DType::kFloat64).contiguous();
+    const auto bad = first_outside(probs, 0.0, 1.0);
+    TD_CHECK_ARG(!bad, "[bernoulli] expects all probabilities to be in [0, 1], but found p=", bad->first,
+                 " at flat index ", bad->second);
   }
-  Tensor host = draw<double>(self.shape(), [&](ElementDraws& d, int64_t i) {
-    return d.uniform64() < (p ? *p : probs[i]) ? 1.0 : 0.0;
-  });
-  return finish(host, self.dtype(), self.device());
+  return device_draw(self.shape(), self.dtype(), self.device(),
+                     {.kind = RandomKind::kBernoulli, .a = p.value_or(0.0)}, probs);
 }
 
 Tensor multinomial_impl(const Tensor& probs, int64_t num_samples, bool replacement) {
@@ -364,10 +351,7 @@ Tensor poisson_impl(const Tensor& rates) {
   return finish(host, rates.dtype(), rates.device());
 }
 
-// ---- in-place fills ----
-
-// A fill's values, drawn on the host, as self's dtype on self's device: apply_inplace writes them.
-Tensor fill_values(const Tensor& self, const Tensor& host) { return finish(host, self.dtype(), self.device()); }
+// ---- in-place fills: each returns its values in self's shape, dtype and device; apply_inplace writes them ----
 
 // The largest finite value of a floating dtype, and PyTorch's names for its C++ type.
 double float_max(DType dtype) {
@@ -406,33 +390,20 @@ Tensor uniform_impl(const Tensor& self, double from, double to) {
   TD_CHECK_ARG(to - from <= max, "[uniform_] uniform_ expects to-from <= std::numeric_limits<",
                float_limits_name(self.dtype()), ">::max(), but found to=", to,
                " and from=", from, " which result in to-from to exceed the limit");
-  Tensor host = dispatch_float(self.dtype(), [&](auto tag) {
-    using T = decltype(tag);
-    return draw<T>(self.shape(), [&](ElementDraws& d, int64_t) {
-      double u = std::is_same_v<T, double> ? d.uniform64() : d.uniform32();
-      auto v = static_cast<T>(from + (to - from) * u);
-      // Rounding can reach `to`; PyTorch maps that value back to `from` to keep [from, to).
-      return v >= static_cast<T>(to) && from < to ? static_cast<T>(from) : v;
-    });
-  });
-  return fill_values(self, host);
+  return device_draw(self.shape(), self.dtype(), self.device(), {.kind = RandomKind::kUniform, .a = from, .b = to});
 }
 
 Tensor normal_fill_impl(const Tensor& self, double mean, double std_dev) {
   check_float("normal_", self.dtype());
   TD_CHECK_ARG(std_dev >= 0.0, "[normal_] normal expects std >= 0.0, but found std ", std_dev);
-  Tensor host = draw<double>(self.shape(),
-                             [&](ElementDraws& d, int64_t) { return mean + std_dev * standard_normal(d); });
-  return fill_values(self, host);
+  return device_draw(self.shape(), self.dtype(), self.device(),
+                     {.kind = RandomKind::kNormal, .a = mean, .b = std_dev});
 }
 
 Tensor exponential_impl(const Tensor& self, double lambd) {
   check_float("exponential_", self.dtype());
   TD_CHECK_ARG(lambd >= 0.0, "[exponential_] exponential_ expects lambda >= 0.0, but found lambda=", lambd);
-  Tensor host = draw<double>(self.shape(), [&](ElementDraws& d, int64_t) {
-    return lambd == 0 ? std::numeric_limits<double>::infinity() : standard_exponential(d) / lambd;
-  });
-  return fill_values(self, host);
+  return device_draw(self.shape(), self.dtype(), self.device(), {.kind = RandomKind::kExponential, .a = lambd});
 }
 
 Tensor run(std::string_view op, std::vector<Value> args) {

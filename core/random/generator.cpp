@@ -1,4 +1,4 @@
-// Philox-4x32-10, the Generator (state, seeding, counter reservation), the default generator and the
+// The Generator (state, seeding, counter reservation), the default generator and the
 // per-thread generator guard.
 #include "core/random/generator.h"
 
@@ -11,41 +11,8 @@
 namespace td::random {
 
 namespace {
-// The Random123 constants: round multipliers and the Weyl key increments (golden ratio, sqrt(3) - 1).
-constexpr uint32_t kPhiloxM0 = 0xD2511F53u, kPhiloxM1 = 0xCD9E8D57u;
-constexpr uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;
-
-inline PhiloxBlock philox_round(const PhiloxBlock& c, const PhiloxKey& k) {
-  uint64_t p0 = static_cast<uint64_t>(kPhiloxM0) * c[0], p1 = static_cast<uint64_t>(kPhiloxM1) * c[2];
-  auto hi0 = static_cast<uint32_t>(p0 >> 32), lo0 = static_cast<uint32_t>(p0);
-  auto hi1 = static_cast<uint32_t>(p1 >> 32), lo1 = static_cast<uint32_t>(p1);
-  return {hi1 ^ c[1] ^ k[0], lo1, hi0 ^ c[3] ^ k[1], lo0};
-}
-
 thread_local Generator* t_current = nullptr;
 }  // namespace
-
-PhiloxBlock philox4x32_10(PhiloxBlock ctr, PhiloxKey key) {
-  ctr = philox_round(ctr, key);
-  for (int r = 1; r < 10; ++r) {
-    key[0] += kPhiloxW0;
-    key[1] += kPhiloxW1;
-    ctr = philox_round(ctr, key);
-  }
-  return ctr;
-}
-
-uint64_t ElementDraws::below(uint64_t range) {
-  // x * range / 2^64 maps 64 random bits onto [0, range); rejecting the (2^64 mod range) low products that
-  // would be over-represented removes the bias. Rejection is rare unless range is near 2^63.
-  using u128 = unsigned __int128;
-  u128 m = static_cast<u128>(next64()) * range;
-  if (static_cast<uint64_t>(m) < range) {
-    const uint64_t threshold = (0 - range) % range;  // 2^64 mod range
-    while (static_cast<uint64_t>(m) < threshold) m = static_cast<u128>(next64()) * range;
-  }
-  return static_cast<uint64_t>(m >> 64);
-}
 
 Generator& Generator::manual_seed(uint64_t seed) {
   std::lock_guard lock(mutex_);
@@ -101,11 +68,11 @@ void Generator::set_state(const Tensor& state) {
   set_state(s);
 }
 
-PhiloxStream Generator::reserve(uint64_t blocks) {
+GeneratorState Generator::reserve(uint64_t groups) {
   std::lock_guard lock(mutex_);
-  PhiloxStream stream(state_.seed, state_.offset);
-  state_.offset += blocks;
-  return stream;
+  const GeneratorState start = state_;
+  state_.offset += groups;
+  return start;
 }
 
 Generator& default_generator() {

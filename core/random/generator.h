@@ -1,94 +1,29 @@
-// td::random: counter-based random numbers. Every generator is Philox-4x32-10 (Salmon et al., "Parallel
-// random numbers: as easy as 1, 2, 3", SC'11; the Random123 reference), the family PyTorch's CUDA generator
-// uses: a 64-bit seed is the key and a counter picks the block, so any element can be drawn without drawing
-// the ones before it and CPU and GPU can produce the same stream.
-//
-// How an op draws (the stream layout, relied on by the tests): an op producing n elements reserves n counter
-// blocks starting at the generator's offset, which then advances by n. Element i (row-major) reads block j
-// (j = 0, 1, ... as it needs more bits) at the 128-bit counter whose low 64 bits are offset + i and whose
-// high 64 bits are j, under the key (seed low 32 bits, seed high 32 bits). Values are therefore a function of
-// (seed, offset, i) alone, not of threading or device. Numbers do not match PyTorch's streams.
+// td::random: counter-based random numbers. Every generator is Philox-4x32-10 (core/random/philox.h, which
+// also documents the stream layout), the family PyTorch's CUDA generator uses: a 64-bit seed is the key and
+// a counter picks the block, so any element can be drawn without drawing the ones before it, and the CPU and
+// CUDA kernels (Backend::random_fill) produce the same stream.
 #pragma once
 
-#include <array>
 #include <cstdint>
 #include <mutex>
 #include <vector>
 
+#include "core/random/philox.h"
 #include "core/tensor.h"
 
 namespace td::random {
 
-/// Four 32-bit words: a Philox counter, or one output block.
-using PhiloxBlock = std::array<uint32_t, 4>;
-/// The two 32-bit words of a Philox key.
-using PhiloxKey = std::array<uint32_t, 2>;
-
-/// Philox-4x32 with 10 rounds: the bijection of counter blocks, keyed, behind every generator.
-PhiloxBlock philox4x32_10(PhiloxBlock counter, PhiloxKey key);
-
 /// The seed a generator starts from when none is given (PyTorch's default_rng_seed_val).
 inline constexpr uint64_t kDefaultSeed = 67280421310721ULL;
 
-/// A generator's whole state: its seed (the Philox key) and how many counter blocks it has handed out.
+/// A generator's whole state: its seed (the Philox key) and how many counter groups it has handed out.
 struct GeneratorState {
   uint64_t seed = kDefaultSeed;
   uint64_t offset = 0;
   bool operator==(const GeneratorState&) const = default;
 };
 
-/// The counter blocks one op reserved: blocks of element i, i < count. Cheap to copy; read from any thread.
-class PhiloxStream {
- public:
-  PhiloxStream(uint64_t seed, uint64_t base)
-      : key_{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)}, base_(base) {}
-  /// Block j of element i: the counter (base + i) in the low 64 bits, j in the high 64 bits.
-  PhiloxBlock block(uint64_t i, uint64_t j = 0) const {
-    uint64_t lo = base_ + i;
-    return philox4x32_10({static_cast<uint32_t>(lo), static_cast<uint32_t>(lo >> 32),
-                          static_cast<uint32_t>(j), static_cast<uint32_t>(j >> 32)},
-                         key_);
-  }
-
- private:
-  PhiloxKey key_;
-  uint64_t base_;
-};
-
-/// The draws of one element, consumed in order: 32-bit words w0..w3 of block 0, then of block 1, ...
-class ElementDraws {
- public:
-  ElementDraws(const PhiloxStream& stream, uint64_t element) : stream_(stream), element_(element) {}
-  /// The next 32 random bits.
-  uint32_t next32() {
-    if (word_ == 4) {
-      block_ = stream_.block(element_, next_block_++);
-      word_ = 0;
-    }
-    return block_[word_++];
-  }
-  /// The next 64 random bits (the lower word first).
-  uint64_t next64() {
-    uint64_t lo = next32();
-    return lo | static_cast<uint64_t>(next32()) << 32;
-  }
-  /// A float64 uniform in [0, 1) from the top 53 of the next 64 bits.
-  double uniform64() { return static_cast<double>(next64() >> 11) * 0x1.0p-53; }
-  /// A float32 uniform in [0, 1) from the top 24 of the next 32 bits.
-  float uniform32() { return static_cast<float>(next32() >> 8) * 0x1.0p-24f; }
-  /// A uniform integer in [0, range), range >= 1, without modulo bias: 64-bit multiply-shift with rejection
-  /// (Lemire, "Fast random integer generation in an interval", 2019).
-  uint64_t below(uint64_t range);
-
- private:
-  const PhiloxStream& stream_;
-  uint64_t element_;
-  uint64_t next_block_ = 0;
-  PhiloxBlock block_{};
-  int word_ = 4;
-};
-
-/// A Philox-4x32-10 stream with PyTorch's generator API. Thread-safe: each op reserves its counter blocks
+/// A Philox-4x32-10 stream with PyTorch's generator API. Thread-safe: each op reserves its counter groups
 /// under the generator's mutex and then draws without it.
 class Generator {
  public:
@@ -112,8 +47,9 @@ class Generator {
   GeneratorState state() const;
   /// Restores a state from state().
   void set_state(const GeneratorState& state);
-  /// Reserves `blocks` counter blocks for one op and advances the offset past them.
-  PhiloxStream reserve(uint64_t blocks);
+  /// Reserves `groups` counter groups for one op and advances the offset past them; returns the state the
+  /// op draws from (its first group is the returned offset).
+  GeneratorState reserve(uint64_t groups);
 
  private:
   mutable std::mutex mutex_;
@@ -140,8 +76,10 @@ class GeneratorGuard {
 Generator& current_generator();
 
 // ---- sampling (core/ops/random.cpp). Each runs its registry op; the Generator& forms draw from `gen`. ----
-// Values are computed on the host in element order and then copied to the tensor's device, so a CUDA tensor
-// holds exactly what a CPU tensor drawn from the same state holds; an in-kernel CUDA Philox is later work.
+// rand, randn, randint, normal, bernoulli and the in-place fills draw on the tensor's device
+// (Backend::random_fill); randperm, multinomial and poisson draw on the host and copy. Either way a CUDA
+// tensor holds what a CPU tensor drawn from the same state holds (to the last bit of a float64 normal or
+// exponential value: philox.h).
 
 /// Uniform floats in [0, 1): 24 random bits for float32, 53 for float64 (torch.rand).
 Tensor rand(std::vector<int64_t> size, TensorOptions options = {});

@@ -22,12 +22,15 @@
 #include "kernels/cpu/small_blocks.h"
 #include "kernels/cpu/vector_math.h"
 #include "kernels/elementwise_ops.h"
+#include "kernels/random_fill.h"
 
 namespace td::kernels {
 
 namespace {
 
 constexpr size_t kCheckedAllocation = size_t{64} << 20;
+// Below this many counter groups (four elements each) a random fill runs on one thread.
+constexpr int64_t kRandomGrainGroups = 4096;
 
 using fn::convert;
 
@@ -569,6 +572,19 @@ class CpuBackend final : public Backend {
         T* d = pd + off[0];
         for (int64_t i = 0; i < n; ++i) d[i * s[0]] = v;
       });
+    });
+  }
+
+  void random_fill(const RandomFill& f, const StridedRef& out, const double* probs, int) override {
+    dispatch_random(f.kind, out.dtype, "CPU", [&](auto kind, auto tag) {
+      using T = decltype(tag);
+      constexpr RandomKind K = decltype(kind)::value;
+      const auto n = static_cast<uint64_t>(out.numel());
+      const auto groups = static_cast<int64_t>(random::groups_for(n));
+      const random::PhiloxStream stream(f.seed, f.offset);
+      T* o = static_cast<T*>(out.data);
+#pragma omp parallel for schedule(static) if (groups >= kRandomGrainGroups)
+      for (int64_t g = 0; g < groups; ++g) random_fill_group<K, T>(f, stream, static_cast<uint64_t>(g), o, n, probs);
     });
   }
 

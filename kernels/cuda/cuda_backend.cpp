@@ -203,6 +203,10 @@ class CudaBackend final : public Backend {
                split_dims(values, 1, false), split_dims(indices, 1, false), values.data,
                static_cast<int64_t*>(indices.data), in.data, *this, index);
   }
+  void random_fill(const RandomFill& fill, const StridedRef& out, const double* probs, int index) override {
+    use(index);
+    cuda::random_fill(fill, out.dtype, out.numel(), out.data, probs);
+  }
   void softmax(bool is_log, const StridedRef& out, const StridedRef& in, int index) override {
     use(index);
     cuda::softmax(is_log, in.dtype, in.sizes[0], in.sizes[1], in.sizes[2], out.data, in.data);

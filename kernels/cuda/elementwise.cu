@@ -3,6 +3,8 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cub/block/block_scan.cuh>
+#include <type_traits>
 
 #include "core/error.h"
 #include "kernels/cuda/loops.cuh"
@@ -144,6 +146,12 @@ __global__ void reduce_cols_kernel(ReduceIndexer ix, int64_t n_out, int64_t slic
   out[g * n_out + o] = convert<Out>(acc);
 }
 
+// Rows at least this long get a block each for arg_reduce and scan; shorter ones a thread each.
+constexpr int64_t kBlockRowMin = 256;
+// A block per row, up to blocks_for's cap: the row kernels loop over the rest.
+unsigned row_blocks(int64_t rows) { return static_cast<unsigned>(std::clamp<int64_t>(rows, 1, 65535 * 8)); }
+
+// One thread per row, for short rows.
 template <class T>
 __global__ void arg_reduce_kernel(bool is_max, int64_t n_out, ReduceIndexer ix, T* values, int64_t* indices,
                                   const T* in) {
@@ -152,6 +160,64 @@ __global__ void arg_reduce_kernel(bool is_max, int64_t n_out, ReduceIndexer ix, 
   }
 }
 
+// A candidate of an arg reduction: a value (in float for the 16-bit floats) and its index, -1 for none.
+template <class M>
+struct ArgCandidate {
+  M v;
+  int64_t i;
+};
+
+// Whether a should replace b: fn::arg_best's order, where a NaN beats any number, and the first index wins
+// among equals (NaNs included).
+template <class M>
+__device__ __forceinline__ bool beats(const ArgCandidate<M>& a, const ArgCandidate<M>& b, bool is_max) {
+  if (a.i < 0) return false;
+  if (b.i < 0) return true;
+  const bool a_nan = a.v != a.v, b_nan = b.v != b.v;
+  if (a_nan || b_nan) return a_nan && (!b_nan || a.i < b.i);
+  if (a.v == b.v) return a.i < b.i;
+  return is_max ? a.v > b.v : a.v < b.v;
+}
+
+// One block per row, for long rows: each thread folds its strided share, then warps and the block fold the
+// candidates pairwise.
+template <class T>
+__global__ void arg_reduce_rows_kernel(bool is_max, int64_t n_out, ReduceIndexer ix, T* values, int64_t* indices,
+                                       const T* in) {
+  using M = opmath_t<T>;
+  using C = ArgCandidate<M>;
+  __shared__ C warp_best[32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  const int64_t n = ix.red_numel, s = ix.red_strides[0];
+  for (int64_t o = blockIdx.x; o < n_out; o += gridDim.x) {
+    const T* x = in + kept_offset(ix, o);
+    C best{M{}, -1};
+    for (int64_t r = threadIdx.x; r < n; r += blockDim.x) {
+      const C c{static_cast<M>(x[r * s]), r};
+      if (beats(c, best, is_max)) best = c;
+    }
+    for (int d = 16; d > 0; d >>= 1) {
+      const C other{shfl_down(best.v, d), shfl_down(best.i, d)};
+      if (beats(other, best, is_max)) best = other;
+    }
+    if (lane == 0) warp_best[warp] = best;
+    __syncthreads();
+    if (warp == 0) {
+      best = lane < warps ? warp_best[lane] : C{M{}, -1};
+      for (int d = 16; d > 0; d >>= 1) {
+        const C other{shfl_down(best.v, d), shfl_down(best.i, d)};
+        if (beats(other, best, is_max)) best = other;
+      }
+      if (lane == 0) {
+        values[o] = convert<T>(best.v);
+        indices[o] = best.i;
+      }
+    }
+    __syncthreads();  // warp_best is reused by the next row
+  }
+}
+
+// One thread per row, for short rows.
 template <ReduceOp Op, class T>
 __global__ void scan_kernel(int64_t rows, ReduceIndexer in_ix, ReduceIndexer out_ix, T* out, const T* in) {
   using R = fn::Reducer<Op, T>;
@@ -162,6 +228,46 @@ __global__ void scan_kernel(int64_t rows, ReduceIndexer in_ix, ReduceIndexer out
     for (int64_t i = 0; i < in_ix.red_numel; ++i) {
       acc = R::combine(acc, static_cast<typename R::A>(x[i * in_ix.red_strides[0]]));
       y[i * out_ix.red_strides[0]] = convert<T>(acc);
+    }
+  }
+}
+
+template <class R>
+struct ScanCombine {
+  __device__ __forceinline__ typename R::A operator()(const typename R::A& a, const typename R::A& b) const {
+    return R::combine(a, b);
+  }
+};
+
+// One block per row, for long rows: tiles of kThreads x kScanItems elements, each scanned by CUB's BlockScan
+// (thread t holds the tile's elements 4t..4t+3) and offset by the running total of the tiles before it.
+constexpr int kScanItems = 4;
+template <ReduceOp Op, class T>
+__global__ void scan_rows_kernel(int64_t rows, ReduceIndexer in_ix, ReduceIndexer out_ix, T* out, const T* in) {
+  using R = fn::Reducer<Op, T>;
+  using A = typename R::A;
+  using Scan = cub::BlockScan<A, kThreads>;
+  __shared__ typename Scan::TempStorage temp;
+  const int64_t n = in_ix.red_numel, si = in_ix.red_strides[0], so = out_ix.red_strides[0];
+  for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
+    const T* x = in + kept_offset(in_ix, r);
+    T* y = out + kept_offset(out_ix, r);
+    A carry = R::identity();
+    for (int64_t base = 0; base < n; base += kThreads * kScanItems) {
+      const int64_t first = base + static_cast<int64_t>(threadIdx.x) * kScanItems;
+      A items[kScanItems];
+#pragma unroll
+      for (int k = 0; k < kScanItems; ++k) {
+        items[k] = first + k < n ? static_cast<A>(x[(first + k) * si]) : R::identity();
+      }
+      A tile_total;
+      Scan(temp).InclusiveScan(items, items, ScanCombine<R>{}, tile_total);
+#pragma unroll
+      for (int k = 0; k < kScanItems; ++k) {
+        if (first + k < n) y[(first + k) * so] = convert<T>(R::combine(carry, items[k]));
+      }
+      carry = R::combine(carry, tile_total);
+      __syncthreads();  // temp is reused by the next tile
     }
   }
 }
@@ -294,8 +400,13 @@ void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix
                 const void* in) {
   dispatch(dtype, is_max ? "argmax" : "argmin", [&](auto tag) {
     using T = decltype(tag);
-    arg_reduce_kernel<T><<<blocks_for(n_out), kThreads, 0, stream()>>>(
-        is_max, n_out, ix, static_cast<T*>(values), indices, static_cast<const T*>(in));
+    auto* v = static_cast<T*>(values);
+    auto* x = static_cast<const T*>(in);
+    if (ix.red_numel >= kBlockRowMin) {
+      arg_reduce_rows_kernel<T><<<row_blocks(n_out), kThreads, 0, stream()>>>(is_max, n_out, ix, v, indices, x);
+    } else {
+      arg_reduce_kernel<T><<<blocks_for(n_out), kThreads, 0, stream()>>>(is_max, n_out, ix, v, indices, x);
+    }
   });
   check(cudaGetLastError(), "arg_reduce kernel launch");
 }
@@ -306,10 +417,18 @@ void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, co
     using T = decltype(tag);
     auto* o = static_cast<T*>(out);
     auto* x = static_cast<const T*>(in);
+    auto launch = [&](auto op_tag) {
+      constexpr ReduceOp Op = decltype(op_tag)::value;
+      if (in_ix.red_numel >= kBlockRowMin) {
+        scan_rows_kernel<Op, T><<<row_blocks(rows), kThreads, 0, stream()>>>(rows, in_ix, out_ix, o, x);
+      } else {
+        scan_kernel<Op, T><<<blocks_for(rows), kThreads, 0, stream()>>>(rows, in_ix, out_ix, o, x);
+      }
+    };
     if (op == ReduceOp::kSum) {
-      scan_kernel<ReduceOp::kSum, T><<<blocks_for(rows), kThreads, 0, stream()>>>(rows, in_ix, out_ix, o, x);
+      launch(std::integral_constant<ReduceOp, ReduceOp::kSum>{});
     } else {
-      scan_kernel<ReduceOp::kProd, T><<<blocks_for(rows), kThreads, 0, stream()>>>(rows, in_ix, out_ix, o, x);
+      launch(std::integral_constant<ReduceOp, ReduceOp::kProd>{});
     }
   });
   check(cudaGetLastError(), "scan kernel launch");

@@ -55,6 +55,10 @@ void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, co
 /// or block per row when inner == 1, else one thread per (outer, inner) column.
 void softmax(bool is_log, DType dtype, int64_t outer, int64_t n, int64_t inner, void* out, const void* in);
 
+/// Backend::random_fill (random.cu): out holds n contiguous elements of dtype; probs is null or n float64
+/// Bernoulli probabilities on the device.
+void random_fill(const RandomFill& fill, DType dtype, int64_t n, void* out, const double* probs);
+
 /// Backend::im2col and Backend::col2im (conv.cu), for the floating dtypes.
 void im2col(const StridedRef& col, const StridedRef& in, const ConvWindow& w);
 void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w);

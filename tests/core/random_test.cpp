@@ -65,13 +65,13 @@ double chi_bound(int dof) {
   return dof + 6 * std::sqrt(2.0 * dof);
 }
 
-// Block j of element i of an op that started at `offset` under `seed`, straight from Philox (the layout
-// generator.h documents).
-PhiloxBlock block_of(uint64_t seed, uint64_t offset, uint64_t i, uint64_t j = 0) {
-  uint64_t c = offset + i;
-  return philox4x32_10({static_cast<uint32_t>(c), static_cast<uint32_t>(c >> 32), static_cast<uint32_t>(j),
-                        static_cast<uint32_t>(j >> 32)},
-                       {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
+// Word w of element i of an op that started at `offset` under `seed`, straight from Philox (the layout
+// core/random/philox.h documents): word i % 4 of the block at counter (offset + i / 4, w).
+uint32_t word_of(uint64_t seed, uint64_t offset, uint64_t i, uint64_t w = 0) {
+  uint64_t c = offset + i / 4;
+  return philox4x32_10({static_cast<uint32_t>(c), static_cast<uint32_t>(c >> 32), static_cast<uint32_t>(w),
+                        static_cast<uint32_t>(w >> 32)},
+                       {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)})[i % 4];
 }
 double u53(uint32_t lo, uint32_t hi) {
   return static_cast<double>((uint64_t{hi} << 32 | lo) >> 11) * 0x1.0p-53;
@@ -92,32 +92,36 @@ TEST(PhiloxTest, MatchesRandom123KnownAnswers) {
 
 // ---- the generator ----
 
-TEST(GeneratorTest, StreamLayoutIsOneCounterBlockPerElement) {
-  // Element i of an op starting at offset o reads the block at counter (o + i, 0) first; float32 takes the
-  // top 24 bits of word 0, float64 the top 53 bits of words 1:0, randn is Box-Muller over words 1:0 and 3:2,
-  // randint maps words 1:0 onto the range by a 64-bit multiply (rejection is ~1e-18 likely for range 10).
+TEST(GeneratorTest, StreamLayoutIsFourElementsPerCounterGroup) {
+  // Element i of an op starting at offset o reads word i % 4 of the blocks at counters (o + i / 4, w), w = 0,
+  // 1, ...; an op of n elements advances the offset by ceil(n / 4). float32 takes the top 24 bits of word 0,
+  // float64 the top 53 bits of words 1:0, randn is Box-Muller over words 1:0 and 3:2, randint maps words 1:0
+  // onto the range by a 64-bit multiply (rejection is ~1e-18 likely for range 10).
   const uint64_t seed = 0x0123456789abcdefULL;
-  Generator gen(seed);
+  Generator gen;
   gen.set_state(GeneratorState{seed, 5});
   auto f32 = random::rand({7}, gen).to_vector<float>();
-  EXPECT_EQ(gen.state().offset, 12u);
+  EXPECT_EQ(gen.state().offset, 7u);
   auto f64 = random::rand({7}, gen, {DType::kFloat64}).to_vector<double>();
   auto n32 = random::randn({7}, gen).to_vector<float>();
   auto ints = random::randint(-3, 7, {7}, gen).to_vector<int64_t>();
-  EXPECT_EQ(gen.state(), (GeneratorState{seed, 33}));
+  EXPECT_EQ(gen.state(), (GeneratorState{seed, 13}));
   for (uint64_t i = 0; i < 7; ++i) {
-    PhiloxBlock b = block_of(seed, 5, i);
-    EXPECT_EQ(f32[i], static_cast<float>(b[0] >> 8) * 0x1.0p-24f) << i;
-    b = block_of(seed, 12, i);
-    EXPECT_EQ(f64[i], u53(b[0], b[1])) << i;
-    b = block_of(seed, 19, i);
-    double z =
-        std::sqrt(-2 * std::log(1 - u53(b[0], b[1]))) * std::cos(2 * std::numbers::pi * u53(b[2], b[3]));
+    EXPECT_EQ(f32[i], static_cast<float>(word_of(seed, 5, i) >> 8) * 0x1.0p-24f) << i;
+    EXPECT_EQ(f64[i], u53(word_of(seed, 7, i, 0), word_of(seed, 7, i, 1))) << i;
+    double z = std::sqrt(-2 * std::log(1 - u53(word_of(seed, 9, i, 0), word_of(seed, 9, i, 1)))) *
+               std::cos(2 * std::numbers::pi * u53(word_of(seed, 9, i, 2), word_of(seed, 9, i, 3)));
     EXPECT_FLOAT_EQ(n32[i], static_cast<float>(z)) << i;
-    b = block_of(seed, 26, i);
-    auto wide = static_cast<unsigned __int128>(uint64_t{b[1]} << 32 | b[0]) * 10;
+    auto wide =
+        static_cast<unsigned __int128>(uint64_t{word_of(seed, 11, i, 1)} << 32 | word_of(seed, 11, i, 0)) * 10;
     EXPECT_EQ(ints[i], -3 + static_cast<int64_t>(wide >> 64)) << i;
   }
+  // Four float32 values are the four words of one block, as curand_uniform4 uses them.
+  gen.set_state(GeneratorState{seed, 0});
+  PhiloxBlock b = philox4x32_10({0, 0, 0, 0}, {static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32)});
+  auto four = random::rand({4}, gen).to_vector<float>();
+  for (int l = 0; l < 4; ++l) EXPECT_EQ(four[l], static_cast<float>(b[l] >> 8) * 0x1.0p-24f) << l;
+  EXPECT_EQ(gen.state().offset, 1u);
   // A prefix of a longer draw is the shorter draw.
   gen.set_state(GeneratorState{seed, 5});
   auto longer = random::rand({20}, gen).to_vector<float>();
@@ -132,7 +136,7 @@ TEST(GeneratorTest, SameSeedSameValuesOtherSeedsDiffer) {
   auto a = random::rand({1000}, gen).to_vector<float>();
   auto b = random::rand({1000}, gen).to_vector<float>();
   EXPECT_NE(a, b);  // the stream moved on
-  EXPECT_EQ(gen.state(), (GeneratorState{42, 2000}));
+  EXPECT_EQ(gen.state(), (GeneratorState{42, 500}));
   gen.manual_seed(42);
   EXPECT_EQ(gen.state(), (GeneratorState{42, 0}));
   EXPECT_EQ(random::rand({1000}, gen).to_vector<float>(), a);
@@ -157,7 +161,7 @@ TEST(GeneratorTest, SeedChoosesAFreshSeed) {
 
 TEST(GeneratorTest, GetStateSetStateReplaysTheStream) {
   Generator gen(0x1122334455667788ULL);
-  random::rand({3}, gen);
+  random::rand({12}, gen);  // three counter groups
   Tensor state = gen.get_state();
   EXPECT_EQ(state.dtype(), DType::kUInt8);
   EXPECT_EQ(state.device(), kCPU);
@@ -186,7 +190,7 @@ TEST(GeneratorTest, ManualSeedSeedsTheDefaultGenerator) {
   EXPECT_EQ(&def, &random::default_generator());
   EXPECT_EQ(def.state(), (GeneratorState{1234, 0}));
   auto a = random::rand({100}).to_vector<float>();
-  EXPECT_EQ(def.state().offset, 100u);
+  EXPECT_EQ(def.state().offset, 25u);
   Generator local(1234);
   EXPECT_EQ(random::rand({100}, local).to_vector<float>(), a);
   // Ops by name draw from the default generator too.
@@ -203,16 +207,16 @@ TEST(GeneratorTest, GuardRoutesOpsToAnotherGenerator) {
     call_op("randn", {int_list({10})});
   }
   EXPECT_EQ(&random::current_generator(), &random::default_generator());
-  EXPECT_EQ(gen.state().offset, 10u);
+  EXPECT_EQ(gen.state().offset, 3u);
   EXPECT_EQ(random::default_generator().state().offset, 0u);
   // The guard is restored when the op throws.
   EXPECT_EQ(error_of([&] { random::rand({-1}, gen); }).code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(&random::current_generator(), &random::default_generator());
 }
 
-TEST(GeneratorTest, ConcurrentDrawsGetDisjointBlocks) {
-  // Each op reserves its blocks under the generator's lock, so four threads drawing 25 x 1000 values hand out
-  // exactly the 100 block ranges a single thread would, in some order.
+TEST(GeneratorTest, ConcurrentDrawsGetDisjointGroups) {
+  // Each op reserves its counter groups under the generator's lock, so four threads drawing 25 x 1000 values
+  // hand out exactly the 100 group ranges a single thread would, in some order.
   constexpr int kThreads = 4, kDraws = 25, kN = 1000;
   Generator gen(77);
   std::vector<std::vector<double>> got(kThreads);
@@ -226,7 +230,7 @@ TEST(GeneratorTest, ConcurrentDrawsGetDisjointBlocks) {
     });
   }
   for (auto& th : threads) th.join();
-  EXPECT_EQ(gen.state().offset, uint64_t{kThreads * kDraws * kN});
+  EXPECT_EQ(gen.state().offset, uint64_t{kThreads * kDraws * kN / 4});
   std::vector<double> all;
   for (auto& g : got) all.insert(all.end(), g.begin(), g.end());
   std::sort(all.begin(), all.end());
@@ -250,21 +254,43 @@ TD_DEVICE_TEST(RandomDeviceTest, SameStateSameValuesOnEveryDevice) {
     o.device = device_;
     return o;
   };
-  auto check = [&](const Tensor& a, const Tensor& b, const char* what) {
+  // Bit for bit, except float64 normal and exponential values: CUDA's log and cos may differ from glibc's in
+  // the last bit (philox.h), so those get 4 ulp.
+  auto check = [&](const Tensor& a, const Tensor& b, const char* what, double rel = 0) {
     EXPECT_EQ(a.device(), device_) << what;
     EXPECT_EQ(b.device(), kCPU) << what;
     EXPECT_EQ(a.dtype(), b.dtype()) << what;
     EXPECT_EQ(a.shape(), b.shape()) << what;
-    EXPECT_EQ(a.to_vector<double>(), b.to_vector<double>()) << what;
+    auto va = a.to_vector<double>(), vb = b.to_vector<double>();
+    ASSERT_EQ(va.size(), vb.size()) << what;
+    for (size_t i = 0; i < va.size(); ++i) {
+      if (rel == 0) {
+        EXPECT_EQ(va[i], vb[i]) << what << " " << i;
+      } else {
+        EXPECT_NEAR(va[i], vb[i], rel * std::fabs(vb[i])) << what << " " << i;
+      }
+    }
   };
+  constexpr double k4Ulp = 4 * std::numeric_limits<double>::epsilon();
   Tensor r = random::rand({64}, dev, on({}));
   check(r, random::rand({64}, cpu), "rand");
   auto rv = r.to_vector<float>();
   for (uint64_t i = 0; i < rv.size(); ++i) {
-    EXPECT_EQ(rv[i], static_cast<float>(block_of(seed, 0, i)[0] >> 8) * 0x1.0p-24f) << i;
+    EXPECT_EQ(rv[i], static_cast<float>(word_of(seed, 0, i) >> 8) * 0x1.0p-24f) << i;
   }
   check(random::randn({3, 5}, dev, on({DType::kFloat64})), random::randn({3, 5}, cpu, {DType::kFloat64}),
-        "randn");
+        "randn", k4Ulp);
+  check(random::randn({9}, dev, on({})), random::randn({9}, cpu), "randn float32");
+  for (DType dt : {DType::kFloat16, DType::kBFloat16}) {
+    check(random::rand({9}, dev, on({dt})), random::rand({9}, cpu, {dt}), "rand 16-bit");
+  }
+  // Every real dtype takes integers and Bernoulli values.
+  for (DType dt : {DType::kBool, DType::kUInt8, DType::kInt8, DType::kInt16, DType::kInt32, DType::kFloat16,
+                   DType::kFloat32}) {
+    check(random::randint(0, 2, {9}, dev, on({dt})), random::randint(0, 2, {9}, cpu, {dt}), "randint");
+    check(random::bernoulli(zeros({9}, on({dt})), 0.4, dev), random::bernoulli(zeros({9}, {dt}), 0.4, cpu),
+          "bernoulli(p)");
+  }
   check(random::randint(-50, 50, {40}, dev, on({DType::kInt64})), random::randint(-50, 50, {40}, cpu),
         "randint");
   check(random::randperm(30, dev, on({DType::kInt32})), random::randperm(30, cpu, {DType::kInt32}),
@@ -284,6 +310,9 @@ TD_DEVICE_TEST(RandomDeviceTest, SameStateSameValuesOnEveryDevice) {
   check(random::uniform_(t, -1, 1, dev).contiguous(), random::uniform_(h, -1, 1, cpu), "uniform_");
   check(random::normal_(t, 1, 2, dev).contiguous(), random::normal_(h, 1, 2, cpu), "normal_");
   check(random::exponential_(t, 3, dev).contiguous(), random::exponential_(h, 3, cpu), "exponential_");
+  Tensor t64 = zeros({5}, {DType::kFloat64, device_}), h64 = zeros({5}, {DType::kFloat64});
+  check(random::exponential_(t64, 0.5, dev), random::exponential_(h64, 0.5, cpu), "exponential_ float64", k4Ulp);
+  check(random::uniform_(t64, -2, 3, dev), random::uniform_(h64, -2, 3, cpu), "uniform_ float64");
   EXPECT_EQ(dev.state(), cpu.state());
 }
 

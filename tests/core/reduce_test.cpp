@@ -49,6 +49,43 @@ TD_DEVICE_TEST(ReduceTest, NanPropagatesThroughMaxAndArgmax) {
   EXPECT_EQ(make64({2, 5, 5, 1}, {4}).argmax().item<int64_t>(), 1);  // the first of tied maxima
 }
 
+// Rows long enough for CUDA's block-per-row arg reduction and scan (CUB's BlockScan over tiles), with ties,
+// NaNs and strided rows: every value here is exact, so any device must match it exactly.
+TD_DEVICE_TEST(ReduceTest, LongRowsArgReduceAndScan) {
+  constexpr int64_t kN = 5000;
+  std::vector<double> v(2 * kN, 1.0);
+  v[300] = v[4000] = 7;                 // row 0: tied maxima, the first wins
+  v[kN + 4500] = v[kN + 2000] = kNaN;   // row 1: NaNs, the first wins for both argmax and argmin
+  v[kN + 10] = -3;
+  for (DType dt : {DType::kFloat64, DType::kFloat32, DType::kFloat16}) {
+    Tensor x = make64(v, {2, kN}).to(dt);
+    EXPECT_THAT(x.argmax(1).to_vector<int64_t>(), ElementsAre(300, 2000)) << dtype_name(dt);
+    EXPECT_THAT(x.argmin(1).to_vector<int64_t>(), ElementsAre(0, 2000)) << dtype_name(dt);
+    // The same rows as columns of a transposed view: the reduced dim is strided.
+    Tensor xt = x.t().contiguous().t();
+    auto [values, indices] = xt.max(1);
+    EXPECT_THAT(indices.to_vector<int64_t>(), ElementsAre(300, 2000)) << dtype_name(dt);
+    EXPECT_EQ(values.to_vector<double>()[0], 7.0) << dtype_name(dt);
+    EXPECT_TRUE(std::isnan(values.to_vector<double>()[1])) << dtype_name(dt);
+  }
+  // Running sums and products: integers, and floats whose partial results are all exact.
+  Tensor ones = tensor<int64_t>(std::vector<int64_t>(3 * kN, 1), {3, kN}, device_);
+  std::vector<int64_t> sums = ones.cumsum(1).to_vector<int64_t>();
+  for (int64_t i = 0; i < 3 * kN; ++i) ASSERT_EQ(sums[static_cast<size_t>(i)], i % kN + 1) << i;
+  std::vector<double> signs(kN);
+  for (int64_t i = 0; i < kN; ++i) signs[static_cast<size_t>(i)] = i % 7 == 3 ? -1.0 : 1.0;
+  Tensor s = make64(signs, {kN, 1}).expand({kN, 2}).t();  // two equal rows: strides (0, 1)
+  std::vector<double> prods = s.cumprod(1).to_vector<double>(), halves = s.mul(0.5).cumsum(1).to_vector<double>();
+  double p = 1, h = 0;
+  for (int64_t i = 0; i < kN; ++i) {
+    p *= signs[static_cast<size_t>(i)];
+    h += 0.5 * signs[static_cast<size_t>(i)];
+    ASSERT_EQ(prods[static_cast<size_t>(i)], p) << i;
+    ASSERT_EQ(prods[static_cast<size_t>(kN + i)], p) << i;
+    ASSERT_EQ(halves[static_cast<size_t>(kN + i)], h) << i;
+  }
+}
+
 TD_DEVICE_TEST(ReduceTest, DtypeRules) {
   Tensor i32 = tensor<int32_t>({1, 2, 3}, {3}, device_);
   EXPECT_EQ(i32.prod().dtype(), DType::kInt64);
