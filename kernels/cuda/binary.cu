@@ -14,7 +14,8 @@ template <BinaryOp Op, class T>
 __global__ void binary_kernel(int64_t n, Indexer ix, T* out, const T* a, const T* b, opmath_t<T> alpha) {
   using M = opmath_t<T>;
   TD_GRID_STRIDE_LOOP(i, n) {
-    out[offset_of<0>(ix, i)] = T(fn::binary<Op>(M(a[offset_of<1>(ix, i)]), M(b[offset_of<2>(ix, i)]), alpha));
+    const auto o = offsets_of<3>(ix, i);
+    out[o.at[0]] = T(fn::binary<Op>(M(a[o.at[1]]), M(b[o.at[2]]), alpha));
   }
 }
 
@@ -29,21 +30,24 @@ template <CompareOp Op, class T>
 __global__ void compare_kernel(int64_t n, Indexer ix, bool* out, const T* a, const T* b) {
   using M = opmath_t<T>;
   TD_GRID_STRIDE_LOOP(i, n) {
-    out[offset_of<0>(ix, i)] = fn::compare<Op>(M(a[offset_of<1>(ix, i)]), M(b[offset_of<2>(ix, i)]));
+    const auto o = offsets_of<3>(ix, i);
+    out[o.at[0]] = fn::compare<Op>(M(a[o.at[1]]), M(b[o.at[2]]));
   }
 }
 
 template <class T>
 __global__ void where_kernel(int64_t n, Indexer ix, T* out, const bool* cond, const T* a, const T* b) {
   TD_GRID_STRIDE_LOOP(i, n) {
-    out[offset_of<0>(ix, i)] = cond[offset_of<1>(ix, i)] ? a[offset_of<2>(ix, i)] : b[offset_of<3>(ix, i)];
+    const auto o = offsets_of<4>(ix, i);
+    out[o.at[0]] = cond[o.at[1]] ? a[o.at[2]] : b[o.at[3]];
   }
 }
 
 template <class T>
 __global__ void gather_kernel(int64_t n, Indexer ix, T* out, const T* in, const int64_t* index, int64_t dim_stride) {
   TD_GRID_STRIDE_LOOP(i, n) {
-    out[offset_of<0>(ix, i)] = in[offset_of<1>(ix, i) + index[offset_of<2>(ix, i)] * dim_stride];
+    const auto o = offsets_of<3>(ix, i);
+    out[o.at[0]] = in[o.at[1] + index[o.at[2]] * dim_stride];
   }
 }
 
@@ -88,8 +92,9 @@ __device__ void atomic_combine(T* dst, T v) {
 template <class T, ScatterMode Mode>
 __global__ void scatter_kernel(int64_t n, Indexer ix, T* out, const int64_t* index, const T* src, int64_t dim_stride) {
   TD_GRID_STRIDE_LOOP(i, n) {
-    T* dst = out + offset_of<0>(ix, i) + index[offset_of<1>(ix, i)] * dim_stride;
-    const T v = src[offset_of<2>(ix, i)];
+    const auto o = offsets_of<3>(ix, i);
+    T* dst = out + o.at[0] + index[o.at[1]] * dim_stride;
+    const T v = src[o.at[2]];
     if constexpr (Mode == ScatterMode::kAssign) {
       *dst = v;
     } else if constexpr (Mode == ScatterMode::kAdd && is_complex_v<T>) {

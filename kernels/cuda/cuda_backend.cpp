@@ -31,13 +31,16 @@ cuda::Indexer make_indexer(std::span<const int64_t> sizes, const std::array<std:
   cuda::Indexer ix;
   ix.nd = static_cast<int>(c.sizes.size());
   ix.contiguous = c.sizes.size() == 1;
+  int64_t numel = 1;
   for (size_t d = 0; d < c.sizes.size(); ++d) {
     ix.sizes[d] = c.sizes[d];
+    numel *= c.sizes[d];
     for (size_t k = 0; k < N; ++k) {
       ix.strides[k][d] = c.strides[k][d];
       if (d == 0 && c.strides[k][d] != 1) ix.contiguous = false;
     }
   }
+  ix.small = numel < (int64_t{1} << 31);
   return ix;
 }
 

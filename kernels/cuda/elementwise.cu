@@ -19,7 +19,8 @@ template <class To, class From>
 __global__ void copy_kernel(int64_t n, Indexer ix, To* out, const From* in) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    out[offset_of<0>(ix, i)] = convert<To>(in[offset_of<1>(ix, i)]);
+    const auto o = offsets_of<2>(ix, i);
+    out[o.at[0]] = convert<To>(in[o.at[1]]);
   }
 }
 
@@ -33,7 +34,7 @@ template <class T>
 __global__ void fill_kernel(int64_t n, Indexer ix, T* out, T value) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    out[offset_of<0>(ix, i)] = value;
+    out[offsets_of<1>(ix, i).at[0]] = value;
   }
 }
 

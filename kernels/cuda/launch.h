@@ -16,6 +16,7 @@ struct Indexer {
   int64_t sizes[kMaxDims] = {};
   int64_t strides[4][kMaxDims] = {};
   bool contiguous = false;  // every operand has contiguous strides: index directly
+  bool small = false;       // fewer than 2^31 elements: offsets_of divides in 32 bits
 };
 
 /// A reduction: each output (contiguous) folds a block of the input given by the reduced dims.

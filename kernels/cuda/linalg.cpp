@@ -1,14 +1,16 @@
 // torch.linalg's factorizations on CUDA (LinalgKernels) through cuSOLVER's dense API: getrf, getrs, potrf,
 // syevd/heevd, gesvdj (Jacobi SVD: any shape, unlike gesvd), geqrf and orgqr/ungqr, and cuBLAS's trsm and geam
 // (V to V^H), one matrix of the batch after another (the general eigenproblem, geev, and LDL run on the host,
-// as PyTorch's MAGMA geev does), on the calling thread's current stream, with
-// workspaces from the device's caching allocator. One cuSOLVER handle per thread and device, as cuBLAS's.
+// as PyTorch's MAGMA geev does; so do the matrices gesvdj does not converge on, as PyTorch reruns them with
+// gesvd), on the calling thread's current stream, with workspaces from the device's caching allocator. One
+// cuSOLVER handle per thread and device, as cuBLAS's.
 #include <cusolverDn.h>
 
 #include <algorithm>
 #include <array>
-#include <vector>
+#include <memory>
 #include <type_traits>
+#include <vector>
 
 #include "core/error.h"
 #include "core/linalg_kernels.h"
@@ -214,10 +216,17 @@ class CudaLinalg final : public LinalgKernels {
       const cusolverEigMode_t jobz = vectors ? CUSOLVER_EIG_MODE_VECTOR : CUSOLVER_EIG_MODE_NOVECTOR;
       gesvdjInfo_t params = nullptr;
       check_solver(cusolverDnCreateGesvdjInfo(&params), "cusolverDnCreateGesvdjInfo");
+      const std::unique_ptr<std::remove_pointer_t<gesvdjInfo_t>, decltype(&cusolverDnDestroyGesvdjInfo)> params_owner(
+          params, cusolverDnDestroyGesvdjInfo);
       // gesvdj gives V (n x vrows); each is turned into vh (vrows x n) by a conjugate transpose.
       cuda::Workspace v(static_cast<size_t>(std::max<int64_t>(n * vrows, 1)) * sizeof(T), device);
       cuda::Workspace u_scratch(static_cast<size_t>(vectors ? 1 : std::max<int64_t>(m * m, 1)) * sizeof(T), device);
       T* u_base = vectors ? static_cast<T*>(u) : static_cast<T*>(u_scratch.data);
+      // gesvdj destroys its input: a copy is kept for the matrices it does not converge on.
+      const size_t a_bytes = static_cast<size_t>(batch * m * n) * sizeof(T);
+      cuda::Workspace a_copy(std::max<size_t>(a_bytes, 1), device);
+      cuda::check(cudaMemcpyAsync(a_copy.data, a, a_bytes, cudaMemcpyDeviceToDevice, cuda::stream()),
+                  "cudaMemcpyAsync");
       int lwork = 0;
       cusolverStatus_t st = S::svd_size(h, jobz, econ, lm, ln, static_cast<T*>(a), lm, static_cast<R*>(s), u_base, lm,
                                         static_cast<T*>(v.data), ln, &lwork, params);
@@ -237,8 +246,26 @@ class CudaLinalg final : public LinalgKernels {
                    static_cast<int>(bs));
         }
       }
-      cusolverDnDestroyGesvdjInfo(params);
       check_solver(st, "gesvdj");
+      // info = k + 1: gesvdj stopped short of its tolerance. Those matrices go to LAPACK's gesdd on the host, as
+      // PyTorch reruns them with gesvd, so the CPU and CUDA succeed on the same inputs.
+      std::vector<int32_t> host_info(static_cast<size_t>(batch));
+      cuda::check(cudaMemcpyAsync(host_info.data(), info, host_info.size() * sizeof(int32_t), cudaMemcpyDeviceToHost,
+                                  cuda::stream()),
+                  "cudaMemcpyAsync");
+      cuda::check(cudaStreamSynchronize(cuda::stream()), "cudaStreamSynchronize");
+      for (int64_t b = 0; b < batch; ++b) {
+        if (host_info[static_cast<size_t>(b)] != k + 1) continue;
+        HostCopy ha(static_cast<T*>(a_copy.data) + b * m * n, static_cast<size_t>(m * n) * sizeof(T), true, false);
+        HostCopy hs(static_cast<R*>(s) + b * k, static_cast<size_t>(k) * sizeof(R), false);
+        HostCopy hu(vectors ? static_cast<T*>(u) + b * m * ucols : nullptr,
+                    vectors ? static_cast<size_t>(m * ucols) * sizeof(T) : 0, false);
+        HostCopy hv(vectors ? static_cast<T*>(vh) + b * vrows * n : nullptr,
+                    vectors ? static_cast<size_t>(vrows * n) * sizeof(T) : 0, false);
+        HostCopy hi(info + b, sizeof(int32_t), false);
+        kernels::cpu_linalg().svd(ha.host(), hu.host(), hs.host(), hv.host(), dtype, 1, m, n, full, vectors,
+                                  static_cast<int32_t*>(hi.host()), -1);
+      }
     });
   }
 

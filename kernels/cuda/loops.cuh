@@ -19,16 +19,41 @@ inline int blocks_for(int64_t n) {
   return static_cast<int>(b < 65535 * 8 ? b : 65535 * 8);
 }
 
-template <int K>
-__device__ __forceinline__ int64_t offset_of(const Indexer& ix, int64_t i) {
-  if (ix.contiguous) return i;
-  int64_t off = 0;
-  for (int d = ix.nd - 1; d >= 0; --d) {
-    int64_t idx = i % ix.sizes[d];
-    i /= ix.sizes[d];
-    off += idx * ix.strides[K][d];
+/// The element offsets of row-major position i in the Indexer's first N operands. One walk over the dims
+/// serves them all, with one division per dim, in 32-bit arithmetic when the element count fits (an int64
+/// division is a long emulated sequence on the GPU; a 32-bit one is a few instructions).
+template <int N>
+struct Offsets {
+  int64_t at[N];
+};
+template <int N>
+__device__ __forceinline__ Offsets<N> offsets_of(const Indexer& ix, int64_t i) {
+  Offsets<N> o;
+  if (ix.contiguous) {
+#pragma unroll
+    for (int k = 0; k < N; ++k) o.at[k] = i;
+    return o;
   }
-  return off;
+#pragma unroll
+  for (int k = 0; k < N; ++k) o.at[k] = 0;
+  if (ix.small) {
+    auto r = static_cast<uint32_t>(i);
+    for (int d = ix.nd - 1; d >= 0; --d) {
+      const auto size = static_cast<uint32_t>(ix.sizes[d]);
+      const uint32_t q = r / size, idx = r - q * size;
+      r = q;
+#pragma unroll
+      for (int k = 0; k < N; ++k) o.at[k] += static_cast<int64_t>(idx) * ix.strides[k][d];
+    }
+  } else {
+    for (int d = ix.nd - 1; d >= 0; --d) {
+      const int64_t q = i / ix.sizes[d], idx = i - q * ix.sizes[d];
+      i = q;
+#pragma unroll
+      for (int k = 0; k < N; ++k) o.at[k] += idx * ix.strides[k][d];
+    }
+  }
+  return o;
 }
 
 using fn::convert;

@@ -10,7 +10,10 @@ namespace td::kernels::cuda {
 namespace {
 template <class O, class I, class F>
 __global__ void map_kernel(int64_t n, Indexer ix, O* out, const I* in, F f) {
-  TD_GRID_STRIDE_LOOP(i, n) { out[offset_of<0>(ix, i)] = f(in[offset_of<1>(ix, i)]); }
+  TD_GRID_STRIDE_LOOP(i, n) {
+    const auto o = offsets_of<2>(ix, i);
+    out[o.at[0]] = f(in[o.at[1]]);
+  }
 }
 
 // The contiguous case with both pointers aligned to a pack: vector loads and stores.

@@ -180,6 +180,30 @@ TD_DEVICE_TEST(FftTest, InputsOfAnyAlignmentAndLayout) {
   expect_near(fft::fft(t), direct_dft(t.contiguous(), true), 1e-10);
 }
 
+TD_DEVICE_TEST(FftTest, FourDimsAndMisalignedRealInputs) {
+  // Transforms over more signal dims than one library plan takes (cuFFT's three) equal the one-dimensional
+  // transforms composed; irfftn of an input that is not Hermitian is the inverse C2C over the other dims
+  // followed by one-dimensional C2R lines, on every device.
+  Tensor z = zinput({2, 3, 4, 5}, false), x = xinput({2, 3, 4, 6}, false);
+  Tensor z1 = fft::fft(fft::fft(fft::fft(fft::fft(z, std::nullopt, 0), std::nullopt, 1), std::nullopt, 2),
+                       std::nullopt, 3);
+  expect_near(fft::fftn(z), z1.to("cpu").to_vector<c128>(), 1e-10);
+  Tensor r1 = fft::fft(fft::fft(fft::fft(fft::rfft(x, std::nullopt, 3), std::nullopt, 0), std::nullopt, 1),
+                       std::nullopt, 2);
+  expect_near(fft::rfftn(x), r1.to("cpu").to_vector<c128>(), 1e-10);
+  Tensor i1 = fft::irfft(fft::ifft(fft::ifft(fft::ifft(z, std::nullopt, 0), std::nullopt, 1), std::nullopt, 2), 8, 3);
+  Tensor in = fft::irfftn(z, std::vector<int64_t>{2, 3, 4, 8});
+  expect_near(in, i1.to("cpu").to(DType::kComplex128).to_vector<c128>(), 1e-10);
+  // A float32 view starting one element (4 bytes) into its buffer: not aligned as a complex64.
+  Tensor base = xinput({1, 3 * 5 + 1}, false).to(DType::kFloat32);
+  Tensor odd = base.narrow(1, 1, 3 * 5).reshape({3, 5});
+  std::vector<c128> full = direct_dft(odd.to(DType::kComplex128), true), want;
+  for (size_t i = 0; i < full.size(); ++i) {
+    if (i % 5 < 3) want.push_back(full[i]);
+  }
+  expect_near(fft::rfft(odd), want, 2e-5);
+}
+
 TD_DEVICE_TEST(FftTest, ThreadsTransformAtOnce) {
   // Plans are made under one lock and shared: four threads, each with sizes of its own and sizes shared
   // with the others, get the single-threaded results.
