@@ -75,8 +75,12 @@ StreamGuard::StreamGuard(const Stream& stream)
   set_stream(stream);
 }
 StreamGuard::~StreamGuard() {
-  set_stream(previous_);
-  rt().set_device(previous_device_);
+  // A destructor must not throw: restoring what was current before cannot fail unless the device did.
+  try {
+    set_stream(previous_);
+    rt().set_device(previous_device_);
+  } catch (const Error&) {
+  }
 }
 
 DeviceGuard::DeviceGuard(int device) : previous_(current_device()) { set_device(device); }
@@ -120,6 +124,8 @@ float Event::elapsed_time(const Event& end) const {
            "[Event.elapsed_time] both events must be created with enable_timing=True");
   TD_CHECK(id_ && end.id_, ErrorCode::kFailedPrecondition,
            "[Event.elapsed_time] both events must be recorded before calculating elapsed time");
+  TD_CHECK(device_ == end.device_, ErrorCode::kInvalidArgument, "[Event.elapsed_time] the events are on cuda:",
+           device_, " and cuda:", end.device_, "; both must be on one device");
   return rt().elapsed_ms(device_, id_, end.id_);
 }
 
@@ -128,6 +134,9 @@ void record_stream(const Tensor& tensor, const Stream& stream) {
   const Device device = t.storage->device;
   TD_CHECK(device.type == DeviceType::kCUDA, ErrorCode::kInvalidArgument,
            "[record_stream] expects a CUDA tensor, got one on ", device.str());
+  // The allocator's events wait on streams of the block's own device.
+  TD_CHECK(stream.device() == device.index, ErrorCode::kInvalidArgument, "[record_stream] the stream is on cuda:",
+           stream.device(), ", the tensor on ", device.str());
   if (t.storage->data) rt().record_stream(device.index, t.storage->data, stream.id());
 }
 

@@ -15,6 +15,16 @@
 
 namespace td::kernels {
 
+/// a * b + c rounded twice, as the host computes it: nvcc would fuse it into one fma (one rounding) and
+/// make the devices differ in the last bit.
+TD_HD double mul_add(double a, double b, double c) {
+#if defined(__CUDA_ARCH__)
+  return __dadd_rn(__dmul_rn(a, b), c);
+#else
+  return a * b + c;
+#endif
+}
+
 /// The random words one element of kind K and type T reads when no rejection happens.
 template <RandomKind K, class T>
 inline constexpr int kRandomWords = K == RandomKind::kNormal                              ? 4
@@ -26,11 +36,11 @@ template <RandomKind K, class T>
 TD_HD T random_value(const RandomFill& f, random::ElementDraws& d, double p) {
   if constexpr (K == RandomKind::kUniform) {
     const double u = std::is_same_v<T, double> ? d.uniform64() : static_cast<double>(d.uniform32());
-    const T v = fn::convert<T>(f.a + (f.b - f.a) * u);
+    const T v = fn::convert<T>(mul_add(f.b - f.a, u, f.a));
     // Rounding can reach b; PyTorch maps that value back to a, to keep [a, b).
     return f.a < f.b && v >= fn::convert<T>(f.b) ? fn::convert<T>(f.a) : v;
   } else if constexpr (K == RandomKind::kNormal) {
-    return fn::convert<T>(f.a + f.b * random::standard_normal(d));
+    return fn::convert<T>(mul_add(f.b, random::standard_normal(d), f.a));
   } else if constexpr (K == RandomKind::kExponential) {
     return fn::convert<T>(f.a == 0 ? std::numeric_limits<double>::infinity() : random::standard_exponential(d) / f.a);
   } else if constexpr (K == RandomKind::kBernoulli) {

@@ -395,6 +395,8 @@ void resolve_cuda_times(Trace& trace, std::vector<Event>& events, const std::vec
     if (m.index >= events.size() || static_cast<size_t>(m.device) >= trace.cuda_refs.size()) continue;
     Event& e = events[m.index];
     try {
+      // start and end may have been recorded on different streams: both must have passed.
+      rt->synchronize_event(m.device, m.start);
       rt->synchronize_event(m.device, m.end);
       e.cuda_time_ns = std::llround(static_cast<double>(rt->elapsed_ms(m.device, m.start, m.end)) * 1e6);
       const auto& [ref, ref_ns] = trace.cuda_refs[static_cast<size_t>(m.device)];

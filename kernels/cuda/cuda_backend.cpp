@@ -34,7 +34,7 @@ cuda::Indexer make_indexer(std::span<const int64_t> sizes, const std::array<std:
   int64_t numel = 1;
   for (size_t d = 0; d < c.sizes.size(); ++d) {
     ix.sizes[d] = c.sizes[d];
-    numel *= c.sizes[d];
+    numel = c.sizes[d] == 0 || numel == 0 ? 0 : (numel > INT64_MAX / c.sizes[d] ? INT64_MAX : numel * c.sizes[d]);
     for (size_t k = 0; k < N; ++k) {
       ix.strides[k][d] = c.strides[k][d];
       if (d == 0 && c.strides[k][d] != 1) ix.contiguous = false;

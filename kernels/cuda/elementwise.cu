@@ -277,6 +277,8 @@ __global__ void scan_rows_kernel(int64_t rows, ReduceIndexer in_ix, ReduceIndexe
 
 void check(int err, const char* what) {
   if (err != cudaSuccess) {
+    // Clear the thread's last error (a sticky one stays), or the next launch check would report it again.
+    cudaGetLastError();
     throw Error(ErrorCode::kInternal,
                 str("[cuda] ", what, " failed: ", cudaGetErrorString(static_cast<cudaError_t>(err))));
   }

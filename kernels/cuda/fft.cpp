@@ -145,6 +145,7 @@ int64_t product(std::span<const int64_t> sizes, size_t begin, size_t end) {
 
 // In-place C2C of contiguous complex data [outer, n, inner] along its middle dim.
 void c2c_along(void* data, bool is_double, bool forward, int64_t outer, int64_t n, int64_t inner, int device) {
+  if (n == 1) return;  // the identity
   if (inner == 1) {  // packed lines: one basic plan over all of them
     const PlanKey key{device, FftKind::kC2C, is_double, outer, {n}};
     find_plan(key)->run(key, forward, data, data);

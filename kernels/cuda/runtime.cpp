@@ -6,7 +6,6 @@
 #include <array>
 #include <atomic>
 #include <functional>
-#include <memory>
 #include <mutex>
 
 #include "core/device_runtime.h"
@@ -156,21 +155,30 @@ namespace {
 // device of the stream it marks: device_of(stream).
 CachingAllocator::Raw with_events(CachingAllocator::Raw raw, std::function<int(uint64_t)> device_of) {
   raw.record_event = [device_of = std::move(device_of)](uint64_t stream) {
+    // A free runs in the middle of any op: the thread's device is put back, or the op's next kernels would
+    // go to the event's device.
+    const int previous = t_device;
     use_device(device_of(stream));
     const uint64_t e = new_event(/*timing=*/false);
-    check(cudaEventRecord(as_event(e), as_stream(stream)), "cudaEventRecord");
+    const cudaError_t recorded = cudaEventRecord(as_event(e), as_stream(stream));
+    if (recorded != cudaSuccess) cudaEventDestroy(as_event(e));
+    if (previous >= 0) use_device(previous);
+    check(recorded, "cudaEventRecord");
     return e;
   };
   raw.query_event = [](uint64_t e) { return ready(cudaEventQuery(as_event(e)), "cudaEventQuery"); };
   raw.synchronize_event = [](uint64_t e) { check(cudaEventSynchronize(as_event(e)), "cudaEventSynchronize"); };
-  raw.destroy_event = [](uint64_t e) { cudaEventDestroy(as_event(e)); };
+  raw.destroy_event = [](uint64_t e) {
+    if (cudaEventDestroy(as_event(e)) != cudaSuccess) cudaGetLastError();  // never throws; leaves no error
+  };
   return raw;
 }
 }  // namespace
 
 CachingAllocator& allocator(int index) {
   static std::array<std::once_flag, kMaxDevices> once;
-  static std::array<std::unique_ptr<CachingAllocator>, kMaxDevices> allocators;
+  // Never destroyed: tensors held by statics are freed during static destruction, after this array would be.
+  static std::array<CachingAllocator*, kMaxDevices> allocators{};
   check_device(index);
   std::call_once(once[static_cast<size_t>(index)], [&] {
     auto alloc = [index](size_t n) -> void* {
@@ -184,11 +192,11 @@ CachingAllocator& allocator(int index) {
       // Also runs at exit, after the runtime may be gone: never throws.
       try {
         use_device(index);
-        cudaFree(p);
+        if (cudaFree(p) != cudaSuccess) cudaGetLastError();
       } catch (const Error&) {
       }
     };
-    allocators[static_cast<size_t>(index)] = std::make_unique<CachingAllocator>(
+    allocators[static_cast<size_t>(index)] = new CachingAllocator(
         str("cuda:", index), with_events({alloc, release}, [index](uint64_t) { return index; }));
   });
   return *allocators[static_cast<size_t>(index)];
@@ -201,15 +209,18 @@ CachingAllocator& host_allocator() {
     cudaGetLastError();
     return nullptr;
   };
-  auto release = [](void* p, size_t) { cudaFreeHost(p); };
+  auto release = [](void* p, size_t) {
+    if (cudaFreeHost(p) != cudaSuccess) cudaGetLastError();
+  };
   // A free may run on any thread: each event is made on the device of the stream it waits for.
   auto stream_device = [](uint64_t stream) {
     int device = 0;
     check(cudaStreamGetDevice(as_stream(stream), &device), "cudaStreamGetDevice");
     return device;
   };
-  static CachingAllocator pinned("pinned host memory", with_events({alloc, release}, stream_device));
-  return pinned;
+  // Never destroyed, as the device allocators.
+  static auto* pinned = new CachingAllocator("pinned host memory", with_events({alloc, release}, stream_device));
+  return *pinned;
 }
 
 DeviceRuntime& runtime() {
