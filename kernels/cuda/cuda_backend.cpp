@@ -173,14 +173,14 @@ class CudaBackend final : public Backend {
                   int index) override {
     use(index);
     cuda::arg_reduce(is_max, in.dtype, values.numel(), split_dims(in, 1, /*coalesce_reduced=*/false), values.data,
-                     static_cast<int64_t*>(indices.data), in.data);
+                     static_cast<int64_t*>(indices.data), in.data, index);
   }
   void scan(ReduceOp op, const StridedRef& out, const StridedRef& in, int index) override {
     use(index);
     cuda::ReduceIndexer in_ix = split_dims(in, 1, false), out_ix = split_dims(out, 1, false);
     int64_t rows = 1;
     for (size_t d = 0; d + 1 < in.sizes.size(); ++d) rows *= in.sizes[d];
-    cuda::scan(op, in.dtype, rows, in_ix, out_ix, out.data, in.data);
+    cuda::scan(op, in.dtype, rows, in_ix, out_ix, out.data, in.data, index);
   }
   void gather(const StridedRef& out, const StridedRef& in, const StridedRef& index, int dim, int device) override {
     use(device);

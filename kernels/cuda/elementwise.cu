@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cub/block/block_scan.cuh>
+#include <cub/device/device_scan.cuh>
 #include <type_traits>
 
 #include "core/error.h"
@@ -149,6 +150,8 @@ __global__ void reduce_cols_kernel(ReduceIndexer ix, int64_t n_out, int64_t slic
 
 // Rows at least this long get a block each for arg_reduce and scan; shorter ones a thread each.
 constexpr int64_t kBlockRowMin = 256;
+// A single packed row at least this long is scanned by CUB's device-wide scan.
+constexpr int64_t kDeviceScanMin = int64_t{1} << 16;
 // A block per row, up to blocks_for's cap: the row kernels loop over the rest.
 unsigned row_blocks(int64_t rows) { return static_cast<unsigned>(std::clamp<int64_t>(rows, 1, 65535 * 8)); }
 
@@ -180,41 +183,74 @@ __device__ __forceinline__ bool beats(const ArgCandidate<M>& a, const ArgCandida
   return is_max ? a.v > b.v : a.v < b.v;
 }
 
-// One block per row, for long rows: each thread folds its strided share, then warps and the block fold the
-// candidates pairwise.
-template <class T>
-__global__ void arg_reduce_rows_kernel(bool is_max, int64_t n_out, ReduceIndexer ix, T* values, int64_t* indices,
-                                       const T* in) {
-  using M = opmath_t<T>;
+// Folds one candidate per thread of the block; the result is valid in thread 0. Every thread must call it;
+// the block's shared memory is free again when it returns.
+template <class M>
+__device__ ArgCandidate<M> block_arg_fold(ArgCandidate<M> best, bool is_max) {
   using C = ArgCandidate<M>;
   __shared__ C warp_best[32];
   const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-  const int64_t n = ix.red_numel, s = ix.red_strides[0];
-  for (int64_t o = blockIdx.x; o < n_out; o += gridDim.x) {
-    const T* x = in + kept_offset(ix, o);
-    C best{M{}, -1};
-    for (int64_t r = threadIdx.x; r < n; r += blockDim.x) {
-      const C c{static_cast<M>(x[r * s]), r};
-      if (beats(c, best, is_max)) best = c;
-    }
+  for (int d = 16; d > 0; d >>= 1) {
+    const C other{shfl_down(best.v, d), shfl_down(best.i, d)};
+    if (beats(other, best, is_max)) best = other;
+  }
+  if (lane == 0) warp_best[warp] = best;
+  __syncthreads();
+  if (warp == 0) {
+    best = lane < warps ? warp_best[lane] : C{M{}, -1};
     for (int d = 16; d > 0; d >>= 1) {
       const C other{shfl_down(best.v, d), shfl_down(best.i, d)};
       if (beats(other, best, is_max)) best = other;
     }
-    if (lane == 0) warp_best[warp] = best;
-    __syncthreads();
-    if (warp == 0) {
-      best = lane < warps ? warp_best[lane] : C{M{}, -1};
-      for (int d = 16; d > 0; d >>= 1) {
-        const C other{shfl_down(best.v, d), shfl_down(best.i, d)};
-        if (beats(other, best, is_max)) best = other;
-      }
-      if (lane == 0) {
-        values[o] = convert<T>(best.v);
-        indices[o] = best.i;
-      }
+  }
+  __syncthreads();  // warp_best is free for the next call
+  return best;
+}
+
+// Block (o, g) folds slice g (elements [g slice, (g + 1) slice)) of row o. With one slice per row it writes
+// the row's result; otherwise its candidate goes to partial[o * gridDim.y + g] for arg_reduce_partials_kernel.
+template <class T>
+__global__ void arg_reduce_rows_kernel(bool is_max, int64_t n_out, int64_t slice, ReduceIndexer ix, T* values,
+                                       int64_t* indices, ArgCandidate<opmath_t<T>>* partial, const T* in) {
+  using M = opmath_t<T>;
+  using C = ArgCandidate<M>;
+  const int64_t n = ix.red_numel, s = ix.red_strides[0], g = blockIdx.y;
+  const int64_t begin = g * slice, end = min(n, begin + slice);
+  for (int64_t o = blockIdx.x; o < n_out; o += gridDim.x) {
+    const T* x = in + kept_offset(ix, o);
+    C best{M{}, -1};
+    for (int64_t r = begin + threadIdx.x; r < end; r += blockDim.x) {
+      const C c{static_cast<M>(x[r * s]), r};
+      if (beats(c, best, is_max)) best = c;
     }
-    __syncthreads();  // warp_best is reused by the next row
+    best = block_arg_fold(best, is_max);
+    if (threadIdx.x != 0) continue;
+    if (gridDim.y == 1) {
+      values[o] = convert<T>(best.v);
+      indices[o] = best.i;
+    } else {
+      partial[o * gridDim.y + g] = best;
+    }
+  }
+}
+
+// Folds each row's slice candidates: block o reads partial[o * parts .. o * parts + parts - 1].
+template <class T>
+__global__ void arg_reduce_partials_kernel(bool is_max, int64_t n_out, int64_t parts,
+                                           const ArgCandidate<opmath_t<T>>* partial, T* values, int64_t* indices) {
+  using M = opmath_t<T>;
+  using C = ArgCandidate<M>;
+  for (int64_t o = blockIdx.x; o < n_out; o += gridDim.x) {
+    C best{M{}, -1};
+    for (int64_t g = threadIdx.x; g < parts; g += blockDim.x) {
+      const C c = partial[o * parts + g];
+      if (beats(c, best, is_max)) best = c;
+    }
+    best = block_arg_fold(best, is_max);
+    if (threadIdx.x == 0) {
+      values[o] = convert<T>(best.v);
+      indices[o] = best.i;
+    }
   }
 }
 
@@ -400,28 +436,58 @@ void reduce(ReduceOp op, DType dtype, int64_t n_out, const ReduceIndexer& ix, vo
 }
 
 void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* values, int64_t* indices,
-                const void* in) {
+                const void* in, int device) {
   dispatch(dtype, is_max ? "argmax" : "argmin", [&](auto tag) {
     using T = decltype(tag);
+    using C = ArgCandidate<opmath_t<T>>;
     auto* v = static_cast<T*>(values);
     auto* x = static_cast<const T*>(in);
-    if (ix.red_numel >= kBlockRowMin) {
-      arg_reduce_rows_kernel<T><<<row_blocks(n_out), kThreads, 0, stream()>>>(is_max, n_out, ix, v, indices, x);
-    } else {
+    const int64_t n = ix.red_numel;
+    if (n_out == 0) return;
+    if (n < kBlockRowMin) {
       arg_reduce_kernel<T><<<blocks_for(n_out), kThreads, 0, stream()>>>(is_max, n_out, ix, v, indices, x);
+      return;
     }
+    // Few long rows are cut into slices of at least 16 elements a thread, spread over ~kTargetBlocks blocks,
+    // and folded again: a whole-tensor argmax uses the whole GPU, not one block.
+    const int64_t parts =
+        std::clamp<int64_t>(kTargetBlocks / n_out, 1, std::clamp<int64_t>(ceil_div(n, 16 * kThreads), 1, kMaxSlices));
+    const int64_t slice = ceil_div(n, parts), used = ceil_div(n, slice);
+    const dim3 grid(used == 1 ? row_blocks(n_out) : static_cast<unsigned>(n_out), static_cast<unsigned>(used));
+    if (used == 1) {
+      arg_reduce_rows_kernel<T><<<grid, kThreads, 0, stream()>>>(is_max, n_out, slice, ix, v, indices, nullptr, x);
+      return;
+    }
+    Workspace partial(static_cast<size_t>(used * n_out) * sizeof(C), device);
+    auto* p = static_cast<C*>(partial.data);
+    arg_reduce_rows_kernel<T><<<grid, kThreads, 0, stream()>>>(is_max, n_out, slice, ix, v, indices, p, x);
+    arg_reduce_partials_kernel<T><<<row_blocks(n_out), kThreads, 0, stream()>>>(is_max, n_out, used, p, v, indices);
   });
   check(cudaGetLastError(), "arg_reduce kernel launch");
 }
 
 void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, const ReduceIndexer& out_ix, void* out,
-          const void* in) {
+          const void* in, int device) {
   dispatch_with_complex(dtype, op == ReduceOp::kSum ? "cumsum" : "cumprod", [&](auto tag) {
     using T = decltype(tag);
     auto* o = static_cast<T*>(out);
     auto* x = static_cast<const T*>(in);
     auto launch = [&](auto op_tag) {
       constexpr ReduceOp Op = decltype(op_tag)::value;
+      using R = fn::Reducer<Op, T>;
+      if constexpr (std::is_arithmetic_v<T>) {
+        // One long packed row: CUB's device-wide scan (decoupled look-back) spreads it over the whole GPU.
+        if (rows == 1 && in_ix.red_numel >= kDeviceScanMin && in_ix.red_strides[0] == 1 &&
+            out_ix.red_strides[0] == 1) {
+          size_t bytes = 0;
+          check(cub::DeviceScan::InclusiveScan(nullptr, bytes, x, o, ScanCombine<R>{}, in_ix.red_numel, stream()),
+                "cub::DeviceScan::InclusiveScan");
+          Workspace temp(std::max<size_t>(bytes, 1), device);
+          check(cub::DeviceScan::InclusiveScan(temp.data, bytes, x, o, ScanCombine<R>{}, in_ix.red_numel, stream()),
+                "cub::DeviceScan::InclusiveScan");
+          return;
+        }
+      }
       if (in_ix.red_numel >= kBlockRowMin) {
         scan_rows_kernel<Op, T><<<row_blocks(rows), kThreads, 0, stream()>>>(rows, in_ix, out_ix, o, x);
       } else {

@@ -45,14 +45,15 @@ void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& va
 /// Folds each output's block of `in`; large blocks are split over slices and folded again (scratch memory on
 /// `device`).
 void reduce(ReduceOp op, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* out, const void* in, int device);
-/// Max/min of each row of `in` (kept dims x last dim n) with its first index: a block per row of 256 or more,
-/// a thread per shorter row.
+/// Max/min of each row of `in` (kept dims x last dim n) with its first index: a thread per row under 256
+/// elements, else blocks over slices of the rows, folded again when a row has several (scratch on `device`).
 void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix, void* values, int64_t* indices,
-                const void* in);
-/// Running sum/product along each row (a block per row of 256 or more, a thread per shorter row); `out_ix`
-/// describes the output rows the same way.
+                const void* in, int device);
+/// Running sum/product along each row (a thread per row under 256 elements, else a block per row, and CUB's
+/// device-wide scan for one long packed row, scratch on `device`); `out_ix` describes the output rows the
+/// same way.
 void scan(ReduceOp op, DType dtype, int64_t rows, const ReduceIndexer& in_ix, const ReduceIndexer& out_ix, void* out,
-          const void* in);
+          const void* in, int device);
 
 /// softmax (or log_softmax) along the middle dim of contiguous [outer, n, inner] data (softmax.cu): one warp
 /// or block per row when inner == 1, else one thread per (outer, inner) column.

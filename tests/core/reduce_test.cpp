@@ -84,6 +84,22 @@ TD_DEVICE_TEST(ReduceTest, LongRowsArgReduceAndScan) {
     ASSERT_EQ(prods[static_cast<size_t>(kN + i)], p) << i;
     ASSERT_EQ(halves[static_cast<size_t>(kN + i)], h) << i;
   }
+  // One long row: a whole-tensor argmax (slices over many blocks on CUDA) and a 1-d cumsum (a device-wide
+  // scan there).
+  constexpr int64_t kLong = int64_t{1} << 17;
+  std::vector<double> w(kLong, 0.25);
+  w[99999] = w[120000] = 3;
+  EXPECT_EQ(make64(w, {kLong}).argmax().item<int64_t>(), 99999);
+  EXPECT_EQ(make64(w, {kLong}).argmin().item<int64_t>(), 0);
+  std::vector<double> running = make64(w, {kLong}).cumsum(0).to_vector<double>();
+  std::vector<int64_t> counts = tensor<int64_t>(std::vector<int64_t>(kLong, 2), {kLong}, device_).cumsum(0)
+                                    .to_vector<int64_t>();
+  double acc = 0;
+  for (int64_t i = 0; i < kLong; ++i) {
+    acc += w[static_cast<size_t>(i)];
+    ASSERT_EQ(running[static_cast<size_t>(i)], acc) << i;
+    ASSERT_EQ(counts[static_cast<size_t>(i)], 2 * (i + 1)) << i;
+  }
 }
 
 TD_DEVICE_TEST(ReduceTest, DtypeRules) {
