@@ -125,14 +125,25 @@ class ElementDraws {
   uint64_t next_ = 0;
 };
 
+/// 2 pi, the factor of Box-Muller's angle.
+inline constexpr double kTwoPi = 2.0 * 3.141592653589793238;
+
+/// Box-Muller's two uniforms, as standard_normal draws them: u1 in (0, 1] from words 0-1, u2 in [0, 1) from
+/// words 2-3 (for a kernel that applies the transform to many elements at once).
+TD_HD void box_muller_uniforms(ElementDraws& d, double& u1, double& u2) {
+  u1 = 1.0 - d.uniform64();
+  u2 = d.uniform64();
+}
+
 /// Standard normal by Box-Muller: z = sqrt(-2 ln u1) cos(2 pi u2), u1 in (0, 1] and u2 in [0, 1) from 53 bits
 /// each (words 0-1 and 2-3). One value per element (the sine half is dropped) keeps element i a function of
-/// its own words. CUDA's log and cos are within 1-2 ulp of glibc's, so devices can differ in the last bit of a
-/// float64 (float32 results, rounded from the double, agree all but never).
+/// its own words. CUDA's log and cos and the CPU's (glibc's here, SLEEF's in the CPU's vector fill) are each
+/// within 1-2 ulp of the truth, so devices can differ in the last bits of a float64 (float32 results, rounded
+/// from the double, almost always agree).
 TD_HD double standard_normal(ElementDraws& d) {
-  const double u1 = 1.0 - d.uniform64();
-  const double u2 = d.uniform64();
-  return ::sqrt(-2.0 * ::log(u1)) * ::cos(2.0 * 3.141592653589793238 * u2);
+  double u1, u2;
+  box_muller_uniforms(d, u1, u2);
+  return ::sqrt(-2.0 * ::log(u1)) * ::cos(kTwoPi * u2);
 }
 
 /// Exponential(1): -log(1 - u), u in [0, 1) (words 0-1).

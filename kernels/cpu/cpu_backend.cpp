@@ -514,6 +514,30 @@ void softmax_kernel(bool is_log, const StridedRef& out, const StridedRef& in) {
   }
 }
 
+// Backend::random_fill's normal values, 1024 at a time: the uniforms of each element as random_fill_group
+// draws them, then Box-Muller through SLEEF's vector log and cos, then a + b z rounded twice.
+template <class T>
+void normal_fill_vector(const RandomFill& f, T* out, int64_t n) {
+  constexpr int64_t kChunk = 1024;  // a multiple of the four lanes of a counter group
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  const random::PhiloxStream stream(f.seed, f.offset);
+#pragma omp parallel for schedule(static) if (chunks >= 16)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double u1[kChunk], u2[kChunk], z[kChunk];
+    const int64_t begin = c * kChunk, end = std::min(n, begin + kChunk);
+    for (int64_t g = begin / 4; g * 4 < end; ++g) {
+      random::PhiloxBlock blocks[4];
+      for (int w = 0; w < 4; ++w) blocks[w] = stream.block(static_cast<uint64_t>(g), static_cast<uint64_t>(w));
+      for (int lane = 0; lane < 4 && g * 4 + lane < end; ++lane) {
+        random::ElementDraws d(stream, static_cast<uint64_t>(g), lane, blocks, 4);
+        random::box_muller_uniforms(d, u1[g * 4 + lane - begin], u2[g * 4 + lane - begin]);
+      }
+    }
+    vector_box_muller(u1, u2, z, end - begin);
+    for (int64_t i = begin; i < end; ++i) out[i] = fn::convert<T>(mul_add(f.b, z[i - begin], f.a));
+  }
+}
+
 class CpuBackend final : public Backend {
  public:
   std::string_view name() const override { return "CPU"; }
@@ -579,6 +603,9 @@ class CpuBackend final : public Backend {
     dispatch_random(f.kind, out.dtype, "CPU", [&](auto kind, auto tag) {
       using T = decltype(tag);
       constexpr RandomKind K = decltype(kind)::value;
+      if constexpr (K == RandomKind::kNormal) {
+        if (vector_math_available()) return normal_fill_vector(f, static_cast<T*>(out.data), out.numel());
+      }
       const auto n = static_cast<uint64_t>(out.numel());
       const auto groups = static_cast<int64_t>(random::groups_for(n));
       const random::PhiloxStream stream(f.seed, f.offset);

@@ -277,6 +277,25 @@ bool vector_binary(BinaryOp op, const double* a, const double* b, double* out, i
   return binary_lanes(op, a, b, out, n, alpha, b_scalar);
 }
 
+void vector_box_muller(const double* u1, const double* u2, double* z, int64_t n) {
+  const __m256d minus_two = _mm256_set1_pd(-2.0), two_pi = _mm256_set1_pd(2.0 * 3.141592653589793238);
+  auto four = [&](__m256d a, __m256d b) {
+    const __m256d r = _mm256_sqrt_pd(_mm256_mul_pd(minus_two, Sleef_logd4_u10(a)));
+    return _mm256_mul_pd(r, Sleef_cosd4_u10(_mm256_mul_pd(two_pi, b)));
+  };
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) _mm256_storeu_pd(z + i, four(_mm256_loadu_pd(u1 + i), _mm256_loadu_pd(u2 + i)));
+  if (i == n) return;
+  // The last 1-3 through the same path (no scalar libm here: see the top of the file), padded with ones.
+  alignas(32) double a[4] = {1, 1, 1, 1}, b[4] = {0, 0, 0, 0}, c[4];
+  for (int64_t j = i; j < n; ++j) {
+    a[j - i] = u1[j];
+    b[j - i] = u2[j];
+  }
+  _mm256_store_pd(c, four(_mm256_load_pd(a), _mm256_load_pd(b)));
+  for (int64_t j = i; j < n; ++j) z[j] = c[j - i];
+}
+
 bool vector_math_available() {
   static const bool ok = __builtin_cpu_supports("avx");
   return ok;

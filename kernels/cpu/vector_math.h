@@ -27,6 +27,10 @@ bool vector_binary(BinaryOp op, const float* a, const float* b, float* out, int6
 bool vector_binary(BinaryOp op, const double* a, const double* b, double* out, int64_t n, double alpha,
                    bool b_scalar);
 
+/// z[i] = sqrt(-2 log(u1[i])) cos(2 pi u2[i]) (Box-Muller, as random::standard_normal computes it, through
+/// SLEEF's 1-ULP log and cos) for n >= 0 elements. Call only when vector_math_available().
+void vector_box_muller(const double* u1, const double* u2, double* z, int64_t n);
+
 /// The sum of n contiguous floats: per 128-element block, 8 float lanes add their 16 elements pairwise (the
 /// fast, memory-bound part; PyTorch's cascade sum also accumulates float32 in float32), and the block lanes
 /// are added in double, so only 16-element pairwise sums round in float. Call only when

@@ -254,8 +254,8 @@ TD_DEVICE_TEST(RandomDeviceTest, SameStateSameValuesOnEveryDevice) {
     o.device = device_;
     return o;
   };
-  // Bit for bit, except float64 normal and exponential values: CUDA's log and cos may differ from glibc's in
-  // the last bit (philox.h), so those get 4 ulp.
+  // Bit for bit, except float64 normal and exponential values: CUDA's log and cos and the CPU's (SLEEF's or
+  // glibc's) are each within 1-2 ulp of the truth, not equal (philox.h), so those get a few ulp.
   auto check = [&](const Tensor& a, const Tensor& b, const char* what, double rel = 0) {
     EXPECT_EQ(a.device(), device_) << what;
     EXPECT_EQ(b.device(), kCPU) << what;
@@ -271,7 +271,7 @@ TD_DEVICE_TEST(RandomDeviceTest, SameStateSameValuesOnEveryDevice) {
       }
     }
   };
-  constexpr double k4Ulp = 4 * std::numeric_limits<double>::epsilon();
+  constexpr double kFewUlp = 16 * std::numeric_limits<double>::epsilon();
   Tensor r = random::rand({64}, dev, on({}));
   check(r, random::rand({64}, cpu), "rand");
   auto rv = r.to_vector<float>();
@@ -279,7 +279,7 @@ TD_DEVICE_TEST(RandomDeviceTest, SameStateSameValuesOnEveryDevice) {
     EXPECT_EQ(rv[i], static_cast<float>(word_of(seed, 0, i) >> 8) * 0x1.0p-24f) << i;
   }
   check(random::randn({3, 5}, dev, on({DType::kFloat64})), random::randn({3, 5}, cpu, {DType::kFloat64}),
-        "randn", k4Ulp);
+        "randn", kFewUlp);
   check(random::randn({9}, dev, on({})), random::randn({9}, cpu), "randn float32");
   for (DType dt : {DType::kFloat16, DType::kBFloat16}) {
     check(random::rand({9}, dev, on({dt})), random::rand({9}, cpu, {dt}), "rand 16-bit");
@@ -311,7 +311,7 @@ TD_DEVICE_TEST(RandomDeviceTest, SameStateSameValuesOnEveryDevice) {
   check(random::normal_(t, 1, 2, dev).contiguous(), random::normal_(h, 1, 2, cpu), "normal_");
   check(random::exponential_(t, 3, dev).contiguous(), random::exponential_(h, 3, cpu), "exponential_");
   Tensor t64 = zeros({5}, {DType::kFloat64, device_}), h64 = zeros({5}, {DType::kFloat64});
-  check(random::exponential_(t64, 0.5, dev), random::exponential_(h64, 0.5, cpu), "exponential_ float64", k4Ulp);
+  check(random::exponential_(t64, 0.5, dev), random::exponential_(h64, 0.5, cpu), "exponential_ float64", kFewUlp);
   check(random::uniform_(t64, -2, 3, dev), random::uniform_(h64, -2, 3, cpu), "uniform_ float64");
   EXPECT_EQ(dev.state(), cpu.state());
 }
