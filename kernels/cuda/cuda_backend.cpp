@@ -115,7 +115,7 @@ class CudaBackend final : public Backend {
     cuda::check(cudaMemcpyAsync(dst, src, n, to_host ? cudaMemcpyDeviceToHost : cudaMemcpyHostToDevice, cuda::stream()),
                 "cudaMemcpyAsync");
     // The pinned block must outlive the copy: its free waits for an event on this stream.
-    cuda::host_allocator().record_stream(pinned_block, reinterpret_cast<uintptr_t>(cuda::stream()));
+    cuda::host_allocator().record_stream(pinned_block, cuda::pinned_use_key());
     return true;
   }
   // Blocking copies, as Tensor.copy_ without non_blocking: queued on the current stream, then waited for.

@@ -153,14 +153,17 @@ cudaStream_t stream() { return t_streams[static_cast<size_t>(t_device < 0 ? 0 : 
 namespace {
 // The raw calls with event hooks that make the allocator wait on CUDA events. An event is made on the
 // device of the stream it marks: device_of(stream).
-CachingAllocator::Raw with_events(CachingAllocator::Raw raw, std::function<int(uint64_t)> device_of) {
-  raw.record_event = [device_of = std::move(device_of)](uint64_t stream) {
+// handle_of turns an allocator's stream key into the stream's handle (the pinned allocator's keys name
+// default streams by device).
+CachingAllocator::Raw with_events(CachingAllocator::Raw raw, std::function<int(uint64_t)> device_of,
+                                  std::function<uint64_t(uint64_t)> handle_of = [](uint64_t key) { return key; }) {
+  raw.record_event = [device_of = std::move(device_of), handle_of = std::move(handle_of)](uint64_t key) {
     // A free runs in the middle of any op: the thread's device is put back, or the op's next kernels would
     // go to the event's device.
     const int previous = t_device;
-    use_device(device_of(stream));
+    use_device(device_of(key));
     const uint64_t e = new_event(/*timing=*/false);
-    const cudaError_t recorded = cudaEventRecord(as_event(e), as_stream(stream));
+    const cudaError_t recorded = cudaEventRecord(as_event(e), as_stream(handle_of(key)));
     if (recorded != cudaSuccess) cudaEventDestroy(as_event(e));
     if (previous >= 0) use_device(previous);
     check(recorded, "cudaEventRecord");
@@ -212,15 +215,24 @@ CachingAllocator& host_allocator() {
   auto release = [](void* p, size_t) {
     if (cudaFreeHost(p) != cudaSuccess) cudaGetLastError();
   };
-  // A free may run on any thread: each event is made on the device of the stream it waits for.
-  auto stream_device = [](uint64_t stream) {
+  // A free may run on any thread: each event is made on the device of the stream it waits for. Keys up to
+  // kMaxDevices are default streams (pinned_use_key).
+  auto stream_device = [](uint64_t key) {
+    if (key <= static_cast<uint64_t>(kMaxDevices)) return static_cast<int>(key) - 1;
     int device = 0;
-    check(cudaStreamGetDevice(as_stream(stream), &device), "cudaStreamGetDevice");
+    check(cudaStreamGetDevice(as_stream(key), &device), "cudaStreamGetDevice");
     return device;
   };
+  auto handle_of = [](uint64_t key) { return key <= static_cast<uint64_t>(kMaxDevices) ? uint64_t{0} : key; };
   // Never destroyed, as the device allocators.
-  static auto* pinned = new CachingAllocator("pinned host memory", with_events({alloc, release}, stream_device));
+  static auto* pinned =
+      new CachingAllocator("pinned host memory", with_events({alloc, release}, stream_device, handle_of));
   return *pinned;
+}
+
+uint64_t pinned_use_key() {
+  const cudaStream_t s = stream();
+  return s ? reinterpret_cast<uintptr_t>(s) : static_cast<uint64_t>(t_device < 0 ? 0 : t_device) + 1;
 }
 
 DeviceRuntime& runtime() {

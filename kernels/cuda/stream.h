@@ -27,5 +27,9 @@ CachingAllocator& allocator(int index);
 /// to no stream (kHostStream): every copy on a stream is another use that a free waits for.
 CachingAllocator& host_allocator();
 inline constexpr uint64_t kHostStream = ~uint64_t{0};
+/// The key under which host_allocator() records a pinned block's use on the thread's current stream (after
+/// use_device): the stream's handle, or the device's index + 1 for its default stream, whose handle (0) names
+/// another stream on each device.
+uint64_t pinned_use_key();
 
 }  // namespace td::kernels::cuda
