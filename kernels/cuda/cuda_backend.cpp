@@ -206,6 +206,17 @@ class CudaBackend final : public Backend {
                split_dims(values, 1, false), split_dims(indices, 1, false), values.data,
                static_cast<int64_t*>(indices.data), in.data, *this, index);
   }
+  bool sgd_momentum_step(const StridedRef& param, const StridedRef& grad, const StridedRef& buf, const SgdStep& step,
+                         int index) override {
+    use(index);
+    return cuda::sgd_momentum_step(param, grad, buf, step);
+  }
+  bool adam_step(const StridedRef& param, const StridedRef& grad, const StridedRef& exp_avg,
+                 const StridedRef& exp_avg_sq, const StridedRef& max_exp_avg_sq, const AdamStep& step,
+                 int index) override {
+    use(index);
+    return cuda::adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step);
+  }
   void random_fill(const RandomFill& fill, const StridedRef& out, const double* probs, int index) override {
     use(index);
     cuda::random_fill(fill, out.dtype, out.numel(), out.data, probs);

@@ -63,6 +63,12 @@ void softmax(bool is_log, DType dtype, int64_t outer, int64_t n, int64_t inner, 
 /// Bernoulli probabilities on the device.
 void random_fill(const RandomFill& fill, DType dtype, int64_t n, void* out, const double* probs);
 
+/// Backend::sgd_momentum_step and adam_step (optimizer.cu): false, having done nothing, unless every tensor
+/// is contiguous float or double of param's shape.
+bool sgd_momentum_step(const StridedRef& param, const StridedRef& grad, const StridedRef& buf, const SgdStep& step);
+bool adam_step(const StridedRef& param, const StridedRef& grad, const StridedRef& exp_avg, const StridedRef& exp_avg_sq,
+               const StridedRef& max_exp_avg_sq, const AdamStep& step);
+
 /// Backend::im2col and Backend::col2im (conv.cu), for the floating dtypes.
 void im2col(const StridedRef& col, const StridedRef& in, const ConvWindow& w);
 void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w);

@@ -21,6 +21,7 @@
 #include "core/optim/lr_scheduler.h"
 #include "core/optim/optimizers.h"
 #include "core/random/generator.h"
+#include "tests/core/device_test.h"
 #include "tests/core/test_util.h"
 
 namespace td {
@@ -634,10 +635,14 @@ TEST(OptimTest, ParametersToVectorAndBack) {
   EXPECT_TRUE(params[0].requires_grad());
 }
 
+// The one-pass optimizer kernels run on each device; the reference is the op-by-op update on the CPU, so a
+// CUDA kernel must give the CPU's values bit for bit (kernels/optimizer_ops.h: no fused multiply-add).
+class OptimDeviceTest : public testing::DeviceTest {};
+
 // SGD with momentum past its first step runs as one pass over memory (Backend::sgd_momentum_step). It must
 // give, bit for bit, what the ops of PyTorch's _single_tensor_sgd give one at a time, in float and double, for
 // every option that changes the arithmetic, and move the version counters as those ops would.
-TEST(OptimTest, SGDMomentumStepIsTheOpByOpArithmeticBitForBit) {
+TD_DEVICE_TEST(OptimDeviceTest, SGDMomentumStepIsTheOpByOpArithmeticBitForBit) {
   const std::vector<optim::SGDOptions> variants = {
       {.lr = 0.1, .momentum = 0.9},
       {.lr = 0.03, .momentum = 0.7, .dampening = 0.3, .weight_decay = 0.01},
@@ -649,12 +654,12 @@ TEST(OptimTest, SGDMomentumStepIsTheOpByOpArithmeticBitForBit) {
     for (const optim::SGDOptions& o : variants) {
       random::Generator gen(11);
       // Large enough for the kernel's threads; odd, so a tail remains.
-      Tensor p = random::randn({70001}, gen).to(dtype).requires_grad_(true);
-      Tensor ref = p.detach().clone(), buf;
+      Tensor ref = random::randn({70001}, gen).to(dtype), buf;
+      Tensor p = ref.to(device_.str(), false, /*copy=*/true).requires_grad_(true);
       optim::SGD opt({p}, o);
       for (int step = 0; step < 4; ++step) {
         Tensor g = random::randn({70001}, gen).to(dtype);
-        p.set_grad(g);
+        p.set_grad(g.to(device_.str()));
         const uint32_t version = p.version();
         opt.step();
         EXPECT_EQ(p.version(), version + 1);
@@ -678,7 +683,7 @@ TEST(OptimTest, SGDMomentumStepIsTheOpByOpArithmeticBitForBit) {
 
 // Adam and AdamW run as one pass over memory (Backend::adam_step): bit for bit the ops of their single-tensor
 // update, in float and double, for every option that changes the arithmetic.
-TEST(OptimTest, AdamStepIsTheOpByOpArithmeticBitForBit) {
+TD_DEVICE_TEST(OptimDeviceTest, AdamStepIsTheOpByOpArithmeticBitForBit) {
   struct Variant {
     bool decoupled;
     optim::AdamOptions o;  // AdamW takes the same fields
@@ -694,8 +699,8 @@ TEST(OptimTest, AdamStepIsTheOpByOpArithmeticBitForBit) {
     for (const Variant& v : variants) {
       const optim::AdamOptions& o = v.o;
       random::Generator gen(5);
-      Tensor p = random::randn({70001}, gen).to(dtype).requires_grad_(true);
-      Tensor ref = p.detach().clone();
+      Tensor ref = random::randn({70001}, gen).to(dtype);
+      Tensor p = ref.to(device_.str(), false, /*copy=*/true).requires_grad_(true);
       Tensor m = zeros({70001}, {dtype}), q = zeros({70001}, {dtype}), mx = zeros({70001}, {dtype});
       std::unique_ptr<optim::Optimizer> opt;
       if (v.decoupled) {
@@ -708,7 +713,7 @@ TEST(OptimTest, AdamStepIsTheOpByOpArithmeticBitForBit) {
       }
       for (int step = 1; step <= 4; ++step) {
         Tensor g = random::randn({70001}, gen).to(dtype);
-        p.set_grad(g);
+        p.set_grad(g.to(device_.str()));
         opt->step();
         autograd::NoGradGuard no_grad;
         const auto [b1, b2] = o.betas;
@@ -733,6 +738,8 @@ TEST(OptimTest, AdamStepIsTheOpByOpArithmeticBitForBit) {
     }
   }
 }
+
+TD_INSTANTIATE_DEVICES(OptimDeviceTest);
 
 // y = x W^T + b with a known W and b, fitted from 64 samples by SGD with momentum.
 TEST(OptimTest, SGDTrainsALinearRegression) {
