@@ -293,6 +293,40 @@ inline constexpr bool complex_binary_op(BinaryOp op) {
          op == BinaryOp::kPow;
 }
 
+/// a * b, a + b and a - b, each rounded on its own: on the GPU through the round-to-nearest intrinsics, which
+/// nvcc never fuses into an fma, so that add and sub with alpha (and the optimizer steps) round as the CPU's
+/// (which has no fused multiply-add at its baseline ISA and is built without contraction) do.
+template <class T>
+TD_HD T mul_rn(T a, T b) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same_v<T, float>) return __fmul_rn(a, b);
+  else if constexpr (std::is_same_v<T, double>) return __dmul_rn(a, b);
+  else return a * b;
+#else
+  return a * b;
+#endif
+}
+template <class T>
+TD_HD T add_rn(T a, T b) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same_v<T, float>) return __fadd_rn(a, b);
+  else if constexpr (std::is_same_v<T, double>) return __dadd_rn(a, b);
+  else return a + b;
+#else
+  return a + b;
+#endif
+}
+template <class T>
+TD_HD T sub_rn(T a, T b) {
+#if defined(__CUDA_ARCH__)
+  if constexpr (std::is_same_v<T, float>) return __fsub_rn(a, b);
+  else if constexpr (std::is_same_v<T, double>) return __dsub_rn(a, b);
+  else return a - b;
+#else
+  return a - b;
+#endif
+}
+
 /// a (op) b for the ops of BinaryOp; alpha scales b for add/sub.
 template <BinaryOp Op, class T>
 TD_HD T binary(T a, T b, T alpha) {
@@ -301,9 +335,11 @@ TD_HD T binary(T a, T b, T alpha) {
     return complex_binary<Op>(a, b, alpha);
   } else if constexpr (Op == BinaryOp::kAdd) {
     if constexpr (kBool<T>) return a || (alpha && b);
+    else if constexpr (kFloat<T>) return add_rn(a, mul_rn(alpha, b));
     else return T(a + alpha * b);
   } else if constexpr (Op == BinaryOp::kSub) {
-    return T(a - alpha * b);
+    if constexpr (kFloat<T>) return sub_rn(a, mul_rn(alpha, b));
+    else return T(a - alpha * b);
   } else if constexpr (Op == BinaryOp::kMul) {
     if constexpr (kBool<T>) return a && b;
     else return T(a * b);

@@ -1,8 +1,9 @@
 // The per-element arithmetic of the one-pass optimizer updates (Backend::sgd_momentum_step and adam_step),
 // shared by the CPU (kernels/cpu/optimizer_steps.cpp) and CUDA (kernels/cuda/optimizer.cu) kernels. Each runs
 // the ops of the op-by-op update (core/optim) in their order, each rounded in T: the products and sums go
-// through mul/add, which the GPU computes with its round-to-nearest intrinsics so that nvcc cannot fuse them
-// into one fma, and sqrt and division are IEEE on both. So every device gives the op-by-op values bit for bit.
+// through fn::mul_rn/add_rn, which the GPU computes with its round-to-nearest intrinsics so that nvcc cannot
+// fuse them into one fma, and sqrt and division are IEEE on both. So every device gives the op-by-op values
+// bit for bit.
 #pragma once
 
 #include <cmath>
@@ -11,27 +12,13 @@
 
 #include "core/backend.h"
 #include "core/half.h"  // TD_HD
+#include "kernels/elementwise_ops.h"  // mul_rn, add_rn
 
 namespace td::kernels::optim_ops {
 
-template <class T>
-TD_HD T mul(T a, T b) {
-#if defined(__CUDA_ARCH__)
-  if constexpr (sizeof(T) == 4) return __fmul_rn(a, b);
-  else return __dmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-template <class T>
-TD_HD T add(T a, T b) {
-#if defined(__CUDA_ARCH__)
-  if constexpr (sizeof(T) == 4) return __fadd_rn(a, b);
-  else return __dadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
+using fn::add_rn;
+using fn::mul_rn;
+
 template <class T>
 TD_HD T div(T a, T b) {
 #if defined(__CUDA_ARCH__)
@@ -67,12 +54,12 @@ struct SgdConstants {
 template <bool kMaximize, bool kDecay, bool kNesterov, class T>
 TD_HD void sgd_element(T& p, T g, T& b, const SgdConstants<T>& c) {
   T d = kMaximize ? -g : g;
-  if constexpr (kDecay) d = add(d, mul(c.weight_decay, p));
-  T v = mul(b, c.momentum);
-  v = add(v, mul(c.keep, d));
+  if constexpr (kDecay) d = add_rn(d, mul_rn(c.weight_decay, p));
+  T v = mul_rn(b, c.momentum);
+  v = add_rn(v, mul_rn(c.keep, d));
   b = v;
-  d = kNesterov ? add(d, mul(c.momentum, v)) : v;
-  p = add(p, mul(c.neg_lr, d));
+  d = kNesterov ? add_rn(d, mul_rn(c.momentum, v)) : v;
+  p = add_rn(p, mul_rn(c.neg_lr, d));
 }
 
 /// Adam's constants in T.
@@ -100,10 +87,10 @@ template <bool kMaximize, bool kCoupledDecay, bool kDecoupled, bool kAmsgrad, cl
 TD_HD void adam_element(T& p, T g, T& m1, T& m2, T* mx, const AdamConstants<T>& c) {
   T d = kMaximize ? -g : g;
   T w = p;
-  if constexpr (kDecoupled) w = mul(w, c.shrink);
-  if constexpr (kCoupledDecay) d = add(d, mul(c.weight_decay, w));
-  const T a = add(mul(m1, c.beta1), mul(c.keep1, d));
-  const T q = add(mul(m2, c.beta2), mul(mul(d, c.keep2), d));
+  if constexpr (kDecoupled) w = mul_rn(w, c.shrink);
+  if constexpr (kCoupledDecay) d = add_rn(d, mul_rn(c.weight_decay, w));
+  const T a = add_rn(mul_rn(m1, c.beta1), mul_rn(c.keep1, d));
+  const T q = add_rn(mul_rn(m2, c.beta2), mul_rn(mul_rn(d, c.keep2), d));
   m1 = a;
   m2 = q;
   T second = q;
@@ -112,8 +99,8 @@ TD_HD void adam_element(T& p, T g, T& m1, T& m2, T* mx, const AdamConstants<T>& 
     second = prev != prev ? prev : q != q ? q : (prev > q ? prev : q);  // maximum(), NaN first
     *mx = second;
   }
-  const T denom = add(div(sqrt_of(second), c.bias_correction2_sqrt), c.eps);
-  p = add(w, div(mul(a, c.neg_step), denom));
+  const T denom = add_rn(div(sqrt_of(second), c.bias_correction2_sqrt), c.eps);
+  p = add_rn(w, div(mul_rn(a, c.neg_step), denom));
 }
 
 // ---- host side: the cases the kernels take, and run-time flags as compile-time ones ----

@@ -17,13 +17,7 @@ namespace td::kernels {
 
 /// a * b + c rounded twice, as the host computes it: nvcc would fuse it into one fma (one rounding) and
 /// make the devices differ in the last bit.
-TD_HD double mul_add(double a, double b, double c) {
-#if defined(__CUDA_ARCH__)
-  return __dadd_rn(__dmul_rn(a, b), c);
-#else
-  return a * b + c;
-#endif
-}
+TD_HD double mul_add(double a, double b, double c) { return fn::add_rn(fn::mul_rn(a, b), c); }
 
 /// The random words one element of kind K and type T reads when no rejection happens.
 template <RandomKind K, class T>
