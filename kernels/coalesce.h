@@ -6,7 +6,19 @@
 #include <span>
 #include <vector>
 
+#include "core/backend.h"
+
 namespace td::kernels {
+
+/// Whether t is row-major contiguous (dims of size 1 may have any stride).
+inline bool is_contiguous(const StridedRef& t) {
+  int64_t expected = 1;
+  for (size_t d = t.sizes.size(); d-- > 0;) {
+    if (t.sizes[d] != 1 && t.strides[d] != expected) return false;
+    expected *= t.sizes[d];
+  }
+  return true;
+}
 
 /// A list of dims held inline up to kInline entries (every op's loop coalesces its operands' dims, and a
 /// heap allocation per call showed in small ops' profiles), on the heap beyond.

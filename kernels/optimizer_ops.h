@@ -12,6 +12,7 @@
 
 #include "core/backend.h"
 #include "core/half.h"  // TD_HD
+#include "kernels/coalesce.h"  // is_contiguous
 #include "kernels/elementwise_ops.h"  // mul_rn, add_rn
 
 namespace td::kernels::optim_ops {
@@ -108,18 +109,10 @@ TD_HD void adam_element(T& p, T g, T& m1, T& m2, T* mx, const AdamConstants<T>& 
 /// Whether a one-pass kernel takes the update: float or double, every given tensor contiguous and of param's
 /// shape and dtype.
 inline bool same_layout(const StridedRef& param, std::initializer_list<const StridedRef*> others) {
-  auto contiguous = [](const StridedRef& t) {
-    int64_t expected = 1;
-    for (size_t d = t.sizes.size(); d-- > 0;) {
-      if (t.sizes[d] != 1 && t.strides[d] != expected) return false;
-      expected *= t.sizes[d];
-    }
-    return true;
-  };
   if (param.dtype != DType::kFloat32 && param.dtype != DType::kFloat64) return false;
-  if (!contiguous(param)) return false;
+  if (!is_contiguous(param)) return false;
   for (const StridedRef* r : others) {
-    if (r->dtype != param.dtype || !contiguous(*r) || r->sizes.size() != param.sizes.size()) return false;
+    if (r->dtype != param.dtype || !is_contiguous(*r) || r->sizes.size() != param.sizes.size()) return false;
     for (size_t d = 0; d < param.sizes.size(); ++d) {
       if (r->sizes[d] != param.sizes[d]) return false;
     }

@@ -45,11 +45,10 @@ TD_HD T random_value(const RandomFill& f, random::ElementDraws& d, double p) {
   }
 }
 
-/// Fills out[4 g .. 4 g + 3] (those below n) from group g of `stream`.
-template <RandomKind K, class T>
-TD_HD void random_fill_group(const RandomFill& f, const random::PhiloxStream& stream, uint64_t g, T* out,
-                             uint64_t n, const double* probs) {
-  constexpr int kWords = kRandomWords<K, T>;
+/// Calls fn(i, draws of element i) for the elements i < n of counter group g (i = 4 g .. 4 g + 3), with the
+/// group's first kWords blocks computed once for all four.
+template <int kWords, class Fn>
+TD_HD void for_each_in_group(const random::PhiloxStream& stream, uint64_t g, uint64_t n, Fn&& fn) {
   random::PhiloxBlock blocks[kWords];
 #if defined(__CUDA_ARCH__)
 #pragma unroll
@@ -62,9 +61,18 @@ TD_HD void random_fill_group(const RandomFill& f, const random::PhiloxStream& st
     const uint64_t i = g * random::kGroupLanes + static_cast<uint64_t>(lane);
     if (i < n) {
       random::ElementDraws d(stream, g, lane, blocks, kWords);
-      out[i] = random_value<K, T>(f, d, probs ? probs[i] : f.a);
+      fn(i, d);
     }
   }
+}
+
+/// Fills out[4 g .. 4 g + 3] (those below n) from group g of `stream`.
+template <RandomKind K, class T>
+TD_HD void random_fill_group(const RandomFill& f, const random::PhiloxStream& stream, uint64_t g, T* out,
+                             uint64_t n, const double* probs) {
+  for_each_in_group<kRandomWords<K, T>>(stream, g, n, [&](uint64_t i, random::ElementDraws& d) {
+    out[i] = random_value<K, T>(f, d, probs ? probs[i] : f.a);
+  });
 }
 
 /// Calls fn(std::integral_constant<RandomKind, K>{}, T{}) for the fill's kind and out's dtype T: the floating

@@ -47,10 +47,10 @@ Tensor softplus(const Tensor& x, double beta, double th) {
   return x.where(bx.gt(th), smooth);
 }
 
+// PyTorch's empty(...).bernoulli_(1 - p): one scalar probability, so no tensor of probabilities is made,
+// converted and checked on the device for every dropout.
 Tensor dropout_mask(const Tensor& x, double p, std::vector<int64_t> shape) {
-  Tensor keep = empty(shape, {x.dtype(), x.device()});
-  keep.fill_(1 - p);
-  return random::bernoulli(keep);
+  return random::bernoulli(empty(shape, {x.dtype(), x.device()}), 1 - p);
 }
 
 void check_p(std::string_view op, double p) {

@@ -526,12 +526,10 @@ void normal_fill_vector(const RandomFill& f, T* out, int64_t n) {
     double u1[kChunk], u2[kChunk], z[kChunk];
     const int64_t begin = c * kChunk, end = std::min(n, begin + kChunk);
     for (int64_t g = begin / 4; g * 4 < end; ++g) {
-      random::PhiloxBlock blocks[4];
-      for (int w = 0; w < 4; ++w) blocks[w] = stream.block(static_cast<uint64_t>(g), static_cast<uint64_t>(w));
-      for (int lane = 0; lane < 4 && g * 4 + lane < end; ++lane) {
-        random::ElementDraws d(stream, static_cast<uint64_t>(g), lane, blocks, 4);
-        random::box_muller_uniforms(d, u1[g * 4 + lane - begin], u2[g * 4 + lane - begin]);
-      }
+      for_each_in_group<kRandomWords<RandomKind::kNormal, double>>(
+          stream, static_cast<uint64_t>(g), static_cast<uint64_t>(end), [&](uint64_t i, random::ElementDraws& d) {
+            random::box_muller_uniforms(d, u1[i - static_cast<uint64_t>(begin)], u2[i - static_cast<uint64_t>(begin)]);
+          });
     }
     vector_box_muller(u1, u2, z, end - begin);
     for (int64_t i = begin; i < end; ++i) out[i] = fn::convert<T>(mul_add(f.b, z[i - begin], f.a));

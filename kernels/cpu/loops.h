@@ -21,16 +21,6 @@ namespace td::kernels {
 /// Below this many elements a kernel runs on one thread: the fork costs more than it saves.
 inline constexpr int64_t kParallelGrain = 32768;
 
-/// Whether t is row-major contiguous (dims of size 1 may have any stride).
-inline bool is_contiguous(const StridedRef& t) {
-  int64_t expected = 1;
-  for (size_t d = t.sizes.size(); d-- > 0;) {
-    if (t.sizes[d] != 1 && t.strides[d] != expected) return false;
-    expected *= t.sizes[d];
-  }
-  return true;
-}
-
 /// The element offset of row-major position o in a tensor whose (leading) dims are (sizes, strides).
 inline int64_t offset_of(int64_t o, std::span<const int64_t> sizes, std::span<const int64_t> strides) {
   int64_t off = 0;
