@@ -4,11 +4,11 @@
 #   scripts/gpu-check.sh          (from the repository root, with gpu-bundle.tar.xz carried along)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=build-gpu scripts/build.sh -DTD_SERVICE=OFF -DTD_CUDA=ON "$@"
+BUILD_DIR=${BUILD_DIR:-build-gpu} scripts/build.sh -DTD_SERVICE=OFF -DTD_CUDA=ON "$@"
 rm -rf gpu-bundle
 mkdir -p gpu-bundle/bin gpu-bundle/lib
 # Without debug info: the bundle must fit what a device call carries (64 MiB).
-for b in tests/td_core_tests tests/td_cuda_tests bench/bench_ops bench/profile_step; do strip --strip-debug -o "gpu-bundle/bin/$(basename "$b")" "build-gpu/$b"; done
+for b in tests/td_core_tests tests/td_cuda_tests bench/bench_ops bench/profile_step; do strip --strip-debug -o "gpu-bundle/bin/$(basename "$b")" "${BUILD_DIR:-build-gpu}/$b"; done
 # Every library the binaries load, except the C runtime and the CUDA libraries: the GPU machine has its
 # own driver and CUDA toolkit (and cuBLAS and cuFFT alone are larger than what a device call can carry).
 for b in gpu-bundle/bin/*; do

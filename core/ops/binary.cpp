@@ -93,13 +93,17 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, Scalar alpha = 1, c
   return out;
 }
 
-// pow; a complex result with a number exponent takes PyTorch's pow(Tensor, Scalar) shortcuts, which are
-// exact where exp(b log a) is not ((-1)^2 is 1 - 2.4e-16i that way): 0 and 1 fill and copy, 2, 3 and -2
-// multiply, 1/2, -1/2 and -1 are sqrt, rsqrt and reciprocal.
+// pow; a float32, float64 or complex result with a number exponent takes PyTorch's pow(Tensor, Scalar)
+// shortcuts (its CPU and CUDA kernels both do), which are exact where pow's library routine need not be
+// (on an H100 the second derivative of x^3 at -3, 6 * pow(-3.0, 1.0), did not come out as -18; a complex
+// (-1)^2 is 1 - 2.4e-16i through exp(b log a)): 0 and 1 fill and copy, 2, 3 and -2 multiply, 1/2, -1/2 and
+// -1 are sqrt, rsqrt and reciprocal. The 16-bit floats keep pow, which rounds once where x * x * x would
+// round twice.
 Tensor pow(const Tensor& a, const Tensor& b) {
   const Tensor both[] = {a, b};
   const DType dtype = ops::result_type(both);
-  if (!is_complex(dtype) || !b.impl().wrapped_number || a.impl().wrapped_number) return binary(BinaryOp::kPow, a, b);
+  const bool shortcuts = is_complex(dtype) || dtype == DType::kFloat32 || dtype == DType::kFloat64;
+  if (!shortcuts || !b.impl().wrapped_number || a.impl().wrapped_number) return binary(BinaryOp::kPow, a, b);
   const std::complex<double> e = b.item().to_complex();
   const double twice = 2 * e.real();
   if (e.imag() != 0.0 || std::fabs(twice) > 8 || twice != std::trunc(twice)) return binary(BinaryOp::kPow, a, b);

@@ -54,9 +54,38 @@ __global__ void gather_kernel(int64_t n, Indexer ix, T* out, const T* in, const 
 // out = scatter_combine<Mode>(out, v) as one atomic step: a compare-and-swap loop on the word holding the
 // element (the aligned 32-bit word around it for 1- and 2-byte types), retried until no other thread changed
 // it in between. Bits are compared, not values, so a NaN cannot make it spin.
+// The compute capability's major number of the thread's current device.
+int compute_capability_major() {
+  int device = 0, major = 0;
+  check(cudaGetDevice(&device), "cudaGetDevice");
+  check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "cudaDeviceGetAttribute");
+  return major;
+}
+
+// The 16-byte word of a complex128 element, for sm_90's 128-bit compare-and-swap.
+struct alignas(16) Word16 {
+  unsigned long long lo, hi;
+};
+
 template <ScatterMode Mode, class T>
 __device__ void atomic_combine(T* dst, T v) {
-  if constexpr (sizeof(T) == 8 || sizeof(T) == 4) {
+  if constexpr (sizeof(T) == 16) {
+#if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
+    auto* word = reinterpret_cast<Word16*>(dst);
+    Word16 old = *word, assumed;
+    do {
+      assumed = old;
+      T current, next;
+      memcpy(&current, &assumed, sizeof(T));
+      next = fn::scatter_combine<Mode>(current, v);
+      Word16 bits;
+      memcpy(&bits, &next, sizeof(T));
+      old = atomicCAS(word, assumed, bits);
+    } while (assumed.lo != old.lo || assumed.hi != old.hi);
+#else
+    __trap();  // unreachable: the launcher refuses devices below compute capability 9.0
+#endif
+  } else if constexpr (sizeof(T) == 8 || sizeof(T) == 4) {
     using W = std::conditional_t<sizeof(T) == 8, unsigned long long, unsigned int>;
     auto* word = reinterpret_cast<W*>(dst);
     W old = *word, assumed;
@@ -198,22 +227,19 @@ void scatter(ScatterMode mode, DType dtype, int64_t n, const Indexer& ix, void* 
     auto* o = static_cast<T*>(out);
     auto* s = static_cast<const T*>(src);
     if constexpr (is_complex_v<T>) {
-      // Complex numbers have no max or min (the front end refuses them), and a complex128 product would need
-      // a 16-byte compare-and-swap.
+      // Complex numbers have no max or min (the front end refuses them). A complex128 product takes a 16-byte
+      // compare-and-swap, which devices of compute capability 9.0 and up have.
       if (mode == ScatterMode::kAssign) {
         scatter_kernel<T, ScatterMode::kAssign>
             <<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride);
       } else if (mode == ScatterMode::kAdd) {
         scatter_kernel<T, ScatterMode::kAdd><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride);
-      } else if constexpr (sizeof(T) == 8) {
-        if (mode != ScatterMode::kMul) {
-          throw Error(ErrorCode::kUnimplemented,
-                      str("[", scatter_mode_name(mode), "] has no CUDA kernel for dtype ", dtype_name(dtype)));
-        }
+      } else if (mode == ScatterMode::kMul && (sizeof(T) == 8 || compute_capability_major() >= 9)) {
         scatter_kernel<T, ScatterMode::kMul><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride);
       } else {
         throw Error(ErrorCode::kUnimplemented,
-                    str("[", scatter_mode_name(mode), "] has no CUDA kernel for dtype ", dtype_name(dtype)));
+                    str("[", scatter_mode_name(mode), "] has no CUDA kernel for dtype ", dtype_name(dtype),
+                        mode == ScatterMode::kMul ? " below compute capability 9.0" : ""));
       }
     } else {
       switch (mode) {

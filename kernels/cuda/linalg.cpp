@@ -60,12 +60,40 @@ struct Solver;
     static constexpr auto orgqr = cusolverDn##P##Q##gqr;                                                  \
     static constexpr auto trsm = cublas##P##trsm;                                                         \
     static constexpr auto geam = cublas##P##geam;                                                         \
+    static constexpr auto getrf_batched = cublas##P##getrfBatched;                                        \
+    static constexpr auto getrs_batched = cublas##P##getrsBatched;                                        \
   };
 TD_SOLVER(float, float, S, sy, or)
 TD_SOLVER(double, double, D, sy, or)
 TD_SOLVER(cuComplex, float, C, he, un)
 TD_SOLVER(cuDoubleComplex, double, Z, he, un)
 #undef TD_SOLVER
+
+void check_blas(cublasStatus_t s, const char* what) {
+  TD_CHECK(s == CUBLAS_STATUS_SUCCESS, ErrorCode::kInternal, "[linalg] cuBLAS's ", what, " failed with status ",
+           static_cast<int>(s));
+}
+
+// Real square matrices of a batch up to this order are LU-factored and solved by cuBLAS's batched routines,
+// one launch sequence for the whole batch, rather than by one cuSOLVER call per matrix (on an H100, 64
+// matrices of order 64: 8.6 ms one by one, 0.22 ms batched, PyTorch 0.47-0.58 ms). Complex ones stay with
+// cuSOLVER, whose pivots are LAPACK's: cuBLAS's batched getrf picked other rows of a complex128 batch.
+constexpr int64_t kBatchedLuMaxOrder = 512;
+template <class T>
+bool batched_lu(int64_t batch, int64_t n) {
+  return std::is_floating_point_v<T> && batch > 1 && n <= kBatchedLuMaxOrder;
+}
+
+// The device array of the batch's matrix pointers that cuBLAS's batched routines take. The pageable source is
+// staged before cudaMemcpyAsync returns, so the host vector may go.
+template <class T>
+void fill_pointer_array(const cuda::Workspace& array, T* base, int64_t batch, int64_t stride) {
+  std::vector<T*> pointers(static_cast<size_t>(batch));
+  for (int64_t b = 0; b < batch; ++b) pointers[static_cast<size_t>(b)] = base + b * stride;
+  cuda::check(cudaMemcpyAsync(array.data, pointers.data(), pointers.size() * sizeof(T*), cudaMemcpyHostToDevice,
+                              cuda::stream()),
+              "cudaMemcpyAsync");
+}
 
 template <class T>
 T scalar_one() {
@@ -131,8 +159,16 @@ class CudaLinalg final : public LinalgKernels {
     dispatch(dtype, [&](auto tag) {
       using T = decltype(tag);
       using S = Solver<T>;
-      cusolverDnHandle_t h = solver_for(device);
       const int lm = static_cast<int>(m), ln = static_cast<int>(n);
+      if (m == n && batched_lu<T>(batch, n)) {
+        cuda::Workspace matrices(static_cast<size_t>(batch) * sizeof(T*), device);
+        fill_pointer_array(matrices, static_cast<T*>(a), batch, n * n);
+        check_blas(S::getrf_batched(cuda::blas_handle(device), ln, static_cast<T* const*>(matrices.data), ln, pivots,
+                                    info, static_cast<int>(batch)),
+                   "getrfBatched");
+        return;
+      }
+      cusolverDnHandle_t h = solver_for(device);
       const int64_t k = std::min(m, n);
       int lwork = 0;
       check_solver(S::getrf_size(h, lm, ln, static_cast<T*>(a), lm, &lwork), "getrf_bufferSize");
@@ -150,9 +186,22 @@ class CudaLinalg final : public LinalgKernels {
     cuda::use_device(device);
     dispatch(dtype, [&](auto tag) {
       using T = decltype(tag);
+      const int ln = static_cast<int>(n), lk = static_cast<int>(k);
+      if (batched_lu<T>(batch, n)) {
+        cuda::Workspace factors(static_cast<size_t>(batch) * sizeof(T*), device);
+        cuda::Workspace sides(static_cast<size_t>(batch) * sizeof(T*), device);
+        fill_pointer_array(factors, const_cast<T*>(static_cast<const T*>(lu)), batch, n * n);
+        fill_pointer_array(sides, static_cast<T*>(rhs), batch, n * k);
+        int status = 0;  // argument errors only, reported on the host
+        check_blas(Solver<T>::getrs_batched(cuda::blas_handle(device), CUBLAS_OP_N, ln, lk,
+                                            static_cast<const T* const*>(factors.data), ln, pivots,
+                                            static_cast<T* const*>(sides.data), ln, &status, static_cast<int>(batch)),
+                   "getrsBatched");
+        TD_CHECK(status == 0, ErrorCode::kInternal, "[linalg] cuBLAS's getrsBatched rejected argument ", -status);
+        return;
+      }
       cusolverDnHandle_t h = solver_for(device);
       cuda::Workspace status(sizeof(int), device);  // getrs reports only argument errors, checked on the host
-      const int ln = static_cast<int>(n), lk = static_cast<int>(k);
       for (int64_t b = 0; b < batch; ++b) {
         check_solver(Solver<T>::getrs(h, CUBLAS_OP_N, ln, lk, static_cast<const T*>(lu) + b * n * n, ln,
                                       pivots + b * n, static_cast<T*>(rhs) + b * n * k, ln,

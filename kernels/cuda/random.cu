@@ -1,16 +1,30 @@
 // Backend::random_fill on CUDA: one thread per counter group (four elements), the arithmetic of
 // kernels/random_fill.h, which the CPU backend runs too. No cuRAND: the same Philox stream as the CPU's.
+// A whole group of an aligned output is stored as one four-element pack (one 16-byte store for float32).
 #include "kernels/cuda/loops.cuh"
+#include "kernels/cuda/vectorized.cuh"
 #include "kernels/random_fill.h"
 
 namespace td::kernels::cuda {
 
 namespace {
-template <RandomKind K, class T>
+static_assert(random::kGroupLanes == 4, "a counter group is one Pack<T, 4>");
+
+template <RandomKind K, class T, bool kPacked>
 __global__ void random_fill_kernel(RandomFill f, uint64_t groups, uint64_t n, T* out, const double* probs) {
   const random::PhiloxStream stream(f.seed, f.offset);
   TD_GRID_STRIDE_LOOP(g, static_cast<int64_t>(groups)) {
-    random_fill_group<K, T>(f, stream, static_cast<uint64_t>(g), out, n, probs);
+    const uint64_t first = static_cast<uint64_t>(g) * random::kGroupLanes;
+    if (kPacked && first + random::kGroupLanes <= n) {
+      Pack<T, 4> pack;
+      for_each_in_group<kRandomWords<K, T>>(stream, static_cast<uint64_t>(g), n,
+                                            [&](uint64_t i, random::ElementDraws& d) {
+                                              pack.v[i - first] = random_value<K, T>(f, d, probs ? probs[i] : f.a);
+                                            });
+      reinterpret_cast<Pack<T, 4>*>(out)[g] = pack;
+    } else {
+      random_fill_group<K, T>(f, stream, static_cast<uint64_t>(g), out, n, probs);
+    }
   }
 }
 }  // namespace
@@ -20,8 +34,13 @@ void random_fill(const RandomFill& f, DType dtype, int64_t n, void* out, const d
     using T = decltype(tag);
     constexpr RandomKind K = decltype(kind)::value;
     const uint64_t groups = random::groups_for(static_cast<uint64_t>(n));
-    random_fill_kernel<K, T><<<blocks_for(static_cast<int64_t>(groups)), kThreads, 0, stream()>>>(
-        f, groups, static_cast<uint64_t>(n), static_cast<T*>(out), probs);
+    auto* o = static_cast<T*>(out);
+    const int blocks = blocks_for(static_cast<int64_t>(groups));
+    if (pack_aligned<T, 4>(out)) {
+      random_fill_kernel<K, T, true><<<blocks, kThreads, 0, stream()>>>(f, groups, static_cast<uint64_t>(n), o, probs);
+    } else {
+      random_fill_kernel<K, T, false><<<blocks, kThreads, 0, stream()>>>(f, groups, static_cast<uint64_t>(n), o, probs);
+    }
     check(cudaGetLastError(), "random_fill kernel launch");
   });
 }

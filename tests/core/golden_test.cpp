@@ -163,7 +163,8 @@ Tolerance tolerance_for(DType dtype) {
   }
 }
 
-::testing::AssertionResult matches(const Tensor& actual, const json& expected) {
+/// `loosen` multiplies both tolerances (derivatives a case lists in derivative_loosening).
+::testing::AssertionResult matches(const Tensor& actual, const json& expected, double loosen = 1.0) {
   if (!actual.defined()) return ::testing::AssertionFailure() << "is undefined";
   std::string want_dtype = expected.at("dtype").get<std::string>();
   auto want_shape = expected.at("shape").get<std::vector<int64_t>>();
@@ -190,6 +191,19 @@ Tolerance tolerance_for(DType dtype) {
   }
   bool exact = is_integral(actual.dtype());
   Tolerance tol = tolerance_for(actual.dtype());
+  tol.rtol *= loosen;
+  tol.atol *= loosen;
+  // In 32- and 64-bit floats the absolute part scales with the tensor's largest finite magnitude: an element
+  // that a sum of larger terms cancelled down carries their rounding (a least-squares gradient of entries up
+  // to 19, through cuSOLVER's Jacobi SVD rather than LAPACK's, missed 0.3738 by 1.5e-5 in float32).
+  if (!exact && !is_reduced_float(actual.dtype())) {
+    double largest = 1.0;
+    for (const json& v : want) {
+      const double w = number_from_json(v);
+      if (std::isfinite(w)) largest = std::max(largest, std::fabs(w));
+    }
+    tol.atol *= largest;
+  }
   int mismatches = 0;
   std::ostringstream first;
   first << std::setprecision(17);
@@ -205,6 +219,45 @@ Tolerance tolerance_for(DType dtype) {
   return ::testing::AssertionFailure()
          << mismatches << " of " << got.size() << " values differ; first: " << first.str()
          << "\n  actual: " << actual.str();
+}
+
+// Cases whose values PyTorch leaves unspecified on CUDA: max_unpool2d of indices from overlapping windows
+// holds duplicates, and each duplicated position gets whichever thread's value lands last, in PyTorch's CUDA
+// kernel as in ours (the CPU keeps the last in order). Their gradients, a gather, are still compared.
+bool values_unspecified(const std::string& name, Device device) {
+  return device.is_cuda() && name == "max_unpool2d_unbatched";
+}
+
+// How much looser a case's gradients and tangents compare than its values. cuSOLVER's float32 Jacobi SVD
+// agrees with LAPACK's to the values' tolerance (1e-5), and the SVD's backward, through 1 / (s_i^2 - s_j^2),
+// amplifies that difference: on an H100 a gradient entry of 19.5 came out 1.3e-3 away (7e-5 relative).
+double derivative_loosening(const std::string& name, Device device) {
+  return device.is_cuda() && name == "svd_f32" ? 10.0 : 1.0;
+}
+
+// Eigenvectors and singular vectors are unique up to a sign per vector (a phase, for complex ones): LAPACK
+// and cuSOLVER pick different ones, as PyTorch's CPU and CUDA results do. gauge_to(ours, theirs) is, per
+// column j, the unit number d_j that turns ours[..., :, j] into PyTorch's: sign(<ours_j, theirs_j>) (its
+// phase, for complex vectors). It is a constant (no gradient): ours * d is the function PyTorch's fixture
+// differentiated, so the values, the gradients of the fixture's loss and the tangents compare.
+Tensor gauge_to(const Tensor& ours, const json& theirs) {
+  Tensor dot = ours.detach().conj().mul(tensor_from_json(theirs, ours.device())).sum({-2}, /*keepdim=*/true);
+  return is_complex(dot.dtype()) ? dot.div(dot.abs()) : dot.sign();
+}
+
+// Aligns linalg_eigh's eigenvectors (columns of its second output) and linalg_svd's singular vectors (U's
+// columns, Vh's rows, so that U diag(S) Vh is unchanged) with PyTorch's; returns U's gauge for the tangent of
+// linalg_svd's first output, an undefined Tensor otherwise.
+Tensor align_gauge(const std::string& op, std::vector<Tensor>& outs, const json& spec) {
+  if (op == "linalg_eigh") {
+    outs[1] = outs[1].mul(gauge_to(outs[1], spec.at("extra_outputs")[0]));
+  } else if (op == "linalg_svd") {
+    Tensor d = gauge_to(outs[0], spec.at("expected"));
+    outs[0] = outs[0].mul(d);
+    outs[2] = outs[2].mul(d.conj().transpose(-2, -1));
+    return d;
+  }
+  return Tensor();
 }
 
 // ---- the tests ----
@@ -246,8 +299,11 @@ TEST_P(GoldenTest, MatchesPyTorch) {
   std::vector<Tensor> outs = call_by_name_all(op, args, spec.at("kwargs"));
   size_t extra = spec.contains("extra_outputs") ? spec.at("extra_outputs").size() : 0;
   ASSERT_EQ(outs.size(), 1 + extra) << op << " output count";
+  const Tensor gauge = align_gauge(op, outs, spec);
   Tensor out = outs[0];
-  EXPECT_TRUE(matches(out, spec.at("expected"))) << "output of " << op;
+  const bool unspecified = values_unspecified(std::get<0>(GetParam()).name, device_);
+  const double loosen = derivative_loosening(std::get<0>(GetParam()).name, device_);
+  EXPECT_TRUE(unspecified || matches(out, spec.at("expected"))) << "output of " << op;
   for (size_t i = 0; i < extra; ++i) {
     EXPECT_TRUE(matches(outs[1 + i], spec.at("extra_outputs")[i])) << "output " << 1 + i << " of " << op;
   }
@@ -280,12 +336,12 @@ TEST_P(GoldenTest, MatchesPyTorch) {
     if (grads[i].is_null()) {
       EXPECT_FALSE(leaves[i].grad().defined()) << "input " << i << " has a grad; PyTorch's has none";
     } else {
-      EXPECT_TRUE(matches(leaves[i].grad(), grads[i])) << "gradient of input " << i;
+      EXPECT_TRUE(matches(leaves[i].grad(), grads[i], loosen)) << "gradient of input " << i;
     }
   }
 
   // Forward mode: PyTorch's output tangent for the case's input tangents (generate.forward_mode).
-  if (!spec.contains("jvp")) return;
+  if (!spec.contains("jvp") || unspecified) return;
   autograd::forward_ad::DualLevel level;
   std::vector<Tensor> duals;
   const json& tangents = spec.at("tangents");
@@ -298,7 +354,8 @@ TEST_P(GoldenTest, MatchesPyTorch) {
   }
   Tensor tangent = autograd::forward_ad::unpack_dual(call_by_name_all(op, duals, spec.at("kwargs"))[0]).tangent;
   ASSERT_TRUE(tangent.defined()) << "PyTorch's output has a forward-mode tangent";
-  EXPECT_TRUE(matches(tangent, spec.at("jvp"))) << "forward-mode tangent of " << op;
+  if (gauge.defined()) tangent = tangent.mul(gauge);
+  EXPECT_TRUE(matches(tangent, spec.at("jvp"), loosen)) << "forward-mode tangent of " << op;
 }
 
 std::string golden_name(const ::testing::TestParamInfo<GoldenTest::ParamType>& info) {
