@@ -10,11 +10,11 @@
 // shift (bias - mean * scale) broadcast as [1, C, 1, ...] views, PyTorch's CPU formulation; it returns the
 // batch's mean and invstd as aten does (save_mean, save_invstd), and its backward is aten's formula written
 // in public ops, so it differentiates again. The composite stays as the reference (_batch_norm_composite,
-// compared in norm_test). Where the backend has them (Backend::channel_sums / channel_affine: the CPU's), the
-// forward's statistics and affine, and the backward when it is not itself recorded (no create_graph), run as
-// fused per-channel passes with no temporaries of the input's size. The running statistics are updated in
-// place, without recording, with the unbiased variance (sum of squares / (n - 1)) and PyTorch's order of
-// terms, momentum * stat + (1 - momentum) * running.
+// compared in norm_test). Where the backend has them (Backend::channel_sums / channel_affine: the CPU's and
+// CUDA's), the forward's statistics and affine, and the backward when it is not itself recorded (no
+// create_graph), run as fused per-channel passes with no temporaries of the input's size. The running
+// statistics are updated in place, without recording, with the unbiased variance (sum of squares / (n - 1))
+// and PyTorch's order of terms, momentum * stat + (1 - momentum) * running.
 #include <algorithm>
 #include <cmath>
 #include <numeric>

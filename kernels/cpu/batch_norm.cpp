@@ -5,30 +5,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/channel_passes.h"
 #include "kernels/cpu/loops.h"
 
 namespace td::kernels {
 namespace {
-
-// [N, C, S] of a contiguous tensor with channels at dim 1.
-struct Planes {
-  int64_t n = 1, c = 1, s = 1;
-};
-Planes planes_of(const StridedRef& t) {
-  Planes p;
-  p.n = t.sizes[0];
-  p.c = t.sizes.size() > 1 ? t.sizes[1] : 1;
-  for (size_t d = 2; d < t.sizes.size(); ++d) p.s *= t.sizes[d];
-  return p;
-}
-
-bool floating_of(DType dtype, std::initializer_list<const StridedRef*> refs) {
-  if (dtype != DType::kFloat32 && dtype != DType::kFloat64) return false;
-  for (const StridedRef* r : refs) {
-    if (r->data && r->dtype != dtype) return false;
-  }
-  return true;
-}
 
 // The sum of term(i) for i in [0, n) in double, over eight independent accumulators (a chain of dependent
 // adds would wait on each one's latency; the eight vectorise).
@@ -46,7 +27,7 @@ double plane_sum(int64_t n, F term) {
 template <class T>
 void sums(const StridedRef& sum1, const StridedRef& sum2, const StridedRef& a, const StridedRef& b,
           const StridedRef& center) {
-  const Planes p = planes_of(a);
+  const ChannelPlanes p = channel_planes_of(a);
   const T* pa = static_cast<const T*>(a.data);
   const T* pb = static_cast<const T*>(b.data);
   const T* pc = static_cast<const T*>(center.data);
@@ -75,7 +56,7 @@ void sums(const StridedRef& sum1, const StridedRef& sum2, const StridedRef& a, c
 template <class T>
 void affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
             const StridedRef& b, const StridedRef& d) {
-  const Planes p = planes_of(x);
+  const ChannelPlanes p = channel_planes_of(x);
   const T* pg = static_cast<const T*>(g.data);
   const T* px = static_cast<const T*>(x.data);
   const T* pa = static_cast<const T*>(a.data);
@@ -111,10 +92,7 @@ void affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, con
 
 bool channel_sums(const StridedRef& sum1, const StridedRef& sum2, const StridedRef& a, const StridedRef& b,
                   const StridedRef& center) {
-  if (a.sizes.size() < 2 || !floating_of(a.dtype, {&sum1, &sum2, &b, &center}) || !is_contiguous(a) ||
-      (b.data && !is_contiguous(b))) {
-    return false;
-  }
+  if (!channel_sums_covered(sum1, sum2, a, b, center)) return false;
   if (a.dtype == DType::kFloat32) {
     sums<float>(sum1, sum2, a, b, center);
   } else {
@@ -125,10 +103,7 @@ bool channel_sums(const StridedRef& sum1, const StridedRef& sum2, const StridedR
 
 bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
                     const StridedRef& b, const StridedRef& d) {
-  if (x.sizes.size() < 2 || !floating_of(x.dtype, {&out, &g, &a, &b, &d}) || !is_contiguous(out) ||
-      !is_contiguous(x) || (g.data && !is_contiguous(g))) {
-    return false;
-  }
+  if (!channel_affine_covered(out, g, x, a, b, d)) return false;
   if (x.dtype == DType::kFloat32) {
     affine<float>(out, g, x, a, b, d);
   } else {

@@ -221,6 +221,16 @@ class CudaBackend final : public Backend {
     use(index);
     cuda::random_fill(fill, out.dtype, out.numel(), out.data, probs);
   }
+  bool channel_sums(const StridedRef& sum1, const StridedRef& sum2, const StridedRef& a, const StridedRef& b,
+                    const StridedRef& center, int index) override {
+    use(index);
+    return cuda::channel_sums(sum1, sum2, a, b, center, index);
+  }
+  bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
+                      const StridedRef& b, const StridedRef& d, int index) override {
+    use(index);
+    return cuda::channel_affine(out, g, x, a, b, d);
+  }
   void softmax(bool is_log, const StridedRef& out, const StridedRef& in, int index) override {
     use(index);
     cuda::softmax(is_log, in.dtype, in.sizes[0], in.sizes[1], in.sizes[2], out.data, in.data);

@@ -63,6 +63,13 @@ void softmax(bool is_log, DType dtype, int64_t outer, int64_t n, int64_t inner, 
 /// Bernoulli probabilities on the device.
 void random_fill(const RandomFill& fill, DType dtype, int64_t n, void* out, const double* probs);
 
+/// Backend::channel_sums and channel_affine (batch_norm.cu): false, having done nothing, outside the cases
+/// kernels/channel_passes.h names.
+bool channel_sums(const StridedRef& sum1, const StridedRef& sum2, const StridedRef& a, const StridedRef& b,
+                  const StridedRef& center, int device);
+bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
+                    const StridedRef& b, const StridedRef& d);
+
 /// Backend::sgd_momentum_step and adam_step (optimizer.cu): false, having done nothing, unless every tensor
 /// is contiguous float or double of param's shape.
 bool sgd_momentum_step(const StridedRef& param, const StridedRef& grad, const StridedRef& buf, const SgdStep& step);

@@ -120,6 +120,23 @@ TD_DEVICE_TEST(LinalgTest, IdentitiesHold) {
   expect_close(z.matmul(linalg::inv(z)), zeye, 1e-12);
 }
 
+// Batches of larger square matrices (CUDA factors and solves real ones with cuBLAS's batched getrf/getrs):
+// the CPU's pivots (LAPACK's partial pivoting, no ties here), its factors and solutions, and small residuals.
+TD_DEVICE_TEST(LinalgTest, BatchedLuOfLargerMatricesMatchesTheCpu) {
+  for (DType dtype : {DType::kFloat64, DType::kFloat32}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const double tol = dtype == DType::kFloat64 ? 1e-10 : 2e-4;
+    Tensor a = matrix({6, 48, 48}, 10, false).to(dtype), b = matrix({6, 48, 3}, 0, false).to(dtype);
+    auto [lu, pivots] = linalg::lu_factor(a);
+    auto [cpu_lu, cpu_pivots] = linalg::lu_factor(a.to("cpu"));
+    EXPECT_EQ(pivots.to("cpu").to_vector<int32_t>(), cpu_pivots.to_vector<int32_t>());
+    expect_close(lu.to("cpu"), cpu_lu, tol);
+    Tensor x = linalg::solve(a, b);
+    expect_close(x.to("cpu"), linalg::solve(a.to("cpu"), b.to("cpu")), tol);
+    expect_close(a.matmul(x), b, tol);
+  }
+}
+
 TD_DEVICE_TEST(LinalgTest, SingularAndEmptyMatrices) {
   // det's gradient at a singular matrix is its cofactor matrix ([[4, -2], [-2, 1]] here; PyTorch 2's answer,
   // where 1.13 gives 0), in a batch beside an invertible matrix (whose gradient stays the adjugate's transpose).
