@@ -51,9 +51,6 @@ __global__ void gather_kernel(int64_t n, Indexer ix, T* out, const T* in, const 
   }
 }
 
-// out = scatter_combine<Mode>(out, v) as one atomic step: a compare-and-swap loop on the word holding the
-// element (the aligned 32-bit word around it for 1- and 2-byte types), retried until no other thread changed
-// it in between. Bits are compared, not values, so a NaN cannot make it spin.
 // The compute capability's major number of the thread's current device.
 int compute_capability_major() {
   int device = 0, major = 0;
@@ -66,38 +63,37 @@ int compute_capability_major() {
 struct alignas(16) Word16 {
   unsigned long long lo, hi;
 };
+__device__ bool operator!=(Word16 a, Word16 b) { return a.lo != b.lo || a.hi != b.hi; }
 
+// The compare-and-swap loop on a word W that holds exactly one T.
+template <ScatterMode Mode, class T, class W>
+__device__ void combine_in_word(W* word, T v) {
+  W old = *word, assumed;
+  do {
+    assumed = old;
+    T current, next;
+    memcpy(&current, &assumed, sizeof(T));
+    next = fn::scatter_combine<Mode>(current, v);
+    W bits;
+    memcpy(&bits, &next, sizeof(T));
+    old = atomicCAS(word, assumed, bits);
+  } while (assumed != old);
+}
+
+// out = scatter_combine<Mode>(out, v) as one atomic step: a compare-and-swap loop on the word holding the
+// element (the aligned 32-bit word around it for 1- and 2-byte types), retried until no other thread changed
+// it in between. Bits are compared, not values, so a NaN cannot make it spin.
 template <ScatterMode Mode, class T>
 __device__ void atomic_combine(T* dst, T v) {
   if constexpr (sizeof(T) == 16) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
-    auto* word = reinterpret_cast<Word16*>(dst);
-    Word16 old = *word, assumed;
-    do {
-      assumed = old;
-      T current, next;
-      memcpy(&current, &assumed, sizeof(T));
-      next = fn::scatter_combine<Mode>(current, v);
-      Word16 bits;
-      memcpy(&bits, &next, sizeof(T));
-      old = atomicCAS(word, assumed, bits);
-    } while (assumed.lo != old.lo || assumed.hi != old.hi);
+    combine_in_word<Mode>(reinterpret_cast<Word16*>(dst), v);
 #else
     __trap();  // unreachable: the launcher refuses devices below compute capability 9.0
 #endif
   } else if constexpr (sizeof(T) == 8 || sizeof(T) == 4) {
     using W = std::conditional_t<sizeof(T) == 8, unsigned long long, unsigned int>;
-    auto* word = reinterpret_cast<W*>(dst);
-    W old = *word, assumed;
-    do {
-      assumed = old;
-      T current, next;
-      memcpy(&current, &assumed, sizeof(T));
-      next = fn::scatter_combine<Mode>(current, v);
-      W bits;
-      memcpy(&bits, &next, sizeof(T));
-      old = atomicCAS(word, assumed, bits);
-    } while (assumed != old);
+    combine_in_word<Mode>(reinterpret_cast<W*>(dst), v);
   } else {
     using U = std::conditional_t<sizeof(T) == 1, unsigned char, unsigned short>;
     const auto address = reinterpret_cast<uintptr_t>(dst);
