@@ -11,7 +11,11 @@
 #include "core/backend.h"
 #include "core/error.h"
 #include "core/matmul_precision.h"
+#include "core/nn/functional.h"
+#include "core/optim/optimizers.h"
+#include "core/random/generator.h"
 #include "core/tensor.h"
+#include "examples/reference_cnn.h"
 #include "tests/core/test_util.h"
 
 namespace td {
@@ -200,6 +204,34 @@ TEST_F(CudaVsCpu, OutOfMemoryIsAnErrorNotACrash) {
   expect_close(ones({4}, {DType::kFloat32, gpu_}).sum(), ones({4}).sum(), 0);
   EXPECT_EQ(testing::error_of([] { cuda::set_per_process_memory_fraction(1.5); }).code(),
             ErrorCode::kInvalidArgument);
+}
+
+// The users' reference CNN trained on the GPU (SGD with momentum, batch 64): from the end of step 2 on, every
+// request to the caching allocator is served from its cache, so no new device memory is allocated, and the
+// reserved memory stays put (issue 9's steady-state criterion).
+TEST_F(CudaVsCpu, SteadyStateTrainingAllocatesNoDeviceMemoryAfterStepTwo) {
+  manual_seed(0);
+  auto model = std::make_shared<examples::CNN>(10, 1, 28, 28);
+  model->to(gpu_);
+  optim::SGD opt(model->parameters(), {.lr = 0.05, .momentum = 0.9});
+  Tensor x = random::randn({64, 1, 28, 28}).to(gpu_.str()), y = random::randint(0, 10, {64}).to(gpu_.str());
+  auto step = [&] {
+    opt.zero_grad(true);
+    nn::functional::cross_entropy((*model)(x), y).backward();
+    opt.step();
+  };
+  step();
+  step();
+  cuda::synchronize();
+  const MemoryStats warm = cuda::memory_stats();
+  for (int i = 0; i < 4; ++i) step();
+  cuda::synchronize();
+  const MemoryStats now = cuda::memory_stats();
+  EXPECT_GT(now.alloc_requests, warm.alloc_requests) << "the steps allocate their tensors through the allocator";
+  EXPECT_EQ(now.alloc_requests - warm.alloc_requests, now.cache_hits - warm.cache_hits)
+      << "requests after step 2 that needed a new device allocation";
+  EXPECT_EQ(now.reserved, warm.reserved);
+  EXPECT_EQ(now.segments, warm.segments);
 }
 
 TEST_F(CudaVsCpu, AutogradOnTheGpu) {
