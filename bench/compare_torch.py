@@ -47,6 +47,38 @@ def mlp20(width, device):
     return torch.nn.Sequential(*layers).to(device)
 
 
+# Bytes each memory-bound benchmark reads and writes, by kind, for its size argument (bench_ops.cpp's shapes).
+MOVED_BYTES = {
+    "BM_Add": lambda n: 12 * n,  # two float32 inputs, one output
+    "BM_Sum": lambda n: 4 * n,
+    "BM_Exp": lambda n: 8 * n,
+    "BM_Rand": lambda n: 4 * n,
+    "BM_Randn": lambda n: 4 * n,
+    "BM_TransposeCopy": lambda n: 8 * n * n,
+    "BM_Softmax": lambda n: 8 * n * 1024,
+    "BM_LogSoftmax": lambda n: 8 * n * 1024,
+    "BM_SoftmaxDim0": lambda n: 8 * n * 1024,
+    "BM_Cumsum": lambda n: 8 * 64 * n,
+    "BM_Argmax": lambda n: 4 * 64 * n,
+}
+
+
+def print_gpu_ceilings(rows, sync):
+    """Issue 9's yardsticks, measured in this run: a device-to-device copy of 2^24 floats for bandwidth (bytes
+    read plus written), and cuBLAS (PyTorch's matmul) for the matrix products."""
+    n = 1 << 24
+    a, b = torch.ones(n, device="cuda"), torch.empty(n, device="cuda")
+    copy_rate = 8 * n / torch_time(lambda: b.copy_(a), sync)
+    print(f"ceilings: device-to-device copy {copy_rate / 1e9:.0f} GB/s; matmul: cuBLAS through PyTorch")
+    for name, t, ref in rows:
+        kind, size = name.split("/")[0], int(name.split("/")[1])
+        if kind in MOVED_BYTES:
+            rate = MOVED_BYTES[kind](size) / t
+            print(f"{name:32} {rate / 1e9:8.0f} GB/s {100 * rate / copy_rate:5.0f}% of copy bandwidth")
+        elif kind == "BM_Matmul":
+            print(f"{name:32} {100 * ref / t:5.0f}% of cuBLAS's speed")
+
+
 def main():
     binary = sys.argv[1]
     device = option("--device", "cpu")
@@ -265,6 +297,8 @@ def main():
     print(f"{'benchmark':32} {'tensord':>12} {'pytorch':>12} {'ratio':>7}")
     for name, t, ref in rows:
         print(f"{name:32} {t * 1e6:10.1f}us {ref * 1e6:10.1f}us {t / ref:7.2f}")
+    if device == "cuda":
+        print_gpu_ceilings(rows, sync)
     # The ceiling for large elementwise ops: STREAM's triad over preallocated arrays, in the same run.
     rates = {b["name"]: b.get("bytes_per_second") for b in report["benchmarks"] if "error_occurred" not in b}
     triad = rates.get("BM_Triad/16777216/0/real_time")
