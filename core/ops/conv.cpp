@@ -344,8 +344,8 @@ Tensor convolution_kernel(const Tensor& x, const Tensor& w, const Tensor& bias, 
     }
   } else {
     // col[g, :, b, :] [Coutg K, L] = W[g]^T [Coutg K, Cg] @ x[b, g] [Cg, L], then folded back by col2im.
-    // A chunk of samples takes one GEMM over x's chunk with batch and channels swapped (a copy of x, a K-th
-    // of the col buffer's size) and one col2im. The CPU takes large samples one at a time, so its col buffer
+    // A chunk of samples takes one GEMM over x's chunk with batch and channels swapped (a copy of that chunk
+    // of x, never more than x) and one col2im. The CPU takes large samples one at a time, so its col buffer
     // stays small; on the GPU one sample at a time cost resnet18's backward three launches per sample and
     // convolution (BM_Conv2dBackward 4-6x PyTorch's time on an H100).
     Tensor wt = w.contiguous().view({G, Cg, Coutg * K}).transpose(1, 2);

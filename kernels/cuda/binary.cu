@@ -51,6 +51,14 @@ __global__ void gather_kernel(int64_t n, Indexer ix, T* out, const T* in, const 
   }
 }
 
+// Whether the build holds a kernel image for sm_90 or later (kernels/CMakeLists.txt): a device of compute
+// capability 9 runs such an image, where the 16-byte compare-and-swap exists; with only older images it would
+// JIT-compile older PTX, whose complex128 product traps.
+#ifndef TD_CUDA_MAX_ARCH
+#define TD_CUDA_MAX_ARCH 0
+#endif
+constexpr bool kBuiltForSm90 = TD_CUDA_MAX_ARCH >= 90;
+
 // The compute capability's major number of the thread's current device.
 int compute_capability_major() {
   int device = 0, major = 0;
@@ -89,7 +97,7 @@ __device__ void atomic_combine(T* dst, T v) {
 #if !defined(__CUDA_ARCH__) || __CUDA_ARCH__ >= 900
     combine_in_word<Mode>(reinterpret_cast<Word16*>(dst), v);
 #else
-    __trap();  // unreachable: the launcher refuses devices below compute capability 9.0
+    __trap();  // unreachable: the launcher refuses images and devices below sm_90
 #endif
   } else if constexpr (sizeof(T) == 8 || sizeof(T) == 4) {
     using W = std::conditional_t<sizeof(T) == 8, unsigned long long, unsigned int>;
@@ -230,12 +238,12 @@ void scatter(ScatterMode mode, DType dtype, int64_t n, const Indexer& ix, void* 
             <<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride);
       } else if (mode == ScatterMode::kAdd) {
         scatter_kernel<T, ScatterMode::kAdd><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride);
-      } else if (mode == ScatterMode::kMul && (sizeof(T) == 8 || compute_capability_major() >= 9)) {
+      } else if (mode == ScatterMode::kMul && (sizeof(T) == 8 || (kBuiltForSm90 && compute_capability_major() >= 9))) {
         scatter_kernel<T, ScatterMode::kMul><<<blocks_for(n), kThreads, 0, stream()>>>(n, ix, o, index, s, dim_stride);
       } else {
         throw Error(ErrorCode::kUnimplemented,
                     str("[", scatter_mode_name(mode), "] has no CUDA kernel for dtype ", dtype_name(dtype),
-                        mode == ScatterMode::kMul ? " below compute capability 9.0" : ""));
+                        mode == ScatterMode::kMul ? " below sm_90 (device or build)" : ""));
       }
     } else {
       switch (mode) {

@@ -18,7 +18,9 @@
 #include "core/nn/modules.h"
 #include "core/nn/normalization.h"
 #include "core/nn/sparse.h"
+#include "core/backend.h"
 #include "core/ops/registry.h"
+#include "core/tensor_impl.h"
 #include "tests/core/device_test.h"
 #include "tests/core/test_util.h"
 
@@ -234,6 +236,24 @@ TD_DEVICE_TEST(NormTest, FusedBatchNormPassesOnLongChannelsAndFlatInputs) {
     int64_t n = 1;
     for (int64_t s : shape) n *= s;
     Tensor base = arange(n, shape).to(DType::kFloat64).mul(0.37).sin().mul(2.5).add(0.3);
+    // The backend's fused passes run on this input (were they to decline, both sides below would be the
+    // composite): per-channel sums, and centred squares about a given centre, against ops.
+    std::vector<int64_t> dims = {0};
+    for (int64_t d = 2; d < base.dim(); ++d) dims.push_back(d);
+    const TensorOptions f64{DType::kFloat64, device_};
+    Tensor sums = empty({shape[1]}, f64), squares = empty({shape[1]}, f64);
+    Tensor centre = arange(shape[1], {shape[1]}).to(DType::kFloat64).mul(0.1);
+    ASSERT_TRUE(backend(device_.type).channel_sums(strided_ref(sums), strided_ref(squares), strided_ref(base), {},
+                                                   strided_ref(centre), device_.index));
+    std::vector<int64_t> cshape(static_cast<size_t>(base.dim()), 1);
+    cshape[1] = shape[1];
+    const std::vector<double> want = values(base.sum(dims)),
+                              want_sq = values(base.sub(centre.view(cshape)).square().sum(dims));
+    const std::vector<double> got = values(sums), got_sq = values(squares);
+    for (size_t c = 0; c < want.size(); ++c) {
+      EXPECT_NEAR(got[c], want[c], 1e-9 * (1 + std::fabs(want[c]))) << "channel " << c;
+      EXPECT_NEAR(got_sq[c], want_sq[c], 1e-9 * (1 + std::fabs(want_sq[c]))) << "channel " << c;
+    }
     expect_fused_matches_composite(base, /*training=*/true, 1e-10);
     expect_fused_matches_composite(base.to(DType::kFloat32), /*training=*/true, 1e-4);
   }
