@@ -1,15 +1,45 @@
 #!/usr/bin/env bash
-# Runs on a lent GPU machine, from the repository root, with gpu-bundle/ (scripts/gpu-bundle.sh) present:
-# the CUDA tests, then the GPU benchmarks and the same work in PyTorch, and prints a short table.
+# Runs on a lent GPU machine, from the repository root, with the bundles of scripts/gpu-bundle.sh carried
+# along (either or both). With gpu-bundle.tar.xz: the CUDA tests, resnet18's profiled step, then the GPU
+# benchmarks and the same work in PyTorch, in a short table. With gpu-service-bundle.tar.xz: tensord on the
+# GPU, a client's session there (remote_demo), and the metrics endpoint's CUDA and NVML series.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+status=0
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+
+# The metrics check: tensord picks cuda:0 as its default device where a GPU is present.
+S=gpu-service-bundle
+if [ -d "$S" ] || [ -f "$S.tar.xz" ]; then
+  [ -d "$S" ] || tar -xJf "$S.tar.xz"
+  echo "== tensord on the GPU: remote_demo's session, then /metrics"
+  export LD_LIBRARY_PATH="$PWD/$S/lib:/usr/local/cuda/lib64"
+  ports=$(mktemp)
+  log=$(mktemp)
+  "$S/bin/tensord" --listen 127.0.0.1:0 --metrics-port 0 --port-file "$ports" > "$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 200); do [[ -s $ports ]] && break; sleep 0.1; done
+  read -r port mport < "$ports" || true
+  timeout 60 "$S/bin/remote_demo" "127.0.0.1:${port:-0}" || status=1
+  metrics=$(python3 -c 'import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+                     "http://127.0.0.1:${mport:-0}/metrics") || status=1
+  kill "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  tail -3 "$log"
+  echo "$metrics" | grep -E '^tensord_(build_info|cuda_|gpu_|ops_total\{[^}]*device="cuda)' | head -30
+  for series in 'tensord_build_info\{.*cuda="on"' 'tensord_ops_total\{.*device="cuda"' \
+                'tensord_cuda_allocator_requests_total\{' 'tensord_cuda_memory_reserved_bytes\{' \
+                'tensord_gpu_memory_total_bytes\{'; do
+    echo "$metrics" | grep -Eq "^$series" || { echo "missing from /metrics: $series"; status=1; }
+  done
+fi
+
 B=gpu-bundle
+[ -d "$B" ] || [ -f "$B.tar.xz" ] || exit $status
 [ -d "$B" ] || tar -xJf "$B.tar.xz"
 # Our bundled libraries first, then the machine's CUDA toolkit for cuBLAS.
 export LD_LIBRARY_PATH="$PWD/$B/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 export TD_GOLDEN_DIR="$PWD/tests/golden"
-status=0
 echo "== CUDA tests"
 timeout 240 "$B/bin/td_cuda_tests" --gtest_brief=1 || status=1
 timeout 240 "$B/bin/td_core_tests" --gtest_filter='*cuda*:*Cuda*' --gtest_brief=1 || status=1
