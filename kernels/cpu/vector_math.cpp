@@ -4,6 +4,8 @@
 #include "kernels/cpu/vector_math.h"
 
 #include <immintrin.h>
+
+#include <algorithm>
 #include <sleef.h>
 
 namespace td::kernels {
@@ -294,6 +296,73 @@ void vector_box_muller(const double* u1, const double* u2, double* z, int64_t n)
   }
   _mm256_store_pd(c, four(_mm256_load_pd(a), _mm256_load_pd(b)));
   for (int64_t j = i; j < n; ++j) z[j] = c[j - i];
+}
+
+namespace {
+// The high 32 bits of the eight 32 x 32-bit products m * c: the even lanes' products, then the odd lanes'.
+__attribute__((target("avx2"))) __m256i mul_high_epu32(__m256i m, __m256i c) {
+  const __m256i even = _mm256_mul_epu32(m, c), odd = _mm256_mul_epu32(m, _mm256_srli_epi64(c, 32));
+  return _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0b10101010);
+}
+
+// Philox-4x32-10 (random::philox4x32_10) on eight counters at once, word k of each in c[k].
+__attribute__((target("avx2"))) void philox8(__m256i c[4], uint32_t k0, uint32_t k1) {
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
+  const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  for (int r = 0; r < 10; ++r) {
+    if (r > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    const __m256i key0 = _mm256_set1_epi32(static_cast<int>(k0)), key1 = _mm256_set1_epi32(static_cast<int>(k1));
+    const __m256i hi0 = mul_high_epu32(m0, c[0]), lo0 = _mm256_mullo_epi32(m0, c[0]);
+    const __m256i hi1 = mul_high_epu32(m1, c[2]), lo1 = _mm256_mullo_epi32(m1, c[2]);
+    c[0] = _mm256_xor_si256(_mm256_xor_si256(hi1, c[1]), key0);
+    c[1] = lo1;
+    c[2] = _mm256_xor_si256(_mm256_xor_si256(hi0, c[3]), key1);
+    c[3] = lo0;
+  }
+}
+}  // namespace
+
+bool vector_philox_available() {
+  static const bool ok = __builtin_cpu_supports("avx2");
+  return ok;
+}
+
+__attribute__((target("avx2"))) void vector_normal_uniforms(uint64_t seed, uint64_t base, uint64_t g0, int64_t count,
+                                                              double* u1, double* u2) {
+  const auto k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  // words[w][k][j]: word k of block w of group g + j.
+  alignas(32) uint32_t words[4][4][8];
+  for (int64_t first = 0; first < count; first += 32) {  // eight groups of four elements
+    const uint64_t g = g0 + static_cast<uint64_t>(first / 4);
+    alignas(32) uint32_t lo[8], hi[8];
+    for (int j = 0; j < 8; ++j) {
+      const uint64_t counter = base + g + static_cast<uint64_t>(j);
+      lo[j] = static_cast<uint32_t>(counter);
+      hi[j] = static_cast<uint32_t>(counter >> 32);
+    }
+    for (int w = 0; w < 4; ++w) {
+      __m256i c[4] = {_mm256_load_si256(reinterpret_cast<const __m256i*>(lo)),
+                      _mm256_load_si256(reinterpret_cast<const __m256i*>(hi)), _mm256_set1_epi32(w),
+                      _mm256_setzero_si256()};
+      philox8(c, k0, k1);
+      for (int k = 0; k < 4; ++k) _mm256_store_si256(reinterpret_cast<__m256i*>(words[w][k]), c[k]);
+    }
+    const int64_t last = std::min<int64_t>(count, first + 32);
+    for (int j = 0; j < 8; ++j) {
+      for (int lane = 0; lane < 4; ++lane) {
+        const int64_t e = first + 4 * j + lane;
+        if (e >= last) break;
+        const uint64_t a = words[0][lane][j] | static_cast<uint64_t>(words[1][lane][j]) << 32;
+        const uint64_t b = words[2][lane][j] | static_cast<uint64_t>(words[3][lane][j]) << 32;
+        // 53-bit values: the signed conversion is exact and one instruction.
+        u1[e] = 1.0 - static_cast<double>(static_cast<int64_t>(a >> 11)) * 0x1.0p-53;
+        u2[e] = static_cast<double>(static_cast<int64_t>(b >> 11)) * 0x1.0p-53;
+      }
+    }
+  }
 }
 
 bool vector_math_available() {

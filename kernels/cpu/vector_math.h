@@ -31,6 +31,14 @@ bool vector_binary(BinaryOp op, const double* a, const double* b, double* out, i
 /// SLEEF's 1-ULP log and cos) for n >= 0 elements. Call only when vector_math_available().
 void vector_box_muller(const double* u1, const double* u2, double* z, int64_t n);
 
+/// Whether this CPU has AVX2 (eight-lane 32-bit integer arithmetic) for vector_normal_uniforms; checked once.
+bool vector_philox_available();
+/// Box-Muller's uniforms of `count` elements of a normal fill, starting at element 4 g0 of the counter groups
+/// of (seed, base) (core/random/philox.h's layout): u1[e] = 1 - U(words 0-1), u2[e] = U(words 2-3), exactly
+/// as random::box_muller_uniforms draws them, with eight groups' Philox blocks computed at once in AVX2
+/// lanes. Call only when vector_philox_available().
+void vector_normal_uniforms(uint64_t seed, uint64_t base, uint64_t g0, int64_t count, double* u1, double* u2);
+
 /// The sum of n contiguous floats: per 128-element block, 8 float lanes add their 16 elements pairwise (the
 /// fast, memory-bound part; PyTorch's cascade sum also accumulates float32 in float32), and the block lanes
 /// are added in double, so only 16-element pairwise sums round in float. Call only when

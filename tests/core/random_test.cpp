@@ -19,6 +19,7 @@
 #include "core/ops/registry.h"
 #include "core/random/generator.h"
 #include "core/tensor.h"
+#include "kernels/cpu/vector_math.h"
 #include "tests/core/device_test.h"
 #include "tests/core/test_util.h"
 
@@ -126,6 +127,32 @@ TEST(GeneratorTest, StreamLayoutIsFourElementsPerCounterGroup) {
   gen.set_state(GeneratorState{seed, 5});
   auto longer = random::rand({20}, gen).to_vector<float>();
   EXPECT_TRUE(std::equal(f32.begin(), f32.end(), longer.begin()));
+}
+
+// The CPU's normal fill computes eight groups' Philox blocks at once in AVX2 lanes: Box-Muller's uniforms
+// must be the scalar ones bit for bit, across a carry of the counter's low word, at any group and for counts
+// that end inside a batch of eight groups or inside a group.
+TEST(GeneratorTest, VectorPhiloxUniformsAreTheScalarOnes) {
+  if (!kernels::vector_philox_available()) GTEST_SKIP() << "no AVX2";
+  struct Case {
+    uint64_t seed, base, g0;
+    int64_t count;
+  };
+  for (const Case& c : {Case{0x0123456789abcdefULL, 0, 0, 1000}, Case{42, 0xfffffffdULL, 3, 37},
+                        Case{0xffffffffffffffffULL, 0xffffffffffffff00ULL, 250, 1}, Case{7, 12345, 0, 32},
+                        Case{7, 12345, 1, 5}}) {
+    SCOPED_TRACE(::testing::Message() << "seed " << c.seed << ", base " << c.base << ", group " << c.g0);
+    std::vector<double> u1(static_cast<size_t>(c.count)), u2(static_cast<size_t>(c.count));
+    kernels::vector_normal_uniforms(c.seed, c.base, c.g0, c.count, u1.data(), u2.data());
+    const random::PhiloxStream stream(c.seed, c.base);
+    for (int64_t e = 0; e < c.count; ++e) {
+      random::ElementDraws d(stream, c.g0 * 4 + static_cast<uint64_t>(e));
+      double a = 0, b = 0;
+      random::box_muller_uniforms(d, a, b);
+      ASSERT_EQ(u1[static_cast<size_t>(e)], a) << "element " << e;
+      ASSERT_EQ(u2[static_cast<size_t>(e)], b) << "element " << e;
+    }
+  }
 }
 
 TEST(GeneratorTest, SameSeedSameValuesOtherSeedsDiffer) {
