@@ -83,10 +83,7 @@ Tensor element_offsets(std::string_view op, const Tensor& self, const std::vecto
     if (idx.device() != device) idx = idx.to(device.str());  // CPU indices may index CUDA tensors
     const int64_t size = self.size(d);
     if (idx.numel()) {
-      // Both bounds in one copy to the host (each waits for the device).
-      const std::vector<int64_t> bounds =
-          Tensor::stack({idx.amin(), idx.amax()}).to(DType::kInt64).to_vector<int64_t>();
-      const int64_t lo = bounds[0], hi = bounds[1];
+      const auto [lo, hi] = ops::integer_bounds(idx);
       TD_CHECK(lo >= -size && hi < size, ErrorCode::kOutOfRange, "[", op, "] index ", lo < -size ? lo : hi,
                " is out of bounds for dimension ", d, " with size ", size);
     }

@@ -425,9 +425,9 @@ void register_composite_ops(Registry& r) {
         TD_CHECK_ARG(minlength >= 0, "[bincount] minlength should be >= 0");
         int64_t hi = -1;
         if (x.numel()) {
-          TD_CHECK_ARG(x.amin().item().to_int() >= 0, "[bincount] bincount only supports 1-d non-negative integral "
-                       "inputs.");
-          hi = x.amax().item().to_int();
+          const auto [lo, top] = ops::integer_bounds(x);
+          TD_CHECK_ARG(lo >= 0, "[bincount] bincount only supports 1-d non-negative integral inputs.");
+          hi = top;
         }
         const int64_t n = std::max(hi + 1, minlength);
         Tensor idx = x.to(DType::kInt64);

@@ -112,6 +112,11 @@ Tensor cast(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : t.to
 
 Tensor conj_if_complex(const Tensor& t) { return t.defined() && is_complex(t.dtype()) ? t.conj() : t; }
 
+std::pair<int64_t, int64_t> integer_bounds(const Tensor& t) {
+  const std::vector<int64_t> b = Tensor::stack({t.amin(), t.amax()}).to(DType::kInt64).to_vector<int64_t>();
+  return {b[0], b[1]};
+}
+
 }  // namespace td::ops
 
 namespace td {

@@ -3,6 +3,7 @@
 
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/tensor.h"
@@ -37,5 +38,8 @@ Tensor conj_if_complex(const Tensor& t);
 bool needs_derivative(const Tensor& t);
 /// t converted to dtype if it differs (through the differentiable "to" op).
 Tensor cast(const Tensor& t, DType dtype);
+/// The smallest and largest value of a non-empty integer tensor, read back in one copy to the host (each
+/// copy from a device waits for it): the range checks of index tensors.
+std::pair<int64_t, int64_t> integer_bounds(const Tensor& t);
 
 }  // namespace td::ops

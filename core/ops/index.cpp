@@ -25,9 +25,7 @@ void check_index_values(std::string_view op, const Tensor& self, int64_t dim, co
     if (index.stride(d) == 0) sizes[static_cast<size_t>(d)] = 1;
   }
   Tensor distinct = make_view(index, sizes, {index.strides().begin(), index.strides().end()}, index.storage_offset());
-  // Both bounds come back in one copy: each copy to the host waits for the device.
-  const std::vector<int64_t> bounds = Tensor::stack({distinct.amin(), distinct.amax()}).to_vector<int64_t>();
-  const int64_t lo = bounds[0], hi = bounds[1];
+  const auto [lo, hi] = ops::integer_bounds(distinct);
   TD_CHECK(lo >= 0 && hi < size, ErrorCode::kOutOfRange, "[", op, "] index ", lo < 0 ? lo : hi,
            " is out of bounds for dimension ", dim, " with size ", size);
 }

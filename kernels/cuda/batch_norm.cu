@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/channel_passes.h"
+#include "kernels/cuda/block_fold.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/loops.cuh"
 #include "kernels/elementwise_ops.h"
@@ -14,33 +15,11 @@ namespace td::kernels::cuda {
 
 namespace {
 
-// Slices per channel: enough blocks to fill the device (~1024), at least ~4 elements per thread.
-int slices_for(int64_t channels, int64_t per_channel) {
-  const int64_t fill = (1024 + channels - 1) / channels;
-  const int64_t work = (per_channel + 4 * kThreads - 1) / (4 * kThreads);
-  return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>({fill, work, 256})));
-}
-
-// The block's sum of v, in thread 0.
-__device__ double block_sum(double v, double* shared) {
-  for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  v = threadIdx.x < (blockDim.x >> 5) ? shared[threadIdx.x] : 0.0;
-  if (warp == 0) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
-  }
-  __syncthreads();  // shared is reused by the next call
-  return v;
-}
-
 // Block (channel, slice) folds elements j = slice * blockDim + t, stepping by slices * blockDim, of the
 // channel's n * s (I: the index type of j, 32 bits where it fits). partials: [2][C][slices].
 template <class T, class I>
 __global__ void channel_partials_kernel(ChannelPlanes p, int slices, const T* a, const T* b, const T* center,
                                         bool want1, bool want2, double* partials) {
-  __shared__ double shared[32];
   const int64_t channel = blockIdx.x / slices;
   const int slice = static_cast<int>(blockIdx.x % slices);
   const T m = center ? center[channel] : T(0);
@@ -60,11 +39,12 @@ __global__ void channel_partials_kernel(ChannelPlanes p, int slices, const T* a,
       }
     }
   }
-  s1 = block_sum(s1, shared);
-  s2 = block_sum(s2, shared);
+  const double2 sums = block_fold(make_double2(s1, s2), make_double2(0.0, 0.0), [](double2 a, double2 b) {
+    return make_double2(a.x + b.x, a.y + b.y);
+  });
   if (threadIdx.x == 0) {
-    partials[channel * slices + slice] = s1;
-    partials[(p.c + channel) * slices + slice] = s2;
+    partials[channel * slices + slice] = sums.x;
+    partials[(p.c + channel) * slices + slice] = sums.y;
   }
 }
 
@@ -98,7 +78,8 @@ void sums(const StridedRef& sum1, const StridedRef& sum2, const StridedRef& a, c
   const ChannelPlanes p = channel_planes_of(a);
   if (p.c == 0) return;
   const int64_t per = p.n * p.s;
-  const int slices = slices_for(p.c, per);
+  // Slices per channel: enough blocks to fill the device, at least ~4 elements a thread.
+  const int slices = static_cast<int>(slicing(p.c, per, 4 * kThreads).used);
   Workspace partials(static_cast<size_t>(2 * p.c * slices) * sizeof(double), device);
   auto* w = static_cast<double*>(partials.data);
   const auto* pa = static_cast<const T*>(a.data);

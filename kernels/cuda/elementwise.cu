@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "core/error.h"
+#include "kernels/cuda/block_fold.cuh"
 #include "kernels/cuda/loops.cuh"
 #include "kernels/cuda/vectorized.cuh"
 #include "kernels/elementwise_ops.h"
@@ -53,45 +54,6 @@ __device__ __forceinline__ int64_t kept_offset(const ReduceIndexer& ix, int64_t 
 }
 __device__ __forceinline__ int64_t reduced_offset(const ReduceIndexer& ix, int64_t r) {
   return dims_offset(r, ix.red_nd, ix.red_sizes, ix.red_strides);
-}
-
-// Warp shuffle of any trivially copyable value of up to 8 bytes, or 16 (Complex<double>, as two halves).
-template <class A>
-__device__ __forceinline__ A shfl_down(A v, int delta) {
-  static_assert(sizeof(A) <= 8 || sizeof(A) == 16);
-  if constexpr (sizeof(A) == 16) {
-    unsigned long long u[2];
-    memcpy(u, &v, 16);
-    u[0] = __shfl_down_sync(0xffffffffu, u[0], delta);
-    u[1] = __shfl_down_sync(0xffffffffu, u[1], delta);
-    memcpy(&v, u, 16);
-  } else if constexpr (sizeof(A) == 8) {
-    unsigned long long u;
-    memcpy(&u, &v, 8);
-    u = __shfl_down_sync(0xffffffffu, u, delta);
-    memcpy(&v, &u, 8);
-  } else {
-    unsigned u = 0;
-    memcpy(&u, &v, sizeof(A));
-    u = __shfl_down_sync(0xffffffffu, u, delta);
-    memcpy(&v, &u, sizeof(A));
-  }
-  return v;
-}
-
-// Folds one value per thread of the block; the result is valid in thread 0. blockDim.x is a multiple of 32.
-template <class R, class A>
-__device__ A block_reduce(A v) {
-  __shared__ A warp_totals[32];
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-  for (int d = 16; d > 0; d >>= 1) v = R::combine(v, shfl_down(v, d));
-  if (lane == 0) warp_totals[warp] = v;
-  __syncthreads();
-  if (warp == 0) {
-    v = lane < static_cast<int>(blockDim.x / 32) ? warp_totals[lane] : R::identity();
-    for (int d = 16; d > 0; d >>= 1) v = R::combine(v, shfl_down(v, d));
-  }
-  return v;
 }
 
 // Row reduction, for outputs whose reduced elements are close together: block (o, g) folds the g-th slice
@@ -183,28 +145,13 @@ __device__ __forceinline__ bool beats(const ArgCandidate<M>& a, const ArgCandida
   return is_max ? a.v > b.v : a.v < b.v;
 }
 
-// Folds one candidate per thread of the block; the result is valid in thread 0. Every thread must call it;
-// the block's shared memory is free again when it returns.
+// Folds one candidate per thread of the block; the result is valid in thread 0 (block_fold's contract).
 template <class M>
 __device__ ArgCandidate<M> block_arg_fold(ArgCandidate<M> best, bool is_max) {
   using C = ArgCandidate<M>;
-  __shared__ C warp_best[32];
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-  for (int d = 16; d > 0; d >>= 1) {
-    const C other{shfl_down(best.v, d), shfl_down(best.i, d)};
-    if (beats(other, best, is_max)) best = other;
-  }
-  if (lane == 0) warp_best[warp] = best;
-  __syncthreads();
-  if (warp == 0) {
-    best = lane < warps ? warp_best[lane] : C{M{}, -1};
-    for (int d = 16; d > 0; d >>= 1) {
-      const C other{shfl_down(best.v, d), shfl_down(best.i, d)};
-      if (beats(other, best, is_max)) best = other;
-    }
-  }
-  __syncthreads();  // warp_best is free for the next call
-  return best;
+  return block_fold(best, C{M{}, -1}, [is_max](const C& mine, const C& other) {
+    return beats(other, mine, is_max) ? other : mine;
+  });
 }
 
 // Block (o, g) folds slice g (elements [g slice, (g + 1) slice)) of row o. With one slice per row it writes
@@ -348,12 +295,6 @@ void fill(DType dtype, int64_t n, const Indexer& ix, void* dst, const Scalar& va
 
 namespace {
 
-// Blocks (rows) or thread groups (columns) to aim for: a few waves on the largest GPUs.
-constexpr int64_t kTargetBlocks = 1024;
-constexpr int64_t kMaxSlices = 65535;  // gridDim.y
-
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
-
 // A contiguous [outer, inner] buffer seen as outer outputs folding `inner` elements, or the transpose.
 ReduceIndexer partial_indexer(int64_t n_out, int64_t parts, bool rows) {
   ReduceIndexer ix;
@@ -376,9 +317,7 @@ void reduce_launch(int64_t n_out, const ReduceIndexer& ix, T* out, const T* in, 
   const bool cols = n_out > 1 && ((outputs_adjacent && !reduced_adjacent) || red <= 16);
   if (cols) {
     const int64_t blocks = ceil_div(n_out, kThreads);
-    const int64_t parts =
-        std::clamp<int64_t>(kTargetBlocks / blocks, 1, std::clamp<int64_t>(ceil_div(red, 64), 1, kMaxSlices));
-    const int64_t slice = ceil_div(red, parts), used = ceil_div(red, slice);
+    const auto [slice, used] = slicing(blocks, red, 64);
     const dim3 grid(static_cast<unsigned>(blocks), static_cast<unsigned>(used));
     if (used == 1) {
       reduce_cols_kernel<Op, T, T, T><<<grid, kThreads, 0, stream()>>>(ix, n_out, slice, out, in);
@@ -391,9 +330,7 @@ void reduce_launch(int64_t n_out, const ReduceIndexer& ix, T* out, const T* in, 
         partial_indexer(n_out, used, false), n_out, used, out, p);
     return;
   }
-  const int64_t parts =
-      std::clamp<int64_t>(kTargetBlocks / n_out, 1, std::clamp<int64_t>(ceil_div(red, 16 * kThreads), 1, kMaxSlices));
-  const int64_t slice = ceil_div(red, parts), used = ceil_div(red, slice);
+  const auto [slice, used] = slicing(n_out, red, 16 * kThreads);
   const dim3 grid(static_cast<unsigned>(n_out), static_cast<unsigned>(used));
   if (used == 1) {
     reduce_rows_kernel<Op, T, T, T><<<grid, kThreads, 0, stream()>>>(ix, slice, out, in);
@@ -448,11 +385,9 @@ void arg_reduce(bool is_max, DType dtype, int64_t n_out, const ReduceIndexer& ix
       arg_reduce_kernel<T><<<blocks_for(n_out), kThreads, 0, stream()>>>(is_max, n_out, ix, v, indices, x);
       return;
     }
-    // Few long rows are cut into slices of at least 16 elements a thread, spread over ~kTargetBlocks blocks,
+    // Few long rows are cut into slices of at least 16 elements a thread, spread over ~1024 blocks (slicing),
     // and folded again: a whole-tensor argmax uses the whole GPU, not one block.
-    const int64_t parts =
-        std::clamp<int64_t>(kTargetBlocks / n_out, 1, std::clamp<int64_t>(ceil_div(n, 16 * kThreads), 1, kMaxSlices));
-    const int64_t slice = ceil_div(n, parts), used = ceil_div(n, slice);
+    const auto [slice, used] = slicing(n_out, n, 16 * kThreads);
     const dim3 grid(used == 1 ? row_blocks(n_out) : static_cast<unsigned>(n_out), static_cast<unsigned>(used));
     if (used == 1) {
       arg_reduce_rows_kernel<T><<<grid, kThreads, 0, stream()>>>(is_max, n_out, slice, ix, v, indices, nullptr, x);

@@ -287,12 +287,10 @@ class CudaLinalg final : public LinalgKernels {
                       static_cast<T*>(work.data), lwork, info + b, params);
           if (st != CUSOLVER_STATUS_SUCCESS || !vectors) continue;
           const T one = scalar_one<T>(), zero{};
-          const cublasStatus_t bs =
-              S::geam(cuda::blas_handle(device), CUBLAS_OP_C, CUBLAS_OP_N, static_cast<int>(vrows), ln, &one,
-                      static_cast<const T*>(v.data), ln, &zero, static_cast<const T*>(v.data), static_cast<int>(vrows),
-                      static_cast<T*>(vh) + b * vrows * n, static_cast<int>(vrows));
-          TD_CHECK(bs == CUBLAS_STATUS_SUCCESS, ErrorCode::kInternal, "[linalg] cuBLAS's geam failed with status ",
-                   static_cast<int>(bs));
+          check_blas(S::geam(cuda::blas_handle(device), CUBLAS_OP_C, CUBLAS_OP_N, static_cast<int>(vrows), ln, &one,
+                             static_cast<const T*>(v.data), ln, &zero, static_cast<const T*>(v.data),
+                             static_cast<int>(vrows), static_cast<T*>(vh) + b * vrows * n, static_cast<int>(vrows)),
+                     "geam");
         }
       }
       check_solver(st, "gesvdj");
@@ -403,12 +401,10 @@ class CudaLinalg final : public LinalgKernels {
       const T one = scalar_one<T>();
       const int ln = static_cast<int>(n), lk = static_cast<int>(k);
       for (int64_t i = 0; i < batch; ++i) {
-        const cublasStatus_t st = Solver<T>::trsm(
-            h, CUBLAS_SIDE_LEFT, upper ? CUBLAS_FILL_MODE_UPPER : CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N,
-            unit ? CUBLAS_DIAG_UNIT : CUBLAS_DIAG_NON_UNIT, ln, lk, &one, static_cast<const T*>(a) + i * n * n, ln,
-            static_cast<T*>(b) + i * n * k, ln);
-        TD_CHECK(st == CUBLAS_STATUS_SUCCESS, ErrorCode::kInternal, "[linalg] cuBLAS's trsm failed with status ",
-                 static_cast<int>(st));
+        check_blas(Solver<T>::trsm(h, CUBLAS_SIDE_LEFT, upper ? CUBLAS_FILL_MODE_UPPER : CUBLAS_FILL_MODE_LOWER,
+                                   CUBLAS_OP_N, unit ? CUBLAS_DIAG_UNIT : CUBLAS_DIAG_NON_UNIT, ln, lk, &one,
+                                   static_cast<const T*>(a) + i * n * n, ln, static_cast<T*>(b) + i * n * k, ln),
+                   "trsm");
       }
     });
   }
