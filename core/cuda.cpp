@@ -1,6 +1,8 @@
 #include "core/cuda.h"
 
+#include "core/cudnn.h"
 #include "core/error.h"
+#include "kernels/cudnn_conv.h"
 #include "core/random/generator.h"
 #include "core/tensor_impl.h"
 
@@ -164,3 +166,8 @@ void set_per_process_memory_fraction(double fraction, int device) {
 std::pair<size_t, size_t> mem_get_info(int device) { return checked(device).memory_info(device); }
 
 }  // namespace td::cuda
+
+namespace td::backends::cudnn {
+bool is_available() { return kernels::cudnn_library().version > 0; }
+int version() { return kernels::cudnn_library().version; }
+}  // namespace td::backends::cudnn

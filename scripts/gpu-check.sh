@@ -8,6 +8,23 @@ cd "$(dirname "$0")/.."
 status=0
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
 
+# cuDNN is loaded at run time (kernels/cuda/cudnn_conv.cpp) and too large to carry: the CUDA toolkit's, else
+# the one PyTorch's wheel brings. Without one, convolutions take the im2col path.
+cudnn=""
+for f in /usr/local/cuda/lib64/libcudnn.so.9 /usr/lib/x86_64-linux-gnu/libcudnn.so.9; do
+  [ -f "$f" ] && { cudnn=$f; break; }
+done
+if [ -z "$cudnn" ]; then
+  cudnn=$(python3 -c 'import glob, os, nvidia.cudnn as c
+print(next(iter(sorted(glob.glob(os.path.join(list(c.__path__)[0], "lib", "libcudnn.so.9*")))), ""))' 2>/dev/null)
+fi
+if [ -n "$cudnn" ]; then
+  export TD_CUDNN_LIBRARY="$cudnn"
+  echo "cuDNN: $cudnn"
+else
+  echo "cuDNN: none found; CUDA convolutions take the im2col path"
+fi
+
 # The metrics check: tensord picks cuda:0 as its default device where a GPU is present.
 S=gpu-service-bundle
 if [ -d "$S" ] || [ -f "$S.tar.xz" ]; then
@@ -48,6 +65,11 @@ timeout 120 "$B/bin/profile_step" --model resnet18 --device cuda --steps 10 --ro
 echo "== GPU benchmarks (tensord, then PyTorch on the same card)"
 if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
   python3 bench/compare_torch.py "$B/bin/bench_ops" --device cuda || status=1
+  if [ -n "$cudnn" ]; then
+    echo "== the convolution benchmarks again without cuDNN (im2col + cuBLAS), for the difference it makes"
+    TD_CUDNN_LIBRARY=/nonexistent/libcudnn.so.9 "$B/bin/bench_ops" --benchmark_min_time=0.2 \
+      --benchmark_filter='(Conv|CnnStep|Resnet18Step).*/1/real_time' || status=1
+  fi
 else
   "$B/bin/bench_ops" --benchmark_filter='/1/real_time' --benchmark_min_time=0.3 || status=1
 fi

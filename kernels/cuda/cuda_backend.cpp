@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "kernels/caching_allocator.h"
 #include "kernels/coalesce.h"
+#include "kernels/cudnn_conv.h"
 #include "core/device_runtime.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/stream.h"
@@ -251,6 +252,22 @@ class CudaBackend final : public Backend {
   void col2im(const StridedRef& out, const StridedRef& col, const ConvWindow& w, int index) override {
     use(index);
     cuda::col2im(out, col, w);
+  }
+  // Convolutions through cuDNN where it is loaded and takes the case (kernels/cudnn_conv.h).
+  bool library_conv(const StridedRef& y, const StridedRef& x, const StridedRef& w, const StridedRef& bias,
+                    const ConvWindow& win, int64_t groups, int index) override {
+    use(index);
+    return cudnn_conv_forward(y, x, w, bias, win, groups, index);
+  }
+  bool library_conv_backward_input(const StridedRef& gx, const StridedRef& gy, const StridedRef& w,
+                                   const ConvWindow& win, int64_t groups, int index) override {
+    use(index);
+    return cudnn_conv_backward_input(gx, gy, w, win, groups, index);
+  }
+  bool library_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
+                                    const StridedRef& gy, const ConvWindow& win, int64_t groups, int index) override {
+    use(index);
+    return cudnn_conv_backward_weight(gw, gb, x, gy, win, groups, index);
   }
   void max_pool(const StridedRef& out, const StridedRef& indices, const StridedRef& in, const PoolGeometry& g,
                 int index) override {

@@ -1,0 +1,700 @@
+// cuDNN convolutions (kernels/cudnn_conv.h) through cuDNN's convolution API (the cudnnConvolution* calls
+// PyTorch's cuDNN path makes), loaded with dlopen so the binaries run where cuDNN is absent: the lent GPU
+// machines get it from PyTorch's wheel, and a server without it keeps the im2col path.
+//
+// One call: the case's descriptors (a 1-d window is a 2-d one of height 1), the algorithm chosen for the
+// case (cached; cuDNN's heuristic ranking, or its timings when benchmark is set; the first that succeeds,
+// is deterministic where that is asked and whose workspace the caching allocator can give), then the
+// convolution on the thread's current stream with a workspace from the device's caching allocator, so steady
+// training allocates nothing new.
+#include "kernels/cudnn_conv.h"
+
+#include <cudnn.h>
+#include <dlfcn.h>
+
+#include <array>
+#include <atomic>
+#include <climits>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <type_traits>
+#include <vector>
+
+#include "core/cudnn.h"
+#include "core/error.h"
+#include "kernels/cuda/launch.h"
+#include "kernels/cuda/stream.h"
+
+// cuDNN 9 marks its convolution API deprecated in favour of the graph API; PyTorch 1.13's cuDNN path is this
+// API, and cuDNN 9 keeps it.
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+namespace td::kernels {
+
+namespace {
+
+#define TD_CUDNN_FUNCTIONS(X)                                                                               \
+  X(cudnnGetVersion)                                                                                        \
+  X(cudnnGetErrorString)                                                                                    \
+  X(cudnnCreate) X(cudnnSetStream) X(cudnnCreateTensorDescriptor) X(cudnnSetTensorNdDescriptor)             \
+      X(cudnnDestroyTensorDescriptor) X(cudnnCreateFilterDescriptor) X(cudnnSetFilterNdDescriptor)          \
+          X(cudnnDestroyFilterDescriptor) X(cudnnCreateConvolutionDescriptor)                               \
+              X(cudnnSetConvolutionNdDescriptor) X(cudnnSetConvolutionGroupCount)                           \
+                  X(cudnnSetConvolutionMathType) X(cudnnDestroyConvolutionDescriptor)                       \
+                      X(cudnnGetConvolutionNdForwardOutputDim) X(cudnnGetConvolutionForwardAlgorithm_v7)    \
+                          X(cudnnFindConvolutionForwardAlgorithmEx)                                         \
+                              X(cudnnGetConvolutionForwardWorkspaceSize) X(cudnnConvolutionForward)         \
+                                  X(cudnnGetConvolutionBackwardDataAlgorithm_v7)                            \
+                                      X(cudnnFindConvolutionBackwardDataAlgorithmEx)                        \
+                                          X(cudnnGetConvolutionBackwardDataWorkspaceSize)                   \
+                                              X(cudnnConvolutionBackwardData)                               \
+                                                  X(cudnnGetConvolutionBackwardFilterAlgorithm_v7)          \
+                                                      X(cudnnFindConvolutionBackwardFilterAlgorithmEx)      \
+                                                          X(cudnnGetConvolutionBackwardFilterWorkspaceSize) \
+                                                              X(cudnnConvolutionBackwardFilter)             \
+                                                                  X(cudnnConvolutionBackwardBias)           \
+                                                                      X(cudnnAddTensor)
+
+// The entry points, resolved from the loaded library by name.
+struct Api {
+#define TD_CUDNN_POINTER(name) decltype(&::name) name = nullptr;
+  TD_CUDNN_FUNCTIONS(TD_CUDNN_POINTER)
+#undef TD_CUDNN_POINTER
+};
+
+struct Loaded {
+  Api api;
+  CudnnLibrary info;
+};
+
+// Tries TD_CUDNN_LIBRARY's file, then the soname (LD_LIBRARY_PATH, the loader's cache), then the CUDA
+// toolkit's library directory this build found cuDNN in.
+Loaded load() {
+  Loaded l;
+  std::vector<std::string> names;
+  if (const char* file = std::getenv("TD_CUDNN_LIBRARY"); file && *file) {
+    names.push_back(file);
+  } else {
+    names.push_back("libcudnn.so.9");
+#ifdef TD_CUDNN_DIR
+    names.push_back(TD_CUDNN_DIR "/libcudnn.so.9");
+#endif
+  }
+  void* lib = nullptr;
+  std::string errors;
+  for (const std::string& name : names) {
+    if ((lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL))) break;
+    const char* e = dlerror();
+    errors += (errors.empty() ? "" : "; ") + std::string(e ? e : name);
+  }
+  if (!lib) {
+    l.info.reason = "libcudnn.so.9 could not be loaded (" + errors + ")";
+    return l;
+  }
+#define TD_CUDNN_RESOLVE(name)                                            \
+  l.api.name = reinterpret_cast<decltype(l.api.name)>(dlsym(lib, #name)); \
+  if (!l.api.name) {                                                      \
+    l.info.reason = "the loaded cuDNN has no " #name;                     \
+    return l;                                                             \
+  }
+  TD_CUDNN_FUNCTIONS(TD_CUDNN_RESOLVE)
+#undef TD_CUDNN_RESOLVE
+  const size_t version = l.api.cudnnGetVersion();
+  if (version / 10000 != 9) {  // cuDNN 9 numbers its versions major * 10000 + minor * 100 + patch
+    l.info.reason = "the loaded cuDNN is version " + std::to_string(version) + ", not 9.x";
+    return l;
+  }
+  l.info.version = static_cast<int>(version);
+  return l;  // the library stays loaded for the process
+}
+
+const Loaded& loaded() {
+  static const Loaded l = load();
+  return l;
+}
+const Api& api() {
+  return loaded().api;
+}
+bool create_failed_once();
+bool usable() {
+  return loaded().info.version > 0 && backends::cudnn::enabled() && !create_failed_once();
+}
+
+std::atomic<int64_t> runs{0};
+
+std::string status_text(cudnnStatus_t s) {
+  const char* text = api().cudnnGetErrorString(s);
+  return text ? text : "status " + std::to_string(static_cast<int>(s));
+}
+
+// One convolution as cuDNN sees it: tensors of nd dims (4 or 5), a window of nd - 2.
+struct Case {
+  cudnnDataType_t type = CUDNN_DATA_FLOAT;
+  int nd = 0;
+  std::array<int, 5> x{}, w{}, y{};
+  std::array<int, 3> pad{}, stride{}, dilation{};
+  int groups = 1;
+  bool tf32 = false;
+
+  std::vector<int> key(int kind, int device) const {
+    std::vector<int> k = {kind,   device, static_cast<int>(type),       nd,
+                          groups, tf32,   backends::cudnn::benchmark(), backends::cudnn::deterministic()};
+    for (const auto* a : {&x, &w, &y}) k.insert(k.end(), a->begin(), a->end());
+    for (const auto* a : {&pad, &stride, &dilation}) k.insert(k.end(), a->begin(), a->end());
+    return k;
+  }
+};
+
+std::optional<cudnnDataType_t> type_of(DType t) {
+  switch (t) {
+    case DType::kFloat32:
+      return CUDNN_DATA_FLOAT;
+    case DType::kFloat64:
+      return CUDNN_DATA_DOUBLE;
+    case DType::kFloat16:
+      return CUDNN_DATA_HALF;
+    case DType::kBFloat16:
+      return CUDNN_DATA_BFLOAT16;
+    default:
+      return std::nullopt;
+  }
+}
+
+bool fits_int(int64_t v) {
+  return v >= 0 && v <= INT_MAX;
+}
+
+// Copies sizes into a cuDNN dims array, a 1-d window's height 1 inserted before its width.
+bool to_dims(std::span<const int64_t> sizes, int window_dims, std::array<int, 5>& out) {
+  int64_t numel = 1;
+  size_t j = 0;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (i == 2 && window_dims == 1) out[j++] = 1;
+    if (!fits_int(sizes[i])) return false;
+    out[j++] = static_cast<int>(sizes[i]);
+    numel *= sizes[i];
+  }
+  return numel > 0 && numel <= INT_MAX;  // cuDNN's legacy API indexes in 32 bits
+}
+
+// The case of a convolution of x by w giving y (y's sizes may be empty: not known yet).
+std::optional<Case> case_of(DType dtype, std::span<const int64_t> x, std::span<const int64_t> w,
+                            std::span<const int64_t> y, const ConvWindow& win, int64_t groups) {
+  const auto type = type_of(dtype);
+  if (!type || win.dims < 1 || win.dims > 3 || !fits_int(groups)) return std::nullopt;
+  Case c;
+  c.type = *type;
+  c.nd = win.dims == 1 ? 4 : win.dims + 2;
+  c.groups = static_cast<int>(groups);
+  c.tf32 = dtype == DType::kFloat32 && backends::cudnn::allow_tf32();
+  if (!to_dims(x, win.dims, c.x) || !to_dims(w, win.dims, c.w)) return std::nullopt;
+  if (!y.empty() && !to_dims(y, win.dims, c.y)) return std::nullopt;
+  const int lead = win.dims == 1 ? 1 : 0;  // a 1-d window: height 1, stride 1, no padding
+  c.stride.fill(1);
+  c.dilation.fill(1);
+  for (int d = 0; d < win.dims; ++d) {
+    if (!fits_int(win.padding[d]) || !fits_int(win.stride[d]) || !fits_int(win.dilation[d])) {
+      return std::nullopt;
+    }
+    c.pad[d + lead] = static_cast<int>(win.padding[d]);
+    c.stride[d + lead] = static_cast<int>(win.stride[d]);
+    c.dilation[d + lead] = static_cast<int>(win.dilation[d]);
+  }
+  return c;
+}
+
+// Owning descriptor handles.
+template <class T, auto Destroy>
+struct Handle {
+  T d = nullptr;
+  Handle() = default;
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+  ~Handle() {
+    if (d) (api().*Destroy)(d);
+  }
+};
+using TensorDesc = Handle<cudnnTensorDescriptor_t, &Api::cudnnDestroyTensorDescriptor>;
+using FilterDesc = Handle<cudnnFilterDescriptor_t, &Api::cudnnDestroyFilterDescriptor>;
+using ConvDesc = Handle<cudnnConvolutionDescriptor_t, &Api::cudnnDestroyConvolutionDescriptor>;
+
+std::array<int, 5> packed_strides(const std::array<int, 5>& dims, int nd) {
+  std::array<int, 5> s{};
+  int step = 1;
+  for (int d = nd; d-- > 0;) {
+    s[d] = step;
+    step *= dims[d];
+  }
+  return s;
+}
+
+cudnnStatus_t set_tensor(TensorDesc& t, cudnnDataType_t type, const std::array<int, 5>& dims, int nd) {
+  cudnnStatus_t s = api().cudnnCreateTensorDescriptor(&t.d);
+  if (s != CUDNN_STATUS_SUCCESS) return s;
+  return api().cudnnSetTensorNdDescriptor(t.d, type, nd, dims.data(), packed_strides(dims, nd).data());
+}
+
+// The math the case's descriptor starts with (PyTorch's choice): tensor cores for the half types, no TF32 for
+// float32 unless allowed, cuDNN's default otherwise.
+cudnnMathType_t initial_math(const Case& c) {
+  if (c.type == CUDNN_DATA_HALF || c.type == CUDNN_DATA_BFLOAT16) return CUDNN_TENSOR_OP_MATH;
+  if (c.type == CUDNN_DATA_FLOAT && !c.tf32) return CUDNN_FMA_MATH;
+  return CUDNN_DEFAULT_MATH;
+}
+
+struct Descriptors {
+  TensorDesc x, y;
+  FilterDesc w;
+  ConvDesc conv;
+};
+
+// Sets up the case's descriptors (x, w and conv; y too when its sizes are known).
+cudnnStatus_t describe(const Case& c, Descriptors& d, bool with_y) {
+  const Api& a = api();
+  cudnnStatus_t s = set_tensor(d.x, c.type, c.x, c.nd);
+  if (s == CUDNN_STATUS_SUCCESS && with_y) s = set_tensor(d.y, c.type, c.y, c.nd);
+  if (s == CUDNN_STATUS_SUCCESS) s = a.cudnnCreateFilterDescriptor(&d.w.d);
+  if (s == CUDNN_STATUS_SUCCESS)
+    s = a.cudnnSetFilterNdDescriptor(d.w.d, c.type, CUDNN_TENSOR_NCHW, c.nd, c.w.data());
+  if (s == CUDNN_STATUS_SUCCESS) s = a.cudnnCreateConvolutionDescriptor(&d.conv.d);
+  // Half types accumulate in float, as PyTorch's descriptors ask.
+  const cudnnDataType_t compute = c.type == CUDNN_DATA_DOUBLE ? CUDNN_DATA_DOUBLE : CUDNN_DATA_FLOAT;
+  if (s == CUDNN_STATUS_SUCCESS) {
+    s = a.cudnnSetConvolutionNdDescriptor(d.conv.d, c.nd - 2, c.pad.data(), c.stride.data(),
+                                          c.dilation.data(), CUDNN_CROSS_CORRELATION, compute);
+  }
+  if (s == CUDNN_STATUS_SUCCESS) s = a.cudnnSetConvolutionGroupCount(d.conv.d, c.groups);
+  if (s == CUDNN_STATUS_SUCCESS) s = a.cudnnSetConvolutionMathType(d.conv.d, initial_math(c));
+  return s;
+}
+
+// The case's output sizes as cuDNN computes them from x, w and conv.
+std::optional<std::array<int, 5>> output_dims(const Case& c, const Descriptors& d) {
+  std::array<int, 5> out{};
+  if (api().cudnnGetConvolutionNdForwardOutputDim(d.conv.d, d.x.d, d.w.d, c.nd, out.data()) !=
+      CUDNN_STATUS_SUCCESS) {
+    return std::nullopt;
+  }
+  return out;
+}
+
+enum class Kind { kForward, kBackwardData, kBackwardFilter };
+const char* kind_name(Kind k) {
+  return k == Kind::kForward        ? "cudnnConvolutionForward"
+         : k == Kind::kBackwardData ? "cudnnConvolutionBackwardData"
+                                    : "cudnnConvolutionBackwardFilter";
+}
+
+// The three kinds' perf structs have the same fields.
+struct Perf {
+  int algo = 0;
+  cudnnStatus_t status = CUDNN_STATUS_SUCCESS;
+  size_t memory = 0;
+  cudnnDeterminism_t determinism = CUDNN_NON_DETERMINISTIC;
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+};
+
+template <class A>
+int count(const A& a) {
+  return static_cast<int>(a.size());
+}
+
+template <class P>
+std::vector<Perf> perfs_of(const P* p, int n) {
+  std::vector<Perf> v;
+  for (int i = 0; i < n; ++i) {
+    v.push_back({static_cast<int>(p[i].algo), p[i].status, p[i].memory, p[i].determinism, p[i].mathType});
+  }
+  return v;
+}
+
+// The device memory of one call: x, w and y as the kind reads and writes them.
+struct Buffers {
+  void* x;
+  void* w;
+  void* y;
+};
+
+// cuDNN's candidates for the case, best first: its heuristics' ranking, or (measure) its timings of each
+// algorithm on these buffers, with a workspace as large as the largest ranked algorithm asks where the
+// allocator has it.
+std::vector<Perf> candidates(Kind k, cudnnHandle_t h, const Descriptors& d, const Buffers& b, bool measure,
+                             int device, cudnnStatus_t& status) {
+  const Api& a = api();
+  int n = 0;
+  std::vector<Perf> ranked;
+  if (k == Kind::kForward) {
+    std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> p{};
+    status =
+        a.cudnnGetConvolutionForwardAlgorithm_v7(h, d.x.d, d.w.d, d.conv.d, d.y.d, count(p), &n, p.data());
+    ranked = perfs_of(p.data(), n);
+  } else if (k == Kind::kBackwardData) {
+    std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> p{};
+    status = a.cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w.d, d.y.d, d.conv.d, d.x.d, count(p), &n,
+                                                           p.data());
+    ranked = perfs_of(p.data(), n);
+  } else {
+    std::array<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT> p{};
+    status = a.cudnnGetConvolutionBackwardFilterAlgorithm_v7(h, d.x.d, d.y.d, d.conv.d, d.w.d, count(p), &n,
+                                                             p.data());
+    ranked = perfs_of(p.data(), n);
+  }
+  if (status != CUDNN_STATUS_SUCCESS || !measure) return ranked;
+  size_t largest = 0;
+  for (const Perf& p : ranked) {
+    if (p.status == CUDNN_STATUS_SUCCESS) largest = std::max(largest, p.memory);
+  }
+  std::optional<cuda::Workspace> ws;
+  if (largest > 0) {
+    try {
+      ws.emplace(largest, device);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kResourceExhausted) throw;
+    }
+  }
+  void* ws_data = ws ? ws->data : nullptr;
+  const size_t ws_bytes = ws ? ws->bytes : 0;
+  if (k == Kind::kForward) {
+    std::array<cudnnConvolutionFwdAlgoPerf_t, CUDNN_CONVOLUTION_FWD_ALGO_COUNT> p{};
+    status = a.cudnnFindConvolutionForwardAlgorithmEx(h, d.x.d, b.x, d.w.d, b.w, d.conv.d, d.y.d, b.y,
+                                                      count(p), &n, p.data(), ws_data, ws_bytes);
+    return perfs_of(p.data(), n);
+  }
+  if (k == Kind::kBackwardData) {
+    std::array<cudnnConvolutionBwdDataAlgoPerf_t, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT> p{};
+    status = a.cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w.d, b.w, d.y.d, b.y, d.conv.d, d.x.d, b.x,
+                                                           count(p), &n, p.data(), ws_data, ws_bytes);
+    return perfs_of(p.data(), n);
+  }
+  std::array<cudnnConvolutionBwdFilterAlgoPerf_t, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT> p{};
+  status = a.cudnnFindConvolutionBackwardFilterAlgorithmEx(h, d.x.d, b.x, d.y.d, b.y, d.conv.d, d.w.d, b.w,
+                                                           count(p), &n, p.data(), ws_data, ws_bytes);
+  return perfs_of(p.data(), n);
+}
+
+cudnnStatus_t workspace_size(Kind k, cudnnHandle_t h, const Descriptors& d, int algo, size_t& bytes) {
+  const Api& a = api();
+  if (k == Kind::kForward) {
+    return a.cudnnGetConvolutionForwardWorkspaceSize(h, d.x.d, d.w.d, d.conv.d, d.y.d,
+                                                     static_cast<cudnnConvolutionFwdAlgo_t>(algo), &bytes);
+  }
+  if (k == Kind::kBackwardData) {
+    return a.cudnnGetConvolutionBackwardDataWorkspaceSize(
+        h, d.w.d, d.y.d, d.conv.d, d.x.d, static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), &bytes);
+  }
+  return a.cudnnGetConvolutionBackwardFilterWorkspaceSize(
+      h, d.x.d, d.y.d, d.conv.d, d.w.d, static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), &bytes);
+}
+
+// The algorithm a case runs with, its math and its workspace.
+struct Choice {
+  int algo = 0;
+  cudnnMathType_t math = CUDNN_DEFAULT_MATH;
+  size_t workspace = 0;
+};
+
+// Cases seen: their choice, or nothing where cuDNN does not take them.
+std::mutex cache_mutex;
+std::map<std::vector<int>, std::optional<Choice>> cache;
+
+// Why cuDNN could not make a handle (it then stays off for the process, and every convolution takes the
+// im2col path), or empty.
+std::mutex create_mutex;
+std::string create_error;
+std::atomic<bool> create_failed{false};
+
+// The calling thread's handle on `device`, set to its current stream; null where cuDNN cannot make one.
+cudnnHandle_t handle_for(int device) {
+  // One handle per thread and device, as the cuBLAS handles (kernels/cuda/blas.cpp); they live as long as the
+  // process.
+  thread_local std::array<cudnnHandle_t, cuda::kMaxDevices> handles{};
+  TD_CHECK(device >= 0 && device < cuda::kMaxDevices, ErrorCode::kInvalidArgument, "[cuda] device index ",
+           device, " out of range");
+  cudnnHandle_t& h = handles[static_cast<size_t>(device)];
+  if (!h) {
+    const cudnnStatus_t s = api().cudnnCreate(&h);
+    if (s != CUDNN_STATUS_SUCCESS) {
+      h = nullptr;
+      std::lock_guard<std::mutex> lock(create_mutex);
+      create_error = "cudnnCreate failed on cuda:" + std::to_string(device) + ": " + status_text(s);
+      create_failed.store(true, std::memory_order_relaxed);
+      return nullptr;
+    }
+  }
+  const cudnnStatus_t s = api().cudnnSetStream(h, cuda::stream());
+  TD_CHECK(s == CUDNN_STATUS_SUCCESS, ErrorCode::kInternal,
+           "[convolution] cudnnSetStream failed: ", status_text(s));
+  return h;
+}
+
+std::string dims_text(const std::array<int, 5>& d, int nd) {
+  std::string s = "[";
+  for (int i = 0; i < nd; ++i) s += (i ? ", " : "") + std::to_string(d[static_cast<size_t>(i)]);
+  return s + "]";
+}
+
+// Runs one convolution of kind k on the case with the choice's algorithm; cuDNN's status.
+cudnnStatus_t execute(Kind k, cudnnHandle_t h, const Case& c, const Descriptors& d, const Buffers& b,
+                      const Choice& ch, void* ws) {
+  const Api& a = api();
+  const double one_d = 1, zero_d = 0;
+  const float one_f = 1, zero_f = 0;
+  const bool dbl = c.type == CUDNN_DATA_DOUBLE;
+  const void* one = dbl ? static_cast<const void*>(&one_d) : &one_f;
+  const void* zero = dbl ? static_cast<const void*>(&zero_d) : &zero_f;
+  cudnnStatus_t s = a.cudnnSetConvolutionMathType(d.conv.d, ch.math);
+  if (s != CUDNN_STATUS_SUCCESS) return s;
+  if (k == Kind::kForward) {
+    s = a.cudnnConvolutionForward(h, one, d.x.d, b.x, d.w.d, b.w, d.conv.d,
+                                  static_cast<cudnnConvolutionFwdAlgo_t>(ch.algo), ws, ch.workspace, zero,
+                                  d.y.d, b.y);
+  } else if (k == Kind::kBackwardData) {
+    s = a.cudnnConvolutionBackwardData(h, one, d.w.d, b.w, d.y.d, b.y, d.conv.d,
+                                       static_cast<cudnnConvolutionBwdDataAlgo_t>(ch.algo), ws, ch.workspace,
+                                       zero, d.x.d, b.x);
+  } else {
+    s = a.cudnnConvolutionBackwardFilter(h, one, d.x.d, b.x, d.y.d, b.y, d.conv.d,
+                                         static_cast<cudnnConvolutionBwdFilterAlgo_t>(ch.algo), ws,
+                                         ch.workspace, zero, d.w.d, b.w);
+  }
+  if (s == CUDNN_STATUS_SUCCESS) runs.fetch_add(1, std::memory_order_relaxed);
+  return s;
+}
+
+void check_run(cudnnStatus_t s, Kind k, const Case& c, const Choice& ch) {
+  TD_CHECK(s == CUDNN_STATUS_SUCCESS, ErrorCode::kInternal, "[convolution] cuDNN's ", kind_name(k),
+           " failed: ", status_text(s), " (input ", dims_text(c.x, c.nd), ", weight ", dims_text(c.w, c.nd),
+           ", output ", dims_text(c.y, c.nd), ", groups ", c.groups, ", algorithm ", ch.algo, ")");
+}
+
+// A workspace of `bytes` from the device's caching allocator, or nothing where it has no room.
+std::optional<cuda::Workspace> try_workspace(size_t bytes, int device, bool& ok) {
+  ok = true;
+  if (bytes == 0) return std::nullopt;
+  try {
+    return std::optional<cuda::Workspace>(std::in_place, bytes, device);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kResourceExhausted) throw;
+    ok = false;
+    return std::nullopt;
+  }
+}
+
+// Runs kind k on the case: the cached choice, else the first candidate that succeeds, is deterministic where
+// asked and gets its workspace. False where cuDNN has no algorithm for the case (remembered).
+bool run(Kind k, const Case& c, const Buffers& b, int device) {
+  Descriptors d;
+  if (describe(c, d, true) != CUDNN_STATUS_SUCCESS) return false;
+  // Where cuDNN computes another output size (it should not), the im2col path takes the case.
+  if (auto out = output_dims(c, d); !out || *out != c.y) return false;
+  cudnnHandle_t h = handle_for(device);
+  if (!h) return false;
+  const std::vector<int> key = c.key(static_cast<int>(k), device);
+  std::optional<Choice> cached;
+  {
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    if (auto it = cache.find(key); it != cache.end()) {
+      if (!it->second) return false;
+      cached = it->second;
+    }
+  }
+  if (cached) {
+    bool ok = false;
+    auto ws = try_workspace(cached->workspace, device, ok);
+    if (ok) {
+      check_run(execute(k, h, c, d, b, *cached, ws ? ws->data : nullptr), k, c, *cached);
+      return true;
+    }
+    // No room for its workspace now: choose again among those that fit.
+  }
+  cudnnStatus_t status = CUDNN_STATUS_SUCCESS;
+  const std::vector<Perf> ranked = candidates(k, h, d, b, backends::cudnn::benchmark(), device, status);
+  const bool deterministic = backends::cudnn::deterministic();
+  const cudnnMathType_t start = initial_math(c);
+  for (const Perf& p : ranked) {
+    if (status != CUDNN_STATUS_SUCCESS || p.status != CUDNN_STATUS_SUCCESS) continue;
+    if (deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
+    Choice ch{p.algo, p.math, p.memory};
+    // float32 without TF32 keeps FMA math whatever math the ranking names (PyTorch does the same).
+    if (start == CUDNN_FMA_MATH) {
+      if (p.math == CUDNN_TENSOR_OP_MATH || p.math == CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION) continue;
+      ch.math = CUDNN_FMA_MATH;
+    }
+    size_t asked = 0;
+    if (api().cudnnSetConvolutionMathType(d.conv.d, ch.math) != CUDNN_STATUS_SUCCESS ||
+        workspace_size(k, h, d, ch.algo, asked) != CUDNN_STATUS_SUCCESS) {
+      continue;
+    }
+    ch.workspace = std::max(ch.workspace, asked);
+    bool ok = false;
+    auto ws = try_workspace(ch.workspace, device, ok);
+    if (!ok) continue;  // too large for the memory left: the next one
+    const cudnnStatus_t s = execute(k, h, c, d, b, ch, ws ? ws->data : nullptr);
+    if (s == CUDNN_STATUS_NOT_SUPPORTED) continue;  // refused at launch: nothing was written
+    check_run(s, k, c, ch);
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    cache[key] = ch;
+    return true;
+  }
+  TD_CHECK(status == CUDNN_STATUS_SUCCESS || status == CUDNN_STATUS_NOT_SUPPORTED ||
+               status == CUDNN_STATUS_BAD_PARAM,
+           ErrorCode::kInternal, "[convolution] cuDNN could not rank algorithms for ", kind_name(k), ": ",
+           status_text(status));
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  cache[key] = std::nullopt;
+  return false;
+}
+
+bool packed(const StridedRef& t) {
+  int64_t step = 1;
+  for (size_t d = t.sizes.size(); d-- > 0;) {
+    if (t.sizes[d] != 1 && t.strides[d] != step) return false;
+    step *= t.sizes[d];
+  }
+  return true;
+}
+
+size_t element_size(DType t) {
+  return t == DType::kFloat64 ? 8 : t == DType::kFloat32 ? 4 : 2;
+}
+
+// A packed device copy of a strided weight (or a packed buffer for a weight gradient to be copied out).
+class Staged {
+ public:
+  Staged(const StridedRef& t, int device, bool copy_in) : ref_(t), device_(device) {
+    if (packed(t)) return;
+    ws_.emplace(static_cast<size_t>(t.numel()) * element_size(t.dtype), device);
+    int64_t step = 1;
+    strides_.resize(t.sizes.size());
+    for (size_t d = t.sizes.size(); d-- > 0;) {
+      strides_[d] = step;
+      step *= t.sizes[d];
+    }
+    if (copy_in) cuda_backend().copy(packed_ref(), t, device);
+  }
+  void* data() const { return ws_ ? ws_->data : ref_.data; }
+  /// Copies the packed buffer back to the strided tensor.
+  void copy_out() const {
+    if (ws_) cuda_backend().copy(ref_, packed_ref(), device_);
+  }
+
+ private:
+  StridedRef packed_ref() const { return {ws_->data, ref_.dtype, ref_.sizes, strides_}; }
+  StridedRef ref_;
+  int device_;
+  std::optional<cuda::Workspace> ws_;
+  std::vector<int64_t> strides_;
+};
+
+bool plain(std::initializer_list<const StridedRef*> refs) {
+  for (const StridedRef* r : refs) {
+    if (!packed(*r) || !type_of(r->dtype)) return false;
+  }
+  return true;
+}
+
+// [1, C, 1, ...] over a bias of C elements.
+cudnnStatus_t set_bias(TensorDesc& t, const Case& c) {
+  std::array<int, 5> dims{};
+  dims.fill(1);
+  dims[1] = c.y[1];
+  return set_tensor(t, c.type, dims, c.nd);
+}
+
+bool create_failed_once() {
+  return create_failed.load(std::memory_order_relaxed);
+}
+
+}  // namespace
+
+CudnnLibrary cudnn_library() {
+  CudnnLibrary info = loaded().info;
+  if (create_failed_once()) {
+    std::lock_guard<std::mutex> lock(create_mutex);
+    info.reason = create_error;
+  }
+  return info;
+}
+
+int64_t cudnn_convolutions_run() {
+  return runs.load(std::memory_order_relaxed);
+}
+
+bool cudnn_conv_forward(const StridedRef& y, const StridedRef& x, const StridedRef& w, const StridedRef& bias,
+                        const ConvWindow& win, int64_t groups, int device) {
+  if (!usable() || !plain({&y, &x}) || (bias.data && !plain({&bias}))) return false;
+  const auto c = case_of(x.dtype, x.sizes, w.sizes, y.sizes, win, groups);
+  if (!c) return false;
+  Staged sw(w, device, true);
+  if (!run(Kind::kForward, *c, {x.data, sw.data(), y.data}, device)) return false;
+  if (bias.data) {
+    TensorDesc yd, bd;
+    cudnnStatus_t s = set_tensor(yd, c->type, c->y, c->nd);
+    if (s == CUDNN_STATUS_SUCCESS) s = set_bias(bd, *c);
+    const double one_d = 1;
+    const float one_f = 1;
+    const void* one = c->type == CUDNN_DATA_DOUBLE ? static_cast<const void*>(&one_d) : &one_f;
+    if (s == CUDNN_STATUS_SUCCESS)
+      s = api().cudnnAddTensor(handle_for(device), one, bd.d, bias.data, one, yd.d, y.data);
+    TD_CHECK(s == CUDNN_STATUS_SUCCESS, ErrorCode::kInternal,
+             "[convolution] cuDNN's cudnnAddTensor (the bias) failed: ", status_text(s));
+  }
+  return true;
+}
+
+bool cudnn_conv_backward_input(const StridedRef& gx, const StridedRef& gy, const StridedRef& w,
+                               const ConvWindow& win, int64_t groups, int device) {
+  if (!usable() || !plain({&gx, &gy})) return false;
+  const auto c = case_of(gx.dtype, gx.sizes, w.sizes, gy.sizes, win, groups);
+  if (!c) return false;
+  Staged sw(w, device, true);
+  return run(Kind::kBackwardData, *c, {gx.data, sw.data(), gy.data}, device);
+}
+
+bool cudnn_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
+                                const StridedRef& gy, const ConvWindow& win, int64_t groups, int device) {
+  if (!usable() || !plain({&x, &gy}) || (gb.data && !plain({&gb}))) return false;
+  const auto c = case_of(x.dtype, x.sizes, gw.sizes, gy.sizes, win, groups);
+  if (!c) return false;
+  Staged sw(gw, device, false);
+  if (!run(Kind::kBackwardFilter, *c, {x.data, sw.data(), gy.data}, device)) return false;
+  sw.copy_out();
+  if (gb.data) {
+    TensorDesc yd, bd;
+    cudnnStatus_t s = set_tensor(yd, c->type, c->y, c->nd);
+    if (s == CUDNN_STATUS_SUCCESS) s = set_bias(bd, *c);
+    const double one_d = 1, zero_d = 0;
+    const float one_f = 1, zero_f = 0;
+    const bool dbl = c->type == CUDNN_DATA_DOUBLE;
+    if (s == CUDNN_STATUS_SUCCESS) {
+      s = api().cudnnConvolutionBackwardBias(
+          handle_for(device), dbl ? static_cast<const void*>(&one_d) : &one_f, yd.d, gy.data,
+          dbl ? static_cast<const void*>(&zero_d) : &zero_f, bd.d, gb.data);
+    }
+    TD_CHECK(s == CUDNN_STATUS_SUCCESS, ErrorCode::kInternal,
+             "[convolution] cuDNN's cudnnConvolutionBackwardBias failed: ", status_text(s));
+  }
+  return true;
+}
+
+std::vector<int64_t> cudnn_output_sizes(DType dtype, std::span<const int64_t> x, std::span<const int64_t> w,
+                                        const ConvWindow& win, int64_t groups) {
+  if (loaded().info.version == 0) return {};
+  const auto c = case_of(dtype, x, w, {}, win, groups);
+  if (!c) return {};
+  Descriptors d;
+  if (describe(*c, d, false) != CUDNN_STATUS_SUCCESS) return {};
+  const auto out = output_dims(*c, d);
+  if (!out) return {};
+  std::vector<int64_t> sizes;
+  for (int i = 0; i < c->nd; ++i) {
+    if (i == 2 && win.dims == 1) continue;  // the height of a 1-d window
+    sizes.push_back((*out)[static_cast<size_t>(i)]);
+  }
+  return sizes;
+}
+
+}  // namespace td::kernels

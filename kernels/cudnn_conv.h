@@ -1,0 +1,50 @@
+// cuDNN convolutions for the CUDA backend (kernels/cuda/cudnn_conv.cpp), behind Backend::library_conv and
+// its two gradients: NC[D]HW tensors of float32, float64, float16 or bfloat16, 1-d to 3-d windows, groups,
+// strides, padding and dilation. cuDNN is loaded at run time (libcudnn.so.9, or TD_CUDNN_LIBRARY's file);
+// where it is missing, disabled (td::backends::cudnn, core/cudnn.h) or does not take a case, each call
+// returns false having done nothing and the caller runs im2col + GEMM. A build without CUDA or without
+// cuDNN's headers links kernels/cuda_stub/cudnn_absent.cpp, which loads nothing.
+//
+// x, y, gy and gx are contiguous; w (and gw) may be strided views (the kept taps of a weight): they are
+// staged through packed copies. The algorithm for each case (shapes, dtype, window, groups, device and the
+// settings) is chosen once, by cuDNN's heuristics or, with benchmark set, by timing them (cudnnFind*), and
+// cached.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+
+namespace td::kernels {
+
+/// What loading cuDNN gave: its version (0 where it did not load) and, where it did not, why. Where it loaded
+/// but could not make a handle on a device (cuDNN then stays off for the process), that error is the reason.
+struct CudnnLibrary {
+  int version = 0;
+  std::string reason;
+};
+CudnnLibrary cudnn_library();
+
+/// y = conv(x, w) + bias (bias's data null: none).
+bool cudnn_conv_forward(const StridedRef& y, const StridedRef& x, const StridedRef& w, const StridedRef& bias,
+                        const ConvWindow& win, int64_t groups, int device);
+/// gx = the gradient of conv(x, w) to x for gy.
+bool cudnn_conv_backward_input(const StridedRef& gx, const StridedRef& gy, const StridedRef& w,
+                               const ConvWindow& win, int64_t groups, int device);
+/// gw (and gb, unless its data is null) = the gradients of conv(x, w) + b to w and b for gy.
+bool cudnn_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
+                                const StridedRef& gy, const ConvWindow& win, int64_t groups, int device);
+
+/// The output sizes ([N, Cout, spatial...]) cuDNN's descriptors give for a convolution of x by w over `win`
+/// (its in/kernel/stride/padding/dilation; its out is not read): descriptors only, no device, so a test can
+/// check the descriptors' set-up where there is no GPU. Empty where cuDNN is not loaded or refuses the case.
+std::vector<int64_t> cudnn_output_sizes(DType dtype, std::span<const int64_t> x, std::span<const int64_t> w,
+                                        const ConvWindow& win, int64_t groups);
+
+/// How many convolutions (forward, backward data, backward filter) cuDNN has run in this process.
+int64_t cudnn_convolutions_run();
+
+}  // namespace td::kernels

@@ -1,0 +1,225 @@
+// cuDNN convolutions (kernels/cuda/cudnn_conv.cpp). Loading the library and setting up its descriptors need
+// no GPU, so the first tests run wherever cuDNN is installed; the others run convolutions and their gradients
+// through cuDNN and through im2col + GEMM on a GPU and require the same values.
+#include "core/cudnn.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/autograd/autograd.h"
+#include "core/backend.h"
+#include "core/random/generator.h"
+#include "core/tensor.h"
+#include "kernels/cudnn_conv.h"
+
+namespace td {
+namespace {
+
+bool have_gpu() {
+  return backend(DeviceType::kCUDA).is_available();
+}
+
+// One convolution's hyper-parameters, as aten::convolution takes them.
+struct Conv {
+  std::string name;
+  std::vector<int64_t> x, w;  // input and weight shapes
+  std::vector<int64_t> stride, padding, dilation;
+  int64_t groups = 1;
+  bool transposed = false;
+  std::vector<int64_t> output_padding = {};
+  bool bias = true;
+};
+
+std::vector<Conv> battery() {
+  return {
+      {"conv2d 3x3 pad 1", {4, 8, 10, 9}, {16, 8, 3, 3}, {1, 1}, {1, 1}, {1, 1}},
+      {"conv2d stride 2, no bias", {3, 4, 11, 12}, {6, 4, 3, 3}, {2, 2}, {1, 1}, {1, 1}, 1, false, {}, false},
+      {"conv2d 7x7 stride 2 pad 3 (resnet's stem)", {2, 3, 32, 32}, {8, 3, 7, 7}, {2, 2}, {3, 3}, {1, 1}},
+      {"conv2d 1x1 stride 2 (a downsample)", {4, 8, 8, 8}, {16, 8, 1, 1}, {2, 2}, {0, 0}, {1, 1}},
+      {"conv2d dilated, uneven window", {2, 4, 13, 11}, {5, 4, 3, 2}, {1, 2}, {2, 1}, {2, 3}},
+      {"conv2d grouped", {2, 6, 9, 9}, {9, 2, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 3},
+      {"conv2d depthwise", {2, 8, 9, 9}, {8, 1, 3, 3}, {1, 1}, {1, 1}, {1, 1}, 8},
+      {"conv2d 3x3 pad 1 on 1x1 (dead taps: a strided weight view)",
+       {4, 16, 1, 1},
+       {8, 16, 3, 3},
+       {1, 1},
+       {1, 1},
+       {1, 1}},
+      {"conv1d", {3, 4, 20}, {6, 4, 5}, {2}, {2}, {1}},
+      {"conv3d", {2, 3, 6, 7, 5}, {4, 3, 3, 3, 2}, {1, 2, 1}, {1, 1, 0}, {1, 1, 1}},
+      {"conv_transpose2d stride 2, output padding",
+       {2, 6, 5, 4},
+       {6, 4, 3, 3},
+       {2, 2},
+       {1, 1},
+       {1, 1},
+       1,
+       true,
+       {1, 0}},
+      {"conv_transpose2d grouped", {2, 4, 5, 5}, {4, 3, 3, 3}, {1, 1}, {0, 0}, {1, 1}, 2, true, {0, 0}},
+      {"conv_transpose1d dilated", {2, 3, 7}, {3, 5, 3}, {1}, {0}, {2}, 1, true, {0}},
+  };
+}
+
+Tensor run_conv(const Conv& c, const Tensor& x, const Tensor& w, const Tensor& b) {
+  std::vector<int64_t> op = c.output_padding;
+  if (op.empty()) op.assign(c.stride.size(), 0);
+  return call_op("convolution", {x, w, b.defined() ? Value(b) : Value(None{}), c.stride, c.padding,
+                                 c.dilation, Scalar(c.transposed), op, Scalar(c.groups)})[0];
+}
+
+// The output and the gradients of x, w and b for a fixed output gradient, all copied to the CPU in float64.
+std::vector<Tensor> forward_backward(const Conv& c, DType dtype, const std::string& device) {
+  manual_seed(7);
+  const TensorOptions cpu{DType::kFloat64};
+  Tensor x = random::randn(c.x, cpu), w = random::randn(c.w, cpu) * 0.3;
+  const int64_t cout = c.transposed ? c.w[1] * c.groups : c.w[0];
+  Tensor b = c.bias ? random::randn({cout}, cpu) : Tensor();
+  auto on = [&](const Tensor& t) { return t.to(dtype).to(device).detach().requires_grad_(); };
+  Tensor xd = on(x), wd = on(w), bd = c.bias ? on(b) : Tensor();
+  Tensor y = run_conv(c, xd, wd, bd);
+  manual_seed(11);
+  Tensor gy = random::randn(y.shape(), cpu).to(dtype).to(device);
+  std::vector<Tensor> inputs = {xd, wd};
+  if (c.bias) inputs.push_back(bd);
+  std::vector<Tensor> out = {y.detach()};
+  for (const Tensor& g : autograd::grad({y}, inputs, {gy})) out.push_back(g);
+  for (Tensor& t : out) t = t.to("cpu").to(DType::kFloat64);
+  return out;
+}
+
+TEST(Cudnn, LoadsVersionNineOrSaysWhyNot) {
+  const kernels::CudnnLibrary& lib = kernels::cudnn_library();
+  if (lib.version == 0) {
+    EXPECT_FALSE(lib.reason.empty()) << "a library that did not load must say why";
+    EXPECT_FALSE(backends::cudnn::is_available());
+    GTEST_SKIP() << "cuDNN is not available here: " << lib.reason;
+  }
+  EXPECT_TRUE(backends::cudnn::is_available());
+  EXPECT_EQ(backends::cudnn::version(), lib.version);
+  EXPECT_EQ(lib.version / 10000, 9) << lib.version;
+  EXPECT_TRUE(lib.reason.empty()) << lib.reason;
+}
+
+TEST(Cudnn, FlagsHavePyTorchsDefaultsAndTheGuardRestoresThem) {
+  // The test binaries turn TF32 off (tests/strict_tf32.cpp); PyTorch's other defaults hold.
+  EXPECT_TRUE(backends::cudnn::enabled());
+  EXPECT_FALSE(backends::cudnn::benchmark());
+  EXPECT_FALSE(backends::cudnn::deterministic());
+  EXPECT_FALSE(backends::cudnn::allow_tf32());
+  {
+    backends::cudnn::FlagsGuard guard(false, true, true, true);
+    EXPECT_FALSE(backends::cudnn::enabled());
+    EXPECT_TRUE(backends::cudnn::benchmark());
+    EXPECT_TRUE(backends::cudnn::deterministic());
+    EXPECT_TRUE(backends::cudnn::allow_tf32());
+  }
+  EXPECT_TRUE(backends::cudnn::enabled());
+  EXPECT_FALSE(backends::cudnn::benchmark());
+  EXPECT_FALSE(backends::cudnn::deterministic());
+  EXPECT_FALSE(backends::cudnn::allow_tf32());
+}
+
+// The descriptors' set-up, checked without a GPU: cuDNN's own output sizes for each case of the battery must
+// be the ones the convolution op computes (on the CPU) for a non-transposed convolution.
+TEST(Cudnn, DescriptorsGiveTheOpsOutputSizes) {
+  if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+  int checked = 0;
+  for (const Conv& c : battery()) {
+    if (c.transposed) continue;
+    SCOPED_TRACE(c.name);
+    ConvWindow win;
+    win.dims = static_cast<int>(c.x.size()) - 2;
+    for (int d = 0; d < win.dims; ++d) {
+      win.in[d] = c.x[static_cast<size_t>(d) + 2];
+      win.kernel[d] = c.w[static_cast<size_t>(d) + 2];
+      win.stride[d] = c.stride[static_cast<size_t>(d)];
+      win.padding[d] = c.padding[static_cast<size_t>(d)];
+      win.dilation[d] = c.dilation[static_cast<size_t>(d)];
+    }
+    const Tensor y = run_conv(c, zeros(c.x), zeros(c.w), Tensor());
+    for (DType t : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16}) {
+      EXPECT_EQ(kernels::cudnn_output_sizes(t, c.x, c.w, win, c.groups), y.shape()) << dtype_name(t);
+    }
+    // Types cuDNN's convolutions do not take: no sizes (the im2col path takes them).
+    EXPECT_TRUE(kernels::cudnn_output_sizes(DType::kComplex64, c.x, c.w, win, c.groups).empty());
+    EXPECT_TRUE(kernels::cudnn_output_sizes(DType::kInt32, c.x, c.w, win, c.groups).empty());
+    ++checked;
+  }
+  EXPECT_EQ(checked, 10);
+  // Sizes past cuDNN's 32-bit indexing: refused, for the im2col path.
+  ConvWindow big;
+  big.dims = 2;
+  big.in[0] = big.in[1] = 1 << 16;
+  big.kernel[0] = big.kernel[1] = big.stride[0] = big.stride[1] = big.dilation[0] = big.dilation[1] = 1;
+  const std::vector<int64_t> bx = {1, 1, 1 << 16, 1 << 16}, bw = {1, 1, 1, 1};
+  EXPECT_TRUE(kernels::cudnn_output_sizes(DType::kFloat32, bx, bw, big, 1).empty());
+}
+
+void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  const auto av = a.to_vector<double>(), bv = b.to_vector<double>();
+  double scale = 0;
+  for (double v : bv) scale = std::max(scale, std::abs(v));
+  for (size_t i = 0; i < av.size(); ++i) {
+    ASSERT_NEAR(av[i], bv[i], tol * (1 + scale)) << what << " at " << i;
+  }
+}
+
+// Each case of the battery, forward and backward, through cuDNN and through im2col + GEMM, in float64,
+// float32 (no TF32) and float16; cuDNN must have run each time.
+TEST(Cudnn, ConvolutionsAndGradientsMatchTheIm2colPath) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+  for (const Conv& c : battery()) {
+    for (DType t : {DType::kFloat64, DType::kFloat32, DType::kFloat16}) {
+      SCOPED_TRACE(c.name + " " + std::string(dtype_name(t)));
+      std::vector<Tensor> ref;
+      {
+        backends::cudnn::FlagsGuard off(false, false, false, false);
+        ref = forward_backward(c, t, "cuda:0");
+      }
+      const int64_t before = kernels::cudnn_convolutions_run();
+      const std::vector<Tensor> got = forward_backward(c, t, "cuda:0");
+      // The forward and both gradients (a transposed convolution's forward is cuDNN's backward data).
+      EXPECT_GE(kernels::cudnn_convolutions_run() - before, 3) << "cuDNN did not run";
+      const double tol = t == DType::kFloat64 ? 1e-12 : t == DType::kFloat32 ? 2e-5 : 4e-3;
+      const char* names[] = {"output", "x's gradient", "w's gradient", "b's gradient"};
+      ASSERT_EQ(got.size(), ref.size());
+      for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], ref[i], tol, names[i]);
+    }
+  }
+}
+
+// Benchmark mode (cuDNN times its algorithms) and deterministic mode pick other algorithms: same values.
+TEST(Cudnn, BenchmarkAndDeterministicModesGiveTheSameValues) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+  const std::vector<Conv> cases = battery();
+  for (const Conv& c : {cases[0], cases[5], cases[10]}) {
+    SCOPED_TRACE(c.name);
+    std::vector<Tensor> ref;
+    {
+      backends::cudnn::FlagsGuard off(false, false, false, false);
+      ref = forward_backward(c, DType::kFloat64, "cuda:0");
+    }
+    for (bool deterministic : {false, true}) {
+      backends::cudnn::FlagsGuard mode(true, true, deterministic, false);
+      const std::vector<Tensor> got = forward_backward(c, DType::kFloat64, "cuda:0");
+      const std::vector<Tensor> again = forward_backward(c, DType::kFloat64, "cuda:0");
+      for (size_t i = 0; i < got.size(); ++i) {
+        expect_close(got[i], ref[i], 1e-12, "benchmark mode");
+        if (deterministic) {
+          EXPECT_EQ(got[i].to_vector<double>(), again[i].to_vector<double>())
+              << "deterministic mode, tensor " << i;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace td
