@@ -6,6 +6,7 @@
 #include <map>
 
 #include "core/cuda.h"
+#include "core/cudnn.h"
 #include "core/tensor_impl.h"
 #include "server/sessions.h"
 #include "server/system_metrics.h"
@@ -52,13 +53,18 @@ class StateCollector final : public prometheus::Collectable {
     for (const auto& [op, seconds] : window_->top(10)) add_sample(top, seconds, {{"op", op}});
     out.push_back(std::move(top));
 
-    auto info = metric_family("tensord_build_info", "Always 1; labels carry the build's version and CUDA support.");
+    auto info = metric_family("tensord_build_info", "Always 1; labels carry the build's version, CUDA support and the cuDNN loaded.");
 #ifdef TD_HAVE_CUDA
     const char* with_cuda = "on";
 #else
     const char* with_cuda = "off";
 #endif
-    add_sample(info, 1, {{"version", options_.version}, {"cuda", with_cuda}});
+    // The cuDNN this process loaded for its CUDA convolutions (core/cudnn.h), or "none".
+    const int cudnn = backends::cudnn::version();
+    const std::string cudnn_version = cudnn ? std::to_string(cudnn / 10000) + "." + std::to_string(cudnn / 100 % 100) +
+                                                  "." + std::to_string(cudnn % 100)
+                                            : "none";
+    add_sample(info, 1, {{"version", options_.version}, {"cuda", with_cuda}, {"cudnn", cudnn_version}});
     out.push_back(std::move(info));
     return out;
   }

@@ -46,7 +46,7 @@ expect 'tensord_tensor_bytes{device="cpu"} 0'
 expect 'tensord_session_bytes{user="anonymous",device="cpu"} 0'
 expect 'tensord_session_memory_limit_bytes 67108864'
 grep -q '^tensord_top_op_seconds{op="matmul"} [0-9.e-]*$' "$work/metrics" || { echo "no matmul in top ops"; exit 1; }
-grep -q '^tensord_build_info{version="[^"]*",cuda="o[nf]*"} 1$' "$work/metrics" || { echo "no build info"; exit 1; }
+grep -q '^tensord_build_info{version="[^"]*",cuda="o[nf]*",cudnn="[0-9.a-z]*"} 1$' "$work/metrics" || { echo "no build info"; exit 1; }
 for m in process_cpu_seconds_total process_resident_memory_bytes process_open_fds process_threads; do
   grep -q "^$m [0-9.e+]*$" "$work/metrics" || { echo "missing process metric $m"; exit 1; }
 done
