@@ -69,6 +69,21 @@ void BM_Add(benchmark::State& state) {
 }
 BENCHMARK(BM_Add)->ArgsProduct({{1 << 10, 1 << 20, 1 << 24}, {0, 1}})->UseRealTime();
 
+// A tensor times a number (`x * 0.5`): the number is a 0-dim CPU float64 tensor that the kernel needs as
+// float32 on the tensor's device, the per-op cost of every scaled update in a training step.
+void BM_MulScalar(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  const int64_t n = state.range(0);
+  td::Device d = device_of(state);
+  td::Tensor a = td::ones({n}, {td::DType::kFloat32, d});
+  for (auto _ : state) {
+    td::Tensor c = a * 0.5;
+    sync(d);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+}
+BENCHMARK(BM_MulScalar)->ArgsProduct({{1 << 10}, {0, 1}})->UseRealTime();
+
 // The profiler's cost on a small op (CPU add of 1k floats): range(0) = 0 profiler off (the hot path pays one
 // relaxed load and a branch), 1 on with default options, 2 on with record_shapes, profile_memory and
 // with_flops, 3 a thread-bound profile (a server session's) with this thread bound to it, 4 a thread-bound

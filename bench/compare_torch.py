@@ -103,6 +103,9 @@ def main():
             # Two inputs, as bench_ops adds a and b: a + a would read half the memory.
             a, b = torch.ones(size, device=device), torch.ones(size, device=device)
             ref = torch_time(lambda: a + b, sync)
+        elif kind == "BM_MulScalar":
+            a = torch.ones(size, device=device)
+            ref = torch_time(lambda: a * 0.5, sync)
         elif kind == "BM_Sum":
             a = torch.ones(size, device=device)
             ref = torch_time(lambda: a.sum(), sync)

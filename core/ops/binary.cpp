@@ -72,7 +72,7 @@ Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b, Scalar alpha = 1, c
     TD_CHECK_ARG(b.item().to_int() >= 0, "[pow] Integers to negative integer powers are not allowed.");
   }
   auto shape = ops::broadcast_shapes(name, a.sizes(), b.sizes());
-  Tensor ca = ops::on_device(ops::cast(a, dtype), device), cb = ops::on_device(ops::cast(b, dtype), device);
+  Tensor ca = ops::operand(a, dtype, device), cb = ops::operand(b, dtype, device);
   if (divides(op) && is_integral(dtype) && cb.numel() > 0) {
     // Integer division by zero has no value (C++ traps on it); PyTorch raises, and so do we.
     TD_CHECK_ARG(cb.eq(0).sum().item().to_int() == 0, "[", name, "] ZeroDivisionError");

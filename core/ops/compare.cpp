@@ -19,7 +19,7 @@ Tensor compare(CompareOp op, const Tensor& a, const Tensor& b) {
            device.is_cuda() ? "_cuda" : "_cpu", "\" not implemented for '",
            scalar_type_name(dtype), "'");
   auto shape = ops::broadcast_shapes(name, a.sizes(), b.sizes());
-  Tensor ca = ops::on_device(ops::cast(a, dtype), device), cb = ops::on_device(ops::cast(b, dtype), device);
+  Tensor ca = ops::operand(a, dtype, device), cb = ops::operand(b, dtype, device);
   Tensor out = empty(shape, {DType::kBool, device});
   if (out.numel() == 0) return out;
   auto sa = ops::broadcast_strides(ca, shape), sb = ops::broadcast_strides(cb, shape);
@@ -37,7 +37,7 @@ Tensor where(const Tensor& cond, const Tensor& a, const Tensor& b) {
   DType dtype = ops::result_type(values);
   auto shape = ops::broadcast_shapes("where", ops::broadcast_shapes("where", cond.sizes(), a.sizes()), b.sizes());
   Tensor cc = ops::on_device(cond, device);
-  Tensor ca = ops::on_device(ops::cast(a, dtype), device), cb = ops::on_device(ops::cast(b, dtype), device);
+  Tensor ca = ops::operand(a, dtype, device), cb = ops::operand(b, dtype, device);
   Tensor out = empty(shape, {dtype, device});
   if (out.numel() == 0) return out;
   auto sc = ops::broadcast_strides(cc, shape), sa = ops::broadcast_strides(ca, shape),

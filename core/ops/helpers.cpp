@@ -110,6 +110,16 @@ Tensor zeros_linked_to(const Tensor& t) {
 
 Tensor cast(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
 
+Tensor operand(const Tensor& t, DType dtype, Device device) {
+  if (t.dtype() == dtype && t.device() == device) return t;
+  if (t.dim() == 0 && t.device().is_cpu()) {
+    Tensor out = empty({}, {dtype, device});
+    backend(device.type).fill(strided_ref(out), t.item(), device.index);
+    return out;
+  }
+  return on_device(cast(t, dtype), device);
+}
+
 Tensor conj_if_complex(const Tensor& t) { return t.defined() && is_complex(t.dtype()) ? t.conj() : t; }
 
 std::pair<int64_t, int64_t> integer_bounds(const Tensor& t) {

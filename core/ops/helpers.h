@@ -38,6 +38,11 @@ Tensor conj_if_complex(const Tensor& t);
 bool needs_derivative(const Tensor& t);
 /// t converted to dtype if it differs (through the differentiable "to" op).
 Tensor cast(const Tensor& t, DType dtype);
+/// A kernel's operand: t as dtype on `device` (cast, then on_device). A 0-dim CPU tensor (a number's, as in
+/// `x * 0.5`) that needs either is made afresh from its value by one fill, with no "to" op and, for a CUDA
+/// operand, no copy from the host: what PyTorch's kernels get by taking such numbers as arguments. For the
+/// kernels' inputs only: the result is not differentiable.
+Tensor operand(const Tensor& t, DType dtype, Device device);
 /// The smallest and largest value of a non-empty integer tensor, read back in one copy to the host (each
 /// copy from a device waits for it): the range checks of index tensors.
 std::pair<int64_t, int64_t> integer_bounds(const Tensor& t);
