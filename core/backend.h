@@ -123,6 +123,30 @@ struct AdamStep {
   bool decoupled = false, amsgrad = false, maximize = false;
 };
 
+/// Batch norm's per-channel arithmetic between its passes over the input (Backend::batch_norm_channels):
+/// [C] vectors of the input's dtype (any stride; null data: absent), each channel computed in double and
+/// rounded once per output (kernels/channel_passes.h's batch_norm_channel, shared by the backends).
+///  - Forward (grad false): mean and var are `mean` and sum_sq / count in training, running_mean and
+///    running_var otherwise; invstd = 1 / sqrt(var + eps), scale = invstd * weight (invstd without weight),
+///    shift = bias - mean * scale (without bias: -mean * scale). Training also updates, in place,
+///    running_mean = momentum * mean + (1 - momentum) * running_mean and running_var the same way with the
+///    unbiased sum_sq / (count - 1), where present.
+///  - Backward (grad true; training's gradient), from sum_g = sum(g) and sum_gc = sum(g * (x - mean)) over
+///    each channel and the saved mean and invstd: with k = invstd * weight (invstd without weight) and
+///    sum_gxhat = sum_gc * invstd, c1 = -k * sum_gxhat / count - grad_invstd * invstd^2 / count and
+///    c0 = -k * sum_g / count + grad_mean / count (grad_mean, grad_invstd: what reached the saved mean and
+///    invstd; absent: 0); outputs k, cx = c1 * invstd and shift = c0 - cx * mean, so that
+///    gx = k * g + cx * x + shift, and grad_weight = sum_gxhat, grad_bias = sum_g where present.
+struct BatchNormChannels {
+  bool grad = false, training = true;
+  int64_t channels = 0;
+  double count = 1, eps = 0, momentum = 0;
+  StridedRef mean, sum_sq, weight, bias, running_mean, running_var;  // forward inputs (running: updated)
+  StridedRef invstd, scale, shift;                                    // forward outputs
+  StridedRef sum_g, sum_gc, grad_mean, grad_invstd;                   // backward inputs (+ mean, invstd, weight)
+  StridedRef k, cx, grad_weight, grad_bias;                           // backward outputs (+ shift)
+};
+
 /// One spatial dim of a pooling: `in` positions pooled into `out`. Output o reads positions
 /// o * stride - pad + k * dilation for k < kernel that lie inside [0, in) (a regular window), or, when the
 /// geometry is adaptive, [floor(o * in / out), ceil((o + 1) * in / out)).
@@ -361,6 +385,23 @@ class Backend {
                             const StridedRef& center, int index);
   virtual bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
                               const StridedRef& b, const StridedRef& d, int index);
+  /// One LSTM cell's elementwise part (PyTorch's _thnn_fused_lstm_cell; kernels/lstm_cell.h): from
+  /// input_gates and hidden_gates [B, 4H] (gates i, f, g, o), biases [4H] (null data: none) and cx [B, H],
+  /// hy and cy [B, H] and workspace [B, 4H] (the activated gates, for the backward). lstm_cell_backward:
+  /// grad_gates [B, 4H] (both gate inputs' gradient) and grad_cx [B, H] from grad_hy, grad_cy and
+  /// grad_workspace (null data: zero), cx, cy and workspace. Contiguous float or double tensors of one dtype; each returns false, having
+  /// done nothing, otherwise.
+  virtual bool lstm_cell(const StridedRef& hy, const StridedRef& cy, const StridedRef& workspace,
+                         const StridedRef& input_gates, const StridedRef& hidden_gates, const StridedRef& input_bias,
+                         const StridedRef& hidden_bias, const StridedRef& cx, int index);
+  virtual bool lstm_cell_backward(const StridedRef& grad_gates, const StridedRef& grad_cx, const StridedRef& grad_hy,
+                                  const StridedRef& grad_cy, const StridedRef& grad_workspace, const StridedRef& cx,
+                                  const StridedRef& cy,
+                                  const StridedRef& workspace, int index);
+  /// Batch norm's per-channel arithmetic (BatchNormChannels), one small kernel instead of a dozen ops on
+  /// [C] vectors. False, having done nothing, where the backend has no such kernel for the dtype (float and
+  /// double are covered, kernels/channel_passes.h).
+  virtual bool batch_norm_channels(const BatchNormChannels& p, int index);
   /// Unnormalized discrete Fourier transforms of the last `signal_ndim` dims of in into out, for every index
   /// of their leading (batch) dims, which in and out share: the exponent's sign is -1 when forward (always
   /// for kR2C) and +1 otherwise (always for kC2R). in and out are contiguous; the signal sizes are out's

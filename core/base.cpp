@@ -219,6 +219,15 @@ bool Backend::channel_sums(const StridedRef&, const StridedRef&, const StridedRe
                            const StridedRef&, int) {
   return false;
 }
+bool Backend::batch_norm_channels(const BatchNormChannels&, int) { return false; }
+bool Backend::lstm_cell(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
+                        const StridedRef&, const StridedRef&, const StridedRef&, int) {
+  return false;
+}
+bool Backend::lstm_cell_backward(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
+                                 const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&, int) {
+  return false;
+}
 bool Backend::channel_affine(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
                              const StridedRef&, const StridedRef&, int) {
   return false;

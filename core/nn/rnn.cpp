@@ -37,17 +37,14 @@ Tensor rnn_step(Mode mode, const Tensor& gx, const Tensor& h, const Tensor& w_hh
   return mode == Mode::kRnnRelu ? pre.relu() : pre.tanh();
 }
 
-// i, f, g, o = chunks of gx + h W_hh^T; c' = f c + i g; h' = o tanh(c') (then projected by W_hr^T if given).
-// chunk, not four narrows: its backward joins the four gradients in one cat, where each narrow's would fill
-// a zero tensor of the whole width.
+// i, f, g, o = chunks of gx + h W_hh^T; c' = f c + i g; h' = o tanh(c') (then projected by W_hr^T if given): one
+// GEMM and the fused cell (_thnn_fused_lstm_cell, core/ops/rnn.cpp), which adds gx in its kernel.
 std::pair<Tensor, Tensor> lstm_step(const Tensor& gx, const Tensor& h, const Tensor& c, const Tensor& w_hh_t,
                                     const Tensor& w_hr_t) {
-  const std::vector<Tensor> gates = gx.addmm(h, w_hh_t).chunk(4, 1);
-  const Tensor i = gates[0].sigmoid(), f = gates[1].sigmoid(), g = gates[2].tanh(), o = gates[3].sigmoid();
-  Tensor c_next = f.mul(c).add(i.mul(g));
-  Tensor h_next = o.mul(c_next.tanh());
+  const std::vector<Tensor> out = call_op("_thnn_fused_lstm_cell", {gx, h.mm(w_hh_t), c, None{}, None{}});
+  Tensor h_next = out[0];
   if (w_hr_t.defined()) h_next = h_next.mm(w_hr_t);
-  return {h_next, c_next};
+  return {h_next, out[1]};
 }
 
 // r, z = sigmoid(gx_rz + gh_rz); n = tanh(gx_n + r gh_n); h' = (1 - z) n + z h, written n + z (h - n).

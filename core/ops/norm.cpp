@@ -173,6 +173,54 @@ Tensor batch_norm_composite(const Tensor& x, const Tensor& weight, const Tensor&
   return affine_transform(x, m.mean, invstd, weight, bias, shape);
 }
 
+StridedRef optional_ref(const Tensor& t) { return t.defined() ? strided_ref(t) : StridedRef{}; }
+
+// native_batch_norm's forward in the backend's fused kernels: in training the two channel sums, then the
+// per-channel arithmetic (Backend::batch_norm_channels: invstd, the affine's scale and shift, the running
+// statistics' update), then one affine pass; five launches where the ops took some twenty-five. nullopt,
+// having changed nothing, where the backend has no such kernels for the case.
+std::optional<std::vector<Tensor>> fused_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                                    const Tensor& running_mean, const Tensor& running_var,
+                                                    bool training, double momentum, double eps) {
+  const int64_t channels = x.size(1);
+  const TensorOptions opts{x.dtype(), x.device()};
+  Backend& be = backend(x.device().type);
+  const int dev = x.device().index;
+  BatchNormChannels p;
+  p.training = training;
+  p.channels = channels;
+  p.count = static_cast<double>(x.numel() / std::max<int64_t>(channels, 1));
+  p.eps = eps;
+  p.momentum = momentum;
+  Tensor mean, sum_sq;
+  if (training) {
+    Tensor sum = empty({channels}, opts);
+    if (!be.channel_sums(strided_ref(sum), {}, strided_ref(x), {}, {}, dev)) return std::nullopt;
+    mean = sum.div(p.count);
+    sum_sq = empty({channels}, opts);
+    if (!be.channel_sums({}, strided_ref(sum_sq), strided_ref(x), {}, strided_ref(mean), dev)) return std::nullopt;
+    p.mean = strided_ref(mean);
+    p.sum_sq = strided_ref(sum_sq);
+  }
+  p.weight = optional_ref(weight);
+  p.bias = optional_ref(bias);
+  p.running_mean = optional_ref(running_mean);
+  p.running_var = optional_ref(running_var);
+  Tensor invstd = empty({channels}, opts), scale = empty({channels}, opts), shift = empty({channels}, opts);
+  p.invstd = strided_ref(invstd);
+  p.scale = strided_ref(scale);
+  p.shift = strided_ref(shift);
+  if (!be.batch_norm_channels(p, dev)) return std::nullopt;
+  // The running statistics are updated now: from here on the output is computed whatever happens.
+  Tensor out = empty(x.shape(), opts);
+  if (!be.channel_affine(strided_ref(out), {}, strided_ref(x), {}, strided_ref(scale), strided_ref(shift), dev)) {
+    const std::vector<int64_t> shape = channel_shape(channels, x.dim());
+    out = x.mul(scale.reshape(shape)).add(shift.reshape(shape));
+  }
+  if (!training) return std::vector<Tensor>{out, empty({0}, opts), empty({0}, opts)};
+  return std::vector<Tensor>{out, mean, invstd};
+}
+
 // native_batch_norm's backward: aten's formula in public ops. With xhat = (x - mean) invstd, k = weight
 // invstd and n values per channel, training gives gx = k (g - mean(g) - xhat mean(g xhat)), plus the
 // gradients that reached save_mean (1/n each) and save_invstd (-invstd^2 xhat / n each); all per-channel
@@ -209,10 +257,47 @@ std::vector<Tensor> native_batch_norm_backward(GradContext& c) {
   Backend& be = backend(x.device().type);
   Tensor sum_g, sum_g_xhat;
   if (fused) {
-    Tensor s1 = empty({channels}, {x.dtype(), x.device()}), s2 = empty({channels}, {x.dtype(), x.device()});
-    const Tensor m = flat_channels(mean);
+    const TensorOptions opts{x.dtype(), x.device()};
+    Tensor s1 = empty({channels}, opts), s2 = empty({channels}, opts);
+    const Tensor m = training ? c.output(1) : flat_channels(mean);  // training saved it as [C]
     if (be.channel_sums(strided_ref(s1), strided_ref(s2), strided_ref(g), strided_ref(x), strided_ref(m),
                         x.device().index)) {
+      if (training) {
+        // The per-channel arithmetic in one kernel (Backend::batch_norm_channels), then one affine pass.
+        BatchNormChannels p;
+        p.grad = true;
+        p.channels = channels;
+        p.count = n;
+        p.sum_g = strided_ref(s1);
+        p.sum_gc = strided_ref(s2);
+        const Tensor fi = c.output(2);
+        p.mean = strided_ref(m);
+        p.invstd = strided_ref(fi);
+        p.weight = optional_ref(weight);
+        p.grad_mean = optional_ref(c.grad(1));
+        p.grad_invstd = optional_ref(c.grad(2));
+        Tensor k = empty({channels}, opts), cx = empty({channels}, opts), shift = empty({channels}, opts);
+        Tensor gw = need_w ? empty({channels}, opts) : Tensor(), gb = need_b ? empty({channels}, opts) : Tensor();
+        p.k = strided_ref(k);
+        p.cx = strided_ref(cx);
+        p.shift = strided_ref(shift);
+        p.grad_weight = optional_ref(gw);
+        p.grad_bias = optional_ref(gb);
+        if (be.batch_norm_channels(p, x.device().index)) {
+          std::vector<Tensor> grads(static_cast<size_t>(inputs));
+          if (c.needs_grad(0)) {
+            Tensor out = empty(x.shape(), opts);
+            if (!be.channel_affine(strided_ref(out), strided_ref(g), strided_ref(x), strided_ref(k), strided_ref(cx),
+                                   strided_ref(shift), x.device().index)) {
+              out = g.mul(k.reshape(shape)).add(x.mul(cx.reshape(shape))).add(shift.reshape(shape));
+            }
+            grads[0] = std::move(out);
+          }
+          if (need_w) grads[static_cast<size_t>(input_of[1])] = gw;
+          if (need_b) grads[static_cast<size_t>(input_of[2])] = gb;
+          return grads;
+        }
+      }
       sum_g = s1.reshape(shape);
       sum_g_xhat = s2.reshape(shape).mul(invstd);  // sum(g (x - mean)) invstd
     }
@@ -284,6 +369,9 @@ void register_norm_ops(Registry& r) {
         check_batch_norm(x, weight, bias, running_mean, running_var, training);
         const int64_t channels = x.size(1);
         const std::vector<int64_t> shape = channel_shape(channels, x.dim());
+        if (auto out = fused_batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps)) {
+          return *out;
+        }
         if (!training) {
           Tensor invstd = running_var.reshape(shape).add(eps).rsqrt();
           return {channel_affine_transform(x, running_mean.reshape(shape), invstd, weight, bias, shape),

@@ -112,4 +112,18 @@ bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef
   return true;
 }
 
+bool batch_norm_channels(const BatchNormChannels& p) {
+  if (!batch_norm_channels_covered(p)) return false;
+  auto run = [&](auto tag) {
+    const BatchNormVectors<decltype(tag)> v = batch_norm_vectors<decltype(tag)>(p);
+    for (int64_t c = 0; c < p.channels; ++c) batch_norm_channel(v, c);
+  };
+  if ((p.grad ? p.sum_g.dtype : p.invstd.dtype) == DType::kFloat32) {
+    run(float{});
+  } else {
+    run(double{});
+  }
+  return true;
+}
+
 }  // namespace td::kernels

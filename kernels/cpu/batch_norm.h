@@ -17,4 +17,8 @@ bool channel_sums(const StridedRef& sum1, const StridedRef& sum2, const StridedR
 bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
                     const StridedRef& b, const StridedRef& d);
 
+/// Backend::batch_norm_channels: false (nothing done) outside batch_norm_channels_covered
+/// (kernels/channel_passes.h).
+bool batch_norm_channels(const BatchNormChannels& p);
+
 }  // namespace td::kernels

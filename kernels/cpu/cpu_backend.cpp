@@ -22,6 +22,7 @@
 #include "kernels/cpu/small_blocks.h"
 #include "kernels/cpu/vector_math.h"
 #include "kernels/elementwise_ops.h"
+#include "kernels/lstm_cell.h"
 #include "kernels/random_fill.h"
 
 namespace td::kernels {
@@ -64,6 +65,35 @@ typename R::A fold_row(const T* x, int64_t n, int64_t stride) {
   return row_reduce<R>(x, n, stride);
 }
 
+// A sum over one outer dim of n rows (row stride s) whose kept elements lie contiguous in each row, into a
+// contiguous output ([n, K] -> [K]: a bias's gradient, sum(0)): the rows are added into K accumulators one
+// after the other, vectorised along the row, where folding each output's strided column would touch a cache
+// line per element. The threads split the columns, so every output is added in the same order. False where
+// the layout is not that one.
+template <class T, class A>
+bool outer_sum(const StridedRef& out, const StridedRef& in, size_t kept, int64_t n, int64_t s) {
+  Coalesced<1> k = coalesce<1>(in.sizes.first(kept), {in.strides.first(kept)});
+  if (k.sizes.size() != 1 || k.strides[0][0] != 1 || !is_contiguous(out)) return false;
+  const int64_t cols = k.sizes[0];
+  if (cols < 8 || s < cols) return false;
+  auto* po = static_cast<T*>(out.data);
+  const auto* pi = static_cast<const T*>(in.data);
+  constexpr int64_t kBlock = 1024;  // columns a task adds up (its accumulators stay in L1)
+  const int64_t blocks = (cols + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(static) if (n * cols >= kParallelGrain && blocks > 1)
+  for (int64_t b = 0; b < blocks; ++b) {
+    const int64_t j0 = b * kBlock, width = std::min(kBlock, cols - j0);
+    A acc[kBlock];
+    for (int64_t j = 0; j < width; ++j) acc[j] = A(0);
+    for (int64_t r = 0; r < n; ++r) {
+      const T* row = pi + r * s + j0;
+      for (int64_t j = 0; j < width; ++j) acc[j] += static_cast<A>(row[j]);
+    }
+    for (int64_t j = 0; j < width; ++j) po[j0 + j] = static_cast<T>(acc[j]);
+  }
+  return true;
+}
+
 template <ReduceOp Op, class T>
 void reduce_kernel(const StridedRef& out, const StridedRef& in, int reduced) {
   using R = fn::Reducer<Op, T>;
@@ -82,6 +112,9 @@ void reduce_kernel(const StridedRef& out, const StridedRef& in, int reduced) {
   }
   Coalesced<1> c = coalesce<1>(inner_sizes, {inner_strides});
   const int64_t n = c.sizes.back(), s = c.strides[0].back(), nd = static_cast<int64_t>(c.sizes.size());
+  if constexpr (Op == ReduceOp::kSum && std::is_floating_point_v<T>) {
+    if (nd == 1 && outer_sum<T, A>(out, in, kept, n, s)) return;
+  }
   int64_t rows = 1;
   for (int64_t d = 0; d + 1 < nd; ++d) rows *= c.sizes[d];
   std::span<const int64_t> row_sizes(c.sizes.data(), static_cast<size_t>(nd - 1));
@@ -543,6 +576,45 @@ void normal_fill_vector(const RandomFill& f, T* out, int64_t n) {
   }
 }
 
+// The LSTM cell (kernels/lstm_cell.h) a row at a time, rows split over the threads: the gates' activations and
+// tanh(cy) through SLEEF's vector functions where the CPU has AVX (as the unary ops' are), the rest the shared
+// per-element arithmetic. backward: lstm_cell_backward_at with tanh(cy) computed the same way.
+template <class T>
+void lstm_rows(const LstmCellData<T>& d, bool backward) {
+  const int64_t H = d.hidden;
+  const bool vec = vector_math_available();
+  auto activate = [&](UnaryOp op, T* p, int64_t n) {
+    if (vec && vector_unary(op, p, p, n)) return;
+    for (int64_t k = 0; k < n; ++k) p[k] = op == UnaryOp::kTanh ? fn::Tanh{}(p[k]) : fn::Sigmoid{}(p[k]);
+  };
+#pragma omp parallel if (d.rows * 4 * H >= kParallelGrain)
+  {
+    std::vector<T> tc(static_cast<size_t>(H));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < d.rows; ++r) {
+      const T* cy = d.cy + r * H;
+      if (backward) {
+        std::copy(cy, cy + H, tc.begin());
+        activate(UnaryOp::kTanh, tc.data(), H);
+        for (int64_t j = 0; j < H; ++j) lstm_cell_backward_at(d, r * H + j, tc[static_cast<size_t>(j)]);
+        continue;
+      }
+      T* ws = d.workspace + r * 4 * H;
+      for (int q = 0; q < 4; ++q) {
+        for (int64_t j = 0; j < H; ++j) ws[q * H + j] = lstm_gate(d, r, q, j);
+      }
+      activate(UnaryOp::kSigmoid, ws, 2 * H);  // i and f
+      activate(UnaryOp::kTanh, ws + 2 * H, H);
+      activate(UnaryOp::kSigmoid, ws + 3 * H, H);
+      T* c = d.cy + r * H;
+      for (int64_t j = 0; j < H; ++j) c[j] = lstm_cell_state(ws[j], ws[H + j], ws[2 * H + j], d.cx[r * H + j]);
+      std::copy(c, c + H, tc.begin());
+      activate(UnaryOp::kTanh, tc.data(), H);
+      for (int64_t j = 0; j < H; ++j) d.hy[r * H + j] = fn::mul_rn(ws[3 * H + j], tc[static_cast<size_t>(j)]);
+    }
+  }
+}
+
 class CpuBackend final : public Backend {
  public:
   std::string_view name() const override { return "CPU"; }
@@ -909,6 +981,42 @@ class CpuBackend final : public Backend {
   bool channel_sums(const StridedRef& sum1, const StridedRef& sum2, const StridedRef& a, const StridedRef& b,
                     const StridedRef& center, int) override {
     return kernels::channel_sums(sum1, sum2, a, b, center);
+  }
+  bool batch_norm_channels(const BatchNormChannels& p, int) override { return kernels::batch_norm_channels(p); }
+  bool lstm_cell(const StridedRef& hy, const StridedRef& cy, const StridedRef& workspace,
+                 const StridedRef& input_gates, const StridedRef& hidden_gates, const StridedRef& input_bias,
+                 const StridedRef& hidden_bias, const StridedRef& cx, int) override {
+    if (!lstm_cell_covered(input_gates, {&hidden_gates, &workspace}, {&hy, &cy, &cx}, {&input_bias, &hidden_bias}) ||
+        !hy.data || !cy.data || !cx.data) {
+      return false;
+    }
+    auto run = [&]<class T>(T) {
+      lstm_rows(lstm_forward_data<T>(hy, cy, workspace, input_gates, hidden_gates, input_bias, hidden_bias, cx),
+                false);
+    };
+    if (input_gates.dtype == DType::kFloat32) {
+      run(float{});
+    } else {
+      run(double{});
+    }
+    return true;
+  }
+  bool lstm_cell_backward(const StridedRef& grad_gates, const StridedRef& grad_cx, const StridedRef& grad_hy,
+                          const StridedRef& grad_cy, const StridedRef& grad_workspace, const StridedRef& cx,
+                          const StridedRef& cy, const StridedRef& workspace, int) override {
+    if (!lstm_cell_covered(grad_gates, {&workspace}, {&grad_cx, &grad_hy, &grad_cy, &cx, &cy}, {}, {&grad_workspace}) ||
+        !grad_cx.data || !cx.data || !cy.data) {
+      return false;
+    }
+    auto run = [&]<class T>(T) {
+      lstm_rows(lstm_backward_data<T>(grad_gates, grad_cx, grad_hy, grad_cy, grad_workspace, cx, cy, workspace), true);
+    };
+    if (grad_gates.dtype == DType::kFloat32) {
+      run(float{});
+    } else {
+      run(double{});
+    }
+    return true;
   }
   bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
                       const StridedRef& b, const StridedRef& d, int) override {

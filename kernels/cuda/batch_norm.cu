@@ -73,6 +73,11 @@ __global__ void channel_affine_kernel(int64_t total, int64_t channels, int64_t s
 }
 
 template <class T>
+__global__ void batch_norm_channels_kernel(BatchNormVectors<T> v, int64_t channels) {
+  TD_GRID_STRIDE_LOOP(c, channels) { batch_norm_channel(v, c); }
+}
+
+template <class T>
 void sums(const StridedRef& sum1, const StridedRef& sum2, const StridedRef& a, const StridedRef& b,
           const StridedRef& center, int device) {
   const ChannelPlanes p = channel_planes_of(a);
@@ -130,6 +135,23 @@ bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef
     launch(double{});
   }
   check(cudaGetLastError(), "channel_affine kernel launch");
+  return true;
+}
+
+bool batch_norm_channels(const BatchNormChannels& p) {
+  if (!batch_norm_channels_covered(p)) return false;
+  if (p.channels == 0) return true;
+  auto launch = [&](auto tag) {
+    using T = decltype(tag);
+    batch_norm_channels_kernel<T><<<blocks_for(p.channels), kThreads, 0, stream()>>>(batch_norm_vectors<T>(p),
+                                                                                      p.channels);
+  };
+  if ((p.grad ? p.sum_g.dtype : p.invstd.dtype) == DType::kFloat32) {
+    launch(float{});
+  } else {
+    launch(double{});
+  }
+  check(cudaGetLastError(), "batch_norm_channels kernel launch");
   return true;
 }
 

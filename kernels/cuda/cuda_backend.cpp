@@ -227,6 +227,23 @@ class CudaBackend final : public Backend {
     use(index);
     return cuda::channel_sums(sum1, sum2, a, b, center, index);
   }
+  bool lstm_cell(const StridedRef& hy, const StridedRef& cy, const StridedRef& workspace,
+                 const StridedRef& input_gates, const StridedRef& hidden_gates, const StridedRef& input_bias,
+                 const StridedRef& hidden_bias, const StridedRef& cx, int index) override {
+    use(index);
+    return cuda::lstm_cell(hy, cy, workspace, input_gates, hidden_gates, input_bias, hidden_bias, cx);
+  }
+  bool lstm_cell_backward(const StridedRef& grad_gates, const StridedRef& grad_cx, const StridedRef& grad_hy,
+                          const StridedRef& grad_cy, const StridedRef& grad_workspace, const StridedRef& cx,
+                                  const StridedRef& cy,
+                          const StridedRef& workspace, int index) override {
+    use(index);
+    return cuda::lstm_cell_backward(grad_gates, grad_cx, grad_hy, grad_cy, grad_workspace, cx, cy, workspace);
+  }
+  bool batch_norm_channels(const BatchNormChannels& p, int index) override {
+    use(index);
+    return cuda::batch_norm_channels(p);
+  }
   bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
                       const StridedRef& b, const StridedRef& d, int index) override {
     use(index);

@@ -69,6 +69,16 @@ bool channel_sums(const StridedRef& sum1, const StridedRef& sum2, const StridedR
                   const StridedRef& center, int device);
 bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
                     const StridedRef& b, const StridedRef& d);
+/// Backend::batch_norm_channels (batch_norm.cu): one thread per channel.
+bool batch_norm_channels(const BatchNormChannels& p);
+/// Backend::lstm_cell and lstm_cell_backward (rnn.cu): false, having done nothing, outside lstm_cell_covered.
+bool lstm_cell(const StridedRef& hy, const StridedRef& cy, const StridedRef& workspace, const StridedRef& input_gates,
+               const StridedRef& hidden_gates, const StridedRef& input_bias, const StridedRef& hidden_bias,
+               const StridedRef& cx);
+bool lstm_cell_backward(const StridedRef& grad_gates, const StridedRef& grad_cx, const StridedRef& grad_hy,
+                        const StridedRef& grad_cy, const StridedRef& grad_workspace, const StridedRef& cx,
+                                  const StridedRef& cy,
+                        const StridedRef& workspace);
 
 /// Backend::sgd_momentum_step and adam_step (optimizer.cu): false, having done nothing, unless every tensor
 /// is contiguous float or double of param's shape.

@@ -257,6 +257,31 @@ TD_DEVICE_TEST(ReduceTest, Float32SumOf16MElementsIsAccurate) {
   }
 }
 
+// Sums over an outer dim ([n, K] -> [K], a bias's gradient; the CPU adds whole rows into K accumulators): each
+// output within half an ulp of the double sum of its column, for K within and past one block of columns, in
+// float32 and float64, and through a kept dim that is not the innermost (which takes the strided fold).
+TD_DEVICE_TEST(ReduceTest, SumsOverOuterDimsAreAccurate) {
+  for (const auto& [n, k] : {std::pair<int64_t, int64_t>{700, 9}, {300, 1030}, {3, 2500}}) {
+    std::vector<double> v(static_cast<size_t>(n * k));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>((i * 2654435761u) % 1000003) / 1000003.0 - 0.3;
+    for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
+      const Tensor t = make64(v, {n, k}).to(dtype);
+      const std::vector<double> exact = t.to(DType::kFloat64).to_vector<double>();
+      const std::vector<double> sums = t.sum({0}).to_vector<double>();
+      const std::vector<double> cols = t.t().contiguous().t().sum({0}).to_vector<double>();
+      ASSERT_EQ(sums.size(), static_cast<size_t>(k));
+      for (int64_t j = 0; j < k; ++j) {
+        double ref = 0;
+        for (int64_t r = 0; r < n; ++r) ref += exact[static_cast<size_t>(r * k + j)];
+        const double tol = dtype == DType::kFloat32 ? std::abs(ref) * 6e-8 + 1e-6 : std::abs(ref) * 1e-15 + 1e-12;
+        EXPECT_NEAR(sums[static_cast<size_t>(j)], ref, tol) << n << "x" << k << " " << dtype_name(dtype) << " col " << j;
+        // The strided fold's lanes round float32 partial sums: within an ulp.
+        EXPECT_NEAR(cols[static_cast<size_t>(j)], ref, 2 * tol) << "column-major, col " << j;
+      }
+    }
+  }
+}
+
 TD_DEVICE_TEST(ReduceTest, Errors) {
   Tensor empty64 = zeros({0}, {DType::kFloat64, device_});
   EXPECT_STREQ(error_of([&] { (void)empty64.max(); }).what(),

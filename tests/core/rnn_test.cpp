@@ -238,6 +238,39 @@ TD_DEVICE_TEST(RnnTest, CellsPassGradcheck) {
   }
 }
 
+// The fused LSTM cell through all three outputs (the activated gates too, whose gradient its kernel adds), with
+// and without biases; the kernel path (float64) against the ops path (float16, which the kernels leave to ops)
+// on the same values.
+TD_DEVICE_TEST(RnnTest, FusedLstmCellPassesGradcheckOnEveryOutput) {
+  manual_seed(6);
+  auto cell = [](const std::vector<Tensor>& in) {
+    std::vector<Value> args = {in[0], in[1], in[2], None{}, None{}};
+    for (size_t k = 3; k < in.size(); ++k) args[k] = in[k];
+    const std::vector<Tensor> out = call_op("_thnn_fused_lstm_cell", args);
+    return Tensor::cat({out[0].flatten(), out[1].mul(0.5).flatten(), out[2].mul(0.25).flatten()});
+  };
+  expect_gradcheck("_thnn_fused_lstm_cell", cell, {randn64({3, 8}), randn64({3, 8}), randn64({3, 2})});
+  expect_gradcheck("_thnn_fused_lstm_cell with biases", cell,
+                   {randn64({2, 12}), randn64({2, 12}), randn64({2, 3}), randn64({12}), randn64({12})});
+  const Tensor ig = randn64({4, 16}).detach(), hg = randn64({4, 16}).detach(), cx = randn64({4, 4}).detach();
+  const Tensor fast = cell({ig, hg, cx});
+  const Tensor slow = cell({ig.to(DType::kFloat16), hg.to(DType::kFloat16), cx.to(DType::kFloat16)});
+  const auto a = fast.to_vector<double>(), b = slow.to_vector<double>();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 5e-3) << i;
+}
+
+TEST(RnnErrorTest, FusedLstmCellNamesTheArgumentAndTheShapes) {
+  EXPECT_THAT(message_of([] { call_op("_thnn_fused_lstm_cell", {zeros({3, 8}), zeros({3, 8}), zeros({3, 3})}); }),
+              HasSubstr("[_thnn_fused_lstm_cell] cx must be [3, 2] for input_gates [3, 8], got [3, 3]"));
+  EXPECT_THAT(message_of([] { call_op("_thnn_fused_lstm_cell", {zeros({3, 6}), zeros({3, 6}), zeros({3, 2})}); }),
+              HasSubstr("[_thnn_fused_lstm_cell] input_gates must be [batch, 4 * hidden_size], got [3, 6]"));
+  EXPECT_THAT(message_of([] {
+                call_op("_thnn_fused_lstm_cell", {zeros({3, 8}), zeros({3, 8}), zeros({3, 2}), zeros({4})});
+              }),
+              HasSubstr("[_thnn_fused_lstm_cell] input_bias must be [8] for input_gates [3, 8], got [4]"));
+}
+
 // The sequence layers and attention w.r.t. their inputs and initial states (parameters: the golden cases).
 TD_DEVICE_TEST(RnnTest, LayersPassGradcheck) {
   manual_seed(4);

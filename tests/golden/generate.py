@@ -106,7 +106,23 @@ def encode_kwargs(kwargs):
     return out
 
 
+def fused_lstm_cell(input_gates, hidden_gates, cx, input_bias=None, hidden_bias=None):
+    """torch._thnn_fused_lstm_cell, which PyTorch 1.13 has on CUDA only: its definition in PyTorch's ops (hy, cy
+    and the activated gates i, f, g, o)."""
+    gates = input_gates + hidden_gates
+    if input_bias is not None:
+        gates = gates + input_bias
+    if hidden_bias is not None:
+        gates = gates + hidden_bias
+    i, f, g, o = gates.chunk(4, 1)
+    i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
+    cy = f * cx + i * g
+    return o * cy.tanh(), cy, torch.cat([i, f, g, o], 1)
+
+
 def apply(op, args, kwargs):
+    if op == "_thnn_fused_lstm_cell":
+        return fused_lstm_cell(*args, **kwargs)
     if op == "where":  # Tensor.where(condition, other) puts self second; torch.where matches our signature
         return torch.where(*args, **kwargs)
     if op.rstrip("_") in ("gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add"):
@@ -465,6 +481,14 @@ def cases():
     add(make_case("tensordot_two_dims", "tensordot", [randn(2, 3, 4), randn(4, 3, 5)], dims_self=[1, 2], dims_other=[1, 0]))
     add(make_case("tensordot_one_dim_f32", "tensordot", [randn(3, 4, dtype=F32), randn(4, 2, dtype=F32)], dims_self=[1], dims_other=[0]))
     add(make_case("tensordot_no_dims_is_outer", "tensordot", [randn(2), randn(3)], dims_self=[], dims_other=[]))
+
+    # ---- the fused LSTM cell (core/ops/rnn.cpp): batch 3, hidden 2 ----
+    add(make_case("fused_lstm_cell_f64", "_thnn_fused_lstm_cell", [randn(3, 8), randn(3, 8), randn(3, 2)]))
+    add(make_case("fused_lstm_cell_biases_f32", "_thnn_fused_lstm_cell",
+                  [randn(3, 8, dtype=F32), randn(3, 8, dtype=F32), randn(3, 2, dtype=F32), randn(8, dtype=F32),
+                   randn(8, dtype=F32)]))
+    add(make_case("fused_lstm_cell_transposed_gates", "_thnn_fused_lstm_cell",
+                  [transposed(randn(3, 8)), randn(3, 8), randn(3, 2), randn(8)]))
     return c
 
 

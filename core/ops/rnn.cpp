@@ -1,0 +1,150 @@
+// The recurrent cells' fused primitive: _thnn_fused_lstm_cell, PyTorch's (CUDA-only in 1.13, on every device
+// here), one kernel for an LSTM cell's elementwise part where the ops took ten (core/nn/rnn.cpp's LSTM and
+// LSTMCell call it each step). Its backward is one kernel too; with create_graph it is written in public ops
+// from the inputs, so it differentiates again, and forward-mode AD transposes it.
+#include "core/autograd/grad_mode.h"
+#include "core/backend.h"
+#include "core/error.h"
+#include "core/ops/helpers.h"
+#include "core/ops/registry.h"
+#include "core/tensor_impl.h"
+
+namespace td {
+
+namespace {
+
+StridedRef optional_ref(const Tensor& t) {
+  return t.defined() ? strided_ref(t) : StridedRef{};
+}
+
+// The activated gates i, f, g, o of input_gates + hidden_gates (+ the biases), in public ops.
+std::vector<Tensor> activated_gates(const Tensor& input_gates, const Tensor& hidden_gates,
+                                    const Tensor& input_bias, const Tensor& hidden_bias) {
+  Tensor gates = input_gates.add(hidden_gates);
+  if (input_bias.defined()) gates = gates.add(input_bias);
+  if (hidden_bias.defined()) gates = gates.add(hidden_bias);
+  std::vector<Tensor> q = gates.chunk(4, 1);
+  return {q[0].sigmoid(), q[1].sigmoid(), q[2].tanh(), q[3].sigmoid()};
+}
+
+void check_lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& cx,
+                     const Tensor& input_bias, const Tensor& hidden_bias) {
+  const std::string_view op = "_thnn_fused_lstm_cell";
+  TD_CHECK_ARG(is_floating(input_gates.dtype()), "[", op, "] expected floating input_gates, got ",
+               dtype_name(input_gates.dtype()));
+  TD_CHECK_ARG(input_gates.dim() == 2 && input_gates.size(1) % 4 == 0, "[", op,
+               "] input_gates must be [batch, 4 * hidden_size], got ", shape_str(input_gates.sizes()));
+  const int64_t rows = input_gates.size(0), hidden = input_gates.size(1) / 4;
+  TD_CHECK_ARG(hidden_gates.shape() == input_gates.shape(), "[", op, "] hidden_gates ",
+               shape_str(hidden_gates.sizes()), " must have input_gates' shape ",
+               shape_str(input_gates.sizes()));
+  TD_CHECK_ARG(cx.dim() == 2 && cx.size(0) == rows && cx.size(1) == hidden, "[", op, "] cx must be [", rows,
+               ", ", hidden, "] for input_gates ", shape_str(input_gates.sizes()), ", got ",
+               shape_str(cx.sizes()));
+  for (const auto& [bias, name] :
+       {std::pair{&input_bias, "input_bias"}, std::pair{&hidden_bias, "hidden_bias"}}) {
+    TD_CHECK_ARG(!bias->defined() || (bias->dim() == 1 && bias->size(0) == 4 * hidden), "[", op, "] ", name,
+                 " must be [", 4 * hidden, "] for input_gates ", shape_str(input_gates.sizes()), ", got ",
+                 shape_str(bias->sizes()));
+  }
+  for (const Tensor* t : {&hidden_gates, &cx, &input_bias, &hidden_bias}) {
+    TD_CHECK_ARG(!t->defined() || t->dtype() == input_gates.dtype(), "[", op,
+                 "] expected every tensor to be ", dtype_name(input_gates.dtype()), " as input_gates, got ",
+                 dtype_name(t->dtype()));
+    TD_CHECK_ARG(!t->defined() || t->device() == input_gates.device(), "[", op,
+                 "] expected every tensor on input_gates' device ", input_gates.device().str(), ", got ",
+                 t->device().str());
+  }
+}
+
+// Backward: the gates' gradient (both gate inputs'), cx's, and the biases' (the gates' summed over rows).
+std::vector<Tensor> fused_lstm_cell_backward(GradContext& c) {
+  const Args& a = c.args();
+  std::vector<int> input_of(5, -1);
+  int inputs = 0;
+  for (size_t slot = 0; slot < 5; ++slot) {
+    if (!a.is_none(slot)) input_of[slot] = inputs++;
+  }
+  const Tensor input_gates = c.input(0), hidden_gates = c.input(1), cx = c.input(2);
+  const Tensor input_bias = input_of[3] >= 0 ? c.input(static_cast<size_t>(input_of[3])) : Tensor();
+  const Tensor hidden_bias = input_of[4] >= 0 ? c.input(static_cast<size_t>(input_of[4])) : Tensor();
+  const Tensor &grad_hy = c.grad(0), &grad_cy = c.grad(1), &grad_ws = c.grad(2);
+  Tensor grad_gates, grad_cx;
+  if (!autograd::GradMode::is_enabled()) {
+    const TensorOptions opts{cx.dtype(), cx.device()};
+    grad_gates = empty(input_gates.shape(), opts);
+    grad_cx = empty(cx.shape(), opts);
+    const Tensor ghy = grad_hy.contiguous(), gcy = grad_cy.contiguous(), gws = grad_ws.contiguous();
+    const Tensor cxc = cx.contiguous(), cy = c.output(1), ws = c.output(2);
+    if (!backend(cx.device().type)
+             .lstm_cell_backward(strided_ref(grad_gates), strided_ref(grad_cx), optional_ref(ghy),
+                                 optional_ref(gcy), optional_ref(gws), strided_ref(cxc), strided_ref(cy),
+                                 strided_ref(ws), cx.device().index)) {
+      grad_gates = Tensor();
+    }
+  }
+  if (!grad_gates.defined()) {
+    // From the inputs, in public ops (differentiable): with tc = tanh(cy), gc = grad_cy + grad_hy o (1 -
+    // tc^2).
+    const std::vector<Tensor> act = activated_gates(input_gates, hidden_gates, input_bias, hidden_bias);
+    const Tensor &i = act[0], &f = act[1], &g = act[2], &o = act[3];
+    const Tensor tc = f.mul(cx).add(i.mul(g)).tanh();
+    const Tensor gc = grad_cy.add(grad_hy.mul(o).mul(tc.mul(tc).neg().add(1)));
+    std::vector<Tensor> ga = {gc.mul(g), gc.mul(cx), gc.mul(i), grad_hy.mul(tc)};
+    const std::vector<Tensor> gw = grad_ws.chunk(4, 1);
+    for (size_t q = 0; q < 4; ++q) ga[q] = ga[q].add(gw[q]);
+    grad_gates = Tensor::cat({ga[0].mul(i.mul(i.neg().add(1))), ga[1].mul(f.mul(f.neg().add(1))),
+                              ga[2].mul(g.mul(g).neg().add(1)), ga[3].mul(o.mul(o.neg().add(1)))},
+                             1);
+    grad_cx = gc.mul(f);
+  }
+  std::vector<Tensor> grads(static_cast<size_t>(inputs));
+  if (c.needs_grad(0)) grads[0] = grad_gates;
+  if (c.needs_grad(1)) grads[1] = grad_gates;
+  if (c.needs_grad(2)) grads[2] = grad_cx;
+  for (int slot : {3, 4}) {
+    const int k = input_of[static_cast<size_t>(slot)];
+    if (k >= 0 && c.needs_grad(static_cast<size_t>(k))) grads[static_cast<size_t>(k)] = grad_gates.sum({0});
+  }
+  return grads;
+}
+
+}  // namespace
+
+void register_rnn_ops(Registry& r) {
+  r.def(
+       "_thnn_fused_lstm_cell(Tensor input_gates, Tensor hidden_gates, Tensor cx, Tensor? input_bias=None, "
+       "Tensor? hidden_bias=None) -> (Tensor, Tensor, Tensor)")
+      .doc(
+          "an LSTM cell's elementwise part: gates = input_gates + hidden_gates (+ biases), [batch, 4 hidden] "
+          "in "
+          "the order i, f, g, o; cy = sigmoid(f) cx + sigmoid(i) tanh(g), hy = sigmoid(o) tanh(cy); returns "
+          "hy, "
+          "cy and the activated gates (the backward's workspace)")
+      .saves_outputs()
+      .backward(fused_lstm_cell_backward)
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor &input_gates = a.tensor(0), &hidden_gates = a.tensor(1), &cx = a.tensor(2);
+        const Tensor input_bias = a.optional_tensor(3), hidden_bias = a.optional_tensor(4);
+        check_lstm_cell(input_gates, hidden_gates, cx, input_bias, hidden_bias);
+        const TensorOptions opts{cx.dtype(), cx.device()};
+        Tensor hy = empty(cx.shape(), opts), cy = empty(cx.shape(), opts),
+               ws = empty(input_gates.shape(), opts);
+        const Tensor ig = input_gates.contiguous(), hg = hidden_gates.contiguous(), cxc = cx.contiguous();
+        const Tensor ib = input_bias.defined() ? input_bias.contiguous() : Tensor();
+        const Tensor hb = hidden_bias.defined() ? hidden_bias.contiguous() : Tensor();
+        if (backend(cx.device().type)
+                .lstm_cell(strided_ref(hy), strided_ref(cy), strided_ref(ws), strided_ref(ig),
+                           strided_ref(hg), optional_ref(ib), optional_ref(hb), strided_ref(cxc),
+                           cx.device().index)) {
+          return {hy, cy, ws};
+        }
+        // Other dtypes (the 16-bit floats) in ops, the same arithmetic.
+        const std::vector<Tensor> act = activated_gates(input_gates, hidden_gates, input_bias, hidden_bias);
+        cy = act[1].mul(cx).add(act[0].mul(act[2]));
+        hy = act[3].mul(cy.tanh());
+        return {hy, cy, Tensor::cat(act, 1)};
+      });
+}
+
+}  // namespace td
