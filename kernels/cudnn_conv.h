@@ -6,7 +6,8 @@
 // cuDNN's headers links kernels/cuda_stub/cudnn_absent.cpp, which loads nothing.
 //
 // x, y, gy and gx are contiguous; w (and gw) may be strided views (the kept taps of a weight): they are
-// staged through packed copies. The algorithm for each case (shapes, dtype, window, groups, device and the
+// staged through packed copies. The bias and its gradient are the backend's own add and sum, after cuDNN's
+// call. The algorithm for each case (shapes, dtype, window, groups, device, the pointers' alignment and the
 // settings) is chosen once, by cuDNN's heuristics or, with benchmark set, by timing them (cudnnFind*), and
 // cached.
 #pragma once
@@ -21,7 +22,8 @@
 namespace td::kernels {
 
 /// What loading cuDNN gave: its version (0 where it did not load) and, where it did not, why. Where it loaded
-/// but could not make a handle on a device (cuDNN then stays off for the process), that error is the reason.
+/// but turned out unusable here (cudnnCreate or a ranking reported a missing or mismatched sub-library; cuDNN
+/// then stays off for the process), that error is the reason.
 struct CudnnLibrary {
   int version = 0;
   std::string reason;

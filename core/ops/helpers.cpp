@@ -3,6 +3,7 @@
 #include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
 #include "core/error.h"
+#include "core/ops/registry.h"
 #include "core/tensor_impl.h"
 
 namespace td::ops {
@@ -109,6 +110,15 @@ Tensor zeros_linked_to(const Tensor& t) {
 }
 
 Tensor cast(const Tensor& t, DType dtype) { return t.dtype() == dtype ? t : t.to(dtype); }
+
+std::vector<int> tensor_input_positions(const Args& args, size_t slots) {
+  std::vector<int> positions(slots, -1);
+  int inputs = 0;
+  for (size_t slot = 0; slot < slots; ++slot) {
+    if (!args.is_none(slot)) positions[slot] = inputs++;
+  }
+  return positions;
+}
 
 Tensor operand(const Tensor& t, DType dtype, Device device) {
   if (t.dtype() == dtype && t.device() == device) return t;

@@ -8,6 +8,10 @@
 
 #include "core/tensor.h"
 
+namespace td {
+class Args;
+}
+
 namespace td::ops {
 
 /// PyTorch's broadcast of two shapes; names the op and both shapes when they do not broadcast.
@@ -43,6 +47,9 @@ Tensor cast(const Tensor& t, DType dtype);
 /// operand, no copy from the host: what PyTorch's kernels get by taking such numbers as arguments. For the
 /// kernels' inputs only: the result is not differentiable.
 Tensor operand(const Tensor& t, DType dtype, Device device);
+/// The position among an op's tensor inputs of each of its first `slots` arguments (-1 for a None: not an
+/// input), for backward formulas of ops with optional tensor arguments.
+std::vector<int> tensor_input_positions(const Args& args, size_t slots);
 /// The smallest and largest value of a non-empty integer tensor, read back in one copy to the host (each
 /// copy from a device waits for it): the range checks of index tensors.
 std::pair<int64_t, int64_t> integer_bounds(const Tensor& t);

@@ -23,6 +23,7 @@
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/error.h"
+#include "core/ops/helpers.h"
 #include "core/ops/registry.h"
 #include "core/tensor_impl.h"
 
@@ -140,6 +141,11 @@ void check_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
            "] Dimension out of range (expected to be in range of [", -std::max<int64_t>(x.dim(), 1), ", ",
            std::max<int64_t>(x.dim(), 1) - 1, "], but got 1)");
   const int64_t channels = x.size(1);
+  std::vector<Tensor> on_device = {x};
+  for (const Tensor* t : {&weight, &bias, &running_mean, &running_var}) {
+    if (t->defined()) on_device.push_back(*t);
+  }
+  ops::check_same_device(op, on_device);
   check_channels(op, running_mean, "running_mean", channels);
   check_channels(op, running_var, "running_var", channels);
   check_channels(op, weight, "weight", channels);
@@ -211,7 +217,13 @@ std::optional<std::vector<Tensor>> fused_batch_norm(const Tensor& x, const Tenso
   p.scale = strided_ref(scale);
   p.shift = strided_ref(shift);
   if (!be.batch_norm_channels(p, dev)) return std::nullopt;
-  // The running statistics are updated now: from here on the output is computed whatever happens.
+  // The running statistics are updated now (their versions move as copy_'s would): from here on the output
+  // is computed whatever happens.
+  if (training) {
+    for (const Tensor* t : {&running_mean, &running_var}) {
+      if (t->defined()) ++t->impl().storage->version;
+    }
+  }
   Tensor out = empty(x.shape(), opts);
   if (!be.channel_affine(strided_ref(out), {}, strided_ref(x), {}, strided_ref(scale), strided_ref(shift), dev)) {
     const std::vector<int64_t> shape = channel_shape(channels, x.dim());
@@ -227,12 +239,8 @@ std::optional<std::vector<Tensor>> fused_batch_norm(const Tensor& x, const Tenso
 // terms are gathered into gx = k g + c1 x + c0: two passes over the input after sum(g) and sum(g x).
 std::vector<Tensor> native_batch_norm_backward(GradContext& c) {
   const Args& a = c.args();
-  // Tensor input positions: None arguments are not inputs.
-  std::vector<int> input_of(5, -1);
-  int inputs = 0;
-  for (size_t slot = 0; slot < 5; ++slot) {
-    if (!a.is_none(slot)) input_of[slot] = inputs++;
-  }
+  const std::vector<int> input_of = ops::tensor_input_positions(a, 5);  // None arguments are not inputs
+  const auto inputs = static_cast<int>(std::count_if(input_of.begin(), input_of.end(), [](int i) { return i >= 0; }));
   const Tensor x = c.input(0);
   const Tensor weight = input_of[1] >= 0 ? c.input(static_cast<size_t>(input_of[1])) : Tensor();
   const bool training = a.bool_at(5);

@@ -2,6 +2,8 @@
 // here), one kernel for an LSTM cell's elementwise part where the ops took ten (core/nn/rnn.cpp's LSTM and
 // LSTMCell call it each step). Its backward is one kernel too; with create_graph it is written in public ops
 // from the inputs, so it differentiates again, and forward-mode AD transposes it.
+#include <algorithm>
+
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/error.h"
@@ -60,11 +62,9 @@ void check_lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, cons
 // Backward: the gates' gradient (both gate inputs'), cx's, and the biases' (the gates' summed over rows).
 std::vector<Tensor> fused_lstm_cell_backward(GradContext& c) {
   const Args& a = c.args();
-  std::vector<int> input_of(5, -1);
-  int inputs = 0;
-  for (size_t slot = 0; slot < 5; ++slot) {
-    if (!a.is_none(slot)) input_of[slot] = inputs++;
-  }
+  const std::vector<int> input_of = ops::tensor_input_positions(a, 5);  // None arguments are not inputs
+  const auto inputs =
+      static_cast<int>(std::count_if(input_of.begin(), input_of.end(), [](int i) { return i >= 0; }));
   const Tensor input_gates = c.input(0), hidden_gates = c.input(1), cx = c.input(2);
   const Tensor input_bias = input_of[3] >= 0 ? c.input(static_cast<size_t>(input_of[3])) : Tensor();
   const Tensor hidden_bias = input_of[4] >= 0 ? c.input(static_cast<size_t>(input_of[4])) : Tensor();

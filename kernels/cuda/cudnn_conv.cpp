@@ -36,27 +36,20 @@ namespace td::kernels {
 
 namespace {
 
-#define TD_CUDNN_FUNCTIONS(X)                                                                               \
-  X(cudnnGetVersion)                                                                                        \
-  X(cudnnGetErrorString)                                                                                    \
-  X(cudnnCreate) X(cudnnSetStream) X(cudnnCreateTensorDescriptor) X(cudnnSetTensorNdDescriptor)             \
-      X(cudnnDestroyTensorDescriptor) X(cudnnCreateFilterDescriptor) X(cudnnSetFilterNdDescriptor)          \
-          X(cudnnDestroyFilterDescriptor) X(cudnnCreateConvolutionDescriptor)                               \
-              X(cudnnSetConvolutionNdDescriptor) X(cudnnSetConvolutionGroupCount)                           \
-                  X(cudnnSetConvolutionMathType) X(cudnnDestroyConvolutionDescriptor)                       \
-                      X(cudnnGetConvolutionNdForwardOutputDim) X(cudnnGetConvolutionForwardAlgorithm_v7)    \
-                          X(cudnnFindConvolutionForwardAlgorithmEx)                                         \
-                              X(cudnnGetConvolutionForwardWorkspaceSize) X(cudnnConvolutionForward)         \
-                                  X(cudnnGetConvolutionBackwardDataAlgorithm_v7)                            \
-                                      X(cudnnFindConvolutionBackwardDataAlgorithmEx)                        \
-                                          X(cudnnGetConvolutionBackwardDataWorkspaceSize)                   \
-                                              X(cudnnConvolutionBackwardData)                               \
-                                                  X(cudnnGetConvolutionBackwardFilterAlgorithm_v7)          \
-                                                      X(cudnnFindConvolutionBackwardFilterAlgorithmEx)      \
-                                                          X(cudnnGetConvolutionBackwardFilterWorkspaceSize) \
-                                                              X(cudnnConvolutionBackwardFilter)             \
-                                                                  X(cudnnConvolutionBackwardBias)           \
-                                                                      X(cudnnAddTensor)
+// clang-format off
+#define TD_CUDNN_FUNCTIONS(X)                                                                                   \
+  X(cudnnGetVersion) X(cudnnGetErrorString) X(cudnnCreate) X(cudnnSetStream)                                    \
+  X(cudnnCreateTensorDescriptor) X(cudnnSetTensorNdDescriptor) X(cudnnDestroyTensorDescriptor)                  \
+  X(cudnnCreateFilterDescriptor) X(cudnnSetFilterNdDescriptor) X(cudnnDestroyFilterDescriptor)                  \
+  X(cudnnCreateConvolutionDescriptor) X(cudnnSetConvolutionNdDescriptor) X(cudnnSetConvolutionGroupCount)       \
+  X(cudnnSetConvolutionMathType) X(cudnnDestroyConvolutionDescriptor) X(cudnnGetConvolutionNdForwardOutputDim)  \
+  X(cudnnGetConvolutionForwardAlgorithm_v7) X(cudnnFindConvolutionForwardAlgorithmEx)                           \
+  X(cudnnGetConvolutionForwardWorkspaceSize) X(cudnnConvolutionForward)                                         \
+  X(cudnnGetConvolutionBackwardDataAlgorithm_v7) X(cudnnFindConvolutionBackwardDataAlgorithmEx)                 \
+  X(cudnnGetConvolutionBackwardDataWorkspaceSize) X(cudnnConvolutionBackwardData)                               \
+  X(cudnnGetConvolutionBackwardFilterAlgorithm_v7) X(cudnnFindConvolutionBackwardFilterAlgorithmEx)             \
+  X(cudnnGetConvolutionBackwardFilterWorkspaceSize) X(cudnnConvolutionBackwardFilter)
+// clang-format on
 
 // The entry points, resolved from the loaded library by name.
 struct Api {
@@ -118,9 +111,20 @@ const Loaded& loaded() {
 const Api& api() {
   return loaded().api;
 }
-bool create_failed_once();
+// Why cuDNN cannot run in this process (it then stays off, and every convolution takes the im2col path):
+// a sub-library missing or mismatched. Empty while it runs.
+std::mutex broken_mutex;
+std::string broken_reason;
+std::atomic<bool> broken{false};
+
+void mark_broken(const std::string& why) {
+  std::lock_guard<std::mutex> lock(broken_mutex);
+  if (!broken.load(std::memory_order_relaxed)) broken_reason = why;
+  broken.store(true, std::memory_order_relaxed);
+}
+
 bool usable() {
-  return loaded().info.version > 0 && backends::cudnn::enabled() && !create_failed_once();
+  return loaded().info.version > 0 && backends::cudnn::enabled() && !broken.load(std::memory_order_relaxed);
 }
 
 std::atomic<int64_t> runs{0};
@@ -128,6 +132,19 @@ std::atomic<int64_t> runs{0};
 std::string status_text(cudnnStatus_t s) {
   const char* text = api().cudnnGetErrorString(s);
   return text ? text : "status " + std::to_string(static_cast<int>(s));
+}
+
+// cuDNN 9 reports a category (its thousands) and a cause. Bad parameters and "not supported" refuse an
+// algorithm or a case (the next candidate, or the im2col path, takes it); the 1000s say cuDNN itself cannot
+// run here (a sub-library missing or mismatched): it is then off for the process.
+int category(cudnnStatus_t s) {
+  return static_cast<int>(s) / 1000;
+}
+bool refused(cudnnStatus_t s) {
+  return category(s) == 2 || category(s) == 3;
+}
+bool unusable(cudnnStatus_t s) {
+  return category(s) == 1;
 }
 
 // One convolution as cuDNN sees it: tensors of nd dims (4 or 5), a window of nd - 2.
@@ -139,9 +156,18 @@ struct Case {
   int groups = 1;
   bool tf32 = false;
 
-  std::vector<int> key(int kind, int device) const {
-    std::vector<int> k = {kind,   device, static_cast<int>(type),       nd,
-                          groups, tf32,   backends::cudnn::benchmark(), backends::cudnn::deterministic()};
+  // align: the smallest alignment of the call's pointers, in bytes (up to 16): an algorithm chosen on aligned
+  // buffers may refuse a view that starts inside one.
+  std::vector<int> key(int kind, int device, int align) const {
+    std::vector<int> k = {kind,
+                          device,
+                          align,
+                          static_cast<int>(type),
+                          nd,
+                          groups,
+                          tf32,
+                          backends::cudnn::benchmark(),
+                          backends::cudnn::deterministic()};
     for (const auto* a : {&x, &w, &y}) k.insert(k.end(), a->begin(), a->end());
     for (const auto* a : {&pad, &stride, &dilation}) k.insert(k.end(), a->begin(), a->end());
     return k;
@@ -400,13 +426,8 @@ struct Choice {
 std::mutex cache_mutex;
 std::map<std::vector<int>, std::optional<Choice>> cache;
 
-// Why cuDNN could not make a handle (it then stays off for the process, and every convolution takes the
-// im2col path), or empty.
-std::mutex create_mutex;
-std::string create_error;
-std::atomic<bool> create_failed{false};
-
-// The calling thread's handle on `device`, set to its current stream; null where cuDNN cannot make one.
+// The calling thread's handle on `device`, set to its current stream; null where cuDNN cannot make one now
+// (that call then takes the im2col path; a later one tries again, unless cuDNN is unusable here).
 cudnnHandle_t handle_for(int device) {
   // One handle per thread and device, as the cuBLAS handles (kernels/cuda/blas.cpp); they live as long as the
   // process.
@@ -418,9 +439,8 @@ cudnnHandle_t handle_for(int device) {
     const cudnnStatus_t s = api().cudnnCreate(&h);
     if (s != CUDNN_STATUS_SUCCESS) {
       h = nullptr;
-      std::lock_guard<std::mutex> lock(create_mutex);
-      create_error = "cudnnCreate failed on cuda:" + std::to_string(device) + ": " + status_text(s);
-      create_failed.store(true, std::memory_order_relaxed);
+      if (unusable(s))
+        mark_broken("cudnnCreate failed on cuda:" + std::to_string(device) + ": " + status_text(s));
       return nullptr;
     }
   }
@@ -483,39 +503,60 @@ std::optional<cuda::Workspace> try_workspace(size_t bytes, int device, bool& ok)
   }
 }
 
+// What the cache holds for a key: a choice, a refusal (cuDNN has no algorithm for the case), or nothing yet.
+std::optional<std::optional<Choice>> cached(const std::vector<int>& key) {
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  auto it = cache.find(key);
+  if (it == cache.end()) return std::nullopt;
+  return it->second;
+}
+
+void remember(const std::vector<int>& key, std::optional<Choice> choice) {
+  std::lock_guard<std::mutex> lock(cache_mutex);
+  cache[key] = choice;
+}
+
 // Runs kind k on the case: the cached choice, else the first candidate that succeeds, is deterministic where
-// asked and gets its workspace. False where cuDNN has no algorithm for the case (remembered).
-bool run(Kind k, const Case& c, const Buffers& b, int device) {
+// asked and gets its workspace. False, having written nothing, where cuDNN has no algorithm for the case
+// (remembered, unless some candidate only lacked memory) or cannot run now.
+bool run(Kind k, const Case& c, const std::vector<int>& key, const Buffers& b, int device) {
   Descriptors d;
-  if (describe(c, d, true) != CUDNN_STATUS_SUCCESS) return false;
-  // Where cuDNN computes another output size (it should not), the im2col path takes the case.
-  if (auto out = output_dims(c, d); !out || *out != c.y) return false;
+  if (describe(c, d, true) != CUDNN_STATUS_SUCCESS) {
+    remember(key, std::nullopt);
+    return false;
+  }
+  // Where cuDNN computes another output size (output_padding past the stride), the im2col path takes it.
+  if (auto out = output_dims(c, d); !out || *out != c.y) {
+    remember(key, std::nullopt);
+    return false;
+  }
   cudnnHandle_t h = handle_for(device);
   if (!h) return false;
-  const std::vector<int> key = c.key(static_cast<int>(k), device);
-  std::optional<Choice> cached;
-  {
-    std::lock_guard<std::mutex> lock(cache_mutex);
-    if (auto it = cache.find(key); it != cache.end()) {
-      if (!it->second) return false;
-      cached = it->second;
-    }
-  }
-  if (cached) {
+  if (auto hit = cached(key); hit && *hit) {
+    const Choice ch = **hit;
     bool ok = false;
-    auto ws = try_workspace(cached->workspace, device, ok);
+    auto ws = try_workspace(ch.workspace, device, ok);
     if (ok) {
-      check_run(execute(k, h, c, d, b, *cached, ws ? ws->data : nullptr), k, c, *cached);
-      return true;
+      const cudnnStatus_t s = execute(k, h, c, d, b, ch, ws ? ws->data : nullptr);
+      if (s == CUDNN_STATUS_SUCCESS) return true;
+      if (!refused(s)) check_run(s, k, c, ch);
     }
-    // No room for its workspace now: choose again among those that fit.
+    // No room for its workspace now, or refused on these buffers: choose again.
   }
   cudnnStatus_t status = CUDNN_STATUS_SUCCESS;
   const std::vector<Perf> ranked = candidates(k, h, d, b, backends::cudnn::benchmark(), device, status);
+  if (status != CUDNN_STATUS_SUCCESS) {
+    if (unusable(status)) mark_broken(std::string("cuDNN could not rank algorithms: ") + status_text(status));
+    TD_CHECK(refused(status) || unusable(status), ErrorCode::kInternal, "[convolution] cuDNN could not rank ",
+             "algorithms for ", kind_name(k), ": ", status_text(status));
+    if (refused(status)) remember(key, std::nullopt);
+    return false;
+  }
   const bool deterministic = backends::cudnn::deterministic();
   const cudnnMathType_t start = initial_math(c);
+  bool lacked_memory = false;
   for (const Perf& p : ranked) {
-    if (status != CUDNN_STATUS_SUCCESS || p.status != CUDNN_STATUS_SUCCESS) continue;
+    if (p.status != CUDNN_STATUS_SUCCESS) continue;
     if (deterministic && p.determinism != CUDNN_DETERMINISTIC) continue;
     Choice ch{p.algo, p.math, p.memory};
     // float32 without TF32 keeps FMA math whatever math the ranking names (PyTorch does the same).
@@ -531,21 +572,34 @@ bool run(Kind k, const Case& c, const Buffers& b, int device) {
     ch.workspace = std::max(ch.workspace, asked);
     bool ok = false;
     auto ws = try_workspace(ch.workspace, device, ok);
-    if (!ok) continue;  // too large for the memory left: the next one
+    if (!ok) {  // too large for the memory left now: the next one
+      lacked_memory = true;
+      continue;
+    }
     const cudnnStatus_t s = execute(k, h, c, d, b, ch, ws ? ws->data : nullptr);
-    if (s == CUDNN_STATUS_NOT_SUPPORTED) continue;  // refused at launch: nothing was written
+    if (refused(s)) continue;  // refused at launch (nothing was written): the next one
     check_run(s, k, c, ch);
-    std::lock_guard<std::mutex> lock(cache_mutex);
-    cache[key] = ch;
+    remember(key, ch);
     return true;
   }
-  TD_CHECK(status == CUDNN_STATUS_SUCCESS || status == CUDNN_STATUS_NOT_SUPPORTED ||
-               status == CUDNN_STATUS_BAD_PARAM,
-           ErrorCode::kInternal, "[convolution] cuDNN could not rank algorithms for ", kind_name(k), ": ",
-           status_text(status));
-  std::lock_guard<std::mutex> lock(cache_mutex);
-  cache[key] = std::nullopt;
+  if (!lacked_memory) remember(key, std::nullopt);
   return false;
+}
+
+// Whether the cache says cuDNN refuses the case (the caller then stages nothing).
+bool known_refused(const std::vector<int>& key) {
+  auto hit = cached(key);
+  return hit && !*hit;
+}
+
+// The smallest alignment, in bytes up to 16, of the given pointers.
+int alignment(std::initializer_list<const void*> pointers) {
+  int align = 16;
+  for (const void* p : pointers) {
+    const auto v = reinterpret_cast<uintptr_t>(p);
+    while (align > 1 && v % static_cast<uintptr_t>(align) != 0) align /= 2;
+  }
+  return align;
 }
 
 bool packed(const StridedRef& t) {
@@ -596,25 +650,13 @@ bool plain(std::initializer_list<const StridedRef*> refs) {
   return true;
 }
 
-// [1, C, 1, ...] over a bias of C elements.
-cudnnStatus_t set_bias(TensorDesc& t, const Case& c) {
-  std::array<int, 5> dims{};
-  dims.fill(1);
-  dims[1] = c.y[1];
-  return set_tensor(t, c.type, dims, c.nd);
-}
-
-bool create_failed_once() {
-  return create_failed.load(std::memory_order_relaxed);
-}
-
 }  // namespace
 
 CudnnLibrary cudnn_library() {
   CudnnLibrary info = loaded().info;
-  if (create_failed_once()) {
-    std::lock_guard<std::mutex> lock(create_mutex);
-    info.reason = create_error;
+  if (broken.load(std::memory_order_relaxed)) {
+    std::lock_guard<std::mutex> lock(broken_mutex);
+    info.reason = broken_reason;
   }
   return info;
 }
@@ -628,19 +670,18 @@ bool cudnn_conv_forward(const StridedRef& y, const StridedRef& x, const StridedR
   if (!usable() || !plain({&y, &x}) || (bias.data && !plain({&bias}))) return false;
   const auto c = case_of(x.dtype, x.sizes, w.sizes, y.sizes, win, groups);
   if (!c) return false;
+  const auto key = c->key(static_cast<int>(Kind::kForward), device,
+                          alignment({x.data, packed(w) ? w.data : nullptr, y.data}));
+  if (known_refused(key)) return false;
   Staged sw(w, device, true);
-  if (!run(Kind::kForward, *c, {x.data, sw.data(), y.data}, device)) return false;
+  if (!run(Kind::kForward, *c, key, {x.data, sw.data(), y.data}, device)) return false;
   if (bias.data) {
-    TensorDesc yd, bd;
-    cudnnStatus_t s = set_tensor(yd, c->type, c->y, c->nd);
-    if (s == CUDNN_STATUS_SUCCESS) s = set_bias(bd, *c);
-    const double one_d = 1;
-    const float one_f = 1;
-    const void* one = c->type == CUDNN_DATA_DOUBLE ? static_cast<const void*>(&one_d) : &one_f;
-    if (s == CUDNN_STATUS_SUCCESS)
-      s = api().cudnnAddTensor(handle_for(device), one, bd.d, bias.data, one, yd.d, y.data);
-    TD_CHECK(s == CUDNN_STATUS_SUCCESS, ErrorCode::kInternal,
-             "[convolution] cuDNN's cudnnAddTensor (the bias) failed: ", status_text(s));
+    // y += bias[c], broadcast: the backend's add (cuDNN's cudnnAddTensor is one more call that could refuse
+    // after the convolution ran).
+    std::vector<int64_t> strides(y.sizes.size(), 0);
+    strides[1] = bias.strides[0];
+    cuda_backend().binary(BinaryOp::kAdd, y, y, StridedRef{bias.data, bias.dtype, y.sizes, strides},
+                          Scalar(1), device);
   }
   return true;
 }
@@ -650,8 +691,11 @@ bool cudnn_conv_backward_input(const StridedRef& gx, const StridedRef& gy, const
   if (!usable() || !plain({&gx, &gy})) return false;
   const auto c = case_of(gx.dtype, gx.sizes, w.sizes, gy.sizes, win, groups);
   if (!c) return false;
+  const auto key = c->key(static_cast<int>(Kind::kBackwardData), device,
+                          alignment({gx.data, packed(w) ? w.data : nullptr, gy.data}));
+  if (known_refused(key)) return false;
   Staged sw(w, device, true);
-  return run(Kind::kBackwardData, *c, {gx.data, sw.data(), gy.data}, device);
+  return run(Kind::kBackwardData, *c, key, {gx.data, sw.data(), gy.data}, device);
 }
 
 bool cudnn_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
@@ -659,23 +703,19 @@ bool cudnn_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, cons
   if (!usable() || !plain({&x, &gy}) || (gb.data && !plain({&gb}))) return false;
   const auto c = case_of(x.dtype, x.sizes, gw.sizes, gy.sizes, win, groups);
   if (!c) return false;
+  const auto key = c->key(static_cast<int>(Kind::kBackwardFilter), device,
+                          alignment({x.data, packed(gw) ? gw.data : nullptr, gy.data}));
+  if (known_refused(key)) return false;
   Staged sw(gw, device, false);
-  if (!run(Kind::kBackwardFilter, *c, {x.data, sw.data(), gy.data}, device)) return false;
+  if (!run(Kind::kBackwardFilter, *c, key, {x.data, sw.data(), gy.data}, device)) return false;
   sw.copy_out();
   if (gb.data) {
-    TensorDesc yd, bd;
-    cudnnStatus_t s = set_tensor(yd, c->type, c->y, c->nd);
-    if (s == CUDNN_STATUS_SUCCESS) s = set_bias(bd, *c);
-    const double one_d = 1, zero_d = 0;
-    const float one_f = 1, zero_f = 0;
-    const bool dbl = c->type == CUDNN_DATA_DOUBLE;
-    if (s == CUDNN_STATUS_SUCCESS) {
-      s = api().cudnnConvolutionBackwardBias(
-          handle_for(device), dbl ? static_cast<const void*>(&one_d) : &one_f, yd.d, gy.data,
-          dbl ? static_cast<const void*>(&zero_d) : &zero_f, bd.d, gb.data);
-    }
-    TD_CHECK(s == CUDNN_STATUS_SUCCESS, ErrorCode::kInternal,
-             "[convolution] cuDNN's cudnnConvolutionBackwardBias failed: ", status_text(s));
+    // The bias's gradient: gy [N, C, S...] seen as [C, N, S] summed over its last two dims, the backend's
+    // reduction.
+    const int64_t n = gy.sizes[0], channels = gy.sizes[1];
+    const int64_t spatial = gy.numel() / std::max<int64_t>(n * channels, 1);
+    const std::vector<int64_t> sizes = {channels, n, spatial}, strides = {spatial, channels * spatial, 1};
+    cuda_backend().reduce(ReduceOp::kSum, gb, StridedRef{gy.data, gy.dtype, sizes, strides}, 2, device);
   }
   return true;
 }

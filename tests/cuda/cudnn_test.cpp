@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -72,7 +73,8 @@ Tensor run_conv(const Conv& c, const Tensor& x, const Tensor& w, const Tensor& b
 }
 
 // The output and the gradients of x, w and b for a fixed output gradient, all copied to the CPU in float64.
-std::vector<Tensor> forward_backward(const Conv& c, DType dtype, const std::string& device) {
+std::vector<Tensor> forward_backward(const Conv& c, DType dtype, const std::string& device,
+                                     bool offset_input = false) {
   manual_seed(7);
   const TensorOptions cpu{DType::kFloat64};
   Tensor x = random::randn(c.x, cpu), w = random::randn(c.w, cpu) * 0.3;
@@ -80,6 +82,12 @@ std::vector<Tensor> forward_backward(const Conv& c, DType dtype, const std::stri
   Tensor b = c.bias ? random::randn({cout}, cpu) : Tensor();
   auto on = [&](const Tensor& t) { return t.to(dtype).to(device).detach().requires_grad_(); };
   Tensor xd = on(x), wd = on(w), bd = c.bias ? on(b) : Tensor();
+  if (offset_input) {
+    // x as a contiguous view one element into a larger buffer: its data is not 16-byte aligned.
+    Tensor flat = zeros({x.numel() + 1}, {dtype, Device::parse(device)});
+    flat.narrow(0, 1, x.numel()).copy_(x.to(dtype).to(device).reshape({-1}));
+    xd = flat.narrow(0, 1, x.numel()).view(c.x).detach().requires_grad_();
+  }
   Tensor y = run_conv(c, xd, wd, bd);
   manual_seed(11);
   Tensor gy = random::randn(y.shape(), cpu).to(dtype).to(device);
@@ -95,6 +103,11 @@ TEST(Cudnn, LoadsVersionNineOrSaysWhyNot) {
   const kernels::CudnnLibrary& lib = kernels::cudnn_library();
   if (lib.version == 0) {
     EXPECT_FALSE(lib.reason.empty()) << "a library that did not load must say why";
+    // scripts/gpu-check.sh names the cuDNN it found: there it must load.
+    const char* named = std::getenv("TD_CUDNN_LIBRARY");
+    if (have_gpu() && named && *named && std::string(named).find("nonexistent") == std::string::npos) {
+      FAIL() << "TD_CUDNN_LIBRARY=" << named << " did not load: " << lib.reason;
+    }
     EXPECT_FALSE(backends::cudnn::is_available());
     GTEST_SKIP() << "cuDNN is not available here: " << lib.reason;
   }
@@ -169,29 +182,66 @@ void expect_close(const Tensor& a, const Tensor& b, double tol, const std::strin
   }
 }
 
+double tolerance(DType t) {
+  return t == DType::kFloat64 ? 1e-12 : t == DType::kFloat32 ? 2e-5 : t == DType::kFloat16 ? 4e-3 : 3e-2;
+}
+
+// cuDNN's results against the im2col path's for one case and dtype; cuDNN must have run all three
+// convolutions (forward, both gradients; a transposed convolution's forward is cuDNN's backward data).
+void expect_cudnn_matches(const Conv& c, DType t, bool offset_input = false) {
+  std::vector<Tensor> ref;
+  {
+    backends::cudnn::FlagsGuard off(false, false, false, false);
+    ref = forward_backward(c, t, "cuda:0", offset_input);
+  }
+  const int64_t before = kernels::cudnn_convolutions_run();
+  const std::vector<Tensor> got = forward_backward(c, t, "cuda:0", offset_input);
+  EXPECT_GE(kernels::cudnn_convolutions_run() - before, 3) << "cuDNN did not run";
+  const char* names[] = {"output", "x's gradient", "w's gradient", "b's gradient"};
+  ASSERT_EQ(got.size(), ref.size());
+  for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], ref[i], tolerance(t), names[i]);
+}
+
 // Each case of the battery, forward and backward, through cuDNN and through im2col + GEMM, in float64,
-// float32 (no TF32) and float16; cuDNN must have run each time.
+// float32 (no TF32), float16 and bfloat16, twice (the second time with the cached algorithms).
 TEST(Cudnn, ConvolutionsAndGradientsMatchTheIm2colPath) {
   if (!have_gpu()) GTEST_SKIP() << "no GPU";
   if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
   for (const Conv& c : battery()) {
-    for (DType t : {DType::kFloat64, DType::kFloat32, DType::kFloat16}) {
-      SCOPED_TRACE(c.name + " " + std::string(dtype_name(t)));
-      std::vector<Tensor> ref;
-      {
-        backends::cudnn::FlagsGuard off(false, false, false, false);
-        ref = forward_backward(c, t, "cuda:0");
+    for (DType t : {DType::kFloat64, DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
+      for (int pass = 0; pass < 2; ++pass) {
+        SCOPED_TRACE(c.name + " " + std::string(dtype_name(t)) + (pass ? ", cached" : ""));
+        expect_cudnn_matches(c, t);
       }
-      const int64_t before = kernels::cudnn_convolutions_run();
-      const std::vector<Tensor> got = forward_backward(c, t, "cuda:0");
-      // The forward and both gradients (a transposed convolution's forward is cuDNN's backward data).
-      EXPECT_GE(kernels::cudnn_convolutions_run() - before, 3) << "cuDNN did not run";
-      const double tol = t == DType::kFloat64 ? 1e-12 : t == DType::kFloat32 ? 2e-5 : 4e-3;
-      const char* names[] = {"output", "x's gradient", "w's gradient", "b's gradient"};
-      ASSERT_EQ(got.size(), ref.size());
-      for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], ref[i], tol, names[i]);
     }
   }
+}
+
+// An input that starts inside an allocation (a view at an element offset) after the same case ran aligned:
+// the algorithm chosen for aligned buffers is not assumed to take it.
+TEST(Cudnn, UnalignedInputsRunToo) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+  const Conv c = battery()[0];
+  for (DType t : {DType::kFloat16, DType::kFloat32}) {
+    SCOPED_TRACE(dtype_name(t));
+    expect_cudnn_matches(c, t);
+    expect_cudnn_matches(c, t, true);
+  }
+}
+
+// TF32 (torch.backends.cudnn.allow_tf32, on by default): float32 convolutions within TF32's precision of the
+// float64 ones, through cuDNN.
+TEST(Cudnn, Tf32ConvolutionsStayWithinTf32Precision) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+  const Conv c = battery()[0];
+  const std::vector<Tensor> exact = forward_backward(c, DType::kFloat64, "cuda:0");
+  backends::cudnn::FlagsGuard tf32(true, false, false, true);
+  const int64_t before = kernels::cudnn_convolutions_run();
+  const std::vector<Tensor> got = forward_backward(c, DType::kFloat32, "cuda:0");
+  EXPECT_GE(kernels::cudnn_convolutions_run() - before, 3) << "cuDNN did not run";
+  for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], exact[i], 5e-3, "tensor " + std::to_string(i));
 }
 
 // Benchmark mode (cuDNN times its algorithms) and deterministic mode pick other algorithms: same values.
@@ -208,8 +258,11 @@ TEST(Cudnn, BenchmarkAndDeterministicModesGiveTheSameValues) {
     }
     for (bool deterministic : {false, true}) {
       backends::cudnn::FlagsGuard mode(true, true, deterministic, false);
+      const int64_t before = kernels::cudnn_convolutions_run();
       const std::vector<Tensor> got = forward_backward(c, DType::kFloat64, "cuda:0");
       const std::vector<Tensor> again = forward_backward(c, DType::kFloat64, "cuda:0");
+      EXPECT_GE(kernels::cudnn_convolutions_run() - before, 6)
+          << "cuDNN did not run, deterministic " << deterministic;
       for (size_t i = 0; i < got.size(); ++i) {
         expect_close(got[i], ref[i], 1e-12, "benchmark mode");
         if (deterministic) {
