@@ -127,6 +127,16 @@ void set_history(const Tensor& t, const std::shared_ptr<Node>& node, uint32_t ou
 
 AccumulateGrad::AccumulateGrad(const std::shared_ptr<TensorImpl>& leaf_) : leaf(leaf_) {}
 
+namespace {
+// Whether a leaf may keep g itself as its .grad: g is contiguous and no tensor but g (and `incoming`, what
+// the engine handed over, when the hooks returned it unchanged) holds g or its storage.
+bool owned_gradient(const Tensor& g, const Tensor& incoming) {
+  if (!g.is_contiguous()) return false;
+  const long holders = g.impl_ptr() == incoming.impl_ptr() ? 2 : 1;
+  return g.impl_ptr().use_count() <= holders && g.impl().storage.use_count() <= 1;
+}
+}  // namespace
+
 Tensor AccumulateGrad::run_hooks(Tensor grad) const {
   auto impl = leaf.lock();
   if (!impl || !impl->autograd || !impl->autograd->hooks) return grad;
@@ -141,7 +151,18 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   Tensor g = run_hooks(grads[0]);
   // Out-of-place accumulation: never writes into a tensor the caller may still hold.
   if (!m.grad.defined()) {
-    m.grad = GradMode::is_enabled() ? g : g.detach();
+    if (GradMode::is_enabled()) {
+      m.grad = g;
+    } else if (owned_gradient(g, grads[0])) {
+      m.grad = g.detach();  // nobody else holds it: the leaf takes it as it is
+    } else {
+      // PyTorch's AccumulateGrad copies a gradient that another tensor shares (add's backward hands both
+      // inputs one tensor) or that is not dense (sum's backward expands a number): the leaf's .grad is its
+      // own, so an in-place change of it (clip_grad_norm_'s scaling) touches no other leaf's, and writes each
+      // element once.
+      Tensor own = g.detach().clone();
+      m.grad = own.is_contiguous() ? own : own.contiguous();
+    }
   } else {
     m.grad = GradMode::is_enabled() ? m.grad.add(g) : m.grad.add(g).detach();
   }

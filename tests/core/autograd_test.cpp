@@ -79,6 +79,21 @@ TD_DEVICE_TEST(AutogradTest, ArithmeticGradients) {
   EXPECT_THAT(n.grad().to_vector<float>(), ElementsAre(2.5f, 2.5f));
 }
 
+// Each leaf's .grad is its own tensor, as PyTorch's AccumulateGrad makes it: add's backward hands both inputs
+// the same gradient, and sum's an expanded (stride 0) one; an in-place change of one leaf's gradient (as
+// clip_grad_norm_ makes) must leave the other's alone, and write one element once.
+TD_DEVICE_TEST(AutogradTest, LeavesOwnTheirGradients) {
+  Tensor a = make({1, 2, 3}, {3}).requires_grad_(), b = make({4, 5, 6}, {3}).requires_grad_();
+  a.add(b).sum().backward();
+  a.grad().mul_(2);
+  EXPECT_THAT(a.grad().to_vector<float>(), ElementsAre(2, 2, 2));
+  EXPECT_THAT(b.grad().to_vector<float>(), ElementsAre(1, 1, 1));
+  Tensor c = make({1, 2, 3, 4}, {2, 2}).requires_grad_();
+  c.sum().backward();
+  c.grad().add_(make({1, 2, 3, 4}, {2, 2}));
+  EXPECT_THAT(c.grad().to_vector<float>(), ElementsAre(2, 3, 4, 5));
+}
+
 TD_DEVICE_TEST(AutogradTest, BroadcastGradientsAreSummedBack) {
   // L = sum_ij a_i b_j for a: [2, 1], b: [3]: dL/da_i = sum_j b_j = 60, dL/db_j = sum_i a_i = 3.
   Tensor a = leaf({1, 2}, {2, 1}), b = leaf({10, 20, 30}, {3});
