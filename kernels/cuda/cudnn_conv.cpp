@@ -650,6 +650,23 @@ bool plain(std::initializer_list<const StridedRef*> refs) {
   return true;
 }
 
+// One call of kind k on the convolution of x by w giving y, the tensors as that kind names them (backward
+// data's x is the input's gradient, backward filter's w the weight's): unless the cache says cuDNN refuses
+// the case, w staged packed (copied in, or for backward filter out after the call), then run.
+bool convolve(Kind k, const StridedRef& x, const StridedRef& w, const StridedRef& y, const ConvWindow& win,
+              int64_t groups, int device) {
+  const auto c = case_of(x.dtype, x.sizes, w.sizes, y.sizes, win, groups);
+  if (!c) return false;
+  const auto key =
+      c->key(static_cast<int>(k), device, alignment({x.data, packed(w) ? w.data : nullptr, y.data}));
+  if (known_refused(key)) return false;
+  const bool w_is_output = k == Kind::kBackwardFilter;
+  Staged sw(w, device, !w_is_output);
+  if (!run(k, *c, key, {x.data, sw.data(), y.data}, device)) return false;
+  if (w_is_output) sw.copy_out();
+  return true;
+}
+
 }  // namespace
 
 CudnnLibrary cudnn_library() {
@@ -668,13 +685,7 @@ int64_t cudnn_convolutions_run() {
 bool cudnn_conv_forward(const StridedRef& y, const StridedRef& x, const StridedRef& w, const StridedRef& bias,
                         const ConvWindow& win, int64_t groups, int device) {
   if (!usable() || !plain({&y, &x}) || (bias.data && !plain({&bias}))) return false;
-  const auto c = case_of(x.dtype, x.sizes, w.sizes, y.sizes, win, groups);
-  if (!c) return false;
-  const auto key = c->key(static_cast<int>(Kind::kForward), device,
-                          alignment({x.data, packed(w) ? w.data : nullptr, y.data}));
-  if (known_refused(key)) return false;
-  Staged sw(w, device, true);
-  if (!run(Kind::kForward, *c, key, {x.data, sw.data(), y.data}, device)) return false;
+  if (!convolve(Kind::kForward, x, w, y, win, groups, device)) return false;
   if (bias.data) {
     // y += bias[c], broadcast: the backend's add (cuDNN's cudnnAddTensor is one more call that could refuse
     // after the convolution ran).
@@ -688,27 +699,13 @@ bool cudnn_conv_forward(const StridedRef& y, const StridedRef& x, const StridedR
 
 bool cudnn_conv_backward_input(const StridedRef& gx, const StridedRef& gy, const StridedRef& w,
                                const ConvWindow& win, int64_t groups, int device) {
-  if (!usable() || !plain({&gx, &gy})) return false;
-  const auto c = case_of(gx.dtype, gx.sizes, w.sizes, gy.sizes, win, groups);
-  if (!c) return false;
-  const auto key = c->key(static_cast<int>(Kind::kBackwardData), device,
-                          alignment({gx.data, packed(w) ? w.data : nullptr, gy.data}));
-  if (known_refused(key)) return false;
-  Staged sw(w, device, true);
-  return run(Kind::kBackwardData, *c, key, {gx.data, sw.data(), gy.data}, device);
+  return usable() && plain({&gx, &gy}) && convolve(Kind::kBackwardData, gx, w, gy, win, groups, device);
 }
 
 bool cudnn_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
                                 const StridedRef& gy, const ConvWindow& win, int64_t groups, int device) {
   if (!usable() || !plain({&x, &gy}) || (gb.data && !plain({&gb}))) return false;
-  const auto c = case_of(x.dtype, x.sizes, gw.sizes, gy.sizes, win, groups);
-  if (!c) return false;
-  const auto key = c->key(static_cast<int>(Kind::kBackwardFilter), device,
-                          alignment({x.data, packed(gw) ? gw.data : nullptr, gy.data}));
-  if (known_refused(key)) return false;
-  Staged sw(gw, device, false);
-  if (!run(Kind::kBackwardFilter, *c, key, {x.data, sw.data(), gy.data}, device)) return false;
-  sw.copy_out();
+  if (!convolve(Kind::kBackwardFilter, x, gw, gy, win, groups, device)) return false;
   if (gb.data) {
     // The bias's gradient: gy [N, C, S...] seen as [C, N, S] summed over its last two dims, the backend's
     // reduction.
