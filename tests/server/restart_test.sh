@@ -12,6 +12,8 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+# Whatever fails, the server's log and the client's output say why.
+trap 'echo "failed at line $LINENO"; cat "$work/log" "$work/client" 2>/dev/null' ERR
 
 start() {
   rm -f "$work/ports"
