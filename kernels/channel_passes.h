@@ -67,8 +67,13 @@ struct BatchNormVectors {
 
 /// Whether the backends' batch_norm_channels kernels take p: float or double, every present vector 1-d of
 /// `channels` elements and of that dtype, and the outputs its kind writes present.
+/// The dtype of a BatchNormChannels' vectors (covered ones share it): that of an input its kind always has.
+inline DType batch_norm_channels_dtype(const BatchNormChannels& p) {
+  return p.grad ? p.sum_g.dtype : p.training ? p.mean.dtype : p.running_mean.dtype;
+}
+
 inline bool batch_norm_channels_covered(const BatchNormChannels& p) {
-  const DType dtype = p.grad ? p.sum_g.dtype : p.training ? p.mean.dtype : p.running_mean.dtype;
+  const DType dtype = batch_norm_channels_dtype(p);
   if (dtype != DType::kFloat32 && dtype != DType::kFloat64) return false;
   for (const StridedRef* r : {&p.mean, &p.sum_sq, &p.weight, &p.bias, &p.running_mean, &p.running_var, &p.invstd,
                               &p.scale, &p.shift, &p.sum_g, &p.sum_gc, &p.grad_mean, &p.grad_invstd, &p.k, &p.cx,

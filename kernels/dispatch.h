@@ -4,9 +4,9 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/complex.h"
 #include "core/dtype.h"
 #include "core/error.h"
-#include "core/complex.h"
 #include "core/half.h"
 
 namespace td::kernels {
@@ -17,16 +17,26 @@ namespace td::kernels {
 template <class F>
 void dispatch(DType dtype, std::string_view op, std::string_view backend, F&& f) {
   switch (dtype) {
-    case DType::kBool: return f(bool{});
-    case DType::kUInt8: return f(uint8_t{});
-    case DType::kInt8: return f(int8_t{});
-    case DType::kInt16: return f(int16_t{});
-    case DType::kInt32: return f(int32_t{});
-    case DType::kInt64: return f(int64_t{});
-    case DType::kFloat16: return f(Half{});
-    case DType::kBFloat16: return f(BFloat16{});
-    case DType::kFloat32: return f(float{});
-    case DType::kFloat64: return f(double{});
+    case DType::kBool:
+      return f(bool{});
+    case DType::kUInt8:
+      return f(uint8_t{});
+    case DType::kInt8:
+      return f(int8_t{});
+    case DType::kInt16:
+      return f(int16_t{});
+    case DType::kInt32:
+      return f(int32_t{});
+    case DType::kInt64:
+      return f(int64_t{});
+    case DType::kFloat16:
+      return f(Half{});
+    case DType::kBFloat16:
+      return f(BFloat16{});
+    case DType::kFloat32:
+      return f(float{});
+    case DType::kFloat64:
+      return f(double{});
     default:
       throw Error(ErrorCode::kUnimplemented,
                   str("[", op, "] has no ", backend, " kernel for dtype ", dtype_name(dtype)));
@@ -38,16 +48,31 @@ void dispatch(DType dtype, std::string_view op, std::string_view backend, F&& f)
 template <bool kWithInt64 = false, class F>
 void dispatch_floating(DType dtype, std::string_view op, std::string_view backend, F&& f) {
   switch (dtype) {
-    case DType::kFloat32: return f(float{});
-    case DType::kFloat64: return f(double{});
-    case DType::kFloat16: return f(Half{});
-    case DType::kBFloat16: return f(BFloat16{});
+    case DType::kFloat32:
+      return f(float{});
+    case DType::kFloat64:
+      return f(double{});
+    case DType::kFloat16:
+      return f(Half{});
+    case DType::kBFloat16:
+      return f(BFloat16{});
     case DType::kInt64:
       if constexpr (kWithInt64) return f(int64_t{});
       [[fallthrough]];
     default:
       throw Error(ErrorCode::kUnimplemented,
                   str("[", op, "] has no ", backend, " kernel for dtype ", dtype_name(dtype)));
+  }
+}
+
+/// For the fused kernels that cover float and double only, after their own coverage check: f(float{}) for
+/// float32, f(double{}) otherwise.
+template <class F>
+void float_or_double(DType dtype, F&& f) {
+  if (dtype == DType::kFloat32) {
+    f(float{});
+  } else {
+    f(double{});
   }
 }
 

@@ -119,6 +119,24 @@ inline bool lstm_cell_covered(const StridedRef& gates, std::initializer_list<con
   return true;
 }
 
+/// Whether the kernels take Backend::lstm_cell's and lstm_cell_backward's cases (the same on every backend).
+inline bool lstm_forward_covered(const StridedRef& hy, const StridedRef& cy, const StridedRef& workspace,
+                                 const StridedRef& input_gates, const StridedRef& hidden_gates,
+                                 const StridedRef& input_bias, const StridedRef& hidden_bias,
+                                 const StridedRef& cx) {
+  return hy.data && cy.data && cx.data &&
+         lstm_cell_covered(input_gates, {&hidden_gates, &workspace}, {&hy, &cy, &cx},
+                           {&input_bias, &hidden_bias});
+}
+inline bool lstm_backward_covered(const StridedRef& grad_gates, const StridedRef& grad_cx,
+                                  const StridedRef& grad_hy, const StridedRef& grad_cy,
+                                  const StridedRef& grad_workspace, const StridedRef& cx,
+                                  const StridedRef& cy, const StridedRef& workspace) {
+  return grad_cx.data && cx.data && cy.data &&
+         lstm_cell_covered(grad_gates, {&workspace}, {&grad_cx, &grad_hy, &grad_cy, &cx, &cy}, {},
+                           {&grad_workspace});
+}
+
 /// Backend::lstm_cell's tensors, typed (covered first).
 template <class T>
 LstmCellData<T> lstm_forward_data(const StridedRef& hy, const StridedRef& cy, const StridedRef& workspace,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/channel_passes.h"
+#include "kernels/dispatch.h"
 #include "kernels/cpu/loops.h"
 
 namespace td::kernels {
@@ -118,11 +119,7 @@ bool batch_norm_channels(const BatchNormChannels& p) {
     const BatchNormVectors<decltype(tag)> v = batch_norm_vectors<decltype(tag)>(p);
     for (int64_t c = 0; c < p.channels; ++c) batch_norm_channel(v, c);
   };
-  if ((p.grad ? p.sum_g.dtype : p.invstd.dtype) == DType::kFloat32) {
-    run(float{});
-  } else {
-    run(double{});
-  }
+  float_or_double(batch_norm_channels_dtype(p), run);
   return true;
 }
 

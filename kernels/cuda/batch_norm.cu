@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "kernels/channel_passes.h"
+#include "kernels/dispatch.h"
 #include "kernels/cuda/block_fold.cuh"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/loops.cuh"
@@ -146,11 +147,7 @@ bool batch_norm_channels(const BatchNormChannels& p) {
     batch_norm_channels_kernel<T><<<blocks_for(p.channels), kThreads, 0, stream()>>>(batch_norm_vectors<T>(p),
                                                                                       p.channels);
   };
-  if ((p.grad ? p.sum_g.dtype : p.invstd.dtype) == DType::kFloat32) {
-    launch(float{});
-  } else {
-    launch(double{});
-  }
+  float_or_double(batch_norm_channels_dtype(p), launch);
   check(cudaGetLastError(), "batch_norm_channels kernel launch");
   return true;
 }

@@ -2,6 +2,7 @@
 // kernels/lstm_cell.h, which the CPU runs too.
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/loops.cuh"
+#include "kernels/dispatch.h"
 #include "kernels/lstm_cell.h"
 
 namespace td::kernels::cuda {
@@ -27,23 +28,15 @@ __global__ void lstm_cell_backward_kernel(LstmCellData<T> d, int64_t n) {
 bool lstm_cell(const StridedRef& hy, const StridedRef& cy, const StridedRef& workspace,
                const StridedRef& input_gates, const StridedRef& hidden_gates, const StridedRef& input_bias,
                const StridedRef& hidden_bias, const StridedRef& cx) {
-  if (!lstm_cell_covered(input_gates, {&hidden_gates, &workspace}, {&hy, &cy, &cx},
-                         {&input_bias, &hidden_bias}) ||
-      !hy.data || !cy.data || !cx.data) {
+  if (!lstm_forward_covered(hy, cy, workspace, input_gates, hidden_gates, input_bias, hidden_bias, cx))
     return false;
-  }
-  auto launch = [&](auto tag) {
+  float_or_double(input_gates.dtype, [&](auto tag) {
     using T = decltype(tag);
     const auto d =
         lstm_forward_data<T>(hy, cy, workspace, input_gates, hidden_gates, input_bias, hidden_bias, cx);
     const int64_t n = d.rows * d.hidden;
     if (n > 0) lstm_cell_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(d, n);
-  };
-  if (input_gates.dtype == DType::kFloat32) {
-    launch(float{});
-  } else {
-    launch(double{});
-  }
+  });
   check(cudaGetLastError(), "lstm_cell kernel launch");
   return true;
 }
@@ -51,23 +44,15 @@ bool lstm_cell(const StridedRef& hy, const StridedRef& cy, const StridedRef& wor
 bool lstm_cell_backward(const StridedRef& grad_gates, const StridedRef& grad_cx, const StridedRef& grad_hy,
                         const StridedRef& grad_cy, const StridedRef& grad_workspace, const StridedRef& cx,
                         const StridedRef& cy, const StridedRef& workspace) {
-  if (!lstm_cell_covered(grad_gates, {&workspace}, {&grad_cx, &grad_hy, &grad_cy, &cx, &cy}, {},
-                         {&grad_workspace}) ||
-      !grad_cx.data || !cx.data || !cy.data) {
+  if (!lstm_backward_covered(grad_gates, grad_cx, grad_hy, grad_cy, grad_workspace, cx, cy, workspace))
     return false;
-  }
-  auto launch = [&](auto tag) {
+  float_or_double(grad_gates.dtype, [&](auto tag) {
     using T = decltype(tag);
     const auto d =
         lstm_backward_data<T>(grad_gates, grad_cx, grad_hy, grad_cy, grad_workspace, cx, cy, workspace);
     const int64_t n = d.rows * d.hidden;
     if (n > 0) lstm_cell_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(d, n);
-  };
-  if (grad_gates.dtype == DType::kFloat32) {
-    launch(float{});
-  } else {
-    launch(double{});
-  }
+  });
   check(cudaGetLastError(), "lstm_cell_backward kernel launch");
   return true;
 }
