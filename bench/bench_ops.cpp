@@ -2,12 +2,15 @@
 // bench/compare_torch.sh, which runs the same shapes in PyTorch back to back and prints the ratios.
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "core/autograd/forward_ad.h"
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
+#include "core/cudnn.h"
 #include "core/fft.h"
 #include "core/linalg.h"
 #include "core/nn/functional.h"
@@ -733,6 +736,11 @@ BENCHMARK(BM_Triad)->ArgsProduct({{1 << 24}, {0}})->UseRealTime();
 int main(int argc, char** argv) {
   // Which GEMM kernels ran, in the context block of every report (compare_torch.py prints it).
   benchmark::AddCustomContext("cpu_gemm", td::kernels::cpu_gemm_library());
+  // TD_CUDNN_BENCHMARK=1: torch.backends.cudnn.benchmark = True (compare_torch.py --cudnn-benchmark sets both).
+  if (const char* b = std::getenv("TD_CUDNN_BENCHMARK"); b && std::string_view(b) == "1") {
+    td::backends::cudnn::set_benchmark(true);
+  }
+  benchmark::AddCustomContext("cudnn_benchmark", td::backends::cudnn::benchmark() ? "on" : "off");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -2,9 +2,12 @@
 """Runs bench_ops and the same work in PyTorch back to back on this machine and prints time ratios.
 
 usage: bench/compare_torch.py BUILD_DIR/bench/bench_ops [--device cpu|cuda] [--threads N] [--filter REGEX]
+                              [--cudnn-benchmark]
 Ratios > 1 mean tensord is slower. Both sides run on the same number of threads, N (default 1): OpenMP's and
 OpenBLAS's. --filter keeps the benchmarks whose name matches REGEX (Google Benchmark's syntax). The thread counts go into the environment before torch is imported, because Debian's PyTorch does its
 GEMMs in OpenBLAS, whose thread pool is sized when it loads (torch.set_num_threads does not reach it).
+--cudnn-benchmark times cuDNN's convolution algorithms on both sides (torch.backends.cudnn.benchmark = True,
+TD_CUDNN_BENCHMARK=1 for bench_ops); by default both take cuDNN's heuristics.
 """
 import json
 import os
@@ -85,6 +88,9 @@ def main():
     flag = 1 if device == "cuda" else 0
     torch.set_num_threads(int(THREADS))
     env = dict(os.environ)
+    if "--cudnn-benchmark" in sys.argv[2:]:
+        torch.backends.cudnn.benchmark = True
+        env["TD_CUDNN_BENCHMARK"] = "1"
     pattern = option("--filter", "")
     pattern = f"({pattern}).*/{flag}/real_time" if pattern else f"/{flag}/real_time"
     out = subprocess.run([binary, f"--benchmark_filter={pattern}", "--benchmark_format=json",
@@ -296,7 +302,8 @@ def main():
             continue
         rows.append((name, t, ref))
     print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} "
-          f"tensord cpu_gemm={report['context'].get('cpu_gemm', '?')}")
+          f"tensord cpu_gemm={report['context'].get('cpu_gemm', '?')} "
+          f"cudnn_benchmark={report['context'].get('cudnn_benchmark', '?')}")
     print(f"{'benchmark':32} {'tensord':>12} {'pytorch':>12} {'ratio':>7}")
     for name, t, ref in rows:
         print(f"{name:32} {t * 1e6:10.1f}us {ref * 1e6:10.1f}us {t / ref:7.2f}")

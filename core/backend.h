@@ -147,6 +147,17 @@ struct BatchNormChannels {
   StridedRef k, cx, grad_weight, grad_bias;                           // backward outputs (+ shift)
 };
 
+/// A training batch normalization in a vendor library (Backend::library_batch_norm and its backward). x, y, g
+/// and gx are contiguous [N, C, ...] of at most 5 dims; weight, bias, the running and the saved statistics
+/// are contiguous [C] of x's dtype. Forward: y; save_mean and save_invstd (1 / sqrt(biased var + eps)) of the
+/// batch; running_mean and running_var (null data: none) moved momentum of the way to the batch's mean and
+/// unbiased variance. Backward: gx, grad_weight and grad_bias for g, from x, weight and the saved statistics.
+struct BatchNormLibrary {
+  StridedRef x, y, weight, bias, running_mean, running_var, save_mean, save_invstd;  // forward
+  StridedRef g, gx, grad_weight, grad_bias;  // backward (+ x, weight, save_mean, save_invstd)
+  double eps = 0, momentum = 0;
+};
+
 /// One spatial dim of a pooling: `in` positions pooled into `out`. Output o reads positions
 /// o * stride - pad + k * dilation for k < kernel that lie inside [0, in) (a regular window), or, when the
 /// geometry is adaptive, [floor(o * in / out), ceil((o + 1) * in / out)).
@@ -345,6 +356,11 @@ class Backend {
   /// gw (and gb, unless its data is null) = the gradients of conv(x, w) + b w.r.t. w and b for gy.
   virtual bool library_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, const StridedRef& x,
                                             const StridedRef& gy, const ConvWindow& win, int64_t groups, int index);
+  /// A training batch norm's forward and backward in a vendor library (cuDNN on CUDA; BatchNormLibrary says
+  /// what each reads and writes). False, having done nothing, where the backend has no library kernel for
+  /// the case; the caller then takes its fused channel passes.
+  virtual bool library_batch_norm(const BatchNormLibrary& p, int index);
+  virtual bool library_batch_norm_backward(const BatchNormLibrary& p, int index);
   /// The gradients of conv(x, w) + b for gy in one call: gx (unless its data is null) as
   /// library_conv_backward_input, gw and gb (unless their data is null) as library_conv_backward_weight. A
   /// library can share work between the two (oneDNN: one reorder of gy). The default runs the two calls.

@@ -244,6 +244,12 @@ bool Backend::library_conv_backward_weight(const StridedRef&, const StridedRef&,
                                            const StridedRef&, const ConvWindow&, int64_t, int) {
   return false;
 }
+bool Backend::library_batch_norm(const BatchNormLibrary&, int) {
+  return false;
+}
+bool Backend::library_batch_norm_backward(const BatchNormLibrary&, int) {
+  return false;
+}
 bool Backend::library_conv_backward(const StridedRef& gx, const StridedRef& gw, const StridedRef& gb,
                                     const StridedRef& x, const StridedRef& gy, const StridedRef& w,
                                     const ConvWindow& win, int64_t groups, int index) {

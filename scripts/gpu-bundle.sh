@@ -7,7 +7,8 @@
 #   scripts/gpu-bundle.sh service  tensord, remote_demo and tensorctl built with CUDA and their gRPC libraries:
 #                                  gpu-service-bundle.tar.xz (BUILD_DIR, default build-gpu-service), for the
 #                                  metrics check of gpu-check.sh (CUDA sessions, the CUDA and NVML gauges)
-# Extra arguments after the mode go to cmake.
+# Extra arguments after the mode go to cmake. BUNDLE_ONLY=1 bundles what BUILD_DIR holds without building (for
+# example a clean clone's .ci/run build, which has CUDA and the service both on).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=tests
@@ -26,7 +27,9 @@ else
   binaries=(tests/td_core_tests tests/td_cuda_tests bench/bench_ops bench/profile_step)
   service=OFF
 fi
-BUILD_DIR=$BUILD_DIR scripts/build.sh -DTD_SERVICE=$service -DTD_CUDA=ON "$@"
+if [[ ${BUNDLE_ONLY:-0} != 1 ]]; then
+  BUILD_DIR=$BUILD_DIR scripts/build.sh -DTD_SERVICE=$service -DTD_CUDA=ON "$@"
+fi
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib"
 # Without debug info: the bundle must fit what a device call carries.

@@ -181,13 +181,40 @@ Tensor batch_norm_composite(const Tensor& x, const Tensor& weight, const Tensor&
 
 StridedRef optional_ref(const Tensor& t) { return t.defined() ? strided_ref(t) : StridedRef{}; }
 
+// native_batch_norm's training forward in one vendor library call (cuDNN on CUDA: the output, the saved
+// statistics and the running statistics' update), into out; nullopt, having changed nothing, where the
+// backend has no library kernel for the case.
+std::optional<std::vector<Tensor>> library_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                                      const Tensor& running_mean, const Tensor& running_var,
+                                                      bool training, double momentum, double eps, const Tensor& out) {
+  if (!training || !weight.defined() || !bias.defined() || !x.is_contiguous()) return std::nullopt;
+  const TensorOptions opts{x.dtype(), x.device()};
+  Tensor mean = empty({x.size(1)}, opts), invstd = empty({x.size(1)}, opts);
+  BatchNormLibrary p;
+  p.x = strided_ref(x);
+  p.y = strided_ref(out);
+  p.weight = strided_ref(weight);
+  p.bias = strided_ref(bias);
+  p.running_mean = optional_ref(running_mean);
+  p.running_var = optional_ref(running_var);
+  p.save_mean = strided_ref(mean);
+  p.save_invstd = strided_ref(invstd);
+  p.momentum = momentum;
+  p.eps = eps;
+  if (!backend(x.device().type).library_batch_norm(p, x.device().index)) return std::nullopt;
+  for (const Tensor* t : {&running_mean, &running_var}) {
+    if (t->defined()) ++t->impl().storage->version;
+  }
+  return std::vector<Tensor>{out, mean, invstd};
+}
+
 // native_batch_norm's forward in the backend's fused kernels: in training the two channel sums, then the
 // per-channel arithmetic (Backend::batch_norm_channels: invstd, the affine's scale and shift, the running
-// statistics' update), then one affine pass; five launches where the ops took some twenty-five. nullopt,
-// having changed nothing, where the backend has no such kernels for the case.
+// statistics' update), then one affine pass into out; five launches where the ops took some twenty-five.
+// nullopt, having changed nothing, where the backend has no such kernels for the case.
 std::optional<std::vector<Tensor>> fused_batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                                     const Tensor& running_mean, const Tensor& running_var,
-                                                    bool training, double momentum, double eps) {
+                                                    bool training, double momentum, double eps, Tensor out) {
   const int64_t channels = x.size(1);
   const TensorOptions opts{x.dtype(), x.device()};
   Backend& be = backend(x.device().type);
@@ -224,7 +251,6 @@ std::optional<std::vector<Tensor>> fused_batch_norm(const Tensor& x, const Tenso
       if (t->defined()) ++t->impl().storage->version;
     }
   }
-  Tensor out = empty(x.shape(), opts);
   if (!be.channel_affine(strided_ref(out), {}, strided_ref(x), {}, strided_ref(scale), strided_ref(shift), dev)) {
     const std::vector<int64_t> shape = channel_shape(channels, x.dim());
     out = x.mul(scale.reshape(shape)).add(shift.reshape(shape));
@@ -263,6 +289,29 @@ std::vector<Tensor> native_batch_norm_backward(GradContext& c) {
   // (no temporaries of the input's size); with it, public ops, so the result differentiates again.
   const bool fused = !autograd::GradMode::is_enabled();
   Backend& be = backend(x.device().type);
+  // The training backward in one vendor library call (cuDNN on CUDA), where only the output has a gradient.
+  if (fused && training && weight.defined() && !c.grad(1).defined() && !c.grad(2).defined() && x.is_contiguous()) {
+    const TensorOptions opts{x.dtype(), x.device()};
+    const Tensor gc = g.contiguous(), save_mean = c.output(1), save_invstd = c.output(2);
+    Tensor gx = empty(x.shape(), opts), gw = empty({channels}, opts), gb = empty({channels}, opts);
+    BatchNormLibrary p;
+    p.x = strided_ref(x);
+    p.g = strided_ref(gc);
+    p.gx = strided_ref(gx);
+    p.weight = strided_ref(weight);
+    p.save_mean = strided_ref(save_mean);
+    p.save_invstd = strided_ref(save_invstd);
+    p.grad_weight = strided_ref(gw);
+    p.grad_bias = strided_ref(gb);
+    p.eps = eps;
+    if (be.library_batch_norm_backward(p, x.device().index)) {
+      std::vector<Tensor> grads(static_cast<size_t>(inputs));
+      if (c.needs_grad(0)) grads[0] = std::move(gx);
+      if (need_w) grads[static_cast<size_t>(input_of[1])] = std::move(gw);
+      if (need_b) grads[static_cast<size_t>(input_of[2])] = std::move(gb);
+      return grads;
+    }
+  }
   Tensor sum_g, sum_g_xhat;
   if (fused) {
     const TensorOptions opts{x.dtype(), x.device()};
@@ -377,7 +426,11 @@ void register_norm_ops(Registry& r) {
         check_batch_norm(x, weight, bias, running_mean, running_var, training);
         const int64_t channels = x.size(1);
         const std::vector<int64_t> shape = channel_shape(channels, x.dim());
-        if (auto out = fused_batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps)) {
+        const Tensor y = empty(x.shape(), {x.dtype(), x.device()});
+        if (auto out = library_batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps, y)) {
+          return *out;
+        }
+        if (auto out = fused_batch_norm(x, weight, bias, running_mean, running_var, training, momentum, eps, y)) {
           return *out;
         }
         if (!training) {

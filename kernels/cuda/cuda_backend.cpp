@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "kernels/caching_allocator.h"
 #include "kernels/coalesce.h"
-#include "kernels/cudnn_conv.h"
+#include "kernels/cudnn.h"
 #include "core/device_runtime.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/stream.h"
@@ -270,7 +270,7 @@ class CudaBackend final : public Backend {
     use(index);
     cuda::col2im(out, col, w);
   }
-  // Convolutions through cuDNN where it is loaded and takes the case (kernels/cudnn_conv.h).
+  // Convolutions through cuDNN where it is loaded and takes the case (kernels/cudnn.h).
   bool library_conv(const StridedRef& y, const StridedRef& x, const StridedRef& w, const StridedRef& bias,
                     const ConvWindow& win, int64_t groups, int index) override {
     use(index);
@@ -285,6 +285,15 @@ class CudaBackend final : public Backend {
                                     const StridedRef& gy, const ConvWindow& win, int64_t groups, int index) override {
     use(index);
     return cudnn_conv_backward_weight(gw, gb, x, gy, win, groups, index);
+  }
+  // Training batch norm through cuDNN where it is loaded and takes the case (kernels/cudnn.h).
+  bool library_batch_norm(const BatchNormLibrary& p, int index) override {
+    use(index);
+    return cudnn_batch_norm(p, index);
+  }
+  bool library_batch_norm_backward(const BatchNormLibrary& p, int index) override {
+    use(index);
+    return cudnn_batch_norm_backward(p, index);
   }
   void max_pool(const StridedRef& out, const StridedRef& indices, const StridedRef& in, const PoolGeometry& g,
                 int index) override {

@@ -1,4 +1,4 @@
-// cuDNN convolutions (kernels/cudnn_conv.h) through cuDNN's convolution API (the cudnnConvolution* calls
+// cuDNN convolutions (kernels/cudnn.h) through cuDNN's convolution API (the cudnnConvolution* calls
 // PyTorch's cuDNN path makes), loaded with dlopen so the binaries run where cuDNN is absent: the lent GPU
 // machines get it from PyTorch's wheel, and a server without it keeps the im2col path.
 //
@@ -7,10 +7,7 @@
 // is deterministic where that is asked and whose workspace the caching allocator can give), then the
 // convolution on the thread's current stream with a workspace from the device's caching allocator, so steady
 // training allocates nothing new.
-#include "kernels/cudnn_conv.h"
-
-#include <cudnn.h>
-#include <dlfcn.h>
+#include "kernels/cudnn.h"
 
 #include <array>
 #include <atomic>
@@ -25,127 +22,17 @@
 
 #include "core/cudnn.h"
 #include "core/error.h"
+#include "kernels/cuda/cudnn_api.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/stream.h"
-
-// cuDNN 9 marks its convolution API deprecated in favour of the graph API; PyTorch 1.13's cuDNN path is this
-// API, and cuDNN 9 keeps it.
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
 namespace td::kernels {
 
 namespace {
 
-// clang-format off
-#define TD_CUDNN_FUNCTIONS(X)                                                                                   \
-  X(cudnnGetVersion) X(cudnnGetErrorString) X(cudnnCreate) X(cudnnSetStream)                                    \
-  X(cudnnCreateTensorDescriptor) X(cudnnSetTensorNdDescriptor) X(cudnnDestroyTensorDescriptor)                  \
-  X(cudnnCreateFilterDescriptor) X(cudnnSetFilterNdDescriptor) X(cudnnDestroyFilterDescriptor)                  \
-  X(cudnnCreateConvolutionDescriptor) X(cudnnSetConvolutionNdDescriptor) X(cudnnSetConvolutionGroupCount)       \
-  X(cudnnSetConvolutionMathType) X(cudnnDestroyConvolutionDescriptor) X(cudnnGetConvolutionNdForwardOutputDim)  \
-  X(cudnnGetConvolutionForwardAlgorithm_v7) X(cudnnFindConvolutionForwardAlgorithmEx)                           \
-  X(cudnnGetConvolutionForwardWorkspaceSize) X(cudnnConvolutionForward)                                         \
-  X(cudnnGetConvolutionBackwardDataAlgorithm_v7) X(cudnnFindConvolutionBackwardDataAlgorithmEx)                 \
-  X(cudnnGetConvolutionBackwardDataWorkspaceSize) X(cudnnConvolutionBackwardData)                               \
-  X(cudnnGetConvolutionBackwardFilterAlgorithm_v7) X(cudnnFindConvolutionBackwardFilterAlgorithmEx)             \
-  X(cudnnGetConvolutionBackwardFilterWorkspaceSize) X(cudnnConvolutionBackwardFilter)
-// clang-format on
-
-// The entry points, resolved from the loaded library by name.
-struct Api {
-#define TD_CUDNN_POINTER(name) decltype(&::name) name = nullptr;
-  TD_CUDNN_FUNCTIONS(TD_CUDNN_POINTER)
-#undef TD_CUDNN_POINTER
-};
-
-struct Loaded {
-  Api api;
-  CudnnLibrary info;
-};
-
-// Tries TD_CUDNN_LIBRARY's file, then the soname (LD_LIBRARY_PATH, the loader's cache), then the CUDA
-// toolkit's library directory this build found cuDNN in.
-Loaded load() {
-  Loaded l;
-  std::vector<std::string> names;
-  if (const char* file = std::getenv("TD_CUDNN_LIBRARY"); file && *file) {
-    names.push_back(file);
-  } else {
-    names.push_back("libcudnn.so.9");
-#ifdef TD_CUDNN_DIR
-    names.push_back(TD_CUDNN_DIR "/libcudnn.so.9");
-#endif
-  }
-  void* lib = nullptr;
-  std::string errors;
-  for (const std::string& name : names) {
-    if ((lib = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL))) break;
-    const char* e = dlerror();
-    errors += (errors.empty() ? "" : "; ") + std::string(e ? e : name);
-  }
-  if (!lib) {
-    l.info.reason = "libcudnn.so.9 could not be loaded (" + errors + ")";
-    return l;
-  }
-#define TD_CUDNN_RESOLVE(name)                                            \
-  l.api.name = reinterpret_cast<decltype(l.api.name)>(dlsym(lib, #name)); \
-  if (!l.api.name) {                                                      \
-    l.info.reason = "the loaded cuDNN has no " #name;                     \
-    return l;                                                             \
-  }
-  TD_CUDNN_FUNCTIONS(TD_CUDNN_RESOLVE)
-#undef TD_CUDNN_RESOLVE
-  const size_t version = l.api.cudnnGetVersion();
-  if (version / 10000 != 9) {  // cuDNN 9 numbers its versions major * 10000 + minor * 100 + patch
-    l.info.reason = "the loaded cuDNN is version " + std::to_string(version) + ", not 9.x";
-    return l;
-  }
-  l.info.version = static_cast<int>(version);
-  return l;  // the library stays loaded for the process
-}
-
-const Loaded& loaded() {
-  static const Loaded l = load();
-  return l;
-}
-const Api& api() {
-  return loaded().api;
-}
-// Why cuDNN cannot run in this process (it then stays off, and every convolution takes the im2col path):
-// a sub-library missing or mismatched. Empty while it runs.
-std::mutex broken_mutex;
-std::string broken_reason;
-std::atomic<bool> broken{false};
-
-void mark_broken(const std::string& why) {
-  std::lock_guard<std::mutex> lock(broken_mutex);
-  if (!broken.load(std::memory_order_relaxed)) broken_reason = why;
-  broken.store(true, std::memory_order_relaxed);
-}
-
-bool usable() {
-  return loaded().info.version > 0 && backends::cudnn::enabled() && !broken.load(std::memory_order_relaxed);
-}
+using namespace cudnn;  // NOLINT: the shared loader (kernels/cuda/cudnn_api.h)
 
 std::atomic<int64_t> runs{0};
-
-std::string status_text(cudnnStatus_t s) {
-  const char* text = api().cudnnGetErrorString(s);
-  return text ? text : "status " + std::to_string(static_cast<int>(s));
-}
-
-// cuDNN 9 reports a category (its thousands) and a cause. Bad parameters and "not supported" refuse an
-// algorithm or a case (the next candidate, or the im2col path, takes it); the 1000s say cuDNN itself cannot
-// run here (a sub-library missing or mismatched): it is then off for the process.
-int category(cudnnStatus_t s) {
-  return static_cast<int>(s) / 1000;
-}
-bool refused(cudnnStatus_t s) {
-  return category(s) == 2 || category(s) == 3;
-}
-bool unusable(cudnnStatus_t s) {
-  return category(s) == 1;
-}
 
 // One convolution as cuDNN sees it: tensors of nd dims (4 or 5), a window of nd - 2.
 struct Case {
@@ -173,21 +60,6 @@ struct Case {
     return k;
   }
 };
-
-std::optional<cudnnDataType_t> type_of(DType t) {
-  switch (t) {
-    case DType::kFloat32:
-      return CUDNN_DATA_FLOAT;
-    case DType::kFloat64:
-      return CUDNN_DATA_DOUBLE;
-    case DType::kFloat16:
-      return CUDNN_DATA_HALF;
-    case DType::kBFloat16:
-      return CUDNN_DATA_BFLOAT16;
-    default:
-      return std::nullopt;
-  }
-}
 
 bool fits_int(int64_t v) {
   return v >= 0 && v <= INT_MAX;
@@ -230,37 +102,6 @@ std::optional<Case> case_of(DType dtype, std::span<const int64_t> x, std::span<c
     c.dilation[d + lead] = static_cast<int>(win.dilation[d]);
   }
   return c;
-}
-
-// Owning descriptor handles.
-template <class T, auto Destroy>
-struct Handle {
-  T d = nullptr;
-  Handle() = default;
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-  ~Handle() {
-    if (d) (api().*Destroy)(d);
-  }
-};
-using TensorDesc = Handle<cudnnTensorDescriptor_t, &Api::cudnnDestroyTensorDescriptor>;
-using FilterDesc = Handle<cudnnFilterDescriptor_t, &Api::cudnnDestroyFilterDescriptor>;
-using ConvDesc = Handle<cudnnConvolutionDescriptor_t, &Api::cudnnDestroyConvolutionDescriptor>;
-
-std::array<int, 5> packed_strides(const std::array<int, 5>& dims, int nd) {
-  std::array<int, 5> s{};
-  int step = 1;
-  for (int d = nd; d-- > 0;) {
-    s[d] = step;
-    step *= dims[d];
-  }
-  return s;
-}
-
-cudnnStatus_t set_tensor(TensorDesc& t, cudnnDataType_t type, const std::array<int, 5>& dims, int nd) {
-  cudnnStatus_t s = api().cudnnCreateTensorDescriptor(&t.d);
-  if (s != CUDNN_STATUS_SUCCESS) return s;
-  return api().cudnnSetTensorNdDescriptor(t.d, type, nd, dims.data(), packed_strides(dims, nd).data());
 }
 
 // The math the case's descriptor starts with (PyTorch's choice): tensor cores for the half types, no TF32 for
@@ -425,30 +266,6 @@ struct Choice {
 // Cases seen: their choice, or nothing where cuDNN does not take them.
 std::mutex cache_mutex;
 std::map<std::vector<int>, std::optional<Choice>> cache;
-
-// The calling thread's handle on `device`, set to its current stream; null where cuDNN cannot make one now
-// (that call then takes the im2col path; a later one tries again, unless cuDNN is unusable here).
-cudnnHandle_t handle_for(int device) {
-  // One handle per thread and device, as the cuBLAS handles (kernels/cuda/blas.cpp); they live as long as the
-  // process.
-  thread_local std::array<cudnnHandle_t, cuda::kMaxDevices> handles{};
-  TD_CHECK(device >= 0 && device < cuda::kMaxDevices, ErrorCode::kInvalidArgument, "[cuda] device index ",
-           device, " out of range");
-  cudnnHandle_t& h = handles[static_cast<size_t>(device)];
-  if (!h) {
-    const cudnnStatus_t s = api().cudnnCreate(&h);
-    if (s != CUDNN_STATUS_SUCCESS) {
-      h = nullptr;
-      if (unusable(s))
-        mark_broken("cudnnCreate failed on cuda:" + std::to_string(device) + ": " + status_text(s));
-      return nullptr;
-    }
-  }
-  const cudnnStatus_t s = api().cudnnSetStream(h, cuda::stream());
-  TD_CHECK(s == CUDNN_STATUS_SUCCESS, ErrorCode::kInternal,
-           "[convolution] cudnnSetStream failed: ", status_text(s));
-  return h;
-}
 
 std::string dims_text(const std::array<int, 5>& d, int nd) {
   std::string s = "[";
@@ -669,15 +486,6 @@ bool convolve(Kind k, const StridedRef& x, const StridedRef& w, const StridedRef
 
 }  // namespace
 
-CudnnLibrary cudnn_library() {
-  CudnnLibrary info = loaded().info;
-  if (broken.load(std::memory_order_relaxed)) {
-    std::lock_guard<std::mutex> lock(broken_mutex);
-    info.reason = broken_reason;
-  }
-  return info;
-}
-
 int64_t cudnn_convolutions_run() {
   return runs.load(std::memory_order_relaxed);
 }
@@ -719,7 +527,7 @@ bool cudnn_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, cons
 
 std::vector<int64_t> cudnn_output_sizes(DType dtype, std::span<const int64_t> x, std::span<const int64_t> w,
                                         const ConvWindow& win, int64_t groups) {
-  if (loaded().info.version == 0) return {};
+  if (loaded_version() == 0) return {};
   const auto c = case_of(dtype, x, w, {}, win, groups);
   if (!c) return {};
   Descriptors d;

@@ -1,6 +1,6 @@
-// kernels/cudnn_conv.h in a build without CUDA or without cuDNN's headers: nothing is loaded, and every
-// convolution takes the im2col path.
-#include "kernels/cudnn_conv.h"
+// kernels/cudnn.h in a build without CUDA or without cuDNN's headers: nothing is loaded, and every
+// convolution and batch norm takes our own kernels.
+#include "kernels/cudnn.h"
 
 namespace td::kernels {
 
@@ -28,6 +28,15 @@ std::vector<int64_t> cudnn_output_sizes(DType, std::span<const int64_t>, std::sp
   return {};
 }
 int64_t cudnn_convolutions_run() {
+  return 0;
+}
+bool cudnn_batch_norm(const BatchNormLibrary&, int) {
+  return false;
+}
+bool cudnn_batch_norm_backward(const BatchNormLibrary&, int) {
+  return false;
+}
+int64_t cudnn_batch_norms_run() {
   return 0;
 }
 

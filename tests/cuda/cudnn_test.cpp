@@ -1,6 +1,7 @@
-// cuDNN convolutions (kernels/cuda/cudnn_conv.cpp). Loading the library and setting up its descriptors need
-// no GPU, so the first tests run wherever cuDNN is installed; the others run convolutions and their gradients
-// through cuDNN and through im2col + GEMM on a GPU and require the same values.
+// cuDNN convolutions (kernels/cuda/cudnn_conv.cpp) and training batch norm (kernels/cuda/cudnn_batch_norm.cpp).
+// Loading the library and setting up its descriptors need no GPU, so the first tests run wherever cuDNN is
+// installed; the others run convolutions and batch norms and their gradients through cuDNN and through our
+// own kernels on a GPU and require the same values.
 #include "core/cudnn.h"
 
 #include <gtest/gtest.h>
@@ -14,7 +15,7 @@
 #include "core/backend.h"
 #include "core/random/generator.h"
 #include "core/tensor.h"
-#include "kernels/cudnn_conv.h"
+#include "kernels/cudnn.h"
 
 namespace td {
 namespace {
@@ -272,6 +273,72 @@ TEST(Cudnn, BenchmarkAndDeterministicModesGiveTheSameValues) {
       }
     }
   }
+}
+
+// One training batch norm of x (shape, dtype) on cuda:0, with cuDNN on or off: the output, the saved mean
+// and 1 / std, the running statistics after the update, and the gradients of x, weight and bias, in float64
+// on the CPU.
+std::vector<Tensor> batch_norm_step(const std::vector<int64_t>& shape, DType dtype, bool cudnn_on) {
+  backends::cudnn::FlagsGuard flags(cudnn_on, false, false, false);
+  manual_seed(3);
+  const TensorOptions cpu{DType::kFloat64};
+  const int64_t c = shape[1];
+  auto on = [&](const Tensor& t) { return t.to(dtype).to("cuda:0"); };
+  Tensor x = on(random::randn(shape, cpu).mul(1.7).add(0.4)).requires_grad_();
+  Tensor w = on(random::randn({c}, cpu)).requires_grad_(), b = on(random::randn({c}, cpu)).requires_grad_();
+  Tensor rm = on(random::randn({c}, cpu)), rv = on(random::rand({c}, cpu).add(0.5));
+  std::vector<Tensor> out =
+      call_op("native_batch_norm", {x, w, b, rm, rv, Scalar(true), Scalar(0.3), Scalar(1e-5)});
+  Tensor g = on(random::randn(shape, cpu));
+  std::vector<Tensor> grads = autograd::grad({out[0]}, {x, w, b}, {g});
+  out.push_back(rm);
+  out.push_back(rv);
+  out.insert(out.end(), grads.begin(), grads.end());
+  for (Tensor& t : out) t = t.detach().to("cpu").to(DType::kFloat64);
+  return out;
+}
+
+// cuDNN's batch norm against our fused channel passes (cuDNN off) for 2-d ([N, C], BatchNorm1d's) to 5-d
+// inputs: every output, the running statistics' update (the unbiased variance) and the three gradients;
+// cuDNN must have run the forward and the backward.
+TEST(Cudnn, BatchNormMatchesTheFusedPasses) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+  const char* names[] = {"output",      "saved mean", "saved invstd", "running mean", "running var",
+                         "x's gradient", "w's gradient", "b's gradient"};
+  for (DType t : {DType::kFloat64, DType::kFloat32}) {
+    for (const std::vector<int64_t>& shape : std::vector<std::vector<int64_t>>{
+             {8, 5}, {4, 3, 7}, {6, 4, 5, 5}, {2, 3, 4, 3, 5}, {64, 16, 8, 8}}) {
+      SCOPED_TRACE(std::string(dtype_name(t)) + " " + shape_str(shape));
+      const std::vector<Tensor> want = batch_norm_step(shape, t, false);
+      const int64_t before = kernels::cudnn_batch_norms_run();
+      const std::vector<Tensor> got = batch_norm_step(shape, t, true);
+      EXPECT_EQ(kernels::cudnn_batch_norms_run() - before, 2) << "cuDNN did not run forward and backward";
+      ASSERT_EQ(got.size(), want.size());
+      for (size_t i = 0; i < got.size(); ++i) {
+        expect_close(got[i], want[i], t == DType::kFloat64 ? 1e-10 : 1e-4, names[i]);
+      }
+    }
+  }
+}
+
+// Cases cuDNN's batch norm does not take run our kernels: no affine parameters, a strided input, float16.
+TEST(Cudnn, BatchNormOutsideCudnnsCasesTakesTheFusedPasses) {
+  if (!have_gpu()) GTEST_SKIP() << "no GPU";
+  if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+  const TensorOptions gpu{DType::kFloat32, Device::parse("cuda:0")};
+  Tensor x = random::randn({4, 3, 5, 5}, gpu);
+  const int64_t before = kernels::cudnn_batch_norms_run();
+  Tensor plain = call_op("native_batch_norm", {x, None{}, None{}, None{}, None{}, Scalar(true), Scalar(0.1),
+                                               Scalar(1e-5)})[0];
+  Tensor w = ones({3}, gpu), b = zeros({3}, gpu);
+  Tensor strided = call_op("native_batch_norm", {x.transpose(2, 3), w, b, None{}, None{}, Scalar(true),
+                                                 Scalar(0.1), Scalar(1e-5)})[0];
+  Tensor half = call_op("native_batch_norm", {x.to(DType::kFloat16), w.to(DType::kFloat16), b.to(DType::kFloat16),
+                                              None{}, None{}, Scalar(true), Scalar(0.1), Scalar(1e-5)})[0];
+  EXPECT_EQ(kernels::cudnn_batch_norms_run(), before);
+  expect_close(strided.transpose(2, 3).to("cpu"), plain.to("cpu"), 1e-5, "strided input");
+  expect_close(half.to(DType::kFloat32).to("cpu"), plain.to("cpu"), 1e-2, "float16 input");
 }
 
 }  // namespace

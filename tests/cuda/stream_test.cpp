@@ -111,6 +111,9 @@ TEST_F(CudaStreamTest, EventsOrderStreamsAndTime) {
     cuda::record_stream(a, consumer);
     total = a.sum();
   }
+  // total was made on the consumer stream: the default stream's copy to the host must wait for it (as in
+  // PyTorch, where item() reads on the current stream). A run without this wait read 0.
+  consumer.synchronize();
   EXPECT_EQ(total.item<double>(), 3.0 * (1 << 22));
   end.synchronize();
   EXPECT_TRUE(end.query());

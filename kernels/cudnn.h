@@ -1,15 +1,19 @@
-// cuDNN convolutions for the CUDA backend (kernels/cuda/cudnn_conv.cpp), behind Backend::library_conv and
-// its two gradients: NC[D]HW tensors of float32, float64, float16 or bfloat16, 1-d to 3-d windows, groups,
-// strides, padding and dilation. cuDNN is loaded at run time (libcudnn.so.9, or TD_CUDNN_LIBRARY's file);
-// where it is missing, disabled (td::backends::cudnn, core/cudnn.h) or does not take a case, each call
-// returns false having done nothing and the caller runs im2col + GEMM. A build without CUDA or without
-// cuDNN's headers links kernels/cuda_stub/cudnn_absent.cpp, which loads nothing.
+// cuDNN for the CUDA backend, loaded at run time (libcudnn.so.9, or TD_CUDNN_LIBRARY's file; the loader is
+// kernels/cuda/cudnn_api.cpp). Where it is missing, disabled (td::backends::cudnn, core/cudnn.h) or does not
+// take a case, each call returns false having done nothing and the caller runs our own kernels. A build
+// without CUDA or without cuDNN's headers links kernels/cuda_stub/cudnn_absent.cpp, which loads nothing.
 //
-// x, y, gy and gx are contiguous; w (and gw) may be strided views (the kept taps of a weight): they are
-// staged through packed copies. The bias and its gradient are the backend's own add and sum, after cuDNN's
-// call. The algorithm for each case (shapes, dtype, window, groups, device, the pointers' alignment and the
-// settings) is chosen once, by cuDNN's heuristics or, with benchmark set, by timing them (cudnnFind*), and
-// cached.
+// Convolutions (kernels/cuda/cudnn_conv.cpp), behind Backend::library_conv and its two gradients: NC[D]HW
+// tensors of float32, float64, float16 or bfloat16, 1-d to 3-d windows, groups, strides, padding and
+// dilation; the im2col path is the fallback. x, y, gy and gx are contiguous; w (and gw) may be strided views
+// (the kept taps of a weight): they are staged through packed copies. The bias and its gradient are the
+// backend's own add and sum, after cuDNN's call. The algorithm for each case (shapes, dtype, window, groups,
+// device, the pointers' alignment and the settings) is chosen once, by cuDNN's heuristics or, with benchmark
+// set, by timing them (cudnnFind*), and cached.
+//
+// Training batch norm (kernels/cuda/cudnn_batch_norm.cpp), behind Backend::library_batch_norm and its
+// backward: cudnnBatchNormalizationForwardTraining / Backward in spatial mode, as PyTorch's cudnn_batch_norm,
+// for float32 and float64 with parameters of the input's dtype; the fused channel passes are the fallback.
 #pragma once
 
 #include <cstdint>
@@ -48,5 +52,11 @@ std::vector<int64_t> cudnn_output_sizes(DType dtype, std::span<const int64_t> x,
 
 /// How many convolutions (forward, backward data, backward filter) cuDNN has run in this process.
 int64_t cudnn_convolutions_run();
+
+/// Backend::library_batch_norm and library_batch_norm_backward (BatchNormLibrary in core/backend.h).
+bool cudnn_batch_norm(const BatchNormLibrary& p, int device);
+bool cudnn_batch_norm_backward(const BatchNormLibrary& p, int device);
+/// How many batch norms (forward or backward) cuDNN has run in this process.
+int64_t cudnn_batch_norms_run();
 
 }  // namespace td::kernels
