@@ -2,7 +2,7 @@
 
 #include "core/cudnn.h"
 #include "core/error.h"
-#include "kernels/cudnn_conv.h"
+#include "kernels/cudnn.h"
 #include "core/random/generator.h"
 #include "core/tensor_impl.h"
 
