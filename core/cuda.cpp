@@ -2,9 +2,9 @@
 
 #include "core/cudnn.h"
 #include "core/error.h"
-#include "kernels/cudnn.h"
 #include "core/random/generator.h"
 #include "core/tensor_impl.h"
+#include "kernels/cudnn.h"
 
 namespace td::cuda {
 

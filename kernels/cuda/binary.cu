@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "kernels/cuda/loops.cuh"
 #include "kernels/cuda/vectorized.cuh"
+#include "kernels/dispatch.h"
 #include "kernels/elementwise_ops.h"
 
 namespace td::kernels::cuda {
@@ -40,6 +41,15 @@ __global__ void where_kernel(int64_t n, Indexer ix, T* out, const bool* cond, co
   TD_GRID_STRIDE_LOOP(i, n) {
     const auto o = offsets_of<4>(ix, i);
     out[o.at[0]] = cond[o.at[1]] ? a[o.at[2]] : b[o.at[3]];
+  }
+}
+
+// ReLU's and threshold's backward: grad where y > threshold, else 0 (PyTorch's threshold_backward).
+template <class T>
+__global__ void threshold_backward_kernel(int64_t n, Indexer ix, T* out, const T* grad, const T* y, T threshold) {
+  TD_GRID_STRIDE_LOOP(i, n) {
+    const auto o = offsets_of<3>(ix, i);
+    out[o.at[0]] = y[o.at[2]] > threshold ? grad[o.at[1]] : T(0);
   }
 }
 
@@ -202,6 +212,16 @@ void compare(CompareOp op, DType dtype, int64_t n, const Indexer& ix, void* out,
     }
   });
   check(cudaGetLastError(), "compare kernel launch");
+}
+
+void threshold_backward(DType dtype, int64_t n, const Indexer& ix, void* out, const void* grad, const void* y,
+                        double threshold) {
+  float_or_double(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    threshold_backward_kernel<T><<<blocks_for(n), kThreads, 0, stream()>>>(
+        n, ix, static_cast<T*>(out), static_cast<const T*>(grad), static_cast<const T*>(y), static_cast<T>(threshold));
+  });
+  check(cudaGetLastError(), "threshold_backward kernel launch");
 }
 
 void where(DType dtype, int64_t n, const Indexer& ix, void* out, const void* cond, const void* a, const void* b) {

@@ -166,6 +166,18 @@ class CudaBackend final : public Backend {
                 make_indexer<4>(out.sizes, {out.strides, cond.strides, a.strides, b.strides}), out.data, cond.data,
                 a.data, b.data);
   }
+  bool threshold_backward(const StridedRef& out, const StridedRef& grad, const StridedRef& y, double threshold,
+                          int index) override {
+    if ((out.dtype != DType::kFloat32 && out.dtype != DType::kFloat64) || grad.dtype != out.dtype ||
+        y.dtype != out.dtype) {
+      return false;
+    }
+    use(index);
+    cuda::threshold_backward(out.dtype, out.numel(),
+                             make_indexer<3>(out.sizes, {out.strides, grad.strides, y.strides}), out.data,
+                             grad.data, y.data, threshold);
+    return true;
+  }
   void reduce(ReduceOp op, const StridedRef& out, const StridedRef& in, int reduced, int index) override {
     use(index);
     cuda::reduce(op, in.dtype, out.numel(), split_dims(in, reduced), out.data, in.data, index);

@@ -32,6 +32,9 @@ void binary(BinaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, c
 void unary(UnaryOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* in);
 void compare(CompareOp op, DType dtype, int64_t n, const Indexer& ix, void* out, const void* a, const void* b);
 void where(DType dtype, int64_t n, const Indexer& ix, void* out, const void* cond, const void* a, const void* b);
+/// Backend::threshold_backward for float and double: out = grad where y > threshold, else 0.
+void threshold_backward(DType dtype, int64_t n, const Indexer& ix, void* out, const void* grad, const void* y,
+                        double threshold);
 /// out[o0] = in[o1 + index[o2] * dim_stride] over the Indexer's three operands (out, in with dim's stride
 /// zeroed, index).
 void gather(DType dtype, int64_t n, const Indexer& ix, void* out, const void* in, const int64_t* index,

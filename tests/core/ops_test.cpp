@@ -869,24 +869,23 @@ TEST(BinaryRuns, ALongRowCutAcrossThreadsGivesEveryElement) {
   }
 }
 
-// ReLU's backward takes a fused pass when it is not recorded (threshold_backward); with create_graph it is
-// where + gt. Both give g where y > 0, else 0: at 0, below it, at NaN, on a transposed input too.
-TEST(ReluBackward, TheFusedPassAndTheRecordedFormulaAgree) {
+// ReLU's backward takes a fused pass when it is not recorded (threshold_backward, on CUDA too); with
+// create_graph it is where + gt. Both give g where y > 0, else 0: at 0, below it, at NaN, on a transposed input too.
+TD_DEVICE_TEST(OpsTest, ReluBackwardsFusedPassAndRecordedFormulaAgree) {
   for (DType dtype : {DType::kFloat32, DType::kFloat64}) {
     for (bool transposed : {false, true}) {
       std::vector<double> xs;
       for (int i = 0; i < 6 * 7; ++i) xs.push_back(i % 5 == 0 ? 0.0 : (i % 3 == 0 ? -1.5 : 0.25) * (i - 20));
       xs[7] = std::nan("");
-      Tensor base = tensor<double>(xs, {6, 7}).to(dtype);
+      Tensor base = tensor<double>(xs, {6, 7}).to(dtype).to(device_.str());
       Tensor x = (transposed ? base.t() : base).detach().requires_grad_();
-      Tensor g = tensor<double>(std::vector<double>(42, 0.0), {42}).add(1.0).cumsum(0).reshape(x.shape()).to(dtype);
+      Tensor g = tensor<double>(std::vector<double>(42, 0.0), {42}).add(1.0).cumsum(0).reshape(x.shape());
+      g = g.to(dtype).to(device_.str());
       Tensor y = x.relu();
       Tensor fused = autograd::grad({y}, {x}, {g})[0];
       Tensor recorded = autograd::grad({x.relu()}, {x}, {g}, /*retain_graph=*/true, /*create_graph=*/true)[0];
-      const std::vector<double> a = fused.to(DType::kFloat64).contiguous().to_vector<double>();
-      const std::vector<double> b = recorded.to(DType::kFloat64).contiguous().to_vector<double>();
-      const std::vector<double> yv = y.to(DType::kFloat64).contiguous().to_vector<double>();
-      const std::vector<double> gv = g.to(DType::kFloat64).contiguous().to_vector<double>();
+      auto host = [](const Tensor& t) { return t.to("cpu").to(DType::kFloat64).contiguous().to_vector<double>(); };
+      const std::vector<double> a = host(fused), b = host(recorded), yv = host(y), gv = host(g);
       for (size_t i = 0; i < a.size(); ++i) {
         const double want = yv[i] > 0 ? gv[i] : 0.0;
         ASSERT_EQ(a[i], want) << dtype_name(dtype) << " " << transposed << " " << i;
