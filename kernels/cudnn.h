@@ -59,4 +59,8 @@ bool cudnn_batch_norm_backward(const BatchNormLibrary& p, int device);
 /// How many batch norms (forward or backward) cuDNN has run in this process.
 int64_t cudnn_batch_norms_run();
 
+/// How many cuDNN handles this process has made: one per thread and device, returned to a pool when the
+/// thread ends, so threads that come and go reuse them.
+int64_t cudnn_handles_made();
+
 }  // namespace td::kernels

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/matmul_precision.h"
 #include "kernels/cuda/blas_handle.h"
+#include "kernels/cuda/handle_pool.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/stream.h"
 
@@ -16,16 +17,16 @@ namespace td::kernels::cuda {
 
 namespace {
 
-// One handle per thread and device, as PyTorch keeps them: a handle is not safe to share between threads
-// that queue work on different streams at the same time (sessions do). Handles live as long as the process.
+// One handle per thread and device, returned to a pool when the thread ends (kernels/cuda/handle_pool.h).
 cublasHandle_t handle_for(int index) {
-  thread_local std::array<cublasHandle_t, kMaxDevices> handles{};
+  thread_local ThreadHandles<cublasHandle_t> handles;
   TD_CHECK(index >= 0 && index < kMaxDevices, ErrorCode::kInvalidArgument, "[cuda] device index ", index,
            " out of range");
-  cublasHandle_t& h = handles[static_cast<size_t>(index)];
+  cublasHandle_t& h = handles.at(index);
   if (!h) {
     TD_CHECK(cublasCreate(&h) == CUBLAS_STATUS_SUCCESS, ErrorCode::kInternal, "[matmul] cublasCreate failed on cuda:",
              index);
+    ThreadHandles<cublasHandle_t>::made();
   }
   return h;
 }
@@ -35,6 +36,10 @@ void check_blas(cublasStatus_t s) {
            static_cast<int>(s));
 }
 }  // namespace
+
+int64_t blas_handles_made() {
+  return ThreadHandles<cublasHandle_t>::made_count();
+}
 
 cublasHandle_t blas_handle(int device) {
   cublasHandle_t h = handle_for(device);

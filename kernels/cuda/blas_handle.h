@@ -3,6 +3,8 @@
 
 #include <cublas_v2.h>
 
+#include "kernels/cuda_handles.h"
+
 namespace td::kernels::cuda {
 
 /// The calling thread's cuBLAS handle on `device` (made on first use), set to the thread's current stream.

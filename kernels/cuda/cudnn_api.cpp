@@ -11,6 +11,7 @@
 
 #include "core/cudnn.h"
 #include "core/error.h"
+#include "kernels/cuda/handle_pool.h"
 #include "kernels/cuda/stream.h"
 #include "kernels/cudnn.h"
 
@@ -103,12 +104,12 @@ std::string status_text(cudnnStatus_t s) {
 }
 
 cudnnHandle_t handle_for(int device) {
-  // One handle per thread and device, as the cuBLAS handles (kernels/cuda/blas.cpp); they live as long as the
-  // process.
-  thread_local std::array<cudnnHandle_t, cuda::kMaxDevices> handles{};
+  // One handle per thread and device, as the cuBLAS handles, returned to a pool when the thread ends
+  // (kernels/cuda/handle_pool.h).
+  thread_local cuda::ThreadHandles<cudnnHandle_t> handles;
   TD_CHECK(device >= 0 && device < cuda::kMaxDevices, ErrorCode::kInvalidArgument, "[cuda] device index ",
            device, " out of range");
-  cudnnHandle_t& h = handles[static_cast<size_t>(device)];
+  cudnnHandle_t& h = handles.at(device);
   if (!h) {
     const cudnnStatus_t s = api().cudnnCreate(&h);
     if (s != CUDNN_STATUS_SUCCESS) {
@@ -117,6 +118,7 @@ cudnnHandle_t handle_for(int device) {
         mark_broken("cudnnCreate failed on cuda:" + std::to_string(device) + ": " + status_text(s));
       return nullptr;
     }
+    cuda::ThreadHandles<cudnnHandle_t>::made();
   }
   const cudnnStatus_t s = api().cudnnSetStream(h, cuda::stream());
   TD_CHECK(s == CUDNN_STATUS_SUCCESS, ErrorCode::kInternal,
@@ -156,6 +158,10 @@ cudnnStatus_t set_tensor(TensorDesc& t, cudnnDataType_t type, const std::array<i
 }
 
 }  // namespace cudnn
+
+int64_t cudnn_handles_made() {
+  return cuda::ThreadHandles<cudnnHandle_t>::made_count();
+}
 
 CudnnLibrary cudnn_library() {
   CudnnLibrary info = loaded().info;

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/linalg_kernels.h"
 #include "kernels/cuda/blas_handle.h"
+#include "kernels/cuda/handle_pool.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/stream.h"
 
@@ -28,11 +29,14 @@ void check_solver(cusolverStatus_t s, const char* what) {
 }
 
 cusolverDnHandle_t solver_for(int device) {
-  thread_local std::array<cusolverDnHandle_t, cuda::kMaxDevices> handles{};
+  thread_local cuda::ThreadHandles<cusolverDnHandle_t> handles;  // pooled when the thread ends
   TD_CHECK(device >= 0 && device < cuda::kMaxDevices, ErrorCode::kInvalidArgument, "[cuda] device index ", device,
            " out of range");
-  cusolverDnHandle_t& h = handles[static_cast<size_t>(device)];
-  if (!h) check_solver(cusolverDnCreate(&h), "cusolverDnCreate");
+  cusolverDnHandle_t& h = handles.at(device);
+  if (!h) {
+    check_solver(cusolverDnCreate(&h), "cusolverDnCreate");
+    cuda::ThreadHandles<cusolverDnHandle_t>::made();
+  }
   check_solver(cusolverDnSetStream(h, cuda::stream()), "cusolverDnSetStream");
   return h;
 }

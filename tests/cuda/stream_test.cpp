@@ -10,6 +10,8 @@
 #include "core/error.h"
 #include "core/profiler/profiler.h"
 #include "core/tensor.h"
+#include "kernels/cuda_handles.h"
+#include "kernels/cudnn.h"
 #include "tests/core/test_util.h"
 
 namespace td {
@@ -122,6 +124,24 @@ TEST_F(CudaStreamTest, EventsOrderStreamsAndTime) {
   EXPECT_LT(ms, 10000.0f);
   EXPECT_EQ(testing::error_of([&] { (void)ready.elapsed_time(end); }).code(), ErrorCode::kInvalidArgument)
       << "an event without timing cannot be timed";
+}
+
+// Library handles are per thread, and a thread that ends returns its own to a pool (kernels/cuda/handle_pool.h):
+// eight threads one after another, each running a matmul (cuBLAS) and a batch norm (cuDNN where it loads),
+// make at most one handle of each kind between them, where each used to make its own and leak it.
+TEST_F(CudaStreamTest, ThreadsThatEndReturnTheirLibraryHandles) {
+  Tensor a = ones({64, 64}, gpu_), x = ones({8, 4, 3, 3}, gpu_), w = ones({4}, gpu_), b = zeros({4}, gpu_);
+  auto work = [&] {
+    EXPECT_EQ(a.matmul(a).sum().item<float>(), 64.0f * 64 * 64);
+    Tensor y = call_op("native_batch_norm", {x, w, b, None{}, None{}, Scalar(true), Scalar(0.1), Scalar(1e-5)})[0];
+    EXPECT_EQ(y.abs().sum().item<float>(), 0.0f) << "a constant input normalises to 0";
+  };
+  work();  // this thread's own handles
+  const int64_t blas = kernels::cuda::blas_handles_made(), cudnn = kernels::cudnn_handles_made();
+  for (int i = 0; i < 8; ++i) std::thread(work).join();
+  EXPECT_LE(kernels::cuda::blas_handles_made() - blas, 1);
+  EXPECT_LE(kernels::cudnn_handles_made() - cudnn, 1);
+  EXPECT_GE(kernels::cuda::blas_handles_made(), 1) << "the count moves";
 }
 
 // A block freed on one stream is not handed to another stream while the first may still use it.
