@@ -361,6 +361,7 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
         }
         stream_ = std::move(a.stream);
         context_ = std::move(a.context);
+        ++stream_generation_;
         stream_finished_ = false;
         writes_ended_ = false;
         restore_pending_ = false;
@@ -569,8 +570,9 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
             goodbye_ = msg.goodbye().reason();
           }
           // Half-close (off this lock: writes take write_mu_); the server then ends the call.
-          std::thread([self = shared_from_this(), restore = msg.goodbye().restore()] { self->end_writes(restore); })
-              .detach();
+          std::thread([self = shared_from_this(), restore = msg.goodbye().restore(), generation = stream_generation_] {
+            self->end_writes(generation, restore);
+          }).detach();
           break;
         case pb::ServerMessage::kHook:
         case pb::ServerMessage::kModuleHook:
@@ -581,10 +583,12 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
     }
   }
 
-  /// Ends the client's half of the stream (after a Goodbye); the session stays open on this side when the
-  /// server will restore it.
-  void end_writes(bool restore) {
+  /// Ends the client's half of the stream of that generation (after a Goodbye on it); the session stays open on
+  /// this side when the server will restore it.
+  void end_writes(uint64_t generation, bool restore) {
     std::lock_guard lock(write_mu_);
+    // A re-attach may have replaced the stream the Goodbye came on before this thread ran: the new one stays.
+    if (generation != stream_generation_) return;
     if (!stream_ || closing_ || stream_finished_ || writes_ended_) return;
     if (restore) {
       writes_ended_ = true;
@@ -627,6 +631,8 @@ class SessionState : public std::enable_shared_from_this<SessionState> {
   bool finished_ = false;         // shutdown() ran
   bool stream_finished_ = false;  // Finish() was called on stream_ (the reader gave up on it)
   bool writes_ended_ = false;     // WritesDone() on stream_ after a Goodbye with restore
+  // Which stream stream_ is: a re-attach counts up (written by the reader thread under write_mu_).
+  uint64_t stream_generation_ = 0;
   std::atomic<bool> restore_pending_{false};  // the server said it restarts with this session
   struct SentBatch {
     Outgoing out;
