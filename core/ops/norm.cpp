@@ -274,7 +274,9 @@ std::vector<Tensor> native_batch_norm_backward(GradContext& c) {
   const int64_t channels = x.size(1);
   const std::vector<int64_t> shape = channel_shape(channels, x.dim()), dims = all_but_channels(x.dim());
   const auto n = static_cast<double>(x.numel() / std::max<int64_t>(channels, 1));
-  const Tensor& g = c.grad(0);
+  // Undefined gradients stay undefined (keeps_undefined_grads): the saved statistics' usually are.
+  const Tensor g = c.grad(0).defined() ? c.grad(0) : zeros(x.shape(), {x.dtype(), x.device()});
+  const bool grad_stats = c.grad(1).defined() || c.grad(2).defined();
   Tensor mean, invstd;
   if (training) {
     mean = c.output(1).reshape(shape);
@@ -290,7 +292,7 @@ std::vector<Tensor> native_batch_norm_backward(GradContext& c) {
   const bool fused = !autograd::GradMode::is_enabled();
   Backend& be = backend(x.device().type);
   // The training backward in one vendor library call (cuDNN on CUDA), where only the output has a gradient.
-  if (fused && training && weight.defined() && !c.grad(1).defined() && !c.grad(2).defined() && x.is_contiguous()) {
+  if (fused && training && weight.defined() && !grad_stats && x.is_contiguous()) {
     const TensorOptions opts{x.dtype(), x.device()};
     const Tensor gc = g.contiguous(), save_mean = c.output(1), save_invstd = c.output(2);
     Tensor gx = empty(x.shape(), opts), gw = empty({channels}, opts), gb = empty({channels}, opts);
@@ -376,8 +378,8 @@ std::vector<Tensor> native_batch_norm_backward(GradContext& c) {
     } else {
       Tensor c1 = k.mul(sum_g_xhat).div(-n);  // the coefficient of xhat
       Tensor c0 = k.mul(sum_g).div(-n);
-      c0 = c0.add(c.grad(1).reshape(shape).div(n));
-      c1 = c1.sub(c.grad(2).reshape(shape).mul(invstd).mul(invstd).div(n));
+      if (c.grad(1).defined()) c0 = c0.add(c.grad(1).reshape(shape).div(n));
+      if (c.grad(2).defined()) c1 = c1.sub(c.grad(2).reshape(shape).mul(invstd).mul(invstd).div(n));
       // c1 xhat + c0 = (c1 invstd) x + (c0 - c1 invstd mean)
       Tensor cx = c1.mul(invstd);
       Tensor shift = c0.sub(cx.mul(mean));
@@ -416,6 +418,7 @@ void register_norm_ops(Registry& r) {
           "batch_norm's primitive: the output, and in training the batch's mean and 1 / sqrt(var + eps) per "
           "channel (empty in eval mode, as aten's CPU kernel)")
       .saves_outputs()
+      .keeps_undefined_grads()
       .backward(native_batch_norm_backward)
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor& x = a.tensor(0);

@@ -310,6 +310,10 @@ OpBuilder& OpBuilder::saves_outputs() {
   def_->saves_outputs = true;
   return *this;
 }
+OpBuilder& OpBuilder::keeps_undefined_grads() {
+  def_->undefined_grads = true;
+  return *this;
+}
 OpBuilder& OpBuilder::doc(std::string text) {
   def_->doc = std::move(text);
   return *this;
@@ -426,7 +430,7 @@ class OpNode : public autograd::Node {
   // A released node still runs: only a backward formula that reads a freed saved tensor fails (as in PyTorch,
   // where a graph that saves nothing can be walked again).
   std::vector<Tensor> apply(std::vector<Tensor>&& grads) override {
-    for (size_t i = 0; i < grads.size(); ++i) {
+    for (size_t i = 0; i < grads.size() && !def_.undefined_grads; ++i) {
       if (!grads[i].defined()) {
         const auto& m = output_meta[i];
         grads[i] = zeros(m.sizes, {m.dtype, m.device});

@@ -111,6 +111,9 @@ struct OpDef {
   bool saves_all_inputs = true;
   /// Whether the backward reads the forward's outputs.
   bool saves_outputs = false;
+  /// Whether the backward takes an undefined gradient for an output none flowed to (PyTorch's
+  /// materialize_grads off), rather than zeros made for it.
+  bool undefined_grads = false;
   /// A one-line description for `tensorctl ops` and docs.
   std::string doc;
   /// Whether the backward formula is verified for complex values (PyTorch's convention: for a real loss the
@@ -149,6 +152,8 @@ class OpBuilder {
   OpBuilder& saves_inputs(std::vector<int> positions);
   /// The backward needs the forward outputs.
   OpBuilder& saves_outputs();
+  /// The backward takes undefined gradients for outputs none flowed to (OpDef::undefined_grads).
+  OpBuilder& keeps_undefined_grads();
   OpBuilder& doc(std::string text);
   /// Declares the backward correct for complex inputs and outputs (see OpDef::complex_autograd).
   OpBuilder& complex_autograd();
@@ -200,7 +205,7 @@ class GradContext {
   GradContext(const OpDef& def, const SavedCall& saved, const std::vector<Tensor>& grads,
               const std::vector<Tensor>& outputs, const std::vector<bool>& needs_grad)
       : def_(def), saved_(saved), grads_(grads), outputs_(outputs), needs_grad_(needs_grad) {}
-  /// Gradient of output i (zeros if none flowed to it).
+  /// Gradient of output i (zeros if none flowed to it; undefined instead for ops that keep undefined grads).
   const Tensor& grad(size_t i = 0) const { return grads_[i]; }
   /// Tensor input i (position among tensor args), checked against in-place modification since the forward.
   Tensor input(size_t i) const;
