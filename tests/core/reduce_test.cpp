@@ -257,6 +257,37 @@ TD_DEVICE_TEST(ReduceTest, Float32SumOf16MElementsIsAccurate) {
   }
 }
 
+// Contiguous rows are read in 16-byte packs on CUDA: one long row cut into slices (the last one past its whole
+// packs), rows of whole packs, rows whose starts miss a pack's alignment and a view one element into its buffer
+// (both take the element path), and a row shorter than a pack. The values are small integers, so every partial
+// sum is exact in every dtype here and the results must equal the double sums.
+TD_DEVICE_TEST(ReduceTest, ContiguousRowsReadInPacksOrNot) {
+  const std::vector<std::pair<std::vector<int64_t>, int64_t>> cases = {
+      {{1000003}, 0}, {{4, 40000}, 0}, {{3, 10007}, 0}, {{2, 65536}, 1}, {{3}, 0}};
+  for (const auto& [sizes, offset] : cases) {
+    const int64_t n = sizes.size() == 1 ? sizes[0] : sizes[0] * sizes[1], cols = sizes.back();
+    std::vector<double> v(static_cast<size_t>(n + offset));
+    for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<double>((i * 2654435761u) % 7) - 3;
+    std::vector<double> row_sums(static_cast<size_t>(n / cols), 0);
+    double total = 0, hi = -kInf, lo = kInf;
+    for (int64_t i = 0; i < n; ++i) {
+      const double x = v[static_cast<size_t>(i + offset)];
+      row_sums[static_cast<size_t>(i / cols)] += x;
+      total += x;
+      hi = std::max(hi, x);
+      lo = std::min(lo, x);
+    }
+    for (DType dtype : {DType::kFloat32, DType::kFloat64, DType::kInt32, DType::kInt64}) {
+      SCOPED_TRACE(shape_str(sizes) + " offset " + std::to_string(offset) + " " + std::string(dtype_name(dtype)));
+      const Tensor t = make64(v, {n + offset}).to(dtype).narrow(0, offset, n).view(sizes);
+      EXPECT_EQ(t.sum().item<double>(), total);
+      EXPECT_EQ(t.amax().item<double>(), hi);
+      EXPECT_EQ(t.amin().item<double>(), lo);
+      EXPECT_EQ(t.sum({-1}).to(DType::kFloat64).to_vector<double>(), row_sums);
+    }
+  }
+}
+
 // Sums over an outer dim ([n, K] -> [K], a bias's gradient; the CPU adds whole rows into K accumulators): each
 // output within half an ulp of the double sum of its column, for K within and past one block of columns, in
 // float32 and float64, and through a kept dim that is not the innermost (which takes the strided fold).
