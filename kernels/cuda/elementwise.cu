@@ -59,10 +59,7 @@ __device__ __forceinline__ int64_t reduced_offset(const ReduceIndexer& ix, int64
 // Row reduction, for outputs whose reduced elements are close together: block (o, g) folds the g-th slice
 // of output o's elements into out[o * gridDim.y + g]. Reads In, folds in the reducer's accumulator type,
 // writes Out (T, or the accumulator for a second pass).
-// With V > 1 the reduced elements are contiguous, each row's start and each slice's are aligned to a Pack of V
-// (reduce_launch checks): 16-byte loads, four in flight per thread, keep enough bytes in flight to reach the
-// memory's bandwidth where four 4-byte loads did not.
-template <ReduceOp Op, class T, class In, class Out, int V = 1>
+template <ReduceOp Op, class T, class In, class Out>
 __global__ void reduce_rows_kernel(ReduceIndexer ix, int64_t slice, Out* out, const In* in) {
   using R = fn::Reducer<Op, T>;
   using A = typename R::A;
@@ -70,30 +67,7 @@ __global__ void reduce_rows_kernel(ReduceIndexer ix, int64_t slice, Out* out, co
   const In* x = in + kept_offset(ix, o);
   const int64_t begin = g * slice, end = min(ix.red_numel, begin + slice);
   A acc = R::identity();
-  if constexpr (V > 1) {
-    const auto* p = reinterpret_cast<const Pack<In, V>*>(x + begin);
-    const int64_t packs = (end - begin) / V, step = blockDim.x;
-    A acc1 = R::identity(), acc2 = R::identity(), acc3 = R::identity();
-    int64_t q = threadIdx.x;
-    for (; q + 3 * step < packs; q += 4 * step) {
-      const Pack<In, V> a = p[q], b = p[q + step], c = p[q + 2 * step], d = p[q + 3 * step];
-#pragma unroll
-      for (int k = 0; k < V; ++k) {
-        acc = R::combine(acc, static_cast<A>(a.v[k]));
-        acc1 = R::combine(acc1, static_cast<A>(b.v[k]));
-        acc2 = R::combine(acc2, static_cast<A>(c.v[k]));
-        acc3 = R::combine(acc3, static_cast<A>(d.v[k]));
-      }
-    }
-    for (; q < packs; q += step) {
-      const Pack<In, V> a = p[q];
-#pragma unroll
-      for (int k = 0; k < V; ++k) acc = R::combine(acc, static_cast<A>(a.v[k]));
-    }
-    // The last slice's elements past its whole packs.
-    for (int64_t r = begin + packs * V + threadIdx.x; r < end; r += step) acc = R::combine(acc, static_cast<A>(x[r]));
-    acc = R::combine(R::combine(acc, acc1), R::combine(acc2, acc3));
-  } else if (ix.red_nd == 1) {
+  if (ix.red_nd == 1) {
     // Four loads in flight per thread.
     const int64_t s = ix.red_strides[0], step = blockDim.x;
     A acc1 = R::identity(), acc2 = R::identity(), acc3 = R::identity();
@@ -356,33 +330,15 @@ void reduce_launch(int64_t n_out, const ReduceIndexer& ix, T* out, const T* in, 
         partial_indexer(n_out, used, false), n_out, used, out, p);
     return;
   }
-  auto [slice, used] = slicing(n_out, red, 16 * kThreads);
-  // Contiguous rows whose starts are aligned to a 16-byte pack: slices of whole packs, read as packs.
-  constexpr int V = kPackOf<T>;
-  bool packed = V > 1 && ix.red_nd == 1 && ix.red_strides[0] == 1 && pack_aligned<T, V>(in);
-  for (int d = 0; d < ix.kept_nd && packed; ++d) packed = ix.kept_strides[d] % V == 0;
-  if (packed) {
-    slice = ceil_div(slice, V) * V;
-    used = ceil_div(red, slice);
-  }
+  const auto [slice, used] = slicing(n_out, red, 16 * kThreads);
   const dim3 grid(static_cast<unsigned>(n_out), static_cast<unsigned>(used));
-  auto first_pass = [&](auto* dst) {
-    using D = std::remove_pointer_t<decltype(dst)>;
-    if constexpr (V > 1) {
-      if (packed) {
-        reduce_rows_kernel<Op, T, T, D, V><<<grid, kThreads, 0, stream()>>>(ix, slice, dst, in);
-        return;
-      }
-    }
-    reduce_rows_kernel<Op, T, T, D><<<grid, kThreads, 0, stream()>>>(ix, slice, dst, in);
-  };
   if (used == 1) {
-    first_pass(out);
+    reduce_rows_kernel<Op, T, T, T><<<grid, kThreads, 0, stream()>>>(ix, slice, out, in);
     return;
   }
   Workspace partial(static_cast<size_t>(used * n_out) * sizeof(A), device);
   auto* p = static_cast<A*>(partial.data);
-  first_pass(p);
+  reduce_rows_kernel<Op, T, T, A><<<grid, kThreads, 0, stream()>>>(ix, slice, p, in);
   reduce_rows_kernel<Op, T, A, T><<<dim3(static_cast<unsigned>(n_out), 1), kThreads, 0, stream()>>>(
       partial_indexer(n_out, used, true), used, out, p);
 }

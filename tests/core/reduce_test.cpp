@@ -257,11 +257,11 @@ TD_DEVICE_TEST(ReduceTest, Float32SumOf16MElementsIsAccurate) {
   }
 }
 
-// Contiguous rows are read in 16-byte packs on CUDA: one long row cut into slices (the last one past its whole
-// packs), rows of whole packs, rows whose starts miss a pack's alignment and a view one element into its buffer
-// (both take the element path), and a row shorter than a pack. The values are small integers, so every partial
-// sum is exact in every dtype here and the results must equal the double sums.
-TD_DEVICE_TEST(ReduceTest, ContiguousRowsReadInPacksOrNot) {
+// Row reductions over contiguous rows: one long row cut into slices (CUDA folds ~1024 of them in a second
+// pass), rows of whole 16-byte packs, rows whose starts miss that alignment, a view one element into its
+// buffer, and a row of three. The values are small integers, so every partial sum is exact in every dtype here
+// and the results must equal the double sums.
+TD_DEVICE_TEST(ReduceTest, ContiguousRowsAndSlicesOfRows) {
   const std::vector<std::pair<std::vector<int64_t>, int64_t>> cases = {
       {{1000003}, 0}, {{4, 40000}, 0}, {{3, 10007}, 0}, {{2, 65536}, 1}, {{3}, 0}};
   for (const auto& [sizes, offset] : cases) {
