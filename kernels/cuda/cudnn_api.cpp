@@ -126,6 +126,15 @@ cudnnHandle_t handle_for(int device) {
   return h;
 }
 
+bool packed(const StridedRef& t) {
+  int64_t step = 1;
+  for (size_t d = t.sizes.size(); d-- > 0;) {
+    if (t.sizes[d] != 1 && t.strides[d] != step) return false;
+    step *= t.sizes[d];
+  }
+  return true;
+}
+
 std::optional<cudnnDataType_t> type_of(DType t) {
   switch (t) {
     case DType::kFloat32:

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "core/backend.h"
 #include "core/dtype.h"
 
 // cuDNN 9 marks its convolution and batch-norm API deprecated in favour of the graph API; PyTorch 1.13's
@@ -64,6 +65,10 @@ inline bool unusable(cudnnStatus_t s) {
 /// The calling thread's handle on `device`, set to its current stream; null where cuDNN cannot make one now
 /// (the call then takes our kernels; a later one tries again, unless cuDNN is unusable here).
 cudnnHandle_t handle_for(int device);
+
+/// Whether t is packed (row-major contiguous; dims of size 1 may have any stride), as cuDNN's descriptors here
+/// describe every tensor.
+bool packed(const StridedRef& t);
 
 /// cuDNN's data type for a floating dtype it takes.
 std::optional<cudnnDataType_t> type_of(DType t);

@@ -24,15 +24,6 @@ using namespace cudnn;  // NOLINT: the shared loader (kernels/cuda/cudnn_api.h)
 
 std::atomic<int64_t> runs{0};
 
-bool packed(const StridedRef& t) {
-  int64_t step = 1;
-  for (size_t d = t.sizes.size(); d-- > 0;) {
-    if (t.sizes[d] != 1 && t.strides[d] != step) return false;
-    step *= t.sizes[d];
-  }
-  return true;
-}
-
 // The channel vectors that are present: [C], packed, of x's dtype.
 bool channel_vectors(const StridedRef& x, std::initializer_list<const StridedRef*> vs) {
   for (const StridedRef* v : vs) {

@@ -419,15 +419,6 @@ int alignment(std::initializer_list<const void*> pointers) {
   return align;
 }
 
-bool packed(const StridedRef& t) {
-  int64_t step = 1;
-  for (size_t d = t.sizes.size(); d-- > 0;) {
-    if (t.sizes[d] != 1 && t.strides[d] != step) return false;
-    step *= t.sizes[d];
-  }
-  return true;
-}
-
 size_t element_size(DType t) {
   return t == DType::kFloat64 ? 8 : t == DType::kFloat32 ? 4 : 2;
 }
