@@ -68,13 +68,16 @@ std::vector<Tensor> fused_lstm_cell_backward(GradContext& c) {
   const Tensor input_gates = c.input(0), hidden_gates = c.input(1), cx = c.input(2);
   const Tensor input_bias = input_of[3] >= 0 ? c.input(static_cast<size_t>(input_of[3])) : Tensor();
   const Tensor hidden_bias = input_of[4] >= 0 ? c.input(static_cast<size_t>(input_of[4])) : Tensor();
+  // Outputs no gradient reached have undefined ones (keeps_undefined_grads): the workspace's always, cy's at
+  // the last step. The kernels read those as zeros; the composite makes them.
   const Tensor &grad_hy = c.grad(0), &grad_cy = c.grad(1), &grad_ws = c.grad(2);
+  auto packed_or_none = [](const Tensor& g) { return g.defined() ? g.contiguous() : Tensor(); };
   Tensor grad_gates, grad_cx;
   if (!autograd::GradMode::is_enabled()) {
     const TensorOptions opts{cx.dtype(), cx.device()};
     grad_gates = empty(input_gates.shape(), opts);
     grad_cx = empty(cx.shape(), opts);
-    const Tensor ghy = grad_hy.contiguous(), gcy = grad_cy.contiguous(), gws = grad_ws.contiguous();
+    const Tensor ghy = packed_or_none(grad_hy), gcy = packed_or_none(grad_cy), gws = packed_or_none(grad_ws);
     const Tensor cxc = cx.contiguous(), cy = c.output(1), ws = c.output(2);
     if (!backend(cx.device().type)
              .lstm_cell_backward(strided_ref(grad_gates), strided_ref(grad_cx), optional_ref(ghy),
@@ -89,10 +92,14 @@ std::vector<Tensor> fused_lstm_cell_backward(GradContext& c) {
     const std::vector<Tensor> act = activated_gates(input_gates, hidden_gates, input_bias, hidden_bias);
     const Tensor &i = act[0], &f = act[1], &g = act[2], &o = act[3];
     const Tensor tc = f.mul(cx).add(i.mul(g)).tanh();
-    const Tensor gc = grad_cy.add(grad_hy.mul(o).mul(tc.mul(tc).neg().add(1)));
-    std::vector<Tensor> ga = {gc.mul(g), gc.mul(cx), gc.mul(i), grad_hy.mul(tc)};
-    const std::vector<Tensor> gw = grad_ws.chunk(4, 1);
-    for (size_t q = 0; q < 4; ++q) ga[q] = ga[q].add(gw[q]);
+    const Tensor ghy = grad_hy.defined() ? grad_hy : zeros(cx.shape(), {cx.dtype(), cx.device()});
+    Tensor gc = ghy.mul(o).mul(tc.mul(tc).neg().add(1));
+    if (grad_cy.defined()) gc = grad_cy.add(gc);
+    std::vector<Tensor> ga = {gc.mul(g), gc.mul(cx), gc.mul(i), ghy.mul(tc)};
+    if (grad_ws.defined()) {
+      const std::vector<Tensor> gw = grad_ws.chunk(4, 1);
+      for (size_t q = 0; q < 4; ++q) ga[q] = ga[q].add(gw[q]);
+    }
     grad_gates = Tensor::cat({ga[0].mul(i.mul(i.neg().add(1))), ga[1].mul(f.mul(f.neg().add(1))),
                               ga[2].mul(g.mul(g).neg().add(1)), ga[3].mul(o.mul(o.neg().add(1)))},
                              1);
@@ -122,6 +129,7 @@ void register_rnn_ops(Registry& r) {
           "hy, "
           "cy and the activated gates (the backward's workspace)")
       .saves_outputs()
+      .keeps_undefined_grads()
       .backward(fused_lstm_cell_backward)
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor &input_gates = a.tensor(0), &hidden_gates = a.tensor(1), &cx = a.tensor(2);

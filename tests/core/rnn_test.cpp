@@ -11,6 +11,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "core/autograd/autograd.h"
 #include "core/error.h"
 #include "core/nn/attention.h"
 #include "core/nn/normalization.h"
@@ -258,6 +259,27 @@ TD_DEVICE_TEST(RnnTest, FusedLstmCellPassesGradcheckOnEveryOutput) {
   const auto a = fast.to_vector<double>(), b = slow.to_vector<double>();
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 5e-3) << i;
+}
+
+// Through one output only (hy, or cy), the others' gradients are undefined, not zero-filled: the kernel (no
+// create_graph) and the composite (create_graph) must both read them as zeros, and gradcheck must pass.
+TD_DEVICE_TEST(RnnTest, FusedLstmCellThroughOneOutput) {
+  manual_seed(8);
+  for (int which : {0, 1}) {
+    auto cell = [which](const std::vector<Tensor>& in) {
+      return call_op("_thnn_fused_lstm_cell", {in[0], in[1], in[2], None{}, None{}})[static_cast<size_t>(which)];
+    };
+    const std::vector<Tensor> in = {randn64({3, 8}), randn64({3, 8}), randn64({3, 2})};
+    expect_gradcheck(which ? "_thnn_fused_lstm_cell's cy" : "_thnn_fused_lstm_cell's hy", cell, in);
+    const Tensor g = randn64({3, 2}).detach();
+    const std::vector<Tensor> kernel = autograd::grad({cell(in)}, in, {g});
+    const std::vector<Tensor> ops = autograd::grad({cell(in)}, in, {g}, /*retain_graph=*/true, /*create_graph=*/true);
+    for (size_t k = 0; k < in.size(); ++k) {
+      const auto a = kernel[k].to_vector<double>(), b = ops[k].to_vector<double>();
+      ASSERT_EQ(a.size(), b.size());
+      for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-12) << "input " << k << ", element " << i;
+    }
+  }
 }
 
 TEST(RnnErrorTest, FusedLstmCellNamesTheArgumentAndTheShapes) {
