@@ -66,8 +66,8 @@ inline bool unusable(cudnnStatus_t s) {
 /// (the call then takes our kernels; a later one tries again, unless cuDNN is unusable here).
 cudnnHandle_t handle_for(int device);
 
-/// Whether t is packed (row-major contiguous; dims of size 1 may have any stride), as cuDNN's descriptors here
-/// describe every tensor.
+/// Whether t is packed (row-major contiguous; dims of size 1 may have any stride), as cuDNN's descriptors
+/// here describe every tensor.
 bool packed(const StridedRef& t);
 
 /// cuDNN's data type for a floating dtype it takes.

@@ -1,8 +1,8 @@
-// Library handles (cuBLAS, cuSOLVER, cuDNN) per thread and device, as PyTorch keeps them: a handle is not safe
-// to share between threads that queue work on different streams at once (sessions do). When a thread ends, its
-// handles go back to a pool, and the next thread that needs one on that device takes it instead of making a
-// new one (PyTorch's DeviceThreadHandlePool): a server's worker threads come and go, and each handle holds
-// device memory and host state.
+// Library handles (cuBLAS, cuSOLVER, cuDNN) per thread and device, as PyTorch keeps them: a handle is not
+// safe to share between threads that queue work on different streams at once (sessions do). When a thread
+// ends, its handles go back to a pool, and the next thread that needs one on that device takes it instead of
+// making a new one (PyTorch's DeviceThreadHandlePool): a server's worker threads come and go, and each handle
+// holds device memory and host state.
 #pragma once
 
 #include <array>
