@@ -512,3 +512,14 @@ TD_HD void arg_best(const T* x, int64_t n, int64_t s, bool is_max, T& best, int6
   X(kAtan2) X(kBitwiseAnd) X(kBitwiseOr) X(kBitwiseXor)
 #define TD_FOR_EACH_COMPARE_OP(X) X(kEq) X(kNe) X(kLt) X(kLe) X(kGt) X(kGe) X(kLogicalAnd) X(kLogicalOr) X(kLogicalXor)
 #define TD_FOR_EACH_SCATTER_MODE(X) X(kAssign) X(kAdd) X(kMul) X(kMax) X(kMin)
+
+namespace td::kernels {
+
+/// Whether Backend::threshold_backward's kernels take the case, the same on every backend: out, grad and y
+/// of one dtype, float32 or float64.
+inline bool threshold_backward_covered(const StridedRef& out, const StridedRef& grad, const StridedRef& y) {
+  return (out.dtype == DType::kFloat32 || out.dtype == DType::kFloat64) && grad.dtype == out.dtype &&
+         y.dtype == out.dtype;
+}
+
+}  // namespace td::kernels

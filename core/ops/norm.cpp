@@ -292,13 +292,17 @@ std::vector<Tensor> native_batch_norm_backward(GradContext& c) {
   const bool fused = !autograd::GradMode::is_enabled();
   Backend& be = backend(x.device().type);
   // The training backward in one vendor library call (cuDNN on CUDA), where only the output has a gradient.
-  if (fused && training && weight.defined() && !grad_stats && x.is_contiguous()) {
+  // Its output buffers go to the fused passes below where the backend has no such call (the CPU's).
+  Tensor gx, gw, gb;
+  if (fused && training && weight.defined() && !grad_stats && x.is_contiguous() && g.is_contiguous()) {
     const TensorOptions opts{x.dtype(), x.device()};
-    const Tensor gc = g.contiguous(), save_mean = c.output(1), save_invstd = c.output(2);
-    Tensor gx = empty(x.shape(), opts), gw = empty({channels}, opts), gb = empty({channels}, opts);
+    const Tensor save_mean = c.output(1), save_invstd = c.output(2);
+    gx = empty(x.shape(), opts);
+    gw = empty({channels}, opts);
+    gb = empty({channels}, opts);
     BatchNormLibrary p;
     p.x = strided_ref(x);
-    p.g = strided_ref(gc);
+    p.g = strided_ref(g);
     p.gx = strided_ref(gx);
     p.weight = strided_ref(weight);
     p.save_mean = strided_ref(save_mean);
@@ -336,7 +340,8 @@ std::vector<Tensor> native_batch_norm_backward(GradContext& c) {
         p.grad_mean = optional_ref(c.grad(1));
         p.grad_invstd = optional_ref(c.grad(2));
         Tensor k = empty({channels}, opts), cx = empty({channels}, opts), shift = empty({channels}, opts);
-        Tensor gw = need_w ? empty({channels}, opts) : Tensor(), gb = need_b ? empty({channels}, opts) : Tensor();
+        if (need_w && !gw.defined()) gw = empty({channels}, opts);
+        if (need_b && !gb.defined()) gb = empty({channels}, opts);
         p.k = strided_ref(k);
         p.cx = strided_ref(cx);
         p.shift = strided_ref(shift);
@@ -345,7 +350,7 @@ std::vector<Tensor> native_batch_norm_backward(GradContext& c) {
         if (be.batch_norm_channels(p, x.device().index)) {
           std::vector<Tensor> grads(static_cast<size_t>(inputs));
           if (c.needs_grad(0)) {
-            Tensor out = empty(x.shape(), opts);
+            Tensor out = gx.defined() ? gx : empty(x.shape(), opts);
             if (!be.channel_affine(strided_ref(out), strided_ref(g), strided_ref(x), strided_ref(k), strided_ref(cx),
                                    strided_ref(shift), x.device().index)) {
               out = g.mul(k.reshape(shape)).add(x.mul(cx.reshape(shape))).add(shift.reshape(shape));

@@ -906,10 +906,7 @@ class CpuBackend final : public Backend {
   }
   bool threshold_backward(const StridedRef& out, const StridedRef& grad, const StridedRef& y, double threshold,
                           int) override {
-    if ((out.dtype != DType::kFloat32 && out.dtype != DType::kFloat64) || grad.dtype != out.dtype ||
-        y.dtype != out.dtype) {
-      return false;
-    }
+    if (!threshold_backward_covered(out, grad, y)) return false;
     auto run = [&]<class T>(T) {
       auto* po = static_cast<T*>(out.data);
       auto* pg = static_cast<const T*>(grad.data);

@@ -14,6 +14,7 @@
 #include "core/device_runtime.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/stream.h"
+#include "kernels/elementwise_ops.h"
 
 namespace td::kernels {
 
@@ -168,10 +169,7 @@ class CudaBackend final : public Backend {
   }
   bool threshold_backward(const StridedRef& out, const StridedRef& grad, const StridedRef& y, double threshold,
                           int index) override {
-    if ((out.dtype != DType::kFloat32 && out.dtype != DType::kFloat64) || grad.dtype != out.dtype ||
-        y.dtype != out.dtype) {
-      return false;
-    }
+    if (!threshold_backward_covered(out, grad, y)) return false;
     use(index);
     cuda::threshold_backward(out.dtype, out.numel(),
                              make_indexer<3>(out.sizes, {out.strides, grad.strides, y.strides}), out.data,

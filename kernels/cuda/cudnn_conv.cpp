@@ -9,15 +9,14 @@
 // training allocates nothing new.
 #include "kernels/cudnn.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <climits>
-#include <cstdlib>
 #include <map>
-#include <memory>
 #include <mutex>
 #include <optional>
-#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "core/cudnn.h"
