@@ -741,6 +741,8 @@ int main(int argc, char** argv) {
     td::backends::cudnn::set_benchmark(true);
   }
   benchmark::AddCustomContext("cudnn_benchmark", td::backends::cudnn::benchmark() ? "on" : "off");
+  // TD_CUDNN_GRAPH_API=1 (read at start by core/cudnn.h): convolutions through cuDNN's graph API.
+  benchmark::AddCustomContext("cudnn_graph_api", td::backends::cudnn::graph_api() ? "on" : "off");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -303,7 +303,8 @@ def main():
         rows.append((name, t, ref))
     print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} "
           f"tensord cpu_gemm={report['context'].get('cpu_gemm', '?')} "
-          f"cudnn_benchmark={report['context'].get('cudnn_benchmark', '?')}")
+          f"cudnn_benchmark={report['context'].get('cudnn_benchmark', '?')} "
+          f"cudnn_graph_api={report['context'].get('cudnn_graph_api', '?')}")
     print(f"{'benchmark':32} {'tensord':>12} {'pytorch':>12} {'ratio':>7}")
     for name, t, ref in rows:
         print(f"{name:32} {t * 1e6:10.1f}us {ref * 1e6:10.1f}us {t / ref:7.2f}")

@@ -2,7 +2,8 @@
 # Where a CUDA convolution's time goes, tensord against PyTorch on the same card: run on a lent GPU machine from
 # the repository root with gpu-bundle.tar.xz (scripts/gpu-bundle.sh) carried along.
 #   1. the convolution and training-step benchmarks against PyTorch, with cuDNN's heuristics, then with its
-#      timed choice (cudnn.benchmark) on both sides, then tensord without cuDNN (im2col + cuBLAS);
+#      timed choice (cudnn.benchmark) on both sides, the same two through cuDNN's graph API
+#      (TD_CUDNN_GRAPH_API=1), then tensord without cuDNN (im2col + cuBLAS);
 #   2. where Nsight Systems is installed, the kernels each side launches for one layer (BM_Conv2d/32: 32 -> 128
 #      channels on 14x14, batch 64) and the host time of the CUDA and cuDNN calls.
 set -uo pipefail
@@ -19,6 +20,10 @@ echo "== heuristics on both sides"
 python3 bench/compare_torch.py "$B/bin/bench_ops" --device cuda --filter "$filter"
 echo "== cudnn.benchmark on both sides"
 python3 bench/compare_torch.py "$B/bin/bench_ops" --device cuda --filter "$filter" --cudnn-benchmark
+echo "== tensord through cuDNN's graph API (TD_CUDNN_GRAPH_API=1), heuristics, then cudnn.benchmark"
+TD_CUDNN_GRAPH_API=1 python3 bench/compare_torch.py "$B/bin/bench_ops" --device cuda --filter "$filter"
+TD_CUDNN_GRAPH_API=1 python3 bench/compare_torch.py "$B/bin/bench_ops" --device cuda --filter "$filter" \
+  --cudnn-benchmark
 echo "== tensord without cuDNN"
 TD_CUDNN_LIBRARY=/nonexistent/libcudnn.so.9 "$B/bin/bench_ops" --benchmark_min_time=0.3 \
   --benchmark_filter="($filter)/.*/1/real_time" 2>&1 | grep BM_

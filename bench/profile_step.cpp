@@ -12,6 +12,7 @@
 #include <string>
 
 #include "core/cuda.h"
+#include "core/cudnn.h"
 #include "core/nn/functional.h"
 #include "core/optim/optimizers.h"
 #include "core/profiler/profiler.h"
@@ -105,6 +106,10 @@ int main(int argc, char** argv) {
       model_name.c_str(), device.c_str(), threads, steps, forward / steps, backward / steps, update / steps,
       (forward + backward + update) / steps,
       on_cuda ? " (host times; each step ends waiting for the device, in the optimizer's share)" : "");
+  if (on_cuda) {
+    std::printf("cuDNN %d, convolutions through its %s API\n", td::backends::cudnn::version(),
+                td::backends::cudnn::graph_api() ? "graph" : "legacy");
+  }
   td::profiler::ProfilerOptions options;
   if (on_cuda) options.activities.push_back(td::profiler::ProfilerActivity::kCUDA);
   td::profiler::profile prof(options);

@@ -1,5 +1,8 @@
 #include "core/cuda.h"
 
+#include <cstdlib>
+#include <string_view>
+
 #include "core/cudnn.h"
 #include "core/error.h"
 #include "core/random/generator.h"
@@ -168,6 +171,12 @@ std::pair<size_t, size_t> mem_get_info(int device) { return checked(device).memo
 }  // namespace td::cuda
 
 namespace td::backends::cudnn {
+namespace detail {
+bool graph_api_from_environment() {
+  const char* v = std::getenv("TD_CUDNN_GRAPH_API");
+  return v && std::string_view(v) == "1";
+}
+}  // namespace detail
 bool is_available() { return kernels::cudnn_library().version > 0; }
 int version() { return kernels::cudnn_library().version; }
 }  // namespace td::backends::cudnn

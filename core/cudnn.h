@@ -14,8 +14,11 @@
 namespace td::backends::cudnn {
 
 namespace detail {
+/// TD_CUDNN_GRAPH_API's value: "1" turns graph_api() on at start.
+bool graph_api_from_environment();
 struct Flags {
   std::atomic<bool> enabled{true}, benchmark{false}, deterministic{false}, allow_tf32{true};
+  std::atomic<bool> graph_api{graph_api_from_environment()};
 };
 inline Flags& flags() {
   static Flags f;
@@ -46,6 +49,17 @@ inline bool allow_tf32() {
 }
 inline void set_allow_tf32(bool on) {
   detail::flags().allow_tf32.store(on, std::memory_order_relaxed);
+}
+
+/// tensord's own switch (PyTorch 2.x has the path on; its TORCH_CUDNN_V8_API_DISABLED turns it off):
+/// convolutions through cuDNN's graph API, an execution plan cached per case, before its legacy
+/// cudnnConvolution* calls, which take the cases the graph API has no plan for. Off unless the environment
+/// has TD_CUDNN_GRAPH_API=1, until the path has run on a GPU (kernels/cuda/cudnn_conv_graph.cpp).
+inline bool graph_api() {
+  return detail::flags().graph_api.load(std::memory_order_relaxed);
+}
+inline void set_graph_api(bool on) {
+  detail::flags().graph_api.store(on, std::memory_order_relaxed);
 }
 
 /// Whether this build found cuDNN's headers and libcudnn.so.9 (major version 9) loads here.

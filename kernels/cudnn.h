@@ -9,7 +9,8 @@
 // (the kept taps of a weight): they are staged through packed copies. The bias and its gradient are the
 // backend's own add and sum, after cuDNN's call. The algorithm for each case (shapes, dtype, window, groups,
 // device, the pointers' alignment and the settings) is chosen once, by cuDNN's heuristics or, with benchmark
-// set, by timing them (cudnnFind*), and cached.
+// set, by timing them (cudnnFind*), and cached. With td::backends::cudnn::graph_api() on, the graph API's
+// execution plans (kernels/cuda/cudnn_conv_graph.cpp), chosen and cached the same way, come first.
 //
 // Training batch norm (kernels/cuda/cudnn_batch_norm.cpp), behind Backend::library_batch_norm and its
 // backward: cudnnBatchNormalizationForwardTraining / Backward in spatial mode, as PyTorch's cudnn_batch_norm,
@@ -50,8 +51,20 @@ bool cudnn_conv_backward_weight(const StridedRef& gw, const StridedRef& gb, cons
 std::vector<int64_t> cudnn_output_sizes(DType dtype, std::span<const int64_t> x, std::span<const int64_t> w,
                                         const ConvWindow& win, int64_t groups);
 
-/// How many convolutions (forward, backward data, backward filter) cuDNN has run in this process.
+/// How many convolutions (forward, backward data, backward filter) cuDNN has run in this process, by either
+/// path; the second count is those the graph API's plans ran (td::backends::cudnn::graph_api()).
 int64_t cudnn_convolutions_run();
+int64_t cudnn_graph_convolutions_run();
+/// Why the graph API turned itself off for the process (a sub-library missing or mismatched); empty while it
+/// can run.
+std::string cudnn_graph_unusable_reason();
+
+/// Whether the operation graph of one call (kind 0 forward, 1 backward data, 2 backward filter) of the
+/// convolution of x by w giving y builds through the graph API: cuDNN checks the tensors, the window and the
+/// node against each other, with no GPU (ranking engines and making plans need one), so a test can check
+/// the graph's set-up wherever cuDNN is installed. False where cuDNN is not loaded or refuses the graph.
+bool cudnn_graph_builds(int kind, DType dtype, std::span<const int64_t> x, std::span<const int64_t> w,
+                        std::span<const int64_t> y, const ConvWindow& win, int64_t groups);
 
 /// Backend::library_batch_norm and library_batch_norm_backward (BatchNormLibrary in core/backend.h).
 bool cudnn_batch_norm(const BatchNormLibrary& p, int device);

@@ -66,6 +66,11 @@ echo "== GPU benchmarks (tensord, then PyTorch on the same card)"
 if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
   python3 bench/compare_torch.py "$B/bin/bench_ops" --device cuda || status=1
   if [ -n "$cudnn" ]; then
+    echo "== the convolution benchmarks through cuDNN's graph API (TD_CUDNN_GRAPH_API=1), against PyTorch"
+    TD_CUDNN_GRAPH_API=1 python3 bench/compare_torch.py "$B/bin/bench_ops" --device cuda \
+      --filter 'Conv2d|Conv2dBackward|CnnStep|Resnet18Step' || status=1
+    TD_CUDNN_GRAPH_API=1 timeout 120 "$B/bin/profile_step" --model resnet18 --device cuda --steps 10 --rows 8 \
+      || status=1
     echo "== the convolution benchmarks again without cuDNN (im2col + cuBLAS), for the difference it makes"
     TD_CUDNN_LIBRARY=/nonexistent/libcudnn.so.9 "$B/bin/bench_ops" --benchmark_min_time=0.2 \
       --benchmark_filter='(Conv|CnnStep|Resnet18Step).*/1/real_time' || status=1

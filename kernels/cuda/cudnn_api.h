@@ -1,4 +1,4 @@
-// What kernels/cuda/cudnn_conv.cpp and kernels/cuda/cudnn_batch_norm.cpp share: cuDNN loaded with dlopen (so
+// What the cuDNN sources (kernels/cuda/cudnn_conv*.cpp, cudnn_batch_norm.cpp) share: cuDNN loaded with dlopen (so
 // the binaries run where it is absent) and its entry points, whether it can run here, the thread's handle,
 // status categories and owning descriptors. Only the cuDNN sources include this header (it needs cudnn.h).
 #pragma once
@@ -12,8 +12,9 @@
 #include "core/backend.h"
 #include "core/dtype.h"
 
-// cuDNN 9 marks its convolution and batch-norm API deprecated in favour of the graph API; PyTorch 1.13's
-// cuDNN path is this API, and cuDNN 9 keeps it.
+// cuDNN 9 marks its convolution and batch-norm API deprecated in favour of the graph API, and the graph's
+// handle attributes in favour of device properties; PyTorch 1.13's cuDNN path is the former, and every
+// cuDNN 9 keeps both.
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
 namespace td::kernels::cudnn {
@@ -31,7 +32,9 @@ namespace td::kernels::cudnn {
   X(cudnnGetConvolutionBackwardDataWorkspaceSize) X(cudnnConvolutionBackwardData)                               \
   X(cudnnGetConvolutionBackwardFilterAlgorithm_v7) X(cudnnFindConvolutionBackwardFilterAlgorithmEx)             \
   X(cudnnGetConvolutionBackwardFilterWorkspaceSize) X(cudnnConvolutionBackwardFilter)                           \
-  X(cudnnDeriveBNTensorDescriptor) X(cudnnBatchNormalizationForwardTraining) X(cudnnBatchNormalizationBackward)
+  X(cudnnDeriveBNTensorDescriptor) X(cudnnBatchNormalizationForwardTraining) X(cudnnBatchNormalizationBackward) \
+  X(cudnnBackendCreateDescriptor) X(cudnnBackendDestroyDescriptor) X(cudnnBackendSetAttribute)                  \
+  X(cudnnBackendGetAttribute) X(cudnnBackendFinalize) X(cudnnBackendExecute)
 // clang-format on
 
 /// The entry points, resolved from the loaded library by name.

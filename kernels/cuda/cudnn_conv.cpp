@@ -1,6 +1,8 @@
-// cuDNN convolutions (kernels/cudnn.h) through cuDNN's convolution API (the cudnnConvolution* calls
-// PyTorch's cuDNN path makes), loaded with dlopen so the binaries run where cuDNN is absent: the lent GPU
-// machines get it from PyTorch's wheel, and a server without it keeps the im2col path.
+// cuDNN convolutions (kernels/cudnn.h) through cuDNN's legacy convolution API (the cudnnConvolution* calls
+// PyTorch 1.x's cuDNN path makes), loaded with dlopen so the binaries run where cuDNN is absent: the lent GPU
+// machines get it from PyTorch's wheel, and a server without it keeps the im2col path. With
+// td::backends::cudnn::graph_api() set, a call goes to the graph API's cached plans first
+// (kernels/cuda/cudnn_conv_graph.cpp), and comes here where that path has no plan for the case.
 //
 // One call: the case's descriptors (a 1-d window is a 2-d one of height 1), the algorithm chosen for the
 // case (cached; cuDNN's heuristic ranking, or its timings when benchmark is set; the first that succeeds,
@@ -22,6 +24,7 @@
 #include "core/cudnn.h"
 #include "core/error.h"
 #include "kernels/cuda/cudnn_api.h"
+#include "kernels/cuda/cudnn_conv_case.h"
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/stream.h"
 
@@ -32,33 +35,6 @@ namespace {
 using namespace cudnn;  // NOLINT: the shared loader (kernels/cuda/cudnn_api.h)
 
 std::atomic<int64_t> runs{0};
-
-// One convolution as cuDNN sees it: tensors of nd dims (4 or 5), a window of nd - 2.
-struct Case {
-  cudnnDataType_t type = CUDNN_DATA_FLOAT;
-  int nd = 0;
-  std::array<int, 5> x{}, w{}, y{};
-  std::array<int, 3> pad{}, stride{}, dilation{};
-  int groups = 1;
-  bool tf32 = false;
-
-  // align: the smallest alignment of the call's pointers, in bytes (up to 16): an algorithm chosen on aligned
-  // buffers may refuse a view that starts inside one.
-  std::vector<int> key(int kind, int device, int align) const {
-    std::vector<int> k = {kind,
-                          device,
-                          align,
-                          static_cast<int>(type),
-                          nd,
-                          groups,
-                          tf32,
-                          backends::cudnn::benchmark(),
-                          backends::cudnn::deterministic()};
-    for (const auto* a : {&x, &w, &y}) k.insert(k.end(), a->begin(), a->end());
-    for (const auto* a : {&pad, &stride, &dilation}) k.insert(k.end(), a->begin(), a->end());
-    return k;
-  }
-};
 
 bool fits_int(int64_t v) {
   return v >= 0 && v <= INT_MAX;
@@ -77,7 +53,25 @@ bool to_dims(std::span<const int64_t> sizes, int window_dims, std::array<int, 5>
   return numel > 0 && numel <= INT_MAX;  // cuDNN's legacy API indexes in 32 bits
 }
 
-// The case of a convolution of x by w giving y (y's sizes may be empty: not known yet).
+}  // namespace
+
+namespace cudnn {
+
+std::vector<int> Case::key(int kind, int device, int align) const {
+  std::vector<int> k = {kind,
+                        device,
+                        align,
+                        static_cast<int>(type),
+                        nd,
+                        groups,
+                        tf32,
+                        backends::cudnn::benchmark(),
+                        backends::cudnn::deterministic()};
+  for (const auto* a : {&x, &w, &y}) k.insert(k.end(), a->begin(), a->end());
+  for (const auto* a : {&pad, &stride, &dilation}) k.insert(k.end(), a->begin(), a->end());
+  return k;
+}
+
 std::optional<Case> case_of(DType dtype, std::span<const int64_t> x, std::span<const int64_t> w,
                             std::span<const int64_t> y, const ConvWindow& win, int64_t groups) {
   const auto type = type_of(dtype);
@@ -102,6 +96,38 @@ std::optional<Case> case_of(DType dtype, std::span<const int64_t> x, std::span<c
   }
   return c;
 }
+
+const char* kind_name(Kind k) {
+  return k == Kind::kForward        ? "cudnnConvolutionForward"
+         : k == Kind::kBackwardData ? "cudnnConvolutionBackwardData"
+                                    : "cudnnConvolutionBackwardFilter";
+}
+
+std::string dims_text(const std::array<int, 5>& d, int nd) {
+  std::string s = "[";
+  for (int i = 0; i < nd; ++i) s += (i ? ", " : "") + std::to_string(d[static_cast<size_t>(i)]);
+  return s + "]";
+}
+
+std::optional<cuda::Workspace> try_workspace(size_t bytes, int device, bool& ok) {
+  ok = true;
+  if (bytes == 0) return std::nullopt;
+  try {
+    return std::optional<cuda::Workspace>(std::in_place, bytes, device);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kResourceExhausted) throw;
+    ok = false;
+    return std::nullopt;
+  }
+}
+
+void count_run() {
+  runs.fetch_add(1, std::memory_order_relaxed);
+}
+
+}  // namespace cudnn
+
+namespace {
 
 // The math the case's descriptor starts with (PyTorch's choice): tensor cores for the half types, no TF32 for
 // float32 unless allowed, cuDNN's default otherwise.
@@ -147,13 +173,6 @@ std::optional<std::array<int, 5>> output_dims(const Case& c, const Descriptors& 
   return out;
 }
 
-enum class Kind { kForward, kBackwardData, kBackwardFilter };
-const char* kind_name(Kind k) {
-  return k == Kind::kForward        ? "cudnnConvolutionForward"
-         : k == Kind::kBackwardData ? "cudnnConvolutionBackwardData"
-                                    : "cudnnConvolutionBackwardFilter";
-}
-
 // The three kinds' perf structs have the same fields.
 struct Perf {
   int algo = 0;
@@ -176,13 +195,6 @@ std::vector<Perf> perfs_of(const P* p, int n) {
   }
   return v;
 }
-
-// The device memory of one call: x, w and y as the kind reads and writes them.
-struct Buffers {
-  void* x;
-  void* w;
-  void* y;
-};
 
 // cuDNN's candidates for the case, best first: its heuristics' ranking, or (measure) its timings of each
 // algorithm on these buffers, with a workspace as large as the largest ranked algorithm asks where the
@@ -266,12 +278,6 @@ struct Choice {
 std::mutex cache_mutex;
 std::map<std::vector<int>, std::optional<Choice>> cache;
 
-std::string dims_text(const std::array<int, 5>& d, int nd) {
-  std::string s = "[";
-  for (int i = 0; i < nd; ++i) s += (i ? ", " : "") + std::to_string(d[static_cast<size_t>(i)]);
-  return s + "]";
-}
-
 // Runs one convolution of kind k on the case with the choice's algorithm; cuDNN's status.
 cudnnStatus_t execute(Kind k, cudnnHandle_t h, const Case& c, const Descriptors& d, const Buffers& b,
                       const Choice& ch, void* ws) {
@@ -296,7 +302,7 @@ cudnnStatus_t execute(Kind k, cudnnHandle_t h, const Case& c, const Descriptors&
                                          static_cast<cudnnConvolutionBwdFilterAlgo_t>(ch.algo), ws,
                                          ch.workspace, zero, d.w.d, b.w);
   }
-  if (s == CUDNN_STATUS_SUCCESS) runs.fetch_add(1, std::memory_order_relaxed);
+  if (s == CUDNN_STATUS_SUCCESS) count_run();
   return s;
 }
 
@@ -304,19 +310,6 @@ void check_run(cudnnStatus_t s, Kind k, const Case& c, const Choice& ch) {
   TD_CHECK(s == CUDNN_STATUS_SUCCESS, ErrorCode::kInternal, "[convolution] cuDNN's ", kind_name(k),
            " failed: ", status_text(s), " (input ", dims_text(c.x, c.nd), ", weight ", dims_text(c.w, c.nd),
            ", output ", dims_text(c.y, c.nd), ", groups ", c.groups, ", algorithm ", ch.algo, ")");
-}
-
-// A workspace of `bytes` from the device's caching allocator, or nothing where it has no room.
-std::optional<cuda::Workspace> try_workspace(size_t bytes, int device, bool& ok) {
-  ok = true;
-  if (bytes == 0) return std::nullopt;
-  try {
-    return std::optional<cuda::Workspace>(std::in_place, bytes, device);
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::kResourceExhausted) throw;
-    ok = false;
-    return std::nullopt;
-  }
 }
 
 // What the cache holds for a key: a choice, a refusal (cuDNN has no algorithm for the case), or nothing yet.
@@ -464,12 +457,14 @@ bool convolve(Kind k, const StridedRef& x, const StridedRef& w, const StridedRef
               int64_t groups, int device) {
   const auto c = case_of(x.dtype, x.sizes, w.sizes, y.sizes, win, groups);
   if (!c) return false;
-  const auto key =
-      c->key(static_cast<int>(k), device, alignment({x.data, packed(w) ? w.data : nullptr, y.data}));
-  if (known_refused(key)) return false;
+  const int align = alignment({x.data, packed(w) ? w.data : nullptr, y.data});
+  const auto key = c->key(static_cast<int>(k), device, align);
+  const bool graph = backends::cudnn::graph_api();
+  if (!graph && known_refused(key)) return false;
   const bool w_is_output = k == Kind::kBackwardFilter;
   Staged sw(w, device, !w_is_output);
-  if (!run(k, *c, key, {x.data, sw.data(), y.data}, device)) return false;
+  const Buffers b{x.data, sw.data(), y.data};
+  if (!(graph && graph_convolve(k, *c, key, b, align, device)) && !run(k, *c, key, b, device)) return false;
   if (w_is_output) sw.copy_out();
   return true;
 }

@@ -30,6 +30,16 @@ std::vector<int64_t> cudnn_output_sizes(DType, std::span<const int64_t>, std::sp
 int64_t cudnn_convolutions_run() {
   return 0;
 }
+int64_t cudnn_graph_convolutions_run() {
+  return 0;
+}
+std::string cudnn_graph_unusable_reason() {
+  return {};
+}
+bool cudnn_graph_builds(int, DType, std::span<const int64_t>, std::span<const int64_t>, std::span<const int64_t>,
+                        const ConvWindow&, int64_t) {
+  return false;
+}
 bool cudnn_batch_norm(const BatchNormLibrary&, int) {
   return false;
 }

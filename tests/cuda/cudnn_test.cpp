@@ -124,6 +124,9 @@ TEST(Cudnn, FlagsHavePyTorchsDefaultsAndTheGuardRestoresThem) {
   EXPECT_FALSE(backends::cudnn::benchmark());
   EXPECT_FALSE(backends::cudnn::deterministic());
   EXPECT_FALSE(backends::cudnn::allow_tf32());
+  // The graph API is tensord's switch, off unless TD_CUDNN_GRAPH_API=1 at start.
+  const char* graph = std::getenv("TD_CUDNN_GRAPH_API");
+  EXPECT_EQ(backends::cudnn::graph_api(), graph && std::string(graph) == "1");
   {
     backends::cudnn::FlagsGuard guard(false, true, true, true);
     EXPECT_FALSE(backends::cudnn::enabled());
@@ -173,6 +176,37 @@ TEST(Cudnn, DescriptorsGiveTheOpsOutputSizes) {
   EXPECT_TRUE(kernels::cudnn_output_sizes(DType::kFloat32, bx, bw, big, 1).empty());
 }
 
+// The graph API's set-up, checked without a GPU: for each case of the battery, each dtype and each of the
+// three calls, cuDNN finalizes the operation graph (it checks the tensors, the window and the node against
+// each other); an output of the wrong size, or a dtype cuDNN lacks, is refused.
+TEST(Cudnn, GraphsOfEachCaseBuild) {
+  if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+  int checked = 0;
+  for (const Conv& c : battery()) {
+    if (c.transposed) continue;  // a transposed convolution's calls are these three with x and y swapped
+    ConvWindow win;
+    win.dims = static_cast<int>(c.x.size()) - 2;
+    for (int d = 0; d < win.dims; ++d) {
+      win.stride[d] = c.stride[static_cast<size_t>(d)];
+      win.padding[d] = c.padding[static_cast<size_t>(d)];
+      win.dilation[d] = c.dilation[static_cast<size_t>(d)];
+    }
+    const std::vector<int64_t> y = run_conv(c, zeros(c.x), zeros(c.w), Tensor()).shape();
+    std::vector<int64_t> wrong = y;
+    wrong.back() += 1;
+    for (DType t : {DType::kFloat32, DType::kFloat64, DType::kFloat16, DType::kBFloat16}) {
+      for (int kind = 0; kind < 3; ++kind) {
+        SCOPED_TRACE(c.name + " " + std::string(dtype_name(t)) + " kind " + std::to_string(kind));
+        EXPECT_TRUE(kernels::cudnn_graph_builds(kind, t, c.x, c.w, y, win, c.groups));
+        EXPECT_FALSE(kernels::cudnn_graph_builds(kind, t, c.x, c.w, wrong, win, c.groups));
+        ++checked;
+      }
+    }
+    EXPECT_FALSE(kernels::cudnn_graph_builds(0, DType::kComplex64, c.x, c.w, y, win, c.groups));
+  }
+  EXPECT_EQ(checked, 10 * 4 * 3);
+}
+
 void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
   ASSERT_EQ(a.shape(), b.shape()) << what;
   const auto av = a.to_vector<double>(), bv = b.to_vector<double>();
@@ -187,6 +221,39 @@ double tolerance(DType t) {
   return t == DType::kFloat64 ? 1e-12 : t == DType::kFloat32 ? 2e-5 : t == DType::kFloat16 ? 4e-3 : 3e-2;
 }
 
+// td::backends::cudnn::graph_api() for the guard's lifetime.
+class GraphApi {
+ public:
+  explicit GraphApi(bool on) : saved_(backends::cudnn::graph_api()) { backends::cudnn::set_graph_api(on); }
+  ~GraphApi() { backends::cudnn::set_graph_api(saved_); }
+  GraphApi(const GraphApi&) = delete;
+  GraphApi& operator=(const GraphApi&) = delete;
+
+ private:
+  bool saved_;
+};
+
+// The convolution counts of cuDNN's two paths; expect() checks the calls since construction: at least `n`
+// through cuDNN, all of them through the graph API when it is on (it has a plan for every case here).
+class CudnnRuns {
+ public:
+  CudnnRuns() : all_(kernels::cudnn_convolutions_run()), graph_(kernels::cudnn_graph_convolutions_run()) {}
+  void expect(int64_t n) const {
+    const int64_t all = kernels::cudnn_convolutions_run() - all_;
+    const int64_t graph = kernels::cudnn_graph_convolutions_run() - graph_;
+    EXPECT_GE(all, n) << "cuDNN did not run";
+    if (backends::cudnn::graph_api()) {
+      EXPECT_EQ(graph, all) << "the graph API left calls to the legacy API: "
+                            << kernels::cudnn_graph_unusable_reason();
+    } else {
+      EXPECT_EQ(graph, 0) << "the graph API ran while off";
+    }
+  }
+
+ private:
+  int64_t all_, graph_;
+};
+
 // cuDNN's results against the im2col path's for one case and dtype; cuDNN must have run all three
 // convolutions (forward, both gradients; a transposed convolution's forward is cuDNN's backward data).
 void expect_cudnn_matches(const Conv& c, DType t, bool offset_input = false) {
@@ -195,19 +262,29 @@ void expect_cudnn_matches(const Conv& c, DType t, bool offset_input = false) {
     backends::cudnn::FlagsGuard off(false, false, false, false);
     ref = forward_backward(c, t, "cuda:0", offset_input);
   }
-  const int64_t before = kernels::cudnn_convolutions_run();
+  const CudnnRuns runs;
   const std::vector<Tensor> got = forward_backward(c, t, "cuda:0", offset_input);
-  EXPECT_GE(kernels::cudnn_convolutions_run() - before, 3) << "cuDNN did not run";
+  runs.expect(3);
   const char* names[] = {"output", "x's gradient", "w's gradient", "b's gradient"};
   ASSERT_EQ(got.size(), ref.size());
   for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], ref[i], tolerance(t), names[i]);
 }
 
+// The tests that run convolutions run each through both of cuDNN's paths: the legacy calls and the graph API.
+class CudnnPaths : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (!have_gpu()) GTEST_SKIP() << "no GPU";
+    if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+  }
+  GraphApi path_{GetParam()};
+};
+INSTANTIATE_TEST_SUITE_P(Cudnn, CudnnPaths, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "GraphApi" : "LegacyApi"; });
+
 // Each case of the battery, forward and backward, through cuDNN and through im2col + GEMM, in float64,
-// float32 (no TF32), float16 and bfloat16, twice (the second time with the cached algorithms).
-TEST(Cudnn, ConvolutionsAndGradientsMatchTheIm2colPath) {
-  if (!have_gpu()) GTEST_SKIP() << "no GPU";
-  if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+// float32 (no TF32), float16 and bfloat16, twice (the second time with the cached algorithms or plans).
+TEST_P(CudnnPaths, ConvolutionsAndGradientsMatchTheIm2colPath) {
   for (const Conv& c : battery()) {
     for (DType t : {DType::kFloat64, DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
       for (int pass = 0; pass < 2; ++pass) {
@@ -220,9 +297,7 @@ TEST(Cudnn, ConvolutionsAndGradientsMatchTheIm2colPath) {
 
 // An input that starts inside an allocation (a view at an element offset) after the same case ran aligned:
 // the algorithm chosen for aligned buffers is not assumed to take it.
-TEST(Cudnn, UnalignedInputsRunToo) {
-  if (!have_gpu()) GTEST_SKIP() << "no GPU";
-  if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+TEST_P(CudnnPaths, UnalignedInputsRunToo) {
   const Conv c = battery()[0];
   for (DType t : {DType::kFloat16, DType::kFloat32}) {
     SCOPED_TRACE(dtype_name(t));
@@ -233,22 +308,18 @@ TEST(Cudnn, UnalignedInputsRunToo) {
 
 // TF32 (torch.backends.cudnn.allow_tf32, on by default): float32 convolutions within TF32's precision of the
 // float64 ones, through cuDNN.
-TEST(Cudnn, Tf32ConvolutionsStayWithinTf32Precision) {
-  if (!have_gpu()) GTEST_SKIP() << "no GPU";
-  if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+TEST_P(CudnnPaths, Tf32ConvolutionsStayWithinTf32Precision) {
   const Conv c = battery()[0];
   const std::vector<Tensor> exact = forward_backward(c, DType::kFloat64, "cuda:0");
   backends::cudnn::FlagsGuard tf32(true, false, false, true);
-  const int64_t before = kernels::cudnn_convolutions_run();
+  const CudnnRuns runs;
   const std::vector<Tensor> got = forward_backward(c, DType::kFloat32, "cuda:0");
-  EXPECT_GE(kernels::cudnn_convolutions_run() - before, 3) << "cuDNN did not run";
+  runs.expect(3);
   for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], exact[i], 5e-3, "tensor " + std::to_string(i));
 }
 
 // Benchmark mode (cuDNN times its algorithms) and deterministic mode pick other algorithms: same values.
-TEST(Cudnn, BenchmarkAndDeterministicModesGiveTheSameValues) {
-  if (!have_gpu()) GTEST_SKIP() << "no GPU";
-  if (!backends::cudnn::is_available()) GTEST_SKIP() << kernels::cudnn_library().reason;
+TEST_P(CudnnPaths, BenchmarkAndDeterministicModesGiveTheSameValues) {
   const std::vector<Conv> cases = battery();
   for (const Conv& c : {cases[0], cases[5], cases[10]}) {
     SCOPED_TRACE(c.name);
@@ -259,11 +330,11 @@ TEST(Cudnn, BenchmarkAndDeterministicModesGiveTheSameValues) {
     }
     for (bool deterministic : {false, true}) {
       backends::cudnn::FlagsGuard mode(true, true, deterministic, false);
-      const int64_t before = kernels::cudnn_convolutions_run();
+      const CudnnRuns runs;
       const std::vector<Tensor> got = forward_backward(c, DType::kFloat64, "cuda:0");
       const std::vector<Tensor> again = forward_backward(c, DType::kFloat64, "cuda:0");
-      EXPECT_GE(kernels::cudnn_convolutions_run() - before, 6)
-          << "cuDNN did not run, deterministic " << deterministic;
+      SCOPED_TRACE(deterministic ? "deterministic" : "benchmark");
+      runs.expect(6);
       for (size_t i = 0; i < got.size(); ++i) {
         expect_close(got[i], ref[i], 1e-12, "benchmark mode");
         if (deterministic) {
