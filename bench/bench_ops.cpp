@@ -693,7 +693,7 @@ void BM_Resnet18Step(benchmark::State& state) {
     sync(d);
   }
 }
-BENCHMARK(BM_Resnet18Step)->ArgsProduct({{64}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_Resnet18Step)->ArgsProduct({{2, 64}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Forward and backward of LSTM(128, 256, num_layers=2) over 50 steps at batch `size` (float32): the input
 // projections as one GEMM per layer, then one addmm and the gate ops per step, and their backward.

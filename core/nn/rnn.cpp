@@ -1,6 +1,8 @@
 // Recurrent layers and cells. The sequence layers project the whole input of a layer and direction with one
 // GEMM ([T * N, I] x [I, G]) before the time loop, so a step costs one addmm (h W_hh^T added to that step's
-// slice) and the gate arithmetic; autograd records the steps like any other ops.
+// slice) and the gate arithmetic; autograd records the steps like any other ops. An LSTM layer over a
+// uniform batch without projections is one op instead (_lstm_layer, core/ops/rnn.cpp), its steps run on
+// the backend's kernels.
 #include "core/nn/rnn.h"
 
 #include <algorithm>
@@ -243,6 +245,16 @@ RNNBase::StepsOutput RNNBase::run_steps(const Tensor& data, const std::vector<in
         gx = (mode_ == Mode::kGru ? b_ih : b_ih.add(b_hh)).addmm(layer_input, w_ih.t());
       } else {
         gx = layer_input.mm(w_ih.t());
+      }
+      if (lstm && uniform && !w_hr_t.defined()) {
+        // The whole layer as one op (core/ops/rnn.cpp): no op or autograd node per step.
+        const std::vector<Tensor> r = call_op(
+            "_lstm_layer", {gx.view({steps, batch, gate_size_}), h0s[static_cast<size_t>(layer * dirs + d)],
+                            c0s[static_cast<size_t>(layer * dirs + d)], w_hh, Scalar(d == 1)});
+        direction_outputs.push_back(r[0].view({steps * batch, hidden_size}));
+        h_n.push_back(r[1]);
+        c_n.push_back(r[2]);
+        continue;
       }
       // One node whose backward joins the steps' gradients: unbind when every step holds the whole batch,
       // split_with_sizes over a packed sequence's steps.

@@ -1,8 +1,13 @@
 // The recurrent cells' fused primitive: _thnn_fused_lstm_cell, PyTorch's (CUDA-only in 1.13, on every device
-// here), one kernel for an LSTM cell's elementwise part where the ops took ten (core/nn/rnn.cpp's LSTM and
-// LSTMCell call it each step). Its backward is one kernel too; with create_graph it is written in public ops
+// here), one kernel for an LSTM cell's elementwise part where the ops took ten (core/nn/rnn.cpp's LSTMCell and
+// the steps of the layers _lstm_layer does not take call it each step); and _lstm_layer, a whole layer. Its backward is one kernel too; with create_graph it is written in public ops
 // from the inputs, so it differentiates again, and forward-mode AD transposes it.
 #include <algorithm>
+#include <array>
+#include <optional>
+#include <span>
+#include <tuple>
+#include <utility>
 
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
@@ -27,6 +32,27 @@ std::vector<Tensor> activated_gates(const Tensor& input_gates, const Tensor& hid
   if (hidden_bias.defined()) gates = gates.add(hidden_bias);
   std::vector<Tensor> q = gates.chunk(4, 1);
   return {q[0].sigmoid(), q[1].sigmoid(), q[2].tanh(), q[3].sigmoid()};
+}
+
+// One cell's gradients in public ops (differentiable), from its activated gates act = {i, f, g, o} and cx:
+// {the gates' gradient, cx's}. grad_hy, grad_cy and grad_ws (the activated gates') may be undefined (zero).
+// With tc = tanh(cy), gc = grad_cy + grad_hy o (1 - tc^2).
+std::pair<Tensor, Tensor> cell_backward_ops(const std::vector<Tensor>& act, const Tensor& cx, const Tensor& grad_hy,
+                                            const Tensor& grad_cy, const Tensor& grad_ws) {
+  const Tensor &i = act[0], &f = act[1], &g = act[2], &o = act[3];
+  const Tensor tc = f.mul(cx).add(i.mul(g)).tanh();
+  const Tensor ghy = grad_hy.defined() ? grad_hy : zeros(cx.shape(), {cx.dtype(), cx.device()});
+  Tensor gc = ghy.mul(o).mul(tc.mul(tc).neg().add(1));
+  if (grad_cy.defined()) gc = grad_cy.add(gc);
+  std::vector<Tensor> ga = {gc.mul(g), gc.mul(cx), gc.mul(i), ghy.mul(tc)};
+  if (grad_ws.defined()) {
+    const std::vector<Tensor> gw = grad_ws.chunk(4, 1);
+    for (size_t q = 0; q < 4; ++q) ga[q] = ga[q].add(gw[q]);
+  }
+  Tensor grad_gates = Tensor::cat({ga[0].mul(i.mul(i.neg().add(1))), ga[1].mul(f.mul(f.neg().add(1))),
+                                   ga[2].mul(g.mul(g).neg().add(1)), ga[3].mul(o.mul(o.neg().add(1)))},
+                                  1);
+  return {grad_gates, gc.mul(f)};
 }
 
 void check_lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& cx,
@@ -87,23 +113,8 @@ std::vector<Tensor> fused_lstm_cell_backward(GradContext& c) {
     }
   }
   if (!grad_gates.defined()) {
-    // From the inputs, in public ops (differentiable): with tc = tanh(cy), gc = grad_cy + grad_hy o (1 -
-    // tc^2).
-    const std::vector<Tensor> act = activated_gates(input_gates, hidden_gates, input_bias, hidden_bias);
-    const Tensor &i = act[0], &f = act[1], &g = act[2], &o = act[3];
-    const Tensor tc = f.mul(cx).add(i.mul(g)).tanh();
-    const Tensor ghy = grad_hy.defined() ? grad_hy : zeros(cx.shape(), {cx.dtype(), cx.device()});
-    Tensor gc = ghy.mul(o).mul(tc.mul(tc).neg().add(1));
-    if (grad_cy.defined()) gc = grad_cy.add(gc);
-    std::vector<Tensor> ga = {gc.mul(g), gc.mul(cx), gc.mul(i), ghy.mul(tc)};
-    if (grad_ws.defined()) {
-      const std::vector<Tensor> gw = grad_ws.chunk(4, 1);
-      for (size_t q = 0; q < 4; ++q) ga[q] = ga[q].add(gw[q]);
-    }
-    grad_gates = Tensor::cat({ga[0].mul(i.mul(i.neg().add(1))), ga[1].mul(f.mul(f.neg().add(1))),
-                              ga[2].mul(g.mul(g).neg().add(1)), ga[3].mul(o.mul(o.neg().add(1)))},
-                             1);
-    grad_cx = gc.mul(f);
+    std::tie(grad_gates, grad_cx) = cell_backward_ops(
+        activated_gates(input_gates, hidden_gates, input_bias, hidden_bias), cx, grad_hy, grad_cy, grad_ws);
   }
   std::vector<Tensor> grads(static_cast<size_t>(inputs));
   if (c.needs_grad(0)) grads[0] = grad_gates;
@@ -112,6 +123,240 @@ std::vector<Tensor> fused_lstm_cell_backward(GradContext& c) {
   for (int slot : {3, 4}) {
     const int k = input_of[static_cast<size_t>(slot)];
     if (k >= 0 && c.needs_grad(static_cast<size_t>(k))) grads[static_cast<size_t>(k)] = grad_gates.sum({0});
+  }
+  return grads;
+}
+
+// ---- _lstm_layer: one LSTM layer in one direction over every step, as one op (the role PyTorch's
+// _cudnn_rnn plays on CUDA): a step is one GEMM and one cell kernel on the backend, with no op dispatch or
+// autograd node per step, and the backward is one cell kernel and one GEMM per step, then one GEMM for
+// weight_hh's gradient over all steps where the per-step graph took one per step and a sum.
+
+constexpr std::string_view kLayer = "_lstm_layer";
+
+void check_lstm_layer(const Tensor& gates, const Tensor& hx, const Tensor& cx, const Tensor& w_hh) {
+  TD_CHECK_ARG(is_floating(gates.dtype()), "[", kLayer, "] expected floating input_gates, got ",
+               dtype_name(gates.dtype()));
+  TD_CHECK_ARG(gates.dim() == 3 && gates.size(0) > 0 && gates.size(2) > 0 && gates.size(2) % 4 == 0, "[", kLayer,
+               "] input_gates must be [steps, batch, 4 * hidden_size] with steps and hidden_size > 0, got ",
+               shape_str(gates.sizes()));
+  const int64_t batch = gates.size(1), hidden = gates.size(2) / 4;
+  for (const auto& [t, name] : {std::pair{&hx, "hx"}, std::pair{&cx, "cx"}}) {
+    TD_CHECK_ARG(t->dim() == 2 && t->size(0) == batch && t->size(1) == hidden, "[", kLayer, "] ", name,
+                 " must be [", batch, ", ", hidden, "] for input_gates ", shape_str(gates.sizes()), ", got ",
+                 shape_str(t->sizes()));
+  }
+  TD_CHECK_ARG(w_hh.dim() == 2 && w_hh.size(0) == 4 * hidden && w_hh.size(1) == hidden, "[", kLayer,
+               "] weight_hh must be [", 4 * hidden, ", ", hidden, "] for input_gates ", shape_str(gates.sizes()),
+               ", got ", shape_str(w_hh.sizes()));
+  for (const Tensor* t : {&hx, &cx, &w_hh}) {
+    TD_CHECK_ARG(t->dtype() == gates.dtype(), "[", kLayer, "] expected every tensor to be ",
+                 dtype_name(gates.dtype()), " as input_gates, got ", dtype_name(t->dtype()));
+    TD_CHECK_ARG(t->device() == gates.device(), "[", kLayer, "] expected every tensor on input_gates' device ",
+                 gates.device().str(), ", got ", t->device().str());
+  }
+}
+
+// Which time step the layer runs s-th.
+int64_t step_at(int64_t s, int64_t steps, bool reverse) {
+  return reverse ? steps - 1 - s : s;
+}
+
+// A row-major matrix of contiguous memory as Backend refs: a contiguous 2-d tensor, or step t of a contiguous
+// [steps, rows, cols] one; as 2-d, or as a batch of one for Backend::gemm. The refs point into this object.
+class Matrix {
+ public:
+  explicit Matrix(const Tensor& t, int64_t step = 0) : dtype_(t.dtype()) {
+    const int64_t rows = t.size(t.dim() - 2), cols = t.size(t.dim() - 1);
+    data_ = static_cast<char*>(strided_ref(t).data) +
+            step * rows * cols * static_cast<int64_t>(itemsize(dtype_));
+    sizes_ = {1, rows, cols};
+    strides_ = {rows * cols, cols, 1};
+  }
+  Matrix transposed() const {
+    Matrix m = *this;
+    std::swap(m.sizes_[1], m.sizes_[2]);
+    std::swap(m.strides_[1], m.strides_[2]);
+    return m;
+  }
+  StridedRef ref() const {
+    return {data_, dtype_, std::span<const int64_t>(sizes_).subspan(1), std::span<const int64_t>(strides_).subspan(1)};
+  }
+  StridedRef batch() const { return {data_, dtype_, sizes_, strides_}; }
+
+ private:
+  void* data_;
+  DType dtype_;
+  std::array<int64_t, 3> sizes_{}, strides_{};
+};
+
+// The saved tensors of one layer's forward (its outputs; all contiguous).
+struct LayerState {
+  Tensor out, cells, ws;  // h_t, c_t and the activated gates of every step, in time order
+};
+
+// The steps on the backend's kernels: false, having done nothing the caller keeps, where its cell kernel does
+// not take the dtype (the 16-bit floats).
+bool layer_forward_kernels(const Tensor& gates, const Tensor& hx, const Tensor& cx, const Tensor& w_hh,
+                           bool reverse, const LayerState& st) {
+  const Device dev = gates.device();
+  Backend& be = backend(dev.type);
+  const int64_t steps = gates.size(0), batch = gates.size(1), hidden = hx.size(1);
+  const Tensor hidden_gates = empty({batch, 4 * hidden}, {gates.dtype(), dev});
+  const Matrix hg(hidden_gates), w_t = Matrix(w_hh).transposed();
+  for (int64_t s = 0; s < steps; ++s) {
+    const int64_t t = step_at(s, steps, reverse), prev = step_at(s - 1, steps, reverse);
+    const Matrix h_prev = s ? Matrix(st.out, prev) : Matrix(hx), c_prev = s ? Matrix(st.cells, prev) : Matrix(cx);
+    be.gemm(hg.batch(), h_prev.batch(), w_t.batch(), dev.index);
+    if (!be.lstm_cell(Matrix(st.out, t).ref(), Matrix(st.cells, t).ref(), Matrix(st.ws, t).ref(),
+                      Matrix(gates, t).ref(), hg.ref(), StridedRef{}, StridedRef{}, c_prev.ref(), dev.index)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The steps in public ops (the fused cell op per step), for the dtypes the kernels leave to ops.
+LayerState layer_forward_ops(const Tensor& gates, const Tensor& hx, const Tensor& cx, const Tensor& w_hh,
+                             bool reverse) {
+  const int64_t steps = gates.size(0);
+  std::vector<Tensor> out(static_cast<size_t>(steps)), cells(out.size()), ws(out.size());
+  const Tensor w_t = w_hh.t();
+  Tensor h = hx, c = cx;
+  for (int64_t s = 0; s < steps; ++s) {
+    const auto t = static_cast<size_t>(step_at(s, steps, reverse));
+    const std::vector<Tensor> r = call_op("_thnn_fused_lstm_cell", {gates.select(0, static_cast<int64_t>(t)),
+                                                                   h.mm(w_t), c, None{}, None{}});
+    out[t] = h = r[0];
+    cells[t] = c = r[1];
+    ws[t] = r[2];
+  }
+  return {Tensor::stack(out, 0), Tensor::stack(cells, 0), Tensor::stack(ws, 0)};
+}
+
+// The gradients of the gates, hx and cx on the backend's kernels, from the saved state and the gradients of
+// output, hy and cy (undefined: zero). False where the cell kernel does not take the dtype.
+bool layer_backward_kernels(const Tensor& hx, const Tensor& cx, const Tensor& w_hh, bool reverse,
+                            const LayerState& st, const Tensor& grad_out, const Tensor& grad_hy,
+                            const Tensor& grad_cy, Tensor& grad_gates, Tensor& grad_hx, Tensor& grad_cx) {
+  const Device dev = hx.device();
+  Backend& be = backend(dev.type);
+  const int64_t steps = st.out.size(0), batch = hx.size(0), hidden = hx.size(1);
+  const TensorOptions opts{hx.dtype(), dev};
+  if (batch == 0) {
+    grad_gates = empty({steps, 0, 4 * hidden}, opts);
+    grad_hx = empty({0, hidden}, opts);
+    grad_cx = empty({0, hidden}, opts);
+    return true;
+  }
+  grad_gates = empty({steps, batch, 4 * hidden}, opts);
+  const Tensor dh = empty({batch, hidden}, opts), sum = grad_out.defined() ? empty({batch, hidden}, opts) : Tensor();
+  Tensor dc[2] = {empty({batch, hidden}, opts), empty({batch, hidden}, opts)};
+  const Tensor go = grad_out.defined() ? grad_out.contiguous() : Tensor();
+  const Tensor ghy = grad_hy.defined() ? grad_hy.contiguous() : Tensor();
+  const Tensor gcy = grad_cy.defined() ? grad_cy.contiguous() : Tensor();
+  const Matrix w(w_hh), dh_m(dh);
+  int cur = 0;
+  for (int64_t s = steps; s-- > 0;) {
+    const int64_t t = step_at(s, steps, reverse), prev = step_at(s - 1, steps, reverse);
+    const bool last = s == steps - 1;
+    // The gradient reaching h_t: the output's, plus the next step's (hy's at the last step).
+    const Tensor& carried = last ? ghy : dh;
+    std::optional<Matrix> grad_h;
+    if (go.defined() && carried.defined()) {
+      grad_h.emplace(sum);
+      be.binary(BinaryOp::kAdd, grad_h->ref(), Matrix(go, t).ref(), Matrix(carried).ref(), Scalar(1), dev.index);
+    } else if (go.defined()) {
+      grad_h.emplace(go, t);
+    } else if (carried.defined()) {
+      grad_h.emplace(carried);
+    }
+    const std::optional<Matrix> grad_c = last ? (gcy.defined() ? std::optional<Matrix>(Matrix(gcy)) : std::nullopt)
+                                              : std::optional<Matrix>(Matrix(dc[cur]));
+    const Matrix c_prev = s ? Matrix(st.cells, prev) : Matrix(cx), gg(grad_gates, t);
+    if (!be.lstm_cell_backward(gg.ref(), Matrix(dc[1 - cur]).ref(), grad_h ? grad_h->ref() : StridedRef{},
+                               grad_c ? grad_c->ref() : StridedRef{}, StridedRef{}, c_prev.ref(),
+                               Matrix(st.cells, t).ref(), Matrix(st.ws, t).ref(), dev.index)) {
+      return false;
+    }
+    cur = 1 - cur;
+    be.gemm(dh_m.batch(), gg.batch(), w.batch(), dev.index);  // h_prev's gradient: grad_gates W_hh
+  }
+  grad_hx = dh;
+  grad_cx = dc[cur];
+  return true;
+}
+
+// Every gradient from the inputs in public ops (differentiable: create_graph, and gradients reaching the
+// saved cells or gates): the steps again, then their gradients in reverse. {gates, hx, cx, weight_hh}.
+std::vector<Tensor> layer_backward_ops(const Tensor& gates, const Tensor& hx, const Tensor& cx, const Tensor& w_hh,
+                                       bool reverse, const Tensor& grad_out, const Tensor& grad_hy,
+                                       const Tensor& grad_cy, const Tensor& grad_cells, const Tensor& grad_ws) {
+  const int64_t steps = gates.size(0);
+  const auto n = static_cast<size_t>(steps);
+  std::vector<std::vector<Tensor>> act(n);
+  std::vector<Tensor> h_prev(n), c_prev(n), grad(n);
+  const Tensor w_t = w_hh.t();
+  Tensor h = hx, c = cx;
+  for (int64_t s = 0; s < steps; ++s) {
+    const auto t = static_cast<size_t>(step_at(s, steps, reverse));
+    h_prev[t] = h;
+    c_prev[t] = c;
+    act[t] = activated_gates(gates.select(0, static_cast<int64_t>(t)), h.mm(w_t), Tensor(), Tensor());
+    c = act[t][1].mul(c).add(act[t][0].mul(act[t][2]));
+    h = act[t][3].mul(c.tanh());
+  }
+  auto add = [](const Tensor& a, const Tensor& b) { return !a.defined() ? b : !b.defined() ? a : a.add(b); };
+  auto at = [](const Tensor& g, size_t t) { return g.defined() ? g.select(0, static_cast<int64_t>(t)) : Tensor(); };
+  Tensor dh = grad_hy, dc = grad_cy;
+  for (int64_t s = steps; s-- > 0;) {
+    const auto t = static_cast<size_t>(step_at(s, steps, reverse));
+    auto [gg, gcx] =
+        cell_backward_ops(act[t], c_prev[t], add(at(grad_out, t), dh), add(dc, at(grad_cells, t)), at(grad_ws, t));
+    grad[t] = gg;
+    dh = gg.mm(w_hh);
+    dc = gcx;
+  }
+  const Tensor grad_gates = Tensor::stack(grad, 0);
+  const int64_t batch = hx.size(0), hidden = hx.size(1);
+  const Tensor grad_w = grad_gates.reshape({steps * batch, 4 * hidden})
+                            .t()
+                            .mm(Tensor::stack(h_prev, 0).reshape({steps * batch, hidden}));
+  return {grad_gates, dh, dc, grad_w};
+}
+
+std::vector<Tensor> lstm_layer_backward(GradContext& c) {
+  const Tensor gates = c.input(0), hx = c.input(1), cx = c.input(2), w_hh = c.input(3);
+  const bool reverse = c.args().bool_at(4);
+  const Tensor &grad_out = c.grad(0), &grad_hy = c.grad(1), &grad_cy = c.grad(2);
+  const Tensor &grad_cells = c.grad(3), &grad_ws = c.grad(4);
+  std::vector<Tensor> grads(4);
+  if (!autograd::GradMode::is_enabled() && !grad_cells.defined() && !grad_ws.defined()) {
+    const LayerState st{c.output(0), c.output(3), c.output(4)};
+    const Tensor hxc = hx.contiguous(), cxc = cx.contiguous(), w = w_hh.contiguous();
+    if (layer_backward_kernels(hxc, cxc, w, reverse, st, grad_out, grad_hy, grad_cy, grads[0], grads[1],
+                               grads[2])) {
+      if (c.needs_grad(3)) {
+        // weight_hh's: the sum over steps of grad_gates[t]^T h_prev(t), h_prev being hx at the first step run
+        // and the output of the step before it otherwise.
+        const int64_t steps = gates.size(0), batch = hx.size(0), hidden = hx.size(1);
+        const int64_t first = reverse ? steps - 1 : 0;
+        grads[3] = grads[0].select(0, first).t().mm(hxc);
+        if (steps > 1) {
+          const Tensor g = grads[0].narrow(0, reverse ? 0 : 1, steps - 1).reshape({(steps - 1) * batch, 4 * hidden});
+          const Tensor h = st.out.narrow(0, reverse ? 1 : 0, steps - 1).reshape({(steps - 1) * batch, hidden});
+          grads[3] = grads[3].addmm(g.t(), h);
+        }
+      }
+      for (size_t i = 0; i < grads.size(); ++i) {
+        if (!c.needs_grad(i)) grads[i] = Tensor();
+      }
+      return grads;
+    }
+  }
+  grads = layer_backward_ops(gates, hx, cx, w_hh, reverse, grad_out, grad_hy, grad_cy, grad_cells, grad_ws);
+  for (size_t i = 0; i < grads.size(); ++i) {
+    if (!c.needs_grad(i)) grads[i] = Tensor();
   }
   return grads;
 }
@@ -152,6 +397,34 @@ void register_rnn_ops(Registry& r) {
         cy = act[1].mul(cx).add(act[0].mul(act[2]));
         hy = act[3].mul(cy.tanh());
         return {hy, cy, Tensor::cat(act, 1)};
+      });
+
+  r.def(
+       "_lstm_layer(Tensor input_gates, Tensor hx, Tensor cx, Tensor weight_hh, bool reverse=False) -> (Tensor, "
+       "Tensor, Tensor, Tensor, Tensor)")
+      .doc(
+          "one LSTM layer in one direction over every step: input_gates [steps, batch, 4 hidden] (x W_ih^T + "
+          "biases), each step's gates input_gates[t] + h W_hh^T through the fused cell, from the last step when "
+          "reverse; returns the outputs [steps, batch, hidden], hy, cy, and the cells and activated gates of "
+          "every step (the backward's)")
+      .saves_outputs()
+      .keeps_undefined_grads()
+      .backward(lstm_layer_backward)
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor& gates_in = a.tensor(0);
+        check_lstm_layer(gates_in, a.tensor(1), a.tensor(2), a.tensor(3));
+        const bool reverse = a.bool_at(4);
+        const Tensor gates = gates_in.contiguous(), hx = a.tensor(1).contiguous(), cx = a.tensor(2).contiguous();
+        const Tensor w_hh = a.tensor(3).contiguous();
+        const int64_t steps = gates.size(0), batch = gates.size(1), hidden = hx.size(1);
+        const TensorOptions opts{gates.dtype(), gates.device()};
+        LayerState st{empty({steps, batch, hidden}, opts), empty({steps, batch, hidden}, opts),
+                      empty({steps, batch, 4 * hidden}, opts)};
+        if (batch > 0 && !layer_forward_kernels(gates, hx, cx, w_hh, reverse, st)) {
+          st = layer_forward_ops(gates, hx, cx, w_hh, reverse);
+        }
+        const int64_t last = step_at(steps - 1, steps, reverse);
+        return {st.out, st.out.select(0, last).clone(), st.cells.select(0, last).clone(), st.cells, st.ws};
       });
 }
 

@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/nn/attention.h"
 #include "core/nn/normalization.h"
+#include "core/profiler/profiler.h"
 #include "core/random/generator.h"
 #include "tests/core/device_test.h"
 #include "tests/core/golden_json.h"
@@ -291,6 +292,92 @@ TEST(RnnErrorTest, FusedLstmCellNamesTheArgumentAndTheShapes) {
                 call_op("_thnn_fused_lstm_cell", {zeros({3, 8}), zeros({3, 8}), zeros({3, 2}), zeros({4})});
               }),
               HasSubstr("[_thnn_fused_lstm_cell] input_bias must be [8] for input_gates [3, 8], got [4]"));
+}
+
+// The whole-layer op through every output (the saved cells and activated gates too, whose gradients take
+// the ops path), in both directions, first and second order.
+TD_DEVICE_TEST(RnnTest, LstmLayerPassesGradcheckOnEveryOutput) {
+  manual_seed(9);
+  for (bool reverse : {false, true}) {
+    auto layer = [reverse](const std::vector<Tensor>& in) {
+      const std::vector<Tensor> out = call_op("_lstm_layer", {in[0], in[1], in[2], in[3], Scalar(reverse)});
+      return Tensor::cat({out[0].flatten(), out[1].mul(0.5).flatten(), out[2].mul(0.25).flatten(),
+                          out[3].mul(0.125).flatten(), out[4].mul(0.0625).flatten()});
+    };
+    expect_gradcheck(reverse ? "_lstm_layer, reverse" : "_lstm_layer", layer,
+                     {randn64({3, 2, 8}), randn64({2, 2}), randn64({2, 2}), randn64({8, 2})});
+  }
+}
+
+// The kernels' backward (no create_graph) against the ops' (create_graph) for the gradients nn.LSTM sends:
+// the output's, hy's and cy's, each alone and all together; one step and several, both directions.
+TD_DEVICE_TEST(RnnTest, LstmLayerKernelsMatchTheOps) {
+  manual_seed(10);
+  for (int64_t steps : {1, 4}) {
+    for (bool reverse : {false, true}) {
+      const std::vector<Tensor> in = {randn64({steps, 3, 12}), randn64({3, 3}), randn64({3, 3}), randn64({12, 3})};
+      const std::vector<Tensor> out = call_op("_lstm_layer", {in[0], in[1], in[2], in[3], Scalar(reverse)});
+      const Tensor g_out = randn64({steps, 3, 3}).detach(), g_hy = randn64({3, 3}).detach();
+      const Tensor g_cy = randn64({3, 3}).detach();
+      for (int which = 0; which < 4; ++which) {
+        SCOPED_TRACE("steps " + std::to_string(steps) + (reverse ? ", reverse" : "") + ", case " +
+                     std::to_string(which));
+        std::vector<Tensor> outs, grads;
+        if (which == 0 || which == 3) outs.push_back(out[0]), grads.push_back(g_out);
+        if (which == 1 || which == 3) outs.push_back(out[1]), grads.push_back(g_hy);
+        if (which == 2 || which == 3) outs.push_back(out[2]), grads.push_back(g_cy);
+        const std::vector<Tensor> kernel = autograd::grad(outs, in, grads, /*retain_graph=*/true);
+        const std::vector<Tensor> ops = autograd::grad(outs, in, grads, /*retain_graph=*/true, /*create_graph=*/true);
+        for (size_t k = 0; k < in.size(); ++k) {
+          const auto a = kernel[k].to_vector<double>(), b = ops[k].to_vector<double>();
+          ASSERT_EQ(a.size(), b.size());
+          for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-12) << "input " << k << ", element " << i;
+        }
+      }
+    }
+  }
+  // The dtypes the cell kernel leaves to ops run the same steps there.
+  const std::vector<Tensor> in = {randn64({3, 2, 8}).detach(), randn64({2, 2}).detach(), randn64({2, 2}).detach(),
+                                  randn64({8, 2}).detach()};
+  const Tensor fast = call_op("_lstm_layer", {in[0], in[1], in[2], in[3], Scalar(true)})[0];
+  std::vector<Value> half;
+  for (const Tensor& t : in) half.emplace_back(t.to(DType::kFloat16));
+  half.emplace_back(Scalar(true));
+  const Tensor slow = call_op("_lstm_layer", half)[0];
+  const auto a = fast.to_vector<double>(), b = slow.to_vector<double>();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 5e-3) << i;
+}
+
+// nn.LSTM over a uniform batch without projections runs one _lstm_layer per layer and direction, no cell op;
+// with projections (and over packed sequences) the steps run one by one.
+TD_DEVICE_TEST(RnnTest, LstmLayersRunAsOneOpEach) {
+  auto count = [&](const nn::RNNOptions& o) {
+    auto lstm = std::make_shared<nn::LSTM>(4, 6, o);
+    lstm->to(device_);
+    const Tensor x = random::randn({5, 2, 4}).to(device_.str());
+    profiler::profile prof;
+    (*lstm)(x).output.sum().backward();
+    prof.stop();
+    const profiler::KeyAverages avg = prof.key_averages();
+    auto n = [&](const std::string& name) {
+      const auto* row = avg.find(name);
+      return row ? row->count : 0;
+    };
+    return std::pair{n("aten::_lstm_layer"), n("aten::_thnn_fused_lstm_cell")};
+  };
+  EXPECT_EQ(count({.num_layers = 2, .bidirectional = true}), (std::pair<int64_t, int64_t>{4, 0}));
+  EXPECT_EQ(count({.num_layers = 1, .proj_size = 3}), (std::pair<int64_t, int64_t>{0, 5}));
+}
+
+TEST(RnnErrorTest, LstmLayerNamesTheArgumentAndTheShapes) {
+  EXPECT_THAT(message_of([] { call_op("_lstm_layer", {zeros({2, 3, 8}), zeros({3, 2}), zeros({3, 3}), zeros({8, 2})}); }),
+              HasSubstr("[_lstm_layer] cx must be [3, 2] for input_gates [2, 3, 8], got [3, 3]"));
+  EXPECT_THAT(message_of([] { call_op("_lstm_layer", {zeros({2, 3, 8}), zeros({3, 2}), zeros({3, 2}), zeros({2, 8})}); }),
+              HasSubstr("[_lstm_layer] weight_hh must be [8, 2] for input_gates [2, 3, 8], got [2, 8]"));
+  EXPECT_THAT(message_of([] { call_op("_lstm_layer", {zeros({0, 3, 8}), zeros({3, 2}), zeros({3, 2}), zeros({8, 2})}); }),
+              HasSubstr("[_lstm_layer] input_gates must be [steps, batch, 4 * hidden_size] with steps and "
+                        "hidden_size > 0, got [0, 3, 8]"));
 }
 
 // The sequence layers and attention w.r.t. their inputs and initial states (parameters: the golden cases).

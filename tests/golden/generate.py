@@ -120,9 +120,23 @@ def fused_lstm_cell(input_gates, hidden_gates, cx, input_bias=None, hidden_bias=
     return o * cy.tanh(), cy, torch.cat([i, f, g, o], 1)
 
 
+def lstm_layer(input_gates, hx, cx, weight_hh, reverse=False):
+    """tensord's _lstm_layer (core/ops/rnn.cpp): one LSTM layer in one direction over every step of input_gates
+    [steps, batch, 4 hidden], in PyTorch's ops: the outputs, hy, cy, and every step's cell and activated gates."""
+    steps = input_gates.shape[0]
+    out, cells, gates = [None] * steps, [None] * steps, [None] * steps
+    h, c = hx, cx
+    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        h, c, gates[t] = fused_lstm_cell(input_gates[t], h @ weight_hh.t(), c)
+        out[t], cells[t] = h, c
+    return torch.stack(out), h, c, torch.stack(cells), torch.stack(gates)
+
+
 def apply(op, args, kwargs):
     if op == "_thnn_fused_lstm_cell":
         return fused_lstm_cell(*args, **kwargs)
+    if op == "_lstm_layer":
+        return lstm_layer(*args, **kwargs)
     if op == "where":  # Tensor.where(condition, other) puts self second; torch.where matches our signature
         return torch.where(*args, **kwargs)
     if op.rstrip("_") in ("gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add"):
@@ -489,6 +503,12 @@ def cases():
                    randn(8, dtype=F32)]))
     add(make_case("fused_lstm_cell_transposed_gates", "_thnn_fused_lstm_cell",
                   [transposed(randn(3, 8)), randn(3, 8), randn(3, 2), randn(8)]))
+
+    # ---- a whole LSTM layer (core/ops/rnn.cpp): 4 steps, batch 3, hidden 2; the outputs carry the gradient ----
+    add(make_case("lstm_layer_f64", "_lstm_layer", [randn(4, 3, 8), randn(3, 2), randn(3, 2), randn(8, 2)]))
+    add(make_case("lstm_layer_reverse_f32", "_lstm_layer",
+                  [randn(4, 3, 8, dtype=F32), randn(3, 2, dtype=F32), randn(3, 2, dtype=F32), randn(8, 2, dtype=F32)],
+                  reverse=True))
     return c
 
 
