@@ -2,11 +2,16 @@
 // (NaN above +inf, -0.0 equal to 0.0, descending as the complemented key), and CUB's radix sorts, which are
 // stable, sort (key, position) pairs; a last pass reads the values at the sorted positions and writes the
 // first k of each row (k: the outputs' last size) through their strides. One row: a device-wide radix sort.
-// Long rows: one device-wide sort per row. Many rows: a segmented sort over all of them at once.
+// Long rows: one device-wide sort per row. Many rows: a segmented sort over all of them at once. Rows of up to
+// 4096 elements (sort's and topk's common case) are sorted one block per row in shared memory by CUB's block
+// radix sort, in one launch (PyTorch sorts such rows the same way): the keys made, sorted and the first k
+// written without leaving the block.
 #include <cuda_runtime.h>
 
+#include <cub/block/block_radix_sort.cuh>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_segmented_sort.cuh>
+#include <cstdint>
 #include <type_traits>
 
 #include "core/error.h"
@@ -107,6 +112,61 @@ __global__ void write_kernel(int64_t total, int64_t n, int64_t k, ReduceIndexer 
   }
 }
 
+// One row per block: thread t holds the row's elements t * kItems ... (t + 1) * kItems - 1 (CUB's blocked
+// arrangement, whose order its stable sort keeps among equal keys), padding past n with the largest key so it
+// sorts after every element (after NaN too: equal keys keep their order, and padding comes last).
+template <class T, int kBlock, int kItems>
+__global__ void __launch_bounds__(kBlock)
+    block_sort_kernel(int64_t n, int64_t k, ReduceIndexer in_ix, ReduceIndexer values_ix, ReduceIndexer indices_ix,
+                      const T* in, bool descending, T* values, int64_t* indices) {
+  using K = typename KeyOf<T>::type;
+  using Sort = cub::BlockRadixSort<K, kBlock, kItems, int>;
+  __shared__ typename Sort::TempStorage temp;
+  const int64_t r = blockIdx.x;
+  const T* row = in + row_offset(in_ix, r);
+  const int64_t stride = in_ix.red_strides[0];
+  K keys[kItems];
+  int pos[kItems];
+#pragma unroll
+  for (int i = 0; i < kItems; ++i) {
+    const int j = static_cast<int>(threadIdx.x) * kItems + i;
+    pos[i] = j;
+    keys[i] = j < n ? sort_key<T>(row[j * stride], descending) : K(~K(0));
+  }
+  Sort(temp).Sort(keys, pos);
+  T* out_values = values + row_offset(values_ix, r);
+  int64_t* out_indices = indices + row_offset(indices_ix, r);
+#pragma unroll
+  for (int i = 0; i < kItems; ++i) {
+    const int j = static_cast<int>(threadIdx.x) * kItems + i;
+    if (j < k) {
+      out_values[j * values_ix.red_strides[0]] = row[pos[i] * stride];
+      out_indices[j * indices_ix.red_strides[0]] = pos[i];
+    }
+  }
+}
+
+// The longest row the block sort takes.
+constexpr int64_t kBlockSortMax = 4096;
+
+template <class T>
+void block_sort(bool descending, int64_t rows, int64_t n, int64_t k, const ReduceIndexer& in_ix,
+                const ReduceIndexer& values_ix, const ReduceIndexer& indices_ix, T* values, int64_t* indices,
+                const T* in) {
+  const auto grid = static_cast<unsigned>(rows);
+  if (n <= 128) {
+    block_sort_kernel<T, 32, 4><<<grid, 32, 0, stream()>>>(n, k, in_ix, values_ix, indices_ix, in, descending,
+                                                           values, indices);
+  } else if (n <= 1024) {
+    block_sort_kernel<T, 128, 8><<<grid, 128, 0, stream()>>>(n, k, in_ix, values_ix, indices_ix, in, descending,
+                                                             values, indices);
+  } else {
+    block_sort_kernel<T, 256, 16><<<grid, 256, 0, stream()>>>(n, k, in_ix, values_ix, indices_ix, in, descending,
+                                                              values, indices);
+  }
+  check(cudaGetLastError(), "sort block kernel launch");
+}
+
 // Device scratch memory from the backend's allocator, handed back when it goes out of scope.
 class Scratch {
  public:
@@ -133,6 +193,10 @@ void sort_rows(bool descending, int64_t rows, int64_t n, int64_t k, const Reduce
                const ReduceIndexer& values_ix, const ReduceIndexer& indices_ix, T* values, int64_t* indices,
                const T* in, Backend& backend, int device) {
   using K = typename KeyOf<T>::type;
+  if (n <= kBlockSortMax && rows <= INT32_MAX) {  // a grid's x dimension takes 2^31 - 1 blocks
+    block_sort<T>(descending, rows, n, k, in_ix, values_ix, indices_ix, values, indices, in);
+    return;
+  }
   const int64_t total = rows * n;
   const bool per_row = rows == 1 || n >= kLongRow;
   // Ask CUB how much temporary memory the chosen sort needs (a call with no storage only sizes it).
