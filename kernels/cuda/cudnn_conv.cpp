@@ -4,11 +4,11 @@
 // td::backends::cudnn::graph_api() set, a call goes to the graph API's cached plans first
 // (kernels/cuda/cudnn_conv_graph.cpp), and comes here where that path has no plan for the case.
 //
-// One call: the case's descriptors (a 1-d window is a 2-d one of height 1), the algorithm chosen for the
-// case (cached; cuDNN's heuristic ranking, or its timings when benchmark is set; the first that succeeds,
-// is deterministic where that is asked and whose workspace the caching allocator can give), then the
-// convolution on the thread's current stream with a workspace from the device's caching allocator, so steady
-// training allocates nothing new.
+// One call: the case's descriptors (a 1-d window is a 2-d one of height 1) and the algorithm chosen for the
+// case (cuDNN's heuristic ranking, or its timings when benchmark is set; the first that succeeds, is
+// deterministic where that is asked and whose workspace the caching allocator can give), both made on the
+// case's first call and cached, then the convolution on the thread's current stream with a workspace from the
+// device's caching allocator, so steady training allocates nothing new.
 #include "kernels/cudnn.h"
 
 #include <algorithm>
@@ -16,6 +16,7 @@
 #include <atomic>
 #include <climits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <utility>
@@ -276,9 +277,16 @@ struct Choice {
 
 // Cases seen: their choice, or nothing where cuDNN does not take them.
 std::mutex cache_mutex;
-std::map<std::vector<int>, std::optional<Choice>> cache;
+// A case's choice with the descriptors it runs on (set up once, their math the choice's, then only read, so
+// a call on a cached case makes no cuDNN set-up calls, and threads share them).
+struct Cached {
+  Choice choice;
+  std::shared_ptr<const Descriptors> descriptors;
+};
+std::map<std::vector<int>, std::optional<Cached>> cache;
 
-// Runs one convolution of kind k on the case with the choice's algorithm; cuDNN's status.
+// Runs one convolution of kind k on the case with the choice's algorithm (d's math set to the choice's);
+// cuDNN's status.
 cudnnStatus_t execute(Kind k, cudnnHandle_t h, const Case& c, const Descriptors& d, const Buffers& b,
                       const Choice& ch, void* ws) {
   const Api& a = api();
@@ -287,8 +295,7 @@ cudnnStatus_t execute(Kind k, cudnnHandle_t h, const Case& c, const Descriptors&
   const bool dbl = c.type == CUDNN_DATA_DOUBLE;
   const void* one = dbl ? static_cast<const void*>(&one_d) : &one_f;
   const void* zero = dbl ? static_cast<const void*>(&zero_d) : &zero_f;
-  cudnnStatus_t s = a.cudnnSetConvolutionMathType(d.conv.d, ch.math);
-  if (s != CUDNN_STATUS_SUCCESS) return s;
+  cudnnStatus_t s;  // d's math is the choice's already
   if (k == Kind::kForward) {
     s = a.cudnnConvolutionForward(h, one, d.x.d, b.x, d.w.d, b.w, d.conv.d,
                                   static_cast<cudnnConvolutionFwdAlgo_t>(ch.algo), ws, ch.workspace, zero,
@@ -313,14 +320,14 @@ void check_run(cudnnStatus_t s, Kind k, const Case& c, const Choice& ch) {
 }
 
 // What the cache holds for a key: a choice, a refusal (cuDNN has no algorithm for the case), or nothing yet.
-std::optional<std::optional<Choice>> cached(const std::vector<int>& key) {
+std::optional<std::optional<Cached>> cached(const std::vector<int>& key) {
   std::lock_guard<std::mutex> lock(cache_mutex);
   auto it = cache.find(key);
   if (it == cache.end()) return std::nullopt;
   return it->second;
 }
 
-void remember(const std::vector<int>& key, std::optional<Choice> choice) {
+void remember(const std::vector<int>& key, std::optional<Cached> choice) {
   std::lock_guard<std::mutex> lock(cache_mutex);
   cache[key] = choice;
 }
@@ -329,7 +336,21 @@ void remember(const std::vector<int>& key, std::optional<Choice> choice) {
 // asked and gets its workspace. False, having written nothing, where cuDNN has no algorithm for the case
 // (remembered, unless some candidate only lacked memory) or cannot run now.
 bool run(Kind k, const Case& c, const std::vector<int>& key, const Buffers& b, int device) {
-  Descriptors d;
+  cudnnHandle_t h = handle_for(device);
+  if (!h) return false;
+  if (auto hit = cached(key); hit && *hit) {
+    const Cached& e = **hit;
+    bool ok = false;
+    auto ws = try_workspace(e.choice.workspace, device, ok);
+    if (ok) {
+      const cudnnStatus_t s = execute(k, h, c, *e.descriptors, b, e.choice, ws ? ws->data : nullptr);
+      if (s == CUDNN_STATUS_SUCCESS) return true;
+      if (!refused(s)) check_run(s, k, c, e.choice);
+    }
+    // No room for its workspace now, or refused on these buffers: choose again.
+  }
+  auto owned = std::make_shared<Descriptors>();
+  Descriptors& d = *owned;
   if (describe(c, d, true) != CUDNN_STATUS_SUCCESS) {
     remember(key, std::nullopt);
     return false;
@@ -338,19 +359,6 @@ bool run(Kind k, const Case& c, const std::vector<int>& key, const Buffers& b, i
   if (auto out = output_dims(c, d); !out || *out != c.y) {
     remember(key, std::nullopt);
     return false;
-  }
-  cudnnHandle_t h = handle_for(device);
-  if (!h) return false;
-  if (auto hit = cached(key); hit && *hit) {
-    const Choice ch = **hit;
-    bool ok = false;
-    auto ws = try_workspace(ch.workspace, device, ok);
-    if (ok) {
-      const cudnnStatus_t s = execute(k, h, c, d, b, ch, ws ? ws->data : nullptr);
-      if (s == CUDNN_STATUS_SUCCESS) return true;
-      if (!refused(s)) check_run(s, k, c, ch);
-    }
-    // No room for its workspace now, or refused on these buffers: choose again.
   }
   cudnnStatus_t status = CUDNN_STATUS_SUCCESS;
   const std::vector<Perf> ranked = candidates(k, h, d, b, backends::cudnn::benchmark(), device, status);
@@ -388,7 +396,7 @@ bool run(Kind k, const Case& c, const std::vector<int>& key, const Buffers& b, i
     const cudnnStatus_t s = execute(k, h, c, d, b, ch, ws ? ws->data : nullptr);
     if (refused(s)) continue;  // refused at launch (nothing was written): the next one
     check_run(s, k, c, ch);
-    remember(key, ch);
+    remember(key, Cached{ch, std::move(owned)});
     return true;
   }
   if (!lacked_memory) remember(key, std::nullopt);
