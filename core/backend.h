@@ -116,6 +116,19 @@ struct SgdStep {
   bool nesterov = false, maximize = false;
 };
 
+/// One parameter of Backend::sgd_momentum_steps: its tensors, and whether the backend has updated it.
+struct SgdTensors {
+  StridedRef param, grad, buf;
+  bool done = false;
+};
+
+/// One parameter of Backend::adam_steps: its tensors (max_exp_avg_sq's data null without amsgrad), and
+/// whether the backend has updated it.
+struct AdamTensors {
+  StridedRef param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq;
+  bool done = false;
+};
+
 /// The hyper-parameters of one torch.optim.Adam or AdamW update (Backend::adam_step); step_size and
 /// bias_correction2_sqrt are the step's lr / (1 - beta1^step) and sqrt(1 - beta2^step).
 struct AdamStep {
@@ -376,6 +389,10 @@ class Backend {
   /// caller then runs those ops one at a time.
   virtual bool sgd_momentum_step(const StridedRef& param, const StridedRef& grad, const StridedRef& buf,
                                  const SgdStep& step, int index);
+  /// sgd_momentum_step on many parameters with one set of hyper-parameters (torch.optim's foreach update):
+  /// the backend updates the ones it takes, in as few launches as it can, and marks them done; the caller
+  /// runs the ops for the others. By default, sgd_momentum_step on each in turn.
+  virtual void sgd_momentum_steps(std::span<SgdTensors> params, const SgdStep& step, int index);
   /// One torch.optim.Adam (or, decoupled, AdamW) update of one parameter in one pass, with the operations of
   /// core/optim/adam.cpp's op-by-op update in their order, each rounded in the element type (no fused
   /// multiply-add): AdamW scales param by 1 - lr * weight_decay; Adam adds weight_decay * param to the
@@ -387,6 +404,8 @@ class Backend {
   virtual bool adam_step(const StridedRef& param, const StridedRef& grad, const StridedRef& exp_avg,
                          const StridedRef& exp_avg_sq, const StridedRef& max_exp_avg_sq, const AdamStep& step,
                          int index);
+  /// adam_step on many parameters with one set of hyper-parameters (one step count): as sgd_momentum_steps.
+  virtual void adam_steps(std::span<AdamTensors> params, const AdamStep& step, int index);
   /// out = grad where y > threshold, else 0 (ReLU's and threshold's backward in one pass); out, grad and y of
   /// one shape and dtype. False, having done nothing, where the backend has no such kernel for the dtype.
   virtual bool threshold_backward(const StridedRef& out, const StridedRef& grad, const StridedRef& y, double threshold,

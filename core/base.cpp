@@ -259,9 +259,17 @@ bool Backend::library_conv_backward(const StridedRef& gx, const StridedRef& gw, 
 bool Backend::sgd_momentum_step(const StridedRef&, const StridedRef&, const StridedRef&, const SgdStep&, int) {
   return false;
 }
+void Backend::sgd_momentum_steps(std::span<SgdTensors> params, const SgdStep& step, int index) {
+  for (SgdTensors& t : params) t.done = t.done || sgd_momentum_step(t.param, t.grad, t.buf, step, index);
+}
 bool Backend::adam_step(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
                         const AdamStep&, int) {
   return false;
+}
+void Backend::adam_steps(std::span<AdamTensors> params, const AdamStep& step, int index) {
+  for (AdamTensors& t : params) {
+    t.done = t.done || adam_step(t.param, t.grad, t.exp_avg, t.exp_avg_sq, t.max_exp_avg_sq, step, index);
+  }
 }
 void Backend::max_pool(const StridedRef&, const StridedRef&, const StridedRef&, const PoolGeometry&, int) {
   missing("max_pool");

@@ -1,7 +1,14 @@
-// The Adam family as torch/optim's single-tensor loops (PyTorch 1.13): Adam, AdamW, Adamax, NAdam, RAdam.
+// The Adam family as torch/optim's single-tensor loops (PyTorch 1.13): Adam, AdamW, Adamax, NAdam, RAdam; Adam's
+// and AdamW's parameters updated together where the backend can (their foreach form: one launch for many
+// parameters on CUDA).
 // The step count is kept as a double in the state (PyTorch keeps a float32 tensor; the counts are exact in
 // both).
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
@@ -31,12 +38,33 @@ Options adam_defaults(std::string_view name, const O& o) {
           {"amsgrad", o.amsgrad}, {"maximize", o.maximize}};
 }
 
+// The parameters of one device and one step count whose update can be one pass over memory
+// (Backend::adam_steps, with the ops' arithmetic).
+struct OnePass {
+  Device device;
+  double step;
+  std::vector<AdamTensors> refs;
+  // param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq (undefined without amsgrad): alive while refs point
+  // into them.
+  std::vector<std::array<Tensor, 5>> tensors;
+};
+
 // Adam and AdamW share everything but where the weight decay goes.
 void adam_update(Optimizer& opt, bool decoupled) {
   for (ParamGroup& g : opt.param_groups()) {
     const auto [beta1, beta2] = g.pair("betas");
     const double lr = g.number("lr"), eps = g.number("eps"), weight_decay = g.number("weight_decay");
     const bool amsgrad = g.flag("amsgrad"), maximize = g.flag("maximize");
+    auto constants = [&](double step) {
+      const double step_size = lr / (1 - std::pow(beta1, step));
+      const double bias_correction2_sqrt = std::sqrt(1 - std::pow(beta2, step));
+      return AdamStep{lr,       beta1,    beta2,   eps, weight_decay, step_size, bias_correction2_sqrt,
+                      decoupled, amsgrad, maximize};
+    };
+    std::vector<OnePass> one_pass;                 // a batch per device and step count, updated first
+    std::vector<std::pair<Tensor, double>> by_ops;  // then these (with their step count), in their order
+    // As SGD's: a parameter listed twice, or sharing memory with an earlier one, goes to the ops after it.
+    std::unordered_set<const void*> seen;
     for (const Tensor& p : g.params) {
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
@@ -48,31 +76,50 @@ void adam_update(Optimizer& opt, bool decoupled) {
         if (amsgrad) st.emplace("max_exp_avg_sq", zeros_like(p));
       }
       const double step = (state_get<double>(st, "step") += 1);
-      Tensor& exp_avg = state_get<Tensor>(st, "exp_avg");
-      Tensor& exp_avg_sq = state_get<Tensor>(st, "exp_avg_sq");
-      const double bias_correction1 = 1 - std::pow(beta1, step);
-      const double bias_correction2 = 1 - std::pow(beta2, step);
-      const double step_size = lr / bias_correction1;
-      const double bias_correction2_sqrt = std::sqrt(bias_correction2);
-      // One pass over memory where the backend has it (Backend::adam_step), with the ops' arithmetic.
-      const Tensor* max_sq = amsgrad ? &state_get<Tensor>(st, "max_exp_avg_sq") : nullptr;
-      const bool one_pass = max_sq ? detail::one_pass_update_allowed(p, grad, {&exp_avg, &exp_avg_sq, max_sq})
+      const Tensor& exp_avg = state_get<Tensor>(st, "exp_avg");
+      const Tensor& exp_avg_sq = state_get<Tensor>(st, "exp_avg_sq");
+      const Tensor max_sq = amsgrad ? state_get<Tensor>(st, "max_exp_avg_sq") : Tensor();
+      const std::array<Tensor, 5> tensors = {p, grad, exp_avg, exp_avg_sq, max_sq};
+      bool overlaps = false;
+      for (const Tensor& t : tensors) {
+        if (t.defined()) overlaps = !seen.insert(t.impl().storage.get()).second || overlaps;
+      }
+      const bool allowed = amsgrad ? detail::one_pass_update_allowed(p, grad, {&exp_avg, &exp_avg_sq, &max_sq})
                                    : detail::one_pass_update_allowed(p, grad, {&exp_avg, &exp_avg_sq});
-      if (one_pass &&
-          backend(p.device().type)
-              .adam_step(strided_ref(p), strided_ref(grad), strided_ref(exp_avg), strided_ref(exp_avg_sq),
-                         max_sq ? strided_ref(*max_sq) : StridedRef{},
-                         {lr, beta1, beta2, eps, weight_decay, step_size, bias_correction2_sqrt, decoupled, amsgrad,
-                          maximize},
-                         p.device().index)) {
-        // The version counters move as the ops' would.
-        p.impl().storage->version += decoupled ? 2 : 1;
-        exp_avg.impl().storage->version += 2;
-        exp_avg_sq.impl().storage->version += 2;
-        if (max_sq) max_sq->impl().storage->version += 1;
+      if (overlaps || !allowed) {
+        by_ops.emplace_back(p, step);
         continue;
       }
-      grad = detail::signed_grad(grad, maximize);
+      auto batch = std::find_if(one_pass.begin(), one_pass.end(),
+                                [&](const OnePass& b) { return b.device == p.device() && b.step == step; });
+      if (batch == one_pass.end()) batch = one_pass.insert(one_pass.end(), OnePass{p.device(), step, {}, {}});
+      batch->tensors.push_back(tensors);
+    }
+    for (OnePass& batch : one_pass) {
+      for (const auto& t : batch.tensors) {
+        batch.refs.push_back({strided_ref(t[0]), strided_ref(t[1]), strided_ref(t[2]), strided_ref(t[3]),
+                              t[4].defined() ? strided_ref(t[4]) : StridedRef{}});
+      }
+      backend(batch.device.type).adam_steps(batch.refs, constants(batch.step), batch.device.index);
+      for (size_t i = 0; i < batch.refs.size(); ++i) {
+        const std::array<Tensor, 5>& t = batch.tensors[i];
+        if (!batch.refs[i].done) {
+          by_ops.emplace_back(t[0], batch.step);
+          continue;
+        }
+        // The version counters move as the ops' would.
+        t[0].impl().storage->version += decoupled ? 2 : 1;
+        t[2].impl().storage->version += 2;
+        t[3].impl().storage->version += 2;
+        if (t[4].defined()) t[4].impl().storage->version += 1;
+      }
+    }
+    for (const auto& [p, step] : by_ops) {
+      ParamState& st = opt.state(p);
+      Tensor& exp_avg = state_get<Tensor>(st, "exp_avg");
+      Tensor& exp_avg_sq = state_get<Tensor>(st, "exp_avg_sq");
+      const AdamStep c = constants(step);
+      Tensor grad = detail::signed_grad(p.grad(), maximize);
       if (decoupled) {
         p.mul_(1 - lr * weight_decay);
       } else if (weight_decay != 0) {
@@ -84,11 +131,11 @@ void adam_update(Optimizer& opt, bool decoupled) {
       if (amsgrad) {
         Tensor& max_sq = state_get<Tensor>(st, "max_exp_avg_sq");
         max_sq.copy_(max_sq.maximum(exp_avg_sq));
-        denom = max_sq.sqrt().div(bias_correction2_sqrt).add_(eps);
+        denom = max_sq.sqrt().div(c.bias_correction2_sqrt).add_(eps);
       } else {
-        denom = exp_avg_sq.sqrt().div(bias_correction2_sqrt).add_(eps);
+        denom = exp_avg_sq.sqrt().div(c.bias_correction2_sqrt).add_(eps);
       }
-      p.addcdiv_(exp_avg, denom, -step_size);
+      p.addcdiv_(exp_avg, denom, -c.step_size);
     }
   }
 }

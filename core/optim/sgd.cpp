@@ -1,4 +1,10 @@
-// SGD as torch/optim/sgd.py's _single_tensor_sgd (PyTorch 1.13).
+// SGD as torch/optim/sgd.py's _single_tensor_sgd (PyTorch 1.13), its parameters past their first momentum step
+// updated together where the backend can (its foreach form: one launch for many parameters on CUDA).
+#include <algorithm>
+#include <array>
+#include <unordered_set>
+#include <vector>
+
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
 #include "core/tensor_impl.h"
@@ -27,19 +33,13 @@ Options sgd_defaults(const SGDOptions& o) {
   return d;
 }
 
-// One pass over memory instead of five ops (Backend::sgd_momentum_step), for a parameter past its first step,
-// with the same arithmetic.
-bool fused_momentum_step(const Tensor& p, const Tensor& grad, const Tensor& buf, const SgdStep& s) {
-  if (!detail::one_pass_update_allowed(p, grad, {&buf})) return false;
-  if (!backend(p.device().type).sgd_momentum_step(strided_ref(p), strided_ref(grad), strided_ref(buf), s,
-                                                  p.device().index)) {
-    return false;
-  }
-  // The version counters move as the ops' would: buf.mul_(...).add_(...), p.add_(...).
-  p.impl().storage->version += 1;
-  buf.impl().storage->version += 2;
-  return true;
-}
+// The parameters of one device whose update can be one pass over memory instead of five ops
+// (Backend::sgd_momentum_steps, with the same arithmetic): past their first step, with momentum.
+struct OnePass {
+  Device device;
+  std::vector<SgdTensors> refs;
+  std::vector<std::array<Tensor, 3>> tensors;  // param, grad, buf: alive while refs point into them
+};
 
 }  // namespace
 
@@ -54,16 +54,50 @@ Tensor SGD::step(const LossClosure& closure) {
     const double lr = g.number("lr"), momentum = g.number("momentum"), dampening = g.number("dampening"),
                  weight_decay = g.number("weight_decay");
     const bool nesterov = g.flag("nesterov"), maximize = g.flag("maximize");
+    const SgdStep constants{lr, momentum, dampening, weight_decay, nesterov, maximize};
+    std::vector<OnePass> one_pass;  // a batch per device, updated first
+    std::vector<Tensor> by_ops;     // then these, in their order
+    // The memory of the parameters so far: one listed twice, or sharing memory with an earlier one, goes to
+    // the ops after it, so the updates keep their order where they touch the same memory.
+    std::unordered_set<const void*> seen;
     for (const Tensor& p : g.params) {
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
       // PyTorch stores momentum_buffer = None without momentum, so the state dict has the key either way.
       Tensor& buf = state_get_or<Tensor>(state(p), "momentum_buffer");
-      if (momentum != 0 && buf.defined() &&
-          fused_momentum_step(p, grad, buf, {lr, momentum, dampening, weight_decay, nesterov, maximize})) {
+      const std::array<Tensor, 3> tensors = {p, grad, buf};
+      bool overlaps = false;
+      for (const Tensor& t : tensors) {
+        if (t.defined()) overlaps = !seen.insert(t.impl().storage.get()).second || overlaps;
+      }
+      if (overlaps || momentum == 0 || !buf.defined() || !detail::one_pass_update_allowed(p, grad, {&buf})) {
+        by_ops.push_back(p);
         continue;
       }
-      Tensor d_p = detail::signed_grad(grad, maximize);
+      auto batch =
+          std::find_if(one_pass.begin(), one_pass.end(), [&](const OnePass& b) { return b.device == p.device(); });
+      if (batch == one_pass.end()) batch = one_pass.insert(one_pass.end(), OnePass{p.device(), {}, {}});
+      batch->tensors.push_back(tensors);
+    }
+    for (OnePass& batch : one_pass) {
+      for (const auto& [p, grad, buf] : batch.tensors) {
+        batch.refs.push_back({strided_ref(p), strided_ref(grad), strided_ref(buf)});
+      }
+      backend(batch.device.type).sgd_momentum_steps(batch.refs, constants, batch.device.index);
+      for (size_t i = 0; i < batch.refs.size(); ++i) {
+        const auto& [p, grad, buf] = batch.tensors[i];
+        if (!batch.refs[i].done) {
+          by_ops.push_back(p);
+          continue;
+        }
+        // The version counters move as the ops' would: buf.mul_(...).add_(...), p.add_(...).
+        p.impl().storage->version += 1;
+        buf.impl().storage->version += 2;
+      }
+    }
+    for (const Tensor& p : by_ops) {
+      Tensor& buf = state_get_or<Tensor>(state(p), "momentum_buffer");
+      Tensor d_p = detail::signed_grad(p.grad(), maximize);
       if (weight_decay != 0) d_p = d_p.add(p, weight_decay);
       if (momentum != 0) {
         if (!buf.defined()) {

@@ -222,11 +222,19 @@ class CudaBackend final : public Backend {
     use(index);
     return cuda::sgd_momentum_step(param, grad, buf, step);
   }
+  void sgd_momentum_steps(std::span<SgdTensors> params, const SgdStep& step, int index) override {
+    use(index);
+    cuda::sgd_momentum_steps(params, step);
+  }
   bool adam_step(const StridedRef& param, const StridedRef& grad, const StridedRef& exp_avg,
                  const StridedRef& exp_avg_sq, const StridedRef& max_exp_avg_sq, const AdamStep& step,
                  int index) override {
     use(index);
     return cuda::adam_step(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, step);
+  }
+  void adam_steps(std::span<AdamTensors> params, const AdamStep& step, int index) override {
+    use(index);
+    cuda::adam_steps(params, step);
   }
   void random_fill(const RandomFill& fill, const StridedRef& out, const double* probs, int index) override {
     use(index);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "core/backend.h"
 
@@ -86,6 +87,10 @@ bool lstm_cell_backward(const StridedRef& grad_gates, const StridedRef& grad_cx,
 /// Backend::sgd_momentum_step and adam_step (optimizer.cu): false, having done nothing, unless every tensor
 /// is contiguous float or double of param's shape.
 bool sgd_momentum_step(const StridedRef& param, const StridedRef& grad, const StridedRef& buf, const SgdStep& step);
+/// Backend::sgd_momentum_steps (optimizer.cu): the float and double parameters it takes, up to 96 a launch.
+void sgd_momentum_steps(std::span<SgdTensors> params, const SgdStep& step);
+/// Backend::adam_steps (optimizer.cu): the float and double parameters it takes, up to 64 a launch.
+void adam_steps(std::span<AdamTensors> params, const AdamStep& step);
 bool adam_step(const StridedRef& param, const StridedRef& grad, const StridedRef& exp_avg, const StridedRef& exp_avg_sq,
                const StridedRef& max_exp_avg_sq, const AdamStep& step);
 

@@ -681,6 +681,55 @@ TD_DEVICE_TEST(OptimDeviceTest, SGDMomentumStepIsTheOpByOpArithmeticBitForBit) {
   }
 }
 
+// Many parameters in one step (Backend::sgd_momentum_steps; on CUDA one launch for up to 96 of a dtype):
+// sizes around the kernel's chunks of 4096, more parameters than one launch takes, float and double mixed,
+// an empty one, a strided one (the ops take it) and one listed twice (updated twice, in its order, the second
+// time by the ops): each must be, bit for bit, the op-by-op update run parameter by parameter in list order.
+TD_DEVICE_TEST(OptimDeviceTest, SGDStepsManyParametersTogetherBitForBit) {
+  const optim::SGDOptions o{.lr = 0.05, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true};
+  random::Generator gen(5);
+  std::vector<int64_t> sizes = {1, 4095, 4096, 4097, 70001, 0, 33};
+  for (int64_t i = 0; i < 100; ++i) sizes.push_back(1 + (i * 37) % 300);
+  std::vector<Tensor> refs, params;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    refs.push_back(random::randn({sizes[i]}, gen).to(i % 5 == 3 ? DType::kFloat64 : DType::kFloat32));
+    params.push_back(refs.back().to(device_.str(), false, /*copy=*/true).requires_grad_(true));
+  }
+  refs.push_back(random::randn({20, 30}, gen).t());  // strided
+  params.push_back(refs.back().to(device_.str(), false, /*copy=*/true).t().contiguous().t().detach().requires_grad_(true));
+  ASSERT_FALSE(params.back().is_contiguous());
+  std::vector<size_t> order(params.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  order.push_back(2);  // listed twice
+  std::vector<Tensor> listed;
+  for (size_t i : order) listed.push_back(params[i]);
+  optim::SGD opt(listed, o);
+  std::vector<Tensor> bufs(params.size());
+  for (int step = 0; step < 3; ++step) {
+    std::vector<Tensor> grads;
+    for (size_t i = 0; i < params.size(); ++i) {
+      grads.push_back(random::randn(refs[i].shape(), gen).to(refs[i].dtype()));
+      params[i].set_grad(grads[i].to(device_.str()));
+    }
+    opt.step();
+    autograd::NoGradGuard no_grad;
+    for (size_t i : order) {
+      Tensor d = grads[i].add(refs[i], o.weight_decay);
+      if (!bufs[i].defined()) {
+        bufs[i] = d.clone();
+      } else {
+        bufs[i].mul_(o.momentum).add_(d, 1 - o.dampening);
+      }
+      d = d.add(bufs[i], o.momentum);
+      refs[i].add_(d, -*o.lr);
+    }
+    for (size_t i = 0; i < params.size(); ++i) {
+      ASSERT_EQ(params[i].detach().to_vector<double>(), refs[i].to_vector<double>())
+          << "parameter " << i << " of " << sizes.size() << ", step " << step;
+    }
+  }
+}
+
 // Adam and AdamW run as one pass over memory (Backend::adam_step): bit for bit the ops of their single-tensor
 // update, in float and double, for every option that changes the arithmetic.
 TD_DEVICE_TEST(OptimDeviceTest, AdamStepIsTheOpByOpArithmeticBitForBit) {
@@ -735,6 +784,67 @@ TD_DEVICE_TEST(OptimDeviceTest, AdamStepIsTheOpByOpArithmeticBitForBit) {
         ASSERT_EQ(p.detach().to_vector<double>(), ref.to_vector<double>())
             << scalar_type_name(dtype) << (v.decoupled ? " AdamW" : " Adam") << " step " << step;
       }
+    }
+  }
+}
+
+// Adam's parameters together (Backend::adam_steps; on CUDA one launch for up to 64 of a dtype and step
+// count): more than one launch takes, float and double, an empty one, a strided one (the ops), one listed
+// twice (two steps a call, the second by the ops), and one that gets its first gradient a step late (its own
+// step count): bit for bit the op-by-op update of each in list order.
+TD_DEVICE_TEST(OptimDeviceTest, AdamStepsManyParametersTogetherBitForBit) {
+  const optim::AdamOptions o{.lr = 0.01, .weight_decay = 0.02, .amsgrad = true};
+  random::Generator gen(6);
+  std::vector<int64_t> sizes = {1, 4095, 4096, 4097, 20001, 0};
+  for (int64_t i = 0; i < 70; ++i) sizes.push_back(1 + (i * 53) % 200);
+  std::vector<Tensor> refs, params;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    refs.push_back(random::randn({sizes[i]}, gen).to(i % 4 == 1 ? DType::kFloat64 : DType::kFloat32));
+    params.push_back(refs.back().to(device_.str(), false, /*copy=*/true).requires_grad_(true));
+  }
+  refs.push_back(random::randn({20, 30}, gen).t());  // strided
+  params.push_back(refs.back().to(device_.str(), false, /*copy=*/true).t().contiguous().t().detach().requires_grad_(true));
+  ASSERT_FALSE(params.back().is_contiguous());
+  const size_t late = 7;  // no gradient at the first step
+  std::vector<size_t> order(params.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  order.push_back(3);  // listed twice
+  std::vector<Tensor> listed;
+  for (size_t i : order) listed.push_back(params[i]);
+  optim::Adam opt(listed, o);
+  const size_t n = params.size();
+  std::vector<Tensor> m(n), q(n), mx(n);
+  std::vector<int> steps(n, 0);
+  for (int step = 0; step < 3; ++step) {
+    std::vector<Tensor> grads(n);
+    for (size_t i = 0; i < n; ++i) {
+      if (i == late && step == 0) {
+        params[i].set_grad(Tensor());
+        continue;
+      }
+      grads[i] = random::randn(refs[i].shape(), gen).to(refs[i].dtype());
+      params[i].set_grad(grads[i].to(device_.str()));
+    }
+    opt.step();
+    autograd::NoGradGuard no_grad;
+    for (size_t i : order) {
+      if (!grads[i].defined()) continue;
+      if (!m[i].defined()) {
+        const TensorOptions like{refs[i].dtype()};
+        m[i] = zeros(refs[i].shape(), like), q[i] = zeros(refs[i].shape(), like), mx[i] = zeros(refs[i].shape(), like);
+      }
+      const int k = ++steps[i];
+      const auto [b1, b2] = o.betas;
+      Tensor d = grads[i].add(refs[i], o.weight_decay);
+      m[i].mul_(b1).add_(d, 1 - b1);
+      q[i].mul_(b2).addcmul_(d, d, 1 - b2);
+      const double step_size = o.lr / (1 - std::pow(b1, k)), bc2 = std::sqrt(1 - std::pow(b2, k));
+      mx[i].copy_(mx[i].maximum(q[i]));
+      refs[i].addcdiv_(m[i], mx[i].sqrt().div(bc2).add_(o.eps), -step_size);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_EQ(params[i].detach().to_vector<double>(), refs[i].to_vector<double>())
+          << "parameter " << i << ", step " << step;
     }
   }
 }
