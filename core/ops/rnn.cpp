@@ -1,7 +1,8 @@
 // The recurrent cells' fused primitive: _thnn_fused_lstm_cell, PyTorch's (CUDA-only in 1.13, on every device
-// here), one kernel for an LSTM cell's elementwise part where the ops took ten (core/nn/rnn.cpp's LSTMCell and
-// the steps of the layers _lstm_layer does not take call it each step); and _lstm_layer, a whole layer. Its backward is one kernel too; with create_graph it is written in public ops
-// from the inputs, so it differentiates again, and forward-mode AD transposes it.
+// here), one kernel for an LSTM cell's elementwise part where the ops took ten (core/nn/rnn.cpp's LSTMCell
+// and the steps of the layers _lstm_layer does not take call it each step); and _lstm_layer, a whole layer.
+// Its backward is one kernel too; with create_graph it is written in public ops from the inputs, so it
+// differentiates again, and forward-mode AD transposes it.
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -37,8 +38,9 @@ std::vector<Tensor> activated_gates(const Tensor& input_gates, const Tensor& hid
 // One cell's gradients in public ops (differentiable), from its activated gates act = {i, f, g, o} and cx:
 // {the gates' gradient, cx's}. grad_hy, grad_cy and grad_ws (the activated gates') may be undefined (zero).
 // With tc = tanh(cy), gc = grad_cy + grad_hy o (1 - tc^2).
-std::pair<Tensor, Tensor> cell_backward_ops(const std::vector<Tensor>& act, const Tensor& cx, const Tensor& grad_hy,
-                                            const Tensor& grad_cy, const Tensor& grad_ws) {
+std::pair<Tensor, Tensor> cell_backward_ops(const std::vector<Tensor>& act, const Tensor& cx,
+                                            const Tensor& grad_hy, const Tensor& grad_cy,
+                                            const Tensor& grad_ws) {
   const Tensor &i = act[0], &f = act[1], &g = act[2], &o = act[3];
   const Tensor tc = f.mul(cx).add(i.mul(g)).tanh();
   const Tensor ghy = grad_hy.defined() ? grad_hy : zeros(cx.shape(), {cx.dtype(), cx.device()});
@@ -137,7 +139,8 @@ constexpr std::string_view kLayer = "_lstm_layer";
 void check_lstm_layer(const Tensor& gates, const Tensor& hx, const Tensor& cx, const Tensor& w_hh) {
   TD_CHECK_ARG(is_floating(gates.dtype()), "[", kLayer, "] expected floating input_gates, got ",
                dtype_name(gates.dtype()));
-  TD_CHECK_ARG(gates.dim() == 3 && gates.size(0) > 0 && gates.size(2) > 0 && gates.size(2) % 4 == 0, "[", kLayer,
+  TD_CHECK_ARG(gates.dim() == 3 && gates.size(0) > 0 && gates.size(2) > 0 && gates.size(2) % 4 == 0, "[",
+               kLayer,
                "] input_gates must be [steps, batch, 4 * hidden_size] with steps and hidden_size > 0, got ",
                shape_str(gates.sizes()));
   const int64_t batch = gates.size(1), hidden = gates.size(2) / 4;
@@ -147,13 +150,14 @@ void check_lstm_layer(const Tensor& gates, const Tensor& hx, const Tensor& cx, c
                  shape_str(t->sizes()));
   }
   TD_CHECK_ARG(w_hh.dim() == 2 && w_hh.size(0) == 4 * hidden && w_hh.size(1) == hidden, "[", kLayer,
-               "] weight_hh must be [", 4 * hidden, ", ", hidden, "] for input_gates ", shape_str(gates.sizes()),
-               ", got ", shape_str(w_hh.sizes()));
+               "] weight_hh must be [", 4 * hidden, ", ", hidden, "] for input_gates ",
+               shape_str(gates.sizes()), ", got ", shape_str(w_hh.sizes()));
   for (const Tensor* t : {&hx, &cx, &w_hh}) {
     TD_CHECK_ARG(t->dtype() == gates.dtype(), "[", kLayer, "] expected every tensor to be ",
                  dtype_name(gates.dtype()), " as input_gates, got ", dtype_name(t->dtype()));
-    TD_CHECK_ARG(t->device() == gates.device(), "[", kLayer, "] expected every tensor on input_gates' device ",
-                 gates.device().str(), ", got ", t->device().str());
+    TD_CHECK_ARG(t->device() == gates.device(), "[", kLayer,
+                 "] expected every tensor on input_gates' device ", gates.device().str(), ", got ",
+                 t->device().str());
   }
 }
 
@@ -168,8 +172,8 @@ class Matrix {
  public:
   explicit Matrix(const Tensor& t, int64_t step = 0) : dtype_(t.dtype()) {
     const int64_t rows = t.size(t.dim() - 2), cols = t.size(t.dim() - 1);
-    data_ = static_cast<char*>(strided_ref(t).data) +
-            step * rows * cols * static_cast<int64_t>(itemsize(dtype_));
+    data_ =
+        static_cast<char*>(strided_ref(t).data) + step * rows * cols * static_cast<int64_t>(itemsize(dtype_));
     sizes_ = {1, rows, cols};
     strides_ = {rows * cols, cols, 1};
   }
@@ -180,7 +184,8 @@ class Matrix {
     return m;
   }
   StridedRef ref() const {
-    return {data_, dtype_, std::span<const int64_t>(sizes_).subspan(1), std::span<const int64_t>(strides_).subspan(1)};
+    return {data_, dtype_, std::span<const int64_t>(sizes_).subspan(1),
+            std::span<const int64_t>(strides_).subspan(1)};
   }
   StridedRef batch() const { return {data_, dtype_, sizes_, strides_}; }
 
@@ -206,10 +211,12 @@ bool layer_forward_kernels(const Tensor& gates, const Tensor& hx, const Tensor& 
   const Matrix hg(hidden_gates), w_t = Matrix(w_hh).transposed();
   for (int64_t s = 0; s < steps; ++s) {
     const int64_t t = step_at(s, steps, reverse), prev = step_at(s - 1, steps, reverse);
-    const Matrix h_prev = s ? Matrix(st.out, prev) : Matrix(hx), c_prev = s ? Matrix(st.cells, prev) : Matrix(cx);
+    const Matrix h_prev = s ? Matrix(st.out, prev) : Matrix(hx),
+                 c_prev = s ? Matrix(st.cells, prev) : Matrix(cx);
     be.gemm(hg.batch(), h_prev.batch(), w_t.batch(), dev.index);
     if (!be.lstm_cell(Matrix(st.out, t).ref(), Matrix(st.cells, t).ref(), Matrix(st.ws, t).ref(),
-                      Matrix(gates, t).ref(), hg.ref(), StridedRef{}, StridedRef{}, c_prev.ref(), dev.index)) {
+                      Matrix(gates, t).ref(), hg.ref(), StridedRef{}, StridedRef{}, c_prev.ref(),
+                      dev.index)) {
       return false;
     }
   }
@@ -225,8 +232,8 @@ LayerState layer_forward_ops(const Tensor& gates, const Tensor& hx, const Tensor
   Tensor h = hx, c = cx;
   for (int64_t s = 0; s < steps; ++s) {
     const auto t = static_cast<size_t>(step_at(s, steps, reverse));
-    const std::vector<Tensor> r = call_op("_thnn_fused_lstm_cell", {gates.select(0, static_cast<int64_t>(t)),
-                                                                   h.mm(w_t), c, None{}, None{}});
+    const std::vector<Tensor> r = call_op(
+        "_thnn_fused_lstm_cell", {gates.select(0, static_cast<int64_t>(t)), h.mm(w_t), c, None{}, None{}});
     out[t] = h = r[0];
     cells[t] = c = r[1];
     ws[t] = r[2];
@@ -250,7 +257,8 @@ bool layer_backward_kernels(const Tensor& hx, const Tensor& cx, const Tensor& w_
     return true;
   }
   grad_gates = empty({steps, batch, 4 * hidden}, opts);
-  const Tensor dh = empty({batch, hidden}, opts), sum = grad_out.defined() ? empty({batch, hidden}, opts) : Tensor();
+  const Tensor dh = empty({batch, hidden}, opts),
+               sum = grad_out.defined() ? empty({batch, hidden}, opts) : Tensor();
   Tensor dc[2] = {empty({batch, hidden}, opts), empty({batch, hidden}, opts)};
   const Tensor go = grad_out.defined() ? grad_out.contiguous() : Tensor();
   const Tensor ghy = grad_hy.defined() ? grad_hy.contiguous() : Tensor();
@@ -265,14 +273,16 @@ bool layer_backward_kernels(const Tensor& hx, const Tensor& cx, const Tensor& w_
     std::optional<Matrix> grad_h;
     if (go.defined() && carried.defined()) {
       grad_h.emplace(sum);
-      be.binary(BinaryOp::kAdd, grad_h->ref(), Matrix(go, t).ref(), Matrix(carried).ref(), Scalar(1), dev.index);
+      be.binary(BinaryOp::kAdd, grad_h->ref(), Matrix(go, t).ref(), Matrix(carried).ref(), Scalar(1),
+                dev.index);
     } else if (go.defined()) {
       grad_h.emplace(go, t);
     } else if (carried.defined()) {
       grad_h.emplace(carried);
     }
-    const std::optional<Matrix> grad_c = last ? (gcy.defined() ? std::optional<Matrix>(Matrix(gcy)) : std::nullopt)
-                                              : std::optional<Matrix>(Matrix(dc[cur]));
+    const std::optional<Matrix> grad_c =
+        last ? (gcy.defined() ? std::optional<Matrix>(Matrix(gcy)) : std::nullopt)
+             : std::optional<Matrix>(Matrix(dc[cur]));
     const Matrix c_prev = s ? Matrix(st.cells, prev) : Matrix(cx), gg(grad_gates, t);
     if (!be.lstm_cell_backward(gg.ref(), Matrix(dc[1 - cur]).ref(), grad_h ? grad_h->ref() : StridedRef{},
                                grad_c ? grad_c->ref() : StridedRef{}, StridedRef{}, c_prev.ref(),
@@ -289,9 +299,10 @@ bool layer_backward_kernels(const Tensor& hx, const Tensor& cx, const Tensor& w_
 
 // Every gradient from the inputs in public ops (differentiable: create_graph, and gradients reaching the
 // saved cells or gates): the steps again, then their gradients in reverse. {gates, hx, cx, weight_hh}.
-std::vector<Tensor> layer_backward_ops(const Tensor& gates, const Tensor& hx, const Tensor& cx, const Tensor& w_hh,
-                                       bool reverse, const Tensor& grad_out, const Tensor& grad_hy,
-                                       const Tensor& grad_cy, const Tensor& grad_cells, const Tensor& grad_ws) {
+std::vector<Tensor> layer_backward_ops(const Tensor& gates, const Tensor& hx, const Tensor& cx,
+                                       const Tensor& w_hh, bool reverse, const Tensor& grad_out,
+                                       const Tensor& grad_hy, const Tensor& grad_cy, const Tensor& grad_cells,
+                                       const Tensor& grad_ws) {
   const int64_t steps = gates.size(0);
   const auto n = static_cast<size_t>(steps);
   std::vector<std::vector<Tensor>> act(n);
@@ -307,12 +318,14 @@ std::vector<Tensor> layer_backward_ops(const Tensor& gates, const Tensor& hx, co
     h = act[t][3].mul(c.tanh());
   }
   auto add = [](const Tensor& a, const Tensor& b) { return !a.defined() ? b : !b.defined() ? a : a.add(b); };
-  auto at = [](const Tensor& g, size_t t) { return g.defined() ? g.select(0, static_cast<int64_t>(t)) : Tensor(); };
+  auto at = [](const Tensor& g, size_t t) {
+    return g.defined() ? g.select(0, static_cast<int64_t>(t)) : Tensor();
+  };
   Tensor dh = grad_hy, dc = grad_cy;
   for (int64_t s = steps; s-- > 0;) {
     const auto t = static_cast<size_t>(step_at(s, steps, reverse));
-    auto [gg, gcx] =
-        cell_backward_ops(act[t], c_prev[t], add(at(grad_out, t), dh), add(dc, at(grad_cells, t)), at(grad_ws, t));
+    auto [gg, gcx] = cell_backward_ops(act[t], c_prev[t], add(at(grad_out, t), dh),
+                                       add(dc, at(grad_cells, t)), at(grad_ws, t));
     grad[t] = gg;
     dh = gg.mm(w_hh);
     dc = gcx;
@@ -343,8 +356,10 @@ std::vector<Tensor> lstm_layer_backward(GradContext& c) {
         const int64_t first = reverse ? steps - 1 : 0;
         grads[3] = grads[0].select(0, first).t().mm(hxc);
         if (steps > 1) {
-          const Tensor g = grads[0].narrow(0, reverse ? 0 : 1, steps - 1).reshape({(steps - 1) * batch, 4 * hidden});
-          const Tensor h = st.out.narrow(0, reverse ? 1 : 0, steps - 1).reshape({(steps - 1) * batch, hidden});
+          const Tensor g =
+              grads[0].narrow(0, reverse ? 0 : 1, steps - 1).reshape({(steps - 1) * batch, 4 * hidden});
+          const Tensor h =
+              st.out.narrow(0, reverse ? 1 : 0, steps - 1).reshape({(steps - 1) * batch, hidden});
           grads[3] = grads[3].addmm(g.t(), h);
         }
       }
@@ -400,11 +415,13 @@ void register_rnn_ops(Registry& r) {
       });
 
   r.def(
-       "_lstm_layer(Tensor input_gates, Tensor hx, Tensor cx, Tensor weight_hh, bool reverse=False) -> (Tensor, "
+       "_lstm_layer(Tensor input_gates, Tensor hx, Tensor cx, Tensor weight_hh, bool reverse=False) -> "
+       "(Tensor, "
        "Tensor, Tensor, Tensor, Tensor)")
       .doc(
           "one LSTM layer in one direction over every step: input_gates [steps, batch, 4 hidden] (x W_ih^T + "
-          "biases), each step's gates input_gates[t] + h W_hh^T through the fused cell, from the last step when "
+          "biases), each step's gates input_gates[t] + h W_hh^T through the fused cell, from the last step "
+          "when "
           "reverse; returns the outputs [steps, batch, hidden], hy, cy, and the cells and activated gates of "
           "every step (the backward's)")
       .saves_outputs()
@@ -414,7 +431,8 @@ void register_rnn_ops(Registry& r) {
         const Tensor& gates_in = a.tensor(0);
         check_lstm_layer(gates_in, a.tensor(1), a.tensor(2), a.tensor(3));
         const bool reverse = a.bool_at(4);
-        const Tensor gates = gates_in.contiguous(), hx = a.tensor(1).contiguous(), cx = a.tensor(2).contiguous();
+        const Tensor gates = gates_in.contiguous(), hx = a.tensor(1).contiguous(),
+                     cx = a.tensor(2).contiguous();
         const Tensor w_hh = a.tensor(3).contiguous();
         const int64_t steps = gates.size(0), batch = gates.size(1), hidden = hx.size(1);
         const TensorOptions opts{gates.dtype(), gates.device()};

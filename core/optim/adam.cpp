@@ -1,8 +1,7 @@
-// The Adam family as torch/optim's single-tensor loops (PyTorch 1.13): Adam, AdamW, Adamax, NAdam, RAdam; Adam's
-// and AdamW's parameters updated together where the backend can (their foreach form: one launch for many
-// parameters on CUDA).
-// The step count is kept as a double in the state (PyTorch keeps a float32 tensor; the counts are exact in
-// both).
+// The Adam family as torch/optim's single-tensor loops (PyTorch 1.13): Adam, AdamW, Adamax, NAdam, RAdam;
+// Adam's and AdamW's parameters updated together where the backend can (their foreach form: one launch for
+// many parameters on CUDA). The step count is kept as a double in the state (PyTorch keeps a float32 tensor;
+// the counts are exact in both).
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -12,9 +11,9 @@
 
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
-#include "core/tensor_impl.h"
 #include "core/optim/common.h"
 #include "core/optim/optimizers.h"
+#include "core/tensor_impl.h"
 
 namespace td::optim {
 
@@ -58,10 +57,10 @@ void adam_update(Optimizer& opt, bool decoupled) {
     auto constants = [&](double step) {
       const double step_size = lr / (1 - std::pow(beta1, step));
       const double bias_correction2_sqrt = std::sqrt(1 - std::pow(beta2, step));
-      return AdamStep{lr,       beta1,    beta2,   eps, weight_decay, step_size, bias_correction2_sqrt,
+      return AdamStep{lr,        beta1,   beta2,   eps, weight_decay, step_size, bias_correction2_sqrt,
                       decoupled, amsgrad, maximize};
     };
-    std::vector<OnePass> one_pass;                 // a batch per device and step count, updated first
+    std::vector<OnePass> one_pass;                  // a batch per device and step count, updated first
     std::vector<std::pair<Tensor, double>> by_ops;  // then these (with their step count), in their order
     // As SGD's: a parameter listed twice, or sharing memory with an earlier one, goes to the ops after it.
     std::unordered_set<const void*> seen;
@@ -84,8 +83,9 @@ void adam_update(Optimizer& opt, bool decoupled) {
       for (const Tensor& t : tensors) {
         if (t.defined()) overlaps = !seen.insert(t.impl().storage.get()).second || overlaps;
       }
-      const bool allowed = amsgrad ? detail::one_pass_update_allowed(p, grad, {&exp_avg, &exp_avg_sq, &max_sq})
-                                   : detail::one_pass_update_allowed(p, grad, {&exp_avg, &exp_avg_sq});
+      const bool allowed = amsgrad
+                               ? detail::one_pass_update_allowed(p, grad, {&exp_avg, &exp_avg_sq, &max_sq})
+                               : detail::one_pass_update_allowed(p, grad, {&exp_avg, &exp_avg_sq});
       if (overlaps || !allowed) {
         by_ops.emplace_back(p, step);
         continue;

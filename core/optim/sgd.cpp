@@ -1,5 +1,5 @@
-// SGD as torch/optim/sgd.py's _single_tensor_sgd (PyTorch 1.13), its parameters past their first momentum step
-// updated together where the backend can (its foreach form: one launch for many parameters on CUDA).
+// SGD as torch/optim/sgd.py's _single_tensor_sgd (PyTorch 1.13), its parameters past their first momentum
+// step updated together where the backend can (its foreach form: one launch for many parameters on CUDA).
 #include <algorithm>
 #include <array>
 #include <unordered_set>
@@ -7,9 +7,9 @@
 
 #include "core/autograd/grad_mode.h"
 #include "core/backend.h"
-#include "core/tensor_impl.h"
 #include "core/optim/common.h"
 #include "core/optim/optimizers.h"
+#include "core/tensor_impl.h"
 
 namespace td::optim {
 
@@ -74,8 +74,8 @@ Tensor SGD::step(const LossClosure& closure) {
         by_ops.push_back(p);
         continue;
       }
-      auto batch =
-          std::find_if(one_pass.begin(), one_pass.end(), [&](const OnePass& b) { return b.device == p.device(); });
+      auto batch = std::find_if(one_pass.begin(), one_pass.end(),
+                                [&](const OnePass& b) { return b.device == p.device(); });
       if (batch == one_pass.end()) batch = one_pass.insert(one_pass.end(), OnePass{p.device(), {}, {}});
       batch->tensors.push_back(tensors);
     }

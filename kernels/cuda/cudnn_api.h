@@ -1,6 +1,7 @@
-// What the cuDNN sources (kernels/cuda/cudnn_conv*.cpp, cudnn_batch_norm.cpp) share: cuDNN loaded with dlopen (so
-// the binaries run where it is absent) and its entry points, whether it can run here, the thread's handle,
-// status categories and owning descriptors. Only the cuDNN sources include this header (it needs cudnn.h).
+// What the cuDNN sources (kernels/cuda/cudnn_conv*.cpp, cudnn_batch_norm.cpp) share: cuDNN loaded with dlopen
+// (so the binaries run where it is absent) and its entry points, whether it can run here, the thread's
+// handle, status categories and owning descriptors. Only the cuDNN sources include this header (it needs
+// cudnn.h).
 #pragma once
 
 #include <cudnn.h>

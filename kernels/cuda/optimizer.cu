@@ -1,6 +1,7 @@
 // Backend::sgd_momentum_step and adam_step on CUDA: one launch per parameter instead of the op-by-op
-// update's eight (SGD) or about twenty (Adam), and sgd_momentum_steps / adam_steps: one launch for up to 96 / 64 parameters, with the per-element arithmetic of kernels/optimizer_ops.h,
-// which the CPU runs too (no fused multiply-add, IEEE sqrt and division: the op-by-op values bit for bit).
+// update's eight (SGD) or about twenty (Adam), and sgd_momentum_steps / adam_steps: one launch for up to 96 /
+// 64 parameters, with the per-element arithmetic of kernels/optimizer_ops.h, which the CPU runs too (no fused
+// multiply-add, IEEE sqrt and division: the op-by-op values bit for bit).
 #include <array>
 #include <climits>
 #include <span>
@@ -161,7 +162,8 @@ template <class T>
 void sgd_lists(std::span<SgdTensors> items, const SgdStep& s) {
   const optim_ops::SgdConstants<T> c(s);
   auto taken = [](const SgdTensors& it, std::array<void*, 3>& ptrs) {
-    if (it.param.dtype != dtype_of<T>() || !optim_ops::same_layout(it.param, {&it.grad, &it.buf})) return false;
+    if (it.param.dtype != dtype_of<T>() || !optim_ops::same_layout(it.param, {&it.grad, &it.buf}))
+      return false;
     ptrs = {it.param.data, it.grad.data, it.buf.data};
     return true;
   };
@@ -180,7 +182,8 @@ template <class T>
 void adam_lists(std::span<AdamTensors> items, const AdamStep& s) {
   const optim_ops::AdamConstants<T> c(s);
   auto taken = [&](const AdamTensors& it, std::array<void*, 5>& ptrs) {
-    if (it.param.dtype != dtype_of<T>() || !optim_ops::same_layout(it.param, {&it.grad, &it.exp_avg, &it.exp_avg_sq})) {
+    if (it.param.dtype != dtype_of<T>() ||
+        !optim_ops::same_layout(it.param, {&it.grad, &it.exp_avg, &it.exp_avg_sq})) {
       return false;
     }
     if (s.amsgrad && (!it.max_exp_avg_sq.data || !optim_ops::same_layout(it.param, {&it.max_exp_avg_sq}))) {
@@ -192,8 +195,9 @@ void adam_lists(std::span<AdamTensors> items, const AdamStep& s) {
   for_lists<AdamLists<T>>(items, taken, [&](const AdamLists<T>& l, int blocks) {
     optim_ops::with_flags(
         [&](auto maximize, auto coupled_decay, auto decoupled, auto amsgrad) {
-          adam_lists_kernel<decltype(maximize)::value, decltype(coupled_decay)::value, decltype(decoupled)::value,
-                            decltype(amsgrad)::value, T><<<blocks, kThreads, 0, stream()>>>(l, c);
+          adam_lists_kernel<decltype(maximize)::value, decltype(coupled_decay)::value,
+                            decltype(decoupled)::value, decltype(amsgrad)::value, T>
+              <<<blocks, kThreads, 0, stream()>>>(l, c);
         },
         s.maximize, !s.decoupled && s.weight_decay != 0, s.decoupled, s.amsgrad);
     check(cudaGetLastError(), "adam kernel launch");

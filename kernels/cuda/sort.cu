@@ -2,16 +2,16 @@
 // (NaN above +inf, -0.0 equal to 0.0, descending as the complemented key), and CUB's radix sorts, which are
 // stable, sort (key, position) pairs; a last pass reads the values at the sorted positions and writes the
 // first k of each row (k: the outputs' last size) through their strides. One row: a device-wide radix sort.
-// Long rows: one device-wide sort per row. Many rows: a segmented sort over all of them at once. Rows of up to
-// 4096 elements (sort's and topk's common case) are sorted one block per row in shared memory by CUB's block
-// radix sort, in one launch (PyTorch sorts such rows the same way): the keys made, sorted and the first k
-// written without leaving the block.
+// Long rows: one device-wide sort per row. Many rows: a segmented sort over all of them at once. Rows of up
+// to 4096 elements (sort's and topk's common case) are sorted one block per row in shared memory by CUB's
+// block radix sort, in one launch (PyTorch sorts such rows the same way): the keys made, sorted and the first
+// k written without leaving the block.
 #include <cuda_runtime.h>
 
+#include <cstdint>
 #include <cub/block/block_radix_sort.cuh>
 #include <cub/device/device_radix_sort.cuh>
 #include <cub/device/device_segmented_sort.cuh>
-#include <cstdint>
 #include <type_traits>
 
 #include "core/error.h"
@@ -117,8 +117,8 @@ __global__ void write_kernel(int64_t total, int64_t n, int64_t k, ReduceIndexer 
 // sorts after every element (after NaN too: equal keys keep their order, and padding comes last).
 template <class T, int kBlock, int kItems>
 __global__ void __launch_bounds__(kBlock)
-    block_sort_kernel(int64_t n, int64_t k, ReduceIndexer in_ix, ReduceIndexer values_ix, ReduceIndexer indices_ix,
-                      const T* in, bool descending, T* values, int64_t* indices) {
+    block_sort_kernel(int64_t n, int64_t k, ReduceIndexer in_ix, ReduceIndexer values_ix,
+                      ReduceIndexer indices_ix, const T* in, bool descending, T* values, int64_t* indices) {
   using K = typename KeyOf<T>::type;
   using Sort = cub::BlockRadixSort<K, kBlock, kItems, int>;
   __shared__ typename Sort::TempStorage temp;
@@ -155,14 +155,14 @@ void block_sort(bool descending, int64_t rows, int64_t n, int64_t k, const Reduc
                 const T* in) {
   const auto grid = static_cast<unsigned>(rows);
   if (n <= 128) {
-    block_sort_kernel<T, 32, 4><<<grid, 32, 0, stream()>>>(n, k, in_ix, values_ix, indices_ix, in, descending,
-                                                           values, indices);
+    block_sort_kernel<T, 32, 4>
+        <<<grid, 32, 0, stream()>>>(n, k, in_ix, values_ix, indices_ix, in, descending, values, indices);
   } else if (n <= 1024) {
-    block_sort_kernel<T, 128, 8><<<grid, 128, 0, stream()>>>(n, k, in_ix, values_ix, indices_ix, in, descending,
-                                                             values, indices);
+    block_sort_kernel<T, 128, 8>
+        <<<grid, 128, 0, stream()>>>(n, k, in_ix, values_ix, indices_ix, in, descending, values, indices);
   } else {
-    block_sort_kernel<T, 256, 16><<<grid, 256, 0, stream()>>>(n, k, in_ix, values_ix, indices_ix, in, descending,
-                                                              values, indices);
+    block_sort_kernel<T, 256, 16>
+        <<<grid, 256, 0, stream()>>>(n, k, in_ix, values_ix, indices_ix, in, descending, values, indices);
   }
   check(cudaGetLastError(), "sort block kernel launch");
 }

@@ -36,8 +36,8 @@ int64_t cudnn_graph_convolutions_run() {
 std::string cudnn_graph_unusable_reason() {
   return {};
 }
-bool cudnn_graph_builds(int, DType, std::span<const int64_t>, std::span<const int64_t>, std::span<const int64_t>,
-                        const ConvWindow&, int64_t) {
+bool cudnn_graph_builds(int, DType, std::span<const int64_t>, std::span<const int64_t>,
+                        std::span<const int64_t>, const ConvWindow&, int64_t) {
   return false;
 }
 bool cudnn_batch_norm(const BatchNormLibrary&, int) {

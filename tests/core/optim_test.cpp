@@ -696,7 +696,8 @@ TD_DEVICE_TEST(OptimDeviceTest, SGDStepsManyParametersTogetherBitForBit) {
     params.push_back(refs.back().to(device_.str(), false, /*copy=*/true).requires_grad_(true));
   }
   refs.push_back(random::randn({20, 30}, gen).t());  // strided
-  params.push_back(refs.back().to(device_.str(), false, /*copy=*/true).t().contiguous().t().detach().requires_grad_(true));
+  params.push_back(
+      refs.back().to(device_.str(), false, /*copy=*/true).t().contiguous().t().detach().requires_grad_(true));
   ASSERT_FALSE(params.back().is_contiguous());
   std::vector<size_t> order(params.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -803,7 +804,8 @@ TD_DEVICE_TEST(OptimDeviceTest, AdamStepsManyParametersTogetherBitForBit) {
     params.push_back(refs.back().to(device_.str(), false, /*copy=*/true).requires_grad_(true));
   }
   refs.push_back(random::randn({20, 30}, gen).t());  // strided
-  params.push_back(refs.back().to(device_.str(), false, /*copy=*/true).t().contiguous().t().detach().requires_grad_(true));
+  params.push_back(
+      refs.back().to(device_.str(), false, /*copy=*/true).t().contiguous().t().detach().requires_grad_(true));
   ASSERT_FALSE(params.back().is_contiguous());
   const size_t late = 7;  // no gradient at the first step
   std::vector<size_t> order(params.size());
@@ -831,7 +833,8 @@ TD_DEVICE_TEST(OptimDeviceTest, AdamStepsManyParametersTogetherBitForBit) {
       if (!grads[i].defined()) continue;
       if (!m[i].defined()) {
         const TensorOptions like{refs[i].dtype()};
-        m[i] = zeros(refs[i].shape(), like), q[i] = zeros(refs[i].shape(), like), mx[i] = zeros(refs[i].shape(), like);
+        m[i] = zeros(refs[i].shape(), like), q[i] = zeros(refs[i].shape(), like),
+        mx[i] = zeros(refs[i].shape(), like);
       }
       const int k = ++steps[i];
       const auto [b1, b2] = o.betas;

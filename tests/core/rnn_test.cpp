@@ -315,7 +315,8 @@ TD_DEVICE_TEST(RnnTest, LstmLayerKernelsMatchTheOps) {
   manual_seed(10);
   for (int64_t steps : {1, 4}) {
     for (bool reverse : {false, true}) {
-      const std::vector<Tensor> in = {randn64({steps, 3, 12}), randn64({3, 3}), randn64({3, 3}), randn64({12, 3})};
+      const std::vector<Tensor> in = {randn64({steps, 3, 12}), randn64({3, 3}), randn64({3, 3}),
+                                      randn64({12, 3})};
       const std::vector<Tensor> out = call_op("_lstm_layer", {in[0], in[1], in[2], in[3], Scalar(reverse)});
       const Tensor g_out = randn64({steps, 3, 3}).detach(), g_hy = randn64({3, 3}).detach();
       const Tensor g_cy = randn64({3, 3}).detach();
@@ -327,18 +328,20 @@ TD_DEVICE_TEST(RnnTest, LstmLayerKernelsMatchTheOps) {
         if (which == 1 || which == 3) outs.push_back(out[1]), grads.push_back(g_hy);
         if (which == 2 || which == 3) outs.push_back(out[2]), grads.push_back(g_cy);
         const std::vector<Tensor> kernel = autograd::grad(outs, in, grads, /*retain_graph=*/true);
-        const std::vector<Tensor> ops = autograd::grad(outs, in, grads, /*retain_graph=*/true, /*create_graph=*/true);
+        const std::vector<Tensor> ops =
+            autograd::grad(outs, in, grads, /*retain_graph=*/true, /*create_graph=*/true);
         for (size_t k = 0; k < in.size(); ++k) {
           const auto a = kernel[k].to_vector<double>(), b = ops[k].to_vector<double>();
           ASSERT_EQ(a.size(), b.size());
-          for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-12) << "input " << k << ", element " << i;
+          for (size_t i = 0; i < a.size(); ++i)
+            EXPECT_NEAR(a[i], b[i], 1e-12) << "input " << k << ", element " << i;
         }
       }
     }
   }
   // The dtypes the cell kernel leaves to ops run the same steps there.
-  const std::vector<Tensor> in = {randn64({3, 2, 8}).detach(), randn64({2, 2}).detach(), randn64({2, 2}).detach(),
-                                  randn64({8, 2}).detach()};
+  const std::vector<Tensor> in = {randn64({3, 2, 8}).detach(), randn64({2, 2}).detach(),
+                                  randn64({2, 2}).detach(), randn64({8, 2}).detach()};
   const Tensor fast = call_op("_lstm_layer", {in[0], in[1], in[2], in[3], Scalar(true)})[0];
   std::vector<Value> half;
   for (const Tensor& t : in) half.emplace_back(t.to(DType::kFloat16));
@@ -371,11 +374,17 @@ TD_DEVICE_TEST(RnnTest, LstmLayersRunAsOneOpEach) {
 }
 
 TEST(RnnErrorTest, LstmLayerNamesTheArgumentAndTheShapes) {
-  EXPECT_THAT(message_of([] { call_op("_lstm_layer", {zeros({2, 3, 8}), zeros({3, 2}), zeros({3, 3}), zeros({8, 2})}); }),
+  EXPECT_THAT(message_of([] {
+                call_op("_lstm_layer", {zeros({2, 3, 8}), zeros({3, 2}), zeros({3, 3}), zeros({8, 2})});
+              }),
               HasSubstr("[_lstm_layer] cx must be [3, 2] for input_gates [2, 3, 8], got [3, 3]"));
-  EXPECT_THAT(message_of([] { call_op("_lstm_layer", {zeros({2, 3, 8}), zeros({3, 2}), zeros({3, 2}), zeros({2, 8})}); }),
+  EXPECT_THAT(message_of([] {
+                call_op("_lstm_layer", {zeros({2, 3, 8}), zeros({3, 2}), zeros({3, 2}), zeros({2, 8})});
+              }),
               HasSubstr("[_lstm_layer] weight_hh must be [8, 2] for input_gates [2, 3, 8], got [2, 8]"));
-  EXPECT_THAT(message_of([] { call_op("_lstm_layer", {zeros({0, 3, 8}), zeros({3, 2}), zeros({3, 2}), zeros({8, 2})}); }),
+  EXPECT_THAT(message_of([] {
+                call_op("_lstm_layer", {zeros({0, 3, 8}), zeros({3, 2}), zeros({3, 2}), zeros({8, 2})});
+              }),
               HasSubstr("[_lstm_layer] input_gates must be [steps, batch, 4 * hidden_size] with steps and "
                         "hidden_size > 0, got [0, 3, 8]"));
 }

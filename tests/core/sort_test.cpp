@@ -177,8 +177,8 @@ TD_DEVICE_TEST(SortTest, LongRowsAndManyRowsAreStable) {
   // segmented sort), and rows of up to 4096 (CUDA: a block per row, in its three sizes: up to 128, 1024 and
   // 4096 elements, full and partly padded).
   const std::vector<std::pair<int64_t, int64_t>> shapes = {{1, 300000}, {2, 270000}, {3, 100000}, {2, 4097},
-                                                           {5000, 7},   {3, 128},     {40, 1000}, {4, 1024},
-                                                           {7, 2500},   {9, 4096},    {1, 3000}};
+                                                           {5000, 7},   {3, 128},    {40, 1000},  {4, 1024},
+                                                           {7, 2500},   {9, 4096},   {1, 3000}};
   for (auto [rows, n] : shapes) {
     auto r = random_ints(static_cast<size_t>(rows * n), 50, static_cast<uint64_t>(rows + n));
     std::vector<float> v(r.begin(), r.end());
