@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <tuple>
 #include <unordered_set>
 #include <utility>
 #include <vector>
@@ -46,6 +47,7 @@ struct OnePass {
   // param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq (undefined without amsgrad): alive while refs point
   // into them.
   std::vector<std::array<Tensor, 5>> tensors;
+  std::vector<size_t> positions;  // in the group
 };
 
 // Adam and AdamW share everything but where the weight decay goes.
@@ -61,10 +63,12 @@ void adam_update(Optimizer& opt, bool decoupled) {
                       decoupled, amsgrad, maximize};
     };
     std::vector<OnePass> one_pass;                  // a batch per device and step count, updated first
-    std::vector<std::pair<Tensor, double>> by_ops;  // then these (with their step count), in their order
+    // Then these (with their position in the group and step count), in their order.
+    std::vector<std::tuple<size_t, Tensor, double>> by_ops;
     // As SGD's: a parameter listed twice, or sharing memory with an earlier one, goes to the ops after it.
     std::unordered_set<const void*> seen;
-    for (const Tensor& p : g.params) {
+    for (size_t k = 0; k < g.params.size(); ++k) {
+      const Tensor& p = g.params[k];
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
       ParamState& st = opt.state(p);
@@ -87,13 +91,15 @@ void adam_update(Optimizer& opt, bool decoupled) {
                                ? detail::one_pass_update_allowed(p, grad, {&exp_avg, &exp_avg_sq, &max_sq})
                                : detail::one_pass_update_allowed(p, grad, {&exp_avg, &exp_avg_sq});
       if (overlaps || !allowed) {
-        by_ops.emplace_back(p, step);
+        by_ops.emplace_back(k, p, step);
         continue;
       }
       auto batch = std::find_if(one_pass.begin(), one_pass.end(),
                                 [&](const OnePass& b) { return b.device == p.device() && b.step == step; });
-      if (batch == one_pass.end()) batch = one_pass.insert(one_pass.end(), OnePass{p.device(), step, {}, {}});
+      if (batch == one_pass.end())
+        batch = one_pass.insert(one_pass.end(), OnePass{p.device(), step, {}, {}, {}});
       batch->tensors.push_back(tensors);
+      batch->positions.push_back(k);
     }
     for (OnePass& batch : one_pass) {
       for (const auto& t : batch.tensors) {
@@ -104,7 +110,7 @@ void adam_update(Optimizer& opt, bool decoupled) {
       for (size_t i = 0; i < batch.refs.size(); ++i) {
         const std::array<Tensor, 5>& t = batch.tensors[i];
         if (!batch.refs[i].done) {
-          by_ops.emplace_back(t[0], batch.step);
+          by_ops.emplace_back(batch.positions[i], t[0], batch.step);
           continue;
         }
         // The version counters move as the ops' would.
@@ -114,7 +120,9 @@ void adam_update(Optimizer& opt, bool decoupled) {
         if (t[4].defined()) t[4].impl().storage->version += 1;
       }
     }
-    for (const auto& [p, step] : by_ops) {
+    std::sort(by_ops.begin(), by_ops.end(),
+              [](const auto& a, const auto& b) { return std::get<0>(a) < std::get<0>(b); });
+    for (const auto& [k, p, step] : by_ops) {
       ParamState& st = opt.state(p);
       Tensor& exp_avg = state_get<Tensor>(st, "exp_avg");
       Tensor& exp_avg_sq = state_get<Tensor>(st, "exp_avg_sq");

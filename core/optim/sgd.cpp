@@ -39,6 +39,7 @@ struct OnePass {
   Device device;
   std::vector<SgdTensors> refs;
   std::vector<std::array<Tensor, 3>> tensors;  // param, grad, buf: alive while refs point into them
+  std::vector<size_t> positions;               // in the group
 };
 
 }  // namespace
@@ -56,11 +57,12 @@ Tensor SGD::step(const LossClosure& closure) {
     const bool nesterov = g.flag("nesterov"), maximize = g.flag("maximize");
     const SgdStep constants{lr, momentum, dampening, weight_decay, nesterov, maximize};
     std::vector<OnePass> one_pass;  // a batch per device, updated first
-    std::vector<Tensor> by_ops;     // then these, in their order
+    std::vector<std::pair<size_t, Tensor>> by_ops;  // then these, in their order in the group
     // The memory of the parameters so far: one listed twice, or sharing memory with an earlier one, goes to
     // the ops after it, so the updates keep their order where they touch the same memory.
     std::unordered_set<const void*> seen;
-    for (const Tensor& p : g.params) {
+    for (size_t k = 0; k < g.params.size(); ++k) {
+      const Tensor& p = g.params[k];
       Tensor grad = p.grad();
       if (!grad.defined()) continue;
       // PyTorch stores momentum_buffer = None without momentum, so the state dict has the key either way.
@@ -71,13 +73,14 @@ Tensor SGD::step(const LossClosure& closure) {
         if (t.defined()) overlaps = !seen.insert(t.impl().storage.get()).second || overlaps;
       }
       if (overlaps || momentum == 0 || !buf.defined() || !detail::one_pass_update_allowed(p, grad, {&buf})) {
-        by_ops.push_back(p);
+        by_ops.emplace_back(k, p);
         continue;
       }
       auto batch = std::find_if(one_pass.begin(), one_pass.end(),
                                 [&](const OnePass& b) { return b.device == p.device(); });
-      if (batch == one_pass.end()) batch = one_pass.insert(one_pass.end(), OnePass{p.device(), {}, {}});
+      if (batch == one_pass.end()) batch = one_pass.insert(one_pass.end(), OnePass{p.device(), {}, {}, {}});
       batch->tensors.push_back(tensors);
+      batch->positions.push_back(k);
     }
     for (OnePass& batch : one_pass) {
       for (const auto& [p, grad, buf] : batch.tensors) {
@@ -87,7 +90,7 @@ Tensor SGD::step(const LossClosure& closure) {
       for (size_t i = 0; i < batch.refs.size(); ++i) {
         const auto& [p, grad, buf] = batch.tensors[i];
         if (!batch.refs[i].done) {
-          by_ops.push_back(p);
+          by_ops.emplace_back(batch.positions[i], p);
           continue;
         }
         // The version counters move as the ops' would: buf.mul_(...).add_(...), p.add_(...).
@@ -95,7 +98,8 @@ Tensor SGD::step(const LossClosure& closure) {
         buf.impl().storage->version += 2;
       }
     }
-    for (const Tensor& p : by_ops) {
+    std::sort(by_ops.begin(), by_ops.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [k, p] : by_ops) {
       Tensor& buf = state_get_or<Tensor>(state(p), "momentum_buffer");
       Tensor d_p = detail::signed_grad(p.grad(), maximize);
       if (weight_decay != 0) d_p = d_p.add(p, weight_decay);
