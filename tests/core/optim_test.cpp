@@ -637,7 +637,42 @@ TEST(OptimTest, ParametersToVectorAndBack) {
 
 // The one-pass optimizer kernels run on each device; the reference is the op-by-op update on the CPU, so a
 // CUDA kernel must give the CPU's values bit for bit (kernels/optimizer_ops.h: no fused multiply-add).
-class OptimDeviceTest : public testing::DeviceTest {};
+class OptimDeviceTest : public testing::DeviceTest {
+ protected:
+  // The many-parameter tests' parameters: CPU references and their copies as leaves on the device.
+  struct ManyParameters {
+    std::vector<Tensor> refs, params;
+    std::vector<size_t> order;  // the optimizer's list: each parameter once, then one of them again
+    std::vector<Tensor> listed() const {
+      std::vector<Tensor> l;
+      for (size_t i : order) l.push_back(params[i]);
+      return l;
+    }
+  };
+  // Parameters of the given sizes, then `more` small ones, every fourth float64 and the others float32, then
+  // a strided one (which the one-pass kernels leave to the ops); parameter `twice` is listed twice.
+  ManyParameters many_parameters(random::Generator& gen, std::vector<int64_t> sizes, int64_t more,
+                                 size_t twice) const {
+    for (int64_t i = 0; i < more; ++i) sizes.push_back(1 + (i * 37) % 300);
+    ManyParameters m;
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      m.refs.push_back(random::randn({sizes[i]}, gen).to(i % 4 == 1 ? DType::kFloat64 : DType::kFloat32));
+      m.params.push_back(m.refs.back().to(device_.str(), false, /*copy=*/true).requires_grad_(true));
+    }
+    m.refs.push_back(random::randn({20, 30}, gen).t());
+    m.params.push_back(m.refs.back()
+                           .to(device_.str(), false, /*copy=*/true)
+                           .t()
+                           .contiguous()
+                           .t()
+                           .detach()
+                           .requires_grad_(true));
+    EXPECT_FALSE(m.params.back().is_contiguous());
+    for (size_t i = 0; i < m.params.size(); ++i) m.order.push_back(i);
+    m.order.push_back(twice);
+    return m;
+  }
+};
 
 // SGD with momentum past its first step runs as one pass over memory (Backend::sgd_momentum_step). It must
 // give, bit for bit, what the ops of PyTorch's _single_tensor_sgd give one at a time, in float and double, for
@@ -688,23 +723,10 @@ TD_DEVICE_TEST(OptimDeviceTest, SGDMomentumStepIsTheOpByOpArithmeticBitForBit) {
 TD_DEVICE_TEST(OptimDeviceTest, SGDStepsManyParametersTogetherBitForBit) {
   const optim::SGDOptions o{.lr = 0.05, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true};
   random::Generator gen(5);
-  std::vector<int64_t> sizes = {1, 4095, 4096, 4097, 70001, 0, 33};
-  for (int64_t i = 0; i < 100; ++i) sizes.push_back(1 + (i * 37) % 300);
-  std::vector<Tensor> refs, params;
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    refs.push_back(random::randn({sizes[i]}, gen).to(i % 5 == 3 ? DType::kFloat64 : DType::kFloat32));
-    params.push_back(refs.back().to(device_.str(), false, /*copy=*/true).requires_grad_(true));
-  }
-  refs.push_back(random::randn({20, 30}, gen).t());  // strided
-  params.push_back(
-      refs.back().to(device_.str(), false, /*copy=*/true).t().contiguous().t().detach().requires_grad_(true));
-  ASSERT_FALSE(params.back().is_contiguous());
-  std::vector<size_t> order(params.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  order.push_back(2);  // listed twice
-  std::vector<Tensor> listed;
-  for (size_t i : order) listed.push_back(params[i]);
-  optim::SGD opt(listed, o);
+  ManyParameters m = many_parameters(gen, {1, 4095, 4096, 4097, 70001, 0, 33}, 100, 2);
+  std::vector<Tensor>&refs = m.refs, &params = m.params;
+  const std::vector<size_t>& order = m.order;
+  optim::SGD opt(m.listed(), o);
   std::vector<Tensor> bufs(params.size());
   for (int step = 0; step < 3; ++step) {
     std::vector<Tensor> grads;
@@ -726,7 +748,7 @@ TD_DEVICE_TEST(OptimDeviceTest, SGDStepsManyParametersTogetherBitForBit) {
     }
     for (size_t i = 0; i < params.size(); ++i) {
       ASSERT_EQ(params[i].detach().to_vector<double>(), refs[i].to_vector<double>())
-          << "parameter " << i << " of " << sizes.size() << ", step " << step;
+          << "parameter " << i << ", step " << step;
     }
   }
 }
@@ -796,24 +818,11 @@ TD_DEVICE_TEST(OptimDeviceTest, AdamStepIsTheOpByOpArithmeticBitForBit) {
 TD_DEVICE_TEST(OptimDeviceTest, AdamStepsManyParametersTogetherBitForBit) {
   const optim::AdamOptions o{.lr = 0.01, .weight_decay = 0.02, .amsgrad = true};
   random::Generator gen(6);
-  std::vector<int64_t> sizes = {1, 4095, 4096, 4097, 20001, 0};
-  for (int64_t i = 0; i < 70; ++i) sizes.push_back(1 + (i * 53) % 200);
-  std::vector<Tensor> refs, params;
-  for (size_t i = 0; i < sizes.size(); ++i) {
-    refs.push_back(random::randn({sizes[i]}, gen).to(i % 4 == 1 ? DType::kFloat64 : DType::kFloat32));
-    params.push_back(refs.back().to(device_.str(), false, /*copy=*/true).requires_grad_(true));
-  }
-  refs.push_back(random::randn({20, 30}, gen).t());  // strided
-  params.push_back(
-      refs.back().to(device_.str(), false, /*copy=*/true).t().contiguous().t().detach().requires_grad_(true));
-  ASSERT_FALSE(params.back().is_contiguous());
+  ManyParameters mp = many_parameters(gen, {1, 4095, 4096, 4097, 20001, 0}, 70, 3);
+  std::vector<Tensor>&refs = mp.refs, &params = mp.params;
+  const std::vector<size_t>& order = mp.order;
   const size_t late = 7;  // no gradient at the first step
-  std::vector<size_t> order(params.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  order.push_back(3);  // listed twice
-  std::vector<Tensor> listed;
-  for (size_t i : order) listed.push_back(params[i]);
-  optim::Adam opt(listed, o);
+  optim::Adam opt(mp.listed(), o);
   const size_t n = params.size();
   std::vector<Tensor> m(n), q(n), mx(n);
   std::vector<int> steps(n, 0);
