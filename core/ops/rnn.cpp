@@ -419,11 +419,10 @@ void register_rnn_ops(Registry& r) {
        "(Tensor, "
        "Tensor, Tensor, Tensor, Tensor)")
       .doc(
-          "one LSTM layer in one direction over every step: input_gates [steps, batch, 4 hidden] (x W_ih^T + "
-          "biases), each step's gates input_gates[t] + h W_hh^T through the fused cell, from the last step "
-          "when "
-          "reverse; returns the outputs [steps, batch, hidden], hy, cy, and the cells and activated gates of "
-          "every step (the backward's)")
+          "one LSTM layer in one direction over every step: input_gates [steps, batch, 4 hidden] (x W_ih^T "
+          "+ biases), each step's gates input_gates[t] + h W_hh^T through the fused cell, from the last "
+          "step when reverse; returns the outputs [steps, batch, hidden], hy, cy, and the cells and "
+          "activated gates of every step (the backward's)")
       .saves_outputs()
       .keeps_undefined_grads()
       .backward(lstm_layer_backward)
