@@ -3,7 +3,10 @@
 # along (either or both). With gpu-bundle.tar.xz: the CUDA tests, resnet18's profiled step, then the GPU
 # benchmarks and the same work in PyTorch, in a short table. With gpu-service-bundle.tar.xz: tensord on the
 # GPU, a client's session there (remote_demo), and the metrics endpoint's CUDA and NVML series.
+# `scripts/gpu-check.sh tests` or `... bench` runs only the tests or only the benchmarks (each fits one call of
+# the device tool's per-call limit where the whole may not); with no argument, both.
 set -uo pipefail
+stage=${1:-all}
 cd "$(dirname "$0")/.."
 status=0
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
@@ -57,9 +60,12 @@ B=gpu-bundle
 # Our bundled libraries first, then the machine's CUDA toolkit for cuBLAS.
 export LD_LIBRARY_PATH="$PWD/$B/lib:/usr/local/cuda/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export TD_GOLDEN_DIR="$PWD/tests/golden"
-echo "== CUDA tests"
-timeout 240 "$B/bin/td_cuda_tests" --gtest_brief=1 || status=1
-timeout 240 "$B/bin/td_core_tests" --gtest_filter='*cuda*:*Cuda*' --gtest_brief=1 || status=1
+if [ "$stage" != bench ]; then
+  echo "== CUDA tests"
+  timeout 240 "$B/bin/td_cuda_tests" --gtest_brief=1 || status=1
+  timeout 240 "$B/bin/td_core_tests" --gtest_filter='*cuda*:*Cuda*' --gtest_brief=1 || status=1
+fi
+[ "$stage" = tests ] && exit $status
 echo "== resnet18's training step on the GPU, timed by the profiler's CUDA events"
 timeout 120 "$B/bin/profile_step" --model resnet18 --device cuda --steps 10 --rows 15 || status=1
 echo "== GPU benchmarks (tensord, then PyTorch on the same card)"
