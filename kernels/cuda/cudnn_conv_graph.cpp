@@ -8,16 +8,20 @@
 // The engine configurations are filtered as PyTorch filters them: none that down-converts its inputs, none
 // marked non-deterministic where deterministic is set, no tensor-core engine for float32 unless TF32 is
 // allowed. Without benchmark, the first that finalizes, gets its workspace and runs is kept (cuDNN's instant
-// heuristics first, then its fallback list); with benchmark, the first ten that finalize are timed with CUDA
-// events and the fastest kept (torch.backends.cudnn.benchmark_limit's default).
+// heuristics first, then its fallback list); with benchmark, the first ten that finalize and run are timed with
+// CUDA events and the fastest kept (torch.backends.cudnn.benchmark_limit's default).
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "core/cudnn.h"
 #include "core/error.h"
