@@ -433,6 +433,17 @@ class Backend {
                                   const StridedRef& grad_cy, const StridedRef& grad_workspace, const StridedRef& cx,
                                   const StridedRef& cy,
                                   const StridedRef& workspace, int index);
+  /// One GRU cell's elementwise part (PyTorch's _thnn_fused_gru_cell; kernels/gru_cell.h): from input_gates
+  /// and hidden_gates [B, 3H] (gates r, z, n), biases [3H] (null data: none) and hx [B, H], hy [B, H] and
+  /// workspace [B, 5H] (r, z, n, hx and the n gate's hidden part, for the backward). gru_cell_backward: both
+  /// gate inputs' gradients and hx's from grad_hy and the workspace. Contiguous float or double tensors of
+  /// one dtype; each returns false, having done nothing, otherwise.
+  virtual bool gru_cell(const StridedRef& hy, const StridedRef& workspace, const StridedRef& input_gates,
+                        const StridedRef& hidden_gates, const StridedRef& input_bias,
+                        const StridedRef& hidden_bias, const StridedRef& hx, int index);
+  virtual bool gru_cell_backward(const StridedRef& grad_input_gates, const StridedRef& grad_hidden_gates,
+                                 const StridedRef& grad_hx, const StridedRef& grad_hy,
+                                 const StridedRef& workspace, int index);
   /// Batch norm's per-channel arithmetic (BatchNormChannels), one small kernel instead of a dozen ops on
   /// [C] vectors. False, having done nothing, where the backend has no such kernel for the dtype (float and
   /// double are covered, kernels/channel_passes.h).

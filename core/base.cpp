@@ -228,6 +228,14 @@ bool Backend::lstm_cell_backward(const StridedRef&, const StridedRef&, const Str
                                  const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&, int) {
   return false;
 }
+bool Backend::gru_cell(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
+                       const StridedRef&, const StridedRef&, const StridedRef&, int) {
+  return false;
+}
+bool Backend::gru_cell_backward(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
+                                const StridedRef&, int) {
+  return false;
+}
 bool Backend::channel_affine(const StridedRef&, const StridedRef&, const StridedRef&, const StridedRef&,
                              const StridedRef&, const StridedRef&, int) {
   return false;

@@ -49,13 +49,12 @@ std::pair<Tensor, Tensor> lstm_step(const Tensor& gx, const Tensor& h, const Ten
   return {h_next, out[1]};
 }
 
-// r, z = sigmoid(gx_rz + gh_rz); n = tanh(gx_n + r gh_n); h' = (1 - z) n + z h, written n + z (h - n).
+// r, z = sigmoid(gx_rz + gh_rz); n = tanh(gx_n + r gh_n); h' = (1 - z) n + z h, written n + z (h - n): one
+// GEMM and the fused cell (_thnn_fused_gru_cell, core/ops/rnn.cpp), which adds b_hh inside, b_hn within r's
+// product.
 Tensor gru_step(const Tensor& gx, const Tensor& h, const Tensor& w_hh_t, const Tensor& b_hh) {
-  const std::vector<Tensor> gi = gx.chunk(3, 1);
-  const std::vector<Tensor> gh = (b_hh.defined() ? b_hh.addmm(h, w_hh_t) : h.mm(w_hh_t)).chunk(3, 1);
-  const Tensor r = gi[0].add(gh[0]).sigmoid(), z = gi[1].add(gh[1]).sigmoid();
-  const Tensor cand = gi[2].add(r.mul(gh[2])).tanh();
-  return cand.add(z.mul(h.sub(cand)));
+  return call_op("_thnn_fused_gru_cell",
+                 {gx, h.mm(w_hh_t), h, None{}, b_hh.defined() ? Value(b_hh) : Value(None{})})[0];
 }
 
 // RNN's nonlinearity, checked before any parameter is made.

@@ -2,7 +2,7 @@
 // here), one kernel for an LSTM cell's elementwise part where the ops took ten (core/nn/rnn.cpp's LSTMCell
 // and the steps of the layers _lstm_layer does not take call it each step); and _lstm_layer, a whole layer.
 // Its backward is one kernel too; with create_graph it is written in public ops from the inputs, so it
-// differentiates again, and forward-mode AD transposes it.
+// differentiates again, and forward-mode AD transposes it. _thnn_fused_gru_cell is the GRU's, the same way.
 #include <algorithm>
 #include <array>
 #include <optional>
@@ -125,6 +125,99 @@ std::vector<Tensor> fused_lstm_cell_backward(GradContext& c) {
   for (int slot : {3, 4}) {
     const int k = input_of[static_cast<size_t>(slot)];
     if (k >= 0 && c.needs_grad(static_cast<size_t>(k))) grads[static_cast<size_t>(k)] = grad_gates.sum({0});
+  }
+  return grads;
+}
+
+// ---- _thnn_fused_gru_cell: a GRU cell's elementwise part, PyTorch's op (CUDA-only in 1.13, on every device
+// here): one kernel each way where the ops took about ten.
+
+void check_gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& hx,
+                    const Tensor& input_bias, const Tensor& hidden_bias) {
+  const std::string_view op = "_thnn_fused_gru_cell";
+  TD_CHECK_ARG(is_floating(input_gates.dtype()), "[", op, "] expected floating input_gates, got ",
+               dtype_name(input_gates.dtype()));
+  TD_CHECK_ARG(input_gates.dim() == 2 && input_gates.size(1) % 3 == 0, "[", op,
+               "] input_gates must be [batch, 3 * hidden_size], got ", shape_str(input_gates.sizes()));
+  const int64_t rows = input_gates.size(0), hidden = input_gates.size(1) / 3;
+  TD_CHECK_ARG(hidden_gates.shape() == input_gates.shape(), "[", op, "] hidden_gates ",
+               shape_str(hidden_gates.sizes()), " must have input_gates' shape ",
+               shape_str(input_gates.sizes()));
+  TD_CHECK_ARG(hx.dim() == 2 && hx.size(0) == rows && hx.size(1) == hidden, "[", op, "] hx must be [", rows,
+               ", ", hidden, "] for input_gates ", shape_str(input_gates.sizes()), ", got ",
+               shape_str(hx.sizes()));
+  for (const auto& [bias, name] :
+       {std::pair{&input_bias, "input_bias"}, std::pair{&hidden_bias, "hidden_bias"}}) {
+    TD_CHECK_ARG(!bias->defined() || (bias->dim() == 1 && bias->size(0) == 3 * hidden), "[", op, "] ", name,
+                 " must be [", 3 * hidden, "] for input_gates ", shape_str(input_gates.sizes()), ", got ",
+                 shape_str(bias->sizes()));
+  }
+  for (const Tensor* t : {&hidden_gates, &hx, &input_bias, &hidden_bias}) {
+    TD_CHECK_ARG(!t->defined() || t->dtype() == input_gates.dtype(), "[", op,
+                 "] expected every tensor to be ", dtype_name(input_gates.dtype()), " as input_gates, got ",
+                 dtype_name(t->dtype()));
+    TD_CHECK_ARG(!t->defined() || t->device() == input_gates.device(), "[", op,
+                 "] expected every tensor on input_gates' device ", input_gates.device().str(), ", got ",
+                 t->device().str());
+  }
+}
+
+// The GRU cell in public ops: r, z, n, hx and the n gate's hidden part (with its bias), then hy.
+std::vector<Tensor> gru_cell_ops(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& hx,
+                                 const Tensor& input_bias, const Tensor& hidden_bias) {
+  std::vector<Tensor> i = (input_bias.defined() ? input_gates.add(input_bias) : input_gates).chunk(3, 1);
+  std::vector<Tensor> h = (hidden_bias.defined() ? hidden_gates.add(hidden_bias) : hidden_gates).chunk(3, 1);
+  const Tensor r = i[0].add(h[0]).sigmoid(), z = i[1].add(h[1]).sigmoid();
+  const Tensor n = i[2].add(r.mul(h[2])).tanh();
+  return {r, z, n, hx, h[2], n.add(z.mul(hx.sub(n)))};
+}
+
+// Backward: both gate inputs', hx's and the biases' gradients.
+std::vector<Tensor> fused_gru_cell_backward(GradContext& c) {
+  const Args& a = c.args();
+  const std::vector<int> input_of = ops::tensor_input_positions(a, 5);
+  const auto inputs =
+      static_cast<int>(std::count_if(input_of.begin(), input_of.end(), [](int i) { return i >= 0; }));
+  const Tensor input_gates = c.input(0), hidden_gates = c.input(1), hx = c.input(2);
+  const Tensor input_bias = input_of[3] >= 0 ? c.input(static_cast<size_t>(input_of[3])) : Tensor();
+  const Tensor hidden_bias = input_of[4] >= 0 ? c.input(static_cast<size_t>(input_of[4])) : Tensor();
+  const Tensor &grad_hy = c.grad(0), &grad_ws = c.grad(1);  // undefined where none flowed
+  Tensor grad_input, grad_hidden, grad_hx;
+  if (!autograd::GradMode::is_enabled() && grad_hy.defined() && !grad_ws.defined()) {
+    const TensorOptions opts{hx.dtype(), hx.device()};
+    grad_input = empty(input_gates.shape(), opts);
+    grad_hidden = empty(input_gates.shape(), opts);
+    grad_hx = empty(hx.shape(), opts);
+    const Tensor ghy = grad_hy.contiguous(), ws = c.output(1);
+    if (!backend(hx.device().type)
+             .gru_cell_backward(strided_ref(grad_input), strided_ref(grad_hidden), strided_ref(grad_hx),
+                                strided_ref(ghy), strided_ref(ws), hx.device().index)) {
+      grad_input = Tensor();
+    }
+  }
+  if (!grad_input.defined()) {
+    // From the inputs, in public ops (differentiable), the workspace's gradient added where it has one.
+    const std::vector<Tensor> v = gru_cell_ops(input_gates, hidden_gates, hx, input_bias, hidden_bias);
+    const Tensor &r = v[0], &z = v[1], &n = v[2], &hn = v[4];
+    const std::vector<Tensor> gw = grad_ws.defined() ? grad_ws.chunk(5, 1) : std::vector<Tensor>(5);
+    auto plus = [](const Tensor& x, const Tensor& extra) { return extra.defined() ? x.add(extra) : x; };
+    const Tensor ghy = grad_hy.defined() ? grad_hy : zeros(hx.shape(), {hx.dtype(), hx.device()});
+    const Tensor gn = plus(ghy.mul(z.neg().add(1)), gw[2]).mul(n.mul(n).neg().add(1));
+    const Tensor gz = plus(ghy.mul(hx.sub(n)), gw[1]).mul(z.mul(z.neg().add(1)));
+    const Tensor gr = plus(gn.mul(hn), gw[0]).mul(r.mul(r.neg().add(1)));
+    grad_input = Tensor::cat({gr, gz, gn}, 1);
+    grad_hidden = Tensor::cat({gr, gz, plus(gn.mul(r), gw[4])}, 1);
+    grad_hx = plus(ghy.mul(z), gw[3]);
+  }
+  std::vector<Tensor> grads(static_cast<size_t>(inputs));
+  if (c.needs_grad(0)) grads[0] = grad_input;
+  if (c.needs_grad(1)) grads[1] = grad_hidden;
+  if (c.needs_grad(2)) grads[2] = grad_hx;
+  const Tensor* of_bias[] = {&grad_input, &grad_hidden};
+  for (int slot : {3, 4}) {
+    const int k = input_of[static_cast<size_t>(slot)];
+    if (k >= 0 && c.needs_grad(static_cast<size_t>(k)))
+      grads[static_cast<size_t>(k)] = of_bias[slot - 3]->sum({0});
   }
   return grads;
 }
@@ -414,6 +507,37 @@ void register_rnn_ops(Registry& r) {
         return {hy, cy, Tensor::cat(act, 1)};
       });
 
+  r.def(
+       "_thnn_fused_gru_cell(Tensor input_gates, Tensor hidden_gates, Tensor hx, Tensor? input_bias=None, "
+       "Tensor? hidden_bias=None) -> (Tensor, Tensor)")
+      .doc(
+          "a GRU cell's elementwise part: [batch, 3 hidden] gates in the order r, z, n (+ biases); r and z "
+          "the "
+          "sigmoids of the sums, n = tanh(i_n + r h_n), hy = n + z (hx - n); returns hy and the workspace "
+          "(r, z, n, hx, h_n) for the backward")
+      .saves_outputs()
+      .keeps_undefined_grads()
+      .backward(fused_gru_cell_backward)
+      .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor &input_gates = a.tensor(0), &hidden_gates = a.tensor(1), &hx = a.tensor(2);
+        const Tensor input_bias = a.optional_tensor(3), hidden_bias = a.optional_tensor(4);
+        check_gru_cell(input_gates, hidden_gates, hx, input_bias, hidden_bias);
+        const TensorOptions opts{hx.dtype(), hx.device()};
+        Tensor hy = empty(hx.shape(), opts), ws = empty({hx.size(0), 5 * hx.size(1)}, opts);
+        const Tensor ig = input_gates.contiguous(), hg = hidden_gates.contiguous(), hxc = hx.contiguous();
+        const Tensor ib = input_bias.defined() ? input_bias.contiguous() : Tensor();
+        const Tensor hb = hidden_bias.defined() ? hidden_bias.contiguous() : Tensor();
+        if (backend(hx.device().type)
+                .gru_cell(strided_ref(hy), strided_ref(ws), strided_ref(ig), strided_ref(hg),
+                          optional_ref(ib), optional_ref(hb), strided_ref(hxc), hx.device().index)) {
+          return {hy, ws};
+        }
+        // Other dtypes (the 16-bit floats) in ops, the same arithmetic.
+        std::vector<Tensor> v = gru_cell_ops(input_gates, hidden_gates, hx, input_bias, hidden_bias);
+        Tensor out = v.back();
+        v.pop_back();
+        return {out, Tensor::cat(v, 1)};
+      });
   r.def(
        "_lstm_layer(Tensor input_gates, Tensor hx, Tensor cx, Tensor weight_hh, bool reverse=False) -> "
        "(Tensor, "

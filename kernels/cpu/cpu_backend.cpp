@@ -951,6 +951,16 @@ class CpuBackend final : public Backend {
                           const StridedRef& cy, const StridedRef& workspace, int) override {
     return kernels::lstm_cell_backward(grad_gates, grad_cx, grad_hy, grad_cy, grad_workspace, cx, cy, workspace);
   }
+  bool gru_cell(const StridedRef& hy, const StridedRef& workspace, const StridedRef& input_gates,
+                const StridedRef& hidden_gates, const StridedRef& input_bias, const StridedRef& hidden_bias,
+                const StridedRef& hx, int) override {
+    return kernels::gru_cell(hy, workspace, input_gates, hidden_gates, input_bias, hidden_bias, hx);
+  }
+  bool gru_cell_backward(const StridedRef& grad_input_gates, const StridedRef& grad_hidden_gates,
+                         const StridedRef& grad_hx, const StridedRef& grad_hy, const StridedRef& workspace,
+                         int) override {
+    return kernels::gru_cell_backward(grad_input_gates, grad_hidden_gates, grad_hx, grad_hy, workspace);
+  }
   bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef& x, const StridedRef& a,
                       const StridedRef& b, const StridedRef& d, int) override {
     return kernels::channel_affine(out, g, x, a, b, d);

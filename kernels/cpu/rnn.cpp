@@ -1,4 +1,4 @@
-// Backend::lstm_cell and lstm_cell_backward on the CPU.
+// Backend::lstm_cell, lstm_cell_backward, gru_cell and gru_cell_backward on the CPU.
 #include "kernels/cpu/rnn.h"
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include "kernels/cpu/loops.h"
 #include "kernels/cpu/vector_math.h"
 #include "kernels/dispatch.h"
+#include "kernels/gru_cell.h"
 #include "kernels/lstm_cell.h"
 
 namespace td::kernels {
@@ -53,7 +54,43 @@ void lstm_rows(const LstmCellData<T>& d, bool backward) {
   }
 }
 
+// The GRU cell (kernels/gru_cell.h) element by element, rows split over the threads.
+template <class T>
+void gru_elements(const GruCellData<T>& d, bool backward) {
+  const int64_t n = d.rows * d.hidden;
+#pragma omp parallel for schedule(static) if (n * 3 >= kParallelGrain)
+  for (int64_t e = 0; e < n; ++e) {
+    if (backward) {
+      gru_cell_backward_at(d, e);
+    } else {
+      gru_cell_at(d, e);
+    }
+  }
+}
+
 }  // namespace
+
+bool gru_cell(const StridedRef& hy, const StridedRef& workspace, const StridedRef& input_gates,
+              const StridedRef& hidden_gates, const StridedRef& input_bias, const StridedRef& hidden_bias,
+              const StridedRef& hx) {
+  if (!gru_forward_covered(hy, workspace, input_gates, hidden_gates, input_bias, hidden_bias, hx))
+    return false;
+  float_or_double(input_gates.dtype, [&]<class T>(T) {
+    gru_elements(gru_forward_data<T>(hy, workspace, input_gates, hidden_gates, input_bias, hidden_bias, hx),
+                 false);
+  });
+  return true;
+}
+
+bool gru_cell_backward(const StridedRef& grad_input_gates, const StridedRef& grad_hidden_gates,
+                       const StridedRef& grad_hx, const StridedRef& grad_hy, const StridedRef& workspace) {
+  if (!gru_backward_covered(grad_input_gates, grad_hidden_gates, grad_hx, grad_hy, workspace)) return false;
+  float_or_double(grad_input_gates.dtype, [&]<class T>(T) {
+    gru_elements(gru_backward_data<T>(grad_input_gates, grad_hidden_gates, grad_hx, grad_hy, workspace),
+                 true);
+  });
+  return true;
+}
 
 bool lstm_cell(const StridedRef& hy, const StridedRef& cy, const StridedRef& workspace,
                const StridedRef& input_gates, const StridedRef& hidden_gates, const StridedRef& input_bias,

@@ -258,6 +258,18 @@ class CudaBackend final : public Backend {
     use(index);
     return cuda::lstm_cell_backward(grad_gates, grad_cx, grad_hy, grad_cy, grad_workspace, cx, cy, workspace);
   }
+  bool gru_cell(const StridedRef& hy, const StridedRef& workspace, const StridedRef& input_gates,
+                const StridedRef& hidden_gates, const StridedRef& input_bias, const StridedRef& hidden_bias,
+                const StridedRef& hx, int index) override {
+    use(index);
+    return cuda::gru_cell(hy, workspace, input_gates, hidden_gates, input_bias, hidden_bias, hx);
+  }
+  bool gru_cell_backward(const StridedRef& grad_input_gates, const StridedRef& grad_hidden_gates,
+                         const StridedRef& grad_hx, const StridedRef& grad_hy, const StridedRef& workspace,
+                         int index) override {
+    use(index);
+    return cuda::gru_cell_backward(grad_input_gates, grad_hidden_gates, grad_hx, grad_hy, workspace);
+  }
   bool batch_norm_channels(const BatchNormChannels& p, int index) override {
     use(index);
     return cuda::batch_norm_channels(p);

@@ -76,6 +76,13 @@ bool channel_affine(const StridedRef& out, const StridedRef& g, const StridedRef
 /// Backend::batch_norm_channels (batch_norm.cu): one thread per channel.
 bool batch_norm_channels(const BatchNormChannels& p);
 /// Backend::lstm_cell and lstm_cell_backward (rnn.cu): false, having done nothing, outside lstm_cell_covered.
+/// Backend::gru_cell and gru_cell_backward (rnn.cu): false, having done nothing, outside gru_forward_covered
+/// / gru_backward_covered.
+bool gru_cell(const StridedRef& hy, const StridedRef& workspace, const StridedRef& input_gates,
+              const StridedRef& hidden_gates, const StridedRef& input_bias, const StridedRef& hidden_bias,
+              const StridedRef& hx);
+bool gru_cell_backward(const StridedRef& grad_input_gates, const StridedRef& grad_hidden_gates,
+                       const StridedRef& grad_hx, const StridedRef& grad_hy, const StridedRef& workspace);
 bool lstm_cell(const StridedRef& hy, const StridedRef& cy, const StridedRef& workspace, const StridedRef& input_gates,
                const StridedRef& hidden_gates, const StridedRef& input_bias, const StridedRef& hidden_bias,
                const StridedRef& cx);

@@ -283,6 +283,60 @@ TD_DEVICE_TEST(RnnTest, FusedLstmCellThroughOneOutput) {
   }
 }
 
+// The fused GRU cell through both outputs (the workspace's gradient takes the ops path), with and without
+// biases; the kernel (float64) against the ops (float16, which the kernels leave to ops); and through hy
+// alone, the kernel (no create_graph) against the ops (create_graph).
+TD_DEVICE_TEST(RnnTest, FusedGruCellPassesGradcheck) {
+  manual_seed(12);
+  auto cell = [](const std::vector<Tensor>& in) {
+    std::vector<Value> args = {in[0], in[1], in[2], None{}, None{}};
+    for (size_t k = 3; k < in.size(); ++k) args[k] = in[k];
+    const std::vector<Tensor> out = call_op("_thnn_fused_gru_cell", args);
+    return Tensor::cat({out[0].flatten(), out[1].mul(0.5).flatten()});
+  };
+  expect_gradcheck("_thnn_fused_gru_cell", cell, {randn64({3, 6}), randn64({3, 6}), randn64({3, 2})});
+  expect_gradcheck("_thnn_fused_gru_cell with biases", cell,
+                   {randn64({2, 9}), randn64({2, 9}), randn64({2, 3}), randn64({9}), randn64({9})});
+  const Tensor ig = randn64({4, 12}).detach(), hg = randn64({4, 12}).detach(), hx = randn64({4, 4}).detach();
+  const Tensor fast = cell({ig, hg, hx});
+  const Tensor slow = cell({ig.to(DType::kFloat16), hg.to(DType::kFloat16), hx.to(DType::kFloat16)});
+  const auto a = fast.to_vector<double>(), b = slow.to_vector<double>();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 5e-3) << i;
+  auto hy = [](const std::vector<Tensor>& in) {
+    return call_op("_thnn_fused_gru_cell", {in[0], in[1], in[2], in[3], in[4]})[0];
+  };
+  const std::vector<Tensor> in = {randn64({3, 6}), randn64({3, 6}), randn64({3, 2}), randn64({6}),
+                                  randn64({6})};
+  expect_gradcheck("_thnn_fused_gru_cell's hy", hy, in);
+  const Tensor g = randn64({3, 2}).detach();
+  const std::vector<Tensor> kernel = autograd::grad({hy(in)}, in, {g});
+  const std::vector<Tensor> ops =
+      autograd::grad({hy(in)}, in, {g}, /*retain_graph=*/true, /*create_graph=*/true);
+  for (size_t k = 0; k < in.size(); ++k) {
+    const auto x = kernel[k].to_vector<double>(), y = ops[k].to_vector<double>();
+    ASSERT_EQ(x.size(), y.size());
+    for (size_t i = 0; i < x.size(); ++i)
+      EXPECT_NEAR(x[i], y[i], 1e-12) << "input " << k << ", element " << i;
+  }
+}
+
+TEST(RnnErrorTest, FusedGruCellNamesTheArgumentAndTheShapes) {
+  EXPECT_THAT(message_of([] {
+                call_op("_thnn_fused_gru_cell", {zeros({3, 6}), zeros({3, 6}), zeros({3, 3})});
+              }),
+              HasSubstr("[_thnn_fused_gru_cell] hx must be [3, 2] for input_gates [3, 6], got [3, 3]"));
+  EXPECT_THAT(message_of([] {
+                call_op("_thnn_fused_gru_cell", {zeros({3, 8}), zeros({3, 8}), zeros({3, 2})});
+              }),
+              HasSubstr("[_thnn_fused_gru_cell] input_gates must be [batch, 3 * hidden_size], got [3, 8]"));
+  EXPECT_THAT(
+      message_of([] {
+        call_op("_thnn_fused_gru_cell", {zeros({3, 6}), zeros({3, 6}), zeros({3, 2}), None{}, zeros({4})});
+      }),
+      HasSubstr("[_thnn_fused_gru_cell] hidden_bias must be [6] for input_gates [3, 6], got [4]"));
+}
+
 TEST(RnnErrorTest, FusedLstmCellNamesTheArgumentAndTheShapes) {
   EXPECT_THAT(message_of([] { call_op("_thnn_fused_lstm_cell", {zeros({3, 8}), zeros({3, 8}), zeros({3, 3})}); }),
               HasSubstr("[_thnn_fused_lstm_cell] cx must be [3, 2] for input_gates [3, 8], got [3, 3]"));

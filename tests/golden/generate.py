@@ -120,6 +120,20 @@ def fused_lstm_cell(input_gates, hidden_gates, cx, input_bias=None, hidden_bias=
     return o * cy.tanh(), cy, torch.cat([i, f, g, o], 1)
 
 
+def fused_gru_cell(input_gates, hidden_gates, hx, input_bias=None, hidden_bias=None):
+    """torch._thnn_fused_gru_cell, which PyTorch 1.13 has on CUDA only: its definition in PyTorch's ops (hy and
+    the workspace r, z, n, hx, h_n)."""
+    if input_bias is not None:
+        input_gates = input_gates + input_bias
+    if hidden_bias is not None:
+        hidden_gates = hidden_gates + hidden_bias
+    ir, iz, i_n = input_gates.chunk(3, 1)
+    hr, hz, hn = hidden_gates.chunk(3, 1)
+    r, z = (ir + hr).sigmoid(), (iz + hz).sigmoid()
+    n = (i_n + r * hn).tanh()
+    return n + z * (hx - n), torch.cat([r, z, n, hx, hn], 1)
+
+
 def lstm_layer(input_gates, hx, cx, weight_hh, reverse=False):
     """tensord's _lstm_layer (core/ops/rnn.cpp): one LSTM layer in one direction over every step of input_gates
     [steps, batch, 4 hidden], in PyTorch's ops: the outputs, hy, cy, and every step's cell and activated gates."""
@@ -137,6 +151,8 @@ def apply(op, args, kwargs):
         return fused_lstm_cell(*args, **kwargs)
     if op == "_lstm_layer":
         return lstm_layer(*args, **kwargs)
+    if op == "_thnn_fused_gru_cell":
+        return fused_gru_cell(*args, **kwargs)
     if op == "where":  # Tensor.where(condition, other) puts self second; torch.where matches our signature
         return torch.where(*args, **kwargs)
     if op.rstrip("_") in ("gather", "scatter", "scatter_add", "scatter_reduce", "index_select", "index_add"):
@@ -509,6 +525,14 @@ def cases():
     add(make_case("lstm_layer_reverse_f32", "_lstm_layer",
                   [randn(4, 3, 8, dtype=F32), randn(3, 2, dtype=F32), randn(3, 2, dtype=F32), randn(8, 2, dtype=F32)],
                   reverse=True))
+
+    # ---- the fused GRU cell (core/ops/rnn.cpp): batch 3, hidden 2 ----
+    add(make_case("fused_gru_cell_f64", "_thnn_fused_gru_cell", [randn(3, 6), randn(3, 6), randn(3, 2)]))
+    add(make_case("fused_gru_cell_biases_f32", "_thnn_fused_gru_cell",
+                  [randn(3, 6, dtype=F32), randn(3, 6, dtype=F32), randn(3, 2, dtype=F32), randn(6, dtype=F32),
+                   randn(6, dtype=F32)]))
+    add(make_case("fused_gru_cell_transposed_gates", "_thnn_fused_gru_cell",
+                  [transposed(randn(3, 6)), randn(3, 6), randn(3, 2), randn(6)]))
     return c
 
 
