@@ -57,27 +57,29 @@ std::pair<Tensor, Tensor> cell_backward_ops(const std::vector<Tensor>& act, cons
   return {grad_gates, gc.mul(f)};
 }
 
-void check_lstm_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& cx,
-                     const Tensor& input_bias, const Tensor& hidden_bias) {
-  const std::string_view op = "_thnn_fused_lstm_cell";
+// A fused cell's arguments (op: its name; gates: 4 for LSTM's, 3 for GRU's; the state, cx or hx, [B, H]).
+void check_fused_cell(std::string_view op, int64_t gates, std::string_view state_name,
+                      const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& state,
+                      const Tensor& input_bias, const Tensor& hidden_bias) {
   TD_CHECK_ARG(is_floating(input_gates.dtype()), "[", op, "] expected floating input_gates, got ",
                dtype_name(input_gates.dtype()));
-  TD_CHECK_ARG(input_gates.dim() == 2 && input_gates.size(1) % 4 == 0, "[", op,
-               "] input_gates must be [batch, 4 * hidden_size], got ", shape_str(input_gates.sizes()));
-  const int64_t rows = input_gates.size(0), hidden = input_gates.size(1) / 4;
+  TD_CHECK_ARG(input_gates.dim() == 2 && input_gates.size(1) % gates == 0, "[", op,
+               "] input_gates must be [batch, ", gates, " * hidden_size], got ",
+               shape_str(input_gates.sizes()));
+  const int64_t rows = input_gates.size(0), hidden = input_gates.size(1) / gates;
   TD_CHECK_ARG(hidden_gates.shape() == input_gates.shape(), "[", op, "] hidden_gates ",
                shape_str(hidden_gates.sizes()), " must have input_gates' shape ",
                shape_str(input_gates.sizes()));
-  TD_CHECK_ARG(cx.dim() == 2 && cx.size(0) == rows && cx.size(1) == hidden, "[", op, "] cx must be [", rows,
-               ", ", hidden, "] for input_gates ", shape_str(input_gates.sizes()), ", got ",
-               shape_str(cx.sizes()));
+  TD_CHECK_ARG(state.dim() == 2 && state.size(0) == rows && state.size(1) == hidden, "[", op, "] ",
+               state_name, " must be [", rows, ", ", hidden, "] for input_gates ",
+               shape_str(input_gates.sizes()), ", got ", shape_str(state.sizes()));
   for (const auto& [bias, name] :
        {std::pair{&input_bias, "input_bias"}, std::pair{&hidden_bias, "hidden_bias"}}) {
-    TD_CHECK_ARG(!bias->defined() || (bias->dim() == 1 && bias->size(0) == 4 * hidden), "[", op, "] ", name,
-                 " must be [", 4 * hidden, "] for input_gates ", shape_str(input_gates.sizes()), ", got ",
-                 shape_str(bias->sizes()));
+    TD_CHECK_ARG(!bias->defined() || (bias->dim() == 1 && bias->size(0) == gates * hidden), "[", op, "] ",
+                 name, " must be [", gates * hidden, "] for input_gates ", shape_str(input_gates.sizes()),
+                 ", got ", shape_str(bias->sizes()));
   }
-  for (const Tensor* t : {&hidden_gates, &cx, &input_bias, &hidden_bias}) {
+  for (const Tensor* t : {&hidden_gates, &state, &input_bias, &hidden_bias}) {
     TD_CHECK_ARG(!t->defined() || t->dtype() == input_gates.dtype(), "[", op,
                  "] expected every tensor to be ", dtype_name(input_gates.dtype()), " as input_gates, got ",
                  dtype_name(t->dtype()));
@@ -131,36 +133,6 @@ std::vector<Tensor> fused_lstm_cell_backward(GradContext& c) {
 
 // ---- _thnn_fused_gru_cell: a GRU cell's elementwise part, PyTorch's op (CUDA-only in 1.13, on every device
 // here): one kernel each way where the ops took about ten.
-
-void check_gru_cell(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& hx,
-                    const Tensor& input_bias, const Tensor& hidden_bias) {
-  const std::string_view op = "_thnn_fused_gru_cell";
-  TD_CHECK_ARG(is_floating(input_gates.dtype()), "[", op, "] expected floating input_gates, got ",
-               dtype_name(input_gates.dtype()));
-  TD_CHECK_ARG(input_gates.dim() == 2 && input_gates.size(1) % 3 == 0, "[", op,
-               "] input_gates must be [batch, 3 * hidden_size], got ", shape_str(input_gates.sizes()));
-  const int64_t rows = input_gates.size(0), hidden = input_gates.size(1) / 3;
-  TD_CHECK_ARG(hidden_gates.shape() == input_gates.shape(), "[", op, "] hidden_gates ",
-               shape_str(hidden_gates.sizes()), " must have input_gates' shape ",
-               shape_str(input_gates.sizes()));
-  TD_CHECK_ARG(hx.dim() == 2 && hx.size(0) == rows && hx.size(1) == hidden, "[", op, "] hx must be [", rows,
-               ", ", hidden, "] for input_gates ", shape_str(input_gates.sizes()), ", got ",
-               shape_str(hx.sizes()));
-  for (const auto& [bias, name] :
-       {std::pair{&input_bias, "input_bias"}, std::pair{&hidden_bias, "hidden_bias"}}) {
-    TD_CHECK_ARG(!bias->defined() || (bias->dim() == 1 && bias->size(0) == 3 * hidden), "[", op, "] ", name,
-                 " must be [", 3 * hidden, "] for input_gates ", shape_str(input_gates.sizes()), ", got ",
-                 shape_str(bias->sizes()));
-  }
-  for (const Tensor* t : {&hidden_gates, &hx, &input_bias, &hidden_bias}) {
-    TD_CHECK_ARG(!t->defined() || t->dtype() == input_gates.dtype(), "[", op,
-                 "] expected every tensor to be ", dtype_name(input_gates.dtype()), " as input_gates, got ",
-                 dtype_name(t->dtype()));
-    TD_CHECK_ARG(!t->defined() || t->device() == input_gates.device(), "[", op,
-                 "] expected every tensor on input_gates' device ", input_gates.device().str(), ", got ",
-                 t->device().str());
-  }
-}
 
 // The GRU cell in public ops: r, z, n, hx and the n gate's hidden part (with its bias), then hy.
 std::vector<Tensor> gru_cell_ops(const Tensor& input_gates, const Tensor& hidden_gates, const Tensor& hx,
@@ -487,7 +459,8 @@ void register_rnn_ops(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor &input_gates = a.tensor(0), &hidden_gates = a.tensor(1), &cx = a.tensor(2);
         const Tensor input_bias = a.optional_tensor(3), hidden_bias = a.optional_tensor(4);
-        check_lstm_cell(input_gates, hidden_gates, cx, input_bias, hidden_bias);
+        check_fused_cell("_thnn_fused_lstm_cell", 4, "cx", input_gates, hidden_gates, cx, input_bias,
+                         hidden_bias);
         const TensorOptions opts{cx.dtype(), cx.device()};
         Tensor hy = empty(cx.shape(), opts), cy = empty(cx.shape(), opts),
                ws = empty(input_gates.shape(), opts);
@@ -521,7 +494,8 @@ void register_rnn_ops(Registry& r) {
       .forward([](const Args& a) -> std::vector<Tensor> {
         const Tensor &input_gates = a.tensor(0), &hidden_gates = a.tensor(1), &hx = a.tensor(2);
         const Tensor input_bias = a.optional_tensor(3), hidden_bias = a.optional_tensor(4);
-        check_gru_cell(input_gates, hidden_gates, hx, input_bias, hidden_bias);
+        check_fused_cell("_thnn_fused_gru_cell", 3, "hx", input_gates, hidden_gates, hx, input_bias,
+                         hidden_bias);
         const TensorOptions opts{hx.dtype(), hx.device()};
         Tensor hy = empty(hx.shape(), opts), ws = empty({hx.size(0), 5 * hx.size(1)}, opts);
         const Tensor ig = input_gates.contiguous(), hg = hidden_gates.contiguous(), hxc = hx.contiguous();
