@@ -20,12 +20,17 @@ namespace td::kernels {
 TD_HD double mul_add(double a, double b, double c) { return fn::add_rn(fn::mul_rn(a, b), c); }
 
 /// The random words one element of kind K and type T reads when no rejection happens.
+/// (Normal values come in pairs from one block each: random_group_values.)
 template <RandomKind K, class T>
-inline constexpr int kRandomWords = K == RandomKind::kNormal                              ? 4
-                                    : K == RandomKind::kUniform && !std::is_same_v<T, double> ? 1
-                                                                                              : 2;
+inline constexpr int kRandomWords = K == RandomKind::kUniform && !std::is_same_v<T, double> ? 1 : 2;
 
-/// Element i's value: its draws `d` turned into T (p: its Bernoulli probability).
+/// A normal value of mean a and standard deviation b from a standard one.
+template <class T>
+TD_HD T normal_value(const RandomFill& f, double z) {
+  return fn::convert<T>(mul_add(f.b, z, f.a));
+}
+
+/// Element i's value: its draws `d` turned into T (p: its Bernoulli probability). Not for normal values.
 template <RandomKind K, class T>
 TD_HD T random_value(const RandomFill& f, random::ElementDraws& d, double p) {
   if constexpr (K == RandomKind::kUniform) {
@@ -33,8 +38,6 @@ TD_HD T random_value(const RandomFill& f, random::ElementDraws& d, double p) {
     const T v = fn::convert<T>(mul_add(f.b - f.a, u, f.a));
     // Rounding can reach b; PyTorch maps that value back to a, to keep [a, b).
     return f.a < f.b && v >= fn::convert<T>(f.b) ? fn::convert<T>(f.a) : v;
-  } else if constexpr (K == RandomKind::kNormal) {
-    return fn::convert<T>(mul_add(f.b, random::standard_normal(d), f.a));
   } else if constexpr (K == RandomKind::kExponential) {
     return fn::convert<T>(f.a == 0 ? std::numeric_limits<double>::infinity() : random::standard_exponential(d) / f.a);
   } else if constexpr (K == RandomKind::kBernoulli) {
@@ -66,13 +69,35 @@ TD_HD void for_each_in_group(const random::PhiloxStream& stream, uint64_t g, uin
   }
 }
 
+/// Calls out(i, value) for the elements i < n of counter group g (i = 4 g .. 4 g + 3) of `stream`. Normal
+/// values take a Box-Muller pair per block: lanes 2p and 2p + 1 from block (g, p).
+template <RandomKind K, class T, class Out>
+TD_HD void random_group_values(const RandomFill& f, const random::PhiloxStream& stream, uint64_t g,
+                               uint64_t n, const double* probs, Out&& out) {
+  if constexpr (K == RandomKind::kNormal) {
+#if defined(__CUDA_ARCH__)
+#pragma unroll
+#endif
+    for (uint64_t p = 0; p < random::kGroupLanes / 2; ++p) {
+      const uint64_t i = g * random::kGroupLanes + 2 * p;
+      if (i >= n) break;
+      double z0, z1;
+      random::standard_normal_pair(stream.block(g, p), z0, z1);
+      out(i, normal_value<T>(f, z0));
+      if (i + 1 < n) out(i + 1, normal_value<T>(f, z1));
+    }
+  } else {
+    for_each_in_group<kRandomWords<K, T>>(stream, g, n, [&](uint64_t i, random::ElementDraws& d) {
+      out(i, random_value<K, T>(f, d, probs ? probs[i] : f.a));
+    });
+  }
+}
+
 /// Fills out[4 g .. 4 g + 3] (those below n) from group g of `stream`.
 template <RandomKind K, class T>
 TD_HD void random_fill_group(const RandomFill& f, const random::PhiloxStream& stream, uint64_t g, T* out,
                              uint64_t n, const double* probs) {
-  for_each_in_group<kRandomWords<K, T>>(stream, g, n, [&](uint64_t i, random::ElementDraws& d) {
-    out[i] = random_value<K, T>(f, d, probs ? probs[i] : f.a);
-  });
+  random_group_values<K, T>(f, stream, g, n, probs, [&](uint64_t i, T v) { out[i] = v; });
 }
 
 /// Calls fn(std::integral_constant<RandomKind, K>{}, T{}) for the fill's kind and out's dtype T: the floating

@@ -9,7 +9,9 @@
 // 32 bits, seed high 32 bits). So the four elements of a group share every block (one Philox call feeds four
 // float32 uniforms, as PyTorch's curand_uniform4 does), each element still has a sequence of words of its own
 // (a rejection loop in one element does not shift the others), and values are a function of (seed, offset,
-// i) alone, not of threading or device. Numbers do not match PyTorch's streams.
+// i) alone, not of threading or device. Normal values are the one exception to "words of its own": they come
+// in Box-Muller pairs, lanes 2p and 2p + 1 of a group sharing block (g, p) (standard_normal_pair). Numbers do
+// not match PyTorch's streams.
 #pragma once
 
 #include <math.h>  // NOLINT: ::log, ::cos, ::sqrt and ::log1p have device overloads in CUDA, std:: ones do not
@@ -128,22 +130,25 @@ class ElementDraws {
 /// 2 pi, the factor of Box-Muller's angle.
 inline constexpr double kTwoPi = 2.0 * 3.141592653589793238;
 
-/// Box-Muller's two uniforms, as standard_normal draws them: u1 in (0, 1] from words 0-1, u2 in [0, 1) from
-/// words 2-3 (for a kernel that applies the transform to many elements at once).
-TD_HD void box_muller_uniforms(ElementDraws& d, double& u1, double& u2) {
-  u1 = 1.0 - d.uniform64();
-  u2 = d.uniform64();
+/// Box-Muller's two uniforms from one Philox block: u1 in (0, 1] from words 0-1, u2 in [0, 1) from words 2-3,
+/// 53 bits each.
+TD_HD void box_muller_uniforms(const PhiloxBlock& b, double& u1, double& u2) {
+  u1 = 1.0 - static_cast<double>((b[0] | static_cast<uint64_t>(b[1]) << 32) >> 11) * 0x1.0p-53;
+  u2 = static_cast<double>((b[2] | static_cast<uint64_t>(b[3]) << 32) >> 11) * 0x1.0p-53;
 }
 
-/// Standard normal by Box-Muller: z = sqrt(-2 ln u1) cos(2 pi u2), u1 in (0, 1] and u2 in [0, 1) from 53 bits
-/// each (words 0-1 and 2-3). One value per element (the sine half is dropped) keeps element i a function of
-/// its own words. CUDA's log and cos and the CPU's (glibc's here, SLEEF's in the CPU's vector fill) are each
-/// within 1-2 ulp of the truth, so devices can differ in the last bits of a float64 (float32 results, rounded
-/// from the double, almost always agree).
-TD_HD double standard_normal(ElementDraws& d) {
+/// Two independent standard normals from one block by Box-Muller: r = sqrt(-2 ln u1), z0 = r cos(2 pi u2), z1
+/// = r sin(2 pi u2), as PyTorch's CPU normal fill uses both halves. A normal fill gives lanes 2p and 2p + 1
+/// of group g the pair of block (g, p): one Philox call and one logarithm per two values. CUDA's log, cos and
+/// sin and the CPU's (glibc's here, SLEEF's in the CPU's vector fill) are each within 1-2 ulp of the truth,
+/// so devices can differ in the last bits of a float64 (float32 results, rounded from the double, almost
+/// always agree).
+TD_HD void standard_normal_pair(const PhiloxBlock& b, double& z0, double& z1) {
   double u1, u2;
-  box_muller_uniforms(d, u1, u2);
-  return ::sqrt(-2.0 * ::log(u1)) * ::cos(kTwoPi * u2);
+  box_muller_uniforms(b, u1, u2);
+  const double r = ::sqrt(-2.0 * ::log(u1)), angle = kTwoPi * u2;
+  z0 = r * ::cos(angle);
+  z1 = r * ::sin(angle);
 }
 
 /// Exponential(1): -log(1 - u), u in [0, 1) (words 0-1).

@@ -453,9 +453,9 @@ void scatter_loop(const StridedRef& out, const StridedRef& index, const StridedR
   bounds.throw_if_bad(scatter_mode_name(Mode), dim, size);
 }
 
-// Backend::random_fill's normal values, 1024 at a time: the uniforms of each element as random_fill_group
-// draws them (eight groups' Philox blocks at once in AVX2 lanes where the CPU has them), then Box-Muller
-// through SLEEF's vector log and cos, then a + b z rounded twice.
+// Backend::random_fill's normal values, 1024 at a time: the Box-Muller uniforms of each pair as
+// random_group_values draws them (eight groups' Philox blocks at once in AVX2 lanes where the CPU has them),
+// then Box-Muller through SLEEF's vector log, sin and cos, then a + b z rounded twice.
 template <class T>
 void normal_fill_vector(const RandomFill& f, T* out, int64_t n) {
   constexpr int64_t kChunk = 1024;  // a multiple of the four lanes of a counter group
@@ -464,21 +464,19 @@ void normal_fill_vector(const RandomFill& f, T* out, int64_t n) {
   const bool vector_philox = vector_philox_available();
 #pragma omp parallel for schedule(static) if (chunks >= 16)
   for (int64_t c = 0; c < chunks; ++c) {
-    double u1[kChunk], u2[kChunk], z[kChunk];
-    const int64_t begin = c * kChunk, end = std::min(n, begin + kChunk);
+    double u1[kChunk / 2], u2[kChunk / 2], z[kChunk];
+    const int64_t begin = c * kChunk, end = std::min(n, begin + kChunk), pairs = (end - begin + 1) / 2;
+    const auto g0 = static_cast<uint64_t>(begin / 4);
     if (vector_philox) {
-      vector_normal_uniforms(f.seed, f.offset, static_cast<uint64_t>(begin / 4), end - begin, u1, u2);
+      vector_normal_uniforms(f.seed, f.offset, g0, pairs, u1, u2);
     } else {
-      for (int64_t g = begin / 4; g * 4 < end; ++g) {
-        for_each_in_group<kRandomWords<RandomKind::kNormal, double>>(
-            stream, static_cast<uint64_t>(g), static_cast<uint64_t>(end), [&](uint64_t i, random::ElementDraws& d) {
-              random::box_muller_uniforms(d, u1[i - static_cast<uint64_t>(begin)],
-                                          u2[i - static_cast<uint64_t>(begin)]);
-            });
+      for (int64_t k = 0; k < pairs; ++k) {
+        random::box_muller_uniforms(
+            stream.block(g0 + static_cast<uint64_t>(k / 2), static_cast<uint64_t>(k % 2)), u1[k], u2[k]);
       }
     }
     vector_box_muller(u1, u2, z, end - begin);
-    for (int64_t i = begin; i < end; ++i) out[i] = fn::convert<T>(mul_add(f.b, z[i - begin], f.a));
+    for (int64_t i = begin; i < end; ++i) out[i] = normal_value<T>(f, z[i - begin]);
   }
 }
 

@@ -281,21 +281,28 @@ bool vector_binary(BinaryOp op, const double* a, const double* b, double* out, i
 
 void vector_box_muller(const double* u1, const double* u2, double* z, int64_t n) {
   const __m256d minus_two = _mm256_set1_pd(-2.0), two_pi = _mm256_set1_pd(2.0 * 3.141592653589793238);
-  auto four = [&](__m256d a, __m256d b) {
+  // Four pairs' eight values, in element order: z0 z1 of pair 0, then of pair 1, ...
+  auto four = [&](__m256d a, __m256d b, double* out) {
     const __m256d r = _mm256_sqrt_pd(_mm256_mul_pd(minus_two, Sleef_logd4_u10(a)));
-    return _mm256_mul_pd(r, Sleef_cosd4_u10(_mm256_mul_pd(two_pi, b)));
+    const Sleef___m256d_2 sc = Sleef_sincosd4_u10(_mm256_mul_pd(two_pi, b));  // x: sines, y: cosines
+    const __m256d c = _mm256_mul_pd(r, sc.y), s = _mm256_mul_pd(r, sc.x);
+    const __m256d lo = _mm256_unpacklo_pd(c, s), hi = _mm256_unpackhi_pd(c, s);  // pairs 0, 2 and 1, 3
+    _mm256_storeu_pd(out, _mm256_permute2f128_pd(lo, hi, 0x20));
+    _mm256_storeu_pd(out + 4, _mm256_permute2f128_pd(lo, hi, 0x31));
   };
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) _mm256_storeu_pd(z + i, four(_mm256_loadu_pd(u1 + i), _mm256_loadu_pd(u2 + i)));
-  if (i == n) return;
-  // The last 1-3 through the same path (no scalar libm here: see the top of the file), padded with ones.
-  alignas(32) double a[4] = {1, 1, 1, 1}, b[4] = {0, 0, 0, 0}, c[4];
-  for (int64_t j = i; j < n; ++j) {
-    a[j - i] = u1[j];
-    b[j - i] = u2[j];
+  const int64_t pairs = (n + 1) / 2;
+  int64_t k = 0;
+  for (; k + 4 <= pairs && 2 * k + 8 <= n; k += 4)
+    four(_mm256_loadu_pd(u1 + k), _mm256_loadu_pd(u2 + k), z + 2 * k);
+  if (2 * k == n) return;
+  // The last pairs through the same path (no scalar libm here: see the top of the file), padded with ones.
+  alignas(32) double a[4] = {1, 1, 1, 1}, b[4] = {0, 0, 0, 0}, c[8];
+  for (int64_t j = k; j < pairs; ++j) {
+    a[j - k] = u1[j];
+    b[j - k] = u2[j];
   }
-  _mm256_store_pd(c, four(_mm256_load_pd(a), _mm256_load_pd(b)));
-  for (int64_t j = i; j < n; ++j) z[j] = c[j - i];
+  four(_mm256_load_pd(a), _mm256_load_pd(b), c);
+  for (int64_t e = 2 * k; e < n; ++e) z[e] = c[e - 2 * k];
 }
 
 namespace {
@@ -330,37 +337,34 @@ bool vector_philox_available() {
   return ok;
 }
 
-__attribute__((target("avx2"))) void vector_normal_uniforms(uint64_t seed, uint64_t base, uint64_t g0, int64_t count,
-                                                              double* u1, double* u2) {
+__attribute__((target("avx2"))) void vector_normal_uniforms(uint64_t seed, uint64_t base, uint64_t g0,
+                                                            int64_t pairs, double* u1, double* u2) {
   const auto k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
-  // words[w][k][j]: word k of block w of group g + j.
-  alignas(32) uint32_t words[4][4][8];
-  for (int64_t first = 0; first < count; first += 32) {  // eight groups of four elements
-    const uint64_t g = g0 + static_cast<uint64_t>(first / 4);
+  // words[w][k][j]: word k of block w of group g + j, pair 2 j + w of the batch.
+  alignas(32) uint32_t words[2][4][8];
+  for (int64_t first = 0; first < pairs; first += 16) {  // eight groups of two pairs
+    const uint64_t g = g0 + static_cast<uint64_t>(first / 2);
     alignas(32) uint32_t lo[8], hi[8];
     for (int j = 0; j < 8; ++j) {
       const uint64_t counter = base + g + static_cast<uint64_t>(j);
       lo[j] = static_cast<uint32_t>(counter);
       hi[j] = static_cast<uint32_t>(counter >> 32);
     }
-    for (int w = 0; w < 4; ++w) {
+    for (int w = 0; w < 2; ++w) {
       __m256i c[4] = {_mm256_load_si256(reinterpret_cast<const __m256i*>(lo)),
                       _mm256_load_si256(reinterpret_cast<const __m256i*>(hi)), _mm256_set1_epi32(w),
                       _mm256_setzero_si256()};
       philox8(c, k0, k1);
       for (int k = 0; k < 4; ++k) _mm256_store_si256(reinterpret_cast<__m256i*>(words[w][k]), c[k]);
     }
-    const int64_t last = std::min<int64_t>(count, first + 32);
-    for (int j = 0; j < 8; ++j) {
-      for (int lane = 0; lane < 4; ++lane) {
-        const int64_t e = first + 4 * j + lane;
-        if (e >= last) break;
-        const uint64_t a = words[0][lane][j] | static_cast<uint64_t>(words[1][lane][j]) << 32;
-        const uint64_t b = words[2][lane][j] | static_cast<uint64_t>(words[3][lane][j]) << 32;
-        // 53-bit values: the signed conversion is exact and one instruction.
-        u1[e] = 1.0 - static_cast<double>(static_cast<int64_t>(a >> 11)) * 0x1.0p-53;
-        u2[e] = static_cast<double>(static_cast<int64_t>(b >> 11)) * 0x1.0p-53;
-      }
+    const int64_t last = std::min<int64_t>(pairs, first + 16);
+    for (int64_t e = first; e < last; ++e) {
+      const int j = static_cast<int>((e - first) / 2), w = static_cast<int>((e - first) % 2);
+      const uint64_t a = words[w][0][j] | static_cast<uint64_t>(words[w][1][j]) << 32;
+      const uint64_t b = words[w][2][j] | static_cast<uint64_t>(words[w][3][j]) << 32;
+      // 53-bit values: the signed conversion is exact and one instruction.
+      u1[e] = 1.0 - static_cast<double>(static_cast<int64_t>(a >> 11)) * 0x1.0p-53;
+      u2[e] = static_cast<double>(static_cast<int64_t>(b >> 11)) * 0x1.0p-53;
     }
   }
 }

@@ -27,17 +27,18 @@ bool vector_binary(BinaryOp op, const float* a, const float* b, float* out, int6
 bool vector_binary(BinaryOp op, const double* a, const double* b, double* out, int64_t n, double alpha,
                    bool b_scalar);
 
-/// z[i] = sqrt(-2 log(u1[i])) cos(2 pi u2[i]) (Box-Muller, as random::standard_normal computes it, through
-/// SLEEF's 1-ULP log and cos) for n >= 0 elements. Call only when vector_math_available().
+/// Box-Muller in pairs, as random::standard_normal_pair computes it, through SLEEF's 1-ULP log, sin and cos:
+/// z[2 k] = r cos(2 pi u2[k]) and z[2 k + 1] = r sin(2 pi u2[k]), r = sqrt(-2 log(u1[k])), for n >= 0 values
+/// (ceil(n / 2) pairs; an odd n leaves out the last sine). Call only when vector_math_available().
 void vector_box_muller(const double* u1, const double* u2, double* z, int64_t n);
 
 /// Whether this CPU has AVX2 (eight-lane 32-bit integer arithmetic) for vector_normal_uniforms; checked once.
 bool vector_philox_available();
-/// Box-Muller's uniforms of `count` elements of a normal fill, starting at element 4 g0 of the counter groups
-/// of (seed, base) (core/random/philox.h's layout): u1[e] = 1 - U(words 0-1), u2[e] = U(words 2-3), exactly
-/// as random::box_muller_uniforms draws them, with eight groups' Philox blocks computed at once in AVX2
-/// lanes. Call only when vector_philox_available().
-void vector_normal_uniforms(uint64_t seed, uint64_t base, uint64_t g0, int64_t count, double* u1, double* u2);
+/// Box-Muller's uniforms of `pairs` pairs of a normal fill of (seed, base) (core/random/philox.h's layout),
+/// starting at counter group g0: pair k is block (g0 + k / 2, k % 2), and u1[k], u2[k] are what
+/// random::box_muller_uniforms takes from it, with eight groups' blocks computed at once in AVX2 lanes. Call
+/// only when vector_philox_available().
+void vector_normal_uniforms(uint64_t seed, uint64_t base, uint64_t g0, int64_t pairs, double* u1, double* u2);
 
 /// The sum of n contiguous floats: per 128-element block, 8 float lanes add their 16 elements pairwise (the
 /// fast, memory-bound part; PyTorch's cascade sum also accumulates float32 in float32), and the block lanes

@@ -17,10 +17,8 @@ __global__ void random_fill_kernel(RandomFill f, uint64_t groups, uint64_t n, T*
     const uint64_t first = static_cast<uint64_t>(g) * random::kGroupLanes;
     if (kPacked && first + random::kGroupLanes <= n) {
       Pack<T, 4> pack;
-      for_each_in_group<kRandomWords<K, T>>(stream, static_cast<uint64_t>(g), n,
-                                            [&](uint64_t i, random::ElementDraws& d) {
-                                              pack.v[i - first] = random_value<K, T>(f, d, probs ? probs[i] : f.a);
-                                            });
+      random_group_values<K, T>(f, stream, static_cast<uint64_t>(g), n, probs,
+                                [&](uint64_t i, T v) { pack.v[i - first] = v; });
       reinterpret_cast<Pack<T, 4>*>(out)[g] = pack;
     } else {
       random_fill_group<K, T>(f, stream, static_cast<uint64_t>(g), out, n, probs);

@@ -96,8 +96,9 @@ TEST(PhiloxTest, MatchesRandom123KnownAnswers) {
 TEST(GeneratorTest, StreamLayoutIsFourElementsPerCounterGroup) {
   // Element i of an op starting at offset o reads word i % 4 of the blocks at counters (o + i / 4, w), w = 0,
   // 1, ...; an op of n elements advances the offset by ceil(n / 4). float32 takes the top 24 bits of word 0,
-  // float64 the top 53 bits of words 1:0, randn is Box-Muller over words 1:0 and 3:2, randint maps words 1:0
-  // onto the range by a 64-bit multiply (rejection is ~1e-18 likely for range 10).
+  // float64 the top 53 bits of words 1:0, randint maps words 1:0 onto the range by a 64-bit multiply
+  // (rejection is ~1e-18 likely for range 10). randn takes Box-Muller pairs: lanes 2p and 2p + 1 of a group
+  // are the cosine and sine halves over words 1:0 and 3:2 of its block p.
   const uint64_t seed = 0x0123456789abcdefULL;
   Generator gen;
   gen.set_state(GeneratorState{seed, 5});
@@ -110,8 +111,11 @@ TEST(GeneratorTest, StreamLayoutIsFourElementsPerCounterGroup) {
   for (uint64_t i = 0; i < 7; ++i) {
     EXPECT_EQ(f32[i], static_cast<float>(word_of(seed, 5, i) >> 8) * 0x1.0p-24f) << i;
     EXPECT_EQ(f64[i], u53(word_of(seed, 7, i, 0), word_of(seed, 7, i, 1))) << i;
-    double z = std::sqrt(-2 * std::log(1 - u53(word_of(seed, 9, i, 0), word_of(seed, 9, i, 1)))) *
-               std::cos(2 * std::numbers::pi * u53(word_of(seed, 9, i, 2), word_of(seed, 9, i, 3)));
+    const uint64_t lane0 = i / 4 * 4, p = i % 4 / 2;  // the group's first element; the pair's block
+    auto word = [&](uint64_t k) { return word_of(seed, 9, lane0 + k, p); };
+    const double r = std::sqrt(-2 * std::log(1 - u53(word(0), word(1)))),
+                 angle = 2 * std::numbers::pi * u53(word(2), word(3));
+    const double z = i % 2 == 0 ? r * std::cos(angle) : r * std::sin(angle);
     EXPECT_FLOAT_EQ(n32[i], static_cast<float>(z)) << i;
     auto wide =
         static_cast<unsigned __int128>(uint64_t{word_of(seed, 11, i, 1)} << 32 | word_of(seed, 11, i, 0)) * 10;
@@ -136,22 +140,45 @@ TEST(GeneratorTest, VectorPhiloxUniformsAreTheScalarOnes) {
   if (!kernels::vector_philox_available()) GTEST_SKIP() << "no AVX2";
   struct Case {
     uint64_t seed, base, g0;
-    int64_t count;
+    int64_t pairs;
   };
   for (const Case& c : {Case{0x0123456789abcdefULL, 0, 0, 1000}, Case{42, 0xfffffffdULL, 3, 37},
-                        Case{0xffffffffffffffffULL, 0xffffffffffffff00ULL, 250, 1}, Case{7, 12345, 0, 32},
+                        Case{0xffffffffffffffffULL, 0xffffffffffffff00ULL, 250, 1}, Case{7, 12345, 0, 16},
                         Case{7, 12345, 1, 5}}) {
     SCOPED_TRACE(::testing::Message() << "seed " << c.seed << ", base " << c.base << ", group " << c.g0);
-    std::vector<double> u1(static_cast<size_t>(c.count)), u2(static_cast<size_t>(c.count));
-    kernels::vector_normal_uniforms(c.seed, c.base, c.g0, c.count, u1.data(), u2.data());
+    std::vector<double> u1(static_cast<size_t>(c.pairs)), u2(static_cast<size_t>(c.pairs));
+    kernels::vector_normal_uniforms(c.seed, c.base, c.g0, c.pairs, u1.data(), u2.data());
     const random::PhiloxStream stream(c.seed, c.base);
-    for (int64_t e = 0; e < c.count; ++e) {
-      random::ElementDraws d(stream, c.g0 * 4 + static_cast<uint64_t>(e));
+    for (int64_t k = 0; k < c.pairs; ++k) {
       double a = 0, b = 0;
-      random::box_muller_uniforms(d, a, b);
-      ASSERT_EQ(u1[static_cast<size_t>(e)], a) << "element " << e;
-      ASSERT_EQ(u2[static_cast<size_t>(e)], b) << "element " << e;
+      random::box_muller_uniforms(
+          stream.block(c.g0 + static_cast<uint64_t>(k / 2), static_cast<uint64_t>(k % 2)), a, b);
+      ASSERT_EQ(u1[static_cast<size_t>(k)], a) << "pair " << k;
+      ASSERT_EQ(u2[static_cast<size_t>(k)], b) << "pair " << k;
     }
+  }
+}
+
+// The vector Box-Muller (SLEEF) against the scalar pair (libm), for every count up to three batches: the
+// cosine and sine halves in element order, an odd count's last sine left out, within SLEEF's 1 ulp.
+TEST(GeneratorTest, VectorBoxMullerIsThePairInElementOrder) {
+  if (!kernels::vector_math_available()) GTEST_SKIP() << "no AVX";
+  const random::PhiloxStream stream(99, 7);
+  std::vector<double> u1(12), u2(12);
+  for (size_t k = 0; k < u1.size(); ++k)
+    random::box_muller_uniforms(stream.block(k / 2, k % 2), u1[k], u2[k]);
+  for (int64_t n = 0; n <= 24; ++n) {
+    std::vector<double> z(static_cast<size_t>(n) + 1, -99.0);  // one more: nothing is written past n
+    kernels::vector_box_muller(u1.data(), u2.data(), z.data(), n);
+    for (int64_t e = 0; e < n; ++e) {
+      double z0 = 0, z1 = 0;
+      random::standard_normal_pair(
+          stream.block(static_cast<uint64_t>(e / 4), static_cast<uint64_t>(e / 2 % 2)), z0, z1);
+      const double want = e % 2 == 0 ? z0 : z1;
+      EXPECT_NEAR(z[static_cast<size_t>(e)], want, 1e-15 * std::fabs(want) + 1e-300)
+          << "n " << n << ", element " << e;
+    }
+    EXPECT_EQ(z[static_cast<size_t>(n)], -99.0) << "n " << n;
   }
 }
 
@@ -405,6 +432,17 @@ TEST(RandomTest, RandnIsStandardNormal) {
     }
     EXPECT_NEAR(in1 / kN, 0.682689, six_se(std::sqrt(0.682689 * 0.317311), kN));
     EXPECT_NEAR(in2 / kN, 0.954500, six_se(std::sqrt(0.9545 * 0.0455), kN));
+    // Box-Muller's two halves (elements 2k and 2k + 1) are independent: their product has mean 0 and
+    // variance 1, and the squares of a pair sum to an Exponential(1/2), P(z0^2 + z1^2 < 2) = 1 - 1/e.
+    double prod = 0, inside = 0;
+    for (size_t k = 0; k + 1 < kN; k += 2) {
+      prod += v[k] * v[k + 1];
+      inside += v[k] * v[k] + v[k + 1] * v[k + 1] < 2;
+    }
+    constexpr size_t kPairs = kN / 2;
+    const double p = 1 - std::exp(-1.0);
+    EXPECT_NEAR(prod / kPairs, 0, six_se(1, kPairs));
+    EXPECT_NEAR(inside / kPairs, p, six_se(std::sqrt(p * (1 - p)), kPairs));
   }
 }
 
