@@ -73,6 +73,16 @@ std::vector<int> Case::key(int kind, int device, int align) const {
   return k;
 }
 
+bool Case::output_matches() const {
+  if (y[0] != x[0] || y[1] != w[0]) return false;
+  for (int d = 0; d + 2 < nd; ++d) {
+    const size_t i = static_cast<size_t>(d) + 2, j = static_cast<size_t>(d);
+    const int64_t span = int64_t{dilation[j]} * (w[i] - 1) + 1;
+    if (y[i] != (int64_t{x[i]} + 2 * int64_t{pad[j]} - span) / stride[j] + 1) return false;
+  }
+  return true;
+}
+
 std::optional<Case> case_of(DType dtype, std::span<const int64_t> x, std::span<const int64_t> w,
                             std::span<const int64_t> y, const ConvWindow& win, int64_t groups) {
   const auto type = type_of(dtype);
@@ -283,7 +293,9 @@ struct Cached {
   Choice choice;
   std::shared_ptr<const Descriptors> descriptors;
 };
-std::map<std::vector<int>, std::optional<Cached>> cache;
+// Never destroyed: its descriptors would be destroyed at exit through a function table already gone.
+std::map<std::vector<int>, std::optional<Cached>>& cache =
+    *new std::map<std::vector<int>, std::optional<Cached>>;
 
 // Runs one convolution of kind k on the case with the choice's algorithm (d's math set to the choice's);
 // cuDNN's status.
@@ -336,9 +348,11 @@ void remember(const std::vector<int>& key, std::optional<Cached> choice) {
 // asked and gets its workspace. False, having written nothing, where cuDNN has no algorithm for the case
 // (remembered, unless some candidate only lacked memory) or cannot run now.
 bool run(Kind k, const Case& c, const std::vector<int>& key, const Buffers& b, int device) {
+  const auto hit = cached(key);
+  if (hit && !*hit) return false;  // refused before (the graph path, when on, was asked first)
   cudnnHandle_t h = handle_for(device);
   if (!h) return false;
-  if (auto hit = cached(key); hit && *hit) {
+  if (hit) {
     const Cached& e = **hit;
     bool ok = false;
     auto ws = try_workspace(e.choice.workspace, device, ok);

@@ -29,6 +29,10 @@ struct Case {
   /// call's pointers in bytes (up to 16: an algorithm chosen on aligned buffers may refuse a view that starts
   /// inside one), the case and the torch.backends.cudnn settings.
   std::vector<int> key(int kind, int device, int align) const;
+  /// Whether y's sizes are the forward's output of x by w: (x + 2 pad - dilation (k - 1) - 1) / stride + 1
+  /// per window dim (a transposed convolution's output_padding can make them another size, which cuDNN's
+  /// descriptors cannot say).
+  bool output_matches() const;
 };
 
 /// The case of a convolution of x by w giving y (y's sizes may be empty: not known yet); nullopt where cuDNN

@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -286,22 +287,24 @@ struct Plan {
   size_t workspace = 0;
 };
 
-// Finalizes config (one of graph's) into a plan for handle h; null where cuDNN does not take it.
-std::unique_ptr<Plan> make_plan(std::shared_ptr<const Graph> graph, Desc config, cudnnHandle_t h) {
+// Finalizes config (one of graph's) into a plan for handle h; null where cuDNN does not take it (`status`:
+// why).
+std::unique_ptr<Plan> make_plan(std::shared_ptr<const Graph> graph, Desc config, cudnnHandle_t h,
+                                cudnnStatus_t& status) {
   auto p = std::make_unique<Plan>();
   p->graph = std::move(graph);
   p->config = std::move(config);
   p->plan = Desc(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR);
-  if (Build(p->plan)
-          .set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, p->config)
-          .set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &h)
-          .finalize() != CUDNN_STATUS_SUCCESS) {
-    return nullptr;
-  }
+  status = Build(p->plan)
+               .set(CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, p->config)
+               .set(CUDNN_ATTR_EXECUTION_PLAN_HANDLE, CUDNN_TYPE_HANDLE, 1, &h)
+               .finalize();
+  if (status != CUDNN_STATUS_SUCCESS) return nullptr;
   int64_t bytes = 0, n = 0;
-  if (api().cudnnBackendGetAttribute(p->plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                     CUDNN_TYPE_INT64, 1, &n, &bytes) != CUDNN_STATUS_SUCCESS ||
-      bytes < 0) {
+  status = api().cudnnBackendGetAttribute(p->plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                          CUDNN_TYPE_INT64, 1, &n, &bytes);
+  if (status != CUDNN_STATUS_SUCCESS || bytes < 0) {
+    if (status == CUDNN_STATUS_SUCCESS) status = CUDNN_STATUS_NOT_SUPPORTED;
     return nullptr;
   }
   p->workspace = static_cast<size_t>(bytes);
@@ -335,34 +338,45 @@ std::optional<float> time_plan(cudnnHandle_t h, const Plan& p, const Buffers& b,
   cudnnStatus_t s = execute(h, p, b, ws);  // the first run loads the kernel
   if (refused(s)) return std::nullopt;
   check_executed(s, k, c);
-  cudaEvent_t start = nullptr, stop = nullptr;
-  cuda::check(cudaEventCreate(&start), "cudaEventCreate");
-  cuda::check(cudaEventCreate(&stop), "cudaEventCreate");
+  struct Events {  // destroyed on every way out
+    cudaEvent_t start = nullptr, stop = nullptr;
+    ~Events() {
+      if (start) cudaEventDestroy(start);
+      if (stop) cudaEventDestroy(stop);
+    }
+  } ev;
+  cuda::check(cudaEventCreate(&ev.start), "cudaEventCreate");
+  cuda::check(cudaEventCreate(&ev.stop), "cudaEventCreate");
   constexpr int kRuns = 3;
-  cuda::check(cudaEventRecord(start, cuda::stream()), "cudaEventRecord");
+  cuda::check(cudaEventRecord(ev.start, cuda::stream()), "cudaEventRecord");
   for (int i = 0; i < kRuns && s == CUDNN_STATUS_SUCCESS; ++i) s = execute(h, p, b, ws);
-  cuda::check(cudaEventRecord(stop, cuda::stream()), "cudaEventRecord");
+  cuda::check(cudaEventRecord(ev.stop, cuda::stream()), "cudaEventRecord");
   float ms = 0;
-  const cudaError_t e = cudaEventSynchronize(stop);
-  if (e == cudaSuccess) cuda::check(cudaEventElapsedTime(&ms, start, stop), "cudaEventElapsedTime");
-  cudaEventDestroy(start);
-  cudaEventDestroy(stop);
+  const cudaError_t e = cudaEventSynchronize(ev.stop);
+  if (e == cudaSuccess) cuda::check(cudaEventElapsedTime(&ms, ev.start, ev.stop), "cudaEventElapsedTime");
   cuda::check(e, "cudaEventSynchronize");
   check_executed(s, k, c);
   return ms / kRuns;
 }
 
-// Plans kept per key; null where the graph API has none for the case.
+// Plans kept per handle and key: a plan (and its operation graph) is made for one handle, which one thread
+// at a time uses (cuDNN's rule for thread safety; PyTorch keeps its plans per thread). Cases the graph API
+// has no plan for are refused for every handle. Never destroyed: their descriptors would be destroyed at exit
+// through a function table already gone.
 std::mutex cache_mutex;
-std::map<std::vector<int>, std::shared_ptr<const Plan>> cache;
+using PlanKey = std::pair<cudnnHandle_t, std::vector<int>>;
+std::map<PlanKey, std::shared_ptr<const Plan>>& plans = *new std::map<PlanKey, std::shared_ptr<const Plan>>;
+std::set<std::vector<int>>& refused_cases = *new std::set<std::vector<int>>;
 
 // The plan for a case: cuDNN's instant heuristics, then its fallback list; the first plan that finalizes,
 // gets its workspace and runs (or, with benchmark, the fastest of the first ten). Runs it on the call's
-// buffers. `ran` says whether the call's convolution was done; `lacked_memory` whether some plan only lacked
-// its workspace (the case is then not refused for good).
+// buffers. `ran` says whether the call's convolution was done; `passing` whether some failure may pass (a
+// plan only lacked its workspace, or cuDNN failed to allocate or internally): the case is then not refused
+// for good.
 std::shared_ptr<const Plan> choose(Kind k, const Case& c, int64_t align, cudnnHandle_t h, const Buffers& b,
-                                   int device, bool& ran, bool& lacked_memory) {
-  ran = lacked_memory = false;
+                                   int device, bool& ran, bool& passing) {
+  ran = passing = false;
+  auto note = [&](cudnnStatus_t s) { passing = passing || (s != CUDNN_STATUS_SUCCESS && !refused(s)); };
   const bool measure = backends::cudnn::benchmark();
   constexpr size_t kTimed = 10;
   std::shared_ptr<Plan> best;
@@ -376,14 +390,17 @@ std::shared_ptr<const Plan> choose(Kind k, const Case& c, int64_t align, cudnnHa
       mark_graph_broken(std::string("cuDNN's graph API cannot run here: ") + status_text(s));
       return nullptr;
     }
+    note(s);
     size_t timed = 0;
     for (Desc& config : configs) {
-      std::unique_ptr<Plan> p = make_plan(graph, std::move(config), h);
+      cudnnStatus_t made = CUDNN_STATUS_SUCCESS;
+      std::unique_ptr<Plan> p = make_plan(graph, std::move(config), h, made);
+      note(made);
       if (!p) continue;
       bool ok = false;
       auto ws = try_workspace(p->workspace, device, ok);
       if (!ok) {  // too large for the memory left now: the next one
-        lacked_memory = true;
+        passing = true;
         continue;
       }
       if (!measure) {
@@ -413,16 +430,25 @@ namespace cudnn {
 bool graph_convolve(Kind k, const Case& c, const std::vector<int>& key, const Buffers& b, int align,
                     int device) {
   if (broken.load(std::memory_order_relaxed)) return false;
+  auto refuse = [&] {
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    refused_cases.insert(key);
+    return false;
+  };
+  {
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    if (refused_cases.count(key)) return false;
+  }
+  // cuDNN's descriptors cannot say another output size: the legacy check finds the same and im2col runs it.
+  if (!c.output_matches()) return refuse();
+  cudnnHandle_t h = handle_for(device);
+  if (!h) return false;
+  PlanKey plan_key{h, key};
   std::shared_ptr<const Plan> plan;
   {
     std::lock_guard<std::mutex> lock(cache_mutex);
-    if (auto it = cache.find(key); it != cache.end()) {
-      if (!it->second) return false;
-      plan = it->second;
-    }
+    if (auto it = plans.find(plan_key); it != plans.end()) plan = it->second;
   }
-  cudnnHandle_t h = handle_for(device);
-  if (!h) return false;
   if (plan) {
     bool ok = false;
     auto ws = try_workspace(plan->workspace, device, ok);
@@ -437,18 +463,15 @@ bool graph_convolve(Kind k, const Case& c, const std::vector<int>& key, const Bu
     }
     // No room for its workspace now, or refused on these buffers: choose again.
   }
-  bool ran = false, lacked_memory = false;
-  std::shared_ptr<const Plan> chosen = choose(k, c, align, h, b, device, ran, lacked_memory);
+  bool ran = false, passing = false;
+  std::shared_ptr<const Plan> chosen = choose(k, c, align, h, b, device, ran, passing);
   if (!chosen) {
-    if (!lacked_memory && !broken.load(std::memory_order_relaxed)) {
-      std::lock_guard<std::mutex> lock(cache_mutex);
-      cache[key] = nullptr;
-    }
+    if (!passing && !broken.load(std::memory_order_relaxed)) return refuse();
     return false;
   }
   {
     std::lock_guard<std::mutex> lock(cache_mutex);
-    cache[key] = chosen;
+    plans[plan_key] = chosen;
   }
   if (!ran) {  // benchmark mode timed it on these buffers; the call's own run, with its result, is this one
     bool ok = false;

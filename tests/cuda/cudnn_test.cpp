@@ -295,6 +295,33 @@ TEST_P(CudnnPaths, ConvolutionsAndGradientsMatchTheIm2colPath) {
   }
 }
 
+// A transposed convolution whose output_padding reaches past the stride (allowed below the dilation) has
+// sizes cuDNN's descriptors cannot describe: both paths refuse its three calls, twice (the refusal is
+// cached), and the im2col path gives the CPU's values.
+TEST_P(CudnnPaths, OutputPaddingPastTheStrideTakesTheIm2colPath) {
+  const Conv c{"conv_transpose2d, output padding past the stride",
+               {2, 3, 6, 5},
+               {3, 4, 3, 3},
+               {1, 1},
+               {0, 0},
+               {2, 2},
+               1,
+               true,
+               {1, 1}};
+  for (DType t : {DType::kFloat64, DType::kFloat32}) {
+    const std::vector<Tensor> ref = forward_backward(c, t, "cpu");
+    for (int pass = 0; pass < 2; ++pass) {
+      SCOPED_TRACE(std::string(dtype_name(t)) + (pass ? ", refusal cached" : ""));
+      const int64_t before = kernels::cudnn_convolutions_run();
+      const std::vector<Tensor> got = forward_backward(c, t, "cuda:0");
+      EXPECT_EQ(kernels::cudnn_convolutions_run(), before) << "cuDNN ran a case it cannot describe";
+      const char* names[] = {"output", "x's gradient", "w's gradient", "b's gradient"};
+      ASSERT_EQ(got.size(), ref.size());
+      for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], ref[i], tolerance(t), names[i]);
+    }
+  }
+}
+
 // An input that starts inside an allocation (a view at an element offset) after the same case ran aligned:
 // the algorithm chosen for aligned buffers is not assumed to take it.
 TEST_P(CudnnPaths, UnalignedInputsRunToo) {
