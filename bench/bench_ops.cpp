@@ -712,6 +712,23 @@ void BM_LstmStep(benchmark::State& state) {
 }
 BENCHMARK(BM_LstmStep)->ArgsProduct({{32}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// Forward and backward of GRU(128, 256, num_layers=2) over 50 steps at batch `size` (float32), as
+// BM_LstmStep.
+void BM_GruStep(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  td::manual_seed(0);
+  auto gru = std::make_shared<td::nn::GRU>(128, 256, td::nn::RNNOptions{.num_layers = 2});
+  gru->to(d);
+  td::Tensor x = td::random::randn({50, state.range(0), 128}).to(d.str());
+  for (auto _ : state) {
+    gru->zero_grad(true);
+    (*gru)(x).output.sum().backward();
+    sync(d);
+  }
+}
+BENCHMARK(BM_GruStep)->ArgsProduct({{32}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 void BM_Triad(benchmark::State& state) {
   if (state.range(1)) {
     state.SkipWithError("CPU only");

@@ -298,6 +298,16 @@ def main():
                 lstm.zero_grad(set_to_none=True)
                 lstm(x)[0].sum().backward()
             ref = torch_time(step, sync, min_time=2.0)
+        elif kind == "BM_GruStep":
+            # GRU(128, 256, num_layers=2) over 50 steps at batch `size`, forward and backward.
+            torch.manual_seed(0)
+            gru = torch.nn.GRU(128, 256, num_layers=2).to(device)
+            x = torch.randn(50, size, 128, device=device)
+
+            def step():
+                gru.zero_grad(set_to_none=True)
+                gru(x)[0].sum().backward()
+            ref = torch_time(step, sync, min_time=2.0)
         else:
             continue
         rows.append((name, t, ref))

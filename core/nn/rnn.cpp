@@ -245,14 +245,22 @@ RNNBase::StepsOutput RNNBase::run_steps(const Tensor& data, const std::vector<in
       } else {
         gx = layer_input.mm(w_ih.t());
       }
+      const auto state = static_cast<size_t>(layer * dirs + d);
       if (lstm && uniform && !w_hr_t.defined()) {
         // The whole layer as one op (core/ops/rnn.cpp): no op or autograd node per step.
-        const std::vector<Tensor> r = call_op(
-            "_lstm_layer", {gx.view({steps, batch, gate_size_}), h0s[static_cast<size_t>(layer * dirs + d)],
-                            c0s[static_cast<size_t>(layer * dirs + d)], w_hh, Scalar(d == 1)});
+        const std::vector<Tensor> r = call_op("_lstm_layer", {gx.view({steps, batch, gate_size_}), h0s[state],
+                                                              c0s[state], w_hh, Scalar(d == 1)});
         direction_outputs.push_back(r[0].view({steps * batch, hidden_size}));
         h_n.push_back(r[1]);
         c_n.push_back(r[2]);
+        continue;
+      }
+      if (mode_ == Mode::kGru && uniform) {
+        const std::vector<Tensor> r =
+            call_op("_gru_layer", {gx.view({steps, batch, gate_size_}), h0s[state], w_hh,
+                                   b_hh.defined() ? Value(b_hh) : Value(None{}), Scalar(d == 1)});
+        direction_outputs.push_back(r[0].view({steps * batch, hidden_size}));
+        h_n.push_back(r[1]);
         continue;
       }
       // One node whose backward joins the steps' gradients: unbind when every step holds the whole batch,
@@ -260,8 +268,8 @@ RNNBase::StepsOutput RNNBase::run_steps(const Tensor& data, const std::vector<in
       const std::vector<Tensor> gx_steps =
           uniform ? gx.view({steps, batch, gate_size_}).unbind(0) : gx.split_with_sizes(batch_sizes, 0);
       const Tensor w_hh_t = w_hh.t();
-      Tensor h = h0s[static_cast<size_t>(layer * dirs + d)];
-      Tensor c = lstm ? c0s[static_cast<size_t>(layer * dirs + d)] : Tensor();
+      Tensor h = h0s[state];
+      Tensor c = lstm ? c0s[state] : Tensor();
       std::vector<Tensor> outputs(static_cast<size_t>(steps));
       for (int64_t s = 0; s < steps; ++s) {
         const int64_t t = d == 1 ? steps - 1 - s : s;

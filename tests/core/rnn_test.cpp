@@ -443,6 +443,115 @@ TEST(RnnErrorTest, LstmLayerNamesTheArgumentAndTheShapes) {
                         "hidden_size > 0, got [0, 3, 8]"));
 }
 
+// _gru_layer's arguments: {gates, hx, weight_hh, bias_hh or None, reverse}.
+std::vector<Value> gru_layer_args(const std::vector<Tensor>& in, bool reverse) {
+  return {in[0], in[1], in[2], in.size() > 3 ? Value(in[3]) : Value(None{}), Scalar(reverse)};
+}
+
+// The GRU layer op through every output (the saved workspace too, whose gradient takes the ops path), in
+// both directions, with and without bias_hh, first and second order.
+TD_DEVICE_TEST(RnnTest, GruLayerPassesGradcheckOnEveryOutput) {
+  manual_seed(12);
+  for (bool reverse : {false, true}) {
+    for (bool bias : {true, false}) {
+      auto layer = [reverse](const std::vector<Tensor>& in) {
+        const std::vector<Tensor> out = call_op("_gru_layer", gru_layer_args(in, reverse));
+        return Tensor::cat({out[0].flatten(), out[1].mul(0.5).flatten(), out[2].mul(0.25).flatten()});
+      };
+      std::vector<Tensor> in = {randn64({3, 2, 6}), randn64({2, 2}), randn64({6, 2})};
+      if (bias) in.push_back(randn64({6}));
+      expect_gradcheck(std::string("_gru_layer") + (reverse ? ", reverse" : "") + (bias ? ", bias" : ""),
+                       layer, in);
+    }
+  }
+}
+
+// The kernels' backward (no create_graph) against the ops' (create_graph) for the gradients nn.GRU sends:
+// the output's and hy's, each alone and both; one step and several, both directions.
+TD_DEVICE_TEST(RnnTest, GruLayerKernelsMatchTheOps) {
+  manual_seed(13);
+  for (int64_t steps : {1, 4}) {
+    for (bool reverse : {false, true}) {
+      const std::vector<Tensor> in = {randn64({steps, 3, 9}), randn64({3, 3}), randn64({9, 3}), randn64({9})};
+      const std::vector<Tensor> out = call_op("_gru_layer", gru_layer_args(in, reverse));
+      const Tensor g_out = randn64({steps, 3, 3}).detach(), g_hy = randn64({3, 3}).detach();
+      for (int which = 0; which < 3; ++which) {
+        SCOPED_TRACE("steps " + std::to_string(steps) + (reverse ? ", reverse" : "") + ", case " +
+                     std::to_string(which));
+        std::vector<Tensor> outs, grads;
+        if (which != 1) outs.push_back(out[0]), grads.push_back(g_out);
+        if (which != 0) outs.push_back(out[1]), grads.push_back(g_hy);
+        const std::vector<Tensor> kernel = autograd::grad(outs, in, grads, /*retain_graph=*/true);
+        const std::vector<Tensor> ops =
+            autograd::grad(outs, in, grads, /*retain_graph=*/true, /*create_graph=*/true);
+        for (size_t k = 0; k < in.size(); ++k) {
+          const auto a = kernel[k].to_vector<double>(), b = ops[k].to_vector<double>();
+          ASSERT_EQ(a.size(), b.size());
+          for (size_t i = 0; i < a.size(); ++i)
+            EXPECT_NEAR(a[i], b[i], 1e-12) << "input " << k << ", element " << i;
+        }
+      }
+    }
+  }
+  // The dtypes the cell kernel leaves to ops run the same steps there.
+  const std::vector<Tensor> in = {randn64({3, 2, 6}).detach(), randn64({2, 2}).detach(),
+                                  randn64({6, 2}).detach(), randn64({6}).detach()};
+  const Tensor fast = call_op("_gru_layer", gru_layer_args(in, true))[0];
+  std::vector<Tensor> half;
+  for (const Tensor& t : in) half.push_back(t.to(DType::kFloat16));
+  const Tensor slow = call_op("_gru_layer", gru_layer_args(half, true))[0];
+  const auto a = fast.to_vector<double>(), b = slow.to_vector<double>();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 5e-3) << i;
+}
+
+// nn.GRU over a uniform batch runs one _gru_layer per layer and direction, no cell op; over a packed
+// sequence the steps run one by one.
+TD_DEVICE_TEST(RnnTest, GruLayersRunAsOneOpEach) {
+  auto gru = std::make_shared<nn::GRU>(4, 6, nn::RNNOptions{.num_layers = 2, .bidirectional = true});
+  gru->to(device_);
+  auto count = [&](auto&& run) {
+    profiler::profile prof;
+    run();
+    prof.stop();
+    const profiler::KeyAverages avg = prof.key_averages();
+    auto n = [&](const std::string& name) {
+      const auto* row = avg.find(name);
+      return row ? row->count : 0;
+    };
+    return std::pair{n("aten::_gru_layer"), n("aten::_thnn_fused_gru_cell")};
+  };
+  const Tensor x = random::randn({5, 2, 4}).to(device_.str());
+  EXPECT_EQ(count([&] { (*gru)(x).output.sum().backward(); }), (std::pair<int64_t, int64_t>{4, 0}));
+  const nn::utils::rnn::PackedSequence packed = nn::utils::rnn::pack_padded_sequence(x, {5, 3});
+  EXPECT_EQ(count([&] { (*gru)(packed).output.data.sum().backward(); }),
+            (std::pair<int64_t, int64_t>{0, 20}));
+}
+
+TEST(RnnErrorTest, GruLayerNamesTheArgumentAndTheShapes) {
+  EXPECT_THAT(message_of([] {
+                call_op("_gru_layer", {zeros({2, 3, 6}), zeros({3, 3}), zeros({6, 2})});
+              }),
+              HasSubstr("[_gru_layer] hx must be [3, 2] for input_gates [2, 3, 6], got [3, 3]"));
+  EXPECT_THAT(message_of([] {
+                call_op("_gru_layer", {zeros({2, 3, 6}), zeros({3, 2}), zeros({8, 2})});
+              }),
+              HasSubstr("[_gru_layer] weight_hh must be [6, 2] for input_gates [2, 3, 6], got [8, 2]"));
+  EXPECT_THAT(message_of([] {
+                call_op("_gru_layer", {zeros({2, 3, 6}), zeros({3, 2}), zeros({6, 2}), zeros({4})});
+              }),
+              HasSubstr("[_gru_layer] bias_hh must be [6] for input_gates [2, 3, 6], got [4]"));
+  EXPECT_THAT(message_of([] {
+                call_op("_gru_layer", {zeros({2, 3, 8}), zeros({3, 2}), zeros({6, 2})});
+              }),
+              HasSubstr("[_gru_layer] input_gates must be [steps, batch, 3 * hidden_size] with steps and "
+                        "hidden_size > 0, got [2, 3, 8]"));
+  EXPECT_THAT(message_of([] {
+                call_op("_gru_layer", {zeros({2, 3, 6}), zeros({3, 2}, {DType::kFloat64}), zeros({6, 2})});
+              }),
+              HasSubstr("[_gru_layer] expected every tensor to be float32 as input_gates, got float64"));
+}
+
 // The sequence layers and attention w.r.t. their inputs and initial states (parameters: the golden cases).
 TD_DEVICE_TEST(RnnTest, LayersPassGradcheck) {
   manual_seed(4);

@@ -146,7 +146,21 @@ def lstm_layer(input_gates, hx, cx, weight_hh, reverse=False):
     return torch.stack(out), h, c, torch.stack(cells), torch.stack(gates)
 
 
+def gru_layer(input_gates, hx, weight_hh, bias_hh=None, reverse=False):
+    """tensord's _gru_layer (core/ops/rnn.cpp): one GRU layer in one direction over every step of input_gates
+    [steps, batch, 3 hidden] (x W_ih^T + b_ih), in PyTorch's ops: the outputs, hy, and every step's workspace."""
+    steps = input_gates.shape[0]
+    out, ws = [None] * steps, [None] * steps
+    h = hx
+    for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        h, ws[t] = fused_gru_cell(input_gates[t], h @ weight_hh.t(), h, None, bias_hh)
+        out[t] = h
+    return torch.stack(out), h, torch.stack(ws)
+
+
 def apply(op, args, kwargs):
+    if op == "_gru_layer":
+        return gru_layer(*args, **kwargs)
     if op == "_thnn_fused_lstm_cell":
         return fused_lstm_cell(*args, **kwargs)
     if op == "_lstm_layer":
@@ -533,6 +547,11 @@ def cases():
                    randn(6, dtype=F32)]))
     add(make_case("fused_gru_cell_transposed_gates", "_thnn_fused_gru_cell",
                   [transposed(randn(3, 6)), randn(3, 6), randn(3, 2), randn(6)]))
+
+    # ---- a whole GRU layer (core/ops/rnn.cpp): 4 steps, batch 3, hidden 2; the outputs carry the gradient ----
+    add(make_case("gru_layer_bias_f64", "_gru_layer", [randn(4, 3, 6), randn(3, 2), randn(6, 2), randn(6)]))
+    add(make_case("gru_layer_reverse_no_bias_f32", "_gru_layer",
+                  [randn(4, 3, 6, dtype=F32), randn(3, 2, dtype=F32), randn(6, 2, dtype=F32)], reverse=True))
     return c
 
 
