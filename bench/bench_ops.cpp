@@ -729,6 +729,26 @@ void BM_GruStep(benchmark::State& state) {
 }
 BENCHMARK(BM_GruStep)->ArgsProduct({{32}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// BM_LstmStep over a packed batch: sequences of 50, 49, ..., 19 steps (batch 32, longest first), packed with
+// pack_padded_sequence, bidirectional (a reverse run has sequences starting midway), forward and backward.
+void BM_LstmPacked(benchmark::State& state) {
+  if (skip_missing(state)) return;
+  td::Device d = device_of(state);
+  td::manual_seed(0);
+  auto lstm = std::make_shared<td::nn::LSTM>(128, 256, td::nn::RNNOptions{.bidirectional = true});
+  lstm->to(d);
+  std::vector<int64_t> lengths;
+  for (int64_t b = 0; b < state.range(0); ++b) lengths.push_back(50 - b);
+  const td::Tensor x = td::random::randn({50, state.range(0), 128}).to(d.str());
+  const auto packed = td::nn::utils::rnn::pack_padded_sequence(x, lengths);
+  for (auto _ : state) {
+    lstm->zero_grad(true);
+    (*lstm)(packed).output.data.sum().backward();
+    sync(d);
+  }
+}
+BENCHMARK(BM_LstmPacked)->ArgsProduct({{32}, {0, 1}})->Unit(benchmark::kMillisecond)->UseRealTime();
+
 void BM_Triad(benchmark::State& state) {
   if (state.range(1)) {
     state.SkipWithError("CPU only");

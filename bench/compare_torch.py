@@ -298,6 +298,17 @@ def main():
                 lstm.zero_grad(set_to_none=True)
                 lstm(x)[0].sum().backward()
             ref = torch_time(step, sync, min_time=2.0)
+        elif kind == "BM_LstmPacked":
+            # Bidirectional LSTM(128, 256) over sequences of 50, 49, ... steps at batch `size`, packed.
+            torch.manual_seed(0)
+            lstm = torch.nn.LSTM(128, 256, bidirectional=True).to(device)
+            x = torch.randn(50, size, 128, device=device)
+            packed = torch.nn.utils.rnn.pack_padded_sequence(x, [50 - b for b in range(size)])
+
+            def step():
+                lstm.zero_grad(set_to_none=True)
+                lstm(packed)[0].data.sum().backward()
+            ref = torch_time(step, sync, min_time=2.0)
         elif kind == "BM_GruStep":
             # GRU(128, 256, num_layers=2) over 50 steps at batch `size`, forward and backward.
             torch.manual_seed(0)

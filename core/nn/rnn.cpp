@@ -246,21 +246,19 @@ RNNBase::StepsOutput RNNBase::run_steps(const Tensor& data, const std::vector<in
         gx = layer_input.mm(w_ih.t());
       }
       const auto state = static_cast<size_t>(layer * dirs + d);
-      if (lstm && uniform && !w_hr_t.defined()) {
-        // The whole layer as one op (core/ops/rnn.cpp): no op or autograd node per step.
-        const std::vector<Tensor> r = call_op("_lstm_layer", {gx.view({steps, batch, gate_size_}), h0s[state],
-                                                              c0s[state], w_hh, Scalar(d == 1)});
-        direction_outputs.push_back(r[0].view({steps * batch, hidden_size}));
-        h_n.push_back(r[1]);
-        c_n.push_back(r[2]);
-        continue;
-      }
-      if (mode_ == Mode::kGru && uniform) {
+      if ((lstm && !w_hr_t.defined()) || mode_ == Mode::kGru) {
+        // The whole layer as one op (core/ops/rnn_layer.cpp): no op or autograd node per step. A uniform
+        // batch goes as [steps, batch, *], a packed sequence as its rows and batch_sizes.
+        const Tensor gates = uniform ? gx.view({steps, batch, gate_size_}) : gx;
+        const Value sizes = uniform ? Value(None{}) : Value(batch_sizes);
         const std::vector<Tensor> r =
-            call_op("_gru_layer", {gx.view({steps, batch, gate_size_}), h0s[state], w_hh,
-                                   b_hh.defined() ? Value(b_hh) : Value(None{}), Scalar(d == 1)});
-        direction_outputs.push_back(r[0].view({steps * batch, hidden_size}));
+            lstm ? call_op("_lstm_layer", {gates, h0s[state], c0s[state], w_hh, Scalar(d == 1), sizes})
+                 : call_op("_gru_layer",
+                           {gates, h0s[state], w_hh, b_hh.defined() ? Value(b_hh) : Value(None{}),
+                            Scalar(d == 1), sizes});
+        direction_outputs.push_back(uniform ? r[0].view({steps * batch, hidden_size}) : r[0]);
         h_n.push_back(r[1]);
+        if (lstm) c_n.push_back(r[2]);
         continue;
       }
       // One node whose backward joins the steps' gradients: unbind when every step holds the whole batch,

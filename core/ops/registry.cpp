@@ -364,6 +364,7 @@ Registry& Registry::get() {
     register_loss_ops(*r);
     register_norm_ops(*r);
     register_rnn_ops(*r);
+    register_rnn_layer_ops(*r);
     register_embedding_ops(*r);
     register_upsample_ops(*r);
     register_fft_ops(*r);

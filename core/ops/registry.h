@@ -250,6 +250,7 @@ void register_pool_ops(Registry& r);
 void register_loss_ops(Registry& r);
 void register_norm_ops(Registry& r);
 void register_rnn_ops(Registry& r);
+void register_rnn_layer_ops(Registry& r);
 void register_embedding_ops(Registry& r);
 void register_upsample_ops(Registry& r);
 void register_fft_ops(Registry& r);

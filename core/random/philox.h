@@ -147,8 +147,14 @@ TD_HD void standard_normal_pair(const PhiloxBlock& b, double& z0, double& z1) {
   double u1, u2;
   box_muller_uniforms(b, u1, u2);
   const double r = ::sqrt(-2.0 * ::log(u1)), angle = kTwoPi * u2;
-  z0 = r * ::cos(angle);
-  z1 = r * ::sin(angle);
+#if defined(__CUDA_ARCH__)
+  double s, c;
+  ::sincos(angle, &s, &c);  // one range reduction for both (the values are sin's and cos's)
+#else
+  const double s = ::sin(angle), c = ::cos(angle);
+#endif
+  z0 = r * c;
+  z1 = r * s;
 }
 
 /// Exponential(1): -log(1 - u), u in [0, 1) (words 0-1).

@@ -365,8 +365,10 @@ bool run(Kind k, const Case& c, const std::vector<int>& key, const Buffers& b, i
   }
   auto owned = std::make_shared<Descriptors>();
   Descriptors& d = *owned;
-  if (describe(c, d, true) != CUDNN_STATUS_SUCCESS) {
-    remember(key, std::nullopt);
+  if (const cudnnStatus_t s = describe(c, d, true); s != CUDNN_STATUS_SUCCESS) {
+    // cuDNN cannot describe the case: refused for good; an allocation or internal failure may pass.
+    if (unusable(s)) mark_broken(std::string("cuDNN could not describe a convolution: ") + status_text(s));
+    if (refused(s)) remember(key, std::nullopt);
     return false;
   }
   // Where cuDNN computes another output size (output_padding past the stride), the im2col path takes it.

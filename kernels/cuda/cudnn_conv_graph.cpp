@@ -355,6 +355,7 @@ std::optional<float> time_plan(cudnnHandle_t h, const Plan& p, const Buffers& b,
   const cudaError_t e = cudaEventSynchronize(ev.stop);
   if (e == cudaSuccess) cuda::check(cudaEventElapsedTime(&ms, ev.start, ev.stop), "cudaEventElapsedTime");
   cuda::check(e, "cudaEventSynchronize");
+  if (refused(s)) return std::nullopt;
   check_executed(s, k, c);
   return ms / kRuns;
 }

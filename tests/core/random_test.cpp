@@ -182,6 +182,25 @@ TEST(GeneratorTest, VectorBoxMullerIsThePairInElementOrder) {
   }
 }
 
+// A normal fill past one 1024-value chunk and into the threaded path (16 chunks and more), of an odd size:
+// every value is the layout's Box-Muller pair (the scalar libm form here; the fill's SLEEF within 1 ulp or
+// so), the generator advanced by ceil(n / 4) groups.
+TEST(GeneratorTest, LongNormalFillsFollowThePairLayout) {
+  constexpr int64_t kN = 20001;
+  Generator gen;
+  gen.set_state(GeneratorState{77, 3});
+  const auto z = random::normal(0.5, 2.0, {kN}, gen, {DType::kFloat64}).to_vector<double>();
+  EXPECT_EQ(gen.state(), (GeneratorState{77, 3 + (kN + 3) / 4}));
+  const random::PhiloxStream stream(77, 3);
+  for (int64_t e = 0; e < kN; ++e) {
+    double z0 = 0, z1 = 0;
+    random::standard_normal_pair(stream.block(static_cast<uint64_t>(e / 4), static_cast<uint64_t>(e / 2 % 2)),
+                                 z0, z1);
+    const double want = 0.5 + 2.0 * (e % 2 == 0 ? z0 : z1);
+    ASSERT_NEAR(z[static_cast<size_t>(e)], want, 1e-14 * (1 + std::fabs(want))) << "element " << e;
+  }
+}
+
 TEST(GeneratorTest, SameSeedSameValuesOtherSeedsDiffer) {
   Generator gen;
   EXPECT_EQ(gen.initial_seed(), random::kDefaultSeed);

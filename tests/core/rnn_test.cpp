@@ -406,8 +406,8 @@ TD_DEVICE_TEST(RnnTest, LstmLayerKernelsMatchTheOps) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 5e-3) << i;
 }
 
-// nn.LSTM over a uniform batch without projections runs one _lstm_layer per layer and direction, no cell op;
-// with projections (and over packed sequences) the steps run one by one.
+// nn.LSTM without projections runs one _lstm_layer per layer and direction, no cell op, over a uniform batch
+// or a packed sequence; with projections the steps run one by one.
 TD_DEVICE_TEST(RnnTest, LstmLayersRunAsOneOpEach) {
   auto count = [&](const nn::RNNOptions& o) {
     auto lstm = std::make_shared<nn::LSTM>(4, 6, o);
@@ -425,6 +425,17 @@ TD_DEVICE_TEST(RnnTest, LstmLayersRunAsOneOpEach) {
   };
   EXPECT_EQ(count({.num_layers = 2, .bidirectional = true}), (std::pair<int64_t, int64_t>{4, 0}));
   EXPECT_EQ(count({.num_layers = 1, .proj_size = 3}), (std::pair<int64_t, int64_t>{0, 5}));
+  // A packed sequence takes the layer op too.
+  auto lstm = std::make_shared<nn::LSTM>(4, 6, nn::RNNOptions{.bidirectional = true});
+  lstm->to(device_);
+  const nn::utils::rnn::PackedSequence packed =
+      nn::utils::rnn::pack_padded_sequence(random::randn({5, 3, 4}).to(device_.str()), {5, 3, 2});
+  profiler::profile prof;
+  (*lstm)(packed).output.data.sum().backward();
+  prof.stop();
+  const auto* row = prof.key_averages().find("aten::_lstm_layer");
+  EXPECT_EQ(row ? row->count : 0, 2);
+  EXPECT_EQ(prof.key_averages().find("aten::_thnn_fused_lstm_cell"), nullptr);
 }
 
 TEST(RnnErrorTest, LstmLayerNamesTheArgumentAndTheShapes) {
@@ -441,6 +452,14 @@ TEST(RnnErrorTest, LstmLayerNamesTheArgumentAndTheShapes) {
               }),
               HasSubstr("[_lstm_layer] input_gates must be [steps, batch, 4 * hidden_size] with steps and "
                         "hidden_size > 0, got [0, 3, 8]"));
+}
+
+// a and b of one shape, element by element within tol (relative past magnitude 1).
+void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
+  for (size_t i = 0; i < va.size(); ++i)
+    EXPECT_NEAR(va[i], vb[i], tol * (1 + std::fabs(vb[i]))) << what << " " << i;
 }
 
 // _gru_layer's arguments: {gates, hx, weight_hh, bias_hh or None, reverse}.
@@ -505,8 +524,7 @@ TD_DEVICE_TEST(RnnTest, GruLayerKernelsMatchTheOps) {
   for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 5e-3) << i;
 }
 
-// nn.GRU over a uniform batch runs one _gru_layer per layer and direction, no cell op; over a packed
-// sequence the steps run one by one.
+// nn.GRU runs one _gru_layer per layer and direction, no cell op, over a uniform batch and a packed sequence.
 TD_DEVICE_TEST(RnnTest, GruLayersRunAsOneOpEach) {
   auto gru = std::make_shared<nn::GRU>(4, 6, nn::RNNOptions{.num_layers = 2, .bidirectional = true});
   gru->to(device_);
@@ -524,8 +542,114 @@ TD_DEVICE_TEST(RnnTest, GruLayersRunAsOneOpEach) {
   const Tensor x = random::randn({5, 2, 4}).to(device_.str());
   EXPECT_EQ(count([&] { (*gru)(x).output.sum().backward(); }), (std::pair<int64_t, int64_t>{4, 0}));
   const nn::utils::rnn::PackedSequence packed = nn::utils::rnn::pack_padded_sequence(x, {5, 3});
-  EXPECT_EQ(count([&] { (*gru)(packed).output.data.sum().backward(); }),
-            (std::pair<int64_t, int64_t>{0, 20}));
+  EXPECT_EQ(count([&] { (*gru)(packed).output.data.sum().backward(); }), (std::pair<int64_t, int64_t>{4, 0}));
+}
+
+// A packed sequence's layer op against each sequence run alone through the uniform op (a batch of one over
+// its own steps): outputs, final states and every gradient, both ops, both directions, on the kernels (no
+// create_graph) and the ops (create_graph). Batch sizes 3, 2, 2, 1: sequences of 4, 3 and 1 steps, so a
+// reverse run has sequences starting midway.
+TD_DEVICE_TEST(RnnTest, PackedLayersMatchEachSequenceAlone) {
+  manual_seed(14);
+  const std::vector<int64_t> sizes = {3, 2, 2, 1}, offsets = {0, 3, 5, 7}, lengths = {4, 3, 1};
+  for (bool lstm : {true, false}) {
+    const int64_t g = lstm ? 4 : 3, h = 2;
+    for (bool reverse : {false, true}) {
+      for (bool create_graph : {false, true}) {
+        SCOPED_TRACE(std::string(lstm ? "_lstm_layer" : "_gru_layer") + (reverse ? ", reverse" : "") +
+                     (create_graph ? ", create_graph" : ""));
+        const std::vector<Tensor> in = lstm ? std::vector<Tensor>{randn64({8, g * h}), randn64({3, h}),
+                                                                  randn64({3, h}), randn64({g * h, h})}
+                                            : std::vector<Tensor>{randn64({8, g * h}), randn64({3, h}),
+                                                                  randn64({g * h, h}), randn64({g * h})};
+        auto run = [&](const std::vector<Tensor>& x, const Value& batch_sizes) {
+          return lstm ? call_op("_lstm_layer", {x[0], x[1], x[2], x[3], Scalar(reverse), batch_sizes})
+                      : call_op("_gru_layer", {x[0], x[1], x[2], x[3], Scalar(reverse), batch_sizes});
+        };
+        const std::vector<Tensor> out = run(in, Value(sizes));
+        ASSERT_EQ(out[0].shape(), (std::vector<int64_t>{8, h}));
+        const Tensor g_out = randn64({8, h}).detach(), g_hy = randn64({3, h}).detach();
+        Tensor loss = out[0].mul(g_out).sum().add(out[1].mul(g_hy).sum());
+        if (lstm) loss = loss.add(out[2].mul(0.5).sum());
+        const std::vector<Tensor> grads = autograd::grad({loss}, in, {}, false, create_graph);
+        for (int64_t b = 0; b < 3; ++b) {
+          SCOPED_TRACE("sequence " + std::to_string(b));
+          const int64_t len = lengths[static_cast<size_t>(b)];
+          std::vector<Tensor> rows;
+          for (int64_t t = 0; t < len; ++t) rows.push_back(in[0].narrow(0, offsets[t] + b, 1));
+          std::vector<Tensor> one = in;
+          one[0] = Tensor::stack(rows, 0);  // [len, 1, g h]
+          one[1] = in[1].narrow(0, b, 1);
+          if (lstm) one[2] = in[2].narrow(0, b, 1);
+          const std::vector<Tensor> alone = run(one, Value(None{}));
+          std::vector<Tensor> got_rows, g_rows;
+          for (int64_t t = 0; t < len; ++t) {
+            got_rows.push_back(out[0].narrow(0, offsets[t] + b, 1));
+            g_rows.push_back(g_out.narrow(0, offsets[t] + b, 1));
+          }
+          expect_close(Tensor::stack(got_rows, 0), alone[0], 1e-12, "outputs");
+          expect_close(out[1].narrow(0, b, 1), alone[1], 1e-12, "hy");
+          if (lstm) expect_close(out[2].narrow(0, b, 1), alone[2], 1e-12, "cy");
+          Tensor one_loss =
+              alone[0].mul(Tensor::stack(g_rows, 0)).sum().add(alone[1].mul(g_hy.narrow(0, b, 1)).sum());
+          if (lstm) one_loss = one_loss.add(alone[2].mul(0.5).sum());
+          const std::vector<Tensor> one_grads = autograd::grad({one_loss}, one);
+          for (int64_t t = 0; t < len; ++t) {
+            expect_close(grads[0].narrow(0, offsets[t] + b, 1), one_grads[0].select(0, t), 1e-12,
+                         "input_gates' gradient");
+          }
+          expect_close(grads[1].narrow(0, b, 1), one_grads[1], 1e-12, "hx's gradient");
+          if (lstm) expect_close(grads[2].narrow(0, b, 1), one_grads[2], 1e-12, "cx's gradient");
+        }
+        // The weights' gradients are the sums of the sequences' (checked through gradcheck below).
+      }
+    }
+  }
+}
+
+// The packed layer ops through every output and input, first and second order, both directions.
+TD_DEVICE_TEST(RnnTest, PackedLayersPassGradcheck) {
+  manual_seed(15);
+  const std::vector<int64_t> sizes = {3, 2, 2, 1};
+  for (bool reverse : {false, true}) {
+    expect_gradcheck(
+        reverse ? "packed _lstm_layer, reverse" : "packed _lstm_layer",
+        [&](const std::vector<Tensor>& in) {
+          const std::vector<Tensor> out =
+              call_op("_lstm_layer", {in[0], in[1], in[2], in[3], Scalar(reverse), sizes});
+          return Tensor::cat({out[0].flatten(), out[1].mul(0.5).flatten(), out[2].mul(0.25).flatten()});
+        },
+        {randn64({8, 8}), randn64({3, 2}), randn64({3, 2}), randn64({8, 2})});
+    expect_gradcheck(reverse ? "packed _gru_layer, reverse" : "packed _gru_layer",
+                     [&](const std::vector<Tensor>& in) {
+                       const std::vector<Tensor> out =
+                           call_op("_gru_layer", {in[0], in[1], in[2], in[3], Scalar(reverse), sizes});
+                       return Tensor::cat({out[0].flatten(), out[1].mul(0.5).flatten()});
+                     },
+                     {randn64({8, 6}), randn64({3, 2}), randn64({6, 2}), randn64({6})});
+  }
+}
+
+TEST(RnnErrorTest, PackedLayersNameTheBatchSizes) {
+  auto gru = [](const Tensor& gates, std::vector<int64_t> sizes) {
+    return message_of([&] {
+      call_op("_gru_layer", {gates, zeros({3, 2}), zeros({6, 2}), None{}, Scalar(false), sizes});
+    });
+  };
+  EXPECT_THAT(gru(zeros({6, 6}), {2, 3, 1}),
+              HasSubstr("[_gru_layer] batch_sizes must be positive and not increasing, got [2, 3, 1]"));
+  EXPECT_THAT(gru(zeros({6, 6}), {3, 0}),
+              HasSubstr("[_gru_layer] batch_sizes must be positive and not increasing, got [3, 0]"));
+  EXPECT_THAT(gru(zeros({5, 6}), {3, 3}),
+              HasSubstr("[_gru_layer] batch_sizes [3, 3] add up to 6 rows, input_gates has 5"));
+  EXPECT_THAT(
+      gru(zeros({2, 3, 6}), {3, 3}),
+      HasSubstr(
+          "[_gru_layer] with batch_sizes, input_gates must be [rows, 3 * hidden_size] with hidden_size > 0, "
+          "got [2, 3, 6]"));
+  EXPECT_THAT(gru(zeros({0, 6}), {}), HasSubstr("[_gru_layer] batch_sizes must not be empty"));
+  EXPECT_THAT(gru(zeros({6, 6}), {2, 2, 2}),
+              HasSubstr("[_gru_layer] hx must be [2, 2] for input_gates [6, 6], got [3, 2]"));
 }
 
 TEST(RnnErrorTest, GruLayerNamesTheArgumentAndTheShapes) {
