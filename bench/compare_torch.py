@@ -309,6 +309,16 @@ def main():
                 lstm.zero_grad(set_to_none=True)
                 lstm(packed)[0].data.sum().backward()
             ref = torch_time(step, sync, min_time=2.0)
+        elif kind == "BM_TransformerStep":
+            # TransformerEncoderLayer(256, 8, 1024, dropout 0.1), training, on [64, size, 256].
+            torch.manual_seed(0)
+            layer = torch.nn.TransformerEncoderLayer(256, 8, dim_feedforward=1024).to(device)
+            x = torch.randn(64, size, 256, device=device)
+
+            def step():
+                layer.zero_grad(set_to_none=True)
+                layer(x).sum().backward()
+            ref = torch_time(step, sync, min_time=2.0)
         elif kind == "BM_GruStep":
             # GRU(128, 256, num_layers=2) over 50 steps at batch `size`, forward and backward.
             torch.manual_seed(0)

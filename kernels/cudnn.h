@@ -55,6 +55,9 @@ std::vector<int64_t> cudnn_output_sizes(DType dtype, std::span<const int64_t> x,
 /// path; the second count is those the graph API's plans ran (td::backends::cudnn::graph_api()).
 int64_t cudnn_convolutions_run();
 int64_t cudnn_graph_convolutions_run();
+/// How many times the graph API ranked engines and made plans for a call (a call on a case with a cached
+/// plan or a cached refusal makes none): the tests check that a refusal is remembered.
+int64_t cudnn_graph_choices();
 /// Why the graph API turned itself off for the process (a sub-library missing or mismatched); empty while it
 /// can run.
 std::string cudnn_graph_unusable_reason();

@@ -1,6 +1,7 @@
 // A GRU cell's elementwise part (Backend::gru_cell and gru_cell_backward), PyTorch's _thnn_fused_gru_cell:
-// the same arithmetic on every backend (kernels/cpu/rnn.cpp's loop, kernels/cuda/rnn.cu's kernels), each
-// product and sum rounded in the element type (no fused multiply-add), the activations the unary ops'
+// the same arithmetic on every backend (kernels/cuda/rnn.cu's kernels; kernels/cpu/rnn.cpp's rows, which do
+// the same sums and products with the activations a row at a time through SLEEF, as the CPU's unary ops),
+// each product and sum rounded in the element type (no fused multiply-add), the activations the unary ops'
 // functors.
 #pragma once
 

@@ -32,21 +32,19 @@ int64_t gates_of(Mode mode) {
   }
 }
 
-// One step of the recurrences, from gx = x W_ih^T + b_ih (+ b_hh where it can be folded in: RNN and LSTM).
-// w_hh_t is W_hh^T; b_hh is only passed for GRU (its n gate multiplies h W_hn^T + b_hn by r).
+// One step of RNN (tanh or relu) from gx = x W_ih^T + b_ih + b_hh and w_hh_t = W_hh^T (LSTM's and GRU's
+// layers are ops of their own, core/ops/rnn_layer.cpp; their cells' steps are below).
 Tensor rnn_step(Mode mode, const Tensor& gx, const Tensor& h, const Tensor& w_hh_t) {
   Tensor pre = gx.addmm(h, w_hh_t);
   return mode == Mode::kRnnRelu ? pre.relu() : pre.tanh();
 }
 
-// i, f, g, o = chunks of gx + h W_hh^T; c' = f c + i g; h' = o tanh(c') (then projected by W_hr^T if given): one
-// GEMM and the fused cell (_thnn_fused_lstm_cell, core/ops/rnn.cpp), which adds gx in its kernel.
-std::pair<Tensor, Tensor> lstm_step(const Tensor& gx, const Tensor& h, const Tensor& c, const Tensor& w_hh_t,
-                                    const Tensor& w_hr_t) {
+// i, f, g, o = chunks of gx + h W_hh^T; c' = f c + i g; h' = o tanh(c'): one GEMM and the fused cell
+// (_thnn_fused_lstm_cell, core/ops/rnn.cpp), which adds gx in its kernel.
+std::pair<Tensor, Tensor> lstm_step(const Tensor& gx, const Tensor& h, const Tensor& c,
+                                    const Tensor& w_hh_t) {
   const std::vector<Tensor> out = call_op("_thnn_fused_lstm_cell", {gx, h.mm(w_hh_t), c, None{}, None{}});
-  Tensor h_next = out[0];
-  if (w_hr_t.defined()) h_next = h_next.mm(w_hr_t);
-  return {h_next, out[1]};
+  return {out[0], out[1]};
 }
 
 // r, z = sigmoid(gx_rz + gh_rz); n = tanh(gx_n + r gh_n); h' = (1 - z) n + z h, written n + z (h - n): one
@@ -237,7 +235,6 @@ RNNBase::StepsOutput RNNBase::run_steps(const Tensor& data, const std::vector<in
       const std::vector<Tensor> w = layer_weights(layer, d);
       const Tensor &w_ih = w[0], &w_hh = w[1];
       const Tensor b_ih = options.bias ? w[2] : Tensor(), b_hh = options.bias ? w[3] : Tensor();
-      const Tensor w_hr_t = options.proj_size > 0 ? w.back().t() : Tensor();
       // One GEMM for every step's input projection; RNN and LSTM fold b_hh in here too.
       Tensor gx;
       if (b_ih.defined()) {
@@ -246,52 +243,42 @@ RNNBase::StepsOutput RNNBase::run_steps(const Tensor& data, const std::vector<in
         gx = layer_input.mm(w_ih.t());
       }
       const auto state = static_cast<size_t>(layer * dirs + d);
-      if ((lstm && !w_hr_t.defined()) || mode_ == Mode::kGru) {
+      if (lstm || mode_ == Mode::kGru) {
         // The whole layer as one op (core/ops/rnn_layer.cpp): no op or autograd node per step. A uniform
         // batch goes as [steps, batch, *], a packed sequence as its rows and batch_sizes.
         const Tensor gates = uniform ? gx.view({steps, batch, gate_size_}) : gx;
         const Value sizes = uniform ? Value(None{}) : Value(batch_sizes);
         const std::vector<Tensor> r =
-            lstm ? call_op("_lstm_layer", {gates, h0s[state], c0s[state], w_hh, Scalar(d == 1), sizes})
+            lstm ? call_op("_lstm_layer", {gates, h0s[state], c0s[state], w_hh, Scalar(d == 1), sizes,
+                                           options.proj_size > 0 ? Value(w.back()) : Value(None{})})
                  : call_op("_gru_layer",
                            {gates, h0s[state], w_hh, b_hh.defined() ? Value(b_hh) : Value(None{}),
                             Scalar(d == 1), sizes});
-        direction_outputs.push_back(uniform ? r[0].view({steps * batch, hidden_size}) : r[0]);
+        direction_outputs.push_back(uniform ? r[0].view({steps * batch, r[0].size(2)}) : r[0]);
         h_n.push_back(r[1]);
         if (lstm) c_n.push_back(r[2]);
         continue;
       }
-      // One node whose backward joins the steps' gradients: unbind when every step holds the whole batch,
-      // split_with_sizes over a packed sequence's steps.
+      // RNN's steps, in ops: one node whose backward joins the steps' gradients (unbind when every step holds
+      // the whole batch, split_with_sizes over a packed sequence's steps), then per step an addmm and the
+      // nonlinearity.
       const std::vector<Tensor> gx_steps =
           uniform ? gx.view({steps, batch, gate_size_}).unbind(0) : gx.split_with_sizes(batch_sizes, 0);
       const Tensor w_hh_t = w_hh.t();
       Tensor h = h0s[state];
-      Tensor c = lstm ? c0s[state] : Tensor();
       std::vector<Tensor> outputs(static_cast<size_t>(steps));
       for (int64_t s = 0; s < steps; ++s) {
         const int64_t t = d == 1 ? steps - 1 - s : s;
-        const Tensor& gx_t = gx_steps[static_cast<size_t>(t)];
         // A packed sequence's step t runs its first bs rows (the sequences still going, longest first); the
         // others keep their state: finished ones their last, not yet started ones (reverse) their first.
         const int64_t bs = batch_sizes[static_cast<size_t>(t)];
-        const Tensor h_in = bs == batch ? h : h.narrow(0, 0, bs);
-        const Tensor c_in = !lstm || bs == batch ? c : c.narrow(0, 0, bs);
-        Tensor h_out, c_out;
-        if (lstm) {
-          std::tie(h_out, c_out) = lstm_step(gx_t, h_in, c_in, w_hh_t, w_hr_t);
-        } else if (mode_ == Mode::kGru) {
-          h_out = gru_step(gx_t, h_in, w_hh_t, b_hh);
-        } else {
-          h_out = rnn_step(mode_, gx_t, h_in, w_hh_t);
-        }
+        const Tensor h_out =
+            rnn_step(mode_, gx_steps[static_cast<size_t>(t)], bs == batch ? h : h.narrow(0, 0, bs), w_hh_t);
         outputs[static_cast<size_t>(t)] = h_out;
         h = bs == batch ? h_out : Tensor::cat({h_out, h.narrow(0, bs, batch - bs)}, 0);
-        if (lstm) c = bs == batch ? c_out : Tensor::cat({c_out, c.narrow(0, bs, batch - bs)}, 0);
       }
       direction_outputs.push_back(Tensor::cat(std::move(outputs), 0));
       h_n.push_back(h);
-      if (lstm) c_n.push_back(c);
     }
     layer_input = dirs == 1 ? direction_outputs[0] : Tensor::cat(std::move(direction_outputs), 1);
     if (layer + 1 < layers && options.dropout > 0 && is_training()) {
@@ -602,7 +589,7 @@ TensorList LSTMCell::forward_list(const TensorList& inputs) {
   auto [v, is_batched] = batched(inputs[0], {h, c});
   // The cell adds both biases in the step (bias_ih + x W_ih^T + bias_hh + h W_hh^T), as PyTorch's cell does.
   const Tensor gx = bias ? bias_ih.addmm(v[0], weight_ih.t()).add(bias_hh) : v[0].mm(weight_ih.t());
-  auto [h1, c1] = lstm_step(gx, v[1], v[2], weight_hh.t(), Tensor());
+  auto [h1, c1] = lstm_step(gx, v[1], v[2], weight_hh.t());
   if (!is_batched) return {h1.squeeze(0), c1.squeeze(0)};
   return {h1, c1};
 }

@@ -60,11 +60,13 @@ Steps make_steps(std::vector<int64_t> sizes, bool reverse, bool uniform) {
 
 // A layer op's arguments (op: its name; n_gates: 4 for LSTM's, 3 for GRU's) and its steps: input_gates
 // [steps, batch, n_gates * hidden], or [rows, n_gates * hidden] with batch_sizes (positive, not increasing,
-// adding up to rows); the states [batch, hidden]; weight_hh [n_gates * hidden, hidden]; bias_hh (if defined)
-// [n_gates * hidden]; all of input_gates' dtype and device.
+// adding up to rows); the states [batch, hidden], except the first (h), which is [batch, proj] where
+// weight_hr [proj, hidden] projects h (LSTM's proj_size); weight_hh [n_gates * hidden, proj or hidden];
+// bias_hh (if defined) [n_gates * hidden]; all of input_gates' dtype and device.
 Steps check_layer(std::string_view op, int64_t n_gates, const Tensor& gates,
                   std::initializer_list<std::pair<const Tensor*, const char*>> states, const Tensor& w_hh,
-                  const Tensor& b_hh, bool reverse, const std::optional<std::vector<int64_t>>& batch_sizes) {
+                  const Tensor& b_hh, bool reverse, const std::optional<std::vector<int64_t>>& batch_sizes,
+                  const Tensor& w_hr = Tensor()) {
   TD_CHECK_ARG(is_floating(gates.dtype()), "[", op, "] expected floating input_gates, got ",
                dtype_name(gates.dtype()));
   Steps st;
@@ -88,13 +90,20 @@ Steps check_layer(std::string_view op, int64_t n_gates, const Tensor& gates,
                  " rows, input_gates has ", gates.size(0));
   }
   const int64_t hidden = gates.size(gates.dim() - 1) / n_gates;
+  TD_CHECK_ARG(!w_hr.defined() || (w_hr.dim() == 2 && w_hr.size(0) > 0 && w_hr.size(1) == hidden), "[", op,
+               "] weight_hr must be [proj_size, ", hidden, "] with proj_size > 0 for input_gates ",
+               shape_str(gates.sizes()), ", got ", shape_str(w_hr.sizes()));
+  const int64_t h_width = w_hr.defined() ? w_hr.size(0) : hidden;
+  bool first = true;
   for (const auto& [t, name] : states) {
-    TD_CHECK_ARG(t->dim() == 2 && t->size(0) == st.batch && t->size(1) == hidden, "[", op, "] ", name,
-                 " must be [", st.batch, ", ", hidden, "] for input_gates ", shape_str(gates.sizes()),
+    const int64_t width = first ? h_width : hidden;
+    first = false;
+    TD_CHECK_ARG(t->dim() == 2 && t->size(0) == st.batch && t->size(1) == width, "[", op, "] ", name,
+                 " must be [", st.batch, ", ", width, "] for input_gates ", shape_str(gates.sizes()),
                  ", got ", shape_str(t->sizes()));
   }
-  TD_CHECK_ARG(w_hh.dim() == 2 && w_hh.size(0) == n_gates * hidden && w_hh.size(1) == hidden, "[", op,
-               "] weight_hh must be [", n_gates * hidden, ", ", hidden, "] for input_gates ",
+  TD_CHECK_ARG(w_hh.dim() == 2 && w_hh.size(0) == n_gates * hidden && w_hh.size(1) == h_width, "[", op,
+               "] weight_hh must be [", n_gates * hidden, ", ", h_width, "] for input_gates ",
                shape_str(gates.sizes()), ", got ", shape_str(w_hh.sizes()));
   TD_CHECK_ARG(!b_hh.defined() || (b_hh.dim() == 1 && b_hh.size(0) == n_gates * hidden), "[", op,
                "] bias_hh must be [", n_gates * hidden, "] for input_gates ", shape_str(gates.sizes()),
@@ -103,6 +112,7 @@ Steps check_layer(std::string_view op, int64_t n_gates, const Tensor& gates,
   for (const auto& s : states) all.push_back(s.first);
   all.push_back(&w_hh);
   if (b_hh.defined()) all.push_back(&b_hh);
+  if (w_hr.defined()) all.push_back(&w_hr);
   for (const Tensor* t : all) {
     TD_CHECK_ARG(t->dtype() == gates.dtype(), "[", op, "] expected every tensor to be ",
                  dtype_name(gates.dtype()), " as input_gates, got ", dtype_name(t->dtype()));
@@ -248,34 +258,47 @@ Tensor as_rows(const Tensor& t) {
   return t.defined() && t.dim() == 3 ? t.reshape({t.size(0) * t.size(1), t.size(2)}) : t;
 }
 
-// ---- _lstm_layer ----
+// ---- _lstm_layer (with weight_hr, LSTM's proj_size: each step's h is o tanh(c) projected by W_hr^T, and
+// the recurrence and the outputs carry the projected h) ----
 
-// The saved tensors of one LSTM layer's forward (its outputs; contiguous [rows, *]): h_t, c_t and the
-// activated gates of every step, in time order.
+// The saved tensors of one LSTM layer's forward (its outputs; contiguous [rows, *]): h_t (projected), c_t
+// and the activated gates of every step, in time order.
 struct LstmState {
   Tensor out, cells, ws;
 };
 
+// The unprojected h of every step, o tanh(c) from the saved state, in ops (weight_hr's gradient).
+Tensor unprojected(const LstmState& s) {
+  const int64_t hidden = s.cells.size(1);
+  return s.ws.narrow(1, 3 * hidden, hidden).mul(s.cells.tanh());
+}
+
 // The steps on the backend's kernels: false, having done nothing the caller keeps, where its cell kernel does
 // not take the dtype (the 16-bit floats).
 bool lstm_forward_kernels(const Steps& st, const Tensor& gates, const Tensor& hx, const Tensor& cx,
-                          const Tensor& w_hh, const LstmState& s) {
+                          const Tensor& w_hh, const Tensor& w_hr, const LstmState& s) {
   const Device dev = gates.device();
   Backend& be = backend(dev.type);
-  const int64_t hidden = hx.size(1);
-  const Tensor hidden_gates = empty({st.batch, 4 * hidden}, {gates.dtype(), dev});
+  const int64_t hidden = cx.size(1);
+  const TensorOptions opts{gates.dtype(), dev};
+  const Tensor hidden_gates = empty({st.batch, 4 * hidden}, opts);
+  const Tensor unproj = w_hr.defined() ? empty({st.batch, hidden}, opts) : Tensor();
   const Matrix w_t = Matrix(w_hh).transposed();
+  const std::optional<Matrix> w_hr_t =
+      w_hr.defined() ? std::optional<Matrix>(Matrix(w_hr).transposed()) : std::nullopt;
   Tensor stage_h, stage_c;
   for (int64_t k = 0; k < st.count(); ++k) {
     const int64_t t = st.at(k), bs = st.size_at(t), off = st.offset_at(t);
     const Matrix h_prev = previous(st, k, s.out, hx, stage_h), c_prev = previous(st, k, s.cells, cx, stage_c);
-    const Matrix hg(hidden_gates, 0, bs);
+    const Matrix hg(hidden_gates, 0, bs), out(s.out, off, bs);
+    const Matrix hy = w_hr_t ? Matrix(unproj, 0, bs) : out;
     be.gemm(hg.batch(), h_prev.batch(), w_t.batch(), dev.index);
-    if (!be.lstm_cell(Matrix(s.out, off, bs).ref(), Matrix(s.cells, off, bs).ref(),
-                      Matrix(s.ws, off, bs).ref(), Matrix(gates, off, bs).ref(), hg.ref(), StridedRef{},
-                      StridedRef{}, c_prev.ref(), dev.index)) {
+    if (!be.lstm_cell(hy.ref(), Matrix(s.cells, off, bs).ref(), Matrix(s.ws, off, bs).ref(),
+                      Matrix(gates, off, bs).ref(), hg.ref(), StridedRef{}, StridedRef{}, c_prev.ref(),
+                      dev.index)) {
       return false;
     }
+    if (w_hr_t) be.gemm(out.batch(), hy.batch(), w_hr_t->batch(), dev.index);
   }
   return true;
 }
@@ -283,43 +306,48 @@ bool lstm_forward_kernels(const Steps& st, const Tensor& gates, const Tensor& hx
 // The steps in public ops (the fused cell op per step), for the dtypes the kernels leave to ops: the state
 // and the final h and c.
 std::tuple<LstmState, Tensor, Tensor> lstm_forward_ops(const Steps& st, const Tensor& gates, const Tensor& hx,
-                                                       const Tensor& cx, const Tensor& w_hh) {
+                                                       const Tensor& cx, const Tensor& w_hh,
+                                                       const Tensor& w_hr) {
   const auto n = static_cast<size_t>(st.count());
   std::vector<Tensor> out(n), cells(n), ws(n);
-  const Tensor w_t = w_hh.t();
+  const Tensor w_t = w_hh.t(), w_hr_t = w_hr.defined() ? w_hr.t() : Tensor();
   Tensor h = hx, c = cx;
   for (int64_t k = 0; k < st.count(); ++k) {
     const int64_t t = st.at(k), bs = st.size_at(t);
     const std::vector<Tensor> r = call_op(
         "_thnn_fused_lstm_cell", {rows_of(gates, st, t), head(h, bs).mm(w_t), head(c, bs), None{}, None{}});
     const auto i = static_cast<size_t>(t);
-    out[i] = r[0];
+    out[i] = w_hr_t.defined() ? r[0].mm(w_hr_t) : r[0];
     cells[i] = r[1];
     ws[i] = r[2];
-    h = update_state(h, r[0]);
+    h = update_state(h, out[i]);
     c = update_state(c, r[1]);
   }
   return {LstmState{Tensor::cat(out, 0), Tensor::cat(cells, 0), Tensor::cat(ws, 0)}, h, c};
 }
 
 // The gradients of the gates, hx and cx on the backend's kernels, from the saved state and the gradients of
-// output, hy and cy (undefined: zero). False where the cell kernel does not take the dtype.
+// output, hy and cy (undefined: zero); with weight_hr also grad_h, the gradient reaching every step's
+// projected h (for weight_hr's). False where the cell kernel does not take the dtype.
 bool lstm_backward_kernels(const Steps& st, const Tensor& hx, const Tensor& cx, const Tensor& w_hh,
-                           const LstmState& s, const Tensor& grad_out, const Tensor& grad_hy,
-                           const Tensor& grad_cy, Tensor& grad_gates, Tensor& grad_hx, Tensor& grad_cx) {
+                           const Tensor& w_hr, const LstmState& s, const Tensor& grad_out,
+                           const Tensor& grad_hy, const Tensor& grad_cy, Tensor& grad_gates, Tensor& grad_hx,
+                           Tensor& grad_cx, Tensor& grad_h) {
   const Device dev = hx.device();
   Backend& be = backend(dev.type);
-  const int64_t hidden = hx.size(1);
+  const int64_t hidden = cx.size(1);
   const TensorOptions opts{hx.dtype(), dev};
   grad_gates = empty({st.rows, 4 * hidden}, opts);
+  if (w_hr.defined()) grad_h = empty({st.rows, hx.size(1)}, opts);
   if (st.batch == 0) {
-    grad_hx = empty({0, hidden}, opts);
-    grad_cx = empty({0, hidden}, opts);
+    grad_hx = empty(hx.shape(), opts);
+    grad_cx = empty(cx.shape(), opts);
     return true;
   }
   // dh: the gradient reaching each sequence's state (hy's to start with); dc the same for the cells, in two
   // buffers (the cell kernel reads one and writes the other) that agree on the rows a step leaves alone.
   const Tensor dh = start_from(grad_hy, hx), sum = grad_out.defined() ? empty(hx.shape(), opts) : Tensor();
+  const Tensor grad_unproj = w_hr.defined() ? empty(cx.shape(), opts) : Tensor();
   Tensor dc[2] = {start_from(grad_cy, cx), Tensor()};
   // (Every step of a uniform batch writes every row.)
   dc[1] = st.uniform ? empty(cx.shape(), opts) : dc[0].clone();
@@ -335,9 +363,15 @@ bool lstm_backward_kernels(const Steps& st, const Tensor& hx, const Tensor& cx, 
               dev.index);
     }
     last_bs = bs;
-    const Matrix grad_h = incoming(st, t, go, dh, sum);
+    Matrix grad_hy_t = incoming(st, t, go, dh, sum);
+    if (w_hr.defined()) {  // kept for weight_hr's gradient, then taken back through the projection
+      const Matrix kept(grad_h, off, bs);
+      be.copy(kept.ref(), grad_hy_t.ref(), dev.index);
+      grad_hy_t = Matrix(grad_unproj, 0, bs);
+      be.gemm(grad_hy_t.batch(), kept.batch(), Matrix(w_hr).batch(), dev.index);
+    }
     const Matrix c_prev = previous(st, k, s.cells, cx, stage_c), gg(grad_gates, off, bs);
-    if (!be.lstm_cell_backward(gg.ref(), Matrix(dc[1 - cur], 0, bs).ref(), grad_h.ref(),
+    if (!be.lstm_cell_backward(gg.ref(), Matrix(dc[1 - cur], 0, bs).ref(), grad_hy_t.ref(),
                                Matrix(dc[cur], 0, bs).ref(), StridedRef{}, c_prev.ref(),
                                Matrix(s.cells, off, bs).ref(), Matrix(s.ws, off, bs).ref(), dev.index)) {
       return false;
@@ -351,14 +385,15 @@ bool lstm_backward_kernels(const Steps& st, const Tensor& hx, const Tensor& cx, 
 }
 
 // Every gradient from the inputs in public ops (differentiable: create_graph, and gradients reaching the
-// saved cells or gates): the steps again, then their gradients in reverse. {gates, hx, cx, weight_hh}.
+// saved cells or gates): the steps again, then their gradients in reverse. {gates, hx, cx, weight_hh,
+// weight_hr (undefined without)}.
 std::vector<Tensor> lstm_backward_ops(const Steps& st, const Tensor& gates, const Tensor& hx,
-                                      const Tensor& cx, const Tensor& w_hh, const Tensor& grad_out,
-                                      const Tensor& grad_hy, const Tensor& grad_cy, const Tensor& grad_cells,
-                                      const Tensor& grad_ws) {
+                                      const Tensor& cx, const Tensor& w_hh, const Tensor& w_hr,
+                                      const Tensor& grad_out, const Tensor& grad_hy, const Tensor& grad_cy,
+                                      const Tensor& grad_cells, const Tensor& grad_ws) {
   const auto n = static_cast<size_t>(st.count());
   std::vector<std::vector<Tensor>> act(n);
-  std::vector<Tensor> h_prev(n), c_prev(n), grad(n);
+  std::vector<Tensor> h_prev(n), c_prev(n), unproj(n), grad(n), grad_h(n);
   const Tensor w_t = w_hh.t();
   Tensor h = hx, c = cx;
   for (int64_t k = 0; k < st.count(); ++k) {
@@ -368,43 +403,54 @@ std::vector<Tensor> lstm_backward_ops(const Steps& st, const Tensor& gates, cons
     c_prev[i] = head(c, bs);
     act[i] = ops::activated_gates(rows_of(gates, st, t), h_prev[i].mm(w_t), Tensor(), Tensor());
     const Tensor c_new = act[i][1].mul(c_prev[i]).add(act[i][0].mul(act[i][2]));
-    h = update_state(h, act[i][3].mul(c_new.tanh()));
+    unproj[i] = act[i][3].mul(c_new.tanh());
+    h = update_state(h, w_hr.defined() ? unproj[i].mm(w_hr.t()) : unproj[i]);
     c = update_state(c, c_new);
   }
   Tensor dh = grad_hy, dc = grad_cy;
   for (int64_t k = st.count(); k-- > 0;) {
     const int64_t t = st.at(k), bs = st.size_at(t);
     const auto i = static_cast<size_t>(t);
+    Tensor g = add_defined(rows_of(grad_out, st, t), head(dh, bs));
+    if (w_hr.defined()) {
+      grad_h[i] = g.defined() ? g : zeros({bs, hx.size(1)}, {hx.dtype(), hx.device()});
+      g = grad_h[i].mm(w_hr);
+    }
     auto [gg, gcx] = ops::cell_backward_ops(
-        act[i], c_prev[i], add_defined(rows_of(grad_out, st, t), head(dh, bs)),
-        add_defined(head(dc, bs), rows_of(grad_cells, st, t)), rows_of(grad_ws, st, t));
+        act[i], c_prev[i], g, add_defined(head(dc, bs), rows_of(grad_cells, st, t)), rows_of(grad_ws, st, t));
     grad[i] = gg;
     dh = update_grad(dh, gg.mm(w_hh), st.batch);
     dc = update_grad(dc, gcx, st.batch);
   }
   const Tensor grad_gates = Tensor::cat(grad, 0);
-  return {grad_gates, dh, dc, grad_gates.t().mm(Tensor::cat(h_prev, 0))};
+  const Tensor grad_w_hr = w_hr.defined() ? Tensor::cat(grad_h, 0).t().mm(Tensor::cat(unproj, 0)) : Tensor();
+  return {grad_gates, dh, dc, grad_gates.t().mm(Tensor::cat(h_prev, 0)), grad_w_hr};
 }
 
 std::vector<Tensor> lstm_layer_backward(GradContext& c) {
   const Tensor gates_in = c.input(0), hx = c.input(1), cx = c.input(2), w_hh = c.input(3);
+  const Tensor w_hr = c.args().is_none(6) ? Tensor() : c.input(4);  // weight_hr, the fifth input where given
   const Steps st = check_layer("_lstm_layer", 4, gates_in, {{&hx, "hx"}, {&cx, "cx"}}, w_hh, Tensor(),
-                               c.args().bool_at(4), c.args().optional_ints(5));
+                               c.args().bool_at(4), c.args().optional_ints(5), w_hr);
   const Tensor gates = as_rows(gates_in);
   const Tensor grad_out = as_rows(c.grad(0)), &grad_hy = c.grad(1), &grad_cy = c.grad(2);
   const Tensor grad_cells = as_rows(c.grad(3)), grad_ws = as_rows(c.grad(4));
-  std::vector<Tensor> grads(4);
+  std::vector<Tensor> grads(5);  // gates, hx, cx, weight_hh, weight_hr
   bool done = false;
   if (!autograd::GradMode::is_enabled() && !grad_cells.defined() && !grad_ws.defined()) {
     const LstmState s{as_rows(c.output(0)), as_rows(c.output(3)), as_rows(c.output(4))};
-    const Tensor hxc = hx.contiguous(), cxc = cx.contiguous();
-    done = lstm_backward_kernels(st, hxc, cxc, w_hh.contiguous(), s, grad_out, grad_hy, grad_cy, grads[0],
-                                 grads[1], grads[2]);
+    const Tensor hxc = hx.contiguous(), cxc = cx.contiguous(),
+                 w_hrc = w_hr.defined() ? w_hr.contiguous() : Tensor();
+    Tensor grad_h;
+    done = lstm_backward_kernels(st, hxc, cxc, w_hh.contiguous(), w_hrc, s, grad_out, grad_hy, grad_cy,
+                                 grads[0], grads[1], grads[2], grad_h);
     if (done && c.needs_grad(3)) grads[3] = grads[0].t().mm(previous_rows(st, s.out, hxc));
+    if (done && w_hr.defined()) grads[4] = grad_h.t().mm(unprojected(s));
   }
   if (!done)
-    grads = lstm_backward_ops(st, gates, hx, cx, w_hh, grad_out, grad_hy, grad_cy, grad_cells, grad_ws);
+    grads = lstm_backward_ops(st, gates, hx, cx, w_hh, w_hr, grad_out, grad_hy, grad_cy, grad_cells, grad_ws);
   grads[0] = grads[0].view(gates_in.shape());
+  grads.resize(w_hr.defined() ? 5 : 4);
   for (size_t i = 0; i < grads.size(); ++i) {
     if (!c.needs_grad(i)) grads[i] = Tensor();
   }
@@ -558,32 +604,34 @@ std::vector<Tensor> gru_layer_backward(GradContext& c) {
 void register_rnn_layer_ops(Registry& r) {
   r.def(
        "_lstm_layer(Tensor input_gates, Tensor hx, Tensor cx, Tensor weight_hh, bool reverse=False, "
-       "int[]? batch_sizes=None) -> (Tensor, Tensor, Tensor, Tensor, Tensor)")
+       "int[]? batch_sizes=None, Tensor? weight_hr=None) -> (Tensor, Tensor, Tensor, Tensor, Tensor)")
       .doc(
           "one LSTM layer in one direction over every step: input_gates [steps, batch, 4 hidden] (x W_ih^T "
           "+ biases), or a packed sequence's [rows, 4 hidden] with its batch_sizes; each step's gates "
-          "input_gates[t] + h W_hh^T through the fused cell, from the last step when reverse; returns the "
-          "outputs (in input_gates' layout), hy, cy, and the cells and activated gates of every step (the "
-          "backward's)")
+          "input_gates[t] + h W_hh^T through the fused cell, h projected by weight_hr^T where given "
+          "(proj_size), from the last step when reverse; returns the outputs (in input_gates' layout), hy, "
+          "cy, and the cells and activated gates of every step (the backward's)")
       .saves_outputs()
       .keeps_undefined_grads()
       .backward(lstm_layer_backward)
       .forward([](const Args& a) -> std::vector<Tensor> {
+        const Tensor w_hr_in = a.optional_tensor(6);
         const Steps st =
             check_layer("_lstm_layer", 4, a.tensor(0), {{&a.tensor(1), "hx"}, {&a.tensor(2), "cx"}},
-                        a.tensor(3), Tensor(), a.bool_at(4), a.optional_ints(5));
+                        a.tensor(3), Tensor(), a.bool_at(4), a.optional_ints(5), w_hr_in);
         const Tensor gates = as_rows(a.tensor(0).contiguous()), hx = a.tensor(1).contiguous(),
                      cx = a.tensor(2).contiguous(), w_hh = a.tensor(3).contiguous();
-        const int64_t hidden = hx.size(1);
+        const Tensor w_hr = w_hr_in.defined() ? w_hr_in.contiguous() : Tensor();
+        const int64_t hidden = cx.size(1);
         const TensorOptions opts{gates.dtype(), gates.device()};
-        LstmState s{empty({st.rows, hidden}, opts), empty({st.rows, hidden}, opts),
+        LstmState s{empty({st.rows, hx.size(1)}, opts), empty({st.rows, hidden}, opts),
                     empty({st.rows, 4 * hidden}, opts)};
         Tensor hy = empty(hx.shape(), opts), cy = empty(cx.shape(), opts);
-        if (st.batch > 0 && lstm_forward_kernels(st, gates, hx, cx, w_hh, s)) {
+        if (st.batch > 0 && lstm_forward_kernels(st, gates, hx, cx, w_hh, w_hr, s)) {
           final_states(st, s.out, hy);
           final_states(st, s.cells, cy);
         } else if (st.batch > 0) {
-          std::tie(s, hy, cy) = lstm_forward_ops(st, gates, hx, cx, w_hh);
+          std::tie(s, hy, cy) = lstm_forward_ops(st, gates, hx, cx, w_hh, w_hr);
         }
         return {in_layout(s.out, st), hy, cy, in_layout(s.cells, st), in_layout(s.ws, st)};
       });

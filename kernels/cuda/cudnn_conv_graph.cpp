@@ -36,7 +36,7 @@ namespace {
 
 using namespace cudnn;  // NOLINT: the shared loader and the convolution's case
 
-std::atomic<int64_t> graph_runs{0};
+std::atomic<int64_t> graph_runs{0}, graph_choices{0};
 
 // Why the graph API cannot run in this process (a sub-library missing or mismatched); empty while it can.
 std::mutex broken_mutex;
@@ -465,6 +465,7 @@ bool graph_convolve(Kind k, const Case& c, const std::vector<int>& key, const Bu
     // No room for its workspace now, or refused on these buffers: choose again.
   }
   bool ran = false, passing = false;
+  graph_choices.fetch_add(1, std::memory_order_relaxed);
   std::shared_ptr<const Plan> chosen = choose(k, c, align, h, b, device, ran, passing);
   if (!chosen) {
     if (!passing && !broken.load(std::memory_order_relaxed)) return refuse();
@@ -491,6 +492,10 @@ bool graph_convolve(Kind k, const Case& c, const std::vector<int>& key, const Bu
 
 int64_t cudnn_graph_convolutions_run() {
   return graph_runs.load(std::memory_order_relaxed);
+}
+
+int64_t cudnn_graph_choices() {
+  return graph_choices.load(std::memory_order_relaxed);
 }
 
 std::string cudnn_graph_unusable_reason() {

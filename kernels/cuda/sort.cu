@@ -133,12 +133,14 @@ __global__ void __launch_bounds__(kBlock)
     pos[i] = j;
     keys[i] = j < n ? sort_key<T>(row[j * stride], descending) : K(~K(0));
   }
-  Sort(temp).Sort(keys, pos);
+  // Sorted into the striped arrangement (rank i * kBlock + thread), so a warp's stores are consecutive; the
+  // keys went in blocked (rank order is index order), which keeps equal keys in index order.
+  Sort(temp).SortBlockedToStriped(keys, pos);
   T* out_values = values + row_offset(values_ix, r);
   int64_t* out_indices = indices + row_offset(indices_ix, r);
 #pragma unroll
   for (int i = 0; i < kItems; ++i) {
-    const int j = static_cast<int>(threadIdx.x) * kItems + i;
+    const int j = i * kBlock + static_cast<int>(threadIdx.x);
     if (j < k) {
       out_values[j * values_ix.red_strides[0]] = row[pos[i] * stride];
       out_indices[j * indices_ix.red_strides[0]] = pos[i];

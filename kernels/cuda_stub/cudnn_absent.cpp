@@ -33,6 +33,9 @@ int64_t cudnn_convolutions_run() {
 int64_t cudnn_graph_convolutions_run() {
   return 0;
 }
+int64_t cudnn_graph_choices() {
+  return 0;
+}
 std::string cudnn_graph_unusable_reason() {
   return {};
 }

@@ -348,6 +348,37 @@ TEST(RnnErrorTest, FusedLstmCellNamesTheArgumentAndTheShapes) {
               HasSubstr("[_thnn_fused_lstm_cell] input_bias must be [8] for input_gates [3, 8], got [4]"));
 }
 
+// a and b of one shape, element by element within tol (relative past magnitude 1).
+void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
+  ASSERT_EQ(a.shape(), b.shape()) << what;
+  const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
+  for (size_t i = 0; i < va.size(); ++i)
+    EXPECT_NEAR(va[i], vb[i], tol * (1 + std::fabs(vb[i]))) << what << " " << i;
+}
+
+// The gradients of outs, weighted by grads, w.r.t. in through a layer op's backward kernels (no create_graph)
+// and through its ops (create_graph): equal within 1e-12.
+void expect_kernels_match_ops(const std::vector<Tensor>& outs, const std::vector<Tensor>& in,
+                              const std::vector<Tensor>& grads) {
+  const std::vector<Tensor> kernel = autograd::grad(outs, in, grads, /*retain_graph=*/true);
+  const std::vector<Tensor> ops =
+      autograd::grad(outs, in, grads, /*retain_graph=*/true, /*create_graph=*/true);
+  for (size_t k = 0; k < in.size(); ++k) expect_close(kernel[k], ops[k], 1e-12, "input " + std::to_string(k));
+}
+
+// A layer op's output in float64 and in float16 (which the cell kernels leave to the ops), within float16's
+// precision: the same steps on both paths.
+void expect_float16_matches(const std::string& op, const std::vector<Tensor>& in,
+                            const std::vector<Value>& rest) {
+  std::vector<Value> wide(in.begin(), in.end()), narrow;
+  for (const Tensor& t : in) narrow.emplace_back(t.to(DType::kFloat16));
+  for (const Value& v : rest) {
+    wide.push_back(v);
+    narrow.push_back(v);
+  }
+  expect_close(call_op(op, narrow)[0].to(DType::kFloat64), call_op(op, wide)[0], 5e-3, op + " in float16");
+}
+
 // The whole-layer op through every output (the saved cells and activated gates too, whose gradients take
 // the ops path), in both directions, first and second order.
 TD_DEVICE_TEST(RnnTest, LstmLayerPassesGradcheckOnEveryOutput) {
@@ -381,33 +412,18 @@ TD_DEVICE_TEST(RnnTest, LstmLayerKernelsMatchTheOps) {
         if (which == 0 || which == 3) outs.push_back(out[0]), grads.push_back(g_out);
         if (which == 1 || which == 3) outs.push_back(out[1]), grads.push_back(g_hy);
         if (which == 2 || which == 3) outs.push_back(out[2]), grads.push_back(g_cy);
-        const std::vector<Tensor> kernel = autograd::grad(outs, in, grads, /*retain_graph=*/true);
-        const std::vector<Tensor> ops =
-            autograd::grad(outs, in, grads, /*retain_graph=*/true, /*create_graph=*/true);
-        for (size_t k = 0; k < in.size(); ++k) {
-          const auto a = kernel[k].to_vector<double>(), b = ops[k].to_vector<double>();
-          ASSERT_EQ(a.size(), b.size());
-          for (size_t i = 0; i < a.size(); ++i)
-            EXPECT_NEAR(a[i], b[i], 1e-12) << "input " << k << ", element " << i;
-        }
+        expect_kernels_match_ops(outs, in, grads);
       }
     }
   }
   // The dtypes the cell kernel leaves to ops run the same steps there.
   const std::vector<Tensor> in = {randn64({3, 2, 8}).detach(), randn64({2, 2}).detach(),
                                   randn64({2, 2}).detach(), randn64({8, 2}).detach()};
-  const Tensor fast = call_op("_lstm_layer", {in[0], in[1], in[2], in[3], Scalar(true)})[0];
-  std::vector<Value> half;
-  for (const Tensor& t : in) half.emplace_back(t.to(DType::kFloat16));
-  half.emplace_back(Scalar(true));
-  const Tensor slow = call_op("_lstm_layer", half)[0];
-  const auto a = fast.to_vector<double>(), b = slow.to_vector<double>();
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 5e-3) << i;
+  expect_float16_matches("_lstm_layer", in, {Scalar(true)});
 }
 
-// nn.LSTM without projections runs one _lstm_layer per layer and direction, no cell op, over a uniform batch
-// or a packed sequence; with projections the steps run one by one.
+// nn.LSTM runs one _lstm_layer per layer and direction, no cell op, over a uniform batch or a packed
+// sequence, with projections (proj_size) or without.
 TD_DEVICE_TEST(RnnTest, LstmLayersRunAsOneOpEach) {
   auto count = [&](const nn::RNNOptions& o) {
     auto lstm = std::make_shared<nn::LSTM>(4, 6, o);
@@ -424,7 +440,7 @@ TD_DEVICE_TEST(RnnTest, LstmLayersRunAsOneOpEach) {
     return std::pair{n("aten::_lstm_layer"), n("aten::_thnn_fused_lstm_cell")};
   };
   EXPECT_EQ(count({.num_layers = 2, .bidirectional = true}), (std::pair<int64_t, int64_t>{4, 0}));
-  EXPECT_EQ(count({.num_layers = 1, .proj_size = 3}), (std::pair<int64_t, int64_t>{0, 5}));
+  EXPECT_EQ(count({.num_layers = 1, .proj_size = 3}), (std::pair<int64_t, int64_t>{1, 0}));
   // A packed sequence takes the layer op too.
   auto lstm = std::make_shared<nn::LSTM>(4, 6, nn::RNNOptions{.bidirectional = true});
   lstm->to(device_);
@@ -439,6 +455,18 @@ TD_DEVICE_TEST(RnnTest, LstmLayersRunAsOneOpEach) {
 }
 
 TEST(RnnErrorTest, LstmLayerNamesTheArgumentAndTheShapes) {
+  auto projected = [](const Tensor& hx, const Tensor& w_hh, const Tensor& w_hr) {
+    return message_of([&] {
+      call_op("_lstm_layer", {zeros({2, 3, 8}), hx, zeros({3, 2}), w_hh, Scalar(false), None{}, w_hr});
+    });
+  };
+  EXPECT_THAT(projected(zeros({3, 1}), zeros({8, 1}), zeros({1, 3})),
+              HasSubstr("[_lstm_layer] weight_hr must be [proj_size, 2] with proj_size > 0 for input_gates "
+                        "[2, 3, 8], got [1, 3]"));
+  EXPECT_THAT(projected(zeros({3, 2}), zeros({8, 1}), zeros({1, 2})),
+              HasSubstr("[_lstm_layer] hx must be [3, 1] for input_gates [2, 3, 8], got [3, 2]"));
+  EXPECT_THAT(projected(zeros({3, 1}), zeros({8, 2}), zeros({1, 2})),
+              HasSubstr("[_lstm_layer] weight_hh must be [8, 1] for input_gates [2, 3, 8], got [8, 2]"));
   EXPECT_THAT(message_of([] {
                 call_op("_lstm_layer", {zeros({2, 3, 8}), zeros({3, 2}), zeros({3, 3}), zeros({8, 2})});
               }),
@@ -452,14 +480,6 @@ TEST(RnnErrorTest, LstmLayerNamesTheArgumentAndTheShapes) {
               }),
               HasSubstr("[_lstm_layer] input_gates must be [steps, batch, 4 * hidden_size] with steps and "
                         "hidden_size > 0, got [0, 3, 8]"));
-}
-
-// a and b of one shape, element by element within tol (relative past magnitude 1).
-void expect_close(const Tensor& a, const Tensor& b, double tol, const std::string& what) {
-  ASSERT_EQ(a.shape(), b.shape()) << what;
-  const auto va = a.to_vector<double>(), vb = b.to_vector<double>();
-  for (size_t i = 0; i < va.size(); ++i)
-    EXPECT_NEAR(va[i], vb[i], tol * (1 + std::fabs(vb[i]))) << what << " " << i;
 }
 
 // _gru_layer's arguments: {gates, hx, weight_hh, bias_hh or None, reverse}.
@@ -500,28 +520,14 @@ TD_DEVICE_TEST(RnnTest, GruLayerKernelsMatchTheOps) {
         std::vector<Tensor> outs, grads;
         if (which != 1) outs.push_back(out[0]), grads.push_back(g_out);
         if (which != 0) outs.push_back(out[1]), grads.push_back(g_hy);
-        const std::vector<Tensor> kernel = autograd::grad(outs, in, grads, /*retain_graph=*/true);
-        const std::vector<Tensor> ops =
-            autograd::grad(outs, in, grads, /*retain_graph=*/true, /*create_graph=*/true);
-        for (size_t k = 0; k < in.size(); ++k) {
-          const auto a = kernel[k].to_vector<double>(), b = ops[k].to_vector<double>();
-          ASSERT_EQ(a.size(), b.size());
-          for (size_t i = 0; i < a.size(); ++i)
-            EXPECT_NEAR(a[i], b[i], 1e-12) << "input " << k << ", element " << i;
-        }
+        expect_kernels_match_ops(outs, in, grads);
       }
     }
   }
   // The dtypes the cell kernel leaves to ops run the same steps there.
   const std::vector<Tensor> in = {randn64({3, 2, 6}).detach(), randn64({2, 2}).detach(),
                                   randn64({6, 2}).detach(), randn64({6}).detach()};
-  const Tensor fast = call_op("_gru_layer", gru_layer_args(in, true))[0];
-  std::vector<Tensor> half;
-  for (const Tensor& t : in) half.push_back(t.to(DType::kFloat16));
-  const Tensor slow = call_op("_gru_layer", gru_layer_args(half, true))[0];
-  const auto a = fast.to_vector<double>(), b = slow.to_vector<double>();
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 5e-3) << i;
+  expect_float16_matches("_gru_layer", in, {Scalar(true)});
 }
 
 // nn.GRU runs one _gru_layer per layer and direction, no cell op, over a uniform batch and a packed sequence.
@@ -627,6 +633,36 @@ TD_DEVICE_TEST(RnnTest, PackedLayersPassGradcheck) {
                        return Tensor::cat({out[0].flatten(), out[1].mul(0.5).flatten()});
                      },
                      {randn64({8, 6}), randn64({3, 2}), randn64({6, 2}), randn64({6})});
+  }
+}
+
+// _lstm_layer with weight_hr (LSTM's proj_size: h is o tanh(c) projected to 2 of the 3 hidden units) through
+// every output and input, uniform and packed, both directions, first and second order; and its backward
+// kernels against its ops.
+TD_DEVICE_TEST(RnnTest, ProjectedLstmLayerPassesGradcheck) {
+  manual_seed(16);
+  for (bool packed : {false, true}) {
+    for (bool reverse : {false, true}) {
+      const Value sizes = packed ? Value(std::vector<int64_t>{3, 2, 2, 1}) : Value(None{});
+      auto layer = [&](const std::vector<Tensor>& in) {
+        return call_op("_lstm_layer", {in[0], in[1], in[2], in[3], Scalar(reverse), sizes, in[4]});
+      };
+      const std::vector<Tensor> in = {packed ? randn64({8, 12}) : randn64({3, 2, 12}),
+                                      randn64({packed ? 3 : 2, 2}), randn64({packed ? 3 : 2, 3}),
+                                      randn64({12, 2}), randn64({2, 3})};
+      expect_gradcheck(
+          std::string("_lstm_layer with weight_hr") + (packed ? ", packed" : "") +
+              (reverse ? ", reverse" : ""),
+          [&](const std::vector<Tensor>& x) {
+            const std::vector<Tensor> out = layer(x);
+            return Tensor::cat({out[0].flatten(), out[1].mul(0.5).flatten(), out[2].mul(0.25).flatten()});
+          },
+          in);
+      const std::vector<Tensor> out = layer(in);
+      expect_kernels_match_ops({out[0], out[1], out[2]}, in,
+                               {randn64(out[0].shape()).detach(), randn64(out[1].shape()).detach(),
+                                randn64(out[2].shape()).detach()});
+    }
   }
 }
 

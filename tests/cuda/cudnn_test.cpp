@@ -289,7 +289,10 @@ TEST_P(CudnnPaths, ConvolutionsAndGradientsMatchTheIm2colPath) {
     for (DType t : {DType::kFloat64, DType::kFloat32, DType::kFloat16, DType::kBFloat16}) {
       for (int pass = 0; pass < 2; ++pass) {
         SCOPED_TRACE(c.name + " " + std::string(dtype_name(t)) + (pass ? ", cached" : ""));
+        const int64_t choices = kernels::cudnn_graph_choices();
         expect_cudnn_matches(c, t);
+        if (pass == 1)
+          EXPECT_EQ(kernels::cudnn_graph_choices(), choices) << "the cached pass made plans again";
       }
     }
   }
@@ -312,9 +315,11 @@ TEST_P(CudnnPaths, OutputPaddingPastTheStrideTakesTheIm2colPath) {
     const std::vector<Tensor> ref = forward_backward(c, t, "cpu");
     for (int pass = 0; pass < 2; ++pass) {
       SCOPED_TRACE(std::string(dtype_name(t)) + (pass ? ", refusal cached" : ""));
-      const int64_t before = kernels::cudnn_convolutions_run();
+      const int64_t before = kernels::cudnn_convolutions_run(), choices = kernels::cudnn_graph_choices();
       const std::vector<Tensor> got = forward_backward(c, t, "cuda:0");
       EXPECT_EQ(kernels::cudnn_convolutions_run(), before) << "cuDNN ran a case it cannot describe";
+      // Refused before any ranking or plan (Case::output_matches), on both passes.
+      EXPECT_EQ(kernels::cudnn_graph_choices(), choices);
       const char* names[] = {"output", "x's gradient", "w's gradient", "b's gradient"};
       ASSERT_EQ(got.size(), ref.size());
       for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], ref[i], tolerance(t), names[i]);

@@ -134,20 +134,24 @@ def fused_gru_cell(input_gates, hidden_gates, hx, input_bias=None, hidden_bias=N
     return n + z * (hx - n), torch.cat([r, z, n, hx, hn], 1)
 
 
-def lstm_layer(input_gates, hx, cx, weight_hh, reverse=False):
-    """tensord's _lstm_layer (core/ops/rnn.cpp): one LSTM layer in one direction over every step of input_gates
-    [steps, batch, 4 hidden], in PyTorch's ops: the outputs, hy, cy, and every step's cell and activated gates."""
+def lstm_layer(input_gates, hx, cx, weight_hh, weight_hr=None, reverse=False):
+    """tensord's _lstm_layer (core/ops/rnn_layer.cpp): one LSTM layer in one direction over every step of
+    input_gates [steps, batch, 4 hidden], h projected by weight_hr^T where given (proj_size), in PyTorch's ops:
+    the outputs, hy, cy, and every step's cell and activated gates. (weight_hr comes last in tensord's
+    signature; the golden harness fills the op's Tensor arguments in order.)"""
     steps = input_gates.shape[0]
     out, cells, gates = [None] * steps, [None] * steps, [None] * steps
     h, c = hx, cx
     for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
         h, c, gates[t] = fused_lstm_cell(input_gates[t], h @ weight_hh.t(), c)
+        if weight_hr is not None:
+            h = h @ weight_hr.t()
         out[t], cells[t] = h, c
     return torch.stack(out), h, c, torch.stack(cells), torch.stack(gates)
 
 
 def gru_layer(input_gates, hx, weight_hh, bias_hh=None, reverse=False):
-    """tensord's _gru_layer (core/ops/rnn.cpp): one GRU layer in one direction over every step of input_gates
+    """tensord's _gru_layer (core/ops/rnn_layer.cpp): one GRU layer in one direction over every step of input_gates
     [steps, batch, 3 hidden] (x W_ih^T + b_ih), in PyTorch's ops: the outputs, hy, and every step's workspace."""
     steps = input_gates.shape[0]
     out, ws = [None] * steps, [None] * steps
@@ -534,7 +538,7 @@ def cases():
     add(make_case("fused_lstm_cell_transposed_gates", "_thnn_fused_lstm_cell",
                   [transposed(randn(3, 8)), randn(3, 8), randn(3, 2), randn(8)]))
 
-    # ---- a whole LSTM layer (core/ops/rnn.cpp): 4 steps, batch 3, hidden 2; the outputs carry the gradient ----
+    # ---- a whole LSTM layer (core/ops/rnn_layer.cpp): 4 steps, batch 3, hidden 2; the outputs carry the gradient ----
     add(make_case("lstm_layer_f64", "_lstm_layer", [randn(4, 3, 8), randn(3, 2), randn(3, 2), randn(8, 2)]))
     add(make_case("lstm_layer_reverse_f32", "_lstm_layer",
                   [randn(4, 3, 8, dtype=F32), randn(3, 2, dtype=F32), randn(3, 2, dtype=F32), randn(8, 2, dtype=F32)],
@@ -548,10 +552,14 @@ def cases():
     add(make_case("fused_gru_cell_transposed_gates", "_thnn_fused_gru_cell",
                   [transposed(randn(3, 6)), randn(3, 6), randn(3, 2), randn(6)]))
 
-    # ---- a whole GRU layer (core/ops/rnn.cpp): 4 steps, batch 3, hidden 2; the outputs carry the gradient ----
+    # ---- a whole GRU layer (core/ops/rnn_layer.cpp): 4 steps, batch 3, hidden 2; the outputs carry the gradient ----
     add(make_case("gru_layer_bias_f64", "_gru_layer", [randn(4, 3, 6), randn(3, 2), randn(6, 2), randn(6)]))
     add(make_case("gru_layer_reverse_no_bias_f32", "_gru_layer",
                   [randn(4, 3, 6, dtype=F32), randn(3, 2, dtype=F32), randn(6, 2, dtype=F32)], reverse=True))
+
+    # ---- an LSTM layer with weight_hr (proj_size 2 of hidden 3): 4 steps, batch 3 ----
+    add(make_case("lstm_layer_projected_f64", "_lstm_layer",
+                  [randn(4, 3, 12), randn(3, 2), randn(3, 3), randn(12, 2), randn(2, 3)]))
     return c
 
 
