@@ -1,10 +1,11 @@
-// Where one training step's time goes: the benchmarks' steps (BM_CnnStep, BM_Resnet18Step) timed by phase
-// (forward with the loss, backward, optimizer step) and then recorded by td::profiler, whose key_averages table
-// (PyTorch's format) lists the ops by self time. For choosing what to speed up next; docs/performance.md
-// quotes its findings. On cuda, the profile also times the ops with CUDA events (ProfilerActivity::kCUDA)
-// and the table is sorted by self CUDA time.
+// Where one training step's time goes: the benchmarks' steps (BM_CnnStep, BM_Resnet18Step,
+// BM_TransformerStep) timed by phase (forward with the loss, backward, optimizer step) and then recorded by
+// td::profiler, whose key_averages table (PyTorch's format) lists the ops by self time. For choosing what to
+// speed up next; docs/performance.md quotes its findings. On cuda, the profile also times the ops with CUDA
+// events (ProfilerActivity::kCUDA) and the table is sorted by self CUDA time.
 //
-//   profile_step [--model cnn|resnet18] [--threads 2] [--steps 20] [--rows 25] [--device cpu|cuda]
+//   profile_step [--model cnn|resnet18|transformer] [--threads 2] [--steps 20] [--rows 25] [--device
+//   cpu|cuda]
 #include <chrono>
 #include <cstdio>
 #include <iostream>
@@ -13,6 +14,7 @@
 
 #include "core/cuda.h"
 #include "core/cudnn.h"
+#include "core/nn/attention.h"
 #include "core/nn/functional.h"
 #include "core/optim/optimizers.h"
 #include "core/profiler/profiler.h"
@@ -39,18 +41,24 @@ int main(int argc, char** argv) {
     } else if (a == "--device") {
       device = v;
     } else {
-      std::fprintf(stderr,
-                   "usage: profile_step [--model cnn|resnet18] [--threads N] [--steps N] [--rows N] [--device D]\n");
+      std::fprintf(
+          stderr,
+          "usage: profile_step [--model cnn|resnet18|transformer] [--threads N] [--steps N] [--rows N] "
+          "[--device D]\n");
       return 2;
     }
   }
   td::set_num_threads(threads);
   td::manual_seed(0);
-  // The benchmarks' recipes: the seed-notes CNN on 1x28x28 with lr 0.05, resnet18 on 3x32x32 with lr 0.1.
-  const bool cnn = model_name == "cnn";
+  // The benchmarks' recipes: the seed-notes CNN on 1x28x28 with lr 0.05, resnet18 on 3x32x32 with lr 0.1, a
+  // TransformerEncoderLayer(256, 8, 1024) on [64, 16, 256] (the loss: the output's sum) with lr 0.1.
+  const bool cnn = model_name == "cnn", transformer = model_name == "transformer";
   std::shared_ptr<td::nn::Module> model;
   if (cnn) {
     model = std::make_shared<td::examples::CNN>(10, 1, 28, 28);
+  } else if (transformer) {
+    model = std::make_shared<td::nn::TransformerEncoderLayer>(
+        256, 8, td::nn::TransformerEncoderLayerOptions{.dim_feedforward = 1024});
   } else {
     model = td::vision::models::resnet18(10);
   }
@@ -61,7 +69,9 @@ int main(int argc, char** argv) {
   }
   if (on_cuda) model->to(td::Device::parse(device));
   td::optim::SGD opt(model->parameters(), {.lr = cnn ? 0.05 : 0.1, .momentum = 0.9});
-  td::Tensor x = td::random::randn(cnn ? std::vector<int64_t>{64, 1, 28, 28} : std::vector<int64_t>{64, 3, 32, 32})
+  td::Tensor x = td::random::randn(cnn           ? std::vector<int64_t>{64, 1, 28, 28}
+                                   : transformer ? std::vector<int64_t>{64, 16, 256}
+                                                 : std::vector<int64_t>{64, 3, 32, 32})
                      .to(device);
   td::Tensor y = td::random::randint(0, 10, {64}).to(device);
   using Clock = std::chrono::steady_clock;
@@ -72,7 +82,7 @@ int main(int argc, char** argv) {
   auto step = [&](bool timed) {
     const auto t0 = Clock::now();
     opt.zero_grad(true);
-    td::Tensor loss = td::nn::functional::cross_entropy((*model)(x), y);
+    td::Tensor loss = transformer ? (*model)(x).sum() : td::nn::functional::cross_entropy((*model)(x), y);
     const auto t1 = Clock::now();
     loss.backward();
     const auto t2 = Clock::now();
@@ -101,9 +111,10 @@ int main(int argc, char** argv) {
                 static_cast<double>(now.reserved) / (1 << 20));
   }
   std::printf(
-      "%s on %s, batch 64, %d threads, mean of %d steps: forward + loss %.2f ms, backward %.2f ms, "
+      "%s on %s, batch %lld, %d threads, mean of %d steps: forward + loss %.2f ms, backward %.2f ms, "
       "optimizer %.2f ms, step %.2f ms%s\n",
-      model_name.c_str(), device.c_str(), threads, steps, forward / steps, backward / steps, update / steps,
+      model_name.c_str(), device.c_str(), static_cast<long long>(transformer ? x.size(1) : x.size(0)),
+      threads, steps, forward / steps, backward / steps, update / steps,
       (forward + backward + update) / steps,
       on_cuda ? " (host times; each step ends waiting for the device, in the optimizer's share)" : "");
   if (on_cuda) {

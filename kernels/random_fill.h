@@ -22,7 +22,10 @@ TD_HD double mul_add(double a, double b, double c) { return fn::add_rn(fn::mul_r
 /// The random words one element of kind K and type T reads when no rejection happens.
 /// (Normal values come in pairs from one block each: random_group_values.)
 template <RandomKind K, class T>
-inline constexpr int kRandomWords = K == RandomKind::kUniform && !std::is_same_v<T, double> ? 1 : 2;
+inline constexpr int kRandomWords = K == RandomKind::kBernoulli ||
+                                            (K == RandomKind::kUniform && !std::is_same_v<T, double>)
+                                        ? 1
+                                        : 2;
 
 /// A normal value of mean a and standard deviation b from a standard one.
 template <class T>
@@ -41,7 +44,9 @@ TD_HD T random_value(const RandomFill& f, random::ElementDraws& d, double p) {
   } else if constexpr (K == RandomKind::kExponential) {
     return fn::convert<T>(f.a == 0 ? std::numeric_limits<double>::infinity() : random::standard_exponential(d) / f.a);
   } else if constexpr (K == RandomKind::kBernoulli) {
-    return fn::convert<T>(d.uniform64() < p ? 1.0 : 0.0);
+    // One 32-bit word (a probability off by at most 2^-32), so one Philox call feeds four elements, as
+    // PyTorch's CUDA bernoulli_ draws four floats from one curand_uniform4.
+    return fn::convert<T>(static_cast<double>(d.next32()) * 0x1.0p-32 < p ? 1.0 : 0.0);
   } else {
     // low + r fits int64 for every valid range: the sum wraps back exactly.
     return fn::convert<T>(static_cast<int64_t>(static_cast<uint64_t>(f.low) + d.below(f.range)));

@@ -67,10 +67,14 @@ std::vector<int64_t> feature_shape(std::string_view op, const Tensor& x) {
   return shape;
 }
 
+// PyTorch's _dropout_impl: the mask scaled by 1 / (1 - p) in place (it needs no gradient), then one product,
+// so the forward and the backward each make one pass over x's size, where x * mask / (1 - p) made two.
 Tensor dropout(const Tensor& x, double p, bool train, std::vector<int64_t> mask_shape) {
   if (!train || p == 0 || x.numel() == 0) return x;
   if (p == 1) return x.mul(0);
-  return x.mul(dropout_mask(x, p, std::move(mask_shape))).div(1 - p);
+  Tensor noise = dropout_mask(x, p, std::move(mask_shape));
+  noise.div_(1 - p);
+  return x.mul(noise);
 }
 
 // alpha dropout keeps SELU's mean and variance: dropped units become alpha' = -scale*alpha, then an affine map.

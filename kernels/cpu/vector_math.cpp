@@ -369,6 +369,29 @@ __attribute__((target("avx2"))) void vector_normal_uniforms(uint64_t seed, uint6
   }
 }
 
+__attribute__((target("avx2"))) void vector_philox_words(uint64_t seed, uint64_t base, uint64_t g0,
+                                                         int64_t groups, uint32_t* words) {
+  const auto k0 = static_cast<uint32_t>(seed), k1 = static_cast<uint32_t>(seed >> 32);
+  alignas(32) uint32_t w[4][8];  // w[k][j]: word k of group first + j's block
+  for (int64_t first = 0; first < groups; first += 8) {
+    alignas(32) uint32_t lo[8], hi[8];
+    for (int j = 0; j < 8; ++j) {
+      const uint64_t counter = base + g0 + static_cast<uint64_t>(first + j);
+      lo[j] = static_cast<uint32_t>(counter);
+      hi[j] = static_cast<uint32_t>(counter >> 32);
+    }
+    __m256i c[4] = {_mm256_load_si256(reinterpret_cast<const __m256i*>(lo)),
+                    _mm256_load_si256(reinterpret_cast<const __m256i*>(hi)), _mm256_setzero_si256(),
+                    _mm256_setzero_si256()};
+    philox8(c, k0, k1);
+    for (int k = 0; k < 4; ++k) _mm256_store_si256(reinterpret_cast<__m256i*>(w[k]), c[k]);
+    const int64_t n = std::min<int64_t>(8, groups - first);
+    for (int64_t j = 0; j < n; ++j) {
+      for (int k = 0; k < 4; ++k) words[4 * (first + j) + k] = w[k][j];
+    }
+  }
+}
+
 bool vector_math_available() {
   static const bool ok = __builtin_cpu_supports("avx");
   return ok;

@@ -39,6 +39,10 @@ bool vector_philox_available();
 /// random::box_muller_uniforms takes from it, with eight groups' blocks computed at once in AVX2 lanes. Call
 /// only when vector_philox_available().
 void vector_normal_uniforms(uint64_t seed, uint64_t base, uint64_t g0, int64_t pairs, double* u1, double* u2);
+/// The first Philox block of `groups` counter groups of (seed, base) from group g0 (core/random/philox.h's
+/// layout): words[4 j + k] = word k of block (g0 + j, 0), the word element 4 (g0 + j) + k draws first; eight
+/// groups at once in AVX2 lanes. Call only when vector_philox_available().
+void vector_philox_words(uint64_t seed, uint64_t base, uint64_t g0, int64_t groups, uint32_t* words);
 
 /// The sum of n contiguous floats: per 128-element block, 8 float lanes add their 16 elements pairwise (the
 /// fast, memory-bound part; PyTorch's cascade sum also accumulates float32 in float32), and the block lanes

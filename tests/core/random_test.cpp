@@ -12,6 +12,7 @@
 #include <numeric>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "core/autograd/grad_mode.h"
@@ -198,6 +199,36 @@ TEST(GeneratorTest, LongNormalFillsFollowThePairLayout) {
                                  z0, z1);
     const double want = 0.5 + 2.0 * (e % 2 == 0 ? z0 : z1);
     ASSERT_NEAR(z[static_cast<size_t>(e)], want, 1e-14 * (1 + std::fabs(want))) << "element " << e;
+  }
+}
+
+// The CPU's Bernoulli fill of one probability computes the Philox blocks eight groups at a time in AVX2
+// lanes: the words are the scalar blocks', at any group and across a carry of the counter's low word; and a
+// fill past one chunk, into the threaded path, of a size that ends inside a group, is the layout's: element
+// i is 1 where word i % 4 of block (offset + i / 4, 0), as a fraction of 2^32, is below p.
+TEST(GeneratorTest, VectorBernoulliFollowsTheLayout) {
+  if (!kernels::vector_philox_available()) GTEST_SKIP() << "no AVX2";
+  for (const auto& [seed, base, g0, groups] :
+       {std::tuple<uint64_t, uint64_t, uint64_t, int64_t>{0x0123456789abcdefULL, 0, 0, 300},
+        {42, 0xfffffffdULL, 3, 13},
+        {7, 12345, 1, 1}}) {
+    std::vector<uint32_t> words(static_cast<size_t>(4 * groups));
+    kernels::vector_philox_words(seed, base, g0, groups, words.data());
+    const random::PhiloxStream stream(seed, base);
+    for (int64_t j = 0; j < groups; ++j) {
+      const random::PhiloxBlock b = stream.block(g0 + static_cast<uint64_t>(j), 0);
+      for (int k = 0; k < 4; ++k)
+        ASSERT_EQ(words[static_cast<size_t>(4 * j + k)], b[static_cast<size_t>(k)]) << j;
+    }
+  }
+  constexpr int64_t kN = 20001;
+  Generator gen;
+  gen.set_state(GeneratorState{91, 5});
+  const auto v = random::bernoulli(zeros({kN}), 0.3, gen).to_vector<float>();
+  EXPECT_EQ(gen.state(), (GeneratorState{91, 5 + (kN + 3) / 4}));
+  for (uint64_t i = 0; i < static_cast<uint64_t>(kN); ++i) {
+    ASSERT_EQ(v[i], static_cast<double>(word_of(91, 5, i)) * 0x1.0p-32 < 0.3 ? 1.0f : 0.0f)
+        << "element " << i;
   }
 }
 

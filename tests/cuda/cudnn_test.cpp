@@ -291,8 +291,9 @@ TEST_P(CudnnPaths, ConvolutionsAndGradientsMatchTheIm2colPath) {
         SCOPED_TRACE(c.name + " " + std::string(dtype_name(t)) + (pass ? ", cached" : ""));
         const int64_t choices = kernels::cudnn_graph_choices();
         expect_cudnn_matches(c, t);
-        if (pass == 1)
+        if (pass == 1) {
           EXPECT_EQ(kernels::cudnn_graph_choices(), choices) << "the cached pass made plans again";
+        }
       }
     }
   }
