@@ -68,6 +68,8 @@ fi
 [ "$stage" = tests ] && exit $status
 echo "== resnet18's training step on the GPU, timed by the profiler's CUDA events"
 timeout 120 "$B/bin/profile_step" --model resnet18 --device cuda --steps 10 --rows 15 || status=1
+echo "== a TransformerEncoderLayer's training step on the GPU, the same way"
+timeout 120 "$B/bin/profile_step" --model transformer --device cuda --steps 10 --rows 12 || status=1
 echo "== GPU benchmarks (tensord, then PyTorch on the same card)"
 if python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; then
   python3 bench/compare_torch.py "$B/bin/bench_ops" --device cuda || status=1
