@@ -36,6 +36,14 @@ def torch_time(fn, sync, min_time=0.5):
     return (time.perf_counter() - start) / n
 
 
+def module_step_time(module, loss, sync):
+    """The time of one forward and backward of a module (no optimizer step): zero_grad, then loss().backward()."""
+    def step():
+        module.zero_grad(set_to_none=True)
+        loss().backward()
+    return torch_time(step, sync, min_time=2.0)
+
+
 def scrambled(rows, n, device):
     """bench_ops.cpp's pseudo-random values: (i * 2654435761) mod 1000003, as float32."""
     return torch.arange(rows * n, dtype=torch.int64).mul(2654435761).remainder(1000003).float().reshape(rows, n).to(device)
@@ -288,47 +296,25 @@ def main():
                 torch.nn.functional.cross_entropy(model(x), y).backward()
                 opt.step()
             ref = torch_time(step, sync, min_time=2.0)
-        elif kind == "BM_LstmStep":
-            # LSTM(128, 256, num_layers=2) over 50 steps at batch `size`, forward and backward.
+        elif kind in ("BM_LstmStep", "BM_GruStep"):
+            # LSTM or GRU(128, 256, num_layers=2) over 50 steps at batch `size`, forward and backward.
             torch.manual_seed(0)
-            lstm = torch.nn.LSTM(128, 256, num_layers=2).to(device)
+            rnn = (torch.nn.LSTM if kind == "BM_LstmStep" else torch.nn.GRU)(128, 256, num_layers=2).to(device)
             x = torch.randn(50, size, 128, device=device)
-
-            def step():
-                lstm.zero_grad(set_to_none=True)
-                lstm(x)[0].sum().backward()
-            ref = torch_time(step, sync, min_time=2.0)
+            ref = module_step_time(rnn, lambda: rnn(x)[0].sum(), sync)
         elif kind == "BM_LstmPacked":
             # Bidirectional LSTM(128, 256) over sequences of 50, 49, ... steps at batch `size`, packed.
             torch.manual_seed(0)
             lstm = torch.nn.LSTM(128, 256, bidirectional=True).to(device)
             x = torch.randn(50, size, 128, device=device)
             packed = torch.nn.utils.rnn.pack_padded_sequence(x, [50 - b for b in range(size)])
-
-            def step():
-                lstm.zero_grad(set_to_none=True)
-                lstm(packed)[0].data.sum().backward()
-            ref = torch_time(step, sync, min_time=2.0)
+            ref = module_step_time(lstm, lambda: lstm(packed)[0].data.sum(), sync)
         elif kind == "BM_TransformerStep":
             # TransformerEncoderLayer(256, 8, 1024, dropout 0.1), training, on [64, size, 256].
             torch.manual_seed(0)
             layer = torch.nn.TransformerEncoderLayer(256, 8, dim_feedforward=1024).to(device)
             x = torch.randn(64, size, 256, device=device)
-
-            def step():
-                layer.zero_grad(set_to_none=True)
-                layer(x).sum().backward()
-            ref = torch_time(step, sync, min_time=2.0)
-        elif kind == "BM_GruStep":
-            # GRU(128, 256, num_layers=2) over 50 steps at batch `size`, forward and backward.
-            torch.manual_seed(0)
-            gru = torch.nn.GRU(128, 256, num_layers=2).to(device)
-            x = torch.randn(50, size, 128, device=device)
-
-            def step():
-                gru.zero_grad(set_to_none=True)
-                gru(x)[0].sum().backward()
-            ref = torch_time(step, sync, min_time=2.0)
+            ref = module_step_time(layer, lambda: layer(x).sum(), sync)
         else:
             continue
         rows.append((name, t, ref))
