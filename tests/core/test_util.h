@@ -6,6 +6,7 @@
 
 #include <exception>
 #include <ostream>
+#include <string>
 #include <utility>
 
 #include "core/dtype.h"
@@ -37,6 +38,12 @@ Error error_of(F&& fn) {
   }
   ADD_FAILURE() << "did not throw";
   return Error(ErrorCode::kOk, "");
+}
+
+/// The message of the td::Error that fn throws (error_of's rules).
+template <class F>
+std::string message_of(F&& fn) {
+  return std::string(error_of(std::forward<F>(fn)).what());
 }
 
 }  // namespace td::testing
